@@ -1,0 +1,158 @@
+"""The lemmas the prover proves: small exact statements, each checked on its own.
+
+Function lemmas tie the opaque σ' and the registered cost gradient to explicit
+formulas. Layer lemmas compare one piece of the recursion (or one factor of the
+expansion) with SymPy's derivative of that layer's own map, in layered symbols.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import registry
+from .exact import first_difference
+from .network import Network
+
+
+@dataclass
+class Lemma:
+    """One exact statement, whether it was proved, and where it failed if not."""
+
+    name: str
+    statement: str  # plain text
+    latex: str  # the same statement for documents
+    holds: bool
+    layer: int | None = None
+    entry: tuple[int, int] | None = None
+    residual: str = ""
+    seconds: float = 0.0
+
+
+def _check(name, statement, latex, lhs, rhs, layer=None) -> Lemma:
+    started = time.perf_counter()
+    try:
+        found = first_difference(lhs, rhs)
+    except ValueError as error:  # shapes differ
+        found = (None, error)
+    lemma = Lemma(name, statement, latex, found is None, layer)
+    if found is not None:
+        lemma.entry = found[0]
+        text = str(found[1])
+        lemma.residual = text if len(text) <= 160 else text[:157] + "..."
+    lemma.seconds = time.perf_counter() - started
+    return lemma
+
+
+def _missing(name, statement, latex, layer) -> Lemma:
+    return Lemma(name, statement, latex, False, layer, residual="the recursion did not define it")
+
+
+# ---------------------------------------------------------------- function lemmas
+
+
+def activation_lemma(act: registry.Activation) -> Lemma:
+    """σ'(z) as registered equals d/dz of σ's explicit formula."""
+    z = sp.Symbol("z")
+    return _check(
+        f"{act.name}'", f"d/dz {act.name}(z) = registered derivative",
+        rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}",
+        sp.diff(act.formula(z), z), act.derivative(z),
+    )
+
+
+def softmax_lemma(act: registry.Activation, n: int) -> Lemma:
+    """The registered softmax Jacobian equals the Jacobian of the explicit formula."""
+    z = sp.symbols(f"z_1:{n + 1}")
+    a = registry.softmax_formula(z)
+    return _check(
+        f"{act.name} Jacobian (n={n})", f"Jacobian of softmax on {n} units = a_j (delta_jk - a_k)",
+        r"\frac{\partial a_j}{\partial z_k} = a_j\,(\delta_{jk} - a_k)",
+        sp.Matrix(a).jacobian(z), act.jacobian(z, a),
+    )
+
+
+def cost_lemma(cost: registry.Cost, n: int) -> Lemma:
+    """The registered ∂C/∂a_j equals d/da_j of the cost's formula."""
+    a = sp.symbols(f"a_1:{n + 1}")
+    y = sp.symbols(f"y_1:{n + 1}")
+    return _check(
+        f"{cost.name} gradient", f"d/da_j of the {cost.name} cost = registered gradient",
+        rf"\frac{{\partial}}{{\partial a_j}}\Bigl({cost.latex}\Bigr) = {cost.latex_gradient}",
+        sp.Matrix([cost.formula(a, y)]).jacobian(a).T, sp.Matrix(cost.gradient(a, y)),
+    )
+
+
+def function_lemmas(net: Network) -> list[Lemma]:
+    found = []
+    for l, name in enumerate(net.activations, start=1):
+        act = registry.ACTIVATIONS[name]
+        if act.elementwise and act.formula is not None:
+            lemma = activation_lemma(act)
+        elif not act.elementwise:
+            lemma = softmax_lemma(act, net.widths[l])
+        else:
+            continue
+        if lemma.name not in {f.name for f in found}:
+            found.append(lemma)
+    found.append(cost_lemma(net.cost_entry, net.widths[-1]))
+    return found
+
+
+# ---------------------------------------------------------------- layer lemmas
+
+
+def _as_activation(d, l: int) -> dict:
+    """a_l := σ_l(z_l), the definition of the layered symbol a_l."""
+    return dict(zip(d.a_symbols(l), d.net.activation(l).apply(list(d.z_symbols(l)))))
+
+
+def delta_lemma(d, trace, l: int) -> Lemma:
+    """δ_L = ∂C/∂z_L, or δ_l = (∂z_{l+1}/∂z_l)ᵀ δ_{l+1}: SymPy's chain rule for one step."""
+    name = f"delta_{l}"
+    z = d.z_symbols(l)
+    sigma = sp.Matrix(d.net.activation(l).apply(list(z)))
+    if l == d.L:
+        statement = f"delta_{l} = dC/dz_{l}"
+        latex = rf"\delta_{{{l}}} = \partial C/\partial z_{{{l}}}"
+        truth = sp.Matrix([d.net.cost_entry.formula(list(sigma), list(d.y))]).jacobian(z).T
+    else:
+        statement = f"delta_{l} = (dz_{l + 1}/dz_{l})^T delta_{l + 1}"
+        latex = (rf"\delta_{{{l}}} = \bigl(\partial z_{{{l + 1}}}/\partial z_{{{l}}}\bigr)^{{T}}"
+                 rf"\,\delta_{{{l + 1}}}")
+        z_next = d.weights(l + 1) * sigma + d.biases(l + 1)
+        truth = z_next.jacobian(z).T * d.delta_symbols(l + 1)
+    if l not in trace.deltas:
+        return _missing(name, statement, latex, l)
+    value = trace.deltas[l].xreplace(_as_activation(d, l))
+    return _check(name, statement, latex, value, truth, layer=l)
+
+
+def parameter_lemma(d, trace, l: int, wrt: str) -> Lemma:
+    """dC/dW_l = δ_l a_{l-1}ᵀ and dC/db_l = δ_l, against SymPy's derivative of z_l's map."""
+    name = f"dC/d{wrt}_{l}"
+    statement = f"dC/d{wrt}_{l} = (dz_{l}/d{wrt}_{l})^T delta_{l}"
+    latex = (rf"\frac{{\partial C}}{{\partial {wrt}_{{{l}}}}} = "
+             rf"\Bigl(\frac{{\partial z_{{{l}}}}}{{\partial {wrt}_{{{l}}}}}\Bigr)^{{T}}"
+             rf" \delta_{{{l}}}")
+    params = d.weights(l) if wrt == "W" else d.biases(l)
+    table = trace.weight if wrt == "W" else trace.bias
+    if l not in table:
+        return _missing(name, statement, latex, l)
+    z = d.weights(l) * d.a_symbols(l - 1) + d.biases(l)
+    truth = (z.jacobian(sp.Matrix(list(params))).T * d.delta_symbols(l)).reshape(*params.shape)
+    return _check(name, statement, latex, table[l], truth, layer=l)
+
+
+def factor_lemma(d, l: int) -> Lemma:
+    """The expansion's factor ∂a_l/∂a_{l-1} equals J_σ(z_l) W_l (diag(σ'(z_l)) W_l, elementwise)."""
+    act = d.net.activation(l)
+    registered = act.jacobian(list(d.z_symbols(l)), list(d.a_symbols(l))) * d.weights(l)
+    return _check(
+        f"da_{l}/da_{l - 1}", f"da_{l}/da_{l - 1} = diag(sigma'(z_{l})) W_{l}",
+        rf"\frac{{\partial a_{{{l}}}}}{{\partial a_{{{l - 1}}}}} = "
+        rf"\operatorname{{diag}}\bigl(\sigma'(z_{{{l}}})\bigr)\,W_{{{l}}}",
+        d.expansion_factor(l), registered, layer=l,
+    )

@@ -1,0 +1,56 @@
+"""Every naming scheme in one place: identifier-safe symbol names and their LaTeX.
+
+Symbols carry plain names (``w2_1_3``) so that lambdify and code printers work;
+the LaTeX form (``w^{(2)}_{13}``) lives in one name map used by the printer.
+Indices are 1-based, as in the math: w^{(l)}_{jk} joins neuron k of layer l-1
+to neuron j of layer l.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+def _pair(j: int, k: int, wide: bool) -> str:
+    # w_{13} is unambiguous only while every index has one digit
+    return f"{j},{k}" if wide else f"{j}{k}"
+
+
+class Names:
+    """Factory of the symbols of one network, remembering each symbol's LaTeX."""
+
+    def __init__(self, widths: tuple[int, ...]):
+        self.wide = max(widths) > 9
+        self.latex: dict[sp.Symbol, str] = {}
+
+    def _symbol(self, name: str, latex: str) -> sp.Symbol:
+        symbol = sp.Symbol(name)
+        self.latex[symbol] = latex
+        return symbol
+
+    def weight(self, l: int, j: int, k: int) -> sp.Symbol:
+        return self._symbol(f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{_pair(j, k, self.wide)}}}")
+
+    def bias(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"b{l}_{j}", f"b^{{({l})}}_{{{j}}}")
+
+    def input(self, k: int) -> sp.Symbol:
+        return self._symbol(f"x_{k}", f"x_{{{k}}}")
+
+    def target(self, j: int) -> sp.Symbol:
+        return self._symbol(f"y_{j}", f"y_{{{j}}}")
+
+    def preactivation(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"z{l}_{j}", f"z^{{({l})}}_{{{j}}}")
+
+    def activation(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"a{l}_{j}", f"a^{{({l})}}_{{{j}}}")
+
+    def delta(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"delta{l}_{j}", rf"\delta^{{({l})}}_{{{j}}}")
+
+
+def vector_latex(kind: str, l: int | None = None) -> str:
+    """LaTeX for a whole vector or matrix of one layer: a_2, W_3, \\delta_1, x, y."""
+    base = {"delta": r"\delta", "W": "W", "b": "b", "z": "z", "a": "a"}.get(kind, kind)
+    return base if l is None else f"{base}_{{{l}}}"

@@ -1,0 +1,286 @@
+"""Activations and costs as data: one registry entry each.
+
+An entry carries everything symbp knows about its function: the opaque SymPy
+function the routes use, the explicit formula and derivative the prover checks
+against each other, the LaTeX shown in documents, and the NumPy code that runs.
+Adding an activation or a cost is one new entry here.
+
+Why opaque functions: the routes differentiate ``sigmoid(z)`` without looking
+inside it, so the proof that the routes agree holds for *every* differentiable
+activation. The one fact that ties the opaque σ' to this activation is its
+one-variable lemma ``d/dz formula(z) == derivative(z)``, proved separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import sympy as sp
+
+Expr = sp.Expr
+
+
+# ---------------------------------------------------------------- opaque functions
+
+
+@cache
+def opaque_pair(name: str, latex: str) -> tuple[type[sp.Function], type[sp.Function]]:
+    """An opaque elementwise function ``name`` and its opaque derivative ``name_prime``.
+
+    Cached so that every layer and every derivation share one class per name
+    (SymPy compares applied functions by class).
+    """
+
+    def latex_of(symbol: str) -> Callable:
+        def _latex(self, printer, exp=None):
+            arg = printer._print(self.args[0])
+            base = rf"{symbol}\left({arg}\right)"
+            return base if exp is None else rf"{symbol}^{{{exp}}}\left({arg}\right)"
+
+        return _latex
+
+    prime = type(f"{name}_prime", (sp.Function,), {"nargs": 1, "_latex": latex_of(latex + "'")})
+
+    def fdiff(self, argindex=1):
+        return prime(self.args[0])
+
+    function = type(name, (sp.Function,), {"nargs": 1, "fdiff": fdiff, "_latex": latex_of(latex)})
+    return function, prime
+
+
+def softmax_jacobian_entry(a_j: Expr, a_k: Expr, same: bool) -> Expr:
+    """The registered ∂a_j/∂z_k of softmax: a_j (δ_jk − a_k)."""
+    return a_j * (int(same) - a_k)
+
+
+class Softmax(sp.Function):
+    """``Softmax(j, z_1, ..., z_n)``: entry j (0-based) of softmax(z), kept opaque.
+
+    Its partial derivatives are the registered Jacobian a_j (δ_jk − a_k); the
+    softmax lemma proves that Jacobian from the explicit formula.
+    """
+
+    def fdiff(self, argindex=1):
+        j, zs = self.args[0], self.args[1:]
+        k = argindex - 2
+        if k < 0:
+            raise sp.ArgumentIndexError(self, argindex)
+        return softmax_jacobian_entry(self, Softmax(k, *zs), j == k)
+
+    def _latex(self, printer, exp=None):
+        j = int(self.args[0]) + 1
+        args = ", ".join(printer._print(z) for z in self.args[1:])
+        base = rf"\operatorname{{softmax}}_{{{j}}}\left({args}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+
+# ---------------------------------------------------------------- activations
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: its opaque SymPy form, its explicit formula, LaTeX and NumPy code.
+
+    ``formula``/``derivative`` are explicit SymPy expressions in z (None for the
+    generic σ); the prover checks ``diff(formula) == derivative``. NumPy strings
+    are templates over ``{z}`` (pre-activation) and ``{a}`` (activation value).
+    """
+
+    name: str
+    summary: str
+    latex: str  # the function's name in formulas, e.g. \sigma
+    latex_formula: str  # right-hand side of  σ(z) = ...
+    latex_derivative: str  # right-hand side of σ'(z) = ...
+    formula: Callable[[Expr], Expr] | None
+    derivative: Callable[[Expr], Expr] | None
+    numpy: str | None
+    numpy_derivative: str | None
+    elementwise: bool = True
+    note: str = ""
+
+    @property
+    def function(self) -> type[sp.Function]:
+        return opaque_pair(self.name, self.latex)[0]
+
+    @property
+    def prime(self) -> type[sp.Function]:
+        return opaque_pair(self.name, self.latex)[1]
+
+    def apply(self, z: Sequence[Expr]) -> list[Expr]:
+        """σ applied to the vector z, opaquely."""
+        if self.elementwise:
+            return [self.function(zj) for zj in z]
+        return [Softmax(j, *z) for j in range(len(z))]
+
+    def jacobian(self, z: Sequence[Expr], a: Sequence[Expr]) -> sp.Matrix:
+        """The registered ∂a/∂z, in terms of z (elementwise) or of a (softmax)."""
+        n = len(z)
+        if self.elementwise:
+            return sp.diag(*[self.prime(zj) for zj in z])
+        return sp.Matrix(n, n, lambda j, k: softmax_jacobian_entry(a[j], a[k], j == k))
+
+    @property
+    def numeric(self) -> bool:
+        return self.numpy is not None
+
+
+def _sigmoid(z: Expr) -> Expr:
+    return 1 / (1 + sp.exp(-z))
+
+
+LEAKY_SLOPE = sp.Rational(1, 100)
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation(
+            "generic", "an undefined differentiable σ (the proof holds for every σ)",
+            r"\sigma", r"\text{any differentiable function}", r"\text{its derivative}",
+            None, None, None, None,
+        ),
+        Activation(
+            "sigmoid", "logistic sigmoid 1/(1+e^-z)",
+            r"\sigma", r"\frac{1}{1 + e^{-z}}", r"\sigma(z)\,\bigl(1 - \sigma(z)\bigr)",
+            _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
+            "np.exp(-np.logaddexp(0.0, -{z}))", "{a} * (1.0 - {a})",
+        ),
+        Activation(
+            "tanh", "hyperbolic tangent",
+            r"\tanh", r"\frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}", r"1 - \tanh^{2}(z)",
+            lambda z: (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)),
+            lambda z: 1 - ((sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z))) ** 2,
+            "np.tanh({z})", "1.0 - {a} ** 2",
+        ),
+        Activation(
+            "relu", "rectified linear unit max(0, z)",
+            r"\operatorname{ReLU}", r"\max(0, z)",
+            r"\begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}",
+            lambda z: sp.Piecewise((z, z > 0), (0, True)),
+            lambda z: sp.Piecewise((1, z > 0), (0, True)),
+            "np.maximum({z}, 0.0)", "np.where({z} > 0, 1.0, 0.0)",
+            note="ReLU has no derivative at z = 0; symbp uses 0 there, as PyTorch does.",
+        ),
+        Activation(
+            "leaky_relu", "leaky ReLU with slope 1/100 for z <= 0",
+            r"\operatorname{LReLU}", r"\begin{cases} z & z > 0 \\ z/100 & z \le 0 \end{cases}",
+            r"\begin{cases} 1 & z > 0 \\ 1/100 & z \le 0 \end{cases}",
+            lambda z: sp.Piecewise((z, z > 0), (LEAKY_SLOPE * z, True)),
+            lambda z: sp.Piecewise((1, z > 0), (LEAKY_SLOPE, True)),
+            "np.where({z} > 0, {z}, 0.01 * {z})", "np.where({z} > 0, 1.0, 0.01)",
+            note="Leaky ReLU has no derivative at z = 0; symbp uses 1/100 there, as PyTorch does.",
+        ),
+        Activation(
+            "softplus", "softplus log(1 + e^z)",
+            r"\operatorname{softplus}", r"\log\bigl(1 + e^{z}\bigr)", r"\frac{1}{1 + e^{-z}}",
+            lambda z: sp.log(1 + sp.exp(z)), _sigmoid,
+            "np.logaddexp(0.0, {z})", "np.exp(-np.logaddexp(0.0, -{z}))",
+        ),
+        Activation(
+            "identity", "identity (a linear layer)",
+            r"\operatorname{id}", "z", "1",
+            lambda z: z, lambda z: sp.Integer(1),
+            "{z}", "np.ones_like({z})",
+        ),
+        Activation(
+            "softmax", "softmax over the layer (not elementwise: full Jacobian)",
+            r"\operatorname{softmax}", r"\frac{e^{z_j}}{\sum_k e^{z_k}}",
+            r"\frac{\partial a_j}{\partial z_k} = a_j\,(\delta_{jk} - a_k)",
+            None, None,
+            "_softmax({z})", None,
+            elementwise=False,
+        ),
+    ]
+}
+
+
+def softmax_formula(z: Sequence[Expr]) -> list[Expr]:
+    """The explicit softmax, for its Jacobian lemma."""
+    total = sum(sp.exp(zk) for zk in z)
+    return [sp.exp(zj) / total for zj in z]
+
+
+# ---------------------------------------------------------------- costs
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One cost C(a_L, y): formula, registered gradient ∂C/∂a_L, LaTeX and NumPy code.
+
+    NumPy strings are templates over ``{a}`` and ``{y}`` (arrays of shape
+    (batch, n_L)); the cost is summed over the batch.
+    """
+
+    name: str
+    summary: str
+    formula: Callable[[Sequence[Expr], Sequence[Expr]], Expr]
+    gradient: Callable[[Sequence[Expr], Sequence[Expr]], list[Expr]]
+    latex: str  # right-hand side of C = ..., over a_j and y_j
+    latex_gradient: str  # right-hand side of ∂C/∂a_j = ...
+    numpy: str
+    numpy_gradient: str
+    output: str | None = None  # the output activation this cost requires
+    min_outputs: int = 1
+
+
+COSTS: dict[str, Cost] = {
+    c.name: c
+    for c in [
+        Cost(
+            "mse", "half the squared error, C = 1/2 sum_j (a_j - y_j)^2",
+            lambda a, y: sp.Rational(1, 2) * sum((aj - yj) ** 2 for aj, yj in zip(a, y)),
+            lambda a, y: [aj - yj for aj, yj in zip(a, y)],
+            r"\frac{1}{2} \sum_j \bigl(a_j - y_j\bigr)^2", r"a_j - y_j",
+            "0.5 * np.sum(({a} - {y}) ** 2)", "{a} - {y}",
+        ),
+        Cost(
+            "bce", "binary cross-entropy, C = -sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]",
+            lambda a, y: -sum(yj * sp.log(aj) + (1 - yj) * sp.log(1 - aj) for aj, yj in zip(a, y)),
+            lambda a, y: [-yj / aj + (1 - yj) / (1 - aj) for aj, yj in zip(a, y)],
+            r"-\sum_j \bigl[y_j \log a_j + (1 - y_j) \log(1 - a_j)\bigr]",
+            r"-\frac{y_j}{a_j} + \frac{1 - y_j}{1 - a_j}",
+            "-np.sum({y} * np.log({a}) + (1.0 - {y}) * np.log(1.0 - {a}))",
+            "-{y} / {a} + (1.0 - {y}) / (1.0 - {a})",
+        ),
+        Cost(
+            "softmax_ce", "softmax output with categorical cross-entropy, C = -sum_j y_j log a_j",
+            lambda a, y: -sum(yj * sp.log(aj) for aj, yj in zip(a, y)),
+            lambda a, y: [-yj / aj for aj, yj in zip(a, y)],
+            r"-\sum_j y_j \log a_j", r"-\frac{y_j}{a_j}",
+            "-np.sum({y} * np.log({a}))", "-{y} / {a}",
+            output="softmax", min_outputs=2,
+        ),
+    ]
+}
+
+
+def activation(name: str) -> Activation:
+    """The registry entry for ``name``; ValueError naming the valid choices otherwise."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
+def cost(name: str) -> Cost:
+    """The registry entry for ``name``; ValueError naming the valid choices otherwise."""
+    try:
+        return COSTS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown cost {name!r}; choose one of: {', '.join(COSTS)}") from None
+
+
+def explicit(expr):
+    """Replace every opaque activation (and σ') by its explicit formula.
+
+    The result is an ordinary SymPy expression (exp, Piecewise, ...) that
+    ``sympy.lambdify`` or ``sympy.diff`` can use directly. The generic σ has
+    no formula and stays opaque.
+    """
+    for act in ACTIVATIONS.values():
+        if act.formula is not None:
+            expr = expr.replace(act.function, act.formula).replace(act.prime, act.derivative)
+    return expr.replace(Softmax, lambda j, *z: softmax_formula(z)[int(j)])

@@ -1,0 +1,119 @@
+"""Independent numeric oracles: a plain NumPy forward pass and PyTorch autograd.
+
+Nothing here imports symbp's registry or routes: the activations and costs are
+written again from their textbook definitions so that a mistake in symbp cannot
+hide in its own oracle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+ACTIVATIONS = {
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "identity": lambda z: z,
+    "softmax": lambda z: np.exp(z - z.max(-1, keepdims=True))
+    / np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True),
+}
+
+COSTS = {
+    "mse": lambda a, y: 0.5 * np.sum((a - y) ** 2),
+    "bce": lambda a, y: -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)),
+    "softmax_ce": lambda a, y: -np.sum(y * np.log(a)),
+}
+
+
+def random_point(net, rng, batch=None):
+    """x, y, weights, biases for ``net``; targets valid for its cost."""
+    n = net.widths
+    shape_x = (n[0],) if batch is None else (batch, n[0])
+    shape_y = (n[-1],) if batch is None else (batch, n[-1])
+    x = rng.normal(size=shape_x)
+    if net.cost == "softmax_ce":
+        y = rng.dirichlet(np.ones(n[-1]), size=None if batch is None else batch)
+    elif net.cost == "bce":
+        y = rng.uniform(0.05, 0.95, size=shape_y)
+    else:
+        y = rng.normal(size=shape_y)
+    weights = [rng.normal(scale=0.8, size=(n[l], n[l - 1])) for l in range(1, len(n))]
+    biases = [rng.normal(scale=0.5, size=n[l]) for l in range(1, len(n))]
+    return x, y, weights, biases
+
+
+def cost(net, x, y, weights, biases) -> float:
+    a = np.atleast_2d(x)
+    for name, W, b in zip(net.activations, weights, biases):
+        a = ACTIVATIONS[name](a @ W.T + b)
+    return float(COSTS[net.cost](a, np.atleast_2d(y)))
+
+
+def central_differences(net, x, y, weights, biases, h=1e-6):
+    """dC/dW_l and dC/db_l by (C(p + h) - C(p - h)) / 2h, entry by entry."""
+    params = [*weights, *biases]
+    grads = []
+    for p in params:
+        g = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            keep = p[idx]
+            p[idx] = keep + h
+            up = cost(net, x, y, weights, biases)
+            p[idx] = keep - h
+            down = cost(net, x, y, weights, biases)
+            p[idx] = keep
+            g[idx] = (up - down) / (2 * h)
+        grads.append(g)
+    L = len(weights)
+    return {"W": grads[:L], "b": grads[L:]}
+
+
+def torch_gradients(net, x, y, weights, biases):
+    import torch
+
+    functions = {
+        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+        "softplus": torch.nn.functional.softplus, "identity": lambda z: z,
+        "softmax": lambda z: torch.softmax(z, dim=-1),
+    }
+    costs = {
+        "mse": lambda a, t: 0.5 * ((a - t) ** 2).sum(),
+        "bce": lambda a, t: -(t * torch.log(a) + (1 - t) * torch.log(1 - a)).sum(),
+        "softmax_ce": lambda a, t: -(t * torch.log(a)).sum(),
+    }
+    Ws = [torch.tensor(W, dtype=torch.float64, requires_grad=True) for W in weights]
+    bs = [torch.tensor(b, dtype=torch.float64, requires_grad=True) for b in biases]
+    a = torch.atleast_2d(torch.tensor(x, dtype=torch.float64))
+    for name, W, b in zip(net.activations, Ws, bs):
+        a = functions[name](a @ W.T + b)
+    costs[net.cost](a, torch.atleast_2d(torch.tensor(y, dtype=torch.float64))).backward()
+    return {"W": [W.grad.numpy() for W in Ws], "b": [b.grad.numpy() for b in bs]}
+
+
+def symbolic_values(d, route, x, y, weights, biases):
+    """Evaluate a route's symbolic gradients at one point (explicit formulas, lambdify)."""
+    from symbp.registry import explicit
+
+    symbols = [*d.x, *d.y]
+    values = [*x, *y]
+    for l in range(1, d.L + 1):
+        symbols += [*d.weights(l), *d.biases(l)]
+        values += [*weights[l - 1].ravel(), *biases[l - 1]]
+    out = {"W": [], "b": []}
+    for l in range(1, d.L + 1):
+        for wrt in ("W", "b"):
+            expr = explicit(d.grad(l, route, wrt))
+            f = sp.lambdify(symbols, expr, modules="numpy")
+            value = np.asarray(f(*values), dtype=float)
+            out[wrt].append(value.reshape(weights[l - 1].shape) if wrt == "W" else value.ravel())
+    return out
+
+
+def assert_close(got, want, rtol, atol=1e-12):
+    for wrt in ("W", "b"):
+        for l, (g, w) in enumerate(zip(got[wrt], want[wrt]), start=1):
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"d C / d {wrt}_{l}")

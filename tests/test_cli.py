@@ -1,0 +1,71 @@
+"""The command line as a user meets it: exit codes, one-line errors, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from symbp.cli import main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "symbp", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_prove_default_exits_zero():
+    result = run("prove")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("proved")
+
+
+def test_prove_json():
+    result = run("prove", "--widths", "2,3,2", "--activation", "tanh", "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data["holds"] is True
+    assert {(r["layer"], r["parameter"]) for r in data["rows"]} == {
+        (1, "W"), (1, "b"), (2, "W"), (2, "b")}
+
+
+def test_random_screen_exits_one():
+    result = run("prove", "--method", "random")
+    assert result.returncode == 1
+    assert "not a proof" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--widths", "2,0,2"], "got 0"),
+        (["--widths", "2"], "[2]"),
+        (["--widths", "two"], "'two'"),
+        (["--widths", ""], "''"),
+        (["--activation", "swish"], "'swish'"),
+        (["--activation", "tanh,relu"], "2 names"),
+        (["--cost", "hinge"], "'hinge'"),
+        (["--method", "guess"], "'guess'"),
+        (["--widths", "3,1", "--cost", "softmax_ce"], "softmax_ce"),
+        (["--unknown"], "--unknown"),
+    ],
+)
+def test_bad_input_exits_two_with_one_line(args, named, capsys):
+    assert main(["prove", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("symbp: error:")
+    assert named in err
+    assert "Traceback" not in err
+
+
+def test_bad_input_in_a_subprocess_has_no_traceback():
+    result = run("derive", "--activation", "swish")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "choose one of" in result.stderr
+
+
+def test_derive_writes_proof_json(tmp_path):
+    result = run("derive", "--widths", "2,2,1", "--out", str(tmp_path / "net"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "net" / "proof.json").read_text())["holds"] is True

@@ -1,0 +1,68 @@
+"""Property-based tests over random small architectures, activations and costs."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracles import central_differences, random_point, symbolic_values
+
+import symbp
+
+ELEMENTWISE = ["generic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
+
+
+@st.composite
+def networks(draw, numeric=False):
+    depth = draw(st.integers(1, 3))
+    widths = draw(st.lists(st.integers(1, 3), min_size=depth + 1, max_size=depth + 1))
+    names = [n for n in ELEMENTWISE if not (numeric and n == "generic")]
+    acts = draw(st.lists(st.sampled_from(names), min_size=depth, max_size=depth))
+    cost = draw(st.sampled_from(["mse", "bce", "softmax_ce"]))
+    if cost == "softmax_ce":
+        widths[-1] = max(widths[-1], 2)
+        acts[-1] = "softmax"
+    if cost == "bce" and numeric:
+        acts[-1] = "sigmoid"
+    return symbp.Network(widths, activation=acts, cost=cost)
+
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(networks(), st.sampled_from(["expand", "local"]))
+def test_any_small_network_is_proved(net, method):
+    proof = symbp.prove(symbp.derive(net), method=method)
+    assert proof.holds, (net, proof.summary())
+
+
+@SETTINGS
+@given(networks(), st.data())
+def test_any_wrong_entry_is_caught(net, data):
+    """Scale one random entry of one layer's gradient: every method must refuse."""
+    l = data.draw(st.integers(1, net.L))
+    j = data.draw(st.integers(0, net.widths[l] - 1))
+    k = data.draw(st.integers(0, net.widths[l - 1] - 1))
+    factor = data.draw(st.sampled_from([2, -1, 0]))
+
+    def wrong(ops):
+        symbp.routes.backprop_deltas(ops)
+        ops.trace.weight[l] = ops.trace.weight[l].copy()
+        ops.trace.weight[l][j, k] *= factor
+
+    for method in ("expand", "local"):
+        proof = symbp.prove(symbp.derive(net, recursion=wrong), method=method)
+        assert not proof.holds
+        first = proof.failures[0]
+        assert (first.layer, first.entry) == (l, (j + 1, k + 1)), str(first)
+
+
+@settings(max_examples=15, deadline=None)
+@given(networks(numeric=True), st.integers(0, 2**32 - 1))
+def test_numeric_values_match_central_differences(net, seed):
+    point = random_point(net, np.random.default_rng(seed))
+    got = symbolic_values(symbp.derive(net), "recursion", *point)
+    want = central_differences(net, *point)
+    for wrt in ("W", "b"):
+        for g, w in zip(got[wrt], want[wrt]):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)

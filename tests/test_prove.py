@@ -1,0 +1,237 @@
+"""The prover: what it proves, how it reports, and the mutants it must reject."""
+
+import dataclasses
+import json
+
+import pytest
+import sympy as sp
+
+import symbp
+from symbp import registry
+from symbp.prove import expansion_size
+
+METHODS = ["expand", "local", "random"]
+
+
+def recursion(*, drop_prime=None, plain_w=None, shift=None, swap=None, cost_sign=1,
+              scale=None):
+    """backprop_deltas with one deliberate mistake switched on (None: the correct one)."""
+
+    def run(ops):
+        L = ops.L
+
+        def vjp(l, v):
+            return v if l == drop_prime else ops.activation_vjp(l, v)
+
+        def back(l, v):  # W_lᵀ v, or a wrong matrix
+            if l == plain_w:
+                return ops.d.weights(l) * v
+            if l == shift:
+                return ops.transpose_times(l + 1, v)
+            return ops.transpose_times(l, v)
+
+        delta = ops.bind_delta(L, vjp(L, cost_sign * ops.cost_gradient()))
+        for l in range(L, 0, -1):
+            weight = ops.outer(delta, ops.activation(l - 1))
+            if scale and scale[0] == l:
+                weight = weight.copy()
+                weight[scale[1]] *= 2
+            target = swap.get(l, l) if swap else l
+            ops.gradient(target, weight=weight, bias=delta)
+            if l > 1:
+                delta = ops.bind_delta(l - 1, vjp(l - 1, back(l, delta)))
+
+    return run
+
+
+SQUARE = symbp.Network([3, 3, 3, 3], activation="sigmoid")
+MUTANTS = {
+    # name: (mutant, first failing layer, parameter, entry), with the expand route's order
+    "sigma' dropped in layer 2": (recursion(drop_prime=2), 2, "W", (1, 1)),
+    "W^T replaced by W": (recursion(plain_w=3), 2, "W", (1, 1)),
+    "W_{l+1} used for W_l": (recursion(shift=2), 1, "W", (1, 1)),
+    "layers 2 and 3 swapped": (recursion(swap={2: 3, 3: 2}), 3, "W", (1, 1)),
+    "wrong cost derivative": (recursion(cost_sign=-1), 3, "W", (1, 1)),
+    "one entry scaled by 2": (recursion(scale=(2, (1, 2))), 2, "W", (2, 3)),
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_every_method_rejects_every_mutant(mutant, method):
+    fn, layer, parameter, entry = MUTANTS[mutant]
+    proof = symbp.prove(symbp.derive(SQUARE, recursion=fn), method=method)
+    assert not proof.holds
+    assert proof.status == "failed", proof.summary()
+    first = proof.failures[0]
+    assert first.layer is not None and first.entry is not None, str(first)
+    if method != "local":  # local names the lemma (δ step or parameter), tested below
+        assert (first.layer, first.parameter, first.entry) == (layer, f"dC/d{parameter}_{layer}",
+                                                               entry), str(first)
+    assert "NOT proved" in proof.summary()
+
+
+LOCAL_FIRST = {
+    "sigma' dropped in layer 2": ("delta_2", (1, 1)),
+    "W^T replaced by W": ("delta_2", (1, 1)),
+    "W_{l+1} used for W_l": ("delta_1", (1, 1)),
+    "layers 2 and 3 swapped": ("dC/dW_3", (1, 1)),
+    "wrong cost derivative": ("delta_3", (1, 1)),
+    "one entry scaled by 2": ("dC/dW_2", (2, 3)),
+}
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_local_names_the_failing_lemma_and_entry(mutant):
+    proof = symbp.prove(symbp.derive(SQUARE, recursion=MUTANTS[mutant][0]), method="local")
+    name, entry = LOCAL_FIRST[mutant]
+    assert (proof.failures[0].parameter, proof.failures[0].entry) == (name, entry)
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_equivalent_rejects_every_mutant(mutant):
+    fn, layer, parameter, _ = MUTANTS[mutant]
+    d = symbp.derive(SQUARE, recursion=fn)
+    assert not symbp.equivalent(d.grad(layer, "recursion", parameter),
+                                d.grad(layer, "direct", parameter))
+
+
+def test_a_recursion_that_crashes_is_a_failure_not_an_exception():
+    net = symbp.Network([2, 3, 2])  # W^T replaced by W cannot even multiply here
+    for method in ("expand", "local"):
+        proof = symbp.prove(symbp.derive(net, recursion=recursion(plain_w=2)), method=method)
+        assert proof.status == "failed"
+        assert "ShapeError" in proof.failures[0].residual
+
+
+def test_a_recursion_that_skips_a_layer_fails():
+    def partial(ops):
+        delta = ops.bind_delta(ops.L, ops.activation_vjp(ops.L, ops.cost_gradient()))
+        ops.gradient(ops.L, weight=ops.outer(delta, ops.activation(ops.L - 1)), bias=delta)
+
+    for method in ("expand", "local"):
+        proof = symbp.prove(symbp.derive(symbp.Network(), recursion=partial), method=method)
+        assert not proof.holds
+        assert proof.failures[0].layer == 2
+
+
+# ---------------------------------------------------------------- lemma mutants
+
+
+def _patched(monkeypatch, table, name, **changes):
+    monkeypatch.setitem(table, name, dataclasses.replace(table[name], **changes))
+
+
+@pytest.mark.parametrize("method", ["expand", "local"])
+def test_wrong_activation_derivative_fails_its_lemma(monkeypatch, method):
+    # σ' = σ (1 + σ): the structural proof alone cannot see this; the lemma must
+    sig = registry.ACTIVATIONS["sigmoid"].formula
+    _patched(monkeypatch, registry.ACTIVATIONS, "sigmoid",
+             derivative=lambda z: sig(z) * (1 + sig(z)))
+    proof = symbp.prove(symbp.derive(symbp.Network([2, 2])), method=method)
+    assert not proof.holds
+    assert [f.parameter for f in proof.failures] == ["sigmoid'"]
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "leaky_relu", "softplus", "identity"])
+def test_every_activation_lemma_can_fail(monkeypatch, name):
+    right = registry.ACTIVATIONS[name].derivative
+    _patched(monkeypatch, registry.ACTIVATIONS, name, derivative=lambda z: 2 * right(z))
+    proof = symbp.prove(symbp.derive(symbp.Network([2, 2], activation=name)))
+    assert [f.parameter for f in proof.failures] == [f"{name}'"]
+
+
+@pytest.mark.parametrize("method", ["expand", "local", "random"])
+def test_wrong_registered_cost_gradient_fails(monkeypatch, method):
+    _patched(monkeypatch, registry.COSTS, "mse",
+             gradient=lambda a, y: [(aj - yj) / 2 for aj, yj in zip(a, y)])
+    proof = symbp.prove(symbp.derive(symbp.Network([2, 3, 2])), method=method)
+    assert not proof.holds
+    names = [f.parameter for f in proof.failures]
+    assert "mse gradient" in names or names[0] == "dC/dW_2"
+
+
+def test_wrong_softmax_jacobian_fails_its_lemma(monkeypatch):
+    # fdiff and the recursion would agree with each other; only the lemma can object
+    monkeypatch.setattr(registry, "softmax_jacobian_entry", lambda aj, ak, same: aj * (1 - ak))
+    net = symbp.Network([2, 3], activation="softmax")
+    proof = symbp.prove(symbp.derive(net), method="expand")
+    assert "softmax Jacobian (n=3)" in [f.parameter for f in proof.failures]
+
+
+# ---------------------------------------------------------------- reports and methods
+
+
+def test_proof_report():
+    proof = symbp.prove(symbp.derive(symbp.Network()))
+    assert proof.holds and proof.status == "proved"
+    assert proof.method == "expand"  # auto on a small network
+    assert proof.failures == []
+    assert len(proof.rows) == 6
+    assert all(set(r.checks.values()) == {"proved"} for r in proof.rows)
+    assert [lem.name for lem in proof.lemmas] == ["sigmoid'", "mse gradient"]
+    data = json.loads(json.dumps(proof.to_dict()))
+    assert data["holds"] is True and data["method"] == "expand"
+    assert proof.seconds > 0
+
+
+def test_auto_uses_local_for_large_networks():
+    d = symbp.derive(symbp.Network([8, 8, 8, 8], activation="generic"))
+    assert expansion_size(d) > 300
+    proof = symbp.prove(d)
+    assert proof.method == "local" and proof.holds
+
+
+def test_random_is_never_called_proved():
+    proof = symbp.prove(symbp.derive(symbp.Network()), method="random")
+    assert proof.status == "screened"
+    assert not proof.holds
+    assert "not a proof" in proof.summary()
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="auto, expand, local, random"):
+        symbp.prove(symbp.derive(symbp.Network()), method="guess")
+
+
+def test_prove_needs_a_derivation():
+    with pytest.raises(ValueError, match="Derivation"):
+        symbp.prove(symbp.Network())
+
+
+def test_timeout_is_not_a_proof():
+    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), "expand", timeout=0.0)
+    assert proof.status == "timed out" and not proof.holds
+
+
+@pytest.mark.slow
+def test_sixteen_wide_six_deep_proved_exactly():
+    proof = symbp.prove(symbp.derive(symbp.Network([16] * 6, activation="generic")))
+    assert proof.method == "local" and proof.holds
+
+
+# ---------------------------------------------------------------- equivalent
+
+
+def test_equivalent_basics():
+    x, y = sp.symbols("x y")
+    f = sp.Function("f")
+    assert symbp.equivalent((x + y) ** 2, x**2 + 2 * x * y + y**2)
+    assert not symbp.equivalent((x + y) ** 2, x**2 + y**2)
+    assert symbp.equivalent(f(x + 1) * 2, f(1 + x) + f(x + 1))
+    assert not symbp.equivalent(f(x), f(y))
+    assert symbp.equivalent(1 / (1 + sp.exp(-x)), sp.exp(x) / (sp.exp(x) + 1))
+    assert symbp.equivalent(sp.Matrix([x, y]), sp.Matrix([x, y]))
+    assert not symbp.equivalent(sp.Matrix([x, y]), sp.Matrix([[x, y]]))
+    assert not symbp.equivalent(sp.Matrix([x, y]), sp.Matrix([x, 2 * y]))
+    pw = sp.Piecewise((x, x > 0), (0, True))
+    assert symbp.equivalent(sp.diff(pw, x), sp.Piecewise((1, x > 0), (0, True)))
+    assert not symbp.equivalent(sp.diff(pw, x), sp.Piecewise((1, x > 0), (1, True)))
+
+
+def test_first_difference_names_the_entry():
+    from symbp.exact import first_difference
+
+    x = sp.Symbol("x")
+    found = first_difference(sp.Matrix([[x, x], [x, x]]), sp.Matrix([[x, x], [x, 2 * x]]))
+    assert found == ((2, 2), -x)
