@@ -1,15 +1,23 @@
-"""The ``symbp`` command line. Exit codes: 0 proved, 1 not proved, 2 bad input."""
+"""The ``symbp`` command line. Exit codes: 0 proved, 1 not proved, 2 bad input.
+
+Anything the user can fix becomes one line on stderr and exit 2, before any
+file is touched; nothing here prints a traceback for bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import time
+from pathlib import Path
 
-from . import registry
+from . import config, outputs, progress, registry
 from .derivation import derive
-from .network import DEFAULT_WIDTHS, Network
-from .prove import METHODS, prove
+from .network import Network
+from .prove import METHODS, Proof, prove
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -24,93 +32,223 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _widths(text: str) -> list[int]:
-    parts = [p.strip() for p in text.split(",")]
     try:
-        return [int(p) for p in parts]
+        return [int(p) for p in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--widths must be comma-separated positive integers like 2,3,3,2; got {text!r}"
-        ) from None
+            f"must be comma-separated positive integers like 2,3,3,2; got {text!r}") from None
 
 
-def _activation(text: str) -> str | list[str]:
+def _names(text: str) -> str | list[str]:
     names = [p.strip() for p in text.split(",")]
     return names[0] if len(names) == 1 else names
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text!r}")
+    return value
+
+
+def _formats(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",")]
+
+
 def _network_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("network")
-    group.add_argument("--widths", type=_widths, default=list(DEFAULT_WIDTHS),
-                       help="layer widths n_0,...,n_L (default: 2,3,3,2)")
-    group.add_argument("--activation", type=_activation, default="sigmoid",
-                       help=f"one name, or L comma-separated names; one of: "
-                            f"{', '.join(registry.ACTIVATIONS)} (default: sigmoid)")
-    group.add_argument("--cost", default="mse",
-                       help=f"one of: {', '.join(registry.COSTS)} (default: mse)")
-    group.add_argument("--method", default="auto",
-                       help=f"proof method, one of: {', '.join(METHODS)} (default: auto)")
+    parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
+                        help="a network file (see examples/); or use the options below")
+    group = parser.add_argument_group("network (instead of a file)")
+    group.add_argument("--widths", type=_widths, help="layer widths n_0,...,n_L (default 2,3,3,2)")
+    group.add_argument("--activation", type=_names,
+                       help=f"one name, or L comma-separated names: "
+                            f"{', '.join(registry.ACTIVATIONS)} (default sigmoid)")
+    group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} (default mse)")
+    proof = parser.add_argument_group("proof")
+    proof.add_argument("--method", choices=METHODS, metavar="METHOD",
+                       help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
+                            "local for larger ones)")
+    proof.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                       help="give up the proof after this long (exit 1)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress or notes")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="symbp",
-        description="Derive backpropagation three ways, prove the routes agree, write it down.",
-    )
+    parser = _Parser(prog="symbp", description=(
+        "Derive backpropagation three ways (chain-rule expansion, delta recursion, "
+        "sympy.diff), prove exactly that they agree, write the derivation down."),
+        epilog="Run 'symbp COMMAND --help' for a worked example of each command.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    derive_cmd = commands.add_parser(
-        "derive", help="derive and prove, writing output/<name>/",
-        description="Derive dC/dW_l and dC/db_l three ways, prove they agree, write outputs.",
-        epilog="example: symbp derive --widths 3,4,2 --activation tanh",
-    )
-    _network_options(derive_cmd)
-    derive_cmd.add_argument("--out", help="output folder (default: output/<name>)")
-    prove_cmd = commands.add_parser(
-        "prove", help="prove only, print the result",
-        description="Prove that expansion, recursion and direct agree; print the result.",
-        epilog="example: symbp prove --widths 16,16,16,16,16,16 --activation generic --json",
-    )
-    _network_options(prove_cmd)
-    prove_cmd.add_argument("--json", action="store_true", help="print the proof report as JSON")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    d = commands.add_parser("derive", formatter_class=fmt, help="derive, prove and write output/",
+                            description="Derive dC/dW_l and dC/db_l three ways, prove that they "
+                                        "agree, and write documents, code and the proof report.",
+                            epilog="examples:\n"
+                                   "  symbp derive                         # output/default/\n"
+                                   "  symbp derive --widths 3,4,2 --activation tanh\n"
+                                   "  symbp derive examples/softmax.toml --format md,pdf\n"
+                                   "exit codes: 0 proved, 1 not proved, 2 bad input")
+    _network_options(d)
+    d.add_argument("--out", metavar="DIR", help="output folder (default output/<name>)")
+    d.add_argument("--name", help="name of the output folder under output/")
+    d.add_argument("--title", help="document title")
+    d.add_argument("--format", type=_formats, metavar="LIST",
+                   help=f"comma-separated, from {','.join(config.FORMATS)} (default: all; "
+                        "pdf is skipped with a note when pdflatex is missing)")
+    d.add_argument("--timings", action="store_true", help="put proof times into the documents")
+
+    p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",
+                            description="Prove that expansion, recursion and direct agree for "
+                                        "every W_l and b_l; print a per-layer table.",
+                            epilog="examples:\n"
+                                   "  symbp prove --widths 16,16,16,16,16,16 --activation generic\n"
+                                   "  symbp prove --method expand --json > proof.json\n"
+                                   "exit codes: 0 proved, 1 not proved, 2 bad input")
+    _network_options(p)
+    p.add_argument("--json", action="store_true", help="print the proof report as JSON")
+
+    commands.add_parser("list", help="activations and costs with their formulas",
+                        description="List every activation and cost symbp knows.",
+                        epilog="example: symbp list")
     return parser
 
 
-def _network(args) -> Network:
-    if args.method not in METHODS:
-        raise BadInput(f"unknown method {args.method!r}; choose one of: {', '.join(METHODS)}")
+# ---------------------------------------------------------------- jobs
+
+
+def _job(args) -> config.Job:
+    flags = [f for f in ("widths", "activation", "cost") if getattr(args, f) is not None]
     try:
-        return Network(args.widths, activation=args.activation, cost=args.cost)
+        if args.network:
+            if flags:
+                raise BadInput(f"give the network either as a file ({args.network}) or with "
+                               f"--{flags[0]}, not both")
+            job = config.load(args.network)
+        else:
+            job = config.Job(Network(args.widths or list(Network().widths),
+                                     activation=args.activation or "sigmoid",
+                                     cost=args.cost or "mse"))
+        if args.method:
+            job.method = args.method
+        if getattr(args, "name", None):
+            job.name = config.check_name(args.name)
+        if getattr(args, "title", None):
+            job.title = args.title
+        if getattr(args, "format", None):
+            job.formats = config.check_formats(args.format)
+            job.explicit_formats = True
+        if getattr(args, "timings", False):
+            job.timings = True
     except ValueError as error:
         raise BadInput(str(error)) from None
+    return job
+
+
+def _prove(job: config.Job, args) -> tuple:
+    d = derive(job.net)
+    with progress.bar(progress.wanted(args.quiet), "proving") as update:
+        try:
+            proof = prove(d, job.method, timeout=args.timeout, progress=update)
+        except ValueError as error:  # a brute-force method refused as too large
+            raise BadInput(str(error)) from None
+    return d, proof
+
+
+def _exit_code(proof: Proof) -> int:
+    return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
+
+
+def _table(proof: Proof) -> str:
+    lines = [f"{'layer':>5}  {'param':5}  {'expansion = recursion':22}  "
+             f"{'direct = recursion':19}  seconds"]
+    for row in proof.rows:
+        a, b = row.checks.values()
+        lines.append(f"{row.layer:>5}  {row.parameter:5}  {a:22}  {b:19}  {row.seconds:7.3f}")
+    lines += [f"lemma {lem.name}: {'proved' if lem.holds else 'FAILED'}" for lem in proof.lemmas
+              if not lem.name.startswith(("delta_", "dC/d", "da_"))]
+    lines += [f"failure: {f}" for f in proof.failures]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- commands
 
 
 def _cmd_prove(args) -> int:
-    proof = prove(derive(_network(args)), args.method)
+    job = _job(args)
+    _, proof = _prove(job, args)
     if args.json:
         print(json.dumps(proof.to_dict(), indent=2))
     else:
+        print(_table(proof))
         print(proof.summary())
-    return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
+    return _exit_code(proof)
 
 
 def _cmd_derive(args) -> int:
-    from pathlib import Path
+    from .publish import build_files, missing_compiler_note
 
-    from .outputs import write_outputs
-
-    net = _network(args)
-    out = Path(args.out) if args.out else Path("output") / net.slug
-    proof = prove(derive(net), args.method)
-    written = write_outputs(net, proof, out)
+    job = _job(args)
+    out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
+    if job.explicit_formats and "pdf" in job.formats and missing_compiler_note():
+        raise BadInput(f"--format pdf asked for, but {missing_compiler_note()}")
+    try:
+        outputs.writable_folder(out)
+    except OSError as error:
+        raise BadInput(f"cannot write to output folder {out}: {error.strerror or error}") from None
+    outputs.sweep_temporaries(out)
+    d, proof = _prove(job, args)
+    _stall("proved")
+    with progress.bar(progress.wanted(args.quiet), "writing documents") as update:
+        try:
+            files, notes = build_files(d, proof, job, update)
+        except RuntimeError as error:  # pdflatex failed: its log excerpt, nothing written
+            print(f"symbp: error: {error}", file=sys.stderr)
+            return EXIT_NOT_PROVED
+    _stall("built")
+    written = outputs.commit(out, files)
     print(proof.summary())
+    for note in notes if not args.quiet else []:
+        print(f"note: {note}", file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
-    return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
+    return _exit_code(proof)
 
 
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove}
+def _cmd_list(args) -> int:
+    print("activations (--activation):")
+    for act in registry.ACTIVATIONS.values():
+        print(f"  {act.name:11} {act.summary}")
+        print(f"  {'':11} derivative: {act.latex_derivative}")
+    print("costs (--cost):")
+    for cost in registry.COSTS.values():
+        print(f"  {cost.name:11} {cost.summary}")
+        print(f"  {'':11} dC/da_j = {cost.latex_gradient}")
+    return 0
+
+
+COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "list": _cmd_list}
+
+
+def _stall(stage: str) -> None:
+    # test hook: lets the interruption tests kill a run at a known point
+    if os.environ.get("SYMBP_STALL_AT") == stage:
+        print(f"stalled at {stage}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM cleans up exactly like Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -123,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symbp: interrupted; earlier outputs are unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PROVED
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

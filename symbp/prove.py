@@ -16,7 +16,11 @@ the cost lemma ∂C/∂a_L = (registered gradient) from the explicit formulas.
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from . import lemmas
@@ -26,6 +30,7 @@ from .exact import evaluate_at_random, first_difference
 METHODS = ("auto", "expand", "local", "random")
 CHECKS = ("expansion = recursion", "direct = recursion")
 EXPAND_LIMIT = 300  # estimated product terms above which auto chooses "local"
+BRUTE_FORCE_LIMIT = 5_000  # ~8 ms a term here: past a minute, expand/random refuse
 
 
 @dataclass
@@ -103,18 +108,34 @@ def expansion_size(d: Derivation) -> int:
     return total
 
 
-def choose_method(d: Derivation, method: str) -> str:
+def choose_method(d: Derivation, method: str, limit: int | None = BRUTE_FORCE_LIMIT) -> str:
+    """Resolve ``auto``; refuse a brute-force method whose estimated size is past ``limit``."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    size = expansion_size(d)
     if method == "auto":
-        return "expand" if expansion_size(d) <= EXPAND_LIMIT else "local"
+        return "expand" if size <= EXPAND_LIMIT else "local"
+    if method != "local" and limit is not None and size > limit:
+        raise ValueError(
+            f"method {method!r} would expand about {size:,} product terms (limit {limit:,}); "
+            f"use method 'local', which proves any depth by per-layer lemmas"
+        )
     return method
 
 
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
 class _Timer:
-    def __init__(self, timeout: float | None):
+    def __init__(self, timeout: float | None, progress: Progress | None = None, total: int = 0):
         self.start = time.perf_counter()
         self.deadline = None if timeout is None else self.start + timeout
+        self.progress, self.total, self.done = progress, total, 0
+
+    def tick(self, what: str, steps: int = 1) -> None:
+        self.done += steps
+        if self.progress:
+            self.progress(what, self.done, self.total)
 
     @property
     def expired(self) -> bool:
@@ -126,22 +147,30 @@ class _Timer:
 
 
 def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
-          points: int = 3, seed: int = 0) -> Proof:
-    """Prove that expansion, recursion and direct agree for every W_l and b_l of ``d``."""
+          points: int = 3, seed: int = 0, limit: int | None = BRUTE_FORCE_LIMIT,
+          progress: Progress | None = None) -> Proof:
+    """Prove that expansion, recursion and direct agree for every W_l and b_l of ``d``.
+
+    ``timeout`` (seconds) bounds the whole proof: past it the result is "timed
+    out", never "proved". ``limit`` caps the estimated size of a brute-force
+    method (``expand``, ``random``); ``progress(what, done, total)`` is called
+    as layers are finished.
+    """
     if not isinstance(d, Derivation):
         raise ValueError(f"prove() needs a symbp.Derivation, got {type(d).__name__}")
-    method = choose_method(d, method)
-    timer = _Timer(timeout)
+    method = choose_method(d, method, limit)
+    timer = _Timer(timeout, progress, 2 * d.L)
     proof = Proof(method=method, status="proved", network=repr(d.net))
     try:
-        if method == "random":
-            _screen(d, proof, timer, points, seed)
-        else:
-            proof.lemmas = lemmas.function_lemmas(d.net)
-            if method == "expand":
-                _compare_routes(d, proof, timer)
+        with _alarm(timeout):
+            if method == "random":
+                _screen(d, proof, timer, points, seed)
             else:
-                _prove_locally(d, proof, timer)
+                proof.lemmas = lemmas.function_lemmas(d.net)
+                if method == "expand":
+                    _compare_routes(d, proof, timer)
+                else:
+                    _prove_locally(d, proof, timer)
     except _TimedOut:
         proof.status = "timed out"
     failed_lemmas = [lem for lem in proof.lemmas if not lem.holds]
@@ -155,6 +184,26 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
 
 class _TimedOut(Exception):
     pass
+
+
+@contextmanager
+def _alarm(timeout: float | None):
+    """Interrupt a long SymPy call at the deadline (main thread only; elsewhere the
+    deadline is checked between entries)."""
+    if timeout is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _rows(d: Derivation):
@@ -191,6 +240,7 @@ def _compare_routes(d: Derivation, proof: Proof, timer: _Timer) -> None:
             if found is not None:
                 proof.failures.append(Failure(l, _label(wrt, l), found[0], check, _short(found[1])))
         proof.rows.append(Row(l, wrt, checks, time.perf_counter() - started))
+        timer.tick(f"layer {l}, {wrt}")
 
 
 def _prove_locally(d: Derivation, proof: Proof, timer: _Timer) -> None:
@@ -221,6 +271,7 @@ def _prove_locally(d: Derivation, proof: Proof, timer: _Timer) -> None:
             expansion_ok = recursion_ok and factors_ok
             checks = {CHECKS[0]: _status(expansion_ok), CHECKS[1]: _status(recursion_ok)}
             proof.rows.append(Row(l, wrt, checks, seconds))
+        timer.tick(f"layer {l}", len(PARAMETERS))
 
 
 def _screen(d: Derivation, proof: Proof, timer: _Timer, points: int, seed: int) -> None:
@@ -247,6 +298,7 @@ def _screen(d: Derivation, proof: Proof, timer: _Timer, points: int, seed: int) 
                     checks[check] = "failed"
                     break
         proof.rows.append(Row(l, wrt, checks, time.perf_counter() - started))
+        timer.tick(f"layer {l}, {wrt}")
 
 
 def _status(ok: bool) -> str:

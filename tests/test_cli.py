@@ -17,7 +17,8 @@ def run(*args, cwd=None):
 def test_prove_default_exits_zero():
     result = run("prove")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("proved")
+    assert result.stdout.splitlines()[-1].startswith("proved")
+    assert "layer  param" in result.stdout
 
 
 def test_prove_json():
@@ -66,6 +67,6 @@ def test_bad_input_in_a_subprocess_has_no_traceback():
 
 
 def test_derive_writes_proof_json(tmp_path):
-    result = run("derive", "--widths", "2,2,1", "--out", str(tmp_path / "net"))
+    result = run("derive", "--widths", "2,2,1", "--format", "json", "--out", str(tmp_path / "net"))
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "net" / "proof.json").read_text())["holds"] is True

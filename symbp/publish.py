@@ -1,0 +1,74 @@
+"""What ``symbp derive`` writes: every requested output, produced in memory.
+
+Nothing here touches the output folder; ``outputs.commit`` does that once all
+files exist, so a failure or an interruption on the way loses nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from . import registry
+from .config import Job
+from .derivation import Derivation
+from .outputs import FILENAMES, proof_json
+from .prove import Proof
+
+
+def missing_compiler_note() -> str | None:
+    """None when a LaTeX compiler is on PATH, else what to install."""
+    if shutil.which("latexmk") or shutil.which("pdflatex"):
+        return None
+    return ("pdflatex was not found, so no PDF; install TeX Live "
+            "(Debian: apt-get install texlive-latex-recommended latexmk)")
+
+
+def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dict, list[str]]:
+    """The bytes of every requested output, and notes on anything skipped."""
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    steps = len(job.formats)
+
+    def tick(what: str) -> None:
+        if update:
+            update(what, len(files) + len(notes), steps)
+
+    tex = None
+    for fmt in job.formats:
+        tick(fmt)
+        if fmt in ("tex", "md", "pdf"):
+            from . import render
+        if fmt in ("tex", "pdf") and tex is None:
+            tex = render.render(d, "tex", proof, timings=job.timings, title=job.title)
+        if fmt == "tex":
+            files[FILENAMES["tex"]] = tex.encode()
+        elif fmt == "md":
+            md = render.render(d, "md", proof, timings=job.timings, title=job.title)
+            files[FILENAMES["md"]] = md.encode()
+        elif fmt == "json":
+            files[FILENAMES["json"]] = proof_json(proof).encode()
+        elif fmt == "pdf":
+            note = missing_compiler_note()
+            if note:
+                notes.append(note)
+            else:
+                files[FILENAMES["pdf"]] = render.compile_pdf(tex)
+        elif fmt == "py":
+            code, note = _module(d)
+            if note:
+                notes.append(note)
+            else:
+                files[FILENAMES["py"]] = code.encode()
+    tick("done")
+    return files, notes
+
+
+def _module(d: Derivation) -> tuple[str | None, str | None]:
+    from .codegen import module_source
+
+    symbolic_only = [name for name in dict.fromkeys(d.net.activations)
+                     if not registry.ACTIVATIONS[name].numeric]
+    if symbolic_only:
+        return None, (f"no gradients.py: activation {symbolic_only[0]!r} has no numeric form "
+                      "(it stands for every differentiable function)")
+    return module_source(d), None
