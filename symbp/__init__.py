@@ -7,6 +7,7 @@ they agree, and write the derivation down.
 from .derivation import ROUTES, Derivation, derive
 from .exact import equivalent
 from .network import Network
+from .numeric import check_gradients, lambdify
 from .prove import Proof, prove
 from .registry import ACTIVATIONS, COSTS
 
@@ -14,5 +15,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "COSTS", "ROUTES", "Derivation", "Network", "Proof",
-    "derive", "equivalent", "prove",
+    "check_gradients", "derive", "equivalent", "lambdify", "prove",
 ]

@@ -1,0 +1,132 @@
+"""Printers for whole-array matrix expressions: NumPy code and plain-text math.
+
+The code generator's quantities are SymPy matrix expressions in the math's
+column convention (one column per sample): W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙. Arrays
+are stored one sample per row, so ``RowsPrinter.rows`` prints a column quantity
+v as the code for vᵀ, and SymPy's own transpose rules do the rest: W_lᵀ δ_l
+prints as ``delta_l @ W_l``, δ_l a_{l-1}ᵀ (summed over the batch) as
+``delta_l.T @ a_{l-1}``. ``MathPrinter`` prints the same expressions as the
+equations they are, for the generated module's docstring and comments.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import sympy as sp
+from sympy.core.symbol import Str
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.str import StrPrinter
+
+# ---------------------------------------------------------------- quantities
+
+
+class NumericForm(sp.MatrixExpr):
+    """A registry NumPy template applied to column quantities, e.g. σ'(z_l); prints itself.
+
+    ``code`` is over the operands' row-stored arrays (``{z}``, ``{a}``, ``{v}``,
+    ``{y}``); ``math`` is its plain-text name for the docstring.
+    """
+
+    def __new__(cls, code, math, keys, *operands):
+        return super().__new__(cls, Str(str(code)), Str(str(math)), Str(str(keys)), *operands)
+
+    @property
+    def shape(self):
+        return self.args[3].shape
+
+    def _fill(self, template: str, print_operand) -> str:
+        keys = str(self.args[2]).split(",")
+        return template.format(**{k: print_operand(op) for k, op in zip(keys, self.args[3:])})
+
+    def code(self, printer: RowsPrinter) -> str:
+        return self._fill(self.args[0].name, lambda op: printer.operand(sp.transpose(op)))
+
+    def math(self, printer: MathPrinter) -> str:
+        return self._fill(self.args[1].name, printer.operand)
+
+
+def numeric_form(code: str, math: str, **operands) -> NumericForm:
+    """``code`` applied to the operands it or ``math`` names (the others are left out)."""
+    used = {k: v for k, v in operands.items() if "{" + k + "}" in code + math}
+    return NumericForm(code, math, ",".join(used), *used.values())
+
+
+# ---------------------------------------------------------------- printers
+
+
+class RowsPrinter(NumPyPrinter):
+    """NumPy code for matrix expressions whose batch quantities are stored one sample per row."""
+
+    def rows(self, expr) -> str:
+        """The code for a column quantity (n × batch): its transpose, as stored."""
+        return self.doprint(sp.transpose(expr))
+
+    def operand(self, expr) -> str:
+        """``expr``'s code, in parentheses unless it is a name, a call or an attribute."""
+        text = self._print(expr)
+        primary = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant)
+        return text if isinstance(ast.parse(text, mode="eval").body, primary) else f"({text})"
+
+    def _print_MatrixSymbol(self, expr):
+        return expr.name
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, NumericForm):
+            return expr.arg.code(self)
+        return self.operand(expr.arg) + ".T"
+
+    def _print_NumericForm(self, expr):
+        return f"({expr.code(self)}).T"
+
+    def _print_MatMul(self, expr):
+        coeff, matrices = expr.as_coeff_matrices()
+        return _scaled(self, coeff, " @ ".join(self.operand(m) for m in matrices))
+
+    def _print_HadamardProduct(self, expr):
+        return " * ".join(self.operand(m) for m in expr.args)
+
+    def _print_MatAdd(self, expr):
+        return " + ".join(self._print(m) for m in expr.args)
+
+
+class MathPrinter(StrPrinter):
+    """Plain-text math, column convention, for the docstring: W_3ᵀ δ_3 ⊙ sigmoid'(z_2)."""
+
+    def __init__(self, names: dict[str, str], stored: set[str]):
+        super().__init__()
+        self.names, self.stored = names, stored
+
+    def operand(self, expr) -> str:
+        text = self._print(expr)
+        return text if " " not in text else f"({text})"
+
+    def _print_MatrixSymbol(self, expr):
+        name = self.names[expr.name]
+        return name + "ᵀ" if expr.name in self.stored else name
+
+    def _print_Transpose(self, expr):
+        if getattr(expr.arg, "name", None) in self.stored:
+            return self.names[expr.arg.name]
+        return self.operand(expr.arg) + "ᵀ"
+
+    def _print_NumericForm(self, expr):
+        return expr.math(self)
+
+    def _print_MatMul(self, expr):
+        coeff, matrices = expr.as_coeff_matrices()
+        return _scaled(self, coeff, " ".join(self.operand(m) for m in matrices))
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.operand(m) for m in expr.args)
+
+    def _print_MatAdd(self, expr):
+        return " + ".join(self._print(m) for m in expr.args)
+
+
+def _scaled(printer, coeff, body: str) -> str:
+    if coeff == 1:
+        return body
+    if coeff == -1:
+        return "-" + body
+    return f"{printer._print(coeff)} * {body}"
