@@ -44,13 +44,23 @@ def _names(text: str) -> str | list[str]:
     return names[0] if len(names) == 1 else names
 
 
-def _seconds(text: str) -> float:
+def _positive_number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
     return value
 
 
@@ -71,7 +81,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
                             "local for larger ones)")
-    proof.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+    proof.add_argument("--timeout", type=_positive_number, metavar="SECONDS",
                        help="give up the proof after this long (exit 1)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress or notes")
 
@@ -110,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exit codes: 0 proved, 1 not proved, 2 bad input")
     _network_options(p)
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")
+
+    t = commands.add_parser("train", formatter_class=fmt, help="train XOR with the gradients",
+                            description="Train a small sigmoid network on XOR with the update "
+                                        "rule W <- W - eta dC/dW, using the generated gradients; "
+                                        "write the loss curve (loss.svg, loss.csv).",
+                            epilog="examples:\n"
+                                   "  symbp train                       # output/xor/loss.svg\n"
+                                   "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3")
+    t.add_argument("--epochs", type=_positive_int, default=500, help="default 500")
+    t.add_argument("--learning-rate", type=_positive_number, default=2.0, metavar="ETA",
+                   help="eta in W <- W - eta dC/dW (default 2.0)")
+    t.add_argument("--seed", type=int, default=0, help="random seed of the initial weights")
+    t.add_argument("--hidden", type=_positive_int, default=3, help="hidden units (default 3)")
+    t.add_argument("--out", metavar="DIR", default="output/xor", help="default output/xor")
 
     commands.add_parser("list", help="activations and costs with their formulas",
                         description="List every activation and cost symbp knows.",
@@ -218,6 +242,17 @@ def _cmd_derive(args) -> int:
     return _exit_code(proof)
 
 
+def _cmd_train(args) -> int:
+    from .train import run_xor
+
+    try:
+        outputs.writable_folder(Path(args.out))
+    except OSError as error:
+        raise BadInput(f"cannot write to output folder {args.out}: {error}") from None
+    print(run_xor(args.out, args.epochs, args.learning_rate, args.seed, args.hidden))
+    return 0
+
+
 def _cmd_list(args) -> int:
     print("activations (--activation):")
     for act in registry.ACTIVATIONS.values():
@@ -230,7 +265,7 @@ def _cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "list": _cmd_list}
+COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "train": _cmd_train, "list": _cmd_list}
 
 
 def _stall(stage: str) -> None:

@@ -70,3 +70,20 @@ def test_derive_writes_proof_json(tmp_path):
     result = run("derive", "--widths", "2,2,1", "--format", "json", "--out", str(tmp_path / "net"))
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "net" / "proof.json").read_text())["holds"] is True
+
+
+def test_train_writes_the_loss_curve(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "xor")]) == 0
+    out = capsys.readouterr().out
+    assert "below 0.01 from epoch" in out
+    assert (tmp_path / "xor" / "loss.svg").read_text().startswith("<svg")
+    assert (tmp_path / "xor" / "loss.csv").exists()
+
+
+def test_list_names_every_activation_and_cost(capsys):
+    from symbp import registry
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in [*registry.ACTIVATIONS, *registry.COSTS]:
+        assert f"  {name} " in out

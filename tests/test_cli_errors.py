@@ -1,0 +1,193 @@
+"""Bad input through the CLI: exit 2, one line on stderr naming the problem, nothing changed."""
+
+import hashlib
+import os
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symbp.cli import main
+
+GOOD = 'widths = [2, 2]\nactivation = "tanh"\n'
+FILES = {  # network files the table refers to by name
+    "good.toml": GOOD,
+    "syntax.toml": "widths = [2, 2\n",
+    "unknown_key.toml": GOOD + "widht = 3\n",
+    "widths_type.toml": 'widths = "2,3"\n',
+    "widths_zero.toml": "widths = [2, 0]\n",
+    "activation_type.toml": "widths = [2, 2]\nactivation = 3\n",
+    "activation_name.toml": 'activation = "swish"\n',
+    "cost_name.toml": 'cost = "hinge"\n',
+    "method.toml": 'method = "guess"\n',
+    "name.toml": 'name = "../up"\n',
+    "render_type.toml": '[render]\nformats = "pdf"\n',
+    "render_key.toml": "[render]\ncolour = true\n",
+    "render_format.toml": '[render]\nformats = ["docx"]\n',
+    "render_timings.toml": '[render]\ntimings = "yes"\n',
+    "latin1.toml": b'title = "caf\xe9"\n',
+    "bool_width.toml": "widths = [2, true]\n",
+}
+
+CASES = [
+    (["derive", "--widths", "2,0,2"], "got 0"),
+    (["derive", "--widths", "2"], "[2]"),
+    (["derive", "--widths", "a,b"], "'a,b'"),
+    (["derive", "--widths", ""], "''"),
+    (["derive", "--widths", "2,-3"], "-3"),
+    (["derive", "--widths", "2.5,3"], "'2.5,3'"),
+    (["derive", "--activation", "swish"], "'swish'"),
+    (["derive", "--activation", "tanh,relu"], "2 names"),
+    (["derive", "--cost", "hinge"], "'hinge'"),
+    (["prove", "--method", "guess"], "'guess'"),
+    (["derive", "--widths", "3,1", "--cost", "softmax_ce"], "at least 2 outputs"),
+    (["derive", "--activation", "tanh,tanh,tanh", "--cost", "softmax_ce"], "'softmax'"),
+    (["prove", "--timeout", "0"], "'0'"),
+    (["prove", "--timeout", "soon"], "'soon'"),
+    (["derive", "--format", "docx"], "'docx'"),
+    (["derive", "--format", ""], "''"),
+    (["derive", "--name", "../escape"], "'../escape'"),
+    (["derive", "--bogus"], "--bogus"),
+    (["frobnicate"], "'frobnicate'"),
+    (["prove", "--widths", "8,8,8,8,8", "--method", "expand"], "limit"),
+    (["derive", "missing.toml"], "missing.toml: no such network file"),
+    (["derive", "syntax.toml"], "syntax.toml: invalid TOML"),
+    (["derive", "unknown_key.toml"], "unknown key 'widht'"),
+    (["derive", "widths_type.toml"], "key 'widths'"),
+    (["derive", "widths_zero.toml"], "widths_zero.toml: widths"),
+    (["derive", "bool_width.toml"], "key 'widths'"),
+    (["derive", "activation_type.toml"], "key 'activation'"),
+    (["derive", "activation_name.toml"], "'swish'"),
+    (["prove", "cost_name.toml"], "'hinge'"),
+    (["prove", "method.toml"], "'guess'"),
+    (["derive", "name.toml"], "'../up'"),
+    (["derive", "render_type.toml"], "key 'formats'"),
+    (["derive", "render_key.toml"], "[render]: unknown key 'colour'"),
+    (["derive", "render_format.toml"], "'docx'"),
+    (["derive", "render_timings.toml"], "key 'timings'"),
+    (["derive", "latin1.toml"], "not UTF-8"),
+    (["derive", "."], "is a folder"),
+    (["derive", "good.toml", "--widths", "2,2"], "not both"),
+    (["prove", "good.toml", "--cost", "bce"], "not both"),
+    (["derive", "--out", "earlier/proof.json"], "is not a folder"),
+    (["derive", "--out", "earlier/proof.json/sub"], "cannot write"),
+    (["derive", "--format", "pdf", "--widths", "2,2"], None),  # only without pdflatex
+]
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    for name, text in FILES.items():
+        data = text if isinstance(text, bytes) else text.encode()
+        (tmp_path / name).write_bytes(data)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "proof.json").write_text('{"earlier": true}\n')
+    (earlier / "derivation.tex").write_text("% an earlier run\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def check_bad_input(argv, capsys, root) -> str:
+    before = snapshot(root)
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, (argv, err)
+    assert err.count("\n") == 1 and err.startswith("symbp: error: "), err
+    assert "Traceback" not in err
+    assert snapshot(root) == before, "a bad input changed files"
+    return err
+
+
+def test_at_least_25_bad_inputs():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize(("argv", "named"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_input(argv, named, capsys, workdir):
+    if named is None:  # --format pdf is bad input only where no compiler exists
+        from symbp.publish import missing_compiler_note
+
+        if not missing_compiler_note():
+            pytest.skip("a LaTeX compiler is installed here")
+        named = "pdflatex"
+    err = check_bad_input(argv, capsys, workdir)
+    assert named in err, err
+
+
+def test_missing_pdflatex_is_an_error_only_when_pdf_was_asked_for(capsys, workdir, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    err = check_bad_input(["derive", "--widths", "2,2", "--format", "pdf,md"], capsys, workdir)
+    assert "pdflatex" in err
+    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", "plain"]) == 0
+
+
+# ---------------------------------------------------------------- fuzzing
+
+WORDS = ["2", "3", "0", "-1", "x", "2,3", "2,0", "2,2,2", "tanh", "relu,tanh", "softmax",
+         "mse", "bce", "softmax_ce", "local", "expand", "1e9", "", "good.toml", "nope.toml",
+         "syntax.toml", "--", "-", "pdf", "json,md", "ünïcode", "a b"]
+FLAGS = ["--widths", "--activation", "--cost", "--method", "--timeout", "--format", "--name",
+         "--out", "--json", "--quiet", "--timings", "--title", "--help"]
+FUZZ = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _outcome(argv, capsys, root):
+    before = snapshot(root)
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # --help exits through argparse, cleanly
+        code = stop.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code in (0, 1, 2), (argv, code)
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith("symbp: error: "), (argv, err)
+        assert snapshot(root) == before, argv
+
+
+@FUZZ
+@given(command=st.sampled_from(["prove", "derive"]),
+       words=st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(WORDS)), max_size=6))
+def test_fuzzed_arguments(command, words, capsys, workdir):
+    argv = [command, *words]
+    if command == "derive":
+        argv += ["--format", "json", "--out", "fuzz-out"]  # keep successful runs cheap
+    _outcome(argv, capsys, workdir)
+
+
+toml_values = st.one_of(
+    st.integers(-3, 4), st.booleans(), st.text(string.printable, max_size=8),
+    st.lists(st.integers(-1, 4), max_size=4), st.lists(st.sampled_from(WORDS), max_size=3))
+toml_keys = st.sampled_from(["widths", "activation", "cost", "method", "name", "title",
+                             "widht", "render", "formats"])
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+@FUZZ
+@given(table=st.dictionaries(toml_keys, toml_values, max_size=4), junk=st.text(max_size=20))
+def test_fuzzed_network_files(table, junk, capsys, workdir):
+    text = "".join(f"{k} = {_toml(v)}\n" for k, v in table.items())
+    path = workdir / "fuzz.toml"
+    path.write_text(text + (junk if len(table) % 2 else ""), encoding="utf-8")
+    try:
+        _outcome(["prove", "fuzz.toml", "--method", "local"], capsys, workdir)
+    finally:
+        os.unlink(path)
