@@ -10,10 +10,11 @@ from .network import Network
 from .numeric import check_gradients, lambdify
 from .prove import Proof, prove
 from .registry import ACTIVATIONS, COSTS
+from .render import render
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "COSTS", "ROUTES", "Derivation", "Network", "Proof",
-    "check_gradients", "derive", "equivalent", "lambdify", "prove",
+    "check_gradients", "derive", "equivalent", "lambdify", "prove", "render",
 ]

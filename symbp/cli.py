@@ -214,6 +214,7 @@ def _cmd_prove(args) -> int:
 
 def _cmd_derive(args) -> int:
     from .publish import build_files, missing_compiler_note
+    from .render import LatexError
 
     job = _job(args)
     out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
@@ -229,7 +230,7 @@ def _cmd_derive(args) -> int:
     with progress.bar(progress.wanted(args.quiet), "writing documents") as update:
         try:
             files, notes = build_files(d, proof, job, update)
-        except RuntimeError as error:  # pdflatex failed: its log excerpt, nothing written
+        except LatexError as error:  # pdflatex failed: its log excerpt, nothing written
             print(f"symbp: error: {error}", file=sys.stderr)
             return EXIT_NOT_PROVED
     _stall("built")

@@ -190,6 +190,16 @@ class Derivation:
     def __repr__(self) -> str:
         return f"<Derivation of {self.net!r}>"
 
+    def _repr_markdown_(self) -> str:  # Jupyter: the whole document (runs the proof)
+        from .render import repr_markdown
+
+        return repr_markdown(self)
+
+    def _repr_latex_(self) -> str:  # Jupyter: the backward pass, cheap
+        from .render import repr_latex
+
+        return repr_latex(self)
+
 
 def derive(net: Network, recursion=routes.backprop_deltas) -> Derivation:
     """Build ``net`` in SymPy. Cheap: every route is computed when first asked for."""

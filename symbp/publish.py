@@ -13,14 +13,15 @@ from .config import Job
 from .derivation import Derivation
 from .outputs import FILENAMES, proof_json
 from .prove import Proof
+from .render import compile_pdf, render
 
 
 def missing_compiler_note() -> str | None:
     """None when a LaTeX compiler is on PATH, else what to install."""
-    if shutil.which("latexmk") or shutil.which("pdflatex"):
+    if shutil.which("pdflatex"):
         return None
     return ("pdflatex was not found, so no PDF; install TeX Live "
-            "(Debian: apt-get install texlive-latex-recommended latexmk)")
+            "(Debian: apt-get install texlive-latex-recommended)")
 
 
 def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dict, list[str]]:
@@ -36,14 +37,12 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
     tex = None
     for fmt in job.formats:
         tick(fmt)
-        if fmt in ("tex", "md", "pdf"):
-            from . import render
         if fmt in ("tex", "pdf") and tex is None:
-            tex = render.render(d, "tex", proof, timings=job.timings, title=job.title)
+            tex = render(d, "tex", proof, timings=job.timings, title=job.title)
         if fmt == "tex":
             files[FILENAMES["tex"]] = tex.encode()
         elif fmt == "md":
-            md = render.render(d, "md", proof, timings=job.timings, title=job.title)
+            md = render(d, "md", proof, timings=job.timings, title=job.title)
             files[FILENAMES["md"]] = md.encode()
         elif fmt == "json":
             files[FILENAMES["json"]] = proof_json(proof).encode()
@@ -52,7 +51,7 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
             if note:
                 notes.append(note)
             else:
-                files[FILENAMES["pdf"]] = render.compile_pdf(tex)
+                files[FILENAMES["pdf"]] = compile_pdf(tex)
         elif fmt == "py":
             code, note = _module(d)
             if note:

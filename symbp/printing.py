@@ -1,0 +1,354 @@
+"""The one LaTeX printer: SymPy expressions to plain LaTeX strings that fit on a page.
+
+Symbols print through the derivation's name map (``w^{(2)}_{13}``). Three rules
+keep large networks readable:
+
+- a long sum *inside* an entry shows its pattern: first terms, ``\\cdots``, last term;
+- a matrix shows as many rows and columns as fit, ``\\cdots``/``\\vdots``/``\\ddots``
+  standing in for the rest;
+- a long top-level sum breaks over the lines of an ``aligned`` block.
+
+The same strings go into the .tex and the .md documents, so they use only what
+both LaTeX and GitHub's MathJax understand (``bmatrix``, ``aligned``,
+``\\operatorname``). Widths are estimated (``width``) rather than measured;
+``LINE`` is calibrated so that pdflatex reports no overfull line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+# pt for one display line: \textwidth is 455 pt (11pt, A4, 2.5 cm margins); width() errs by ~7 %
+LINE = 420.0
+MAX_ROWS = 8  # rows of a matrix shown before \vdots
+MAX_COLS = 8  # columns shown before \cdots, whatever the width
+MAX_TERMS = 4  # terms of a sum inside an entry shown before \cdots
+_FLAT_PARENTHESES = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac).)*?)\\right\)")
+_COLUMN_GAP = 11.0  # 2 \arraycolsep around each column of a bmatrix, in pt
+_BRACKETS = 10.0
+
+
+class _ElidingLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, except that a sum of many terms prints as its pattern.
+
+    Parentheses without a fraction inside are ``\\bigl( \\bigr)``: ``\\left(`` would grow
+    them to the full height of the layer superscripts in ``\\sigma'(z^{(3)}_{1})``.
+    """
+
+    _default_settings: ClassVar[dict] = {**LatexPrinter._default_settings, "max_terms": MAX_TERMS}
+
+    def doprint(self, expr) -> str:
+        tex, previous = super().doprint(expr), None
+        while tex != previous:  # innermost pairs first
+            previous, tex = tex, _FLAT_PARENTHESES.sub(r"\\bigl(\1\\bigr)", tex)
+        return tex
+
+    def _print_Add(self, expr, order=None):
+        terms = self._as_ordered_terms(expr, order=order)
+        limit = self._settings["max_terms"]
+        if len(terms) > limit:  # the index pattern is clear from first, second and last term
+            terms = [*terms[: max(limit - 2, 1)], None, terms[-1]]
+        tex = ""
+        for i, term in enumerate(terms):
+            if term is None:
+                tex += r" + \cdots"
+                continue
+            if i > 0 and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif i > 0:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+
+# ---------------------------------------------------------------- width estimate
+
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}^_&]|\s+|.")
+# approximate advance widths in pt of 11pt Computer Modern math, spacing included
+_SILENT = {r"\left", r"\right", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\biggl", r"\biggr",
+           r"\big", r"\Big", r"\limits", r"\displaystyle", r"\textstyle", r"\mathsf",
+           r"\mathrm", r"\begin", r"\end", r"\boldsymbol"}
+_COMMANDS = {r"\cdots": 14.7, r"\dots": 14.7, r"\ldots": 14.7, r"\vdots": 3.1, r"\ddots": 13.0,
+             r"\quad": 11.0, r"\qquad": 22.0, r"\,": 1.8, r"\;": 3.1, r"\:": 2.4, r"\!": -1.8,
+             r"\odot": 13.4, r"\cdot": 8.0, r"\times": 13.4, r"\leftarrow": 17.2, r"\to": 17.2,
+             r"\sum": 15.4, r"\partial": 6.5, r"\delta": 5.6, r"\eta": 6.0, r"\sigma": 7.0,
+             r"\le": 14.8, r"\ge": 14.8, r"\neq": 14.8, r"\ne": 14.8, r"\{": 5.5, r"\}": 5.5}
+_OPERATORS = {r"\tanh", r"\log", r"\exp", r"\max", r"\min", r"\sin", r"\cos", r"\ln"}
+_BINARY = {"+": 13.4, "-": 13.4, "=": 14.8, "<": 14.8, ">": 14.8}
+_NARROW = {"(": 5.0, ")": 5.0, "[": 3.1, "]": 3.1, ",": 4.9, ".": 3.1, ";": 4.9, "'": 3.5,
+           "|": 3.1, "/": 5.5}
+_SCRIPT = 0.7
+
+
+def width(tex: str) -> float:
+    """Estimated printed width of one line of math, in pt of an 11pt document.
+
+    Sub- and superscripts on the same base overlap (the wider counts), scripts
+    shrink to 70 %, a fraction counts its wider part. Good to about 10 %, which
+    is what ``LINE`` leaves as margin.
+    """
+    tokens = [t for t in _TOKEN.findall(tex) if not t.isspace() and t != "&"]
+    return _measure(tokens, 0, 1.0)[0]
+
+
+def _measure(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
+    """Width of tokens[i:] up to the closing brace of the current group, and the index after it."""
+    total, script = 0.0, None  # script: width already taken by a script on the current base
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "}":
+            return total, i + 1
+        if token in "^_":
+            w, i = _argument(tokens, i + 1, scale * _SCRIPT)
+            total += w if script is None else max(0.0, w - script)
+            script = w if script is None else max(w, script)
+            continue
+        script = None
+        w, i = _item(tokens, i, scale)
+        total += w
+    return total, i
+
+
+def _argument(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
+    if i < len(tokens) and tokens[i] == "{":
+        return _measure(tokens, i + 1, scale)
+    return _item(tokens, i, scale) if i < len(tokens) else (0.0, i)
+
+
+def _item(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
+    token = tokens[i]
+    if token == "{":
+        return _measure(tokens, i + 1, scale)
+    if token in (r"\frac", r"\dfrac", r"\tfrac"):
+        top, i = _argument(tokens, i + 1, scale)
+        bottom, i = _argument(tokens, i, scale)
+        return max(top, bottom) + 2.4 * scale, i
+    if token in (r"\operatorname", r"\text", r"\mathrm"):
+        inner, j = _argument(tokens, i + 1, scale)
+        return inner * 1.05 + 1.8 * scale, j
+    if token in _SILENT:
+        return 0.0, i + 1
+    if token in _OPERATORS:
+        return (5.8 * (len(token) - 1) + 1.8) * scale, i + 1
+    if token in _COMMANDS:
+        return _COMMANDS[token] * scale, i + 1
+    if token in _BINARY:
+        return (_BINARY[token] if scale == 1.0 else 7.0 * scale), i + 1
+    if token in _NARROW:
+        return _NARROW[token] * scale, i + 1
+    if token.startswith("\\"):
+        return 6.8 * scale, i + 1  # another symbol, e.g. a Greek letter
+    return (9.2 if token in "wmMW" else 6.4) * scale, i + 1
+
+
+def matrix_width(tex: str) -> float:
+    """Estimated width of a ``bmatrix`` printed by ``Printer.matrix``."""
+    rows = [row.split(" & ") for row in tex.splitlines()[1:-1]]
+    columns = zip(*[[cell.rstrip(" \\") for cell in row] for row in rows])
+    return _BRACKETS + sum(_COLUMN_GAP + max(width(cell) for cell in column) for column in columns)
+
+
+def _pick(n: int, limit: int) -> list[int | None]:
+    """Indices 0..n-1 to show, None standing for the elided middle: [0, 1, ..., None, n-1]."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(limit - 2), None, n - 1]
+
+
+# ---------------------------------------------------------------- the printer
+
+
+class Printer:
+    """Prints the expressions of one derivation; every string a document shows comes from here."""
+
+    def __init__(self, names: dict[sp.Symbol, str], line: float = LINE):
+        self.line = line
+        self._latex = _ElidingLatexPrinter({"symbol_names": names})
+        self._tight = _ElidingLatexPrinter({"symbol_names": names, "max_terms": 3})
+
+    def __call__(self, expr) -> str:
+        """LaTeX of one expression; long inner sums show their pattern only."""
+        return self._latex.doprint(expr)
+
+    def terms(self, expr) -> list[str]:
+        """The top-level terms of a sum, in printing order, each with its sign (``- t``)."""
+        out = []
+        for term in self._latex._as_ordered_terms(expr) if expr.is_Add else [expr]:
+            sign = "- " if term.could_extract_minus_sign() else ""
+            term = -term if sign else term
+            tex = self(term)
+            out.append(sign + (rf"\left({tex}\right)" if self._latex._needs_add_brackets(term)
+                               else tex))
+        return out
+
+    # ------------------------------------------------------------ matrices
+
+    def matrix(self, M: sp.MatrixBase, budget: float | None = None,
+               max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
+        """``bmatrix`` of M with as many rows and columns as fit into ``budget``."""
+        budget = self.line if budget is None else budget
+        rows = _pick(M.rows, max_rows)
+        for printer in (self._latex, self._tight):  # second try: inner sums cut shorter
+            cells = _Cells(M, rows, printer.doprint)
+            for cols in _column_choices(M.cols, max_cols):
+                if cells.width(cols) <= budget:
+                    return cells.bmatrix(cols)
+        return cells.bmatrix(cols)  # the narrowest form; still too wide, but complete
+
+    def defined(self, lhs: str, M: sp.MatrixBase) -> str:
+        """``lhs = M``: a matrix if it fits beside ``lhs``, else its entries one per line."""
+        rows = self.defined_rows(lhs, M)
+        return f"{lhs} = {rows[0][1]}" if len(rows) == 1 else aligned(rows)
+
+    def defined_rows(self, lhs: str, M: sp.MatrixBase) -> list[tuple[str | None, str]]:
+        """``defined`` as rows of an ``aligned`` block, to be combined with other rows."""
+        tex = self.matrix(M, budget=self.room(lhs))
+        if matrix_width(tex) <= self.room(lhs):
+            return [(lhs, tex)]
+        return self.entry_rows(lhs, M)
+
+    def entry_rows(self, lhs: str, M: sp.MatrixBase, max_rows: int = 4,
+                   max_cols: int = 3) -> list[tuple[str | None, str]]:
+        """The entries ``[lhs]_{jk} = ...`` of a matrix too wide to show whole, one per row."""
+        vector = M.cols == 1
+        wide = max(M.shape) > 9
+        rows: list[tuple[str | None, str]] = []
+        for i in _pick(M.rows, MAX_ROWS if vector else max_rows):
+            for j in _pick(M.cols, max_cols):
+                if i is None or j is None:
+                    if not rows or rows[-1][1] != r"\quad \vdots":
+                        rows.append((None, r"\quad \vdots"))
+                    continue
+                pair = f"{i + 1},{j + 1}" if wide else f"{i + 1}{j + 1}"
+                index = f"{i + 1}" if vector else pair
+                rows += self.rows(rf"\left[{lhs}\right]_{{{index}}}", M[i, j])
+        return rows
+
+    def room(self, lhs: str) -> float:
+        """Width left on a display line after ``lhs =``."""
+        return self.line - width(lhs) - _BINARY["="]
+
+    def diag(self, entries: Sequence, budget: float | None = None) -> str:
+        r"""``\operatorname{diag}(e_1, ..., e_n)``, the middle entries elided if they do not fit."""
+        budget = self.line if budget is None else budget
+        printed = [self(e) for e in entries]
+        for picked in _column_choices(len(printed), len(printed)):
+            parts = [r"\dots" if i is None else printed[i] for i in picked]
+            tex = r"\operatorname{diag}\bigl(" + ", ".join(parts) + r"\bigr)"
+            if width(tex) <= budget:
+                break
+        return tex  # the narrowest form if none fits
+
+    # ------------------------------------------------------------ long lines
+
+    def rows(self, lhs: str, expr) -> list[tuple[str | None, str]]:
+        """``lhs = expr`` as rows of an ``aligned`` block: one if it fits, else the sum broken."""
+        rhs = self(expr)
+        if width(lhs) + width(rhs) <= self.room("") or not isinstance(expr, sp.Add):
+            return [(lhs, rhs)]
+        return self.wrap(lhs, self.terms(expr))
+
+    def wrap(self, lhs: str, terms: Sequence[str], more: int = 0) -> list[tuple[str | None, str]]:
+        r"""``lhs = t_1 + t_2 + ...`` as rows, a new row (``\quad + ...``) where one is full.
+
+        ``terms`` carry their signs (``- t`` for a negative term); ``more`` terms
+        that are not written out show as ``+ \cdots``. A product too long for one
+        row breaks between its factors (written ``a \, b``), indented once more.
+        """
+        first, quad = self.room(lhs), _COMMANDS[r"\quad"]
+        rows: list[str] = []
+        row, used = "", 0.0
+
+        def room() -> float:  # later rows start with \quad, the rest of a long product with two
+            return first - (quad if rows else 0.0) - (quad if row.startswith(r"\quad") else 0.0)
+
+        for n, term in enumerate([*terms, *([r"\cdots"] if more else [])]):
+            if n:
+                term = ("- " + term[1:].lstrip()) if term.startswith("-") else "+ " + term
+            if row and used + width(term) > room():  # a term that fits a row of its own stays whole
+                rows.append(row)
+                row, used = "", 0.0
+            for k, factor in enumerate(term.split(r" \, ")):
+                if row and k and used + width(factor) > room():  # a product longer than a row
+                    rows.append(row)
+                    row, used = r"\quad ", 0.0
+                elif row:
+                    row += r" \, " if k else " "
+                row += factor
+                used += width(factor) + _COMMANDS[r"\,"]
+            if row.startswith(r"\quad "):  # the last piece of a long product ends its row
+                rows.append(row)
+                row, used = "", 0.0
+        if row:
+            rows.append(row)
+        return [(lhs, rows[0])] + [(None, rf"\quad {r}") for r in rows[1:]]
+
+    def lines(self, lhs: str, terms: Sequence[str], *, more: int = 0, note: str = "") -> str:
+        """``wrap`` as one ``aligned`` block, with an optional short ``note`` on a last line."""
+        rows = self.wrap(lhs, terms, more)
+        if note:
+            rows.append((None, rf"\quad \text{{({note})}}"))
+        return aligned(rows)
+
+    def equation(self, lhs: str, expr) -> str:
+        """``lhs = expr`` on one line if it fits, else an ``aligned`` block broken at ``+``."""
+        rows = self.rows(lhs, expr)
+        return f"{lhs} = {rows[0][1]}" if len(rows) == 1 else aligned(rows)
+
+
+def _column_choices(n: int, max_cols: int):
+    """Column selections from widest to narrowest: all, then first k-2, None, last."""
+    if n <= max_cols:
+        yield list(range(n))
+    for shown in range(min(n - 1, max_cols), 2, -1):
+        yield _pick(n, shown)
+
+
+class _Cells:
+    """The printed entries of one matrix, printed when first needed."""
+
+    def __init__(self, M: sp.MatrixBase, rows: list[int | None], doprint):
+        self.M, self.rows, self.doprint = M, rows, doprint
+        self._tex: dict[tuple[int, int], str] = {}
+
+    def __getitem__(self, ij: tuple[int, int]) -> str:
+        if ij not in self._tex:
+            self._tex[ij] = self.doprint(self.M[ij])
+        return self._tex[ij]
+
+    def width(self, cols: list[int | None]) -> float:
+        total = _BRACKETS
+        for j in cols:
+            widest = _COMMANDS[r"\cdots"] if j is None else max(
+                width(self[i, j]) for i in self.rows if i is not None)
+            total += widest + _COLUMN_GAP
+        return total
+
+    def bmatrix(self, cols: list[int | None]) -> str:
+        def cell(i, j):
+            if i is None:
+                return r"\ddots" if j is None else r"\vdots"
+            return r"\cdots" if j is None else self[i, j]
+
+        body = " \\\\\n".join(" & ".join(cell(i, j) for j in cols) for i in self.rows)
+        return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}"
+
+
+def aligned(rows: Sequence[tuple[str | None, str]], relation: str = "=") -> str:
+    """Rows ``lhs = rhs`` aligned at the relation, as one ``aligned`` block.
+
+    An empty ``lhs`` continues with the relation (``&= rhs``); ``None`` continues
+    without it (``&\\quad + rhs``).
+    """
+    body = " \\\\\n".join(f"&{rhs}" if lhs is None else f"{lhs} &{relation} {rhs}"
+                          for lhs, rhs in rows)
+    return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
