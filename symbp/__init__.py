@@ -10,7 +10,7 @@ from .network import Network
 from .numeric import check_gradients, lambdify
 from .prove import Proof, prove
 from .registry import ACTIVATIONS, COSTS
-from .render import render
+from .rendering import render
 
 __version__ = "0.1.0"
 

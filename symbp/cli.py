@@ -20,6 +20,7 @@ from .network import Network
 from .prove import METHODS, Proof, prove
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
+SWELL_LIMIT = 12  # largest depth or width symbp swell accepts
 
 
 class BadInput(Exception):
@@ -62,6 +63,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
     return value
+
+
+def _range(text: str) -> list[int]:
+    from .swell import parse_range
+
+    try:
+        return parse_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _formats(text: str) -> list[str]:
@@ -134,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed of the initial weights")
     t.add_argument("--hidden", type=_positive_int, default=3, help="hidden units (default 3)")
     t.add_argument("--out", metavar="DIR", default="output/xor", help="default output/xor")
+
+    s = commands.add_parser("swell", formatter_class=fmt, help="measure expression swell",
+                            description="Measure, for generic networks of every depth and width "
+                                        "asked for, what it takes to write dC/dw^(1)_11 by each "
+                                        "route: paths, operations before and after CSE, build "
+                                        "times. Writes swell.json, swell.md and swell.svg.",
+                            epilog="examples:\n"
+                                   "  symbp swell                            # output/swell/\n"
+                                   "  symbp swell --depth 1..8 --width 2 --out /tmp/swell")
+    s.add_argument("--depth", type=_range, default="1..6", help="depths L, like 1..6 or 1,2,4")
+    s.add_argument("--width", type=_range, default="2..4", help="widths n, like 2..4 or 3")
+    s.add_argument("--out", metavar="DIR", default="output/swell", help="default output/swell")
+    s.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
     commands.add_parser("list", help="activations and costs with their formulas",
                         description="List every activation and cost symbp knows.",
@@ -214,7 +237,7 @@ def _cmd_prove(args) -> int:
 
 def _cmd_derive(args) -> int:
     from .publish import build_files, missing_compiler_note
-    from .render import LatexError
+    from .rendering import LatexError
 
     job = _job(args)
     out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
@@ -254,6 +277,23 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_swell(args) -> int:
+    from .swell import run_swell
+
+    depths, widths = args.depth, args.width
+    for flag, values in (("--depth", depths), ("--width", widths)):
+        if max(values) > SWELL_LIMIT:  # the δ program alone would take minutes
+            raise BadInput(f"{flag} goes up to {max(values)}; symbp swell measures up to "
+                           f"{SWELL_LIMIT}")
+    try:
+        outputs.writable_folder(Path(args.out))
+    except OSError as error:
+        raise BadInput(f"cannot write to output folder {args.out}: {error}") from None
+    with progress.bar(progress.wanted(args.quiet), "measuring") as update:
+        print(run_swell(depths, widths, args.out, progress=update))
+    return 0
+
+
 def _cmd_list(args) -> int:
     print("activations (--activation):")
     for act in registry.ACTIVATIONS.values():
@@ -266,7 +306,8 @@ def _cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "train": _cmd_train, "list": _cmd_list}
+COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "train": _cmd_train,
+            "swell": _cmd_swell, "list": _cmd_list}
 
 
 def _stall(stage: str) -> None:

@@ -8,7 +8,7 @@
     method = "auto"                    # proof method
 
     [render]
-    formats = ["tex", "md", "pdf", "json", "py"]
+    formats = ["tex", "md", "pdf", "json", "py", "figures"]
     timings = false                    # proof times in the document
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from .network import DEFAULT_WIDTHS, Network
 from .prove import METHODS
 
-FORMATS = ("tex", "md", "pdf", "json", "py")
+FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
 DEFAULT_FORMATS = FORMATS
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

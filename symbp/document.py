@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .derivation import Derivation
+from .document_figures import GraphPart, SwellPart, graph_part, swell_part
 from .document_paths import (
     Example,
     Factor,
@@ -116,7 +117,9 @@ class Document:
     output_gradient: str  # LaTeX display: the row ∂C/∂a_L
     factors: list[Factor]
     example: Example
+    graph: GraphPart | None  # the tree of dependencies of one weight, if it can be drawn
     reuse: str  # LaTeX display: each chain holds the chain of the layer above
+    swell: SwellPart  # expression swell for networks like this one
     counts: list[Count]  # per layer, output first, then the total
     steps: list[Step]
     proof: ProofPart
@@ -139,7 +142,9 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False,
         output_gradient=P.defined(partial("C", vec("a", d.L)), cost_row(d)),
         factors=[jacobian_factor(d, P, m) for m in range(d.L, 1, -1)],
         example=path_example(d, P),
+        graph=graph_part(d),
         reuse=shared_chains(d),
+        swell=swell_part(d),
         counts=_counts(net.widths),
         steps=backprop_steps(d, P),
         proof=proof_part(proof, timings),

@@ -8,6 +8,8 @@ to neuron j of layer l.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 
@@ -54,3 +56,21 @@ def vector_latex(kind: str, l: int | None = None) -> str:
     """LaTeX for a whole vector or matrix of one layer: a_2, W_3, \\delta_1, x, y."""
     base = {"delta": r"\delta", "W": "W", "b": "b", "z": "z", "a": "a"}.get(kind, kind)
     return base if l is None else f"{base}_{{{l}}}"
+
+
+_SUPERSCRIPT = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
+_SUBSCRIPT = str.maketrans("0123456789()+-", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋")
+_SCRIPT = re.compile(r"([\^_])\{([^{}]*)\}")
+
+
+def unicode_name(latex: str) -> str:
+    """A symbol's LaTeX name as plain Unicode, for SVG text: w^{(3)}_{12} → w⁽³⁾₁₂.
+
+    Characters without a Unicode script form (letters, commas) stay on the line.
+    """
+    text = latex.replace(r"\delta", "δ")
+
+    def script(match: re.Match) -> str:
+        return match.group(2).translate(_SUPERSCRIPT if match.group(1) == "^" else _SUBSCRIPT)
+
+    return _SCRIPT.sub(script, text)

@@ -22,7 +22,7 @@ FILENAMES = {
     "pdf": "derivation.pdf",
     "json": "proof.json",
     "py": "gradients.py",
-}
+}  # and "figures": graph.tex, graph.svg, swell.svg (see document_figures.figure_files)
 TEMP_MARK = ".symbp-"  # in every temporary file name: ".derivation.tex.symbp-k2j3.tmp"
 
 

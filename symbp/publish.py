@@ -11,9 +11,10 @@ import shutil
 from . import registry
 from .config import Job
 from .derivation import Derivation
+from .document_figures import figure_files
 from .outputs import FILENAMES, proof_json
 from .prove import Proof
-from .render import compile_pdf, render
+from .rendering import compile_pdf, render
 
 
 def missing_compiler_note() -> str | None:
@@ -52,6 +53,8 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
                 notes.append(note)
             else:
                 files[FILENAMES["pdf"]] = compile_pdf(tex)
+        elif fmt == "figures":  # graph.tex, graph.svg, swell.svg: derivation.md shows the SVGs
+            files.update({name: text.encode() for name, text in figure_files(d).items()})
         elif fmt == "py":
             code, note = _module(d)
             if note:

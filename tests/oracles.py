@@ -107,7 +107,7 @@ def symbolic_values(d, route, x, y, weights, biases):
     for l in range(1, d.L + 1):
         for wrt in ("W", "b"):
             expr = explicit(d.grad(l, route, wrt))
-            f = sp.lambdify(symbols, expr, modules="numpy")
+            f = sp.lambdify(symbols, list(expr), modules="math")  # one scalar point: plain Python
             value = np.asarray(f(*values), dtype=float)
             out[wrt].append(value.reshape(weights[l - 1].shape) if wrt == "W" else value.ravel())
     return out

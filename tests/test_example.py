@@ -6,10 +6,11 @@ import pytest
 
 import symbp
 from symbp.codegen import module_source
+from symbp.document_figures import figure_files
 from symbp.outputs import proof_json
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "output" / "default"
-FIX = "regenerate it with `symbp derive` from the repository root and commit the result"
+FIX = "regenerate it from the repository root (symbp derive; symbp swell) and commit it"
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,12 @@ def generated():
         "derivation.md": symbp.render(d, "md", proof),
         "proof.json": proof_json(proof),
         "gradients.py": module_source(d),
+        **figure_files(d),
     }
 
 
-@pytest.mark.parametrize("name", ["derivation.tex", "derivation.md", "proof.json", "gradients.py"])
+@pytest.mark.parametrize("name", ["derivation.tex", "derivation.md", "proof.json", "gradients.py",
+                                  "graph.tex", "graph.svg", "swell.svg"])
 def test_committed_example_is_current(generated, name):
     committed = (EXAMPLE / name).read_text(encoding="utf-8")
     assert committed == generated[name], f"output/default/{name} is out of date; {FIX}"
@@ -32,3 +35,15 @@ def test_committed_example_is_current(generated, name):
 
 def test_committed_pdf_exists():
     assert (EXAMPLE / "derivation.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.slow
+def test_committed_swell_report_is_current():
+    from symbp import swell
+    from symbp.swell_plot import swell_svg
+
+    folder = EXAMPLE.parent / "swell"
+    rows = swell.measure()
+    assert (folder / "swell.json").read_text() == swell.to_json(rows), f"output/swell: {FIX}"
+    assert (folder / "swell.md").read_text() == swell.swell_markdown(rows)
+    assert (folder / "swell.svg").read_text() == swell_svg(rows)

@@ -14,7 +14,7 @@ import sympy as sp
 import symbp
 from symbp.document import build
 from symbp.document_paths import paths_of_influence
-from symbp.render import (
+from symbp.rendering import (
     FORMATS,
     LatexError,
     LatexNotFound,
@@ -109,8 +109,9 @@ def test_default_document_in_the_seed_order():
     tex = rendered("default", "tex")
     headings = re.findall(r"\\(?:sub)?section\*?\{([^}]*)\}", tex)
     assert headings == [
-        "The network and its notation", "The path of influence",
-        "The same products, computed again and again", "Backpropagation step by step",
+        "The network and its notation", "The path of influence", "The tree of dependencies",
+        "The same products, computed again and again", "Expression swell, measured",
+        "Backpropagation step by step",
         "Step 1: the output layer (layer 3)", "Step 2: propagate back to layer 2",
         "Step 3: propagate back to layer 1", "The proof: three routes, one gradient",
         "The update rules", "Summary",
@@ -206,7 +207,7 @@ def test_two_renders_are_byte_identical(fmt):
 def test_byte_identical_across_processes_and_hash_seeds():
     script = (
         "import hashlib, symbp\n"
-        "from symbp.render import render\n"
+        "from symbp.rendering import render\n"
         "d = symbp.derive(symbp.Network([3, 4, 2], activation='tanh'))\n"
         "p = symbp.prove(d)\n"
         "for fmt in ('tex', 'md'):\n"

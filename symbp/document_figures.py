@@ -1,0 +1,104 @@
+"""The two pictures beyond the seed, as plain data for the document.
+
+The influence graph of one weight shows the tree of dependencies the chain rule
+walks; the expression-swell measurements show, for networks like this one, the
+path sum growing exponentially with depth while the δ recursion grows linearly.
+Both are deterministic (no times), so documents stay byte-identical.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+
+from . import graph, swell
+from .derivation import Derivation
+from .graph_draw import graph_standalone_tex, graph_svg
+from .network import Network
+from .swell_plot import plot_data, swell_svg
+
+GRAPH_IMAGE = "graph.svg"
+SWELL_IMAGE = "swell.svg"
+SWELL_DEPTHS = tuple(range(1, 5))  # enough to see the curves part; about 0.2 s at width 3
+
+
+@dataclass(frozen=True)
+class GraphPart:
+    """The influence graph of w^{(l)}_{jk}: all its paths, or the one highlighted path."""
+
+    full: bool  # every path drawn (False: only the highlighted one)
+    graph: dict  # InfluenceGraph.plain(), for templates/graph.tex.j2
+    weight: str  # LaTeX
+    layer: int
+    paths: int  # paths of influence from the weight to C
+    path_term: str  # LaTeX: the product of the local derivatives along the highlighted path
+    summed: str  # LaTeX: why paths add up at a^{(l)}_j
+    reason: str  # plain text: why the whole tree is not drawn ("" when it is)
+    image: str  # the SVG file next to derivation.md
+
+
+@dataclass(frozen=True)
+class SwellPart:
+    """Expression swell for generic networks of this width, depths 1..4."""
+
+    width: int
+    depths: str  # plain text: "1 to 5"
+    tables: dict  # fmt -> swell.table_data(rows, fmt)
+    plot: dict  # swell_plot.plot_data(rows), for templates/swell_plot.tex.j2
+    image: str  # the SVG file next to derivation.md
+    recursion_step: int  # operations the δ program gains per layer
+
+
+def influence(d: Derivation) -> graph.InfluenceGraph | None:
+    """The whole tree from the first weight that can be drawn, else one path from w^{(1)}_{11}."""
+    for l in range(1, d.L + 1):
+        if graph.drawable(d, l) is None:
+            return graph.influence_graph(d, l)
+    try:
+        return graph.influence_graph(d, 1, path_only=True)
+    except ValueError:
+        return None
+
+
+def graph_part(d: Derivation) -> GraphPart | None:
+    drawn = influence(d)
+    if drawn is None:
+        return None
+    full = graph.drawable(d, drawn.l) is None
+    reason = "" if full else graph.drawable(d, 1)
+    paths = drawn.paths if full else swell.path_count(d.net)
+    return GraphPart(full, drawn.plain(), drawn.weight_latex, drawn.l, paths,
+                     drawn.path_term_latex, drawn.summed_latex, reason or "", GRAPH_IMAGE)
+
+
+def swell_width(net: Network) -> int:
+    """A width like this network's: its widest hidden layer (or input), kept to 2..3."""
+    hidden = net.widths[1:-1] or net.widths[:1]
+    return min(max(max(hidden), 2), 3)
+
+
+@cache
+def swell_rows(width: int) -> tuple[dict, ...]:
+    """Measurements for generic networks [width] * (L + 1), L = 1..4; cached per width."""
+    return tuple(swell.measure(SWELL_DEPTHS, [width]))
+
+
+def swell_part(d: Derivation) -> SwellPart:
+    width = swell_width(d.net)
+    rows = swell_rows(width)
+    steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
+    return SwellPart(width, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
+                     {fmt: swell.table_data(rows, fmt) for fmt in ("tex", "md")},
+                     plot_data(rows), SWELL_IMAGE, min(steps))
+
+
+def figure_files(d: Derivation) -> dict[str, str]:
+    """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
+    files = {}
+    drawn = influence(d)
+    if drawn is not None:
+        files["graph.tex"] = graph_standalone_tex(drawn)
+        files[GRAPH_IMAGE] = graph_svg(drawn)
+    files[SWELL_IMAGE] = swell_svg(swell_rows(swell_width(d.net)))
+    return files

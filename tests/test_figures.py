@@ -1,0 +1,82 @@
+"""The pictures beyond the seed reach the documents and the output folder."""
+
+import itertools
+import json
+import re
+
+import pytest
+
+import symbp
+from symbp.cli import main
+from symbp.document_figures import figure_files, graph_part, swell_part
+
+
+@pytest.fixture(scope="module")
+def default():
+    d = symbp.derive(symbp.Network())
+    proof = symbp.prove(d)
+    return d, symbp.render(d, "tex", proof), symbp.render(d, "md", proof)
+
+
+def test_default_pdf_source_has_the_graph_and_the_swell_plot(default):
+    _, tex, md = default
+    assert tex.count(r"\begin{tikzpicture}") == 2  # the tree of dependencies and the plot
+    assert r"\begin{semilogyaxis}" in tex
+    assert r"\label{fig:tree}" in tex and r"Figure~\ref{fig:tree}" in tex
+    assert "![Every path of influence" in md and "](graph.svg)" in md
+    assert "](swell.svg)" in md
+
+
+def test_graph_part_counts_paths_and_highlights_one(default):
+    d, _tex, _ = default
+    part = graph_part(d)
+    assert part.full and part.layer == 1 and part.paths == 6  # 3 * 2 paths for [2, 3, 3, 2]
+    highlighted = [e for e in part.graph["edges"] if e["highlighted"]]
+    assert len(highlighted) == 2 * d.L + 1  # w→z, then z→a and a→z (or C) per layer
+
+
+def test_wide_networks_get_the_single_path_picture():
+    d = symbp.derive(symbp.Network([8, 8, 8], activation="relu"))
+    part = graph_part(d)
+    assert not part.full and "8 units" in part.reason
+    assert part.paths == 8
+    tex = symbp.render(d, "tex")
+    assert "One path of influence" in tex
+
+
+def test_swell_part_shows_the_recursion_growing_linearly():
+    part = swell_part(symbp.derive(symbp.Network()))
+    assert part.width == 3
+    rows = part.tables["md"]["rows"]
+    paths = [int(r["cells"][2]) for r in rows]
+    assert paths == [1, 3, 9, 27]
+    recursion = [int(r["cells"][6]) for r in rows]
+    steps = {b - a for a, b in itertools.pairwise(recursion)}
+    assert steps == {part.recursion_step}
+
+
+def test_figure_files_are_deterministic():
+    d = symbp.derive(symbp.Network())
+    first, second = figure_files(d), figure_files(symbp.derive(symbp.Network()))
+    assert first == second
+    assert set(first) == {"graph.tex", "graph.svg", "swell.svg"}
+    assert first["graph.svg"].startswith("<svg") and r"\VAR" not in first["graph.tex"]
+
+
+def test_swell_command(tmp_path, capsys):
+    assert main(["swell", "--depth", "1..3", "--width", "2", "--out", str(tmp_path)]) == 0
+    assert "measured 3 networks" in capsys.readouterr().out
+    data = json.loads((tmp_path / "swell.json").read_text())
+    assert [row["paths"] for row in data["rows"]] == [1, 2, 4]
+    assert re.search(r"<svg[^>]*>", (tmp_path / "swell.svg").read_text())
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--depth", "0..3"], "'0..3'"), (["--width", "x"], "'x'"), (["--depth", "5..2"], "'5..2'"),
+    (["--width", "2..40"], "up to 40"),
+])
+def test_swell_bad_input(args, named, capsys, tmp_path):
+    assert main(["swell", *args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err
+    assert list(tmp_path.iterdir()) == []
