@@ -36,6 +36,7 @@ class GraphPart:
     summed: str  # LaTeX: why paths add up at a^{(l)}_j
     reason: str  # plain text: why the whole tree is not drawn ("" when it is)
     image: str  # the SVG file next to derivation.md
+    figure: int = 1  # its number in the PDF: the first figure in the source (no \ref, one pass)
 
 
 @dataclass(frozen=True)

@@ -150,9 +150,12 @@ def factor_lemma(d, l: int) -> Lemma:
     """The expansion's factor ∂a_l/∂a_{l-1} equals J_σ(z_l) W_l (diag(σ'(z_l)) W_l, elementwise)."""
     act = d.net.activation(l)
     registered = act.jacobian(list(d.z_symbols(l)), list(d.a_symbols(l))) * d.weights(l)
+    if act.elementwise:
+        text, tex = f"diag(sigma'(z_{l}))", rf"\operatorname{{diag}}\bigl(\sigma'(z_{{{l}}})\bigr)"
+    else:  # softmax: the full Jacobian, a_j (delta_jk - a_k)
+        text, tex = f"J_{act.name}(z_{l})", rf"J_{{{act.latex}}}(z_{{{l}}})"
     return _check(
-        f"da_{l}/da_{l - 1}", f"da_{l}/da_{l - 1} = diag(sigma'(z_{l})) W_{l}",
-        rf"\frac{{\partial a_{{{l}}}}}{{\partial a_{{{l - 1}}}}} = "
-        rf"\operatorname{{diag}}\bigl(\sigma'(z_{{{l}}})\bigr)\,W_{{{l}}}",
+        f"da_{l}/da_{l - 1}", f"da_{l}/da_{l - 1} = {text} W_{l}",
+        rf"\frac{{\partial a_{{{l}}}}}{{\partial a_{{{l - 1}}}}} = {tex}\,W_{{{l}}}",
         d.expansion_factor(l), registered, layer=l,
     )

@@ -280,12 +280,22 @@ def _screen(d: Derivation, proof: Proof, timer: _Timer, points: int, seed: int) 
     proof.status = "screened"
     for l, wrt in _rows(d):
         started = time.perf_counter()
-        reference = d.grad(l, "recursion", wrt)
+        try:
+            reference = d.grad(l, "recursion", wrt)
+        except Exception as error:  # a broken recursion is a failed screen, not a crash
+            proof.failures.append(Failure(l, _label(wrt, l), None, "recursion", _describe(error)))
+            proof.rows.append(Row(l, wrt, dict.fromkeys(CHECKS, "failed"), 0.0))
+            continue
         checks = {}
         for check, route in zip(CHECKS, ("expansion", "direct")):
             if timer.expired:
                 raise _TimedOut
-            diffs = list(d.grad(l, route, wrt) - reference)
+            try:
+                diffs = list(d.grad(l, route, wrt) - reference)
+            except Exception as error:  # shapes differ: the recursion gave a wrong-sized matrix
+                proof.failures.append(Failure(l, _label(wrt, l), None, check, _describe(error)))
+                checks[check] = "failed"
+                continue
             checks[check] = "screened"
             for _ in range(points):
                 values = evaluate_at_random(diffs, rng)

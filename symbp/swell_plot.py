@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .svgplot import LEFT, TOP, LogFrame, escape
+
 # (row key, legend, legend in LaTeX, colour, dashed, marker): the lines, drawn in this order
 SERIES = (
     ("paths", "paths of influence", "paths of influence", "#555555", True, "circle"),
@@ -23,9 +25,6 @@ SERIES = (
      "diamond"),
 )
 PGF_MARKS = {"circle": "*", "square": "square*", "triangle": "triangle*", "diamond": "diamond*"}
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-WIDTH, HEIGHT = 640, 420
-LEFT, RIGHT, TOP, BOTTOM = 72, 24, 44, 52
 
 
 def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
@@ -78,49 +77,18 @@ def swell_standalone_tex(rows: Sequence[dict], width: int | None = None) -> str:
 def swell_svg(rows: Sequence[dict], width: int | None = None) -> str:
     """The same plot as hand-written SVG, for Markdown: log-scale y, depth on x, a legend."""
     plot = plot_data(rows, width)
-    low, high = round(math.log10(plot["ymin"])), round(math.log10(plot["ymax"]))
-    first, last = min(plot["depths"]), max(plot["depths"])
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    bottom, right = TOP + plot_h, LEFT + plot_w
-
-    def px(depth: float) -> float:
-        return LEFT + 20 + (plot_w - 40) * (depth - first) / max(last - first, 1)
-
-    def py(value: float) -> float:
-        return TOP + plot_h * (high - math.log10(value)) / (high - low)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, sans-serif" font-size="12">',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{WIDTH / 2:.0f}" y="24" text-anchor="middle" font-size="14">'
-        f"{_escape(plot['title'])}</text>",
-    ]
-    for k in range(low, high + 1):
-        y = py(10.0**k)
-        label = f"10{str(k).translate(SUPERSCRIPT)}" if k not in (0, 1) else f"{10**k}"
-        parts += [f'<line x1="{LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>',
-                  f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{label}</text>']
-    for depth in plot["depths"]:
-        x = px(depth)
-        parts += [f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 5}" '
-                  'stroke="black"/>',
-                  f'<text x="{x:.1f}" y="{bottom + 19}" text-anchor="middle">{depth}</text>']
+    frame = LogFrame(min(plot["depths"]), max(plot["depths"]),
+                     round(math.log10(plot["ymin"])), round(math.log10(plot["ymax"])), pad=20)
+    parts = frame.opening(plot["title"]) + frame.x_ticks(plot["depths"])
     for s in plot["series"]:
-        points = " ".join(f"{px(d):.1f},{py(v):.1f}" for d, v in s["points"])
+        points = " ".join(f"{frame.px(d):.1f},{frame.py(v):.1f}" for d, v in s["points"])
         dash = ' stroke-dasharray="6 4"' if s["dashed"] else ""
         parts.append(f'<polyline fill="none" stroke="{s["colour"]}" stroke-width="2"{dash} '
                      f'points="{points}"/>')
-        parts += [_marker(s["marker"], px(d), py(v), s["colour"]) for d, v in s["points"]]
+        parts += [_marker(s["marker"], frame.px(d), frame.py(v), s["colour"])
+                  for d, v in s["points"]]
     parts += _legend(plot["series"])
-    parts += [
-        f'<path d="M{LEFT},{TOP} V{bottom} H{right}" fill="none" stroke="black"/>',
-        f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 12}" text-anchor="middle">'
-        "depth L (layers with weights)</text>",
-        f'<text transform="translate(18 {TOP + plot_h / 2:.0f}) rotate(-90)" '
-        'text-anchor="middle">count (log scale)</text>',
-        "</svg>",
-    ]
+    parts += frame.closing("depth L (layers with weights)", "count (log scale)")
     return "\n".join(parts) + "\n"
 
 
@@ -135,7 +103,7 @@ def _legend(series: list[dict]) -> list[str]:
         parts += [f'<line x1="{x}" y1="{middle}" x2="{x + 28}" y2="{middle}" '
                   f'stroke="{s["colour"]}" stroke-width="2"{dash}/>',
                   _marker(s["marker"], x + 14, middle, s["colour"]),
-                  f'<text x="{x + 36}" y="{middle + 4}">{_escape(s["legend"])}</text>']
+                  f'<text x="{x + 36}" y="{middle + 4}">{escape(s["legend"])}</text>']
     return parts
 
 
@@ -147,7 +115,3 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
                "diamond": [(0, -4.4), (4.4, 0), (0, 4.4), (-4.4, 0)]}[shape]
     points = " ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in corners)
     return f'<polygon points="{points}" fill="{colour}"/>'
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -22,6 +22,7 @@ from . import outputs
 from .derivation import derive
 from .network import Network
 from .numeric import lambdify
+from .svgplot import LEFT, LogFrame
 
 EPOCHS = 500
 LEARNING_RATE = 2.0
@@ -75,10 +76,7 @@ def train_xor(epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE, seed: 
 
 # ---------------------------------------------------------------- the loss curve
 
-WIDTH, HEIGHT = 640, 400
-LEFT, RIGHT, TOP, BOTTOM = 72, 24, 44, 52
-MAX_POINTS = 800
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+MAX_POINTS = 800  # points of the polyline: enough for a smooth curve, few bytes
 
 
 def loss_curve_svg(losses: list[float], title: str, threshold: float | None = TARGET_COST) -> str:
@@ -88,48 +86,18 @@ def loss_curve_svg(losses: list[float], title: str, threshold: float | None = TA
     low = math.floor(math.log10(shown))
     high = max(math.ceil(math.log10(max(positive))), low + 1)
     last = max(len(losses) - 1, 1)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def px(epoch: float) -> float:
-        return LEFT + plot_w * epoch / last
-
-    def py(cost: float) -> float:
-        return TOP + plot_h * (high - math.log10(max(cost, 10.0**low))) / (high - low)
-
+    frame = LogFrame(0, last, low, high, height=400)
     keep = sorted(set(np.linspace(0, len(losses) - 1, MAX_POINTS).round().astype(int).tolist()))
-    points = " ".join(f"{px(e):.1f},{py(losses[e]):.1f}" for e in keep)
-    bottom, right = TOP + plot_h, LEFT + plot_w
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{WIDTH / 2:.0f}" y="24" text-anchor="middle" font-size="14">'
-        f"{_escape(title)}</text>",
-    ]
-    for k in range(low, high + 1):
-        y = py(10.0**k)
-        label = f"10{str(k).translate(SUPERSCRIPT)}" if k not in (0, 1) else f"{10**k}"
-        parts += [f'<line x1="{LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>',
-                  f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{label}</text>']
-    for epoch in _ticks(last):
-        x = px(epoch)
-        parts += [f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 5}" '
-                  'stroke="black"/>',
-                  f'<text x="{x:.1f}" y="{bottom + 19}" text-anchor="middle">{epoch}</text>']
+    points = " ".join(f"{frame.px(e):.1f},{frame.py(losses[e]):.1f}" for e in keep)
+    parts = frame.opening(title) + frame.x_ticks(_ticks(last))
     if threshold is not None and threshold <= 10.0**high:
-        y = py(threshold)
-        parts += [f'<line x1="{LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#c33" '
-                  'stroke-dasharray="6 4"/>',
-                  f'<text x="{right - 4}" y="{y - 5:.1f}" text-anchor="end" fill="#c33">'
+        y = frame.py(threshold)
+        parts += [f'<line x1="{LEFT}" y1="{y:.1f}" x2="{frame.right}" y2="{y:.1f}" '
+                  'stroke="#c33" stroke-dasharray="6 4"/>',
+                  f'<text x="{frame.right - 4}" y="{y - 5:.1f}" text-anchor="end" fill="#c33">'
                   f"C = {threshold:g}</text>"]
-    parts += [
-        f'<polyline fill="none" stroke="#1f5fa8" stroke-width="2" points="{points}"/>',
-        f'<path d="M{LEFT},{TOP} V{bottom} H{right}" fill="none" stroke="black"/>',
-        f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 12}" text-anchor="middle">epoch</text>',
-        f'<text transform="translate(18 {TOP + plot_h / 2:.0f}) rotate(-90)" '
-        'text-anchor="middle">cost C (log scale)</text>',
-        "</svg>",
-    ]
+    parts.append(f'<polyline fill="none" stroke="#1f5fa8" stroke-width="2" points="{points}"/>')
+    parts += frame.closing("epoch", "cost C (log scale)")
     return "\n".join(parts) + "\n"
 
 
@@ -137,10 +105,6 @@ def _ticks(last: int) -> list[int]:
     """Round epoch numbers (steps of 1, 2 or 5 times a power of ten), at most 11 of them."""
     step = next(m * 10**k for k in range(20) for m in (1, 2, 5) if last <= 10 * m * 10**k)
     return list(range(0, last + 1, step))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def loss_csv(losses: list[float]) -> str:

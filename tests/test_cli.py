@@ -87,3 +87,19 @@ def test_list_names_every_activation_and_cost(capsys):
     out = capsys.readouterr().out
     for name in [*registry.ACTIVATIONS, *registry.COSTS]:
         assert f"  {name} " in out
+
+
+def test_prove_json_reports_a_timeout_with_exit_one():
+    result = run("prove", "--widths", "6,6,6,6", "--method", "expand", "--timeout", "0.5",
+                 "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["status"] == "timed out" and data["holds"] is False
+    assert data["seconds"] >= 0.5
+
+
+def test_prove_json_rows_carry_timing():
+    data = json.loads(run("prove", "--json").stdout)
+    assert all(row["seconds"] >= 0 for row in data["rows"])
+    assert all(set(row["checks"].values()) == {"proved"} for row in data["rows"])
+    assert {lemma["name"] for lemma in data["lemmas"]} == {"sigmoid'", "mse gradient"}

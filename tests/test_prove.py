@@ -98,7 +98,7 @@ def test_equivalent_rejects_every_mutant(mutant):
 
 def test_a_recursion_that_crashes_is_a_failure_not_an_exception():
     net = symbp.Network([2, 3, 2])  # W^T replaced by W cannot even multiply here
-    for method in ("expand", "local"):
+    for method in METHODS:
         proof = symbp.prove(symbp.derive(net, recursion=recursion(plain_w=2)), method=method)
         assert proof.status == "failed"
         assert "ShapeError" in proof.failures[0].residual
@@ -109,7 +109,7 @@ def test_a_recursion_that_skips_a_layer_fails():
         delta = ops.bind_delta(ops.L, ops.activation_vjp(ops.L, ops.cost_gradient()))
         ops.gradient(ops.L, weight=ops.outer(delta, ops.activation(ops.L - 1)), bias=delta)
 
-    for method in ("expand", "local"):
+    for method in METHODS:
         proof = symbp.prove(symbp.derive(symbp.Network(), recursion=partial), method=method)
         assert not proof.holds
         assert proof.failures[0].layer == 2
