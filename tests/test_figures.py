@@ -3,6 +3,7 @@
 import itertools
 import json
 import re
+import shutil
 
 import pytest
 
@@ -86,7 +87,6 @@ def test_swell_bad_input(args, named, capsys, tmp_path):
 def test_default_document_compiles_in_one_pass(default):
     from symbp.rendering import compile_tex
 
-    shutil = pytest.importorskip("shutil")
     if not shutil.which("pdflatex"):
         pytest.skip("pdflatex is not installed")
     log = compile_tex(default[1]).log
