@@ -103,3 +103,54 @@ def test_prove_json_rows_carry_timing():
     assert all(row["seconds"] >= 0 for row in data["rows"])
     assert all(set(row["checks"].values()) == {"proved"} for row in data["rows"])
     assert {lemma["name"] for lemma in data["lemmas"]} == {"sigmoid'", "mse gradient"}
+
+
+def _stderr_of(args, tty: bool) -> str:
+    """Run symbp with stderr on a pseudo-terminal (tty=True) or a pipe, return what it wrote."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    if not tty:
+        return run(*args).stderr
+    leader, follower = pty.openpty()
+    # a new pseudo-terminal is 0 columns wide, where tqdm draws nothing; real ones are not
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with subprocess.Popen([sys.executable, "-m", "symbp", *args], stdout=subprocess.DEVNULL,
+                          stderr=follower) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+SLOW_PROOF = ["prove", "--widths", "16,16,16,16,16,16", "--activation", "generic"]
+
+
+def test_progress_shows_on_a_terminal_only():
+    assert "proving" in _stderr_of(SLOW_PROOF, tty=True)  # takes over a second: a bar appears
+    assert _stderr_of(SLOW_PROOF, tty=False) == ""  # a pipe stays clean
+    assert "proving" not in _stderr_of([*SLOW_PROOF, "--quiet"], tty=True)
+
+
+def test_titles_reaching_latex_are_escaped(tmp_path):
+    pytest.importorskip("shutil").which("pdflatex") or pytest.skip("pdflatex is not installed")
+    title = r"Grads & costs: 100% of $x_1 #1 {a} ~b ^c \d"
+    result = run("derive", "--widths", "2,2", "--title", title, "--format", "tex,md,pdf",
+                 "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    tex = (tmp_path / "derivation.tex").read_text()
+    assert r"Grads \& costs: 100\% of \$x\_1 \#1 \{a\} \~{}b \^{}c \textbackslash{}d" in tex
+    assert (tmp_path / "derivation.pdf").read_bytes().startswith(b"%PDF")
+    assert r"Grads & costs: 100% of \$x\_1 \#1" in (tmp_path / "derivation.md").read_text()
