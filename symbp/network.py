@@ -78,8 +78,9 @@ class Network:
 
 def _check_widths(widths: object) -> tuple[int, ...]:
     hint = "widths must be a list of at least 2 positive integers, like [2, 3, 3, 2]"
-    if isinstance(widths, str | bytes) or not isinstance(widths, Sequence):
+    if isinstance(widths, str | bytes | dict) or not hasattr(widths, "__iter__"):
         raise ValueError(f"{hint}; got {widths!r}")
+    widths = list(widths)  # a tuple, a range or a NumPy array will do
     if len(widths) < 2:
         raise ValueError(f"{hint}; got {list(widths)!r} with {len(widths)} entries")
     for n in widths:

@@ -21,6 +21,14 @@ def test_activation_list_and_softmax_output():
     assert repr(net) == "Network([3, 4, 2], activation=['relu', 'softmax'], cost='softmax_ce')"
 
 
+def test_widths_may_be_any_sequence_of_integers():
+    import numpy as np
+
+    assert symbp.Network(np.array([2, 3, 2])).widths == (2, 3, 2)
+    assert symbp.Network(range(2, 5)).widths == (2, 3, 4)
+    assert type(symbp.Network(np.array([2, 3])).widths[0]) is int
+
+
 def test_networks_compare_by_value():
     assert symbp.Network([2, 2]) == symbp.Network((2, 2), "sigmoid", "mse")
     assert len({symbp.Network([2, 2]), symbp.Network([2, 2])}) == 1
