@@ -126,7 +126,13 @@ def test_missing_pdflatex_is_an_error_only_when_pdf_was_asked_for(capsys, workdi
     monkeypatch.setenv("PATH", "/nonexistent")
     err = check_bad_input(["derive", "--widths", "2,2", "--format", "pdf,md"], capsys, workdir)
     assert "pdflatex" in err
-    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", "plain"]) == 0
+    # not asked for explicitly: a one-line note, and everything else is still written
+    assert main(["derive", "--widths", "2,2", "--out", "plain"]) == 0
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and note.startswith("note: pdflatex was not found")
+    written = {p.name for p in (workdir / "plain").iterdir()}
+    assert {"derivation.tex", "derivation.md", "proof.json"} <= written
+    assert "derivation.pdf" not in written
 
 
 # ---------------------------------------------------------------- fuzzing
