@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cache
+from weakref import WeakKeyDictionary
 
 from . import graph, swell
 from .derivation import Derivation
@@ -51,8 +52,18 @@ class SwellPart:
     recursion_step: int  # operations the δ program gains per layer
 
 
+# one drawing per derivation: the .tex, the .md and the figure files all show it
+_drawings: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def influence(d: Derivation) -> graph.InfluenceGraph | None:
     """The whole tree from the first weight that can be drawn, else one path from w^{(1)}_{11}."""
+    if d not in _drawings:
+        _drawings[d] = _draw(d)
+    return _drawings[d]
+
+
+def _draw(d: Derivation) -> graph.InfluenceGraph | None:
     for l in range(1, d.L + 1):
         if graph.drawable(d, l) is None:
             return graph.influence_graph(d, l)
