@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 
-from . import registry
 from .config import Job
 from .derivation import Derivation
 from .document_figures import figure_files
@@ -68,9 +67,7 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
 def _module(d: Derivation) -> tuple[str | None, str | None]:
     from .codegen import module_source
 
-    symbolic_only = [name for name in dict.fromkeys(d.net.activations)
-                     if not registry.ACTIVATIONS[name].numeric]
-    if symbolic_only:
-        return None, (f"no gradients.py: activation {symbolic_only[0]!r} has no numeric form "
-                      "(it stands for every differentiable function)")
-    return module_source(d), None
+    try:
+        return module_source(d), None
+    except ValueError as error:  # e.g. the generic σ, which has no numeric form
+        return None, f"no gradients.py: {error}"

@@ -154,3 +154,11 @@ def test_titles_reaching_latex_are_escaped(tmp_path):
     assert r"Grads \& costs: 100\% of \$x\_1 \#1 \{a\} \~{}b \^{}c \textbackslash{}d" in tex
     assert (tmp_path / "derivation.pdf").read_bytes().startswith(b"%PDF")
     assert r"Grads & costs: 100% of \$x\_1 \#1" in (tmp_path / "derivation.md").read_text()
+
+
+def test_a_generic_network_gets_documents_and_a_note_instead_of_code(tmp_path):
+    result = run("derive", "--widths", "2,2", "--activation", "generic", "--format", "json,py",
+                 "--out", str(tmp_path))
+    assert result.returncode == 0
+    assert result.stderr.startswith("note: no gradients.py: activation 'generic'")
+    assert [p.name for p in tmp_path.iterdir()] == ["proof.json"]
