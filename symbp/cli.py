@@ -205,6 +205,14 @@ def _prove(job: config.Job, args) -> tuple:
     return d, proof
 
 
+def _output_folder(out: Path) -> None:
+    """Make the output folder, or stop with exit 2 before any work is done."""
+    try:
+        outputs.writable_folder(out)
+    except OSError as error:
+        raise BadInput(f"cannot write to output folder {out}: {error.strerror or error}") from None
+
+
 def _exit_code(proof: Proof) -> int:
     return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
 
@@ -243,10 +251,7 @@ def _cmd_derive(args) -> int:
     out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
     if job.explicit_formats and "pdf" in job.formats and missing_compiler_note():
         raise BadInput(f"--format pdf asked for, but {missing_compiler_note()}")
-    try:
-        outputs.writable_folder(out)
-    except OSError as error:
-        raise BadInput(f"cannot write to output folder {out}: {error.strerror or error}") from None
+    _output_folder(out)
     outputs.sweep_temporaries(out)
     d, proof = _prove(job, args)
     _stall("proved")
@@ -269,10 +274,7 @@ def _cmd_derive(args) -> int:
 def _cmd_train(args) -> int:
     from .train import run_xor
 
-    try:
-        outputs.writable_folder(Path(args.out))
-    except OSError as error:
-        raise BadInput(f"cannot write to output folder {args.out}: {error}") from None
+    _output_folder(Path(args.out))
     print(run_xor(args.out, args.epochs, args.learning_rate, args.seed, args.hidden))
     return 0
 
@@ -285,10 +287,7 @@ def _cmd_swell(args) -> int:
         if max(values) > SWELL_LIMIT:  # the δ program alone would take minutes
             raise BadInput(f"{flag} goes up to {max(values)}; symbp swell measures up to "
                            f"{SWELL_LIMIT}")
-    try:
-        outputs.writable_folder(Path(args.out))
-    except OSError as error:
-        raise BadInput(f"cannot write to output folder {args.out}: {error}") from None
+    _output_folder(Path(args.out))
     with progress.bar(progress.wanted(args.quiet), "measuring") as update:
         print(run_swell(depths, widths, args.out, progress=update))
     return 0
