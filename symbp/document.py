@@ -23,7 +23,6 @@ from .document_paths import (
     Example,
     Factor,
     chain_rules,
-    cost_row,
     jacobian_factor,
     path_example,
     shared_chains,
@@ -40,6 +39,7 @@ from .document_steps import (
 from .naming import vector_latex as vec
 from .printing import Printer, matrix_width, width
 from .prove import Proof
+from .routes import cost_row
 
 NOTATION = [
     (r"$x = a_0$", r"the input, with entries $x_k$"),

@@ -13,7 +13,7 @@ from .derivation import Derivation
 from .document_steps import partial
 from .naming import vector_latex as vec
 from .printing import Printer, aligned
-from .routes import local_jacobian
+from .routes import cost_row, local_jacobian
 
 MAX_PATHS = 8  # paths of the element-level example written out before "+ ⋯"
 MAX_LINKS = 6  # factors of a chain shown before the middle ones become ⋯
@@ -49,13 +49,6 @@ def _product(links: list[str]) -> str:
     if len(links) > MAX_LINKS:  # a deep network: first two, ⋯, last
         links = [*links[:2], r"\cdots", links[-1]]
     return r" \cdot ".join(links)
-
-
-def cost_row(d: Derivation) -> sp.Matrix:
-    """∂C/∂a_L as a row, as the expansion starts (d.chain_rule would also build ∂a_L/∂W_L)."""
-    a_out = d.a_symbols(d.L)
-    cost = d.net.cost_entry.formula(list(a_out), list(d.y))
-    return sp.Matrix([cost]).jacobian(a_out)
 
 
 def chain_rules(d: Derivation) -> str:

@@ -130,12 +130,17 @@ def local_jacobian(d: Derivation, l: int, wrt: sp.Matrix) -> sp.Matrix:
     return layer_map.jacobian(wrt).xreplace(d.layered_map(l, affine))
 
 
+def cost_row(d: Derivation) -> sp.Matrix:
+    """∂C/∂a_L as a row, the first factor of every chain: SymPy's derivative of the cost formula."""
+    a_out = d.a_symbols(d.L)
+    return sp.Matrix([d.net.cost_entry.formula(list(a_out), list(d.y))]).jacobian(a_out)
+
+
 def expand_chain_rule(d: Derivation, l: int) -> ChainRule:
     """∂C/∂W_l = ∂C/∂a_L · ∂a_L/∂a_{L-1} ⋯ ∂a_{l+1}/∂a_l · ∂a_l/∂W_l, formed for layer l alone."""
     L = d.L
-    a_out = d.a_symbols(L)
-    cost = d.net.cost_entry.formula(list(a_out), list(d.y))
-    row = sp.Matrix([cost]).jacobian(a_out)
+    first = cost_row(d)
+    row = first
     jacobians = [(m, d.expansion_factor(m)) for m in range(L, l, -1)]
     for _, jacobian in jacobians:
         row = row * jacobian
@@ -144,7 +149,7 @@ def expand_chain_rule(d: Derivation, l: int) -> ChainRule:
     da_db = local_jacobian(d, l, b)
     weight = (row * da_dW).reshape(*W.shape)
     bias = (row * da_db).T
-    return ChainRule(l, sp.Matrix([cost]).jacobian(a_out), jacobians, weight, bias)
+    return ChainRule(l, first, jacobians, weight, bias)
 
 
 # ---------------------------------------------------------------- direct
