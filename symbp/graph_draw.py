@@ -12,6 +12,7 @@ import math
 
 from .graph import InfluenceGraph
 from .graph_layout import LABEL_PT, PT, RADIUS
+from .svgplot import escape
 
 PX = 50.0  # SVG pixels per cm
 MARGIN = 0.3  # cm of white around the SVG drawing
@@ -67,7 +68,7 @@ def graph_svg(graph: InfluenceGraph) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * PX:.0f}" '
         f'height="{height * PX:.0f}" viewBox="0 0 {width * PX:.0f} {height * PX:.0f}" '
         f'font-family="DejaVu Sans, sans-serif">',
-        f"<title>Every path from {_escape(graph.node(graph.path[0]).text)} to the cost C"
+        f"<title>Every path from {escape(graph.node(graph.path[0]).text)} to the cost C"
         "</title>",
         "<defs>",
         *(f'<marker id="{name}" viewBox="0 0 10 8" refX="10" refY="4" markerWidth="{size}" '
@@ -97,14 +98,14 @@ def graph_svg(graph: InfluenceGraph) -> str:
                 f'<rect x="{float(x) - w / 2:.1f}" y="{float(y) - h / 2:.1f}" width="{w:.1f}" '
                 f'height="{h:.1f}" fill="white"/>'
                 f'<text x="{x}" y="{float(y) + label_px * 0.35:.1f}" text-anchor="middle" '
-                f'font-size="{label_px:.1f}" fill="{colour}">{_escape(edge.text)}</text></g>')
+                f'font-size="{label_px:.1f}" fill="{colour}">{escape(edge.text)}</text></g>')
     for node in graph.nodes:
         border, stroke = (PATH_COLOUR, 2.6) if node.highlighted else ("#737373", 1.0)
         size = NODE_FONT[node.kind] * PT * PX
         parts += [f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
                   f'fill="{FILLS[node.kind]}" stroke="{border}" stroke-width="{stroke}"/>',
                   f'<text x="{px(node.x)}" y="{float(py(node.y)) + size * 0.35:.1f}" '
-                  f'text-anchor="middle" font-size="{size:.1f}">{_escape(node.text)}</text>']
+                  f'text-anchor="middle" font-size="{size:.1f}">{escape(node.text)}</text>']
     return "\n".join([*parts, "</svg>"]) + "\n"
 
 
@@ -130,8 +131,3 @@ def _text_width(text: str, size: float) -> float:
     ems = sum(0.4 if c in _SCRIPT_CHARS else 0.33 if c in " ()′·" else 0.84 if c == "−"
               else 0.62 for c in text)
     return ems * size
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
