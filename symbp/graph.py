@@ -23,7 +23,7 @@ from sympy.printing.str import StrPrinter
 
 from .derivation import Derivation
 from .graph_layout import Label, layout
-from .naming import Names, unicode_name
+from .naming import SUPERSCRIPT, Names, unicode_name
 from .printing import Printer
 from .registry import ACTIVATIONS
 
@@ -286,10 +286,9 @@ class _TextPrinter(StrPrinter):
 
     def doprint(self, expr) -> str:
         text = super().doprint(expr)
-        text = _POWER.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+        text = _POWER.sub(lambda m: m.group(1).translate(SUPERSCRIPT), text)
         text = text.replace("**", "^").replace("*(", "(").replace("*", "·")
         return text.replace(" - ", " − ").replace("-", "−")
 
 
 _POWER = re.compile(r"\*\*(-?\d+)")
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

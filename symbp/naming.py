@@ -58,8 +58,8 @@ def vector_latex(kind: str, l: int | None = None) -> str:
     return base if l is None else f"{base}_{{{l}}}"
 
 
-_SUPERSCRIPT = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
-_SUBSCRIPT = str.maketrans("0123456789()+-", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋")
+SUPERSCRIPT = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
+SUBSCRIPT = str.maketrans("0123456789()+-", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋")
 _SCRIPT = re.compile(r"([\^_])\{([^{}]*)\}")
 
 
@@ -71,6 +71,6 @@ def unicode_name(latex: str) -> str:
     text = latex.replace(r"\delta", "δ")
 
     def script(match: re.Match) -> str:
-        return match.group(2).translate(_SUPERSCRIPT if match.group(1) == "^" else _SUBSCRIPT)
+        return match.group(2).translate(SUPERSCRIPT if match.group(1) == "^" else SUBSCRIPT)
 
     return _SCRIPT.sub(script, text)

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _xml_escape
 
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+from .naming import SUPERSCRIPT
+
 LEFT, RIGHT, TOP, BOTTOM = 72, 24, 44, 52  # margins in px
 
 
