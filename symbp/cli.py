@@ -244,8 +244,8 @@ def _cmd_prove(args) -> int:
 
 
 def _cmd_derive(args) -> int:
-    from .publish import build_files, missing_compiler_note
-    from .rendering import LatexError
+    from .publish import build_files
+    from .rendering import LatexError, missing_compiler_note
 
     job = _job(args)
     out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)

@@ -6,22 +6,12 @@ files exist, so a failure or an interruption on the way loses nothing.
 
 from __future__ import annotations
 
-import shutil
-
 from .config import Job
 from .derivation import Derivation
 from .document_figures import figure_files
 from .outputs import FILENAMES, proof_json
 from .prove import Proof
-from .rendering import compile_pdf, render
-
-
-def missing_compiler_note() -> str | None:
-    """None when a LaTeX compiler is on PATH, else what to install."""
-    if shutil.which("pdflatex"):
-        return None
-    return ("pdflatex was not found, so no PDF; install TeX Live "
-            "(Debian: apt-get install texlive-latex-recommended)")
+from .rendering import LatexNotFound, compile_pdf, render
 
 
 def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dict, list[str]]:
@@ -47,11 +37,10 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
         elif fmt == "json":
             files[FILENAMES["json"]] = proof_json(proof).encode()
         elif fmt == "pdf":
-            note = missing_compiler_note()
-            if note:
-                notes.append(note)
-            else:
+            try:
                 files[FILENAMES["pdf"]] = compile_pdf(tex)
+            except LatexNotFound as missing:
+                notes.append(str(missing))
         elif fmt == "figures":  # graph.tex, graph.svg, swell.svg: derivation.md shows the SVGs
             files.update({name: text.encode() for name, text in figure_files(d).items()})
         elif fmt == "py":

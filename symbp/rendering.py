@@ -164,6 +164,15 @@ class Compiled:
         return [line for line in self.log.splitlines() if line.startswith("Overfull \\hbox")]
 
 
+MISSING_PDFLATEX = ("pdflatex was not found, so no PDF; install TeX Live "
+                    "(Debian: apt-get install texlive-latex-recommended)")
+
+
+def missing_compiler_note() -> str | None:
+    """None when pdflatex is on PATH, else what to install (checked before any work)."""
+    return None if shutil.which("pdflatex") else MISSING_PDFLATEX
+
+
 def compile_pdf(tex: str, *, timeout: float = 120.0) -> bytes:
     """Compile a LaTeX document with pdflatex and return the PDF bytes (see ``compile_tex``)."""
     return compile_tex(tex, timeout=timeout).pdf
@@ -178,8 +187,7 @@ def compile_tex(tex: str, *, timeout: float = 120.0) -> Compiled:
     """
     exe = shutil.which("pdflatex")
     if exe is None:
-        raise LatexNotFound("pdflatex not found on PATH; install a TeX distribution "
-                            "(e.g. texlive-latex-recommended) to get PDF output")
+        raise LatexNotFound(MISSING_PDFLATEX)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
     with tempfile.TemporaryDirectory(prefix="symbp-latex-") as tmp:
         folder = Path(tmp)
