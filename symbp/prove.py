@@ -23,6 +23,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
+import sympy as sp
+
 from . import lemmas
 from .derivation import PARAMETERS, Derivation
 from .exact import evaluate_at_random, first_difference
@@ -218,27 +220,38 @@ def _label(wrt: str, l: int) -> str:
 
 def _compare_routes(d: Derivation, proof: Proof, timer: _Timer) -> None:
     """Method ``expand``: every entry of every route, fully substituted, compared exactly."""
+
+    def exact(route: sp.Matrix, reference: sp.Matrix):
+        found = first_difference(route, reference)
+        return None if found is None else (found[0], _short(found[1]))
+
+    _route_by_route(d, proof, timer, exact, "proved")
+
+
+def _route_by_route(d: Derivation, proof: Proof, timer: _Timer, compare, passed: str) -> None:
+    """Expansion and direct against the recursion, for every W_l and b_l, output layer first.
+
+    ``compare(route, reference)`` returns None, or (first failing entry, residual text).
+    """
     for l, wrt in _rows(d):
         started = time.perf_counter()
-        checks = {}
+        checks = dict.fromkeys(CHECKS, "failed")
         try:
             reference = d.grad(l, "recursion", wrt)
         except Exception as error:  # a broken recursion is a failed proof, not a crash
             proof.failures.append(Failure(l, _label(wrt, l), None, "recursion", _describe(error)))
-            reference = None
-        for check, route in zip(CHECKS, ("expansion", "direct")):
-            if timer.expired:
-                raise _TimedOut
-            if reference is None:
-                checks[check] = "failed"
-                continue
-            try:
-                found = first_difference(d.grad(l, route, wrt), reference)
-            except ValueError as error:
-                found = (None, str(error))
-            checks[check] = "proved" if found is None else "failed"
-            if found is not None:
-                proof.failures.append(Failure(l, _label(wrt, l), found[0], check, _short(found[1])))
+        else:
+            for check, route in zip(CHECKS, ("expansion", "direct")):
+                if timer.expired:
+                    raise _TimedOut
+                try:
+                    found = compare(d.grad(l, route, wrt), reference)
+                except ValueError as error:  # shapes differ: the recursion's matrix is wrong
+                    found = (None, _describe(error))
+                if found is None:
+                    checks[check] = passed
+                else:
+                    proof.failures.append(Failure(l, _label(wrt, l), found[0], check, found[1]))
         proof.rows.append(Row(l, wrt, checks, time.perf_counter() - started))
         timer.tick(f"layer {l}, {wrt}")
 
@@ -278,37 +291,18 @@ def _screen(d: Derivation, proof: Proof, timer: _Timer, points: int, seed: int) 
     """Method ``random``: exact rational evaluation at random points, a screen only."""
     rng = random.Random(seed)
     proof.status = "screened"
-    for l, wrt in _rows(d):
-        started = time.perf_counter()
-        try:
-            reference = d.grad(l, "recursion", wrt)
-        except Exception as error:  # a broken recursion is a failed screen, not a crash
-            proof.failures.append(Failure(l, _label(wrt, l), None, "recursion", _describe(error)))
-            proof.rows.append(Row(l, wrt, dict.fromkeys(CHECKS, "failed"), 0.0))
-            continue
-        checks = {}
-        for check, route in zip(CHECKS, ("expansion", "direct")):
-            if timer.expired:
-                raise _TimedOut
-            try:
-                diffs = list(d.grad(l, route, wrt) - reference)
-            except Exception as error:  # shapes differ: the recursion gave a wrong-sized matrix
-                proof.failures.append(Failure(l, _label(wrt, l), None, check, _describe(error)))
-                checks[check] = "failed"
-                continue
-            checks[check] = "screened"
-            for _ in range(points):
-                values = evaluate_at_random(diffs, rng)
-                bad = next((n for n, v in enumerate(values) if v.is_finite and v != 0), None)
-                if bad is not None:
-                    cols = reference.shape[1]
-                    entry = (bad // cols + 1, bad % cols + 1)
-                    proof.failures.append(Failure(l, _label(wrt, l), entry, check,
-                                                  f"{values[bad]} at a random point"))
-                    checks[check] = "failed"
-                    break
-        proof.rows.append(Row(l, wrt, checks, time.perf_counter() - started))
-        timer.tick(f"layer {l}, {wrt}")
+
+    def at_random_points(route: sp.Matrix, reference: sp.Matrix):
+        diffs = list(route - reference)
+        for _ in range(points):
+            values = evaluate_at_random(diffs, rng)
+            bad = next((n for n, v in enumerate(values) if v.is_finite and v != 0), None)
+            if bad is not None:
+                cols = reference.shape[1]
+                return (bad // cols + 1, bad % cols + 1), f"{values[bad]} at a random point"
+        return None
+
+    _route_by_route(d, proof, timer, at_random_points, "screened")
 
 
 def _status(ok: bool) -> str:
