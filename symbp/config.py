@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .network import DEFAULT_WIDTHS, Network
+from .network import NETWORK_KEYS, Network
 from .prove import METHODS
 
 FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
@@ -122,8 +122,7 @@ def load(path: str | Path) -> Job:
     render = data.get("render", {})
     _check_table(render, RENDER, f"{path} [render]")
     try:
-        net = Network(data.get("widths", list(DEFAULT_WIDTHS)),
-                      activation=data.get("activation", "sigmoid"), cost=data.get("cost", "mse"))
+        net = Network(**{key: data[key] for key in NETWORK_KEYS if key in data})
     except ValueError as error:
         raise ConfigError(f"{path}: {error}") from None
     method = data.get("method", "auto")

@@ -10,6 +10,9 @@ from . import registry
 DEFAULT_WIDTHS = (2, 3, 3, 2)
 
 
+NETWORK_KEYS = ("widths", "activation", "cost")  # the constructor's arguments, by name
+
+
 class Network:
     """A fully connected network: widths n_0..n_L, activations σ_1..σ_L, a cost.
 
