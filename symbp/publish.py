@@ -18,15 +18,10 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
     """The bytes of every requested output, and notes on anything skipped."""
     files: dict[str, bytes] = {}
     notes: list[str] = []
-    steps = len(job.formats)
-
-    def tick(what: str) -> None:
-        if update:
-            update(what, len(files) + len(notes), steps)
-
     tex = None
-    for fmt in job.formats:
-        tick(fmt)
+    for done, fmt in enumerate(job.formats):
+        if update:
+            update(fmt, done, len(job.formats))
         if fmt in ("tex", "pdf") and tex is None:
             tex = render(d, "tex", proof, timings=job.timings, title=job.title)
         if fmt == "tex":
@@ -49,7 +44,8 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
                 notes.append(note)
             else:
                 files[FILENAMES["py"]] = code.encode()
-    tick("done")
+    if update:
+        update("done", len(job.formats), len(job.formats))
     return files, notes
 
 
