@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from symbp.cli import main
+from symbp.cli.main import main
 
 
 def run(*args, cwd=None):
@@ -81,7 +81,7 @@ def test_train_writes_the_loss_curve(tmp_path, capsys):
 
 
 def test_list_names_every_activation_and_cost(capsys):
-    from symbp import registry
+    from symbp.core import registry
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbp.cli import main
+from symbp.cli.main import main
 
 GOOD = 'widths = [2, 2]\nactivation = "tanh"\n'
 FILES = {  # network files the table refers to by name
@@ -113,7 +113,7 @@ def test_at_least_25_bad_inputs():
 @pytest.mark.parametrize(("argv", "named"), CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_input(argv, named, capsys, workdir):
     if named is None:  # --format pdf is bad input only where no compiler exists
-        from symbp.rendering import missing_compiler_note
+        from symbp.render.documents import missing_compiler_note
 
         if not missing_compiler_note():
             pytest.skip("a LaTeX compiler is installed here")

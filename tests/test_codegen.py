@@ -15,8 +15,8 @@ from oracles import assert_close, central_differences, cost, random_point, torch
 from test_prove import MUTANTS, SQUARE
 
 import symbp
-from symbp import registry
-from symbp.codegen import module_source
+from symbp.core import registry
+from symbp.numeric.codegen import module_source
 
 ELEMENTWISE = [n for n, a in registry.ACTIVATIONS.items() if a.numeric and a.elementwise]
 
@@ -74,7 +74,7 @@ def test_generated_lines_are_the_recursion():
         "    # ∂C/∂W_1 = δ_1 xᵀ\n    dW1 = delta1.T @ x\n",
         "    # ∂C/∂b_1 = δ_1\n    db1 = delta1.T @ ones\n",
         '    return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}\n',
-        "the δ recursion symbp proves (symbp.routes.backprop_deltas)",
+        "the δ recursion symbp proves (symbp.core.routes.backprop_deltas)",
     ]:
         assert line in source
     assert "z2 =" not in source  # sigmoid' reuses a_2; z_2 is never kept
@@ -96,8 +96,8 @@ def test_lambdify_runs_exactly_the_module_source():
 
 def test_source_is_deterministic_across_processes():
     net = "symbp.Network([3, 4, 2], activation=['relu', 'softmax'], cost='softmax_ce')"
-    code = f"import symbp; print(symbp.codegen.module_source(symbp.derive({net})), end='')"
-    outputs = {subprocess.run([sys.executable, "-c", f"import symbp.codegen; {code}"],
+    code = f"import symbp; print(symbp.numeric.codegen.module_source(symbp.derive({net})), end='')"
+    outputs = {subprocess.run([sys.executable, "-c", f"import symbp.numeric.codegen; {code}"],
                               env={**os.environ, "PYTHONHASHSEED": seed}, check=True,
                               capture_output=True, text=True).stdout for seed in ("1", "2")}
     assert outputs == {module_source(symbp.derive(eval(net)))}

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import symbp
-from symbp.codegen import module_source
-from symbp.document_figures import figure_files
-from symbp.outputs import proof_json
+from symbp.numeric.codegen import module_source
+from symbp.document.figures import figure_files
+from symbp.cli.outputs import proof_json
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "output" / "default"
 FIX = "regenerate it from the repository root (symbp derive; symbp swell) and commit it"
@@ -39,8 +39,8 @@ def test_committed_pdf_exists():
 
 @pytest.mark.slow
 def test_committed_swell_report_is_current():
-    from symbp import swell
-    from symbp.swell_plot import swell_svg
+    from symbp.figures import swell
+    from symbp.figures.swell_plot import swell_svg
 
     folder = EXAMPLE.parent / "swell"
     rows = swell.measure()

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 import symbp
-from symbp.cli import main
-from symbp.document_figures import figure_files, graph_part, swell_part
+from symbp.cli.main import main
+from symbp.document.figures import figure_files, graph_part, swell_part
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_swell_bad_input(args, named, capsys, tmp_path):
 
 
 def test_default_document_compiles_in_one_pass(default):
-    from symbp.rendering import compile_tex
+    from symbp.render.documents import compile_tex
 
     if not shutil.which("pdflatex"):
         pytest.skip("pdflatex is not installed")

@@ -1,7 +1,7 @@
 import pytest
 
 import symbp
-from symbp import registry
+from symbp.core import registry
 
 
 def test_default_network():

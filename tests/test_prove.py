@@ -7,8 +7,8 @@ import pytest
 import sympy as sp
 
 import symbp
-from symbp import registry
-from symbp.prove import expansion_size
+from symbp.core import registry
+from symbp.proof.prove import expansion_size
 
 METHODS = ["expand", "local", "random"]
 
@@ -230,7 +230,7 @@ def test_equivalent_basics():
 
 
 def test_first_difference_names_the_entry():
-    from symbp.exact import first_difference
+    from symbp.proof.exact import first_difference
 
     x = sp.Symbol("x")
     found = first_difference(sp.Matrix([[x, x], [x, x]]), sp.Matrix([[x, x], [x, 2 * x]]))

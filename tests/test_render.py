@@ -12,9 +12,9 @@ import pytest
 import sympy as sp
 
 import symbp
-from symbp.document import build
-from symbp.document_paths import paths_of_influence
-from symbp.rendering import (
+from symbp.document.build import build
+from symbp.document.paths import paths_of_influence
+from symbp.render.documents import (
     FORMATS,
     LatexError,
     LatexNotFound,
@@ -207,7 +207,7 @@ def test_two_renders_are_byte_identical(fmt):
 def test_byte_identical_across_processes_and_hash_seeds():
     script = (
         "import hashlib, symbp\n"
-        "from symbp.rendering import render\n"
+        "from symbp.render.documents import render\n"
         "d = symbp.derive(symbp.Network([3, 4, 2], activation='tanh'))\n"
         "p = symbp.prove(d)\n"
         "for fmt in ('tex', 'md'):\n"

@@ -10,8 +10,8 @@ from itertools import pairwise
 import pytest
 
 import symbp
-from symbp import swell
-from symbp.swell_plot import plot_data, swell_plot_tex, swell_standalone_tex, swell_svg
+from symbp.figures import swell
+from symbp.figures.swell_plot import plot_data, swell_plot_tex, swell_standalone_tex, swell_svg
 
 DEPTHS, WIDTHS = range(1, 6), (2, 3)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -150,7 +150,7 @@ def test_run_swell_writes_three_files_the_same_every_time(tmp_path):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_the_plot_and_the_table_compile(rows):
-    from symbp.rendering import compile_pdf
+    from symbp.render.documents import compile_pdf
 
     assert compile_pdf(swell_standalone_tex(rows)).startswith(b"%PDF")
     table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}",

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from symbp import train
+from symbp.numeric import train
 
 
 @pytest.mark.parametrize("seed", range(5))

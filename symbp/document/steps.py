@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import Derivation
-from .exact import equivalent
-from .naming import vector_latex as vec
-from .printing import Printer, aligned, matrix_width, width
-from .routes import Recursion
+from ..core.derivation import Derivation
+from ..proof.exact import equivalent
+from ..core.naming import vector_latex as vec
+from ..printing.latex import Printer, aligned, matrix_width, width
+from ..core.routes import Recursion
 
 
 @dataclass(frozen=True)

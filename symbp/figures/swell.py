@@ -28,9 +28,9 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import outputs
-from .derivation import derive
-from .network import Network
+from ..cli import outputs
+from ..core.derivation import derive
+from ..core.network import Network
 
 DEFAULT_DEPTHS = tuple(range(1, 7))
 DEFAULT_WIDTHS = tuple(range(2, 5))
@@ -208,7 +208,7 @@ def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
 
 def swell_table(rows: Sequence[dict], fmt: str = "md") -> str:
     """The table alone, as Markdown (``fmt="md"``) or LaTeX booktabs (``"tex"``)."""
-    from .rendering import environment  # late: render builds documents that may hold this table
+    from ..render.documents import environment  # late: render builds documents that may hold this table
 
     data = table_data(rows, fmt)
     return environment().get_template("swell_table.j2").render(swell=data, fmt=fmt)
@@ -216,7 +216,7 @@ def swell_table(rows: Sequence[dict], fmt: str = "md") -> str:
 
 def swell_markdown(rows: Sequence[dict], image: str = "swell.svg") -> str:
     """swell.md: the plot, the table and what each column measures."""
-    from .rendering import environment
+    from ..render.documents import environment
 
     return environment().get_template("swell.md.j2").render(
         swell=table_data(rows), image=image, fmt="md")

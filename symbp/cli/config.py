@@ -19,8 +19,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .network import NETWORK_KEYS, Network
-from .prove import METHODS
+from ..core.network import NETWORK_KEYS, Network
+from ..proof.prove import METHODS
 
 FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
 DEFAULT_FORMATS = FORMATS

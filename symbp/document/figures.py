@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from weakref import WeakKeyDictionary
 
-from . import graph, swell
-from .derivation import Derivation
-from .graph_draw import graph_standalone_tex, graph_svg
-from .network import Network
-from .swell_plot import plot_data, swell_svg
+from ..figures import graph
+
+from ..figures import swell
+from ..core.derivation import Derivation
+from ..figures.graph_svg import graph_standalone_tex, graph_svg
+from ..core.network import Network
+from ..figures.swell_plot import plot_data, swell_svg
 
 GRAPH_IMAGE = "graph.svg"
 SWELL_IMAGE = "swell.svg"

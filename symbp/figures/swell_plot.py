@@ -61,14 +61,14 @@ def _rgb(colour: str) -> str:
 
 def swell_plot_tex(rows: Sequence[dict], width: int | None = None) -> str:
     """The pgfplots ``tikzpicture`` (semilogy) for a document; needs pgfplots in the preamble."""
-    from .rendering import environment  # late: render builds documents that may show this plot
+    from ..render.documents import environment  # late: render builds documents that may show this plot
 
     return environment().get_template("swell_plot.tex.j2").render(plot=plot_data(rows, width))
 
 
 def swell_standalone_tex(rows: Sequence[dict], width: int | None = None) -> str:
     """A LaTeX document whose one page is the swell plot."""
-    from .rendering import environment
+    from ..render.documents import environment
 
     return environment().get_template("swell_standalone.tex.j2").render(
         plot=plot_data(rows, width))

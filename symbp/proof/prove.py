@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import sympy as sp
 
 from . import lemmas
-from .derivation import PARAMETERS, Derivation
+from ..core.derivation import PARAMETERS, Derivation
 from .exact import evaluate_at_random, first_difference
 
 METHODS = ("auto", "expand", "local", "random")

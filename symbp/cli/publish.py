@@ -7,11 +7,11 @@ files exist, so a failure or an interruption on the way loses nothing.
 from __future__ import annotations
 
 from .config import Job
-from .derivation import Derivation
-from .document_figures import figure_files
+from ..core.derivation import Derivation
+from ..document.figures import figure_files
 from .outputs import FILENAMES, proof_json
-from .prove import Proof
-from .rendering import LatexNotFound, compile_pdf, render
+from ..proof.prove import Proof
+from ..render.documents import LatexNotFound, compile_pdf, render
 
 
 def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dict, list[str]]:
@@ -50,7 +50,7 @@ def build_files(d: Derivation, proof: Proof, job: Job, update=None) -> tuple[dic
 
 
 def _module(d: Derivation) -> tuple[str | None, str | None]:
-    from .codegen import module_source
+    from ..numeric.codegen import module_source
 
     try:
         return module_source(d), None

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import registry, routes
+from ..core import registry
+
+from ..core import routes
 from .array_printers import MathPrinter, RowsPrinter, numeric_form
 
 BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
@@ -228,7 +230,7 @@ def _docstring(d, ops: CodeOps) -> str:
     net = d.net
     cost = net.cost_entry
     recursion = getattr(d._recursion_function, "__name__", repr(d._recursion_function))
-    origin = ("the δ recursion symbp proves (symbp.routes.backprop_deltas)"
+    origin = ("the δ recursion symbp proves (symbp.core.routes.backprop_deltas)"
               if d._recursion_function is routes.backprop_deltas
               else f"the recursion {recursion!r} given to symbp.derive, NOT symbp's own")
     forms = []

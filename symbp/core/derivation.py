@@ -191,12 +191,12 @@ class Derivation:
         return f"<Derivation of {self.net!r}>"
 
     def _repr_markdown_(self) -> str:  # Jupyter: the whole document (runs the proof)
-        from .rendering import repr_markdown
+        from ..render.documents import repr_markdown
 
         return repr_markdown(self)
 
     def _repr_latex_(self) -> str:  # Jupyter: the backward pass, cheap
-        from .rendering import repr_latex
+        from ..render.documents import repr_latex
 
         return repr_latex(self)
 

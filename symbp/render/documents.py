@@ -20,12 +20,13 @@ from pathlib import Path
 
 import jinja2
 
-from .derivation import Derivation
-from .document import backprop_summary, build
-from .prove import Proof, prove
+from ..core.derivation import Derivation
+from ..document.build import backprop_summary, build
+from ..proof.prove import Proof, prove
 
 FORMATS = ("tex", "md")
-TEMPLATE_DIRS = (Path(__file__).parent / "templates", Path(__file__).parent.parent / "templates")
+PACKAGE = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = (PACKAGE / "templates", PACKAGE.parent / "templates")
 LATEX_RUNS = 3  # pdflatex passes at most; one is enough unless the log asks for a rerun
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _xml_escape
 
-from .naming import SUPERSCRIPT
+from ..core.naming import SUPERSCRIPT
 
 LEFT, RIGHT, TOP, BOTTOM = 72, 24, 44, 52  # margins in px
 

@@ -14,10 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import config, outputs, progress, registry
-from .derivation import derive
-from .network import NETWORK_KEYS, Network
-from .prove import METHODS, Proof, prove
+from . import config
+
+from . import outputs
+
+from . import progress
+
+from ..core import registry
+from ..core.derivation import derive
+from ..core.network import NETWORK_KEYS, Network
+from ..proof.prove import METHODS, Proof, prove
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
 SWELL_LIMIT = 12  # largest depth or width symbp swell accepts
@@ -66,7 +72,7 @@ def _positive_int(text: str) -> int:
 
 
 def _range(text: str) -> list[int]:
-    from .swell import parse_range
+    from ..figures.swell import parse_range
 
     try:
         return parse_range(text)
@@ -243,7 +249,7 @@ def _cmd_prove(args) -> int:
 
 def _cmd_derive(args) -> int:
     from .publish import build_files
-    from .rendering import LatexError, missing_compiler_note
+    from ..render.documents import LatexError, missing_compiler_note
 
     job = _job(args)
     out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
@@ -270,7 +276,7 @@ def _cmd_derive(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .train import run_xor
+    from ..numeric.train import run_xor
 
     _output_folder(Path(args.out))
     print(run_xor(args.out, args.epochs, args.learning_rate, args.seed, args.hidden))
@@ -278,7 +284,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_swell(args) -> int:
-    from .swell import run_swell
+    from ..figures.swell import run_swell
 
     depths, widths = args.depth, args.width
     for flag, values in (("--depth", depths), ("--width", widths)):

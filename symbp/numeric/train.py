@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import outputs
-from .derivation import derive
-from .network import Network
-from .numeric import lambdify
-from .svgplot import LEFT, LogFrame
+from ..cli import outputs
+from ..core.derivation import derive
+from ..core.network import Network
+from .backends import lambdify
+from ..figures.svgplot import LEFT, LogFrame
 
 EPOCHS = 500
 LEARNING_RATE = 2.0

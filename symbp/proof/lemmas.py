@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import registry
+from ..core import registry
 from .exact import first_difference
-from .network import Network
+from ..core.network import Network
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .graph import InfluenceGraph
-from .graph_layout import LABEL_PT, PT, RADIUS
+from .layout import LABEL_PT, PT, RADIUS
 from .svgplot import escape
 
 PX = 50.0  # SVG pixels per cm
@@ -30,7 +30,7 @@ def graph_tex(graph: InfluenceGraph, scale: float | None = None) -> str:
 
     ``scale`` defaults to the graph's own: shrunk to fit the page width.
     """
-    from .rendering import environment  # late: render builds documents that may show this graph
+    from ..render.documents import environment  # late: render builds documents that may show this graph
 
     data = graph.plain()
     if scale is not None:
@@ -40,7 +40,7 @@ def graph_tex(graph: InfluenceGraph, scale: float | None = None) -> str:
 
 def graph_standalone_tex(graph: InfluenceGraph) -> str:
     """A LaTeX document whose one page is the graph at full size (graph.tex)."""
-    from .rendering import environment
+    from ..render.documents import environment
 
     data = {**graph.plain(), "scale": 1.0}
     return environment().get_template("graph_standalone.tex.j2").render(graph=data)

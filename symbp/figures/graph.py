@@ -21,11 +21,11 @@ from itertools import pairwise
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .derivation import Derivation
-from .graph_layout import Label, layout
-from .naming import SUPERSCRIPT, Names, unicode_name
-from .printing import Printer
-from .registry import ACTIVATIONS
+from ..core.derivation import Derivation
+from .layout import Label, layout
+from ..core.naming import SUPERSCRIPT, Names, unicode_name
+from ..printing.latex import Printer
+from ..core.registry import ACTIVATIONS
 
 MAX_UNITS = 5  # units per drawn layer; 6 × 6 labels in one block are a grey blur
 MAX_LAYERS_AFTER = 3  # layers after l; a fourth makes the page figure half size

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .prove import Proof
+from ..proof.prove import Proof
 
 FILENAMES = {
     "tex": "derivation.tex",

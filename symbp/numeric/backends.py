@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codegen import module_source
-from .derivation import Derivation
+from ..core.derivation import Derivation
 
 BACKENDS = ("numpy", "jax", "torch")
 

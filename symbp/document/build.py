@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import Derivation
-from .document_figures import GraphPart, SwellPart, graph_part, swell_part
-from .document_paths import (
+from ..core.derivation import Derivation
+from .figures import GraphPart, SwellPart, graph_part, swell_part
+from .paths import (
     Example,
     Factor,
     chain_rules,
@@ -27,8 +27,8 @@ from .document_paths import (
     path_example,
     shared_chains,
 )
-from .document_proof import ProofPart, proof_part
-from .document_steps import (
+from .proof import ProofPart, proof_part
+from .steps import (
     Step,
     backprop_steps,
     backprop_summary,
@@ -36,10 +36,10 @@ from .document_steps import (
     partial,
     update_rules,
 )
-from .naming import vector_latex as vec
-from .printing import Printer, matrix_width, width
-from .prove import Proof
-from .routes import cost_row
+from ..core.naming import vector_latex as vec
+from ..printing.latex import Printer, matrix_width, width
+from ..proof.prove import Proof
+from ..core.routes import cost_row
 
 NOTATION = [
     (r"$x = a_0$", r"the input, with entries $x_k$"),
