@@ -40,8 +40,8 @@ import time
 t = [time.perf_counter()]
 import symbp
 from symbp.numeric.codegen import module_source
-from symbp.document.figures import figure_files
-from symbp.render.documents import compile_pdf
+from symbp.render.figures import figure_files
+from symbp.render.latex import compile_pdf
 t.append(time.perf_counter())
 d = symbp.derive(symbp.Network()); p = symbp.prove(d); t.append(time.perf_counter())
 tex = symbp.render(d, "tex", p); t.append(time.perf_counter())

@@ -113,7 +113,7 @@ def test_at_least_25_bad_inputs():
 @pytest.mark.parametrize(("argv", "named"), CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_input(argv, named, capsys, workdir):
     if named is None:  # --format pdf is bad input only where no compiler exists
-        from symbp.render.documents import missing_compiler_note
+        from symbp.render.latex import missing_compiler_note
 
         if not missing_compiler_note():
             pytest.skip("a LaTeX compiler is installed here")

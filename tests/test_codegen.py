@@ -74,7 +74,7 @@ def test_generated_lines_are_the_recursion():
         "    # ∂C/∂W_1 = δ_1 xᵀ\n    dW1 = delta1.T @ x\n",
         "    # ∂C/∂b_1 = δ_1\n    db1 = delta1.T @ ones\n",
         '    return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}\n',
-        "the δ recursion symbp proves (symbp.core.routes.backprop_deltas)",
+        "the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)",
     ]:
         assert line in source
     assert "z2 =" not in source  # sigmoid' reuses a_2; z_2 is never kept

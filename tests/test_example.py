@@ -6,8 +6,7 @@ import pytest
 
 import symbp
 from symbp.numeric.codegen import module_source
-from symbp.document.figures import figure_files
-from symbp.cli.outputs import proof_json
+from symbp.render.figures import figure_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "output" / "default"
 FIX = "regenerate it from the repository root (symbp derive; symbp swell) and commit it"
@@ -20,7 +19,7 @@ def generated():
     return {
         "derivation.tex": symbp.render(d, "tex", proof),
         "derivation.md": symbp.render(d, "md", proof),
-        "proof.json": proof_json(proof),
+        "proof.json": proof.to_json(),
         "gradients.py": module_source(d),
         **figure_files(d),
     }
@@ -41,9 +40,10 @@ def test_committed_pdf_exists():
 def test_committed_swell_report_is_current():
     from symbp.figures import swell
     from symbp.figures.swell_plot import swell_svg
+    from symbp.render.figures import swell_markdown
 
     folder = EXAMPLE.parent / "swell"
     rows = swell.measure()
     assert (folder / "swell.json").read_text() == swell.to_json(rows), f"output/swell: {FIX}"
-    assert (folder / "swell.md").read_text() == swell.swell_markdown(rows)
+    assert (folder / "swell.md").read_text() == swell_markdown(rows)
     assert (folder / "swell.svg").read_text() == swell_svg(rows)

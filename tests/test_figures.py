@@ -9,7 +9,8 @@ import pytest
 
 import symbp
 from symbp.cli.main import main
-from symbp.document.figures import figure_files, graph_part, swell_part
+from symbp.document.figures import graph_part, swell_part
+from symbp.render.figures import figure_files
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_swell_bad_input(args, named, capsys, tmp_path):
 
 
 def test_default_document_compiles_in_one_pass(default):
-    from symbp.render.documents import compile_tex
+    from symbp.render.latex import compile_tex
 
     if not shutil.which("pdflatex"):
         pytest.skip("pdflatex is not installed")

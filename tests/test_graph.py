@@ -13,10 +13,11 @@ import sympy as sp
 import symbp
 from symbp.core import registry
 from symbp.figures.graph import MAX_LAYERS_AFTER, MAX_UNITS, drawable, influence_graph
-from symbp.figures.graph_svg import graph_standalone_tex, graph_svg, graph_tex
+from symbp.figures.graph_svg import graph_svg
 from symbp.figures.layout import collisions
-from symbp.printing.latex import Printer
 from symbp.figures.swell import path_count
+from symbp.printing.latex import Printer
+from symbp.render.figures import graph_standalone_tex, graph_tex
 
 SVG = "{http://www.w3.org/2000/svg}"
 NETWORKS = [  # (network, layer of the weight)
@@ -277,7 +278,7 @@ def test_svg_is_deterministic_and_draws_every_node_and_edge(default_graph):
 @pytest.mark.parametrize("net", [symbp.Network(), symbp.Network([2, 3, 3], cost="softmax_ce")],
                          ids=["default", "softmax"])
 def test_the_standalone_graph_compiles(net):
-    from symbp.render.documents import compile_pdf
+    from symbp.render.latex import compile_pdf
 
     pdf = compile_pdf(graph_standalone_tex(influence_graph(symbp.derive(net))))
     assert pdf.startswith(b"%PDF")

@@ -46,7 +46,7 @@ def test_any_wrong_entry_is_caught(net, data):
     factor = data.draw(st.sampled_from([2, -1, 0]))
 
     def wrong(ops):
-        symbp.core.routes.backprop_deltas(ops)
+        symbp.core.recursion.backprop_deltas(ops)
         ops.trace.weight[l] = ops.trace.weight[l].copy()
         ops.trace.weight[l][j, k] *= factor
 

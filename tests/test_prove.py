@@ -25,7 +25,7 @@ def recursion(*, drop_prime=None, plain_w=None, shift=None, swap=None, cost_sign
 
         def back(l, v):  # W_lᵀ v, or a wrong matrix
             if l == plain_w:
-                return ops.d.weights(l) * v
+                return ops.symbols.weights(l) * v
             if l == shift:
                 return ops.transpose_times(l + 1, v)
             return ops.transpose_times(l, v)

@@ -12,23 +12,18 @@ import pytest
 import sympy as sp
 
 import symbp
+from symbp import render
 from symbp.document.build import build
 from symbp.document.paths import paths_of_influence
-from symbp.render.documents import (
-    FORMATS,
-    LatexError,
-    LatexNotFound,
-    compile_pdf,
-    compile_tex,
+from symbp.render.documents import FORMATS
+from symbp.render.environment import (
     escape_md,
     escape_tex,
     escape_tex_breakable,
-    render,
-    repr_latex,
-    repr_markdown,
     template_dir,
     tex_display,
 )
+from symbp.render.latex import LatexError, LatexNotFound, compile_pdf, compile_tex
 
 NETWORKS = {
     "default": ([2, 3, 3, 2], "sigmoid", "mse"),
@@ -166,7 +161,7 @@ def without_sigma_prime(ops):
 
 def crashing(ops):
     """A recursion that cannot even run: W instead of Wᵀ on a non-square layer."""
-    ops.bind_delta(ops.L, ops.d.weights(ops.L) * ops.cost_gradient())
+    ops.bind_delta(ops.L, ops.symbols.weights(ops.L) * ops.cost_gradient())
 
 
 @pytest.mark.parametrize(("mutant", "method"), [
@@ -207,7 +202,7 @@ def test_two_renders_are_byte_identical(fmt):
 def test_byte_identical_across_processes_and_hash_seeds():
     script = (
         "import hashlib, symbp\n"
-        "from symbp.render.documents import render\n"
+        "from symbp import render\n"
         "d = symbp.derive(symbp.Network([3, 4, 2], activation='tanh'))\n"
         "p = symbp.prove(d)\n"
         "for fmt in ('tex', 'md'):\n"
@@ -249,8 +244,8 @@ def test_markdown_keeps_to_what_github_renders():
 
 def test_notebook_reprs():
     d, _ = derived("default")
-    assert repr_latex(d).startswith("$$\n\\begin{aligned}") and repr_latex(d).endswith("$$")
-    assert repr_markdown(d) == rendered("default", "md")
+    assert d._repr_latex_().startswith("$$\n\\begin{aligned}") and d._repr_latex_().endswith("$$")
+    assert d._repr_markdown_() == rendered("default", "md")
 
 
 # ---------------------------------------------------------------- errors and escaping

@@ -10,8 +10,16 @@ from itertools import pairwise
 import pytest
 
 import symbp
+from symbp.cli.commands import run_swell
+from symbp.cli.config import parse_range
 from symbp.figures import swell
-from symbp.figures.swell_plot import plot_data, swell_plot_tex, swell_standalone_tex, swell_svg
+from symbp.figures.swell_plot import plot_data, swell_svg
+from symbp.render.figures import (
+    swell_markdown,
+    swell_plot_tex,
+    swell_standalone_tex,
+    swell_table,
+)
 
 DEPTHS, WIDTHS = range(1, 6), (2, 3)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -80,10 +88,10 @@ def test_too_large_routes_are_skipped_and_shown_as_such():
     assert row["expansion"] is None and row["direct_cse"] is None and row["path_terms"] is None
     assert row["recursion"] == 47
     small = swell.measure_network(symbp.Network([2] * 3, activation="generic"), max_paths=8)
-    table = swell.swell_table([small, row], "md")
+    table = swell_table([small, row], "md")
     assert "| 5 | 2 | 16 | — | — | — | 47 | 47 | — | — |" in table
     assert "—: not built, more than" in table
-    assert "---" in swell.swell_table([small, row], "tex")
+    assert "---" in swell_table([small, row], "tex")
     assert [s["key"] for s in plot_data([small, row])["series"]] == [
         "paths", "expansion", "expansion_cse", "direct", "direct_cse", "recursion"]
     assert [p[0] for p in plot_data([small, row])["series"][1]["points"]] == [2]
@@ -94,7 +102,7 @@ def test_too_large_routes_are_skipped_and_shown_as_such():
     ("2..2", [2]), ("1..3,2..4", [1, 2, 3, 4]),
 ])
 def test_parse_range(text, values):
-    assert swell.parse_range(text) == values
+    assert parse_range(text) == values
 
 
 @pytest.mark.parametrize(("text", "bad"), [
@@ -103,19 +111,19 @@ def test_parse_range(text, values):
 ])
 def test_parse_range_names_the_bad_part(text, bad):
     with pytest.raises(ValueError, match=re.escape(bad)):
-        swell.parse_range(text)
+        parse_range(text)
 
 
 # ---------------------------------------------------------------- outputs
 
 
 def test_tables_and_plot_have_no_template_leftovers(rows):
-    outputs = [swell.swell_table(rows, "md"), swell.swell_table(rows, "tex"),
-               swell.swell_markdown(rows), swell_plot_tex(rows), swell_standalone_tex(rows)]
+    outputs = [swell_table(rows, "md"), swell_table(rows, "tex"),
+               swell_markdown(rows), swell_plot_tex(rows), swell_standalone_tex(rows)]
     for text in outputs:
         for leftover in (r"\VAR", r"\BLOCK", r"\#{", "None"):
             assert leftover not in text
-    tex = swell.swell_table(rows, "tex")
+    tex = swell_table(rows, "tex")
     assert r"\toprule" in tex and tex.count(r"\midrule") == 1 + len(WIDTHS) - 1
     assert "5 & 3 & 81 & 81 & 1376 &" in tex
     plot = swell_plot_tex(rows)
@@ -136,12 +144,12 @@ def test_svg_plot_is_deterministic_with_a_line_per_measure(rows):
 
 
 def test_run_swell_writes_three_files_the_same_every_time(tmp_path):
-    summary = swell.run_swell(range(1, 4), [2, 3], tmp_path / "swell")
+    summary = run_swell(range(1, 4), [2, 3], tmp_path / "swell")
     assert "recursion: 52 / 52" in summary and "swell.json" in summary
     files = sorted(p.name for p in (tmp_path / "swell").iterdir())
     assert files == ["swell.json", "swell.md", "swell.svg"]
     first = {name: (tmp_path / "swell" / name).read_bytes() for name in files}
-    swell.run_swell(range(1, 4), [2, 3], tmp_path / "swell")
+    run_swell(range(1, 4), [2, 3], tmp_path / "swell")
     assert first == {name: (tmp_path / "swell" / name).read_bytes() for name in files}
     md = first["swell.md"].decode()
     assert "![" in md and "(swell.svg)" in md and "| 3 | 3 | 9 | 9 |" in md
@@ -150,11 +158,11 @@ def test_run_swell_writes_three_files_the_same_every_time(tmp_path):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_the_plot_and_the_table_compile(rows):
-    from symbp.render.documents import compile_pdf
+    from symbp.render.latex import compile_pdf
 
     assert compile_pdf(swell_standalone_tex(rows)).startswith(b"%PDF")
     table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}",
-                       r"\begin{document}", swell.swell_table(rows, "tex"), r"\end{document}"])
+                       r"\begin{document}", swell_table(rows, "tex"), r"\end{document}"])
     assert compile_pdf(table).startswith(b"%PDF")
 
 

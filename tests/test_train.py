@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
+from symbp.cli.commands import run_xor, write_loss_curve
 from symbp.numeric import train
 
 
@@ -43,7 +44,7 @@ def test_the_update_rule_is_gradient_descent():
 
 def test_loss_curve_files(tmp_path):
     losses = train.train_xor(epochs=200).losses
-    paths = train.write_loss_curve(losses, tmp_path / "xor", title="XOR <demo>")
+    paths = write_loss_curve(losses, tmp_path / "xor", title="XOR <demo>")
     assert [p.name for p in paths] == ["loss.svg", "loss.csv"]
     svg = (tmp_path / "xor" / "loss.svg").read_text()
     root = ET.fromstring(svg)  # well-formed XML
@@ -56,16 +57,16 @@ def test_loss_curve_files(tmp_path):
     csv = (tmp_path / "xor" / "loss.csv").read_text().splitlines()
     assert csv[0] == "epoch,cost" and len(csv) == 202
     assert float(csv[1].split(",")[1]) == losses[0]
-    again = train.write_loss_curve(losses, tmp_path / "again", title="XOR <demo>")
+    again = write_loss_curve(losses, tmp_path / "again", title="XOR <demo>")
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]
 
 
 def test_run_xor_reports_what_to_print(tmp_path):
-    text = train.run_xor(tmp_path, epochs=400, learning_rate=2.0, seed=0)
+    text = run_xor(tmp_path, epochs=400, learning_rate=2.0, seed=0)
     assert "below 0.01 from epoch 361" in text
     assert "1 xor 0 = 1: network says 0.9" in text
     assert str(tmp_path / "loss.svg") in text
-    assert "never below" in train.run_xor(tmp_path, epochs=10)
+    assert "never below" in run_xor(tmp_path, epochs=10)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -12,7 +12,7 @@ summed over the batch, δ_l a_(l-1)ᵀ is delta_l.T @ a_(l-1) and δ_l is delta_
 Forward pass:
     z_l = W_l a_(l-1) + b_l,  a_l = σ_l(z_l),  a_0 = x
 
-Backpropagation, the δ recursion symbp proves (symbp.core.routes.backprop_deltas):
+Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_deltas):
     δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)
     ∂C/∂W_3 = δ_3 a_2ᵀ
     ∂C/∂b_3 = δ_3

@@ -137,3 +137,23 @@ def load(path: str | Path) -> Job:
         job.formats = check_formats(render["formats"], f"{path} [render] key 'formats'")
         job.explicit_formats = True
     return job
+
+
+def parse_range(text: str) -> list[int]:
+    """``"1..6"`` → [1, ..., 6]; ``"2,3,4"`` and mixtures like ``"1..3,5"`` too.
+
+    ValueError naming the bad part for anything else (the CLI turns it into exit 2).
+    """
+    values: list[int] = []
+    for part in str(text).split(","):
+        low, dots, high = part.strip().partition("..")
+        try:
+            first, last = int(low), int(high if dots else low)
+        except ValueError:
+            raise ValueError(f"bad range {text!r}: {part.strip()!r} is not a whole number or "
+                             "a range like 1..6; write e.g. 1..6 or 2,3,4") from None
+        if first < 1 or last < first:
+            raise ValueError(f"bad range {text!r}: {part.strip()!r} must go up from a positive "
+                             "number, like 1..6")
+        values += [v for v in range(first, last + 1) if v not in values]
+    return values

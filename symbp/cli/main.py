@@ -7,30 +7,15 @@ file is touched; nothing here prints a traceback for bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-import time
-from pathlib import Path
-
-from . import config
-
-from . import outputs
-
-from . import progress
+import threading
 
 from ..core import registry
-from ..core.derivation import derive
-from ..core.network import NETWORK_KEYS, Network
-from ..proof.prove import METHODS, Proof, prove
-
-EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
-SWELL_LIMIT = 12  # largest depth or width symbp swell accepts
-
-
-class BadInput(Exception):
-    """Raised for anything the user can fix; becomes one line on stderr and exit 2."""
+from ..proof.prove import METHODS
+from . import config
+from .commands import COMMANDS, EXIT_BAD_INPUT, EXIT_PROVED, BadInput
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,10 +57,8 @@ def _positive_int(text: str) -> int:
 
 
 def _range(text: str) -> list[int]:
-    from ..figures.swell import parse_range
-
     try:
-        return parse_range(text)
+        return config.parse_range(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -170,163 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ---------------------------------------------------------------- jobs
-
-
-def _job(args) -> config.Job:
-    given = {key: getattr(args, key) for key in NETWORK_KEYS if getattr(args, key) is not None}
-    try:
-        if args.network:
-            if given:
-                raise BadInput(f"give the network either as a file ({args.network}) or with "
-                               f"--{next(iter(given))}, not both")
-            job = config.load(args.network)
-        else:
-            job = config.Job(Network(**given))  # what is not given: Network's defaults
-        if args.method:
-            job.method = args.method
-        if getattr(args, "name", None):
-            job.name = config.check_name(args.name)
-        if getattr(args, "title", None):
-            job.title = args.title
-        if getattr(args, "format", None):
-            job.formats = config.check_formats(args.format)
-            job.explicit_formats = True
-        if getattr(args, "timings", False):
-            job.timings = True
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-    return job
-
-
-def _prove(job: config.Job, args) -> tuple:
-    d = derive(job.net)
-    with progress.bar(progress.wanted(args.quiet), "proving") as update:
-        try:
-            proof = prove(d, job.method, timeout=args.timeout, progress=update)
-        except ValueError as error:  # a brute-force method refused as too large
-            raise BadInput(str(error)) from None
-    return d, proof
-
-
-def _output_folder(out: Path) -> None:
-    """Make the output folder, or stop with exit 2 before any work is done."""
-    try:
-        outputs.writable_folder(out)
-    except OSError as error:
-        raise BadInput(f"cannot write to output folder {out}: {error.strerror or error}") from None
-
-
-def _exit_code(proof: Proof) -> int:
-    return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
-
-
-def _table(proof: Proof) -> str:
-    lines = [f"{'layer':>5}  {'param':5}  {'expansion = recursion':22}  "
-             f"{'direct = recursion':19}  seconds"]
-    for row in proof.rows:
-        a, b = row.checks.values()
-        lines.append(f"{row.layer:>5}  {row.parameter:5}  {a:22}  {b:19}  {row.seconds:7.3f}")
-    lines += [f"lemma {lem.name}: {'proved' if lem.holds else 'FAILED'}" for lem in proof.lemmas
-              if lem.layer is None]  # the function lemmas; layer lemmas are in the rows above
-    lines += [f"failure: {f}" for f in proof.failures]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- commands
-
-
-def _cmd_prove(args) -> int:
-    job = _job(args)
-    _, proof = _prove(job, args)
-    if args.json:
-        print(json.dumps(proof.to_dict(), indent=2))
-    else:
-        print(_table(proof))
-        print(proof.summary())
-    return _exit_code(proof)
-
-
-def _cmd_derive(args) -> int:
-    from .publish import build_files
-    from ..render.documents import LatexError, missing_compiler_note
-
-    job = _job(args)
-    out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
-    if job.explicit_formats and "pdf" in job.formats and missing_compiler_note():
-        raise BadInput(f"--format pdf asked for, but {missing_compiler_note()}")
-    _output_folder(out)
-    outputs.sweep_temporaries(out)
-    d, proof = _prove(job, args)
-    _stall("proved")
-    with progress.bar(progress.wanted(args.quiet), "writing documents") as update:
-        try:
-            files, notes = build_files(d, proof, job, update)
-        except LatexError as error:  # pdflatex failed: its log excerpt, nothing written
-            print(f"symbp: error: {error}", file=sys.stderr)
-            return EXIT_NOT_PROVED
-    _stall("built")
-    written = outputs.commit(out, files)
-    print(proof.summary())
-    for note in notes if not args.quiet else []:
-        print(f"note: {note}", file=sys.stderr)
-    for path in written:
-        print(f"wrote {path}")
-    return _exit_code(proof)
-
-
-def _cmd_train(args) -> int:
-    from ..numeric.train import run_xor
-
-    _output_folder(Path(args.out))
-    print(run_xor(args.out, args.epochs, args.learning_rate, args.seed, args.hidden))
-    return 0
-
-
-def _cmd_swell(args) -> int:
-    from ..figures.swell import run_swell
-
-    depths, widths = args.depth, args.width
-    for flag, values in (("--depth", depths), ("--width", widths)):
-        if max(values) > SWELL_LIMIT:  # the δ program alone would take minutes
-            raise BadInput(f"{flag} goes up to {max(values)}; symbp swell measures up to "
-                           f"{SWELL_LIMIT}")
-    _output_folder(Path(args.out))
-    with progress.bar(progress.wanted(args.quiet), "measuring") as update:
-        print(run_swell(depths, widths, args.out, progress=update))
-    return 0
-
-
-def _cmd_list(args) -> int:
-    print("activations (--activation):")
-    for act in registry.ACTIVATIONS.values():
-        print(f"  {act.name:11} {act.summary}")
-        print(f"  {'':11} derivative: {act.latex_derivative}")
-    print("costs (--cost):")
-    for cost in registry.COSTS.values():
-        print(f"  {cost.name:11} {cost.summary}")
-        print(f"  {'':11} dC/da_j = {cost.latex_gradient}")
-    return 0
-
-
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "train": _cmd_train,
-            "swell": _cmd_swell, "list": _cmd_list}
-
-
-def _stall(stage: str) -> None:
-    # test hook: lets the interruption tests kill a run at a known point
-    if os.environ.get("SYMBP_STALL_AT") == stage:
-        print(f"stalled at {stage}", file=sys.stderr, flush=True)
-        time.sleep(600)
-
-
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly like Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
-    import threading
-
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:

@@ -9,12 +9,9 @@ outright are swept away by the next run.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
-
-from ..proof.prove import Proof
 
 FILENAMES = {
     "tex": "derivation.tex",
@@ -22,7 +19,7 @@ FILENAMES = {
     "pdf": "derivation.pdf",
     "json": "proof.json",
     "py": "gradients.py",
-}  # and "figures": graph.tex, graph.svg, swell.svg (see document_figures.figure_files)
+}  # and "figures": graph.tex, graph.svg, swell.svg (see symbp.render.figures.figure_files)
 TEMP_MARK = ".symbp-"  # in every temporary file name: ".derivation.tex.symbp-k2j3.tmp"
 
 
@@ -69,14 +66,3 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     path = Path(path)
     raw = data.encode() if isinstance(data, str) else data
     return commit(path.parent, {path.name: raw})[0]
-
-
-def proof_json(proof: Proof) -> str:
-    """The proof report; timings are left out so that reruns are byte-identical."""
-    data = proof.to_dict()
-    data.pop("seconds")
-    for row in data["rows"]:
-        row.pop("seconds")
-    for lemma in data["lemmas"]:
-        lemma.pop("seconds")
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"

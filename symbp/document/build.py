@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.derivation import Derivation
+from ..core.naming import vector_latex as vec
+from ..core.routes import cost_row
+from ..printing.latex import Printer, matrix_width, width
+from ..proof.prove import Proof
 from .figures import GraphPart, SwellPart, graph_part, swell_part
 from .paths import (
     Example,
@@ -36,10 +40,6 @@ from .steps import (
     partial,
     update_rules,
 )
-from ..core.naming import vector_latex as vec
-from ..printing.latex import Printer, matrix_width, width
-from ..proof.prove import Proof
-from ..core.routes import cost_row
 
 NOTATION = [
     (r"$x = a_0$", r"the input, with entries $x_k$"),

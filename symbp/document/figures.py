@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from weakref import WeakKeyDictionary
 
-from ..figures import graph
-
-from ..figures import swell
 from ..core.derivation import Derivation
-from ..figures.graph_svg import graph_standalone_tex, graph_svg
 from ..core.network import Network
-from ..figures.swell_plot import plot_data, swell_svg
+from ..figures import graph, swell
+from ..figures.swell_plot import plot_data
 
 GRAPH_IMAGE = "graph.svg"
 SWELL_IMAGE = "swell.svg"
@@ -105,14 +102,3 @@ def swell_part(d: Derivation) -> SwellPart:
     return SwellPart(width, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
                      {fmt: swell.table_data(rows, fmt) for fmt in ("tex", "md")},
                      plot_data(rows), SWELL_IMAGE, min(steps))
-
-
-def figure_files(d: Derivation) -> dict[str, str]:
-    """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
-    files = {}
-    drawn = influence(d)
-    if drawn is not None:
-        files["graph.tex"] = graph_standalone_tex(drawn)
-        files[GRAPH_IMAGE] = graph_svg(drawn)
-    files[SWELL_IMAGE] = swell_svg(swell_rows(swell_width(d.net)))
-    return files

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.derivation import Derivation
-from .steps import partial
 from ..core.naming import vector_latex as vec
-from ..printing.latex import Printer, aligned
 from ..core.routes import cost_row, local_jacobian
+from ..printing.latex import Printer, aligned
+from .steps import partial
 
 MAX_PATHS = 8  # paths of the element-level example written out before "+ ⋯"
 MAX_LINKS = 6  # factors of a chain shown before the middle ones become ⋯

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .steps import slash
 from ..core.naming import vector_latex as vec
 from ..proof.prove import CHECKS, Proof
+from .steps import slash
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
 

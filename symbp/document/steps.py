@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.derivation import Derivation
-from ..proof.exact import equivalent
 from ..core.naming import vector_latex as vec
+from ..core.recursion import Recursion
 from ..printing.latex import Printer, aligned, matrix_width, width
-from ..core.routes import Recursion
+from ..proof.exact import equivalent
 
 
 @dataclass(frozen=True)

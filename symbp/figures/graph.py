@@ -22,10 +22,10 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from ..core.derivation import Derivation
-from .layout import Label, layout
 from ..core.naming import SUPERSCRIPT, Names, unicode_name
-from ..printing.latex import Printer
 from ..core.registry import ACTIVATIONS
+from ..printing.latex import Printer
+from .layout import Label, layout
 
 MAX_UNITS = 5  # units per drawn layer; 6 × 6 labels in one block are a grey blur
 MAX_LAYERS_AFTER = 3  # layers after l; a fourth makes the page figure half size

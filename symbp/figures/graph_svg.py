@@ -1,6 +1,6 @@
-"""Drawing the influence graph: TikZ through the templates, SVG by hand, from one layout.
+"""Drawing the influence graph as SVG by hand (the TikZ comes from the templates).
 
-Both pictures use the positions that ``symbp.graph_layout`` computed, so the
+Both pictures use the positions that ``symbp.figures.layout`` computed, so the
 figure in the PDF and the one in the Markdown show the same thing. Grey edges
 and their labels come first, the highlighted path of influence on top of them,
 in a colour and thicker.
@@ -20,30 +20,6 @@ PATH_COLOUR = "#cc5500"  # the TikZ templates' symbppath, RGB 204, 85, 0
 EDGE_COLOUR = "#9e9e9e"
 FILLS = {"w": "#f9e9df", "z": "#f0f0ff", "a": "#e8f7e8", "C": "#e6e6e6"}
 NODE_FONT = {"w": 9.0, "z": 9.0, "a": 9.0, "C": 11.0}  # pt, as in graph.tex.j2
-
-
-# ---------------------------------------------------------------- TikZ
-
-
-def graph_tex(graph: InfluenceGraph, scale: float | None = None) -> str:
-    """The ``tikzpicture`` of ``graph`` (templates/graph.tex.j2), for a document.
-
-    ``scale`` defaults to the graph's own: shrunk to fit the page width.
-    """
-    from ..render.documents import environment  # late: render builds documents that may show this graph
-
-    data = graph.plain()
-    if scale is not None:
-        data["scale"] = scale
-    return environment().get_template("graph.tex.j2").render(graph=data)
-
-
-def graph_standalone_tex(graph: InfluenceGraph) -> str:
-    """A LaTeX document whose one page is the graph at full size (graph.tex)."""
-    from ..render.documents import environment
-
-    data = {**graph.plain(), "scale": 1.0}
-    return environment().get_template("graph_standalone.tex.j2").render(graph=data)
 
 
 # ---------------------------------------------------------------- SVG
@@ -107,11 +83,6 @@ def graph_svg(graph: InfluenceGraph) -> str:
                   f'<text x="{px(node.x)}" y="{float(py(node.y)) + size * 0.35:.1f}" '
                   f'text-anchor="middle" font-size="{size:.1f}">{escape(node.text)}</text>']
     return "\n".join([*parts, "</svg>"]) + "\n"
-
-
-def graph_files(graph: InfluenceGraph) -> dict[str, str]:
-    """The graph exported on its own: graph.tex (a one-page document) and graph.svg."""
-    return {"graph.tex": graph_standalone_tex(graph), "graph.svg": graph_svg(graph)}
 
 
 def _between(source, target) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -24,11 +24,9 @@ import json
 import math
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import sympy as sp
 
-from ..cli import outputs
 from ..core.derivation import derive
 from ..core.network import Network
 
@@ -73,26 +71,6 @@ MATH_ABOUT = {
               r"carries the forward pass inside it",
     "direct_cse": r"the direct derivative after CSE",
 }
-
-
-def parse_range(text: str) -> list[int]:
-    """``"1..6"`` → [1, ..., 6]; ``"2,3,4"`` and mixtures like ``"1..3,5"`` too.
-
-    ValueError naming the bad part for anything else (the CLI turns it into exit 2).
-    """
-    values: list[int] = []
-    for part in str(text).split(","):
-        low, dots, high = part.strip().partition("..")
-        try:
-            first, last = int(low), int(high if dots else low)
-        except ValueError:
-            raise ValueError(f"bad range {text!r}: {part.strip()!r} is not a whole number or "
-                             "a range like 1..6; write e.g. 1..6 or 2,3,4") from None
-        if first < 1 or last < first:
-            raise ValueError(f"bad range {text!r}: {part.strip()!r} must go up from a positive "
-                             "number, like 1..6")
-        values += [v for v in range(first, last + 1) if v not in values]
-    return values
 
 
 def path_count(net: Network) -> int:
@@ -204,43 +182,3 @@ def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
             "about_math": [(header, MATH_ABOUT[key]) for key, header, _, _ in COLUMNS],
             "skipped": any(row["skipped"] for row in rows), "dash": dash,
             "max_paths": MAX_PATHS}
-
-
-def swell_table(rows: Sequence[dict], fmt: str = "md") -> str:
-    """The table alone, as Markdown (``fmt="md"``) or LaTeX booktabs (``"tex"``)."""
-    from ..render.documents import environment  # late: render builds documents that may hold this table
-
-    data = table_data(rows, fmt)
-    return environment().get_template("swell_table.j2").render(swell=data, fmt=fmt)
-
-
-def swell_markdown(rows: Sequence[dict], image: str = "swell.svg") -> str:
-    """swell.md: the plot, the table and what each column measures."""
-    from ..render.documents import environment
-
-    return environment().get_template("swell.md.j2").render(
-        swell=table_data(rows), image=image, fmt="md")
-
-
-def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
-              out_folder: Path | str = "output/swell", progress=None) -> str:
-    """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
-    from .swell_plot import swell_svg
-
-    start = time.perf_counter()
-    rows = measure(depths, widths, progress=progress)
-    seconds = time.perf_counter() - start
-    folder = outputs.writable_folder(Path(out_folder))
-    files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
-             "swell.svg": swell_svg(rows)}
-    written = outputs.commit(folder, {name: text.encode() for name, text in files.items()})
-    deepest = max(rows, key=lambda r: (r["depth"], r["width"]))
-    lines = [f"measured {len(rows)} networks in {seconds:.1f} s (generic σ, MSE); "
-             f"for dC/dw^(1)_11 of the deepest and widest, {deepest['widths']}:",
-             f"  {deepest['paths']} paths; operations as written / after CSE (build time):"]
-    for route in ROUTES:
-        raw, cse = deepest[route], deepest[f"{route}_cse"]
-        lines.append(f"  {route:>9}: " + ("skipped (too large)" if raw is None else
-                                         f"{raw} / {cse} ({deepest['seconds'][route]:.3f} s)"))
-    lines.append("wrote " + ", ".join(str(p) for p in written))
-    return "\n".join(lines)

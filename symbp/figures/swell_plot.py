@@ -59,21 +59,6 @@ def _rgb(colour: str) -> str:
     return ",".join(str(int(colour[i:i + 2], 16)) for i in (1, 3, 5))
 
 
-def swell_plot_tex(rows: Sequence[dict], width: int | None = None) -> str:
-    """The pgfplots ``tikzpicture`` (semilogy) for a document; needs pgfplots in the preamble."""
-    from ..render.documents import environment  # late: render builds documents that may show this plot
-
-    return environment().get_template("swell_plot.tex.j2").render(plot=plot_data(rows, width))
-
-
-def swell_standalone_tex(rows: Sequence[dict], width: int | None = None) -> str:
-    """A LaTeX document whose one page is the swell plot."""
-    from ..render.documents import environment
-
-    return environment().get_template("swell_standalone.tex.j2").render(
-        plot=plot_data(rows, width))
-
-
 def swell_svg(rows: Sequence[dict], width: int | None = None) -> str:
     """The same plot as hand-written SVG, for Markdown: log-scale y, depth on x, a legend."""
     plot = plot_data(rows, width)

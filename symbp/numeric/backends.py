@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codegen import module_source
 from ..core.derivation import Derivation
+from .codegen import module_source
 
 BACKENDS = ("numpy", "jax", "torch")
 

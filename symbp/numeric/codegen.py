@@ -1,7 +1,7 @@
 """The code generator: the proved δ recursion, run on matrix symbols, printed as NumPy.
 
-``CodeOps`` is the array algebra of ``routes.backprop_deltas``, like
-``routes.SymbolicOps``, but its quantities are SymPy matrix expressions over
+``CodeOps`` is the array algebra (``RecursionOps``) of ``backprop_deltas``, like
+``SymbolicOps``, but its quantities are SymPy matrix expressions over
 whole arrays (W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙) that ``array_printers`` prints as NumPy
 on arrays of shape (batch, n_l). The registry's NumPy forms (σ', ∂C/∂a_L,
 softmax's vector-Jacobian product) enter as ``NumericForm`` leaves.
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core import registry
-
-from ..core import routes
+from ..core.recursion import backprop_deltas
 from .array_printers import MathPrinter, RowsPrinter, numeric_form
 
 BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
@@ -37,14 +36,14 @@ class Statement:
 
 
 class CodeOps:
-    """The array algebra of ``routes.backprop_deltas`` on whole arrays, emitting NumPy.
+    """``RecursionOps`` on whole arrays, emitting NumPy.
 
-    Same interface as ``routes.SymbolicOps``. Each quantity is a SymPy matrix
+    Same interface as ``symbp.core.recursion.SymbolicOps``. Each quantity is a SymPy matrix
     expression; ``bind_delta`` and ``gradient`` print it into ``statements``.
     """
 
     def __init__(self, d):
-        self.d = d
+        self.symbols = d  # the network's symbols, as SymbolicOps has them
         self.L = d.L
         n = d.net.widths
         self.names: dict[str, str] = {}  # array name -> its name in the math
@@ -83,14 +82,14 @@ class CodeOps:
         math = f"{math_target} = {self.math.doprint(value)}"
         self.statements.append(Statement(target, code, math))
 
-    # ---- the interface of routes.SymbolicOps
+    # ---- RecursionOps
 
     def cost_gradient(self):
-        cost = self.d.net.cost_entry
+        cost = self.symbols.net.cost_entry
         return numeric_form(cost.numpy_gradient, "∂C/∂{a}", a=self._a[self.L], y=self._y)
 
     def activation_vjp(self, l: int, v):
-        act = self.d.net.activation(l)
+        act = self.symbols.net.activation(l)
         if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
             if "{z}" in act.numpy_derivative:
                 self.uses_z.add(l)
@@ -100,7 +99,7 @@ class CodeOps:
         if act.numpy_vjp is None:
             raise ValueError(f"activation {act.name!r} has no numeric vector-Jacobian product")
         if not isinstance(v, sp.Transpose):  # the product uses v twice: compute it once
-            named = self._column(f"v{l}", self.d.net.widths[l], f"v_{l}")
+            named = self._column(f"v{l}", self.symbols.net.widths[l], f"v_{l}")
             self._emit(f"v{l}", f"v_{l}", self.rows.rows(v), v)
             v = named
         return numeric_form(act.numpy_vjp, f"J_{act.name}(z_{l})ᵀ {{v}}", a=self._a[l], v=v)
@@ -116,7 +115,7 @@ class CodeOps:
 
     def bind_delta(self, l: int, value):
         name = f"delta{l}"
-        delta = self._column(name, self.d.net.widths[l], f"δ_{l}")
+        delta = self._column(name, self.symbols.net.widths[l], f"δ_{l}")
         self._emit(name, f"δ_{l}", self.rows.rows(value), value)
         return delta
 
@@ -149,7 +148,7 @@ def trace(d) -> CodeOps:
     """Run the derivation's own recursion function on ``CodeOps``."""
     require_numeric(d.net)
     ops = CodeOps(d)
-    d._recursion_function(ops)
+    d.recursion_function(ops)
     for l in range(1, d.L + 1):
         if l not in ops.weight:
             raise ValueError(f"the recursion produced no gradient for layer {l}")
@@ -229,9 +228,9 @@ def _forward(net, keep_z=()) -> list[str]:
 def _docstring(d, ops: CodeOps) -> str:
     net = d.net
     cost = net.cost_entry
-    recursion = getattr(d._recursion_function, "__name__", repr(d._recursion_function))
-    origin = ("the δ recursion symbp proves (symbp.core.routes.backprop_deltas)"
-              if d._recursion_function is routes.backprop_deltas
+    recursion = getattr(d.recursion_function, "__name__", repr(d.recursion_function))
+    origin = ("the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)"
+              if d.recursion_function is backprop_deltas
               else f"the recursion {recursion!r} given to symbp.derive, NOT symbp's own")
     forms = []
     for l in sorted({net.activations.index(name) + 1 for name in net.activations}):

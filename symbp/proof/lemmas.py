@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core import registry
-from .exact import first_difference
 from ..core.network import Network
+from .exact import first_difference
 
 
 @dataclass

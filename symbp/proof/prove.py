@@ -15,6 +15,7 @@ the cost lemma ∂C/∂a_L = (registered gradient) from the explicit formulas.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import threading
@@ -25,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 
 import sympy as sp
 
-from . import lemmas
 from ..core.derivation import PARAMETERS, Derivation
+from . import lemmas
 from .exact import evaluate_at_random, first_difference
 
 METHODS = ("auto", "expand", "local", "random")
@@ -82,6 +83,16 @@ class Proof:
         data["holds"] = self.holds
         data["failures"] = [dict(asdict(f), message=str(f)) for f in self.failures]
         return data
+
+    def to_json(self) -> str:
+        """The proof report as JSON; timings are left out so that reruns are byte-identical."""
+        data = self.to_dict()
+        data.pop("seconds")
+        for row in data["rows"]:
+            row.pop("seconds")
+        for lemma in data["lemmas"]:
+            lemma.pop("seconds")
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def summary(self) -> str:
         if self.status == "proved":

@@ -1,0 +1,127 @@
+"""Backpropagation, written once against an array algebra, and that algebra on SymPy matrices.
+
+``backprop_deltas`` is the δ recursion. It never touches SymPy or NumPy itself:
+it calls the eight operations of ``RecursionOps``. ``SymbolicOps`` runs it on
+SymPy column vectors for the proof; ``symbp.numeric.codegen.CodeOps`` runs the
+*same function* on whole arrays to emit NumPy, so the recursion the prover checks
+is the one that executes. A recursion of your own (``derive(net, recursion=f)``)
+is any function of one ``RecursionOps`` argument that binds every δ_l and gives
+every layer's gradient; a wrong one fails the proof and gives wrong code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sympy as sp
+
+from .symbols import NetworkSymbols
+
+
+class RecursionOps(Protocol):
+    """The array algebra a recursion runs on. Quantities are column vectors in the math's
+    convention (one per sample); what a quantity *is* (SymPy matrix, matrix expression
+    over arrays, index expression) is the implementation's business."""
+
+    L: int  # number of layers with weights
+
+    def cost_gradient(self) -> Any:
+        """∂C/∂a_L as a column."""
+
+    def activation_vjp(self, l: int, v: Any) -> Any:
+        """J_σ(z_l)ᵀ v: v ⊙ σ'(z_l) for an elementwise σ, the full Jacobian otherwise."""
+
+    def transpose_times(self, l: int, v: Any) -> Any:
+        """W_lᵀ v."""
+
+    def activation(self, l: int) -> Any:
+        """a_l (a_0 is x)."""
+
+    def outer(self, u: Any, v: Any) -> Any:
+        """u vᵀ."""
+
+    def bind_delta(self, l: int, value: Any) -> Any:
+        """Record δ_l := value; returns δ_l as a name to build on (one step each)."""
+
+    def gradient(self, l: int, weight: Any, bias: Any) -> None:
+        """Record ∂C/∂W_l and ∂C/∂b_l."""
+
+
+RecursionFunction = Callable[[RecursionOps], None]  # what derive(net, recursion=...) takes
+
+
+def backprop_deltas(ops: RecursionOps) -> None:
+    """Backpropagation, dynamic programming over the chain rule.
+
+    δ_L = J_σ(z_L)ᵀ ∂C/∂a_L          (= ∂C/∂a_L ⊙ σ'(z_L) for an elementwise σ)
+    δ_l = J_σ(z_l)ᵀ (W_{l+1}ᵀ δ_{l+1})  (= (W_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l))
+    ∂C/∂W_l = δ_l a_{l-1}ᵀ,   ∂C/∂b_l = δ_l
+    """
+    L = ops.L
+    delta = ops.bind_delta(L, ops.activation_vjp(L, ops.cost_gradient()))
+    for l in range(L, 0, -1):
+        ops.gradient(l, weight=ops.outer(delta, ops.activation(l - 1)), bias=delta)
+        if l > 1:
+            delta = ops.bind_delta(l - 1, ops.activation_vjp(l - 1, ops.transpose_times(l, delta)))
+
+
+@dataclass
+class Recursion:
+    """The trace of one run of the recursion, in layered symbols.
+
+    ``deltas[l]`` defines δ_l in terms of δ_{l+1}'s symbols (one step each), so
+    every step can be checked on its own; ``weight[l]``/``bias[l]`` are the
+    parameter gradients in terms of δ_l's symbols.
+    """
+
+    deltas: dict[int, sp.Matrix] = field(default_factory=dict)
+    weight: dict[int, sp.Matrix] = field(default_factory=dict)
+    bias: dict[int, sp.Matrix] = field(default_factory=dict)
+
+
+class SymbolicOps:
+    """``RecursionOps`` on explicit SymPy column vectors in layered symbols."""
+
+    def __init__(self, s: NetworkSymbols):
+        self.symbols = s
+        self.L = s.L
+        self.trace = Recursion()
+
+    def cost_gradient(self) -> sp.Matrix:
+        s = self.symbols
+        return sp.Matrix(s.net.cost_entry.gradient(list(s.a_symbols(s.L)), list(s.y)))
+
+    def activation_vjp(self, l: int, v: sp.Matrix) -> sp.Matrix:
+        s = self.symbols
+        act = s.net.activation(l)
+        z = list(s.z_symbols(l))
+        if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
+            return sp.Matrix([vj * act.prime(zj) for vj, zj in zip(v, z)])
+        return act.jacobian(z, list(s.a_symbols(l))).T * v
+
+    def transpose_times(self, l: int, v: sp.Matrix) -> sp.Matrix:
+        return self.symbols.weights(l).T * v
+
+    def activation(self, l: int) -> sp.Matrix:
+        return self.symbols.a_symbols(l)
+
+    def outer(self, u: sp.Matrix, v: sp.Matrix) -> sp.Matrix:
+        return u * v.T
+
+    def bind_delta(self, l: int, value: sp.Matrix) -> sp.Matrix:
+        self.trace.deltas[l] = value
+        return self.symbols.delta_symbols(l)
+
+    def gradient(self, l: int, weight: sp.Matrix, bias: sp.Matrix) -> None:
+        self.trace.weight[l] = weight
+        self.trace.bias[l] = bias
+
+
+def run_recursion(s: NetworkSymbols,
+                  recursion: RecursionFunction = backprop_deltas) -> Recursion:
+    """Run ``recursion`` on ``SymbolicOps`` and return its trace."""
+    ops = SymbolicOps(s)
+    recursion(ops)
+    return ops.trace
