@@ -1,20 +1,28 @@
 """symbp: backpropagation made visible and checkable.
 
 Build a network in SymPy, derive every ∂C/∂W_l three ways, prove exactly that
-they agree, and write the derivation down.
+they agree, write the derivation down, and run the proved recursion as NumPy.
+
+The package reads as the data flow, each layer importing only those below it:
+``core`` (registry, network, symbols, the three routes) → ``proof``, ``numeric``,
+``figures`` → ``document`` (plain data) → ``render`` (Jinja, pdflatex) → ``cli``.
 """
 
 from .api import render
 from .core.derivation import ROUTES, Derivation, derive
+from .core.functions import explicit
 from .core.network import Network
-from .core.registry import ACTIVATIONS, COSTS
+from .core.recursion import RecursionOps, backprop_deltas
+from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
 from .numeric.backends import check_gradients, lambdify
 from .proof.exact import equivalent
-from .proof.prove import Proof, prove
+from .proof.lemmas import Lemma
+from .proof.prove import Failure, Proof, prove
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "ACTIVATIONS", "COSTS", "ROUTES", "Derivation", "Network", "Proof",
-    "check_gradients", "derive", "equivalent", "lambdify", "prove", "render",
+    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Cost", "Derivation", "Failure", "Lemma",
+    "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
+    "equivalent", "explicit", "lambdify", "prove", "render",
 ]

@@ -96,7 +96,7 @@ def torch_gradients(net, x, y, weights, biases):
 
 def symbolic_values(d, route, x, y, weights, biases):
     """Evaluate a route's symbolic gradients at one point (explicit formulas, lambdify)."""
-    from symbp.core.registry import explicit
+    from symbp import explicit
 
     symbols = [*d.x, *d.y]
     values = [*x, *y]

@@ -102,7 +102,7 @@ def test_against_sympy_diff_of_the_explicit_composed_cost(name):
     for route in symbp.ROUTES:
         for l in (1, 2):
             for wrt, ps in (("W", d.weights(l)), ("b", d.biases(l))):
-                got = symbp.core.registry.explicit(d.grad(l, route, wrt))
+                got = symbp.explicit(d.grad(l, route, wrt))
                 for expr, p in zip(got, ps):
                     want = sp.diff(cost, p)
                     gap = (expr - want).xreplace(point).evalf(40)
@@ -116,7 +116,7 @@ def test_exactly_equal_to_sympy_diff_for_sigmoid():
     sig = TEXTBOOK["sigmoid"]
     a2 = sig(w2 * sig(w1 * d.x[0] + d.biases(1)[0]) + d.biases(2)[0])
     cost = (a2 - d.y[0]) ** 2 / 2
-    got = symbp.core.registry.explicit(d.grad(1)[0])
+    got = symbp.explicit(d.grad(1)[0])
     assert sp.simplify(got - sp.diff(cost, w1)) == 0
 
 

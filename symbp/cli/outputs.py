@@ -52,13 +52,13 @@ def commit(out: Path, files: dict[str, bytes]) -> list[Path]:
                 handle.write(data)
             os.chmod(tmp, 0o644)
         written = []
-        for name, tmp in staged:
-            os.replace(tmp, out / name)
+        for name, path in staged:
+            os.replace(path, out / name)
             written.append(out / name)
         return written
     finally:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+        for _, leftover in staged:
+            leftover.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: str | bytes) -> Path:

@@ -13,7 +13,7 @@ import re
 import sympy as sp
 
 
-def _pair(j: int, k: int, wide: bool) -> str:
+def _pair(j: int | str, k: int | str, wide: bool) -> str:
     # w_{13} is unambiguous only while every index has one digit
     return f"{j},{k}" if wide else f"{j}{k}"
 
@@ -30,7 +30,7 @@ class Names:
         self.latex[symbol] = latex
         return symbol
 
-    def weight(self, l: int, j: int, k: int) -> sp.Symbol:
+    def weight(self, l: int, j: int | str, k: int | str) -> sp.Symbol:
         return self._symbol(f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{_pair(j, k, self.wide)}}}")
 
     def bias(self, l: int, j: int) -> sp.Symbol:
@@ -42,7 +42,7 @@ class Names:
     def target(self, j: int) -> sp.Symbol:
         return self._symbol(f"y_{j}", f"y_{{{j}}}")
 
-    def preactivation(self, l: int, j: int) -> sp.Symbol:
+    def preactivation(self, l: int, j: int | str) -> sp.Symbol:
         return self._symbol(f"z{l}_{j}", f"z^{{({l})}}_{{{j}}}")
 
     def activation(self, l: int, j: int) -> sp.Symbol:

@@ -1,80 +1,20 @@
 """Activations and costs as data: one registry entry each.
 
 An entry carries everything symbp knows about its function: the opaque SymPy
-function the routes use, the explicit formula and derivative the prover checks
-against each other, the LaTeX shown in documents, and the NumPy code that runs.
-Adding an activation or a cost is one new entry here.
-
-Why opaque functions: the routes differentiate ``sigmoid(z)`` without looking
-inside it, so the proof that the routes agree holds for *every* differentiable
-activation. The one fact that ties the opaque σ' to this activation is its
-one-variable lemma ``d/dz formula(z) == derivative(z)``, proved separately.
+function the routes use (``symbp.core.functions``), the explicit formula and
+derivative the prover checks against each other, the LaTeX shown in documents,
+and the NumPy code that runs. Adding an activation or a cost is one new entry here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import sympy as sp
+from sympy import Expr
 
-Expr = sp.Expr
-
-
-# ---------------------------------------------------------------- opaque functions
-
-
-@cache
-def opaque_pair(name: str, latex: str) -> tuple[type[sp.Function], type[sp.Function]]:
-    """An opaque elementwise function ``name`` and its opaque derivative ``name_prime``.
-
-    Cached so that every layer and every derivation share one class per name
-    (SymPy compares applied functions by class).
-    """
-
-    def latex_of(symbol: str) -> Callable:
-        def _latex(self, printer, exp=None):
-            arg = printer._print(self.args[0])
-            base = rf"{symbol}\left({arg}\right)"
-            return base if exp is None else rf"{symbol}^{{{exp}}}\left({arg}\right)"
-
-        return _latex
-
-    prime = type(f"{name}_prime", (sp.Function,), {"nargs": 1, "_latex": latex_of(latex + "'")})
-
-    def fdiff(self, argindex=1):
-        return prime(self.args[0])
-
-    function = type(name, (sp.Function,), {"nargs": 1, "fdiff": fdiff, "_latex": latex_of(latex)})
-    return function, prime
-
-
-def softmax_jacobian_entry(a_j: Expr, a_k: Expr, same: bool) -> Expr:
-    """The registered ∂a_j/∂z_k of softmax: a_j (δ_jk − a_k)."""
-    return a_j * (int(same) - a_k)
-
-
-class Softmax(sp.Function):
-    """``Softmax(j, z_1, ..., z_n)``: entry j (0-based) of softmax(z), kept opaque.
-
-    Its partial derivatives are the registered Jacobian a_j (δ_jk − a_k); the
-    softmax lemma proves that Jacobian from the explicit formula.
-    """
-
-    def fdiff(self, argindex=1):
-        j, zs = self.args[0], self.args[1:]
-        k = argindex - 2
-        if k < 0:
-            raise sp.ArgumentIndexError(self, argindex)
-        return softmax_jacobian_entry(self, Softmax(k, *zs), j == k)
-
-    def _latex(self, printer, exp=None):
-        j = int(self.args[0]) + 1
-        args = ", ".join(printer._print(z) for z in self.args[1:])
-        base = rf"\operatorname{{softmax}}_{{{j}}}\left({args}\right)"
-        return base if exp is None else rf"{base}^{{{exp}}}"
-
+from .functions import Softmax, opaque_pair, softmax_jacobian_entry
 
 # ---------------------------------------------------------------- activations
 
@@ -106,11 +46,13 @@ class Activation:
 
     @property
     def function(self) -> type[sp.Function]:
-        return opaque_pair(self.name, self.latex)[0]
+        """The opaque σ of this entry."""
+        return opaque_pair(self.name, self.latex, self.formula, self.derivative)[0]
 
     @property
     def prime(self) -> type[sp.Function]:
-        return opaque_pair(self.name, self.latex)[1]
+        """The opaque σ' of this entry."""
+        return opaque_pair(self.name, self.latex, self.formula, self.derivative)[1]
 
     def apply(self, z: Sequence[Expr]) -> list[Expr]:
         """σ applied to the vector z, opaquely."""
@@ -208,12 +150,6 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-def softmax_formula(z: Sequence[Expr]) -> list[Expr]:
-    """The explicit softmax, for its Jacobian lemma."""
-    total = sum(sp.exp(zk) for zk in z)
-    return [sp.exp(zj) / total for zj in z]
-
-
 # ---------------------------------------------------------------- costs
 
 
@@ -284,16 +220,3 @@ def cost(name: str) -> Cost:
         return COSTS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown cost {name!r}; choose one of: {', '.join(COSTS)}") from None
-
-
-def explicit(expr):
-    """Replace every opaque activation (and σ') by its explicit formula.
-
-    The result is an ordinary SymPy expression (exp, Piecewise, ...) that
-    ``sympy.lambdify`` or ``sympy.diff`` can use directly. The generic σ has
-    no formula and stays opaque.
-    """
-    for act in ACTIVATIONS.values():
-        if act.formula is not None:
-            expr = expr.replace(act.function, act.formula).replace(act.prime, act.derivative)
-    return expr.replace(Softmax, lambda j, *z: softmax_formula(z)[int(j)])

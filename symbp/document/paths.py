@@ -122,7 +122,7 @@ def paths_of_influence(d: Derivation, l: int, j: int, k: int,
     count = len(own)
     for n in free:
         count *= n
-    paths = []
+    paths: list[list[tuple]] = []
     for index in itertools.product(*(range(n) for n in free), own):  # lazily: count may be huge
         if limit is not None and len(paths) == limit:
             break

@@ -208,7 +208,8 @@ def _positions(columns, edges, stretch) -> dict[str, tuple[float, float]]:
 def _place_labels(edges, positions) -> dict[tuple[str, str], Label]:
     segments = {(s, t): (positions[s], positions[t]) for s, t, *_ in edges}
     highlighted = [segments[s, t] for s, t, _, on_path in edges if on_path]
-    out_degree, in_degree = {}, {}
+    out_degree: dict[str, int] = {}
+    in_degree: dict[str, int] = {}
     for s, t, *_ in edges:
         out_degree[s] = out_degree.get(s, 0) + 1
         in_degree[t] = in_degree.get(t, 0) + 1

@@ -47,7 +47,7 @@ def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
                            "colour": colour, "rgb": _rgb(colour),
                            "colour_name": "swell" + key.replace("_", ""), "dashed": dashed,
                            "marker": marker, "pgf_mark": PGF_MARKS[marker], "points": points})
-    values = [y for s in series for _, y in s["points"]]
+    values = [y for s in series for _, y in s["points"]]  # type: ignore[attr-defined]
     low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
     return {"width": width, "depths": [row["depth"] for row in chosen], "series": series,
             "ymin": 10**low, "ymax": 10 ** max(high, low + 1),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core import registry
+from ..core.functions import softmax_formula
 from ..core.network import Network
 from .exact import first_difference
 
@@ -33,6 +34,7 @@ class Lemma:
 
 def _check(name, statement, latex, lhs, rhs, layer=None) -> Lemma:
     started = time.perf_counter()
+    found: tuple[tuple[int, int] | None, object] | None
     try:
         found = first_difference(lhs, rhs)
     except ValueError as error:  # shapes differ
@@ -56,6 +58,8 @@ def _missing(name, statement, latex, layer) -> Lemma:
 def activation_lemma(act: registry.Activation) -> Lemma:
     """σ'(z) as registered equals d/dz of σ's explicit formula."""
     z = sp.Symbol("z")
+    if act.formula is None or act.derivative is None:
+        raise ValueError(f"activation {act.name!r} has no explicit formula to prove against")
     return _check(
         f"{act.name}'", f"d/dz {act.name}(z) = registered derivative",
         rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}",
@@ -66,7 +70,7 @@ def activation_lemma(act: registry.Activation) -> Lemma:
 def softmax_lemma(act: registry.Activation, n: int) -> Lemma:
     """The registered softmax Jacobian equals the Jacobian of the explicit formula."""
     z = sp.symbols(f"z_1:{n + 1}")
-    a = registry.softmax_formula(z)
+    a = softmax_formula(z)
     return _check(
         f"{act.name} Jacobian (n={n})", f"Jacobian of softmax on {n} units = a_j (delta_jk - a_k)",
         r"\frac{\partial a_j}{\partial z_k} = a_j\,(\delta_{jk} - a_k)",
@@ -86,7 +90,7 @@ def cost_lemma(cost: registry.Cost, n: int) -> Lemma:
 
 
 def function_lemmas(net: Network) -> list[Lemma]:
-    found = []
+    found: list[Lemma] = []
     for l, name in enumerate(net.activations, start=1):
         act = registry.ACTIVATIONS[name]
         if act.elementwise and act.formula is not None:

@@ -1,0 +1,82 @@
+"""The package reads as the data flow: every import goes down a layer, and none goes round."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "symbp"
+# lower numbers sit lower; a module may import its own subpackage and anything strictly lower
+LAYERS = {"core": 0, "printing": 0, "proof": 1, "numeric": 1, "figures": 1, "document": 2,
+          "render": 3, "api": 4, "cli": 5, "__init__": 6, "__main__": 7}
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every symbp module ``path`` imports, anywhere in the file (functions and TYPE_CHECKING too)."""
+    here = _module(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "symbp"}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + (node.module.split(".") if node.module else []))
+            if target.split(".")[0] != "symbp":
+                continue
+            for alias in node.names:  # "from . import registry" imports a module
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if _exists(candidate) else target)
+    return found
+
+
+def _exists(module: str) -> bool:
+    path = PACKAGE.parent.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+GRAPH = {_module(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_no_import_circle():
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module, path):
+        state[module] = 1
+        for target in sorted(GRAPH.get(module, ())):
+            if target == module or target not in GRAPH:
+                continue
+            if state.get(target) == 1:
+                circle = path[path.index(target):] + [target]
+                pytest.fail("import circle: " + " -> ".join(circle))
+            if target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in GRAPH:
+        if module not in state:
+            visit(module, [module])
+
+
+def test_every_import_goes_down_a_layer():
+    upward = []
+    for module, targets in GRAPH.items():
+        for target in targets:
+            mine, theirs = _layer(module), _layer(target)
+            if mine != theirs and LAYERS[theirs] >= LAYERS[mine]:
+                upward.append(f"{module} imports {target}")
+    assert upward == []
+
+
+def test_every_subpackage_has_a_layer():
+    assert {_layer(m) for m in GRAPH} <= set(LAYERS)
