@@ -1,7 +1,25 @@
+"""Shared fixtures: seeded randomness, one derivation per session, and the pdflatex marker.
+
+``@pytest.mark.needs_pdflatex`` skips a test where no pdflatex is installed (CI installs it,
+so there the tests run against the real compiler).
+"""
+
 import random
+import shutil
 
 import numpy as np
 import pytest
+
+import symbp
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("pdflatex"):
+        return
+    skip = pytest.mark.skip(reason="pdflatex is not installed")
+    for item in items:
+        if "needs_pdflatex" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +30,14 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def default_derivation():
+    """The default network [2, 3, 3, 2] sigmoid/MSE, derived once for every test that reads it."""
+    return symbp.derive(symbp.Network())
+
+
+@pytest.fixture(scope="session")
+def default_proof(default_derivation):
+    return symbp.prove(default_derivation)

@@ -144,8 +144,8 @@ def test_progress_shows_on_a_terminal_only():
     assert "proving" not in _stderr_of([*SLOW_PROOF, "--quiet"], tty=True)
 
 
+@pytest.mark.needs_pdflatex
 def test_titles_reaching_latex_are_escaped(tmp_path):
-    pytest.importorskip("shutil").which("pdflatex") or pytest.skip("pdflatex is not installed")
     title = r"Grads & costs: 100% of $x_1 #1 {a} ~b ^c \d"
     result = run("derive", "--widths", "2,2", "--title", title, "--format", "tex,md,pdf",
                  "--out", str(tmp_path))

@@ -3,7 +3,6 @@
 import itertools
 import json
 import re
-import shutil
 
 import pytest
 
@@ -85,10 +84,9 @@ def test_swell_bad_input(args, named, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.needs_pdflatex
 def test_default_document_compiles_in_one_pass(default):
     from symbp.render.latex import compile_tex
 
-    if not shutil.which("pdflatex"):
-        pytest.skip("pdflatex is not installed")
     log = compile_tex(default[1]).log
     assert "Rerun to get" not in log and "Label(s) may have changed" not in log

@@ -2,7 +2,6 @@
 
 import math
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
 from itertools import pairwise
@@ -274,7 +273,7 @@ def test_svg_is_deterministic_and_draws_every_node_and_edge(default_graph):
     assert len(highlighted) == len(default_graph.path) - 1
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("net", [symbp.Network(), symbp.Network([2, 3, 3], cost="softmax_ce")],
                          ids=["default", "softmax"])
 def test_the_standalone_graph_compiles(net):

@@ -17,7 +17,7 @@ def _module(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every symbp module ``path`` imports, anywhere in the file (functions and TYPE_CHECKING too)."""
+    """Every symbp module ``path`` imports, anywhere in it (functions, TYPE_CHECKING too)."""
     here = _module(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     found = set()
@@ -57,7 +57,7 @@ def test_no_import_circle():
             if target == module or target not in GRAPH:
                 continue
             if state.get(target) == 1:
-                circle = path[path.index(target):] + [target]
+                circle = [*path[path.index(target):], target]
                 pytest.fail("import circle: " + " -> ".join(circle))
             if target not in state:
                 visit(target, [*path, target])

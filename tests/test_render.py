@@ -34,7 +34,6 @@ NETWORKS = {
 }
 LEFTOVERS = [r"\VAR", r"\BLOCK", r"\#{", "{{", "{%", "%}", "Undefined", "None"]
 
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex missing")
 
 
 @cache
@@ -53,7 +52,7 @@ def rendered(name, fmt):
 # ---------------------------------------------------------------- LaTeX that compiles, cleanly
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", NETWORKS)
 def test_tex_compiles_without_overfull_lines(name):
     compiled = compile_tex(rendered(name, "tex"))
@@ -61,7 +60,7 @@ def test_tex_compiles_without_overfull_lines(name):
     assert compiled.overfull == []
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 def test_pdf_is_byte_identical_across_runs():
     tex = rendered("default", "tex")
     assert compile_pdf(tex) == compile_pdf(tex)
@@ -182,7 +181,7 @@ def test_a_failed_proof_is_reported_not_hidden(mutant, method):
         assert compile_tex(render(d, "tex", proof)).overfull == []
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 def test_timed_document_compiles():
     d, proof = derived("tanh")
     tex = render(d, "tex", proof, timings=True)
@@ -257,7 +256,7 @@ def test_unknown_format_names_the_valid_ones():
         render(d, "pdf", proof)
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 def test_latex_error_is_a_short_excerpt():
     broken = "\\documentclass{article}\n\\begin{document}\n\\nosuchcommand here\n\\end{document}\n"
     with pytest.raises(LatexError) as caught:
@@ -279,14 +278,14 @@ def test_escape_tex_escapes_every_special_character():
     assert escape_tex("plain text") == "plain text"
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 def test_escaped_text_compiles_and_prints_itself():
     text = "cost_ce: 50% of #1 & {x} ~ y^2 \\ σ ≤ 1"
     tex = f"\\documentclass{{article}}\\begin{{document}}{escape_tex(text)}\\end{{document}}"
     assert compile_pdf(tex).startswith(b"%PDF")
 
 
-@needs_pdflatex
+@pytest.mark.needs_pdflatex
 def test_a_user_title_is_escaped():
     d, proof = derived("default")
     title = "Lecture 7: 50% of #1 & W_l ~ {done}"

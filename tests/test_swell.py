@@ -3,7 +3,6 @@
 import json
 import math
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from itertools import pairwise
 
@@ -156,7 +155,7 @@ def test_run_swell_writes_three_files_the_same_every_time(tmp_path):
     assert json.loads(first["swell.json"])["rows"][-1]["paths"] == 9
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.needs_pdflatex
 def test_the_plot_and_the_table_compile(rows):
     from symbp.render.latex import compile_pdf
 

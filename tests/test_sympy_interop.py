@@ -4,9 +4,9 @@ while the functions inside stay opaque to the prover."""
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import central_differences, random_point
 
 import symbp
-from oracles import central_differences, random_point
 
 NUMERIC = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
 
