@@ -200,8 +200,15 @@ def test_prove_needs_a_derivation():
 
 
 def test_timeout_is_not_a_proof():
-    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), "expand", timeout=0.0)
+    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), "expand", timeout=1e-3)
     assert proof.status == "timed out" and not proof.holds
+    assert proof.failures == []  # a timeout is never a refutation
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 1e308, "3", True])
+def test_bad_timeouts_are_refused(timeout):
+    with pytest.raises(ValueError, match="timeout"):
+        symbp.prove(symbp.derive(symbp.Network([2, 2])), timeout=timeout)
 
 
 @pytest.mark.slow

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import sympy as sp
 
+from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
 from . import lemmas
 from .exact import evaluate_at_random, first_difference
@@ -171,11 +169,12 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     """
     if not isinstance(d, Derivation):
         raise ValueError(f"prove() needs a symbp.Derivation, got {type(d).__name__}")
+    timeout = check_seconds(timeout)
     method = choose_method(d, method, limit)
     timer = _Timer(timeout, progress, 2 * d.L)
     proof = Proof(method=method, status="proved", network=repr(d.net))
     try:
-        with _alarm(timeout):
+        with deadline(timeout):
             if method == "random":
                 _screen(d, proof, timer, points, seed)
             else:
@@ -184,7 +183,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                     _compare_routes(d, proof, timer)
                 else:
                     _prove_locally(d, proof, timer)
-    except _TimedOut:
+    except TimedOut:  # a BaseException: never caught as a failure on the way
         proof.status = "timed out"
     failed_lemmas = [lem for lem in proof.lemmas if not lem.holds]
     proof.failures += [Failure(lem.layer, lem.name, lem.entry, lem.statement, lem.residual)
@@ -193,30 +192,6 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         proof.status = "failed"
     proof.seconds = timer.elapsed
     return proof
-
-
-class _TimedOut(Exception):
-    pass
-
-
-@contextmanager
-def _alarm(timeout: float | None):
-    """Interrupt a long SymPy call at the deadline (main thread only; elsewhere the
-    deadline is checked between entries)."""
-    if timeout is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _TimedOut
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-3))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _rows(d: Derivation):
@@ -254,7 +229,7 @@ def _route_by_route(d: Derivation, proof: Proof, timer: _Timer, compare, passed:
         else:
             for check, route in zip(CHECKS, ("expansion", "direct")):
                 if timer.expired:
-                    raise _TimedOut
+                    raise TimedOut
                 try:
                     found = compare(d.grad(l, route, wrt), reference)
                 except ValueError as error:  # shapes differ: the recursion's matrix is wrong
@@ -279,7 +254,7 @@ def _prove_locally(d: Derivation, proof: Proof, timer: _Timer) -> None:
     ok_factor: dict[int, bool] = {}
     for l in range(d.L, 0, -1):
         if timer.expired:
-            raise _TimedOut
+            raise TimedOut
         started = time.perf_counter()
         step = lemmas.delta_lemma(d, trace, l)
         factor = lemmas.factor_lemma(d, l) if l > 1 else None

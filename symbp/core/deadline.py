@@ -1,0 +1,86 @@
+"""Deadlines that interrupt long SymPy calls, nest, and can never be mistaken for a result.
+
+``TimedOut`` derives from BaseException, so an ``except Exception`` in the middle
+of the work (a prover catching a crashing recursion, say) never turns a timeout
+into a verdict. ``deadline(seconds)`` arms SIGALRM in the main thread; inside
+another deadline it fires at the sooner of the two, and on leaving it re-arms
+the outer one with what is left of it (at once, if that has passed). Off the
+main thread no signal can be used: ``Deadline.expired`` is then the only check.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MAX_SECONDS = 1e6  # about 11 days: any longer is a mistake, and setitimer would overflow
+
+
+class TimedOut(BaseException):
+    """The deadline passed."""
+
+
+class Deadline:
+    """A point in time to stop at; None for no deadline."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = check_seconds(seconds)
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.seconds is None else self.seconds - self.elapsed
+
+    @property
+    def expired(self) -> bool:
+        remaining = self.remaining
+        return remaining is not None and remaining <= 0
+
+    def check(self) -> None:
+        """Raise TimedOut if the deadline has passed (for loops off the main thread)."""
+        if self.expired:
+            raise TimedOut
+
+
+def check_seconds(seconds: object, name: str = "timeout") -> float | None:
+    """``seconds`` as a float in (0, MAX_SECONDS], or None; ValueError naming the bad value."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError(f"{name} must be a number of seconds or None; got {seconds!r}")
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise ValueError(f"{name} must be more than 0 and at most {MAX_SECONDS:g} seconds; "
+                         f"got {seconds!r}")
+    return float(seconds)
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise TimedOut
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[Deadline]:
+    """Raise ``TimedOut`` inside the block once ``seconds`` have passed (see the module text)."""
+    limit = Deadline(seconds)
+    if limit.seconds is None or threading.current_thread() is not threading.main_thread():
+        yield limit
+        return
+    previous_handler = signal.signal(signal.SIGALRM, _expire)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, 0)  # 0.0: no outer deadline
+    mine = limit.seconds if outer == 0 else min(limit.seconds, outer)
+    signal.setitimer(signal.ITIMER_REAL, max(mine, 1e-6))
+    try:
+        yield limit
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - limit.elapsed, 1e-6))
