@@ -136,7 +136,7 @@ def _stderr_of(args, tty: bool) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-SLOW_PROOF = ["prove", "--widths", "16,16,16,16,16,16", "--activation", "generic"]
+SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
 
 
 def test_progress_shows_on_a_terminal_only():

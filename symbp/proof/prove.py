@@ -33,7 +33,7 @@ from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
 from . import lemmas
 from .claims import Claim, Failure, Proof, Row
-from .exact import evaluate_at_random, first_difference
+from .exact import Exact, evaluate_at_random
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
@@ -102,6 +102,7 @@ class _Work:
         self.deadline = None if timeout is None else self.start + timeout
         self.progress, self.total, self.done = progress, total, 0
         self.claims: list[Claim] = []
+        self.session = Exact()  # atoms and checks shared by every comparison of one proof
 
     def tick(self, what: str, steps: int = 1) -> None:
         self.done += steps
@@ -148,9 +149,10 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
             if method == "expand":
-                _compare_routes(d, work, _exactly)
+                _compare_routes(d, work, _exactly(work.session), "proved")
             elif method == "random":
-                _compare_routes(d, work, _at_random_points(random.Random(seed), points))
+                _compare_routes(d, work, _at_random_points(random.Random(seed), points,
+                                                           work.session), "screened")
     except TimedOut:  # a BaseException: never caught as a failure on the way
         pass
     proof.seconds = time.perf_counter() - work.start
@@ -200,8 +202,8 @@ def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
     for l in range(d.L, 0, -1):
         work.check_time()
         started = time.perf_counter()
-        step = lemmas.delta_lemma(d, trace, l)
-        params = [lemmas.parameter_lemma(d, trace, l, wrt) for wrt in PARAMETERS]
+        step = lemmas.delta_lemma(d, trace, l, work.session)
+        params = [lemmas.parameter_lemma(d, trace, l, wrt, work.session) for wrt in PARAMETERS]
         found += [step, *params]
         if broken is None and not step.holds:
             broken = step
@@ -236,10 +238,9 @@ def _plan_routes(d: Derivation, work: _Work, how: str) -> None:
                       how)
 
 
-def _compare_routes(d: Derivation, work: _Work, compare: Compare) -> None:
+def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -> None:
     """Expansion and direct, as ``d.grad`` returns them, against the recursion's gradient."""
     claims = {(c.kind, c.layer, c.parameter): c for c in work.claims}
-    passed = "proved" if compare is _exactly else "screened"
     for l, wrt in _rows(d):
         try:
             reference = d.grad(l, "recursion", wrt)
@@ -264,22 +265,24 @@ def _compare_routes(d: Derivation, work: _Work, compare: Compare) -> None:
         work.tick(f"layer {l}, {wrt}")
 
 
-def _exactly(route: sp.Matrix, reference: sp.Matrix):
-    found = first_difference(route, reference)
-    return None if found is None else (found[0], _short(found[1]))
+def _exactly(session: Exact) -> Compare:
+    def compare(route: sp.Matrix, reference: sp.Matrix):
+        found = session.first_difference(route, reference)
+        return None if found is None else (found[0], _short(found[1]))
+
+    return compare
 
 
-def _at_random_points(rng: random.Random, points: int) -> Compare:
+def _at_random_points(rng: random.Random, points: int, session: Exact) -> Compare:
     def compare(route: sp.Matrix, reference: sp.Matrix):
         if route.shape != reference.shape:
             return None, f"shapes differ: {route.shape} and {reference.shape}"
-        diffs = list(route - reference)
+        cols = reference.shape[1]
         for _ in range(points):
-            values = evaluate_at_random(diffs, rng)
-            bad = next((n for n, v in enumerate(values) if v.is_finite and v != 0), None)
-            if bad is not None:
-                cols = reference.shape[1]
-                return (bad // cols + 1, bad % cols + 1), f"{values[bad]} at a random point"
+            values = evaluate_at_random([*route, *reference], rng, session)  # one point for both
+            for n, (a, b) in enumerate(zip(values[: len(route)], values[len(route):])):
+                if a is not None and b is not None and a != b:
+                    return (n // cols + 1, n % cols + 1), f"{a - b} at a random point"
         return None
 
     return compare
