@@ -39,8 +39,9 @@ __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expa
            "prove"]
 
 METHODS = ("auto", "expand", "local", "random")
-EXPAND_LIMIT = 300  # estimated product terms above which auto chooses "local"
-BRUTE_FORCE_LIMIT = 5_000  # past this, expand and random refuse (minutes of work)
+EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "local" (~2 s here)
+BRUTE_FORCE_LIMIT = 100_000  # past this, expand and random refuse (~20 s here at 74,000)
+ROUTES = ("expansion", "direct")  # the routes compared with the recursion
 HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the routes"}
 PENDING = "timed out"  # a claim's status until it is decided: what a timeout leaves behind
 
@@ -133,13 +134,13 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     """
     _check_arguments(d, points, seed, limit, progress)
     timeout = check_seconds(timeout)
-    method, note = _choose(d, method, limit)
-    exact = method != "random"
-    work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if method != "local" else 0))
-    proof = Proof(method, work.claims, network=repr(d.net), note=note)
+    chosen, note = _choose(d, method, limit)
+    exact = chosen != "random"
+    work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if chosen != "local" else 0))
+    proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
         _plan_recursion(d, work)
-    if method != "local":
+    if chosen != "local":
         _plan_routes(d, work, HOW["expand"] if exact else f"by a random screen at {points} "
                      "points")
     try:
@@ -148,9 +149,17 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 proof.lemmas = lemmas.function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
-            if method == "expand":
-                _compare_routes(d, work, _exactly(work.session), "proved")
-            elif method == "random":
+            if chosen == "expand":
+                try:
+                    _compare_routes(d, work, _exactly(work.session), "proved")
+                except TimedOut:
+                    if method != "auto":
+                        raise
+                    # auto falls back: the route claims it could not finish are not made
+                    work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
+                    proof.method = "local"
+                    proof.note = "auto: the routes were not compared within the timeout"
+            elif chosen == "random":
                 _compare_routes(d, work, _at_random_points(random.Random(seed), points,
                                                            work.session), "screened")
     except TimedOut:  # a BaseException: never caught as a failure on the way
@@ -232,7 +241,7 @@ Compare = Callable[[sp.Matrix, sp.Matrix], "tuple[tuple[int, int] | None, str] |
 
 def _plan_routes(d: Derivation, work: _Work, how: str) -> None:
     for l, wrt in _rows(d):
-        for route in ("expansion", "direct"):
+        for route in ROUTES:
             work.plan(route, l, wrt, f"{route} = recursion for {_label(wrt, l)}",
                       rf"\text{{{route}}} = \text{{recursion}} \text{{ for }} {_tex(wrt, l)}",
                       how)
@@ -246,7 +255,7 @@ def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -
             reference = d.grad(l, "recursion", wrt)
         except Exception as error:  # a broken recursion fails the comparison, not the prover
             reference, failure = None, _describe(error)
-        for route in ("expansion", "direct"):
+        for route in ROUTES:
             work.check_time()
             claim = claims[(route, l, wrt)]
             started = time.perf_counter()
