@@ -90,7 +90,7 @@ def test_list_names_every_activation_and_cost(capsys):
 
 
 def test_prove_json_reports_a_timeout_with_exit_one():
-    result = run("prove", "--widths", "6,6,6,6", "--method", "expand", "--timeout", "0.5",
+    result = run("prove", "--widths", "10,10,10,10", "--method", "expand", "--timeout", "0.5",
                  "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)

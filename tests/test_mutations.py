@@ -173,3 +173,17 @@ def assert_caught(proof, broken):
         kinds = {kind for kind, _, _ in broken}
         assert all(c.kind not in kinds for c in proof.claims)
         assert "not compared" in proof.summary()
+
+
+@pytest.mark.parametrize("net", SIZES)
+def test_every_route_planted_alike_is_still_caught_by_expand(net):
+    """grad wrong the same way for all three routes: they agree, but not with the steps."""
+
+    class AllWrong(symbp.Derivation):
+        def grad(self, l, route="recursion", wrt="W"):
+            g = super().grad(l, route, wrt)
+            return doubled(g) if (l, wrt) == (1, "W") else g
+
+    proof = symbp.prove(AllWrong(net), "expand")
+    assert_caught(proof, {("recursion", 1, "W")})
+    assert "not the composition of the proved steps" in proof.failures[0].culprit

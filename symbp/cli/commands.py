@@ -96,12 +96,17 @@ def _exit_code(proof: Proof) -> int:
 
 
 def _table(proof: Proof) -> str:
+    """The claims: one line per layer and parameter for the routes, then every other claim."""
     heads = list(CHECKS.values())
-    lines = [f"{'layer':>5}  {'param':5}  " + "  ".join(f"{h:21}" for h in heads) + "  seconds"]
+    lines = []
+    if proof.rows:
+        lines.append(f"{'layer':>5}  {'param':5}  " + "  ".join(f"{h:21}" for h in heads)
+                     + "  seconds")
     for row in proof.rows:
         cells = "  ".join(f"{row.checks[h]:21}" for h in heads)
         lines.append(f"{row.layer:>5}  {row.parameter:5}  {cells}  {row.seconds:7.3f}")
-    lines += [f"lemma {c.label}: {c.status}" for c in proof.claims if c.kind == "function"]
+    lines += [f"{'lemma' if c.kind == 'function' else 'claim'} {c.label}: {c.status}"
+              for c in proof.claims if c.layer is None or c.parameter is None]
     lines += [f"failure: {f}" for f in proof.failures]
     return "\n".join(lines)
 

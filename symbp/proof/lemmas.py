@@ -129,7 +129,7 @@ def pullback(exprs, wrt, v) -> list[sp.Expr]:
     return [sp.Add(*p) for p in parts]
 
 
-def _affine(d, l: int, a: list) -> list[sp.Expr]:
+def affine(d, l: int, a: list) -> list[sp.Expr]:
     """W_l a + b_l, entry by entry (a SymPy matrix product is slow on symbols)."""
     W, b = d.weights(l), d.biases(l)
     return [sp.Add(*[W[j, k] * a[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
@@ -153,7 +153,7 @@ def delta_lemma(d, trace, l: int, session: Exact | None = None) -> Lemma:
         statement = f"delta_{l} = (dz_{l + 1}/dz_{l})^T delta_{l + 1}"
         latex = (rf"\delta_{{{l}}} = \bigl(\partial z_{{{l + 1}}}/\partial z_{{{l}}}\bigr)^{{T}}"
                  rf"\,\delta_{{{l + 1}}}")
-        truth = pullback(_affine(d, l + 1, sigma), z, d.delta_symbols(l + 1))
+        truth = pullback(affine(d, l + 1, sigma), z, d.delta_symbols(l + 1))
     if l not in trace.deltas:
         return _missing(name, statement, latex, l)
     value = trace.deltas[l].xreplace(_as_activation(d, l))
@@ -171,6 +171,6 @@ def parameter_lemma(d, trace, l: int, wrt: str, session: Exact | None = None) ->
     table = trace.weight if wrt == "W" else trace.bias
     if l not in table:
         return _missing(name, statement, latex, l)
-    z = _affine(d, l, list(d.a_symbols(l - 1)))
+    z = affine(d, l, list(d.a_symbols(l - 1)))
     truth = sp.Matrix(pullback(z, list(params), d.delta_symbols(l))).reshape(*params.shape)
     return _check(name, statement, latex, table[l], truth, layer=l, session=session)

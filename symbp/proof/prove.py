@@ -42,7 +42,8 @@ METHODS = ("auto", "expand", "local", "random")
 EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "local" (~2 s here)
 BRUTE_FORCE_LIMIT = 100_000  # past this, expand and random refuse (~20 s here at 74,000)
 ROUTES = ("expansion", "direct")  # the routes compared with the recursion
-HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the routes"}
+HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the routes",
+       "tied": "by per-layer lemmas, with grad's recursion checked against them"}
 PENDING = "timed out"  # a claim's status until it is decided: what a timeout leaves behind
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -139,7 +140,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if chosen != "local" else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
-        _plan_recursion(d, work)
+        _plan_recursion(d, work, HOW["tied" if chosen == "expand" else "local"])
     if chosen != "local":
         _plan_routes(d, work, HOW["expand"] if exact else f"by a random screen at {points} "
                      "points")
@@ -191,10 +192,10 @@ def _function_claim(lem: lemmas.Lemma) -> Claim:
 # ---------------------------------------------------------------- recursion = gradient
 
 
-def _plan_recursion(d: Derivation, work: _Work) -> None:
+def _plan_recursion(d: Derivation, work: _Work, how: str) -> None:
     for l, wrt in _rows(d):
         work.plan("recursion", l, wrt, f"recursion = {_label(wrt, l)}",
-                  rf"\text{{recursion}} = {_tex(wrt, l)}", HOW["local"])
+                  rf"\text{{recursion}} = {_tex(wrt, l)}", how)
 
 
 def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
@@ -248,11 +249,24 @@ def _plan_routes(d: Derivation, work: _Work, how: str) -> None:
 
 
 def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -> None:
-    """Expansion and direct, as ``d.grad`` returns them, against the recursion's gradient."""
+    """Expansion and direct, as ``d.grad`` returns them, against the recursion's gradient.
+
+    An exact comparison also ties the recursion's gradient as ``d.grad`` returns it
+    to the steps the lemmas proved, composed with the prover's own forward pass; a
+    mismatch fails the recursion claim.
+    """
     claims = {(c.kind, c.layer, c.parameter): c for c in work.claims}
+    own = None
+    if passed == "proved":
+        try:
+            own = _composed_steps(d)
+        except Exception:  # the recursion does not run: its claims have failed already
+            own = None
     for l, wrt in _rows(d):
         try:
             reference = d.grad(l, "recursion", wrt)
+            if own is not None:
+                _tie(claims[("recursion", l, wrt)], compare, reference, own(l, wrt))
         except Exception as error:  # a broken recursion fails the comparison, not the prover
             reference, failure = None, _describe(error)
         for route in ROUTES:
@@ -272,6 +286,34 @@ def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -
             else:
                 _fail(claim, *found)
         work.tick(f"layer {l}, {wrt}")
+
+
+def _composed_steps(d: Derivation):
+    """The recursion's gradient from its traced steps, in x, y, W and b, by the prover's own
+    forward pass z_l = W_l a_{l-1} + b_l, a_l = σ_l(z_l) (not the derivation's)."""
+    trace = d.recursion
+    mapping: dict[sp.Symbol, sp.Expr] = {}
+    a = list(d.x)
+    for l in d.layers:
+        z = lemmas.affine(d, l, a)
+        a = d.net.activation(l).apply(z)
+        mapping.update({**dict(zip(d.z_symbols(l), z)), **dict(zip(d.a_symbols(l), a))})
+    for l in range(d.L, 0, -1):
+        if l in trace.deltas:
+            mapping.update(zip(d.delta_symbols(l), trace.deltas[l].xreplace(mapping)))
+
+    def composed(l: int, wrt: str) -> sp.Matrix:
+        return (trace.weight if wrt == "W" else trace.bias)[l].xreplace(mapping)
+
+    return composed
+
+
+def _tie(claim: Claim, compare: Compare, returned: sp.Matrix, composed: sp.Matrix) -> None:
+    if claim.status == "failed":
+        return
+    found = compare(returned, composed)
+    if found is not None:
+        _fail(claim, *found, "grad(l, 'recursion') is not the composition of the proved steps")
 
 
 def _exactly(session: Exact) -> Compare:
