@@ -68,9 +68,9 @@ class ProofRow:
 class LemmaItem:
     name: str  # plain text
     statement: str  # LaTeX
-    holds: bool
-    layer: str  # plain text, "" for a function lemma
-    seconds: str  # "" unless timings
+    status: str  # proved | failed
+    where: str  # plain text: " (layer 2)", "" for a function lemma
+    took: str  # plain text: " in 0.123 s" with timings, else ""
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ def proof_part(proof: Proof, timings: bool) -> ProofPart:
     rows = [ProofRow([str(r.layer), "$" + slash("C", vec(r.parameter, r.layer)) + "$"],
                      [r.checks[c] for c in CHECKS.values()], [seconds(r.seconds)] * timings)
             for r in proof.rows]
-    lemmas = [LemmaItem(lem.name, lem.latex, lem.holds,
-                        "" if lem.layer is None else str(lem.layer), seconds(lem.seconds))
+    lemmas = [LemmaItem(lem.name, lem.latex, "proved" if lem.holds else "failed",
+                        "" if lem.layer is None else f" (layer {lem.layer})",
+                        f" in {seconds(lem.seconds)}" if timings else "")
               for lem in proof.lemmas]
     exact = proof.method in ("expand", "local")
     return ProofPart(

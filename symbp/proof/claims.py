@@ -15,7 +15,7 @@ was checked. Anyone can build one::
         status="proved",      # proved | failed | screened | not compared | timed out
         how="by induction over index-notation lemmas",
     )
-    proof = Proof("induction", [claim])   # Proof(method, claims, *, lemmas, seconds, network)
+    proof = Proof("induction", [claim])   # Proof(method, claims, *, lemmas, seconds, network, note)
     proof.holds                           # True: at least one claim, and every claim proved
 
 A failed claim says where: ``entry`` (1-based row, column) and ``residual`` (the
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 
 from .lemmas import Lemma
 
@@ -129,6 +129,7 @@ class Proof:
 
     method: str
     claims: list[Claim] = field(default_factory=list)
+    _: KW_ONLY
     lemmas: list[Lemma] = field(default_factory=list)
     seconds: float = 0.0
     network: str = ""
@@ -176,7 +177,7 @@ class Proof:
         functions = [c for c in self.claims if c.kind == "function"]
         if functions:
             parts.append(_listed("lemmas", functions))
-        parts += [f"{c.statement}: {c.status} ({c.how})"
+        parts += [f"{c.statement} {c.how}" if c.proved else f"{c.statement}: {c.status}"
                   for c in self.claims if c.kind == "general"]
         missing = [k for k in ROUTE_KINDS if not any(c.kind == k for c in self.claims)]
         if missing and len(missing) < len(ROUTE_KINDS):
