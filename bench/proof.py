@@ -150,7 +150,8 @@ def report(best: dict[str, tuple[float, bool]], rounds: int) -> str:
         f"Fastest of {rounds} interleaved rounds per case, SymPy's cache cleared before each "
         "call, one BLAS thread.",
         f"Rerun: `python bench/proof.py --write`. Machine: {platform.machine()}, "
-        f"Python {platform.python_version()}, SymPy {sp.__version__}.",
+        f"Python {platform.python_version()}, SymPy {sp.__version__}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (a shared machine slows every row alike).",
     ]
     return "\n".join(lines)
 
