@@ -15,6 +15,7 @@ from .core.network import Network
 from .core.recursion import RecursionOps, backprop_deltas
 from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
 from .numeric.backends import check_gradients, lambdify
+from .proof.claims import Claim
 from .proof.exact import equivalent
 from .proof.lemmas import Lemma
 from .proof.prove import Failure, Proof, prove
@@ -22,7 +23,8 @@ from .proof.prove import Failure, Proof, prove
 __version__ = "0.2.0"
 
 __all__ = [
-    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Cost", "Derivation", "Failure", "Lemma",
+    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Failure",
+    "Lemma",
     "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
     "equivalent", "explicit", "lambdify", "prove", "render",
 ]

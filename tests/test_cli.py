@@ -90,7 +90,7 @@ def test_list_names_every_activation_and_cost(capsys):
 
 
 def test_prove_json_reports_a_timeout_with_exit_one():
-    result = run("prove", "--widths", "6,6,6,6", "--method", "expand", "--timeout", "0.5",
+    result = run("prove", "--widths", "10,10,10,10", "--method", "expand", "--timeout", "0.5",
                  "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
@@ -102,7 +102,8 @@ def test_prove_json_rows_carry_timing():
     data = json.loads(run("prove", "--json").stdout)
     assert all(row["seconds"] >= 0 for row in data["rows"])
     assert all(set(row["checks"].values()) == {"proved"} for row in data["rows"])
-    assert {lemma["name"] for lemma in data["lemmas"]} == {"sigmoid'", "mse gradient"}
+    assert {c["name"] for c in data["claims"] if c["kind"] == "function"} == {"sigmoid'",
+                                                                           "mse gradient"}
 
 
 def _stderr_of(args, tty: bool) -> str:
@@ -135,7 +136,7 @@ def _stderr_of(args, tty: bool) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-SLOW_PROOF = ["prove", "--widths", "16,16,16,16,16,16", "--activation", "generic"]
+SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
 
 
 def test_progress_shows_on_a_terminal_only():

@@ -51,7 +51,7 @@ CASES = [
     (["derive", "--name", "../escape"], "'../escape'"),
     (["derive", "--bogus"], "--bogus"),
     (["frobnicate"], "'frobnicate'"),
-    (["prove", "--widths", "8,8,8,8,8", "--method", "expand"], "limit"),
+    (["prove", "--widths", "16,16,16,16,16", "--method", "expand"], "limit"),
     (["derive", "missing.toml"], "missing.toml: no such network file"),
     (["derive", "syntax.toml"], "syntax.toml: invalid TOML"),
     (["derive", "unknown_key.toml"], "unknown key 'widht'"),

@@ -174,7 +174,7 @@ def test_a_failed_proof_is_reported_not_hidden(mutant, method):
     for fmt in FORMATS:
         text = render(d, fmt, proof)
         assert "All three routes give the same gradients" not in text
-        assert re.search(r"not[*}] shown to\s+agree;\s+\d+ check\(s\) failed", text)
+        assert re.search(r"Not every claim was proved: \d+ of \d+ claims failed", text)
         escape = escape_tex_breakable if fmt == "tex" else escape_md
         assert escape(str(proof.failures[0])) in text
     if shutil.which("pdflatex"):

@@ -1,39 +1,88 @@
-"""The proof section as plain data: the per-layer checks, the lemmas, the method and the status."""
+"""The proof section as plain data: exactly the claims the proof made, and how it made them.
+
+Every sentence that depends on the proof is decided here; the template only lays
+it out. Strings marked "mixed" are text with inline math (``$...$``) and no
+other markup, valid in both LaTeX and Markdown as they are.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
-from ..proof.prove import CHECKS, Proof
+from ..proof.claims import CHECKS, ROUTE_KINDS, Claim, Proof
 from .steps import slash
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
+SEVERITY = ("failed", "timed out", "not compared", "screened", "proved")  # worst first
+
+CLAIM_TEXT = {  # mixed: what each kind of route claim says, for every layer
+    "recursion": r"$\text{recursion} = \partial C/\partial W_l$ and "
+                 r"$\partial C/\partial b_l$ for every layer $l$",
+    "expansion": r"$\text{expansion} = \text{recursion}$ for every layer",
+    "direct": r"$\text{direct} = \text{recursion}$ for every layer",
+}
+METHOD_TEXT = {  # mixed: how each method settles its claims
+    "expand": (
+        r"Each route's gradient, exactly as the derivation returns it, is written out in "
+        r"terms of the input, the target and the parameters, with $\sigma$ and $\sigma'$ kept "
+        r"as unknown functions. Every entry of each difference is brought to a canonical "
+        r"polynomial form over those functions, in which zero is recognisable, and each one "
+        r"reduces to exactly $0$. The recursion is also proved to be the gradient by the "
+        r"per-layer lemmas below."),
+    "local": (
+        r"The full expressions grow quickly with depth, so instead of building them symbp "
+        r"proves small lemmas, one layer at a time: the output error $\delta_L$ is "
+        r"$\partial C/\partial z_L$, each error step is the chain rule for "
+        r"$z_{l+1} = W_{l+1}\sigma(z_l) + b_{l+1}$, and $\delta_l a_{l-1}^{T}$ and $\delta_l$ "
+        r"are $\partial C/\partial W_l$ and $\partial C/\partial b_l$. By induction over the "
+        r"layers, from the output down, the recursion is the gradient for a network of any "
+        r"depth. This method does not compare the expansion or the direct route with it, and "
+        r"claims nothing about them."),
+    "random": (
+        r"The differences between the routes were evaluated exactly, in rational arithmetic, "
+        r"at random points. A nonzero value would have been a counterexample; zeros at a few "
+        r"points are only evidence, so every claim of this method is screened, not proved."),
+}
+GENERIC_TEXT = (  # mixed: why an exact proof with σ unknown covers every activation
+    r"Because $\sigma$ is left unknown during the comparison, what is proved holds for every "
+    r"differentiable activation. A concrete activation enters only through its own "
+    r"one-variable lemma, proved separately below.")
+
+
+@dataclass(frozen=True)
+class ClaimItem:
+    text: str  # mixed
+    status: str  # proved | failed | screened | not compared | timed out
+    how: str  # plain text
 
 
 @dataclass(frozen=True)
 class ProofRow:
-    layer: int
-    parameter: str  # LaTeX, inline: \partial C/\partial W_{2}
-    results: list[str]  # one per check: proved | failed | screened | not checked
-    seconds: str  # "" unless timings
+    cells: list[str]  # layer and gradient (LaTeX, inline, in $...$)
+    results: list[str]  # one status per route kind: recursion, expansion, direct
+    time: list[str]  # ["0.123 s"] with timings, else []
 
 
 @dataclass(frozen=True)
 class LemmaItem:
     name: str  # plain text
     statement: str  # LaTeX
-    holds: bool
-    layer: str  # plain text, "" for a function lemma
-    seconds: str  # "" unless timings
+    status: str  # proved | failed
+    where: str  # plain text: " (layer 2)", "" for a function lemma
+    took: str  # plain text: " in 0.123 s" with timings, else ""
 
 
 @dataclass(frozen=True)
 class ProofPart:
-    method: str  # expand | local | random
-    status: str  # proved | failed | screened | timed out
+    method: str  # expand | local | random | ...
+    status: str  # proved | failed | screened | timed out | not proved
     holds: bool
-    checks: list[str]  # LaTeX column heads: \text{expansion} - \text{recursion}, ...
+    result: str  # plain text: what the proof established, in a sentence or two
+    claims: list[ClaimItem]
+    method_text: str  # mixed
+    columns: str  # the per-layer table's column spec, e.g. "clccc"
+    head: list[str]  # its column heads (plain text)
     rows: list[ProofRow]
     lemmas: list[LemmaItem]
     failures: list[str]  # plain text, the first MAX_FAILURES
@@ -42,23 +91,80 @@ class ProofPart:
     timings: bool
 
 
-
 def proof_part(proof: Proof, timings: bool) -> ProofPart:
     """The proof section's data; times only with ``timings``, as "0.123 s"."""
 
     def seconds(s: float) -> str:
         return f"{s:.3f} s" if timings else ""
 
-    rows = [ProofRow(r.layer, slash("C", vec(r.parameter, r.layer)),
-                     [r.checks.get(c, "not checked") for c in CHECKS], seconds(r.seconds))
+    rows = [ProofRow([str(r.layer), "$" + slash("C", vec(r.parameter, r.layer)) + "$"],
+                     [r.checks[c] for c in CHECKS.values()], [seconds(r.seconds)] * timings)
             for r in proof.rows]
-    lemmas = [LemmaItem(lem.name, lem.latex, lem.holds,
-                        "" if lem.layer is None else str(lem.layer), seconds(lem.seconds))
+    lemmas = [LemmaItem(lem.name, lem.latex, "proved" if lem.holds else "failed",
+                        "" if lem.layer is None else f" (layer {lem.layer})",
+                        f" in {seconds(lem.seconds)}" if timings else "")
               for lem in proof.lemmas]
-    heads = [" - ".join(rf"\text{{{route}}}" for route in c.split(" = ")) for c in CHECKS]
+    exact = proof.method in ("expand", "local")
     return ProofPart(
-        method=proof.method, status=proof.status, holds=proof.holds, checks=heads,
+        method=proof.method, status=proof.status, holds=proof.holds,
+        result=result_sentence(proof), claims=claim_items(proof),
+        method_text=METHOD_TEXT.get(proof.method, "") + (" " + GENERIC_TEXT if exact else ""),
+        columns="clccc" + "r" * timings, head=["Layer", "Gradient", *CHECKS] + ["Time"] * timings,
         rows=rows, lemmas=lemmas, failures=[str(f) for f in proof.failures[:MAX_FAILURES]],
-        failure_count=len(proof.failures),
-        seconds=seconds(proof.seconds), timings=timings,
+        failure_count=len(proof.failures), seconds=seconds(proof.seconds), timings=timings,
     )
+
+
+def claim_items(proof: Proof) -> list[ClaimItem]:
+    """One item per kind of route claim (not compared when none was made), then the lemmas."""
+    items = []
+    for kind in ROUTE_KINDS:
+        mine = [c for c in proof.claims if c.kind == kind]
+        if not mine:
+            items.append(ClaimItem(CLAIM_TEXT[kind], "not compared",
+                                   f"the method {proof.method} does not compare it"))
+        else:
+            items.append(ClaimItem(CLAIM_TEXT[kind], _worst(mine), _how(mine)))
+    functions = [c for c in proof.claims if c.kind == "function"]
+    if functions:
+        items.append(ClaimItem("the function lemmas, listed below", _worst(functions),
+                               _how(functions)))
+    items += [ClaimItem(f"${c.latex}$", c.status, c.how)
+              for c in proof.claims if c.kind not in ROUTE_KINDS and c.kind != "function"]
+    return items
+
+
+def result_sentence(proof: Proof) -> str:
+    """Plain text: what was established, and what was not claimed."""
+    made = [k for k in ROUTE_KINDS if any(c.kind == k for c in proof.claims)]
+    missing = [k for k in ROUTE_KINDS if k not in made and k != "recursion"]
+    status = proof.status
+    if status == "proved" and not missing:
+        return ("All three routes give the same gradients: the recursion is the gradient, and "
+                "the expansion and the direct route equal it, for every weight matrix and "
+                "every bias vector.")
+    if status == "proved":
+        routes, many = " and the ".join(missing), len(missing) > 1
+        return (f"The recursion is the gradient for every weight matrix and every bias vector. "
+                f"The {routes} route {'were' if many else 'was'} not compared with it, and "
+                f"nothing is claimed about {'them' if many else 'it'}.")
+    if status == "screened":
+        return "A random screen found no disagreement, but a screen is evidence, not a proof."
+    if status == "failed":
+        return (f"Not every claim was proved: {len(proof.failures)} of "
+                f"{len(proof.claims)} claims failed.")
+    if status == "timed out":
+        done = sum(c.proved for c in proof.claims)
+        return (f"The proof ran out of time: {done} of {len(proof.claims)} claims were proved "
+                "before that, and the rest are marked timed out.")
+    return "No claim was proved."
+
+
+def _worst(claims: list[Claim]) -> str:
+    return min((c.status for c in claims), key=SEVERITY.index)
+
+
+def _how(claims: list[Claim]) -> str:
+    hows = " / ".join(dict.fromkeys(c.how for c in claims))
+    proved = sum(c.proved for c in claims)
+    return hows if proved in (0, len(claims)) else f"{hows}; {proved} of {len(claims)} proved"

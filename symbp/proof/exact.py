@@ -1,99 +1,238 @@
 """Exact equality of expressions: the one place where "these are equal" is decided.
 
-The check is sound by construction. Every maximal non-rational subterm (an
-applied function such as σ(z) or σ'(z), a log, a fractional power) is replaced
-by a fresh variable, the same variable for the same subterm. If the difference
-is then the zero rational function, it is zero for *every* value of those
-subterms, in particular the real ones. The converse can fail (two equal
-subterms written differently become different variables), which can only make
-a true identity unproved, never a false one proved.
+The check is sound by construction: "equal" means the difference is the zero
+rational function over the expressions' atoms (``polynomials``), so it is zero
+for every value of σ(z), σ'(z), log, ... and in particular the real ones,
+wherever the expressions are defined. Anything that argument does not cover is
+refused, "not proved" with a one-line reason, never "equal":
 
-``exp`` is the one function whose algebra is used: exp(Σ c·m) = Π exp(m)^c for
-integer c, so that softmax and sigmoid lemmas reduce to rational identities.
+- a Float: SymPy rounds while it builds (``Float(1e20)*x + x`` *is* ``1.0e+20*x``),
+  so a Float may already hide an error; write a Rational;
+- a noncommutative term: the algebra below multiplies commutatively;
+- a Piecewise that is not defined everywhere (no catch-all branch, and its
+  conditions do not cover the reals); a total one is compared branch by branch;
+- a denominator that vanishes identically (a 0/0 form), or one that cannot be
+  shown to be nonzero at some point;
+- nan, ∞ and anything that is not an expression.
+
+The converse can fail (two equal atoms written differently become different
+variables), which can only leave a true identity unproved.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from fractions import Fraction
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from .polynomials import Poly, Polynomials
+
+POINTS_TRIED = 3  # random points at which a denominator must be seen nonzero
 
 
-class Atoms:
-    """Maps non-rational subterms to fresh variables, memoised over a shared DAG."""
+class Exact:
+    """One session of exact comparisons: the atoms and checks are shared between calls."""
 
     def __init__(self) -> None:
-        self.variables: dict[sp.Basic, sp.Dummy] = {}
-        self._memo: dict[sp.Basic, sp.Expr] = {}
+        self.polynomials = Polynomials()
+        self._checked: dict[sp.Basic, str | None] = {}
+        self._nonzero: dict[sp.Basic, bool] = {}
+        self._piecewise: dict[sp.Basic, bool] = {}
 
-    def _variable(self, term: sp.Basic) -> sp.Dummy:
-        if term not in self.variables:
-            self.variables[term] = sp.Dummy(f"t{len(self.variables)}")
-        return self.variables[term]
+    # ------------------------------------------------------------ what can be decided
 
-    def __call__(self, expr: sp.Basic) -> sp.Expr:
-        if expr in self._memo:
-            return self._memo[expr]
-        result = self._atomize(expr)
-        self._memo[expr] = result
-        return result
+    def refusal(self, expr: sp.Basic) -> str | None:
+        """Why ``expr`` cannot be decided, in one line; None when it can."""
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if node in self._checked:
+                reason = self._checked[node]
+                if reason:
+                    return reason
+                continue
+            reason = self._node_refusal(node)
+            if reason:
+                self._checked[node] = reason
+                return reason
+            self._checked[node] = None
+            args = node.args
+            if isinstance(node, sp.Piecewise):
+                args = tuple(e for e, _ in node.args)
+            stack.extend(args)
+        return None
 
-    def _atomize(self, expr: sp.Basic) -> sp.Expr:
-        if expr.is_Number or expr.is_Symbol:
-            return expr
-        if expr.is_Add:
-            return sp.Add(*[self(arg) for arg in expr.args])
-        if expr.is_Mul:
-            return sp.Mul(*[self(arg) for arg in expr.args])
-        if expr.is_Pow:
-            base, exponent = expr.args
-            if exponent.is_Integer:
-                return sp.Pow(self(base), exponent)
-            return self._variable(sp.Pow(sp.expand(base), exponent))
-        if isinstance(expr, sp.exp):
-            factors = []
-            for term in sp.Add.make_args(sp.expand(expr.args[0])):
-                coeff, rest = term.as_coeff_Mul()
-                if coeff.is_Integer:
-                    factors.append(self._variable(sp.exp(rest)) ** coeff)
-                else:
-                    factors.append(self._variable(sp.exp(term)))
-            return sp.Mul(*factors)
-        return self._variable(expr)
+    def _node_refusal(self, node: sp.Basic) -> str | None:
+        if node.is_Float:
+            return f"Float {node} is not exact (it may already be rounded); use a Rational"
+        if node is sp.nan or node is sp.zoo or node is sp.oo or node is sp.S.NegativeInfinity:
+            return f"{node} is not a finite value"
+        if node.is_commutative is False:
+            return f"noncommutative term {_short(node)}: the algebra here is commutative"
+        if isinstance(node, sp.Piecewise) and not _total(node):
+            return f"Piecewise {_short(node)} is not defined everywhere"
+        if node.is_Pow and node.exp.is_negative and not self._not_identically_zero(node.base):
+            return f"denominator {_short(node.base)} is not shown to be nonzero (0/0?)"
+        if isinstance(node, sp.Basic) and not isinstance(node, sp.Expr | sp.Tuple):
+            return f"{_short(node)} is not an expression"
+        return None
+
+    def _not_identically_zero(self, base: sp.Expr) -> bool:
+        if base not in self._nonzero:
+            self._nonzero[base] = _seen_nonzero(base)
+        return self._nonzero[base]
+
+    # ------------------------------------------------------------ comparing
+
+    def residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr | str:
+        """0 when a = b is proved; else the difference in canonical form, or why not decided."""
+        for side in (a, b):
+            reason = self.refusal(side)
+            if reason:
+                return f"not decided: {reason}"
+        if self._has_piecewise(a) or self._has_piecewise(b):
+            return self._piecewise_residual(sp.piecewise_fold(a - b))
+        return self._polynomial_residual(a, b)
+
+    def _polynomial_residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr:
+        num, den = self.polynomials.difference(a, b)
+        return sp.Integer(0) if not num else self._as_expr(num, den)
+
+    def _has_piecewise(self, node: sp.Basic) -> bool:
+        found = self._piecewise.get(node)
+        if found is None:
+            found = isinstance(node, sp.Piecewise) or any(self._has_piecewise(a)
+                                                           for a in node.args)
+            self._piecewise[node] = found
+        return found
+
+    def _piecewise_residual(self, folded: sp.Expr) -> sp.Expr | str:
+        """Branch by branch: the difference is zero on every region it is defined on.
+
+        Every Piecewise was checked to be total, so the folded difference is too;
+        a Piecewise left inside an atom (σ of a Piecewise) is an atom like any other.
+        """
+        if not isinstance(folded, sp.Piecewise):
+            return self._polynomial_residual(folded)
+        branches = []
+        for expr, condition in folded.args:
+            if condition is sp.false:
+                continue
+            branches.append((self._polynomial_residual(expr), condition))
+        if all(r == 0 for r, _ in branches):
+            return sp.Integer(0)
+        return sp.Piecewise(*branches)
+
+    def _as_expr(self, num: Poly, den: Poly) -> sp.Expr:
+        to_expr = self.polynomials.to_expr
+        return to_expr(num) / to_expr(den)
+
+    def differences(self, a, b) -> Iterator[tuple[tuple[int, int], sp.Expr | str]]:
+        """(1-based entry, residual or reason) for every entry where a − b is not proved zero."""
+        shape_a, entries_a = _entries(a, "a")
+        shape_b, entries_b = _entries(b, "b")
+        if shape_a != shape_b:
+            raise ValueError(f"cannot compare shapes {shape_a or 'scalar'} and "
+                             f"{shape_b or 'scalar'}")
+        cols = shape_a[1] if shape_a else 1
+        for n, (x, y) in enumerate(zip(entries_a, entries_b)):
+            r = self.residual(x, y)
+            if isinstance(r, str) or r != 0:
+                yield (n // cols + 1, n % cols + 1), r
+
+    def first_difference(self, a, b):
+        return next(self.differences(a, b), None)
 
 
-def residual(expr: sp.Basic) -> sp.Expr:
-    """A canonical form of ``expr``: zero exactly when the check proves it zero."""
-    expr = sp.sympify(expr)
-    if expr.has(sp.Piecewise):
-        folded = sp.piecewise_fold(expr)
-        if isinstance(folded, sp.Piecewise):
-            branches = [(residual(e), c) for e, c in folded.args]
-            if all(r == 0 for r, _ in branches):
-                return sp.Integer(0)
-            return sp.Piecewise(*branches)
-        expr = folded
-    atoms = Atoms()
-    flat = atoms(expr)
-    expanded = sp.expand(flat)
-    if expanded == 0 or not _has_denominator(expanded):
-        return _restore(expanded, atoms)
-    # rational: zero iff the numerator over a common denominator is zero
-    numerator, _ = sp.fraction(sp.together(expanded))
-    numerator = sp.expand(numerator)
-    if numerator == 0:
-        return sp.Integer(0)
-    return _restore(expanded, atoms)
+def _entries(value: object, name: str) -> tuple[tuple[int, ...], list[sp.Expr]]:
+    if isinstance(value, sp.MatrixBase):
+        return value.shape, list(value)
+    if isinstance(value, bool) or not isinstance(value, sp.Basic | int | float | Fraction):
+        raise ValueError(f"argument {name} must be a SymPy expression, a number or a matrix; "
+                         f"got {value!r}")
+    return (), [sp.sympify(value)]
 
 
-def _has_denominator(expr: sp.Expr) -> bool:
-    return any(p.exp.is_negative for p in expr.atoms(sp.Pow))
+def _total(pw: sp.Piecewise) -> bool:
+    """A catch-all branch, or conditions that together cover the reals."""
+    conditions = [c for _, c in pw.args]
+    if any(c is sp.true for c in conditions):
+        return True
+    try:
+        covered = sp.Or(*conditions)
+        if covered is sp.true:
+            return True
+        return covered.as_set() == sp.S.Reals
+    except Exception:  # conditions SymPy cannot turn into a set: not shown total
+        return False
 
 
-def _restore(expr: sp.Expr, atoms: Atoms) -> sp.Expr:
-    back = {v: term for term, v in atoms.variables.items()}
-    return expr.xreplace(back)
+def _seen_nonzero(base: sp.Expr) -> bool:
+    """True when ``base`` is nonzero at some point: then it does not vanish identically.
+
+    Symbols get random rationals; a function with no numeric value of its own (the
+    generic σ, an undefined f) gets a random value per distinct argument, which some
+    differentiable function takes there. SymPy's evalf tracks cancellation: a value
+    it gives to 15 or more correct digits is nonzero; one it cannot (sin² + cos² − 1
+    comes out as 0.e-166, with no correct digit) is not seen.
+    """
+    if base.is_number and base.is_zero is False and not base.has(sp.Function):
+        return True
+    if isinstance(base, sp.exp) or (base.is_Symbol and base.is_zero is not True):
+        return True
+    rng = random.Random(0)
+    for _ in range(POINTS_TRIED):
+        values: dict[object, sp.Rational] = {}
+        point = {s: _random_rational(rng) for s in sorted(base.free_symbols, key=str)}
+        value = _numeric(base.xreplace(point), rng, values)
+        if value is not None:
+            return True
+    return False
+
+
+def _numeric(expr: sp.Expr, rng: random.Random, values: dict) -> sp.Expr | None:
+    """The value of a closed expression if it is clearly nonzero, else None."""
+
+    def free_functions_valued(e: sp.Basic) -> sp.Basic:
+        if not e.args:
+            return e
+        e = e.func(*[free_functions_valued(a) for a in e.args])
+        if isinstance(e, AppliedUndef | sp.Derivative | sp.Subs) or (
+                isinstance(e, sp.Function) and e.evalf(20).has(sp.Function)):
+            key = (e.func, tuple(sp.N(a, 20) for a in e.args))
+            if key not in values:
+                values[key] = _random_rational(rng)
+            return values[key]
+        return e
+
+    try:
+        value = sp.N(free_functions_valued(expr), 30)
+        parts = [p for p in value.as_real_imag() if p.is_Float]
+        if any(p != 0 and p._prec >= 50 for p in parts):  # evalf: accurate to 15+ digits
+            return value
+    except Exception:  # a value SymPy cannot compute is not a value seen
+        return None
+    return None
+
+
+def _random_rational(rng: random.Random) -> sp.Rational:
+    return sp.Rational(rng.choice([-1, 1]) * rng.randint(1, 97), rng.randint(1, 13))
+
+
+def _short(expr: object, limit: int = 80) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------- the public checks
+
+
+def residual(expr: sp.Basic) -> sp.Expr | str:
+    """A canonical form of ``expr``: 0 exactly when it is proved zero; a reason when refused."""
+    return Exact().residual(sp.sympify(expr))
 
 
 def is_zero(expr: sp.Basic) -> bool:
@@ -101,52 +240,56 @@ def is_zero(expr: sp.Basic) -> bool:
     return residual(expr) == 0
 
 
-def _entries(a: sp.Basic | sp.MatrixBase) -> tuple[tuple[int, ...], list[sp.Expr]]:
-    if isinstance(a, sp.MatrixBase):
-        return a.shape, list(a)
-    return (), [sp.sympify(a)]
+def differences(a, b, session: Exact | None = None):
+    """Yield (1-based entry, residual or reason) for every entry where a = b is not proved."""
+    return (session or Exact()).differences(a, b)
 
 
-def differences(a, b) -> Iterator[tuple[tuple[int, int], sp.Expr]]:
-    """Yield (1-based entry, residual) for every entry where a − b is not proved zero."""
-    shape_a, entries_a = _entries(a)
-    shape_b, entries_b = _entries(b)
-    if shape_a != shape_b:
-        raise ValueError(f"cannot compare shapes {shape_a or 'scalar'} and {shape_b or 'scalar'}")
-    cols = shape_a[1] if shape_a else 1
-    for n, (x, y) in enumerate(zip(entries_a, entries_b)):
-        r = residual(x - y)
-        if r != 0:
-            yield (n // cols + 1, n % cols + 1), r
-
-
-def first_difference(a, b) -> tuple[tuple[int, int], sp.Expr] | None:
-    """The first entry (row-major, 1-based) where a and b are not proved equal, or None."""
-    return next(differences(a, b), None)
+def first_difference(a, b, session: Exact | None = None):
+    """The first entry (row-major, 1-based) where a = b is not proved, with why; or None."""
+    return (session or Exact()).first_difference(a, b)
 
 
 def equivalent(a, b) -> bool:
     """Exact check that two expressions (or same-shaped matrices) are equal.
 
     True means proved equal; False means not proved (they differ, or the
-    difference has a form this check cannot reduce). Shapes that differ are
-    simply not equivalent.
+    difference has a form this check refuses, see the module text). Shapes that
+    differ are not equivalent. Anything but SymPy expressions, numbers and
+    matrices is a ValueError naming the argument.
     """
+    _entries(a, "a")
+    _entries(b, "b")
     try:
         return first_difference(a, b) is None
-    except ValueError:
+    except ValueError:  # shapes differ
         return False
 
 
-def evaluate_at_random(exprs: list[sp.Expr], rng: random.Random) -> list[sp.Expr]:
-    """Exact rational values of ``exprs`` at one random point of their atoms.
+def evaluate_at_random(exprs: list[sp.Expr], rng: random.Random,
+                       session: Exact | None = None) -> list[Fraction | None]:
+    """Exact rational values of ``exprs`` at one random point of their atoms (None: undefined).
 
     Every symbol and every atom (σ(z), σ'(z), ...) gets an independent random
     rational, which is a legitimate point for a generic σ. A nonzero value is a
     counterexample; zeros are only evidence.
     """
-    atoms = Atoms()
-    flat = [atoms(e) for e in exprs]
-    free = sorted(set().union(*(f.free_symbols for f in flat)), key=str)
-    point = {s: sp.Rational(rng.randint(-97, 97), rng.randint(1, 13)) for s in free}
-    return [f.xreplace(point) for f in flat]
+    polys = (session or Exact()).polynomials
+    fractions = [polys.fraction(e) for e in exprs]
+    point = [Fraction(int(r.p), int(r.q)) for r in
+             (_random_rational(rng) for _ in polys.generators)]
+    out: list[Fraction | None] = []
+    for num, den in fractions:
+        bottom = _evaluate(den, point)
+        out.append(None if bottom == 0 else _evaluate(num, point) / bottom)
+    return out
+
+
+def _evaluate(p: Poly, point: list[Fraction]) -> Fraction:
+    total = Fraction(0)
+    for m, c in p.items():
+        term = Fraction(c)
+        for i in m:
+            term *= point[i]
+        total += term
+    return total

@@ -1,8 +1,8 @@
 """The lemmas the prover proves: small exact statements, each checked on its own.
 
 Function lemmas tie the opaque σ' and the registered cost gradient to explicit
-formulas. Layer lemmas compare one piece of the recursion (or one factor of the
-expansion) with SymPy's derivative of that layer's own map, in layered symbols.
+formulas. Layer lemmas compare one piece of the recursion with SymPy's
+derivative of that layer's own map, in layered symbols.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sympy as sp
 from ..core import registry
 from ..core.functions import softmax_formula
 from ..core.network import Network
-from .exact import first_difference
+from ..core.routes import differentiate
+from .exact import Exact, first_difference
 
 
 @dataclass
@@ -32,11 +33,11 @@ class Lemma:
     seconds: float = 0.0
 
 
-def _check(name, statement, latex, lhs, rhs, layer=None) -> Lemma:
+def _check(name, statement, latex, lhs, rhs, layer=None, session: Exact | None = None) -> Lemma:
     started = time.perf_counter()
     found: tuple[tuple[int, int] | None, object] | None
     try:
-        found = first_difference(lhs, rhs)
+        found = first_difference(lhs, rhs, session)
     except ValueError as error:  # shapes differ
         found = (None, error)
     lemma = Lemma(name, statement, latex, found is None, layer)
@@ -108,33 +109,58 @@ def function_lemmas(net: Network) -> list[Lemma]:
 # ---------------------------------------------------------------- layer lemmas
 
 
+def pullback(exprs, wrt, v) -> list[sp.Expr]:
+    """vᵀ ∂exprs/∂wrt, one entry per symbol of ``wrt``: SymPy's rules on each term.
+
+    Differentiation is linear, so each term of each entry is differentiated only by
+    the symbols it contains; ``Matrix.jacobian`` would differentiate every entry by
+    every symbol (a 64 × 4096 Jacobian for W_l of a 64-wide layer, mostly zeros).
+    ``differentiate`` applies the same rules as ``sympy.diff``, 15 times faster on
+    these small terms.
+    """
+    index = {s: k for k, s in enumerate(wrt)}
+    parts: list[list[sp.Expr]] = [[] for _ in index]
+    for expr, weight in zip(exprs, v):
+        for term in sp.Add.make_args(expr):
+            for symbol in term.free_symbols:
+                k = index.get(symbol)
+                if k is not None:
+                    parts[k].append(differentiate(term, symbol) * weight)
+    return [sp.Add(*p) for p in parts]
+
+
+def affine(d, l: int, a: list) -> list[sp.Expr]:
+    """W_l a + b_l, entry by entry (a SymPy matrix product is slow on symbols)."""
+    W, b = d.weights(l), d.biases(l)
+    return [sp.Add(*[W[j, k] * a[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
+
+
 def _as_activation(d, l: int) -> dict:
     """a_l := σ_l(z_l), the definition of the layered symbol a_l."""
     return dict(zip(d.a_symbols(l), d.net.activation(l).apply(list(d.z_symbols(l)))))
 
 
-def delta_lemma(d, trace, l: int) -> Lemma:
+def delta_lemma(d, trace, l: int, session: Exact | None = None) -> Lemma:
     """δ_L = ∂C/∂z_L, or δ_l = (∂z_{l+1}/∂z_l)ᵀ δ_{l+1}: SymPy's chain rule for one step."""
     name = f"delta_{l}"
-    z = d.z_symbols(l)
-    sigma = sp.Matrix(d.net.activation(l).apply(list(z)))
+    z = list(d.z_symbols(l))
+    sigma = d.net.activation(l).apply(z)
     if l == d.L:
         statement = f"delta_{l} = dC/dz_{l}"
         latex = rf"\delta_{{{l}}} = \partial C/\partial z_{{{l}}}"
-        truth = sp.Matrix([d.net.cost_entry.formula(list(sigma), list(d.y))]).jacobian(z).T
+        truth = pullback([d.net.cost_entry.formula(sigma, list(d.y))], z, [1])
     else:
         statement = f"delta_{l} = (dz_{l + 1}/dz_{l})^T delta_{l + 1}"
         latex = (rf"\delta_{{{l}}} = \bigl(\partial z_{{{l + 1}}}/\partial z_{{{l}}}\bigr)^{{T}}"
                  rf"\,\delta_{{{l + 1}}}")
-        z_next = d.weights(l + 1) * sigma + d.biases(l + 1)
-        truth = z_next.jacobian(z).T * d.delta_symbols(l + 1)
+        truth = pullback(affine(d, l + 1, sigma), z, d.delta_symbols(l + 1))
     if l not in trace.deltas:
         return _missing(name, statement, latex, l)
     value = trace.deltas[l].xreplace(_as_activation(d, l))
-    return _check(name, statement, latex, value, truth, layer=l)
+    return _check(name, statement, latex, value, sp.Matrix(truth), layer=l, session=session)
 
 
-def parameter_lemma(d, trace, l: int, wrt: str) -> Lemma:
+def parameter_lemma(d, trace, l: int, wrt: str, session: Exact | None = None) -> Lemma:
     """dC/dW_l = δ_l a_{l-1}ᵀ and dC/db_l = δ_l, against SymPy's derivative of z_l's map."""
     name = f"dC/d{wrt}_{l}"
     statement = f"dC/d{wrt}_{l} = (dz_{l}/d{wrt}_{l})^T delta_{l}"
@@ -145,21 +171,6 @@ def parameter_lemma(d, trace, l: int, wrt: str) -> Lemma:
     table = trace.weight if wrt == "W" else trace.bias
     if l not in table:
         return _missing(name, statement, latex, l)
-    z = d.weights(l) * d.a_symbols(l - 1) + d.biases(l)
-    truth = (z.jacobian(sp.Matrix(list(params))).T * d.delta_symbols(l)).reshape(*params.shape)
-    return _check(name, statement, latex, table[l], truth, layer=l)
-
-
-def factor_lemma(d, l: int) -> Lemma:
-    """The expansion's factor ∂a_l/∂a_{l-1} equals J_σ(z_l) W_l (diag(σ'(z_l)) W_l, elementwise)."""
-    act = d.net.activation(l)
-    registered = act.jacobian(list(d.z_symbols(l)), list(d.a_symbols(l))) * d.weights(l)
-    if act.elementwise:
-        text, tex = f"diag(sigma'(z_{l}))", rf"\operatorname{{diag}}\bigl(\sigma'(z_{{{l}}})\bigr)"
-    else:  # softmax: the full Jacobian, a_j (delta_jk - a_k)
-        text, tex = f"J_{act.name}(z_{l})", rf"J_{{{act.latex}}}(z_{{{l}}})"
-    return _check(
-        f"da_{l}/da_{l - 1}", f"da_{l}/da_{l - 1} = {text} W_{l}",
-        rf"\frac{{\partial a_{{{l}}}}}{{\partial a_{{{l - 1}}}}} = {tex}\,W_{{{l}}}",
-        d.expansion_factor(l), registered, layer=l,
-    )
+    z = affine(d, l, list(d.a_symbols(l - 1)))
+    truth = sp.Matrix(pullback(z, list(params), d.delta_symbols(l))).reshape(*params.shape)
+    return _check(name, statement, latex, table[l], truth, layer=l, session=session)

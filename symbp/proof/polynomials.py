@@ -1,0 +1,166 @@
+"""Expressions as rational functions over their atoms, in plain Python arithmetic.
+
+Every maximal non-rational subterm (an applied function such as σ(z) or σ'(z),
+a log, a fractional power) becomes a generator, the same generator for the same
+subterm. A polynomial is a dict from monomials to rational coefficients, a
+monomial the sorted tuple of its generators' indices, repeated by exponent (so
+multiplying two monomials is one sort). ``Polynomials.fraction`` turns an
+expression into (numerator, denominator) with memoised work over a shared
+DAG; two expressions are equal when n₁d₂ − n₂d₁ is the zero polynomial, for
+*every* value of the generators, in particular the real ones. This replaces
+SymPy's ``expand``/``together``, which rebuild an ``Expr`` at every step.
+
+``exp`` is the one function whose algebra is used: exp(Σ c·m) = Π exp(m)^c for
+integer c, so that softmax and sigmoid lemmas reduce to rational identities.
+Whether a denominator can vanish identically is not decided here: the caller
+is told every denominator base (``denominators``) and checks them.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy as sp
+
+Coefficient = int | Fraction
+Monomial = tuple[int, ...]
+Poly = dict[Monomial, Coefficient]
+ONE: Poly = {(): 1}
+
+
+def add(p: Poly, q: Poly, sign: int = 1) -> Poly:
+    out = dict(p)
+    for m, c in q.items():
+        value = out.get(m, 0) + sign * c
+        if value:
+            out[m] = value
+        else:
+            out.pop(m, None)
+    return out
+
+
+def multiply(p: Poly, q: Poly) -> Poly:
+    if len(p) < len(q):
+        p, q = q, p
+    if q == ONE:
+        return p
+    out: Poly = {}
+    get = out.get
+    for m2, c2 in q.items():
+        for m1, c1 in p.items():
+            m = tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
+            value = get(m, 0) + c1 * c2
+            if value:
+                out[m] = value
+            else:
+                del out[m]
+    return out
+
+
+def power(p: Poly, n: int) -> Poly:
+    result, base = ONE, p
+    while n:
+        if n & 1:
+            result = multiply(result, base)
+        n >>= 1
+        if n:
+            base = multiply(base, base)
+    return result
+
+
+def constant(value: sp.Rational) -> Poly:
+    c: Coefficient = int(value.p) if value.q == 1 else Fraction(int(value.p), int(value.q))
+    return {(): c} if c else {}
+
+
+Fractional = tuple[Poly, Poly]  # (numerator, denominator)
+
+
+class Polynomials:
+    """Turns expressions into rational functions over shared generators (memoised)."""
+
+    def __init__(self) -> None:
+        self.generators: list[sp.Basic] = []
+        self._index: dict[sp.Basic, int] = {}
+        self._memo: dict[sp.Basic, Fractional] = {}
+        self.denominators: set[sp.Basic] = set()  # every base raised to a negative power
+
+    def generator(self, term: sp.Basic) -> Poly:
+        index = self._index.get(term)
+        if index is None:
+            index = self._index[term] = len(self.generators)
+            self.generators.append(term)
+        return {(index,): 1}
+
+    def fraction(self, expr: sp.Basic) -> Fractional:
+        found = self._memo.get(expr)
+        if found is None:
+            found = self._memo[expr] = self._convert(expr)
+        return found
+
+    def difference(self, a: sp.Basic, b: sp.Basic) -> Fractional:
+        (n1, d1), (n2, d2) = self.fraction(a), self.fraction(b)
+        if d1 == d2:
+            return add(n1, n2, -1), d1
+        return add(multiply(n1, d2), multiply(n2, d1), -1), multiply(d1, d2)
+
+    def _convert(self, expr: sp.Basic) -> Fractional:
+        if expr.is_Rational:
+            return constant(expr), ONE
+        if expr.is_Symbol:
+            return self.generator(expr), ONE
+        if expr.is_Add:
+            return self._sum([self.fraction(arg) for arg in expr.args])
+        if expr.is_Mul:
+            num, den = ONE, ONE
+            for arg in expr.args:
+                n, d = self.fraction(arg)
+                num, den = multiply(num, n), multiply(den, d)
+            return num, den
+        if expr.is_Pow:
+            base, exponent = expr.args
+            if exponent.is_Integer:
+                n, d = self.fraction(base)
+                k = int(exponent)
+                if k < 0:
+                    self.denominators.add(base)
+                    n, d, k = d, n, -k
+                return power(n, k), power(d, k)
+            return self.generator(sp.Pow(sp.expand(base), exponent)), ONE
+        if isinstance(expr, sp.exp):
+            return self._exponential(expr)
+        return self.generator(expr), ONE
+
+    def _sum(self, parts: list[Fractional]) -> Fractional:
+        groups: dict[frozenset, tuple[Poly, Poly]] = {}  # terms over one denominator first
+        for n, d in parts:
+            key = frozenset(d.items())
+            total = groups.get(key)
+            groups[key] = (n, d) if total is None else (add(total[0], n), d)
+        num: Poly = {}
+        den = ONE
+        for n, d in groups.values():
+            num, den = add(multiply(num, d), multiply(n, den)), multiply(den, d)
+        return num, den
+
+    def _exponential(self, expr: sp.exp) -> Fractional:
+        num, den = ONE, ONE
+        for term in sp.Add.make_args(sp.expand(expr.args[0])):
+            coeff, rest = term.as_coeff_Mul()
+            if coeff.is_Integer and rest != 1:
+                g, k = self.generator(sp.exp(rest)), int(coeff)
+            else:
+                g, k = self.generator(sp.exp(term)), 1
+            if k < 0:
+                den = multiply(den, power(g, -k))
+            else:
+                num = multiply(num, power(g, k))
+        return num, den
+
+    def to_expr(self, p: Poly) -> sp.Expr:
+        """The polynomial back as a SymPy expression in the original subterms."""
+        terms = []
+        for m, c in p.items():
+            coeff = sp.Rational(c.numerator, c.denominator) if isinstance(c, Fraction) else c
+            terms.append(sp.Mul(coeff, *[self.generators[i] for i in m]))
+        return sp.Add(*terms)
