@@ -102,7 +102,8 @@ def test_prove_json_rows_carry_timing():
     data = json.loads(run("prove", "--json").stdout)
     assert all(row["seconds"] >= 0 for row in data["rows"])
     assert all(set(row["checks"].values()) == {"proved"} for row in data["rows"])
-    assert {lemma["name"] for lemma in data["lemmas"]} == {"sigmoid'", "mse gradient"}
+    assert {c["name"] for c in data["claims"] if c["kind"] == "function"} == {"sigmoid'",
+                                                                           "mse gradient"}
 
 
 def _stderr_of(args, tty: bool) -> str:

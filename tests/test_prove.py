@@ -85,7 +85,8 @@ LOCAL_FIRST = {
 def test_local_names_the_failing_lemma_and_entry(mutant):
     proof = symbp.prove(symbp.derive(SQUARE, recursion=MUTANTS[mutant][0]), method="local")
     name, entry = LOCAL_FIRST[mutant]
-    assert (proof.failures[0].parameter, proof.failures[0].entry) == (name, entry)
+    first = proof.failures[0]
+    assert first.culprit.startswith(f"lemma {name} ") and first.entry == entry, str(first)
 
 
 @pytest.mark.parametrize("mutant", list(MUTANTS))
@@ -169,7 +170,8 @@ def test_proof_report():
     assert proof.failures == []
     assert len(proof.rows) == 6
     assert all(set(r.checks.values()) == {"proved"} for r in proof.rows)
-    assert [lem.name for lem in proof.lemmas] == ["sigmoid'", "mse gradient"]
+    assert [c.label for c in proof.claims if c.kind == "function"] == ["sigmoid'", "mse gradient"]
+    assert {c.kind for c in proof.claims} == {"recursion", "expansion", "direct", "function"}
     data = json.loads(json.dumps(proof.to_dict()))
     assert data["holds"] is True and data["method"] == "expand"
     assert proof.seconds > 0

@@ -28,6 +28,7 @@ from ..numeric.train import (
     XOR_TARGETS,
     train_xor,
 )
+from ..proof.claims import CHECKS
 from ..proof.prove import Proof, prove
 from ..render.figures import swell_markdown
 from ..render.latex import LatexError, missing_compiler_note
@@ -95,13 +96,12 @@ def _exit_code(proof: Proof) -> int:
 
 
 def _table(proof: Proof) -> str:
-    lines = [f"{'layer':>5}  {'param':5}  {'expansion = recursion':22}  "
-             f"{'direct = recursion':19}  seconds"]
+    heads = list(CHECKS.values())
+    lines = [f"{'layer':>5}  {'param':5}  " + "  ".join(f"{h:21}" for h in heads) + "  seconds"]
     for row in proof.rows:
-        a, b = row.checks.values()
-        lines.append(f"{row.layer:>5}  {row.parameter:5}  {a:22}  {b:19}  {row.seconds:7.3f}")
-    lines += [f"lemma {lem.name}: {'proved' if lem.holds else 'FAILED'}" for lem in proof.lemmas
-              if lem.layer is None]  # the function lemmas; layer lemmas are in the rows above
+        cells = "  ".join(f"{row.checks[h]:21}" for h in heads)
+        lines.append(f"{row.layer:>5}  {row.parameter:5}  {cells}  {row.seconds:7.3f}")
+    lines += [f"lemma {c.label}: {c.status}" for c in proof.claims if c.kind == "function"]
     lines += [f"failure: {f}" for f in proof.failures]
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
-from ..proof.prove import CHECKS, Proof
+from ..proof.claims import CHECKS, Proof
 from .steps import slash
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
@@ -50,12 +50,12 @@ def proof_part(proof: Proof, timings: bool) -> ProofPart:
         return f"{s:.3f} s" if timings else ""
 
     rows = [ProofRow(r.layer, slash("C", vec(r.parameter, r.layer)),
-                     [r.checks.get(c, "not checked") for c in CHECKS], seconds(r.seconds))
+                     [r.checks.get(c, "not compared") for c in CHECKS.values()], seconds(r.seconds))
             for r in proof.rows]
     lemmas = [LemmaItem(lem.name, lem.latex, lem.holds,
                         "" if lem.layer is None else str(lem.layer), seconds(lem.seconds))
               for lem in proof.lemmas]
-    heads = [" - ".join(rf"\text{{{route}}}" for route in c.split(" = ")) for c in CHECKS]
+    heads = list(CHECKS)  # recursion, expansion, direct
     return ProofPart(
         method=proof.method, status=proof.status, holds=proof.holds, checks=heads,
         rows=rows, lemmas=lemmas, failures=[str(f) for f in proof.failures[:MAX_FAILURES]],
