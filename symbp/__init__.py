@@ -18,11 +18,12 @@ from .numeric.backends import check_gradients, lambdify
 from .proof.exact import equivalent
 from .proof.lemmas import Lemma
 from .proof.prove import Failure, Proof, prove
+from .proof.theorem import theorem
 
 __version__ = "0.2.0"
 
 __all__ = [
     "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Cost", "Derivation", "Failure", "Lemma",
     "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
-    "equivalent", "explicit", "lambdify", "prove", "render",
+    "equivalent", "explicit", "lambdify", "prove", "render", "theorem",
 ]

@@ -46,7 +46,7 @@ WIDTHS = (1, 2, 3, 4)  # concrete widths every lemma is instantiated at
 
 
 @dataclass
-class Lemma:
+class Identity:
     """One index identity: lhs = rhs for every value of the free indices in their ranges."""
 
     lhs: sp.Expr
@@ -60,7 +60,7 @@ class Outcome:
     status: str  # proved | failed | screened
     how: str
     residual: str = ""
-    entry: tuple[int, ...] | None = None
+    entry: tuple[int, int] | None = None  # (row, column), 1-based; a vector's is (k, 1)
     instances: int = 0
 
 
@@ -84,26 +84,26 @@ def cost_term(cost: registry.Cost, j: sp.Expr) -> sp.Expr:
 
 
 def base_case(delta_L: sp.Expr, act: registry.Activation, cost: registry.Cost,
-              unit: type[sp.Function] | None) -> Lemma:
+              unit: type[sp.Function] | None) -> Identity:
     """δ^{(L)}_k (the recursion's, entry K) against ∂C/∂z^{(L)}_k from the cost's formula."""
     j = fresh()
     C = activate(sp.Sum(cost_term(cost, j), (j, 1, WIDTH[DEPTH])), DEPTH, act, unit)
-    return Lemma(activate(delta_L, DEPTH, act, unit), C.diff(Z[DEPTH, K]),
+    return Identity(activate(delta_L, DEPTH, act, unit), C.diff(Z[DEPTH, K]),
                  {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
 
 
-def step(delta_l: sp.Expr, act: registry.Activation, unit: type[sp.Function] | None) -> Lemma:
+def step(delta_l: sp.Expr, act: registry.Activation, unit: type[sp.Function] | None) -> Identity:
     """δ^{(l)}_k (the recursion's) against Σ_i δ^{(l+1)}_i ∂z^{(l+1)}_i/∂z^{(l)}_k."""
     i, m = fresh(), fresh()
     l = LAYER
     z_next = sp.Sum(W[l + 1, i, m] * A[l, m], (m, 1, WIDTH[l])) + B[l + 1, i]
     chain = sp.Sum(DELTA[l + 1, i] * activate(z_next, l, act, unit).diff(Z[l, K]),
                    (i, 1, WIDTH[l + 1]))
-    return Lemma(activate(delta_l, l, act, unit), chain, {K: (1, WIDTH[l])},
+    return Identity(activate(delta_l, l, act, unit), chain, {K: (1, WIDTH[l])},
                  [WIDTH[l], WIDTH[l + 1]])
 
 
-def parameter(gradient: sp.Expr, wrt: str) -> Lemma:
+def parameter(gradient: sp.Expr, wrt: str) -> Identity:
     """Entry (j, k) of ∂C/∂W_l or entry j of ∂C/∂b_l against Σ_i δ^{(l)}_i ∂z^{(l)}_i/∂(that)."""
     i, m = fresh(), fresh()
     l = LAYER
@@ -113,38 +113,38 @@ def parameter(gradient: sp.Expr, wrt: str) -> Lemma:
     ranges = {J: (1, WIDTH[l])}
     if wrt == "W":
         ranges[K] = (1, WIDTH[l - 1])
-    return Lemma(gradient, chain, ranges, [WIDTH[l], WIDTH[l - 1]] if wrt == "W" else [WIDTH[l]])
+    return Identity(gradient, chain, ranges, [WIDTH[l], WIDTH[l - 1]] if wrt == "W" else [WIDTH[l]])
 
 
-def cost_gradient_lemma(cost: registry.Cost) -> Lemma:
+def cost_gradient_lemma(cost: registry.Cost) -> Identity:
     """The registered ∂C/∂a_k (entry k) against ∂/∂a_k of Σ_j term(a_j, y_j)."""
     j = fresh()
     C = sp.Sum(cost_term(cost, j), (j, 1, WIDTH[DEPTH]))
     registered = sp.sympify(cost.gradient([A[DEPTH, K]], [Y[K]])[0])
-    return Lemma(registered, C.diff(A[DEPTH, K]), {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
+    return Identity(registered, C.diff(A[DEPTH, K]), {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
 
 
-def softmax_formula_lemma(act: registry.Activation) -> Lemma:
+def softmax_formula_lemma(act: registry.Activation) -> Identity:
     """The registered Jacobian entry against ∂/∂z_k of the explicit e^{z_j} / Σ_m e^{z_m}."""
     m, l = fresh(), LAYER
 
     def explicit(i: sp.Expr) -> sp.Expr:
         return sp.exp(Z[l, i]) / sp.Sum(sp.exp(Z[l, m]), (m, 1, WIDTH[l]))
 
-    return Lemma(jacobian_entry(act, l, J, K, explicit), explicit(J).diff(Z[l, K]),
+    return Identity(jacobian_entry(act, l, J, K, explicit), explicit(J).diff(Z[l, K]),
                  {J: (1, WIDTH[l]), K: (1, WIDTH[l])}, [WIDTH[l]])
 
 
 # ---------------------------------------------------------------- deciding a lemma
 
 
-def check(lemma: Lemma, widths: tuple[int, ...] = WIDTHS, smallest: int = 1) -> Outcome:
-    """The lemma as a symbolic identity, then at every combination of concrete ``widths``."""
-    symbolic = difference(lemma.lhs, lemma.rhs, lemma.ranges)
+def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 1) -> Outcome:
+    """The identity symbolically, then at every combination of concrete ``widths``."""
+    symbolic = difference(identity.lhs, identity.rhs, identity.ranges)
     counterexample, instances = None, 0
     for values in itertools.product([w for w in widths if w >= smallest],
-                                    repeat=len(lemma.widths)):
-        found, count = _instance(lemma, dict(zip(lemma.widths, values)))
+                                    repeat=len(identity.widths)):
+        found, count = _instance(identity, dict(zip(identity.widths, values)))
         instances += count
         if found is not None:
             counterexample = found
@@ -158,16 +158,16 @@ def check(lemma: Lemma, widths: tuple[int, ...] = WIDTHS, smallest: int = 1) -> 
         return Outcome("screened", "SymPy did not reduce the symbolic difference to 0; it holds "
                        f"at every width {sizes} ({instances} entries, exact), which is evidence, "
                        "not a proof", _short(symbolic), None, instances)
-    return Outcome("proved", f"symbolic identity for widths {_names(lemma.widths)}; "
+    return Outcome("proved", f"symbolic identity for widths {_names(identity.widths)}; "
                    f"also checked exactly at every width {sizes} ({instances} entries)",
                    "", None, instances)
 
 
-def _instance(lemma: Lemma, widths: dict[sp.Expr, int]):
+def _instance(identity: Identity, widths: dict[sp.Expr, int]):
     """Both sides written out at concrete widths, compared entry by entry with ``exact``."""
-    lhs, rhs = lemma.lhs.xreplace(widths), lemma.rhs.xreplace(widths)
-    free = list(lemma.ranges)
-    last = [int(lemma.ranges[s][1].xreplace(widths)) for s in free]
+    lhs, rhs = identity.lhs.xreplace(widths), identity.rhs.xreplace(widths)
+    free = list(identity.ranges)
+    last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
     points = list(itertools.product(*[range(1, n + 1) for n in last]))
     left = sp.Matrix([[lhs.xreplace(dict(zip(free, p))).doit() for p in points]])
     right = sp.Matrix([[rhs.xreplace(dict(zip(free, p))).doit() for p in points]])
@@ -175,7 +175,8 @@ def _instance(lemma: Lemma, widths: dict[sp.Expr, int]):
     if found is None:
         return None, len(points)
     at = ", ".join(f"{_name(w)} = {v}" for w, v in widths.items())
-    return (at, points[found[0][1] - 1], found[1]), len(points)
+    point = points[found[0][1] - 1]
+    return (at, point if len(point) == 2 else (point[0], 1), found[1]), len(points)
 
 
 def _name(width: sp.Expr) -> str:

@@ -8,59 +8,35 @@ was checked: for ``backprop_deltas`` with a generic σ, the step reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
 from ..core import registry
 from .indexed import latex, readable
 
-
-@dataclass
-class Claim:
-    """One claim of the general theorem and how it was established."""
-
-    name: str  # short: "base case", "step", "dC/dW", "sigmoid'", ...
-    kind: str  # trace | lemma | function | cross-check | induction
-    statement: str  # plain text
-    latex: str
-    status: str  # proved | failed | screened | timed out
-    how: str  # how it was established: symbolic, instantiated at widths, traced at depths
-    layer: str | None = None  # "L", "l" or None
-    parameter: str | None = None  # "W", "b" or None
-    entry: tuple[int, ...] | None = None
-    residual: str = ""
-    seconds: float = 0.0
-
-    @property
-    def holds(self) -> bool:
-        return self.status == "proved"
-
-
-# kind: (plain text, LaTeX left side, LaTeX right side, layer, parameter)
+# name: (plain text, LaTeX left side, LaTeX right side, layer, parameter)
 LEMMAS = {
-    "base": ("base case: the recursion's delta^(L)_k is dC/dz^(L)_k, for every width n_L",
+    "base case": ("base case: the recursion's delta^(L)_k is dC/dz^(L)_k, for every width n_L",
              r"\delta^{(L)}_{k}", r"\frac{\partial C}{\partial z^{(L)}_{k}}", "L", None),
     "step": ("step: if delta^(l+1) = dC/dz^(l+1), the recursion's delta^(l)_k is dC/dz^(l)_k, "
              "for every layer l < L and widths n_l, n_(l+1)",
              r"\delta^{(l)}_{k}", r"\frac{\partial C}{\partial z^{(l)}_{k}}", "l", None),
-    "W": ("parameters: the recursion's dC/dw^(l)_jk is dC/dw^(l)_jk = delta^(l)_j a^(l-1)_k, "
+    "dC/dW_l": ("parameters: the recursion's dC/dw^(l)_jk is dC/dw^(l)_jk = delta^(l)_j a^(l-1)_k, "
           "for every layer l and widths n_l, n_(l-1)",
           r"\Bigl(\frac{\partial C}{\partial W_l}\Bigr)_{jk}",
           r"\frac{\partial C}{\partial w^{(l)}_{jk}}", "l", "W"),
-    "b": ("parameters: the recursion's dC/db^(l)_j is dC/db^(l)_j = delta^(l)_j, "
+    "dC/db_l": ("parameters: the recursion's dC/db^(l)_j is dC/db^(l)_j = delta^(l)_j, "
           "for every layer l and width n_l",
           r"\Bigl(\frac{\partial C}{\partial b_l}\Bigr)_{j}",
           r"\frac{\partial C}{\partial b^{(l)}_{j}}", "l", "b"),
 }
 
 
-def lemma_statement(kind: str, expr: sp.Expr | None) -> tuple[str, str, str | None, str | None]:
-    """(plain text, LaTeX, layer, parameter) of a structural lemma; ``expr`` is what was traced."""
-    text, left, right, layer, parameter = LEMMAS[kind]
+def lemma_statement(name: str, expr: sp.Expr | None) -> tuple[str, str, str | None]:
+    """(plain text, LaTeX, parameter) of a structural lemma; ``expr`` is what was traced."""
+    text, left, right, _, parameter = LEMMAS[name]
     if expr is None:
-        return text, rf"{left} = {right}", layer, parameter
-    return text, rf"{left} = {latex(readable(expr))} = {right}", layer, parameter
+        return text, rf"{left} = {right}", parameter
+    return text, rf"{left} = {latex(readable(expr))} = {right}", parameter
 
 
 def activation_statement(act: registry.Activation) -> tuple[str, str]:

@@ -21,6 +21,7 @@ For one activation and one cost, by induction over the layers from the output do
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,37 +34,17 @@ from ..core.derivation import derive
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from . import general
+from .claims import Claim, Proof
 from .indexed import IndexMatrix, IndexOps, IndexVector, J, K, generic, softmax_unit
 from .prove import prove
-from .registry_lemmas import function_claims
-from .statements import Claim, lemma_statement
+from .registry_lemmas import function_claims, per_width
+from .statements import lemma_statement
 from .sums import normal
 
 DEPTHS = 5  # the recursion is traced at depths 1..DEPTHS
+LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l"}  # claim names
 NETWORKS = ((3, 1), (2, 1, 3), (1, 3, 2, 2))  # small widths for the per-network cross-check
-STATUS_ORDER = ("failed", "timed out", "screened")  # the worst status of a claim decides
-
-
-@dataclass
-class Theorem:
-    """The general theorem for one hidden activation, output activation and cost."""
-
-    activation: str
-    output: str
-    cost: str
-    claims: list[Claim] = field(default_factory=list)
-    depths: int = DEPTHS
-    seconds: float = 0.0
-
-    @property
-    def holds(self) -> bool:
-        return bool(self.claims) and all(c.holds for c in self.claims)
-
-    @property
-    def status(self) -> str:
-        statuses = {c.status for c in self.claims}
-        worst = next((s for s in STATUS_ORDER if s in statuses), None)
-        return worst or ("proved" if self.claims else "failed")
+STATUS_ORDER = ("failed", "timed out", "screened")  # the worst status among the premises
 
 
 def entries(activation: str, cost: str, output: str | None = None):
@@ -78,27 +59,30 @@ def entries(activation: str, cost: str, output: str | None = None):
 
 def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
                   recursion: RecursionFunction = backprop_deltas, depths: int = DEPTHS,
-                  timeout: float | None = None) -> Theorem:
-    """Prove the general theorem for ``activation`` (hidden layers), ``output`` and ``cost``."""
+                  timeout: float | None = None) -> Proof:
+    """The general theorem for ``activation`` (hidden layers), ``output`` and ``cost``, uncached."""
     hidden, out, cost_entry = entries(activation, cost, output)
     if not callable(recursion):
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     if isinstance(depths, bool) or not isinstance(depths, int) or not 1 <= depths <= 12:
         raise ValueError(f"depths must be an integer from 1 to 12, got {depths!r}")
     timeout = check_seconds(timeout)
-    result = Theorem(hidden.name, out.name, cost_entry.name, depths=depths)
     start = time.perf_counter()
+    claims: list[Claim] = []
     try:
         with deadline(timeout):
-            result.claims += structural_claims(recursion, hidden, out, cost_entry, depths)
-            result.claims += function_claims(hidden, out, cost_entry)
-            result.claims += network_claims(recursion, hidden, out, cost_entry)
+            claims += structural_claims(recursion, hidden, out, cost_entry, depths)
+            claims += function_claims(hidden, out, cost_entry)
+            claims.append(cross_check(recursion, hidden, out, cost_entry))
     except TimedOut:
-        result.claims.append(Claim("time", "induction", "the proof finished in time", "",
-                                   "timed out", f"stopped after {timeout:g} s"))
-    result.claims.append(induction(result.claims, depths))
-    result.seconds = time.perf_counter() - start
-    return result
+        claims.append(Claim("the proof finished in time", "", "general", "timed out",
+                            f"stopped after {timeout:g} s", name="time"))
+    claims.append(induction(claims, depths))
+    name = getattr(recursion, "__name__", repr(recursion))
+    return Proof("general", claims, seconds=time.perf_counter() - start,
+                 network=f"every depth and width: activation={hidden.name!r}, "
+                         f"output={out.name!r}, cost={cost_entry.name!r}",
+                 note=f"recursion {name}, traced at depths 1..{depths}")
 
 
 # ---------------------------------------------------------------- the trace and its lemmas
@@ -180,34 +164,34 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
             ("base", "output steps"), ("step", "hidden steps"), ("W", "weight gradients"),
             ("b", "bias gradients")))
     claims = [Claim(
-        "trace", "trace", f"the recursion runs on index objects at depths 1..{depths} and "
-        "defines delta_l, dC/dW_l and dC/db_l at every layer",
+        f"the recursion runs on index objects at depths 1..{depths} and defines delta_l, "
+        "dC/dW_l and dC/db_l at every layer",
         rf"\text{{the recursion defines }} \delta_l,\ \partial C/\partial W_l,\ "
         rf"\partial C/\partial b_l \text{{ at every layer, depths }} 1, \dots, {depths}",
-        "failed" if problems else "proved",
+        "general", "failed" if problems else "proved",
         f"traced at depths 1..{depths} (the recursion is Python code, read by running it): "
-        + counts, residual="; ".join(problems)[:300], seconds=time.perf_counter() - started)]
+        + counts, name="trace", residual="; ".join(problems)[:300],
+        seconds=time.perf_counter() - started)]
     unit_out = None if out.elementwise else softmax_unit(out)
     unit_hidden = None if hidden.elementwise else softmax_unit(hidden)
-    builders: dict[str, Callable[[sp.Expr], general.Lemma]] = {
+    builders: dict[str, Callable[[sp.Expr], general.Identity]] = {
         "base": lambda e: general.base_case(e, out, cost, unit_out),
         "step": lambda e: general.step(e, hidden, unit_hidden),
         "W": lambda e: general.parameter(e, "W"),
         "b": lambda e: general.parameter(e, "b"),
     }
     for kind, build in builders.items():
-        claims += [lemma_claim(kind, group, build) for group in groups[kind].values()]
+        claims += [lemma_claim(LEMMAS[kind], group, build) for group in groups[kind].values()]
     return claims
 
 
-def lemma_claim(kind: str, group: Group, build: Callable[[sp.Expr], general.Lemma]) -> Claim:
+def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity]) -> Claim:
     started = time.perf_counter()
-    text, tex, layer, parameter = lemma_statement(kind, group.expr)
+    text, tex, parameter = lemma_statement(name, group.expr)
     where = ", ".join(f"layer {m} of {d}" for d, m in group.instances[:4])
     more = "" if len(group.instances) <= 4 else f" and {len(group.instances) - 4} more"
     traced = f"traced at {where}{more}"
-    name = kind if kind in ("base", "step") else f"dC/d{kind}"
-    claim = Claim(name, "lemma", text, tex, "failed", traced, layer, parameter,
+    claim = Claim(text, tex, "general", "failed", traced, parameter=parameter, name=name,
                   residual=group.problem)
     if group.expr is not None:
         outcome = general.check(build(group.expr))
@@ -232,23 +216,29 @@ def cross_check_widths(hidden, out, cost) -> list[list[int]]:
     return found
 
 
-def network_claims(recursion: RecursionFunction, hidden, out, cost) -> list[Claim]:
-    """The per-network prover (method local) on small networks, with the same recursion."""
-    claims = []
-    for widths in cross_check_widths(hidden, out, cost):
-        started = time.perf_counter()
+def cross_check(recursion: RecursionFunction, hidden, out, cost) -> Claim:
+    """The per-network prover on small networks (method local, same recursion) and its
+    function lemmas at each width 1..4: independent code that must agree."""
+    started = time.perf_counter()
+    problems = [f"{lem.name}: {lem.residual}" for lem in per_width(hidden, out, cost)
+                if not lem.holds]
+    networks = cross_check_widths(hidden, out, cost)
+    for widths in networks:
         L = len(widths) - 1
         net = Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
         proof = prove(derive(net, recursion=recursion), method="local")
-        first = str(proof.failures[0]) if proof.failures else ""
-        claims.append(Claim(
-            f"network {'-'.join(map(str, widths))}", "cross-check",
-            f"the per-network prover (method local) proves the recursion for widths {widths}",
-            rf"\text{{widths }} {', '.join(map(str, widths))}",
-            "proved" if proof.holds else "failed",
-            "per-network prover, exact, in layered symbols", residual=first[:300],
-            seconds=time.perf_counter() - started))
-    return claims
+        if not proof.holds:
+            first = str(proof.failures[0]) if proof.failures else proof.status
+            problems.append(f"widths {widths}: {first}")
+    listed = "; ".join(", ".join(map(str, w)) for w in networks)
+    return Claim(
+        f"the per-network prover agrees: it proves the recursion (method local) for widths "
+        f"{listed}, and the function lemmas at each width",
+        rf"	ext{{per network: widths }} {listed.replace(';', r'	ext{;}')}", "general",
+        "failed" if problems else "proved",
+        "cross-check: the per-network prover (exact, layered symbols), independent of the "
+        "index notation", name="cross-check", residual="; ".join(problems)[:300],
+        seconds=time.perf_counter() - started)
 
 
 def induction(premises: list[Claim], depths: int) -> Claim:
@@ -256,17 +246,71 @@ def induction(premises: list[Claim], depths: int) -> Claim:
     statuses = {c.status for c in premises}
     status = "proved" if statuses == {"proved"} else next(
         (s for s in STATUS_ORDER if s in statuses), "failed")
+    first = next((c for c in premises if not c.proved), None)
     return Claim(
-        "theorem", "induction",
         "for every depth L and all widths n_0..n_L, the recursion's delta_l is dC/dz_l and its "
         "dC/dW_l, dC/db_l are the gradients",
         r"\forall L \ge 1,\ n_0, \dots, n_L \ge 1:\quad "
         r"\delta_l = \frac{\partial C}{\partial z_l},\quad "
         r"\frac{\partial C}{\partial W_l} = \delta_l\, a_{l-1}^{T},\quad "
         r"\frac{\partial C}{\partial b_l} = \delta_l \quad (l = 1, \dots, L)",
-        status,
+        "general", status,
         "induction over l from L down to 1: the base case gives l = L; the step gives l from "
         "l + 1, because C depends on z_l only through z_(l+1); the parameter lemmas give the "
         "gradients, because C depends on W_l and b_l only through z_l. That the recursion "
         f"takes these same steps at every depth is traced at depths 1..{depths}.",
-    )
+        name="theorem", culprit="" if first is None else first.label,
+        residual="" if first is None else first.residual)
+
+
+# ---------------------------------------------------------------- the public entry point
+
+_CACHE: dict[tuple, Proof] = {}
+
+
+def theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
+            recursion: RecursionFunction = backprop_deltas,
+            timeout: float | None = None) -> Proof:
+    """Prove, for every depth L and all widths n_0..n_L, that ``recursion`` gives ∂C/∂W_l, ∂C/∂b_l.
+
+    ``activation`` is that of the hidden layers; ``output`` that of layer L (by
+    default the cost's own, softmax for ``softmax_ce``, else ``activation``). The
+    result is a ``Proof`` of "general" claims, method "general": the trace of the
+    recursion, the base case, step and parameter lemmas in index notation, the
+    function lemmas, the per-network cross-checks and the induction itself.
+
+    Results are kept per process, keyed on everything the proof reads (the registry
+    entries, the recursion function), so repeated documents cost nothing; a
+    timed-out result is not kept. Each call returns its own copy.
+    """
+    hidden, out, cost_entry = entries(activation, cost, output)
+    key = (hidden, out, cost_entry, recursion, registry.softmax_jacobian_entry)
+    if key not in _CACHE:
+        proof = prove_theorem(activation, cost, output=output, recursion=recursion,
+                              timeout=timeout)
+        if proof.status == "timed out":
+            return proof
+        _CACHE[key] = proof
+    return copy.deepcopy(_CACHE[key])
+
+
+def general_summary(proof: Proof) -> str:
+    """One short line for a general proof: the verdict, what was proved, the claim count."""
+    done = sum(c.proved for c in proof.claims)
+    what = proof.network.removeprefix("every depth and width: ")
+    verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
+    line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the recursion "
+            f"gives dC/dW_l and dC/db_l ({what}); {done} of {len(proof.claims)} claims proved")
+    failures = proof.failures
+    if failures:
+        line += f"; first failure: {failures[0]}"
+    return line
+
+
+def general_table(proof: Proof) -> str:
+    """The claims of a general proof, one per line: status, name, how it was established."""
+    width = max((len(c.label) for c in proof.claims), default=5)
+    lines = [f"{'status':10}  {'claim':{width}}  how"]
+    lines += [f"{c.status:10}  {c.label:{width}}  {c.how}" for c in proof.claims]
+    lines += [f"failure: {f}" for f in proof.failures]
+    return "\n".join(lines)
