@@ -25,6 +25,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from ..core import registry
+from .sums import normal
 
 LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer
 DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
@@ -244,6 +245,27 @@ class IndexPrinter(LatexPrinter):
     LAYERED: ClassVar[dict[str, str]] = {"w": "w", "b": "b", "z": "z", "a": "a",
                                          "delta": r"\delta"}
 
+    FACTORS: ClassVar[tuple[str, ...]] = ("w", "delta", "a", "y")  # w_ik δ_i, δ_j a_k
+
+    def _as_ordered_terms(self, expr: sp.Expr, order: str | None = None) -> list:
+        """Terms with a minus sign last: a - y, not -y + a."""
+        terms = super()._as_ordered_terms(expr, order="lex")
+        return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """Factors in the order products read: w_{ik} δ_i (Wᵀδ), δ_j a_k (δ aᵀ)."""
+        def rank(f: sp.Expr) -> tuple:
+            if f.is_Number:
+                return (0,)
+            if f.is_Add:
+                return (1,)
+            base = f.base if f.is_Pow else f
+            if isinstance(base, sp.Indexed) and str(base.base) in self.FACTORS:
+                return (2, self.FACTORS.index(str(base.base)))
+            return (4 if isinstance(f, sp.Sum) else 3, sp.default_sort_key(f))
+
+        return super()._print_Mul(sp.Mul(*sorted(expr.args, key=rank), evaluate=False))
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         name = str(expr.base)
         indices = [self._index(i) for i in expr.indices]
@@ -276,15 +298,23 @@ class IndexPrinter(LatexPrinter):
         return tex + body
 
 
-def readable(expr: sp.Expr, taken: set[str] = frozenset({"j", "k", "l", "L"})) -> sp.Expr:
-    """``expr`` with its summation dummies named i, m, p, q, ... (letters not in ``taken``)."""
-    letters = [c for c in "imprsquv" if c not in taken]
-    dummies = sorted(expr.atoms(sp.Dummy), key=sp.default_sort_key)
-    used = {str(s) for s in expr.free_symbols}
-    names = iter(c for c in letters if c not in used)
-    return expr.xreplace({d: sp.Symbol(next(names), integer=True, positive=True)
-                          for d in dummies})
+def readable(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with its summation indices (dummies, or the normal form's ``_s...``) named
+    i, m, p, q, ..., letters not already in use."""
+    bound = [s for s in expr.atoms(sp.Symbol) if isinstance(s, sp.Dummy) or s.name[0] == "_"]
+    bound.sort(key=lambda s: (not isinstance(s, sp.Dummy), sp.default_sort_key(s)))
+    used = {s.name for s in expr.atoms(sp.Symbol) if s not in bound} | {"j", "k", "l", "L"}
+    names = iter(c for c in "imprquvst" if c not in used)
+    return expr.xreplace({s: sp.Symbol(next(names), integer=True, positive=True)
+                          for s in bound})
+
+
+def display(expr: sp.Expr, ranges: dict) -> sp.Expr:
+    """``expr`` for reading: in normal form (``sums.normal``), common factors out, indices named."""
+    if not expr.has(sp.Sum, sp.KroneckerDelta):
+        return readable(expr)  # nothing to bring to normal form: as the recursion wrote it
+    return readable(sp.factor_terms(normal(expr, ranges)))
 
 
 def latex(expr: sp.Expr) -> str:
-    return IndexPrinter({"order": "none"}).doprint(expr)
+    return IndexPrinter({"order": "none"}).doprint(expr)  # factors keep _print_Mul's order

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core import registry
-from .indexed import latex, readable
+from .indexed import display, latex
 
 # name: (plain text, LaTeX left side, LaTeX right side, layer, parameter)
 LEMMAS = {
@@ -31,12 +31,14 @@ LEMMAS = {
 }
 
 
-def lemma_statement(name: str, expr: sp.Expr | None) -> tuple[str, str, str | None]:
-    """(plain text, LaTeX, parameter) of a structural lemma; ``expr`` is what was traced."""
+def lemma_statement(name: str, expr: sp.Expr | None,
+                    ranges: dict | None = None) -> tuple[str, str, str | None]:
+    """(plain text, LaTeX, parameter) of a structural lemma; ``expr`` is what was traced,
+    shown in normal form (its free indices in ``ranges``)."""
     text, left, right, _, parameter = LEMMAS[name]
     if expr is None:
         return text, rf"{left} = {right}", parameter
-    return text, rf"{left} = {latex(readable(expr))} = {right}", parameter
+    return text, rf"{left} = {latex(display(expr, ranges or {}))} = {right}", parameter
 
 
 def activation_statement(act: registry.Activation) -> tuple[str, str]:

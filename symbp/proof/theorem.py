@@ -187,14 +187,15 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
 
 def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity]) -> Claim:
     started = time.perf_counter()
-    text, tex, parameter = lemma_statement(name, group.expr)
+    identity = None if group.expr is None else build(group.expr)
+    text, tex, parameter = lemma_statement(name, group.expr, identity and identity.ranges)
     where = ", ".join(f"layer {m} of {d}" for d, m in group.instances[:4])
     more = "" if len(group.instances) <= 4 else f" and {len(group.instances) - 4} more"
     traced = f"traced at {where}{more}"
     claim = Claim(text, tex, "general", "failed", traced, parameter=parameter, name=name,
                   residual=group.problem)
-    if group.expr is not None:
-        outcome = general.check(build(group.expr))
+    if identity is not None:
+        outcome = general.check(identity)
         claim.status, claim.how = outcome.status, f"{outcome.how}; {traced}"
         claim.residual, claim.entry = outcome.residual, outcome.entry
     claim.seconds = time.perf_counter() - started
@@ -234,7 +235,7 @@ def cross_check(recursion: RecursionFunction, hidden, out, cost) -> Claim:
     return Claim(
         f"the per-network prover agrees: it proves the recursion (method local) for widths "
         f"{listed}, and the function lemmas at each width",
-        rf"	ext{{per network: widths }} {listed.replace(';', r'	ext{;}')}", "general",
+        r"\text{per network: widths }" + listed, "general",
         "failed" if problems else "proved",
         "cross-check: the per-network prover (exact, layered symbols), independent of the "
         "index notation", name="cross-check", residual="; ".join(problems)[:300],
