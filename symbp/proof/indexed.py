@@ -248,9 +248,9 @@ class IndexPrinter(LatexPrinter):
     FACTORS: ClassVar[tuple[str, ...]] = ("w", "delta", "a", "y")  # w_ik δ_i, δ_j a_k
 
     def _as_ordered_terms(self, expr: sp.Expr, order: str | None = None) -> list:
-        """Terms with a minus sign last: a - y, not -y + a."""
+        """Sums first, terms with a minus sign last: Σ w a + b, a - y (not b + Σ w a, -y + a)."""
         terms = super()._as_ordered_terms(expr, order="lex")
-        return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+        return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), not t.has(sp.Sum)))
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         """Factors in the order products read: w_{ik} δ_i (Wᵀδ), δ_j a_k (δ aᵀ)."""
@@ -264,6 +264,11 @@ class IndexPrinter(LatexPrinter):
                 return (2, self.FACTORS.index(str(base.base)))
             return (4 if isinstance(f, sp.Sum) else 3, sp.default_sort_key(f))
 
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient.is_Rational and not coefficient.is_Integer:  # ½ (a - y)², not (a - y)²/2
+            sign = "- " if coefficient < 0 else ""
+            p, q = abs(coefficient.p), coefficient.q
+            return rf"{sign}\frac{{{p}}}{{{q}}} {self._print(rest)}"
         return super()._print_Mul(sp.Mul(*sorted(expr.args, key=rank), evaluate=False))
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:

@@ -237,8 +237,8 @@ def cross_check(recursion: RecursionFunction, hidden, out, cost) -> Claim:
         f"{listed}, and the function lemmas at each width",
         r"\text{per network: widths }" + listed, "general",
         "failed" if problems else "proved",
-        "cross-check: the per-network prover (exact, layered symbols), independent of the "
-        "index notation", name="cross-check", residual="; ".join(problems)[:300],
+        "the per-network prover (exact, in layered symbols), independent of the index notation",
+        name="cross-check", residual="; ".join(problems)[:300],
         seconds=time.perf_counter() - started)
 
 
