@@ -17,6 +17,7 @@ statement about every layer l.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -33,6 +34,9 @@ WIDTH = sp.IndexedBase("n", integer=True, positive=True)  # WIDTH[l] = n_l
 W, B, Z, A = (sp.IndexedBase(name) for name in ("w", "b", "z", "a"))
 DELTA, Y = sp.IndexedBase("delta"), sp.IndexedBase("y")
 I, J, K = sp.symbols("i j k", integer=True, positive=True)  # free entry indices
+
+
+_FLAT = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac|\\sum).)*?)\\right\)")
 
 
 def fresh() -> sp.Dummy:
@@ -246,6 +250,13 @@ class IndexPrinter(LatexPrinter):
                                          "delta": r"\delta"}
 
     FACTORS: ClassVar[tuple[str, ...]] = ("w", "delta", "a", "y")  # w_ik δ_i, δ_j a_k
+
+    def doprint(self, expr: sp.Expr) -> str:
+        """Parentheses around nothing tall (no fraction, no sum) as \\bigl( \\bigr)."""
+        tex, previous = super().doprint(expr), None
+        while tex != previous:  # innermost pairs first
+            previous, tex = tex, _FLAT.sub(r"\\bigl(\1\\bigr)", tex)
+        return tex
 
     def _as_ordered_terms(self, expr: sp.Expr, order: str | None = None) -> list:
         """Sums first, terms with a minus sign last: Σ w a + b, a - y (not b + Σ w a, -y + a)."""

@@ -18,7 +18,7 @@ LEMMAS = {
     "base case": ("base case: the recursion's delta^(L)_k is dC/dz^(L)_k, for every width n_L",
              r"\delta^{(L)}_{k}", r"\frac{\partial C}{\partial z^{(L)}_{k}}", "L", None),
     "step": ("step: if delta^(l+1) = dC/dz^(l+1), the recursion's delta^(l)_k is dC/dz^(l)_k, "
-             "for every layer l < L and widths n_l, n_(l+1)",
+             "for every layer l below L and widths n_l, n_(l+1)",
              r"\delta^{(l)}_{k}", r"\frac{\partial C}{\partial z^{(l)}_{k}}", "l", None),
     "dC/dW_l": ("parameters: the recursion's dC/dw^(l)_jk is dC/dw^(l)_jk = delta^(l)_j a^(l-1)_k, "
           "for every layer l and widths n_l, n_(l-1)",
