@@ -188,7 +188,8 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
 def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity]) -> Claim:
     started = time.perf_counter()
     identity = None if group.expr is None else build(group.expr)
-    text, tex, parameter = lemma_statement(name, group.expr, identity and identity.ranges)
+    text, tex, parameter = lemma_statement(name, group.expr,
+                                           None if identity is None else identity.ranges)
     where = ", ".join(f"layer {m} of {d}" for d, m in group.instances[:4])
     more = "" if len(group.instances) <= 4 else f" and {len(group.instances) - 4} more"
     traced = f"traced at {where}{more}"

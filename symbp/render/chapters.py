@@ -29,14 +29,14 @@ def matrix_files(d: Derivation, stem: str = "matrix",
                  notes: list[str] | None = None) -> dict[str, bytes]:
     """``{stem}.tex``, ``{stem}.md`` and ``{stem}.pdf`` of ``d``'s matrix chapter, in memory.
 
-    Without pdflatex the PDF is left out and the reason is added to ``notes``.
+    Without pdflatex the PDF is left out and the reason is added to ``notes`` (once).
     """
     chapter = matrix_chapter(d)
     tex = render_matrix(chapter, "tex")
     files = {f"{stem}.tex": tex.encode(), f"{stem}.md": render_matrix(chapter, "md").encode()}
     try:
         files[f"{stem}.pdf"] = compile_pdf(tex)
-    except LatexNotFound as missing:
-        if notes is not None:
-            notes.append(f"no {stem}.pdf: {missing}")
+    except LatexNotFound as missing:  # one note for every PDF that pdflatex would have made
+        if notes is not None and str(missing) not in notes:
+            notes.append(str(missing))
     return files
