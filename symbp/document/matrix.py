@@ -48,7 +48,9 @@ class MatrixChapter:
     shapes: list[Shape]
     eq: dict[str, str]  # name → LaTeX display, tagged with the claim that checked it
     vjp: str  # LaTeX display (aligned): this network's backward pass, with shapes
+    vjp_refs: str  # plain text: the tags of the claims its rows are instances of
     summary: str  # LaTeX display (aligned): one example and a batch
+    summary_refs: str  # plain text: the same for the summary
     checks: list[Check]
     status: str  # proved when every tagged claim is
     theorem_status: str  # the general theorem for this activation and cost
@@ -62,12 +64,17 @@ class _Tags:
         self.used: list[Claim] = []
 
     def __call__(self, body: str, name: str) -> str:
+        tag = self.ref(name)
+        return rf"{body} \tag{{{tag}}}" if tag else body
+
+    def ref(self, name: str) -> str:
+        """The tag of claim ``name`` ("M3"), numbering it if it is new; "" if there is none."""
         claim = self.claims.get(name)
         if claim is None:
-            return body
+            return ""
         if claim not in self.used:
             self.used.append(claim)
-        return rf"{body} \tag{{M{self.used.index(claim) + 1}}}"
+        return f"M{self.used.index(claim) + 1}"
 
 
 def matrix_chapter(d: Derivation) -> MatrixChapter:
@@ -79,6 +86,9 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
     softmax = not net.activation(net.L).elementwise
     sigma = net.activation(1).latex if net.L > 1 else r"\sigma"
     eq = _equations(d, tag, sigma, softmax)
+    vjp_refs = _refs(tag, [LEMMAS["base"], "diag", "softmax matrix", "linear", LEMMAS["W"]])
+    summary_refs = _refs(tag, [LEMMAS["step"], LEMMAS["W"], LEMMAS["b"], "batch step",
+                               "batch weights", "batch biases"])
     checks = [Check(f"M{n}", c.label, c.statement, c.status, c.how)
               for n, c in enumerate(tag.used, start=1)]
     statuses = {c.status for c in tag.used}
@@ -87,11 +97,17 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
         network=f"the {'-'.join(map(str, net.widths))} network "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
         activation=sigma, softmax=softmax, cost=net.cost,
-        shapes=_shapes(net.widths), eq=eq, vjp=_vjp(d, sigma), summary=_summary(sigma),
+        shapes=_shapes(net.widths), eq=eq, vjp=_vjp(d, sigma),
+        vjp_refs=vjp_refs, summary=_summary(sigma), summary_refs=summary_refs,
         checks=checks, status="proved" if statuses == {"proved"} else
         next(s for s in ("failed", "timed out", "screened", "not compared") if s in statuses),
         theorem_status=general.status,
     )
+
+
+def _refs(tag: _Tags, names: list[str]) -> str:
+    """The tags of those claims that exist, already numbered (shown earlier in the chapter)."""
+    return ", ".join(t for t in (tag.ref(n) for n in names if n in tag.claims) if t)
 
 
 def _sizes(widths: tuple[int, ...], rows: int | None, cols: int | None) -> str:
@@ -174,8 +190,8 @@ def _equations(d: Derivation, tag: _Tags, s: str, softmax: bool) -> dict[str, st
                         LEMMAS["W"]),
         "bias": tag(r"\frac{\partial z_l}{\partial b_l} = I_{n_l}, \qquad "
                     r"\frac{\partial C}{\partial b_l} = \delta_l", LEMMAS["b"]),
-        "vec": r"z_l = W_l\, a_{l-1} + b_l = \bigl(a_{l-1}^{T} \otimes I_{n_l}\bigr)\, "
-               r"\operatorname{vec}(W_l) + b_l",
+        "vec": tag(r"z_l = W_l\, a_{l-1} + b_l = \bigl(a_{l-1}^{T} \otimes I_{n_l}\bigr)\, "
+                   r"\operatorname{vec}(W_l) + b_l", "vec"),
         "kronecker": tag(r"\frac{\partial z_l}{\partial \operatorname{vec}(W_l)} = "
                          r"a_{l-1}^{T} \otimes I_{n_l}", "kronecker"),
         "kronecker_contract": tag(r"\frac{\partial C}{\partial \operatorname{vec}(W_l)} = "

@@ -13,8 +13,8 @@ notation, for symbolic widths (``general.check``: symbolic, then at widths 1..4)
   symbolic), Δ_l = (Δ_{l+1} W_{l+1}) ⊙ σ'(Z_l), ∂C/∂W_l = Δ_lᵀ A_{l-1}, ∂C/∂b_l = Δ_lᵀ 1.
 
 The vec/Kronecker form needs index arithmetic (entry (k−1) n + j of vec(W)) that the
-index notation does not have, so ``kronecker`` and ``kronecker contraction`` are checked
-at every pair of widths 1..4 only, and say so.
+index notation does not have, so ``vec``, ``kronecker`` and ``kronecker contraction`` are
+checked at every pair of widths 1..4 only, and say so.
 """
 
 from __future__ import annotations
@@ -153,18 +153,30 @@ def batch_claims(act: registry.Activation) -> list[Claim]:
 # ---------------------------------------------------------------- vec and Kronecker
 
 
+KRONECKER = {  # name: (plain text, LaTeX)
+    "vec": ("W a = (a^T kron I) vec(W)",
+            r"W a = \bigl(a^{T} \otimes I_{n_l}\bigr) \operatorname{vec}(W)"),
+    "kronecker": ("the Jacobian of z = W a + b by vec(W) is a^T kron I",
+                  r"\frac{\partial z}{\partial \operatorname{vec}(W)} = a^{T} \otimes I_{n_l}"),
+    "kronecker contraction": ("delta^T (a^T kron I) = vec(delta a^T)^T",
+                              r"\delta^{T} \bigl(a^{T} \otimes I_{n_l}\bigr) = "
+                              r"\operatorname{vec}\bigl(\delta\, a^{T}\bigr)^{T}"),
+}
+
+
 def kronecker_claims() -> list[Claim]:
-    """∂vec(z)/∂vec(W) = aᵀ ⊗ I, and δᵀ (aᵀ ⊗ I) = vec(δ aᵀ)ᵀ, at every pair of widths 1..4."""
+    """W a = (aᵀ ⊗ I) vec(W), ∂z/∂vec(W) = aᵀ ⊗ I and δᵀ (aᵀ ⊗ I) = vec(δ aᵀ)ᵀ, at every pair
+    of widths 1..4 (vec stacks the columns: entry (k-1) n_l + j is w_jk)."""
     started = time.perf_counter()
     bad: dict[str, str] = {}
     for n, m in itertools.product(WIDTHS, repeat=2):
         weights = sp.Matrix(n, m, lambda j, k: W[LAYER, j + 1, k + 1])
         a = sp.Matrix([A[LAYER - 1, k] for k in range(1, m + 1)])
         delta = sp.Matrix([sp.IndexedBase("delta")[LAYER, j] for j in range(1, n + 1)])
-        vec = weights.T.reshape(n * m, 1)  # columns stacked: entry (k-1) n + j is w_jk
+        vec = weights.T.reshape(n * m, 1)
         kron = sp.kronecker_product(a.T, sp.eye(n))
-        jacobian = (weights * a).jacobian(vec)
-        for name, left, right in (("kronecker", jacobian, kron),
+        for name, left, right in (("vec", weights * a, kron * vec),
+                                  ("kronecker", (weights * a).jacobian(vec), kron),
                                   ("kronecker contraction", delta.T * kron,
                                    (delta * a.T).T.reshape(1, n * m))):
             found = first_difference(left, right)
@@ -172,19 +184,10 @@ def kronecker_claims() -> list[Claim]:
                 bad[name] = f"n_l = {n}, n_(l-1) = {m}: entry {found[0]}, {found[1]}"
     how = (f"instantiated only: at every pair of widths n_l, n_(l-1) in {WIDTHS[0]}..{WIDTHS[-1]}"
            " (exact); the index notation has no index arithmetic for vec")
-    seconds = (time.perf_counter() - started) / 2
-    return [
-        Claim("the Jacobian of z = W a + b by vec(W) is a^T kron I", r"\frac{\partial z}{\partial "
-              r"\operatorname{vec}(W)} = a^{T} \otimes I_{n_l}", "general",
-              "failed" if "kronecker" in bad else "proved", how, name="kronecker",
-              residual=bad.get("kronecker", ""), seconds=seconds),
-        Claim("delta^T (a^T kron I) = vec(delta a^T)^T",
-              r"\delta^{T} \bigl(a^{T} \otimes I_{n_l}\bigr) = "
-              r"\operatorname{vec}\bigl(\delta\, a^{T}\bigr)^{T}", "general",
-              "failed" if "kronecker contraction" in bad else "proved", how,
-              name="kronecker contraction", residual=bad.get("kronecker contraction", ""),
-              seconds=seconds),
-    ]
+    seconds = (time.perf_counter() - started) / len(KRONECKER)
+    return [Claim(text, tex, "general", "failed" if name in bad else "proved", how, name=name,
+                  residual=bad.get(name, ""), seconds=seconds)
+            for name, (text, tex) in KRONECKER.items()]
 
 
 _CACHE: dict[tuple, Proof] = {}
