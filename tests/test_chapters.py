@@ -98,3 +98,15 @@ def test_committed_matrix_chapter_is_current(fmt):
     assert committed == render_matrix(matrix_chapter(symbp.derive(symbp.Network())), fmt), (
         f"output/default/matrix.{fmt} is out of date; regenerate it (symbp derive) and commit it")
     assert (EXAMPLE / "matrix.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_hidden_layers_that_are_not_one_elementwise_sigma_are_written_as_the_generic_one():
+    for net, written in [(symbp.Network([3, 3, 3], activation="softmax", cost="softmax_ce"),
+                          "softmax"),
+                         (symbp.Network([2, 3, 3, 1], activation=["tanh", "relu", "sigmoid"]),
+                          "tanh, relu")]:
+        chapter = matrix_chapter(symbp.derive(net))
+        assert chapter.written_generic == written and chapter.activation == r"\sigma"
+        assert chapter.status == "proved"
+        assert f"use {written}" in render_matrix(chapter, "md")
+    assert matrix_chapter(symbp.derive(symbp.Network())).written_generic == ""

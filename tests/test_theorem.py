@@ -249,3 +249,9 @@ def test_prove_theorem_checks_its_arguments():
         prove_theorem(depths=0)
     with pytest.raises(ValueError, match="timeout"):
         prove_theorem(timeout=-1)
+
+
+def test_a_timeout_is_not_a_proof():
+    proof = prove_theorem("tanh", "bce", timeout=0.01)
+    assert proof.status == "timed out" and not proof.holds
+    assert next(c for c in proof.claims if c.name == "theorem").status == "timed out"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..core import registry
 from ..core.derivation import Derivation
 from ..proof.claims import Claim
 from ..proof.indexed import DEPTH, A, Y, latex
@@ -44,6 +45,7 @@ class MatrixChapter:
     network: str  # plain text: "the 2-3-3-2 network (sigmoid, mse)"
     activation: str  # LaTeX: \sigma
     softmax: bool  # the output layer is softmax
+    written_generic: str  # plain text: the hidden activations written as the generic σ, or ""
     cost: str  # plain text: the cost's name
     shapes: list[Shape]
     eq: dict[str, str]  # name → LaTeX display, tagged with the claim that checked it
@@ -79,12 +81,17 @@ class _Tags:
 
 def matrix_chapter(d: Derivation) -> MatrixChapter:
     net = d.net
-    hidden, out = (net.activations[:-1] or net.activations)[0], net.activations[-1]
+    out = net.activations[-1]
+    layers = list(dict.fromkeys(net.activations[:-1] or net.activations))
+    # one elementwise σ in every hidden layer is written as itself; anything else (a mix,
+    # softmax) as the generic σ, which the same lemmas cover, and the chapter says so
+    single = len(layers) == 1 and registry.activation(layers[0]).elementwise
+    hidden = layers[0] if single else "generic"
     general = theorem(hidden, net.cost, output=out, recursion=d.recursion_function)
     identities = matrix_identities(hidden, out)
     tag = _Tags(general.claims + identities.claims)
     softmax = not net.activation(net.L).elementwise
-    sigma = net.activation(1).latex if net.L > 1 else r"\sigma"
+    sigma = registry.activation(hidden).latex
     eq = _equations(d, tag, sigma, softmax)
     vjp_refs = _refs(tag, [LEMMAS["base"], "diag", "softmax matrix", "linear", LEMMAS["W"]])
     summary_refs = _refs(tag, [LEMMAS["step"], LEMMAS["W"], LEMMAS["b"], "batch step",
@@ -97,6 +104,7 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
         network=f"the {'-'.join(map(str, net.widths))} network "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
         activation=sigma, softmax=softmax, cost=net.cost,
+        written_generic=", ".join(layers) if not single and net.L > 1 else "",
         shapes=_shapes(net.widths), eq=eq, vjp=_vjp(d, sigma),
         vjp_refs=vjp_refs, summary=_summary(sigma), summary_refs=summary_refs,
         checks=checks, status="proved" if statuses == {"proved"} else
