@@ -165,12 +165,14 @@ def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 
 
 def _instance(identity: Identity, widths: dict[sp.Expr, int]):
     """Both sides written out at concrete widths, compared entry by entry with ``exact``."""
-    lhs, rhs = identity.lhs.xreplace(widths), identity.rhs.xreplace(widths)
+    # written out once per widths; the free indices take their values after (deltas evaluate)
+    lhs = written_out(identity.lhs.xreplace(widths))
+    rhs = written_out(identity.rhs.xreplace(widths))
     free = list(identity.ranges)
     last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
     points = list(itertools.product(*[range(1, n + 1) for n in last]))
-    left = sp.Matrix([[written_out(lhs.xreplace(dict(zip(free, p)))) for p in points]])
-    right = sp.Matrix([[written_out(rhs.xreplace(dict(zip(free, p)))) for p in points]])
+    left = sp.Matrix([[lhs.xreplace(dict(zip(free, p))) for p in points]])
+    right = sp.Matrix([[rhs.xreplace(dict(zip(free, p))) for p in points]])
     found = first_difference(left, right)
     if found is None:
         return None, len(points)
