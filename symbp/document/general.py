@@ -17,7 +17,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..proof.general import cost_term
 from ..proof.indexed import DEPTH, LAYER, WIDTH, A, B, J, K, W, Z, latex
-from ..proof.theorem import LEMMAS, theorem
+from ..proof.theorem import DEPTHS, LEMMAS, theorem
 
 MAX_FAILURES = 3
 TITLES = {  # claim name: how the section introduces it
@@ -67,7 +67,6 @@ def general_part(d: Derivation) -> GeneralPart:
     named = {name: [c for c in claims if c.name == name] for name in TITLES}
     last = next(c for c in first.claims if c.name == "theorem")
     failures = [str(f) for p in proofs for f in p.failures]
-    note = first.note.rsplit("depths ", 1)[-1].replace("..", " to ")
     return GeneralPart(
         activation=", ".join(hidden), output=out, cost=net.cost,
         layer_map=_layer_map(net.activation(1) if net.L > 1 else net.activation(net.L)),
@@ -78,7 +77,7 @@ def general_part(d: Derivation) -> GeneralPart:
         theorem=last.latex,
         checks=[c for c in claims if c.name not in TITLES and c.name != "theorem"],
         status=_worst([p.status for p in proofs]), holds=all(p.holds for p in proofs),
-        depths=note, failures=failures[:MAX_FAILURES],
+        depths=f"1 to {DEPTHS}", failures=failures[:MAX_FAILURES],
         others=[(h, p.status) for h, p in zip(hidden[1:], proofs[1:])],
     )
 
