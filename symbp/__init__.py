@@ -19,6 +19,7 @@ from .proof.claims import Claim
 from .proof.exact import equivalent
 from .proof.lemmas import Lemma
 from .proof.prove import Failure, Proof, prove
+from .proof.theorem import theorem
 
 __version__ = "0.2.0"
 
@@ -26,5 +27,5 @@ __all__ = [
     "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Failure",
     "Lemma",
     "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
-    "equivalent", "explicit", "lambdify", "prove", "render",
+    "equivalent", "explicit", "lambdify", "prove", "render", "theorem",
 ]

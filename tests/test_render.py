@@ -108,7 +108,7 @@ def test_default_document_in_the_seed_order():
         "Backpropagation step by step",
         "Step 1: the output layer (layer 3)", "Step 2: propagate back to layer 2",
         "Step 3: propagate back to layer 1", "The proof: three routes, one gradient",
-        "The update rules", "Summary",
+        "For every width and depth", "The update rules", "Summary",
     ]
     assert r"w^{(1)}_{11}" in tex and "6 paths" in tex
     assert "proved" in tex and r"\sigma'(z) = \sigma(z)" in tex

@@ -30,6 +30,7 @@ from ..numeric.train import (
 )
 from ..proof.claims import CHECKS
 from ..proof.prove import Proof, prove
+from ..proof.theorem import general_summary, general_table, theorem
 from ..render.figures import swell_markdown
 from ..render.latex import LatexError, missing_compiler_note
 from . import config, outputs, progress
@@ -115,6 +116,8 @@ def _table(proof: Proof) -> str:
 
 
 def _cmd_prove(args) -> int:
+    if args.general:
+        return _cmd_prove_general(args)
     job = _job(args)
     _, proof = _prove(job, args)
     if args.json:
@@ -122,6 +125,24 @@ def _cmd_prove(args) -> int:
     else:
         print(_table(proof))
         print(proof.summary())
+    return _exit_code(proof)
+
+
+def _cmd_prove_general(args) -> int:
+    """``prove --general``: the theorem for every depth and width; one activation, one cost."""
+    given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)] + (
+        [args.network] if args.network else [])
+    if given:
+        raise BadInput(f"--general proves every depth and width; drop {', '.join(given)}")
+    if isinstance(args.activation, list):
+        raise BadInput("--general takes one --activation (the hidden layers'); "
+                       f"got {','.join(args.activation)}")
+    try:
+        proof = theorem(args.activation or "generic", args.cost or "mse", timeout=args.timeout)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    print(json.dumps(proof.to_dict(), indent=2) if args.json
+          else f"{general_table(proof)}\n{general_summary(proof)}")
     return _exit_code(proof)
 
 

@@ -8,7 +8,7 @@
     method = "auto"                    # proof method
 
     [render]
-    formats = ["tex", "md", "pdf", "json", "py", "figures"]
+    formats = ["tex", "md", "pdf", "json", "py", "figures", "matrix"]
     timings = false                    # proof times in the document
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from ..core.network import NETWORK_KEYS, Network
 from ..proof.prove import METHODS
 
-FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
+FORMATS = ("tex", "md", "pdf", "json", "py", "figures", "matrix")
 DEFAULT_FORMATS = FORMATS
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -116,9 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
                             epilog="examples:\n"
                                    "  symbp prove --widths 16,16,16,16,16,16 --activation generic\n"
                                    "  symbp prove --method expand --json > proof.json\n"
+                                   "  symbp prove --general --activation tanh --cost bce\n"
                                    "exit codes: 0 proved, 1 not proved, 2 bad input")
     _network_options(p)
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")
+    p.add_argument("--general", action="store_true",
+                   help="prove for every depth and all widths at once, by induction over "
+                        "index-notation lemmas (--activation: the hidden layers', default "
+                        "generic; --cost, default mse)")
 
     t = commands.add_parser("train", formatter_class=fmt, help="train XOR with the gradients",
                             description="Train a small sigmoid network on XOR with the update "

@@ -13,6 +13,7 @@ from ..core.derivation import Derivation
 from ..document.build import build
 from ..numeric.codegen import module_source
 from ..proof.prove import Proof
+from ..render.chapters import matrix_files
 from ..render.documents import render_document
 from ..render.figures import figure_files
 from ..render.latex import LatexNotFound, compile_pdf
@@ -48,6 +49,8 @@ def build_files(d: Derivation, proof: Proof, job: Job,
                 notes.append(str(missing))
         elif fmt == "figures":  # graph.tex, graph.svg, swell.svg: derivation.md shows the SVGs
             files.update({name: text.encode() for name, text in figure_files(d).items()})
+        elif fmt == "matrix":  # the companion chapter, as .tex, .md and (with pdflatex) .pdf
+            files.update(matrix_files(d, FILENAMES["matrix"], notes))
         elif fmt == "py":
             try:
                 files[FILENAMES["py"]] = module_source(d).encode()

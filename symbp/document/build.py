@@ -23,6 +23,7 @@ from ..core.routes import cost_row
 from ..printing.latex import Printer, matrix_width, width
 from ..proof.prove import Proof
 from .figures import GraphPart, SwellPart, graph_part, swell_part
+from .general import GeneralPart, general_part
 from .paths import (
     Example,
     Factor,
@@ -123,6 +124,7 @@ class Document:
     counts: list[Count]  # per layer, output first, then the total
     steps: list[Step]
     proof: ProofPart
+    general: GeneralPart  # the theorem for every width and depth, this activation and cost
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
@@ -148,6 +150,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False,
         counts=_counts(net.widths),
         steps=backprop_steps(d, P),
         proof=proof_part(proof, timings),
+        general=general_part(d),
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),

@@ -1,0 +1,214 @@
+"""The lemmas of the general theorem, in index notation, for symbolic widths and a symbolic layer.
+
+Each lemma sets one entry formula the recursion computed (``lhs``) against the
+truth SymPy derives from the network's own maps (``rhs``):
+
+- base case  δ^{(L)}_k = ∂C/∂z^{(L)}_k, from the cost's formula;
+- step       δ^{(l)}_k = Σ_i δ^{(l+1)}_i ∂z^{(l+1)}_i/∂z^{(l)}_k, the chain rule through
+             z^{(l+1)}_i = Σ_m w^{(l+1)}_{im} σ(z^{(l)}_m) + b^{(l+1)}_i, given δ^{(l+1)};
+- parameters ∂C/∂w^{(l)}_{jk} = Σ_i δ^{(l)}_i ∂z^{(l)}_i/∂w^{(l)}_{jk}, and the same for b^{(l)}_j.
+
+``check`` decides a lemma twice, independently: as a symbolic identity
+(``sums.difference``), and at every small concrete width with the per-network
+exact check (``exact.first_difference``) on the fully written-out sums. Only
+both together make "proved"; the symbolic check alone failing while every
+instance holds is "screened" (SymPy did not close it), an instance failing is
+"failed" with that entry as the counterexample.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..core import registry
+from .exact import first_difference
+from .indexed import (
+    DELTA,
+    DEPTH,
+    LAYER,
+    WIDTH,
+    A,
+    B,
+    J,
+    K,
+    W,
+    Y,
+    Z,
+    fresh,
+    jacobian_entry,
+)
+from .sums import Range, difference
+
+WIDTHS = (1, 2, 3, 4)  # concrete widths every lemma is instantiated at
+
+
+@dataclass
+class Identity:
+    """One index identity: lhs = rhs for every value of the free indices in their ranges."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+    ranges: dict[sp.Symbol, Range]
+    widths: list[sp.Expr] = field(default_factory=list)  # the symbolic widths it involves
+
+
+@dataclass
+class Outcome:
+    status: str  # proved | failed | screened
+    how: str
+    residual: str = ""
+    entry: tuple[int, int] | None = None  # (row, column), 1-based; a vector's is (k, 1)
+    instances: int = 0
+
+
+def activate(expr: sp.Expr, layer: sp.Expr, act: registry.Activation,
+             unit: type[sp.Function] | None) -> sp.Expr:
+    """a^{(layer)}_i := σ(z^{(layer)}_i) in ``expr``: the definition of the activation."""
+    def value(i: sp.Expr) -> sp.Expr:
+        if act.elementwise:
+            return act.function(Z[layer, i])
+        assert unit is not None
+        return unit(Z, layer, i)
+
+    return expr.replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base == A and e.indices[0] == layer,
+        lambda e: value(e.indices[1]))
+
+
+def cost_term(cost: registry.Cost, j: sp.Expr) -> sp.Expr:
+    """The cost's term for output unit j: C = Σ_j term(a^{(L)}_j, y_j)."""
+    return sp.sympify(cost.formula([A[DEPTH, j]], [Y[j]]))
+
+
+def base_case(delta_L: sp.Expr, act: registry.Activation, cost: registry.Cost,
+              unit: type[sp.Function] | None) -> Identity:
+    """δ^{(L)}_k (the recursion's, entry K) against ∂C/∂z^{(L)}_k from the cost's formula."""
+    j = fresh()
+    C = activate(sp.Sum(cost_term(cost, j), (j, 1, WIDTH[DEPTH])), DEPTH, act, unit)
+    return Identity(activate(delta_L, DEPTH, act, unit), C.diff(Z[DEPTH, K]),
+                 {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
+
+
+def step(delta_l: sp.Expr, act: registry.Activation, unit: type[sp.Function] | None) -> Identity:
+    """δ^{(l)}_k (the recursion's) against Σ_i δ^{(l+1)}_i ∂z^{(l+1)}_i/∂z^{(l)}_k."""
+    i, m = fresh(), fresh()
+    l = LAYER
+    z_next = sp.Sum(W[l + 1, i, m] * A[l, m], (m, 1, WIDTH[l])) + B[l + 1, i]
+    chain = sp.Sum(DELTA[l + 1, i] * activate(z_next, l, act, unit).diff(Z[l, K]),
+                   (i, 1, WIDTH[l + 1]))
+    return Identity(activate(delta_l, l, act, unit), chain, {K: (1, WIDTH[l])},
+                 [WIDTH[l], WIDTH[l + 1]])
+
+
+def parameter(gradient: sp.Expr, wrt: str) -> Identity:
+    """Entry (j, k) of ∂C/∂W_l or entry j of ∂C/∂b_l against Σ_i δ^{(l)}_i ∂z^{(l)}_i/∂(that)."""
+    i, m = fresh(), fresh()
+    l = LAYER
+    z = sp.Sum(W[l, i, m] * A[l - 1, m], (m, 1, WIDTH[l - 1])) + B[l, i]
+    target = W[l, J, K] if wrt == "W" else B[l, J]
+    chain = sp.Sum(DELTA[l, i] * z.diff(target), (i, 1, WIDTH[l]))
+    ranges = {J: (1, WIDTH[l])}
+    if wrt == "W":
+        ranges[K] = (1, WIDTH[l - 1])
+    return Identity(gradient, chain, ranges, [WIDTH[l], WIDTH[l - 1]] if wrt == "W" else [WIDTH[l]])
+
+
+def cost_gradient_lemma(cost: registry.Cost) -> Identity:
+    """The registered ∂C/∂a_k (entry k) against ∂/∂a_k of Σ_j term(a_j, y_j)."""
+    j = fresh()
+    C = sp.Sum(cost_term(cost, j), (j, 1, WIDTH[DEPTH]))
+    registered = sp.sympify(cost.gradient([A[DEPTH, K]], [Y[K]])[0])
+    return Identity(registered, C.diff(A[DEPTH, K]), {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
+
+
+def softmax_formula_lemma(act: registry.Activation) -> Identity:
+    """The registered Jacobian entry against ∂/∂z_k of the explicit e^{z_j} / Σ_m e^{z_m}."""
+    m, l = fresh(), LAYER
+
+    def explicit(i: sp.Expr) -> sp.Expr:
+        return sp.exp(Z[l, i]) / sp.Sum(sp.exp(Z[l, m]), (m, 1, WIDTH[l]))
+
+    return Identity(jacobian_entry(act, l, J, K, explicit), explicit(J).diff(Z[l, K]),
+                 {J: (1, WIDTH[l]), K: (1, WIDTH[l])}, [WIDTH[l]])
+
+
+# ---------------------------------------------------------------- deciding a lemma
+
+
+def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 1) -> Outcome:
+    """The identity symbolically, then at every combination of concrete ``widths``."""
+    symbolic = difference(identity.lhs, identity.rhs, identity.ranges)
+    counterexample, instances = None, 0
+    for values in itertools.product([w for w in widths if w >= smallest],
+                                    repeat=len(identity.widths)):
+        found, count = _instance(identity, dict(zip(identity.widths, values)))
+        instances += count
+        if found is not None:
+            counterexample = found
+            break
+    sizes = f"{min(w for w in widths if w >= smallest)}..{max(widths)}"
+    if counterexample is not None:
+        at, entry, text = counterexample
+        return Outcome("failed", f"refuted at widths {at}: entry {entry} differs",
+                       _short(text), entry, instances)
+    if symbolic != 0:
+        return Outcome("screened", "SymPy did not reduce the symbolic difference to 0; it holds "
+                       f"at every width {sizes} ({instances} entries, exact), which is evidence, "
+                       "not a proof", _short(symbolic), None, instances)
+    return Outcome("proved", f"symbolic identity for widths {_names(identity.widths)}; "
+                   f"also checked exactly at every width {sizes} ({instances} entries)",
+                   "", None, instances)
+
+
+def _instance(identity: Identity, widths: dict[sp.Expr, int]):
+    """Both sides written out at concrete widths, compared entry by entry with ``exact``."""
+    # written out once per widths; the free indices take their values after (deltas evaluate)
+    lhs = written_out(identity.lhs.xreplace(widths))
+    rhs = written_out(identity.rhs.xreplace(widths))
+    free = list(identity.ranges)
+    last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
+    points = list(itertools.product(*[range(1, n + 1) for n in last]))
+    left = sp.Matrix([[lhs.xreplace(dict(zip(free, p))) for p in points]])
+    right = sp.Matrix([[rhs.xreplace(dict(zip(free, p))) for p in points]])
+    found = first_difference(left, right)
+    if found is None:
+        return None, len(points)
+    at = ", ".join(f"{_name(w)} = {v}" for w, v in widths.items())
+    point = points[found[0][1] - 1]
+    return (at, point if len(point) == 2 else (point[0], 1), found[1]), len(points)
+
+
+def written_out(expr: sp.Basic) -> sp.Expr:
+    """Every sum with numbers for limits as its terms, inner sums first (Kronecker deltas of
+    numbers evaluate as the terms are built). A sum with a symbolic limit stays a sum, unless
+    its body does not involve its index."""
+    if isinstance(expr, sp.Sum):
+        body = written_out(expr.function)
+        for index, first, last in expr.limits:
+            if not body.has(index):
+                body = body * (last - first + 1)
+            elif first.is_Integer and last.is_Integer:
+                body = sp.Add(*[body.xreplace({index: v})
+                                for v in range(int(first), int(last) + 1)])
+            else:
+                body = sp.Sum(body, (index, first, last))
+        return body
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr  # type: ignore[return-value]
+    return expr.func(*[written_out(arg) for arg in expr.args])
+
+
+def _name(width: sp.Expr) -> str:
+    return str(width).replace("n[", "n_").replace("]", "").replace(" ", "")
+
+
+def _names(widths: list[sp.Expr]) -> str:
+    return ", ".join(_name(w) for w in widths)
+
+
+def _short(expr: object, limit: int = 160) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

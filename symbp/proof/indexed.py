@@ -1,0 +1,336 @@
+"""Backpropagation in index notation: the recursion traced on entries, sums and symbolic widths.
+
+``IndexOps`` is a third implementation of ``RecursionOps`` (after ``SymbolicOps`` on
+SymPy matrices and ``CodeOps`` on whole arrays). Its quantities are entry
+formulas: a vector is one expression in a free index, such as
+``(W_{l+1}ᵀ δ_{l+1})_k = Σ_{i=1}^{n_{l+1}} w^{(l+1)}_{ik} δ^{(l+1)}_i``, where the
+width ``n[l]`` is a positive integer symbol and the layer a symbol too. So the
+recursion function the prover and the code generator run can be traced once for
+all widths.
+
+The recursion is a Python loop over a concrete number of layers, so it is traced
+at concrete depths; each layer m of a depth-K trace carries the symbolic label
+``L - (K - m)`` (the output layer is L). ``generic`` relabels one layer of a trace
+as the symbolic layer l, which turns the step the recursion took there into a
+statement about every layer l.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from ..core import registry
+from .sums import normal
+
+LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer
+DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
+WIDTH = sp.IndexedBase("n", integer=True, positive=True)  # WIDTH[l] = n_l
+W, B, Z, A = (sp.IndexedBase(name) for name in ("w", "b", "z", "a"))
+DELTA, Y = sp.IndexedBase("delta"), sp.IndexedBase("y")
+I, J, K = sp.symbols("i j k", integer=True, positive=True)  # free entry indices
+
+
+_FLAT = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac|\\sum).)*?)\\right\)")
+
+
+def fresh() -> sp.Dummy:
+    """A new summation index; a Dummy cannot be captured by any other index."""
+    return sp.Dummy("i", integer=True, positive=True)
+
+
+# ---------------------------------------------------------------- quantities
+
+
+@dataclass(frozen=True)
+class IndexVector:
+    """A column vector given by its entry formula in ``index``, of symbolic ``length``."""
+
+    entry: sp.Expr
+    index: sp.Symbol
+    length: sp.Expr
+
+    def at(self, i: sp.Expr) -> sp.Expr:
+        return self.entry.xreplace({self.index: i})
+
+    def _same(self, other: IndexVector) -> None:
+        if not isinstance(other, IndexVector) or other.length != self.length:
+            raise ValueError(f"cannot add a vector of length {self.length} and {other!r}")
+
+    def __add__(self, other: IndexVector) -> IndexVector:
+        self._same(other)
+        return IndexVector(self.entry + other.at(self.index), self.index, self.length)
+
+    def __sub__(self, other: IndexVector) -> IndexVector:
+        return self + (-other)
+
+    def __neg__(self) -> IndexVector:
+        return -1 * self
+
+    def __mul__(self, scalar: Any) -> IndexVector:
+        scalar = sp.sympify(scalar)
+        if not scalar.is_Number:
+            raise TypeError(f"an index vector can only be scaled by a number, not {scalar}")
+        return IndexVector(scalar * self.entry, self.index, self.length)
+
+    __rmul__ = __mul__
+
+
+@dataclass(frozen=True)
+class IndexMatrix:
+    """A matrix given by its entry formula in (``row``, ``col``), of symbolic ``shape``."""
+
+    entry: sp.Expr
+    row: sp.Symbol
+    col: sp.Symbol
+    shape: tuple[sp.Expr, sp.Expr]
+
+    def at(self, j: sp.Expr, k: sp.Expr) -> sp.Expr:
+        return self.entry.xreplace({self.row: j, self.col: k})
+
+
+# ---------------------------------------------------------------- softmax, opaque
+
+
+def softmax_unit(act: registry.Activation) -> type[sp.Function]:
+    """``S(z, l, j)``: entry j of ``act`` applied to z^{(l)}, opaque like σ.
+
+    Its derivative by z^{(l')}_k is [l = l'] times the registered Jacobian entry
+    (lifted to symbolic indices by ``jacobian_entry``); the Jacobian lemma ties that
+    entry to the explicit formula. A new class per call: nothing cached outlives a proof.
+    """
+
+    class Unit(sp.Function):
+        nargs = 3
+        registered: ClassVar[registry.Activation] = act
+
+        def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
+            base, layer, j = self.args
+            if isinstance(s, sp.Indexed) and s.base == base and len(s.indices) == 2:
+                same_layer = sp.KroneckerDelta(layer, s.indices[0])
+                return same_layer * jacobian_entry(
+                    act, layer, j, s.indices[1], lambda i: type(self)(base, layer, i))
+            return sp.Integer(0)  # softmax(z^{(l)}) depends on the entries of z^{(l)} only
+
+        def _latex(self, printer: Any) -> str:
+            _, layer, j = self.args
+            return (rf"\operatorname{{{act.name}}}\bigl(z^{{({printer._print(layer)})}}"
+                    rf"\bigr)_{{{printer._print(j)}}}")
+
+    Unit.__name__ = act.name
+    return Unit
+
+
+def jacobian_entry(act: registry.Activation, layer: sp.Expr, j: sp.Expr, k: sp.Expr,
+                   a_of: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
+    """∂a^{(l)}_j/∂z^{(l)}_k from the registered Jacobian, for symbolic j and k.
+
+    The registry gives the Jacobian of a list; on two entries it gives the entry for
+    j = k and for j ≠ k, joined here as [j = k] same + (1 − [j = k]) other. Sound for
+    a Jacobian whose entry depends on j and k only through a_j, a_k, z_j, z_k and
+    whether j = k; the theorem checks that at widths 2..4.
+    """
+    zj, zk, aj, ak = sp.symbols("zj zk aj ak", cls=sp.Dummy)
+    matrix = act.jacobian([zj, zk], [aj, ak])
+    values = {zj: Z[layer, j], zk: Z[layer, k], aj: a_of(j), ak: a_of(k)}
+    same, other = matrix[0, 0].xreplace(values), matrix[0, 1].xreplace(values)
+    delta = sp.KroneckerDelta(j, k)
+    return delta * same + (1 - delta) * other
+
+
+# ---------------------------------------------------------------- the ops
+
+
+@dataclass
+class IndexTrace:
+    """One run of a recursion on ``IndexOps``: what it bound at each concrete layer."""
+
+    depth: int
+    deltas: dict[int, IndexVector] = field(default_factory=dict)
+    weight: dict[int, Any] = field(default_factory=dict)
+    bias: dict[int, Any] = field(default_factory=dict)
+
+
+class IndexOps:
+    """``RecursionOps`` on entry formulas, symbolic in the widths and the layer labels.
+
+    ``hidden`` is the activation of layers 1..L-1, ``output`` that of layer L.
+    """
+
+    def __init__(self, depth: int, hidden: registry.Activation, output: registry.Activation,
+                 cost: registry.Cost):
+        self.L = depth
+        self.hidden, self.output, self.cost = hidden, output, cost
+        self.trace = IndexTrace(depth)
+
+    def label(self, m: int) -> sp.Expr:
+        """The symbolic layer of concrete layer m: L - (depth - m)."""
+        return DEPTH - (self.L - m)
+
+    def width(self, m: int) -> sp.Expr:
+        return WIDTH[self.label(m)]
+
+    def act(self, m: int) -> registry.Activation:
+        return self.output if m == self.L else self.hidden
+
+    def _layer(self, m: Any, first: int = 1) -> int:
+        if isinstance(m, bool) or not isinstance(m, int) or not first <= m <= self.L:
+            raise ValueError(f"layer {m!r} is not one of {first}..{self.L}")
+        return m
+
+    def _vector(self, m: int, v: Any, what: str) -> IndexVector:
+        if not isinstance(v, IndexVector) or v.length != self.width(m):
+            got = v.length if isinstance(v, IndexVector) else type(v).__name__
+            raise ValueError(f"{what} of layer {m} needs a vector of length "
+                             f"{self.width(m)}, got {got}")
+        return v
+
+    # ---- RecursionOps
+
+    def cost_gradient(self) -> IndexVector:
+        j = fresh()
+        entries = self.cost.gradient([A[DEPTH, j]], [Y[j]])
+        return IndexVector(sp.sympify(entries[0]), j, self.width(self.L))
+
+    def activation_vjp(self, m: int, v: Any) -> IndexVector:
+        v = self._vector(self._layer(m), v, "the activation's vector-Jacobian product")
+        act, layer, j = self.act(m), self.label(m), fresh()
+        if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
+            return IndexVector(v.at(j) * act.prime(Z[layer, j]), j, v.length)
+        i = fresh()
+        entry = jacobian_entry(act, layer, i, j, lambda e: A[layer, e])
+        return IndexVector(sp.Sum(entry * v.at(i), (i, 1, v.length)), j, v.length)
+
+    def transpose_times(self, m: int, v: Any) -> IndexVector:
+        v = self._vector(self._layer(m), v, "W^T v")
+        i, k = fresh(), fresh()
+        entry = sp.Sum(W[self.label(m), i, k] * v.at(i), (i, 1, v.length))
+        return IndexVector(entry, k, self.width(m - 1))
+
+    def activation(self, m: int) -> IndexVector:
+        k = fresh()
+        return IndexVector(A[self.label(self._layer(m, first=0)), k], k, self.width(m))
+
+    def outer(self, u: Any, v: Any) -> IndexMatrix:
+        if not (isinstance(u, IndexVector) and isinstance(v, IndexVector)):
+            raise ValueError("outer(u, v) needs two vectors")
+        j, k = fresh(), fresh()
+        return IndexMatrix(u.at(j) * v.at(k), j, k, (u.length, v.length))
+
+    def bind_delta(self, m: int, value: Any) -> IndexVector:
+        self.trace.deltas[self._layer(m)] = value
+        j = fresh()
+        return IndexVector(DELTA[self.label(m), j], j, self.width(m))
+
+    def gradient(self, m: int, weight: Any, bias: Any) -> None:
+        self.trace.weight[self._layer(m)] = weight
+        self.trace.bias[m] = bias
+
+
+def generic(expr: sp.Expr, depth: int, m: int) -> sp.Expr:
+    """Layer m of a depth-``depth`` trace relabelled as the symbolic layer l (m ± d as l ± d)."""
+    return expr.xreplace({DEPTH: LAYER + (depth - m)})
+
+
+# ---------------------------------------------------------------- printing
+
+
+class IndexPrinter(LatexPrinter):
+    """Index notation as in the documents: w^{(l+1)}_{ik}, n_{l}, sums with their ranges.
+
+    The Kronecker delta prints as the bracket [j = k] (1 if j = k, else 0): δ is the error.
+    """
+
+    LAYERED: ClassVar[dict[str, str]] = {"w": "w", "b": "b", "z": "z", "a": "a",
+                                         "delta": r"\delta"}
+
+    FACTORS: ClassVar[tuple[str, ...]] = ("w", "delta", "a", "y")  # w_ik δ_i, δ_j a_k
+
+    def doprint(self, expr: sp.Expr) -> str:
+        """Parentheses around nothing tall (no fraction, no sum) as \\bigl( \\bigr)."""
+        tex, previous = super().doprint(expr), None
+        while tex != previous:  # innermost pairs first
+            previous, tex = tex, _FLAT.sub(r"\\bigl(\1\\bigr)", tex)
+        return tex
+
+    def _as_ordered_terms(self, expr: sp.Expr, order: str | None = None) -> list:
+        """Sums first, terms with a minus sign last: Σ w a + b, a - y (not b + Σ w a, -y + a)."""
+        terms = super()._as_ordered_terms(expr, order="lex")
+        return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), not t.has(sp.Sum)))
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """Factors in the order products read: w_{ik} δ_i (Wᵀδ), δ_j a_k (δ aᵀ)."""
+        def rank(f: sp.Expr) -> tuple:
+            if f.is_Number:
+                return (0,)
+            if f.is_Add:
+                return (1,)
+            base = f.base if f.is_Pow else f
+            if isinstance(base, sp.Indexed) and str(base.base) in self.FACTORS:
+                return (2, self.FACTORS.index(str(base.base)))
+            return (4 if isinstance(f, sp.Sum) else 3, sp.default_sort_key(f))
+
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient.is_Rational and not coefficient.is_Integer:  # ½ (a - y)², not (a - y)²/2
+            sign = "- " if coefficient < 0 else ""
+            p, q = abs(coefficient.p), coefficient.q
+            return rf"{sign}\frac{{{p}}}{{{q}}} {self._print(rest)}"
+        return super()._print_Mul(sp.Mul(*sorted(expr.args, key=rank), evaluate=False))
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        name = str(expr.base)
+        indices = [self._index(i) for i in expr.indices]
+        if name in self.LAYERED and len(indices) > 1:
+            layer, rest = indices[0], indices[1:]
+            if name == "a" and layer == "0":
+                return f"x_{{{''.join(rest)}}}"
+            return f"{self.LAYERED[name]}^{{({layer})}}_{{{''.join(rest)}}}"
+        return f"{self.LAYERED.get(name, name)}_{{{''.join(indices)}}}"
+
+    def _index(self, e: sp.Expr) -> str:
+        """l + 1 as l+1, not 1 + l."""
+        constant, rest = e.as_coeff_Add() if e.is_Add else (0, e)
+        tex = self._print(rest).replace(" ", "")
+        if constant:
+            tex += f"{'+' if constant > 0 else '-'}{abs(constant)}"
+        return tex
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: str | None = None) -> str:
+        j, k = (self._print(a) for a in expr.args)
+        return f"[{j} = {k}]" if exp is None else f"[{j} = {k}]^{{{exp}}}"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        tex = ""
+        for index, first, last in reversed(expr.limits):
+            tex += rf"\sum_{{{self._print(index)}={self._print(first)}}}^{{{self._index(last)}}} "
+        body = self._print(expr.function)
+        if expr.function.is_Add:
+            body = rf"\bigl({body}\bigr)"
+        return tex + body
+
+
+def readable(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with its summation indices (dummies, or the normal form's ``_s...``) named
+    i, m, p, q, ..., letters not already in use."""
+    bound = [s for s in expr.atoms(sp.Symbol) if isinstance(s, sp.Dummy) or s.name[0] == "_"]
+    bound.sort(key=lambda s: (not isinstance(s, sp.Dummy), sp.default_sort_key(s)))
+    used = {s.name for s in expr.atoms(sp.Symbol) if s not in bound} | {"j", "k", "l", "L"}
+    names = iter(c for c in "imprquvst" if c not in used)
+    return expr.xreplace({s: sp.Symbol(next(names), integer=True, positive=True)
+                          for s in bound})
+
+
+def display(expr: sp.Expr, ranges: dict) -> sp.Expr:
+    """``expr`` for reading: in normal form (``sums.normal``), common factors out, indices named."""
+    if not expr.has(sp.Sum, sp.KroneckerDelta):
+        return readable(expr)  # nothing to bring to normal form: as the recursion wrote it
+    return readable(sp.factor_terms(normal(expr, ranges)))
+
+
+def latex(expr: sp.Expr) -> str:
+    return IndexPrinter({"order": "none"}).doprint(expr)  # factors keep _print_Mul's order
