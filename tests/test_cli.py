@@ -152,7 +152,8 @@ def test_titles_reaching_latex_are_escaped(tmp_path):
                  "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     tex = (tmp_path / "derivation.tex").read_text()
-    assert r"Grads \& costs: 100\% of \$x\_1 \#1 \{a\} \~{}b \^{}c \textbackslash{}d" in tex
+    assert (r"Grads \& costs: 100\% of {\upshape\char36}x\_1 \#1 \{a\} \~{}b \^{}c "
+            r"\textbackslash{}d") in tex
     assert (tmp_path / "derivation.pdf").read_bytes().startswith(b"%PDF")
     assert r"Grads & costs: 100% of \$x\_1 \#1" in (tmp_path / "derivation.md").read_text()
 

@@ -24,9 +24,10 @@ def _running_as_command() -> bool:
         module is None and os.path.basename(sys.argv[0] if sys.argv else "") == "symbp")
 
 
-STARTED = time.monotonic() if _running_as_command() else None  # --timeout counts the imports
+AS_COMMAND = _running_as_command()
+STARTED = time.monotonic() if AS_COMMAND else None  # --timeout counts the imports
 
-if STARTED is not None and threading.current_thread() is threading.main_thread():
+if AS_COMMAND and threading.current_thread() is threading.main_thread():
     for _signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(_signum) in (signal.default_int_handler, signal.SIG_DFL):
             signal.signal(_signum, _quit)

@@ -45,9 +45,9 @@ from .publish import FORMATS, Build, build_files, plan
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 4, 130
-EXIT_CODES = ("exit codes: 0 proved, 1 not proved (a failure or a timeout), 2 bad input, "
-              "3 environment (disk full, folder not writable or busy, file-size limit, "
-              "pdflatex failed), 4 internal error, 130 interrupted")
+EXIT_CODES = ("exit codes: 0 proved, 1 not proved (a failure or a timeout), 2 bad input,\n"
+              "  3 environment (disk full, folder not writable or busy, file-size limit,\n"
+              "  pdflatex failed), 4 internal error, 130 interrupted")
 
 
 class BadInput(Exception):
@@ -132,9 +132,9 @@ def _derive(job: config.Job, args) -> tuple[Derivation, str]:
         raise BadInput(str(error)) from None
 
 
-def _prove(job: config.Job, args) -> tuple:
+def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None) -> tuple:
     with progress.bar(progress.wanted(args.quiet), "proving") as update:
-        d, method = _derive(job, args)
+        d, method = derived or _derive(job, args)
         proof = prove(d, method, timeout=budget(args).left(), progress=update)
     return d, proof
 
@@ -191,9 +191,10 @@ def _cmd_derive(args) -> int:
                         "Markdown keeps them")
     for text in notes:
         note(args, text)
+    derived = _derive(job, args)  # a method refused as too large: before the folder is touched
     expected = [name for fmt in formats for name in FORMATS[fmt].files]
     with outputs.OutputFolder(out, expected) as folder:
-        d, proof = _prove(job, args)
+        d, proof = _prove(job, args, derived)
         if proof.status == "timed out":
             raise TimedOut
         _stall("proved")

@@ -9,6 +9,7 @@ full disk or a bug each get their own code and one line, never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
@@ -58,7 +59,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: %(default)s)"
 
@@ -161,8 +162,9 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                         help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
     widths = ",".join(map(str, defaults["widths"].default))
-    group.add_argument("--widths", type=_widths, help=f"layer widths n_0,...,n_L, each at most "
-                       f"{limits.MAX_WIDTH} (default {widths})")
+    group.add_argument("--widths", type=_widths, help=f"layer widths n_0,...,n_L: each at most "
+                       f"{limits.MAX_WIDTH}, at most {limits.MAX_LAYERS} layers and "
+                       f"{limits.MAX_PARAMETERS:,} weights and biases (default {widths})")
     group.add_argument("--activation", type=_names,
                        help=f"one name, or L comma-separated names: "
                             f"{', '.join(registry.ACTIVATIONS)} "
@@ -233,13 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3\n"
                                    + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
                                                         "a timeout)", "0 done, 1 timed out"))
-    t.add_argument("--epochs", type=_count(1, limits.MAX_EPOCHS), default=500)
+    t.add_argument("--epochs", type=_count(1, limits.MAX_EPOCHS), default=500,
+                   help=f"full-batch gradient steps, at most {limits.MAX_EPOCHS:,}")
     t.add_argument("--learning-rate", type=_rate, default=2.0, metavar="ETA",
                    help="eta in W <- W - eta dC/dW")
     t.add_argument("--seed", type=_count(0, 2**63 - 1), default=0,
                    help="random seed of the initial weights")
     t.add_argument("--hidden", type=_count(1, limits.MAX_WIDTH), default=3, help="hidden units")
-    t.add_argument("--out", metavar="DIR", type=_text, default="output/xor")
+    t.add_argument("--out", metavar="DIR", type=_text, default="output/xor", help="output folder")
     _timeout(t)
     t.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
@@ -257,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"depths L, like 1..6 or 1,2,4, each at most {limits.MAX_SWELL_SIZE}")
     s.add_argument("--width", type=_range, default="2..4",
                    help=f"widths n, like 2..4 or 3, each at most {limits.MAX_SWELL_SIZE}")
-    s.add_argument("--out", metavar="DIR", type=_text, default="output/swell")
+    s.add_argument("--out", metavar="DIR", type=_text, default="output/swell",
+                   help="output folder")
     _timeout(s)
     s.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
@@ -284,6 +288,17 @@ def _interrupted(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. As the ``symbp`` command, the process ends here."""
+    code = _main(argv)
+    if cli.AS_COMMAND:  # skip interpreter shutdown, where Ctrl-C would kill with a signal
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = {}
     args = None
@@ -294,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                         signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                         signal.SIGXFSZ: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)}
         _argv[:] = sys.argv[1:] if argv is None else list(argv)
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as stop:  # --help and --version
+            return stop.code if isinstance(stop.code, int) else EXIT_PROVED
         if args.command is None:
             build_parser().print_help()
             return EXIT_PROVED

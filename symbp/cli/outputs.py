@@ -152,12 +152,15 @@ class OutputFolder:
             if (self.path / name).is_dir() and not (self.path / name).is_symlink():
                 raise OutputError(f"cannot write {self.path / name}: a folder of that name is "
                                   "in the way")
-        _write(self.staging / MANIFEST, "".join(f"{n}\n" for n in names).encode(),
-               self.path / MANIFEST)
+        staging = self.staging
         with held_signals():
+            # the manifest last: from here the staging folder is complete
+            _write(staging / MANIFEST, "".join(f"{n}\n" for n in names).encode(),
+                   self.path / MANIFEST)
             try:
-                _roll_forward(self.path, self.staging)
-            except OSError as error:  # rare: a rename failed; the next run completes it
+                _roll_forward(self.path, staging)
+            except OSError as error:  # rare: a rename failed; left for the next run to finish
+                self._staging = None
                 raise OutputError(describe(error, "publishing failed part-way at") +
                                   "; the next symbp run on this folder completes it") from None
             self.published = True

@@ -24,10 +24,11 @@ TEMPLATE_DIRS = (PACKAGE / "templates", PACKAGE.parent / "templates")
 # ~ and ^ as OT1 accents: \textasciitilde would pull in a TS1 font, a bitmap without cm-super;
 # for the same reason " is the typewriter font's straight quote, not T1's \textquotedbl
 _TEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
+    "\\": r"\textbackslash{}", "#": r"\#", "%": r"\%", "&": r"\&", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\~{}", "^": r"\^{}",
     # in OT1 text fonts these slots hold ¡ ¿ — ”: take them from the math and typewriter fonts
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"{\ttfamily\char34}",
+    "$": r"{\upshape\char36}",  # \$ would draw it from a bitmap (Type 3) font
     "\u00a0": "~", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
     "…": r"\ldots{}",
     # the registry's plain text may hold a little Unicode math, which pdflatex cannot typeset
