@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -226,3 +227,43 @@ def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_pa
         current = "A" if after == sets["A"] else "B"
         outcomes.append(current == target)
     assert any(outcomes) and not all(outcomes), "every interrupt fell on the same side"
+
+
+LAUNCHERS = {  # python -m symbp, and the installed script (its file is named symbp)
+    "module": lambda tmp: [sys.executable, "-m", "symbp"],
+    "script": lambda tmp: [sys.executable, str(_script(tmp))],
+}
+
+
+def _script(tmp: Path) -> Path:
+    script = tmp / "symbp"
+    script.write_text("import sys\nfrom symbp.cli.main import main\nsys.exit(main())\n")
+    return script
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay):
+    command = [*LAUNCHERS[launcher](tmp_path), "prove", "--widths", "4,4,4,4", "--method",
+               "expand"]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True) as run:
+        time.sleep(delay)  # in the imports, or just after them
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 130
+        assert run.stderr.read() == "symbp: interrupted\n"
+
+
+def test_stale_latex_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):
+    from symbp.render import latex
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"{latex.TEMP_PREFIX}{dead}-abc"
+    live = tmp_path / f"{latex.TEMP_PREFIX}{os.getpid()}-def"
+    for folder in (stale, live):
+        (folder / "derivation.tex").parent.mkdir()
+        (folder / "derivation.tex").write_text("%")
+    latex.sweep_stale_folders()
+    assert not stale.exists() and live.exists()
