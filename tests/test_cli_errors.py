@@ -3,6 +3,7 @@
 import hashlib
 import os
 import string
+import time
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,15 @@ def test_fuzzed_network_files(table, junk, capsys, workdir):
         _outcome(["prove", "fuzz.toml", "--method", "local"], capsys, workdir)
     finally:
         os.unlink(path)
+
+
+LIMITS = [(argv, named) for argv, named in CASES
+          if named and ("MAX_" in named or "limit" in named or "about 10^" in named)]
+
+
+@pytest.mark.parametrize(("argv", "named"), LIMITS, ids=[" ".join(c[0])[:60] for c in LIMITS])
+def test_limits_are_checked_in_well_under_a_second(argv, named, capsys, workdir):
+    started = time.perf_counter()
+    err = check_bad_input(argv, capsys, workdir)
+    assert time.perf_counter() - started < 0.5, "a limit was checked after work began"
+    assert named in err

@@ -3,6 +3,7 @@
 import errno
 import os
 import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,41 @@ def test_stdout_on_a_full_device_is_exit_3(tmp_path):
                                 stderr=subprocess.PIPE, text=True, timeout=120)
     assert result.returncode == 3
     assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path,
+                                                                          monkeypatch, capsys):
+    outputs.commit(tmp_path, OLD)
+    real = outputs._roll_forward
+
+    def interrupted(out, staging):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two renames
+        real(out, staging)
+
+    monkeypatch.setattr(outputs, "_roll_forward", interrupted)
+    monkeypatch.setattr(outputs, "published", [])
+    code = main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)])
+    assert code == 130
+    assert capsys.readouterr().err == f"symbp: interrupted after writing {tmp_path}\n"
+    assert set(listing(tmp_path)) == {MANIFEST, "proof.json"}  # the whole new set
+
+
+def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    outputs.commit(tmp_path, OLD)
+
+    def broken(src, dst):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+
+    def run():
+        with OutputFolder(tmp_path) as folder:
+            folder.stage(NEW)
+            folder.publish()
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OutputError, match="the next symbp run on this folder completes it"):
+        run()
+    monkeypatch.undo()
+    assert any(p.name.startswith(STAGE_PREFIX) for p in tmp_path.iterdir())  # kept, complete
+    with OutputFolder(tmp_path):
+        pass
+    assert listing(tmp_path) == published(NEW)
