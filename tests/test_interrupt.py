@@ -86,11 +86,13 @@ def _wait_for(process, text: str, timeout: float = 300) -> None:
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    """Folders as a finished run of A and of B leaves them."""
+    """Folders as a finished run of A and of B leaves them (and how long each run took)."""
     base = tmp_path_factory.mktemp("sets")
     for name, args in (("A", A), ("B", B)):
+        started = time.monotonic()
         with derive(base / name, args, base) as run:
             assert run.wait(timeout=300) == 0, run.stderr.read()
+        (base / f"{name}.seconds").write_text(str(time.monotonic() - started))
     return base
 
 
@@ -107,6 +109,9 @@ def folder(tmp_path, made, sets):
     out, tmpdir = tmp_path / "out", tmp_path / "tmp"
     tmpdir.mkdir()
     shutil.copytree(made / "A", out)
+    (tmp_path / "seconds").mkdir()
+    for name in "AB":
+        shutil.copy(made / f"{name}.seconds", tmp_path / "seconds")
     assert listing(out) == sets["A"]
     return out, tmpdir
 
@@ -197,15 +202,17 @@ def test_pdflatex_dies_with_symbp_and_leaves_no_folder(folder, sets, tmp_path, s
 
 @pytest.mark.slow
 def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_path):
-    """32 runs, each alternately writing set A or B over the other, interrupted at a random
-    moment by SIGINT, SIGTERM or SIGKILL."""
+    """32 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
+    SIGKILL at a random moment of the run (its length as measured on this machine, and a
+    little past it)."""
     out, tmpdir = folder
+    seconds = {n: float((tmp_path / "seconds" / f"{n}.seconds").read_text()) for n in "AB"}
     rng = random.Random(12)
     current, outcomes = "A", []
     for _ in range(32):
         target = "B" if current == "A" else "A"
         signum = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-        delay = rng.uniform(0.3, 2.2)
+        delay = rng.uniform(0.2, 1.3 * seconds[target])
         with derive(out, B if target == "B" else A, tmpdir) as run:
             time.sleep(delay)
             run.send_signal(signum)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -17,8 +16,16 @@ from pathlib import Path
 LATEX_RUNS = 3  # pdflatex passes at most; one is enough unless the log asks for a rerun
 DEFAULT_TIMEOUT = 120.0  # seconds for all passes together
 TEMP_PREFIX = "symbp-latex-"  # TMPDIR folders: symbp-latex-<pid>-<random>
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+# On Linux pdflatex is started through this: it asks for SIGKILL when symbp dies (even by
+# SIGKILL), then becomes pdflatex; the request survives exec. A separate program, not a
+# preexec_fn, which would make subprocess fork the whole interpreter with its threads.
+_DIE_WITH_PARENT = """
+import ctypes, os, sys
+ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+if os.getppid() != int(sys.argv[1]):  # symbp died before the request was made
+    sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 class LatexNotFound(RuntimeError):
@@ -100,9 +107,11 @@ def _compile_in(folder: Path, exe: str, tex: str, until: float, timeout: float) 
 
 def _run_pdflatex(exe: str, folder: Path, env: dict, remaining: float, timeout: float) -> str:
     command = [exe, "-interaction=nonstopmode", "-halt-on-error", "derivation.tex"]
+    if sys.platform.startswith("linux") and sys.executable:
+        command = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
     with subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          start_new_session=True, preexec_fn=_die_with_parent()) as process:
+                          start_new_session=True) as process:
         try:
             stdout, _ = process.communicate(timeout=remaining)
         except subprocess.TimeoutExpired:
@@ -123,20 +132,6 @@ def _kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-def _die_with_parent():
-    """A ``preexec_fn``: on Linux the child gets SIGKILL when symbp dies, even by SIGKILL."""
-    if _LIBC is None:
-        return None
-    parent = os.getpid()
-
-    def arm() -> None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return arm
 
 
 def sweep_stale_folders() -> None:
