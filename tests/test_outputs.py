@@ -233,3 +233,33 @@ def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
     with OutputFolder(tmp_path):
         pass
     assert listing(tmp_path) == published(NEW)
+
+
+def test_pdflatex_failing_is_exit_3_with_one_line_and_changes_nothing(tmp_path, monkeypatch,
+                                                                      capsys):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    before = listing(out)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pdflatex").write_text("#!/bin/sh\ncat > derivation.log <<'EOF'\n"
+                                      "! LaTeX Error: File `x.sty' not found.\n"
+                                      "l.3 \\usepackage\nEOF\nexit 1\n")
+    (bin_dir / "pdflatex").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert main(["derive", "--widths", "2,2", "--format", "tex,pdf", "--out", str(out)]) == 3
+    assert capsys.readouterr().err == ("symbp: error: pdflatex failed: ! LaTeX Error: File "
+                                       "`x.sty' not found. | l.3 \\usepackage\n")
+    assert listing(out) == before
+
+
+def test_a_bug_is_exit_4_with_one_line(monkeypatch, capsys):
+    from symbp.cli import commands
+
+    def broken(args):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setitem(commands.COMMANDS, "list", broken)
+    assert main(["list"]) == 4
+    assert capsys.readouterr().err == ("symbp: internal error: TypeError: unsupported operand "
+                                       "(this is a bug; SYMBP_TRACEBACK=1 shows where)\n")

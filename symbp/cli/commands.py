@@ -189,9 +189,9 @@ def _cmd_derive(args) -> int:
         notes.insert(0, f"pdflatex cannot set {' '.join(missing[:8])} of the title: the LaTeX "
                         f"and PDF show their codes, like [U+{ord(missing[0]):04X}]; the "
                         "Markdown keeps them")
+    derived = _derive(job, args)  # a method refused as too large: before the folder is touched
     for text in notes:
         note(args, text)
-    derived = _derive(job, args)  # a method refused as too large: before the folder is touched
     expected = [name for fmt in formats for name in FORMATS[fmt].files]
     with outputs.OutputFolder(out, expected) as folder:
         d, proof = _prove(job, args, derived)

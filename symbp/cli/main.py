@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import math
 import os
 import re
 import signal
@@ -21,11 +20,11 @@ import traceback
 
 from .. import cli
 from ..core import limits, registry
-from ..core.deadline import MAX_SECONDS, TimedOut
+from ..core.deadline import TimedOut
 from ..core.network import Network
 from ..proof.prove import METHODS
 from ..render.latex import LatexError
-from . import config, outputs
+from . import outputs, values
 from .commands import (
     COMMANDS,
     EXIT_BAD_INPUT,
@@ -64,95 +63,6 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-# ---------------------------------------------------------------- value types
-
-
-def _type(function):
-    """An argparse type from a function raising ValueError with a message of its own."""
-
-    def convert(text: str):
-        try:
-            return function(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    convert.__name__ = function.__name__  # argparse names the type in some messages
-    return convert
-
-
-def _whole(text: str, what: str) -> int:
-    if not config.DIGITS.fullmatch(text.strip()):
-        raise ValueError(f"{config.shown(text)} is not {what}")
-    return config.whole(text.strip())
-
-
-@_type
-def _widths(text: str) -> list[int]:
-    parts = text.split(",")
-    if len(parts) - 1 > limits.MAX_LAYERS:
-        raise ValueError(f"{len(parts) - 1:,} layers, past the limit of {limits.MAX_LAYERS} "
-                         "(limit MAX_LAYERS)")
-    where = f" in {config.shown(text)}" if len(parts) > 1 else ""
-    return [_whole(p, f"a positive whole number{where}; write widths like 2,3,3,2")
-            for p in parts]
-
-
-def _names(text: str) -> str | list[str]:
-    names = [p.strip() for p in text.split(",")]
-    return names[0] if len(names) == 1 else names
-
-
-@_type
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
-        raise ValueError(f"must be a number of seconds above 0 and at most {MAX_SECONDS:g}; "
-                         f"got {config.shown(text)}")
-    return value
-
-
-@_type
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"must be a positive number; got {config.shown(text)}")
-    return value
-
-
-def _count(low: int, high: int):
-    @_type
-    def count(text: str) -> int:
-        value = _whole(text, f"a whole number from {low} to {high:,}")
-        if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high:,}; got {limits.magnitude(value)}")
-        return value
-
-    return count
-
-
-def _range(text: str) -> list[int]:
-    try:
-        return config.parse_range(text, limits.MAX_SWELL_SIZE)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _formats(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",")]
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
 # ---------------------------------------------------------------- the parser
 
 
@@ -162,10 +72,11 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                         help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
     widths = ",".join(map(str, defaults["widths"].default))
-    group.add_argument("--widths", type=_widths, help=f"layer widths n_0,...,n_L: each at most "
-                       f"{limits.MAX_WIDTH}, at most {limits.MAX_LAYERS} layers and "
-                       f"{limits.MAX_PARAMETERS:,} weights and biases (default {widths})")
-    group.add_argument("--activation", type=_names,
+    group.add_argument("--widths", type=values.widths,
+                       help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
+                            f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
+                            f"and biases (default {widths})")
+    group.add_argument("--activation", type=values.activation_names,
                        help=f"one name, or L comma-separated names: "
                             f"{', '.join(registry.ACTIVATIONS)} "
                             f"(default {defaults['activation'].default})")
@@ -181,7 +92,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _timeout(parser) -> None:
-    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+    parser.add_argument("--timeout", type=values.seconds, metavar="SECONDS",
                         help="stop the whole command after this long, writing nothing: exit 1 "
                              "(default: no limit)")
 
@@ -205,13 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp derive examples/softmax.toml --format md,pdf\n"
                                    + EXIT_CODES)
     _network_options(d)
-    d.add_argument("--out", metavar="DIR", type=_text,
+    d.add_argument("--out", metavar="DIR", type=values.nonempty,
                    help="output folder (default output/NAME)")
     d.add_argument("--name", help="name of the output folder under output/ (default: from the "
                                   "network, like 2x3x2-tanh-mse, or default)")
-    d.add_argument("--title", type=_text, help="document title, plain text (default: names the "
-                                               "network)")
-    d.add_argument("--format", type=_formats, metavar="LIST",
+    d.add_argument("--title", type=values.nonempty,
+                   help="document title, plain text (default: names the network)")
+    d.add_argument("--format", type=values.format_list, metavar="LIST",
                    help=f"comma-separated, from {','.join(FORMATS)} (default: all; "
                         "pdf is skipped with a note when pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
@@ -235,14 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3\n"
                                    + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
                                                         "a timeout)", "0 done, 1 timed out"))
-    t.add_argument("--epochs", type=_count(1, limits.MAX_EPOCHS), default=500,
+    t.add_argument("--epochs", type=values.whole_number(1, limits.MAX_EPOCHS), default=500,
                    help=f"full-batch gradient steps, at most {limits.MAX_EPOCHS:,}")
-    t.add_argument("--learning-rate", type=_rate, default=2.0, metavar="ETA",
+    t.add_argument("--learning-rate", type=values.positive_number, default=2.0, metavar="ETA",
                    help="eta in W <- W - eta dC/dW")
-    t.add_argument("--seed", type=_count(0, 2**63 - 1), default=0,
+    t.add_argument("--seed", type=values.whole_number(0, 2**63 - 1), default=0,
                    help="random seed of the initial weights")
-    t.add_argument("--hidden", type=_count(1, limits.MAX_WIDTH), default=3, help="hidden units")
-    t.add_argument("--out", metavar="DIR", type=_text, default="output/xor", help="output folder")
+    t.add_argument("--hidden", type=values.whole_number(1, limits.MAX_WIDTH), default=3,
+                   help="hidden units")
+    t.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/xor",
+                   help="output folder")
     _timeout(t)
     t.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
@@ -256,11 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp swell --depth 1..8 --width 2 --out /tmp/swell\n"
                                    + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
                                                         "a timeout)", "0 done, 1 timed out"))
-    s.add_argument("--depth", type=_range, default="1..6",
+    s.add_argument("--depth", type=values.swell_range, default="1..6",
                    help=f"depths L, like 1..6 or 1,2,4, each at most {limits.MAX_SWELL_SIZE}")
-    s.add_argument("--width", type=_range, default="2..4",
+    s.add_argument("--width", type=values.swell_range, default="2..4",
                    help=f"widths n, like 2..4 or 3, each at most {limits.MAX_SWELL_SIZE}")
-    s.add_argument("--out", metavar="DIR", type=_text, default="output/swell",
+    s.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/swell",
                    help="output folder")
     _timeout(s)
     s.add_argument("--quiet", "-q", action="store_true", help="no progress")
@@ -332,8 +245,8 @@ def _main(argv: list[str] | None) -> int:
     except outputs.OutputError as error:
         return _fail(f"error: {error}", EXIT_ENVIRONMENT)
     except LatexError as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        return _fail("error: " + " | ".join(lines), EXIT_ENVIRONMENT)
+        first, *rest = [line.strip() for line in str(error).splitlines() if line.strip()]
+        return _fail(f"error: {' '.join([first, ' | '.join(rest)])}".rstrip(), EXIT_ENVIRONMENT)
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PROVED
