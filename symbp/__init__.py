@@ -8,6 +8,7 @@ The package reads as the data flow, each layer importing only those below it:
 ``figures`` → ``document`` (plain data) → ``render`` (Jinja, pdflatex) → ``cli``.
 """
 
+from . import cli  # noqa: F401  first: under the symbp command, Ctrl-C in the imports exits 130
 from .api import render
 from .core.derivation import ROUTES, Derivation, derive
 from .core.functions import explicit

@@ -88,7 +88,7 @@ def test_the_matrix_chapter_compiles_without_overfull_lines(net):
 def test_derive_writes_the_matrix_chapter(tmp_path, capsys):
     assert main(["derive", "-q", "--format", "matrix,json", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "matrix.md", "matrix.pdf", "matrix.tex", "proof.json"]
+        ".symbp-manifest", "matrix.md", "matrix.pdf", "matrix.tex", "proof.json"]
     assert (tmp_path / "matrix.pdf").read_bytes().startswith(b"%PDF")
 
 

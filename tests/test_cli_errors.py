@@ -3,6 +3,7 @@
 import hashlib
 import os
 import string
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,10 @@ FILES = {  # network files the table refers to by name
     "render_timings.toml": '[render]\ntimings = "yes"\n',
     "latin1.toml": b'title = "caf\xe9"\n',
     "bool_width.toml": "widths = [2, true]\n",
+    "huge_width.toml": "widths = [2, 10000000000]\n",
+    "big.toml": GOOD + "#" * (256 * 1024) + "\n",
+    "nul_title.toml": GOOD + 'title = "a\\u0000b"\n',
+    "del_title.toml": GOOD + 'title = "a\\u007fb"\n',
 }
 
 CASES = [
@@ -74,12 +79,54 @@ CASES = [
     (["derive", "--out", "earlier/proof.json"], "is not a folder"),
     (["derive", "--out", "earlier/proof.json/sub"], "cannot write"),
     (["derive", "--format", "pdf", "--widths", "2,2"], None),  # only without pdflatex
+    # limits, each named, checked before any work
+    (["derive", "--widths", "1000,1000"], "MAX_PARAMETERS"),
+    (["prove", "--widths", "2,2000"], "MAX_WIDTH"),
+    (["prove", "--widths", ",".join(["2"] * 102)], "MAX_LAYERS"),
+    (["prove", "--widths", "2," + "9" * 5000], "about 10^4999"),
+    (["derive", "huge_width.toml"], "MAX_WIDTH"),
+    (["prove", "big.toml"], "MAX_NETWORK_FILE_BYTES"),
+    (["prove", "/dev/zero"], "/dev/zero: larger than"),
+    (["swell", "--depth", "1..1000000000"], "past the limit of 12"),
+    (["swell", "--width", "13"], "past the limit of 12"),
+    (["swell", "--depth", "1..3", "--width", "x"], "'x'"),
+    (["swell", "--depth", "0..3"], "'0..3'"),
+    (["train", "--hidden", "100000000"], "1,024"),
+    (["train", "--epochs", "1000000000"], "100,000"),
+    (["train", "--epochs", "0"], "from 1"),
+    (["train", "--seed", "-1"], "'-1'"),
+    (["train", "--seed", "1e3"], "'1e3'"),
+    (["train", "--learning-rate", "nan"], "'nan'"),
+    (["train", "--learning-rate", "0"], "'0'"),
+    # numbers that int() or float() would take
+    (["derive", "--timeout", "1e308"], "'1e308'"),
+    (["derive", "--timeout", "nan"], "'nan'"),
+    (["derive", "--timeout", "-1"], "'-1'"),
+    (["derive", "--widths", "٢,٣"], "'٢'"),
+    (["derive", "--widths", "2_0"], "'2_0'"),
+    (["derive", "--widths", "+2,3"], "'+2'"),
+    # names, folders and titles
+    (["derive", "--out", ""], "--out"),
+    (["swell", "--out", " "], "--out"),
+    (["train", "--out", "earlier/proof.json"], "is not a folder"),
+    (["derive", "--name", "-x"], "'-x'"),
+    (["derive", "--name", ""], "''"),
+    (["derive", "--title", "a\x7fb"], "U+007F"),
+    (["derive", "--title", "a\x1bb"], "U+001B"),
+    (["derive", "--title", ""], "--title"),
+    (["derive", "--title", "x" * 501], "MAX_TITLE_CHARS"),
+    (["derive", "nul_title.toml"], "U+0000"),
+    (["derive", "del_title.toml"], "U+007F"),
+    # a format asked for by name that this network cannot have
+    (["derive", "--widths", "2,2", "--activation", "generic", "--format", "py"], "--format py"),
 ]
 
 
 def snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file (by content) and folder under ``root``: a refused run must make no folder."""
+    return {str(p.relative_to(root)):
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(root.rglob("*"))}
 
 
 @pytest.fixture
@@ -106,8 +153,54 @@ def check_bad_input(argv, capsys, root) -> str:
     return err
 
 
-def test_at_least_25_bad_inputs():
-    assert len(CASES) >= 25
+def _derivation():
+    import symbp
+
+    return symbp.derive(symbp.Network([2, 2]))
+
+
+def _api_cases():
+    import itertools
+
+    import symbp
+    from symbp.cli import config, outputs
+
+    return [  # (call, exception, named)
+        (lambda: symbp.Network({5, 1, 3}), ValueError, "the set {1, 3, 5}"),
+        (lambda: symbp.Network(frozenset([2, 3])), ValueError, "set"),
+        (lambda: symbp.Network(iter([2, 3])), ValueError, "list_iterator"),
+        (lambda: symbp.Network(itertools.count(1)), ValueError, "count(1)"),
+        (lambda: symbp.Network(range(10**9)), ValueError, "MAX_LAYERS"),
+        (lambda: symbp.Network([2, 10**100]), ValueError, "about 10^100"),
+        (lambda: symbp.Network([1000, 1000]), ValueError, "1,001,000"),
+        (lambda: symbp.Network([2] * 102), ValueError, "MAX_LAYERS"),
+        (lambda: symbp.render(_derivation(), "md", proof="x"), ValueError, "proof"),
+        (lambda: symbp.render(_derivation(), "pdf"), ValueError, "'pdf'"),
+        (lambda: symbp.render(_derivation(), "md", title=3), ValueError, "title"),
+        (lambda: config.parse_range("1..1000000000", 12), ValueError, "past the limit of 12"),
+        (lambda: config.load("/dev/zero"), ValueError, "larger than"),
+        (lambda: config.check_title("a\x00b"), ValueError, "U+0000"),
+        (lambda: outputs.OutputFolder(""), ValueError, "empty"),
+        (lambda: outputs.commit("earlier", {"../up": b""}), ValueError, "'../up'"),
+    ]
+
+
+API_CASES = _api_cases()
+
+
+def test_at_least_60_bad_inputs():
+    assert len(CASES) + len(API_CASES) >= 60
+
+
+@pytest.mark.parametrize(("call", "kind", "named"), API_CASES,
+                         ids=[f"api-{n}" for n in range(len(API_CASES))])
+def test_bad_input_through_the_api(call, kind, named, workdir):
+    before = snapshot(workdir)
+    with pytest.raises(kind) as info:
+        call()
+    assert named in str(info.value)
+    assert "\n" not in str(info.value)
+    assert snapshot(workdir) == before
 
 
 @pytest.mark.parametrize(("argv", "named"), CASES, ids=[" ".join(c[0]) for c in CASES])
@@ -197,3 +290,15 @@ def test_fuzzed_network_files(table, junk, capsys, workdir):
         _outcome(["prove", "fuzz.toml", "--method", "local"], capsys, workdir)
     finally:
         os.unlink(path)
+
+
+LIMITS = [(argv, named) for argv, named in CASES
+          if named and ("MAX_" in named or "limit" in named or "about 10^" in named)]
+
+
+@pytest.mark.parametrize(("argv", "named"), LIMITS, ids=[" ".join(c[0])[:60] for c in LIMITS])
+def test_limits_are_checked_in_well_under_a_second(argv, named, capsys, workdir):
+    started = time.perf_counter()
+    err = check_bad_input(argv, capsys, workdir)
+    assert time.perf_counter() - started < 0.5, "a limit was checked after work began"
+    assert named in err

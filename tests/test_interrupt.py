@@ -1,38 +1,74 @@
-"""An interrupted ``symbp derive`` loses nothing: earlier outputs stay byte-identical."""
+"""Interrupted, killed or concurrent runs of ``symbp derive``: the output folder always holds
+exactly the earlier set or the new one, and no temporary file or process outlives a run
+(a run killed outright leaves a staging folder that the next run finishes or removes)."""
 
-import hashlib
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-FORMATS = "tex,md,json,py"
+from symbp.cli.outputs import STAGE_PREFIX, OutputFolder
+
+A = ["--widths", "2,2", "--format", "tex,md,json,pdf"]  # with pdflatex
+B = ["--widths", "2,3", "--activation", "tanh", "--format", "json,py,md"]  # another set
 
 
-def derive(out: Path, *args, stall=None):
-    env = dict(os.environ)
+def derive(out: Path, args, tmpdir: Path, stall=None, path=None):
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
     if stall:
         env["SYMBP_STALL_AT"] = stall
+    if path:
+        env["PATH"] = f"{path}{os.pathsep}{env['PATH']}"
     return subprocess.Popen([sys.executable, "-m", "symbp", "derive", "--out", str(out),
-                             "--format", FORMATS, "--quiet", *args],
+                             "--quiet", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def snapshot(folder: Path) -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+def listing(folder: Path) -> dict[str, bytes]:
+    if not folder.exists():
+        return {}
+    return {p.name: p.read_bytes() if p.is_file() else b"<folder>"
+            for p in sorted(folder.iterdir())}
 
 
-@pytest.fixture(scope="module")
-def earlier(tmp_path_factory):
-    """A finished run of one network; later runs of another network must not touch it."""
-    out = tmp_path_factory.mktemp("earlier") / "out"
-    with derive(out, "--widths", "2,2,1") as run:
-        assert run.wait(timeout=300) == 0, run.stderr.read()
-    return out, snapshot(out)
+def published(folder: Path) -> dict[str, bytes]:
+    return {n: d for n, d in listing(folder).items() if not n.startswith(STAGE_PREFIX)}
+
+
+def recover(folder: Path) -> None:
+    """What the next run does first: take the folder, finish or remove what was left."""
+    with OutputFolder(folder):
+        pass
+
+
+def processes_in(base: Path) -> list[str]:
+    """Live processes working inside ``base`` (a pdflatex left running, say)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            state = (entry / "status").read_text().split("State:")[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if cwd.startswith(str(base)) and state != "Z":
+            found.append(f"{entry.name} in {cwd}")
+    return found
+
+
+def no_processes_left(base: Path, patience: float = 5.0) -> None:
+    until = time.monotonic() + patience  # a parent-death signal arrives asynchronously
+    while processes_in(base) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert processes_in(base) == []
 
 
 def _wait_for(process, text: str, timeout: float = 300) -> None:
@@ -48,50 +84,193 @@ def _wait_for(process, text: str, timeout: float = 300) -> None:
     raise AssertionError(f"never saw {text!r}; stderr: {seen}")
 
 
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """Folders as a finished run of A and of B leaves them (and how long each run took)."""
+    base = tmp_path_factory.mktemp("sets")
+    for name, args in (("A", A), ("B", B)):
+        started = time.monotonic()
+        with derive(base / name, args, base) as run:
+            assert run.wait(timeout=300) == 0, run.stderr.read()
+        (base / f"{name}.seconds").write_text(str(time.monotonic() - started))
+    return base
+
+
+@pytest.fixture(scope="module")
+def sets(made):
+    found = {name: listing(made / name) for name in "AB"}
+    assert found["A"] != found["B"] and "derivation.pdf" in found["A"]
+    return found
+
+
+@pytest.fixture
+def folder(tmp_path, made, sets):
+    """An output folder holding set A (as a run of A left it), and an empty TMPDIR."""
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
+    shutil.copytree(made / "A", out)
+    (tmp_path / "seconds").mkdir()
+    for name in "AB":
+        shutil.copy(made / f"{name}.seconds", tmp_path / "seconds")
+    assert listing(out) == sets["A"]
+    return out, tmpdir
+
+
 @pytest.mark.parametrize("stage", ["proved", "built"])
-def test_sigkill_at_a_known_point_changes_nothing(earlier, stage, tmp_path):
-    out, before = earlier
-    with derive(out, "--widths", "3,4,2", "--activation", "tanh", stall=stage) as run:
+def test_sigkill_at_a_known_point_publishes_nothing(folder, sets, stage):
+    out, tmpdir = folder
+    with derive(out, B, tmpdir, stall=stage) as run:
         _wait_for(run, f"stalled at {stage}")
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=60)
-    assert snapshot(out) == before  # same names, same bytes: no temporaries either
+    assert published(out) == sets["A"]
+    recover(out)
+    assert listing(out) == sets["A"] and list(tmpdir.iterdir()) == []
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0, 1.5])
-def test_sigkill_at_any_time_leaves_whole_files(earlier, delay):
-    """Killed wherever it happens to be: every file is the earlier or the new one, whole."""
-    out, before = earlier
-    with derive(out, "--widths", "3,4,2", "--activation", "tanh") as run:
-        time.sleep(delay)
-        run.send_signal(signal.SIGKILL)
-        code = run.wait(timeout=60)
-    after = snapshot(out)
-    assert set(after) == set(before), "a temporary file was left behind"
-    if code == -signal.SIGKILL:
-        assert after == before or delay >= 1.0, "killed before writing, yet files changed"
-    # leave the folder as the earlier run made it for the next test
-    with derive(out, "--widths", "2,2,1") as restore:
-        assert restore.wait(timeout=300) == 0
-    assert snapshot(out) == before
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_are_reported_and_clean(earlier, signum):
-    out, before = earlier
-    with derive(out, "--widths", "3,4,2", stall="built") as run:
-        _wait_for(run, "stalled at built")
+@pytest.mark.parametrize(("signum", "stage"), [(signal.SIGINT, "proved"),
+                                               (signal.SIGTERM, "built")])
+def test_ctrl_c_and_sigterm_are_reported_and_leave_nothing(folder, sets, signum, stage):
+    out, tmpdir = folder
+    with derive(out, B, tmpdir, stall=stage) as run:
+        _wait_for(run, f"stalled at {stage}")
         run.send_signal(signum)
         assert run.wait(timeout=60) == 130
-        assert "interrupted; earlier outputs are unchanged" in run.stderr.read()
-    assert snapshot(out) == before
+        assert run.stderr.read() == "symbp: interrupted; earlier outputs are unchanged\n"
+    assert listing(out) == sets["A"] and list(tmpdir.iterdir()) == []
 
 
-def test_next_run_sweeps_temporaries_of_a_killed_one(earlier, tmp_path):
-    out, before = earlier
-    stale = out / ".derivation.tex.symbp-abc123.tmp"
-    stale.write_text("half")
-    with derive(out, "--widths", "2,2,1") as run:
-        assert run.wait(timeout=300) == 0
-    assert not stale.exists()
-    assert snapshot(out) == before  # deterministic: the same network gives the same bytes
+def test_a_refused_run_never_touches_a_running_one(folder, sets):
+    out, tmpdir = folder
+    with derive(out, B, tmpdir, stall="built") as first:
+        _wait_for(first, "stalled at built")
+        staged = listing(next(out.glob(f"{STAGE_PREFIX}*")))
+        for args, code in ((["--widths", "0"], 2), (A, 3)):  # bad input; the folder is busy
+            with derive(out, args, tmpdir) as second:
+                assert second.wait(timeout=120) == code
+                assert second.stderr.read().count("\n") == 1
+        assert listing(next(out.glob(f"{STAGE_PREFIX}*"))) == staged
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 130
+    assert listing(out) == sets["A"]
+
+
+FAKE_PDFLATEX = """#!/bin/sh
+echo $$ > "{pidfile}"
+exec sleep 120
+"""
+
+
+def _fake_pdflatex(tmp_path: Path) -> tuple[Path, Path]:
+    bin_dir, pidfile = tmp_path / "bin", tmp_path / "pdflatex.pid"
+    bin_dir.mkdir()
+    script = bin_dir / "pdflatex"
+    script.write_text(FAKE_PDFLATEX.format(pidfile=pidfile))
+    script.chmod(0o755)
+    return bin_dir, pidfile
+
+
+def _dead(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
+def test_pdflatex_dies_with_symbp_and_leaves_no_folder(folder, sets, tmp_path, signum):
+    out, tmpdir = folder
+    bin_dir, pidfile = _fake_pdflatex(tmp_path)
+    with derive(out, A, tmpdir, path=bin_dir) as run:
+        until = time.monotonic() + 120
+        while not pidfile.exists() and time.monotonic() < until:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        pid = int(pidfile.read_text())
+        run.send_signal(signum)
+        run.wait(timeout=60)
+    until = time.monotonic() + 5
+    while not _dead(pid) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert _dead(pid), "pdflatex outlived symbp"
+    assert list(tmpdir.iterdir()) == []  # pdflatex worked in the staging folder, not TMPDIR
+    assert published(out) == sets["A"]
+    recover(out)
+    assert listing(out) == sets["A"]
+
+
+@pytest.mark.slow
+def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_path):
+    """32 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
+    SIGKILL at a random moment of the run (its length as measured on this machine, and a
+    little past it)."""
+    out, tmpdir = folder
+    seconds = {n: float((tmp_path / "seconds" / f"{n}.seconds").read_text()) for n in "AB"}
+    rng = random.Random(12)
+    current, outcomes = "A", []
+    for _ in range(32):
+        target = "B" if current == "A" else "A"
+        signum = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+        delay = rng.uniform(0.2, 1.3 * seconds[target])
+        with derive(out, B if target == "B" else A, tmpdir) as run:
+            time.sleep(delay)
+            run.send_signal(signum)
+            code = run.wait(timeout=120)
+            err = run.stderr.read()
+        no_processes_left(tmp_path)
+        assert list(tmpdir.iterdir()) == []
+        if signum == signal.SIGKILL:
+            for name, data in published(out).items():  # whole files, whatever the moment
+                assert data in (sets["A"].get(name), sets["B"].get(name)), name
+            recover(out)
+        else:
+            assert code in (0, 130), err
+            assert "Traceback" not in err and err.count("\n") <= 1
+        after = listing(out)
+        assert after in (sets["A"], sets["B"]), f"{signum!r} after {delay:.2f} s: a mixed set"
+        if code == 0:
+            assert after == sets[target]
+        current = "A" if after == sets["A"] else "B"
+        outcomes.append(current == target)
+    assert any(outcomes) and not all(outcomes), "every interrupt fell on the same side"
+
+
+LAUNCHERS = {  # python -m symbp, and the installed script (its file is named symbp)
+    "module": lambda tmp: [sys.executable, "-m", "symbp"],
+    "script": lambda tmp: [sys.executable, str(_script(tmp))],
+}
+
+
+def _script(tmp: Path) -> Path:
+    script = tmp / "symbp"
+    script.write_text("import sys\nfrom symbp.cli.main import main\nsys.exit(main())\n")
+    return script
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay):
+    command = [*LAUNCHERS[launcher](tmp_path), "prove", "--widths", "4,4,4,4", "--method",
+               "expand"]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True) as run:
+        time.sleep(delay)  # in the imports, or just after them
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 130
+        assert run.stderr.read() == "symbp: interrupted\n"
+
+
+def test_stale_latex_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):
+    from symbp.render import latex
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"{latex.TEMP_PREFIX}{dead}-abc"
+    live = tmp_path / f"{latex.TEMP_PREFIX}{os.getpid()}-def"
+    for folder in (stale, live):
+        (folder / "derivation.tex").parent.mkdir()
+        (folder / "derivation.tex").write_text("%")
+    latex.sweep_stale_folders()
+    assert not stale.exists() and live.exists()

@@ -75,3 +75,30 @@ def test_registry_entries_are_complete():
             assert act.formula and act.derivative and act.numpy and act.numpy_derivative
     for cost in registry.COSTS.values():
         assert cost.latex and cost.latex_gradient and cost.numpy and cost.numpy_gradient
+
+
+def test_a_set_or_an_iterator_is_refused_not_reordered_or_drained():
+    import itertools
+
+    with pytest.raises(ValueError, match=r"the set \{1, 3, 5\}, which has no order"):
+        symbp.Network({5, 1, 3})
+    with pytest.raises(ValueError, match="count"):
+        symbp.Network(itertools.count(2))  # an endless iterator: refused, never read
+
+
+@pytest.mark.parametrize(("widths", "limit"), [
+    ([2, 1025], "MAX_WIDTH"), ([2, 10**100], "MAX_WIDTH"), ([1000, 1000], "MAX_PARAMETERS"),
+    ([2] * 102, "MAX_LAYERS"), (range(10**12), "MAX_LAYERS"),
+])
+def test_limits_are_named_before_any_symbol_is_built(widths, limit):
+    with pytest.raises(ValueError, match=limit):
+        symbp.Network(widths)
+
+
+def test_networks_up_to_the_limits_are_accepted():
+    from symbp.core import limits
+
+    assert symbp.Network([64, 64, 64, 64]).widths == (64,) * 4  # prove --method local: minutes
+    assert symbp.Network([2, limits.MAX_WIDTH, 2]).widths[1] == limits.MAX_WIDTH
+    assert symbp.Network([1] * (limits.MAX_LAYERS + 1)).L == limits.MAX_LAYERS
+    assert limits.parameter_count([64, 64, 64, 64]) == 12_480 <= limits.MAX_PARAMETERS

@@ -274,7 +274,7 @@ def test_missing_pdflatex_raises_latex_not_found(monkeypatch):
 
 def test_escape_tex_escapes_every_special_character():
     assert escape_tex("# $ % & _ { } ~ ^ \\") == (
-        r"\# \$ \% \& \_ \{ \} \~{} \^{} \textbackslash{}")
+        r"\# {\upshape\char36} \% \& \_ \{ \} \~{} \^{} \textbackslash{}")
     assert escape_tex("plain text") == "plain text"
 
 

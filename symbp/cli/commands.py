@@ -1,7 +1,10 @@
 """The commands of ``symbp``: each turns parsed arguments into work, output and an exit code.
 
-Exit codes: 0 proved, 1 not proved, 2 bad input. Anything the user can fix is a
-``BadInput``, raised before any file is touched.
+Exit codes (``EXIT_CODES``): 0 proved, 1 not proved (a failure or a timeout), 2 bad
+input, 3 the environment stopped the run (disk full, a folder that cannot be written
+or is busy, a file-size limit, pdflatex failing), 4 an internal error, 130 interrupted.
+Anything the user can fix on the command line or in a network file is a ``BadInput``,
+raised before the output folder is touched.
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from ..core import registry
-from ..core.derivation import derive
+from ..core.deadline import TimedOut, deadline
+from ..core.derivation import Derivation, derive
 from ..core.network import NETWORK_KEYS, Network
 from ..figures.loss import loss_csv, loss_curve_svg
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
@@ -29,20 +37,59 @@ from ..numeric.train import (
     train_xor,
 )
 from ..proof.claims import CHECKS
-from ..proof.prove import Proof, prove
+from ..proof.prove import Proof, choose_method, prove
 from ..proof.theorem import general_summary, general_table, theorem
+from ..render.environment import unsettable
 from ..render.figures import swell_markdown
-from ..render.latex import LatexError, missing_compiler_note
+from ..render.latex import DEFAULT_TIMEOUT
 from . import config, outputs, progress
-from .publish import build_files
+from .publish import FORMATS, Build, build_files, plan
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
-SWELL_LIMIT = 12  # largest depth or width symbp swell accepts
+EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 4, 130
+EXIT_CODES = ("exit codes: 0 proved, 1 not proved (a failure or a timeout), 2 bad input,\n"
+              "  3 environment (disk full, folder not writable or busy, file-size limit,\n"
+              "  pdflatex failed), 4 internal error, 130 interrupted")
 
 
 class BadInput(Exception):
     """Raised for anything the user can fix; becomes one line on stderr and exit 2."""
 
+
+class Budget:
+    """A command's ``--timeout``: its phases run under a deadline of what is left of it."""
+
+    def __init__(self, seconds: float | None, start: float | None = None):
+        self.seconds = seconds
+        self.start = time.monotonic() if start is None else start
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.seconds is None else self.seconds - (time.monotonic() - self.start)
+
+    def left(self) -> float | None:
+        """The seconds left (None: no limit); TimedOut if there are none."""
+        remaining = self.remaining
+        if remaining is not None and remaining <= 0:
+            raise TimedOut
+        return remaining
+
+    @contextmanager
+    def phase(self) -> Iterator[None]:
+        with deadline(self.left()):
+            yield
+
+
+def budget(args) -> Budget:
+    """The budget ``main`` started for this command (a fresh one for direct calls)."""
+    if getattr(args, "budget", None) is None:
+        args.budget = Budget(getattr(args, "timeout", None))
+    return args.budget
+
+
+def note(args, text: str, kind: str = "note") -> None:
+    if not getattr(args, "quiet", False):
+        print(f"{kind}: {text}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- jobs
@@ -57,13 +104,14 @@ def _job(args) -> config.Job:
                                f"--{next(iter(given))}, not both")
             job = config.load(args.network)
         else:
-            job = config.Job(Network(**given))  # what is not given: Network's defaults
+            net = Network(**given)  # what is not given: Network's defaults
+            job = config.Job(net, warnings=config.network_warnings(given.get("activation"), net))
         if args.method:
             job.method = args.method
-        if getattr(args, "name", None):
+        if getattr(args, "name", None) is not None:
             job.name = config.check_name(args.name)
-        if getattr(args, "title", None):
-            job.title = args.title
+        if getattr(args, "title", None) is not None:
+            job.title = config.check_title(args.title)
         if getattr(args, "format", None):
             job.formats = config.check_formats(args.format)
             job.explicit_formats = True
@@ -71,25 +119,33 @@ def _job(args) -> config.Job:
             job.timings = True
     except ValueError as error:
         raise BadInput(str(error)) from None
+    for warning in job.warnings:
+        note(args, warning, "warning")
     return job
 
 
-def _prove(job: config.Job, args) -> tuple:
-    d = derive(job.net)
+def _derive(job: config.Job, args) -> tuple[Derivation, str]:
+    """The derivation and the proof method it gets; BadInput for a method refused as too large."""
+    with budget(args).phase():
+        d = derive(job.net)
+    try:
+        return d, choose_method(d, job.method)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
+def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None) -> tuple:
     with progress.bar(progress.wanted(args.quiet), "proving") as update:
-        try:
-            proof = prove(d, job.method, timeout=args.timeout, progress=update)
-        except ValueError as error:  # a brute-force method refused as too large
-            raise BadInput(str(error)) from None
+        d, method = derived or _derive(job, args)
+        proof = prove(d, method, timeout=budget(args).left(), progress=update)
     return d, proof
 
 
-def _output_folder(out: Path) -> None:
-    """Make the output folder, or stop with exit 2 before any work is done."""
+def _folder(out: Path | str) -> Path:
     try:
-        outputs.writable_folder(out)
-    except OSError as error:
-        raise BadInput(f"cannot write to output folder {out}: {error.strerror or error}") from None
+        return outputs.check_folder(out)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
 
 
 def _exit_code(proof: Proof) -> int:
@@ -148,56 +204,78 @@ def _cmd_prove_general(args) -> int:
 
 def _cmd_derive(args) -> int:
     job = _job(args)
-    out = Path(args.out) if args.out else Path("output") / (job.name or job.net.slug)
-    if job.explicit_formats and "pdf" in job.formats and missing_compiler_note():
-        raise BadInput(f"--format pdf asked for, but {missing_compiler_note()}")
-    _output_folder(out)
-    outputs.sweep_temporaries(out)
-    d, proof = _prove(job, args)
-    _stall("proved")
-    with progress.bar(progress.wanted(args.quiet), "writing documents") as update:
-        try:
-            files, notes = build_files(d, proof, job, update)
-        except LatexError as error:  # pdflatex failed: its log excerpt, nothing written
-            print(f"symbp: error: {error}", file=sys.stderr)
-            return EXIT_NOT_PROVED
-    _stall("built")
-    written = outputs.commit(out, files)
+    out = _folder(args.out if args.out is not None else
+                  Path("output") / (job.name or job.net.slug))
+    try:
+        formats, notes = plan(job.net, job.formats, job.explicit_formats)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    missing = unsettable(job.title) if job.title and {"tex", "pdf"} & set(formats) else []
+    if missing:
+        notes.insert(0, f"pdflatex cannot set {' '.join(missing[:8])} of the title: the LaTeX "
+                        f"and PDF show their codes, like [U+{ord(missing[0]):04X}]; the "
+                        "Markdown keeps them")
+    derived = _derive(job, args)  # a method refused as too large: before the folder is touched
+    for text in notes:
+        note(args, text)
+    expected = [name for fmt in formats for name in FORMATS[fmt].files]
+    with outputs.OutputFolder(out, expected) as folder:
+        d, proof = _prove(job, args, derived)
+        if proof.status == "timed out":
+            raise TimedOut
+        _stall("proved")
+        with progress.bar(progress.wanted(args.quiet), "writing documents") as update, \
+                budget(args).phase():
+            left = budget(args).remaining
+            b = Build(d, proof, job.title, job.timings, workdir=folder.staging,
+                      timeout=DEFAULT_TIMEOUT if left is None else min(DEFAULT_TIMEOUT, left + 1))
+            files = build_files(b, formats, update)
+            folder.stage(files)
+        _stall("built")
+        written = folder.publish()
     print(proof.summary())
-    for note in notes if not args.quiet else []:
-        print(f"note: {note}", file=sys.stderr)
+    for text in b.notes:
+        note(args, text)
     for path in written:
         print(f"wrote {path}")
     return _exit_code(proof)
 
 
 def _cmd_train(args) -> int:
-    _output_folder(Path(args.out))
-    print(run_xor(args.out, args.epochs, args.learning_rate, args.seed, args.hidden))
+    try:
+        Network([2, args.hidden, 1])  # the limits, before any work
+    except ValueError as error:
+        raise BadInput(f"--hidden {args.hidden}: {error}") from None
+    out = _folder(args.out)
+    with progress.bar(progress.wanted(args.quiet), "training") as update:
+        print(run_xor(out, args.epochs, args.learning_rate, args.seed, args.hidden,
+                      budget=budget(args), progress=update))
     return 0
 
 
 def _cmd_swell(args) -> int:
-    depths, widths = args.depth, args.width
-    for flag, values in (("--depth", depths), ("--width", widths)):
-        if max(values) > SWELL_LIMIT:  # the δ program alone would take minutes
-            raise BadInput(f"{flag} goes up to {max(values)}; symbp swell measures up to "
-                           f"{SWELL_LIMIT}")
-    _output_folder(Path(args.out))
+    out = _folder(args.out)
     with progress.bar(progress.wanted(args.quiet), "measuring") as update:
-        print(run_swell(depths, widths, args.out, progress=update))
+        print(run_swell(args.depth, args.width, out, progress=update, budget=budget(args)))
     return 0
 
 
 def _cmd_list(args) -> int:
-    print("activations (--activation):")
+    from .plain import plain
+
+    print("activations (--activation NAME, or one name per layer):")
     for act in registry.ACTIVATIONS.values():
+        f = plain(act.latex)
         print(f"  {act.name:11} {act.summary}")
-        print(f"  {'':11} derivative: {act.latex_derivative}")
-    print("costs (--cost):")
+        print(f"  {'':11} {f}(z) = {plain(act.latex_formula)}")
+        slope = plain(act.latex_derivative)
+        print(f"  {'':11} " + (slope if "=" in slope else f"{f}'(z) = {slope}"))
+    print("costs (--cost NAME):")
     for cost in registry.COSTS.values():
         print(f"  {cost.name:11} {cost.summary}")
-        print(f"  {'':11} dC/da_j = {cost.latex_gradient}")
+        print(f"  {'':11} ∂C/∂a_j = {plain(cost.latex_gradient)}")
+        if cost.output:
+            print(f"  {'':11} puts {cost.output} in the output layer")
     return 0
 
 
@@ -215,27 +293,38 @@ def _stall(stage: str) -> None:
 # ---------------------------------------------------------------- training and swell
 
 
+def loss_files(losses: list[float], title: str = "cost per epoch",
+               threshold: float | None = TARGET_COST) -> dict[str, bytes]:
+    """``loss.svg`` and ``loss.csv`` of a training run."""
+    return {"loss.svg": loss_curve_svg(losses, title, threshold).encode(),
+            "loss.csv": loss_csv(losses).encode()}
+
+
 def write_loss_curve(losses: list[float], folder: Path, title: str = "cost per epoch",
                      threshold: float | None = TARGET_COST) -> list[Path]:
-    """Write ``loss.svg`` and ``loss.csv`` into ``folder`` (atomically); their paths."""
-    folder = outputs.writable_folder(Path(folder))
-    files = {"loss.svg": loss_curve_svg(losses, title, threshold), "loss.csv": loss_csv(losses)}
-    return outputs.commit(folder, {name: text.encode() for name, text in files.items()})
+    """Write ``loss.svg`` and ``loss.csv`` into ``folder`` (as one set); their paths."""
+    return outputs.commit(folder, loss_files(losses, title, threshold))
 
 
 def run_xor(out: Path | str = "output/xor", epochs: int = EPOCHS,
-            learning_rate: float = LEARNING_RATE, seed: int = 0, hidden: int = HIDDEN) -> str:
+            learning_rate: float = LEARNING_RATE, seed: int = 0, hidden: int = HIDDEN, *,
+            budget: Budget | None = None, progress=None) -> str:
     """Train XOR, write its loss curve into ``out``, and return the lines to print."""
-    run = train_xor(epochs, learning_rate, seed, hidden)
-    title = f"XOR, {list(run.network.widths)} sigmoid, η = {learning_rate:g}, seed {seed}"
-    paths = write_loss_curve(run.losses, Path(out), title)
+    budget = budget or Budget(None)
+    with outputs.OutputFolder(out, ("loss.svg", "loss.csv")) as folder:
+        with budget.phase(), warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # a huge η overflows: say so below
+            run = train_xor(epochs, learning_rate, seed, hidden)
+            title = f"XOR, {list(run.network.widths)} sigmoid, η = {learning_rate:g}, seed {seed}"
+            folder.stage(loss_files(run.losses, title))
+        paths = folder.publish()
     reached = run.epochs_to()
     lines = [
         f"trained {run.network!r} on XOR for {epochs} epochs: W <- W - {learning_rate:g} dC/dW "
         f"(seed {seed}), gradients from symbp.lambdify",
         f"cost {run.losses[0]:.4g} -> {run.losses[-1]:.4g} (summed over the 4 samples); "
         + (f"below {TARGET_COST:g} from epoch {reached}" if reached is not None
-           else f"never below {TARGET_COST:g}: try more epochs"),
+           else f"never below {TARGET_COST:g}: try more epochs or another learning rate"),
     ]
     for x, target, a in zip(XOR_INPUTS, XOR_TARGETS[:, 0], run.predictions):
         lines.append(f"  {int(x[0])} xor {int(x[1])} = {int(target)}: network says {a:.3f}")
@@ -244,15 +333,19 @@ def run_xor(out: Path | str = "output/xor", epochs: int = EPOCHS,
 
 
 def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
-              out_folder: Path | str = "output/swell", progress=None) -> str:
+              out_folder: Path | str = "output/swell", progress=None, *,
+              budget: Budget | None = None) -> str:
     """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
-    start = time.perf_counter()
-    rows = measure(depths, widths, progress=progress)
-    seconds = time.perf_counter() - start
-    folder = outputs.writable_folder(Path(out_folder))
-    files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
-             "swell.svg": swell_svg(rows)}
-    written = outputs.commit(folder, {name: text.encode() for name, text in files.items()})
+    budget = budget or Budget(None)
+    with outputs.OutputFolder(out_folder, ("swell.json", "swell.md", "swell.svg")) as folder:
+        with budget.phase():
+            start = time.perf_counter()
+            rows = measure(depths, widths, progress=progress)
+            seconds = time.perf_counter() - start
+            files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
+                     "swell.svg": swell_svg(rows)}
+            folder.stage({name: text.encode() for name, text in files.items()})
+        written = folder.publish()
     deepest = max(rows, key=lambda r: (r["depth"], r["width"]))
     lines = [f"measured {len(rows)} networks in {seconds:.1f} s (generic σ, MSE); "
              f"for dC/dw^(1)_11 of the deepest and widest, {deepest['widths']}:",

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core import limits
 from ..core.network import NETWORK_KEYS, Network
 from ..proof.prove import METHODS
+from . import publish
 
-FORMATS = ("tex", "md", "pdf", "json", "py", "figures", "matrix")
+FORMATS = tuple(publish.FORMATS)  # the table of formats lives with the code that makes them
 DEFAULT_FORMATS = FORMATS
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -37,8 +40,9 @@ class Job:
     method: str = "auto"
     formats: tuple[str, ...] = DEFAULT_FORMATS
     timings: bool = False
-    explicit_formats: bool = False  # asked for by the user, so a missing pdflatex is an error
+    explicit_formats: bool = False  # asked for by the user: one that cannot be made is an error
     source: str = field(default="command line")
+    warnings: list[str] = field(default_factory=list)
 
 
 def _is_str(v):
@@ -103,21 +107,33 @@ def check_formats(formats: list[str], where: str = "--format") -> tuple[str, ...
     return tuple(dict.fromkeys(formats))
 
 
-def load(path: str | Path) -> Job:
-    """Read a network file; ConfigError (a ValueError) names the file and the bad key."""
-    path = Path(path)
+def read_bounded(path: Path, limit: int = limits.MAX_NETWORK_FILE_BYTES) -> str:
+    """The text of a network file, reading at most ``limit`` + 1 bytes (/dev/zero ends too)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such network file") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a network file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    if len(raw) > limit:
+        raise ConfigError(f"{path}: larger than {limit:,} bytes, the limit for a network file "
+                          "(limit MAX_NETWORK_FILE_BYTES)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+def load(path: str | Path) -> Job:
+    """Read a network file; ConfigError (a ValueError) names the file and the bad key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(read_bounded(path))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
     _check_table(data, TOP_LEVEL, str(path))
     render = data.get("render", {})
     _check_table(render, RENDER, f"{path} [render]")
@@ -129,8 +145,10 @@ def load(path: str | Path) -> Job:
     if method not in METHODS:
         raise ConfigError(f"{path}: key 'method': unknown method {method!r}; "
                           f"choose one of: {', '.join(METHODS)}")
-    job = Job(net, source=str(path), method=method,
-              title=data.get("title"), timings=render.get("timings", False))
+    job = Job(net, source=str(path), method=method, timings=render.get("timings", False),
+              warnings=network_warnings(data.get("activation"), net))
+    if "title" in data:
+        job.title = check_title(data["title"], f"{path}: key 'title'")
     if "name" in data:
         job.name = check_name(data["name"], f"{path}: key 'name'")
     if "formats" in render:
@@ -139,21 +157,77 @@ def load(path: str | Path) -> Job:
     return job
 
 
-def parse_range(text: str) -> list[int]:
+def parse_range(text: str, limit: int | None = None) -> list[int]:
     """``"1..6"`` → [1, ..., 6]; ``"2,3,4"`` and mixtures like ``"1..3,5"`` too.
 
-    ValueError naming the bad part for anything else (the CLI turns it into exit 2).
+    ValueError naming the bad part for anything else (the CLI turns it into exit 2),
+    and for any value past ``limit``, found before a single value is listed.
     """
-    values: list[int] = []
+    bounds = []
     for part in str(text).split(","):
         low, dots, high = part.strip().partition("..")
-        try:
-            first, last = int(low), int(high if dots else low)
-        except ValueError:
-            raise ValueError(f"bad range {text!r}: {part.strip()!r} is not a whole number or "
-                             "a range like 1..6; write e.g. 1..6 or 2,3,4") from None
+        if not (DIGITS.fullmatch(low) and (not dots or DIGITS.fullmatch(high))):
+            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} is not a whole "
+                             "number or a range like 1..6; write e.g. 1..6 or 2,3,4")
+        first, last = whole(low), whole(high if dots else low)
         if first < 1 or last < first:
-            raise ValueError(f"bad range {text!r}: {part.strip()!r} must go up from a positive "
-                             "number, like 1..6")
+            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} must go up from "
+                             "a positive number, like 1..6")
+        if limit is not None and last > limit:
+            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} goes up to "
+                             f"{limits.magnitude(last)}, past the limit of {limit}")
+        bounds.append((first, last))
+    values: list[int] = []
+    for first, last in bounds:
         values += [v for v in range(first, last + 1) if v not in values]
     return values
+
+
+DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take ٢, 2_0, +2 and " 2"
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut short for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def whole(digits: str) -> int:
+    """The value of a string of ASCII digits; past 18 digits, only its order of magnitude
+    (every limit is far below, and int() refuses strings of over 4,300 digits)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10 ** (len(digits) - 1)
+
+
+def check_title(title: object, where: str = "--title") -> str:
+    """A usable document title, or ConfigError: text, not empty, no control characters."""
+    if not isinstance(title, str):
+        raise ConfigError(f"{where} must be a string, got {title!r}")
+    if not title.strip():
+        raise ConfigError(f"{where}: the title is empty")
+    if len(title) > limits.MAX_TITLE_CHARS:
+        raise ConfigError(f"{where}: the title has {len(title):,} characters, past the limit of "
+                          f"{limits.MAX_TITLE_CHARS} (limit MAX_TITLE_CHARS)")
+    bad = next((c for c in title if unicodedata.category(c) == "Cc" and c not in "\t\n"), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: the title holds the control character U+{ord(bad):04X}; "
+                          "remove it")
+    return title
+
+
+# activations whose values lie in (0, 1), as binary cross-entropy needs of the output layer
+UNIT_INTERVAL = ("sigmoid", "softmax")
+
+
+def network_warnings(activation: object, net: Network) -> list[str]:
+    """What the user may not expect of ``net`` built from ``activation`` as given."""
+    found = []
+    cost = net.cost_entry
+    if cost.output and isinstance(activation, str) and activation != cost.output:
+        found.append(f"cost {cost.name} needs {cost.output} in the output layer, so layer "
+                     f"{net.L} uses {cost.output}, not {activation}")
+    last = net.activations[-1]
+    if net.cost == "bce" and last not in UNIT_INTERVAL:
+        found.append(f"cost bce takes logs of a_L and 1 - a_L, which needs outputs in (0, 1); "
+                     f"{last} in layer {net.L} does not keep them there (sigmoid does)")
+    return found

@@ -1,97 +1,111 @@
-"""The ``symbp`` command line. Exit codes: 0 proved, 1 not proved, 2 bad input.
+"""The ``symbp`` command line: the parser, and ``main``, which turns every outcome into
+one exit code (``commands.EXIT_CODES``) and at most one line on stderr.
 
-Anything the user can fix becomes one line on stderr and exit 2, before any
-file is touched; nothing here prints a traceback for bad input.
+Anything the user can fix is exit 2 before any file is touched; a timeout, Ctrl-C, a
+full disk or a bug each get their own code and one line, never a traceback
+(``SYMBP_TRACEBACK=1`` shows the traceback of an internal error).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import os
+import re
 import signal
 import sys
 import threading
+import traceback
 
-from ..core import registry
+from .. import cli
+from ..core import limits, registry
+from ..core.deadline import TimedOut
+from ..core.network import Network
 from ..proof.prove import METHODS
-from . import config
-from .commands import COMMANDS, EXIT_BAD_INPUT, EXIT_PROVED, BadInput
+from ..render.latex import LatexError
+from . import outputs, values
+from .commands import (
+    COMMANDS,
+    EXIT_BAD_INPUT,
+    EXIT_CODES,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_PROVED,
+    EXIT_PROVED,
+    BadInput,
+    Budget,
+)
+from .publish import FORMATS
+
+_argv: list[str] = []  # the arguments being parsed, for messages that name a value
+WRITERS = ("derive", "train", "swell")  # the commands that write an output folder
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage dump
+        found = re.match(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+        if found and found.group(1) in _argv[:-1]:
+            value = _argv[_argv.index(found.group(1)) + 1]
+            message = (f"argument {found.group(1)}: expected a value, got {value!r}, which "
+                       f"reads as an option; write {found.group(1)}={value} to pass it")
         raise BadInput(message)
 
 
-def _widths(text: str) -> list[int]:
-    try:
-        return [int(p) for p in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be comma-separated positive integers like 2,3,3,2; got {text!r}") from None
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option that takes a value shows its default (flags are off by default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
-def _names(text: str) -> str | list[str]:
-    names = [p.strip() for p in text.split(",")]
-    return names[0] if len(names) == 1 else names
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number; got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
-
-
-def _range(text: str) -> list[int]:
-    try:
-        return config.parse_range(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _formats(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",")]
+# ---------------------------------------------------------------- the parser
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
+    defaults = inspect.signature(Network).parameters
     parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
-                        help="a network file (see examples/); or use the options below")
+                        help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
-    group.add_argument("--widths", type=_widths, help="layer widths n_0,...,n_L (default 2,3,3,2)")
-    group.add_argument("--activation", type=_names,
+    widths = ",".join(map(str, defaults["widths"].default))
+    group.add_argument("--widths", type=values.widths,
+                       help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
+                            f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
+                            f"and biases (default {widths})")
+    group.add_argument("--activation", type=values.activation_names,
                        help=f"one name, or L comma-separated names: "
-                            f"{', '.join(registry.ACTIVATIONS)} (default sigmoid)")
-    group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} (default mse)")
+                            f"{', '.join(registry.ACTIVATIONS)} "
+                            f"(default {defaults['activation'].default})")
+    group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} "
+                                      f"(default {defaults['cost'].default})")
     proof = parser.add_argument_group("proof")
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
                             "local for larger ones)")
-    proof.add_argument("--timeout", type=_positive_number, metavar="SECONDS",
-                       help="give up the proof after this long (exit 1)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress or notes")
+    _timeout(proof)
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress, notes or warnings")
+
+
+def _timeout(parser) -> None:
+    parser.add_argument("--timeout", type=values.seconds, metavar="SECONDS",
+                        help="stop the whole command after this long, writing nothing: exit 1 "
+                             "(default: no limit)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="symbp", description=(
+    version = getattr(sys.modules.get("symbp"), "__version__", "unknown")  # defined once, above
+    parser = _Parser(prog="symbp", formatter_class=_HelpFormatter, description=(
         "Derive backpropagation three ways (chain-rule expansion, delta recursion, "
         "sympy.diff), prove exactly that they agree, write the derivation down."),
-        epilog="Run 'symbp COMMAND --help' for a worked example of each command.")
+        epilog="Run 'symbp COMMAND --help' for a worked example of each command.\n" + EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"symbp {version}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    fmt = argparse.RawDescriptionHelpFormatter
+    fmt = _HelpFormatter
 
     d = commands.add_parser("derive", formatter_class=fmt, help="derive, prove and write output/",
                             description="Derive dC/dW_l and dC/db_l three ways, prove that they "
@@ -100,13 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp derive                         # output/default/\n"
                                    "  symbp derive --widths 3,4,2 --activation tanh\n"
                                    "  symbp derive examples/softmax.toml --format md,pdf\n"
-                                   "exit codes: 0 proved, 1 not proved, 2 bad input")
+                                   + EXIT_CODES)
     _network_options(d)
-    d.add_argument("--out", metavar="DIR", help="output folder (default output/<name>)")
-    d.add_argument("--name", help="name of the output folder under output/")
-    d.add_argument("--title", help="document title")
-    d.add_argument("--format", type=_formats, metavar="LIST",
-                   help=f"comma-separated, from {','.join(config.FORMATS)} (default: all; "
+    d.add_argument("--out", metavar="DIR", type=values.nonempty,
+                   help="output folder (default output/NAME)")
+    d.add_argument("--name", help="name of the output folder under output/ (default: from the "
+                                  "network, like 2x3x2-tanh-mse, or default)")
+    d.add_argument("--title", type=values.nonempty,
+                   help="document title, plain text (default: names the network)")
+    d.add_argument("--format", type=values.format_list, metavar="LIST",
+                   help=f"comma-separated, from {','.join(FORMATS)} (default: all; "
                         "pdf is skipped with a note when pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
@@ -117,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp prove --widths 16,16,16,16,16,16 --activation generic\n"
                                    "  symbp prove --method expand --json > proof.json\n"
                                    "  symbp prove --general --activation tanh --cost bce\n"
-                                   "exit codes: 0 proved, 1 not proved, 2 bad input")
+                                   + EXIT_CODES)
     _network_options(p)
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")
     p.add_argument("--general", action="store_true",
@@ -131,13 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
                                         "write the loss curve (loss.svg, loss.csv).",
                             epilog="examples:\n"
                                    "  symbp train                       # output/xor/loss.svg\n"
-                                   "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3")
-    t.add_argument("--epochs", type=_positive_int, default=500, help="default 500")
-    t.add_argument("--learning-rate", type=_positive_number, default=2.0, metavar="ETA",
-                   help="eta in W <- W - eta dC/dW (default 2.0)")
-    t.add_argument("--seed", type=int, default=0, help="random seed of the initial weights")
-    t.add_argument("--hidden", type=_positive_int, default=3, help="hidden units (default 3)")
-    t.add_argument("--out", metavar="DIR", default="output/xor", help="default output/xor")
+                                   "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3\n"
+                                   + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
+                                                        "a timeout)", "0 done, 1 timed out"))
+    t.add_argument("--epochs", type=values.whole_number(1, limits.MAX_EPOCHS), default=500,
+                   help=f"full-batch gradient steps, at most {limits.MAX_EPOCHS:,}")
+    t.add_argument("--learning-rate", type=values.positive_number, default=2.0, metavar="ETA",
+                   help="eta in W <- W - eta dC/dW")
+    t.add_argument("--seed", type=values.whole_number(0, 2**63 - 1), default=0,
+                   help="random seed of the initial weights")
+    t.add_argument("--hidden", type=values.whole_number(1, limits.MAX_WIDTH), default=3,
+                   help="hidden units")
+    t.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/xor",
+                   help="output folder")
+    _timeout(t)
+    t.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
     s = commands.add_parser("swell", formatter_class=fmt, help="measure expression swell",
                             description="Measure, for generic networks of every depth and width "
@@ -146,43 +171,108 @@ def build_parser() -> argparse.ArgumentParser:
                                         "times. Writes swell.json, swell.md and swell.svg.",
                             epilog="examples:\n"
                                    "  symbp swell                            # output/swell/\n"
-                                   "  symbp swell --depth 1..8 --width 2 --out /tmp/swell")
-    s.add_argument("--depth", type=_range, default="1..6", help="depths L, like 1..6 or 1,2,4")
-    s.add_argument("--width", type=_range, default="2..4", help="widths n, like 2..4 or 3")
-    s.add_argument("--out", metavar="DIR", default="output/swell", help="default output/swell")
+                                   "  symbp swell --depth 1..8 --width 2 --out /tmp/swell\n"
+                                   + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
+                                                        "a timeout)", "0 done, 1 timed out"))
+    s.add_argument("--depth", type=values.swell_range, default="1..6",
+                   help=f"depths L, like 1..6 or 1,2,4, each at most {limits.MAX_SWELL_SIZE}")
+    s.add_argument("--width", type=values.swell_range, default="2..4",
+                   help=f"widths n, like 2..4 or 3, each at most {limits.MAX_SWELL_SIZE}")
+    s.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/swell",
+                   help="output folder")
+    _timeout(s)
     s.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
-    commands.add_parser("list", help="activations and costs with their formulas",
+    commands.add_parser("list", formatter_class=fmt,
+                        help="activations and costs with their formulas",
                         description="List every activation and cost symbp knows.",
-                        epilog="example: symbp list")
+                        epilog="example: symbp list\nexit code: 0")
     return parser
+
+
+# ---------------------------------------------------------------- main
 
 
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly like Ctrl-C
 
 
+def _interrupted(args) -> str:
+    if outputs.published:
+        return f"interrupted after writing {outputs.published[-1]}"
+    if getattr(args, "command", None) in WRITERS:
+        return "interrupted; earlier outputs are unchanged"
+    return "interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. As the ``symbp`` command, the process ends here."""
+    code = _main(argv)
+    if cli.AS_COMMAND:  # skip interpreter shutdown, where Ctrl-C would kill with a signal
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    previous = {}
+    args = None
     try:
-        args = build_parser().parse_args(argv)
+        if in_main:  # Ctrl-C raises KeyboardInterrupt from here on; a file-size limit is an
+            # error to report, not a signal that kills
+            previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+                        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+                        signal.SIGXFSZ: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)}
+        _argv[:] = sys.argv[1:] if argv is None else list(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as stop:  # --help and --version
+            return stop.code if isinstance(stop.code, int) else EXIT_PROVED
         if args.command is None:
             build_parser().print_help()
             return EXIT_PROVED
+        args.budget = Budget(getattr(args, "timeout", None), cli.STARTED)
+        cli.STARTED = None  # a later main() in this process starts its own clock
         return COMMANDS[args.command](args)
     except BadInput as error:
-        print(f"symbp: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(f"error: {error}", EXIT_BAD_INPUT)
+    except TimedOut:
+        command, seconds = getattr(args, "command", None), getattr(args, "timeout", None)
+        unchanged = "; earlier outputs are unchanged" if command in WRITERS else ""
+        return _fail(f"timed out after {seconds:g} s (--timeout){unchanged}", EXIT_NOT_PROVED)
     except KeyboardInterrupt:
-        print("symbp: interrupted; earlier outputs are unchanged", file=sys.stderr)
-        return 130
+        if in_main:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
+        return _fail(_interrupted(args), EXIT_INTERRUPTED)
+    except outputs.OutputError as error:
+        return _fail(f"error: {error}", EXIT_ENVIRONMENT)
+    except LatexError as error:
+        first, *rest = [line.strip() for line in str(error).splitlines() if line.strip()]
+        return _fail(f"error: {' '.join([first, ' | '.join(rest)])}".rstrip(), EXIT_ENVIRONMENT)
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PROVED
+    except OSError as error:  # e.g. stdout on a full disk
+        return _fail(f"error: {outputs.describe(error, 'cannot go on')}", EXIT_ENVIRONMENT)
+    except MemoryError:
+        return _fail("error: out of memory", EXIT_ENVIRONMENT)
+    except Exception as error:  # a bug: one line, and its traceback on request
+        if os.environ.get("SYMBP_TRACEBACK"):
+            traceback.print_exc()
+        return _fail(f"internal error: {type(error).__name__}: {error} (this is a bug; "
+                     "SYMBP_TRACEBACK=1 shows where)", EXIT_INTERNAL)
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _fail(message: str, code: int) -> int:
+    first = message.splitlines()[0] if message else ""
+    print(f"symbp: {first}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,61 +1,137 @@
-"""What ``symbp derive`` writes: every requested output, produced in memory.
+"""What ``symbp derive`` writes: a table of formats, each producing its files in memory.
 
-Nothing here touches the output folder; ``outputs.commit`` does that once all
-files exist, so a failure or an interruption on the way loses nothing. The
-document is built once and rendered into every format.
+Nothing here touches the output folder; ``outputs.OutputFolder`` stages and publishes
+the files once they all exist, so a failure or an interruption on the way loses
+nothing. The document is built once and rendered into every format. A new format is
+one entry in ``FORMATS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 
 from ..core.derivation import Derivation
-from ..document.build import build
-from ..numeric.codegen import module_source
+from ..core.network import Network
+from ..document.build import Document, build
+from ..document.matrix import matrix_chapter
+from ..numeric.codegen import module_source, require_numeric
 from ..proof.prove import Proof
-from ..render.chapters import matrix_files
+from ..render.chapters import render_matrix
 from ..render.documents import render_document
 from ..render.figures import figure_files
-from ..render.latex import LatexNotFound, compile_pdf
-from .config import Job
-from .outputs import FILENAMES
+from ..render.latex import DEFAULT_TIMEOUT, compile_pdf, missing_compiler_note
 
 Update = Callable[[str, int, int], None]
 
 
-def build_files(d: Derivation, proof: Proof, job: Job,
-                update: Update | None = None) -> tuple[dict[str, bytes], list[str]]:
-    """The bytes of every requested output, and notes on anything skipped."""
+class Skipped(Exception):
+    """A format that cannot be made for this network; the message becomes a note."""
+
+
+@dataclass
+class Build:
+    """One run's inputs to every format, with the document and its LaTeX made once."""
+
+    d: Derivation
+    proof: Proof
+    title: str | None = None
+    timings: bool = False
+    workdir: Path | None = None  # where pdflatex works (the staging folder)
+    timeout: float = DEFAULT_TIMEOUT  # seconds left for pdflatex
+    notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def document(self) -> Document:
+        return build(self.d, self.proof, timings=self.timings, title=self.title)
+
+    @cached_property
+    def tex(self) -> str:
+        return render_document(self.document, "tex")
+
+
+def _numeric(net: Network) -> str | None:
+    try:
+        require_numeric(net)
+    except ValueError as error:  # e.g. the generic σ, which has no numeric form
+        return f"no gradients.py: {error}"
+    return None
+
+
+def _gradients(b: Build) -> dict[str, bytes]:
+    try:
+        return {"gradients.py": module_source(b.d).encode()}
+    except ValueError as error:
+        raise Skipped(f"no gradients.py: {error}") from None
+
+
+def _matrix(b: Build) -> dict[str, bytes]:
+    chapter = matrix_chapter(b.d)
+    tex = render_matrix(chapter, "tex")
+    files = {"matrix.tex": tex.encode(), "matrix.md": render_matrix(chapter, "md").encode()}
+    if missing_compiler_note() is None:  # else the pdf format's note says it once
+        files["matrix.pdf"] = compile_pdf(tex, timeout=b.timeout, workdir=b.workdir)
+    return files
+
+
+@dataclass(frozen=True)
+class Format:
+    """One ``--format``: the files it may write, how to make them, and, known before any
+    work, why it cannot be made for a network (None when it can)."""
+
+    name: str
+    files: tuple[str, ...]
+    make: Callable[[Build], dict[str, bytes]]
+    unavailable: Callable[[Network], str | None] = lambda net: None
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in [
+    Format("tex", ("derivation.tex",), lambda b: {"derivation.tex": b.tex.encode()}),
+    Format("md", ("derivation.md",),
+           lambda b: {"derivation.md": render_document(b.document, "md").encode()}),
+    Format("pdf", ("derivation.pdf",),
+           lambda b: {"derivation.pdf": compile_pdf(b.tex, timeout=b.timeout,
+                                                    workdir=b.workdir)},
+           lambda net: missing_compiler_note()),
+    Format("json", ("proof.json",), lambda b: {"proof.json": b.proof.to_json().encode()}),
+    Format("py", ("gradients.py",), _gradients, _numeric),
+    # graph.tex, graph.svg (when the tree can be drawn) and swell.svg; derivation.md shows
+    # the SVGs
+    Format("figures", ("graph.tex", "graph.svg", "swell.svg"),
+           lambda b: {name: text.encode() for name, text in figure_files(b.d).items()}),
+    # the matrix-calculus chapter, the seed's sequel: .tex, .md and, with pdflatex, .pdf
+    Format("matrix", ("matrix.tex", "matrix.md", "matrix.pdf"), _matrix),
+]}
+FILENAMES = {name: f.files[0] for name, f in FORMATS.items()}  # format → its main file
+
+
+def plan(net: Network, formats: tuple[str, ...], explicit: bool) -> tuple[list[str], list[str]]:
+    """The formats that can be made and notes on the rest; ValueError when one that was
+    asked for by name cannot be made. Cheap: run before any work."""
+    made, notes = [], []
+    for name in formats:
+        reason = FORMATS[name].unavailable(net)
+        if reason is None:
+            made.append(name)
+        elif explicit:
+            raise ValueError(f"--format {name} asked for, but {reason}")
+        else:
+            notes.append(reason)
+    return made, notes
+
+
+def build_files(b: Build, formats: list[str], update: Update | None = None) -> dict[str, bytes]:
+    """The bytes of every format in ``formats``; skipped ones add a note to ``b.notes``."""
     files: dict[str, bytes] = {}
-    notes: list[str] = []
-    needs_document = {"tex", "md", "pdf"} & set(job.formats)
-    doc = build(d, proof, timings=job.timings, title=job.title) if needs_document else None
-    tex = None
-    for done, fmt in enumerate(job.formats):
+    for done, name in enumerate(formats):
         if update:
-            update(fmt, done, len(job.formats))
-        if fmt in ("tex", "pdf") and tex is None and doc is not None:
-            tex = render_document(doc, "tex")
-        if fmt == "tex" and tex is not None:
-            files[FILENAMES["tex"]] = tex.encode()
-        elif fmt == "md" and doc is not None:
-            files[FILENAMES["md"]] = render_document(doc, "md").encode()
-        elif fmt == "json":
-            files[FILENAMES["json"]] = proof.to_json().encode()
-        elif fmt == "pdf" and tex is not None:
-            try:
-                files[FILENAMES["pdf"]] = compile_pdf(tex)
-            except LatexNotFound as missing:
-                notes.append(str(missing))
-        elif fmt == "figures":  # graph.tex, graph.svg, swell.svg: derivation.md shows the SVGs
-            files.update({name: text.encode() for name, text in figure_files(d).items()})
-        elif fmt == "matrix":  # the companion chapter, as .tex, .md and (with pdflatex) .pdf
-            files.update(matrix_files(d, FILENAMES["matrix"], notes))
-        elif fmt == "py":
-            try:
-                files[FILENAMES["py"]] = module_source(d).encode()
-            except ValueError as error:  # e.g. the generic σ, which has no numeric form
-                notes.append(f"no gradients.py: {error}")
+            update(name, done, len(formats))
+        try:
+            files.update(FORMATS[name].make(b))
+        except Skipped as skipped:
+            b.notes.append(str(skipped))
     if update:
-        update("done", len(job.formats), len(job.formats))
-    return files, notes
+        update("done", len(formats), len(formats))
+    return files

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 
-from . import registry
+from . import limits, registry
 
 DEFAULT_WIDTHS = (2, 3, 3, 2)
 
@@ -81,15 +81,39 @@ class Network:
 
 def _check_widths(widths: object) -> tuple[int, ...]:
     hint = "widths must be a list of at least 2 positive integers, like [2, 3, 3, 2]"
-    if isinstance(widths, str | bytes | dict) or not hasattr(widths, "__iter__"):
-        raise ValueError(f"{hint}; got {widths!r}")
-    widths = list(widths)  # a tuple, a range or a NumPy array will do
-    if len(widths) < 2:
-        raise ValueError(f"{hint}; got {list(widths)!r} with {len(widths)} entries")
-    for n in widths:
+    if isinstance(widths, Set):
+        raise ValueError(f"{hint}; got the set {_short(widths)}, which has no order")
+    if not _is_sequence(widths):  # an iterator could be endless
+        raise ValueError(f"{hint}; got {_short(widths)}")
+    count = len(widths)  # type: ignore[arg-type]
+    if count < 2:
+        raise ValueError(f"{hint}; got {_short(list(widths))} with {count} entries")  # type: ignore[call-overload]
+    limits.check_layers(count - 1)  # before reading the entries: range(10**9) ends here
+    values = list(widths)  # type: ignore[call-overload]
+    for n in values:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"{hint}; got {n!r} in {list(widths)!r}")
-    return tuple(int(n) for n in widths)
+            raise ValueError(f"{hint}; got {n!r} in {_short(values)}")
+    values = [int(n) for n in values]
+    limits.check_network_size(values)
+    return tuple(values)
+
+
+def _is_sequence(value: object) -> bool:
+    """A list, tuple, range or one-dimensional array: ordered and sized, not text or a mapping."""
+    if isinstance(value, str | bytes | bytearray | Mapping):
+        return False
+    if isinstance(value, Sequence):
+        return True
+    shape = getattr(value, "shape", None)  # a NumPy array is not a registered Sequence
+    return isinstance(shape, tuple) and len(shape) == 1
+
+
+def _short(value: object, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return f"a {type(value).__name__} with an integer of over 4,000 digits"
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def _check_activations(

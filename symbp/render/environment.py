@@ -9,7 +9,9 @@ escape and format.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
+from itertools import groupby
 from pathlib import Path
 
 import jinja2
@@ -19,24 +21,75 @@ TEMPLATE_DIRS = (PACKAGE / "templates", PACKAGE.parent / "templates")
 
 # ---------------------------------------------------------------- escaping
 
-# ~ and ^ as OT1 accents: \textasciitilde would pull in a TS1 font, a bitmap without cm-super
+# ~ and ^ as OT1 accents: \textasciitilde would pull in a TS1 font, a bitmap without cm-super;
+# for the same reason " is the typewriter font's straight quote, not T1's \textquotedbl
 _TEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
+    "\\": r"\textbackslash{}", "#": r"\#", "%": r"\%", "&": r"\&", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\~{}", "^": r"\^{}",
+    # in OT1 text fonts these slots hold ¡ ¿ — ”: take them from the math and typewriter fonts
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"{\ttfamily\char34}",
+    "$": r"{\upshape\char36}",  # \$ would draw it from a bitmap (Type 3) font
+    "\u00a0": "~", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
+    "…": r"\ldots{}",
     # the registry's plain text may hold a little Unicode math, which pdflatex cannot typeset
     "σ": r"$\sigma$", "δ": r"$\delta$", "η": r"$\eta$", "∂": r"$\partial$", "⊙": r"$\odot$",
     "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "×": r"$\times$", "−": "-", "′": "'",
     "·": r"$\cdot$", "→": r"$\to$", "←": r"$\leftarrow$", "Σ": r"$\Sigma$", "ᵀ": r"$^{T}$",
 }
+_GREEK = ("alpha beta gamma epsilon zeta theta iota kappa lambda mu nu xi pi rho tau upsilon "
+          "phi chi psi omega Gamma Delta Theta Lambda Xi Pi Phi Psi Omega")
+_TEX_ESCAPES.update({  # the rest of the Greek alphabet, as math
+    letter: f"$\\{name}$" for letter, name in zip("αβγεζθικλμνξπρτυφχψωΓΔΘΛΞΠΦΨΩ", _GREEK.split())
+})
+# Letters pdflatex sets with its default UTF-8 input and OT1 fonts, each checked by compiling
+# it (tests/test_titles.py); anything else outside ASCII gets a visible fallback, [U+XXXX]
+_TEX_LETTERS = frozenset(
+    "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĆćĈĉĊċČčĎďĒēĔĕĖėĚěĜĝĞğĠġĢģĤĥ"
+    "ĨĩĪīĬĭİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŴŵŶŷŸŹźŻżŽžǍǎǏǐǑǒǓǔǦǧǨǩǰǴǵȘșȚț"
+    "ȲȳßæÆøØœŒıŁłĲĳ¡¿"
+)
+_LINE_BREAKS = "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _MARKDOWN_SPECIAL = set("\\`*_[]<>|#$")
 
 
-def escape_tex(text: object) -> str:
-    """Plain text made safe for LaTeX: ``# $ % & _ { } ~ ^ \\`` print as themselves.
+def plain_line(text: object) -> str:
+    """``text`` as one line of plain text: NFC, line breaks as spaces, control characters gone.
 
-    A few Unicode math signs (σ, δ, ⊙, ≤, ...) become their math-mode LaTeX.
+    Control and format characters (NUL, DEL, bidi overrides, ...) carry no text of their
+    own and could change how the rest reads, so they are dropped.
     """
-    return "".join(_TEX_ESCAPES.get(c, c) for c in str(text))
+    out = []
+    for c in unicodedata.normalize("NFC", str(text)):
+        if c in _LINE_BREAKS:
+            out.append(" ")
+        elif unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(c)
+    return "".join(out)
+
+
+def _settable(c: str) -> bool:
+    return c in _TEX_ESCAPES or " " <= c <= "~" or c in _TEX_LETTERS
+
+
+def unsettable(text: object) -> list[str]:
+    """The characters of ``text`` that pdflatex cannot set, so ``escape_tex`` shows [U+XXXX]."""
+    return list(dict.fromkeys(c for c in plain_line(text) if not _settable(c)))
+
+
+def escape_tex(text: object) -> str:
+    """Plain text made safe for LaTeX: ``# $ % & _ { } ~ ^ \\ < > | "`` print as themselves.
+
+    Text becomes one line (``plain_line``). A few Unicode math signs (σ, δ, ⊙, ≤, ...) and
+    Greek letters become their math-mode LaTeX; accented Latin letters pass through; any other
+    character pdflatex cannot set (emoji, CJK, Hebrew, ...) is shown by its code, [U+1F600].
+    """
+    out = []
+    for settable, run in groupby(plain_line(text), key=_settable):
+        if settable:
+            out += [_TEX_ESCAPES.get(c, c) for c in run]
+        else:
+            out.append(r"\texttt{[" + " ".join(f"U+{ord(c):04X}" for c in run) + "]}")
+    return "".join(out)
 
 
 def escape_tex_breakable(text: object) -> str:
@@ -62,8 +115,9 @@ def tex_display(body: str) -> str:
 
 
 def escape_md(text: object) -> str:
-    """Plain text made safe for Markdown: characters with a markup meaning are backslashed."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
+    """Plain text made safe for Markdown: one line (``plain_line``), so it cannot start a
+    heading or a list, and characters with a markup meaning backslashed."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in plain_line(text))
 
 
 # ---------------------------------------------------------------- templates

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 LATEX_RUNS = 3  # pdflatex passes at most; one is enough unless the log asks for a rerun
+DEFAULT_TIMEOUT = 120.0  # seconds for all passes together
+TEMP_PREFIX = "symbp-latex-"  # TMPDIR folders: symbp-latex-<pid>-<random>
+# On Linux pdflatex is started through this: it asks for SIGKILL when symbp dies (even by
+# SIGKILL), then becomes pdflatex; the request survives exec. A separate program, not a
+# preexec_fn, which would make subprocess fork the whole interpreter with its threads.
+_DIE_WITH_PARENT = """
+import ctypes, os, sys
+ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+if os.getppid() != int(sys.argv[1]):  # symbp died before the request was made
+    sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 class LatexNotFound(RuntimeError):
@@ -41,13 +57,21 @@ def missing_compiler_note() -> str | None:
     return None if shutil.which("pdflatex") else MISSING_PDFLATEX
 
 
-def compile_pdf(tex: str, *, timeout: float = 120.0) -> bytes:
+def compile_pdf(tex: str, *, timeout: float = DEFAULT_TIMEOUT,
+                workdir: Path | None = None) -> bytes:
     """Compile a LaTeX document with pdflatex and return the PDF bytes (see ``compile_tex``)."""
-    return compile_tex(tex, timeout=timeout).pdf
+    return compile_tex(tex, timeout=timeout, workdir=workdir).pdf
 
 
-def compile_tex(tex: str, *, timeout: float = 120.0) -> Compiled:
+def compile_tex(tex: str, *, timeout: float = DEFAULT_TIMEOUT,
+                workdir: Path | None = None) -> Compiled:
     """Compile a LaTeX document with pdflatex in a temporary folder.
+
+    The folder is made inside ``workdir`` when given (``symbp derive`` passes the staging
+    folder of its outputs, which its next run sweeps even after a SIGKILL), else in TMPDIR
+    as ``symbp-latex-<pid>-*``; folders there of processes that have died are swept first.
+    ``timeout`` bounds all passes together. pdflatex runs in its own process group, killed
+    on any exception (a timeout, Ctrl-C) and, on Linux, when this process dies.
 
     Raises LatexNotFound without pdflatex on PATH, LatexError (with a short log
     excerpt) when compilation fails. Dates and the PDF ID are pinned through
@@ -56,30 +80,80 @@ def compile_tex(tex: str, *, timeout: float = 120.0) -> Compiled:
     exe = shutil.which("pdflatex")
     if exe is None:
         raise LatexNotFound(MISSING_PDFLATEX)
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
-    with tempfile.TemporaryDirectory(prefix="symbp-latex-") as tmp:
-        folder = Path(tmp)
-        (folder / "derivation.tex").write_text(tex, encoding="utf-8")
-        for _ in range(LATEX_RUNS):
-            log = _run_pdflatex(exe, folder, env, timeout)
-            if "Rerun to get" not in log and "Label(s) may have changed" not in log:
-                break
-        return Compiled((folder / "derivation.pdf").read_bytes(), log)
-
-
-def _run_pdflatex(exe: str, folder: Path, env: dict, timeout: float) -> str:
-    command = [exe, "-interaction=nonstopmode", "-halt-on-error", "derivation.tex"]
+    if workdir is None:
+        sweep_stale_folders()
+        parent, prefix = None, f"{TEMP_PREFIX}{os.getpid()}-"
+    else:
+        parent, prefix = str(workdir), "latex-"
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
-        result = subprocess.run(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                                capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise LatexError(f"pdflatex did not finish within {timeout:g} s") from None
+        return _compile_in(folder, exe, tex, time.monotonic() + timeout, timeout)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _compile_in(folder: Path, exe: str, tex: str, until: float, timeout: float) -> Compiled:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    (folder / "derivation.tex").write_text(tex, encoding="utf-8")
+    for _ in range(LATEX_RUNS):
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            raise LatexError(f"pdflatex did not finish within {timeout:g} s")
+        log = _run_pdflatex(exe, folder, env, remaining, timeout)
+        if "Rerun to get" not in log and "Label(s) may have changed" not in log:
+            break
+    return Compiled((folder / "derivation.pdf").read_bytes(), log)
+
+
+def _run_pdflatex(exe: str, folder: Path, env: dict, remaining: float, timeout: float) -> str:
+    command = [exe, "-interaction=nonstopmode", "-halt-on-error", "derivation.tex"]
+    if sys.platform.startswith("linux") and sys.executable:
+        command = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
+    with subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True) as process:
+        try:
+            stdout, _ = process.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise LatexError(f"pdflatex did not finish within {timeout:g} s") from None
+        except BaseException:  # a deadline, Ctrl-C, SIGTERM: no pdflatex outlives the run
+            _kill_group(process)
+            raise
     log_file = folder / "derivation.log"
     log = (log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists()
-           else result.stdout.decode(errors="replace"))
-    if result.returncode != 0 or not (folder / "derivation.pdf").exists():
+           else stdout.decode(errors="replace"))
+    if process.returncode != 0 or not (folder / "derivation.pdf").exists():
         raise LatexError(log_excerpt(log))
     return log
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def sweep_stale_folders() -> None:
+    """Remove ``symbp-latex-<pid>-*`` folders in TMPDIR of this user's processes that died."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        pid = folder.name[len(TEMP_PREFIX):].split("-")[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def log_excerpt(log: str, limit: int = 12) -> str:

@@ -1,0 +1,100 @@
+"""Command-line values: each type checks its text and names the bad part in one line.
+
+Numbers are ASCII digits only (``int()`` would also take ``٢``, ``2_0`` and ``+2``), and a
+value past a limit is refused here, before it is used for anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..core import limits
+from ..core.deadline import MAX_SECONDS
+from . import config
+
+
+def _type(function):
+    """An argparse type from a function raising ValueError with a message of its own."""
+
+    def convert(text: str):
+        try:
+            return function(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = function.__name__  # argparse names the type in some messages
+    return convert
+
+
+def _whole(text: str, what: str) -> int:
+    if not config.DIGITS.fullmatch(text.strip()):
+        raise ValueError(f"{config.shown(text)} is not {what}")
+    return config.whole(text.strip())
+
+
+@_type
+def widths(text: str) -> list[int]:
+    parts = text.split(",")
+    if len(parts) - 1 > limits.MAX_LAYERS:
+        raise ValueError(f"{len(parts) - 1:,} layers, past the limit of {limits.MAX_LAYERS} "
+                         "(limit MAX_LAYERS)")
+    where = f" in {config.shown(text)}" if len(parts) > 1 else ""
+    return [_whole(p, f"a positive whole number{where}; write widths like 2,3,3,2")
+            for p in parts]
+
+
+def activation_names(text: str) -> str | list[str]:
+    names = [p.strip() for p in text.split(",")]
+    return names[0] if len(names) == 1 else names
+
+
+@_type
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise ValueError(f"must be a number of seconds above 0 and at most {MAX_SECONDS:g}; "
+                         f"got {config.shown(text)}")
+    return value
+
+
+@_type
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a positive number; got {config.shown(text)}")
+    return value
+
+
+def whole_number(low: int, high: int):
+    @_type
+    def count(text: str) -> int:
+        value = _whole(text, f"a whole number from {low} to {high:,}")
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high:,}; got {limits.magnitude(value)}")
+        return value
+
+    return count
+
+
+def swell_range(text: str) -> list[int]:
+    try:
+        return config.parse_range(text, limits.MAX_SWELL_SIZE)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def format_list(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",")]
+
+
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text

@@ -1,0 +1,52 @@
+"""How large an input symbp accepts, in one place: checked before any symbol is built.
+
+Every cap sits far above what a document or an exact proof is useful for, and far
+below what would exhaust memory before a check could run. ``prove(method="local")``
+of [64, 64, 64, 64] (12,480 parameters) takes about two minutes here and is allowed;
+a [1000, 1000] network (a million symbols) is not.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+MAX_WIDTH = 1024  # units in any layer, n_0 included
+MAX_LAYERS = 100  # L, the layers with weights
+MAX_PARAMETERS = 20_000  # weights and biases together: Σ n_l (n_{l-1} + 1)
+MAX_NETWORK_FILE_BYTES = 256 * 1024  # a network file is read up to this size, never further
+MAX_TITLE_CHARS = 500  # a document title
+MAX_SWELL_SIZE = 12  # largest depth or width `symbp swell` measures (the δ program alone
+#                      would take minutes past it)
+MAX_EPOCHS = 100_000  # `symbp train`: a few seconds of XOR, a loss.csv of 2 MB
+
+
+def parameter_count(widths: list[int]) -> int:
+    """Weights and biases of a network with these widths."""
+    return sum(n * (m + 1) for m, n in pairwise(widths))
+
+
+def check_layers(L: int) -> None:
+    """ValueError naming the limit when a network of L layers is too deep."""
+    if L > MAX_LAYERS:
+        raise ValueError(f"the network has {L:,} layers, past the limit of {MAX_LAYERS} "
+                         "(limit MAX_LAYERS)")
+
+
+def check_network_size(widths: list[int]) -> None:
+    """ValueError naming the limit when ``widths`` (positive integers) is past a cap."""
+    check_layers(len(widths) - 1)
+    widest = max(widths)
+    if widest > MAX_WIDTH:
+        raise ValueError(f"a layer of width {magnitude(widest)} is past the limit of "
+                         f"{MAX_WIDTH} units per layer (limit MAX_WIDTH)")
+    count = parameter_count(widths)
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"widths {widths} give {count:,} weights and biases, past the limit "
+                         f"of {MAX_PARAMETERS:,} (limit MAX_PARAMETERS)")
+
+
+def magnitude(n: int) -> str:
+    """``n`` for a message: its digits, or "about 10^k" when it is too long to read."""
+    if n < 10**15:
+        return f"{n:,}"
+    return f"about 10^{int(n.bit_length() * 0.30103)}"  # str() of a huge int would even fail

@@ -1,0 +1,265 @@
+"""Output folders are written as one set: locked, staged, published at once, recoverable."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symbp.cli import outputs
+from symbp.cli.main import main
+from symbp.cli.outputs import MANIFEST, STAGE_PREFIX, FolderBusy, OutputError, OutputFolder
+
+OLD = {"derivation.tex": b"old tex\n", "gradients.py": b"old code\n", "proof.json": b"{}\n"}
+NEW = {"derivation.tex": b"new tex\n", "proof.json": b'{"new": 1}\n'}
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() if p.is_file() else b"<folder>"
+            for p in sorted(folder.iterdir())}
+
+
+def published(files: dict[str, bytes]) -> dict[str, bytes]:
+    manifest = "".join(f"{name}\n" for name in sorted(files)).encode()
+    return {**files, MANIFEST: manifest}
+
+
+def test_a_set_replaces_the_earlier_set_and_keeps_user_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # the user's, never listed in a manifest
+    assert outputs.commit(out, OLD) == [out / name for name in OLD]
+    assert listing(out) == {**published(OLD), "notes.txt": b"mine"}
+    outputs.commit(out, NEW)  # gradients.py of the earlier set goes; notes.txt stays
+    assert listing(out) == {**published(NEW), "notes.txt": b"mine"}
+
+
+def test_files_of_an_earlier_symbp_without_a_manifest_are_left_alone(tmp_path):
+    (tmp_path / "gradients.py").write_text("from an older symbp")
+    outputs.commit(tmp_path, NEW)
+    assert (tmp_path / "gradients.py").read_text() == "from an older symbp"
+
+
+def test_nothing_changes_until_publish_and_nothing_stays_without_it(tmp_path):
+    outputs.commit(tmp_path, OLD)
+    before = listing(tmp_path)
+    with OutputFolder(tmp_path) as folder:
+        folder.stage(NEW)
+        assert {n: d for n, d in listing(tmp_path).items() if not n.startswith(STAGE_PREFIX)} \
+            == before
+    assert listing(tmp_path) == before  # staged, never published: as if it never ran
+
+
+def test_an_error_while_staging_changes_nothing(tmp_path):
+    outputs.commit(tmp_path, OLD)
+    before = listing(tmp_path)
+
+    def failing_run():
+        with OutputFolder(tmp_path) as folder:
+            folder.stage(NEW)
+            raise RuntimeError("the build failed")
+
+    with pytest.raises(RuntimeError):
+        failing_run()
+    assert listing(tmp_path) == before
+
+
+def test_a_folder_this_run_made_is_removed_when_it_publishes_nothing(tmp_path):
+    out = tmp_path / "a" / "b" / "c"
+
+    def interrupted_run():
+        with OutputFolder(out) as folder:
+            folder.stage(NEW)
+            assert out.is_dir()
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_run()
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_folder(tmp_path):
+    with OutputFolder(tmp_path) as first:
+        first.stage(NEW)
+        with pytest.raises(FolderBusy, match="in use by another symbp run"), \
+                OutputFolder(tmp_path):
+            pass
+        assert len(list(tmp_path.glob(f"{STAGE_PREFIX}*"))) == 1  # the refused run swept nothing
+        first.publish()
+    assert listing(tmp_path) == published(NEW)
+
+
+def test_a_second_process_is_refused_with_exit_3_and_changes_nothing(tmp_path):
+    with OutputFolder(tmp_path) as first:
+        first.stage(NEW)
+        result = subprocess.run([sys.executable, "-m", "symbp", "derive", "--widths", "2,2",
+                                 "--format", "json", "--out", str(tmp_path)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 3
+        assert result.stderr == (f"symbp: error: output folder {tmp_path} is in use by another "
+                                 "symbp run; run again when it has finished\n")
+        first.publish()
+    assert listing(tmp_path) == published(NEW)
+
+
+def _killed_mid_publish(out: Path, moved: int) -> Path:
+    """What a run killed after renaming ``moved`` files leaves: a complete staging folder."""
+    staging = out / f"{STAGE_PREFIX}99999-x"
+    staging.mkdir()
+    for name, data in NEW.items():
+        (staging / name).write_bytes(data)
+    (staging / MANIFEST).write_text("".join(f"{n}\n" for n in sorted(NEW)))
+    for name in sorted(NEW)[:moved]:
+        os.replace(staging / name, out / name)
+    return staging
+
+
+@pytest.mark.parametrize("moved", [0, 1, 2])
+def test_the_next_run_finishes_a_publish_cut_short(tmp_path, moved):
+    outputs.commit(tmp_path, OLD)
+    _killed_mid_publish(tmp_path, moved)
+    with OutputFolder(tmp_path):  # taking the folder rolls the complete set forward
+        pass
+    assert listing(tmp_path) == published(NEW)
+
+
+def test_the_next_run_removes_an_incomplete_staging_folder(tmp_path):
+    outputs.commit(tmp_path, OLD)
+    staging = tmp_path / f"{STAGE_PREFIX}99999-y"
+    (staging / "latex-abc").mkdir(parents=True)  # pdflatex was working in it
+    (staging / "derivation.tex").write_bytes(b"half")
+    with OutputFolder(tmp_path):
+        pass
+    assert listing(tmp_path) == published(OLD)
+
+
+def test_a_folder_in_the_way_is_reported_before_any_work(tmp_path, monkeypatch):
+    (tmp_path / "proof.json").mkdir()
+    with pytest.raises(OutputError, match=r"proof\.json: a folder of that name is in the way"):
+        OutputFolder(tmp_path, ["derivation.tex", "proof.json"]).__enter__()
+    assert listing(tmp_path) == {"proof.json": b"<folder>"}
+    monkeypatch.chdir(tmp_path)
+    assert main(["derive", "--widths", "2,2", "--format", "tex,json", "--out", "."]) == 3
+    assert listing(tmp_path) == {"proof.json": b"<folder>"}
+
+
+def test_a_full_disk_is_exit_3_with_one_line_and_changes_nothing(tmp_path, monkeypatch,
+                                                                 capsys):
+    outputs.commit(tmp_path, OLD)
+    before = listing(tmp_path)
+    real_open = os.open
+
+    def full(path, flags, *rest, **options):
+        if Path(path).parent.name.startswith(STAGE_PREFIX) and str(path).endswith(".md"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_open(path, flags, *rest, **options)
+
+    monkeypatch.setattr(os, "open", full)
+    assert main(["derive", "--widths", "2,2", "--format", "tex,md,json",
+                 "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err == (f"symbp: error: cannot write {tmp_path / 'derivation.md'}: No space left on "
+                   "device (the disk is full)\n")
+    assert listing(tmp_path) == before
+
+
+def test_a_file_size_limit_is_exit_3_not_a_signal(tmp_path):
+    outputs.commit(tmp_path, OLD)
+    before = listing(tmp_path)
+    # ulimit -f 16: 8 or 16 kB by the shell's unit, below the 23 kB derivation.tex either way
+    # (a shell, not a preexec_fn: that would fork this multi-threaded interpreter)
+    result = subprocess.run(["sh", "-c", 'ulimit -f 16 && exec "$@"', "sh", sys.executable,
+                             "-m", "symbp", "derive", "--widths", "2,2", "--format", "tex,json",
+                             "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.count("\n") == 1 and "File too large" in result.stderr
+    assert "ulimit -f" in result.stderr
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("out", ["/proc", "/proc/symbp-out", "/sys/kernel/symbp-out"])
+def test_an_unwritable_folder_is_exit_3_with_one_line(out, capsys):
+    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", out]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("symbp: error: cannot ")
+    assert not Path(out).exists() or out == "/proc"
+
+
+def test_stdout_on_a_full_device_is_exit_3(tmp_path):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symbp", "list"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 3
+    assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path,
+                                                                          monkeypatch, capsys):
+    outputs.commit(tmp_path, OLD)
+    real = outputs._roll_forward
+
+    def interrupted(out, staging):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two renames
+        real(out, staging)
+
+    monkeypatch.setattr(outputs, "_roll_forward", interrupted)
+    monkeypatch.setattr(outputs, "published", [])
+    code = main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)])
+    assert code == 130
+    assert capsys.readouterr().err == f"symbp: interrupted after writing {tmp_path}\n"
+    assert set(listing(tmp_path)) == {MANIFEST, "proof.json"}  # the whole new set
+
+
+def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    outputs.commit(tmp_path, OLD)
+
+    def broken(src, dst):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+
+    def run():
+        with OutputFolder(tmp_path) as folder:
+            folder.stage(NEW)
+            folder.publish()
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OutputError, match="the next symbp run on this folder completes it"):
+        run()
+    monkeypatch.undo()
+    assert any(p.name.startswith(STAGE_PREFIX) for p in tmp_path.iterdir())  # kept, complete
+    with OutputFolder(tmp_path):
+        pass
+    assert listing(tmp_path) == published(NEW)
+
+
+def test_pdflatex_failing_is_exit_3_with_one_line_and_changes_nothing(tmp_path, monkeypatch,
+                                                                      capsys):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    before = listing(out)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pdflatex").write_text("#!/bin/sh\ncat > derivation.log <<'EOF'\n"
+                                      "! LaTeX Error: File `x.sty' not found.\n"
+                                      "l.3 \\usepackage\nEOF\nexit 1\n")
+    (bin_dir / "pdflatex").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert main(["derive", "--widths", "2,2", "--format", "tex,pdf", "--out", str(out)]) == 3
+    assert capsys.readouterr().err == ("symbp: error: pdflatex failed: ! LaTeX Error: File "
+                                       "`x.sty' not found. | l.3 \\usepackage\n")
+    assert listing(out) == before
+
+
+def test_a_bug_is_exit_4_with_one_line(monkeypatch, capsys):
+    from symbp.cli import commands
+
+    def broken(args):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setitem(commands.COMMANDS, "list", broken)
+    assert main(["list"]) == 4
+    assert capsys.readouterr().err == ("symbp: internal error: TypeError: unsupported operand "
+                                       "(this is a bug; SYMBP_TRACEBACK=1 shows where)\n")

@@ -1,0 +1,106 @@
+"""``--timeout`` bounds the whole command: building, proving, rendering, pdflatex, writing.
+
+A timeout is exit 1 and one line, never a traceback or a refutation, and it leaves the
+earlier outputs as they were.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from symbp.cli.commands import Budget
+from symbp.core.deadline import TimedOut
+
+SLACK = 3.0  # seconds past the timeout for starting Python and exiting, on a loaded machine
+
+
+def run(*args, env=None):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "symbp", *args], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, **(env or {})})
+    return result, time.monotonic() - started
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def earlier(tmp_path):
+    out = tmp_path / "out"
+    result, _ = run("derive", "--widths", "2,2", "--format", "json,md", "--out", str(out))
+    assert result.returncode == 0
+    return out, listing(out)
+
+
+def check_timed_out(result, seconds, elapsed, writes=True):
+    unchanged = "; earlier outputs are unchanged" if writes else ""
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"symbp: timed out after {seconds:g} s (--timeout){unchanged}\n"
+    assert elapsed < seconds + SLACK
+
+
+def test_a_derive_that_runs_out_of_time_writes_nothing(earlier):
+    out, before = earlier
+    result, elapsed = run("derive", "--widths", "8,8,8,8", "--timeout", "1", "--out", str(out))
+    check_timed_out(result, 1, elapsed)
+    assert result.stdout == ""
+    assert listing(out) == before  # no proof.json saying "failed", nothing half-written
+
+
+def test_a_timeout_creates_no_folder(tmp_path):
+    result, elapsed = run("derive", "--widths", "8,8,8,8", "--timeout", "1",
+                          "--out", str(tmp_path / "new"))
+    check_timed_out(result, 1, elapsed)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pdflatex_runs_under_the_deadline(earlier, tmp_path):
+    out, before = earlier
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pdflatex").write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 120\n")
+    (bin_dir / "pdflatex").chmod(0o755)
+    result, elapsed = run("derive", "--widths", "2,2", "--format", "tex,pdf", "--timeout", "4",
+                          "--out", str(out), env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    check_timed_out(result, 4, elapsed)
+    assert listing(out) == before
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_a_proof_that_runs_out_is_reported_as_timed_out_not_failed():
+    result, _ = run("prove", "--widths", "16,16,16,16", "--method", "expand", "--timeout", "3",
+                    "--json")
+    assert result.returncode == 1
+    if result.stdout:  # the proof had started: its report says so
+        data = json.loads(result.stdout)
+        assert data["status"] == "timed out" and data["failures"] == []
+    else:  # still building when time ran out
+        assert result.stderr == "symbp: timed out after 3 s (--timeout)\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["swell", "--depth", "1..12", "--width", "12"],
+    ["train", "--epochs", "100000"],
+])
+def test_swell_and_train_are_bounded_too(tmp_path, args):
+    result, elapsed = run(*args, "--timeout", "1", "--out", str(tmp_path / "out"))
+    check_timed_out(result, 1, elapsed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_budget_runs_each_phase_under_what_is_left():
+    budget = Budget(0.2)
+    with budget.phase():
+        time.sleep(0.01)
+    with pytest.raises(TimedOut), budget.phase():
+        time.sleep(5)
+    with pytest.raises(TimedOut):
+        budget.left()  # nothing left: the next phase does not even start
+    assert Budget(None).left() is None
