@@ -14,6 +14,7 @@ from .core.functions import explicit
 from .core.network import Network
 from .core.recursion import RecursionOps, backprop_deltas
 from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
+from .document.numbers import Example
 from .numeric.backends import check_gradients, lambdify
 from .proof.exact import equivalent
 from .proof.lemmas import Lemma
@@ -22,7 +23,7 @@ from .proof.prove import Failure, Proof, prove
 __version__ = "0.2.0"
 
 __all__ = [
-    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Cost", "Derivation", "Failure", "Lemma",
-    "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
+    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Cost", "Derivation", "Example", "Failure",
+    "Lemma", "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
     "equivalent", "explicit", "lambdify", "prove", "render",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from ..core.derivation import Derivation
 from ..document.build import build
+from ..document.worked import worked_json
 from ..numeric.codegen import module_source
 from ..proof.prove import Proof
 from ..render.documents import render_document
@@ -28,7 +29,8 @@ def build_files(d: Derivation, proof: Proof, job: Job,
     files: dict[str, bytes] = {}
     notes: list[str] = []
     needs_document = {"tex", "md", "pdf"} & set(job.formats)
-    doc = build(d, proof, timings=job.timings, title=job.title) if needs_document else None
+    doc = build(d, proof, timings=job.timings, title=job.title,
+                example=job.example) if needs_document else None
     tex = None
     for done, fmt in enumerate(job.formats):
         if update:
@@ -41,6 +43,8 @@ def build_files(d: Derivation, proof: Proof, job: Job,
             files[FILENAMES["md"]] = render_document(doc, "md").encode()
         elif fmt == "json":
             files[FILENAMES["json"]] = proof.to_json().encode()
+            if job.example is not None:
+                files[FILENAMES["worked"]] = worked_json(d, job.example).encode()
         elif fmt == "pdf" and tex is not None:
             try:
                 files[FILENAMES["pdf"]] = compile_pdf(tex)

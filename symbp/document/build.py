@@ -23,6 +23,7 @@ from ..core.routes import cost_row
 from ..printing.latex import Printer, matrix_width, width
 from ..proof.prove import Proof
 from .figures import GraphPart, SwellPart, graph_part, swell_part
+from .numbers import Example as WorkedExample
 from .paths import (
     Example,
     Factor,
@@ -40,6 +41,7 @@ from .steps import (
     partial,
     update_rules,
 )
+from .worked import WorkedPart, worked_part
 
 NOTATION = [
     (r"$x = a_0$", r"the input, with entries $x_k$"),
@@ -126,12 +128,18 @@ class Document:
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
+    worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
-def build(d: Derivation, proof: Proof, *, timings: bool = False,
-          title: str | None = None) -> Document:
-    """The document for ``d`` and its proof; no timings unless asked, so reruns are identical."""
+def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
+          example: WorkedExample | dict | None = None) -> Document:
+    """The document for ``d`` and its proof; no timings unless asked, so reruns are identical.
+
+    ``example`` (a ``symbp.Example`` or a dict of its fields) adds the worked example;
+    ValueError names a value that does not fit the network.
+    """
     P = Printer(d.latex_names)
+    worked = None if example is None else worked_part(d, P, example)
     net = d.net
     return Document(
         title=title or f"Backpropagation step by step: the {'-'.join(map(str, net.widths))} "
@@ -151,6 +159,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False,
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),
+        worked=worked,
     )
 
 

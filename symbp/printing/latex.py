@@ -233,6 +233,17 @@ class Printer:
                 rows += self.rows(rf"\left[{lhs}\right]_{{{index}}}", M[i, j])
         return rows
 
+    def numbers(self, M: sp.MatrixBase, text, budget: float | None = None,
+                max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
+        """``bmatrix`` of the numbers in M, each printed by ``text`` (a decimal string), with as
+        many rows and columns as fit into ``budget``."""
+        budget = self.line if budget is None else budget
+        cells = _Cells(M, _pick(M.rows, max_rows), lambda v: number_latex(text(v)))
+        for cols in _column_choices(M.cols, max_cols):
+            if cells.width(cols) <= budget:
+                break
+        return cells.bmatrix(cols)
+
     def room(self, lhs: str) -> float:
         """Width left on a display line after ``lhs =``."""
         return self.line - width(lhs) - _BINARY["="]
@@ -341,6 +352,15 @@ class _Cells:
 
         body = " \\\\\n".join(" & ".join(cell(i, j) for j in cols) for i in self.rows)
         return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}"
+
+
+def number_latex(text: str) -> str:
+    r"""A decimal string as LaTeX: ``3.2e-07`` becomes ``3.2 \times 10^{-7}``."""
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return mantissa
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \times {power}"
 
 
 def aligned(rows: Sequence[tuple[str | None, str]], relation: str = "=") -> str:
