@@ -141,7 +141,7 @@ def test_softmax_cross_entropy_shows_the_short_output_error():
 
 def test_registry_notes_reach_both_formats():
     for fmt in FORMATS:
-        assert "ReLU has no derivative at z = 0" in rendered("relu", fmt)
+        assert "ReLU has no derivative at $z = 0$" in rendered("relu", fmt)  # math, not text
 
 
 def test_large_networks_are_elided_not_dropped():

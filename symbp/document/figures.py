@@ -17,6 +17,7 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..figures import graph, swell
 from ..figures.swell_plot import plot_data
+from ..printing.latex import Printer, aligned
 
 GRAPH_IMAGE = "graph.svg"
 SWELL_IMAGE = "swell.svg"
@@ -25,16 +26,18 @@ SWELL_DEPTHS = tuple(range(1, 5))  # enough to see the curves part; about 0.2 s 
 
 @dataclass(frozen=True)
 class GraphPart:
-    """The influence graph of w^{(l)}_{jk}: all its paths, or the one highlighted path."""
+    """The influence graph of w^{(l)}_{jk}, the weight whose path sum the document writes."""
 
-    full: bool  # every path drawn (False: only the highlighted one)
     graph: dict  # InfluenceGraph.plain(), for templates/graph.tex.j2
     weight: str  # LaTeX
     layer: int
-    paths: int  # paths of influence from the weight to C
+    paths: int  # paths of influence, one unit per layer: the terms of the path sum
+    routes: int  # paths through the drawn z and a nodes
     path_term: str  # LaTeX: the product of the local derivatives along the highlighted path
     summed: str  # LaTeX: why paths add up at a^{(l)}_j
-    reason: str  # plain text: why the whole tree is not drawn ("" when it is)
+    mixing: str  # plain text: the softmax layers whose cross-edges multiply the routes, or ""
+    m: str  # LaTeX: the index of that layer, or m when there are several
+    m_before: str  # the index of the layer before it: m - 1
     image: str  # the SVG file next to derivation.md
     figure: int = 1  # its number in the PDF: the first figure in the source (no \ref, one pass)
 
@@ -54,33 +57,25 @@ class SwellPart:
 # one drawing per derivation: the .tex, the .md and the figure files all show it
 _drawings: WeakKeyDictionary = WeakKeyDictionary()
 
+WEIGHT = (1, 1, 1)  # (l, j, k): w^{(1)}_{11}, drawn, summed over its paths and checked in numbers
 
-def influence(d: Derivation) -> graph.InfluenceGraph | None:
-    """The whole tree from the first weight that can be drawn, else one path from w^{(1)}_{11}."""
+
+def influence(d: Derivation) -> graph.InfluenceGraph:
+    """The tree of dependencies of w^{(1)}_{11}, drawn once per derivation."""
     if d not in _drawings:
-        _drawings[d] = _draw(d)
+        _drawings[d] = graph.influence_graph(d, *WEIGHT)
     return _drawings[d]
 
 
-def _draw(d: Derivation) -> graph.InfluenceGraph | None:
-    for l in range(1, d.L + 1):
-        if graph.drawable(d, l) is None:
-            return graph.influence_graph(d, l)
-    try:
-        return graph.influence_graph(d, 1, path_only=True)
-    except ValueError:
-        return None
-
-
-def graph_part(d: Derivation) -> GraphPart | None:
+def graph_part(d: Derivation, P: Printer) -> GraphPart:
     drawn = influence(d)
-    if drawn is None:
-        return None
-    full = graph.drawable(d, drawn.l) is None
-    reason = "" if full else graph.drawable(d, 1)
-    paths = drawn.paths if full else swell.path_count(d.net)
-    return GraphPart(full, drawn.plain(), drawn.weight_latex, drawn.l, paths,
-                     drawn.path_term_latex, drawn.summed_latex, reason or "", GRAPH_IMAGE)
+    mixing = [str(m) for m in range(WEIGHT[0] + 1, d.L + 1) if not d.net.activation(m).elementwise]
+    where = ("layer " if len(mixing) == 1 else "layers ") + ", ".join(mixing) if mixing else ""
+    # the term as a product that breaks between its factors where a line is full
+    term = aligned(P.wrap("", [drawn.path_term_latex]), relation="")
+    return GraphPart(drawn.plain(), drawn.weight_latex, drawn.l, drawn.paths, drawn.routes,
+                     term, drawn.summed_latex, where, mixing[0] if len(mixing) == 1 else "m",
+                     str(int(mixing[0]) - 1) if len(mixing) == 1 else "m-1", GRAPH_IMAGE)
 
 
 def swell_width(net: Network) -> int:

@@ -76,11 +76,14 @@ MATH_ABOUT = {
 def path_count(net: Network) -> int:
     """Closed form of the number of paths from w^{(1)}_{11} to C: ∏_{m=2}^{L} n_m.
 
-    A softmax layer m couples every z^{(m)} to every a^{(m)}: one more factor n_m.
+    A path picks one unit per layer, as the terms of the path sum do; a softmax in
+    layer 1 lets w^{(1)}_{11} reach every a^{(1)}_i, one more factor n_1. (A softmax
+    layer's cross-edges z^{(m)}_k → a^{(m)}_i are summed inside its Jacobian entry,
+    one factor of a path.)
     """
     n = net.widths
-    mixing = [n[m] for m in range(1, net.L + 1) if not net.activation(m).elementwise]
-    return math.prod(n[2:]) * math.prod(mixing)
+    own = n[1] if not net.activation(1).elementwise else 1
+    return own * math.prod(n[2:])
 
 
 def measure(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS, *,
