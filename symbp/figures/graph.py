@@ -306,9 +306,9 @@ def _selections(after: int):
 def _gap(units, shown: list[int | None]) -> Node:
     """The node that stands for the layers left out: the layers of the columns it replaces."""
     at = shown.index(None)
-    before, after = shown[at - 1], shown[at + 1]
-    assert before is not None and after is not None  # a gap sits between two drawn columns
-    first, last = units[before + 1][1], units[after - 1][1]
+    before, after = shown[at - 1], shown[at + 1]  # a gap sits between two drawn columns
+    first = units[(before or 0) + 1][1]
+    last = units[(after or 0) - 1][1]
     return Node("gap", "gap", first, (first, last), r"\cdots", "⋯", 0.0, 0.0, False)
 
 
