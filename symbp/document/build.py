@@ -132,6 +132,7 @@ class Count:
 @dataclass(frozen=True)
 class Document:
     title: str  # plain text
+    subject: str  # plain text, for the PDF's metadata
     notation: list[tuple[str, str]]  # (symbol, meaning), both with inline $...$ math
     sigma: str  # LaTeX: the activation of layer l in general formulas (\tanh, or \sigma_l)
     sigma_m: str  # the same for layer m
@@ -164,9 +165,12 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
     P = Printer(d.latex_names)
     worked = None if example is None else worked_part(d, P, example)
     net = d.net
+    described = f"the {'-'.join(map(str, net.widths))} network " \
+                f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})"
     return Document(
-        title=title or f"Backpropagation step by step: the {'-'.join(map(str, net.widths))} "
-                       f"network ({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
+        title=title or f"Backpropagation step by step: {described}",
+        subject=f"The gradients of {described} three ways, by the chain rule along the paths "
+                "of influence, by backpropagation and by SymPy, compared exactly",
         notation=_notation(activation_symbol(d, "l")),
         sigma=activation_symbol(d, "l"), sigma_m=activation_symbol(d, "m"),
         network=_network(d, P),

@@ -22,6 +22,7 @@ from ..printing.latex import Printer, aligned
 GRAPH_IMAGE = "graph.svg"
 SWELL_IMAGE = "swell.svg"
 SWELL_DEPTHS = tuple(range(1, 5))  # enough to see the curves part; about 0.2 s at width 3
+SWELL_MAX_ROUTES = 27  # beyond, the path sum and sympy.diff take seconds: only the δ program
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,18 @@ class GraphPart:
 
 @dataclass(frozen=True)
 class SwellPart:
-    """Expression swell for generic networks of this width, depths 1..4."""
+    """Expression swell for generic networks of this network's width and cost, depths 1..4."""
 
     width: int
-    depths: str  # plain text: "1 to 5"
+    cost: str  # registry name
+    depths: str  # plain text: "1 to 4"
     tables: dict  # fmt -> swell.table_data(rows, fmt)
     plot: dict  # swell_plot.plot_data(rows), for templates/swell_plot.tex.j2
     image: str  # the SVG file next to derivation.md
     recursion_step: int  # operations the δ program gains per layer
+    shallow: dict  # the L = 1 row's operations: expansion, recursion
+    skipped: bool  # some routes were too large to build
+    figure: int = 2  # its number in the PDF, after the tree of dependencies
 
 
 # one drawing per derivation: the .tex, the .md and the figure files all show it
@@ -79,21 +84,22 @@ def graph_part(d: Derivation, P: Printer) -> GraphPart:
 
 
 def swell_width(net: Network) -> int:
-    """A width like this network's: its widest hidden layer (or input), kept to 2..3."""
-    hidden = net.widths[1:-1] or net.widths[:1]
-    return min(max(max(hidden), 2), 3)
+    """This network's width: its widest hidden layer (or its widest layer, with none), 2 at least."""
+    return max(max(net.widths[1:-1] or net.widths), 2)
 
 
 @cache
-def swell_rows(width: int) -> tuple[dict, ...]:
-    """Measurements for generic networks [width] * (L + 1), L = 1..4; cached per width."""
-    return tuple(swell.measure(SWELL_DEPTHS, [width]))
+def swell_rows(width: int, cost: str = "mse") -> tuple[dict, ...]:
+    """Measurements for generic networks [width] * (L + 1), L = 1..4, with this cost; cached."""
+    return tuple(swell.measure(SWELL_DEPTHS, [width], cost=cost, max_paths=SWELL_MAX_ROUTES))
 
 
 def swell_part(d: Derivation) -> SwellPart:
     width = swell_width(d.net)
-    rows = swell_rows(width)
+    rows = swell_rows(width, d.net.cost)
     steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
-    return SwellPart(width, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
+    return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
                      {fmt: swell.table_data(rows, fmt) for fmt in ("tex", "md")},
-                     plot_data(rows), SWELL_IMAGE, min(steps))
+                     plot_data(rows), SWELL_IMAGE, min(steps),
+                     {"expansion": rows[0]["expansion"], "recursion": rows[0]["recursion"]},
+                     any(row["skipped"] for row in rows))

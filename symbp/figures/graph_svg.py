@@ -40,7 +40,7 @@ def graph_svg(graph: InfluenceGraph) -> str:
     width = max(right + MARGIN - left, max(_text_width(t, LEGEND_PX) for t in legend) / PX
                 + 2 * MARGIN)
     drawing = top - bottom + MARGIN
-    height = drawing + (len(legend) * LEGEND_LINE + 0.2 * PX) / PX
+    height = drawing + ((len(legend) + 0.5) * LEGEND_LINE) / PX
 
     def px(x: float) -> str:
         return f"{(x - left) * PX:.1f}"

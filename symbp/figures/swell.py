@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..core.derivation import derive
 from ..core.network import Network
+from ..core.routes import cost_row, local_jacobian
 
 DEFAULT_DEPTHS = tuple(range(1, 7))
 DEFAULT_WIDTHS = tuple(range(2, 5))
@@ -86,6 +87,15 @@ def path_count(net: Network) -> int:
     return own * math.prod(n[2:])
 
 
+def route_count(net: Network) -> int:
+    """Routes from w^{(1)}_{11} to C through every z and a: the paths, times n_m for each later
+    softmax layer m, whose Jacobian entry sums over its n_m cross-edges. What the expanded path
+    sum and the direct derivative grow with."""
+    n = net.widths
+    return path_count(net) * math.prod(n[m] for m in range(2, net.L + 1)
+                                       if not net.activation(m).elementwise)
+
+
 def measure(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS, *,
             activation: str = "generic", cost: str = "mse",
             max_paths: int = MAX_PATHS, progress=None) -> list[dict]:
@@ -106,17 +116,18 @@ def measure(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFA
 def measure_network(net: Network, max_paths: int = MAX_PATHS) -> dict:
     """The swell figures of one network: path counts, operation counts, build seconds.
 
-    Routes with more than ``max_paths`` paths (expansion, direct) are not built:
-    their figures are None and their names are listed under "skipped".
+    Routes (expansion, direct) through more than ``max_paths`` routes of the graph are not
+    built: their figures are None and their names are listed under "skipped".
     """
     d = derive(net)
     paths = path_count(net)
+    routes = route_count(net)
     row: dict = {"depth": net.L, "width": net.widths[1], "widths": list(net.widths),
                  "activation": net.activations[0], "cost": net.cost,
                  "paths": paths, "path_terms": None, "skipped": [], "seconds": {}}
     for route in ROUTES:
         row[route] = row[f"{route}_cse"] = None
-        if route != "recursion" and paths > max_paths:
+        if route != "recursion" and routes > max_paths:
             row["skipped"].append(route)
             continue
         start = time.perf_counter()
@@ -138,10 +149,17 @@ def _expansion(d) -> tuple[list[sp.Expr], int]:
 
     Each ∂C/∂a^{(L)}_i is held as one factor while expanding, so that a path
     contributes exactly one product (a_i − y_i would otherwise split it in two).
+    The chain is the expansion's own for this one weight: ∂C/∂a_L times the local
+    Jacobians, times ∂a_1/∂w^{(1)}_{11} (entry (1, 1) of ``d.chain_rule(1)``, without
+    the rest of that matrix).
     """
-    chain = d.chain_rule(1)
-    held = {g: sp.Dummy(f"g{i}") for i, g in enumerate(chain.cost_gradient)}
-    path_sum = sp.expand(chain.weight[0, 0].xreplace(held))
+    first = cost_row(d)
+    row = first
+    for m in range(d.L, 1, -1):
+        row = row * d.expansion_factor(m)
+    entry = (row * local_jacobian(d, 1, sp.Matrix([d.weights(1)[0, 0]])))[0, 0]
+    held = {g: sp.Dummy(f"g{i}") for i, g in enumerate(first)}
+    path_sum = sp.expand(entry.xreplace(held))
     terms = len(sp.Add.make_args(path_sum))
     return [path_sum.xreplace({v: k for k, v in held.items()})], terms
 

@@ -30,6 +30,8 @@ MAX_COLS = 8  # columns shown before \cdots, whatever the width
 MAX_TERMS = 4  # terms of a sum inside an entry shown before \cdots
 _FLAT_PARENTHESES = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac).)*?)\\right\)")
 _COLUMN_GAP = 11.0  # 2 \arraycolsep around each column of a bmatrix, in pt
+CONTINUE = r"\qquad"  # starts a continuation row of a long sum: past the relation's width
+_REST = r"\quad "  # starts the rest of a product too long for one row, after CONTINUE
 _BRACKETS = 10.0
 
 
@@ -269,18 +271,20 @@ class Printer:
         return self.wrap(lhs, self.terms(expr))
 
     def wrap(self, lhs: str, terms: Sequence[str], more: int = 0) -> list[tuple[str | None, str]]:
-        r"""``lhs = t_1 + t_2 + ...`` as rows, a new row (``\quad + ...``) where one is full.
+        r"""``lhs = t_1 + t_2 + ...`` as rows, a new row where one is full.
 
-        ``terms`` carry their signs (``- t`` for a negative term); ``more`` terms
-        that are not written out show as ``+ \cdots``. A product too long for one
-        row breaks between its factors (written ``a \, b``), indented once more.
+        A continuation row starts with ``\qquad + ...``: indented past the relation, so
+        that its sign never sits under the ``=``. ``terms`` carry their signs (``- t`` for a
+        negative term); ``more`` terms that are not written out show as ``+ \cdots``. A
+        product too long for one row breaks between its factors (written ``a \, b``), its
+        rest indented once more.
         """
-        first, quad = self.room(lhs), _COMMANDS[r"\quad"]
+        first, indent = self.room(lhs), _COMMANDS[CONTINUE]
         rows: list[str] = []
         row, used = "", 0.0
 
-        def room() -> float:  # later rows start with \quad, the rest of a long product with two
-            return first - (quad if rows else 0.0) - (quad if row.startswith(r"\quad") else 0.0)
+        def room() -> float:  # later rows start indented, the rest of a long product more so
+            return first - (indent if rows else 0.0) - (indent if row.startswith(_REST) else 0.0)
 
         for n, term in enumerate([*terms, *([r"\cdots"] if more else [])]):
             if n:
@@ -291,23 +295,23 @@ class Printer:
             for k, factor in enumerate(term.split(r" \, ")):
                 if row and k and used + width(factor) > room():  # a product longer than a row
                     rows.append(row)
-                    row, used = r"\quad ", 0.0
+                    row, used = _REST, 0.0
                 elif row:
                     row += r" \, " if k else " "
                 row += factor
                 used += width(factor) + _COMMANDS[r"\,"]
-            if row.startswith(r"\quad "):  # the last piece of a long product ends its row
+            if row.startswith(_REST):  # the last piece of a long product ends its row
                 rows.append(row)
                 row, used = "", 0.0
         if row:
             rows.append(row)
-        return [(lhs, rows[0])] + [(None, rf"\quad {r}") for r in rows[1:]]
+        return [(lhs, rows[0])] + [(None, rf"{CONTINUE} {r}") for r in rows[1:]]
 
     def lines(self, lhs: str, terms: Sequence[str], *, more: int = 0, note: str = "") -> str:
         """``wrap`` as one ``aligned`` block, with an optional short ``note`` on a last line."""
         rows = self.wrap(lhs, terms, more)
         if note:
-            rows.append((None, rf"\quad \text{{({note})}}"))
+            rows.append((None, rf"{CONTINUE} \text{{({note})}}"))
         return aligned(rows)
 
     def equation(self, lhs: str, expr) -> str:
@@ -367,7 +371,7 @@ def aligned(rows: Sequence[tuple[str | None, str]], relation: str = "=") -> str:
     """Rows ``lhs = rhs`` aligned at the relation, as one ``aligned`` block.
 
     An empty ``lhs`` continues with the relation (``&= rhs``); ``None`` continues
-    without it (``&\\quad + rhs``).
+    without it (``&\\qquad + rhs``).
     """
     body = " \\\\\n".join(f"&{rhs}" if lhs is None else f"{lhs} &{relation} {rhs}"
                           for lhs, rhs in rows)

@@ -59,10 +59,7 @@ def swell_markdown(rows: Sequence[dict], image: str = SWELL_IMAGE) -> str:
 
 def figure_files(d: Derivation) -> dict[str, str]:
     """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
-    files = {}
     drawn = influence(d)
-    if drawn is not None:
-        files["graph.tex"] = graph_standalone_tex(drawn)
-        files[GRAPH_IMAGE] = graph_svg(drawn)
-    files[SWELL_IMAGE] = swell_svg(swell_rows(swell_width(d.net)))
+    files = {"graph.tex": graph_standalone_tex(drawn), GRAPH_IMAGE: graph_svg(drawn)}
+    files[SWELL_IMAGE] = swell_svg(swell_rows(swell_width(d.net), d.net.cost))
     return files
