@@ -145,7 +145,7 @@ def test_svg_plot_is_deterministic_with_a_line_per_measure(rows):
     assert [p.find(f"{SVG}text").text for p in panels] == ["Paths (n = 3)", "Operations (n = 3)"]
     texts = {t.text for t in root.iter(f"{SVG}text")}
     assert {"paths of influence", "recursion (δ program)", "10³", "1"} <= texts
-    legend = [t for t in root.findall(f"{SVG}text") if t.text == "paths of influence"][0]
+    legend = next(t for t in root.findall(f"{SVG}text") if t.text == "paths of influence")
     assert float(legend.get("y")) > max(float(p.get("height")) for p in panels)  # below the data
     assert "width n = 3" in svg and "width n = 2" in swell_svg(rows, width=2)
     with pytest.raises(ValueError, match="measured widths: \\[2, 3\\]"):

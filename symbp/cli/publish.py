@@ -15,7 +15,7 @@ from ..document.worked import worked_json
 from ..numeric.codegen import module_source
 from ..proof.prove import Proof
 from ..render.documents import render_document
-from ..render.figures import figure_files
+from ..render.figures import figure_files, markdown_images
 from ..render.latex import LatexNotFound, compile_pdf
 from .config import Job
 from .outputs import FILENAMES
@@ -39,8 +39,9 @@ def build_files(d: Derivation, proof: Proof, job: Job,
             tex = render_document(doc, "tex")
         if fmt == "tex" and tex is not None:
             files[FILENAMES["tex"]] = tex.encode()
-        elif fmt == "md" and doc is not None:
+        elif fmt == "md" and doc is not None:  # with the figures it links
             files[FILENAMES["md"]] = render_document(doc, "md").encode()
+            files.update({name: text.encode() for name, text in markdown_images(d).items()})
         elif fmt == "json":
             files[FILENAMES["json"]] = proof.to_json().encode()
             if job.example is not None:

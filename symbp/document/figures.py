@@ -84,7 +84,7 @@ def graph_part(d: Derivation, P: Printer) -> GraphPart:
 
 
 def swell_width(net: Network) -> int:
-    """This network's width: its widest hidden layer (or its widest layer, with none), 2 at least."""
+    """This network's width: its widest hidden layer (or widest layer, with none), at least 2."""
     return max(max(net.widths[1:-1] or net.widths), 2)
 
 

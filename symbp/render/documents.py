@@ -32,4 +32,19 @@ def render_document(doc: Document, fmt: str = "tex") -> str:
         raise TypeError(f"render_document() needs a Document, got {type(doc).__name__}")
     pdf = {"title": pdf_text(doc.title), "subject": pdf_text(doc.subject)}
     text = environment().get_template(f"derivation.{fmt}.j2").render(doc=doc, fmt=fmt, pdf=pdf)
-    return re.sub(r"\n{3,}", "\n\n", text)  # optional parts leave runs of blank lines
+    text = re.sub(r"\n{3,}", "\n\n", text)  # optional parts leave runs of blank lines
+    return _display_math_safe(text) if fmt == "md" else text
+
+
+def _display_math_safe(md: str) -> str:
+    """No line of a $$ block begins with "- " or "+ ": a Markdown renderer would start a list.
+
+    TeX ignores the space, so "-\\frac" reads as "- \\frac" did.
+    """
+    def block(match: re.Match) -> str:
+        return _LIST_MARKER.sub(r"\1\2", match.group(0))
+
+    return re.sub(r"^\$\$\n.*?\n\$\$$", block, md, flags=re.S | re.M)
+
+
+_LIST_MARKER = re.compile(r"^(\s*)([-+*]) +", re.M)
