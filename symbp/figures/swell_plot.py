@@ -50,16 +50,17 @@ def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
     chosen = sorted((row for row in rows if row["width"] == width), key=lambda r: r["depth"])
     panels = []
     for number, (title, ylabel) in enumerate(PANELS):
-        series = []
+        series: list[dict] = []
+        values: list[float] = []
         for key, legend, legend_tex, colour, dashed, marker, panel in SERIES:
             points = [[row["depth"], row[key]] for row in chosen if row[key]]
             if panel == number and points:
+                values += [y for _, y in points]
                 series.append({"key": key, "legend": legend, "legend_tex": legend_tex,
                                "colour": colour, "rgb": _rgb(colour),
                                "colour_name": "swell" + key.replace("_", ""),
                                "dashed": dashed, "marker": marker,
                                "pgf_mark": PGF_MARKS[marker], "points": points})
-        values = [y for s in series for _, y in s["points"]]
         low = math.floor(math.log10(min(values)))
         high = max(math.ceil(math.log10(max(values))), low + 1)
         panels.append({"title": title, "ylabel": ylabel, "series": series,
