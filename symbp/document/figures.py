@@ -99,7 +99,7 @@ def swell_part(d: Derivation) -> SwellPart:
     rows = swell_rows(width, d.net.cost)
     steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
     return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
-                     {fmt: swell.table_data(rows, fmt) for fmt in ("tex", "md")},
+                     {fmt: swell.table_data(rows, fmt, SWELL_MAX_ROUTES) for fmt in ("tex", "md")},
                      plot_data(rows), SWELL_IMAGE, min(steps),
                      {"expansion": rows[0]["expansion"], "recursion": rows[0]["recursion"]},
                      any(row["skipped"] for row in rows))

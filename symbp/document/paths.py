@@ -54,7 +54,7 @@ def _own(l: int) -> list[str]:
 
 def _product(links: list[str]) -> str:
     if len(links) > MAX_LINKS:  # a deep network: first two, ⋯, last two
-        links = [*links[:2], r"\cdots", *links[-2:]]
+        return r" \cdot ".join(links[:2]) + r" \cdots " + r" \cdot ".join(links[-2:])
     return r" \cdot ".join(links)
 
 
@@ -91,7 +91,8 @@ def shared_chains(d: Derivation) -> str:
     for l in range(d.L - 1, 0, -1):
         shared = _product(_links(d, l + 1))
         rest = r" \cdot ".join([partial(vec("a", l + 1), vec("a", l)), *_own(l)])
-        brace = rf"\underbrace{{{shared}}}_{{\text{{as for }} {vec('W', l + 1)}}}"
+        # in braces: an ordinary atom, so the \cdot after it is spaced like the others
+        brace = rf"{{\underbrace{{{shared}}}_{{\text{{as for }} {vec('W', l + 1)}}}}}"
         rows.append((partial("C", vec("W", l)), rf"{brace} \cdot {rest}"))
     return aligned(rows)
 
@@ -103,7 +104,13 @@ def jacobian_factor(d: Derivation, P: Printer, m: int) -> Factor:
         structure = rf"\operatorname{{diag}}\bigl({act.latex}'({vec('z', m)})\bigr)\, {vec('W', m)}"
     else:
         structure = rf"{partial(vec('a', m), vec('z', m))}\, {vec('W', m)}"
-    entries = P.defined_rows(name, d.expansion_factor(m))
+    J = d.expansion_factor(m)
+    if act.elementwise:  # entries as the structure says: σ'(z_i) w_ik, the path sum's order
+        shown = sp.Matrix(*J.shape, lambda i, k: sp.Mul(act.prime(d.z_symbols(m)[i]),
+                                                         d.weights(m)[i, k], evaluate=False))
+        if shown.doit() == J:
+            J, P = shown, Printer(d.latex_names, P.line, ordered=True)
+    entries = P.defined_rows(name, J)
     return Factor(m, act.elementwise, aligned([(name, structure)] +
                              [("" if lhs == name else lhs, rhs) for lhs, rhs in entries]))
 

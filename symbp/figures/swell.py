@@ -40,8 +40,9 @@ ROUTES = ("expansion", "recursion", "direct")
 COLUMNS = (
     ("depth", "$L$", "L", "layers with weights; the widths are n_0 = ... = n_L = n"),
     ("width", "$n$", "n", "units in every layer"),
-    ("paths", "paths", "paths", "paths of influence from w^(1)_11 to C: the product of n_m "
-                                "over m = 2, ..., L"),
+    ("paths", "paths", "paths", "paths of influence from w^(1)_11 to C, one unit per layer: "
+                                "the product of n_m over m = 2, ..., L (and n_1 if layer 1 is "
+                                "softmax)"),
     ("path_terms", "terms", "terms", "products in the expanded path sum, counted by SymPy"),
     ("expansion", "expansion", "expansion", "operations (sympy.count_ops) in the path sum of "
                                             "dC/dw^(1)_11, in layered symbols"),
@@ -60,7 +61,8 @@ COLUMNS = (
 MATH_ABOUT = {
     "depth": r"layers with weights; every layer has the same width, $n_0 = \dots = n_L = n$",
     "width": r"units in every layer",
-    "paths": r"paths of influence from $w^{(1)}_{11}$ to $C$, $\prod_{m=2}^{L} n_m = n^{L-1}$",
+    "paths": r"paths of influence from $w^{(1)}_{11}$ to $C$, one unit per layer: "
+             r"$\prod_{m=2}^{L} n_m = n^{L-1}$ (and $n$ times that if layer 1 is softmax)",
     "path_terms": r"products in the expanded path sum, counted by SymPy",
     "expansion": r"operations (SymPy's count\_ops) in the path sum of "
                  r"$\partial C/\partial w^{(1)}_{11}$, in layered symbols",
@@ -188,7 +190,7 @@ def to_json(rows: Sequence[dict], timings: bool = False) -> str:
                       indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
+def table_data(rows: Sequence[dict], fmt: str = "md", max_paths: int = MAX_PATHS) -> dict:
     """Plain data for templates/swell_table.j2 and swell.md.j2: header, alignment, cells.
 
     A figure that was not measured (too large) shows as a dash; a rule separates widths.
@@ -202,4 +204,4 @@ def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
             "rows": body, "about": [(name, text) for _, _, name, text in COLUMNS],
             "about_math": [(header, MATH_ABOUT[key]) for key, header, _, _ in COLUMNS],
             "skipped": any(row["skipped"] for row in rows), "dash": dash,
-            "max_paths": MAX_PATHS}
+            "max_paths": max_paths}

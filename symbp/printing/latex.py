@@ -31,7 +31,7 @@ MAX_TERMS = 4  # terms of a sum inside an entry shown before \cdots
 _FLAT_PARENTHESES = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac).)*?)\\right\)")
 _COLUMN_GAP = 11.0  # 2 \arraycolsep around each column of a bmatrix, in pt
 CONTINUE = r"\qquad"  # starts a continuation row of a long sum: past the relation's width
-_REST = r"\quad "  # starts the rest of a product too long for one row, after CONTINUE
+_REST = r"\qquad "  # starts the rest of a product too long for one row, after CONTINUE
 _BRACKETS = 10.0
 
 
@@ -172,10 +172,14 @@ def _pick(n: int, limit: int) -> list[int | None]:
 class Printer:
     """Prints the expressions of one derivation; every string a document shows comes from here."""
 
-    def __init__(self, names: dict[sp.Symbol, str], line: float = LINE):
+    def __init__(self, names: dict[sp.Symbol, str], line: float = LINE, *,
+                 ordered: bool = False):
+        """``ordered``: an unevaluated product prints its factors in the order given, as
+        diag(σ'(z)) W gives σ'(z_i) w_ik, rather than in SymPy's canonical order."""
         self.line = line
-        self._latex = _ElidingLatexPrinter({"symbol_names": names})
-        self._tight = _ElidingLatexPrinter({"symbol_names": names, "max_terms": 3})
+        settings = {"symbol_names": names, **({"order": "none"} if ordered else {})}
+        self._latex = _ElidingLatexPrinter(settings)
+        self._tight = _ElidingLatexPrinter({**settings, "max_terms": 3})
 
     def __call__(self, expr) -> str:
         """LaTeX of one expression; long inner sums show their pattern only."""
