@@ -13,7 +13,8 @@ import symbp
 from symbp.core.functions import softmax_formula
 from symbp.document.build import build
 from symbp.document.paths import paths_of_influence
-from symbp.figures.graph import MAX_ROWS, MAX_UNITS, dependencies, influence_graph
+from symbp.figures.dependencies import dependencies
+from symbp.figures.graph import MAX_ROWS, MAX_UNITS, influence_graph
 from symbp.figures.graph_svg import graph_svg
 from symbp.figures.layout import MIN_SCALE, PAGE_WIDTH, clear_of
 from symbp.figures.swell import path_count

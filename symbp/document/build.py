@@ -20,7 +20,8 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.routes import cost_row
-from ..printing.latex import Printer, matrix_width, width
+from ..printing.latex import Printer
+from ..printing.width import matrix_width, width
 from ..proof.prove import Proof
 from .figures import WEIGHT, GraphPart, SwellPart, graph_part, swell_part
 from .numbers import Example as WorkedExample

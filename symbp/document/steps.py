@@ -16,7 +16,8 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.recursion import Recursion
-from ..printing.latex import Printer, aligned, matrix_width, width
+from ..printing.latex import Printer, aligned
+from ..printing.width import matrix_width, width
 from ..proof.exact import equivalent
 from .text import iverson, rich
 

@@ -17,7 +17,8 @@ import sympy as sp
 
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
-from ..printing.latex import Printer, aligned, number_latex, width
+from ..printing.latex import Printer, aligned, number_latex
+from ..printing.width import width
 from .numbers import PRECISION, Example, Numbers, decimal_text, evaluate, rounded
 from .steps import partial, prime
 

@@ -5,7 +5,7 @@ centimetres, and edges between them. An edge exists exactly where the local
 derivative of its target with respect to its source is not zero: one from w to
 z^{(l)}_j, z^{(m)}_i → a^{(m)}_i for an elementwise activation (every pair for
 softmax), every a^{(m-1)}_k → z^{(m)}_i, and every a^{(L)}_i the cost depends on.
-``dependencies`` finds them with SymPy, edge by edge, from each node's own map.
+``figures.dependencies`` finds them, with SymPy edge by edge and from the structure.
 
 A picture must stay legible at any size, so only the highlighted path of influence
 carries its labels, each computed by SymPy; a legend says what every other edge
@@ -19,17 +19,23 @@ counts of its predecessors) is the same dynamic programming as backpropagation.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from itertools import pairwise
 
 import sympy as sp
-from sympy.printing.str import StrPrinter
 
 from ..core.derivation import Derivation
 from ..core.naming import SUBSCRIPT, SUPERSCRIPT, Names, unicode_name
-from ..core.registry import ACTIVATIONS
 from ..printing.latex import Printer
+from .dependencies import (
+    COST,
+    connected,
+    count_paths,
+    local_derivative,
+    symbol_of,
+    unit_columns,
+)
+from .graph_text import LegendItem, TextPrinter, legend
 from .layout import Label, label_size, layout, place_label, repeat_id
 
 MAX_UNITS = 3  # units of a layer drawn one by one; beyond, the others gather in one stacked node
@@ -79,17 +85,6 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class LegendItem:
-    """What one kind of grey edge carries: ``edge`` → its local derivative ``carries``."""
-
-    edge: str  # LaTeX
-    carries: str  # LaTeX
-    edge_text: str  # Unicode, for SVG
-    carries_text: str
-    where: str = ""  # plain text: "in layers 1 and 2" when not every layer
-
-
-@dataclass(frozen=True)
 class InfluenceGraph:
     """The dependency graph from w^{(l)}_{jk} to C, laid out left to right, top-aligned."""
 
@@ -134,95 +129,6 @@ class InfluenceGraph:
         }
 
 
-# ---------------------------------------------------------------- the units and their edges
-
-_COST = sp.Symbol("C")  # stands for the cost node; the derivation has no symbol of that name
-
-
-def _target_map(d: Derivation, kind: str, layer: int, index: int) -> sp.Expr:
-    """The expression that defines one node, in the layered symbols of the layer before it."""
-    if kind == "C":
-        return d.net.cost_entry.formula(list(d.a_symbols(d.L)), list(d.y))
-    if kind == "z":
-        return (d.weights(layer) * d.a_symbols(layer - 1) + d.biases(layer))[index - 1]
-    return d.net.activation(layer).apply(list(d.z_symbols(layer)))[index - 1]
-
-
-def local_derivative(d: Derivation, source: sp.Symbol, kind: str, layer: int,
-                     index: int) -> sp.Expr:
-    """∂(node)/∂source by SymPy from the node's own map, written in layered symbols."""
-    derivative = sp.diff(_target_map(d, kind, layer, index), source)
-    if kind == "a":  # softmax's Jacobian holds softmax itself: that is a^{(m)}
-        derivative = derivative.xreplace(d.layered_map(layer, d.z_symbols(layer)))
-    return derivative
-
-
-def _unit_columns(d: Derivation, l: int, j: int) -> list[tuple[str, int, list[int], int]]:
-    """Columns of units that lie on a path: (kind, layer, units, highlighted unit).
-
-    The highlighted path runs through unit j of layer l and unit 1 of every later layer.
-    """
-    n = d.net.widths
-    columns = [("w", l, [j], j), ("z", l, [j], j)]
-    mixing = not d.net.activation(l).elementwise  # a^{(l)}_i depends on z^{(l)}_j for every i
-    columns.append(("a", l, list(range(1, n[l] + 1)) if mixing else [j], j))
-    for m in range(l + 1, d.L + 1):
-        units = list(range(1, n[m] + 1))
-        columns += [("z", m, units, 1), ("a", m, units, 1)]
-    return [*columns, ("C", d.L + 1, [0], 0)]
-
-
-def _symbol(d: Derivation, kind: str, layer: int, unit: int, l: int, k: int) -> sp.Symbol:
-    if kind == "w":
-        return d.weights(layer)[unit - 1, k - 1]
-    if kind == "C":
-        return _COST
-    return (d.z_symbols if kind == "z" else d.a_symbols)(layer)[unit - 1]
-
-
-def _connected(d: Derivation, kind: str, layer: int, source: int, target: int) -> bool:
-    """Whether unit ``target`` of a column depends on unit ``source`` of the column before."""
-    if kind == "z":
-        return True  # through the weight w^{(m)}_{target,source}, or w itself into z^{(l)}_j
-    if kind == "a":
-        return source == target or not d.net.activation(layer).elementwise
-    return _target_map(d, "C", d.L + 1, 0).has(d.a_symbols(d.L)[source - 1])
-
-
-def dependencies(d: Derivation, l: int = 1, j: int = 1, k: int = 1):
-    """Every unit on a path from w^{(l)}_{jk} to C, column by column, and every edge with its
-    local derivative computed by SymPy: (columns of symbols, {(source, target): derivative}).
-
-    Independent of the drawing, which finds its edges from the network's structure.
-    """
-    units = _unit_columns(d, l, j)
-    columns = [[_symbol(d, kind, layer, u, l, k) for u in members]
-               for kind, layer, members, _ in units]
-    derivatives = {}
-    for before, after, (kind, layer, members, _) in zip(columns, columns[1:], units[1:]):
-        for unit, target in zip(members, after):
-            for source in before:
-                expr = local_derivative(d, source, kind, layer, unit)
-                if expr != 0:
-                    derivatives[source, target] = expr
-    return columns, derivatives
-
-
-def _count(d: Derivation, columns, mixing: bool) -> int:
-    """Paths from w to C, unit by unit: each unit adds the counts of its predecessors.
-
-    Without ``mixing`` a softmax layer after l counts as elementwise: one unit per layer,
-    the paths of the path sum.
-    """
-    counts = {columns[0][2][0]: 1}
-    for kind, layer, after, _ in columns[1:]:
-        elementwise = kind == "a" and layer > columns[0][1] and not mixing
-        counts = {t: sum(c for s, c in counts.items()
-                         if (s == t if elementwise else _connected(d, kind, layer, s, t)))
-                  for t in after}
-    return counts[0]
-
-
 # ---------------------------------------------------------------- the drawing
 
 
@@ -237,12 +143,12 @@ def influence_graph(d: Derivation, l: int = 1, j: int = 1, k: int = 1) -> Influe
     _check_index("l", l, d.L)
     _check_index("j", j, n[l])
     _check_index("k", k, n[l - 1])
-    names = {**d.latex_names, _COST: "C"}
-    printer, text = Printer(d.latex_names), _TextPrinter(names)
-    units = _unit_columns(d, l, j)
+    names = {**d.latex_names, COST: "C"}
+    printer, text = Printer(d.latex_names), TextPrinter(names)
+    units = unit_columns(d, l, j)
     full = [_drawn_column(d, names, kind, layer, members, on, l, k)
             for kind, layer, members, on in units]
-    path_symbols = [_symbol(d, kind, layer, on, l, k) for kind, layer, _, on in units]
+    path_symbols = [symbol_of(d, kind, layer, on, l, k) for kind, layer, _, on in units]
     path_exprs = [local_derivative(d, s, kind, layer, on)
                   for s, (kind, layer, _, on) in zip(path_symbols, units[1:])]
     path_texts = [text.doprint(e) for e in path_exprs]
@@ -285,9 +191,10 @@ def influence_graph(d: Derivation, l: int = 1, j: int = 1, k: int = 1) -> Influe
     gap = next((node for node in nodes if node.kind == "gap"), None)
     return InfluenceGraph(
         l, j, k, n, tuple(nodes), tuple(edges), tuple(path),
-        _count(d, units, mixing=False), _count(d, units, mixing=True), names[path_symbols[0]],
+        count_paths(d, units, mixing=False), count_paths(d, units, mixing=True),
+        names[path_symbols[0]],
         path_term(printer, path_exprs[::-1]), _summed(d, l, j, printer),
-        _legend(d, l), len(placed.rows), placed.width,
+        legend(d, l), len(placed.rows), placed.width,
         round(placed.height + max((lab.height for lab in labels), default=0.0) + 0.1, 3),
         placed.scale, "" if gap is None else _elided_text(gap.units))
 
@@ -328,7 +235,7 @@ def _edges_between(d: Derivation, units, before: int | None, after: int | None, 
     if after is None:
         return len(s.units)
     kind, layer = units[after][0], units[after][1]
-    return sum(_connected(d, kind, layer, a, b) for a in s.units for b in t.units)
+    return sum(connected(d, kind, layer, a, b) for a in s.units for b in t.units)
 
 
 def _check_index(name: str, value: object, top: int) -> None:
@@ -346,7 +253,7 @@ def _drawn_column(d: Derivation, names, kind: str, layer: int, members: list[int
         if not group:
             continue
         if len(group) == 1:
-            symbol = _symbol(d, kind, layer, group[0], l, k)
+            symbol = symbol_of(d, kind, layer, group[0], l, k)
             latex, node_id = names[symbol], symbol.name
             text = unicode_name(latex)
         else:
@@ -408,81 +315,3 @@ def _summed(d: Derivation, l: int, j: int, printer: Printer) -> str:
             f" = {printer(terms)}")
 
 
-# ---------------------------------------------------------------- the legend
-
-
-def _legend(d: Derivation, l: int) -> tuple[LegendItem, ...]:
-    """What the unlabelled edges carry, one line per kind of edge in this graph."""
-    items = []
-    if l < d.L:
-        items.append(LegendItem(r"a^{(m-1)}_k \to z^{(m)}_i", r"w^{(m)}_{ik}",
-                                "a⁽ᵐ⁻¹⁾ₖ → z⁽ᵐ⁾ᵢ", "w⁽ᵐ⁾ᵢₖ"))
-    layers = range(l, d.L + 1)
-    for name in dict.fromkeys(d.net.activations[l - 1:]):
-        act = ACTIVATIONS[name]
-        where = [str(m) for m in layers if d.net.activations[m - 1] == name]
-        at = "" if len(where) == len(layers) else ("in layer " if len(where) == 1 else
-                                                   "in layers ") + _and(where)
-        if act.elementwise:
-            items.append(LegendItem(r"z^{(m)}_i \to a^{(m)}_i",
-                                    rf"{act.latex}'\bigl(z^{{(m)}}_i\bigr)",
-                                    "z⁽ᵐ⁾ᵢ → a⁽ᵐ⁾ᵢ", f"{_function_text(act.latex)}′(z⁽ᵐ⁾ᵢ)", at))
-        else:
-            items.append(LegendItem(r"z^{(m)}_k \to a^{(m)}_i",
-                                    r"a^{(m)}_i\bigl([i = k] - a^{(m)}_k\bigr)",
-                                    "z⁽ᵐ⁾ₖ → a⁽ᵐ⁾ᵢ", "a⁽ᵐ⁾ᵢ([i = k] − a⁽ᵐ⁾ₖ)", at))
-    L = d.L
-    cost = d.net.cost_entry
-    items.append(LegendItem(rf"a^{{({L})}}_i \to C",
-                            cost.latex_gradient.replace("a_j", f"a^{{({L})}}_i")
-                            .replace("y_j", "y_i"),
-                            f"a{f'({L})'.translate(SUPERSCRIPT)}ᵢ → C",
-                            _cost_text(cost.name, L)))
-    return tuple(items)
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _cost_text(name: str, L: int) -> str:
-    a = f"a{f'({L})'.translate(SUPERSCRIPT)}ᵢ"
-    return {"mse": f"{a} − yᵢ", "bce": f"−yᵢ/{a} + (1 − yᵢ)/(1 − {a})",
-            "softmax_ce": f"−yᵢ/{a}"}.get(name, f"∂C/∂{a}")
-
-
-# ---------------------------------------------------------------- plain-text labels
-
-
-def _function_text(latex: str) -> str:
-    r"""\sigma → σ, \tanh → tanh, \operatorname{ReLU} → ReLU."""
-    return {r"\sigma": "σ"}.get(latex, latex.replace(r"\operatorname{", "").strip("\\}"))
-
-
-_FUNCTIONS = {name: _function_text(act.latex) + suffix
-              for act in ACTIVATIONS.values()
-              for name, suffix in ((act.name, ""), (act.name + "_prime", "′"))}
-
-
-class _TextPrinter(StrPrinter):
-    """SymPy's str printer with Unicode symbol names and σ′ for the opaque derivative."""
-
-    def __init__(self, names: dict[sp.Symbol, str]):
-        super().__init__()
-        self.names = names
-
-    def _print_Symbol(self, expr) -> str:
-        return unicode_name(self.names[expr]) if expr in self.names else expr.name
-
-    def _print_Function(self, expr) -> str:
-        name = _FUNCTIONS.get(type(expr).__name__, type(expr).__name__)
-        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
-
-    def doprint(self, expr) -> str:
-        text = super().doprint(expr)
-        text = _POWER.sub(lambda m: m.group(1).translate(SUPERSCRIPT), text)
-        text = text.replace("**", "^").replace("*(", "(").replace("*", "·")
-        return text.replace(" - ", " − ").replace("-", "−")
-
-
-_POWER = re.compile(r"\*\*(-?\d+)")
