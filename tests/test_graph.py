@@ -298,6 +298,7 @@ def test_svg_is_deterministic_and_draws_every_node_and_edge(default_graph):
     assert len(highlighted) == len(default_graph.path) - 1
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("net", [symbp.Network(), symbp.Network([2, 3, 3], cost="softmax_ce"),
                                  symbp.Network([2] * 30), symbp.Network([4, 5, 5, 3],

@@ -52,6 +52,7 @@ def rendered(name, fmt):
 # ---------------------------------------------------------------- LaTeX that compiles, cleanly
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", NETWORKS)
 def test_tex_compiles_without_overfull_lines(name):
@@ -60,6 +61,7 @@ def test_tex_compiles_without_overfull_lines(name):
     assert compiled.overfull == []
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 def test_pdf_is_byte_identical_across_runs():
     tex = rendered("default", "tex")

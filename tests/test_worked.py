@@ -257,3 +257,12 @@ def test_a_bad_example_table_is_exit_2_naming_file_and_key(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "net.toml" in err and "y must be a list of n_1 = 2" in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_same_example_gives_the_same_bytes():
+    d = symbp.derive(symbp.Network([2, 2, 2]))
+    again = symbp.derive(symbp.Network([2, 2, 2]))
+    assert worked_json(d, MAZUR) == worked_json(again, MAZUR)
+    proof = symbp.prove(d)
+    assert symbp.render(d, "tex", proof, example=MAZUR) == \
+        symbp.render(again, "tex", proof, example=MAZUR)

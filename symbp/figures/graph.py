@@ -308,10 +308,12 @@ def _summed(d: Derivation, l: int, j: int, printer: Printer) -> str:
             local_derivative(d, d.a_symbols(l)[j - 1], "C", l + 1, 0))
     generic = Names(d.net.widths)  # a fresh table: the generic index i stays out of d's names
     z_i, w_ij = generic.preactivation(l + 1, "i"), generic.weight(l + 1, "i", j)
-    terms = sum(d.delta_symbols(l + 1)[i] * d.weights(l + 1)[i, j - 1]
-                for i in range(d.net.widths[l + 1]))
+    terms = [f"{printer(d.delta_symbols(l + 1)[i])} {printer(d.weights(l + 1)[i, j - 1])}"
+             for i in range(d.net.widths[l + 1])]  # in the order of i, not SymPy's
+    if len(terms) > 4:
+        terms = [*terms[:2], r"\cdots", terms[-1]]
     return (rf"\frac{{\partial C}}{{\partial {a_j}}} = \sum_{{i=1}}^{{{d.net.widths[l + 1]}}} "
             rf"\frac{{\partial C}}{{\partial {generic.latex[z_i]}}}\, {generic.latex[w_ij]}"
-            f" = {printer(terms)}")
+            f" = {' + '.join(terms)}")
 
 
