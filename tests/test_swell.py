@@ -170,7 +170,7 @@ def test_the_plot_and_the_table_compile(rows):
     from symbp.render.latex import compile_pdf
 
     assert compile_pdf(swell_standalone_tex(rows)).startswith(b"%PDF")
-    table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}",
+    table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs,longtable}",
                        r"\begin{document}", swell_table(rows, "tex"), r"\end{document}"])
     assert compile_pdf(table).startswith(b"%PDF")
 

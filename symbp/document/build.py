@@ -106,7 +106,7 @@ class Layer:
 
 @dataclass(frozen=True)
 class Network:
-    widths: str  # plain text: 2, 3, 3, 2
+    widths: str  # LaTeX: 2, 3, 3, 2 (the middle elided when long)
     L: int
     parameters: int  # number of weights and biases
     cost: str  # registry name
@@ -205,7 +205,8 @@ def _network(d: Derivation, P: Printer) -> Network:
     net, n = d.net, d.net.widths
     cost = net.cost_entry
     return Network(
-        widths=", ".join(map(str, n)),
+        widths=", ".join(map(str, n)) if len(n) <= 10 else  # a long list: its pattern
+        ", ".join(map(str, n[:4])) + r", \dots, " + ", ".join(map(str, n[-2:])),
         L=d.L,
         parameters=sum(n[l] * n[l - 1] + n[l] for l in range(1, d.L + 1)),
         cost=cost.name,

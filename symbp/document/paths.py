@@ -18,6 +18,7 @@ from .steps import partial
 
 MAX_PATHS = 8  # paths of the element-level example written out before "+ ⋯"
 MAX_LINKS = 6  # factors of a chain shown before the middle ones become ⋯
+MAX_SUMS = 5  # sums over path indices written out before the middle ones become ⋯
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,11 @@ def path_example(d: Derivation, P: Printer, l: int = 1, j: int = 1,
                       f"a^{{({m - 1})}}_{{{indices[L - m + 1]}}}") for m in range(L, l, -1)]
     z_j = f"z^{{({l})}}_{{{j}}}"
     links += [partial(f"a^{{({l})}}_{{{indices[-1]}}}", z_j), partial(z_j, w_tex)]
-    sums = "".join(rf"\sum_{{{i}}} " for i in indices if not i.isdigit())
-    general = f"{partial('C', w_tex)} = {sums}" + r" \, ".join(links)
+    sums = [rf"\sum_{{{i}}}" for i in indices if not i.isdigit()]
+    if len(sums) > MAX_SUMS:  # a deep network: the pattern, not every index
+        sums = [sums[0], r"\cdots", sums[-1]]
+        links = [*links[:2], r"\cdots", *links[-3:]]
+    general = f"{partial('C', w_tex)} = {' '.join(sums)} " + r" \, ".join(links)
 
     count, paths = paths_of_influence(d, l, j, k, limit=MAX_PATHS)
     terms = [path_term(P, path) for path in paths]
