@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .core.derivation import DISPLAY_HOOKS, Derivation
 from .document.build import build
-from .document.numbers import Example
+from .document.numbers import Example, evaluate
 from .document.steps import backprop_summary
 from .proof.prove import Proof, prove
 from .render.documents import FORMATS, render_document
@@ -31,7 +31,7 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
     if title is not None and not isinstance(title, str):
         raise ValueError(f"render() needs title=None or a string, got {type(title).__name__}")
     if example is not None:
-        Example.from_dict(example).check(d.net.widths)  # bad input fails before the proof runs
+        evaluate(d, example)  # numbers that do not fit the network fail before the proof runs
     if proof is None:
         proof = prove(d)
     return render_document(build(d, proof, timings=timings, title=title, example=example), fmt)

@@ -104,3 +104,16 @@ def test_default_document_compiles_in_one_pass(default):
 
     log = compile_tex(default[1]).log
     assert "Rerun to get" not in log and "Label(s) may have changed" not in log
+
+
+def test_swell_uses_the_document_s_own_width_and_cost():
+    d = symbp.derive(symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"))
+    part = swell_part(d)
+    assert (part.width, part.cost) == (5, "softmax_ce")
+    assert part.plot["width"] == 5
+    assert [p["title"] for p in part.plot["panels"]] == ["Paths", "Operations"]
+    assert {s["key"] for s in part.plot["panels"][0]["series"]} <= {"paths", "path_terms"}
+    assert part.skipped  # the widest routes are too many to write out
+    assert part.shallow["recursion"] > part.shallow["expansion"]  # the L = 1 case, explained
+    md = symbp.render(d, "md", symbp.prove(d, "local"))
+    assert "With a single layer ($L = 1$) the recursion costs more" in md

@@ -266,3 +266,18 @@ def test_the_same_example_gives_the_same_bytes():
     proof = symbp.prove(d)
     assert symbp.render(d, "tex", proof, example=MAZUR) == \
         symbp.render(again, "tex", proof, example=MAZUR)
+
+
+@pytest.mark.parametrize(("network", "named"), [
+    ('widths = [2, 2]\nactivation = "generic"\n', "generic activation, which has no formula"),
+    ('widths = [2, 2]\nactivation = "tanh"\ncost = "bce"\n', "no real value for the cost"),
+])
+def test_numbers_the_network_cannot_take_are_exit_2(tmp_path, capsys, network, named):
+    path = tmp_path / "net.toml"
+    path.write_text(network + "[example]\nx = [1, -2]\ny = [0, 1]\n"
+                    "weights = [[[1, 0], [0, 1]]]\nbiases = [0]\n")
+    out = tmp_path / "out"
+    assert main(["derive", str(path), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and len(err) < 300
+    assert not out.exists()

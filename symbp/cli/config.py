@@ -27,8 +27,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
-from ..document.numbers import Example
+from ..document.numbers import Example, evaluate
 from ..proof.prove import METHODS
 
 FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
@@ -158,7 +159,7 @@ def load(path: str | Path) -> Job:
         _check_table(data["example"], EXAMPLE, f"{path} [example]")
         try:
             job.example = Example.from_dict(data["example"])
-            job.example.check(net.widths)
+            evaluate(derive(net), job.example)  # numbers the network cannot take fail here
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
     if "formats" in render:

@@ -186,8 +186,8 @@ def settle(value: object, where: str = "a value") -> sp.Expr:
         return expr
     number = expr.evalf(PRECISION)
     if not number.is_real or not number.is_finite:
-        raise ValueError(f"the worked example has no real value for {where} (got {number}): "
-                         "check that the cost fits the output activation")
+        raise ValueError(f"the worked example has no real value for {where} (got "
+                         f"{number.evalf(6)}): check that the cost fits the output activation")
     return number
 
 
