@@ -15,6 +15,7 @@ from .core.functions import explicit
 from .core.network import Network
 from .core.recursion import RecursionOps, backprop_deltas
 from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
+from .document.numbers import Example
 from .numeric.backends import check_gradients, lambdify
 from .proof.claims import Claim
 from .proof.exact import equivalent
@@ -25,8 +26,7 @@ from .proof.theorem import theorem
 __version__ = "0.2.0"
 
 __all__ = [
-    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Failure",
-    "Lemma",
-    "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients", "derive",
-    "equivalent", "explicit", "lambdify", "prove", "render", "theorem",
+    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Example",
+    "Failure", "Lemma", "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients",
+    "derive", "equivalent", "explicit", "lambdify", "prove", "render", "theorem",
 ]

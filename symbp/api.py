@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from .core.derivation import DISPLAY_HOOKS, Derivation
 from .document.build import build
+from .document.numbers import Example, evaluate
 from .document.steps import backprop_summary
 from .proof.prove import Proof, prove
 from .render.documents import FORMATS, render_document
 
 
 def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
-           timings: bool = False, title: str | None = None) -> str:
+           timings: bool = False, title: str | None = None,
+           example: Example | dict | None = None) -> str:
     """The derivation document of ``d`` as LaTeX (``fmt="tex"``) or Markdown (``"md"``).
 
     ``proof`` defaults to ``prove(d)``; ``title`` (plain text, escaped here)
-    replaces the default title. Without ``timings`` the text depends only on
-    the network, so repeated renders are byte-identical.
+    replaces the default title. ``example``, a ``symbp.Example`` or a dict with its
+    fields (x, y, weights, biases, learning_rate, digits), adds a worked example with
+    numbers; ValueError names a value that does not fit the network. Without
+    ``timings`` the text depends only on the input, so repeated renders are byte-identical.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
@@ -26,9 +30,11 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
         raise ValueError(f"render() needs proof=None or a symbp.Proof, got {type(proof).__name__}")
     if title is not None and not isinstance(title, str):
         raise ValueError(f"render() needs title=None or a string, got {type(title).__name__}")
+    if example is not None:
+        evaluate(d, example)  # numbers that do not fit the network fail before the proof runs
     if proof is None:
         proof = prove(d)
-    return render_document(build(d, proof, timings=timings, title=title), fmt)
+    return render_document(build(d, proof, timings=timings, title=title, example=example), fmt)
 
 
 def _markdown(d: Derivation) -> str:

@@ -163,8 +163,8 @@ def test_a_generic_network_gets_documents_and_a_note_instead_of_code(tmp_path):
     result = run("derive", "--widths", "2,2", "--activation", "generic", "--format", "json,md",
                  "--out", str(tmp_path))  # py not asked for: no note
     assert result.returncode == 0 and result.stderr == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".symbp-manifest", "derivation.md",
-                                                          "proof.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # the md comes with its figures
+        ".symbp-manifest", "derivation.md", "graph.svg", "proof.json", "swell.svg"]
     result = run("derive", "--widths", "2,2", "--activation", "generic", "--out", str(tmp_path))
     assert result.returncode == 0
     assert result.stderr.startswith("note: no gradients.py: activation 'generic'")

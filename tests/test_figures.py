@@ -8,7 +8,9 @@ import pytest
 
 import symbp
 from symbp.cli.main import main
+from symbp.document.build import build
 from symbp.document.figures import graph_part, swell_part
+from symbp.printing.latex import Printer
 from symbp.render.figures import figure_files
 
 
@@ -23,7 +25,7 @@ def test_default_pdf_source_has_the_graph_and_the_swell_plot(default):
     _, tex, md = default
     assert tex.count(r"\begin{tikzpicture}") == 2  # the tree of dependencies and the plot
     assert r"\begin{semilogyaxis}" in tex
-    assert r"In Figure~1, every arrow" in tex  # numbered in Python: one pdflatex pass
+    assert r"In Figure~1 every arrow" in tex  # numbered in Python: one pdflatex pass
     assert tex.index(r"\begin{tikzpicture}") < tex.index(r"\begin{semilogyaxis}")
     assert "![Every path of influence" in md and "](graph.svg)" in md
     assert "](swell.svg)" in md
@@ -31,19 +33,31 @@ def test_default_pdf_source_has_the_graph_and_the_swell_plot(default):
 
 def test_graph_part_counts_paths_and_highlights_one(default):
     d, _tex, _ = default
-    part = graph_part(d)
-    assert part.full and part.layer == 1 and part.paths == 6  # 3 * 2 paths for [2, 3, 3, 2]
+    part = graph_part(d, Printer(d.latex_names))
+    assert part.layer == 1 and part.paths == part.routes == 6  # 3 * 2 paths for [2, 3, 3, 2]
     highlighted = [e for e in part.graph["edges"] if e["highlighted"]]
     assert len(highlighted) == 2 * d.L + 1  # w→z, then z→a and a→z (or C) per layer
+    assert part.mixing == ""
 
 
-def test_wide_networks_get_the_single_path_picture():
-    d = symbp.derive(symbp.Network([8, 8, 8], activation="relu"))
-    part = graph_part(d)
-    assert not part.full and "8 units" in part.reason
-    assert part.paths == 8
-    tex = symbp.render(d, "tex")
-    assert "One path of influence" in tex
+@pytest.mark.parametrize(("widths", "activation"), [([8, 8, 8], "relu"), ([2] * 12, "tanh")])
+def test_wide_and_deep_networks_draw_the_weight_of_the_path_sum(widths, activation):
+    d = symbp.derive(symbp.Network(widths, activation=activation))
+    proof = symbp.prove(d, "local")
+    tex = symbp.render(d, "tex", proof)
+    doc = build(d, proof)
+    assert doc.graph.weight == doc.path_sum.weight == r"w^{(1)}_{11}"
+    assert doc.graph.paths == doc.path_sum.paths
+    assert f"over all\n{doc.graph.paths} paths" in tex or f"over all {doc.graph.paths} paths" in tex
+    assert "(w1_1_1) at (0.0, 0.0)" in tex
+
+
+def test_softmax_cross_edges_are_explained_once_and_counts_agree():
+    d = symbp.derive(symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"))
+    md = symbp.render(d, "md", symbp.prove(d, "local"))
+    assert "there are 15 paths" in md and "45 routes" in md and "15 paths" in md
+    assert md.count("cross-edges") == 1
+    assert "45 paths" not in md
 
 
 def test_swell_part_shows_the_recursion_growing_linearly():
@@ -90,3 +104,16 @@ def test_default_document_compiles_in_one_pass(default):
 
     log = compile_tex(default[1]).log
     assert "Rerun to get" not in log and "Label(s) may have changed" not in log
+
+
+def test_swell_uses_the_document_s_own_width_and_cost():
+    d = symbp.derive(symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"))
+    part = swell_part(d)
+    assert (part.width, part.cost) == (5, "softmax_ce")
+    assert part.plot["width"] == 5
+    assert [p["title"] for p in part.plot["panels"]] == ["Paths", "Operations"]
+    assert {s["key"] for s in part.plot["panels"][0]["series"]} <= {"paths", "path_terms"}
+    assert part.skipped  # the widest routes are too many to write out
+    assert part.shallow["recursion"] > part.shallow["expansion"]  # the L = 1 case, explained
+    md = symbp.render(d, "md", symbp.prove(d, "local"))
+    assert "With a single layer ($L = 1$) the recursion costs more" in md

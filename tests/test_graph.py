@@ -1,9 +1,9 @@
 """The influence graph: its nodes and edges against the network, its labels against SymPy."""
 
+import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections import Counter
 from itertools import pairwise
 
 import pytest
@@ -11,9 +11,12 @@ import sympy as sp
 
 import symbp
 from symbp.core.functions import softmax_formula
-from symbp.figures.graph import MAX_LAYERS_AFTER, MAX_UNITS, drawable, influence_graph
+from symbp.document.build import build
+from symbp.document.paths import paths_of_influence
+from symbp.figures.dependencies import dependencies
+from symbp.figures.graph import MAX_ROWS, MAX_UNITS, influence_graph
 from symbp.figures.graph_svg import graph_svg
-from symbp.figures.layout import collisions
+from symbp.figures.layout import MIN_SCALE, PAGE_WIDTH, clear_of
 from symbp.figures.swell import path_count
 from symbp.printing.latex import Printer
 from symbp.render.figures import graph_standalone_tex, graph_tex
@@ -49,97 +52,95 @@ def _symbols(d):
     return found
 
 
-def _layer_of(graph, node_id):
-    node = graph.node(node_id)
-    return node.kind, node.layer
+def _independent_derivative(d, source, target_kind, layer, index):
+    """∂target/∂source written again here from the textbook maps (explicit softmax)."""
+    if target_kind == "C":
+        return sp.diff(d.net.cost_entry.formula(list(d.a_symbols(d.L)), list(d.y)), source)
+    if target_kind == "z":
+        row = d.weights(layer)[index - 1, :]
+        return sp.diff((row * d.a_symbols(layer - 1))[0] + d.biases(layer)[index - 1], source)
+    act = d.net.activation(layer)
+    z = list(d.z_symbols(layer))
+    if act.elementwise:
+        return sp.diff(act.function(z[index - 1]), source)
+    explicit = softmax_formula(z)
+    return sp.diff(explicit[index - 1], source), dict(zip(d.a_symbols(layer), explicit))
 
 
-# ---------------------------------------------------------------- structure
+# ---------------------------------------------------------------- structure, against SymPy
 
 
-def test_nodes_per_layer_match_the_closed_form(drawn):
+def test_every_dependency_is_a_nonzero_local_derivative(drawn):
     d, graph = drawn
-    n, l = d.net.widths, graph.l
+    columns, derivatives = dependencies(d, graph.l, graph.j, graph.k)
+    assert columns[-1] == [sp.Symbol("C")]
+    for (source, target), expr in derivatives.items():
+        assert expr != 0
+        if target.name == "C":
+            assert expr == _independent_derivative(d, source, "C", d.L + 1, 0)
+            continue
+        layer, index = map(int, target.name[1:].split("_"))
+        expected = _independent_derivative(d, source, target.name[0], layer, index)
+        if isinstance(expected, tuple):  # softmax: compare through the explicit formula
+            expected, explicit = expected
+            assert sp.simplify(expr.xreplace(explicit) - expected) == 0
+        else:
+            assert expr == expected
 
-    def units(m: int, kind: str) -> int:
-        elementwise = d.net.activation(m).elementwise
-        if m == l:
-            return 1 if kind == "z" or elementwise else n[l]
-        return n[m]
 
-    expected = Counter({("w", l): 1, ("C", d.L + 1): 1})
-    for m in range(l, d.L + 1):
-        expected[("z", m)] = units(m, "z")
-        expected[("a", m)] = units(m, "a")
-    assert Counter((node.kind, node.layer) for node in graph.nodes) == expected
-
-
-def test_edges_per_layer_match_the_closed_form(drawn):
+def test_the_path_sum_of_the_dependencies_is_the_chain_rule_entry(drawn):
     d, graph = drawn
-    n, l = d.net.widths, graph.l
-    count = Counter((node.kind, node.layer) for node in graph.nodes)
-    expected = Counter({("w", l): 1, ("a", d.L): count[("a", d.L)]})
-    for m in range(l, d.L + 1):
-        elementwise = d.net.activation(m).elementwise
-        z_units = count[("z", m)]
-        expected[("z", m)] = z_units if elementwise else z_units * n[m]  # z → a
-        if m > l:
-            expected[("a", m - 1)] = count[("a", m - 1)] * n[m]  # a_{m-1} → z_m: every pair
-    got = Counter(_layer_of(graph, edge.source) for edge in graph.edges)
-    assert got == expected
+    columns, derivatives = dependencies(d, graph.l, graph.j, graph.k)
+    total = {columns[0][0]: sp.Integer(1)}
+    for before, after in pairwise(columns):
+        total = {t: sum(total[s] * derivatives[s, t] for s in before if (s, t) in derivatives)
+                 for t in after}
+    entry = d.chain_rule(graph.l).weight[graph.j - 1, graph.k - 1]
+    assert sp.expand(total[sp.Symbol("C")] - entry) == 0
 
 
-def test_path_count_is_the_product_of_the_widths(drawn):
+def test_path_counts_agree_with_the_dependencies_and_the_path_sum(drawn):
     d, graph = drawn
+    columns, derivatives = dependencies(d, graph.l, graph.j, graph.k)
+    count = {columns[0][0]: 1}
+    for before, after in pairwise(columns):
+        count = {t: sum(count[s] for s in before if (s, t) in derivatives) for t in after}
+    assert graph.routes == count[sp.Symbol("C")]  # every route through z and a
     n, l = d.net.widths, graph.l
-    mixing = [n[m] for m in range(l, d.L + 1) if not d.net.activation(m).elementwise]
-    assert graph.paths == math.prod(n[l + 1:]) * math.prod(mixing)
+    own = 1 if d.net.activation(l).elementwise else n[l]
+    assert graph.paths == own * math.prod(n[l + 1:])  # one unit per layer: the path sum
+    assert graph.paths == paths_of_influence(d, l, graph.j, graph.k)[0]
     if l == 1:
         assert graph.paths == path_count(d.net)
+    mixing = [n[m] for m in range(l + 1, d.L + 1) if not d.net.activation(m).elementwise]
+    assert graph.routes == graph.paths * math.prod(mixing)
 
 
-def test_every_label_is_the_local_derivative_by_an_independent_diff(drawn):
+def test_drawn_edges_stand_for_every_dependency(drawn):
     d, graph = drawn
-    symbols = _symbols(d)
-    cost = d.net.cost_entry.formula(list(d.a_symbols(d.L)), list(d.y))
+    _, derivatives = dependencies(d, graph.l, graph.j, graph.k)
+    assert sum(edge.count for edge in graph.edges) == len(derivatives)
+    nodes = {node.id: node for node in graph.nodes}
     for edge in graph.edges:
-        source = symbols[edge.source]
-        target = graph.node(edge.target)
-        if target.kind == "C":
-            expected = sp.diff(cost, source)
-        elif target.kind == "z":
-            m = target.layer
-            row = d.weights(m)[target.index - 1, :]
-            expected = sp.diff((row * d.a_symbols(m - 1))[0] + d.biases(m)[target.index - 1],
-                               source)
-        else:  # a = σ(z): compare through the explicit formula of the layer's activation
-            act = d.net.activation(target.layer)
-            z = list(d.z_symbols(target.layer))
-            if act.elementwise:
-                expected = sp.diff(act.function(z[target.index - 1]), source)
-            else:
-                explicit = softmax_formula(z)
-                a = dict(zip(d.a_symbols(target.layer), explicit))
-                got = edge.expr.xreplace(a)
-                assert sp.simplify(got - sp.diff(explicit[target.index - 1], source)) == 0
-                continue
-        assert edge.expr == expected, (edge.source, edge.target)
-        assert expected != 0
+        assert nodes[edge.source].x < nodes[edge.target].x  # left to right within a row
 
 
-def test_the_path_sum_of_the_labels_is_the_chain_rule_entry(drawn):
+def test_each_layer_is_drawn_whole_or_stacked(drawn):
     d, graph = drawn
-    outgoing = {}
-    for edge in graph.edges:
-        outgoing.setdefault(edge.source, []).append(edge)
+    columns = {}
+    for node in graph.nodes:
+        if not node.repeat and node.kind in "za":
+            columns.setdefault((node.kind, node.layer), []).append(node)
+    for (kind, layer), nodes in columns.items():
+        units = sorted(u for node in nodes for u in node.units)
+        assert len(units) == len(set(units))
+        assert len(nodes) <= MAX_UNITS
+        if layer > graph.l or (kind == "a" and not d.net.activation(layer).elementwise):
+            assert units == list(range(1, d.net.widths[layer] + 1))
+        assert any(node.stacked for node in nodes) == (len(units) > MAX_UNITS)
 
-    def path_sum(node_id):  # sum over paths of the products of labels, from node_id to C
-        if node_id == "C":
-            return sp.Integer(1)
-        return sum(edge.expr * path_sum(edge.target) for edge in outgoing[node_id])
 
-    entry = d.chain_rule(graph.l).weight[graph.j - 1, graph.k - 1]
-    assert sp.expand(path_sum(graph.path[0]) - entry) == 0
+# ---------------------------------------------------------------- the highlighted path
 
 
 def test_the_highlighted_path_runs_from_the_weight_to_the_cost(drawn):
@@ -147,53 +148,52 @@ def test_the_highlighted_path_runs_from_the_weight_to_the_cost(drawn):
     path = graph.path
     assert path[0] == d.weights(graph.l)[graph.j - 1, graph.k - 1].name and path[-1] == "C"
     on_path = [(e.source, e.target) for e in graph.edges if e.highlighted]
-    assert sorted(on_path) == sorted(pairwise(path))
+    assert sorted(on_path) == sorted(pair for pair in pairwise(path)
+                                     if not graph.node(pair[0]).x > graph.node(pair[1]).x)
     assert {n.id for n in graph.nodes if n.highlighted} == set(path)
-    assert len(path) == 2 * (d.L - graph.l + 1) + 2
     later = [graph.node(p) for p in path[3:-1]]
     assert all(node.index == 1 for node in later)  # through unit 1 after layer l
     assert graph.node(path[1]).index == graph.j
 
 
-def test_path_only_keeps_the_highlighted_chain(drawn):
+def test_highlighted_labels_are_the_local_derivatives(drawn):
     d, graph = drawn
-    chain = influence_graph(d, graph.l, graph.j, graph.k, path_only=True)
-    assert chain.paths == 1 and chain.path == graph.path
-    assert [n.id for n in chain.nodes] == list(graph.path)
-    assert all(n.highlighted for n in chain.nodes) and all(e.highlighted for e in chain.edges)
-    full = {(e.source, e.target): e.expr for e in graph.edges}
-    assert all(full[e.source, e.target] == e.expr for e in chain.edges)
-    assert len({n.y for n in chain.nodes}) == 1  # one straight line
-
-
-def test_labels_are_printed_from_the_expressions(drawn):
-    d, graph = drawn
+    symbols = {**_symbols(d), "C": sp.Symbol("C")}
+    _, derivatives = dependencies(d, graph.l, graph.j, graph.k)
     printer = Printer(d.latex_names)
-    for edge in graph.edges:
+    labelled = [e for e in graph.edges if e.highlighted]
+    assert len(labelled) == 2 * (d.L - graph.l) + 3
+    for edge in labelled:
+        source = symbols[edge.source.removesuffix("_again")]
+        assert edge.expr == derivatives[source, symbols[edge.target]]
         assert edge.latex == printer(edge.expr)
         assert edge.text and "*" not in edge.text and "_" not in edge.text
+    assert all(e.label is None for e in graph.edges if not e.highlighted)
 
 
-def test_no_label_collides_with_another_label_or_a_node(drawn):
+def test_labels_sit_clear_of_nodes_and_edges(drawn):
     _, graph = drawn
-    labels = {(e.source, e.target): e.label for e in graph.edges}
-    assert collisions(labels, {n.id: (n.x, n.y) for n in graph.nodes}) == []
-    columns = {}
-    for node in graph.nodes:
-        columns.setdefault(node.x, []).append(node)
-    xs = sorted(columns)
-    assert len(xs) == 2 * (len(graph.widths) - graph.l) + 2  # w, z_l, a_l, ..., C
+    points = [(n.x, n.y) for n in graph.nodes]
+    nodes = {n.id: n for n in graph.nodes}
+    segments = [((nodes[e.source].x, nodes[e.source].y), (nodes[e.target].x, nodes[e.target].y))
+                for e in graph.edges]
+    labels = [e.label for e in graph.edges if e.label is not None]
+    for label in labels:
+        assert clear_of(label, points, segments)
+    for a, b in itertools.combinations(labels, 2):
+        assert a.extent()[2] <= b.extent()[0] or b.extent()[2] <= a.extent()[0] \
+            or a.y != b.y
 
 
 def test_default_labels_in_unicode():
     graph = influence_graph(symbp.derive(symbp.Network()))
-    texts = {(e.source, e.target): e.text for e in graph.edges}
+    texts = {(e.source, e.target): e.text for e in graph.edges if e.highlighted}
     assert texts["w1_1_1", "z1_1"] == "x₁"
     assert texts["z2_1", "a2_1"] == "σ′(z⁽²⁾₁)"
-    assert texts["a2_2", "z3_1"] == "w⁽³⁾₁₂"
+    assert texts["a2_1", "z3_1"] == "w⁽³⁾₁₁"
     assert texts["a3_1", "C"] == "a⁽³⁾₁ − y₁"
     assert graph.node("z2_3").text == "z⁽²⁾₃"
-    assert graph.path_term_latex.startswith(r"\bigl(a^{(3)}_{1} - y_{1}\bigr)\, \sigma'")
+    assert graph.path_term_latex.startswith(r"\bigl(a^{(3)}_{1} - y_{1}\bigr) \, \sigma'")
     assert graph.summed_latex == (
         r"\frac{\partial C}{\partial a^{(1)}_{1}} = \sum_{i=1}^{3} "
         r"\frac{\partial C}{\partial z^{(2)}_{i}}\, w^{(2)}_{i1} = "
@@ -203,25 +203,46 @@ def test_default_labels_in_unicode():
 
 def test_softmax_labels_are_the_jacobian_in_layered_symbols():
     graph = influence_graph(symbp.derive(symbp.Network([2, 3], cost="softmax_ce")))
-    texts = {(e.source, e.target): e.text for e in graph.edges}
+    texts = {(e.source, e.target): e.text for e in graph.edges if e.highlighted}
     assert texts["z1_1", "a1_1"] == "a⁽¹⁾₁(1 − a⁽¹⁾₁)"
-    assert texts["z1_1", "a1_2"] == "−a⁽¹⁾₁·a⁽¹⁾₂"
-    assert texts["a1_2", "C"] == "−y₂/a⁽¹⁾₂"
+    assert texts["a1_1", "C"] == "−y₁/a⁽¹⁾₁"
+    assert graph.paths == 3 and graph.routes == 3  # softmax at the weight's own layer
 
 
-# ---------------------------------------------------------------- limits and bad input
+def test_the_path_term_is_the_first_term_of_the_path_sum():
+    d = symbp.derive(symbp.Network([2, 3, 3, 2], activation="tanh"))
+    doc = build(d, symbp.prove(d))
+    first_row = doc.path_sum.explicit.split("\n")[1]
+    assert first_row.endswith(graph_of(d).path_term_latex + r" \\")
 
 
-def test_too_big_to_draw_is_a_clear_value_error():
-    wide = symbp.derive(symbp.Network([2, MAX_UNITS + 1, 2]))
-    assert "units" in drawable(wide, 1)
-    with pytest.raises(ValueError, match=rf"too big to draw.*at most {MAX_UNITS} can"):
-        influence_graph(wide)
-    deep = symbp.derive(symbp.Network([2] * (MAX_LAYERS_AFTER + 3)))
-    assert drawable(deep, 1) is not None and drawable(deep, 2) is None
-    with pytest.raises(ValueError, match="layers follow layer 1"):
-        influence_graph(deep, 1)
-    assert drawable(symbp.derive(symbp.Network()), 1) is None
+def graph_of(d):
+    return influence_graph(d)
+
+
+# ---------------------------------------------------------------- any size
+
+
+@pytest.mark.parametrize(("widths", "activation", "cost"), [
+    ([4, 5, 5, 3], "tanh", "softmax_ce"), ([3] * 7, "generic", "mse"), ([2] * 30, "relu", "mse"),
+    ([16] * 6, "sigmoid", "mse"), ([1, 12, 1], "identity", "mse"), ([2, 3, 3, 2], "sigmoid", "mse"),
+])
+def test_every_network_fits_the_page_legibly(widths, activation, cost):
+    d = symbp.derive(symbp.Network(widths, activation=activation, cost=cost))
+    graph = influence_graph(d)
+    assert graph.width * graph.scale <= PAGE_WIDTH + 1e-9
+    assert graph.scale >= MIN_SCALE and graph.rows <= MAX_ROWS
+    assert graph.path[0] == "w1_1_1"  # the weight of the path sum, always
+    columns = {}
+    for node in graph.nodes:
+        columns.setdefault((round(node.y, 3) // 1, node.x), []).append(node)
+    assert max(len(nodes) for nodes in columns.values()) <= MAX_UNITS
+    if graph.elided:
+        gap = graph.node("gap")
+        first, last = map(int, graph.elided.split(" to "))
+        assert gap.units == (first, last) and 1 < first <= last < d.L
+        assert not any(node.layer in range(first, last + 1) and node.kind in "za"
+                       for node in graph.nodes)
 
 
 @pytest.mark.parametrize(("l", "j", "k", "message"), [
@@ -252,11 +273,14 @@ def test_tikz_is_deterministic_and_complete(default_graph):
     assert graph_standalone_tex(default_graph) == graph_standalone_tex(again)
     for leftover in (r"\VAR", r"\BLOCK", r"\#{", "None"):
         assert leftover not in tex and leftover not in graph_standalone_tex(default_graph)
-    assert tex.count(r"\node[") == len(default_graph.nodes) + len(default_graph.edges)
+    labelled = [e for e in default_graph.edges if e.label is not None]
+    # one per node, one per label, one for the legend
+    assert tex.count(r"\node[") == len(default_graph.nodes) + len(labelled) + 1
     assert tex.count(r"\draw[") == len(default_graph.edges)
     assert tex.count(r"\draw[pathlink]") == len(default_graph.path) - 1
     assert r"\node[wnode, onpath] (w1_1_1) at (0.0, 0.0) {$w^{(1)}_{11}$};" in tex
-    assert r"{$\sigma'\bigl(z^{(2)}_{1}\bigr)$}" in tex
+    assert r"{$\displaystyle \sigma'\bigl(z^{(2)}_{1}\bigr)$}" in tex
+    assert r"carries $\displaystyle a^{(3)}_i - y_i$" in tex  # the legend
     assert "scale=" in tex and "scale=" not in graph_standalone_tex(default_graph)
     assert "scale=" not in graph_tex(default_graph, scale=1.0)
 
@@ -268,14 +292,18 @@ def test_svg_is_deterministic_and_draws_every_node_and_edge(default_graph):
     assert len(root.findall(f"{SVG}circle")) == len(default_graph.nodes)
     assert len(root.findall(f"{SVG}line")) == len(default_graph.edges)
     texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert {"σ′(z⁽²⁾₁)", "w⁽³⁾₁₂", "a⁽³⁾₁ − y₁", "w⁽¹⁾₁₁", "C"} <= set(texts)
+    assert {"σ′(z⁽²⁾₁)", "w⁽³⁾₁₁", "a⁽³⁾₁ − y₁", "w⁽¹⁾₁₁", "C"} <= set(texts)
+    assert "grey z⁽ᵐ⁾ᵢ → a⁽ᵐ⁾ᵢ carries σ′(z⁽ᵐ⁾ᵢ)" in texts  # the legend
     highlighted = [ln for ln in root.findall(f"{SVG}line") if ln.get("stroke") == "#cc5500"]
     assert len(highlighted) == len(default_graph.path) - 1
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
-@pytest.mark.parametrize("net", [symbp.Network(), symbp.Network([2, 3, 3], cost="softmax_ce")],
-                         ids=["default", "softmax"])
+@pytest.mark.parametrize("net", [symbp.Network(), symbp.Network([2, 3, 3], cost="softmax_ce"),
+                                 symbp.Network([2] * 30), symbp.Network([4, 5, 5, 3],
+                                                                        activation="tanh")],
+                         ids=["default", "softmax", "deep", "wide"])
 def test_the_standalone_graph_compiles(net):
     from symbp.render.latex import compile_pdf
 

@@ -52,6 +52,7 @@ def rendered(name, fmt):
 # ---------------------------------------------------------------- LaTeX that compiles, cleanly
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", NETWORKS)
 def test_tex_compiles_without_overfull_lines(name):
@@ -60,6 +61,7 @@ def test_tex_compiles_without_overfull_lines(name):
     assert compiled.overfull == []
 
 
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 def test_pdf_is_byte_identical_across_runs():
     tex = rendered("default", "tex")
@@ -141,7 +143,7 @@ def test_softmax_cross_entropy_shows_the_short_output_error():
 
 def test_registry_notes_reach_both_formats():
     for fmt in FORMATS:
-        assert "ReLU has no derivative at z = 0" in rendered("relu", fmt)
+        assert "ReLU has no derivative at $z = 0$" in rendered("relu", fmt)  # math, not text
 
 
 def test_large_networks_are_elided_not_dropped():

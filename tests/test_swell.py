@@ -44,7 +44,11 @@ def test_path_count_is_the_product_of_the_widths_and_the_number_of_terms(rows):
         assert row["paths"] == row["width"] ** (row["depth"] - 1)
         assert row["path_terms"] == row["paths"]  # one product per path in the expanded sum
     assert swell.path_count(symbp.Network([3, 2, 4, 5])) == 4 * 5
-    assert swell.path_count(symbp.Network([3, 2, 4, 5], cost="softmax_ce")) == 4 * 5 * 5
+    softmax = symbp.Network([3, 2, 4, 5], cost="softmax_ce")
+    assert swell.path_count(softmax) == 4 * 5  # one unit per layer, as in the path sum
+    assert swell.route_count(softmax) == 4 * 5 * 5  # and through softmax's cross-edges
+    first = symbp.Network([3, 4, 5], activation=["softmax", "sigmoid"])
+    assert swell.path_count(first) == 4 * 5  # w^(1)_11 reaches every a^(1)_i
 
 
 def test_recursion_grows_linearly_in_depth(rows):
@@ -91,9 +95,11 @@ def test_too_large_routes_are_skipped_and_shown_as_such():
     assert "| 5 | 2 | 16 | — | — | — | 47 | 47 | — | — |" in table
     assert "—: not built, more than" in table
     assert "---" in swell_table([small, row], "tex")
-    assert [s["key"] for s in plot_data([small, row])["series"]] == [
-        "paths", "expansion", "expansion_cse", "direct", "direct_cse", "recursion"]
-    assert [p[0] for p in plot_data([small, row])["series"][1]["points"]] == [2]
+    plot = plot_data([small, row])
+    assert [[s["key"] for s in panel["series"]] for panel in plot["panels"]] == [
+        ["paths", "path_terms"],
+        ["expansion", "expansion_cse", "direct", "direct_cse", "recursion"]]
+    assert [p[0] for p in plot["panels"][1]["series"][0]["points"]] == [2]
 
 
 @pytest.mark.parametrize(("text", "values"), [
@@ -126,7 +132,7 @@ def test_tables_and_plot_have_no_template_leftovers(rows):
     assert r"\toprule" in tex and tex.count(r"\midrule") == 1 + len(WIDTHS) - 1
     assert "5 & 3 & 81 & 81 & 1376 &" in tex
     plot = swell_plot_tex(rows)
-    assert r"\begin{semilogyaxis}" in plot and plot.count(r"\addplot") == 6
+    assert plot.count(r"\begin{semilogyaxis}") == 2 and plot.count(r"\addplot") == 7
     assert "(1,1) (2,3) (3,9) (4,27) (5,81)" in plot  # the paths of width 3
 
 
@@ -134,9 +140,13 @@ def test_svg_plot_is_deterministic_with_a_line_per_measure(rows):
     svg = swell_svg(rows)
     assert svg == swell_svg(swell.measure(DEPTHS, WIDTHS))
     root = ET.fromstring(svg)
-    assert len(root.findall(f"{SVG}polyline")) == 6
+    assert len(list(root.iter(f"{SVG}polyline"))) == 7
+    panels = root.findall(f"{SVG}svg")  # paths on one axis, operations on another
+    assert [p.find(f"{SVG}text").text for p in panels] == ["Paths (n = 3)", "Operations (n = 3)"]
     texts = {t.text for t in root.iter(f"{SVG}text")}
     assert {"paths of influence", "recursion (δ program)", "10³", "1"} <= texts
+    legend = next(t for t in root.findall(f"{SVG}text") if t.text == "paths of influence")
+    assert float(legend.get("y")) > max(float(p.get("height")) for p in panels)  # below the data
     assert "width n = 3" in svg and "width n = 2" in swell_svg(rows, width=2)
     with pytest.raises(ValueError, match="measured widths: \\[2, 3\\]"):
         plot_data(rows, width=7)
@@ -160,7 +170,7 @@ def test_the_plot_and_the_table_compile(rows):
     from symbp.render.latex import compile_pdf
 
     assert compile_pdf(swell_standalone_tex(rows)).startswith(b"%PDF")
-    table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs}",
+    table = "\n".join([r"\documentclass{article}", r"\usepackage{booktabs,longtable}",
                        r"\begin{document}", swell_table(rows, "tex"), r"\end{document}"])
     assert compile_pdf(table).startswith(b"%PDF")
 

@@ -228,7 +228,8 @@ def _cmd_derive(args) -> int:
                 budget(args).phase():
             left = budget(args).remaining
             b = Build(d, proof, job.title, job.timings, workdir=folder.staging,
-                      timeout=DEFAULT_TIMEOUT if left is None else min(DEFAULT_TIMEOUT, left + 1))
+                      timeout=DEFAULT_TIMEOUT if left is None else min(DEFAULT_TIMEOUT, left + 1),
+                      example=job.example)
             files = build_files(b, formats, update)
             folder.stage(files)
         _stall("built")

@@ -10,6 +10,14 @@
     [render]
     formats = ["tex", "md", "pdf", "json", "py", "figures", "matrix"]
     timings = false                    # proof times in the document
+
+    [example]                          # a worked example with numbers (optional)
+    x = [0.05, 0.1]
+    y = [0.01, 0.99]
+    weights = [[[0.15, 0.2], [0.25, 0.3]], [[0.4, 0.45], [0.5, 0.55]]]   # W_1, W_2
+    biases = [0.35, 0.6]               # per layer: one shared number, or a list
+    learning_rate = 0.5
+    digits = 9                         # significant digits shown
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core import limits
+from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
+from ..document.numbers import Example, evaluate
 from ..proof.prove import METHODS
 from . import publish
 
@@ -41,6 +51,7 @@ class Job:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     timings: bool = False
     explicit_formats: bool = False  # asked for by the user: one that cannot be made is an error
+    example: Example | None = None  # numbers for the worked example
     source: str = field(default="command line")
     warnings: list[str] = field(default_factory=list)
 
@@ -70,10 +81,21 @@ TOP_LEVEL = {
     "cost": (_is_str, "a name"),
     "method": (_is_str, "a name"),
     "render": (lambda v: isinstance(v, dict), "a table"),
+    "example": (lambda v: isinstance(v, dict), "a table"),
 }
 RENDER = {
     "formats": (_is_str_list, f"a list drawn from {list(FORMATS)}"),
     "timings": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+_NUMBER = (lambda v: isinstance(v, int | float | str) and not isinstance(v, bool), "a number")
+EXAMPLE = {
+    "x": (lambda v: isinstance(v, list), "a list of numbers"),
+    "y": (lambda v: isinstance(v, list), "a list of numbers"),
+    "weights": (lambda v: isinstance(v, list), "a list of matrices, one per layer"),
+    "biases": (lambda v: isinstance(v, list), "a list with a number or a list per layer"),
+    "learning_rate": _NUMBER,
+    "digits": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
 }
 
 
@@ -151,6 +173,13 @@ def load(path: str | Path) -> Job:
         job.title = check_title(data["title"], f"{path}: key 'title'")
     if "name" in data:
         job.name = check_name(data["name"], f"{path}: key 'name'")
+    if "example" in data:
+        _check_table(data["example"], EXAMPLE, f"{path} [example]")
+        try:
+            job.example = Example.from_dict(data["example"])
+            evaluate(derive(net), job.example)  # numbers the network cannot take fail here
+        except ValueError as error:
+            raise ConfigError(f"{path}: {error}") from None
     if "formats" in render:
         job.formats = check_formats(render["formats"], f"{path} [render] key 'formats'")
         job.explicit_formats = True

@@ -17,11 +17,13 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document, build
 from ..document.matrix import matrix_chapter
+from ..document.numbers import Example as WorkedExample
+from ..document.worked import worked_json
 from ..numeric.codegen import module_source, require_numeric
 from ..proof.prove import Proof
 from ..render.chapters import render_matrix
 from ..render.documents import render_document
-from ..render.figures import figure_files
+from ..render.figures import figure_files, markdown_images
 from ..render.latex import DEFAULT_TIMEOUT, compile_pdf, missing_compiler_note
 
 Update = Callable[[str, int, int], None]
@@ -41,11 +43,13 @@ class Build:
     timings: bool = False
     workdir: Path | None = None  # where pdflatex works (the staging folder)
     timeout: float = DEFAULT_TIMEOUT  # seconds left for pdflatex
+    example: WorkedExample | None = None  # numbers for the worked example
     notes: list[str] = field(default_factory=list)
 
     @cached_property
     def document(self) -> Document:
-        return build(self.d, self.proof, timings=self.timings, title=self.title)
+        return build(self.d, self.proof, timings=self.timings, title=self.title,
+                     example=self.example)
 
     @cached_property
     def tex(self) -> str:
@@ -65,6 +69,21 @@ def _gradients(b: Build) -> dict[str, bytes]:
         return {"gradients.py": module_source(b.d).encode()}
     except ValueError as error:
         raise Skipped(f"no gradients.py: {error}") from None
+
+
+def _markdown(b: Build) -> dict[str, bytes]:
+    """derivation.md with the figures it links."""
+    files = {"derivation.md": render_document(b.document, "md").encode()}
+    files.update({name: text.encode() for name, text in markdown_images(b.d).items()})
+    return files
+
+
+def _json(b: Build) -> dict[str, bytes]:
+    """proof.json, and worked.json when there is a worked example."""
+    files = {"proof.json": b.proof.to_json().encode()}
+    if b.example is not None:
+        files["worked.json"] = worked_json(b.d, b.example).encode()
+    return files
 
 
 def _matrix(b: Build) -> dict[str, bytes]:
@@ -89,13 +108,12 @@ class Format:
 
 FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("tex", ("derivation.tex",), lambda b: {"derivation.tex": b.tex.encode()}),
-    Format("md", ("derivation.md",),
-           lambda b: {"derivation.md": render_document(b.document, "md").encode()}),
+    Format("md", ("derivation.md", "graph.svg", "swell.svg"), _markdown),
     Format("pdf", ("derivation.pdf",),
            lambda b: {"derivation.pdf": compile_pdf(b.tex, timeout=b.timeout,
                                                     workdir=b.workdir)},
            lambda net: missing_compiler_note()),
-    Format("json", ("proof.json",), lambda b: {"proof.json": b.proof.to_json().encode()}),
+    Format("json", ("proof.json", "worked.json"), _json),
     Format("py", ("gradients.py",), _gradients, _numeric),
     # graph.tex, graph.svg (when the tree can be drawn) and swell.svg; derivation.md shows
     # the SVGs

@@ -20,15 +20,19 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.routes import cost_row
-from ..printing.latex import Printer, matrix_width, width
+from ..printing.latex import Printer
+from ..printing.width import matrix_width, width
 from ..proof.prove import Proof
-from .figures import GraphPart, SwellPart, graph_part, swell_part
+from .figures import WEIGHT, GraphPart, SwellPart, graph_part, swell_part
 from .general import GeneralPart, general_part
+from .numbers import Example as WorkedExample
 from .paths import (
-    Example,
     Factor,
+    PathSum,
     chain_rules,
+    composition,
     jacobian_factor,
+    layer_chain_rules,
     path_example,
     shared_chains,
 )
@@ -41,20 +45,37 @@ from .steps import (
     partial,
     update_rules,
 )
+from .text import iverson, rich
+from .worked import WorkedPart, worked_part
 
-NOTATION = [
-    (r"$x = a_0$", r"the input, with entries $x_k$"),
-    (r"$y$", r"the target, with entries $y_j$"),
-    (r"$W_l$", r"the weight matrix of layer $l$, of size $n_l \times n_{l-1}$"),
-    (r"$w^{(l)}_{jk}$", r"the weight from neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$"),
-    (r"$b_l$, $b^{(l)}_j$", r"the bias vector of layer $l$ and its entries"),
-    (r"$z_l$, $z^{(l)}_j$", r"the weighted input of layer $l$, $z_l = W_l a_{l-1} + b_l$"),
-    (r"$a_l$, $a^{(l)}_j$", r"the activation (output) of layer $l$, $a_l = \sigma_l(z_l)$"),
-    (r"$\delta_l$, $\delta^{(l)}_j$",
-     r"the error of layer $l$, $\delta_l = \partial C / \partial z_l$"),
-    (r"$\odot$", r"the Hadamard product: entry by entry"),
-    (r"$\eta$", r"the learning rate"),
-]
+
+def _notation(sigma: str) -> list[tuple[str, str]]:
+    """(symbol, meaning), with the network's own activation symbol in the formulas."""
+    return [
+        (r"$x = a_0$", r"the input, with entries $x_k$"),
+        (r"$y$", r"the target, with entries $y_j$"),
+        (r"$W_l$", r"the weight matrix of layer $l$, of size $n_l \times n_{l-1}$"),
+        (r"$w^{(l)}_{jk}$",
+         r"the weight from neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$"),
+        (r"$b_l$, $b^{(l)}_j$", r"the bias vector of layer $l$ and its entries"),
+        (r"$z_l$, $z^{(l)}_j$", r"the weighted input of layer $l$, $z_l = W_l a_{l-1} + b_l$"),
+        (r"$a_l$, $a^{(l)}_j$", rf"the activation (output) of layer $l$, $a_l = {sigma}(z_l)$"),
+        (r"$C$", r"the cost of one training example (the seed's $C_0$)"),
+        (r"$\delta_l$, $\delta^{(l)}_j$",
+         r"the error of layer $l$, $\delta_l = \partial C / \partial z_l$, a column"),
+        (r"$\odot$", r"the Hadamard product: entry by entry"),
+        (r"$[i = k]$", r"$1$ if $i = k$, else $0$"),
+        (r"$\eta$", r"the learning rate"),
+    ]
+
+
+def activation_symbol(d: Derivation, index: str) -> str:
+    """The activation in formulas for any layer: its own name when every layer shares it
+    (\\tanh), else \\sigma with the layer's index."""
+    names = set(d.net.activations)
+    if len(names) == 1:
+        return d.net.activation(1).latex
+    return rf"\sigma_{{{index}}}"
 
 
 @dataclass(frozen=True)
@@ -62,11 +83,12 @@ class Activation:
     """One activation used by the network, with the layers that use it."""
 
     name: str
-    summary: str  # plain text for an activation without a formula (generic, softmax); else ""
+    summary: list[tuple[bool, str]]  # rich text (document.text.rich) for an activation without
+    # a formula (generic, softmax); else empty
     used_by: str  # plain text: "Every layer uses", "Layers 1 and 2 use", "Layer 3 uses"
     definition: str  # LaTeX: \sigma(z) = ..., \qquad \sigma'(z) = ... (or the Jacobian entry)
     elementwise: bool
-    note: str  # plain text, may be empty
+    note: list[tuple[bool, str]]  # rich text, may be empty
 
 
 @dataclass(frozen=True)
@@ -85,11 +107,11 @@ class Layer:
 
 @dataclass(frozen=True)
 class Network:
-    widths: str  # plain text: 2, 3, 3, 2
+    widths: str  # LaTeX: 2, 3, 3, 2 (the middle elided when long)
     L: int
     parameters: int  # number of weights and biases
     cost: str  # registry name
-    cost_summary: str  # plain text
+    cost_summary: list[tuple[bool, str]]  # rich text
     cost_general: str  # LaTeX: C = \frac{1}{2} \sum_j ...
     cost_explicit: str  # LaTeX display, in this network's symbols
     output: str  # LaTeX: a_{L}
@@ -112,13 +134,18 @@ class Count:
 @dataclass(frozen=True)
 class Document:
     title: str  # plain text
+    subject: str  # plain text, for the PDF's metadata
     notation: list[tuple[str, str]]  # (symbol, meaning), both with inline $...$ math
+    sigma: str  # LaTeX: the activation of layer l in general formulas (\tanh, or \sigma_l)
+    sigma_m: str  # the same for layer m
     network: Network
+    composition: str  # LaTeX display: C = Cost(L_L(⋯ L_1(x) ⋯))
+    layer_chains: str  # LaTeX display: ∂C/∂W_l through the layers L_m, as in the seed
     chain_rules: str  # LaTeX display: ∂C/∂W_l as a product of Jacobians, every layer
     output_gradient: str  # LaTeX display: the row ∂C/∂a_L
     factors: list[Factor]
-    example: Example
-    graph: GraphPart | None  # the tree of dependencies of one weight, if it can be drawn
+    path_sum: PathSum
+    graph: GraphPart  # the tree of dependencies of the weight of the path sum
     reuse: str  # LaTeX display: each chain holds the chain of the layer above
     swell: SwellPart  # expression swell for networks like this one
     counts: list[Count]  # per layer, output first, then the total
@@ -128,23 +155,35 @@ class Document:
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
+    worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
-def build(d: Derivation, proof: Proof, *, timings: bool = False,
-          title: str | None = None) -> Document:
-    """The document for ``d`` and its proof; no timings unless asked, so reruns are identical."""
+def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
+          example: WorkedExample | dict | None = None) -> Document:
+    """The document for ``d`` and its proof; no timings unless asked, so reruns are identical.
+
+    ``example`` (a ``symbp.Example`` or a dict of its fields) adds the worked example;
+    ValueError names a value that does not fit the network.
+    """
     P = Printer(d.latex_names)
+    worked = None if example is None else worked_part(d, P, example)
     net = d.net
+    described = f"the {'-'.join(map(str, net.widths))} network " \
+                f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})"
     return Document(
-        title=title or f"Backpropagation step by step: the {'-'.join(map(str, net.widths))} "
-                       f"network ({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
-        notation=NOTATION,
+        title=title or f"Backpropagation step by step: {described}",
+        subject=f"The gradients of {described} three ways, by the chain rule along the paths "
+                "of influence, by backpropagation and by SymPy, compared exactly",
+        notation=_notation(activation_symbol(d, "l")),
+        sigma=activation_symbol(d, "l"), sigma_m=activation_symbol(d, "m"),
         network=_network(d, P),
+        composition=composition(d),
+        layer_chains=layer_chain_rules(d),
         chain_rules=chain_rules(d),
         output_gradient=P.defined(partial("C", vec("a", d.L)), cost_row(d)),
         factors=[jacobian_factor(d, P, m) for m in range(d.L, 1, -1)],
-        example=path_example(d, P),
-        graph=graph_part(d),
+        path_sum=path_example(d, P, *WEIGHT),
+        graph=graph_part(d, P),
         reuse=shared_chains(d),
         swell=swell_part(d),
         counts=_counts(net.widths),
@@ -154,6 +193,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False,
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),
+        worked=worked,
     )
 
 
@@ -168,11 +208,12 @@ def _network(d: Derivation, P: Printer) -> Network:
     net, n = d.net, d.net.widths
     cost = net.cost_entry
     return Network(
-        widths=", ".join(map(str, n)),
+        widths=", ".join(map(str, n)) if len(n) <= 10 else  # a long list: its pattern
+        ", ".join(map(str, n[:4])) + r", \dots, " + ", ".join(map(str, n[-2:])),
         L=d.L,
         parameters=sum(n[l] * n[l - 1] + n[l] for l in range(1, d.L + 1)),
         cost=cost.name,
-        cost_summary=cost.summary.split(", C =")[0],  # the formula is displayed anyway
+        cost_summary=rich(cost.summary.split(", C =")[0]),  # the formula is displayed anyway
         cost_general=f"C = {cost.latex}",
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=vec("a", d.L),
@@ -229,9 +270,10 @@ def _activations(d: Derivation) -> list[Activation]:
             definition = rf"{act.latex}(z) = {act.latex_formula}, \qquad " \
                          rf"{act.latex}'(z) = {act.latex_derivative}"
         else:
-            definition = rf"a_j = {act.latex_formula}, \qquad {act.latex_derivative}"
-        summary = act.summary if act.formula is None else ""  # else the formula says it better
-        out.append(Activation(name, summary, used_by, definition, act.elementwise, act.note))
+            definition = rf"a_j = {act.latex_formula}, \qquad {iverson(act.latex_derivative)}"
+        summary = rich(act.summary) if act.formula is None else []  # else the formula says it
+        out.append(Activation(name, summary, used_by, definition, act.elementwise,
+                              rich(act.note)))
     return out
 
 

@@ -17,88 +17,89 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..figures import graph, swell
 from ..figures.swell_plot import plot_data
+from ..printing.latex import Printer, aligned
 
 GRAPH_IMAGE = "graph.svg"
 SWELL_IMAGE = "swell.svg"
 SWELL_DEPTHS = tuple(range(1, 5))  # enough to see the curves part; about 0.2 s at width 3
+SWELL_MAX_ROUTES = 27  # beyond, the path sum and sympy.diff take seconds: only the δ program
 
 
 @dataclass(frozen=True)
 class GraphPart:
-    """The influence graph of w^{(l)}_{jk}: all its paths, or the one highlighted path."""
+    """The influence graph of w^{(l)}_{jk}, the weight whose path sum the document writes."""
 
-    full: bool  # every path drawn (False: only the highlighted one)
     graph: dict  # InfluenceGraph.plain(), for templates/graph.tex.j2
     weight: str  # LaTeX
     layer: int
-    paths: int  # paths of influence from the weight to C
+    paths: int  # paths of influence, one unit per layer: the terms of the path sum
+    routes: int  # paths through the drawn z and a nodes
     path_term: str  # LaTeX: the product of the local derivatives along the highlighted path
     summed: str  # LaTeX: why paths add up at a^{(l)}_j
-    reason: str  # plain text: why the whole tree is not drawn ("" when it is)
+    mixing: str  # plain text: the softmax layers whose cross-edges multiply the routes, or ""
+    m: str  # LaTeX: the index of that layer, or m when there are several
+    m_before: str  # the index of the layer before it: m - 1
     image: str  # the SVG file next to derivation.md
     figure: int = 1  # its number in the PDF: the first figure in the source (no \ref, one pass)
 
 
 @dataclass(frozen=True)
 class SwellPart:
-    """Expression swell for generic networks of this width, depths 1..4."""
+    """Expression swell for generic networks of this network's width and cost, depths 1..4."""
 
     width: int
-    depths: str  # plain text: "1 to 5"
+    cost: str  # registry name
+    depths: str  # plain text: "1 to 4"
     tables: dict  # fmt -> swell.table_data(rows, fmt)
     plot: dict  # swell_plot.plot_data(rows), for templates/swell_plot.tex.j2
     image: str  # the SVG file next to derivation.md
     recursion_step: int  # operations the δ program gains per layer
+    shallow: dict  # the L = 1 row's operations: expansion, recursion
+    skipped: bool  # some routes were too large to build
+    figure: int = 2  # its number in the PDF, after the tree of dependencies
 
 
 # one drawing per derivation: the .tex, the .md and the figure files all show it
 _drawings: WeakKeyDictionary = WeakKeyDictionary()
 
+WEIGHT = (1, 1, 1)  # (l, j, k): w^{(1)}_{11}, drawn, summed over its paths and checked in numbers
 
-def influence(d: Derivation) -> graph.InfluenceGraph | None:
-    """The whole tree from the first weight that can be drawn, else one path from w^{(1)}_{11}."""
+
+def influence(d: Derivation) -> graph.InfluenceGraph:
+    """The tree of dependencies of w^{(1)}_{11}, drawn once per derivation."""
     if d not in _drawings:
-        _drawings[d] = _draw(d)
+        _drawings[d] = graph.influence_graph(d, *WEIGHT)
     return _drawings[d]
 
 
-def _draw(d: Derivation) -> graph.InfluenceGraph | None:
-    for l in range(1, d.L + 1):
-        if graph.drawable(d, l) is None:
-            return graph.influence_graph(d, l)
-    try:
-        return graph.influence_graph(d, 1, path_only=True)
-    except ValueError:
-        return None
-
-
-def graph_part(d: Derivation) -> GraphPart | None:
+def graph_part(d: Derivation, P: Printer) -> GraphPart:
     drawn = influence(d)
-    if drawn is None:
-        return None
-    full = graph.drawable(d, drawn.l) is None
-    reason = "" if full else graph.drawable(d, 1)
-    paths = drawn.paths if full else swell.path_count(d.net)
-    return GraphPart(full, drawn.plain(), drawn.weight_latex, drawn.l, paths,
-                     drawn.path_term_latex, drawn.summed_latex, reason or "", GRAPH_IMAGE)
+    mixing = [str(m) for m in range(WEIGHT[0] + 1, d.L + 1) if not d.net.activation(m).elementwise]
+    where = ("layer " if len(mixing) == 1 else "layers ") + ", ".join(mixing) if mixing else ""
+    # the term as a product that breaks between its factors where a line is full
+    term = aligned(P.wrap("", [drawn.path_term_latex]), relation="")
+    return GraphPart(drawn.plain(), drawn.weight_latex, drawn.l, drawn.paths, drawn.routes,
+                     term, drawn.summed_latex, where, mixing[0] if len(mixing) == 1 else "m",
+                     str(int(mixing[0]) - 1) if len(mixing) == 1 else "m-1", GRAPH_IMAGE)
 
 
 def swell_width(net: Network) -> int:
-    """A width like this network's: its widest hidden layer (or input), kept to 2..3."""
-    hidden = net.widths[1:-1] or net.widths[:1]
-    return min(max(max(hidden), 2), 3)
+    """This network's width: its widest hidden layer (or widest layer, with none), at least 2."""
+    return max(max(net.widths[1:-1] or net.widths), 2)
 
 
 @cache
-def swell_rows(width: int) -> tuple[dict, ...]:
-    """Measurements for generic networks [width] * (L + 1), L = 1..4; cached per width."""
-    return tuple(swell.measure(SWELL_DEPTHS, [width]))
+def swell_rows(width: int, cost: str = "mse") -> tuple[dict, ...]:
+    """Measurements for generic networks [width] * (L + 1), L = 1..4, with this cost; cached."""
+    return tuple(swell.measure(SWELL_DEPTHS, [width], cost=cost, max_paths=SWELL_MAX_ROUTES))
 
 
 def swell_part(d: Derivation) -> SwellPart:
     width = swell_width(d.net)
-    rows = swell_rows(width)
+    rows = swell_rows(width, d.net.cost)
     steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
-    return SwellPart(width, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
-                     {fmt: swell.table_data(rows, fmt) for fmt in ("tex", "md")},
-                     plot_data(rows), SWELL_IMAGE, min(steps))
+    return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
+                     {fmt: swell.table_data(rows, fmt, SWELL_MAX_ROUTES) for fmt in ("tex", "md")},
+                     plot_data(rows), SWELL_IMAGE, min(steps),
+                     {"expansion": rows[0]["expansion"], "recursion": rows[0]["recursion"]},
+                     any(row["skipped"] for row in rows))

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cache
 
 import sympy as sp
 
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
-from ..core.routes import cost_row, local_jacobian
+from ..figures.graph import local_derivative, path_term
 from ..printing.latex import Printer, aligned
 from .steps import partial
 
 MAX_PATHS = 8  # paths of the element-level example written out before "+ ⋯"
 MAX_LINKS = 6  # factors of a chain shown before the middle ones become ⋯
+MAX_SUMS = 5  # sums over path indices written out before the middle ones become ⋯
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,11 @@ class Factor:
 
 
 @dataclass(frozen=True)
-class Example:
+class PathSum:
     """One weight's gradient written as a sum over its paths of influence."""
 
     weight: str  # LaTeX: w^{(1)}_{11}
+    input: str  # LaTeX: what the weight multiplies, a^{(l-1)}_k (x_k for layer 1)
     general: str  # LaTeX display: the sum over path indices
     explicit: str  # LaTeX display: the paths of this network
     paths: int
@@ -45,27 +48,52 @@ def _links(d: Derivation, l: int) -> list[str]:
                                             for m in range(d.L, l, -1)]
 
 
+def _own(l: int) -> list[str]:
+    """∂a_l/∂z_l · ∂z_l/∂W_l: layer l's own two links, as in the seed."""
+    return [partial(vec("a", l), vec("z", l)), partial(vec("z", l), vec("W", l))]
+
+
 def _product(links: list[str]) -> str:
-    if len(links) > MAX_LINKS:  # a deep network: first two, ⋯, last
-        links = [*links[:2], r"\cdots", links[-1]]
+    if len(links) > MAX_LINKS:  # a deep network: first two, ⋯, last two
+        return r" \cdot ".join(links[:2]) + r" \cdots " + r" \cdot ".join(links[-2:])
     return r" \cdot ".join(links)
 
 
 def chain_rules(d: Derivation) -> str:
-    return aligned([(partial("C", vec("W", l)),
-                     _product([*_links(d, l), partial(vec("a", l), vec("W", l))]))
+    return aligned([(partial("C", vec("W", l)), _product([*_links(d, l), *_own(l)]))
                     for l in range(d.L, 0, -1)])
+
+
+def layer_chain_rules(d: Derivation) -> str:
+    """The seed's composition view: ∂C/∂W_l = ∂C/∂L_L · ∂L_L/∂L_{L-1} ⋯ ∂L_l/∂W_l."""
+    rows = []
+    for l in range(d.L, 0, -1):
+        links = [partial("C", f"L_{{{d.L}}}")] + [partial(f"L_{{{m}}}", f"L_{{{m - 1}}}")
+                                                 for m in range(d.L, l, -1)]
+        rows.append((partial("C", vec("W", l)),
+                     _product([*links, partial(f"L_{{{l}}}", vec("W", l))])))
+    return aligned(rows)
+
+
+def composition(d: Derivation) -> str:
+    """C = Cost(L_L(⋯ L_1(x) ⋯)), the network as a composition of its layers."""
+    if d.L <= 4:
+        inner = "x"
+        for l in range(1, d.L + 1):
+            inner = f"L_{{{l}}}({inner})"
+    else:
+        inner = rf"L_{{{d.L}}}(L_{{{d.L - 1}}}(\cdots L_{{1}}(x) \cdots))"
+    return rf"C = \operatorname{{Cost}}\bigl({inner}\bigr)"
 
 
 def shared_chains(d: Derivation) -> str:
     """Each chain with the part it shares with the layer above marked by an underbrace."""
-    rows = [(partial("C", vec("W", d.L)),
-             rf"{partial('C', vec('a', d.L))} \cdot {partial(vec('a', d.L), vec('W', d.L))}")]
+    rows = [(partial("C", vec("W", d.L)), _product([*_links(d, d.L), *_own(d.L)]))]
     for l in range(d.L - 1, 0, -1):
         shared = _product(_links(d, l + 1))
-        rest = rf"{partial(vec('a', l + 1), vec('a', l))} \cdot " \
-               rf"{partial(vec('a', l), vec('W', l))}"
-        brace = rf"\underbrace{{{shared}}}_{{\text{{as for }} {vec('W', l + 1)}}}"
+        rest = r" \cdot ".join([partial(vec("a", l + 1), vec("a", l)), *_own(l)])
+        # in braces: an ordinary atom, so the \cdot after it is spaced like the others
+        brace = rf"{{\underbrace{{{shared}}}_{{\text{{as for }} {vec('W', l + 1)}}}}}"
         rows.append((partial("C", vec("W", l)), rf"{brace} \cdot {rest}"))
     return aligned(rows)
 
@@ -77,12 +105,19 @@ def jacobian_factor(d: Derivation, P: Printer, m: int) -> Factor:
         structure = rf"\operatorname{{diag}}\bigl({act.latex}'({vec('z', m)})\bigr)\, {vec('W', m)}"
     else:
         structure = rf"{partial(vec('a', m), vec('z', m))}\, {vec('W', m)}"
-    entries = P.defined_rows(name, d.expansion_factor(m))
+    J = d.expansion_factor(m)
+    if act.elementwise:  # entries as the structure says: σ'(z_i) w_ik, the path sum's order
+        shown = sp.Matrix(*J.shape, lambda i, k: sp.Mul(act.prime(d.z_symbols(m)[i]),
+                                                         d.weights(m)[i, k], evaluate=False))
+        if shown.doit() == J:
+            J, P = shown, Printer(d.latex_names, P.line, ordered=True)
+    entries = P.defined_rows(name, J)
     return Factor(m, act.elementwise, aligned([(name, structure)] +
                              [("" if lhs == name else lhs, rhs) for lhs, rhs in entries]))
 
 
-def path_example(d: Derivation, P: Printer, l: int = 1, j: int = 1, k: int = 1) -> Example:
+def path_example(d: Derivation, P: Printer, l: int = 1, j: int = 1,
+                 k: int = 1) -> PathSum:
     """∂C/∂w^{(l)}_{jk} as a sum over paths: the index formula, then this network's paths."""
     L = d.L
     w_tex = P(d.weights(l)[j - 1, k - 1])
@@ -92,50 +127,57 @@ def path_example(d: Derivation, P: Printer, l: int = 1, j: int = 1, k: int = 1) 
     links = [partial("C", f"a^{{({L})}}_{{{indices[0]}}}")]
     links += [partial(f"a^{{({m})}}_{{{indices[L - m]}}}",
                       f"a^{{({m - 1})}}_{{{indices[L - m + 1]}}}") for m in range(L, l, -1)]
-    links.append(partial(f"a^{{({l})}}_{{{indices[-1]}}}", w_tex))
-    sums = "".join(rf"\sum_{{{i}}} " for i in indices if not i.isdigit())
-    general = f"{partial('C', w_tex)} = {sums}" + r" \, ".join(links)
+    z_j = f"z^{{({l})}}_{{{j}}}"
+    links += [partial(f"a^{{({l})}}_{{{indices[-1]}}}", z_j), partial(z_j, w_tex)]
+    sums = [rf"\sum_{{{i}}}" for i in indices if not i.isdigit()]
+    if len(sums) > MAX_SUMS:  # a deep network: the pattern, not every index
+        sums = [sums[0], r"\cdots", sums[-1]]
+        links = [*links[:2], r"\cdots", *links[-3:]]
+    general = f"{partial('C', w_tex)} = {' '.join(sums)} " + r" \, ".join(links)
 
     count, paths = paths_of_influence(d, l, j, k, limit=MAX_PATHS)
-    terms = [r" \, ".join(_factor_tex(P, f) for f in path) for path in paths]
+    terms = [path_term(P, path) for path in paths]
     more = count - len(terms)
     note = f"{count} paths; the first {len(terms)} are written out" if more else ""
     explicit = P.lines(partial("C", w_tex), terms, more=more, note=note)
-    return Example(w_tex, general, explicit, count, len(terms))
+    return PathSum(w_tex, P(d.a_symbols(l - 1)[k - 1]), general, explicit, count,
+                       len(terms))
 
 
 def paths_of_influence(d: Derivation, l: int, j: int, k: int,
                        limit: int | None = None) -> tuple[int, list[list[sp.Expr]]]:
     """The paths from w^{(l)}_{jk} to C: their number and the first ``limit`` of them.
 
-    A path is the list of its local derivatives, output first: ∂C/∂a^{(L)}_{i_L},
-    the entries ∂a^{(m)}_{i_m}/∂a^{(m-1)}_{i_{m-1}} of the expansion's Jacobians,
-    and ∂a^{(l)}_{i_l}/∂w^{(l)}_{jk}. Summed over all paths, their products are
-    the expansion's entry (j, k) of ∂C/∂W_l.
+    A path is the list of its local derivatives read from the cost back to the weight,
+    as the seed's chain ∂C/∂a · ∂a/∂z · ∂z/∂W: ∂C/∂a^{(L)}_{i_L}, then per link to layer
+    m - 1 the factors σ_m'(z^{(m)}_{i_m}) and w^{(m)}_{i_m i_{m-1}} (a softmax link: its
+    Jacobian entry ∂a^{(m)}_{i_m}/∂a^{(m-1)}_{i_{m-1}}, a sum), and last ∂a^{(l)}_{i_l}/∂z^{(l)}_j
+    and ∂z^{(l)}_j/∂w^{(l)}_{jk} = a^{(l-1)}_k. Summed over all paths, their products are
+    the expansion's entry (j, k) of ∂C/∂W_l. Each factor is SymPy's derivative of one map,
+    as the labels of the tree of dependencies are.
     """
-    weight = d.weights(l)[j - 1, k - 1]
-    last = local_jacobian(d, l, sp.Matrix([weight]))
-    own = [j - 1] if d.net.activation(l).elementwise else list(range(d.net.widths[l]))
-    gradient = list(cost_row(d))
-    hops = [d.expansion_factor(m) for m in range(d.L, l, -1)]
-    free = [d.net.widths[m] for m in range(d.L, l, -1)]  # i_L, ..., i_{l+1} range freely
+    n = d.net.widths
+    own = [j] if d.net.activation(l).elementwise else list(range(1, n[l] + 1))
+    free = [n[m] for m in range(d.L, l, -1)]  # i_L, ..., i_{l+1} range freely
     count = len(own)
-    for n in free:
-        count *= n
-    paths: list[list[tuple]] = []
-    for index in itertools.product(*(range(n) for n in free), own):  # lazily: count may be huge
+    for width in free:
+        count *= width
+    derivative = cache(lambda source, kind, layer, index: local_derivative(
+        d, source, kind, layer, index))
+    a, z = d.a_symbols, d.z_symbols
+    paths: list[list[sp.Expr]] = []
+    for index in itertools.product(*(range(1, m + 1) for m in free), own):  # lazily
         if limit is not None and len(paths) == limit:
             break
-        paths.append([gradient[index[0]],
-                      *(J[index[n], index[n + 1]] for n, J in enumerate(hops)),
-                      last[index[-1]]])
+        path = [derivative(a(d.L)[index[0] - 1], "C", d.L + 1, 0)]
+        for step, m in enumerate(range(d.L, l, -1)):
+            i, i_before = index[step], index[step + 1]
+            if d.net.activation(m).elementwise:
+                path += [derivative(z(m)[i - 1], "a", m, i),
+                         derivative(a(m - 1)[i_before - 1], "z", m, i)]
+            else:
+                path.append(d.expansion_factor(m)[i - 1, i_before - 1])
+        path += [derivative(z(l)[j - 1], "a", l, index[-1]),
+                 derivative(d.weights(l)[j - 1, k - 1], "z", l, j)]
+        paths.append(path)
     return count, paths
-
-
-def _factor_tex(P: Printer, factor) -> str:
-    tex = P(factor)
-    if not (isinstance(factor, sp.Add) or factor.could_extract_minus_sign()):
-        return tex
-    if r"\frac" in tex:  # \bigl( is too short for a fraction
-        return rf"\left({tex}\right)"
-    return rf"\bigl({tex}\bigr)"

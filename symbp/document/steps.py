@@ -16,8 +16,10 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.recursion import Recursion
-from ..printing.latex import Printer, aligned, matrix_width, width
+from ..printing.latex import Printer, aligned
+from ..printing.width import matrix_width, width
 from ..proof.exact import equivalent
+from .text import iverson, rich
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Step:
     activation_jacobian: str  # display: ∂a_L/∂z_L (output) or ∂z_{l+1}/∂z_l (hidden)
     input_derivative: str  # display: ∂z^{(l)}_j/∂w^{(l)}_{jk} = a^{(l-1)}_k
     derivative: str  # inline: σ'(z) = ... (or the softmax Jacobian entry); "" if unknown
-    note: str  # plain text from the registry, shown once per activation; may be empty
+    note: list[tuple[bool, str]]  # rich text from the registry, once per activation; may be empty
     delta_rule: str  # display: δ_l in vectors
     delta_index: str  # display: δ^{(l)}_j entry by entry
     delta_explicit: str  # display: δ_l with this network's entries
@@ -116,7 +118,7 @@ def _step(d: Derivation, P: Printer, trace: Recursion, l: int, number: int) -> S
                 rf"= {s['delta']}\, {s['a_prev']}^{{T}}"
     a_prev_k = "x_{k}" if l == 1 else rf"a^{{({l - 1})}}_{{k}}"
     dz_dw = partial(f"z^{{({l})}}_{{j}}", s["w_jk"])
-    derivative = act.latex_derivative if not act.elementwise else \
+    derivative = iverson(act.latex_derivative) if not act.elementwise else \
         (rf"{act.latex}'(z) = {act.latex_derivative}" if act.formula is not None else "")
     first_use = output or d.net.activations[l] != act.name  # activations[l] is layer l + 1's
     return Step(
@@ -127,7 +129,7 @@ def _step(d: Derivation, P: Printer, trace: Recursion, l: int, number: int) -> S
         input_derivative=rf"{dz_dw} = {a_prev_k}, \qquad "
                          rf"{partial(f'z^{{({l})}}_{{i}}', s['w_jk'])} = 0 \quad (i \neq j)",
         derivative=derivative,
-        note=act.note if first_use else "",
+        note=rich(act.note) if first_use else [],
         delta_rule=_delta_rule(d, l),
         delta_index=_delta_index(d, l),
         delta_explicit=_defined(P, s["delta"], trace.deltas.get(l)),

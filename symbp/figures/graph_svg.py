@@ -2,8 +2,8 @@
 
 Both pictures use the positions that ``symbp.figures.layout`` computed, so the
 figure in the PDF and the one in the Markdown show the same thing. Grey edges
-and their labels come first, the highlighted path of influence on top of them,
-in a colour and thicker.
+come first, the highlighted path of influence on top of them, in a colour and
+thicker, with its labels; the legend of the TikZ figure follows as lines of text.
 """
 
 from __future__ import annotations
@@ -20,18 +20,27 @@ PATH_COLOUR = "#cc5500"  # the TikZ templates' symbppath, RGB 204, 85, 0
 EDGE_COLOUR = "#9e9e9e"
 FILLS = {"w": "#f9e9df", "z": "#f0f0ff", "a": "#e8f7e8", "C": "#e6e6e6"}
 NODE_FONT = {"w": 9.0, "z": 9.0, "a": 9.0, "C": 11.0}  # pt, as in graph.tex.j2
+STACK_FONT = 8.0  # pt, a stacked node's label
+STACK = 2.5 * PT  # cm between a stacked node and each unit behind it (2.5pt, as in TikZ)
+LEGEND_PX = 13.0  # legend font size in px
+LEGEND_LINE = 19.0  # px between legend lines
 
 
 # ---------------------------------------------------------------- SVG
 
 
 def graph_svg(graph: InfluenceGraph) -> str:
-    """The same drawing as hand-written SVG with Unicode labels, for the Markdown document."""
-    boxes = [edge.label.extent() for edge in graph.edges]
+    """The same drawing as hand-written SVG with Unicode labels, and the legend below it."""
+    boxes = [edge.label.extent() for edge in graph.edges if edge.label is not None]
     left = min([n.x - RADIUS for n in graph.nodes] + [b[0] for b in boxes]) - MARGIN
     top = max([n.y + RADIUS for n in graph.nodes] + [b[3] for b in boxes]) + MARGIN
-    width = (max([n.x + RADIUS for n in graph.nodes] + [b[2] for b in boxes]) + MARGIN - left)
-    height = top - (min([n.y - RADIUS for n in graph.nodes] + [b[1] for b in boxes]) - MARGIN)
+    right = max([n.x + RADIUS + STACK * 2 for n in graph.nodes] + [b[2] for b in boxes])
+    bottom = min(n.y - RADIUS - STACK * 2 for n in graph.nodes)
+    legend = _legend_lines(graph)
+    width = max(right + MARGIN - left, max(_text_width(t, LEGEND_PX) for t in legend) / PX
+                + 2 * MARGIN)
+    drawing = top - bottom + MARGIN
+    height = drawing + ((len(legend) + 0.5) * LEGEND_LINE) / PX
 
     def px(x: float) -> str:
         return f"{(x - left) * PX:.1f}"
@@ -56,33 +65,53 @@ def graph_svg(graph: InfluenceGraph) -> str:
     ]
     nodes = {n.id: n for n in graph.nodes}
     for on_path in (False, True):
-        edges = [e for e in graph.edges if e.highlighted == on_path]
-        for edge in edges:
+        for edge in (e for e in graph.edges if e.highlighted == on_path):
             (x0, y0), (x1, y1) = _between(nodes[edge.source], nodes[edge.target])
             colour, stroke, tip = ((PATH_COLOUR, 3.0, "pathtip") if on_path
                                    else (EDGE_COLOUR, 1.0, "tip"))
             parts.append(f'<line x1="{px(x0)}" y1="{py(y0)}" x2="{px(x1)}" y2="{py(y1)}" '
                          f'stroke="{colour}" stroke-width="{stroke}" marker-end="url(#{tip})"/>')
-        for edge in edges:
-            label = edge.label
-            x, y = px(label.x), py(label.y)
-            turn = f' transform="rotate({-label.angle:.1f} {x} {y})"' if label.angle else ""
-            colour = "#a84600" if on_path else "#444"
-            w, h = _text_width(edge.text, label_px) + 2, label_px * 1.15
-            parts.append(
-                f"<g{turn}>"
-                f'<rect x="{float(x) - w / 2:.1f}" y="{float(y) - h / 2:.1f}" width="{w:.1f}" '
-                f'height="{h:.1f}" fill="white"/>'
-                f'<text x="{x}" y="{float(y) + label_px * 0.35:.1f}" text-anchor="middle" '
-                f'font-size="{label_px:.1f}" fill="{colour}">{escape(edge.text)}</text></g>')
+    for edge in graph.edges:
+        if edge.label is not None:
+            parts.append(f'<text x="{px(edge.label.x)}" '
+                         f'y="{float(py(edge.label.y)) + label_px * 0.35:.1f}" '
+                         f'text-anchor="middle" font-size="{label_px:.1f}" fill="#a84600">'
+                         f"{escape(edge.text)}</text>")
     for node in graph.nodes:
+        if node.kind == "gap":  # layers left out: a row of dots, no circle
+            parts.append(f'<text x="{px(node.x)}" y="{float(py(node.y)) + 6:.1f}" '
+                         f'text-anchor="middle" font-size="22">{escape(node.text)}</text>')
+            continue
         border, stroke = (PATH_COLOUR, 2.6) if node.highlighted else ("#737373", 1.0)
-        size = NODE_FONT[node.kind] * PT * PX
+        dash = ' stroke-dasharray="4 3"' if node.repeat else ""
+        size = (STACK_FONT if node.stacked else NODE_FONT[node.kind]) * PT * PX
+        for shift in ((2, 1) if node.stacked else ()):  # the units behind a stacked node
+            parts.append(f'<circle cx="{float(px(node.x)) + shift * STACK * PX:.1f}" '
+                         f'cy="{float(py(node.y)) + shift * STACK * PX:.1f}" '
+                         f'r="{RADIUS * PX:.1f}" fill="{FILLS[node.kind]}" stroke="#999"/>')
         parts += [f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
-                  f'fill="{FILLS[node.kind]}" stroke="{border}" stroke-width="{stroke}"/>',
+                  f'fill="{FILLS[node.kind]}" stroke="{border}" stroke-width="{stroke}"{dash}/>',
                   f'<text x="{px(node.x)}" y="{float(py(node.y)) + size * 0.35:.1f}" '
                   f'text-anchor="middle" font-size="{size:.1f}">{escape(node.text)}</text>']
+    for n, line in enumerate(legend):
+        y = drawing * PX + (n + 0.8) * LEGEND_LINE
+        parts.append(f'<text x="{MARGIN * PX:.1f}" y="{y:.1f}" font-size="{LEGEND_PX:.1f}" '
+                     f'fill="{"#a84600" if n == 0 else "#333"}">{escape(line)}</text>')
     return "\n".join([*parts, "</svg>"]) + "\n"
+
+
+def _legend_lines(graph: InfluenceGraph) -> list[str]:
+    lines = ["highlighted: one path of influence, each arrow labelled with its local derivative"]
+    lines += [f"grey {item.edge_text} carries {item.carries_text}"
+              + (f" {item.where}" if item.where else "") for item in graph.legend]
+    if any(node.stacked for node in graph.nodes):
+        lines.append("a stacked node stands for the other units of its layer, with an arrow "
+                     "for each")
+    if graph.elided:
+        lines.append(f"⋯ stands for layers {graph.elided}, each drawn like the layers around it")
+    if graph.rows > 1:
+        lines.append("a dashed column repeats the last column of the row above")
+    return lines
 
 
 def _between(source, target) -> tuple[tuple[float, float], tuple[float, float]]:

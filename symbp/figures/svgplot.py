@@ -50,10 +50,14 @@ class LogFrame:
         value = max(value, 10.0**self.low)
         return TOP + (self.bottom - TOP) * (self.high - math.log10(value)) / (self.high - self.low)
 
-    def opening(self, title: str) -> list[str]:
-        """The SVG element, a white background, the title and the decade grid with labels."""
+    def opening(self, title: str, x: float | None = None) -> list[str]:
+        """The SVG element, a white background, the title and the decade grid with labels.
+
+        With ``x`` the element is a panel nested at that offset in a larger drawing.
+        """
+        where = f'x="{x:g}" y="0" ' if x is not None else 'xmlns="http://www.w3.org/2000/svg" '
         parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
+            f'<svg {where}width="{self.width}" '
             f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
             'font-family="DejaVu Sans, sans-serif" font-size="12">',
             f'<rect width="{self.width}" height="{self.height}" fill="white"/>',

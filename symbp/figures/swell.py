@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..core.derivation import derive
 from ..core.network import Network
+from ..core.routes import cost_row, local_jacobian
 
 DEFAULT_DEPTHS = tuple(range(1, 7))
 DEFAULT_WIDTHS = tuple(range(2, 5))
@@ -39,8 +40,9 @@ ROUTES = ("expansion", "recursion", "direct")
 COLUMNS = (
     ("depth", "$L$", "L", "layers with weights; the widths are n_0 = ... = n_L = n"),
     ("width", "$n$", "n", "units in every layer"),
-    ("paths", "paths", "paths", "paths of influence from w^(1)_11 to C: the product of n_m "
-                                "over m = 2, ..., L"),
+    ("paths", "paths", "paths", "paths of influence from w^(1)_11 to C, one unit per layer: "
+                                "the product of n_m over m = 2, ..., L (and n_1 if layer 1 is "
+                                "softmax)"),
     ("path_terms", "terms", "terms", "products in the expanded path sum, counted by SymPy"),
     ("expansion", "expansion", "expansion", "operations (sympy.count_ops) in the path sum of "
                                             "dC/dw^(1)_11, in layered symbols"),
@@ -59,7 +61,8 @@ COLUMNS = (
 MATH_ABOUT = {
     "depth": r"layers with weights; every layer has the same width, $n_0 = \dots = n_L = n$",
     "width": r"units in every layer",
-    "paths": r"paths of influence from $w^{(1)}_{11}$ to $C$, $\prod_{m=2}^{L} n_m = n^{L-1}$",
+    "paths": r"paths of influence from $w^{(1)}_{11}$ to $C$, one unit per layer: "
+             r"$\prod_{m=2}^{L} n_m = n^{L-1}$ (and $n$ times that if layer 1 is softmax)",
     "path_terms": r"products in the expanded path sum, counted by SymPy",
     "expansion": r"operations (SymPy's count\_ops) in the path sum of "
                  r"$\partial C/\partial w^{(1)}_{11}$, in layered symbols",
@@ -76,11 +79,23 @@ MATH_ABOUT = {
 def path_count(net: Network) -> int:
     """Closed form of the number of paths from w^{(1)}_{11} to C: ∏_{m=2}^{L} n_m.
 
-    A softmax layer m couples every z^{(m)} to every a^{(m)}: one more factor n_m.
+    A path picks one unit per layer, as the terms of the path sum do; a softmax in
+    layer 1 lets w^{(1)}_{11} reach every a^{(1)}_i, one more factor n_1. (A softmax
+    layer's cross-edges z^{(m)}_k → a^{(m)}_i are summed inside its Jacobian entry,
+    one factor of a path.)
     """
     n = net.widths
-    mixing = [n[m] for m in range(1, net.L + 1) if not net.activation(m).elementwise]
-    return math.prod(n[2:]) * math.prod(mixing)
+    own = n[1] if not net.activation(1).elementwise else 1
+    return own * math.prod(n[2:])
+
+
+def route_count(net: Network) -> int:
+    """Routes from w^{(1)}_{11} to C through every z and a: the paths, times n_m for each later
+    softmax layer m, whose Jacobian entry sums over its n_m cross-edges. What the expanded path
+    sum and the direct derivative grow with."""
+    n = net.widths
+    return path_count(net) * math.prod(n[m] for m in range(2, net.L + 1)
+                                       if not net.activation(m).elementwise)
 
 
 def measure(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS, *,
@@ -103,17 +118,18 @@ def measure(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFA
 def measure_network(net: Network, max_paths: int = MAX_PATHS) -> dict:
     """The swell figures of one network: path counts, operation counts, build seconds.
 
-    Routes with more than ``max_paths`` paths (expansion, direct) are not built:
-    their figures are None and their names are listed under "skipped".
+    Routes (expansion, direct) through more than ``max_paths`` routes of the graph are not
+    built: their figures are None and their names are listed under "skipped".
     """
     d = derive(net)
     paths = path_count(net)
+    routes = route_count(net)
     row: dict = {"depth": net.L, "width": net.widths[1], "widths": list(net.widths),
                  "activation": net.activations[0], "cost": net.cost,
                  "paths": paths, "path_terms": None, "skipped": [], "seconds": {}}
     for route in ROUTES:
         row[route] = row[f"{route}_cse"] = None
-        if route != "recursion" and paths > max_paths:
+        if route != "recursion" and routes > max_paths:
             row["skipped"].append(route)
             continue
         start = time.perf_counter()
@@ -135,10 +151,17 @@ def _expansion(d) -> tuple[list[sp.Expr], int]:
 
     Each ∂C/∂a^{(L)}_i is held as one factor while expanding, so that a path
     contributes exactly one product (a_i − y_i would otherwise split it in two).
+    The chain is the expansion's own for this one weight: ∂C/∂a_L times the local
+    Jacobians, times ∂a_1/∂w^{(1)}_{11} (entry (1, 1) of ``d.chain_rule(1)``, without
+    the rest of that matrix).
     """
-    chain = d.chain_rule(1)
-    held = {g: sp.Dummy(f"g{i}") for i, g in enumerate(chain.cost_gradient)}
-    path_sum = sp.expand(chain.weight[0, 0].xreplace(held))
+    first = cost_row(d)
+    row = first
+    for m in range(d.L, 1, -1):
+        row = row * d.expansion_factor(m)
+    entry = (row * local_jacobian(d, 1, sp.Matrix([d.weights(1)[0, 0]])))[0, 0]
+    held = {g: sp.Dummy(f"g{i}") for i, g in enumerate(first)}
+    path_sum = sp.expand(entry.xreplace(held))
     terms = len(sp.Add.make_args(path_sum))
     return [path_sum.xreplace({v: k for k, v in held.items()})], terms
 
@@ -167,7 +190,7 @@ def to_json(rows: Sequence[dict], timings: bool = False) -> str:
                       indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
+def table_data(rows: Sequence[dict], fmt: str = "md", max_paths: int = MAX_PATHS) -> dict:
     """Plain data for templates/swell_table.j2 and swell.md.j2: header, alignment, cells.
 
     A figure that was not measured (too large) shows as a dash; a rule separates widths.
@@ -181,4 +204,4 @@ def table_data(rows: Sequence[dict], fmt: str = "md") -> dict:
             "rows": body, "about": [(name, text) for _, _, name, text in COLUMNS],
             "about_math": [(header, MATH_ABOUT[key]) for key, header, _, _ in COLUMNS],
             "skipped": any(row["skipped"] for row in rows), "dash": dash,
-            "max_paths": MAX_PATHS}
+            "max_paths": max_paths}

@@ -23,14 +23,16 @@ from typing import ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+from .width import BRACKETS, COLUMN_GAP, COMMANDS, RELATION, matrix_width, width
+
 # pt for one display line: \textwidth is 455 pt (11pt, A4, 2.5 cm margins); width() errs by ~7 %
 LINE = 420.0
 MAX_ROWS = 8  # rows of a matrix shown before \vdots
 MAX_COLS = 8  # columns shown before \cdots, whatever the width
 MAX_TERMS = 4  # terms of a sum inside an entry shown before \cdots
 _FLAT_PARENTHESES = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac).)*?)\\right\)")
-_COLUMN_GAP = 11.0  # 2 \arraycolsep around each column of a bmatrix, in pt
-_BRACKETS = 10.0
+CONTINUE = r"\qquad"  # starts a continuation row of a long sum: past the relation's width
+_REST = r"\qquad "  # starts the rest of a product too long for one row, after CONTINUE
 
 
 class _ElidingLatexPrinter(LatexPrinter):
@@ -70,93 +72,6 @@ class _ElidingLatexPrinter(LatexPrinter):
         return tex
 
 
-# ---------------------------------------------------------------- width estimate
-
-_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}^_&]|\s+|.")
-# approximate advance widths in pt of 11pt Computer Modern math, spacing included
-_SILENT = {r"\left", r"\right", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr", r"\biggl", r"\biggr",
-           r"\big", r"\Big", r"\limits", r"\displaystyle", r"\textstyle", r"\mathsf",
-           r"\mathrm", r"\begin", r"\end", r"\boldsymbol"}
-_COMMANDS = {r"\cdots": 14.7, r"\dots": 14.7, r"\ldots": 14.7, r"\vdots": 3.1, r"\ddots": 13.0,
-             r"\quad": 11.0, r"\qquad": 22.0, r"\,": 1.8, r"\;": 3.1, r"\:": 2.4, r"\!": -1.8,
-             r"\odot": 13.4, r"\cdot": 8.0, r"\times": 13.4, r"\leftarrow": 17.2, r"\to": 17.2,
-             r"\sum": 15.4, r"\partial": 6.5, r"\delta": 5.6, r"\eta": 6.0, r"\sigma": 7.0,
-             r"\le": 14.8, r"\ge": 14.8, r"\neq": 14.8, r"\ne": 14.8, r"\{": 5.5, r"\}": 5.5}
-_OPERATORS = {r"\tanh", r"\log", r"\exp", r"\max", r"\min", r"\sin", r"\cos", r"\ln"}
-_BINARY = {"+": 13.4, "-": 13.4, "=": 14.8, "<": 14.8, ">": 14.8}
-_NARROW = {"(": 5.0, ")": 5.0, "[": 3.1, "]": 3.1, ",": 4.9, ".": 3.1, ";": 4.9, "'": 3.5,
-           "|": 3.1, "/": 5.5}
-_SCRIPT = 0.7
-
-
-def width(tex: str) -> float:
-    """Estimated printed width of one line of math, in pt of an 11pt document.
-
-    Sub- and superscripts on the same base overlap (the wider counts), scripts
-    shrink to 70 %, a fraction counts its wider part. Good to about 10 %, which
-    is what ``LINE`` leaves as margin.
-    """
-    tokens = [t for t in _TOKEN.findall(tex) if not t.isspace() and t != "&"]
-    return _measure(tokens, 0, 1.0)[0]
-
-
-def _measure(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
-    """Width of tokens[i:] up to the closing brace of the current group, and the index after it."""
-    total, script = 0.0, None  # script: width already taken by a script on the current base
-    while i < len(tokens):
-        token = tokens[i]
-        if token == "}":
-            return total, i + 1
-        if token in "^_":
-            w, i = _argument(tokens, i + 1, scale * _SCRIPT)
-            total += w if script is None else max(0.0, w - script)
-            script = w if script is None else max(w, script)
-            continue
-        script = None
-        w, i = _item(tokens, i, scale)
-        total += w
-    return total, i
-
-
-def _argument(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
-    if i < len(tokens) and tokens[i] == "{":
-        return _measure(tokens, i + 1, scale)
-    return _item(tokens, i, scale) if i < len(tokens) else (0.0, i)
-
-
-def _item(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
-    token = tokens[i]
-    if token == "{":
-        return _measure(tokens, i + 1, scale)
-    if token in (r"\frac", r"\dfrac", r"\tfrac"):
-        top, i = _argument(tokens, i + 1, scale)
-        bottom, i = _argument(tokens, i, scale)
-        return max(top, bottom) + 2.4 * scale, i
-    if token in (r"\operatorname", r"\text", r"\mathrm"):
-        inner, j = _argument(tokens, i + 1, scale)
-        return inner * 1.05 + 1.8 * scale, j
-    if token in _SILENT:
-        return 0.0, i + 1
-    if token in _OPERATORS:
-        return (5.8 * (len(token) - 1) + 1.8) * scale, i + 1
-    if token in _COMMANDS:
-        return _COMMANDS[token] * scale, i + 1
-    if token in _BINARY:
-        return (_BINARY[token] if scale == 1.0 else 7.0 * scale), i + 1
-    if token in _NARROW:
-        return _NARROW[token] * scale, i + 1
-    if token.startswith("\\"):
-        return 6.8 * scale, i + 1  # another symbol, e.g. a Greek letter
-    return (9.2 if token in "wmMW" else 6.4) * scale, i + 1
-
-
-def matrix_width(tex: str) -> float:
-    """Estimated width of a ``bmatrix`` printed by ``Printer.matrix``."""
-    rows = [row.split(" & ") for row in tex.splitlines()[1:-1]]
-    columns = zip(*[[cell.rstrip(" \\") for cell in row] for row in rows])
-    return _BRACKETS + sum(_COLUMN_GAP + max(width(cell) for cell in column) for column in columns)
-
-
 def _pick(n: int, limit: int) -> list[int | None]:
     """Indices 0..n-1 to show, None standing for the elided middle: [0, 1, ..., None, n-1]."""
     if n <= limit:
@@ -170,10 +85,14 @@ def _pick(n: int, limit: int) -> list[int | None]:
 class Printer:
     """Prints the expressions of one derivation; every string a document shows comes from here."""
 
-    def __init__(self, names: dict[sp.Symbol, str], line: float = LINE):
+    def __init__(self, names: dict[sp.Symbol, str], line: float = LINE, *,
+                 ordered: bool = False):
+        """``ordered``: an unevaluated product prints its factors in the order given, as
+        diag(σ'(z)) W gives σ'(z_i) w_ik, rather than in SymPy's canonical order."""
         self.line = line
-        self._latex = _ElidingLatexPrinter({"symbol_names": names})
-        self._tight = _ElidingLatexPrinter({"symbol_names": names, "max_terms": 3})
+        settings = {"symbol_names": names, **({"order": "none"} if ordered else {})}
+        self._latex = _ElidingLatexPrinter(settings)
+        self._tight = _ElidingLatexPrinter({**settings, "max_terms": 3})
 
     def __call__(self, expr) -> str:
         """LaTeX of one expression; long inner sums show their pattern only."""
@@ -233,9 +152,20 @@ class Printer:
                 rows += self.rows(rf"\left[{lhs}\right]_{{{index}}}", M[i, j])
         return rows
 
+    def numbers(self, M: sp.MatrixBase, text, budget: float | None = None,
+                max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
+        """``bmatrix`` of the numbers in M, each printed by ``text`` (a decimal string), with as
+        many rows and columns as fit into ``budget``."""
+        budget = self.line if budget is None else budget
+        cells = _Cells(M, _pick(M.rows, max_rows), lambda v: number_latex(text(v)))
+        for cols in _column_choices(M.cols, max_cols):
+            if cells.width(cols) <= budget:
+                break
+        return cells.bmatrix(cols)
+
     def room(self, lhs: str) -> float:
         """Width left on a display line after ``lhs =``."""
-        return self.line - width(lhs) - _BINARY["="]
+        return self.line - width(lhs) - RELATION
 
     def diag(self, entries: Sequence, budget: float | None = None) -> str:
         r"""``\operatorname{diag}(e_1, ..., e_n)``, the middle entries elided if they do not fit."""
@@ -258,18 +188,20 @@ class Printer:
         return self.wrap(lhs, self.terms(expr))
 
     def wrap(self, lhs: str, terms: Sequence[str], more: int = 0) -> list[tuple[str | None, str]]:
-        r"""``lhs = t_1 + t_2 + ...`` as rows, a new row (``\quad + ...``) where one is full.
+        r"""``lhs = t_1 + t_2 + ...`` as rows, a new row where one is full.
 
-        ``terms`` carry their signs (``- t`` for a negative term); ``more`` terms
-        that are not written out show as ``+ \cdots``. A product too long for one
-        row breaks between its factors (written ``a \, b``), indented once more.
+        A continuation row starts with ``\qquad + ...``: indented past the relation, so
+        that its sign never sits under the ``=``. ``terms`` carry their signs (``- t`` for a
+        negative term); ``more`` terms that are not written out show as ``+ \cdots``. A
+        product too long for one row breaks between its factors (written ``a \, b``), its
+        rest indented once more.
         """
-        first, quad = self.room(lhs), _COMMANDS[r"\quad"]
+        first, indent = self.room(lhs), COMMANDS[CONTINUE]
         rows: list[str] = []
         row, used = "", 0.0
 
-        def room() -> float:  # later rows start with \quad, the rest of a long product with two
-            return first - (quad if rows else 0.0) - (quad if row.startswith(r"\quad") else 0.0)
+        def room() -> float:  # later rows start indented, the rest of a long product more so
+            return first - (indent if rows else 0.0) - (indent if row.startswith(_REST) else 0.0)
 
         for n, term in enumerate([*terms, *([r"\cdots"] if more else [])]):
             if n:
@@ -280,23 +212,23 @@ class Printer:
             for k, factor in enumerate(term.split(r" \, ")):
                 if row and k and used + width(factor) > room():  # a product longer than a row
                     rows.append(row)
-                    row, used = r"\quad ", 0.0
+                    row, used = _REST, 0.0
                 elif row:
                     row += r" \, " if k else " "
                 row += factor
-                used += width(factor) + _COMMANDS[r"\,"]
-            if row.startswith(r"\quad "):  # the last piece of a long product ends its row
+                used += width(factor) + COMMANDS[r"\,"]
+            if row.startswith(_REST):  # the last piece of a long product ends its row
                 rows.append(row)
                 row, used = "", 0.0
         if row:
             rows.append(row)
-        return [(lhs, rows[0])] + [(None, rf"\quad {r}") for r in rows[1:]]
+        return [(lhs, rows[0])] + [(None, rf"{CONTINUE} {r}") for r in rows[1:]]
 
     def lines(self, lhs: str, terms: Sequence[str], *, more: int = 0, note: str = "") -> str:
         """``wrap`` as one ``aligned`` block, with an optional short ``note`` on a last line."""
         rows = self.wrap(lhs, terms, more)
         if note:
-            rows.append((None, rf"\quad \text{{({note})}}"))
+            rows.append((None, rf"{CONTINUE} \text{{({note})}}"))
         return aligned(rows)
 
     def equation(self, lhs: str, expr) -> str:
@@ -326,11 +258,11 @@ class _Cells:
         return self._tex[ij]
 
     def width(self, cols: list[int | None]) -> float:
-        total = _BRACKETS
+        total = BRACKETS
         for j in cols:
-            widest = _COMMANDS[r"\cdots"] if j is None else max(
+            widest = COMMANDS[r"\cdots"] if j is None else max(
                 width(self[i, j]) for i in self.rows if i is not None)
-            total += widest + _COLUMN_GAP
+            total += widest + COLUMN_GAP
         return total
 
     def bmatrix(self, cols: list[int | None]) -> str:
@@ -343,11 +275,20 @@ class _Cells:
         return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}"
 
 
+def number_latex(text: str) -> str:
+    r"""A decimal string as LaTeX: ``3.2e-07`` becomes ``3.2 \times 10^{-7}``."""
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return mantissa
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa} \times {power}"
+
+
 def aligned(rows: Sequence[tuple[str | None, str]], relation: str = "=") -> str:
     """Rows ``lhs = rhs`` aligned at the relation, as one ``aligned`` block.
 
     An empty ``lhs`` continues with the relation (``&= rhs``); ``None`` continues
-    without it (``&\\quad + rhs``).
+    without it (``&\\qquad + rhs``).
     """
     body = " \\\\\n".join(f"&{rhs}" if lhs is None else f"{lhs} &{relation} {rhs}"
                           for lhs, rhs in rows)

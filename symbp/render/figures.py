@@ -57,12 +57,12 @@ def swell_markdown(rows: Sequence[dict], image: str = SWELL_IMAGE) -> str:
         swell=table_data(rows), image=image, fmt="md")
 
 
+def markdown_images(d: Derivation) -> dict[str, str]:
+    """The SVG files derivation.md links: graph.svg and swell.svg."""
+    return {GRAPH_IMAGE: graph_svg(influence(d)),
+            SWELL_IMAGE: swell_svg(swell_rows(swell_width(d.net), d.net.cost))}
+
+
 def figure_files(d: Derivation) -> dict[str, str]:
     """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
-    files = {}
-    drawn = influence(d)
-    if drawn is not None:
-        files["graph.tex"] = graph_standalone_tex(drawn)
-        files[GRAPH_IMAGE] = graph_svg(drawn)
-    files[SWELL_IMAGE] = swell_svg(swell_rows(swell_width(d.net)))
-    return files
+    return {"graph.tex": graph_standalone_tex(influence(d)), **markdown_images(d)}

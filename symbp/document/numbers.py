@@ -1,0 +1,309 @@
+"""A worked example: one training example's numbers through the derivation, exactly where possible.
+
+``Example`` holds the input (x, y, every W_l and b_l, the learning rate η, the digits
+to show); ``evaluate`` runs the forward pass, the cost, the recursion's own δ steps
+(``d.recursion``, in layered symbols, with numbers substituted), the gradients and
+one gradient-descent step. Rational input stays rational through every affine map
+and every rational activation; a value that is not rational (an exponential, a
+logarithm) is carried with ``PRECISION`` significant digits from there on. A
+central difference of the cost, from the forward pass alone, checks one weight.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from decimal import Context, Decimal
+from fractions import Fraction
+
+import sympy as sp
+
+from ..core.derivation import Derivation
+from ..core.functions import explicit
+
+DIGITS = 9  # significant digits shown, by default
+MAX_DIGITS = 15  # a float in worked.json carries at most this many exactly
+PRECISION = 60  # significant digits carried for values that are not rational
+KEYS = ("x", "y", "weights", "biases", "learning_rate", "digits")
+
+
+# ---------------------------------------------------------------- the input
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example and the parameters to run it through; numbers as given.
+
+    ``weights`` holds one nested list per layer, shaped like W_l (n_l rows of n_{l-1});
+    ``biases`` one list of n_l numbers per layer, or one number per layer that every
+    unit of the layer shares. Numbers may be ints, floats (taken as the decimal they
+    print as: 0.1 is 1/10), fractions or strings like "1/3". ``check`` compares the
+    shapes with a network.
+    """
+
+    x: list
+    y: list
+    weights: list
+    biases: list
+    learning_rate: object = sp.Rational(1, 2)
+    digits: int = DIGITS
+
+    @classmethod
+    def from_dict(cls, data: object) -> Example:
+        """An Example from a dict with the keys x, y, weights, biases, learning_rate, digits."""
+        if isinstance(data, Example):
+            return data
+        if not isinstance(data, dict):
+            raise ValueError(f"example must be a symbp.Example or a dict with the keys "
+                             f"{', '.join(KEYS)}; got {type(data).__name__}")
+        unknown = [key for key in data if key not in KEYS]
+        if unknown:
+            raise ValueError(f"example: unknown key {unknown[0]!r}; valid keys: {', '.join(KEYS)}")
+        missing = [key for key in KEYS[:4] if key not in data]
+        if missing:
+            raise ValueError(f"example: key {missing[0]!r} is missing; give {', '.join(KEYS[:4])}")
+        return cls(**data)
+
+    def check(self, widths: tuple[int, ...]) -> Exact:
+        """The example in exact numbers, its shapes checked against ``widths``.
+
+        ValueError names the bad value and what it should be.
+        """
+        L = len(widths) - 1
+        if isinstance(self.digits, bool) or not isinstance(self.digits, int) \
+                or not 1 <= self.digits <= MAX_DIGITS:
+            raise ValueError(f"example: digits must be a whole number from 1 to {MAX_DIGITS}; "
+                             f"got {self.digits!r}")
+        eta = _number(self.learning_rate, "learning_rate")
+        if eta <= 0:
+            raise ValueError(f"example: learning_rate must be positive; got {self.learning_rate!r}")
+        x = _vector(self.x, widths[0], "x", "n_0")
+        y = _vector(self.y, widths[-1], "y", f"n_{L}")
+        weights, biases = _layers(self.weights, "weights", L), _layers(self.biases, "biases", L)
+        W = [_matrix(w, widths[l], widths[l - 1], l) for l, w in enumerate(weights, 1)]
+        b = [_bias(v, widths[l], l) for l, v in enumerate(biases, 1)]
+        return Exact(x, y, W, b, eta, self.digits)
+
+
+@dataclass(frozen=True)
+class Exact:
+    """An example checked against a network: SymPy Rationals in matrices."""
+
+    x: sp.Matrix
+    y: sp.Matrix
+    weights: list[sp.Matrix]
+    biases: list[sp.Matrix]
+    learning_rate: sp.Rational
+    digits: int
+
+
+def _number(value: object, where: str) -> sp.Rational:
+    """An exact Rational for one input number; ValueError naming ``where`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"example: {where} must be a number; got {value!r}")
+    try:
+        if isinstance(value, sp.Rational | numbers.Integral | Fraction):
+            return sp.Rational(value)
+        if isinstance(value, str):
+            return sp.Rational(value.strip())
+        if isinstance(value, Decimal | numbers.Real) and math.isfinite(float(value)):
+            return sp.Rational(repr(float(value)) if not isinstance(value, Decimal) else value)
+    except (TypeError, ValueError, SyntaxError, sp.SympifyError):
+        pass
+    raise ValueError(f"example: {where} must be a finite number; got {value!r}")
+
+
+def _vector(values: object, n: int, where: str, size: str) -> sp.Matrix:
+    if not isinstance(values, list | tuple) or len(values) != n:
+        got = f"{len(values)} entries" if isinstance(values, list | tuple) else repr(values)
+        raise ValueError(f"example: {where} must be a list of {size} = {n} numbers; got {got}")
+    return sp.Matrix([_number(v, f"{where}[{i}]") for i, v in enumerate(values)])
+
+
+def _layers(values: object, where: str, L: int) -> list:
+    if not isinstance(values, list | tuple) or len(values) != L:
+        got = f"{len(values)}" if isinstance(values, list | tuple) else repr(values)
+        raise ValueError(f"example: {where} must hold one entry per layer, {L} in all; got {got}")
+    return list(values)
+
+
+def _matrix(rows: object, n_out: int, n_in: int, l: int) -> sp.Matrix:
+    where = f"weights[{l - 1}] (W_{l})"
+    shape = f"{n_out} rows of {n_in} numbers"
+    if not isinstance(rows, list | tuple) or len(rows) != n_out or not all(
+            isinstance(row, list | tuple) and len(row) == n_in for row in rows):
+        raise ValueError(f"example: {where} must be {shape}, shaped like W_{l}; got {rows!r}")
+    return sp.Matrix([[_number(v, f"{where}[{j}][{k}]") for k, v in enumerate(row)]
+                      for j, row in enumerate(rows)])
+
+
+def _bias(values: object, n: int, l: int) -> sp.Matrix:
+    where = f"biases[{l - 1}] (b_{l})"
+    if isinstance(values, list | tuple):
+        return _vector(values, n, where, f"n_{l}")
+    return sp.Matrix([_number(values, where)] * n)  # one bias shared by the layer
+
+
+# ---------------------------------------------------------------- the numbers
+
+
+@dataclass(frozen=True)
+class Check:
+    """The central difference (C(w + h) − C(w − h)) / 2h of one weight against backprop."""
+
+    l: int
+    j: int
+    k: int
+    h: sp.Rational
+    quotient: sp.Expr
+    backprop: sp.Expr
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """Every value of one forward and backward pass; lists run over layers, layer 1 first."""
+
+    example: Exact
+    z: list[sp.Matrix]
+    a: list[sp.Matrix]  # a_1 .. a_L (a_0 is example.x)
+    cost: sp.Expr
+    cost_gradient: sp.Matrix  # ∂C/∂a_L as a column
+    jacobians: list[sp.Matrix]  # ∂a_l/∂z_l: diagonal for an elementwise activation
+    backward: list[sp.Matrix | None]  # W_{l+1}ᵀ δ_{l+1} for l < L; None for the output layer
+    delta: list[sp.Matrix]
+    grad_W: list[sp.Matrix]
+    grad_b: list[sp.Matrix]
+    updated_W: list[sp.Matrix]
+    updated_b: list[sp.Matrix]
+    check: Check
+
+
+def settle(value: object, where: str = "a value") -> sp.Expr:
+    """A Rational stays exact; anything else becomes a Float of PRECISION digits."""
+    expr: sp.Expr = explicit(sp.sympify(value))
+    if expr.is_Rational:
+        return expr
+    number = expr.evalf(PRECISION)
+    if not number.is_real or not number.is_finite:
+        raise ValueError(f"the worked example has no real value for {where} (got "
+                         f"{number.evalf(6)}): check that the cost fits the output activation")
+    return number
+
+
+def _settled(M: sp.Matrix, where: str) -> sp.Matrix:
+    return M.applyfunc(lambda v: settle(v, where))
+
+
+def forward(d: Derivation, x: sp.Matrix, W: list[sp.Matrix],
+            b: list[sp.Matrix]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
+    """z_l = W_l a_{l-1} + b_l and a_l = σ_l(z_l) for l = 1..L, in numbers."""
+    z, a, previous = [], [], x
+    for l in d.layers:
+        z_l = W[l - 1] * previous + b[l - 1]
+        act = d.net.activation(l)
+        if act.elementwise and act.formula is None:
+            raise ValueError(f"layer {l} uses the {act.name} activation, which has no formula "
+                             "to compute with; a worked example needs a concrete activation")
+        a_l = _settled(sp.Matrix(act.apply(list(z_l))), f"a_{l}")
+        z.append(z_l)
+        a.append(a_l)
+        previous = a_l
+    return z, a
+
+
+def cost(d: Derivation, a_L: sp.Matrix, y: sp.Matrix) -> sp.Expr:
+    return settle(d.net.cost_entry.formula(list(a_L), list(y)), "the cost")
+
+
+def evaluate(d: Derivation, example: Example | dict, weight: tuple[int, int, int] = (1, 1, 1),
+             ) -> Numbers:
+    """The worked example of ``d``: forward pass, cost, δ recursion, gradients, one step."""
+    ex = Example.from_dict(example).check(d.net.widths)
+    z, a = forward(d, ex.x, ex.weights, ex.biases)
+    values: dict[sp.Symbol, sp.Expr] = {}
+    for symbols, numbers_ in ((d.x, ex.x), (d.y, ex.y)):
+        values.update(zip(symbols, numbers_))
+    for l in d.layers:
+        values.update(zip(d.weights(l), ex.weights[l - 1]))
+        values.update(zip(d.biases(l), ex.biases[l - 1]))
+        values.update(zip(d.z_symbols(l), z[l - 1]))
+        values.update(zip(d.a_symbols(l), a[l - 1]))
+    trace = d.recursion
+    missing = [l for l in d.layers if l not in trace.deltas or l not in trace.weight]
+    if missing:
+        raise ValueError(f"the recursion computed no gradient for layer {missing[0]}")
+    delta: dict[int, sp.Matrix] = {}
+    for l in range(d.L, 0, -1):
+        delta[l] = _settled(trace.deltas[l].xreplace(values), f"delta_{l}")
+        values.update(zip(d.delta_symbols(l), delta[l]))
+    grad_W = [_settled(trace.weight[l].xreplace(values), f"dC/dW_{l}") for l in d.layers]
+    grad_b = [_settled(trace.bias[l].xreplace(values), f"dC/db_{l}") for l in d.layers]
+    eta = ex.learning_rate
+    jacobians = []
+    for l in d.layers:
+        act = d.net.activation(l)
+        jacobians.append(_settled(act.jacobian(list(z[l - 1]), list(a[l - 1])), f"a_{l}'"))
+    cost_gradient = _settled(sp.Matrix(d.net.cost_entry.gradient(list(a[-1]), list(ex.y))),
+                             "dC/da_L")
+    return Numbers(
+        ex, z, a, cost(d, a[-1], ex.y), cost_gradient, jacobians,
+        [ex.weights[l].T * delta[l + 1] for l in range(1, d.L)] + [None],
+        [delta[l] for l in d.layers], grad_W, grad_b,
+        [W - eta * g for W, g in zip(ex.weights, grad_W)],
+        [b - eta * g for b, g in zip(ex.biases, grad_b)],
+        central_difference(d, ex, grad_W, *weight),
+    )
+
+
+def central_difference(d: Derivation, ex: Exact, grad_W: list[sp.Matrix], l: int, j: int,
+                       k: int) -> Check:
+    """(C(w + h) − C(w − h)) / 2h for w = w^{(l)}_{jk}, from the forward pass alone.
+
+    h = 10^-(digits/2 + 4) keeps the O(h²) error of the quotient below the digits
+    shown; PRECISION digits keep the subtraction from cancelling them away.
+    """
+    h = sp.Rational(1, 10 ** (ex.digits // 2 + 4))
+    costs = []
+    for sign in (1, -1):
+        W = [w.copy() for w in ex.weights]
+        W[l - 1][j - 1, k - 1] += sign * h
+        costs.append(cost(d, forward(d, ex.x, W, ex.biases)[1][-1], ex.y))
+    quotient = settle((costs[0] - costs[1]) / (2 * h), "the central difference")
+    return Check(l, j, k, h, quotient, grad_W[l - 1][j - 1, k - 1])
+
+
+# ---------------------------------------------------------------- shown to a number of digits
+
+
+def rounded(value: sp.Expr, digits: int) -> Decimal:
+    """``value`` rounded to ``digits`` significant digits (half to even), as a Decimal."""
+    value = sp.sympify(value)
+    if value.is_Rational:
+        exact = Decimal(int(value.p))
+        if value.q != 1:
+            exact = Context(prec=PRECISION + 10).divide(exact, Decimal(int(value.q)))
+    else:
+        exact = Decimal(str(sp.Float(value, PRECISION)))
+    return Context(prec=digits).plus(exact)
+
+
+def decimal_text(value: sp.Expr, digits: int) -> str:
+    """``value`` to ``digits`` significant digits: 0.298371109, -1.5, 3.2e-07.
+
+    An exact value that needs fewer digits is shown whole (0.5, 0.3775); fixed-point
+    notation from 10^-4 up to 10^6, scientific outside.
+    """
+    shown = rounded(value, digits)
+    value = sp.sympify(value)
+    if shown.is_zero():
+        return "0"
+    if value.is_Rational and sp.Rational(str(shown)) == value:
+        shown = shown.normalize()  # exact: no trailing zeros
+    exponent = shown.adjusted()
+    if -4 <= exponent < 6:
+        text = format(shown, "f")
+    else:
+        mantissa = shown.scaleb(-exponent)
+        text = f"{format(mantissa, 'f')}e{exponent:+03d}"
+    return text
