@@ -129,6 +129,10 @@ class Polynomials:
             return self.generator(sp.Pow(sp.expand(base), exponent)), ONE
         if isinstance(expr, sp.exp):
             return self._exponential(expr)
+        if isinstance(expr, sp.Function) and expr.args:
+            # f(x(x + y)) and f(x² + xy) are one atom: arguments equal as expanded polynomials
+            # are equal, so naming them alike is sound, and it proves more
+            return self.generator(expr.func(*[sp.expand(a) for a in expr.args])), ONE
         return self.generator(expr), ONE
 
     def _sum(self, parts: list[Fractional]) -> Fractional:
