@@ -94,25 +94,26 @@ def grad(x, y, weights, biases):
 def _arguments(x, y, weights, biases):
     """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
     try:
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 1:
-            x = x[None]
+        xs = np.asarray(x, dtype=float)
+        if xs.ndim == 1:
+            xs = xs[None]
+        ys = y
         if y is not None:
-            y = np.asarray(y, dtype=float)
-            if y.ndim == 1:
-                y = y[None]
+            ys = np.asarray(y, dtype=float)
+            if ys.ndim == 1:
+                ys = ys[None]
         W1, W2, W3 = weights
         b1, b2, b3 = biases
-        if (x.shape[1:] == (2,)
-                and (y is None or y.shape == (x.shape[0], 2))
+        if (xs.shape[1:] == (2,)
+                and (ys is None or ys.shape == (xs.shape[0], 2))
                 and W1.shape == (3, 2)
                 and W2.shape == (3, 3)
                 and W3.shape == (2, 3)
                 and b1.shape == (3,)
                 and b2.shape == (3,)
                 and b3.shape == (2,)):
-            return x, y, W1, W2, W3, b1, b2, b3
-    except (AttributeError, _CONVERTIBLE):
+            return xs, ys, W1, W2, W3, b1, b2, b3
+    except (AttributeError, TypeError, ValueError, RuntimeError):
         pass  # a list, a wrong count, a wrong shape: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
 

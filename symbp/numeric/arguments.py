@@ -87,26 +87,27 @@ def fast_check_source(widths) -> str:
     W = ", ".join(f"W{l}" for l in range(1, L + 1))
     b = ", ".join(f"b{l}" for l in range(1, L + 1))
     unpack = (f"({W},)", f"({b},)") if L == 1 else (W, b)
-    checks = [f"x.shape[1:] == ({widths[0]},)",
-              f"(y is None or y.shape == (x.shape[0], {widths[-1]}))"]
+    checks = [f"xs.shape[1:] == ({widths[0]},)",
+              f"(ys is None or ys.shape == (xs.shape[0], {widths[-1]}))"]
     checks += [f"W{l}.shape == ({widths[l]}, {widths[l - 1]})" for l in range(1, L + 1)]
     checks += [f"b{l}.shape == ({widths[l]},)" for l in range(1, L + 1)]
     condition = "\n                and ".join(checks)
     return f'''def _arguments(x, y, weights, biases):
     """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
     try:
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 1:
-            x = x[None]
+        xs = np.asarray(x, dtype=float)
+        if xs.ndim == 1:
+            xs = xs[None]
+        ys = y
         if y is not None:
-            y = np.asarray(y, dtype=float)
-            if y.ndim == 1:
-                y = y[None]
+            ys = np.asarray(y, dtype=float)
+            if ys.ndim == 1:
+                ys = ys[None]
         {unpack[0]} = weights
         {unpack[1]} = biases
         if ({condition}):
-            return x, y, {W}, {b}
-    except (AttributeError, _CONVERTIBLE):
+            return xs, ys, {W}, {b}
+    except (AttributeError, {", ".join(e.__name__ for e in CONVERTIBLE)}):
         pass  # a list, a wrong count, a wrong shape: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
 '''

@@ -70,14 +70,31 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     namespace: dict = {"__name__": "symbp_gradients"}
     exec(compile(source, filename, "exec"), namespace)
     if backend == "torch":
-        namespace["np"] = TorchAsNumPy(array_module)  # the functions look np up when called
+        namespace["np"] = torch_np = TorchAsNumPy(array_module)  # looked up when called
+        for name in ("grad", "cost", "forward"):
+            namespace[name] = torch_np.taking_arrays(namespace[name])
     elif backend == "jax":
         import jax
 
         namespace["np"] = JaxAsNumPy(array_module)
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
-            namespace[name] = jax.jit(namespace[name])
+            namespace[name] = _checked(jax.jit(namespace[name]), namespace["_arguments"])
     return NumericGradients(d.net, backend, source, namespace)
+
+
+def _checked(jitted, arguments):
+    """``jitted``, with the generated argument check run eagerly when jax refuses an argument
+    before tracing (a string, say), so the error names it as in every other backend."""
+
+    def call(x, *rest):
+        try:
+            return jitted(x, *rest)
+        except TypeError:
+            y, weights, biases = rest if len(rest) == 3 else (None, *rest)
+            arguments(x, y, weights, biases)  # raises the ValueError naming the argument
+            raise
+
+    return call
 
 
 def _import(backend: str):
@@ -159,13 +176,30 @@ class TorchAsNumPy:
         return getattr(self._torch, name)
 
     def _tensor(self, value):
+        if isinstance(value, np.ndarray) and not value.flags.writeable:
+            value = value.copy()  # torch warns about sharing memory it may not write
         return self._torch.as_tensor(value, dtype=self._torch.float64)
 
     def asarray(self, value, dtype=float):
         return self._tensor(value)
 
+    def taking_arrays(self, function):
+        """``function`` with NumPy weights and biases made tensors first (x and y the
+        generated code converts itself; anything else it checks and names)."""
+        ndarray = np.ndarray
+
+        def call(x, *rest):
+            *front, weights, biases = rest
+            if isinstance(weights, (list, tuple)):
+                weights = [self._tensor(W) if isinstance(W, ndarray) else W for W in weights]
+            if isinstance(biases, (list, tuple)):
+                biases = [self._tensor(b) if isinstance(b, ndarray) else b for b in biases]
+            return function(x, *front, weights, biases)
+
+        return call
+
     def ndim(self, value):
-        return self._tensor(value).ndim
+        return value.ndim if isinstance(value, self._torch.Tensor) else np.ndim(value)
 
     def ones(self, n):
         return self._torch.ones(n, dtype=self._torch.float64)
@@ -235,7 +269,7 @@ def check_gradients(d: Derivation, points: int = 3, seed: int = 0, batch: int = 
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     for name, value, top in (("h", h, 1.0), ("tolerance", tolerance, math.inf)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not 0 < value <= top or math.isnan(value):
+                not (0 < value <= top and math.isfinite(value)):
             limit = "at most 1" if top == 1.0 else "finite"
             raise ValueError(f"{name} must be a positive number, {limit}; got {value!r}")
     f = lambdify(d, backend)

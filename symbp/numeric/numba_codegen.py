@@ -27,9 +27,12 @@ BLAS_WORK = 4096  # multiply-adds per product above which np.dot (BLAS) beats in
 SIMPLE = re.compile(r"[\w.]+(\[[\w, ]+\])?")  # a name, a number or one element: no parentheses
 ELEMENT = re.compile(r"\b(\w+)\[i, j\]")
 
-PRELUDE = '''# error_model="numpy": x / 0 is inf, as in NumPy (no check in every loop); contract: a * b + c
-# may be one fused multiply-add (as accurate or more, and the polynomial in _exp twice as fast)
-_jit = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+PRELUDE = '''# error_model="numpy": x / 0 is inf, as in NumPy (no check in every loop);
+# contract: a * b + c may be one fused multiply-add (as accurate, and _exp twice as fast);
+# cache: numba finds a cached kernel's globals again by module name, so the compiled code
+# is kept (in __pycache__ beside this file) when the module was imported by name
+_CACHE = sys.modules.get(__name__) is not None
+_jit = numba.njit(cache=_CACHE, error_model="numpy", fastmath={"contract"})
 _MATRIX, _VECTOR = numba.float64[:, ::1], numba.float64[::1]
 
 
@@ -56,7 +59,7 @@ def _exp(t):
     return p * _as_float((np.int64(k) + 1023) << 52)  # p 2^k
 '''
 
-IMPORTS = ("import math\n\nimport numba\nimport numpy as np\nfrom llvmlite import ir\n"
+IMPORTS = ("import math\nimport sys\n\nimport numba\nimport numpy as np\nfrom llvmlite import ir\n"
            "from numba.extending import intrinsic\n")
 
 
@@ -253,7 +256,7 @@ def kernel_source(d, ops: CodeOps) -> str:
             f"return {names}"]
     types = ", ".join(["_MATRIX"] * (L + 2) + ["_VECTOR"] * L)
     return (f"@numba.njit(({types}),\n"
-            '            cache=True, error_model="numpy", fastmath={"contract"})\n'
+            '            cache=_CACHE, error_model="numpy", fastmath={"contract"})\n'
             + function(f"_kernel({arguments_line(L)})",
                        "dC/dW_1..dC/dW_L, dC/db_1..dC/db_L for float64 C-contiguous arrays.",
                        body))
