@@ -22,8 +22,8 @@ from pathlib import Path
 from ..core.network import NETWORK_KEYS, Network
 from ..proof.prove import METHODS
 
-FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
-DEFAULT_FORMATS = FORMATS
+DEFAULT_FORMATS = ("tex", "md", "pdf", "json", "py", "figures")
+FORMATS = (*DEFAULT_FORMATS, "numba")  # numba: the gradient as a compiled kernel, on request
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

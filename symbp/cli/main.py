@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--name", help="name of the output folder under output/")
     d.add_argument("--title", help="document title")
     d.add_argument("--format", type=_formats, metavar="LIST",
-                   help=f"comma-separated, from {','.join(config.FORMATS)} (default: all; "
-                        "pdf is skipped with a note when pdflatex is missing)")
+                   help=f"comma-separated, from {','.join(config.FORMATS)} (default: all "
+                        "but numba; pdf is skipped with a note when pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
     p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",

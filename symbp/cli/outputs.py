@@ -19,6 +19,7 @@ FILENAMES = {
     "pdf": "derivation.pdf",
     "json": "proof.json",
     "py": "gradients.py",
+    "numba": "gradients_numba.py",
 }  # and "figures": graph.tex, graph.svg, swell.svg (see symbp.render.figures.figure_files)
 TEMP_MARK = ".symbp-"  # in every temporary file name: ".derivation.tex.symbp-k2j3.tmp"
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ..core.derivation import Derivation
 from ..document.build import build
 from ..numeric.codegen import module_source
+from ..numeric.numba_codegen import numba_module_source
 from ..proof.prove import Proof
 from ..render.documents import render_document
 from ..render.figures import figure_files
@@ -48,11 +49,12 @@ def build_files(d: Derivation, proof: Proof, job: Job,
                 notes.append(str(missing))
         elif fmt == "figures":  # graph.tex, graph.svg, swell.svg: derivation.md shows the SVGs
             files.update({name: text.encode() for name, text in figure_files(d).items()})
-        elif fmt == "py":
+        elif fmt in ("py", "numba"):
+            source = module_source if fmt == "py" else numba_module_source
             try:
-                files[FILENAMES["py"]] = module_source(d).encode()
+                files[FILENAMES[fmt]] = source(d).encode()
             except ValueError as error:  # e.g. the generic σ, which has no numeric form
-                notes.append(f"no gradients.py: {error}")
+                notes.append(f"no {FILENAMES[fmt]}: {error}")
     if update:
         update("done", len(job.formats), len(job.formats))
     return files, notes
