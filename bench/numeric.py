@@ -4,8 +4,9 @@ Every competitor computes dC/dW_l and dC/db_l of a sigmoid network with MSE, the
 summed over the batch, and is first checked against hand-written NumPy to 1e-9. All run
 in this one process with BLAS, torch and XLA pinned to one thread, in rounds: each round
 times every competitor once (a few ms of calls), in a fresh random order. A cell's figure
-is the minimum time per call over the rounds; its noise band is how far hand NumPy's
-median round lies above its minimum. Every ratio compares figures of the same run.
+is the minimum time per call over the rounds. Hand NumPy runs twice, as two competitors:
+how far apart the two come out is the cell's noise band. Every ratio compares figures of
+the same run.
 Run: python bench/numeric.py [--write] [--quick]
 """
 
@@ -21,7 +22,6 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -33,6 +33,7 @@ import symbp  # noqa: E402
 NETWORKS = ([2, 3, 3, 2], [4, 4, 4, 4], [16] * 4, [64, 64, 64, 10], [256, 256, 10])
 SMALL = NETWORKS[:3]  # where the numba targets at batch 1 and 100 apply
 BATCHES = (1, 100, 10_000)
+AGAIN = "hand NumPy again"  # the same function timed twice: their ratio is the noise band
 TARGETS = {"numba at batch 1": 5.0, "numba at batch 100": 1.5, "numba at batch 10,000": 1.2,
            "NumPy": 1.0}
 
@@ -128,6 +129,7 @@ def competitors(widths, modules):
     d = symbp.derive(symbp.Network(widths, activation="sigmoid", cost="mse"))
     numpy_args = lambda *point: point  # noqa: E731
     found = {"hand NumPy": (hand_numpy, numpy_args),
+             AGAIN: (lambda *a: hand_numpy(*a), numpy_args),  # A/A: measures the noise
              "symbp NumPy": (symbp.lambdify(d).grad, numpy_args)}
     numba, jax, torch = modules.get("numba"), modules.get("jax"), modules.get("torch")
     if numba:
@@ -201,8 +203,7 @@ def run(rounds: int, sample: float, modules: dict) -> list[dict]:
             gc.collect()
             times = measure(entries, rounds, sample)
             best = {name: min(t) for name, t in times.items()}
-            hand = times["hand NumPy"]
-            noise = statistics.median(hand) / min(hand) - 1
+            noise = abs(best[AGAIN] / best["hand NumPy"] - 1)
             cells.append({"widths": widths, "batch": batch, "best": best, "noise": noise})
             print(f"{widths} batch {batch}: " + ", ".join(
                 f"{name} {t * 1e6:.1f} µs" for name, t in best.items()), flush=True)
@@ -266,10 +267,11 @@ def report(cells: list[dict], rounds: int, load: tuple, modules: dict) -> str:
     versions += [f"{name} {module.__version__}" for name, module in modules.items() if module]
     lines += ["", f"Each figure is the minimum time per call over {rounds} shuffled rounds in one "
               "process; every competitor was checked against hand NumPy to 1e-9 before timing. "
-              "The noise band is hand NumPy's median round over its minimum in that cell: the "
-              "machine is shared (other jobs ran during the run), so differences inside it mean "
-              "nothing. torch multiplies matrices with MKL, NumPy and numba with OpenBLAS, so "
-              "cells dominated by large products measure the BLAS library more than the code.",
+              "The noise band is how far hand NumPy, timed a second time as a competitor of its "
+              "own, came out from itself in that cell: the machine is shared (other jobs ran "
+              "during the run), so differences inside it mean nothing. torch multiplies "
+              "matrices with MKL, NumPy and numba with OpenBLAS, so cells dominated by large "
+              "products measure the BLAS library more than the code.",
               f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
               f"and {load[1]:.2f} after; {', '.join(versions)}; one thread everywhere.",
               "Rerun: `python bench/numeric.py --write` (`--quick` for fewer rounds)."]
@@ -305,7 +307,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     args = parser.parse_args()
-    rounds, sample = (5, 0.001) if args.quick else (15, 0.003)
+    rounds, sample = (5, 0.001) if args.quick else (21, 0.003)
     modules = optional_modules()
     random.seed(0)
     before = os.getloadavg()[0]

@@ -71,9 +71,9 @@ def test_generated_lines_are_the_recursion():
     source = module_source(symbp.derive(symbp.Network()))
     for line in [
         "    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a1, W2.T) + b2), 709.0)))\n",
-        "    # δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)\n    delta3 = (a3 - y) * (a3 * (1.0 - a3))\n",
+        "    # δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)\n    delta3 = (a3 - y) * a3 * (1.0 - a3)\n",
         "    # δ_2 = (W_3ᵀ δ_3) ⊙ sigmoid'(z_2)\n"
-        "    delta2 = np.dot(delta3, W3) * (a2 * (1.0 - a2))\n",
+        "    delta2 = np.dot(delta3, W3) * a2 * (1.0 - a2)\n",
         "    # ∂C/∂W_1 = δ_1 xᵀ\n    dW1 = np.dot(delta1.T, x)\n",
         "    # ∂C/∂b_1 = δ_1\n    db1 = np.dot(ones, delta1)\n",
         '    return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}\n',

@@ -110,8 +110,10 @@ def test_lists_and_odd_arrays_work(backend, rng):
         assert_close(as_numpy(f(*args)), want, **close(backend))
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.slow) if b == "numba" else b
+                        for b in BACKENDS])
 def backend(request):
+    """Each backend; numba's first compile of a network takes a second or two: slow."""
     return request.param
 
 

@@ -71,19 +71,19 @@ def grad(x, y, weights, biases):
     ones = np.ones(len(x))
     # backpropagation
     # δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)
-    delta3 = (a3 - y) * (a3 * (1.0 - a3))
+    delta3 = (a3 - y) * a3 * (1.0 - a3)
     # ∂C/∂W_3 = δ_3 a_2ᵀ
     dW3 = np.dot(delta3.T, a2)
     # ∂C/∂b_3 = δ_3
     db3 = np.dot(ones, delta3)
     # δ_2 = (W_3ᵀ δ_3) ⊙ sigmoid'(z_2)
-    delta2 = np.dot(delta3, W3) * (a2 * (1.0 - a2))
+    delta2 = np.dot(delta3, W3) * a2 * (1.0 - a2)
     # ∂C/∂W_2 = δ_2 a_1ᵀ
     dW2 = np.dot(delta2.T, a1)
     # ∂C/∂b_2 = δ_2
     db2 = np.dot(ones, delta2)
     # δ_1 = (W_2ᵀ δ_2) ⊙ sigmoid'(z_1)
-    delta1 = np.dot(delta2, W2) * (a1 * (1.0 - a1))
+    delta1 = np.dot(delta2, W2) * a1 * (1.0 - a1)
     # ∂C/∂W_1 = δ_1 xᵀ
     dW1 = np.dot(delta1.T, x)
     # ∂C/∂b_1 = δ_1

@@ -105,7 +105,16 @@ class RowsPrinter(NumPyPrinter):
         return _scaled(self, coeff, product)
 
     def _print_HadamardProduct(self, expr):
-        return " * ".join(self.operand(m) for m in expr.args)
+        return " * ".join(self.factor(m) for m in expr.args)
+
+    def factor(self, expr) -> str:
+        """``expr``'s code as a factor of a product: a product itself needs no parentheses
+        (v * a * (1 - a) lets NumPy reuse the temporary of v * a for the next product)."""
+        text = self._print(expr)
+        node = ast.parse(text, mode="eval").body
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            return text
+        return self.operand(expr)
 
     def _print_MatAdd(self, expr):
         return " + ".join(self._print(m) for m in expr.args)

@@ -55,7 +55,14 @@ class NumericGradients:
 
 
 def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
-    """Fast numeric gradients of ``d``'s network, from the δ recursion as generated code."""
+    """Fast numeric gradients of ``d``'s network, from the δ recursion as generated code.
+
+    ``backend``: "numpy" (the module ``symbp derive`` writes), "numba" (one compiled
+    kernel, ``pip install 'symbp[fast]'``; compiled on first use and cached in
+    $SYMBP_CACHE_DIR or ~/.cache/symbp), "jax" (the NumPy module on jax.numpy, jitted)
+    or "torch" (on float64 tensors). Every backend checks its arguments: lists work,
+    and a wrong shape is a ValueError naming the argument, its shape and the one expected.
+    """
     if not isinstance(d, Derivation):
         raise ValueError(f"lambdify() needs a symbp.Derivation, got {type(d).__name__}")
     if backend not in BACKENDS:

@@ -1,11 +1,12 @@
 """The numba backend: the same traced recursion printed as one compiled kernel.
 
-``kernel_lines`` prints the statements ``trace.CodeOps`` recorded (the very ones the
-NumPy module prints) as loops: each elementwise expression (⊙, +, σ', ∂C/∂a_L)
-becomes one fused loop over the batch with the layer widths as literal bounds, and
-each matrix product is explicit loops for small work or a BLAS call (``np.dot``)
-above ``BLAS_WORK`` multiply-adds. A layer-wide form (softmax) is a call on arrays.
-A wrong recursion gives a wrong kernel, exactly as it gives wrong NumPy.
+``Kernel`` prints the statements ``trace.CodeOps`` recorded (the very ones the NumPy
+module prints) as loops: each elementwise expression (⊙, +, σ', ∂C/∂a_L) becomes one
+fused loop over flat views of the (batch, n) arrays, which LLVM vectorizes, and each
+matrix product is loops with the widths as literal bounds for small work or a BLAS
+call (``np.dot``) above ``BLAS_WORK`` multiply-adds or ``LOOP_ENTRIES`` matrix entries.
+A layer-wide form (softmax) is a call on arrays. A wrong recursion gives a wrong
+kernel, exactly as it gives wrong NumPy.
 
 ``numba_module_source`` wraps the kernel in a standalone module with the NumPy
 module's ``forward``, ``cost`` and argument checks; ``grad`` calls the kernel with
@@ -24,6 +25,7 @@ from .codegen import arguments_line, docstring, function, module_text
 from .trace import CodeOps, trace
 
 BLAS_WORK = 4096  # multiply-adds per product above which np.dot (BLAS) beats inline loops
+LOOP_ENTRIES = 1024  # and a matrix with more entries than this always goes to BLAS
 SIMPLE = re.compile(r"[\w.]+(\[[\w, ]+\])?")  # a name, a number or one element: no parentheses
 ELEMENT = re.compile(r"\b(\w+)\[i, j\]")
 
@@ -206,7 +208,7 @@ def product(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str = "")
                f"        d = {a}[i, j]", f"        for k in range({m}):",
                f"            {out}[j, k] += d * {b}[i, k]"],
     }[kind]
-    small = BLAS_WORK // (n * m)  # the largest batch the loops take
+    small = BLAS_WORK // (n * m) if n * m <= LOOP_ENTRIES else 0  # the largest batch for loops
     if small == 0:
         return blas
     return [f"if batch <= {small}:", *(f"    {line}" for line in loops), "else:",
@@ -295,8 +297,8 @@ def numba_module_source(d) -> str:
         helpers.append(output.numba_helper)
     numba_parts = [PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops)]
     note = ("\n\nThe gradient is one numba kernel (compiled on first import, cached beside "
-            "this file):\nthe same statements as loops over the batch, matrix products by "
-            f"BLAS above {BLAS_WORK}\nmultiply-adds.")
+            "this file):\nthe same statements as loops over the batch, large matrix products "
+            "by BLAS.")
     text = module_text(d, ops, IMPORTS, [grad], tuple(numba_parts))
     return text.replace(f'"""{docstring(d, ops)}"""', f'"""{docstring(d, ops, note)}"""', 1)
 
