@@ -63,6 +63,7 @@ NETWORKS = [
     symbp.Network([3, 3, 3], ["softmax", "softplus"], "mse"),
     symbp.Network([2, 4, 3], ["leaky_relu", "identity"], "mse"),
     symbp.Network([20, 30, 3], ["sigmoid", "softmax"], "softmax_ce"),  # BLAS in the kernel
+    symbp.Network([10, 12, 9], ["relu", "leaky_relu"], "mse"),  # wide loops keeping z_l
 ]
 
 

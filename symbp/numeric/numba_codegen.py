@@ -22,12 +22,10 @@ import sympy as sp
 
 from .array_printers import NumericForm
 from .codegen import arguments_line, docstring, function, module_text
+from .numba_loops import WIDE, flat_loop, forward_kernel_lines, product, wide_loop
 from .trace import CodeOps, trace
 
-BLAS_WORK = 4096  # multiply-adds per product above which np.dot (BLAS) beats inline loops
-LOOP_ENTRIES = 1024  # and a matrix with more entries than this always goes to BLAS
 SIMPLE = re.compile(r"[\w.]+(\[[\w, ]+\])?")  # a name, a number or one element: no parentheses
-ELEMENT = re.compile(r"\b(\w+)\[i, j\]")
 
 PRELUDE = '''# error_model="numpy": x / 0 is inf, as in NumPy (no check in every loop);
 # contract: a * b + c may be one fused multiply-add (as accurate, and _exp twice as fast);
@@ -74,6 +72,12 @@ class Kernel:
         self.lines: list[str] = []
         self.temporaries = 0
         self.fresh: list[tuple[str, int]] = []  # temporaries made for the current statement
+        self.sums: dict[str, str] = {}  # δ_l -> ∂C/∂b_l when that is exactly δ_l summed
+        self.summed: set[str] = set()  # the ∂C/∂b_l already summed in the loop of δ_l
+        for s in ops.statements:
+            value = s.value.T if s.kind == "bias" else None
+            if isinstance(value, sp.MatrixSymbol) and s.width >= WIDE:
+                self.sums[value.name] = s.target
 
     # ---- element code
 
@@ -126,7 +130,14 @@ class Kernel:
             self.lines.append(f"{out} = np.empty((batch, {width}))")
         else:
             target = self._temporary(width)
-        self.lines += flat_loop(width, f"{target}[i, j] = {code}")
+        total = self.sums.get(out or "")
+        if total:  # one pass: δ_l and its sum over the batch
+            self.summed.add(total)
+            self.lines += [f"{total} = np.zeros({width})",
+                           *wide_loop(target, [f"v = {code}", f"{target}[i, j] = v",
+                                               f"{total}[j] += v"])]
+        else:
+            self.lines += flat_loop(width, f"{target}[i, j] = {code}")
         if out is not None and target != out:
             self.lines.append(f"{out} = {target}")
             return out
@@ -181,57 +192,13 @@ class Kernel:
             self.lines += product("tn", u, v, s.target, n, m)
             if coeff != 1:
                 self.lines += [f"{s.target} *= {_number(coeff)}"]
+        elif s.target in self.summed:
+            self.lines.append(f"# (summed in the loop that computed {s.value.T.name})")
         else:  # the bias gradient: δ_l summed over the batch
             rows = self.materialize(sp.transpose(s.value))
             self.lines += [f"{s.target} = np.zeros({s.width})", "for i in range(batch):",
                            f"    for j in range({s.width}):",
                            f"        {s.target}[j] += {rows}[i, j]"]
-
-
-def product(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str = "") -> list[str]:
-    """``out`` = a b: "nt" a Wᵀ (+ the row ``bias``), "nn" a W (W is n × m, a is batch × m
-    or batch × n), "tn" aᵀ b summed over the batch (out is n × m). Loops with the widths as
-    literal bounds below BLAS_WORK multiply-adds, np.dot (BLAS) above."""
-    blas = {"nt": [f"np.dot({a}, {b}.T, {out})"], "nn": [f"np.dot({a}, {b}, {out})"],
-            "tn": [f"np.dot({a}.T, {b}, {out})"]}[kind]
-    start = f"{bias}[j]" if bias else "0.0"
-    if bias:
-        blas += _loop(n, [f"{out}[i, j] += {bias}[j]"])
-    loops = {
-        "nt": ["for i in range(batch):", f"    for j in range({n}):", f"        s = {start}",
-               f"        for k in range({m}):", f"            s += {a}[i, k] * {b}[j, k]",
-               f"        {out}[i, j] = s"],
-        "nn": ["for i in range(batch):", f"    for k in range({m}):", "        s = 0.0",
-               f"        for j in range({n}):", f"            s += {a}[i, j] * {b}[j, k]",
-               f"        {out}[i, k] = s"],
-        "tn": [f"{out}[:] = 0.0", "for i in range(batch):", f"    for j in range({n}):",
-               f"        d = {a}[i, j]", f"        for k in range({m}):",
-               f"            {out}[j, k] += d * {b}[i, k]"],
-    }[kind]
-    small = BLAS_WORK // (n * m) if n * m <= LOOP_ENTRIES else 0  # the largest batch for loops
-    if small == 0:
-        return blas
-    return [f"if batch <= {small}:", *(f"    {line}" for line in loops), "else:",
-            *(f"    {line}" for line in blas)]
-
-
-def forward_kernel_lines(net, keep_z) -> list[str]:
-    """The forward pass, a_l and the z_l the backward pass reads: z_l by one product (with
-    b_l), then a_l by one loop over every element."""
-    lines = []
-    for l in range(1, net.L + 1):
-        act, n, m = net.activation(l), net.widths[l], net.widths[l - 1]
-        previous = "x" if l == 1 else f"a{l - 1}"
-        z = f"z{l}" if (l in keep_z or not act.elementwise) else f"a{l}"
-        lines.append(f"{z} = np.empty((batch, {n}))")
-        lines += product("nt", previous, f"W{l}", z, n, m, bias=f"b{l}")
-        if z != f"a{l}":
-            lines.append(f"a{l} = np.empty((batch, {n}))")
-        if act.elementwise:
-            lines += flat_loop(n, f"a{l}[i, j] = {act.numba.format(z=f'{z}[i, j]')}")
-        else:
-            lines.append(act.numba.format(z=z, out=f"a{l}"))
-    return lines
 
 
 def shape_check(widths) -> list[str]:
@@ -307,20 +274,6 @@ def _return(ops: CodeOps) -> str:
     W = ", ".join(ops.weight[l] for l in range(1, ops.L + 1))
     b = ", ".join(ops.bias[l] for l in range(1, ops.L + 1))
     return f'return {{"W": [{W}], "b": [{b}]}}'
-
-
-def flat_loop(width: int, assignment: str) -> list[str]:
-    """``assignment`` over [i, j] of (batch, width) arrays as one loop over flat views:
-    a single loop with a run-time bound is what LLVM vectorizes (exp included)."""
-    names = list(dict.fromkeys(ELEMENT.findall(assignment)))
-    views = [f"{name}_ = {name}.reshape(batch * {width})" for name in names]
-    body = ELEMENT.sub(lambda match: f"{match.group(1)}_[q]", assignment)
-    return [*views, f"for q in range(batch * {width}):", f"    {body}"]
-
-
-def _loop(width: int, body: list[str]) -> list[str]:
-    return ["for i in range(batch):", f"    for j in range({width}):",
-            *(f"        {line}" for line in body)]
 
 
 def _numba_template(form: NumericForm) -> str:
