@@ -240,3 +240,18 @@ def test_softmax_ce_with_an_output_that_underflows(backend):
     logp = torch.log_softmax(torch.tensor(x) @ Wt.T + bt, dim=-1)
     (-(torch.tensor(y) * logp).sum()).backward()
     assert_close(got, {"W": [Wt.grad.numpy()], "b": [bt.grad.numpy()]}, **close(backend))
+
+
+def test_bce_with_an_output_saturated_to_one(backend):
+    """σ(z) = 1.0 in floating point (z = 40), y = 0.3: δ_L = a - y, where -y/a + (1-y)/(1-a)
+    divides by zero; torch's stable binary_cross_entropy_with_logits agrees."""
+    torch = pytest.importorskip("torch")
+    net = symbp.Network([2, 1], "sigmoid", "bce")
+    x, y = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.3], [0.6]])
+    W, b = np.array([[40.0, -1.0]]), np.zeros(1)
+    got = as_numpy(gradients(backend, net)(x, y, [W], [b]))
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    logits = torch.tensor(x) @ Wt.T + bt
+    torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y),
+                                                         reduction="sum").backward()
+    assert_close(got, {"W": [Wt.grad.numpy()], "b": [bt.grad.numpy()]}, **close(backend))

@@ -7,7 +7,7 @@ Arrays hold one sample per row: x is (batch, 2), y is (batch, 2),
 W_l is (n_l, n_(l-1)) and b_l is (n_l,); a single sample of shape (n_0,) works too.
 Lists are converted; any other shape is a ValueError naming the argument.
 The equations are written for one sample as column vectors, as in the derivation;
-the code applies them to every row at once: W_lᵀ δ_l is np.dot(delta_l, W_l), and
+the code applies them to every row at once: W_lᵀ δ_l is delta_l @ W_l, and
 summed over the batch, δ_l a_(l-1)ᵀ is np.dot(delta_l.T, a_(l-1)) and δ_l is
 np.dot(ones, delta_l).
 
@@ -46,18 +46,18 @@ def forward(x, weights, biases):
     """The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row."""
     single = np.ndim(x) == 1
     x, _, W1, W2, W3, b1, b2, b3 = _arguments(x, None, weights, biases)
-    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(x, W1.T) + b1), 709.0)))
-    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a1, W2.T) + b2), 709.0)))
-    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a2, W3.T) + b3), 709.0)))
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
     return a3[0] if single else a3
 
 
 def cost(x, y, weights, biases):
     """The cost C, summed over the batch."""
     x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
-    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(x, W1.T) + b1), 709.0)))
-    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a1, W2.T) + b2), 709.0)))
-    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a2, W3.T) + b3), 709.0)))
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
     return 0.5 * np.sum((a3 - y) ** 2)
 
 
@@ -65,9 +65,9 @@ def grad(x, y, weights, biases):
     """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch."""
     x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
     # forward pass, keeping a_l (and z_l where σ' needs it)
-    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(x, W1.T) + b1), 709.0)))
-    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a1, W2.T) + b2), 709.0)))
-    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(np.dot(a2, W3.T) + b3), 709.0)))
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
     ones = np.ones(len(x))
     # backpropagation
     # δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)
@@ -77,13 +77,13 @@ def grad(x, y, weights, biases):
     # ∂C/∂b_3 = δ_3
     db3 = np.dot(ones, delta3)
     # δ_2 = (W_3ᵀ δ_3) ⊙ sigmoid'(z_2)
-    delta2 = np.dot(delta3, W3) * a2 * (1.0 - a2)
+    delta2 = (delta3 @ W3) * a2 * (1.0 - a2)
     # ∂C/∂W_2 = δ_2 a_1ᵀ
     dW2 = np.dot(delta2.T, a1)
     # ∂C/∂b_2 = δ_2
     db2 = np.dot(ones, delta2)
     # δ_1 = (W_2ᵀ δ_2) ⊙ sigmoid'(z_1)
-    delta1 = np.dot(delta2, W2) * a1 * (1.0 - a1)
+    delta1 = (delta2 @ W2) * a1 * (1.0 - a1)
     # ∂C/∂W_1 = δ_1 xᵀ
     dW1 = np.dot(delta1.T, x)
     # ∂C/∂b_1 = δ_1

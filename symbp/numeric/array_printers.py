@@ -4,7 +4,7 @@ The code generator's quantities are SymPy matrix expressions in the math's
 column convention (one column per sample): W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙. Arrays
 are stored one sample per row, so ``RowsPrinter.rows`` prints a column quantity
 v as the code for vᵀ, and SymPy's own transpose rules do the rest: W_lᵀ δ_l
-prints as ``np.dot(delta_l, W_l)``, δ_l a_{l-1}ᵀ (summed over the batch) as
+prints as ``delta_l @ W_l``, δ_l a_{l-1}ᵀ (summed over the batch) as
 ``np.dot(delta_l.T, a_{l-1})``. ``MathPrinter`` prints the same expressions as the
 equations they are, for the generated module's docstring and comments.
 """
@@ -99,10 +99,13 @@ class RowsPrinter(NumPyPrinter):
 
     def _print_MatMul(self, expr):
         coeff, matrices = expr.as_coeff_matrices()
-        product = self._print(matrices[0])
-        for m in matrices[1:]:  # np.dot: at batch 1 up to 2x faster than @ with a transpose
-            product = f"np.dot({product}, {self._print(m)})"
-        return _scaled(self, coeff, product)
+        if isinstance(matrices[0], sp.Transpose):  # δᵀ a, summed over the batch: np.dot is
+            product = self._print(matrices[0])  # up to 3x faster than @ at batch 1
+            for m in matrices[1:]:
+                product = f"np.dot({product}, {self._print(m)})"
+            return _scaled(self, coeff, product)
+        # δ W: @ is as fast at batch 1 and up to 25% faster from batch 100 on
+        return _scaled(self, coeff, " @ ".join(self.operand(m) for m in matrices))
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(self.factor(m) for m in expr.args)

@@ -84,7 +84,7 @@ def forward_lines(net, keep_z=()) -> list[str]:
     lines = []
     for l in range(1, net.L + 1):
         act = net.activation(l)
-        z = f"np.dot({'x' if l == 1 else f'a{l - 1}'}, W{l}.T) + b{l}"
+        z = f"{'x' if l == 1 else f'a{l - 1}'} @ W{l}.T + b{l}"
         if l in keep_z:
             lines.append(f"z{l} = {z}")
             z = f"z{l}"
@@ -133,7 +133,7 @@ Arrays hold one sample per row: x is (batch, {net.widths[0]}), y is (batch, {net
 W_l is (n_l, n_(l-1)) and b_l is (n_l,); a single sample of shape (n_0,) works too.
 Lists are converted; any other shape is a ValueError naming the argument.
 The equations are written for one sample as column vectors, as in the derivation;
-the code applies them to every row at once: W_lᵀ δ_l is np.dot(delta_l, W_l), and
+the code applies them to every row at once: W_lᵀ δ_l is delta_l @ W_l, and
 summed over the batch, δ_l a_(l-1)ᵀ is np.dot(delta_l.T, a_(l-1)) and δ_l is
 np.dot(ones, delta_l).{kernel}
 
