@@ -24,6 +24,7 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 import timeit  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -163,15 +164,27 @@ def check(name, got, want) -> None:
                                        err_msg=f"{name}: dC/d{wrt}_{l}")
 
 
-def measure(entries: dict, rounds: int, sample: float) -> dict[str, list[float]]:
-    """Seconds per call of each entry, one figure per round, rounds in shuffled order."""
-    numbers = {}
+@dataclass(frozen=True)
+class Budget:
+    rounds: int  # at least this many rounds per cell
+    most: int  # at most this many
+    seconds: float  # more rounds while a cell has taken less than this
+    sample: float  # seconds of calls per competitor and round
+
+
+def measure(entries: dict, budget: Budget) -> dict[str, list[float]]:
+    """Seconds per call of each entry, one figure per round, rounds in shuffled order:
+    at least ``budget.rounds`` of them, more while the cell's time budget lasts."""
+    numbers, per_round = {}, 0.0
     for name, (fn, args) in entries.items():
         for _ in range(3):  # warm up: compilation, caches, allocator
             fn(*args)
         start = time.perf_counter()
         fn(*args)
-        numbers[name] = max(1, int(sample / max(time.perf_counter() - start, 1e-7)))
+        call = max(time.perf_counter() - start, 1e-7)
+        numbers[name] = max(1, int(budget.sample / call))
+        per_round += numbers[name] * call
+    rounds = min(budget.most, max(budget.rounds, int(budget.seconds / per_round)))
     times: dict[str, list[float]] = {name: [] for name in entries}
     order = list(entries)
     for _ in range(rounds):
@@ -183,7 +196,7 @@ def measure(entries: dict, rounds: int, sample: float) -> dict[str, list[float]]
     return times
 
 
-def run(rounds: int, sample: float, modules: dict) -> list[dict]:
+def run(budget: Budget, modules: dict) -> list[dict]:
     rng = np.random.default_rng(0)
     cells = []
     for widths in NETWORKS:
@@ -201,10 +214,11 @@ def run(rounds: int, sample: float, modules: dict) -> list[dict]:
                 check(name, fn(*args), want)
                 entries[name] = (fn, args)
             gc.collect()
-            times = measure(entries, rounds, sample)
+            times = measure(entries, budget)
             best = {name: min(t) for name, t in times.items()}
             noise = abs(best[AGAIN] / best["hand NumPy"] - 1)
-            cells.append({"widths": widths, "batch": batch, "best": best, "noise": noise})
+            cells.append({"widths": widths, "batch": batch, "best": best, "noise": noise,
+                          "rounds": len(times[AGAIN])})
             print(f"{widths} batch {batch}: " + ", ".join(
                 f"{name} {t * 1e6:.1f} µs" for name, t in best.items()), flush=True)
     return cells
@@ -218,7 +232,7 @@ COLUMNS = ("hand NumPy", "symbp NumPy", "symbp numba", "hand numba", "jax.jit", 
 OTHERS = ("torch", "jax.jit", "hand numba")  # the fastest of these is the bar at batch 10,000
 
 
-def report(cells: list[dict], rounds: int, load: tuple, modules: dict) -> str:
+def report(cells: list[dict], load: tuple, modules: dict) -> str:
     present = [c for c in COLUMNS if c in cells[0]["best"]]
     head = ("| network | batch | " + " | ".join(f"{c} µs" for c in present) +
             " | NumPy / hand | hand / numba | numba / fastest other | noise |")
@@ -265,7 +279,9 @@ def report(cells: list[dict], rounds: int, load: tuple, modules: dict) -> str:
         lines.append(f"- {text}: {values}: {verdict}")
     versions = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
     versions += [f"{name} {module.__version__}" for name, module in modules.items() if module]
-    lines += ["", f"Each figure is the minimum time per call over {rounds} shuffled rounds in one "
+    rounds = sorted(cell["rounds"] for cell in cells)
+    lines += ["", f"Each figure is the minimum time per call over {rounds[0]} to {rounds[-1]} "
+              "shuffled rounds (as many as fit in a few seconds per cell) in one "
               "process; every competitor was checked against hand NumPy to 1e-9 before timing. "
               "The noise band is how far hand NumPy, timed a second time as a competitor of its "
               "own, came out from itself in that cell: the machine is shared (other jobs ran "
@@ -307,12 +323,12 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     args = parser.parse_args()
-    rounds, sample = (5, 0.001) if args.quick else (21, 0.003)
+    budget = Budget(5, 5, 0.0, 0.001) if args.quick else Budget(21, 200, 6.0, 0.003)
     modules = optional_modules()
     random.seed(0)
     before = os.getloadavg()[0]
-    cells = run(rounds, sample, modules)
-    text = report(cells, rounds, (before, os.getloadavg()[0]), modules)
+    cells = run(budget, modules)
+    text = report(cells, (before, os.getloadavg()[0]), modules)
     print(text)
     if args.write:
         from _report import write_section  # bench/_report.py
