@@ -234,8 +234,9 @@ OTHERS = ("torch", "jax.jit", "hand numba")  # the fastest of these is the bar a
 
 def report(cells: list[dict], load: tuple, modules: dict) -> str:
     present = [c for c in COLUMNS if c in cells[0]["best"]]
-    head = ("| network | batch | " + " | ".join(f"{c} µs" for c in present) +
-            " | NumPy / hand | hand / numba | numba / fastest other | noise |")
+    head = ("| network (sigmoid, MSE) | batch | " + " | ".join(f"{c} µs" for c in present) +
+            " | symbp NumPy / hand NumPy | hand NumPy / symbp numba | symbp numba / fastest of "
+            "torch, jax.jit, hand numba | noise |")
     lines = [head, "|" + "---|" * 2 + "---:|" * (len(present) + 4)]
     verdicts: dict[str, list[tuple[str, float, bool]]] = {k: [] for k in TARGETS}
     for cell in cells:
@@ -287,7 +288,9 @@ def report(cells: list[dict], load: tuple, modules: dict) -> str:
               "own, came out from itself in that cell: the machine is shared (other jobs ran "
               "during the run), so differences inside it mean nothing. torch multiplies "
               "matrices with MKL, NumPy and numba with OpenBLAS, so cells dominated by large "
-              "products measure the BLAS library more than the code.",
+              "products measure the BLAS library more than the code. jax runs in float64 "
+              "(jax_enable_x64), like the others; symbp numba's one-time compile (a second or "
+              "two per network, then cached on disk) is not timed.",
               f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
               f"and {load[1]:.2f} after; {', '.join(versions)}; one thread everywhere.",
               "Rerun: `python bench/numeric.py --write` (`--quick` for fewer rounds)."]

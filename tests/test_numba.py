@@ -34,6 +34,16 @@ def test_the_kernel_runs_the_statements_of_the_numpy_module(net):
     assert numba_module_source(symbp.derive(net)) == numba_module_source(d)  # deterministic
 
 
+def test_the_source_is_the_same_in_every_process():
+    net = "symbp.Network([3, 16, 2], activation=['relu', 'softmax'], cost='softmax_ce')"
+    code = ("import symbp.numeric.numba_codegen as g, symbp; "
+            f"print(g.numba_module_source(symbp.derive({net})), end='')")
+    outputs = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert outputs == {numba_module_source(symbp.derive(eval(net)))}
+
+
 def test_a_wrong_recursion_is_visible_in_the_kernel():
     source = numba_module_source(symbp.derive(SQUARE, recursion=MUTANTS[
         "sigma' dropped in layer 2"][0]))
