@@ -122,3 +122,18 @@ def test_the_standalone_module_runs_without_symbp_and_is_cached(tmp_path, rng):
     want = symbp.lambdify(d)(x, y, weights, biases)
     for out in outputs:
         assert_close({k: [np.array(v) for v in out[k]] for k in "Wb"}, want, rtol=1e-12)
+
+
+def test_the_cache_folder_falls_back_to_the_temporary_directory(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("SYMBP_CACHE_DIR", str(blocker / "cache"))  # cannot be made
+    monkeypatch.setattr(backends.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    source = f"VALUE = {os.getpid()}  # {tmp_path}\n"
+    module = backends._load_cached(source)
+    sys.modules.pop(module.__name__)
+    assert os.getpid() == module.VALUE
+    folder = os.path.dirname(module.__file__)
+    assert os.path.basename(folder).startswith("symbp-cache-")
+    assert [f for f in os.listdir(folder) if f.endswith(".py")] == [
+        os.path.basename(module.__file__)]  # written whole (staged, renamed), nothing left over

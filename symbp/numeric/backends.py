@@ -123,15 +123,16 @@ def cache_folder() -> Path:
 
 def _load_cached(source: str):
     """Import ``source`` from a file named by its hash, so numba's cache (``__pycache__``
-    beside it) is found again by the next process; a fresh temporary folder if the cache
-    folder cannot be written."""
+    beside it) is found again by the next process; a folder of this user in the temporary
+    directory if the cache folder cannot be written."""
     name = "symbp_gradients_" + hashlib.sha256(source.encode()).hexdigest()[:24]
     if name in sys.modules:  # the same source, loaded before in this process
         return sys.modules[name]
     try:
         path = _write_once(cache_folder(), name, source)
     except OSError:
-        path = _write_once(Path(tempfile.mkdtemp(prefix="symbp-")), name, source)
+        user = getattr(os, "getuid", lambda: "user")()
+        path = _write_once(Path(tempfile.gettempdir()) / f"symbp-cache-{user}", name, source)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load the generated module {path}")
