@@ -251,7 +251,7 @@ def _script(tmp: Path) -> Path:
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 @pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
 def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay):
-    command = [*LAUNCHERS[launcher](tmp_path), "prove", "--widths", "4,4,4,4", "--method",
+    command = [*LAUNCHERS[launcher](tmp_path), "prove", "--widths", "12,12,12,12", "--method",
                "expand"]
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True) as run:

@@ -5,9 +5,11 @@ half the squared error, C = 1/2 sum_j (a_j - y_j)^2, summed over the batch.
 
 Arrays hold one sample per row: x is (batch, 2), y is (batch, 2),
 W_l is (n_l, n_(l-1)) and b_l is (n_l,); a single sample of shape (n_0,) works too.
+Lists are converted; any other shape is a ValueError naming the argument.
 The equations are written for one sample as column vectors, as in the derivation;
 the code applies them to every row at once: W_lᵀ δ_l is delta_l @ W_l, and
-summed over the batch, δ_l a_(l-1)ᵀ is delta_l.T @ a_(l-1) and δ_l is delta_l.T @ ones.
+summed over the batch, δ_l a_(l-1)ᵀ is np.dot(delta_l.T, a_(l-1)) and δ_l is
+np.dot(ones, delta_l).
 
 Forward pass:
     z_l = W_l a_(l-1) + b_l,  a_l = σ_l(z_l),  a_0 = x
@@ -24,7 +26,7 @@ Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_de
     ∂C/∂b_1 = δ_1
 
 Numeric forms (NumPy, from symbp.registry):
-    sigmoid(z) = 1.0 / (1.0 + np.exp(-z))
+    sigmoid(z) = 1.0 / (1.0 + np.exp(np.minimum(-z, 709.0)))
     sigmoid'(z) = a * (1.0 - a), where a = sigmoid(z)
     C = 0.5 * np.sum((a - y) ** 2), where a = a_3
     ∂C/∂a = a - y
@@ -42,56 +44,129 @@ COST = 'mse'
 
 def forward(x, weights, biases):
     """The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row."""
-    x = np.asarray(x, dtype=float)
-    if x.ndim == 1:
-        return forward(x[None], weights, biases)[0]
-    W1, W2, W3 = weights
-    b1, b2, b3 = biases
-    a1 = 1.0 / (1.0 + np.exp(-(x @ W1.T + b1)))
-    a2 = 1.0 / (1.0 + np.exp(-(a1 @ W2.T + b2)))
-    a3 = 1.0 / (1.0 + np.exp(-(a2 @ W3.T + b3)))
-    return a3
+    single = np.ndim(x) == 1
+    x, _, W1, W2, W3, b1, b2, b3 = _arguments(x, None, weights, biases)
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
+    return a3[0] if single else a3
 
 
 def cost(x, y, weights, biases):
     """The cost C, summed over the batch."""
-    a3 = forward(x, weights, biases)
-    y = np.asarray(y, dtype=float)
+    x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
     return 0.5 * np.sum((a3 - y) ** 2)
 
 
 def grad(x, y, weights, biases):
     """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch."""
-    x = np.asarray(x, dtype=float)
-    if x.ndim == 1:
-        x = x[None]
-    y = np.asarray(y, dtype=float)
-    if y.ndim == 1:
-        y = y[None]
-    W1, W2, W3 = weights
-    b1, b2, b3 = biases
+    x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
     # forward pass, keeping a_l (and z_l where σ' needs it)
-    a1 = 1.0 / (1.0 + np.exp(-(x @ W1.T + b1)))
-    a2 = 1.0 / (1.0 + np.exp(-(a1 @ W2.T + b2)))
-    a3 = 1.0 / (1.0 + np.exp(-(a2 @ W3.T + b3)))
-    ones = np.ones_like(x[:, 0])
+    a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
+    a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
+    a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
+    ones = np.ones(len(x))
     # backpropagation
     # δ_3 = ∂C/∂a_3 ⊙ sigmoid'(z_3)
-    delta3 = (a3 - y) * (a3 * (1.0 - a3))
+    delta3 = (a3 - y) * a3 * (1.0 - a3)
     # ∂C/∂W_3 = δ_3 a_2ᵀ
-    dW3 = delta3.T @ a2
+    dW3 = np.dot(delta3.T, a2)
     # ∂C/∂b_3 = δ_3
-    db3 = delta3.T @ ones
+    db3 = np.dot(ones, delta3)
     # δ_2 = (W_3ᵀ δ_3) ⊙ sigmoid'(z_2)
-    delta2 = (delta3 @ W3) * (a2 * (1.0 - a2))
+    delta2 = (delta3 @ W3) * a2 * (1.0 - a2)
     # ∂C/∂W_2 = δ_2 a_1ᵀ
-    dW2 = delta2.T @ a1
+    dW2 = np.dot(delta2.T, a1)
     # ∂C/∂b_2 = δ_2
-    db2 = delta2.T @ ones
+    db2 = np.dot(ones, delta2)
     # δ_1 = (W_2ᵀ δ_2) ⊙ sigmoid'(z_1)
-    delta1 = (delta2 @ W2) * (a1 * (1.0 - a1))
+    delta1 = (delta2 @ W2) * a1 * (1.0 - a1)
     # ∂C/∂W_1 = δ_1 xᵀ
-    dW1 = delta1.T @ x
+    dW1 = np.dot(delta1.T, x)
     # ∂C/∂b_1 = δ_1
-    db1 = delta1.T @ ones
+    db1 = np.dot(ones, delta1)
     return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}
+
+
+def _arguments(x, y, weights, biases):
+    """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
+    try:
+        xs = np.asarray(x, dtype=float)
+        if xs.ndim == 1:
+            xs = xs[None]
+        ys = y
+        if y is not None:
+            ys = np.asarray(y, dtype=float)
+            if ys.ndim == 1:
+                ys = ys[None]
+        W1, W2, W3 = weights
+        b1, b2, b3 = biases
+        if (xs.shape[1:] == (2,)
+                and (ys is None or ys.shape == (xs.shape[0], 2))
+                and W1.shape == (3, 2)
+                and W2.shape == (3, 3)
+                and W3.shape == (2, 3)
+                and b1.shape == (3,)
+                and b2.shape == (3,)
+                and b3.shape == (2,)):
+            return xs, ys, W1, W2, W3, b1, b2, b3
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        pass  # a list, a wrong count, a wrong shape: the careful path says which
+    return _convert_arguments(x, y, weights, biases, WIDTHS)
+
+
+_CONVERTIBLE = (TypeError, ValueError, RuntimeError)
+
+
+def _float_array(name, value):
+    try:
+        return np.asarray(value, dtype=float)
+    except _CONVERTIBLE:
+        raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
+                         f"{value!r:.60}") from None
+
+
+def _shape(array):
+    return tuple(int(n) for n in array.shape)
+
+
+def _convert_arguments(x, y, weights, biases, widths):
+    """x and y (None for none) as (batch, n) float arrays, then W_1..W_L and b_1..b_L as float
+    arrays of the shapes ``widths`` asks for; ValueError naming the first that is not."""
+    L, n_in, n_out = len(widths) - 1, widths[0], widths[-1]
+    x = _float_array("x", x)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(f"x has shape {_shape(x)}; expected ({n_in},) for one sample or "
+                         f"(batch, {n_in}), one sample per row")
+    if y is not None:
+        y = _float_array("y", y)
+        given = _shape(y)
+        if y.ndim == 1:
+            y = y[None]
+        if _shape(y) != (x.shape[0], n_out):
+            one = f"({n_out},) or " if x.shape[0] == 1 else ""
+            raise ValueError(f"y has shape {given}; expected {one}({x.shape[0]}, {n_out}): "
+                             f"{n_out} targets for each of the {x.shape[0]} samples in x")
+    shapes = {"weights": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "biases": [(widths[l],) for l in range(1, L + 1)]}
+    params = []
+    for name, given, symbol in (("weights", weights, "W"), ("biases", biases, "b")):
+        if isinstance(given, (str, bytes, dict)) or not hasattr(given, "__iter__"):
+            raise ValueError(f"{name} must be a list of {L} arrays {symbol}_1..{symbol}_{L}; "
+                             f"got {type(given).__name__}")
+        given = list(given)
+        if len(given) != L:
+            raise ValueError(f"{name} must hold {L} arrays {symbol}_1..{symbol}_{L}, one per "
+                             f"layer of the network {list(widths)}; got {len(given)}")
+        for l, (value, shape) in enumerate(zip(given, shapes[name]), start=1):
+            label = f"{name}[{l - 1}] ({symbol}_{l})"
+            array = _float_array(label, value)
+            if _shape(array) != shape:
+                raise ValueError(f"{label} has shape {_shape(array)}; expected {shape}")
+            params.append(array)
+    return (x, y, *params)

@@ -36,7 +36,7 @@ from ..proof.prove import METHODS
 from . import publish
 
 FORMATS = tuple(publish.FORMATS)  # the table of formats lives with the code that makes them
-DEFAULT_FORMATS = FORMATS
+DEFAULT_FORMATS = tuple(name for name, f in publish.FORMATS.items() if f.default)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

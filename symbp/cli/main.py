@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)} (default: all; "
-                        "pdf is skipped with a note when pdflatex is missing)")
+                   help=f"comma-separated, from {','.join(FORMATS)} (default: all "
+                        "but numba; pdf is skipped with a note when pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
     p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",

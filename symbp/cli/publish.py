@@ -19,7 +19,9 @@ from ..document.build import Document, build
 from ..document.matrix import matrix_chapter
 from ..document.numbers import Example as WorkedExample
 from ..document.worked import worked_json
-from ..numeric.codegen import module_source, require_numeric
+from ..numeric.codegen import module_source
+from ..numeric.numba_codegen import numba_module_source
+from ..numeric.trace import require_numeric
 from ..proof.prove import Proof
 from ..render.chapters import render_matrix
 from ..render.documents import render_document
@@ -64,11 +66,14 @@ def _numeric(net: Network) -> str | None:
     return None
 
 
-def _gradients(b: Build) -> dict[str, bytes]:
-    try:
-        return {"gradients.py": module_source(b.d).encode()}
-    except ValueError as error:
-        raise Skipped(f"no gradients.py: {error}") from None
+def _gradients(name: str, source: Callable[[Derivation], str]) -> Callable[[Build], dict]:
+    def make(b: Build) -> dict[str, bytes]:
+        try:
+            return {name: source(b.d).encode()}
+        except ValueError as error:
+            raise Skipped(f"no {name}: {error}") from None
+
+    return make
 
 
 def _markdown(b: Build) -> dict[str, bytes]:
@@ -104,6 +109,7 @@ class Format:
     files: tuple[str, ...]
     make: Callable[[Build], dict[str, bytes]]
     unavailable: Callable[[Network], str | None] = lambda net: None
+    default: bool = True  # written when no --format is given
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in [
@@ -114,7 +120,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
                                                     workdir=b.workdir)},
            lambda net: missing_compiler_note()),
     Format("json", ("proof.json", "worked.json"), _json),
-    Format("py", ("gradients.py",), _gradients, _numeric),
+    Format("py", ("gradients.py",), _gradients("gradients.py", module_source), _numeric),
+    # the same gradient as one compiled numba kernel (pip install 'symbp[fast]'), on request
+    Format("numba", ("gradients_numba.py",),
+           _gradients("gradients_numba.py", numba_module_source), _numeric, default=False),
     # graph.tex, graph.svg (when the tree can be drawn) and swell.svg; derivation.md shows
     # the SVGs
     Format("figures", ("graph.tex", "graph.svg", "swell.svg"),

@@ -3,7 +3,9 @@
 An entry carries everything symbp knows about its function: the opaque SymPy
 function the routes use (``symbp.core.functions``), the explicit formula and
 derivative the prover checks against each other, the LaTeX shown in documents,
-and the NumPy code that runs. Adding an activation or a cost is one new entry here.
+and the code that runs: NumPy templates over whole arrays and numba templates over
+one element (or, for a layer-wide function, one call on arrays with ``{out}``).
+Adding an activation or a cost is one new entry here.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class Activation:
     numpy_fast: str | None = None  # same values as ``numpy`` to rounding, faster; used if set
     numpy_vjp: str | None = None  # J_σ(z)ᵀ v, for an activation that is not elementwise
     numpy_helper: str = ""  # source of the helper functions the templates call
+    # The same for the numba kernel: one element's σ(z) and σ'(z) (``_exp`` is a clamped exp
+    # that vectorizes), or for a layer-wide σ a call that fills the array ``{out}``.
+    numba: str | None = None
+    numba_derivative: str | None = None
+    numba_vjp: str | None = None
+    numba_helper: str = ""  # functions the numba forms call, decorated with @_jit
 
     @property
     def function(self) -> type[sp.Function]:
@@ -76,6 +84,9 @@ def _sigmoid(z: Expr) -> Expr:
     return 1 / (1 + sp.exp(-z))
 
 
+SIGMOID_FAST = "1.0 / (1.0 + np.exp(np.minimum(-{z}, 709.0)))"
+
+
 LEAKY_SLOPE = sp.Rational(1, 100)
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -91,9 +102,10 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\sigma", r"\frac{1}{1 + e^{-z}}", r"\sigma(z)\,\bigl(1 - \sigma(z)\bigr)",
             _sigmoid, lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
             "np.exp(-np.logaddexp(0.0, -{z}))", "{a} * (1.0 - {a})",
-            # a third of the time of logaddexp; for z < -709 exp overflows (NumPy warns)
-            # and the value is 0.0, where the exact one is below 1e-308
-            numpy_fast="1.0 / (1.0 + np.exp(-{z}))",
+            # a third of the time of logaddexp; e^-z is capped at e^709 so it never
+            # overflows: for z < -709 the value is σ(-709) ≈ 1.2e-308, the exact one smaller
+            numpy_fast=SIGMOID_FAST,
+            numba="1.0 / (1.0 + _exp(-{z}))", numba_derivative="{a} * (1.0 - {a})",
         ),
         Activation(
             "tanh", "hyperbolic tangent",
@@ -101,6 +113,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)),
             lambda z: 1 - ((sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z))) ** 2,
             "np.tanh({z})", "1.0 - {a} ** 2",
+            numba="math.tanh({z})", numba_derivative="1.0 - {a} * {a}",
         ),
         Activation(
             "relu", "rectified linear unit max(0, z)",
@@ -110,6 +123,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: sp.Piecewise((1, z > 0), (0, True)),
             "np.maximum({z}, 0.0)", "np.where({z} > 0, 1.0, 0.0)",
             note="ReLU has no derivative at z = 0; symbp uses 0 there, as PyTorch does.",
+            numba="max({z}, 0.0)", numba_derivative="1.0 if {z} > 0.0 else 0.0",
         ),
         Activation(
             "leaky_relu", "leaky ReLU with slope 1/100 for z <= 0",
@@ -119,18 +133,23 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: sp.Piecewise((1, z > 0), (LEAKY_SLOPE, True)),
             "np.where({z} > 0, {z}, 0.01 * {z})", "np.where({z} > 0, 1.0, 0.01)",
             note="Leaky ReLU has no derivative at z = 0; symbp uses 1/100 there, as PyTorch does.",
+            numba="{z} if {z} > 0.0 else 0.01 * {z}",
+            numba_derivative="1.0 if {z} > 0.0 else 0.01",
         ),
         Activation(
             "softplus", "softplus log(1 + e^z)",
             r"\operatorname{softplus}", r"\log\bigl(1 + e^{z}\bigr)", r"\frac{1}{1 + e^{-z}}",
             lambda z: sp.log(1 + sp.exp(z)), _sigmoid,
-            "np.logaddexp(0.0, {z})", "np.exp(-np.logaddexp(0.0, -{z}))",
+            "np.logaddexp(0.0, {z})", SIGMOID_FAST,
+            numba="max({z}, 0.0) + math.log1p(_exp(-abs({z})))",
+            numba_derivative="1.0 / (1.0 + _exp(-{z}))",
         ),
         Activation(
             "identity", "identity (a linear layer)",
             r"\operatorname{id}", "z", "1",
             lambda z: z, lambda z: sp.Integer(1),
             "{z}", "np.ones_like({z})",
+            numba="{z}", numba_derivative="1.0",
         ),
         Activation(
             "softmax", "softmax over the layer (not elementwise: full Jacobian)",
@@ -145,6 +164,30 @@ ACTIVATIONS: dict[str, Activation] = {
                 "    e = np.exp(z - np.max(z, axis=-1, keepdims=True))  # shifted: no overflow\n"
                 "    return e / np.sum(e, axis=-1, keepdims=True)\n"
             ),
+            numba="_softmax_rows({z}, {out})", numba_vjp="_softmax_vjp_rows({a}, {v}, {out})",
+            numba_helper=(
+                "@_jit\n"
+                "def _softmax_rows(z, out):\n"
+                "    for i in range(z.shape[0]):\n"
+                "        top = z[i, 0]\n"
+                "        for j in range(1, z.shape[1]):\n"
+                "            top = max(top, z[i, j])\n"
+                "        total = 0.0\n"
+                "        for j in range(z.shape[1]):\n"
+                "            out[i, j] = _exp(z[i, j] - top)  # shifted: no overflow\n"
+                "            total += out[i, j]\n"
+                "        for j in range(z.shape[1]):\n"
+                "            out[i, j] /= total\n"
+                "\n\n"
+                "@_jit\n"
+                "def _softmax_vjp_rows(a, v, out):\n"
+                "    for i in range(a.shape[0]):\n"
+                "        va = 0.0\n"
+                "        for j in range(a.shape[1]):\n"
+                "            va += v[i, j] * a[i, j]\n"
+                "        for j in range(a.shape[1]):\n"
+                "            out[i, j] = a[i, j] * (v[i, j] - va)\n"
+            ),
         ),
     ]
 }
@@ -154,11 +197,30 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 @dataclass(frozen=True)
+class OutputDelta:
+    """δ_L = J_σ(z_L)ᵀ ∂C/∂a_L in closed form, for one cost and one output activation.
+
+    Written out, ∂C/∂a_L divides by a (softmax_ce: -y/a), which is 0 once an output
+    underflows; the product simplifies to a form without the division. ``formula``
+    is its SymPy form over a_L and y (the tests check it equals the product exactly);
+    ``numpy`` and ``numba`` are templates over ``{a}``, ``{y}`` (numba: ``{out}`` too).
+    """
+
+    activation: str
+    math: str  # plain text, for the generated module's docstring
+    formula: Callable[[Sequence[Expr], Sequence[Expr]], list[Expr]]
+    numpy: str
+    numba: str
+    numba_helper: str = ""
+
+
+@dataclass(frozen=True)
 class Cost:
-    """One cost C(a_L, y): formula, registered gradient ∂C/∂a_L, LaTeX and NumPy code.
+    """One cost C(a_L, y): formula, registered gradient ∂C/∂a_L, LaTeX and numeric code.
 
     NumPy strings are templates over ``{a}`` and ``{y}`` (arrays of shape
-    (batch, n_L)); the cost is summed over the batch.
+    (batch, n_L)), numba strings over one element of each; the cost is summed
+    over the batch.
     """
 
     name: str
@@ -171,6 +233,12 @@ class Cost:
     numpy_gradient: str
     output: str | None = None  # the output activation this cost requires
     min_outputs: int = 1
+    numba_gradient: str | None = None
+    output_deltas: tuple[OutputDelta, ...] = ()  # δ_L without dividing by a, by activation
+
+    def output_delta(self, activation: str) -> OutputDelta | None:
+        """The closed form of δ_L for this output activation, if there is one."""
+        return next((d for d in self.output_deltas if d.activation == activation), None)
 
 
 COSTS: dict[str, Cost] = {
@@ -182,6 +250,7 @@ COSTS: dict[str, Cost] = {
             lambda a, y: [aj - yj for aj, yj in zip(a, y)],
             r"\frac{1}{2} \sum_j \bigl(a_j - y_j\bigr)^2", r"a_j - y_j",
             "0.5 * np.sum(({a} - {y}) ** 2)", "{a} - {y}",
+            numba_gradient="{a} - {y}",
         ),
         Cost(
             "bce", "binary cross-entropy, C = -sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]",
@@ -191,6 +260,11 @@ COSTS: dict[str, Cost] = {
             r"-\frac{y_j}{a_j} + \frac{1 - y_j}{1 - a_j}",
             "-np.sum({y} * np.log({a}) + (1.0 - {y}) * np.log(1.0 - {a}))",
             "-{y} / {a} + (1.0 - {y}) / (1.0 - {a})",
+            numba_gradient="-{y} / {a} + (1.0 - {y}) / (1.0 - {a})",
+            output_deltas=(
+                OutputDelta("sigmoid", "a - y", lambda a, y: [aj - yj for aj, yj in zip(a, y)],
+                            "{a} - {y}", "{a} - {y}"),
+            ),
         ),
         Cost(
             "softmax_ce", "softmax output with categorical cross-entropy, C = -sum_j y_j log a_j",
@@ -199,6 +273,25 @@ COSTS: dict[str, Cost] = {
             r"-\sum_j y_j \log a_j", r"-\frac{y_j}{a_j}",
             "-np.sum({y} * np.log({a}))", "-{y} / {a}",
             output="softmax", min_outputs=2,
+            numba_gradient="-{y} / {a}",
+            output_deltas=(
+                OutputDelta(
+                    "softmax", "a Σ_k y_k - y",
+                    lambda a, y: [aj * sum(y) - yj for aj, yj in zip(a, y)],
+                    "{a} * np.sum({y}, axis=-1, keepdims=True) - {y}",
+                    "_softmax_ce_delta_rows({a}, {y}, {out})",
+                    numba_helper=(
+                        "@_jit\n"
+                        "def _softmax_ce_delta_rows(a, y, out):\n"
+                        "    for i in range(a.shape[0]):\n"
+                        "        total = 0.0\n"
+                        "        for j in range(a.shape[1]):\n"
+                        "            total += y[i, j]\n"
+                        "        for j in range(a.shape[1]):\n"
+                        "            out[i, j] = a[i, j] * total - y[i, j]\n"
+                    ),
+                ),
+            ),
         ),
     ]
 }

@@ -5,7 +5,7 @@ column convention (one column per sample): W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙. Ar
 are stored one sample per row, so ``RowsPrinter.rows`` prints a column quantity
 v as the code for vᵀ, and SymPy's own transpose rules do the rest: W_lᵀ δ_l
 prints as ``delta_l @ W_l``, δ_l a_{l-1}ᵀ (summed over the batch) as
-``delta_l.T @ a_{l-1}``. ``MathPrinter`` prints the same expressions as the
+``np.dot(delta_l.T, a_{l-1})``. ``MathPrinter`` prints the same expressions as the
 equations they are, for the generated module's docstring and comments.
 """
 
@@ -22,34 +22,52 @@ from sympy.printing.str import StrPrinter
 
 
 class NumericForm(sp.MatrixExpr):
-    """A registry NumPy template applied to column quantities, e.g. σ'(z_l); prints itself.
+    """A registry template applied to column quantities, e.g. σ'(z_l); prints itself.
 
-    ``code`` is over the operands' row-stored arrays (``{z}``, ``{a}``, ``{v}``,
-    ``{y}``); ``math`` is its plain-text name for the docstring.
+    ``code`` is NumPy over the operands' row-stored arrays (``{z}``, ``{a}``, ``{v}``,
+    ``{y}``); ``numba`` the same over one element of each (or a call filling ``{out}``);
+    ``math`` is its plain-text name for the docstring.
     """
 
-    def __new__(cls, code, math, keys, *operands):
-        return super().__new__(cls, Str(str(code)), Str(str(math)), Str(str(keys)), *operands)
+    def __new__(cls, code, numba, math, keys, *operands):
+        texts = (Str(str(text)) for text in (code, numba, math, keys))
+        return super().__new__(cls, *texts, *operands)
 
     @property
     def shape(self):
-        return self.args[3].shape
+        return self.operands[0].shape
 
-    def _fill(self, template: str, print_operand) -> str:
-        keys = str(self.args[2]).split(",")
-        return template.format(**{k: print_operand(op) for k, op in zip(keys, self.args[3:])})
+    @property
+    def keys(self) -> list[str]:
+        return str(self.args[3]).split(",")
+
+    @property
+    def operands(self) -> tuple:
+        return self.args[4:]
+
+    @property
+    def numba(self) -> str:
+        return self.args[1].name
+
+    def fill(self, template: str, print_operand) -> str:
+        """``template`` with each operand printed by ``print_operand``."""
+        return template.format(**{k: print_operand(op) for k, op in zip(self.keys, self.operands)})
 
     def code(self, printer: RowsPrinter) -> str:
-        return self._fill(self.args[0].name, lambda op: printer.operand(sp.transpose(op)))
+        return self.fill(self.args[0].name, lambda op: printer.operand(sp.transpose(op)))
 
     def math(self, printer: MathPrinter) -> str:
-        return self._fill(self.args[1].name, printer.operand)
+        return self.fill(self.args[2].name, printer.operand)
 
 
-def numeric_form(code: str, math: str, **operands) -> NumericForm:
-    """``code`` applied to the operands it or ``math`` names (the others are left out)."""
-    used = {k: v for k, v in operands.items() if "{" + k + "}" in code + math}
-    return NumericForm(code, math, ",".join(used), *used.values())
+def numeric_form(code: str, math: str, numba: str | None = None, **operands) -> NumericForm:
+    """``code`` applied to the operands it, ``numba`` or ``math`` names (the others are left out).
+
+    A form without a numba template gets ``None`` there: the numba printer refuses it.
+    """
+    texts = code + math + (numba or "")
+    used = {k: v for k, v in operands.items() if "{" + k + "}" in texts}
+    return NumericForm(code, numba or "None", math, ",".join(used), *used.values())
 
 
 # ---------------------------------------------------------------- printers
@@ -81,10 +99,25 @@ class RowsPrinter(NumPyPrinter):
 
     def _print_MatMul(self, expr):
         coeff, matrices = expr.as_coeff_matrices()
+        if isinstance(matrices[0], sp.Transpose):  # δᵀ a, summed over the batch: np.dot is
+            product = self._print(matrices[0])  # up to 3x faster than @ at batch 1
+            for m in matrices[1:]:
+                product = f"np.dot({product}, {self._print(m)})"
+            return _scaled(self, coeff, product)
+        # δ W: @ is as fast at batch 1 and up to 25% faster from batch 100 on
         return _scaled(self, coeff, " @ ".join(self.operand(m) for m in matrices))
 
     def _print_HadamardProduct(self, expr):
-        return " * ".join(self.operand(m) for m in expr.args)
+        return " * ".join(self.factor(m) for m in expr.args)
+
+    def factor(self, expr) -> str:
+        """``expr``'s code as a factor of a product: a product itself needs no parentheses
+        (v * a * (1 - a) lets NumPy reuse the temporary of v * a for the next product)."""
+        text = self._print(expr)
+        node = ast.parse(text, mode="eval").body
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            return text
+        return self.operand(expr)
 
     def _print_MatAdd(self, expr):
         return " + ".join(self._print(m) for m in expr.args)

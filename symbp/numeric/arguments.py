@@ -1,0 +1,113 @@
+"""Argument checks of the generated gradient modules: the fast test and the careful one.
+
+Every generated ``grad``, ``cost`` and ``forward`` first calls ``_arguments``, printed
+per network by ``fast_check_source``: a handful of shape comparisons against literal
+widths that pass for well-formed arrays in well under a microsecond. Anything else
+(a list, a wrong shape, a wrong number of matrices) goes to ``_convert_arguments``,
+whose source below is copied into each module: it converts what can be converted
+and otherwise raises a ValueError naming the argument, the shape it has and the
+shape it should have. The functions below use only ``np`` (NumPy, or the array
+module of the jax and torch backends), so they run unchanged in every backend.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+CONVERTIBLE = (TypeError, ValueError, RuntimeError)  # what asarray raises for non-numbers
+
+
+def _float_array(name, value):
+    try:
+        return np.asarray(value, dtype=float)
+    except CONVERTIBLE:
+        raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
+                         f"{value!r:.60}") from None
+
+
+def _shape(array):
+    return tuple(int(n) for n in array.shape)
+
+
+def _convert_arguments(x, y, weights, biases, widths):
+    """x and y (None for none) as (batch, n) float arrays, then W_1..W_L and b_1..b_L as float
+    arrays of the shapes ``widths`` asks for; ValueError naming the first that is not."""
+    L, n_in, n_out = len(widths) - 1, widths[0], widths[-1]
+    x = _float_array("x", x)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(f"x has shape {_shape(x)}; expected ({n_in},) for one sample or "
+                         f"(batch, {n_in}), one sample per row")
+    if y is not None:
+        y = _float_array("y", y)
+        given = _shape(y)
+        if y.ndim == 1:
+            y = y[None]
+        if _shape(y) != (x.shape[0], n_out):
+            one = f"({n_out},) or " if x.shape[0] == 1 else ""
+            raise ValueError(f"y has shape {given}; expected {one}({x.shape[0]}, {n_out}): "
+                             f"{n_out} targets for each of the {x.shape[0]} samples in x")
+    shapes = {"weights": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "biases": [(widths[l],) for l in range(1, L + 1)]}
+    params = []
+    for name, given, symbol in (("weights", weights, "W"), ("biases", biases, "b")):
+        if isinstance(given, (str, bytes, dict)) or not hasattr(given, "__iter__"):
+            raise ValueError(f"{name} must be a list of {L} arrays {symbol}_1..{symbol}_{L}; "
+                             f"got {type(given).__name__}")
+        given = list(given)
+        if len(given) != L:
+            raise ValueError(f"{name} must hold {L} arrays {symbol}_1..{symbol}_{L}, one per "
+                             f"layer of the network {list(widths)}; got {len(given)}")
+        for l, (value, shape) in enumerate(zip(given, shapes[name]), start=1):
+            label = f"{name}[{l - 1}] ({symbol}_{l})"
+            array = _float_array(label, value)
+            if _shape(array) != shape:
+                raise ValueError(f"{label} has shape {_shape(array)}; expected {shape}")
+            params.append(array)
+    return (x, y, *params)
+
+
+RUNTIME = (_float_array, _shape, _convert_arguments)
+
+
+def runtime_source() -> str:
+    """The careful check's source, as copied into every generated module."""
+    constants = f"_CONVERTIBLE = ({', '.join(e.__name__ for e in CONVERTIBLE)})\n"
+    functions = "\n\n".join(inspect.getsource(f) for f in RUNTIME)
+    return constants + "\n\n" + functions.replace("CONVERTIBLE", "_CONVERTIBLE")
+
+
+def fast_check_source(widths) -> str:
+    """``_arguments(x, y, weights, biases)`` for one network: returns x, y (2-D; y None when
+    None is given) and the parameters, taking the careful path unless every shape is right."""
+    L = len(widths) - 1
+    W = ", ".join(f"W{l}" for l in range(1, L + 1))
+    b = ", ".join(f"b{l}" for l in range(1, L + 1))
+    unpack = (f"({W},)", f"({b},)") if L == 1 else (W, b)
+    checks = [f"xs.shape[1:] == ({widths[0]},)",
+              f"(ys is None or ys.shape == (xs.shape[0], {widths[-1]}))"]
+    checks += [f"W{l}.shape == ({widths[l]}, {widths[l - 1]})" for l in range(1, L + 1)]
+    checks += [f"b{l}.shape == ({widths[l]},)" for l in range(1, L + 1)]
+    condition = "\n                and ".join(checks)
+    return f'''def _arguments(x, y, weights, biases):
+    """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
+    try:
+        xs = np.asarray(x, dtype=float)
+        if xs.ndim == 1:
+            xs = xs[None]
+        ys = y
+        if y is not None:
+            ys = np.asarray(y, dtype=float)
+            if ys.ndim == 1:
+                ys = ys[None]
+        {unpack[0]} = weights
+        {unpack[1]} = biases
+        if ({condition}):
+            return xs, ys, {W}, {b}
+    except (AttributeError, {", ".join(e.__name__ for e in CONVERTIBLE)}):
+        pass  # a list, a wrong count, a wrong shape: the careful path says which
+    return _convert_arguments(x, y, weights, biases, WIDTHS)
+'''

@@ -1,0 +1,188 @@
+"""The proved δ recursion, run on matrix symbols: the trace every code generator prints.
+
+``CodeOps`` is the array algebra (``RecursionOps``) of ``backprop_deltas``, like
+``SymbolicOps``, but its quantities are SymPy matrix expressions over whole
+arrays (W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙). The registry's numeric forms (σ', ∂C/∂a_L,
+softmax's vector-Jacobian product) enter as ``NumericForm`` leaves that carry
+both their NumPy and their numba template.
+
+``trace`` runs the derivation's own recursion function on ``CodeOps``, so the
+recursion the prover checks is the one that runs, mistakes included: the NumPy
+module (``codegen``) and the numba kernel (``numba_codegen``) print the same
+statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+
+from ..core import registry
+from .array_printers import MathPrinter, RowsPrinter, numeric_form
+
+BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One step: ``target = code`` in NumPy, the equation it computes, and its expression.
+
+    ``kind`` is "delta" (a stored (batch, n) array such as δ_l), "weight" or "bias";
+    ``value`` is the SymPy matrix expression in the column convention (n × batch).
+    """
+
+    target: str
+    code: str
+    math: str
+    kind: str
+    value: Any
+    width: int
+
+
+class CodeOps:
+    """``RecursionOps`` on whole arrays, recording NumPy statements.
+
+    Same interface as ``symbp.core.recursion.SymbolicOps``. Each quantity is a SymPy matrix
+    expression; ``bind_delta`` and ``gradient`` print it into ``statements``.
+    """
+
+    def __init__(self, d):
+        self.symbols = d  # the network's symbols, as SymbolicOps has them
+        self.L = d.L
+        self.widths = n = d.net.widths
+        self.names: dict[str, str] = {}  # array name -> its name in the math
+        self._symbols: dict[str, sp.MatrixSymbol] = {}
+        self.stored: set[str] = set()
+        self._a = {l: self._column("x" if l == 0 else f"a{l}", n[l], "x" if l == 0 else f"a_{l}")
+                   for l in range(self.L + 1)}
+        self._z = {l: self._column(f"z{l}", n[l], f"z_{l}") for l in range(1, self.L + 1)}
+        self._y = self._column("y", n[-1], "y")
+        self._ones = self._symbol("ones", (BATCH, 1), "1")  # δ_l 1 sums δ_l over the batch
+        self._W = {l: self._symbol(f"W{l}", (n[l], n[l - 1]), f"W_{l}")
+                   for l in range(1, self.L + 1)}
+        self.rows = RowsPrinter()
+        self.math = MathPrinter(self.names, self.stored)
+        self.statements: list[Statement] = []
+        self.weight: dict[int, str] = {}
+        self.bias: dict[int, str] = {}
+        self.uses_z: set[int] = set()  # layers whose z_l the code reads (others keep only a_l)
+        self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
+        self._cost_gradient = None
+
+    def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
+        self.names[name] = math
+        self._symbols[name] = sp.MatrixSymbol(name, *shape)
+        return self._symbols[name]
+
+    def _column(self, name: str, width: int, math: str) -> sp.MatrixExpr:
+        """A batch quantity stored one sample per row, seen as columns (n × batch)."""
+        self.stored.add(name)
+        return self._symbol(name, (BATCH, width), math).T
+
+    def _emit(self, target: str, math_target: str, code: str, value, kind: str,
+              width: int) -> None:
+        unknown = sorted(map(str, value.free_symbols - set(self._symbols.values())))
+        if unknown:
+            listed = ", ".join(unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+            raise ValueError(f"cannot generate code for {math_target}: it uses {listed}, "
+                             "which are not arrays of the recursion")
+        math = f"{math_target} = {self.math.doprint(value)}"
+        self.statements.append(Statement(target, code, math, kind, value, width))
+
+    # ---- RecursionOps
+
+    def cost_gradient(self):
+        cost = self.symbols.net.cost_entry
+        self._cost_gradient = numeric_form(cost.numpy_gradient, "∂C/∂{a}", cost.numba_gradient,
+                                           a=self._a[self.L], y=self._y)
+        return self._cost_gradient
+
+    def activation_vjp(self, l: int, v):
+        act = self.symbols.net.activation(l)
+        if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
+            fused = self._output_delta(l, v, f"∂C/∂a_{l} ⊙ {act.name}'(z_{l})")
+            if fused is not None:
+                return fused
+            if "{z}" in act.numpy_derivative + (act.numba_derivative or ""):
+                self.uses_z.add(l)
+            prime = numeric_form(act.numpy_derivative, f"{act.name}'({{z}})",
+                                 act.numba_derivative, z=self._z[l], a=self._a[l])
+            return sp.HadamardProduct(v, prime)
+        if act.numpy_vjp is None:
+            raise ValueError(f"activation {act.name!r} has no numeric vector-Jacobian product")
+        fused = self._output_delta(l, v, f"J_{act.name}(z_{l})ᵀ ∂C/∂a_{l}")
+        if fused is not None:
+            return fused
+        if not isinstance(v, sp.Transpose):  # the product uses v twice: compute it once
+            width = self.widths[l]
+            named = self._column(f"v{l}", width, f"v_{l}")
+            self._emit(f"v{l}", f"v_{l}", self.rows.rows(v), v, "delta", width)
+            v = named
+        return numeric_form(act.numpy_vjp, f"J_{act.name}(z_{l})ᵀ {{v}}", act.numba_vjp,
+                            a=self._a[l], v=v)
+
+    def _output_delta(self, l: int, v, math: str):
+        """J_σ(z_L)ᵀ ∂C/∂a_L in the cost's closed form (no division by a), when v is exactly
+        the cost gradient of the output layer; None otherwise (then the product is written out)."""
+        if l != self.L or self._cost_gradient is None or v != self._cost_gradient:
+            return None
+        form = self.symbols.net.cost_entry.output_delta(self.symbols.net.activation(l).name)
+        if form is None:
+            return None
+        self.fused.add(l)
+        return numeric_form(form.numpy, math, form.numba, a=self._a[l], y=self._y)
+
+    def transpose_times(self, l: int, v):
+        return self._W[l].T * v
+
+    def activation(self, l: int):
+        return self._a[l]
+
+    def outer(self, u, v):
+        return u * v.T
+
+    def bind_delta(self, l: int, value):
+        name = f"delta{l}"
+        width = self.widths[l]
+        delta = self._column(name, width, f"δ_{l}")
+        self._emit(name, f"δ_{l}", self.rows.rows(value), value, "delta", width)
+        return delta
+
+    def gradient(self, l: int, weight, bias) -> None:
+        shape = self._W[l].shape
+        if weight.shape != shape:
+            raise ValueError(f"the recursion's dC/dW_{l} has shape {weight.shape}, not {shape}")
+        if bias.shape != (shape[0], BATCH):
+            raise ValueError(f"the recursion's dC/db_{l} has shape {bias.shape}, not "
+                             f"({shape[0]}, batch)")
+        self.weight[l], self.bias[l] = f"dW{l}", f"db{l}"
+        self._emit(f"dW{l}", f"∂C/∂W_{l}", self.rows.doprint(weight), weight, "weight", shape[0])
+        # summed over the batch: 1ᵀ δ_l as one matrix-vector product (faster than sum(axis=0))
+        self._emit(f"db{l}", f"∂C/∂b_{l}", f"np.dot(ones, {self.rows.rows(bias)})", bias,
+                   "bias", shape[0])
+
+
+def numeric_activations() -> list[str]:
+    """The activations that have a numeric form."""
+    return [name for name, act in registry.ACTIVATIONS.items() if act.numeric]
+
+
+def require_numeric(net) -> None:
+    """ValueError unless every layer's activation has a numeric form."""
+    for l, name in enumerate(net.activations, start=1):
+        if not net.activation(l).numeric:
+            raise ValueError(f"activation {name!r} (layer {l}) has no numeric form; "
+                             f"choose one of: {', '.join(numeric_activations())}")
+
+
+def trace(d) -> CodeOps:
+    """Run the derivation's own recursion function on ``CodeOps``."""
+    require_numeric(d.net)
+    ops = CodeOps(d)
+    d.recursion_function(ops)
+    for l in range(1, d.L + 1):
+        if l not in ops.weight:
+            raise ValueError(f"the recursion produced no gradient for layer {l}")
+    return ops

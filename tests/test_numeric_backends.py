@@ -1,0 +1,257 @@
+"""Every backend of lambdify: the same gradients (torch autograd and central differences as
+oracles), the same argument checks, wrong exactly when the recursion is wrong, no overflow."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from oracles import assert_close, central_differences, random_point, torch_gradients
+from test_prove import MUTANTS, SQUARE
+
+import symbp
+
+BACKENDS = ["numpy", "numba", "jax", "torch"]
+NET = symbp.Network([2, 3, 3, 2])
+COMPILED: dict = {}  # (network, recursion, backend) -> NumericGradients, once per session
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _numba_cache(tmp_path_factory):
+    """Compiled numba modules go to a folder of this test session, not the user's cache."""
+    saved = os.environ.get("SYMBP_CACHE_DIR")
+    os.environ["SYMBP_CACHE_DIR"] = str(tmp_path_factory.mktemp("symbp-cache"))
+    yield
+    if saved is None:
+        del os.environ["SYMBP_CACHE_DIR"]
+    else:
+        os.environ["SYMBP_CACHE_DIR"] = saved
+
+
+def gradients(backend, net=NET, recursion=symbp.backprop_deltas):
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    key = (net, recursion, backend)
+    if key not in COMPILED:
+        COMPILED[key] = symbp.lambdify(symbp.derive(net, recursion=recursion), backend)
+    return COMPILED[key]
+
+
+def as_numpy(grads):
+    def array(g):
+        return np.asarray(g.detach() if hasattr(g, "detach") else g, dtype=float)
+
+    return {k: [array(g) for g in v] for k, v in grads.items()}
+
+
+def close(backend):
+    """jax computes in float32 unless jax_enable_x64 is set."""
+    if backend == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            return {"rtol": 1e-4, "atol": 1e-5}
+    return {"rtol": 1e-9}
+
+
+# ---------------------------------------------------------------- the same gradients
+
+NETWORKS = [
+    NET,
+    symbp.Network([3, 4, 2], "relu", "softmax_ce"),
+    symbp.Network([2, 3, 1], ["tanh", "sigmoid"], "bce"),
+    symbp.Network([3, 3, 3], ["softmax", "softplus"], "mse"),
+    symbp.Network([2, 4, 3], ["leaky_relu", "identity"], "mse"),
+    symbp.Network([20, 30, 3], ["sigmoid", "softmax"], "softmax_ce"),  # BLAS in the kernel
+    symbp.Network([10, 12, 9], ["relu", "leaky_relu"], "mse"),  # wide loops keeping z_l
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+@pytest.mark.parametrize("net", NETWORKS, ids=repr)
+def test_compiled_backends_equal_torch(backend, net, rng):
+    pytest.importorskip("torch")
+    f = gradients(backend, net)
+    for batch in (None, 1, 7, 600):  # 600: past the kernel's switch from loops to BLAS
+        point = random_point(net, rng, batch)
+        assert_close(as_numpy(f(*point)), torch_gradients(net, *point), **close(backend))
+        assert float(f.cost(*point)) == pytest.approx(
+            float(gradients("numpy", net).cost(*point)), rel=close(backend)["rtol"])
+    np.testing.assert_allclose(np.asarray(f.forward(point[0][0], *point[2:])),
+                               gradients("numpy", net).forward(point[0][0], *point[2:]),
+                               rtol=close(backend)["rtol"])
+
+
+# ---------------------------------------------------------------- the same argument checks
+
+
+def test_lists_and_odd_arrays_work(backend, rng):
+    """Lists, tuples, float32 and int arrays, Fortran order, read-only arrays, one sample."""
+    f, reference = gradients(backend), gradients("numpy")
+    x, y, weights, biases = random_point(NET, rng, batch=4)
+    frozen = [W.copy() for W in weights]
+    for W in frozen:
+        W.flags.writeable = False
+    variants = [
+        (x.tolist(), y.tolist(), [W.tolist() for W in weights], [b.tolist() for b in biases]),
+        (x.astype(np.float32), y, tuple(weights), tuple(biases)),
+        ((10 * x).astype(int), y, weights, biases),
+        (np.asfortranarray(x), np.asfortranarray(y), [np.asfortranarray(W) for W in weights],
+         biases),
+        (x, y, frozen, biases),
+        (x[0], y[0], weights, biases),  # one sample as (n_0,) and (n_L,)
+    ]
+    for args in variants:
+        x_, y_, weights_, biases_ = args
+        want = reference(np.atleast_2d(np.asarray(x_, dtype=float)),
+                         np.atleast_2d(np.asarray(y_, dtype=float)),
+                         [np.asarray(W, dtype=float) for W in weights_],
+                         [np.asarray(b, dtype=float) for b in biases_])
+        assert_close(as_numpy(f(*args)), want, **close(backend))
+
+
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.slow) if b == "numba" else b
+                        for b in BACKENDS])
+def backend(request):
+    """Each backend; numba's first compile of a network takes a second or two: slow."""
+    return request.param
+
+
+W1, W2, W3 = (np.ones((3, 2)), np.ones((3, 3)), np.ones((2, 3)))
+B1, B2, B3 = np.ones(3), np.ones(3), np.ones(2)
+X, Y = np.ones((5, 2)), np.ones((5, 2))
+BAD = [  # (x, y, weights, biases), what the message must say
+    ((X, np.ones((5, 1)), [W1, W2, W3], [B1, B2, B3]), r"y has shape \(5, 1\); expected \(5, 2\)"),
+    ((X, np.ones((4, 2)), [W1, W2, W3], [B1, B2, B3]), r"y has shape \(4, 2\); expected \(5, 2\)"),
+    ((X, np.ones(3), [W1, W2, W3], [B1, B2, B3]), r"y has shape \(3,\); expected \(5, 2\)"),
+    ((np.ones((5, 3)), Y, [W1, W2, W3], [B1, B2, B3]), r"x has shape \(5, 3\); expected \(2,\)"),
+    ((np.ones((5, 2, 1)), Y, [W1, W2, W3], [B1, B2, B3]), r"x has shape \(5, 2, 1\)"),
+    ((3.0, Y, [W1, W2, W3], [B1, B2, B3]), r"x has shape \(\); expected \(2,\)"),
+    (("abc", Y, [W1, W2, W3], [B1, B2, B3]), r"x must be an array of numbers; got str"),
+    ((X, [[1, 2], [3]], [W1, W2, W3], [B1, B2, B3]), r"y must be an array of numbers"),
+    ((X, Y, [W1, W2], [B1, B2, B3]), r"weights must hold 3 arrays W_1..W_3, .* got 2"),
+    ((X, Y, [W1, W2, W3, W3], [B1, B2, B3]), r"weights must hold 3 arrays W_1..W_3, .* got 4"),
+    ((X, Y, None, [B1, B2, B3]), r"weights must be a list of 3 arrays W_1..W_3; got NoneType"),
+    ((X, Y, "W1W2W3", [B1, B2, B3]), r"weights must be a list of 3 arrays .* got str"),
+    ((X, Y, {"W1": W1}, [B1, B2, B3]), r"weights must be a list of 3 arrays .* got dict"),
+    ((X, Y, [W1.T, W2, W3], [B1, B2, B3]),
+     r"weights\[0\] \(W_1\) has shape \(2, 3\); expected \(3, 2\)"),
+    ((X, Y, [W1, np.ones((3, 2)), W3], [B1, B2, B3]),
+     r"weights\[1\] \(W_2\) has shape \(3, 2\); expected \(3, 3\)"),
+    ((X, Y, [W1, W2, np.ones(6)], [B1, B2, B3]),
+     r"weights\[2\] \(W_3\) has shape \(6,\); expected \(2, 3\)"),
+    ((X, Y, [W1, W2, W3], [B1[:, None], B2, B3]),
+     r"biases\[0\] \(b_1\) has shape \(3, 1\); expected \(3,\)"),
+    ((X, Y, [W1, W2, W3], [B1, B2]), r"biases must hold 3 arrays b_1..b_3, .* got 2"),
+    ((X, Y, [W1, W2, W3], [B1, B2, [[1.0], [2.0, 3.0]]]),
+     r"biases\[2\] \(b_3\) must be an array of numbers"),
+    ((X, Y, [W1, W2, W3], 7), r"biases must be a list of 3 arrays b_1..b_3; got int"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[m[:40] for _, m in BAD])
+def test_bad_arguments_name_the_argument_and_shapes(backend, args, message):
+    f = gradients(backend)
+    with pytest.raises(ValueError, match=message):
+        f(*args)
+    x, _, weights, biases = args
+    with pytest.raises(ValueError, match=message):
+        f.cost(*args)
+    if not message.startswith("y"):
+        with pytest.raises(ValueError, match=message):
+            f.forward(x, weights, biases)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"points": 0}, "points must be an integer from 1 to 1000; got 0"),
+    ({"points": -2}, "points must be an integer from 1 to 1000; got -2"),
+    ({"points": 2.5}, "points must be .* got 2.5"),
+    ({"points": True}, "points must be .* got True"),
+    ({"points": 10**9}, "points must be .* got 1000000000"),
+    ({"batch": 0}, "batch must be an integer from 1 to 10000; got 0"),
+    ({"batch": None}, "batch must be .* got None"),
+    ({"seed": -1}, "seed must be a non-negative integer; got -1"),
+    ({"seed": "0"}, "seed must be a non-negative integer; got '0'"),
+    ({"h": 0}, "h must be a positive number, at most 1; got 0"),
+    ({"h": -1e-6}, "h must be a positive number, at most 1; got -1e-06"),
+    ({"h": float("nan")}, "h must be a positive number, at most 1; got nan"),
+    ({"h": 10.0}, "h must be a positive number, at most 1; got 10.0"),
+    ({"tolerance": -1}, "tolerance must be a positive number, finite; got -1"),
+    ({"tolerance": float("inf")}, "tolerance must be a positive number, finite; got inf"),
+    ({"backend": "cupy"}, "unknown backend 'cupy'; choose one of: numpy, numba, jax, torch"),
+])
+def test_check_gradients_refuses_nonsense(kwargs, message, default_derivation):
+    with pytest.raises(ValueError, match=message):
+        symbp.check_gradients(default_derivation, **kwargs)
+
+
+# ---------------------------------------------------------------- the recursion that runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", ["sigma' dropped in layer 2", "W_{l+1} used for W_l",
+                                    "layers 2 and 3 swapped", "wrong cost derivative"])
+def test_a_wrong_recursion_is_wrong_under_every_backend(backend, mutant, rng):
+    for recursion, ok in ((symbp.backprop_deltas, True), (MUTANTS[mutant][0], False)):
+        f = gradients(backend, SQUARE, recursion)
+        point = random_point(SQUARE, rng, batch=3)
+        want = central_differences(SQUARE, *point)  # the oracle's own forward pass and cost
+        try:
+            assert_close(as_numpy(f(*point)), want, rtol=1e-5, atol=1e-6)
+            agrees = True
+        except AssertionError:
+            agrees = False
+        assert agrees is ok, (backend, mutant)
+    report = symbp.check_gradients(symbp.derive(SQUARE, recursion=MUTANTS[mutant][0]),
+                                   points=1, backend=backend)
+    assert not report.ok and f"({backend})" in str(report)
+
+
+# ---------------------------------------------------------------- numerically safe
+
+
+def test_no_overflow_warning_and_no_nan_far_out(backend, rng):
+    """Weights a thousand times too large: z in the thousands, exp would overflow."""
+    for net in (symbp.Network([3, 4, 2], ["sigmoid", "softplus"], "mse"),
+                symbp.Network([3, 4, 3], ["sigmoid", "softmax"], "softmax_ce"),
+                symbp.Network([3, 2, 1], ["tanh", "sigmoid"], "bce")):
+        f = gradients(backend, net)
+        x, y, weights, biases = random_point(net, rng, batch=6)
+        weights = [1000 * W for W in weights]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = as_numpy(f(x, y, weights, biases))
+            np.asarray(f.forward(x, weights, biases))
+        for g in [*got["W"], *got["b"]]:
+            assert np.all(np.isfinite(g)), (backend, net)
+
+
+def test_softmax_ce_with_an_output_that_underflows(backend):
+    """a_j = 0 in floating point (z differs by 800) while y_j > 0: δ_L = a Σy - y, finite,
+    equal to the gradient torch gets from the stable log_softmax."""
+    torch = pytest.importorskip("torch")
+    net = symbp.Network([2, 3], "softmax", "softmax_ce")
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    y = np.array([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]])
+    W, b = np.array([[400.0, 0.0], [-400.0, 0.0], [0.0, 1.0]]), np.zeros(3)
+    got = as_numpy(gradients(backend, net)(x, y, [W], [b]))
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    logp = torch.log_softmax(torch.tensor(x) @ Wt.T + bt, dim=-1)
+    (-(torch.tensor(y) * logp).sum()).backward()
+    assert_close(got, {"W": [Wt.grad.numpy()], "b": [bt.grad.numpy()]}, **close(backend))
+
+
+def test_bce_with_an_output_saturated_to_one(backend):
+    """σ(z) = 1.0 in floating point (z = 40), y = 0.3: δ_L = a - y, where -y/a + (1-y)/(1-a)
+    divides by zero; torch's stable binary_cross_entropy_with_logits agrees."""
+    torch = pytest.importorskip("torch")
+    net = symbp.Network([2, 1], "sigmoid", "bce")
+    x, y = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.3], [0.6]])
+    W, b = np.array([[40.0, -1.0]]), np.zeros(1)
+    got = as_numpy(gradients(backend, net)(x, y, [W], [b]))
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    logits = torch.tensor(x) @ Wt.T + bt
+    torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y),
+                                                         reduction="sum").backward()
+    assert_close(got, {"W": [Wt.grad.numpy()], "b": [bt.grad.numpy()]}, **close(backend))
