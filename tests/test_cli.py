@@ -89,6 +89,7 @@ def test_list_names_every_activation_and_cost(capsys):
         assert f"  {name} " in out
 
 
+@pytest.mark.slow
 def test_prove_json_reports_a_timeout_with_exit_one():
     # the timeout counts the whole command, imports included: 3 s leave time to start proving
     result = run("prove", "--widths", "16,16,16,16", "--method", "expand", "--timeout", "3",
@@ -118,7 +119,7 @@ def _stderr_of(args, tty: bool) -> str:
     if not tty:
         return run(*args).stderr
     leader, follower = pty.openpty()
-    # a new pseudo-terminal is 0 columns wide, where tqdm draws nothing; real ones are not
+    # a new pseudo-terminal is 0 columns wide; real ones are not
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     with subprocess.Popen([sys.executable, "-m", "symbp", *args], stdout=subprocess.DEVNULL,
                           stderr=follower) as process:
@@ -140,6 +141,7 @@ def _stderr_of(args, tty: bool) -> str:
 SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
 
 
+@pytest.mark.slow
 def test_progress_shows_on_a_terminal_only():
     assert "proving" in _stderr_of(SLOW_PROOF, tty=True)  # takes over a second: a bar appears
     assert _stderr_of(SLOW_PROOF, tty=False) == ""  # a pipe stays clean
@@ -159,6 +161,7 @@ def test_titles_reaching_latex_are_escaped(tmp_path):
     assert r"Grads & costs: 100% of \$x\_1 \#1" in (tmp_path / "derivation.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_generic_network_gets_documents_and_a_note_instead_of_code(tmp_path):
     result = run("derive", "--widths", "2,2", "--activation", "generic", "--format", "json,md",
                  "--out", str(tmp_path))  # py not asked for: no note

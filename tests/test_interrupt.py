@@ -16,6 +16,8 @@ import pytest
 
 from symbp.cli.outputs import STAGE_PREFIX, OutputFolder
 
+pytestmark = pytest.mark.slow  # real signals to real processes: seconds each
+
 A = ["--widths", "2,2", "--format", "tex,md,json,pdf"]  # with pdflatex
 B = ["--widths", "2,3", "--activation", "tanh", "--format", "json,py,md"]  # another set
 

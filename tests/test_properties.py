@@ -1,11 +1,14 @@
 """Property-based tests over random small architectures, activations and costs."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracles import central_differences, random_point, symbolic_values
 
 import symbp
+
+pytestmark = pytest.mark.slow  # Hypothesis over whole networks
 
 ELEMENTWISE = ["generic", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
 

@@ -200,6 +200,7 @@ def test_two_renders_are_byte_identical(fmt):
     assert render(d, fmt, proof) == render(d, fmt, proof) == rendered("default", fmt)
 
 
+@pytest.mark.slow
 def test_byte_identical_across_processes_and_hash_seeds():
     script = (
         "import hashlib, symbp\n"

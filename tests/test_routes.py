@@ -87,7 +87,8 @@ TEXTBOOK = {  # written from scratch here, not taken from symbp's registry
 }
 
 
-@pytest.mark.parametrize("name", list(TEXTBOOK))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "tanh" else n
+                                  for n in TEXTBOOK])
 def test_against_sympy_diff_of_the_explicit_composed_cost(name):
     """Every route, made explicit, equals sympy.diff of a cost composed here from scratch."""
     net = symbp.Network([2, 2, 1], activation=name)
@@ -122,12 +123,13 @@ def test_exactly_equal_to_sympy_diff_for_sigmoid():
 
 # ---------------------------------------------------------------- numeric oracles
 
+SLOW = pytest.mark.slow  # the explicit formulas of these swell: seconds each
 NUMERIC = [
     ([2, 3, 2], "sigmoid", "mse"),
-    ([3, 4, 3], "tanh", "mse"),
-    ([2, 3, 3, 2], "softplus", "mse"),
+    pytest.param([3, 4, 3], "tanh", "mse", marks=SLOW),
+    pytest.param([2, 3, 3, 2], "softplus", "mse", marks=SLOW),
     ([2, 4, 3], ["relu", "sigmoid"], "bce"),
-    ([3, 3, 3], ["leaky_relu", "softmax"], "softmax_ce"),
+    pytest.param([3, 3, 3], ["leaky_relu", "softmax"], "softmax_ce", marks=SLOW),
     ([2, 3, 2], ["identity", "softmax"], "mse"),
 ]
 

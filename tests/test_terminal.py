@@ -107,6 +107,7 @@ def test_a_network_file_warns_too(tmp_path, capsys):
 # ---------------------------------------------------------------- progress
 
 
+@pytest.mark.slow  # progress needs a second to show
 def test_a_long_single_step_still_shows_progress(monkeypatch, capsys):
     monkeypatch.setattr(progress, "SHOW_AFTER", 0.2)
     with progress.bar(True, "busy", total=4) as update:
@@ -144,11 +145,13 @@ def on_a_terminal(args, env=None) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow  # progress needs a second to show
 def test_training_shows_progress_on_a_terminal(tmp_path):
     err = on_a_terminal(["train", "--epochs", "60000", "--out", str(tmp_path)])
     assert "\rtraining  1 s\x1b[K" in err
 
 
+@pytest.mark.slow  # progress needs a second to show
 @pytest.mark.needs_pdflatex
 def test_writing_documents_shows_progress_on_a_terminal(tmp_path):
     bin_dir = tmp_path / "bin"  # a pdflatex that takes 1.5 s more than the real one

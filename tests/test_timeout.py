@@ -16,6 +16,8 @@ import pytest
 from symbp.cli.commands import Budget
 from symbp.core.deadline import TimedOut
 
+pytestmark = pytest.mark.slow  # each waits out a real --timeout
+
 SLACK = 3.0  # seconds past the timeout for starting Python and exiting, on a loaded machine
 
 
