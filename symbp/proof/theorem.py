@@ -251,7 +251,8 @@ def induction(premises: list[Claim], depths: int) -> Claim:
     first = next((c for c in premises if not c.proved), None)
     return Claim(
         "for every depth L and all widths n_0..n_L, the recursion's delta_l is dC/dz_l and its "
-        "dC/dW_l, dC/db_l are the gradients",
+        f"dC/dW_l, dC/db_l are the gradients (the recursion taking at every depth the steps "
+        f"it takes at depths 1..{depths})",
         r"\forall L \ge 1,\ n_0, \dots, n_L \ge 1:\quad "
         r"\delta_l = \frac{\partial C}{\partial z_l},\quad "
         r"\frac{\partial C}{\partial W_l} = \delta_l\, a_{l-1}^{T},\quad "
@@ -302,7 +303,8 @@ def general_summary(proof: Proof) -> str:
     what = proof.network.removeprefix("every depth and width: ")
     verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
     line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the recursion "
-            f"gives dC/dW_l and dC/db_l ({what}); {done} of {len(proof.claims)} claims proved")
+            f"gives dC/dW_l and dC/db_l ({what}; its steps as traced at depths 1..{DEPTHS}); "
+            f"{done} of {len(proof.claims)} claims proved")
     failures = proof.failures
     if failures:
         line += f"; first failure: {failures[0]}"
