@@ -28,7 +28,7 @@ from .numba_codegen import numba_module_source
 
 BACKENDS = ("numpy", "numba", "jax", "torch")
 PACKAGES = {"numba": "numba", "jax": "jax.numpy", "torch": "torch"}
-INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba)", "jax": "pip install jax",
+INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)", "jax": "pip install jax",
            "torch": "pip install torch"}
 
 
