@@ -78,9 +78,10 @@ class Example:
         eta = _number(self.learning_rate, "learning_rate")
         if eta <= 0:
             raise ValueError(f"example: learning_rate must be positive; got {self.learning_rate!r}")
-        x = _vector(self.x, widths[0], "x", "n_0")
-        y = _vector(self.y, widths[-1], "y", f"n_{L}")
-        weights, biases = _layers(self.weights, "weights", L), _layers(self.biases, "biases", L)
+        x = _vector(_lists(self.x), widths[0], "x", "n_0")
+        y = _vector(_lists(self.y), widths[-1], "y", f"n_{L}")
+        weights = _layers(_lists(self.weights), "weights", L)
+        biases = _layers(_lists(self.biases), "biases", L)
         W = [_matrix(w, widths[l], widths[l - 1], l) for l, w in enumerate(weights, 1)]
         b = [_bias(v, widths[l], l) for l, v in enumerate(biases, 1)]
         return Exact(x, y, W, b, eta, self.digits)
@@ -96,6 +97,15 @@ class Exact:
     biases: list[sp.Matrix]
     learning_rate: sp.Rational
     digits: int
+
+
+def _lists(value: object) -> object:
+    """NumPy arrays (at any depth) as nested lists, so that arrays and lists read alike."""
+    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):
+        return value.tolist()  # type: ignore[attr-defined]
+    if isinstance(value, list | tuple):
+        return [_lists(v) for v in value]
+    return value
 
 
 def _number(value: object, where: str) -> sp.Rational:

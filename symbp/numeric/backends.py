@@ -28,8 +28,8 @@ from .numba_codegen import numba_module_source
 
 BACKENDS = ("numpy", "numba", "jax", "torch")
 PACKAGES = {"numba": "numba", "jax": "jax.numpy", "torch": "torch"}
-INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)", "jax": "pip install jax",
-           "torch": "pip install torch"}
+INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)",
+           "jax": "pip install jax", "torch": "pip install torch"}
 
 
 class NumericGradients:
