@@ -9,6 +9,7 @@ Run: python bench/derive.py [--write] [--runs 5]
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -39,20 +40,27 @@ def stages() -> list[tuple[str, float]]:
 import time
 t = [time.perf_counter()]
 import symbp
+from symbp.document.build import build
+from symbp.document.matrix import matrix_chapter
 from symbp.numeric.codegen import module_source
+from symbp.render.chapters import render_matrix
+from symbp.render.documents import render_document
 from symbp.render.figures import figure_files
 from symbp.render.latex import compile_pdf
 t.append(time.perf_counter())
 d = symbp.derive(symbp.Network()); p = symbp.prove(d); t.append(time.perf_counter())
-tex = symbp.render(d, "tex", p); t.append(time.perf_counter())
-md = symbp.render(d, "md", p); t.append(time.perf_counter())
+doc = build(d, p); t.append(time.perf_counter())
+tex = render_document(doc, "tex"); md = render_document(doc, "md"); t.append(time.perf_counter())
 pdf = compile_pdf(tex); t.append(time.perf_counter())
+chapter = matrix_chapter(d); mtex = render_matrix(chapter, "tex"); render_matrix(chapter, "md")
+compile_pdf(mtex); t.append(time.perf_counter())
 module_source(d); figure_files(d); t.append(time.perf_counter())
 print(" ".join(f"{b - a:.3f}" for a, b in zip(t, t[1:])))
 """
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     names = ["import symbp (SymPy, NumPy, Jinja)", "derive + prove (expand)",
-             "render .tex (with the swell measurements)", "render .md", "pdflatex",
+             "build the document (general theorem, swell measurements, graph)",
+             "render .tex and .md", "pdflatex, derivation", "matrix chapter, pdflatex included",
              "gradients.py and figures"]
     return list(zip(names, map(float, out.stdout.split())))
 
@@ -72,7 +80,9 @@ def main() -> None:
              f"{'met' if median <= TARGET else 'MISSED'}).", "",
              "| stage (one run, in process) | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.2f} |" for name, seconds in stages()]
+    load = os.getloadavg()[0]
     lines += ["", f"Rerun: `python bench/derive.py --write`. Machine: {platform.machine()}, "
+                  f"{os.cpu_count()} cores, load average {load:.2f} after the runs; "
                   f"Python {platform.python_version()}."]
     text = "\n".join(lines)
     print(text)

@@ -25,7 +25,7 @@ Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_de
     ∂C/∂W_1 = δ_1 xᵀ
     ∂C/∂b_1 = δ_1
 
-Numeric forms (NumPy, from symbp.registry):
+Numeric forms (NumPy, from symbp.core.registry):
     sigmoid(z) = 1.0 / (1.0 + np.exp(np.minimum(-z, 709.0)))
     sigmoid'(z) = a * (1.0 - a), where a = sigmoid(z)
     C = 0.5 * np.sum((a - y) ** 2), where a = a_3

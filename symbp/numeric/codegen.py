@@ -143,7 +143,7 @@ Forward pass:
 Backpropagation, {origin}:
 {steps}
 
-Numeric forms (NumPy, from symbp.registry):
+Numeric forms (NumPy, from symbp.core.registry):
 {listed}
 
 Imports {imports}. Generated code: regenerate it with symbp rather than editing it.
