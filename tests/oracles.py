@@ -94,8 +94,10 @@ def torch_gradients(net, x, y, weights, biases):
     return {"W": [W.grad.numpy() for W in Ws], "b": [b.grad.numpy() for b in bs]}
 
 
-def symbolic_values(d, route, x, y, weights, biases):
-    """Evaluate a route's symbolic gradients at one point (explicit formulas, lambdify)."""
+def symbolic_values(d, route, x, y, weights, biases, formulas=True):
+    """Evaluate a route's symbolic gradients at one point with lambdify: through the
+    explicit formulas, or (``formulas=False``, much faster on deep networks) through the
+    opaque functions' own numeric forms."""
     from symbp import explicit
 
     symbols = [*d.x, *d.y]
@@ -106,7 +108,8 @@ def symbolic_values(d, route, x, y, weights, biases):
     out = {"W": [], "b": []}
     for l in range(1, d.L + 1):
         for wrt in ("W", "b"):
-            expr = explicit(d.grad(l, route, wrt))
+            expr = d.grad(l, route, wrt)
+            expr = explicit(expr) if formulas else expr
             f = sp.lambdify(symbols, list(expr), modules="math")  # one scalar point: plain Python
             value = np.asarray(f(*values), dtype=float)
             out[wrt].append(value.reshape(weights[l - 1].shape) if wrt == "W" else value.ravel())

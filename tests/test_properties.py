@@ -64,7 +64,7 @@ def test_any_wrong_entry_is_caught(net, data):
 @given(networks(numeric=True), st.integers(0, 2**32 - 1))
 def test_numeric_values_match_central_differences(net, seed):
     point = random_point(net, np.random.default_rng(seed))
-    got = symbolic_values(symbp.derive(net), "recursion", *point)
+    got = symbolic_values(symbp.derive(net), "recursion", *point, formulas=False)
     want = central_differences(net, *point)
     for wrt in ("W", "b"):
         for g, w in zip(got[wrt], want[wrt]):

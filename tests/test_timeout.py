@@ -83,6 +83,7 @@ def test_a_proof_that_runs_out_is_reported_as_timed_out_not_failed():
     if result.stdout:  # the proof had started: its report says so
         data = json.loads(result.stdout)
         assert data["status"] == "timed out" and data["failures"] == []
+        assert data["holds"] is False and 0 < data["seconds"] <= 3.5
     else:  # still building when time ran out
         assert result.stderr == "symbp: timed out after 3 s (--timeout)\n"
 
