@@ -229,7 +229,7 @@ def _cmd_derive(args) -> int:
             left = budget(args).remaining
             b = Build(d, proof, job.title, job.timings, workdir=folder.staging,
                       timeout=DEFAULT_TIMEOUT if left is None else min(DEFAULT_TIMEOUT, left + 1),
-                      example=job.example)
+                      example=job.example, wanted=tuple(formats))
             files = build_files(b, formats, update)
             folder.stage(files)
         _stall("built")

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document, build
-from ..document.matrix import matrix_chapter
+from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
 from ..document.worked import worked_json
 from ..numeric.codegen import module_source
@@ -26,7 +26,7 @@ from ..proof.prove import Proof
 from ..render.chapters import render_matrix
 from ..render.documents import render_document
 from ..render.figures import figure_files, markdown_images
-from ..render.latex import DEFAULT_TIMEOUT, compile_pdf, missing_compiler_note
+from ..render.latex import DEFAULT_TIMEOUT, compile_all, missing_compiler_note
 
 Update = Callable[[str, int, int], None]
 
@@ -46,6 +46,7 @@ class Build:
     workdir: Path | None = None  # where pdflatex works (the staging folder)
     timeout: float = DEFAULT_TIMEOUT  # seconds left for pdflatex
     example: WorkedExample | None = None  # numbers for the worked example
+    wanted: tuple[str, ...] = ()  # the formats being made: their PDFs compile side by side
     notes: list[str] = field(default_factory=list)
 
     @cached_property
@@ -56,6 +57,24 @@ class Build:
     @cached_property
     def tex(self) -> str:
         return render_document(self.document, "tex")
+
+    @cached_property
+    def matrix(self) -> MatrixChapter:
+        return matrix_chapter(self.d)
+
+    @cached_property
+    def pdfs(self) -> dict[str, bytes]:
+        """Every PDF of the run, compiled at once: one pdflatex per document, side by side."""
+        sources = {}
+        if "pdf" in self.wanted:
+            sources["derivation.pdf"] = self.tex
+        if "matrix" in self.wanted and missing_compiler_note() is None:
+            sources["matrix.pdf"] = render_matrix(self.matrix, "tex")
+        if not sources:
+            return {}
+        compiled = compile_all(list(sources.values()), timeout=self.timeout,
+                               workdir=self.workdir)
+        return {name: c.pdf for name, c in zip(sources, compiled)}
 
 
 def _numeric(net: Network) -> str | None:
@@ -92,11 +111,12 @@ def _json(b: Build) -> dict[str, bytes]:
 
 
 def _matrix(b: Build) -> dict[str, bytes]:
-    chapter = matrix_chapter(b.d)
-    tex = render_matrix(chapter, "tex")
-    files = {"matrix.tex": tex.encode(), "matrix.md": render_matrix(chapter, "md").encode()}
-    if missing_compiler_note() is None:  # else the pdf format's note says it once
-        files["matrix.pdf"] = compile_pdf(tex, timeout=b.timeout, workdir=b.workdir)
+    """The chapter as .tex and .md, and its PDF where pdflatex is (else the pdf format's
+    note says it once)."""
+    files = {"matrix.tex": render_matrix(b.matrix, "tex").encode(),
+             "matrix.md": render_matrix(b.matrix, "md").encode()}
+    if "matrix.pdf" in b.pdfs:
+        files["matrix.pdf"] = b.pdfs["matrix.pdf"]
     return files
 
 
@@ -115,9 +135,7 @@ class Format:
 FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("tex", ("derivation.tex",), lambda b: {"derivation.tex": b.tex.encode()}),
     Format("md", ("derivation.md", "graph.svg", "swell.svg"), _markdown),
-    Format("pdf", ("derivation.pdf",),
-           lambda b: {"derivation.pdf": compile_pdf(b.tex, timeout=b.timeout,
-                                                    workdir=b.workdir)},
+    Format("pdf", ("derivation.pdf",), lambda b: {"derivation.pdf": b.pdfs["derivation.pdf"]},
            lambda net: missing_compiler_note()),
     Format("json", ("proof.json", "worked.json"), _json),
     Format("py", ("gradients.py",), _gradients("gradients.py", module_source), _numeric),

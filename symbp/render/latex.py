@@ -77,6 +77,13 @@ def compile_tex(tex: str, *, timeout: float = DEFAULT_TIMEOUT,
     excerpt) when compilation fails. Dates and the PDF ID are pinned through
     SOURCE_DATE_EPOCH, so the same .tex gives the same bytes.
     """
+    return compile_all([tex], timeout=timeout, workdir=workdir)[0]
+
+
+def compile_all(texs: list[str], *, timeout: float = DEFAULT_TIMEOUT,
+                workdir: Path | None = None) -> list[Compiled]:
+    """Several independent documents at once, one pdflatex each, side by side (as
+    ``compile_tex`` does one): on two cores two documents take the time of one."""
     exe = shutil.which("pdflatex")
     if exe is None:
         raise LatexNotFound(MISSING_PDFLATEX)
@@ -85,44 +92,62 @@ def compile_tex(tex: str, *, timeout: float = DEFAULT_TIMEOUT,
         parent, prefix = None, f"{TEMP_PREFIX}{os.getpid()}-"
     else:
         parent, prefix = str(workdir), "latex-"
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    folders: list[Path] = []
     try:
-        return _compile_in(folder, exe, tex, time.monotonic() + timeout, timeout)
+        for tex in texs:
+            folders.append(Path(tempfile.mkdtemp(prefix=prefix, dir=parent)))
+            (folders[-1] / "derivation.tex").write_text(tex, encoding="utf-8")
+        return _compile_in(folders, exe, time.monotonic() + timeout, timeout)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _compile_in(folder: Path, exe: str, tex: str, until: float, timeout: float) -> Compiled:
+def _compile_in(folders: list[Path], exe: str, until: float, timeout: float) -> list[Compiled]:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
-    (folder / "derivation.tex").write_text(tex, encoding="utf-8")
-    for _ in range(LATEX_RUNS):
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            raise LatexError(f"pdflatex did not finish within {timeout:g} s")
-        log = _run_pdflatex(exe, folder, env, remaining, timeout)
-        if "Rerun to get" not in log and "Label(s) may have changed" not in log:
-            break
-    return Compiled((folder / "derivation.pdf").read_bytes(), log)
+    running = {n: (_start_pdflatex(exe, folder, env), 1) for n, folder in enumerate(folders)}
+    done: dict[int, Compiled] = {}
+    try:
+        while running:
+            n = min(running)
+            process, passes = running.pop(n)
+            log = _finish_pdflatex(process, folders[n], until, timeout)
+            if passes < LATEX_RUNS and ("Rerun to get" in log or "Label(s) may have changed"
+                                        in log):
+                running[n] = (_start_pdflatex(exe, folders[n], env), passes + 1)
+            else:
+                done[n] = Compiled((folders[n] / "derivation.pdf").read_bytes(), log)
+    except BaseException:  # a failure, a deadline, Ctrl-C: no pdflatex outlives the call
+        for process, _ in running.values():
+            _kill_group(process)
+        raise
+    return [done[n] for n in range(len(folders))]
 
 
-def _run_pdflatex(exe: str, folder: Path, env: dict, remaining: float, timeout: float) -> str:
+def _start_pdflatex(exe: str, folder: Path, env: dict) -> subprocess.Popen:
     command = [exe, "-interaction=nonstopmode", "-halt-on-error", "derivation.tex"]
     if sys.platform.startswith("linux") and sys.executable:
         command = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
-    with subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          start_new_session=True) as process:
-        try:
-            stdout, _ = process.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise LatexError(f"pdflatex did not finish within {timeout:g} s") from None
-        except BaseException:  # a deadline, Ctrl-C, SIGTERM: no pdflatex outlives the run
-            _kill_group(process)
-            raise
+    with open(folder / "stdout.txt", "wb") as stdout:  # a file: a full pipe would block it
+        return subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                                stdout=stdout, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _finish_pdflatex(process: subprocess.Popen, folder: Path, until: float,
+                     timeout: float) -> str:
+    """Wait for one pass; its log, or LatexError."""
+    try:
+        process.wait(timeout=max(until - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise LatexError(f"pdflatex did not finish within {timeout:g} s") from None
+    except BaseException:
+        _kill_group(process)
+        raise
     log_file = folder / "derivation.log"
     log = (log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists()
-           else stdout.decode(errors="replace"))
+           else (folder / "stdout.txt").read_text(encoding="utf-8", errors="replace"))
     if process.returncode != 0 or not (folder / "derivation.pdf").exists():
         raise LatexError(log_excerpt(log))
     return log
