@@ -97,46 +97,6 @@ def test_prove_json_rows_carry_timing():
                                                                            "mse gradient"}
 
 
-def _stderr_of(args, tty: bool) -> str:
-    """Run symbp with stderr on a pseudo-terminal (tty=True) or a pipe, return what it wrote."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import termios
-
-    if not tty:
-        return run(*args).stderr
-    leader, follower = pty.openpty()
-    # a new pseudo-terminal is 0 columns wide; real ones are not
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    with subprocess.Popen([sys.executable, "-m", "symbp", *args], stdout=subprocess.DEVNULL,
-                          stderr=follower) as process:
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        process.wait(timeout=300)
-    os.close(leader)
-    return b"".join(chunks).decode(errors="replace")
-
-
-SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
-
-
-@pytest.mark.slow
-def test_progress_shows_on_a_terminal_only():
-    assert "proving" in _stderr_of(SLOW_PROOF, tty=True)  # takes over a second: a bar appears
-    assert _stderr_of(SLOW_PROOF, tty=False) == ""  # a pipe stays clean
-    assert "proving" not in _stderr_of([*SLOW_PROOF, "--quiet"], tty=True)
-
-
 @pytest.mark.needs_pdflatex
 def test_titles_reaching_latex_are_escaped(tmp_path):
     title = r"Grads & costs: 100% of $x_1 #1 {a} ~b ^c \d"

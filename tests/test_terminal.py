@@ -145,6 +145,18 @@ def on_a_terminal(args, env=None) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
+
+
+@pytest.mark.slow  # progress needs a second to show
+def test_proving_shows_progress_on_a_terminal_and_nowhere_else():
+    assert "proving" in on_a_terminal(SLOW_PROOF)  # takes over a second: progress appears
+    piped = subprocess.run([sys.executable, "-m", "symbp", *SLOW_PROOF], capture_output=True,
+                           text=True)
+    assert piped.stderr == ""  # a pipe stays clean
+    assert "proving" not in on_a_terminal([*SLOW_PROOF, "--quiet"])
+
+
 @pytest.mark.slow  # progress needs a second to show
 def test_training_shows_progress_on_a_terminal(tmp_path):
     err = on_a_terminal(["train", "--epochs", "60000", "--out", str(tmp_path)])
