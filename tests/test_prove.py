@@ -336,3 +336,12 @@ def test_direct_route_agrees_with_sympy_diff():
         cost = d.composed_cost()
         for p in [*d.weights(1), *d.biases(2)]:
             assert first_difference(differentiate(cost, p), sp.diff(cost, p)) is None, p
+
+
+def test_a_denominator_through_a_saturating_activation_is_seen_nonzero():
+    """1 − tanh(...) at random points is 1 − 1.0 to thirty digits; but the proofs are about
+    every σ, so an opaque activation takes a free value there, and the proof goes through
+    (a network Hypothesis found)."""
+    net = symbp.Network([3, 1, 2, 1], activation=["leaky_relu", "relu", "tanh"], cost="bce")
+    proof = symbp.prove(symbp.derive(net), "expand")
+    assert proof.holds, proof.summary()

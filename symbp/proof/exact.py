@@ -28,6 +28,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from ..core.functions import Opaque, Softmax
 from .polynomials import Poly, Polynomials
 
 POINTS_TRIED = 3  # random points at which a denominator must be seen nonzero
@@ -173,9 +174,9 @@ def _total(pw: sp.Piecewise) -> bool:
 def _seen_nonzero(base: sp.Expr) -> bool:
     """True when ``base`` is nonzero at some point: then it does not vanish identically.
 
-    Symbols get random rationals; a function with no numeric value of its own (the
-    generic σ, an undefined f) gets a random value per distinct argument, which some
-    differentiable function takes there. SymPy's evalf tracks cancellation: a value
+    Symbols get random rationals; an opaque activation, or a function with no numeric
+    value of its own (an undefined f), gets a random value per distinct argument, which
+    some differentiable function takes there. SymPy's evalf tracks cancellation: a value
     it gives to 15 or more correct digits is nonzero; one it cannot (sin² + cos² − 1
     comes out as 0.e-166, with no correct digit) is not seen.
     """
@@ -200,7 +201,9 @@ def _numeric(expr: sp.Expr, rng: random.Random, values: dict) -> sp.Expr | None:
         if not e.args:
             return e
         e = e.func(*[free_functions_valued(a) for a in e.args])
-        if isinstance(e, AppliedUndef | sp.Derivative | sp.Subs) or (
+        # symbp's opaque σ, σ' and softmax stand for every function (the proofs are about
+        # every σ), so they are free too, even where they could evaluate their formula
+        if isinstance(e, AppliedUndef | sp.Derivative | sp.Subs | Opaque | Softmax) or (
                 isinstance(e, sp.Function) and e.evalf(20).has(sp.Function)):
             key = (e.func, tuple(sp.N(a, 20) for a in e.args))
             if key not in values:
