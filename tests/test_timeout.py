@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from symbp.cli.commands import Budget
-from symbp.core.deadline import TimedOut
+from symbp.core.deadline import Deadline, TimedOut
 
 pytestmark = pytest.mark.slow  # each waits out a real --timeout
 
@@ -99,11 +98,11 @@ def test_swell_and_train_are_bounded_too(tmp_path, args):
 
 
 def test_a_budget_runs_each_phase_under_what_is_left():
-    budget = Budget(0.2)
+    budget = Deadline(0.2)
     with budget.phase():
         time.sleep(0.01)
     with pytest.raises(TimedOut), budget.phase():
         time.sleep(5)
     with pytest.raises(TimedOut):
         budget.left()  # nothing left: the next phase does not even start
-    assert Budget(None).left() is None
+    assert Deadline(None).left() is None

@@ -14,14 +14,13 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from ..core import registry
-from ..core.deadline import TimedOut, deadline
+from ..core.deadline import Deadline, TimedOut
 from ..core.derivation import Derivation, derive
 from ..core.network import NETWORK_KEYS, Network
 from ..figures.loss import loss_csv, loss_curve_svg
@@ -56,34 +55,11 @@ class BadInput(Exception):
     """Raised for anything the user can fix; becomes one line on stderr and exit 2."""
 
 
-class Budget:
-    """A command's ``--timeout``: its phases run under a deadline of what is left of it."""
-
-    def __init__(self, seconds: float | None, start: float | None = None):
-        self.seconds = seconds
-        self.start = time.monotonic() if start is None else start
-
-    @property
-    def remaining(self) -> float | None:
-        return None if self.seconds is None else self.seconds - (time.monotonic() - self.start)
-
-    def left(self) -> float | None:
-        """The seconds left (None: no limit); TimedOut if there are none."""
-        remaining = self.remaining
-        if remaining is not None and remaining <= 0:
-            raise TimedOut
-        return remaining
-
-    @contextmanager
-    def phase(self) -> Iterator[None]:
-        with deadline(self.left()):
-            yield
-
-
-def budget(args) -> Budget:
-    """The budget ``main`` started for this command (a fresh one for direct calls)."""
+def budget(args) -> Deadline:
+    """The ``--timeout`` deadline ``main`` started for this command (a fresh one for direct
+    calls)."""
     if getattr(args, "budget", None) is None:
-        args.budget = Budget(getattr(args, "timeout", None))
+        args.budget = Deadline(getattr(args, "timeout", None))
     return args.budget
 
 
@@ -309,9 +285,9 @@ def write_loss_curve(losses: list[float], folder: Path, title: str = "cost per e
 
 def run_xor(out: Path | str = "output/xor", epochs: int = EPOCHS,
             learning_rate: float = LEARNING_RATE, seed: int = 0, hidden: int = HIDDEN, *,
-            budget: Budget | None = None, progress=None) -> str:
+            budget: Deadline | None = None, progress=None) -> str:
     """Train XOR, write its loss curve into ``out``, and return the lines to print."""
-    budget = budget or Budget(None)
+    budget = budget or Deadline(None)
     with outputs.OutputFolder(out, ("loss.svg", "loss.csv")) as folder:
         with budget.phase(), warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # a huge η overflows: say so below
@@ -335,9 +311,9 @@ def run_xor(out: Path | str = "output/xor", epochs: int = EPOCHS,
 
 def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
               out_folder: Path | str = "output/swell", progress=None, *,
-              budget: Budget | None = None) -> str:
+              budget: Deadline | None = None) -> str:
     """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
-    budget = budget or Budget(None)
+    budget = budget or Deadline(None)
     with outputs.OutputFolder(out_folder, ("swell.json", "swell.md", "swell.svg")) as folder:
         with budget.phase():
             start = time.perf_counter()

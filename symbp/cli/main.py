@@ -20,7 +20,7 @@ import traceback
 
 from .. import cli
 from ..core import limits, registry
-from ..core.deadline import TimedOut
+from ..core.deadline import Deadline, TimedOut
 from ..core.network import Network
 from ..proof.prove import METHODS
 from ..render.latex import LatexError
@@ -35,7 +35,6 @@ from .commands import (
     EXIT_NOT_PROVED,
     EXIT_PROVED,
     BadInput,
-    Budget,
 )
 from .publish import FORMATS
 
@@ -234,7 +233,7 @@ def _main(argv: list[str] | None) -> int:
         if args.command is None:
             build_parser().print_help()
             return EXIT_PROVED
-        args.budget = Budget(getattr(args, "timeout", None), cli.STARTED)
+        args.budget = Deadline(getattr(args, "timeout", None), cli.STARTED)
         cli.STARTED = None  # a later main() in this process starts its own clock
         return COMMANDS[args.command](args)
     except BadInput as error:

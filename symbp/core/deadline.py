@@ -25,15 +25,17 @@ class TimedOut(BaseException):
 
 
 class Deadline:
-    """A point in time to stop at; None for no deadline."""
+    """A point in time to stop at, ``seconds`` after ``start`` (a ``time.monotonic()``
+    reading; now by default); None for no deadline. A command's ``--timeout`` is one,
+    and runs each of its phases under what is left of it."""
 
-    def __init__(self, seconds: float | None):
+    def __init__(self, seconds: float | None, start: float | None = None):
         self.seconds = check_seconds(seconds)
-        self.start = time.perf_counter()
+        self.start = time.monotonic() if start is None else start
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return time.monotonic() - self.start
 
     @property
     def remaining(self) -> float | None:
@@ -44,10 +46,17 @@ class Deadline:
         remaining = self.remaining
         return remaining is not None and remaining <= 0
 
-    def check(self) -> None:
-        """Raise TimedOut if the deadline has passed (for loops off the main thread)."""
+    def left(self) -> float | None:
+        """The seconds left (None: no deadline); TimedOut if there are none."""
         if self.expired:
             raise TimedOut
+        return self.remaining
+
+    @contextmanager
+    def phase(self) -> Iterator[None]:
+        """Run a block under a deadline of what is left (see ``deadline``)."""
+        with deadline(self.left()):
+            yield
 
 
 def check_seconds(seconds: object, name: str = "timeout") -> float | None:
