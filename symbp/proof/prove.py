@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.deadline import Deadline, TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
 from . import lemmas
 from .claims import Claim, Failure, Proof, Row
@@ -100,8 +100,7 @@ class _Work:
     """The claims being settled, the time they take, and the progress reported."""
 
     def __init__(self, timeout: float | None, progress: Progress | None, total: int):
-        self.start = time.perf_counter()
-        self.deadline = None if timeout is None else self.start + timeout
+        self.limit = Deadline(timeout)
         self.progress, self.total, self.done = progress, total, 0
         self.claims: list[Claim] = []
         self.session = Exact()  # atoms and checks shared by every comparison of one proof
@@ -112,8 +111,7 @@ class _Work:
             self.progress(what, self.done, self.total)
 
     def check_time(self) -> None:  # off the main thread no signal interrupts SymPy
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise TimedOut
+        self.limit.left()
 
     def plan(self, kind: str, l: int, wrt: str, statement: str, latex: str, how: str) -> Claim:
         claim = Claim(statement, latex, kind, PENDING, how, layer=l, parameter=wrt,
@@ -165,7 +163,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                                                            work.session), "screened")
     except TimedOut:  # a BaseException: never caught as a failure on the way
         pass
-    proof.seconds = time.perf_counter() - work.start
+    proof.seconds = work.limit.elapsed
     return proof
 
 
