@@ -77,12 +77,15 @@ class Build:
         return {name: c.pdf for name, c in zip(sources, compiled)}
 
 
-def _numeric(net: Network) -> str | None:
-    try:
-        require_numeric(net)
-    except ValueError as error:  # e.g. the generic σ, which has no numeric form
-        return f"no gradients.py: {error}"
-    return None
+def _numeric(name: str) -> Callable[[Network], str | None]:
+    def unavailable(net: Network) -> str | None:
+        try:
+            require_numeric(net)
+        except ValueError as error:  # e.g. the generic σ, which has no numeric form
+            return f"no {name}: {error}"
+        return None
+
+    return unavailable
 
 
 def _gradients(name: str, source: Callable[[Derivation], str]) -> Callable[[Build], dict]:
@@ -138,10 +141,12 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("pdf", ("derivation.pdf",), lambda b: {"derivation.pdf": b.pdfs["derivation.pdf"]},
            lambda net: missing_compiler_note()),
     Format("json", ("proof.json", "worked.json"), _json),
-    Format("py", ("gradients.py",), _gradients("gradients.py", module_source), _numeric),
+    Format("py", ("gradients.py",), _gradients("gradients.py", module_source),
+           _numeric("gradients.py")),
     # the same gradient as one compiled numba kernel (pip install 'symbp[fast]'), on request
     Format("numba", ("gradients_numba.py",),
-           _gradients("gradients_numba.py", numba_module_source), _numeric, default=False),
+           _gradients("gradients_numba.py", numba_module_source),
+           _numeric("gradients_numba.py"), default=False),
     # graph.tex, graph.svg (when the tree can be drawn) and swell.svg; derivation.md shows
     # the SVGs
     Format("figures", ("graph.tex", "graph.svg", "swell.svg"),
