@@ -43,7 +43,7 @@ import symbp
 from symbp.document.build import build
 from symbp.document.matrix import matrix_chapter
 from symbp.numeric.codegen import module_source
-from symbp.render.chapters import render_matrix
+from symbp.render.documents import render_matrix
 from symbp.render.documents import render_document
 from symbp.render.figures import figure_files
 from symbp.render.latex import compile_pdf

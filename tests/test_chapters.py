@@ -9,7 +9,7 @@ import symbp
 from symbp.cli.main import main
 from symbp.document.general import general_part
 from symbp.document.matrix import matrix_chapter
-from symbp.render.chapters import render_matrix
+from symbp.render.documents import render_matrix
 from symbp.render.latex import compile_tex
 from tests.test_theorem import recursion
 

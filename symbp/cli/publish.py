@@ -23,8 +23,7 @@ from ..numeric.codegen import module_source
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import require_numeric
 from ..proof.prove import Proof
-from ..render.chapters import render_matrix
-from ..render.documents import render_document
+from ..render.documents import render_document, render_matrix
 from ..render.figures import figure_files, markdown_images
 from ..render.latex import DEFAULT_TIMEOUT, compile_all, missing_compiler_note
 
@@ -63,13 +62,17 @@ class Build:
         return matrix_chapter(self.d)
 
     @cached_property
+    def matrix_tex(self) -> str:
+        return render_matrix(self.matrix, "tex")
+
+    @cached_property
     def pdfs(self) -> dict[str, bytes]:
         """Every PDF of the run, compiled at once: one pdflatex per document, side by side."""
         sources = {}
         if "pdf" in self.wanted:
             sources["derivation.pdf"] = self.tex
         if "matrix" in self.wanted and missing_compiler_note() is None:
-            sources["matrix.pdf"] = render_matrix(self.matrix, "tex")
+            sources["matrix.pdf"] = self.matrix_tex
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
@@ -116,7 +119,7 @@ def _json(b: Build) -> dict[str, bytes]:
 def _matrix(b: Build) -> dict[str, bytes]:
     """The chapter as .tex and .md, and its PDF where pdflatex is (else the pdf format's
     note says it once)."""
-    files = {"matrix.tex": render_matrix(b.matrix, "tex").encode(),
+    files = {"matrix.tex": b.matrix_tex.encode(),
              "matrix.md": render_matrix(b.matrix, "md").encode()}
     if "matrix.pdf" in b.pdfs:
         files["matrix.pdf"] = b.pdfs["matrix.pdf"]

@@ -1,4 +1,5 @@
-"""Derivation documents: one ``Document`` (plain data) laid out by the templates as .tex or .md.
+"""The documents: a ``Document`` (the derivation) or a ``MatrixChapter`` (its sequel), plain
+data laid out by the templates as .tex or .md.
 
 A renderer is handed a document built from a derivation and its proof; it never
 runs a proof. ``symbp.render`` (the package's top level) is the convenience that
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ..document.build import Document
+from ..document.matrix import MatrixChapter
 from .environment import environment
 
 FORMATS = ("tex", "md")
@@ -26,12 +28,24 @@ def pdf_text(text: str) -> str:
 
 def render_document(doc: Document, fmt: str = "tex") -> str:
     """``doc`` as LaTeX (``fmt="tex"``) or Markdown (``"md"``)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if not isinstance(doc, Document):
         raise TypeError(f"render_document() needs a Document, got {type(doc).__name__}")
     pdf = {"title": pdf_text(doc.title), "subject": pdf_text(doc.subject)}
-    text = environment().get_template(f"derivation.{fmt}.j2").render(doc=doc, fmt=fmt, pdf=pdf)
+    return _lay_out("derivation", doc, fmt, pdf=pdf)
+
+
+def render_matrix(chapter: MatrixChapter, fmt: str = "tex") -> str:
+    """The matrix-calculus chapter as LaTeX (``fmt="tex"``) or Markdown (``"md"``)."""
+    if not isinstance(chapter, MatrixChapter):
+        raise TypeError(f"render_matrix() needs a MatrixChapter, got {type(chapter).__name__}")
+    return _lay_out("matrix", chapter, fmt)
+
+
+def _lay_out(template: str, doc: object, fmt: str, **extra: object) -> str:
+    """One document through ``{template}.{fmt}.j2``, tidied the same way for every document."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    text = environment().get_template(f"{template}.{fmt}.j2").render(doc=doc, fmt=fmt, **extra)
     text = re.sub(r"\n{3,}", "\n\n", text)  # optional parts leave runs of blank lines
     return _display_math_safe(text) if fmt == "md" else text
 
