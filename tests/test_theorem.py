@@ -12,6 +12,7 @@ from symbp.cli.main import main
 from symbp.core import registry
 from symbp.proof.indexed import DEPTH, WIDTH, A, B, IndexOps, W, Y, Z
 from symbp.proof.theorem import LEMMAS, prove_theorem
+from symbp.proof.traced import at_depth
 from tests.oracles import central_differences, random_point
 
 PAIRS = [("generic", "mse"), ("sigmoid", "mse"), ("tanh", "bce"),
@@ -43,11 +44,12 @@ def test_softmax_gets_its_jacobian_lemma_and_no_delta_for_the_kronecker():
 def test_claims_say_what_was_traced_and_what_only_instantiated():
     proof = symbp.theorem("sigmoid", "mse")
     trace = next(c for c in proof.claims if c.name == "trace")
-    assert "depths 1..5" in trace.how and "10 hidden steps, 1 distinct" in trace.how
+    assert trace.how.startswith("recorded once for a symbolic depth L and widths n_l: 3 cases")
+    assert "1 distinct hidden steps" in trace.how
     entrywise = next(c for c in proof.claims if c.name == "entrywise")
-    assert entrywise.how.startswith("instantiated")
+    assert entrywise.how.startswith("by construction")
     theorem = next(c for c in proof.claims if c.name == "theorem")
-    assert "induction" in theorem.how and "traced at depths 1..5" in theorem.how
+    assert "induction" in theorem.how and "recorded once for every depth" in theorem.statement
 
 
 def test_results_are_copies_and_bad_input_is_refused():
@@ -80,7 +82,7 @@ def recursion(*, drop_prime=False, shift=False, swap=False, cost_sign=1, outer_s
             return v if drop_prime else ops.activation_vjp(l, v)
 
         delta = ops.bind_delta(L, vjp(L, cost_sign * ops.cost_gradient()))
-        for l in range(L, 0, -1):
+        for l in ops.layers():
             if skip_first and l == 1:
                 break
             a_prev = ops.activation(l - 1)
@@ -100,8 +102,8 @@ def recursion(*, drop_prime=False, shift=False, swap=False, cost_sign=1, outer_s
 MUTANTS = {  # name: (mutant, the claim that must fail)
     "sigma' dropped": (recursion(drop_prime=True), "base case"),
     "cost gradient negated": (recursion(cost_sign=-1), "base case"),
-    "layers 2 and 3 swapped": (recursion(swap=True), "dC/dW_l"),
-    "outer product transposed": (recursion(outer_swapped=True), "dC/dW_l"),
+    "layers 2 and 3 swapped": (recursion(swap=True), "trace"),  # shapes differ: refused
+    "outer product transposed": (recursion(outer_swapped=True), "trace"),  # shapes differ
     "bias gradient doubled": (recursion(bias_scale=2), "dC/db_l"),
     "wrong only from depth 4": (recursion(deep=4), "step"),
     "W_(l+1) used for W_l": (recursion(shift=True), "trace"),
@@ -176,8 +178,8 @@ def test_the_traced_formulas_match_central_differences(rng):
     """The index-notation trace, written out for one network, against finite differences."""
     net = symbp.Network([2, 3, 2, 2], activation="sigmoid")
     x, y, weights, biases = random_point(net, rng)
-    ops = IndexOps(net.L, net.activation(1), net.activation(net.L), net.cost_entry)
-    symbp.backprop_deltas(ops)
+    trace = at_depth(symbp.backprop_deltas, net.L,
+                     IndexOps(net.activation(1), net.activation(net.L), net.cost_entry))
     values = {Y[j + 1]: y[j] for j in range(len(y))}
     a = x
     values |= {A[0, k + 1]: x[k] for k in range(len(x))}
@@ -196,12 +198,15 @@ def test_the_traced_formulas_match_central_differences(rng):
         return float(concrete.xreplace(values).evalf())
 
     delta = sp.IndexedBase("delta")
+    def label(l):
+        return DEPTH - (net.L - l)
+
     for l in range(net.L, 0, -1):  # δ_l from δ_(l+1), as the recursion bound them
-        v = ops.trace.deltas[l]
+        v = trace.deltas[label(l)]
         values |= {delta[l, j]: number(v.at(j)) for j in range(1, net.widths[l] + 1)}
     expected = central_differences(net, x, y, weights, biases)
     for l in range(1, net.L + 1):
-        g = ops.trace.weight[l]
+        g = trace.weight[label(l)]
         got = np.array([[number(g.at(j, k)) for k in range(1, net.widths[l - 1] + 1)]
                         for j in range(1, net.widths[l] + 1)])
         np.testing.assert_allclose(got, expected["W"][l - 1], rtol=1e-5, atol=1e-7)

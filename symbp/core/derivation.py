@@ -9,6 +9,7 @@ import sympy as sp
 
 from . import routes
 from .network import Network
+from .program import Program, record
 from .recursion import Recursion, RecursionFunction, backprop_deltas, run_recursion
 from .symbols import NetworkSymbols
 
@@ -25,7 +26,8 @@ class Derivation(NetworkSymbols):
 
     ``recursion_function`` is the δ recursion this derivation runs: by default
     ``backprop_deltas``; any function of a ``RecursionOps`` will do (the prover's
-    tests feed in deliberately wrong ones). The code generator runs the same one.
+    tests feed in deliberately wrong ones). It runs once, recorded as ``program``: the
+    prover replays that program and the code generators print it.
     """
 
     def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas):
@@ -47,9 +49,20 @@ class Derivation(NetworkSymbols):
     # ------------------------------------------------------------ routes
 
     @cached_property
+    def program(self) -> Program:
+        """The recursion, recorded once: the statements the prover proves and the code runs.
+
+        ``ProgramError`` (a ValueError) when the recursion breaks a rule of programs
+        (binding a δ twice, say); whatever else it raises propagates.
+        """
+        widths = self.net.widths
+        return record(self.recursion_function, self.L, lambda l: widths[l],
+                      context=self.net.meaning())
+
+    @cached_property
     def recursion(self) -> Recursion:
         """The δ recursion's trace in layered symbols (one step per layer)."""
-        return run_recursion(self, self.recursion_function)
+        return run_recursion(self, self.program)
 
     def expansion_factor(self, l: int) -> sp.Matrix:
         """The local Jacobian ∂a_l/∂a_{l-1}, computed by SymPy from layer l's map."""

@@ -64,6 +64,18 @@ class Network:
         names = list(dict.fromkeys(self.activations))
         return "-".join(["x".join(map(str, self.widths)), "+".join(names), self.cost])
 
+    def meaning(self) -> str:
+        """The network and every registry entry it uses, written out: what a program's
+        statements mean (part of its fingerprint)."""
+        lines = [f"network widths={list(self.widths)} activations={list(self.activations)} "
+                 f"cost={self.cost}"]
+        for l, name in enumerate(self.activations, start=1):
+            text = registry.meaning(registry.ACTIVATIONS[name], self.widths[l])
+            if text not in lines:
+                lines.append(text)
+        lines.append(registry.meaning(self.cost_entry, self.widths[-1]))
+        return "\n".join(lines)
+
     def _key(self) -> tuple:
         return (self.widths, self.activations, self.cost)
 

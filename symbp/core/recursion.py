@@ -1,12 +1,14 @@
 """Backpropagation, written once against an array algebra, and that algebra on SymPy matrices.
 
-``backprop_deltas`` is the δ recursion. It never touches SymPy or NumPy itself:
-it calls the eight operations of ``RecursionOps``. ``SymbolicOps`` runs it on
-SymPy column vectors for the proof; ``symbp.numeric.codegen.CodeOps`` runs the
-*same function* on whole arrays to emit NumPy, so the recursion the prover checks
-is the one that executes. A recursion of your own (``derive(net, recursion=f)``)
-is any function of one ``RecursionOps`` argument that binds every δ_l and gives
-every layer's gradient; a wrong one fails the proof and gives wrong code.
+``backprop_deltas`` is the δ recursion. It never touches SymPy or NumPy itself: it
+calls the operations of ``RecursionOps``. It runs once per network, on a
+``program.Recorder``, which records it as a ``Program`` (single assignment, in order);
+``SymbolicOps`` replays that program on SymPy column vectors for the proof, and
+``symbp.numeric.trace.CodeOps`` replays the *same program* on whole arrays to emit
+NumPy, so the recursion the prover checks is the one that executes. A recursion of
+your own (``derive(net, recursion=f)``) is any function of one ``RecursionOps`` argument
+that binds every δ_l and gives every layer's gradient; a wrong one fails the proof and
+gives wrong code.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from typing import Any, Protocol
 
 import sympy as sp
 
+from .program import Program
 from .symbols import NetworkSymbols
 
 
 class RecursionOps(Protocol):
     """The array algebra a recursion runs on. Quantities are column vectors in the math's
     convention (one per sample); what a quantity *is* (SymPy matrix, matrix expression
-    over arrays, index expression) is the implementation's business."""
+    over arrays, index expression) is the implementation's business. While a recursion is
+    recorded, each is a ``Ref``: a name, immutable. ``2 * v``, ``-v``, ``u + v``, ``u - v``
+    and ``v * M`` (M a constant array of v's shape) are operations too."""
 
     L: int  # number of layers with weights
+
+    def layers(self) -> Any:
+        """L, L - 1, ..., 1: the layers in the order backpropagation visits them."""
 
     def cost_gradient(self) -> Any:
         """∂C/∂a_L as a column."""
@@ -36,6 +44,9 @@ class RecursionOps(Protocol):
     def transpose_times(self, l: int, v: Any) -> Any:
         """W_lᵀ v."""
 
+    def times(self, l: int, v: Any) -> Any:
+        """W_l v."""
+
     def activation(self, l: int) -> Any:
         """a_l (a_0 is x)."""
 
@@ -43,10 +54,10 @@ class RecursionOps(Protocol):
         """u vᵀ."""
 
     def bind_delta(self, l: int, value: Any) -> Any:
-        """Record δ_l := value; returns δ_l as a name to build on (one step each)."""
+        """Record δ_l := value; returns δ_l as a name to build on (once per layer)."""
 
     def gradient(self, l: int, weight: Any, bias: Any) -> None:
-        """Record ∂C/∂W_l and ∂C/∂b_l."""
+        """Record ∂C/∂W_l and ∂C/∂b_l (once per layer)."""
 
 
 RecursionFunction = Callable[[RecursionOps], None]  # what derive(net, recursion=...) takes
@@ -61,7 +72,7 @@ def backprop_deltas(ops: RecursionOps) -> None:
     """
     L = ops.L
     delta = ops.bind_delta(L, ops.activation_vjp(L, ops.cost_gradient()))
-    for l in range(L, 0, -1):
+    for l in ops.layers():
         ops.gradient(l, weight=ops.outer(delta, ops.activation(l - 1)), bias=delta)
         if l > 1:
             delta = ops.bind_delta(l - 1, ops.activation_vjp(l - 1, ops.transpose_times(l, delta)))
@@ -69,7 +80,7 @@ def backprop_deltas(ops: RecursionOps) -> None:
 
 @dataclass
 class Recursion:
-    """The trace of one run of the recursion, in layered symbols.
+    """The trace of the recursion's program, replayed in layered symbols.
 
     ``deltas[l]`` defines δ_l in terms of δ_{l+1}'s symbols (one step each), so
     every step can be checked on its own; ``weight[l]``/``bias[l]`` are the
@@ -82,7 +93,8 @@ class Recursion:
 
 
 class SymbolicOps:
-    """``RecursionOps`` on explicit SymPy column vectors in layered symbols."""
+    """``RecursionOps`` on explicit SymPy column vectors in layered symbols: a program is
+    replayed on it (``Program.run``), statement by statement."""
 
     def __init__(self, s: NetworkSymbols):
         self.symbols = s
@@ -104,6 +116,9 @@ class SymbolicOps:
     def transpose_times(self, l: int, v: sp.Matrix) -> sp.Matrix:
         return self.symbols.weights(l).T * v
 
+    def times(self, l: int, v: sp.Matrix) -> sp.Matrix:
+        return self.symbols.weights(l) * v
+
     def activation(self, l: int) -> sp.Matrix:
         return self.symbols.a_symbols(l)
 
@@ -118,10 +133,18 @@ class SymbolicOps:
         self.trace.weight[l] = weight
         self.trace.bias[l] = bias
 
+    def scale(self, c: sp.Rational, v: sp.Matrix) -> sp.Matrix:
+        return c * v
 
-def run_recursion(s: NetworkSymbols,
-                  recursion: RecursionFunction = backprop_deltas) -> Recursion:
-    """Run ``recursion`` on ``SymbolicOps`` and return its trace."""
+    def add(self, u: sp.Matrix, v: sp.Matrix) -> sp.Matrix:
+        return u + v
+
+    def mask(self, v: sp.Matrix, rows: tuple) -> sp.Matrix:
+        return v.multiply_elementwise(sp.Matrix(rows))
+
+
+def run_recursion(s: NetworkSymbols, program: Program) -> Recursion:
+    """Replay ``program`` on ``SymbolicOps`` and return its trace in layered symbols."""
     ops = SymbolicOps(s)
-    recursion(ops)
+    program.run(ops)
     return ops.trace

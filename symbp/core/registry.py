@@ -215,12 +215,42 @@ class OutputDelta:
 
 
 @dataclass(frozen=True)
+class SumOfTerms:
+    """C(a, y) = Σ_j term(a_j, y_j): a cost written unit by unit, so the same at every width."""
+
+    term: Callable[[Expr, Expr], Expr]
+
+    def __call__(self, a: Sequence[Expr], y: Sequence[Expr]) -> Expr:
+        return sp.Add(*[self.term(aj, yj) for aj, yj in zip(a, y)])
+
+
+@dataclass(frozen=True)
+class TermWise:
+    """(∂C/∂a)_j = term(a_j, y_j): a registered gradient written unit by unit."""
+
+    term: Callable[[Expr, Expr], Expr]
+
+    def __call__(self, a: Sequence[Expr], y: Sequence[Expr]) -> list[Expr]:
+        return [self.term(aj, yj) for aj, yj in zip(a, y)]
+
+
+def per_unit(cost: Cost) -> tuple[Callable, Callable] | None:
+    """(term, gradient term) when ``cost`` is written unit by unit (``SumOfTerms`` and
+    ``TermWise``), so that a statement about one unit holds at every width; else None."""
+    if isinstance(cost.formula, SumOfTerms) and isinstance(cost.gradient, TermWise):
+        return cost.formula.term, cost.gradient.term
+    return None
+
+
+@dataclass(frozen=True)
 class Cost:
     """One cost C(a_L, y): formula, registered gradient ∂C/∂a_L, LaTeX and numeric code.
 
     NumPy strings are templates over ``{a}`` and ``{y}`` (arrays of shape
     (batch, n_L)), numba strings over one element of each; the cost is summed
-    over the batch.
+    over the batch. ``formula`` and ``gradient`` take lists; written as ``SumOfTerms``
+    and ``TermWise`` (one unit's term), they are the same at every width, which the
+    general theorem then proves rather than checks at widths 1..4.
     """
 
     name: str
@@ -246,16 +276,16 @@ COSTS: dict[str, Cost] = {
     for c in [
         Cost(
             "mse", "half the squared error, C = 1/2 sum_j (a_j - y_j)^2",
-            lambda a, y: sp.Rational(1, 2) * sum((aj - yj) ** 2 for aj, yj in zip(a, y)),
-            lambda a, y: [aj - yj for aj, yj in zip(a, y)],
+            SumOfTerms(lambda a, y: sp.Rational(1, 2) * (a - y) ** 2),
+            TermWise(lambda a, y: a - y),
             r"\frac{1}{2} \sum_j \bigl(a_j - y_j\bigr)^2", r"a_j - y_j",
             "0.5 * np.sum(({a} - {y}) ** 2)", "{a} - {y}",
             numba_gradient="{a} - {y}",
         ),
         Cost(
             "bce", "binary cross-entropy, C = -sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]",
-            lambda a, y: -sum(yj * sp.log(aj) + (1 - yj) * sp.log(1 - aj) for aj, yj in zip(a, y)),
-            lambda a, y: [-yj / aj + (1 - yj) / (1 - aj) for aj, yj in zip(a, y)],
+            SumOfTerms(lambda a, y: -(y * sp.log(a) + (1 - y) * sp.log(1 - a))),
+            TermWise(lambda a, y: -y / a + (1 - y) / (1 - a)),
             r"-\sum_j \bigl[y_j \log a_j + (1 - y_j) \log(1 - a_j)\bigr]",
             r"-\frac{y_j}{a_j} + \frac{1 - y_j}{1 - a_j}",
             "-np.sum({y} * np.log({a}) + (1.0 - {y}) * np.log(1.0 - {a}))",
@@ -268,8 +298,8 @@ COSTS: dict[str, Cost] = {
         ),
         Cost(
             "softmax_ce", "softmax output with categorical cross-entropy, C = -sum_j y_j log a_j",
-            lambda a, y: -sum(yj * sp.log(aj) for aj, yj in zip(a, y)),
-            lambda a, y: [-yj / aj for aj, yj in zip(a, y)],
+            SumOfTerms(lambda a, y: -y * sp.log(a)),
+            TermWise(lambda a, y: -y / a),
             r"-\sum_j y_j \log a_j", r"-\frac{y_j}{a_j}",
             "-np.sum({y} * np.log({a}))", "-{y} / {a}",
             output="softmax", min_outputs=2,
@@ -295,6 +325,26 @@ COSTS: dict[str, Cost] = {
         ),
     ]
 }
+
+
+def meaning(entry: Activation | Cost, width: int) -> str:
+    """Everything ``entry`` says, as text: its fields, its formulas written out at ``width``
+    units. Part of a program's fingerprint: a change to any form changes the fingerprint."""
+    z = sp.Symbol("z")
+    a, y = sp.symbols(f"a1:{width + 1}"), sp.symbols(f"y1:{width + 1}")
+    parts = []
+    for name, value in vars(entry).items():
+        if callable(value):
+            value = value(z) if isinstance(entry, Activation) else value(list(a), list(y))
+            value = sp.srepr(sp.sympify(value))
+        elif isinstance(value, tuple):  # output deltas: their formulas too
+            value = [(d.activation, d.math, d.numpy, d.numba, d.numba_helper,
+                      sp.srepr(sp.sympify(d.formula(list(a), list(y))))) for d in value]
+        parts.append(f"{name}={value!r}")
+    if isinstance(entry, Activation) and not entry.elementwise:
+        zs = sp.symbols(f"z1:{width + 1}")
+        parts.append(f"jacobian={sp.srepr(entry.jacobian(zs, a))}")
+    return f"{type(entry).__name__.lower()}(" + ", ".join(parts) + ")"
 
 
 def activation(name: str) -> Activation:

@@ -6,10 +6,10 @@ arrays (W_lᵀ δ_l, δ_l a_{l-1}ᵀ, ⊙). The registry's numeric forms (σ', �
 softmax's vector-Jacobian product) enter as ``NumericForm`` leaves that carry
 both their NumPy and their numba template.
 
-``trace`` runs the derivation's own recursion function on ``CodeOps``, so the
-recursion the prover checks is the one that runs, mistakes included: the NumPy
-module (``codegen``) and the numba kernel (``numba_codegen``) print the same
-statements.
+``trace`` replays the derivation's program (``d.program``, recorded once from its
+recursion function) on ``CodeOps``, so the program the prover checks is the one that
+runs, mistakes included: the NumPy module (``codegen``) and the numba kernel
+(``numba_codegen``) print the same statements.
 """
 
 from __future__ import annotations
@@ -137,6 +137,19 @@ class CodeOps:
     def transpose_times(self, l: int, v):
         return self._W[l].T * v
 
+    def times(self, l: int, v):
+        return self._W[l] * v
+
+    def scale(self, c, v):
+        return c * v
+
+    def add(self, u, v):
+        return u + v
+
+    def mask(self, v, rows):
+        raise ValueError("cannot generate code for a value times a constant array (v * M): "
+                         "the code generators print only the array algebra of RecursionOps")
+
     def activation(self, l: int):
         return self._a[l]
 
@@ -178,10 +191,10 @@ def require_numeric(net) -> None:
 
 
 def trace(d) -> CodeOps:
-    """Run the derivation's own recursion function on ``CodeOps``."""
+    """Replay the derivation's program (the statements the prover proves) on ``CodeOps``."""
     require_numeric(d.net)
     ops = CodeOps(d)
-    d.recursion_function(ops)
+    d.program.run(ops)
     for l in range(1, d.L + 1):
         if l not in ops.weight:
             raise ValueError(f"the recursion produced no gradient for layer {l}")

@@ -31,9 +31,10 @@ import json
 from collections import Counter
 from dataclasses import KW_ONLY, asdict, dataclass, field
 
+from ..core.status import ORDER, Status, worst
 from .lemmas import Lemma
 
-STATUSES = ("proved", "failed", "screened", "not compared", "timed out")
+STATUSES = tuple(s.value for s in ORDER)  # worst first
 KINDS = ("recursion", "expansion", "direct", "function", "general")
 ROUTE_KINDS = ("recursion", "expansion", "direct")
 # the per-layer table's columns: what each route kind claims about ∂C/∂W_l or ∂C/∂b_l
@@ -50,7 +51,7 @@ class Claim:
     statement: str  # plain text: "recursion = dC/dW_2"
     latex: str  # the same statement in LaTeX, for documents
     kind: str  # recursion | expansion | direct | function | general
-    status: str  # proved | failed | screened | not compared | timed out
+    status: str  # a Status: proved | checked | screened | not compared | timed out | failed
     how: str  # how it was established: "by per-layer lemmas", "by exact comparison", ...
     layer: int | None = None
     parameter: str | None = None  # "W", "b" or None
@@ -66,6 +67,7 @@ class Claim:
         if self.status not in STATUSES:
             raise ValueError(f"unknown claim status {self.status!r}; "
                              f"choose one of: {', '.join(STATUSES)}")
+        self.status = Status(self.status)
         if self.parameter not in (None, "W", "b"):
             raise ValueError(f"claim parameter must be 'W', 'b' or None; got {self.parameter!r}")
 
@@ -134,6 +136,7 @@ class Proof:
     seconds: float = 0.0
     network: str = ""
     note: str = ""
+    fingerprint: str = ""  # the program proved (``Program.fingerprint``); "" when none was
 
     @property
     def holds(self) -> bool:
@@ -141,17 +144,12 @@ class Proof:
 
     @property
     def status(self) -> str:
-        """failed, timed out, proved, screened or not proved (no claim, or one not compared)."""
-        statuses = {c.status for c in self.claims}
-        if "failed" in statuses:
-            return "failed"
-        if "timed out" in statuses:
-            return "timed out"
-        if self.holds:
-            return "proved"
-        if statuses and statuses <= {"screened", "proved"}:
-            return "screened"
-        return "not proved"
+        """failed, timed out, proved, checked, screened, or not proved (no claim, or a claim
+        not compared): the worst status of the claims, in ``core.status.ORDER``."""
+        if not self.claims:
+            return "not proved"
+        found = worst(c.status for c in self.claims)
+        return "not proved" if found == Status.NOT_COMPARED else found.value
 
     @property
     def failures(self) -> list[Failure]:
@@ -203,6 +201,9 @@ class Proof:
         if status == "screened":
             return (f"not proved ({self.method}): {claimed}{took}; a screen is not a proof, "
                     "use --method expand or local")
+        if status == "checked":
+            return (f"checked, not proved ({self.method}): {claimed}{note}{took}; some claims "
+                    "were checked only at the sizes they name")
         return f"not proved ({self.method}): {claimed}{note}{took}"
 
     def __str__(self) -> str:
@@ -212,6 +213,7 @@ class Proof:
         return {
             "method": self.method, "status": self.status, "holds": self.holds,
             "network": self.network, "note": self.note, "summary": self.summary(timings=False),
+            "fingerprint": self.fingerprint,
             "claims": [asdict(c) for c in self.claims],
             "failures": [dict(asdict(f), message=str(f)) for f in self.failures],
             "rows": [asdict(r) for r in self.rows],

@@ -79,8 +79,21 @@ def activate(expr: sp.Expr, layer: sp.Expr, act: registry.Activation,
 
 
 def cost_term(cost: registry.Cost, j: sp.Expr) -> sp.Expr:
-    """The cost's term for output unit j: C = Σ_j term(a^{(L)}_j, y_j)."""
+    """The cost's term for output unit j: C = Σ_j term(a^{(L)}_j, y_j). A cost written unit by
+    unit gives its term; one written on lists is read on a list of one unit (whether that
+    is its term at every width is checked at widths 1..4 only: the "entrywise" claim)."""
+    terms = registry.per_unit(cost)
+    if terms is not None:
+        return sp.sympify(terms[0](A[DEPTH, j], Y[j]))
     return sp.sympify(cost.formula([A[DEPTH, j]], [Y[j]]))
+
+
+def cost_gradient_term(cost: registry.Cost, k: sp.Expr) -> sp.Expr:
+    """The registered (∂C/∂a)_k, unit by unit where the cost is written so."""
+    terms = registry.per_unit(cost)
+    if terms is not None:
+        return sp.sympify(terms[1](A[DEPTH, k], Y[k]))
+    return sp.sympify(cost.gradient([A[DEPTH, k]], [Y[k]])[0])
 
 
 def base_case(delta_L: sp.Expr, act: registry.Activation, cost: registry.Cost,
@@ -120,7 +133,7 @@ def cost_gradient_lemma(cost: registry.Cost) -> Identity:
     """The registered ∂C/∂a_k (entry k) against ∂/∂a_k of Σ_j term(a_j, y_j)."""
     j = fresh()
     C = sp.Sum(cost_term(cost, j), (j, 1, WIDTH[DEPTH]))
-    registered = sp.sympify(cost.gradient([A[DEPTH, K]], [Y[K]])[0])
+    registered = cost_gradient_term(cost, K)
     return Identity(registered, C.diff(A[DEPTH, K]), {K: (1, WIDTH[DEPTH])}, [WIDTH[DEPTH]])
 
 

@@ -4,15 +4,11 @@
 SymPy matrices and ``CodeOps`` on whole arrays). Its quantities are entry
 formulas: a vector is one expression in a free index, such as
 ``(W_{l+1}ᵀ δ_{l+1})_k = Σ_{i=1}^{n_{l+1}} w^{(l+1)}_{ik} δ^{(l+1)}_i``, where the
-width ``n[l]`` is a positive integer symbol and the layer a symbol too. So the
-recursion function the prover and the code generator run can be traced once for
-all widths.
-
-The recursion is a Python loop over a concrete number of layers, so it is traced
-at concrete depths; each layer m of a depth-K trace carries the symbolic label
-``L - (K - m)`` (the output layer is L). ``generic`` relabels one layer of a trace
-as the symbolic layer l, which turns the step the recursion took there into a
-statement about every layer l.
+width ``n[l]`` is a positive integer symbol and the layer a symbol too. A generic
+program (``symbp.core.generic``, the recursion recorded once for a symbolic depth
+L and generic layer l) is replayed on it, so one replay stands for every width
+and depth; ``generic`` relabels a step taken at layer L - 1 or l - 1 as a step at
+the symbolic layer l.
 """
 
 from __future__ import annotations
@@ -26,11 +22,9 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from ..core import registry
+from ..core.generic import DEPTH, LAYER, WIDTH
 from .sums import normal
 
-LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer
-DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
-WIDTH = sp.IndexedBase("n", integer=True, positive=True)  # WIDTH[l] = n_l
 W, B, Z, A = (sp.IndexedBase(name) for name in ("w", "b", "z", "a"))
 DELTA, Y = sp.IndexedBase("delta"), sp.IndexedBase("y")
 I, J, K = sp.symbols("i j k", integer=True, positive=True)  # free entry indices
@@ -148,73 +142,76 @@ def jacobian_entry(act: registry.Activation, layer: sp.Expr, j: sp.Expr, k: sp.E
 
 @dataclass
 class IndexTrace:
-    """One run of a recursion on ``IndexOps``: what it bound at each concrete layer."""
+    """A program replayed on ``IndexOps``: what it bound at each (symbolic) layer."""
 
-    depth: int
-    deltas: dict[int, IndexVector] = field(default_factory=dict)
-    weight: dict[int, Any] = field(default_factory=dict)
-    bias: dict[int, Any] = field(default_factory=dict)
+    deltas: dict[sp.Expr, IndexVector] = field(default_factory=dict)
+    weight: dict[sp.Expr, Any] = field(default_factory=dict)
+    bias: dict[sp.Expr, Any] = field(default_factory=dict)
 
 
 class IndexOps:
-    """``RecursionOps`` on entry formulas, symbolic in the widths and the layer labels.
+    """``RecursionOps`` on entry formulas, symbolic in the widths; layers are symbolic labels
+    (L, L - 1, l, l - 1, ...), as a generic program names them.
 
-    ``hidden`` is the activation of layers 1..L-1, ``output`` that of layer L.
+    ``hidden`` is the activation of every layer but L, ``output`` that of layer L.
     """
 
-    def __init__(self, depth: int, hidden: registry.Activation, output: registry.Activation,
+    def __init__(self, hidden: registry.Activation, output: registry.Activation,
                  cost: registry.Cost):
-        self.L = depth
         self.hidden, self.output, self.cost = hidden, output, cost
-        self.trace = IndexTrace(depth)
+        self.trace = IndexTrace()
 
-    def label(self, m: int) -> sp.Expr:
-        """The symbolic layer of concrete layer m: L - (depth - m)."""
-        return DEPTH - (self.L - m)
+    def width(self, layer: sp.Expr) -> sp.Expr:
+        return WIDTH[layer]
 
-    def width(self, m: int) -> sp.Expr:
-        return WIDTH[self.label(m)]
+    def act(self, layer: sp.Expr) -> registry.Activation:
+        return self.output if sp.sympify(layer) == DEPTH else self.hidden
 
-    def act(self, m: int) -> registry.Activation:
-        return self.output if m == self.L else self.hidden
-
-    def _layer(self, m: Any, first: int = 1) -> int:
-        if isinstance(m, bool) or not isinstance(m, int) or not first <= m <= self.L:
-            raise ValueError(f"layer {m!r} is not one of {first}..{self.L}")
-        return m
-
-    def _vector(self, m: int, v: Any, what: str) -> IndexVector:
-        if not isinstance(v, IndexVector) or v.length != self.width(m):
+    def _vector(self, layer: sp.Expr, v: Any, what: str) -> IndexVector:
+        if not isinstance(v, IndexVector) or v.length != self.width(layer):
             got = v.length if isinstance(v, IndexVector) else type(v).__name__
-            raise ValueError(f"{what} of layer {m} needs a vector of length "
-                             f"{self.width(m)}, got {got}")
+            raise ValueError(f"{what} of layer {layer} needs a vector of length "
+                             f"{self.width(layer)}, got {got}")
         return v
+
+    def delta(self, layer: sp.Expr) -> IndexVector:
+        """δ^{(layer)} as the name the recursion builds on."""
+        j = fresh()
+        return IndexVector(DELTA[layer, j], j, self.width(layer))
 
     # ---- RecursionOps
 
     def cost_gradient(self) -> IndexVector:
         j = fresh()
-        entries = self.cost.gradient([A[DEPTH, j]], [Y[j]])
-        return IndexVector(sp.sympify(entries[0]), j, self.width(self.L))
+        terms = registry.per_unit(self.cost)  # a cost written unit by unit: its own term
+        entry = terms[1](A[DEPTH, j], Y[j]) if terms else self.cost.gradient([A[DEPTH, j]],
+                                                                             [Y[j]])[0]
+        return IndexVector(sp.sympify(entry), j, self.width(DEPTH))
 
-    def activation_vjp(self, m: int, v: Any) -> IndexVector:
-        v = self._vector(self._layer(m), v, "the activation's vector-Jacobian product")
-        act, layer, j = self.act(m), self.label(m), fresh()
+    def activation_vjp(self, layer: sp.Expr, v: Any) -> IndexVector:
+        v = self._vector(layer, v, "the activation's vector-Jacobian product")
+        act, j = self.act(layer), fresh()
         if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
             return IndexVector(v.at(j) * act.prime(Z[layer, j]), j, v.length)
         i = fresh()
         entry = jacobian_entry(act, layer, i, j, lambda e: A[layer, e])
         return IndexVector(sp.Sum(entry * v.at(i), (i, 1, v.length)), j, v.length)
 
-    def transpose_times(self, m: int, v: Any) -> IndexVector:
-        v = self._vector(self._layer(m), v, "W^T v")
+    def transpose_times(self, layer: sp.Expr, v: Any) -> IndexVector:
+        v = self._vector(layer, v, "W^T v")
         i, k = fresh(), fresh()
-        entry = sp.Sum(W[self.label(m), i, k] * v.at(i), (i, 1, v.length))
-        return IndexVector(entry, k, self.width(m - 1))
+        entry = sp.Sum(W[layer, i, k] * v.at(i), (i, 1, v.length))
+        return IndexVector(entry, k, self.width(layer - 1))
 
-    def activation(self, m: int) -> IndexVector:
+    def times(self, layer: sp.Expr, v: Any) -> IndexVector:
+        v = self._vector(layer - 1, v, "W v")
+        i, k = fresh(), fresh()
+        entry = sp.Sum(W[layer, i, k] * v.at(k), (k, 1, v.length))
+        return IndexVector(entry, i, self.width(layer))
+
+    def activation(self, layer: sp.Expr) -> IndexVector:
         k = fresh()
-        return IndexVector(A[self.label(self._layer(m, first=0)), k], k, self.width(m))
+        return IndexVector(A[layer, k], k, self.width(layer))
 
     def outer(self, u: Any, v: Any) -> IndexMatrix:
         if not (isinstance(u, IndexVector) and isinstance(v, IndexVector)):
@@ -222,19 +219,37 @@ class IndexOps:
         j, k = fresh(), fresh()
         return IndexMatrix(u.at(j) * v.at(k), j, k, (u.length, v.length))
 
-    def bind_delta(self, m: int, value: Any) -> IndexVector:
-        self.trace.deltas[self._layer(m)] = value
-        j = fresh()
-        return IndexVector(DELTA[self.label(m), j], j, self.width(m))
+    def bind_delta(self, layer: sp.Expr, value: Any) -> IndexVector:
+        self.trace.deltas[layer] = value
+        return self.delta(layer)
 
-    def gradient(self, m: int, weight: Any, bias: Any) -> None:
-        self.trace.weight[self._layer(m)] = weight
-        self.trace.bias[m] = bias
+    def gradient(self, layer: sp.Expr, weight: Any, bias: Any) -> None:
+        self.trace.weight[layer] = weight
+        self.trace.bias[layer] = bias
+
+    def scale(self, c: sp.Rational, v: Any) -> Any:
+        if isinstance(v, IndexMatrix):
+            return IndexMatrix(c * v.entry, v.row, v.col, v.shape)
+        return c * v
+
+    def add(self, u: Any, v: Any) -> Any:
+        if isinstance(u, IndexMatrix) and isinstance(v, IndexMatrix) and u.shape == v.shape:
+            return IndexMatrix(u.entry + v.at(u.row, u.col), u.row, u.col, u.shape)
+        return u + v
+
+    def mask(self, v: Any, rows: Any) -> Any:
+        raise ValueError("a constant array fixes the widths; index formulas are for every width")
 
 
-def generic(expr: sp.Expr, depth: int, m: int) -> sp.Expr:
-    """Layer m of a depth-``depth`` trace relabelled as the symbolic layer l (m ± d as l ± d)."""
-    return expr.xreplace({DEPTH: LAYER + (depth - m)})
+def generic(expr: sp.Expr, layer: sp.Expr) -> sp.Expr:
+    """``expr``, computed at ``layer`` (L + c or l + c), relabelled so that layer is the
+    symbolic layer l: L + c as l, l + c as l, so layer ± d reads l ± d."""
+    layer = sp.sympify(layer)
+    constant = layer.as_coeff_Add()[0] if layer.is_Add else sp.Integer(0)
+    base = layer - constant
+    if base not in (DEPTH, LAYER):
+        return expr
+    return expr.xreplace({base: LAYER - constant}) if base == DEPTH or constant else expr
 
 
 # ---------------------------------------------------------------- printing

@@ -31,6 +31,7 @@ import sympy as sp
 
 from ..core.deadline import Deadline, TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
+from ..core.recursion import Recursion, run_recursion
 from . import lemmas
 from .claims import Claim, Failure, Proof, Row
 from .exact import Exact, evaluate_at_random
@@ -144,6 +145,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                      "points")
     try:
         with deadline(timeout):
+            proof.fingerprint = _fingerprint(d)
             if exact:
                 proof.lemmas = lemmas.function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
@@ -165,6 +167,20 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         pass
     proof.seconds = work.limit.elapsed
     return proof
+
+
+def _fingerprint(d: Derivation) -> str:
+    """The fingerprint of the program proved; "" when the recursion cannot be recorded."""
+    try:
+        return d.program.fingerprint
+    except Exception:  # a recursion that cannot be recorded fails its claims below
+        return ""
+
+
+def replayed(d: Derivation) -> Recursion:
+    """The program's steps in layered symbols, replayed here from ``d.program`` (the very
+    statements the code generators print), not taken from ``d.recursion``."""
+    return run_recursion(d, d.program)
 
 
 def _label(wrt: str, l: int) -> str:
@@ -200,7 +216,7 @@ def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
     """The per-layer lemmas, and from them each recursion claim (by induction from layer L)."""
     claims = {(c.layer, c.parameter): c for c in work.claims if c.kind == "recursion"}
     try:
-        trace = d.recursion
+        trace = replayed(d)
     except Exception as error:  # a recursion that crashes fails its claims; it is no crash here
         for claim in claims.values():
             _fail(claim, None, _describe(error), "the recursion runs")
@@ -289,7 +305,7 @@ def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -
 def _composed_steps(d: Derivation):
     """The recursion's gradient from its traced steps, in x, y, W and b, by the prover's own
     forward pass z_l = W_l a_{l-1} + b_l, a_l = σ_l(z_l) (not the derivation's)."""
-    trace = d.recursion
+    trace = replayed(d)
     mapping: dict[sp.Symbol, sp.Expr] = {}
     a = list(d.x)
     for l in d.layers:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -33,18 +32,18 @@ from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import derive
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
+from ..core.status import Status, worst
 from . import general
 from .claims import Claim, Proof
-from .indexed import IndexMatrix, IndexOps, IndexVector, J, K, generic, softmax_unit
+from .indexed import softmax_unit
 from .prove import prove
 from .registry_lemmas import function_claims, per_width
 from .statements import lemma_statement
-from .sums import normal
+from .traced import Group, trace
 
 DEPTHS = 5  # the recursion is traced at depths 1..DEPTHS
 LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l"}  # claim names
 NETWORKS = ((3, 1), (2, 1, 3), (1, 3, 2, 2))  # small widths for the per-network cross-check
-STATUS_ORDER = ("failed", "timed out", "screened")  # the worst status among the premises
 
 
 def entries(activation: str, cost: str, output: str | None = None):
@@ -88,90 +87,24 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
 # ---------------------------------------------------------------- the trace and its lemmas
 
 
-@dataclass
-class Group:
-    """The traced instances (depth, layer) of one generic step, and that step's entry formula."""
-
-    expr: sp.Expr | None
-    instances: list[tuple[int, int]] = field(default_factory=list)
-    problem: str = ""  # why the traced quantity is not what it should be
-
-
-Groups = dict[str, dict[str, Group]]
-
-
-def trace_groups(recursion: RecursionFunction, hidden, out, cost,
-                 depths: int) -> tuple[Groups, list[str]]:
-    """Run the recursion at depths 1..``depths``; its steps, relabelled and grouped by kind."""
-    groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
-    problems: list[str] = []
-    for depth in range(1, depths + 1):
-        ops = IndexOps(depth, hidden, out, cost)
-        try:
-            recursion(ops)
-        except Exception as error:  # a broken recursion is a failed claim, not a crash
-            problems.append(f"at depth {depth} it raises {type(error).__name__}: {error}")
-            continue
-        trace = ops.trace
-        for m in range(1, depth + 1):
-            missing = [name for name, table in (("delta", trace.deltas), ("dC/dW", trace.weight),
-                                                ("dC/db", trace.bias)) if m not in table]
-            if missing:
-                problems.append(f"at depth {depth} it defines no {' or '.join(missing)} "
-                                f"for layer {m}")
-                continue
-            kind = "base" if m == depth else "step"
-            # the output step stays at layer L; every other step becomes layer l
-            _add(groups[kind], _vector(trace.deltas[m], ops.width(m), K), depth, m,
-                 relabel=kind == "step")
-            shape = (ops.width(m), ops.width(m - 1))
-            _add(groups["W"], _matrix(trace.weight[m], shape), depth, m)
-            _add(groups["b"], _vector(trace.bias[m], ops.width(m), J), depth, m)
-    return groups, problems
-
-
-def _vector(v: object, length: sp.Expr, index: sp.Symbol) -> tuple[sp.Expr | None, str]:
-    if isinstance(v, IndexVector) and v.length == length:
-        return v.at(index), ""
-    got = f"length {v.length}" if isinstance(v, IndexVector) else type(v).__name__
-    return None, f"a vector of length {length} expected, got {got}"
-
-
-def _matrix(v: object, shape: tuple) -> tuple[sp.Expr | None, str]:
-    if isinstance(v, IndexMatrix) and v.shape == shape:
-        return v.at(J, K), ""
-    got = f"shape {v.shape}" if isinstance(v, IndexMatrix) else type(v).__name__
-    return None, f"a matrix of shape {shape} expected, got {got}"
-
-
-def _add(table: dict[str, Group], found: tuple[sp.Expr | None, str], depth: int, m: int,
-         relabel: bool = True) -> None:
-    entry, problem = found
-    expr = entry if entry is None or not relabel else generic(entry, depth, m)
-    problem = f"layer {m} of depth {depth}: {problem}" if problem else ""
-    key = problem or sp.srepr(normal(expr, {}))
-    table.setdefault(key, Group(expr, problem=problem)).instances.append((depth, m))
-
-
 def structural_claims(recursion: RecursionFunction, hidden, out, cost,
                       depths: int) -> list[Claim]:
-    """The trace claim and one lemma claim per distinct generic step the recursion took."""
+    """The trace claim and one lemma claim per distinct generic step the recursion takes."""
     started = time.perf_counter()
-    groups, problems = trace_groups(recursion, hidden, out, cost, depths)
+    traced = trace(recursion, hidden, out, cost, depths)
+    groups = traced.groups
     counts = "; ".join(
-        f"{sum(len(g.instances) for g in groups[kind].values())} {label}, "
-        f"{len(groups[kind])} distinct" for kind, label in (
+        f"{len(groups[kind])} distinct {label}" for kind, label in (
             ("base", "output steps"), ("step", "hidden steps"), ("W", "weight gradients"),
             ("b", "bias gradients")))
+    status = Status.FAILED if traced.problems else traced.status
     claims = [Claim(
-        f"the recursion runs on index objects at depths 1..{depths} and defines delta_l, "
-        "dC/dW_l and dC/db_l at every layer",
-        rf"\text{{the recursion defines }} \delta_l,\ \partial C/\partial W_l,\ "
-        rf"\partial C/\partial b_l \text{{ at every layer, depths }} 1, \dots, {depths}",
-        "general", "failed" if problems else "proved",
-        f"traced at depths 1..{depths} (the recursion is Python code, read by running it): "
-        + counts, name="trace", residual="; ".join(problems)[:300],
-        seconds=time.perf_counter() - started)]
+        "the recursion defines delta_l, dC/dW_l and dC/db_l exactly once at every layer "
+        + ("of every depth" if traced.status == Status.PROVED else f"at depths 1..{depths}"),
+        r"\text{the recursion defines } \delta_l,\ \partial C/\partial W_l,\ "
+        r"\partial C/\partial b_l \text{ once at every layer}",
+        "general", status, f"{traced.how}: {counts}", name="trace",
+        residual="; ".join(traced.problems)[:300], seconds=time.perf_counter() - started)]
     unit_out = None if out.elementwise else softmax_unit(out)
     unit_hidden = None if hidden.elementwise else softmax_unit(hidden)
     builders: dict[str, Callable[[sp.Expr], general.Identity]] = {
@@ -190,9 +123,9 @@ def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Iden
     identity = None if group.expr is None else build(group.expr)
     text, tex, parameter = lemma_statement(name, group.expr,
                                            None if identity is None else identity.ranges)
-    where = ", ".join(f"layer {m} of {d}" for d, m in group.instances[:4])
-    more = "" if len(group.instances) <= 4 else f" and {len(group.instances) - 4} more"
-    traced = f"traced at {where}{more}"
+    where = "; ".join(group.places[:3])
+    more = "" if len(group.places) <= 3 else f"; and {len(group.places) - 3} more"
+    traced = f"taken at {where}{more}"
     claim = Claim(text, tex, "general", "failed", traced, parameter=parameter, name=name,
                   residual=group.problem)
     if identity is not None:
@@ -244,15 +177,18 @@ def cross_check(recursion: RecursionFunction, hidden, out, cost) -> Claim:
 
 
 def induction(premises: list[Claim], depths: int) -> Claim:
-    """The theorem itself: proved exactly when every premise is."""
-    statuses = {c.status for c in premises}
-    status = "proved" if statuses == {"proved"} else next(
-        (s for s in STATUS_ORDER if s in statuses), "failed")
+    """The theorem itself: its status is the worst of its premises' (proved when all are)."""
+    status = worst(c.status for c in premises)
+    if status == Status.NOT_COMPARED:
+        status = Status.FAILED
     first = next((c for c in premises if not c.proved), None)
+    traced = next((c for c in premises if c.name == "trace"), None)
+    every_depth = traced is not None and traced.status == Status.PROVED
+    reach = ("the recursion recorded once for every depth and width" if every_depth else
+             f"the recursion's steps as traced at depths 1..{depths} (checked there only)")
     return Claim(
-        "for every depth L and all widths n_0..n_L, the recursion's delta_l is dC/dz_l and its "
-        f"dC/dW_l, dC/db_l are the gradients (the recursion taking at every depth the steps "
-        f"it takes at depths 1..{depths})",
+        "for every depth L and all widths n_0..n_L, the program of the recursion binds "
+        f"delta_l = dC/dz_l and gives dC/dW_l, dC/db_l ({reach})",
         r"\forall L \ge 1,\ n_0, \dots, n_L \ge 1:\quad "
         r"\delta_l = \frac{\partial C}{\partial z_l},\quad "
         r"\frac{\partial C}{\partial W_l} = \delta_l\, a_{l-1}^{T},\quad "
@@ -260,8 +196,8 @@ def induction(premises: list[Claim], depths: int) -> Claim:
         "general", status,
         "induction over l from L down to 1: the base case gives l = L; the step gives l from "
         "l + 1, because C depends on z_l only through z_(l+1); the parameter lemmas give the "
-        "gradients, because C depends on W_l and b_l only through z_l. That the recursion "
-        f"takes these same steps at every depth is traced at depths 1..{depths}.",
+        "gradients, because C depends on W_l and b_l only through z_l; the trace shows these "
+        "are the only steps the program takes, each once per layer",
         name="theorem", culprit="" if first is None else first.label,
         residual="" if first is None else first.residual)
 

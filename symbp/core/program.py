@@ -1,0 +1,394 @@
+"""The δ recursion as a program: recorded once, single assignment, in execution order.
+
+A recursion function (``backprop_deltas``, or one of your own) runs once per network, on
+a ``Recorder``. Each operation appends one ``Statement`` and hands back a ``Ref``: the
+immutable name of the value just computed. Arithmetic on refs (``2 * v``, ``u - v``, a
+constant mask ``v * M``) is recorded the same way. The result, a ``Program``, is what
+every consumer reads: the prover replays it on SymPy matrices, the general theorem on
+index formulas, every code generator on whole arrays, statement by statement in the
+order recorded. Nothing runs the function again, so what is proved and what runs is one
+program, and its ``fingerprint`` names it in proof.json, the documents and the modules.
+
+A program binds each δ_l once and each layer's gradient once: a second binding is refused
+with one line (the code would run the first, a trace would keep the last). A ref has no
+entries to assign, so nothing handed to the recursion can be changed in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+
+# Operation -> (how its statement reads, the ops method it replays as); "layer" ops take l.
+LAYER_OPS = ("activation", "activation_vjp", "transpose_times", "times", "bind_delta",
+             "gradient")
+OPS = (*LAYER_OPS, "cost_gradient", "outer", "scale", "add", "mask")
+
+
+class ProgramError(ValueError):
+    """A recursion that cannot be recorded as a program: one line saying where and why."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """``target = op[layer](args)``; ``constant`` is a scale factor or a mask, else None."""
+
+    target: str  # the name the value is bound to ("" for gradient, which binds outputs)
+    op: str
+    layer: Any  # int, a symbolic layer (SymPy expression), or None
+    args: tuple[str, ...]  # names bound by earlier statements
+    shape: tuple[Any, Any]  # (rows, cols) of the value; columns are vectors (n, 1)
+    constant: Any = None
+
+    def text(self) -> str:
+        """One line, as the program listing and the fingerprint read it."""
+        layer = "" if self.layer is None else f"[{self.layer}]"
+        constant = "" if self.constant is None else f"{{{_constant_text(self.constant)}}}"
+        call = f"{self.op}{layer}{constant}({', '.join(self.args)})"
+        return f"{self.target} = {call}" if self.target else call
+
+
+def _constant_text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + "; ".join(" ".join(str(c) for c in row) for row in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Program:
+    """The statements of one recursion, in execution order, and what they bound.
+
+    ``deltas[l]``, ``weight[l]`` and ``bias[l]`` name the statements that bound δ_l,
+    ∂C/∂W_l and ∂C/∂b_l. ``context`` is what the statements mean (the network, the
+    registry entries they use), part of the fingerprint; ``name`` is the recursion's.
+    """
+
+    statements: tuple[Statement, ...]
+    deltas: dict[Any, str] = field(default_factory=dict)
+    weight: dict[Any, str] = field(default_factory=dict)
+    bias: dict[Any, str] = field(default_factory=dict)
+    context: str = ""
+    name: str = ""
+
+    def text(self) -> str:
+        return "\n".join(s.text() for s in self.statements)
+
+    @property
+    def fingerprint(self) -> str:
+        """16 hex digits of SHA-256 over the statements and their context."""
+        digest = hashlib.sha256(f"{self.context}\n--\n{self.text()}\n".encode())
+        return digest.hexdigest()[:16]
+
+    def run(self, ops: Any) -> dict[str, Any]:
+        """Replay every statement on ``ops`` (a ``RecursionOps`` implementation), in order;
+        the values by name."""
+        return replay(self.statements, ops)
+
+
+def replay(statements: Iterable[Statement], ops: Any,
+           values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Replay ``statements`` on ``ops`` in order, starting from ``values`` (names bound
+    before them); the values by name."""
+    values = dict(values or {})
+    for s in statements:
+        args = [values[a] for a in s.args]
+        result = REPLAY[s.op](ops, s, *args)
+        if s.target:
+            values[s.target] = result
+    return values
+
+
+def _replay_gradient(ops, s, weight, bias):
+    return ops.gradient(s.layer, weight=weight, bias=bias)
+
+
+REPLAY: dict[str, Callable[..., Any]] = {
+    "cost_gradient": lambda ops, s: ops.cost_gradient(),
+    "activation": lambda ops, s: ops.activation(s.layer),
+    "activation_vjp": lambda ops, s, v: ops.activation_vjp(s.layer, v),
+    "transpose_times": lambda ops, s, v: ops.transpose_times(s.layer, v),
+    "times": lambda ops, s, v: ops.times(s.layer, v),
+    "outer": lambda ops, s, u, v: ops.outer(u, v),
+    "bind_delta": lambda ops, s, v: ops.bind_delta(s.layer, v),
+    "gradient": _replay_gradient,
+    "scale": lambda ops, s, v: ops.scale(s.constant, v),
+    "add": lambda ops, s, u, v: ops.add(u, v),
+    "mask": lambda ops, s, v: ops.mask(v, s.constant),
+}
+
+
+# ---------------------------------------------------------------- recording
+
+
+@dataclass(frozen=True, eq=False)
+class Ref:
+    """A value the recursion computed: a name in the program and a shape, nothing to mutate.
+
+    ``2 * v``, ``v * 2``, ``-v``, ``u + v``, ``u - v`` and ``v * M`` (M a constant array of
+    v's shape, entrywise) are recorded as statements of their own.
+    """
+
+    recorder: Recorder
+    name: str
+    shape: tuple[Any, Any]
+
+    __array_ufunc__ = None  # NumPy arrays defer to __rmul__ instead of looping over a ref
+
+    def __repr__(self) -> str:
+        return f"<{self.name}: {self.shape[0]}×{self.shape[1]}>"
+
+    def __mul__(self, other: Any) -> Ref:
+        if isinstance(other, Ref):
+            raise ProgramError(f"{self.name} * {other.name}: multiply values with ops.outer "
+                               "or ops.activation_vjp; * takes a number or a constant array")
+        if _is_number(other):
+            return self.recorder.scale(other, self)
+        return self.recorder.mask(self, other)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Ref:
+        return self.recorder.scale(-1, self)
+
+    def __add__(self, other: Any) -> Ref:
+        return self.recorder.add(self, other)
+
+    def __sub__(self, other: Any) -> Ref:
+        return self.recorder.add(self, self.recorder.scale(-1, other))
+
+    def __radd__(self, other: Any) -> Ref:
+        if isinstance(other, numbers.Number) and other == 0:  # sum([...]) starts from 0
+            return self
+        return self.recorder.add(self, other)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number | sp.Number) and not isinstance(value, bool)
+
+
+def exact(value: Any, what: str) -> sp.Rational:
+    """``value`` as an exact rational: the number the generated code uses, to the last bit."""
+    if isinstance(value, sp.Rational):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ProgramError(f"{what} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ProgramError(f"{what} must be finite, got {value!r}")
+    return sp.Rational(Fraction(value))  # type: ignore[call-overload]  # a float: exact
+
+
+class Recorder:
+    """``RecursionOps`` that records: every call appends a statement and returns a ``Ref``.
+
+    ``width(l)`` is n_l (an int, or a symbolic size); ``L`` the depth. ``layers()`` gives
+    L, L - 1, ..., 1, the order backpropagation visits them.
+    """
+
+    def __init__(self, L: int, width: Callable[[Any], Any], name: str = ""):
+        self.L = L
+        self._width = width
+        self.name = name
+        self.statements: list[Statement] = []
+        self.deltas: dict[Any, str] = {}
+        self.weight: dict[Any, str] = {}
+        self.bias: dict[Any, str] = {}
+        self._count = 0
+
+    # ---- helpers
+
+    def layers(self) -> Iterable[Any]:
+        """The layers from the output down: L, L - 1, ..., 1."""
+        return range(self.L, 0, -1)
+
+    def width(self, l: Any) -> Any:
+        return self._width(l)
+
+    def delta_name(self, l: Any) -> str:
+        return f"delta{l}"
+
+    def check_layer(self, l: Any, what: str, first: int = 1) -> Any:
+        """``l`` as the program names it, if it is a layer from ``first`` to L."""
+        if isinstance(l, bool) or not isinstance(l, int) or not first <= l <= self.L:
+            raise ProgramError(f"{what}: layer {l!r} is not one of {first}..{self.L}")
+        return l
+
+    def _ref(self, value: Any, what: str) -> Ref:
+        if not isinstance(value, Ref):
+            raise ProgramError(f"{what} takes a value the recursion computed with ops (a Ref), "
+                               f"got {type(value).__name__}")
+        if value.recorder is not self:
+            raise ProgramError(f"{what}: {value.name} was computed by another recording")
+        return value
+
+    def _vector(self, value: Any, l: Any, what: str) -> Ref:
+        ref = self._ref(value, what)
+        want = (self.width(l), 1)
+        if not same_shape(ref.shape, want):
+            raise ProgramError(f"{what}: {ref.name} has shape {_shape_text(ref.shape)}, the "
+                               f"layer needs {_shape_text(want)}")
+        return ref
+
+    def emit(self, op: str, layer: Any, args: tuple[Ref, ...], shape: tuple[Any, Any],
+             target: str | None = None, constant: Any = None) -> Ref:
+        if target is None:
+            self._count += 1
+            target = f"t{self._count}"
+        self.statements.append(Statement(target, op, layer, tuple(a.name for a in args),
+                                         shape, constant))
+        return Ref(self, target, shape)
+
+    # ---- RecursionOps
+
+    def cost_gradient(self) -> Ref:
+        return self.emit("cost_gradient", None, (), (self.width(self.L), 1))
+
+    def activation(self, l: Any) -> Ref:
+        l = self.check_layer(l, "activation", first=0)
+        return self.emit("activation", l, (), (self.width(l), 1))
+
+    def activation_vjp(self, l: Any, v: Any) -> Ref:
+        l = self.check_layer(l, "activation_vjp")
+        v = self._vector(v, l, f"activation_vjp({l}, v)")
+        return self.emit("activation_vjp", l, (v,), v.shape)
+
+    def transpose_times(self, l: Any, v: Any) -> Ref:
+        l = self.check_layer(l, "transpose_times")
+        v = self._vector(v, l, f"transpose_times({l}, v) = W_{l}ᵀ v")
+        return self.emit("transpose_times", l, (v,), (self.width(l - 1), 1))
+
+    def times(self, l: Any, v: Any) -> Ref:
+        l = self.check_layer(l, "times")
+        v = self._vector(v, l - 1, f"times({l}, v) = W_{l} v")
+        return self.emit("times", l, (v,), (self.width(l), 1))
+
+    def outer(self, u: Any, v: Any) -> Ref:
+        u, v = self._ref(u, "outer(u, v)"), self._ref(v, "outer(u, v)")
+        for ref in (u, v):
+            if not same_shape((ref.shape[1],), (1,)):
+                raise ProgramError(f"outer(u, v) takes two vectors; {ref.name} has shape "
+                                   f"{_shape_text(ref.shape)}")
+        return self.emit("outer", None, (u, v), (u.shape[0], v.shape[0]))
+
+    def bind_delta(self, l: Any, value: Any) -> Ref:
+        l = self.check_layer(l, "bind_delta")
+        if l in self.deltas:
+            raise ProgramError(f"the recursion binds delta_{l} twice; a program binds each "
+                               "delta once (the code would use the first value)")
+        v = self._vector(value, l, f"bind_delta({l}, value)")
+        target = self.delta_name(l)
+        self.deltas[l] = target
+        return self.emit("bind_delta", l, (v,), v.shape, target=target)
+
+    def gradient(self, l: Any, weight: Any, bias: Any) -> None:
+        l = self.check_layer(l, "gradient")
+        if l in self.weight:
+            raise ProgramError(f"the recursion gives the gradient of layer {l} twice; a "
+                               "program gives each once")
+        weight = self._ref(weight, f"gradient({l}): weight")
+        want = (self.width(l), self.width(l - 1))
+        if not same_shape(weight.shape, want):
+            raise ProgramError(f"gradient({l}): the weight gradient {weight.name} has shape "
+                               f"{_shape_text(weight.shape)}, W_{l} has {_shape_text(want)}")
+        bias = self._vector(bias, l, f"gradient({l}): bias")
+        self.weight[l], self.bias[l] = weight.name, bias.name
+        self.emit("gradient", l, (weight, bias), (0, 0), target="")
+
+    # ---- arithmetic on refs
+
+    def scale(self, c: Any, v: Any) -> Ref:
+        v = self._ref(v, "a scaled value")
+        return self.emit("scale", None, (v,), v.shape, constant=exact(c, "a scale factor"))
+
+    def add(self, u: Any, v: Any) -> Ref:
+        u, v = self._ref(u, "u + v"), self._ref(v, "u + v")
+        if not same_shape(u.shape, v.shape):
+            raise ProgramError(f"{u.name} + {v.name}: shapes {_shape_text(u.shape)} and "
+                               f"{_shape_text(v.shape)} differ")
+        return self.emit("add", None, (u, v), u.shape)
+
+    def mask(self, v: Any, mask: Any) -> Ref:
+        v = self._ref(v, "v * M")
+        rows = _mask_rows(mask, v)
+        return self.emit("mask", None, (v,), v.shape, constant=rows)
+
+    def program(self, context: str = "") -> Program:
+        return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
+                       dict(self.bias), context=context, name=self.name)
+
+
+def _mask_rows(mask: Any, v: Ref) -> tuple[tuple[sp.Rational, ...], ...]:
+    """A constant array of ``v``'s (concrete) shape as rows of exact numbers."""
+    rows_n, cols_n = v.shape
+    if not (isinstance(rows_n, int) and isinstance(cols_n, int)):
+        raise ProgramError(f"v * M: {v.name} has a symbolic shape; a constant array fixes the "
+                           "widths, so it cannot stand for every width")
+    try:
+        matrix = sp.Matrix(mask.tolist() if hasattr(mask, "tolist") else mask)
+    except Exception:  # anything SymPy cannot read as a matrix
+        raise ProgramError(f"v * M takes a number or a constant array, got "
+                           f"{type(mask).__name__}") from None
+    if matrix.shape == (1, rows_n) and cols_n == 1:
+        matrix = matrix.T
+    if matrix.shape != (rows_n, cols_n):
+        raise ProgramError(f"v * M: the array has shape {matrix.shape}, {v.name} has "
+                           f"{(rows_n, cols_n)}")
+    return tuple(tuple(exact(matrix[r, c], "an entry of M") for c in range(cols_n))
+                 for r in range(rows_n))
+
+
+class Size:
+    """A symbolic width n_l: it is a size, never a number the recursion may branch on."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: sp.Expr):
+        self.expr = expr
+
+    def __repr__(self) -> str:
+        return str(self.expr)
+
+    def __hash__(self) -> int:
+        return hash(self.expr)
+
+    def _as_number(self, *_: Any) -> Any:
+        raise ConcreteSize(f"the recursion reads the width {self.expr} as a number; what the "
+                           "code does at one width says nothing about the others")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _as_number  # type: ignore[assignment]
+    __bool__ = __index__ = __int__ = __float__ = _as_number
+
+
+class ConcreteSize(Exception):
+    """A recursion that reads a symbolic width as a number (refused for every width)."""
+
+
+def _size(n: Any) -> Any:
+    return n.expr if isinstance(n, Size) else n
+
+
+def same_shape(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(sp.sympify(_size(x) - _size(y)) == 0 for x, y in zip(a, b))
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join(str(_size(n)) for n in shape) + ")"
+
+
+def record(recursion: Callable[[Any], None], L: int, width: Callable[[Any], Any],
+           context: str = "") -> Program:
+    """Run ``recursion`` once on a ``Recorder`` of depth ``L`` and return its program.
+
+    ProgramError (a ValueError) when it breaks a rule of programs or calls an operation
+    wrongly; any other exception it raises propagates unchanged.
+    """
+    name = getattr(recursion, "__name__", None)
+    recorder = Recorder(L, width, name=name if isinstance(name, str) else type(recursion).__name__)
+    recursion(recorder)
+    return recorder.program(context)

@@ -1,0 +1,222 @@
+"""The recursion's steps for the general theorem, as index formulas grouped into lemmas.
+
+The recursion is recorded once for a symbolic depth L and widths n_l (``core.generic``):
+a few cases, each a program in L and a generic layer l. Each case is replayed on
+``IndexOps``; every δ it binds, and every gradient it gives, is one step: δ_L the base
+case, δ_(L-1) and δ_(l-1) a step back (relabelled as δ_l from δ_(l+1)), ∂C/∂W and ∂C/∂b
+the parameters. Equal steps are grouped: one lemma each. Writing the cases out at depths
+1..BOX checks that every layer's δ and gradients are bound exactly once at every depth
+(every combination of the cases' comparisons occurs up to BOX), so the grouped lemmas
+are all there is to prove: the trace claim is "proved".
+
+A recursion that reads a concrete depth or width (a loop over ``range(ops.L, 0, -1)``,
+``len(v)``) cannot be recorded for all of them. It is then traced at depths 1..``depths``
+only, on symbolic widths, and its trace claim is "checked" there, never "proved".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sympy as sp
+
+from ..core.generic import (
+    BOX,
+    DEPTH,
+    GENERIC,
+    LAYER,
+    PRELUDE,
+    TOP,
+    Case,
+    Concrete,
+    GenericProgram,
+    record_generic,
+)
+from ..core.program import ConcreteSize, ProgramError, Size, record, replay
+from ..core.status import Status
+from .indexed import (
+    DELTA,
+    WIDTH,
+    IndexMatrix,
+    IndexOps,
+    IndexTrace,
+    IndexVector,
+    J,
+    K,
+    fresh,
+    generic,
+)
+from .sums import normal
+
+
+@dataclass
+class Group:
+    """The places where the recursion takes one generic step, and that step's entry formula."""
+
+    expr: sp.Expr | None
+    places: list[str] = field(default_factory=list)
+    problem: str = ""  # why the traced quantity is not what it should be
+
+
+Groups = dict[str, dict[str, Group]]
+
+
+@dataclass
+class Traced:
+    """The grouped steps, what went wrong, and how far the trace reaches."""
+
+    groups: Groups
+    problems: list[str]
+    status: Status  # proved: recorded for every depth; checked: only at the depths run
+    how: str
+    cases: int = 0
+
+
+def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int) -> Traced:
+    """The recursion's steps, grouped by kind ("base", "step", "W", "b")."""
+    try:
+        program = record_generic(recursion)
+    except Concrete as refusal:
+        return _at_depths(recursion, hidden, out, cost, depths, str(refusal))
+    groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
+    problems = list(program.problems)
+    for case in program.cases:
+        try:
+            _group_case(case, IndexOps(hidden, out, cost), groups)
+        except Exception as error:  # a step IndexOps cannot form: a failed claim, not a crash
+            problems.append(f"{_where(case)}: {type(error).__name__}: {error}")
+    problems += _coverage(program)
+    cases = len(program.cases)
+    how = (f"recorded once for a symbolic depth L and widths n_l: {cases} case"
+           f"{'s' if cases != 1 else ''} ({'; '.join(_where(c) for c in program.cases)}); "
+           f"written out at every depth 1..{BOX}, each binds every layer's δ and gradients "
+           f"exactly once (its comparisons of layers with constants up to 3 take every "
+           f"combination of values by depth {BOX})")
+    return Traced(groups, problems, Status.PROVED, how, cases)
+
+
+def _where(case: Case) -> str:
+    conditions = [_condition(e, r, v) for e, r, v in case.explorer.relations]
+    return " and ".join(conditions) if conditions else "every depth"
+
+
+_SAY = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+_NOT = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def _condition(difference: sp.Expr, relation: str, outcome: bool) -> str:
+    """``L - 1 > 0`` as "L > 1", read the way the outcome went."""
+    relation = relation if outcome else _NOT[relation]
+    constant = difference.as_coeff_Add()[0]
+    return f"{difference - constant} {_SAY[relation]} {-constant}"
+
+
+def _coverage(program: GenericProgram) -> list[str]:
+    problems = []
+    for depth in range(1, BOX + 1):
+        try:
+            program.instance(depth, lambda m: 2)
+        except ProgramError as error:
+            problems.append(str(error))
+            break
+    return problems
+
+
+def _group_case(case: Case, ops: IndexOps, groups: Groups) -> None:
+    where = _where(case)
+    before = replay(case.part(PRELUDE), ops)
+    top = replay(case.part(TOP), ops, before)
+    carried = {name: ops.delta(layer.xreplace({DEPTH: LAYER + 1}))
+               for layer, name in case.deltas.items() if name in top and name not in before}
+    replay(case.part(GENERIC), ops, {**before, **carried})
+    trace = ops.trace
+    for layer, value in trace.deltas.items():
+        base = sp.sympify(layer) == DEPTH
+        _add(groups["base" if base else "step"], _vector(value, WIDTH[layer], K),
+             layer if not base else None, where)
+    for layer, value in trace.weight.items():
+        _add(groups["W"], _matrix(value, (WIDTH[layer], WIDTH[layer - 1])), layer, where)
+    for layer, value in trace.bias.items():
+        _add(groups["b"], _vector(value, WIDTH[layer], J), layer, where)
+
+
+def _vector(v: object, length: sp.Expr, index: sp.Symbol) -> tuple[sp.Expr | None, str]:
+    if isinstance(v, IndexVector) and v.length == length:
+        return v.at(index), ""
+    got = f"length {v.length}" if isinstance(v, IndexVector) else type(v).__name__
+    return None, f"a vector of length {length} expected, got {got}"
+
+
+def _matrix(v: object, shape: tuple) -> tuple[sp.Expr | None, str]:
+    if isinstance(v, IndexMatrix) and v.shape == shape:
+        return v.at(J, K), ""
+    got = f"shape {v.shape}" if isinstance(v, IndexMatrix) else type(v).__name__
+    return None, f"a matrix of shape {shape} expected, got {got}"
+
+
+def _add(table: dict[str, Group], found: tuple[sp.Expr | None, str], layer: Any,
+         where: str) -> None:
+    """One step at ``layer`` (None: the output layer's δ, which stays at L) into its group."""
+    entry, problem = found
+    expr = entry if entry is None or layer is None else generic(entry, layer)
+    place = f"layer {layer if layer is not None else DEPTH} ({where})"
+    problem = f"{place}: {problem}" if problem else ""
+    key = problem or sp.srepr(normal(expr, {}))
+    table.setdefault(key, Group(expr, problem=problem)).places.append(place)
+
+
+# ---------------------------------------------------------------- at concrete depths only
+
+
+def _at_depths(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
+               refusal: str) -> Traced:
+    """The recursion recorded at depths 1..``depths`` on symbolic widths, each layer m of
+    depth K labelled L - (K - m): what it does at other depths is not seen."""
+    groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
+    problems: list[str] = []
+    for depth in range(1, depths + 1):
+        try:
+            found = at_depth(recursion, depth, IndexOps(hidden, out, cost))
+        except ConcreteSize as error:
+            problems.append(str(error))
+            break
+        except Exception as error:  # a broken recursion is a failed claim, not a crash
+            problems.append(f"at depth {depth} it raises {type(error).__name__}: {error}")
+            continue
+        missing = [m for m in range(1, depth + 1) if _label(depth, m) not in found.deltas
+                   or _label(depth, m) not in found.weight]
+        if missing:
+            problems.append(f"at depth {depth} it defines no delta or gradient for layer "
+                            f"{missing[0]}")
+            continue
+        where = f"depth {depth}"
+        for m in range(1, depth + 1):
+            layer = _label(depth, m)
+            base = m == depth
+            _add(groups["base" if base else "step"],
+                 _vector(found.deltas[layer], WIDTH[layer], K), None if base else layer, where)
+            _add(groups["W"], _matrix(found.weight[layer], (WIDTH[layer], WIDTH[layer - 1])),
+                 layer, where)
+            _add(groups["b"], _vector(found.bias[layer], WIDTH[layer], J), layer, where)
+    how = (f"not recorded for every depth ({refusal}); traced at depths 1..{depths} only, "
+           "so checked there, not proved. A loop over ops.layers() that uses no concrete "
+           "depth or width is recorded once for all of them")
+    return Traced(groups, problems, Status.CHECKED, how)
+
+
+def _label(depth: int, m: int) -> sp.Expr:
+    return DEPTH - (depth - m)
+
+
+def at_depth(recursion: Callable[[Any], None], depth: int, ops: IndexOps) -> IndexTrace:
+    """``recursion`` recorded at one concrete depth on symbolic widths and replayed on
+    ``ops``, layer m labelled L - (depth - m); its trace in index notation."""
+    program = record(recursion, depth, lambda m: Size(WIDTH[_label(depth, m)]))
+    replay([replace(s, layer=None if s.layer is None else _label(depth, s.layer))
+            for s in program.statements], ops)
+    return ops.trace
+
+
+__all__ = ["DELTA", "Group", "Groups", "Traced", "fresh", "trace"]
