@@ -333,7 +333,7 @@ class _Instance:
                     raise ProgramError(f"at depth {self.K}, layer {iteration} reads {a}, a "
                                        "value of the layer above that is not its δ; the loop "
                                        "may carry only δ from one layer to the next")
-            layer = None if s.layer is None else int(sp.sympify(s.layer).xreplace(point))
+            layer: Any = None if s.layer is None else int(sp.sympify(s.layer).xreplace(point))
             shape = (self._concrete(s.shape[0], point), self._concrete(s.shape[1], point))
             if s.op == "bind_delta":
                 if layer in self.deltas:
