@@ -18,6 +18,7 @@ from test_prove import MUTANTS, SQUARE
 import symbp
 from symbp.cli import config
 from symbp.cli.main import main
+from symbp.cli.publish import proved_sentence
 from symbp.numeric import backends
 from symbp.numeric.codegen import module_source
 from symbp.numeric.numba_codegen import numba_module_source
@@ -84,7 +85,8 @@ def test_derive_writes_the_numba_module_only_when_asked(tmp_path):
     assert sorted(p.name for p in (tmp_path / "asked").iterdir()) == [
         ".symbp-manifest", "gradients_numba.py", "proof.json"]
     written = (tmp_path / "asked" / "gradients_numba.py").read_text()
-    assert written == numba_module_source(symbp.derive(symbp.Network([2, 2])))
+    d = symbp.derive(symbp.Network([2, 2]))
+    assert written == numba_module_source(d, proved=proved_sentence(d, symbp.prove(d)))
     assert "numba" in config.FORMATS and "numba" not in config.DEFAULT_FORMATS
 
 

@@ -25,6 +25,9 @@ Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_de
     ∂C/∂W_1 = δ_1 xᵀ
     ∂C/∂b_1 = δ_1
 
+Program 38da019400dc71e5: the recursion recorded once by symbp; these statements are that program.
+Proved by symbp (expand) for this network, program 38da019400dc71e5: see proof.json.
+
 Numeric forms (NumPy, from symbp.core.registry):
     sigmoid(z) = 1.0 / (1.0 + np.exp(np.minimum(-z, 709.0)))
     sigmoid'(z) = a * (1.0 - a), where a = sigmoid(z)
@@ -40,6 +43,7 @@ import numpy as np
 WIDTHS = (2, 3, 3, 2)
 ACTIVATIONS = ('sigmoid', 'sigmoid', 'sigmoid')
 COST = 'mse'
+PROGRAM = '38da019400dc71e5'  # the fingerprint of the program below
 
 
 def forward(x, weights, biases):

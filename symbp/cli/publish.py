@@ -91,14 +91,25 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
     return unavailable
 
 
-def _gradients(name: str, source: Callable[[Derivation], str]) -> Callable[[Build], dict]:
+def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]:
     def make(b: Build) -> dict[str, bytes]:
         try:
-            return {name: source(b.d).encode()}
+            return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
             raise Skipped(f"no {name}: {error}") from None
 
     return make
+
+
+def proved_sentence(d: Derivation, proof: Proof) -> str:
+    """What the module's docstring says of the proof: only of the same program."""
+    if proof.fingerprint != d.program.fingerprint:
+        return "symbp's proof in proof.json is of another program: this one is not proved."
+    if proof.holds:
+        return (f"Proved by symbp ({proof.method}) for this network, program "
+                f"{proof.fingerprint}: see proof.json.")
+    return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
+            "proof.json.")
 
 
 def _markdown(b: Build) -> dict[str, bytes]:

@@ -24,6 +24,7 @@ an induction over layers follows.
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -275,6 +276,16 @@ class GenericProgram:
     cases: list[Case]
     name: str = ""
     problems: list[str] = field(default_factory=list)  # cases that broke a rule of programs
+
+    @property
+    def fingerprint(self) -> str:
+        """16 hex digits of SHA-256 over every case's condition and statements: what the
+        recursion does, whatever its Python function object."""
+        text = "\n\n".join(
+            f"{c.explorer.relations}\n" + "\n".join(f"{seg} {s.text()}" for s, seg in
+                                                    zip(c.statements, c.segments))
+            for c in self.cases) + "\n" + "\n".join(self.problems)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def instance(self, K: int, width: Callable[[int], int], context: str = "") -> Program:
         """The program of a network of depth K: the case that holds at L = K for the layers

@@ -158,13 +158,31 @@ class Document:
     worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
+def check_subject(d: Derivation, proof: Proof) -> None:
+    """ValueError unless ``proof`` is a proof of ``d``: its network and its program."""
+    if proof.network != repr(d.net):
+        raise ValueError(f"the proof is of {proof.network or 'no network'}, not of {d.net!r}; "
+                         "prove this derivation (symbp.prove(d))")
+    try:
+        own = d.program.fingerprint
+    except Exception:  # a recursion that cannot be recorded has no program; its proof neither
+        own = ""
+    if proof.fingerprint != own:
+        raise ValueError(f"the proof is of program {proof.fingerprint or '(none)'}, not of this "
+                         f"derivation's program {own or '(none)'}; prove this derivation "
+                         "(symbp.prove(d))")
+
+
 def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
           example: WorkedExample | dict | None = None) -> Document:
     """The document for ``d`` and its proof; no timings unless asked, so reruns are identical.
 
     ``example`` (a ``symbp.Example`` or a dict of its fields) adds the worked example;
-    ValueError names a value that does not fit the network.
+    ValueError names a value that does not fit the network. A proof of another derivation
+    (another network, or another program: see ``Program.fingerprint``) is refused: the
+    document may say "proved" only of the program it shows.
     """
+    check_subject(d, proof)
     P = Printer(d.latex_names)
     worked = None if example is None else worked_part(d, P, example)
     net = d.net

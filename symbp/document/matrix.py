@@ -15,10 +15,11 @@ import sympy as sp
 
 from ..core import registry
 from ..core.derivation import Derivation
+from ..core.status import worst
 from ..proof.claims import Claim
 from ..proof.indexed import DEPTH, A, Y, latex
 from ..proof.matrix import matrix_identities
-from ..proof.theorem import LEMMAS, theorem
+from ..proof.theorem import LEMMAS, covers, theorem
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class MatrixChapter:
     checks: list[Check]
     status: str  # proved when every tagged claim is
     theorem_status: str  # the general theorem for this activation and cost
+    program: str  # plain text: the fingerprint of the program gradients.py runs
+    runs_proved: str  # plain text: "" when gradients.py runs the program proved here, else why not
 
 
 class _Tags:
@@ -107,10 +110,17 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
         written_generic=", ".join(layers) if not single and net.L > 1 else "",
         shapes=_shapes(net.widths), eq=eq, vjp=_vjp(d, sigma),
         vjp_refs=vjp_refs, summary=_summary(sigma), summary_refs=summary_refs,
-        checks=checks, status="proved" if statuses == {"proved"} else
-        next(s for s in ("failed", "timed out", "screened", "not compared") if s in statuses),
-        theorem_status=general.status,
+        checks=checks, status=worst(statuses).value,
+        theorem_status=general.status, program=d.program.fingerprint,
+        runs_proved=_runs_proved(d, general),
     )
+
+
+def _runs_proved(d: Derivation, general) -> str:
+    """"" when the general theorem holds and speaks for d's program (what gradients.py prints)."""
+    if not general.holds:
+        return f"the general theorem is {general.status} for it"
+    return covers(d)
 
 
 def _refs(tag: _Tags, names: list[str]) -> str:

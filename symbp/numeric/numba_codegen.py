@@ -21,7 +21,7 @@ import re
 import sympy as sp
 
 from .array_printers import NumericForm
-from .codegen import arguments_line, docstring, function, module_text
+from .codegen import arguments_line, function, module_text
 from .numba_loops import WIDE, flat_loop, forward_kernel_lines, product, wide_loop
 from .trace import CodeOps, trace
 
@@ -231,10 +231,11 @@ def kernel_source(d, ops: CodeOps) -> str:
                        body))
 
 
-def numba_module_source(d) -> str:
+def numba_module_source(d, proved: str = "") -> str:
     """A standalone module (NumPy and numba) with ``forward``, ``cost`` and a compiled ``grad``.
 
-    Deterministic: the same network and recursion give byte-identical source.
+    ``proved`` as for ``codegen.module_source``. Deterministic: the same network and
+    recursion give byte-identical source.
     """
     ops = trace(d)
     for l in range(1, d.L + 1):
@@ -266,8 +267,7 @@ def numba_module_source(d) -> str:
     note = ("\n\nThe gradient is one numba kernel (compiled on first import, cached beside "
             "this file):\nthe same statements as loops over the batch, large matrix products "
             "by BLAS.")
-    text = module_text(d, ops, IMPORTS, [grad], tuple(numba_parts))
-    return text.replace(f'"""{docstring(d, ops)}"""', f'"""{docstring(d, ops, note)}"""', 1)
+    return module_text(d, ops, IMPORTS, [grad], tuple(numba_parts), kernel=note, proved=proved)
 
 
 def _return(ops: CodeOps) -> str:

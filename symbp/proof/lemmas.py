@@ -57,15 +57,23 @@ def _missing(name, statement, latex, layer) -> Lemma:
 
 
 def activation_lemma(act: registry.Activation) -> Lemma:
-    """σ'(z) as registered equals d/dz of σ's explicit formula."""
-    z = sp.Symbol("z")
+    """σ'(z) as registered equals d/dz of σ's explicit formula, in a fresh variable: a formula
+    that ignores its argument (a stray Symbol("z") inside) fails, as it would in the code."""
+    z = sp.Dummy("z")
     if act.formula is None or act.derivative is None:
         raise ValueError(f"activation {act.name!r} has no explicit formula to prove against")
-    return _check(
-        f"{act.name}'", f"d/dz {act.name}(z) = registered derivative",
-        rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}",
-        sp.diff(act.formula(z), z), act.derivative(z),
-    )
+    name, statement = f"{act.name}'", f"d/dz {act.name}(z) = registered derivative"
+    latex = rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}"
+    formula = sp.sympify(act.formula(z))
+    if not formula.has(z):
+        return Lemma(name, statement, latex, False,
+                     residual=f"the formula {formula} does not depend on its argument")
+    extra = formula.free_symbols - {z}
+    if extra:
+        return Lemma(name, statement, latex, False, residual=(
+            f"the formula {formula} depends on {', '.join(sorted(map(str, extra)))} besides "
+            "its argument"))
+    return _check(name, statement, latex, sp.diff(formula, z), act.derivative(z))
 
 
 def softmax_lemma(act: registry.Activation, n: int) -> Lemma:

@@ -105,6 +105,7 @@ class _Work:
         self.progress, self.total, self.done = progress, total, 0
         self.claims: list[Claim] = []
         self.session = Exact()  # atoms and checks shared by every comparison of one proof
+        self.tied: set[int] = set()  # recursion claims checked against grad's recursion
 
     def tick(self, what: str, steps: int = 1) -> None:
         self.done += steps
@@ -156,8 +157,12 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 except TimedOut:
                     if method != "auto":
                         raise
-                    # auto falls back: the route claims it could not finish are not made
+                    # auto falls back: the route claims it could not finish are not made,
+                    # and a recursion claim not yet tied to grad says only what was checked
                     work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
+                    for c in work.claims:
+                        if c.kind == "recursion" and id(c) not in work.tied:
+                            c.how = HOW["local"]
                     proof.method = "local"
                     proof.note = "auto: the routes were not compared within the timeout"
             elif chosen == "random":
@@ -281,6 +286,7 @@ def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -
             reference = d.grad(l, "recursion", wrt)
             if own is not None:
                 _tie(claims[("recursion", l, wrt)], compare, reference, own(l, wrt))
+                work.tied.add(id(claims[("recursion", l, wrt)]))
         except Exception as error:  # a broken recursion fails the comparison, not the prover
             reference, failure = None, _describe(error)
         for route in ROUTES:

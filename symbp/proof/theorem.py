@@ -22,6 +22,7 @@ For one activation and one cost, by induction over the layers from the output do
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -29,8 +30,10 @@ import sympy as sp
 
 from ..core import registry
 from ..core.deadline import TimedOut, check_seconds, deadline
-from ..core.derivation import derive
+from ..core.derivation import Derivation, derive
+from ..core.generic import DEPTH, WIDTH, Concrete, record_generic
 from ..core.network import Network
+from ..core.program import ProgramError, Size, record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
@@ -207,6 +210,23 @@ def induction(premises: list[Claim], depths: int) -> Claim:
 _CACHE: dict[tuple, Proof] = {}
 
 
+def behaviour(recursion: RecursionFunction) -> str:
+    """What ``recursion`` does, as a fingerprint: its program recorded for every depth, or,
+    where it reads a concrete depth or width, its programs at depths 1..DEPTHS."""
+    try:
+        return "generic " + record_generic(recursion).fingerprint
+    except Concrete:
+        texts = []
+        for depth in range(1, DEPTHS + 1):
+            try:
+                program = record(recursion, depth,
+                                  lambda m, depth=depth: Size(WIDTH[DEPTH - (depth - m)]))
+                texts.append(program.text())
+            except Exception as error:  # what it raises is part of what it does
+                texts.append(f"{type(error).__name__}: {error}")
+        return "depths " + hashlib.sha256("\n--\n".join(texts).encode()).hexdigest()[:16]
+
+
 def theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
             recursion: RecursionFunction = backprop_deltas,
             timeout: float | None = None) -> Proof:
@@ -218,12 +238,17 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     recursion, the base case, step and parameter lemmas in index notation, the
     function lemmas, the per-network cross-checks and the induction itself.
 
-    Results are kept per process, keyed on everything the proof reads (the registry
-    entries, the recursion function), so repeated documents cost nothing; a
-    timed-out result is not kept. Each call returns its own copy.
+    Results are kept per process, keyed on what the proof reads: the registry entries
+    written out and what the recursion does (recorded afresh at every call, so a
+    function whose behaviour changes is proved again); a timed-out result is not kept.
+    Each call returns its own copy.
     """
     hidden, out, cost_entry = entries(activation, cost, output)
-    key = (hidden, out, cost_entry, recursion, registry.softmax_jacobian_entry)
+    if not callable(recursion):
+        raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
+    entries_read = (hidden, out, cost_entry, registry.ACTIVATIONS["softmax"])
+    key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read),
+           getattr(recursion, "__name__", ""), behaviour(recursion))
     if key not in _CACHE:
         proof = prove_theorem(activation, cost, output=output, recursion=recursion,
                               timeout=timeout)
@@ -231,6 +256,22 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
             return proof
         _CACHE[key] = proof
     return copy.deepcopy(_CACHE[key])
+
+
+def covers(d: Derivation) -> str:
+    """"" when the general theorem speaks for ``d``'s program: it is, statement for statement,
+    the instance at d's depth and widths of its recursion recorded for every depth. Else
+    one line saying why not."""
+    try:
+        generic = record_generic(d.recursion_function)
+        widths = d.net.widths
+        instance = generic.instance(d.L, lambda m: widths[m], context=d.net.meaning())
+    except (Concrete, ProgramError) as reason:
+        return f"the recursion is not recorded for every depth: {reason}"
+    if instance.fingerprint != d.program.fingerprint:
+        return ("this network's program differs from the recursion recorded for every depth "
+                f"(program {d.program.fingerprint}, instance {instance.fingerprint})")
+    return ""
 
 
 def general_summary(proof: Proof) -> str:
