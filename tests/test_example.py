@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 import symbp
+from symbp.cli.publish import proved_sentence
 from symbp.numeric.codegen import module_source
 from symbp.render.figures import figure_files
 
@@ -20,7 +21,7 @@ def generated():
         "derivation.tex": symbp.render(d, "tex", proof),
         "derivation.md": symbp.render(d, "md", proof),
         "proof.json": proof.to_json(),
-        "gradients.py": module_source(d),
+        "gradients.py": module_source(d, proved=proved_sentence(d, proof)),
         **figure_files(d),
     }
 
