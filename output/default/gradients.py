@@ -25,13 +25,13 @@ Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_de
     ∂C/∂W_1 = δ_1 xᵀ
     ∂C/∂b_1 = δ_1
 
-Program 38da019400dc71e5: the recursion recorded once by symbp; these statements are that program.
-Proved by symbp (expand) for this network, program 38da019400dc71e5: see proof.json.
+Program 428d967855acafc1: the recursion recorded once by symbp; these statements are that program.
+Proved by symbp (expand) for this network, program 428d967855acafc1: see proof.json.
 
-Numeric forms (NumPy, from symbp.core.registry):
+Numeric forms (NumPy, printed by symbp.numeric.forms from the formulas of symbp.core.registry):
     sigmoid(z) = 1.0 / (1.0 + np.exp(np.minimum(-z, 709.0)))
     sigmoid'(z) = a * (1.0 - a), where a = sigmoid(z)
-    C = 0.5 * np.sum((a - y) ** 2), where a = a_3
+    C = np.sum(0.5 * (a - y)**2), where a = a_3
     ∂C/∂a = a - y
 
 Imports only NumPy. Generated code: regenerate it with symbp rather than editing it.
@@ -43,7 +43,7 @@ import numpy as np
 WIDTHS = (2, 3, 3, 2)
 ACTIVATIONS = ('sigmoid', 'sigmoid', 'sigmoid')
 COST = 'mse'
-PROGRAM = '38da019400dc71e5'  # the fingerprint of the program below
+PROGRAM = '428d967855acafc1'  # the fingerprint of the program below
 
 
 def forward(x, weights, biases):
@@ -62,7 +62,7 @@ def cost(x, y, weights, biases):
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
     a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
     a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
-    return 0.5 * np.sum((a3 - y) ** 2)
+    return np.sum(0.5 * (a3 - y)**2)
 
 
 def grad(x, y, weights, biases):

@@ -35,6 +35,7 @@ from ..numeric.train import (
     XOR_TARGETS,
     train_xor,
 )
+from ..printing import forms
 from ..proof.claims import CHECKS
 from ..proof.prove import Proof, choose_method, prove
 from ..proof.theorem import general_summary, general_table, theorem
@@ -244,13 +245,13 @@ def _cmd_list(args) -> int:
     for act in registry.ACTIVATIONS.values():
         f = plain(act.latex)
         print(f"  {act.name:11} {act.summary}")
-        print(f"  {'':11} {f}(z) = {plain(act.latex_formula)}")
-        slope = plain(act.latex_derivative)
+        print(f"  {'':11} {f}(z) = {plain(forms.activation_formula(act))}")
+        slope = plain(forms.activation_derivative(act))
         print(f"  {'':11} " + (slope if "=" in slope else f"{f}'(z) = {slope}"))
     print("costs (--cost NAME):")
     for cost in registry.COSTS.values():
         print(f"  {cost.name:11} {cost.summary}")
-        print(f"  {'':11} ∂C/∂a_j = {plain(cost.latex_gradient)}")
+        print(f"  {'':11} ∂C/∂a_j = {plain(forms.cost_gradient(cost))}")
         if cost.output:
             print(f"  {'':11} puts {cost.output} in the output layer")
     return 0

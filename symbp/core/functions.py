@@ -96,9 +96,10 @@ def _derivative_of(formula: Formula) -> Formula:
 # ---------------------------------------------------------------- softmax
 
 
-def softmax_jacobian_entry(a_j: sp.Expr, a_k: sp.Expr, same: bool) -> sp.Expr:
-    """The registered ∂a_j/∂z_k of softmax: a_j (δ_jk − a_k)."""
-    return a_j * (int(same) - a_k)
+def softmax_jacobian_entry(a_j: sp.Expr, a_k: sp.Expr, same: bool | sp.Expr) -> sp.Expr:
+    """The registered ∂a_j/∂z_k of softmax: a_j (δ_jk − a_k); ``same`` is whether j = k (a
+    bool, or a SymPy Kronecker delta for symbolic j and k)."""
+    return a_j * ((same if isinstance(same, sp.Basic) else int(same)) - a_k)
 
 
 def softmax_formula(z: Sequence[sp.Expr]) -> list[sp.Expr]:

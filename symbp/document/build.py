@@ -20,6 +20,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.routes import cost_row
+from ..printing import forms
 from ..printing.latex import Printer
 from ..printing.width import matrix_width, width
 from ..proof.prove import Proof
@@ -232,7 +233,7 @@ def _network(d: Derivation, P: Printer) -> Network:
         parameters=sum(n[l] * n[l - 1] + n[l] for l in range(1, d.L + 1)),
         cost=cost.name,
         cost_summary=rich(cost.summary.split(", C =")[0]),  # the formula is displayed anyway
-        cost_general=f"C = {cost.latex}",
+        cost_general=f"C = {forms.cost_formula(cost)}",
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=vec("a", d.L),
         output_entry=rf"a^{{({d.L})}}_{{j}}",
@@ -285,10 +286,11 @@ def _activations(d: Derivation) -> list[Activation]:
             used_by = (f"Layer {layers[0]} uses" if len(layers) == 1
                        else f"Layers {_and(layers)} use")
         if act.elementwise:
-            definition = rf"{act.latex}(z) = {act.latex_formula}, \qquad " \
-                         rf"{act.latex}'(z) = {act.latex_derivative}"
+            definition = rf"{act.latex}(z) = {forms.activation_formula(act)}, \qquad " \
+                         rf"{act.latex}'(z) = {forms.activation_derivative(act)}"
         else:
-            definition = rf"a_j = {act.latex_formula}, \qquad {iverson(act.latex_derivative)}"
+            definition = (rf"a_j = {forms.activation_formula(act)}, \qquad "
+                          rf"{iverson(forms.activation_derivative(act))}")
         summary = rich(act.summary) if act.formula is None else []  # else the formula says it
         out.append(Activation(name, summary, used_by, definition, act.elementwise,
                               rich(act.note)))

@@ -16,6 +16,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.recursion import Recursion
+from ..printing import forms
 from ..printing.latex import Printer, aligned
 from ..printing.width import matrix_width, width
 from ..proof.exact import equivalent
@@ -118,8 +119,9 @@ def _step(d: Derivation, P: Printer, trace: Recursion, l: int, number: int) -> S
                 rf"= {s['delta']}\, {s['a_prev']}^{{T}}"
     a_prev_k = "x_{k}" if l == 1 else rf"a^{{({l - 1})}}_{{k}}"
     dz_dw = partial(f"z^{{({l})}}_{{j}}", s["w_jk"])
-    derivative = iverson(act.latex_derivative) if not act.elementwise else \
-        (rf"{act.latex}'(z) = {act.latex_derivative}" if act.formula is not None else "")
+    derivative = iverson(forms.activation_derivative(act)) if not act.elementwise else \
+        (rf"{act.latex}'(z) = {forms.activation_derivative(act)}" if act.formula is not None
+         else "")
     first_use = output or d.net.activations[l] != act.name  # activations[l] is layer l + 1's
     return Step(
         number=number, l=l, title=title, output=output, first=l == 1,
@@ -153,7 +155,7 @@ def _cost_gradient(d: Derivation, P: Printer) -> str:
     cost = d.net.cost_entry
     column = sp.Matrix(cost.gradient(list(d.a_symbols(d.L)), list(d.y)))
     a_j = f"a^{{({d.L})}}_{{j}}"
-    return aligned([(partial("C", a_j), cost.latex_gradient.replace("a_j", a_j)),
+    return aligned([(partial("C", a_j), forms.cost_gradient(cost).replace("a_j", a_j)),
                     *P.defined_rows(partial("C", vec("a", d.L)), column)])
 
 

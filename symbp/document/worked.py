@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
+from ..printing import forms
 from ..printing.latex import Printer, aligned, number_latex
 from ..printing.width import width
 from .numbers import PRECISION, Example, Numbers, decimal_text, evaluate, rounded
@@ -82,7 +83,7 @@ def worked_part(d: Derivation, P: Printer, example: Example | dict) -> WorkedPar
         else aligned([(g.split(" = ", 1)[0], g.split(" = ", 1)[1]) for g in given]),
         parameters=aligned(rows),
         layers=[_layer(d, P, show, n, l) for l in d.layers],
-        cost=f"C = {d.net.cost_entry.latex} = {show.number(n.cost)}",
+        cost=f"C = {forms.cost_formula(d.net.cost_entry)} = {show.number(n.cost)}",
         steps=[_step(d, P, show, n, l) for l in range(d.L, 0, -1)],
         weight=w, step_size=show.number(check.h),
         check=aligned([(r"\frac{C(w + h) - C(w - h)}{2h}", quotient),

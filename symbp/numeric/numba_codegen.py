@@ -20,6 +20,7 @@ import re
 
 import sympy as sp
 
+from . import forms
 from .array_printers import NumericForm
 from .codegen import arguments_line, function, module_text
 from .numba_loops import WIDE, flat_loop, forward_kernel_lines, product, wide_loop
@@ -239,9 +240,7 @@ def numba_module_source(d, proved: str = "") -> str:
     """
     ops = trace(d)
     for l in range(1, d.L + 1):
-        act = d.net.activation(l)
-        if act.numba is None:
-            raise ValueError(f"activation {act.name!r} has no numba form")
+        forms.activation(d.net.activation(l))  # ValueError for an activation with no formula
     L = d.L
     W = ", ".join(f"W{l}" for l in range(1, L + 1))
     b = ", ".join(f"b{l}" for l in range(1, L + 1))
@@ -259,10 +258,13 @@ def numba_module_source(d, proved: str = "") -> str:
                         "              for a in _arguments(x, y, weights, biases)]",
                         f"    {results} = _kernel(*arrays)",
                         _return(ops)])
-    helpers = [d.net.activation(l).numba_helper for l in range(1, L + 1)]
+    helpers = []
+    for l in range(1, L + 1):
+        code = forms.activation(d.net.activation(l))
+        helpers += [code.value.numba_helper, code.vjp.numba_helper if code.vjp else ""]
     output = d.net.cost_entry.output_delta(d.net.activations[-1])
     if ops.fused and output is not None:
-        helpers.append(output.numba_helper)
+        helpers.append(forms.output_delta(output).numba_helper)
     numba_parts = [PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops)]
     note = ("\n\nThe gradient is one numba kernel (compiled on first import, cached beside "
             "this file):\nthe same statements as loops over the batch, large matrix products "

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from . import forms
+
 BLAS_WORK = 4096  # multiply-adds per product above which np.dot (BLAS) beats inline loops
 LOOP_ENTRIES = 1024  # and a matrix with more entries than this always goes to BLAS
 WIDE = 8  # layers at least this wide loop over rows with a run-time inner bound (vectorized),
@@ -68,17 +70,18 @@ def forward_kernel_lines(net, keep_z) -> list[str]:
         lines.append(f"{z} = np.empty((batch, {n}))")
         if z != f"a{l}":
             lines.append(f"a{l} = np.empty((batch, {n}))")
+        value = forms.activation(act).value.numba
         if not act.elementwise:
             lines += product("nt", previous, f"W{l}", z, n, m, bias=f"b{l}")
-            lines.append(act.numba.format(z=z, out=f"a{l}"))
+            lines.append(value.format(z=z, out=f"a{l}"))
             continue
-        activate = flat_loop(n, f"a{l}[i, j] = {act.numba.format(z=f'{z}[i, j]')}")
+        activate = flat_loop(n, f"a{l}[i, j] = {value.format(z=f'{z}[i, j]')}")
         if n < WIDE:
             lines += product("nt", previous, f"W{l}", z, n, m, bias=f"b{l}") + activate
             continue
         small, loops, blas = product_parts("nt", previous, f"W{l}", z, n, m, bias=f"b{l}")
         body = [f"s = {z}[i, j] + b{l}[j]", *([f"{z}[i, j] = s"] if z != f"a{l}" else []),
-                f"a{l}[i, j] = {act.numba.format(z='s')}"]
+                f"a{l}[i, j] = {value.format(z='s')}"]
         lines += branch(small, loops + activate, blas + wide_loop(z, body))  # b_l added once
     return lines
 

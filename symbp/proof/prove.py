@@ -35,6 +35,7 @@ from ..core.recursion import Recursion, run_recursion
 from . import lemmas
 from .claims import Claim, Failure, Proof, Row
 from .exact import Exact, evaluate_at_random
+from .function_lemmas import function_lemmas
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
@@ -148,7 +149,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         with deadline(timeout):
             proof.fingerprint = _fingerprint(d)
             if exact:
-                proof.lemmas = lemmas.function_lemmas(d.net)
+                proof.lemmas = function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
             if chosen == "expand":

@@ -218,9 +218,11 @@ def behaviour(recursion: RecursionFunction) -> str:
     except Concrete:
         texts = []
         for depth in range(1, DEPTHS + 1):
+            def width(m: int, depth: int = depth) -> Size:
+                return Size(WIDTH[DEPTH - (depth - m)])
+
             try:
-                program = record(recursion, depth,
-                                  lambda m, depth=depth: Size(WIDTH[DEPTH - (depth - m)]))
+                program = record(recursion, depth, width)
                 texts.append(program.text())
             except Exception as error:  # what it raises is part of what it does
                 texts.append(f"{type(error).__name__}: {error}")
