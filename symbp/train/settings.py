@@ -79,10 +79,10 @@ def resolve(data: object, given: dict) -> Settings:
             raise ValueError(f"{key} is a setting of the {optimizer} optimizer, not of "
                              f"{settings.optimizer}")
     check(settings)
-    return dataclasses.replace(  # 1 and 1.0 alike, numpy numbers as Python's
-        settings, **{k: float(getattr(settings, k)) for k in FLOATS},
-        **{k: int(getattr(settings, k)) for k in ("batch", "epochs", "seed")},
-        holdout=None if settings.holdout is None else float(settings.holdout))
+    plain: dict[str, object] = {k: float(getattr(settings, k)) for k in FLOATS}
+    plain |= {k: int(getattr(settings, k)) for k in ("batch", "epochs", "seed")}
+    plain["holdout"] = None if settings.holdout is None else float(settings.holdout)
+    return dataclasses.replace(settings, **plain)  # type: ignore[arg-type]  # 1 and 1.0 alike
 
 
 def check(s: Settings) -> None:
