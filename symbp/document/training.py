@@ -79,11 +79,11 @@ def build_report(run: Training, title: str | None = None,
                     f"{net.cost} ({COSTS[net.cost].summary})"),
         ("Data", plan.data.description),
         ("Split", parts),
-        ("Gradients", f"symbp.lambdify(d, backend=\"{plan.backend}\"): the δ recursion symbp "
-                      "proves, printed as code, evaluated on each minibatch"),
+        ("Gradients", f"symbp.lambdify(d, backend=\"{plan.backend}\"): the δ recursion that "
+                      "symbp prove checks, printed as code (this run does not prove it)"),
     ]
     steps = plan.steps_per_epoch
-    settings = [("optimizer", f"{s.optimizer}, {OPTIMIZERS[s.optimizer]}"),
+    settings = [("optimizer", f"{s.optimizer}: {OPTIMIZERS[s.optimizer]}"),
                 ("learning rate η", f"{s.learning_rate:g}")]
     if s.optimizer == "sgd":
         settings.append(("momentum μ", f"{s.momentum:g}"))

@@ -86,5 +86,4 @@ def _adam(opt: Optimizer, theta, g, state: OptimizerState, scratch) -> None:
 
 
 UPDATES = {"sgd": _sgd, "adam": _adam}
-OPTIMIZERS = {"sgd": "stochastic gradient descent (with momentum μ, if given)",
-              "adam": "Adam (Kingma and Ba)"}
+OPTIMIZERS = {"sgd": "stochastic gradient descent", "adam": "Adam (Kingma and Ba)"}
