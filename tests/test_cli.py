@@ -75,9 +75,9 @@ def test_derive_writes_proof_json(tmp_path):
 def test_train_writes_the_loss_curve(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "xor")]) == 0
     out = capsys.readouterr().out
-    assert "below 0.01 from epoch" in out
+    assert "training accuracy 100.00%" in out
     assert (tmp_path / "xor" / "loss.svg").read_text().startswith("<svg")
-    assert (tmp_path / "xor" / "loss.csv").exists()
+    assert (tmp_path / "xor" / "history.csv").exists()
 
 
 def test_list_names_every_activation_and_cost(capsys):

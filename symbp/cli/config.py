@@ -54,6 +54,7 @@ class Job:
     example: Example | None = None  # numbers for the worked example
     source: str = field(default="command line")
     warnings: list[str] = field(default_factory=list)
+    train: dict = field(default_factory=dict)  # the [train] table, as written
 
 
 def _is_str(v):
@@ -82,6 +83,7 @@ TOP_LEVEL = {
     "method": (_is_str, "a name"),
     "render": (lambda v: isinstance(v, dict), "a table"),
     "example": (lambda v: isinstance(v, dict), "a table"),
+    "train": (lambda v: isinstance(v, dict), "a table"),  # read by symbp train (cli/training.py)
 }
 RENDER = {
     "formats": (_is_str_list, f"a list drawn from {list(FORMATS)}"),
@@ -180,6 +182,7 @@ def load(path: str | Path) -> Job:
             evaluate(derive(net), job.example)  # numbers the network cannot take fail here
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
+    job.train = data.get("train", {})
     if "formats" in render:
         job.formats = check_formats(render["formats"], f"{path} [render] key 'formats'")
         job.explicit_formats = True
