@@ -22,8 +22,8 @@ For one activation and one cost, by induction over the layers from the output do
 from __future__ import annotations
 
 import copy
-import textwrap
 import hashlib
+import textwrap
 import time
 from collections.abc import Callable
 
