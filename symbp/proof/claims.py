@@ -36,7 +36,7 @@ from ..core.status import ORDER, Status, worst
 from .lemmas import Lemma
 
 STATUSES = tuple(s.value for s in ORDER)  # worst first
-WIDTH = 100  # columns a summary's lines take at most
+COLUMNS = 100  # columns a summary's lines take at most
 KINDS = ("recursion", "expansion", "direct", "function", "general")
 ROUTE_KINDS = ("recursion", "expansion", "direct")
 # the per-layer table's columns: what each route kind claims about ∂C/∂W_l or ∂C/∂b_l
@@ -185,7 +185,7 @@ class Proof:
         return "; ".join(parts) if parts else "no claims"
 
     def headline(self, timings: bool = True) -> str:
-        """The verdict in one line of at most ``WIDTH`` characters: status, method, how many
+        """The verdict in one line of at most ``COLUMNS`` characters: status, method, how many
         claims, the time (with timings)."""
         took = f"; {self.seconds:.2f} s" if timings else ""
         n = len(self.claims)
@@ -195,8 +195,8 @@ class Proof:
         if made == list(ROUTE_KINDS):
             scope = "the three routes agree, "
         elif made:
-            scope = f"{' and '.join(made)} only ({', '.join(k for k in ROUTE_KINDS if k not in made)}" \
-                    " not compared), "
+            left = ", ".join(k for k in ROUTE_KINDS if k not in made)
+            scope = f"{' and '.join(made)} only ({left} not compared), "
         else:
             scope = ""
         if status == "proved":
@@ -212,18 +212,18 @@ class Proof:
                     f"rest checked only at the sizes they name{took}")
         else:
             line = f"not proved ({self.method}): {done} of {n} claims proved{took}"
-        return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+        return line if len(line) <= COLUMNS else line[: COLUMNS - 1] + "…"
 
     def summary(self, timings: bool = True) -> str:
         """The headline, then exactly the claims made (and the first failure), wrapped at
-        ``WIDTH`` characters on the lines below it."""
+        ``COLUMNS`` characters on the lines below it."""
         details = self.claimed() + (f" ({self.note})" if self.note else "")
         status = self.status
         if status == "failed":
             details = f"first: {self.failures[0]}; claims made: {details}"
         elif status == "screened":
             details += "; use --method expand or local for a proof"
-        lines = textwrap.wrap(details, WIDTH - 2, break_on_hyphens=False)
+        lines = textwrap.wrap(details, COLUMNS - 2, break_on_hyphens=False)
         return "\n".join([self.headline(timings), *("  " + line for line in lines)])
 
     def __str__(self) -> str:

@@ -38,7 +38,7 @@ from ..core.program import ProgramError, Size, record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
-from .claims import WIDTH, Claim, Proof
+from .claims import COLUMNS, Claim, Proof
 from .indexed import softmax_unit
 from .prove import prove
 from .registry_lemmas import function_claims, per_width
@@ -290,8 +290,8 @@ def general_summary(proof: Proof) -> str:
     failures = proof.failures
     if failures:
         details = f"first failure: {failures[0]}; {details}"
-    return "\n".join([line[:WIDTH], *("  " + row for row in textwrap.wrap(
-        details, WIDTH - 2, break_on_hyphens=False))])
+    return "\n".join([line[:COLUMNS], *("  " + row for row in textwrap.wrap(
+        details, COLUMNS - 2, break_on_hyphens=False))])
 
 
 def general_table(proof: Proof) -> str:
