@@ -1,38 +1,74 @@
-"""The network description: widths, one activation per layer, a cost. Validated here."""
+"""The network description: its layers (widths and activations, or layer kinds), a cost.
+
+``Network([2, 3, 3, 2], "sigmoid", "mse")`` is a chain of dense layers; ``Network(layers=
+[...], inputs=4)`` a sequence of layers of any kind (``symbp.core.layers``). Validated here,
+each layer against its kind before anything is built."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence, Set
 
+from . import layers as layers_module
 from . import limits, registry
 
 DEFAULT_WIDTHS = (2, 3, 3, 2)
 
 
-NETWORK_KEYS = ("widths", "activation", "cost")  # the constructor's arguments, by name
+NETWORK_KEYS = ("widths", "activation", "cost", "layers", "inputs")  # the constructor's, by name
 
 
 class Network:
-    """A fully connected network: widths n_0..n_L, activations σ_1..σ_L, a cost.
+    """A network: widths n_0..n_L (every layer's output as a vector), activations σ_1..σ_L,
+    a cost, and its layers.
 
     ``activation`` is one name for every layer or a list of L names. A cost that
     needs a particular output activation (``softmax_ce`` needs softmax) gets it
-    in the output layer when a single name is given.
+    in the output layer when a single name is given. With ``layers`` (``symbp.Layer``s,
+    or tables with a "kind") and ``inputs`` (n_0, or the input's shape), the layers are
+    of any kind; each layer's options name its activation.
     """
 
-    __slots__ = ("activations", "cost", "widths")
+    __slots__ = ("activations", "cost", "input_shape", "layers", "resolved", "widths")
 
     def __init__(
         self,
-        widths: Sequence[int] = DEFAULT_WIDTHS,
+        widths: Sequence[int] | None = None,
         activation: str | Sequence[str] = "sigmoid",
         cost: str = "mse",
+        *,
+        layers: Sequence[object] | None = None,
+        inputs: int | Sequence[int] | None = None,
     ):
-        self.widths = _check_widths(widths)
         cost_entry = registry.cost(cost)
         self.cost = cost_entry.name
-        self.activations = _check_activations(activation, len(self.widths) - 1, cost_entry)
+        if layers is None:
+            if inputs is not None:
+                raise ValueError("inputs is given with layers; without layers, widths[0] is "
+                                 "the input")
+            self.widths = _check_widths(DEFAULT_WIDTHS if widths is None else widths)
+            self.activations = _check_activations(activation, len(self.widths) - 1,
+                                                  cost_entry)
+            self.input_shape: tuple[int, ...] = (self.widths[0],)
+            self.layers = tuple(layers_module.Layer("dense", units=n, activation=a)
+                                for n, a in zip(self.widths[1:], self.activations))
+        else:
+            if widths is not None:
+                raise ValueError("give widths or layers, not both")
+            self.input_shape = _check_inputs(inputs)
+            found = _check_layers(layers, self.input_shape)
+            self.layers = tuple(r.layer for r in found)
+            self.widths = (_size(self.input_shape), *(r.width for r in found))
+            names = [r.maps.activation for r in found]
+            for name in names:
+                registry.activation(name)
+            if cost_entry.output and names[-1] != cost_entry.output:
+                raise ValueError(f"cost {cost!r} needs output activation "
+                                 f"{cost_entry.output!r}, got {names[-1]!r} in layer "
+                                 f"{len(names)}")
+            self.activations = tuple(names)
+            limits.check_network_size(list(self.widths))
+        self.resolved = layers_module.resolve(self.layers, self.input_shape)
         n_out = self.widths[-1]
         if n_out < cost_entry.min_outputs:
             raise ValueError(
@@ -48,6 +84,17 @@ class Network:
         """Number of layers with weights."""
         return len(self.widths) - 1
 
+    @property
+    def dense(self) -> bool:
+        """Whether every layer is dense on vectors: the seed's network."""
+        return all(layer.kind == "dense" for layer in self.layers) and \
+            len(self.input_shape) == 1
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of the layers, each once, in order."""
+        return tuple(dict.fromkeys(layer.kind for layer in self.layers))
+
     def activation(self, l: int) -> registry.Activation:
         """The registry entry of layer l (1-based)."""
         return registry.ACTIVATIONS[self.activations[l - 1]]
@@ -62,13 +109,16 @@ class Network:
         if self == Network():
             return "default"
         names = list(dict.fromkeys(self.activations))
-        return "-".join(["x".join(map(str, self.widths)), "+".join(names), self.cost])
+        kinds = [] if self.dense else ["+".join(self.kinds)]
+        return "-".join(["x".join(map(str, self.widths)), *kinds, "+".join(names), self.cost])
 
     def meaning(self) -> str:
         """The network and every registry entry it uses, written out: what a program's
         statements mean (part of its fingerprint)."""
         lines = [f"network widths={list(self.widths)} activations={list(self.activations)} "
                  f"cost={self.cost}"]
+        if not self.dense:
+            lines.append(f"layers={list(self.layers)} inputs={list(self.input_shape)}")
         for l, name in enumerate(self.activations, start=1):
             text = registry.meaning(registry.ACTIVATIONS[name], self.widths[l])
             if text not in lines:
@@ -77,7 +127,9 @@ class Network:
         return "\n".join(lines)
 
     def _key(self) -> tuple:
-        return (self.widths, self.activations, self.cost)
+        if self.dense:
+            return (self.widths, self.activations, self.cost)
+        return (self.layers, self.input_shape, self.cost)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Network) and self._key() == other._key()
@@ -86,6 +138,10 @@ class Network:
         return hash(self._key())
 
     def __repr__(self) -> str:
+        if not self.dense:
+            inputs = self.input_shape[0] if len(self.input_shape) == 1 else list(
+                self.input_shape)
+            return f"Network(layers={list(self.layers)!r}, inputs={inputs!r}, cost={self.cost!r})"
         distinct = set(self.activations)
         act = self.activations[0] if len(distinct) == 1 else list(self.activations)
         return f"Network({list(self.widths)}, activation={act!r}, cost={self.cost!r})"
@@ -152,3 +208,39 @@ def _check_activations(
             f"cost {cost.name!r} needs output activation {cost.output!r}, got {names[-1]!r}"
         )
     return tuple(names)
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+def _check_inputs(inputs: object) -> tuple[int, ...]:
+    """n_0 as an int, or the input's shape (channels, positions) as a list."""
+    hint = "inputs must be a positive integer (n_0) or a list of them (the input's shape)"
+    if isinstance(inputs, bool):
+        raise ValueError(f"{hint}; got {inputs!r}")
+    if isinstance(inputs, numbers.Integral):
+        shape: tuple = (int(inputs),)
+    elif _is_sequence(inputs) and len(inputs) in (1, 2):  # type: ignore[arg-type]
+        shape = tuple(inputs)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"{hint}; got {_short(inputs)}")
+    if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+               for n in shape):
+        raise ValueError(f"{hint}; got {_short(inputs)}")
+    limits.check_network_size([_size(shape)])
+    return tuple(int(n) for n in shape)
+
+
+def _check_layers(layers: object, shape: tuple[int, ...]) -> list:
+    if isinstance(layers, str | bytes | Mapping) or not _is_sequence(layers):
+        raise ValueError(f"layers must be a list of symbp.Layer or tables with a 'kind'; got "
+                         f"{_short(layers)}")
+    count = len(layers)  # type: ignore[arg-type]
+    if count < 1:
+        raise ValueError("layers is empty; give at least one layer")
+    limits.check_layers(count)
+    return layers_module.resolve(list(layers), shape)  # type: ignore[call-overload]

@@ -26,6 +26,9 @@ from typing import Any
 
 import sympy as sp
 
+from .layers import dense
+from .layers.base import Layer
+
 # Operation -> (how its statement reads, the ops method it replays as); "layer" ops take l.
 LAYER_OPS = ("activation", "activation_vjp", "transpose_times", "times", "bind_delta",
              "gradient")
@@ -105,8 +108,9 @@ def replay(statements: Iterable[Statement], ops: Any,
     return values
 
 
-def _replay_gradient(ops, s, weight, bias):
-    return ops.gradient(s.layer, weight=weight, bias=bias)
+def _replay_gradient(ops, s, weight, bias, *others):
+    names = s.constant[2:] if s.constant else ()
+    return ops.gradient(s.layer, weight=weight, bias=bias, **dict(zip(names, others)))
 
 
 REPLAY: dict[str, Callable[..., Any]] = {
@@ -121,6 +125,8 @@ REPLAY: dict[str, Callable[..., Any]] = {
     "scale": lambda ops, s, v: ops.scale(s.constant, v),
     "add": lambda ops, s, u, v: ops.add(u, v),
     "mask": lambda ops, s, v: ops.mask(v, s.constant),
+    "bind_grad": lambda ops, s, v: ops.bind_grad(s.layer, v),
+    "vjp": lambda ops, s, *values: ops.vjp(s.layer, s.constant, *values),
 }
 
 
@@ -191,14 +197,18 @@ class Recorder:
     L, L - 1, ..., 1, the order backpropagation visits them.
     """
 
-    def __init__(self, L: int, width: Callable[[Any], Any], name: str = ""):
+    def __init__(self, L: int, width: Callable[[Any], Any], name: str = "",
+                 structure: Callable[[Any], Any] | None = None):
         self.L = L
         self._width = width
+        self._structure = structure or (lambda l: _dense(l, width))
         self.name = name
         self.statements: list[Statement] = []
         self.deltas: dict[Any, str] = {}
+        self.grads: dict[Any, str] = {}  # ∂C/∂a_l, where a layer binds it (a skip)
         self.weight: dict[Any, str] = {}
         self.bias: dict[Any, str] = {}
+        self.params: dict[tuple[Any, str], str] = {}  # (l, parameter) -> its gradient's name
         self._count = 0
 
     # ---- helpers
@@ -212,6 +222,37 @@ class Recorder:
 
     def delta_name(self, l: Any) -> str:
         return f"delta{l}"
+
+    def grad_name(self, l: Any) -> str:
+        return f"g{l}"
+
+    def kind(self, l: Any) -> Any:
+        """Layer l's kind (``symbp.core.layers.Kind``): its step of the recursion."""
+        return self._structure(self.check_layer(l, "kind")).kind
+
+    def layer(self, l: Any) -> Any:
+        """Layer l as given (``symbp.Layer``): its kind's options."""
+        return self._structure(self.check_layer(l, "layer")).layer
+
+    def structure(self, l: Any) -> Any:
+        return self._structure(l)
+
+    def tensor_size(self, l: Any, tensor: Any) -> Any:
+        """The entries of one of layer l's tensors, at this recording's sizes."""
+        sizes = self._structure(l).sizes
+        total: Any = 1
+        for axis in tensor.axes:
+            total = total * _expand_size(sp.sympify(axis).xreplace(sizes))
+        return _as_size(total)
+
+    def param_shape(self, l: Any, tensor: Any) -> tuple[Any, Any]:
+        """A parameter as the program holds it: (first axis, all others), a vector (n, 1)."""
+        sizes = self._structure(l).sizes
+        axes = [_expand_size(sp.sympify(a).xreplace(sizes)) for a in tensor.axes]
+        rest: Any = 1
+        for axis in axes[1:]:
+            rest = rest * axis
+        return (_as_size(axes[0]), _as_size(rest))
 
     def check_layer(self, l: Any, what: str, first: int = 1) -> Any:
         """``l`` as the program names it, if it is a layer from ``first`` to L."""
@@ -286,19 +327,66 @@ class Recorder:
         self.deltas[l] = target
         return self.emit("bind_delta", l, (v,), v.shape, target=target)
 
-    def gradient(self, l: Any, weight: Any, bias: Any) -> None:
+    def gradient(self, l: Any, weight: Any, bias: Any, **others: Any) -> None:
+        """∂C/∂W_l and ∂C/∂b_l, and any other parameter of the layer's kind by name."""
         l = self.check_layer(l, "gradient")
         if l in self.weight:
             raise ProgramError(f"the recursion gives the gradient of layer {l} twice; a "
                                "program gives each once")
-        weight = self._ref(weight, f"gradient({l}): weight")
-        want = (self.width(l), self.width(l - 1))
-        if not same_shape(weight.shape, want):
-            raise ProgramError(f"gradient({l}): the weight gradient {weight.name} has shape "
-                               f"{_shape_text(weight.shape)}, W_{l} has {_shape_text(want)}")
-        bias = self._vector(bias, l, f"gradient({l}): bias")
-        self.weight[l], self.bias[l] = weight.name, bias.name
-        self.emit("gradient", l, (weight, bias), (0, 0), target="")
+        maps = self._structure(l).maps
+        tensors = {p.name: p for p in maps.params}
+        given = {"W": weight, "b": bias, **others}
+        if set(given) != set(tensors):
+            raise ProgramError(f"gradient({l}) gives {', '.join(given)}; layer {l}'s parameters "
+                               f"are {', '.join(tensors)}")
+        refs = []
+        for name, value in given.items():
+            ref = self._ref(value, f"gradient({l}): {name}")
+            want = self.param_shape(l, tensors[name])
+            if not same_shape(ref.shape, want):
+                raise ProgramError(f"gradient({l}): the gradient of {name}_{l}, {ref.name}, has "
+                                   f"shape {_shape_text(ref.shape)}, {name}_{l} has "
+                                   f"{_shape_text(want)}")
+            self.params[(l, name)] = ref.name
+            refs.append(ref)
+        self.weight[l], self.bias[l] = refs[0].name, refs[1].name
+        names = tuple(given) if others else None  # W, b alone: the statement as it always was
+        self.emit("gradient", l, tuple(refs), (0, 0), target="", constant=names)
+
+    def bind_grad(self, l: Any, value: Any) -> Ref:
+        """Record g_l := ∂C/∂a_l, for a layer whose skip passes it back (once per layer)."""
+        l = self.check_layer(l, "bind_grad")
+        if l in self.grads:
+            raise ProgramError(f"the recursion binds g_{l} twice; a program binds each once")
+        v = self._vector(value, l, f"bind_grad({l}, value)")
+        target = self.grad_name(l)
+        self.grads[l] = target
+        return self.emit("bind_grad", l, (v,), v.shape, target=target)
+
+    def vjp(self, l: Any, which: str, *values: Any) -> Ref:
+        """One of layer l's vector-Jacobian products, by the name its kind gives it (its
+        maps: "input_vjp", "skip_vjp", a parameter's), on the values the map reads."""
+        l = self.check_layer(l, "vjp")
+        maps = dict(self._structure(l).maps.all())
+        if which not in maps:
+            raise ProgramError(f"vjp({l}, {which!r}): layer {l}'s kind has no map {which!r}; "
+                               f"it has {', '.join(maps)}")
+        m = maps[which]
+        if len(values) != len(m.inputs):
+            raise ProgramError(f"vjp({l}, {which!r}) reads {len(m.inputs)} values "
+                               f"({', '.join(t.name for t in m.inputs)}), got {len(values)}")
+        refs = []
+        for tensor, value in zip(m.inputs, values):
+            ref = self._ref(value, f"vjp({l}, {which!r}): {tensor.name}")
+            want = (self.tensor_size(l, tensor), 1)
+            if not same_shape(ref.shape, want):
+                raise ProgramError(f"vjp({l}, {which!r}): {tensor.name} has "
+                                   f"{_shape_text(want)} entries, {ref.name} has "
+                                   f"{_shape_text(ref.shape)}")
+            refs.append(ref)
+        shape = (self.tensor_size(l, m.out), 1) if len(m.out.axes) < 2 or which == "input_vjp" \
+            or which == "skip_vjp" else self.param_shape(l, m.out)
+        return self.emit("vjp", l, tuple(refs), shape, constant=which)
 
     # ---- arithmetic on refs
 
@@ -371,6 +459,31 @@ class ConcreteSize(Exception):
 
 def _size(n: Any) -> Any:
     return n.expr if isinstance(n, Size) else n
+
+
+def _expand_size(n: Any) -> Any:
+    return n.expr if isinstance(n, Size) else n
+
+
+def _as_size(n: Any) -> Any:
+    n = sp.sympify(n)
+    return int(n) if n.is_Integer else Size(n)
+
+
+def _dense(l: Any, width: Callable[[Any], Any]) -> Any:
+    """The structure of a dense layer, when a recorder is given none: its sizes are the
+    widths (concrete or symbolic)."""
+    layer = Layer("dense")
+    sizes = {dense.N_IN: _expand_size(width(l - 1)), dense.N_OUT: _expand_size(width(l))}
+    return _Structure(dense.KIND, layer, dense.maps(layer), sizes)
+
+
+@dataclass(frozen=True)
+class _Structure:
+    kind: Any
+    layer: Any
+    maps: Any
+    sizes: dict
 
 
 def same_shape(a: tuple, b: tuple) -> bool:

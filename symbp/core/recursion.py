@@ -64,18 +64,21 @@ RecursionFunction = Callable[[RecursionOps], None]  # what derive(net, recursion
 
 
 def backprop_deltas(ops: RecursionOps) -> None:
-    """Backpropagation, dynamic programming over the chain rule.
+    """Backpropagation, dynamic programming over the chain rule, from the output down.
+
+    At every layer l, ∂C/∂a_l is the cost's gradient (l = L) or what layer l + 1 passes
+    back of the quantities it bound; layer l's kind then binds δ_l (and what else it
+    passes back), gives ∂C/∂θ_l, and so on down. For dense layers:
 
     δ_L = J_σ(z_L)ᵀ ∂C/∂a_L          (= ∂C/∂a_L ⊙ σ'(z_L) for an elementwise σ)
     δ_l = J_σ(z_l)ᵀ (W_{l+1}ᵀ δ_{l+1})  (= (W_{l+1}ᵀ δ_{l+1}) ⊙ σ'(z_l))
     ∂C/∂W_l = δ_l a_{l-1}ᵀ,   ∂C/∂b_l = δ_l
     """
-    L = ops.L
-    delta = ops.bind_delta(L, ops.activation_vjp(L, ops.cost_gradient()))
+    above = None  # what layer l + 1 bound: its δ, and for a residual block its ∂C/∂a
     for l in ops.layers():
-        ops.gradient(l, weight=ops.outer(delta, ops.activation(l - 1)), bias=delta)
-        if l > 1:
-            delta = ops.bind_delta(l - 1, ops.activation_vjp(l - 1, ops.transpose_times(l, delta)))
+        g = ops.cost_gradient() if above is None else ops.kind(l + 1).pass_back(ops, l + 1,
+                                                                                 above)
+        above = ops.kind(l).backward(ops, l, g)
 
 
 @dataclass

@@ -1,0 +1,114 @@
+"""Layer kinds as data: one module each, listed in ``KINDS`` as activations are in the registry.
+
+A network is a sequence of ``Layer``s; ``resolve`` checks each one's options against its
+kind and its input shape, and gives its maps (``base.Maps``) with their sizes. The δ
+recursion, the proof, the code and the documents read a layer through its maps only,
+so adding a kind is one module here (its options, its maps and their vector-Jacobian
+products in index notation) plus its templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import sympy as sp
+
+from . import dense, residual
+from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
+
+KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND)}
+
+__all__ = ["KINDS", "Kind", "Layer", "Map", "Maps", "Option", "Resolved", "Tensor", "kind",
+           "resolve"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One layer of a network with everything its kind made of it."""
+
+    index: int  # l, 1-based
+    layer: Layer
+    kind: Kind
+    maps: Maps
+    shape_in: Shape
+    shape_out: Shape
+    sizes: dict[sp.Symbol, int]
+
+    @property
+    def width_in(self) -> int:
+        return prod(self.shape_in)
+
+    @property
+    def width(self) -> int:
+        return prod(self.shape_out)
+
+    @property
+    def parameters(self) -> dict[str, Shape]:
+        return {p.name: p.shape(self.sizes) for p in self.maps.params}
+
+
+def kind(name: object) -> Kind:
+    """The registry entry for ``name``; ValueError naming the valid choices otherwise."""
+    try:
+        return KINDS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown layer kind {name!r}; choose one of: "
+                         f"{', '.join(KINDS)}") from None
+
+
+def as_layer(value: object, l: int) -> Layer:
+    """A ``Layer``, or a mapping with a "kind" key (a TOML [[layers]] table)."""
+    if isinstance(value, Layer):
+        return value
+    if isinstance(value, Mapping):
+        options = dict(value)
+        name = options.pop("kind", None)
+        if name is None:
+            raise ValueError(f"layer {l}: no 'kind'; choose one of: {', '.join(KINDS)}")
+        return Layer(str(name), options)
+    raise ValueError(f"layer {l} must be a symbp.Layer or a table with a 'kind', "
+                     f"got {type(value).__name__}")
+
+
+def resolve(layers: Sequence[Any], shape_in: Shape) -> list[Resolved]:
+    """Every layer checked against its kind and its input, in order; ValueError names the
+    layer, its kind and the key."""
+    found = []
+    shape = shape_in
+    for l, value in enumerate(layers, start=1):
+        layer = as_layer(value, l)
+        entry = kind(layer.kind)
+        where = f"layer {l} ({entry.name})"
+        given = dict(layer.options)
+        for key, option_value in given.items():
+            option = entry.options.get(key)
+            if option is None:
+                raise ValueError(f"{where}: unknown key {key!r}; valid keys: "
+                                 f"{', '.join(entry.options)}")
+            if not option.check(option_value):
+                raise ValueError(f"{where}: key {key!r} must be {option.expected}, "
+                                 f"got {option_value!r}")
+        missing = [k for k, o in entry.options.items() if o.default is None and k not in given
+                   and not _derived(entry, k)]
+        if missing:
+            raise ValueError(f"{where}: key {missing[0]!r} is required")
+        filled = Layer(entry.name, {**{k: o.default for k, o in entry.options.items()
+                                       if o.default is not None}, **given})
+        try:
+            entry.check(filled, shape)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        maps = entry.maps(filled)
+        sizes = maps.sizes(shape)
+        out = maps.a.shape(sizes)
+        found.append(Resolved(l, filled, entry, maps, shape, out, sizes))
+        shape = out
+    return found
+
+
+def _derived(entry: Kind, key: str) -> bool:
+    """Keys a kind derives from its input when they are left out (a residual's units)."""
+    return "default:" in entry.options[key].expected

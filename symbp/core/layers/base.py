@@ -1,0 +1,227 @@
+"""What a layer kind is: its options, its sizes, and its maps and their vector-Jacobian products
+in index notation, the one formula every other form of the layer comes from.
+
+A layer takes an input tensor x (a vector, or channels × positions) and gives an output a.
+Between them a kind has three stages, each a ``Map`` from tensors to a tensor:
+
+    z = pre(x; θ)          the layer's own map (W x + b, a convolution, ...)
+    s = σ(z)               an elementwise activation (registry.ACTIVATIONS)
+    a = post(s) + skip(x)  an optional map after it (pooling) and an optional skip (residual)
+
+and it writes down, as maps too, the vector-Jacobian products that backpropagation takes
+through it: δ = ∂C/∂z from g = ∂C/∂a, the gradient ∂C/∂θ of each parameter from δ and x,
+and ∂C/∂x from δ and g. Those are the textbook formulas (a full convolution with the
+flipped kernel, say); symbp proves each one equal to the chain rule through the kind's own
+maps, per network and for every size, and prints every numeric form from them.
+
+A tensor's entries are ``Indexed`` (x[c, u], W[o, c, s]); a map gives one entry of its
+output for free indices running over the output's axes, with sums over the other indices.
+The sizes of the axes are SymPy expressions in the kind's size symbols (n_in, n_out, k,
+...), which a layer's options and its input shape turn into numbers (``sizes``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named array of a layer: its ``IndexedBase`` and the sizes of its axes."""
+
+    name: str  # as the layer's symbols and the code name it: "x", "W", "delta"
+    base: sp.IndexedBase
+    axes: tuple[sp.Expr, ...]
+
+    def __getitem__(self, index: Any) -> sp.Indexed:
+        return self.base[index]
+
+    def shape(self, sizes: Mapping[sp.Symbol, int]) -> Shape:
+        return tuple(int(sp.sympify(a).xreplace(sizes)) for a in self.axes)
+
+    def size(self, sizes: Mapping[sp.Symbol, int]) -> int:
+        total = 1
+        for n in self.shape(sizes):
+            total *= n
+        return total
+
+
+@dataclass(frozen=True)
+class Map:
+    """``out[index] = formula`` for every ``index`` in the axes of ``out``.
+
+    ``inputs`` are the tensors the formula reads that a program passes in (x, δ, g), in
+    that order; ``params`` those it reads from the layer's parameters.
+    """
+
+    out: Tensor
+    index: tuple[sp.Symbol, ...]
+    formula: sp.Expr
+    inputs: tuple[Tensor, ...]
+    params: tuple[Tensor, ...] = ()
+
+    def entries(self, sizes: Mapping[sp.Symbol, int],
+                values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]) -> list[sp.Expr]:
+        """The map at concrete sizes, row-major over the output's axes: every tensor entry
+        t[i...] becomes ``values[t.name](i...)`` (0-based), every sum is written out."""
+        shape = self.out.shape(sizes)
+        written = written_out(self.formula.xreplace(sizes))
+        bases = {t.base: t.name for t in (*self.inputs, *self.params)}
+        out = []
+        for point in itertools.product(*[range(1, n + 1) for n in shape]):
+            entry = written.xreplace(dict(zip(self.index, point)))
+            out.append(_valued(entry, bases, values))
+        return out
+
+
+def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
+            values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]) -> sp.Expr:
+    """Every entry of a known tensor in ``expr`` replaced by its value (indices 1-based in
+    the formula, 0-based for ``values``); an index outside the tensor is refused."""
+    def value(e: sp.Indexed) -> sp.Expr:
+        name = bases[e.base]
+        return values[name](tuple(int(i) - 1 for i in e.indices))
+
+    return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
+
+
+def written_out(expr: sp.Basic) -> sp.Expr:
+    """Every sum with numbers for limits as its terms (inner sums first), Piecewise and
+    Kronecker deltas of numbers evaluated as the terms are built."""
+    if isinstance(expr, sp.Sum):
+        body = written_out(expr.function)
+        for index, first, last in expr.limits:
+            if first.is_Integer and last.is_Integer:
+                body = sp.Add(*[body.xreplace({index: v}) for v in range(int(first),
+                                                                        int(last) + 1)])
+            else:
+                body = sp.Sum(body, (index, first, last))
+        return body
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr  # type: ignore[return-value]
+    return expr.func(*[written_out(arg) for arg in expr.args])
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a layer (a key of its TOML table): what it must be, and its default."""
+
+    check: Callable[[Any], bool]
+    expected: str  # "a positive integer", for the one-line error
+    default: Any = None  # None: required (unless the kind derives it)
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def one_of(*choices: Any) -> Callable[[Any], bool]:
+    return lambda value: value in choices
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a network: its kind and its options, as the user gave them.
+
+    ``symbp.Layer("dense", units=3, activation="tanh")``; the kind checks the options
+    (``symbp.core.layers.check``) and fills in its defaults.
+    """
+
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __init__(self, kind: str, options: Mapping[str, Any] | None = None, **more: Any):
+        merged = {**(options or {}), **more}
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "options", tuple(sorted(merged.items())))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.options)
+        return f"Layer({self.kind!r}{', ' + shown if shown else ''})"
+
+
+@dataclass(frozen=True)
+class Maps:
+    """The maps of one layer, its options resolved: what the module text describes.
+
+    ``sizes(shape_in)`` gives the size symbols their values; ``pre``, ``post`` (None:
+    a = s) and ``skip`` (None: none) are the forward maps; ``delta_from_g`` is post's VJP
+    (None: δ = σ'(z) ⊙ g), ``param_vjps`` give ∂C/∂θ from δ (and x), ``input_vjp`` gives
+    ∂C/∂x from δ, ``skip_vjp`` adds the skip's part from g.
+    """
+
+    sizes: Callable[[Shape], dict[sp.Symbol, int]]
+    x: Tensor
+    z: Tensor
+    a: Tensor
+    params: tuple[Tensor, ...]
+    pre: Map
+    param_vjps: dict[str, Map]
+    input_vjp: Map
+    activation: str = "sigmoid"
+    post: Map | None = None
+    skip: Map | None = None
+    delta_from_g: Map | None = None
+    skip_vjp: Map | None = None
+
+    def shape_out(self, shape_in: Shape) -> Shape:
+        return self.a.shape(self.sizes(shape_in))
+
+    def parameter_shapes(self, shape_in: Shape) -> dict[str, Shape]:
+        sizes = self.sizes(shape_in)
+        return {p.name: p.shape(sizes) for p in self.params}
+
+    def all(self) -> Iterator[tuple[str, Map]]:
+        """Every map, by name: the forward ones, then the VJPs."""
+        yield "pre", self.pre
+        for name, m in (("post", self.post), ("skip", self.skip),
+                        ("delta_from_g", self.delta_from_g), ("skip_vjp", self.skip_vjp)):
+            if m is not None:
+                yield name, m
+        yield from self.param_vjps.items()
+        yield "input_vjp", self.input_vjp
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What a layer's step of the recursion bound, for the layer below: its δ (∂C/∂z), and
+    ∂C/∂a when its skip passes that back too."""
+
+    delta: Any
+    grad: Any = None
+
+
+Step = Callable[[Any, Any, Any], Any]  # (ops, l, g or Bound) -> Bound or g
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of layer, as a registry entry: its options, how they make its maps, and its
+    step of the δ recursion.
+
+    ``check(layer, shape_in)`` raises a ValueError naming the key when the options do not
+    fit the input (a kernel longer than it, a residual between unequal widths without a
+    projection); ``maps(layer)`` gives the maps for those options. ``backward(ops, l, g)``
+    takes ∂C/∂a_l, binds δ_l (and what else the layer below needs), gives ∂C/∂θ_l and
+    returns a ``Bound``; ``pass_back(ops, l, bound)`` gives ∂C/∂a_(l-1) from it. Both are
+    written against ``RecursionOps``, so a program records them.
+    """
+
+    name: str
+    summary: str
+    options: dict[str, Option]
+    maps: Callable[[Layer], Maps]
+    backward: Step
+    pass_back: Step
+    check: Callable[[Layer, Shape], None] = lambda layer, shape_in: None
+    words: dict[str, str] = field(default_factory=dict)  # what the documents call its parts

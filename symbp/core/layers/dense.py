@@ -1,0 +1,67 @@
+"""Dense: z = W x + b, a = σ(z). The seed's layer, and the first kind.
+
+Its vector-Jacobian products are the seed's: δ = σ'(z) ⊙ ∂C/∂a, ∂C/∂W = δ xᵀ,
+∂C/∂b = δ, ∂C/∂x = Wᵀ δ. The programs of dense layers use the array algebra of
+``RecursionOps`` (``transpose_times``, ``outer``) rather than the generic ``vjp``: the same
+maps, and the statements every document and module of a dense network has always shown.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from typing import Any
+
+from .base import Bound, Kind, Layer, Map, Maps, Option, Tensor, positive_int
+
+N_IN, N_OUT = sp.symbols("n_in n_out", integer=True, positive=True)
+J, K = sp.symbols("j k", integer=True, positive=True)
+I = sp.Symbol("i", integer=True, positive=True)
+
+X = Tensor("x", sp.IndexedBase("x"), (N_IN,))
+Z = Tensor("z", sp.IndexedBase("z"), (N_OUT,))
+A = Tensor("a", sp.IndexedBase("a"), (N_OUT,))
+W = Tensor("W", sp.IndexedBase("W"), (N_OUT, N_IN))
+B = Tensor("b", sp.IndexedBase("b"), (N_OUT,))
+DELTA = Tensor("delta", sp.IndexedBase("delta"), (N_OUT,))
+DW = Tensor("dW", sp.IndexedBase("dW"), (N_OUT, N_IN))
+DB = Tensor("db", sp.IndexedBase("db"), (N_OUT,))
+DX = Tensor("dx", sp.IndexedBase("dx"), (N_IN,))
+
+
+def affine(x: Tensor, j: sp.Symbol, k: sp.Symbol) -> sp.Expr:
+    """(W x + b)_j."""
+    return sp.Sum(W[j, k] * x[k], (k, 1, N_IN)) + B[j]
+
+
+def maps(layer: Layer) -> Maps:
+    return Maps(
+        sizes=lambda shape_in: {N_IN: shape_in[0], N_OUT: layer.get("units")},
+        x=X, z=Z, a=A, params=(W, B),
+        pre=Map(Z, (J,), affine(X, J, K), (X,), (W, B)),
+        param_vjps={"W": Map(DW, (J, K), DELTA[J] * X[K], (DELTA, X)),
+                    "b": Map(DB, (J,), DELTA[J], (DELTA,))},
+        input_vjp=Map(DX, (K,), sp.Sum(W[J, K] * DELTA[J], (J, 1, N_OUT)), (DELTA,), (W,)),
+        activation=layer.get("activation", "sigmoid"),
+    )
+
+
+def backward(ops: Any, l: Any, g: Any) -> Bound:
+    """δ_l = J_σ(z_l)ᵀ ∂C/∂a_l; ∂C/∂W_l = δ_l a_(l-1)ᵀ, ∂C/∂b_l = δ_l."""
+    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
+    ops.gradient(l, weight=ops.outer(delta, ops.activation(l - 1)), bias=delta)
+    return Bound(delta)
+
+
+def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
+    """∂C/∂a_(l-1) = W_lᵀ δ_l."""
+    return ops.transpose_times(l, bound.delta)
+
+
+KIND = Kind(
+    name="dense", summary="fully connected: z = W x + b, a = σ(z)",
+    options={"units": Option(positive_int, "a positive integer"),
+             "activation": Option(lambda v: isinstance(v, str), "an activation's name",
+                                  "sigmoid")},
+    maps=maps, backward=backward, pass_back=pass_back,
+)

@@ -1,0 +1,87 @@
+"""Residual: a = σ(W x + b) + x, or + P x with a learned projection P when the widths differ.
+
+The skip is why a deep residual network still learns: backpropagated, it is a highway,
+∂C/∂x = Wᵀ δ + ∂C/∂a (Pᵀ ∂C/∂a with a projection), so the gradient reaches the lower
+layers undiminished by the σ' of the layers in between.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from typing import Any
+
+from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
+from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine
+
+A = Tensor("a", sp.IndexedBase("a"), (N_OUT,))
+P = Tensor("P", sp.IndexedBase("P"), (N_OUT, N_IN))
+G = Tensor("g", sp.IndexedBase("g"), (N_OUT,))  # ∂C/∂a, what the skip passes back
+DP = Tensor("dP", sp.IndexedBase("dP"), (N_OUT, N_IN))
+SAME = Tensor("a", sp.IndexedBase("a"), (N_IN,))  # without a projection, a has x's width
+
+
+def maps(layer: Layer) -> Maps:
+    projected = bool(layer.get("projection", False))
+    vjps = {"W": Map(DW, (J, K), DELTA[J] * X[K], (DELTA, X)),
+            "b": Map(DB, (J,), DELTA[J], (DELTA,))}
+    if projected:
+        skip = Map(A, (J,), sp.Sum(P[J, K] * X[K], (K, 1, N_IN)), (X,), (P,))
+        skip_vjp = Map(DX, (K,), sp.Sum(P[J, K] * G[J], (J, 1, N_OUT)), (G,), (P,))
+        vjps["P"] = Map(DP, (J, K), G[J] * X[K], (G, X))
+        params: tuple[Tensor, ...] = (W, B, P)
+    else:
+        skip = Map(A, (J,), X[J], (X,))
+        skip_vjp = Map(DX, (K,), G[K], (G,))
+        params = (W, B)
+
+    def sizes(shape_in: Shape) -> dict[sp.Symbol, int]:
+        return {N_IN: shape_in[0], N_OUT: layer.get("units", shape_in[0])}
+
+    return Maps(
+        sizes=sizes, x=X, z=Z, a=A, params=params,
+        pre=Map(Z, (J,), affine(X, J, K), (X,), (W, B)),
+        param_vjps=vjps,
+        input_vjp=Map(DX, (K,), sp.Sum(W[J, K] * DELTA[J], (J, 1, N_OUT)), (DELTA,), (W,)),
+        activation=layer.get("activation", "tanh"),
+        skip=skip, skip_vjp=skip_vjp,
+    )
+
+
+def check(layer: Layer, shape_in: Shape) -> None:
+    units = layer.get("units", shape_in[0])
+    if units != shape_in[0] and not layer.get("projection", False):
+        raise ValueError(f"key 'units': a residual block of {units} units on an input of "
+                         f"{shape_in[0]} cannot add its input; set projection = true (a "
+                         f"learned {units} × {shape_in[0]} projection P) or units = "
+                         f"{shape_in[0]}")
+
+
+def backward(ops: Any, l: Any, g: Any) -> Bound:
+    """g_l = ∂C/∂a_l bound (the skip passes it back); δ_l = J_σ(z_l)ᵀ g_l; ∂C/∂W_l = δ_l
+    a_(l-1)ᵀ, ∂C/∂b_l = δ_l, and with a projection ∂C/∂P_l = g_l a_(l-1)ᵀ."""
+    g = ops.bind_grad(l, g)
+    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
+    a = ops.activation(l - 1)
+    grads = {"weight": ops.outer(delta, a), "bias": delta}
+    if ops.layer(l).get("projection", False):
+        grads["P"] = ops.outer(g, a)
+    ops.gradient(l, **grads)
+    return Bound(delta, g)
+
+
+def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
+    """∂C/∂a_(l-1) = W_lᵀ δ_l + g_l, the highway (+ P_lᵀ g_l with a projection)."""
+    skip = bound.grad
+    if ops.layer(l).get("projection", False):
+        skip = ops.vjp(l, "skip_vjp", skip)
+    return ops.transpose_times(l, bound.delta) + skip
+
+
+KIND = Kind(
+    name="residual", summary="a = σ(W x + b) + x (+ P x with a projection when widths differ)",
+    options={"units": Option(positive_int, "a positive integer (default: the input's width)"),
+             "activation": Option(lambda v: isinstance(v, str), "an activation's name", "tanh"),
+             "projection": Option(lambda v: isinstance(v, bool), "true or false", False)},
+    maps=maps, check=check, backward=backward, pass_back=pass_back,
+)
