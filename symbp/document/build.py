@@ -39,6 +39,7 @@ from .paths import (
 from .proof import ProofPart, proof_part
 from .steps import (
     Step,
+    backprop_rows,
     backprop_steps,
     backprop_summary,
     element_update_rules,
@@ -155,6 +156,7 @@ class Document:
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
+    recursion: list[tuple[str, str, str]]  # the same, one (lhs, rhs, what it is) per move
     worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
@@ -193,6 +195,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),
+        recursion=backprop_rows(d),
         worked=worked,
     )
 

@@ -29,7 +29,7 @@ SWELL_MAX_ROUTES = 27  # beyond, the path sum and sympy.diff take seconds: only 
 class GraphPart:
     """The influence graph of w^{(l)}_{jk}, the weight whose path sum the document writes."""
 
-    graph: dict  # InfluenceGraph.plain(), for templates/graph.tex.j2
+    graph: dict  # InfluenceGraph.plain(), for templates/figures/graph.tex.j2
     weight: str  # LaTeX
     layer: int
     paths: int  # paths of influence, one unit per layer: the terms of the path sum
@@ -50,8 +50,8 @@ class SwellPart:
     width: int
     cost: str  # registry name
     depths: str  # plain text: "1 to 4"
-    tables: dict  # fmt -> swell.table_data(rows, fmt)
-    plot: dict  # swell_plot.plot_data(rows), for templates/swell_plot.tex.j2
+    tables: dict  # fmt (tex, md, html) -> swell.table_data(rows, ...)
+    plot: dict  # swell_plot.plot_data(rows), for templates/figures/swell_plot.tex.j2
     image: str  # the SVG file next to derivation.md
     recursion_step: int  # operations the δ program gains per layer
     shallow: dict  # the L = 1 row's operations: expansion, recursion
@@ -99,7 +99,8 @@ def swell_part(d: Derivation) -> SwellPart:
     rows = swell_rows(width, d.net.cost)
     steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
     return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
-                     {fmt: swell.table_data(rows, fmt, SWELL_MAX_ROUTES) for fmt in ("tex", "md")},
+                     {fmt: swell.table_data(rows, "tex" if fmt == "tex" else "md",
+                                            SWELL_MAX_ROUTES) for fmt in ("tex", "md", "html")},
                      plot_data(rows), SWELL_IMAGE, min(steps),
                      {"expansion": rows[0]["expansion"], "recursion": rows[0]["recursion"]},
                      any(row["skipped"] for row in rows))
