@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
 from ..proof.claims import CHECKS, ROUTE_KINDS, Claim, Proof
+from .checks import title
 from .steps import slash
 from .text import iverson
 
@@ -68,9 +69,9 @@ class ProofRow:
 @dataclass(frozen=True)
 class LemmaItem:
     name: str  # plain text
+    title: str  # mixed: what the lemma is about, "the error $\delta_{2}$"
     statement: str  # LaTeX
     status: str  # proved | failed
-    where: str  # plain text: " (layer 2)", "" for a function lemma
     took: str  # plain text: " in 0.123 s" with timings, else ""
     block: bool  # the statement has rows (cases): a display, never inline
 
@@ -102,8 +103,8 @@ def proof_part(proof: Proof, timings: bool) -> ProofPart:
     rows = [ProofRow([str(r.layer), "$" + slash("C", vec(r.parameter, r.layer)) + "$"],
                      [r.checks[c] for c in CHECKS.values()], [seconds(r.seconds)] * timings)
             for r in proof.rows]
-    lemmas = [LemmaItem(lem.name, iverson(lem.latex), "proved" if lem.holds else "failed",
-                        "" if lem.layer is None else f" (layer {lem.layer})",
+    lemmas = [LemmaItem(lem.name, title(lem.name), iverson(lem.latex),
+                        "proved" if lem.holds else "failed",
                         f" in {seconds(lem.seconds)}" if timings else "", "\\\\" in lem.latex)
               for lem in proof.lemmas]
     exact = proof.method in ("expand", "local")

@@ -150,6 +150,7 @@ def environment() -> jinja2.Environment:
     env.filters["tex_display"] = tex_display
     env.filters["escape_tex_breakable"] = escape_tex_breakable
     env.filters["escape_html"] = escape_html
+    env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
     env.filters["html_slug"] = slug
     env.filters["mathml_display"] = lambda tex: mathml(tex, display=True)
     return env
