@@ -66,7 +66,7 @@ def finish_html(page: str, images: Mapping[str, str] | None = None) -> str:
     head, _, rest = page.partition("<!--body-->")
     body, _, tail = rest.partition("<!--end body-->")
     page = head + _paragraphs(body) + tail
-    page = _FIGURE.sub(lambda m: _svg((images or {})[m.group(1)]), page)
+    page = _FIGURE.sub(lambda m: _svg(_image(images or {}, m.group(1))), page)
     return page.replace("<!--contents-->", _contents(page))
 
 
@@ -82,6 +82,12 @@ def _paragraphs(body: str) -> str:
 
 def _wrap(text: str) -> list[str]:
     return [f"<p>{part.strip()}</p>" for part in re.split(r"\n\s*\n", text) if part.strip()]
+
+
+def _image(images: Mapping[str, str], name: str) -> str:
+    if name not in images:
+        raise ValueError(f"the page shows {name}; give its SVG text in images={{{name!r}: ...}}")
+    return images[name]
 
 
 def _svg(svg: str) -> str:
