@@ -55,7 +55,7 @@ NAMES = [_slow(name) for name in NETWORKS]
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_network_sentences_count_what_the_network_has(name):
-    net, d, doc, _, texts = written(name)
+    net, _, doc, _, texts = written(name)
     tex = texts["tex"]
     weights_and_biases = sum(n * m + n for m, n in zip(net.widths, net.widths[1:]))
     assert f"and {weights_and_biases} weights and biases" in tex
