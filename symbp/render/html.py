@@ -24,6 +24,7 @@ _INLINE = re.compile(r"(?<!\\)\$([^$\n]+?)\$")
 _BLOCK = re.compile(r"<(figure|table|ul|nav|div)\b.*?</\1>|<h[1-6]\b.*?</h[1-6]>", re.S)
 _HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
 _FIGURE = re.compile(r"<!--svg (\S+)-->")
+_GROUPED = re.compile(r"\\begin\{(bmatrix|cases)\}.*?\\end\{\1\}", re.S)
 _OPERATOR_NAME = re.compile(r"<mo>([A-Za-z]{2,})</mo>")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "$": "&#36;"}
 
@@ -39,6 +40,7 @@ def mathml(tex: str, display: bool = False) -> str:
     body = _TAG.sub("", tex).strip()
     body = body.replace(r"\begin{aligned}", r"\begin{align*}").replace(
         r"\end{aligned}", r"\end{align*}")
+    body = _GROUPED.sub(r"{\g<0>}", body)  # a matrix's brackets stretch to it, not its row
     math = _tidy(convert(body, display="block" if display else "inline"))
     if not display:
         return math
@@ -50,7 +52,9 @@ def _tidy(math: str) -> str:
     """Spacing as TeX sets it: \\bigl( and \\left( open without space, a / is no operator, and
     an operator name (diag, vec, Cost) is an upright name."""
     math = math.replace('fence="true"', 'fence="true" lspace="0" rspace="0"')
-    math = math.replace("<mo>/</mo>", '<mo lspace="0" rspace="0">/</mo>')
+    math = math.replace("<mo>&#x02202;</mo>", "<mi>&#x02202;</mi>")  # ∂ is a letter in TeX
+    for slash in ("/", "&#x0002F;"):
+        math = math.replace(f"<mo>{slash}</mo>", f'<mo lspace="0" rspace="0">{slash}</mo>')
     return _OPERATOR_NAME.sub(r"<mi>\1</mi>", math)
 
 
