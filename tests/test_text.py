@@ -161,3 +161,14 @@ def test_what_was_checked_reads_as_sentences_not_a_log(name):
     derivation = " ".join(texts["md"].split())
     assert "(each one a lemma above)" in derivation
     assert "as a symbolic identity, for every width at once" in derivation
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("name", ["softmax", "wide-relu"])
+def test_both_documents_compile_without_a_line_into_the_margin(name):
+    from symbp.render.latex import compile_all
+
+    *_, texts = written(name)
+    for compiled in compile_all([texts["tex"], texts["matrix.tex"]]):
+        assert compiled.overfull == []

@@ -217,10 +217,7 @@ def _equations(d: Derivation, tag: _Tags, s: str, softmax: bool) -> dict[str, st
                                   r"\delta_l^{T} \bigl(a_{l-1}^{T} \otimes I_{n_l}\bigr) = "
                                   r"\operatorname{vec}\bigl(\delta_l\, a_{l-1}^{T}\bigr)^{T}",
                                   "kronecker contraction"),
-        "batch_forward": r"A_0 = X, \qquad Z_l = A_{l-1} W_l^{T} + \mathbf{1}\, b_l^{T}, "
-                         rf"\qquad A_l = {s}(Z_l)" + (
-                             r" \quad (l < L), \qquad A_L = \operatorname{softmax}(Z_L) "
-                             r"\text{ row by row}" if softmax else ""),
+        "batch_forward": _batch_forward(s, softmax),
         "batch_step": tag(rf"\Delta_l = \bigl(\Delta_{{l+1}} W_{{l+1}}\bigr) \odot {s}'(Z_l)",
                           "batch step"),
         "batch_weights": tag(r"\frac{\partial C}{\partial W_l} = \sum_{s=1}^{B} "
@@ -233,6 +230,16 @@ def _equations(d: Derivation, tag: _Tags, s: str, softmax: bool) -> dict[str, st
                        r"\text{for every } L \text{ and } n_0, \dots, n_L", "theorem"),
     }
     return eq
+
+
+def _batch_forward(s: str, softmax: bool) -> str:
+    """The forward pass of a batch; a softmax output on a line of its own."""
+    head = r"A_0 = X, \qquad Z_l = A_{l-1} W_l^{T} + \mathbf{1}\, b_l^{T}"
+    if not softmax:
+        return rf"{head}, \qquad A_l = {s}(Z_l)"
+    return (f"\\begin{{aligned}}\n&{head}, \\\\\n"
+            rf"&A_l = {s}(Z_l) \quad (l < L), \qquad A_L = \operatorname{{softmax}}(Z_L) "
+            "\\text{ row by row}\n\\end{aligned}")
 
 
 def _vjp(d: Derivation, s: str) -> str:
