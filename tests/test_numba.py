@@ -18,10 +18,10 @@ from test_prove import MUTANTS, SQUARE
 import symbp
 from symbp.cli import config
 from symbp.cli.main import main
-from symbp.cli.publish import proved_sentence
 from symbp.numeric import backends
 from symbp.numeric.codegen import module_source
 from symbp.numeric.numba_codegen import numba_module_source
+from symbp.render.formats import proved_sentence
 
 STEPS = re.compile(r"^ +# ((?:δ|v|∂C)\S* = .*)$", re.M)  # the recursion's equations, as comments
 

@@ -151,7 +151,7 @@ def _numbers_in(text):
 def test_the_document_shows_the_numpy_values(case, fmt):
     d, example, oracle = case
     text = symbp.render(d, fmt, example=example)
-    section = text[text.index("A worked example with numbers"):]
+    section = text[text.index("A worked example: the forward pass in numbers"):]
     shown = _numbers_in(section)
     digits = example.get("digits", 9)
     values = [oracle["cost"]]
@@ -241,7 +241,7 @@ def test_derive_writes_worked_json_from_the_example_file(tmp_path, capsys):
     assert code == 0
     data = json.loads((out / "worked.json").read_text())
     assert data["cost"] == 0.298371109
-    assert "A worked example with numbers" in (out / "derivation.md").read_text()
+    assert "A worked example: the forward pass in numbers" in (out / "derivation.md").read_text()
     assert not (tmp_path / "plain").exists()
     assert main(["derive", "--widths", "2,2,2", "--out", str(tmp_path / "plain"),
                  "--format", "json", "-q"]) == 0

@@ -249,14 +249,17 @@ def _stall(stage: str) -> None:
 def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
               out_folder: Path | str = "output/swell", progress=None, *,
               budget: Deadline | None = None) -> str:
-    """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
+    """Measure the grid, write swell.json, swell.md and swell.svg (the same on every run) and
+    swell-times.json (the same rows with build times), return lines to print."""
     budget = budget or Deadline(None)
-    with outputs.OutputFolder(out_folder, ("swell.json", "swell.md", "swell.svg")) as folder:
+    with outputs.OutputFolder(out_folder, ("swell.json", "swell-times.json", "swell.md",
+                                           "swell.svg")) as folder:
         with budget.phase():
             start = time.perf_counter()
             rows = measure(depths, widths, progress=progress)
             seconds = time.perf_counter() - start
-            files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
+            files = {"swell.json": to_json(rows), "swell-times.json": to_json(rows, timings=True),
+                     "swell.md": swell_markdown(rows),
                      "swell.svg": swell_svg(rows)}
             folder.stage({name: text.encode() for name, text in files.items()})
         written = folder.publish()

@@ -36,7 +36,7 @@ from .commands import (
     EXIT_PROVED,
     BadInput,
 )
-from .publish import FORMATS
+from .publish import DEFAULT_FORMATS, FORMATS
 
 _argv: list[str] = []  # the arguments being parsed, for messages that name a value
 WRITERS = ("derive", "train", "swell")  # the commands that write an output folder
@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)} (default: all "
-                        "but numba; pdf is skipped with a note when pdflatex is missing)")
+                   help=f"comma-separated, from {','.join(FORMATS)}; replaces the default list, "
+                        f"{','.join(DEFAULT_FORMATS)} (a PDF is skipped with a note when "
+                        "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
     p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",
