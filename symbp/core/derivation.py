@@ -55,9 +55,9 @@ class Derivation(NetworkSymbols):
         ``ProgramError`` (a ValueError) when the recursion breaks a rule of programs
         (binding a δ twice, say); whatever else it raises propagates.
         """
-        widths = self.net.widths
+        widths, resolved = self.net.widths, self.net.resolved
         return record(self.recursion_function, self.L, lambda l: widths[l],
-                      context=self.net.meaning())
+                      context=self.net.meaning(), structure=lambda l: resolved[l - 1])
 
     @cached_property
     def recursion(self) -> Recursion:

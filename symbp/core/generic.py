@@ -32,16 +32,18 @@ from typing import Any
 
 import sympy as sp
 
+from .layers import Kind, Maps
+from .layers import Layer as LayerSpec
+from .layers.symbolic import WIDTH
 from .program import Program, ProgramError, Recorder, Ref, Size, Statement
 
 DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
 LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer below it
-WIDTH = sp.IndexedBase("n", integer=True, positive=True)  # WIDTH[l] = n_l
 MAX_OFFSET = 3  # largest constant a layer may be compared with (l > 1, l < L - 2, ...)
 BOX = 12  # depths explored; every combination of comparisons occurs up to it
 MAX_CASES = 64
 
-PRELUDE, TOP, GENERIC, AFTER = "prelude", "top", "generic", "after"
+PRELUDE, TOP, SECOND, GENERIC, AFTER = "prelude", "top", "second", "generic", "after"
 
 
 class Concrete(Exception):
@@ -156,7 +158,7 @@ class Explorer:
 
     def enter_generic(self) -> None:
         self.generic_from = len(self.relations)
-        self.points = [(L, l) for L, _ in self.points for l in range(1, L)]
+        self.points = [(L, l) for L, _ in self.points for l in range(1, L - 1)]
 
     def holds(self, point: Point) -> bool:
         return all(bool(_RELATIONS[r](_at(e, point), 0)) == v for e, r, v in self.relations)
@@ -169,19 +171,49 @@ def _at(expr: sp.Expr, point: Point) -> int:
 # ---------------------------------------------------------------- recording
 
 
+@dataclass(frozen=True)
+class Template:
+    """A kind of layer with its options, at no particular size: what the theorem is about."""
+
+    kind: Kind
+    layer: LayerSpec
+    maps: Maps
+
+    @classmethod
+    def of(cls, layer: LayerSpec) -> Template:
+        from .layers import kind
+
+        entry = kind(layer.kind)
+        return cls(entry, layer, entry.maps(layer))
+
+
+@dataclass(frozen=True)
+class Structure:
+    kind: Kind
+    layer: LayerSpec
+    maps: Maps
+    sizes: dict
+
+
+DENSE = Template.of(LayerSpec("dense"))
+
+
 class GenericRecorder(Recorder):
     """``Recorder`` on symbolic layers and widths; each statement tagged with its segment
     (before the loop, the output layer L, the generic layer l)."""
 
-    def __init__(self, explorer: Explorer, name: str = ""):
-        super().__init__(L=0, width=lambda l: Size(WIDTH[_expr(l)]), name=name)
+    def __init__(self, explorer: Explorer, name: str = "",
+                 layers: tuple[Template, Template] | None = None):
+        super().__init__(L=0, width=lambda l: Size(self.width_at(_expr(l))), name=name,
+                         structure=self._at)
         self.explorer = explorer
+        self.templates = layers or (DENSE, DENSE)  # (hidden layers, output layer)
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
         self.segments: list[str] = []
         self.looped = False
         self.completed = False  # the loop ran to its end (no break)
-        self.top_names: set[str] = set()
+        self.named: dict[str, set[str]] = {TOP: set(), SECOND: set()}  # refs by iteration
 
     def layers(self) -> Iterator[Layer]:  # type: ignore[override]
         if self.looped:
@@ -193,9 +225,14 @@ class GenericRecorder(Recorder):
         self.segment = TOP
         yield self.L  # type: ignore[misc]
         if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
-            self.segment = GENERIC
-            self.explorer.enter_generic()
-            yield Layer(LAYER, self.explorer)
+            # the layer below the output one: what it reads from above is the output layer's
+            self.segment = SECOND
+            yield Layer(DEPTH - 1, self.explorer)
+            if self.explorer.decide(DEPTH, sp.Integer(3), ">="):
+                # every layer below: it reads from a layer like itself, L - 1 at the first
+                self.segment = GENERIC
+                self.explorer.enter_generic()
+                yield Layer(LAYER, self.explorer)
         self.segment = AFTER
         self.completed = True
 
@@ -214,6 +251,25 @@ class GenericRecorder(Recorder):
     def delta_name(self, l: Any) -> str:
         return f"delta[{l}]"
 
+    def grad_name(self, l: Any) -> str:
+        return f"g[{l}]"
+
+    def width_at(self, l: sp.Expr) -> sp.Expr:
+        """n_l at a symbolic layer: WIDTH[l]; below the output layer of a network whose hidden
+        layers keep their input's width (residual blocks), every one is n_0."""
+        l = sp.sympify(l)
+        if l != DEPTH and self.templates[0].maps.keeps_width:
+            return WIDTH[0]
+        return WIDTH[l]
+
+    def _at(self, l: Any) -> Structure:
+        """The layer at (symbolic) l: the output layer's kind at L, the hidden one below; where
+        l could be either, the recording splits into the two cases."""
+        l = sp.sympify(l)
+        hidden, top = self.templates
+        template = top if Layer(l, self.explorer) == self.L else hidden
+        return Structure(template.kind, template.layer, template.maps,
+                         template.maps.symbolic(self.width_at(l - 1), self.width_at(l)))
     def emit(self, op: str, layer: Any, args: tuple, shape: tuple, target: str | None = None,
              constant: Any = None) -> Any:
         if self.segment == AFTER:
@@ -221,8 +277,8 @@ class GenericRecorder(Recorder):
                            "a proof for every depth follows the loop only")
         ref = super().emit(op, layer, args, shape, target, constant)
         self.segments.append(self.segment)
-        if self.segment == TOP:
-            self.top_names.add(ref.name)
+        if self.segment in self.named:
+            self.named[self.segment].add(ref.name)
         return ref
 
     def _ref(self, value: Any, what: str) -> Ref:
@@ -230,8 +286,8 @@ class GenericRecorder(Recorder):
         layer above's: its sizes n_(L+c) are n_(l+1+c) there (what is carried is checked
         when instances are written: only δ may be)."""
         ref = super()._ref(value, what)
-        if self.segment == GENERIC and ref.name in self.top_names:
-            above = {DEPTH: LAYER + 1}
+        if self.segment == GENERIC and ref.name in self.named[SECOND]:
+            above = {DEPTH: LAYER + 2}  # L - 1 was the layer above: l + 1
             shape = tuple(Size(n.expr.xreplace(above)) if isinstance(n, Size) else n
                           for n in ref.shape)
             return Ref(self, ref.name, shape)  # type: ignore[arg-type]
@@ -253,6 +309,7 @@ class Case:
     deltas: dict[Any, str]
     weight: dict[Any, str]
     bias: dict[Any, str]
+    grads: dict[Any, str]
     generic_from: int  # outcomes before this index were decided before the generic layer
 
     def part(self, segment: str) -> list[Statement]:
@@ -310,40 +367,48 @@ class _Instance:
         head = self.heads[0]
         self.statements: list[Statement] = []
         self.deltas: dict[int, str] = {}
+        self.grads: dict[int, str] = {}
         self.weight: dict[int, str] = {}
         self.bias: dict[int, str] = {}
-        self.bound_by: dict[int, int] = {}  # δ_m -> the iteration (layer) that bound it
+        self.params: dict[tuple[int, str], str] = {}
+        self.bound_by: dict[str, int] = {}  # δ_m or g_m -> the iteration (layer) that bound it
         self.count = 0
         before: dict[str, str] = {}  # names bound before the loop: read anywhere
         self._write(head.part(PRELUDE), {DEPTH: K}, before, K, {})
-        self._write(head.part(TOP), {DEPTH: K}, dict(before), K, {})
-        top = {s.target for s in head.part(TOP)}
-        top_deltas = {name: layer for layer, name in head.deltas.items() if name in top}
-        for m in range(K - 1, 0, -1):
+        top = dict(before)
+        self._write(head.part(TOP), {DEPTH: K}, top, K, {})
+        if K >= 2:
+            self._write(head.part(SECOND), {DEPTH: K}, dict(top), K - 1, {})
+        second = {s.target for s in head.part(SECOND)}
+        top_bound = {name: layer for layer, name in [*head.deltas.items(), *head.grads.items()]
+                     if name in second}
+        for m in range(K - 2, 0, -1):
             case = next((c for c in self.heads if c.holds(K, m)), None)
             if case is None:
                 raise ProgramError(f"no case of the recursion holds at layer {m} of depth {K}")
-            carried = {name: _at(layer, (m + 1, 0)) for name, layer in top_deltas.items()}
+            carried = {name: (name.split("[")[0], _at(layer, (m + 2, 0)))
+                       for name, layer in top_bound.items()}
             self._write(case.part(GENERIC), {DEPTH: K, LAYER: m}, dict(before), m, carried)
 
     def _write(self, statements: list[Statement], point: dict, names: dict[str, str],
-               iteration: int, carried: dict[str, int]) -> None:
+               iteration: int, carried: dict[str, tuple[str, int]]) -> None:
         for s in statements:
             args = []
             for a in s.args:
-                if a in carried:  # δ bound by the layer above, at its own layer
-                    below = carried[a]
-                    if self.bound_by.get(below) != iteration + 1:
+                if a in carried:  # δ (or g) bound by the layer above, at its own layer
+                    what, below = carried[a]
+                    name = f"{'delta' if what == 'delta' else 'g'}{below}"
+                    if self.bound_by.get(name) != iteration + 1:
                         raise ProgramError(f"at depth {self.K}, layer {iteration} reads "
-                                           f"delta_{below}, which the layer above does not "
-                                           "bind; the loop may carry only the δ just bound")
-                    args.append(self.deltas[below])
+                                           f"{what}_{below}, which the layer above does not "
+                                           "bind; the loop may carry only what it just bound")
+                    args.append(name)
                 elif a in names:
                     args.append(names[a])
                 else:
                     raise ProgramError(f"at depth {self.K}, layer {iteration} reads {a}, a "
                                        "value of the layer above that is not its δ; the loop "
-                                       "may carry only δ from one layer to the next")
+                                       "may carry only what it binds from one layer to the next")
             layer: Any = None if s.layer is None else int(sp.sympify(s.layer).xreplace(point))
             shape = (self._concrete(s.shape[0], point), self._concrete(s.shape[1], point))
             if s.op == "bind_delta":
@@ -351,13 +416,20 @@ class _Instance:
                     raise ProgramError(f"at depth {self.K} the recursion binds delta_{layer} "
                                        "twice")
                 target = self.deltas[layer] = f"delta{layer}"
-                self.bound_by[layer] = iteration
+                self.bound_by[target] = iteration
+            elif s.op == "bind_grad":
+                if layer in self.grads:
+                    raise ProgramError(f"at depth {self.K} the recursion binds g_{layer} twice")
+                target = self.grads[layer] = f"g{layer}"
+                self.bound_by[target] = iteration
             elif s.op == "gradient":
                 if layer in self.weight:
                     raise ProgramError(f"at depth {self.K} the recursion gives the gradient "
                                        f"of layer {layer} twice")
                 target = ""
-                self.weight[layer], self.bias[layer] = args
+                self.weight[layer], self.bias[layer] = args[0], args[1]
+                names = s.constant or ("W", "b")
+                self.params.update({(layer, n): arg for n, arg in zip(names, args)})
             else:
                 self.count += 1
                 target = f"t{self.count}"
@@ -380,10 +452,12 @@ class _Instance:
             raise ProgramError(f"at depth {self.K} the recursion gives no δ or gradient for "
                                f"layer {missing[0]}")
         return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
-                       dict(self.bias), context=context, name=self.name)
+                       dict(self.bias), context=context, name=self.name,
+                       grads=dict(self.grads), params=dict(self.params))
 
 
-def record_generic(recursion: Callable[[Any], None]) -> GenericProgram:
+def record_generic(recursion: Callable[[Any], None],
+                   layers: tuple[Template, Template] | None = None) -> GenericProgram:
     """Run ``recursion`` once per case on a ``GenericRecorder``. ``Concrete`` when it reads a
     concrete depth or width; a case that raises anything else is a problem of that case."""
     name = getattr(recursion, "__name__", None)
@@ -395,7 +469,7 @@ def record_generic(recursion: Callable[[Any], None]) -> GenericProgram:
         if len(cases) + len(problems) >= MAX_CASES:
             raise Concrete(f"the recursion takes more than {MAX_CASES} cases")
         explorer = Explorer(forced)
-        ops = GenericRecorder(explorer, name)
+        ops = GenericRecorder(explorer, name, layers)
         try:
             recursion(ops)
             if ops.looped and not ops.completed:
@@ -408,8 +482,8 @@ def record_generic(recursion: Callable[[Any], None]) -> GenericProgram:
             prefix = explorer.generic_from
             cases.append(Case(tuple(explorer.made), explorer, tuple(ops.statements),
                               tuple(ops.segments), dict(ops.deltas), dict(ops.weight),
-                              dict(ops.bias), len(explorer.relations) if prefix is None
-                              else prefix))
+                              dict(ops.bias), dict(ops.grads),
+                              len(explorer.relations) if prefix is None else prefix))
         flip = [i for i, v in enumerate(explorer.made) if v]
         if not flip:
             break

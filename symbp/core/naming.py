@@ -51,6 +51,16 @@ class Names:
     def delta(self, l: int, j: int) -> sp.Symbol:
         return self._symbol(f"delta{l}_{j}", rf"\delta^{{({l})}}_{{{j}}}")
 
+    def grad(self, l: int, j: int) -> sp.Symbol:
+        """g^{(l)}_j = ∂C/∂a^{(l)}_j, bound where a skip passes it back."""
+        return self._symbol(f"g{l}_{j}", rf"g^{{({l})}}_{{{j}}}")
+
+    def parameter(self, l: int, name: str, index: tuple[int, ...]) -> sp.Symbol:
+        """An entry of another parameter of layer l: p^{(l)}_{jk} for P."""
+        low = name.lower()
+        return self._symbol(f"{low}{l}_" + "_".join(map(str, index)),
+                            f"{low}^{{({l})}}_{{{''.join(map(str, index)) if not self.wide else ','.join(map(str, index))}}}")
+
 
 def vector_latex(kind: str, l: int | None = None) -> str:
     """LaTeX for a whole vector or matrix of one layer: a_2, W_3, \\delta_1, x, y."""

@@ -59,6 +59,8 @@ class Statement:
 
 
 def _constant_text(value: Any) -> str:
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)  # a gradient's parameter names
     if isinstance(value, tuple):
         return "[" + "; ".join(" ".join(str(c) for c in row) for row in value) + "]"
     return str(value)
@@ -79,6 +81,8 @@ class Program:
     bias: dict[Any, str] = field(default_factory=dict)
     context: str = ""
     name: str = ""
+    grads: dict[Any, str] = field(default_factory=dict)  # g_l = ∂C/∂a_l, where bound
+    params: dict[tuple[Any, str], str] = field(default_factory=dict)  # every ∂C/∂θ_l
 
     def text(self) -> str:
         return "\n".join(s.text() for s in self.statements)
@@ -408,7 +412,8 @@ class Recorder:
 
     def program(self, context: str = "") -> Program:
         return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
-                       dict(self.bias), context=context, name=self.name)
+                       dict(self.bias), context=context, name=self.name,
+                       grads=dict(self.grads), params=dict(self.params))
 
 
 def _mask_rows(mask: Any, v: Ref) -> tuple[tuple[sp.Rational, ...], ...]:
@@ -474,7 +479,7 @@ def _dense(l: Any, width: Callable[[Any], Any]) -> Any:
     """The structure of a dense layer, when a recorder is given none: its sizes are the
     widths (concrete or symbolic)."""
     layer = Layer("dense")
-    sizes = {dense.N_IN: _expand_size(width(l - 1)), dense.N_OUT: _expand_size(width(l))}
+    sizes = dense.symbolic(_expand_size(width(l - 1)), _expand_size(width(l)))
     return _Structure(dense.KIND, layer, dense.maps(layer), sizes)
 
 
@@ -495,13 +500,14 @@ def _shape_text(shape: tuple) -> str:
 
 
 def record(recursion: Callable[[Any], None], L: int, width: Callable[[Any], Any],
-           context: str = "") -> Program:
+           context: str = "", structure: Callable[[Any], Any] | None = None) -> Program:
     """Run ``recursion`` once on a ``Recorder`` of depth ``L`` and return its program.
 
     ProgramError (a ValueError) when it breaks a rule of programs or calls an operation
     wrongly; any other exception it raises propagates unchanged.
     """
     name = getattr(recursion, "__name__", None)
-    recorder = Recorder(L, width, name=name if isinstance(name, str) else type(recursion).__name__)
+    recorder = Recorder(L, width, name=name if isinstance(name, str) else type(recursion).__name__,
+                        structure=structure)
     recursion(recorder)
     return recorder.program(context)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import sympy as sp
 
+from . import layers
 from .program import Program
 from .symbols import NetworkSymbols
 
@@ -93,6 +94,8 @@ class Recursion:
     deltas: dict[int, sp.Matrix] = field(default_factory=dict)
     weight: dict[int, sp.Matrix] = field(default_factory=dict)
     bias: dict[int, sp.Matrix] = field(default_factory=dict)
+    grads: dict[int, sp.Matrix] = field(default_factory=dict)  # g_l = ∂C/∂a_l, where bound
+    params: dict[tuple[int, str], sp.Matrix] = field(default_factory=dict)  # every ∂C/∂θ_l
 
 
 class SymbolicOps:
@@ -132,9 +135,33 @@ class SymbolicOps:
         self.trace.deltas[l] = value
         return self.symbols.delta_symbols(l)
 
-    def gradient(self, l: int, weight: sp.Matrix, bias: sp.Matrix) -> None:
+    def gradient(self, l: int, weight: sp.Matrix, bias: sp.Matrix, **others: sp.Matrix) -> None:
         self.trace.weight[l] = weight
         self.trace.bias[l] = bias
+        for name, value in {"W": weight, "b": bias, **others}.items():
+            self.trace.params[(l, name)] = value
+
+    def bind_grad(self, l: int, value: sp.Matrix) -> sp.Matrix:
+        self.trace.grads[l] = value
+        return self.symbols.grad_symbols(l)
+
+    def vjp(self, l: int, which: str, *values: sp.Matrix) -> sp.Matrix:
+        """One of layer l's maps (its kind's formula) at this network's sizes."""
+        r = self.symbols.net.resolved[l - 1]
+        m = dict(r.maps.all())[which]
+        params = self.symbols.params(l)
+        lookups: dict = {}
+        for tensor, value in zip(m.inputs, values):
+            shape = tensor.shape(r.sizes)
+            lookups[tensor.name] = lambda i, v=value, shape=shape: v[layers.flat(i, shape)]
+        for tensor in m.params:
+            shape = tensor.shape(r.sizes)
+            lookups[tensor.name] = lambda i, M=params[tensor.name], shape=shape: \
+                M[layers.as_matrix_index(i, shape)]
+        entries = m.entries(r.sizes, lookups)
+        if which in r.maps.param_vjps and len(m.out.axes) > 1:  # a parameter's gradient
+            return sp.Matrix(params[which].rows, params[which].cols, entries)
+        return sp.Matrix(entries)
 
     def scale(self, c: sp.Rational, v: sp.Matrix) -> sp.Matrix:
         return c * v

@@ -7,11 +7,13 @@ the forward pass, turning a layered expression into one in x, y, W and b only.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from functools import cached_property
 
 import sympy as sp
 
+from . import layers
 from .naming import Names
 from .network import Network
 
@@ -27,18 +29,18 @@ class NetworkSymbols:
         n = net.widths
         self.x = sp.Matrix([self.names.input(k) for k in range(1, n[0] + 1)])
         self.y = sp.Matrix([self.names.target(j) for j in range(1, n[-1] + 1)])
-        self._weights = {
-            # int(): Matrix passes SymPy Integers, which print into a name ten times slower
-            l: sp.Matrix(n[l], n[l - 1],
-                         lambda j, k, l=l: self.names.weight(l, int(j) + 1, int(k) + 1))
-            for l in self.layers
-        }
-        self._biases = {
-            l: sp.Matrix([self.names.bias(l, j) for j in range(1, n[l] + 1)]) for l in self.layers
-        }
-        self._z = {l: self._layer_symbols(self.names.preactivation, l) for l in self.layers}
+        # every parameter of every layer as a matrix of symbols: its first axis the rows,
+        # the others the columns (a bias is a column)
+        self._params: dict[int, dict[str, sp.Matrix]] = {
+            r.index: {name: self._parameter(r.index, name, shape)
+                      for name, shape in r.parameters.items()} for r in net.resolved}
+        self._weights = {l: params["W"] for l, params in self._params.items()}
+        self._biases = {l: params["b"] for l, params in self._params.items()}
+        self._z = {l: self._layer_symbols(self.names.preactivation, l, "z")
+                   for l in self.layers}
         self._a = {l: self._layer_symbols(self.names.activation, l) for l in self.layers}
-        self._delta = {l: self._layer_symbols(self.names.delta, l) for l in self.layers}
+        self._delta = {l: self._layer_symbols(self.names.delta, l, "z") for l in self.layers}
+        self._g = {l: self._layer_symbols(self.names.grad, l) for l in self.layers}
 
     # ------------------------------------------------------------ symbols
 
@@ -52,8 +54,29 @@ class NetworkSymbols:
         """1, ..., L."""
         return range(1, self.net.L + 1)
 
-    def _layer_symbols(self, make: Callable[[int, int], sp.Symbol], l: int) -> sp.Matrix:
-        return sp.Matrix([make(l, j) for j in range(1, self.net.widths[l] + 1)])
+    def _parameter(self, l: int, name: str, shape: tuple[int, ...]) -> sp.Matrix:
+        rows = shape[0]
+        cols = 1
+        for n in shape[1:]:
+            cols *= n
+        if name == "W" and len(shape) == 2:  # int(): SymPy Integers print into a name slowly
+            return sp.Matrix(rows, cols, lambda j, k: self.names.weight(l, int(j) + 1, int(k) + 1))
+        if name == "b" and len(shape) == 1:
+            return sp.Matrix([self.names.bias(l, j) for j in range(1, rows + 1)])
+        entries = [self.names.parameter(l, name, index)
+                   for index in itertools.product(*[range(1, n + 1) for n in shape])]
+        return sp.Matrix(rows, cols, entries)
+
+    def params(self, l: int) -> dict[str, sp.Matrix]:
+        """Every parameter of layer l by name (W, b, and P, ... as its kind has them)."""
+        return self._params[self.check_layer(l)]
+
+    def _layer_symbols(self, make: Callable[[int, int], sp.Symbol], l: int,
+                       tensor: str = "a") -> sp.Matrix:
+        """Layer l's symbols for its output a (n_l of them) or its pre-activation z."""
+        r = self.net.resolved[l - 1]
+        width = r.width if tensor == "a" else r.maps.z.size(r.sizes)
+        return sp.Matrix([make(l, j) for j in range(1, width + 1)])
 
     def check_layer(self, l: object, allow_input: bool = False) -> int:
         """``l`` if it is a layer index (0 too with ``allow_input``); ValueError otherwise."""
@@ -82,6 +105,10 @@ class NetworkSymbols:
         """δ_l as layered symbols."""
         return self._delta[self.check_layer(l)]
 
+    def grad_symbols(self, l: int) -> sp.Matrix:
+        """g_l = ∂C/∂a_l as layered symbols (bound where a layer's skip passes it back)."""
+        return self._g[self.check_layer(l)]
+
     @property
     def latex_names(self) -> dict[sp.Symbol, str]:
         """Every symbol's LaTeX name, for the printer."""
@@ -92,9 +119,15 @@ class NetworkSymbols:
     @cached_property
     def _forward(self) -> tuple[dict[int, sp.Matrix], dict[int, sp.Matrix]]:
         z, a = {}, {0: self.x}
-        for l in self.layers:
-            z[l] = self._weights[l] * a[l - 1] + self._biases[l]
-            a[l] = sp.Matrix(self.net.activation(l).apply(list(z[l])))
+        for r in self.net.resolved:
+            l = r.index
+            if r.kind.name == "dense":  # the seed's layer, as a matrix product
+                z[l] = self._weights[l] * a[l - 1] + self._biases[l]
+                a[l] = sp.Matrix(self.net.activation(l).apply(list(z[l])))
+                continue
+            zs, outs = layers.forward(r, list(a[l - 1]), self._params[l],
+                                      self.net.activation(l).apply)
+            z[l], a[l] = sp.Matrix(zs), sp.Matrix(outs)
         return z, a
 
     def composed_z(self, l: int) -> sp.Matrix:

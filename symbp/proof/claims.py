@@ -70,8 +70,10 @@ class Claim:
             raise ValueError(f"unknown claim status {self.status!r}; "
                              f"choose one of: {', '.join(STATUSES)}")
         self.status = Status(self.status)
-        if self.parameter not in (None, "W", "b"):
-            raise ValueError(f"claim parameter must be 'W', 'b' or None; got {self.parameter!r}")
+        if self.parameter is not None and not (isinstance(self.parameter, str) and
+                                               self.parameter.isidentifier()):
+            raise ValueError(f"claim parameter must be a parameter's name (W, b, P, ...) or None; "
+                             f"got {self.parameter!r}")
 
     @property
     def label(self) -> str:

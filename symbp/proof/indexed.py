@@ -27,6 +27,12 @@ from .sums import normal
 
 W, B, Z, A = (sp.IndexedBase(name) for name in ("w", "b", "z", "a"))
 DELTA, Y = sp.IndexedBase("delta"), sp.IndexedBase("y")
+G = sp.IndexedBase("g")  # g^{(l)} = ∂C/∂a^{(l)}, where a layer's skip passes it back
+
+
+def kind_base(name: str) -> sp.IndexedBase:
+    """A layer kind's parameter in index notation: W as w, b as b, P as p."""
+    return {"W": W, "b": B}.get(name) or sp.IndexedBase(name.lower())
 I, J, K = sp.symbols("i j k", integer=True, positive=True)  # free entry indices
 
 
@@ -147,6 +153,8 @@ class IndexTrace:
     deltas: dict[sp.Expr, IndexVector] = field(default_factory=dict)
     weight: dict[sp.Expr, Any] = field(default_factory=dict)
     bias: dict[sp.Expr, Any] = field(default_factory=dict)
+    grads: dict[sp.Expr, IndexVector] = field(default_factory=dict)
+    params: dict[tuple[sp.Expr, str], Any] = field(default_factory=dict)
 
 
 class IndexOps:
@@ -157,12 +165,15 @@ class IndexOps:
     """
 
     def __init__(self, hidden: registry.Activation, output: registry.Activation,
-                 cost: registry.Cost):
+                 cost: registry.Cost, structure: Callable[[sp.Expr], Any] | None = None,
+                 width: Callable[[sp.Expr], sp.Expr] | None = None):
         self.hidden, self.output, self.cost = hidden, output, cost
         self.trace = IndexTrace()
+        self.structure = structure  # layer -> its kind's maps and sizes (None: dense)
+        self._width = width or (lambda layer: WIDTH[layer])
 
     def width(self, layer: sp.Expr) -> sp.Expr:
-        return WIDTH[layer]
+        return self._width(sp.sympify(layer))
 
     def act(self, layer: sp.Expr) -> registry.Activation:
         return self.output if sp.sympify(layer) == DEPTH else self.hidden
@@ -178,6 +189,11 @@ class IndexOps:
         """δ^{(layer)} as the name the recursion builds on."""
         j = fresh()
         return IndexVector(DELTA[layer, j], j, self.width(layer))
+
+    def grad(self, layer: sp.Expr) -> IndexVector:
+        """g^{(layer)} = ∂C/∂a^{(layer)} as the name the recursion builds on."""
+        j = fresh()
+        return IndexVector(G[layer, j], j, self.width(layer))
 
     # ---- RecursionOps
 
@@ -223,9 +239,43 @@ class IndexOps:
         self.trace.deltas[layer] = value
         return self.delta(layer)
 
-    def gradient(self, layer: sp.Expr, weight: Any, bias: Any) -> None:
+    def gradient(self, layer: sp.Expr, weight: Any, bias: Any, **others: Any) -> None:
         self.trace.weight[layer] = weight
         self.trace.bias[layer] = bias
+        for name, value in {"W": weight, "b": bias, **others}.items():
+            self.trace.params[(layer, name)] = value
+
+    def bind_grad(self, layer: sp.Expr, value: Any) -> IndexVector:
+        self.trace.grads[layer] = value
+        return self.grad(layer)
+
+    def vjp(self, layer: sp.Expr, which: str, *values: Any) -> Any:
+        """One of the layer's maps (its kind's formula), on index vectors, at symbolic sizes."""
+        if self.structure is None:
+            raise ValueError(f"vjp({which!r}) needs the layer's kind")
+        s = self.structure(layer)
+        m = dict(s.maps.all())[which]
+        entries: dict = {}
+        for tensor, value in zip(m.inputs, values):
+            if not isinstance(value, IndexVector):
+                raise ValueError(f"vjp({which!r}) reads {tensor.name} as a vector")
+            entries[tensor.base] = value
+        params = {p.base: p for p in m.params}
+        formula = m.formula.xreplace(s.sizes)
+
+        def value_of(e: sp.Indexed) -> sp.Expr:
+            if e.base in entries:
+                return entries[e.base].at(e.indices[0])
+            return kind_base(params[e.base].name)[(layer, *e.indices)]
+
+        formula = formula.replace(lambda e: isinstance(e, sp.Indexed) and (
+            e.base in entries or e.base in params), value_of)
+        fresh_index = [fresh() for _ in m.index]
+        formula = formula.xreplace(dict(zip(m.index, fresh_index)))
+        sizes = [sp.sympify(a).xreplace(s.sizes) for a in m.out.axes]
+        if len(fresh_index) == 1:
+            return IndexVector(formula, fresh_index[0], sizes[0])
+        return IndexMatrix(formula, fresh_index[0], fresh_index[1], (sizes[0], sizes[1]))
 
     def scale(self, c: sp.Rational, v: Any) -> Any:
         if isinstance(v, IndexMatrix):

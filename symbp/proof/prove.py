@@ -36,6 +36,7 @@ from . import lemmas
 from .claims import Claim, Failure, Proof, Row
 from .exact import Exact, evaluate_at_random
 from .function_lemmas import function_lemmas
+from .layer_lemmas import layer_lemmas
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
@@ -199,8 +200,13 @@ def _tex(wrt: str, l: int) -> str:
 
 def _rows(d: Derivation):
     for l in range(d.L, 0, -1):
-        for wrt in PARAMETERS:
+        for wrt in _parameters(d, l):
             yield l, wrt
+
+
+def _parameters(d: Derivation, l: int) -> tuple[str, ...]:
+    """Layer l's parameters: W and b, and what else its kind has (a projection P)."""
+    return PARAMETERS if d.net.dense else tuple(d.net.resolved[l - 1].parameters)
 
 
 def _function_claim(lem: lemmas.Lemma) -> Claim:
@@ -228,17 +234,22 @@ def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
             _fail(claim, None, _describe(error), "the recursion runs")
         return []
     found: list[lemmas.Lemma] = []
-    broken: lemmas.Lemma | None = None  # the first δ lemma that failed, from the output down
+    broken: lemmas.Lemma | None = None  # the first δ (or g) lemma that failed, from L down
     for l in range(d.L, 0, -1):
         work.check_time()
         started = time.perf_counter()
-        step = lemmas.delta_lemma(d, trace, l, work.session)
-        params = [lemmas.parameter_lemma(d, trace, l, wrt, work.session) for wrt in PARAMETERS]
-        found += [step, *params]
-        if broken is None and not step.holds:
-            broken = step
-        share = (time.perf_counter() - started) / len(PARAMETERS)
-        for wrt, param in zip(PARAMETERS, params):
+        names = _parameters(d, l)
+        if d.net.dense:
+            steps = [lemmas.delta_lemma(d, trace, l, work.session)]
+            params = [lemmas.parameter_lemma(d, trace, l, wrt, work.session) for wrt in names]
+        else:  # any kind: the chain rule through the layer's own maps
+            found_here = layer_lemmas(d, trace, l, work.session)
+            steps, params = found_here[: -len(names)], found_here[-len(names):]
+        found += [*steps, *params]
+        if broken is None:
+            broken = next((step for step in steps if not step.holds), None)
+        share = (time.perf_counter() - started) / len(names)
+        for wrt, param in zip(names, params):
             claim = claims[(l, wrt)]
             claim.seconds = share
             culprit = broken or (None if param.holds else param)

@@ -29,14 +29,26 @@ LEMMAS = {
           "for every layer l and width n_l",
           r"\Bigl(\frac{\partial C}{\partial b_l}\Bigr)_{j}",
           r"\frac{\partial C}{\partial b^{(l)}_{j}}", "l", "b"),
+    "pass back": ("pass back: if delta^(l+1) = dC/dz^(l+1) and g^(l+1) = dC/da^(l+1), what layer "
+                  "l + 1 passes back, g^(l)_k, is dC/da^(l)_k, for every layer l and width",
+                  r"g^{(l)}_{k}", r"\frac{\partial C}{\partial a^{(l)}_{k}}", "l", None),
 }
+
+
+def _parameter_lemma(name: str) -> tuple:
+    """dC/dP_l and the like: a layer kind's parameter other than W and b."""
+    p = name.removeprefix("dC/d").removesuffix("_l")
+    low = p.lower()
+    return (f"parameters: the recursion's dC/d{low}^(l) is dC/d{low}^(l), for every layer l "
+            "and width", rf"\Bigl(\frac{{\partial C}}{{\partial {p}_l}}\Bigr)_{{jk}}",
+            rf"\frac{{\partial C}}{{\partial {low}^{{(l)}}_{{jk}}}}", "l", p)
 
 
 def lemma_statement(name: str, expr: sp.Expr | None,
                     ranges: dict | None = None) -> tuple[str, str, str | None]:
     """(plain text, LaTeX, parameter) of a structural lemma; ``expr`` is what was traced,
     shown in normal form (its free indices in ``ranges``)."""
-    text, left, right, _, parameter = LEMMAS[name]
+    text, left, right, _, parameter = LEMMAS.get(name) or _parameter_lemma(name)
     if expr is None:
         return text, rf"{left} = {right}", parameter
     return text, rf"{left} = {latex(display(expr, ranges or {}))} = {right}", parameter

@@ -32,7 +32,8 @@ import sympy as sp
 from ..core import registry
 from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import Derivation, derive
-from ..core.generic import DEPTH, WIDTH, Concrete, record_generic
+from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
+from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
 from ..core.program import ProgramError, Size, record
 from ..core.recursion import RecursionFunction, backprop_deltas
@@ -46,7 +47,8 @@ from .statements import lemma_statement
 from .traced import Group, trace
 
 DEPTHS = 5  # the recursion is traced at depths 1..DEPTHS
-LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l"}  # claim names
+LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l",
+          "pass back": "pass back"}  # claim names
 NETWORKS = ((3, 1), (2, 1, 3), (1, 3, 2, 2))  # small widths for the per-network cross-check
 
 
@@ -62,9 +64,12 @@ def entries(activation: str, cost: str, output: str | None = None):
 
 def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
                   recursion: RecursionFunction = backprop_deltas, depths: int = DEPTHS,
-                  timeout: float | None = None) -> Proof:
-    """The general theorem for ``activation`` (hidden layers), ``output`` and ``cost``, uncached."""
+                  timeout: float | None = None,
+                  layers: tuple[LayerSpec, LayerSpec] | None = None) -> Proof:
+    """The general theorem for ``activation`` (hidden layers), ``output`` and ``cost``, uncached;
+    ``layers`` are the hidden layers' and the output layer's kinds (dense by default)."""
     hidden, out, cost_entry = entries(activation, cost, output)
+    templates = _templates(layers, hidden, out)
     if not callable(recursion):
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     if isinstance(depths, bool) or not isinstance(depths, int) or not 1 <= depths <= 12:
@@ -74,28 +79,42 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
     claims: list[Claim] = []
     try:
         with deadline(timeout):
-            claims += structural_claims(recursion, hidden, out, cost_entry, depths)
+            claims += structural_claims(recursion, hidden, out, cost_entry, depths, templates)
             claims += function_claims(hidden, out, cost_entry)
-            claims.append(cross_check(recursion, hidden, out, cost_entry))
+            claims.append(cross_check(recursion, hidden, out, cost_entry, templates))
     except TimedOut:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             f"stopped after {timeout:g} s", name="time"))
     claims.append(induction(claims, depths))
     name = getattr(recursion, "__name__", repr(recursion))
+    kinds = "" if templates == (DENSE, DENSE) else \
+        f", layers={templates[0].layer!r} then {templates[1].layer!r}"
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"every depth and width: activation={hidden.name!r}, "
-                         f"output={out.name!r}, cost={cost_entry.name!r}",
+                         f"output={out.name!r}, cost={cost_entry.name!r}{kinds}",
                  note=f"recursion {name}, traced at depths 1..{depths}")
+
+
+def _templates(layers, hidden, out) -> tuple[Template, Template]:
+    """The hidden and output layers' kinds, their activations the theorem's."""
+    if layers is None:
+        return DENSE, DENSE
+    made = []
+    for layer, act in zip(layers, (hidden, out)):
+        spec = LayerSpec(layer.kind, {**dict(layer.options), "activation": act.name})
+        made.append(Template.of(spec))
+    return made[0], made[1]
 
 
 # ---------------------------------------------------------------- the trace and its lemmas
 
 
 def structural_claims(recursion: RecursionFunction, hidden, out, cost,
-                      depths: int) -> list[Claim]:
+                      depths: int, templates: tuple[Template, Template] | None = None
+                      ) -> list[Claim]:
     """The trace claim and one lemma claim per distinct generic step the recursion takes."""
     started = time.perf_counter()
-    traced = trace(recursion, hidden, out, cost, depths)
+    traced = trace(recursion, hidden, out, cost, depths, templates)
     groups = traced.groups
     counts = "; ".join(
         f"{len(groups[kind])} distinct {label}" for kind, label in (
@@ -117,8 +136,14 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
         "W": lambda e: general.parameter(e, "W"),
         "b": lambda e: general.parameter(e, "b"),
     }
-    for kind, build in builders.items():
-        claims += [lemma_claim(LEMMAS[kind], group, build) for group in groups[kind].values()]
+    for kind, groups_of_kind in groups.items():
+        name = LEMMAS.get(kind, f"dC/d{kind}_l")
+        build = builders.get(kind)
+        for group in groups_of_kind.values():
+            if group.identity is not None:  # a layer kind's: the identity came with the group
+                claims.append(lemma_claim(name, group, lambda e, g=group: g.identity))
+            elif build is not None:
+                claims.append(lemma_claim(name, group, build))
     return claims
 
 
@@ -155,7 +180,8 @@ def cross_check_widths(hidden, out, cost) -> list[list[int]]:
     return found
 
 
-def cross_check(recursion: RecursionFunction, hidden, out, cost) -> Claim:
+def cross_check(recursion: RecursionFunction, hidden, out, cost,
+                templates: tuple[Template, Template] | None = None) -> Claim:
     """The per-network prover on small networks (method local, same recursion) and its
     function lemmas at each width 1..4: independent code that must agree."""
     started = time.perf_counter()
@@ -232,7 +258,8 @@ def behaviour(recursion: RecursionFunction) -> str:
 
 def theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
             recursion: RecursionFunction = backprop_deltas,
-            timeout: float | None = None) -> Proof:
+            timeout: float | None = None,
+            layers: tuple[LayerSpec, LayerSpec] | None = None) -> Proof:
     """Prove, for every depth L and all widths n_0..n_L, that ``recursion`` gives ∂C/∂W_l, ∂C/∂b_l.
 
     ``activation`` is that of the hidden layers; ``output`` that of layer L (by
@@ -245,15 +272,17 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     written out and what the recursion does (recorded afresh at every call, so a
     function whose behaviour changes is proved again); a timed-out result is not kept.
     Each call returns its own copy.
+    ``layers`` (a ``symbp.Layer`` for the hidden layers and one for the output
+    layer) names their kinds; by default every layer is dense.
     """
     hidden, out, cost_entry = entries(activation, cost, output)
     if not callable(recursion):
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     entries_read = (hidden, out, cost_entry, registry.ACTIVATIONS["softmax"])
-    key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read),
+    key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read), layers,
            getattr(recursion, "__name__", ""), behaviour(recursion))
     if key not in _CACHE:
-        proof = prove_theorem(activation, cost, output=output, recursion=recursion,
+        proof = prove_theorem(activation, cost, output=output, recursion=recursion, layers=layers,
                               timeout=timeout)
         if proof.status == "timed out":
             return proof

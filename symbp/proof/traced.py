@@ -24,21 +24,27 @@ import sympy as sp
 
 from ..core.generic import (
     BOX,
+    DENSE,
     DEPTH,
     GENERIC,
     LAYER,
     PRELUDE,
+    SECOND,
     TOP,
     Case,
     Concrete,
     GenericProgram,
+    GenericRecorder,
+    Template,
     record_generic,
 )
 from ..core.program import ConcreteSize, ProgramError, Size, record, replay
 from ..core.status import Status
+from . import kind_lemmas
 from .indexed import (
     DELTA,
     WIDTH,
+    G,
     IndexMatrix,
     IndexOps,
     IndexTrace,
@@ -58,6 +64,7 @@ class Group:
     expr: sp.Expr | None
     places: list[str] = field(default_factory=list)
     problem: str = ""  # why the traced quantity is not what it should be
+    identity: Any = None  # for a layer kind: the identity itself (recursion = chain rule)
 
 
 Groups = dict[str, dict[str, Group]]
@@ -74,17 +81,30 @@ class Traced:
     cases: int = 0
 
 
-def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int) -> Traced:
-    """The recursion's steps, grouped by kind ("base", "step", "W", "b")."""
+def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
+          layers: tuple[Template, Template] | None = None) -> Traced:
+    """The recursion's steps, grouped by kind ("base", "step", "W", "b"; and for other layer
+    kinds "pass back" and each parameter)."""
+    templates = layers or (DENSE, DENSE)
+    dense = all(t.kind.name == "dense" for t in templates)
     try:
-        program = record_generic(recursion)
+        program = record_generic(recursion, templates)
     except Concrete as refusal:
+        if not dense:
+            return Traced({}, [f"the recursion is not recorded for every depth: {refusal}"],
+                          Status.FAILED, "refused")
         return _at_depths(recursion, hidden, out, cost, depths, str(refusal))
     groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
     problems = list(program.problems)
     for case in program.cases:
+        recorder = GenericRecorder(case.explorer, "", templates)
+        ops = IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at)
         try:
-            _group_case(case, IndexOps(hidden, out, cost), groups)
+            _replay_case(case, ops)
+            if dense:
+                _group_dense(case, ops, groups)
+            else:
+                _group_kinds(case, ops, groups, recorder, hidden, out, cost)
         except Exception as error:  # a step IndexOps cannot form: a failed claim, not a crash
             problems.append(f"{_where(case)}: {type(error).__name__}: {error}")
     problems += _coverage(program)
@@ -124,13 +144,22 @@ def _coverage(program: GenericProgram) -> list[str]:
     return problems
 
 
-def _group_case(case: Case, ops: IndexOps, groups: Groups) -> None:
-    where = _where(case)
+def _replay_case(case: Case, ops: IndexOps) -> None:
+    """The case's statements on ``ops``: before the loop, layer L, layer L - 1, then the
+    generic layer l, which reads what L - 1 bound as layer l + 1's."""
     before = replay(case.part(PRELUDE), ops)
     top = replay(case.part(TOP), ops, before)
-    carried = {name: ops.delta(layer.xreplace({DEPTH: LAYER + 1}))
-               for layer, name in case.deltas.items() if name in top and name not in before}
+    second = replay(case.part(SECOND), ops, top)
+    above = {DEPTH: LAYER + 2}
+    carried = {name: ops.delta(layer.xreplace(above))
+               for layer, name in case.deltas.items() if name in second and name not in top}
+    carried.update({name: ops.grad(layer.xreplace(above))
+                    for layer, name in case.grads.items() if name in second and name not in top})
     replay(case.part(GENERIC), ops, {**before, **carried})
+
+
+def _group_dense(case: Case, ops: IndexOps, groups: Groups) -> None:
+    where = _where(case)
     trace = ops.trace
     for layer, value in trace.deltas.items():
         base = sp.sympify(layer) == DEPTH
@@ -140,6 +169,79 @@ def _group_case(case: Case, ops: IndexOps, groups: Groups) -> None:
         _add(groups["W"], _matrix(value, (WIDTH[layer], WIDTH[layer - 1])), layer, where)
     for layer, value in trace.bias.items():
         _add(groups["b"], _vector(value, WIDTH[layer], J), layer, where)
+
+
+def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRecorder,
+                 hidden, out, cost) -> None:
+    """Every quantity the case bound, with the truth it must equal (``kind_lemmas``)."""
+    where = _where(case)
+    trace, width = ops.trace, recorder.width_at
+
+    def maps(e: sp.Expr):
+        return recorder._at(e).maps
+
+    def act(e: sp.Expr):
+        return out if sp.sympify(e) == DEPTH else hidden
+
+    def binds_g(e: sp.Expr) -> bool:  # a layer whose skip passes ∂C/∂a back binds it
+        return maps(e).skip is not None
+
+    def passed(e: sp.Expr) -> Callable[[sp.Expr], sp.Expr]:
+        """∂C/∂a^{(e)}_j by the chain rule: the cost's gradient at L, else what e + 1 passes
+        back of its δ and g."""
+        if sp.sympify(e) == DEPTH:
+            return lambda j: kind_lemmas.cost_gradient(cost, j, width)
+        return lambda j: kind_lemmas.passed_back(maps(e + 1), e, j, width, binds_g(e + 1))
+
+    def g_true(e: sp.Expr) -> Callable[[sp.Expr], sp.Expr]:
+        """∂C/∂a^{(e)}_j as layer e's step reads it: its bound symbol g, else as passed."""
+        return (lambda j: G[e, j]) if binds_g(e) else passed(e)
+
+    for e, value in trace.grads.items():
+        truth = passed(e)
+        _add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
+                      _vector(value, width(e), K), truth(K), {K: (1, width(e))}, where)
+    for e, value in trace.deltas.items():
+        size = maps(e).z.axes[0].xreplace(maps(e).symbolic(width(e - 1), width(e)))
+        truth = kind_lemmas.delta_truth(maps(e), e, K, g_true(e), act(e), width)
+        name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
+        _add_identity(groups, name, e, _vector(value, size, K), truth, {K: (1, size)}, where)
+    for (e, name), value in trace.params.items():
+        m = maps(e)
+        tensor = next(p for p in m.params if p.name == name)
+        sizes = [a.xreplace(m.symbolic(width(e - 1), width(e))) for a in tensor.axes]
+        index = (J, K)[: len(sizes)]
+        found = _matrix(value, tuple(sizes)) if len(sizes) == 2 else _vector(value, sizes[0], J)
+        truth = kind_lemmas.parameter_truth(m, e, name, index, g_true(e), width)
+        _add_identity(groups, name, e, found, truth, dict(zip(index, [(1, n) for n in sizes])),
+                      where)
+
+
+def _add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp.Expr,
+                  ranges: dict, where: str) -> None:
+    """One bound quantity and its truth, relabelled to the generic layer, into its group."""
+    entry, problem = found
+    layer = None if sp.sympify(e) == DEPTH else e
+    place = f"layer {e} ({where})"
+    table = groups.setdefault(kind, {})
+    if entry is None:
+        table.setdefault(place, Group(None, problem=f"{place}: {problem}")).places.append(place)
+        return
+    lhs, rhs = (x if layer is None else generic(x, layer) for x in (entry, truth))
+    relabel = {} if layer is None else _layer_map(layer)
+    ranges = {k: (a, sp.sympify(b).xreplace(relabel)) for k, (a, b) in ranges.items()}
+    key = sp.srepr(normal(lhs, {})) + "|" + sp.srepr(normal(rhs, {}))
+    group = table.setdefault(key, Group(lhs))
+    group.identity = kind_lemmas.identity(lhs, rhs, ranges)
+    group.places.append(place)
+
+
+def _layer_map(layer: sp.Expr) -> dict:
+    layer = sp.sympify(layer)
+    constant = layer.as_coeff_Add()[0] if layer.is_Add else sp.Integer(0)
+    base = layer - constant
+    return {base: LAYER - constant} if base in (DEPTH, LAYER) and (base == DEPTH or constant) \
+        else {}
 
 
 def _vector(v: object, length: sp.Expr, index: sp.Symbol) -> tuple[sp.Expr | None, str]:

@@ -112,3 +112,42 @@ def resolve(layers: Sequence[Any], shape_in: Shape) -> list[Resolved]:
 def _derived(entry: Kind, key: str) -> bool:
     """Keys a kind derives from its input when they are left out (a residual's units)."""
     return "default:" in entry.options[key].expected
+
+
+# ---------------------------------------------------------------- a layer on values
+
+
+def flat(index: tuple[int, ...], shape: Shape) -> int:
+    """The row-major position of ``index`` (0-based) in a tensor of ``shape``."""
+    position = 0
+    for i, n in zip(index, shape):
+        position = position * n + i
+    return position
+
+
+def as_matrix_index(index: tuple[int, ...], shape: Shape) -> tuple[int, int]:
+    """Where entry ``index`` of a parameter of ``shape`` sits in its matrix: the first axis is
+    the row, the others run along the columns (a vector is one column)."""
+    if len(shape) == 1:
+        return index[0], 0
+    return index[0], flat(index[1:], shape[1:])
+
+
+def forward(r: Resolved, x: Sequence[Any], params: Mapping[str, Any],
+            apply: Any) -> tuple[list[Any], list[Any]]:
+    """Layer r on the input entries ``x`` (flattened), its parameters as matrices and its
+    activation ``apply`` (a list to a list): its pre-activation z and its output a."""
+    maps, sizes = r.maps, r.sizes
+    shapes = {p.name: p.shape(sizes) for p in maps.params}
+    values: dict[str, Any] = {maps.x.name: lambda i: x[flat(i, r.shape_in)]}
+    for name, shape in shapes.items():
+        values[name] = lambda i, M=params[name], shape=shape: M[as_matrix_index(i, shape)]
+    z = maps.pre.entries(sizes, values)
+    a = apply(z)
+    if maps.post is not None:
+        s_shape = maps.z.shape(sizes)
+        a = maps.post.entries(sizes, {**values, maps.post.inputs[0].name:
+                                      lambda i: apply(z)[flat(i, s_shape)]})
+    if maps.skip is not None:
+        a = [ai + si for ai, si in zip(a, maps.skip.entries(sizes, values))]
+    return z, list(a)

@@ -161,6 +161,8 @@ class Maps:
     """
 
     sizes: Callable[[Shape], dict[sp.Symbol, int]]
+    symbolic: Callable[[sp.Expr, sp.Expr], dict[sp.Symbol, sp.Expr]]  # sizes from the widths
+    # of the input and the output at a symbolic layer (the general theorem's n_(l-1), n_l)
     x: Tensor
     z: Tensor
     a: Tensor
@@ -169,6 +171,7 @@ class Maps:
     param_vjps: dict[str, Map]
     input_vjp: Map
     activation: str = "sigmoid"
+    keeps_width: bool = False  # the output has the input's width (a residual's skip needs it)
     post: Map | None = None
     skip: Map | None = None
     delta_from_g: Map | None = None

@@ -8,9 +8,9 @@ maps, and the statements every document and module of a dense network has always
 
 from __future__ import annotations
 
-import sympy as sp
-
 from typing import Any
+
+import sympy as sp
 
 from .base import Bound, Kind, Layer, Map, Maps, Option, Tensor, positive_int
 
@@ -34,9 +34,15 @@ def affine(x: Tensor, j: sp.Symbol, k: sp.Symbol) -> sp.Expr:
     return sp.Sum(W[j, k] * x[k], (k, 1, N_IN)) + B[j]
 
 
+def symbolic(n_in: sp.Expr, n_out: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
+    """The sizes at a symbolic layer: its input's width and its own."""
+    return {N_IN: n_in, N_OUT: n_out}
+
+
 def maps(layer: Layer) -> Maps:
     return Maps(
         sizes=lambda shape_in: {N_IN: shape_in[0], N_OUT: layer.get("units")},
+        symbolic=symbolic,
         x=X, z=Z, a=A, params=(W, B),
         pre=Map(Z, (J,), affine(X, J, K), (X,), (W, B)),
         param_vjps={"W": Map(DW, (J, K), DELTA[J] * X[K], (DELTA, X)),

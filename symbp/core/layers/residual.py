@@ -7,12 +7,12 @@ layers undiminished by the σ' of the layers in between.
 
 from __future__ import annotations
 
-import sympy as sp
-
 from typing import Any
 
+import sympy as sp
+
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
-from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine
+from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine, symbolic
 
 A = Tensor("a", sp.IndexedBase("a"), (N_OUT,))
 P = Tensor("P", sp.IndexedBase("P"), (N_OUT, N_IN))
@@ -39,11 +39,11 @@ def maps(layer: Layer) -> Maps:
         return {N_IN: shape_in[0], N_OUT: layer.get("units", shape_in[0])}
 
     return Maps(
-        sizes=sizes, x=X, z=Z, a=A, params=params,
+        sizes=sizes, symbolic=symbolic, x=X, z=Z, a=A, params=params,
         pre=Map(Z, (J,), affine(X, J, K), (X,), (W, B)),
         param_vjps=vjps,
         input_vjp=Map(DX, (K,), sp.Sum(W[J, K] * DELTA[J], (J, 1, N_OUT)), (DELTA,), (W,)),
-        activation=layer.get("activation", "tanh"),
+        activation=layer.get("activation", "tanh"), keeps_width=not projected,
         skip=skip, skip_vjp=skip_vjp,
     )
 

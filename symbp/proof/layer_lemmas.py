@@ -1,0 +1,100 @@
+"""The per-network lemmas of a layer of any kind, from the kind's own maps (``core.layers``).
+
+For layer l the chain rule through that one layer, in layered symbols, gives the truth
+each quantity the recursion bound must equal; SymPy's rules (``lemmas.pullback``)
+differentiate the layer's map, the kind's vector-Jacobian products are what is compared:
+
+- g_l = ∂C/∂a_l: the cost's gradient at L; below, what layer l + 1 passes back of its δ
+  and g: (∂z_{l+1}/∂a_l)ᵀ δ_{l+1} (+ (∂skip_{l+1}/∂a_l)ᵀ g_{l+1});
+- δ_l = (∂a_l/∂z_l)ᵀ g_l, g_l its bound symbols where layer l binds it;
+- ∂C/∂θ_l = (∂z_l/∂θ_l)ᵀ δ_l (+ (∂skip_l/∂θ_l)ᵀ g_l for a skip's own θ).
+
+By induction from the output down these are the gradients, at any depth: C depends on
+a_l only through layer l + 1's map, and on z_l, θ_l only through layer l's.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..core import layers
+from .exact import Exact
+from .lemmas import Lemma, _check, _missing, pullback
+
+
+class LayerMaps:
+    """Layer l of a derivation's network: its maps on layered symbols."""
+
+    def __init__(self, d, l: int):
+        self.d, self.l = d, l
+        self.r = d.net.resolved[l - 1]
+        self.params = d.params(l)
+        a_in = list(d.a_symbols(l - 1))
+        act = d.net.activation(l)
+        self.z, _ = layers.forward(self.r, a_in, self.params, act.apply)
+        maps, sizes = self.r.maps, self.r.sizes
+        values = {maps.x.name: lambda i: a_in[layers.flat(i, self.r.shape_in)]}
+        for p in maps.params:
+            shape = p.shape(sizes)
+            values[p.name] = lambda i, M=self.params[p.name], shape=shape: \
+                M[layers.as_matrix_index(i, shape)]
+        self.skip = maps.skip.entries(sizes, values) if maps.skip is not None else None
+        z_symbols = list(d.z_symbols(l))
+        self.a_of_z = [s + (self.skip[j] if self.skip else 0)
+                       for j, s in enumerate(act.apply(z_symbols))]
+
+    @property
+    def binds_g(self) -> bool:
+        return self.r.maps.skip is not None
+
+    def passed_back(self, delta, g) -> list[sp.Expr]:
+        """(∂z_l/∂a_{l-1})ᵀ δ (+ (∂skip_l/∂a_{l-1})ᵀ g): ∂C/∂a_{l-1} through this layer."""
+        a_in = list(self.d.a_symbols(self.l - 1))
+        back = pullback(self.z, a_in, delta)
+        if self.skip is not None:
+            back = [u + v for u, v in zip(back, pullback(self.skip, a_in, g))]
+        return back
+
+
+def layer_lemmas(d, trace, l: int, session: Exact | None = None) -> list[Lemma]:
+    """g_l (where bound), δ_l and every parameter's gradient of layer l, each against the
+    chain rule through the layer's own map."""
+    here = LayerMaps(d, l)
+    found = []
+    if l == d.L:
+        a_out = list(d.a_symbols(l))
+        passed = pullback([d.net.cost_entry.formula(a_out, list(d.y))], a_out, [1])
+        origin = "dC/da_L from the cost"
+    else:
+        above = LayerMaps(d, l + 1)
+        passed = above.passed_back(list(d.delta_symbols(l + 1)), list(d.grad_symbols(l + 1)))
+        origin = f"what layer {l + 1} passes back"
+    if here.binds_g:
+        found.append(_lemma(f"g_{l}", f"g_{l} = dC/da_{l}, {origin}",
+                            rf"g_{{{l}}} = \partial C/\partial a_{{{l}}}", trace.grads.get(l),
+                            sp.Matrix(passed), l, session))
+        g = list(d.grad_symbols(l))
+    else:
+        g = passed
+    z_symbols = list(d.z_symbols(l))
+    delta_truth = sp.Matrix(pullback(here.a_of_z, z_symbols, g))
+    found.append(_lemma(f"delta_{l}", f"delta_{l} = (da_{l}/dz_{l})^T dC/da_{l}",
+                        rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}}/\partial z_{{{l}}}\bigr)^{{T}}"
+                        rf"\,\partial C/\partial a_{{{l}}}", trace.deltas.get(l), delta_truth, l,
+                        session))
+    delta = list(d.delta_symbols(l))
+    for name, M in here.params.items():
+        truth = pullback(here.z, list(M), delta)
+        if here.skip is not None:
+            truth = [u + v for u, v in zip(truth, pullback(here.skip, list(M), g))]
+        found.append(_lemma(f"dC/d{name}_{l}", f"dC/d{name}_{l} = (dz_{l}/d{name}_{l})^T delta_{l}",
+                            rf"\frac{{\partial C}}{{\partial {name}_{{{l}}}}}",
+                            trace.params.get((l, name)),
+                            sp.Matrix(truth).reshape(M.rows, M.cols), l, session))
+    return found
+
+
+def _lemma(name, statement, latex, value, truth, l, session) -> Lemma:
+    if value is None:
+        return _missing(name, statement, latex, l)
+    return _check(name, statement, latex, value, truth, layer=l, session=session)
