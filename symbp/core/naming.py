@@ -58,8 +58,9 @@ class Names:
     def parameter(self, l: int, name: str, index: tuple[int, ...]) -> sp.Symbol:
         """An entry of another parameter of layer l: p^{(l)}_{jk} for P."""
         low = name.lower()
+        joined = ("," if self.wide else "").join(map(str, index))
         return self._symbol(f"{low}{l}_" + "_".join(map(str, index)),
-                            f"{low}^{{({l})}}_{{{''.join(map(str, index)) if not self.wide else ','.join(map(str, index))}}}")
+                            f"{low}^{{({l})}}_{{{joined}}}")
 
 
 def vector_latex(kind: str, l: int | None = None) -> str:

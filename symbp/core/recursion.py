@@ -36,6 +36,18 @@ class RecursionOps(Protocol):
     def layers(self) -> Any:
         """L, L - 1, ..., 1: the layers in the order backpropagation visits them."""
 
+    def kind(self, l: int) -> Any:
+        """Layer l's kind (``symbp.core.layers.Kind``): its step of the recursion."""
+
+    def layer(self, l: int) -> Any:
+        """Layer l as given (``symbp.Layer``): its kind's options."""
+
+    def bind_grad(self, l: int, value: Any) -> Any:
+        """Record g_l := ∂C/∂a_l, for a layer whose skip passes it back (once per layer)."""
+
+    def vjp(self, l: int, which: str, *values: Any) -> Any:
+        """One of layer l's vector-Jacobian products by name, as its kind writes it."""
+
     def cost_gradient(self) -> Any:
         """∂C/∂a_L as a column."""
 

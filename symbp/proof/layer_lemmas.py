@@ -15,11 +15,17 @@ a_l only through layer l + 1's map, and on z_l, θ_l only through layer l's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy as sp
 
 from ..core import layers
 from .exact import Exact
 from .lemmas import Lemma, _check, _missing, pullback
+
+
+def _lookup(M: sp.Matrix, shape: tuple[int, ...]) -> Callable[[tuple[int, ...]], sp.Expr]:
+    return lambda i: M[layers.as_matrix_index(i, shape)]
 
 
 class LayerMaps:
@@ -33,11 +39,10 @@ class LayerMaps:
         act = d.net.activation(l)
         self.z, _ = layers.forward(self.r, a_in, self.params, act.apply)
         maps, sizes = self.r.maps, self.r.sizes
-        values = {maps.x.name: lambda i: a_in[layers.flat(i, self.r.shape_in)]}
+        values: dict[str, Callable[[tuple[int, ...]], sp.Expr]] = {
+            maps.x.name: lambda i: a_in[layers.flat(i, self.r.shape_in)]}
         for p in maps.params:
-            shape = p.shape(sizes)
-            values[p.name] = lambda i, M=self.params[p.name], shape=shape: \
-                M[layers.as_matrix_index(i, shape)]
+            values[p.name] = _lookup(self.params[p.name], p.shape(sizes))
         self.skip = maps.skip.entries(sizes, values) if maps.skip is not None else None
         z_symbols = list(d.z_symbols(l))
         self.a_of_z = [s + (self.skip[j] if self.skip else 0)

@@ -141,10 +141,14 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
         build = builders.get(kind)
         for group in groups_of_kind.values():
             if group.identity is not None:  # a layer kind's: the identity came with the group
-                claims.append(lemma_claim(name, group, lambda e, g=group: g.identity))
+                claims.append(lemma_claim(name, group, _given(group.identity)))
             elif build is not None:
                 claims.append(lemma_claim(name, group, build))
     return claims
+
+
+def _given(identity: general.Identity) -> Callable[[sp.Expr], general.Identity]:
+    return lambda expr: identity
 
 
 def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity]) -> Claim:
