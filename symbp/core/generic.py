@@ -428,8 +428,8 @@ class _Instance:
                                        f"of layer {layer} twice")
                 target = ""
                 self.weight[layer], self.bias[layer] = args[0], args[1]
-                names = s.constant or ("W", "b")
-                self.params.update({(layer, n): arg for n, arg in zip(names, args)})
+                given = s.constant or ("W", "b")
+                self.params.update({(layer, n): arg for n, arg in zip(given, args)})
             else:
                 self.count += 1
                 target = f"t{self.count}"

@@ -228,7 +228,7 @@ def _check_inputs(inputs: object) -> tuple[int, ...]:
         shape = tuple(inputs)  # type: ignore[arg-type]
     else:
         raise ValueError(f"{hint}; got {_short(inputs)}")
-    if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+    if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= 1
                for n in shape):
         raise ValueError(f"{hint}; got {_short(inputs)}")
     limits.check_network_size([_size(shape)])
