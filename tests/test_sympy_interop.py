@@ -71,3 +71,9 @@ def test_explicit_turns_every_opaque_function_into_its_formula(rng):
     assert symbp.explicit(sp.Integer(3)) == 3
     generic = symbp.derive(symbp.Network([1, 1], activation="generic")).grad(1)
     assert symbp.explicit(generic) == generic  # no formula: stays opaque
+
+
+def test_explicit_reaches_a_function_of_a_function_at_a_number():
+    leaky = symbp.ACTIVATIONS["leaky_relu"].function
+    assert symbp.explicit(leaky(leaky(3))) == 3  # was leaky_relu(3): an opaque function left
+    assert symbp.explicit(leaky(leaky(-3))) == sp.Rational(-3, 10000)

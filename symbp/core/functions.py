@@ -161,5 +161,6 @@ def explicit(expr: Any) -> Any:
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(explicit)
     expr = sp.sympify(expr)
+    # not simultaneous: with SymPy's masking, leaky_relu(leaky_relu(3)) came back as leaky_relu(3)
     return expr.replace(lambda e: isinstance(e, Opaque | Softmax),
-                        lambda e: e.explicit())
+                        lambda e: e.explicit(), simultaneous=False)
