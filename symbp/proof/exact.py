@@ -64,18 +64,24 @@ class Exact:
             if node in opened:  # every child is settled, and none was refused
                 checked[stack.pop()] = None
                 continue
-            reason = checked[node] if node in checked else self._node_refusal(node)
+            if node in checked:
+                reason = checked[node]
+                if reason is None:  # settled as fine before
+                    stack.pop()
+                    continue
+            else:
+                reason = self._node_refusal(node)
             if reason:
                 for above in stack:  # the open nodes on the stack all lie above this one
                     if above in opened:
                         checked[above] = reason
                 checked[node] = reason
                 return reason
-            if node in checked:
-                stack.pop()
-                continue
-            opened.add(node)
-            stack.extend(child for child in _children(node) if checked.get(child, 0) is not None)
+            if node.args:
+                opened.add(node)
+                stack.extend(c for c in _children(node) if checked.get(c, "") is not None)
+            else:  # a leaf is settled at once
+                checked[stack.pop()] = None
         return None
 
     def _node_refusal(self, node: sp.Basic) -> str | None:
@@ -86,7 +92,7 @@ class Exact:
         if node.is_commutative is False:
             return f"noncommutative term {_short(node)}: the algebra here is commutative"
         if node.is_Symbol or isinstance(node, sp.Indexed):
-            return unhonoured(node)
+            return unhonoured(node) if declared(node) else None
         if isinstance(node, sp.Piecewise) and not _total(node):
             return f"Piecewise {_short(node)} is not defined everywhere"
         if node.is_Pow and node.exp.is_negative and not self._not_identically_zero(node.base):

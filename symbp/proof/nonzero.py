@@ -366,7 +366,7 @@ def seen_nonzero(expr: sp.Expr) -> bool:
                     return False
                 if unseen.scope == "point":
                     break
-            except (ArithmeticError, ValueError, TypeError):  # mpmath at a singular point
+            except Exception:  # mpmath at a singular point, SymPy unable to build a value
                 break
         if not point.atoms and not point.free:
             return False  # nothing took a value: every other point is this one

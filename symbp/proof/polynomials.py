@@ -102,7 +102,7 @@ class Polynomials:
     def generator(self, term: sp.Basic) -> Poly:
         index = self._index.get(term)
         if index is None:
-            if term.has(*INFINITIES):
+            if term in INFINITIES or (not term.is_Atom and term.has(*INFINITIES)):
                 raise Refused(f"{_short(term)} is not a finite value")
             index = self._index[term] = len(self.generators)
             self.generators.append(term)
