@@ -102,6 +102,20 @@ def test_declarations_are_honoured():
     refused((x * zero + zero) / (zero * (x + 1)), 1)  # was: equal
 
 
+def test_the_random_screen_honours_declarations_too():
+    import random
+
+    from symbp.proof.exact import evaluate_at_random
+
+    count, negative = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", negative=True)
+    zero, r = sp.Symbol("z", zero=True), sp.Symbol("r", irrational=True)
+    rng = random.Random(0)
+    for _ in range(20):
+        n, m, z = evaluate_at_random([count, negative, zero], rng)
+        assert n.denominator == 1 and n > 0 and m < 0 and z == 0
+    assert evaluate_at_random([r], rng) == [None]
+
+
 def test_a_declaration_no_rational_meets_is_refused_with_its_reason():
     r = sp.Symbol("r", irrational=True)
     reason = refused(r + 1, 1 + r)

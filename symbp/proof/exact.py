@@ -122,7 +122,7 @@ class Exact:
             if self._has_piecewise(a) or self._has_piecewise(b):
                 return self._piecewise_residual(sp.piecewise_fold(a - b))
             return self._polynomial_residual(a, b)
-        except Refused as error:  # an atom that expands to ∞ or nan, a zero denominator
+        except Refused as error:  # ∞ or nan made by expanding, a zero denominator, a Float
             return f"not decided: {error}"
 
     def _polynomial_residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr:

@@ -148,8 +148,7 @@ class Polynomials:
             if expanded == 0:
                 if exponent.is_positive:
                     return {}, ONE
-                raise Refused(f"0**({_short(exponent)}) from {_short(base)} is not a finite "
-                                "value")
+                raise Refused(f"{_short(base)} is 0, and 0**({_short(exponent)}) is not finite")
             return self.generator(sp.Pow(expanded, exponent)), ONE
         if isinstance(expr, sp.exp):
             return self._exponential(expr)
