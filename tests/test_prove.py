@@ -345,9 +345,9 @@ def test_direct_route_agrees_with_sympy_diff():
 
 
 def test_a_denominator_through_a_saturating_activation_is_seen_nonzero():
-    """1 − tanh(...) at random points is 1 − 1.0 to thirty digits; but the proofs are about
-    every σ, so an opaque activation takes a free value there, and the proof goes through
-    (a network Hypothesis found)."""
+    """1 − tanh(...) at random points is 1 − 1.0 to thirty digits (a network Hypothesis found);
+    tanh keeps its meaning in the nonzero test, and interval arithmetic at rising precision
+    certifies 1 − tanh(z) nonzero, so the proof goes through."""
     net = symbp.Network([3, 1, 2, 1], activation=["leaky_relu", "relu", "tanh"], cost="bce")
     proof = symbp.prove(symbp.derive(net), "expand")
     assert proof.holds, proof.summary()

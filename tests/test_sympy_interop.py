@@ -84,3 +84,9 @@ def test_explicit_names_what_it_got_and_what_it_takes_in_one_line(wrong):
     assert message.startswith("explicit() takes a SymPy expression or matrix")
     assert f"got {type(given).__name__}" in message
     assert ("explicit(d.grad(l))" in message) == (wrong == "derivation")
+
+
+def test_explicit_reaches_a_function_of_a_function_at_a_number():
+    leaky = symbp.ACTIVATIONS["leaky_relu"].function
+    assert symbp.explicit(leaky(leaky(3))) == 3  # was leaky_relu(3): an opaque function left
+    assert symbp.explicit(leaky(leaky(-3))) == sp.Rational(-3, 10000)

@@ -197,6 +197,18 @@ def test_central_difference_agrees_and_catches_a_wrong_recursion():
     wrong = symbp.derive(symbp.Network([2, 2, 2]), recursion=no_prime)
     text = symbp.render(wrong, "md", example=MAZUR)
     assert "The two differ by" in text
+    # every weight and bias of layer 1 is checked too, and named where it differs
+    flat = " ".join(text.split())
+    assert "does *not* agree everywhere" in flat and "b^{(1)}_{1}" in flat
+
+
+def test_the_central_difference_covers_every_parameter_shown():
+    d = symbp.derive(symbp.Network([2, 2, 2]))
+    assert "each of the 12 weights and biases of the network agrees" in symbp.render(
+        d, "md", example=MAZUR)
+    data = json.loads(worked_json(d, MAZUR))
+    assert len(data["checks"]) == 12
+    assert all(c["central_difference"] == c["backprop"] for c in data["checks"])
 
 
 @pytest.mark.parametrize(("change", "named"), [

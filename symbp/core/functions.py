@@ -168,5 +168,6 @@ def explicit(expr: Any) -> Any:
         raise ValueError(f"explicit() takes a SymPy expression or matrix (as d.grad(l) returns), "
                          f"got {type(expr).__name__}{hint}")
     expr = sp.sympify(expr)
+    # not simultaneous: with SymPy's masking, leaky_relu(leaky_relu(3)) came back as leaky_relu(3)
     return expr.replace(lambda e: isinstance(e, Opaque | Softmax),
-                        lambda e: e.explicit())
+                        lambda e: e.explicit(), simultaneous=False)
