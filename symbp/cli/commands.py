@@ -60,7 +60,8 @@ def note(args, text: str, kind: str = "note") -> None:
 
 
 def _job(args) -> config.Job:
-    given = {key: getattr(args, key) for key in NETWORK_KEYS if getattr(args, key) is not None}
+    given = {key: getattr(args, key, None) for key in NETWORK_KEYS
+             if getattr(args, key, None) is not None}
     try:
         if args.network:
             if given:

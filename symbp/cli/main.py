@@ -21,7 +21,7 @@ import traceback
 from .. import cli
 from ..core import limits, registry
 from ..core.deadline import Deadline, TimedOut
-from ..core.network import Network
+from ..core.network import DEFAULT_WIDTHS, Network
 from ..proof.prove import METHODS
 from ..render.latex import LatexError
 from . import outputs, training, values
@@ -70,7 +70,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
                         help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
-    widths = ",".join(map(str, defaults["widths"].default))
+    widths = ",".join(map(str, DEFAULT_WIDTHS))
     group.add_argument("--widths", type=values.widths,
                        help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
                             f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
