@@ -84,6 +84,10 @@ TOP_LEVEL = {
     "render": (lambda v: isinstance(v, dict), "a table"),
     "example": (lambda v: isinstance(v, dict), "a table"),
     "train": (lambda v: isinstance(v, dict), "a table"),  # read by symbp train (cli/training.py)
+    "layers": (lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
+               "a list of [[layers]] tables, each with a kind"),
+    "inputs": (lambda v: (isinstance(v, int) and not isinstance(v, bool)) or _is_int_list(v),
+               "an integer (the input's width) or a list (channels, positions)"),
 }
 RENDER = {
     "formats": (_is_str_list, f"a list drawn from {list(FORMATS)}"),

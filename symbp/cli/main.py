@@ -21,6 +21,7 @@ import traceback
 from .. import cli
 from ..core import limits, registry
 from ..core.deadline import Deadline, TimedOut
+from ..core.layers import KINDS
 from ..core.network import DEFAULT_WIDTHS, Network
 from ..proof.prove import METHODS
 from ..render.latex import LatexError
@@ -81,6 +82,12 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                             f"(default {defaults['activation'].default})")
     group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} "
                                       f"(default {defaults['cost'].default})")
+    group.add_argument("--layers", type=values.layers, metavar="KIND[:UNITS],...",
+                       help=f"layers of any kind instead of --widths: {', '.join(KINDS)}, each "
+                            "with its units or key=value;key=value (e.g. residual,residual,"
+                            "dense:2); with --inputs")
+    group.add_argument("--inputs", type=values.inputs, metavar="N",
+                       help="the input's width with --layers (or CHANNELSxPOSITIONS)")
     proof = parser.add_argument_group("proof")
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "

@@ -11,6 +11,7 @@ import math
 
 from ..core import limits
 from ..core.deadline import MAX_SECONDS
+from ..core.layers import kind
 from . import config
 
 
@@ -42,6 +43,46 @@ def widths(text: str) -> list[int]:
     where = f" in {config.shown(text)}" if len(parts) > 1 else ""
     return [_whole(p, f"a positive whole number{where}; write widths like 2,3,3,2")
             for p in parts]
+
+
+@_type
+def layers(text: str) -> list[dict]:
+    """--layers residual,residual,dense:2 or conv1d:channels=8;kernel=3,dense:10: a kind, then
+    its first option's value (units) or key=value pairs joined by ';'."""
+    found = []
+    for part in text.split(","):
+        name, _, rest = part.strip().partition(":")
+        if not name:
+            raise ValueError(f"an empty layer in {config.shown(text)}; write layers like "
+                             "residual,residual,dense:2")
+        entry = kind(name)
+        table: dict = {"kind": entry.name}
+        for item in filter(None, rest.split(";")):
+            key, eq, value = item.partition("=")
+            if not eq:  # the bare value of the kind's first option (units, channels)
+                key, value = next(iter(entry.options)), item
+            table[key.strip()] = _option(value.strip())
+        found.append(table)
+    if len(found) > limits.MAX_LAYERS:
+        raise ValueError(f"{len(found):,} layers, past the limit of {limits.MAX_LAYERS} "
+                         "(limit MAX_LAYERS)")
+    return found
+
+
+def _option(text: str) -> object:
+    if text in ("true", "false"):
+        return text == "true"
+    if config.DIGITS.fullmatch(text):
+        return config.whole(text)
+    return text
+
+
+@_type
+def inputs(text: str) -> int | list[int]:
+    """--inputs 4, or --inputs 1x32 for channels × positions."""
+    parts = [_whole(p, "a positive whole number; write inputs like 4 or 1x32")
+             for p in text.lower().split("x")]
+    return parts[0] if len(parts) == 1 else parts
 
 
 def activation_names(text: str) -> str | list[str]:
