@@ -1,26 +1,29 @@
 """The fused training step: forward, backward and the optimiser's update in one numba kernel.
 
-The generated numba module gains three things here, all printed from the program that
-``grad`` prints (the same ``CodeOps`` statements, through ``numba_codegen``'s ``Kernel``), so
-they carry its fingerprint:
+The generated numba module gains these, all printed from the program that ``grad`` prints
+(the same ``CodeOps`` statements, through ``numba_codegen``'s ``Kernel``, which hands its
+printed body to ``module_parts``: this module imports no printer of kernels), so they run
+the program of the module's fingerprint:
 
 - ``_gradient_into``: the kernel's statements with every array a view of a buffer it is
   given (``Buffers``): the activations and δ in one workspace, the gradients in the output
   arrays. ``grad(x, y, weights, biases, out=out)`` calls it.
-- ``_step``: ``_gradient_into`` on views of the flat parameters θ and of a flat gradient g,
-  then g divided by the batch size and the update of every parameter (``_sgd``,
-  ``_momentum``, ``_adam``), in one compiled call that allocates nothing.
-- ``TrainingStep`` and ``make_step``: the Python face of ``_step``; its buffers are made
-  once, and each call checks nothing numba does not already check (types) or the kernel
-  (shapes), so only a failing call takes the careful path that names the argument.
+- ``_sgd_step``, ``_momentum_step``, ``_adam_step``: ``_gradient_into`` on views of the flat
+  parameters θ and of the step's flat gradient g, then the update of every parameter
+  (``_sgd``, ``_momentum``, ``_adam``), in one compiled call that allocates no array. Each
+  is compiled on first use (``_ready``): a module pays only for the optimiser it runs.
+- ``TrainingStep`` and ``make_step``: the Python face of the kernels. Its buffers are made
+  once, in one array (``scratch``: the coefficients, g, the workspace), so a call passes
+  few arguments; it checks nothing numba does not check already (types) or the kernel
+  (shapes), and only a call that fails takes the careful path that names the argument.
 
-The update rules below are ``symbp.train.optimizers``' formulas element by element, in the
-same order of operations, compiled without ``contract`` (no fused multiply-add): each
-product and sum is rounded once, as NumPy rounds it, so the step gives the same bits as
-the trainer's NumPy update of the same gradient. The division by the batch size is a
-multiplication by 1/n when n is a power of two (then the two are the same number) and a
-division otherwise. The functions in ``RUNTIME`` are copied into every generated numba
-module (``inspect.getsource``), as ``arguments.RUNTIME`` is.
+The update rules are ``symbp.train.optimizers``' formulas element by element, in the same
+order of operations, compiled without ``contract`` (no fused multiply-add): each product
+and sum is rounded once, as NumPy rounds it, so the step gives the same bits as the
+trainer's gradient followed by its NumPy update. The mean over the batch, g / n, is
+g · (1/n) when n is a power of two (the same number, and much faster) and a division
+otherwise. The functions in ``UPDATES`` and ``RUNTIME`` are copied into every generated
+numba module (``inspect.getsource``), as ``arguments.RUNTIME`` is.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ import numpy as np
 
 from .codegen import arguments_line, function
 from .numba_loops import Arrays
-
-OPTIMIZERS = ("sgd", "adam")
 
 
 class Buffers(Arrays):
@@ -106,7 +107,7 @@ def module_parts(d, ops, kernel_body: Callable[[Arrays, list[str]], list[str]]):
             "make_step(optimizer, learning_rate,\n...) gives step(x, y, theta, buffers, t): "
             "forward, backward and the optimiser's update\nof the flat parameters theta (SIZE "
             "numbers: W_1 row-major, b_1, ..., W_L, b_L) in one\ncompiled call that allocates "
-            f"nothing, running the statements of program {d.program.fingerprint}\nas grad "
+            f"no array, running the statements of program {d.program.fingerprint}\nas grad "
             "does (see TrainingStep).")
     return functions, numba_parts, note
 
@@ -202,12 +203,13 @@ class TrainingStep:
 
     Forward, backward and the optimiser's update of the flat parameters ``theta`` (float64,
     SIZE numbers: W_1 row-major, b_1, ..., W_L, b_L), in place, in one compiled call that
-    allocates nothing. x and y hold 1 to ``capacity`` samples, one per row (float64,
-    C-contiguous, or they are converted); ``buffers`` are the optimiser's arrays
-    (``new_buffers()``: "velocity" for SGD with momentum, "m" and "v" for Adam, none for plain
-    SGD), updated in place; ``t`` is this step's number, 1 for the first (Adam's bias
-    correction). After a call, ``gradient`` holds the gradient of the cost summed over x
-    (flat, as theta). The update is that of ``symbp.train.optimizers``, to the last bit.
+    allocates no array (numba only wraps each array argument while the call runs). x and y
+    hold 1 to ``capacity`` samples, one per row (float64, C-contiguous, or they are
+    converted); ``buffers`` are the optimiser's arrays (``new_buffers()``: "velocity" for SGD
+    with momentum, "m" and "v" for Adam, none for plain SGD), updated in place; ``t`` is this
+    step's number, 1 for the first (Adam's bias correction). After a call, ``gradient``
+    holds the gradient of the cost summed over x (flat, as theta). The update is that of
+    ``symbp.train.optimizers``, to the last bit. One step object serves one thread.
     """
 
     # read-only tables (the generated module imports nothing to annotate them with)
