@@ -374,7 +374,7 @@ def report(target: dict, cells: dict, rounds: tuple[int, int], load: tuple) -> s
               "batch=B)` called as `step(x, y, theta, buffers, t)`: one compiled call that "
               "runs the gradient's program (the same statements as `grad`) into buffers made "
               "once, divides by the batch size and updates the flat parameters in place, "
-              "allocating nothing; `symbp train` runs it with the numba backend. The hand "
+              "allocating no array; `symbp train` runs it with the numba backend. The hand "
               "fused kernels are one `numba.njit` function each, forward, backward and update "
               "writing into buffers they are given: one all loops (inner loops along rows), "
               "one with the four products as BLAS calls (`np.dot` into a buffer); PyTorch is "
@@ -405,11 +405,11 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     args = parser.parse_args()
-    rounds = (3, 5) if args.quick else (9, 31)
+    rounds = (3, 5) if args.quick else (9, 61)
     random.seed(0)
     before = os.getloadavg()[0]
     target = time_to_target(rounds[0])
-    cells = time_steps(rounds[1], 0.002 if args.quick else 0.01)
+    cells = time_steps(rounds[1], 0.002 if args.quick else 0.005)
     text = report(target, cells, rounds, (before, os.getloadavg()[0]))
     print(text)
     if args.write:
