@@ -50,7 +50,7 @@ class NumericGradients:
 
     def make_step(self, optimizer: str, learning_rate: float, **settings):
         """The fused training step of the numba module (its ``make_step``: forward, backward
-        and the optimiser's update in one compiled call that allocates nothing)."""
+        and the optimiser's update in one compiled call that allocates no array)."""
         if self._make_step is None:
             raise ValueError(f"the fused training step is generated for backend 'numba', not "
                              f"{self.backend!r}: symbp.lambdify(d, backend='numba').make_step(...)")

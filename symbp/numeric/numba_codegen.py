@@ -11,7 +11,8 @@ kernel, exactly as it gives wrong NumPy.
 ``numba_module_source`` wraps the kernel in a standalone module with the NumPy
 module's ``forward``, ``cost`` and argument checks; ``grad`` calls the kernel with
 the arrays as separate arguments and takes the careful path only when numba
-refuses them (a list, another dtype, a wrong shape).
+refuses them (a list, another dtype, a wrong shape). ``fused.module_parts`` adds the
+same statements printed into buffers (``Arrays``), as the fused training step.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The loop calls one step function, ``step(x, y, params, state)``, which updates t
 parameters and the optimiser's state in place. With the numpy backend it is
 ``GradientStep``: the generated gradient (``symbp.lambdify``) and then the optimiser's
 update. With numba it is ``FusedStep``: the generated module's fused step, forward, backward
-and update in one compiled call that allocates nothing, printed from the same program as
+and update in one compiled call that allocates no array, printed from the same program as
 the gradient; it computes the same operations as ``GradientStep`` on the numba gradient
 (``optimizers`` writes them out), so the run is the same to the last bit.
 
