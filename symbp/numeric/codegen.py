@@ -32,10 +32,15 @@ def module_source(d, proved: str = "") -> str:
             "# backpropagation"]
     for s in ops.statements:
         body += [f"# {s.math}", f"{s.target} = {s.code}"]
-    body.append(gradient_return(ops))
-    grad = function("grad(x, y, weights, biases)",
+    results = [ops.weight[l] for l in range(1, d.L + 1)] + [ops.bias[l] for l in range(1, d.L + 1)]
+    body += ["if out is not None:  # written into the arrays given, once every one is checked",
+             f"    for given, value in zip(_out_arrays(out, WIDTHS, False), "
+             f"({', '.join(results)})):",
+             "        given[...] = value", "    return out", gradient_return(ops)]
+    grad = function("grad(x, y, weights, biases, out=None)",
                     'dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the '
-                    "batch.", body)
+                    "batch. With ``out`` (such a dict of float64 arrays), written into its "
+                    "arrays.", body)
     return module_text(d, ops, "import numpy as np\n", [grad], proved=proved)
 
 
