@@ -152,8 +152,8 @@ def test_a_full_disk_is_exit_3_with_one_line_and_changes_nothing(tmp_path, monke
     before = listing(tmp_path)
     real_open = os.open
 
-    def full(path, flags, *rest, **options):
-        if Path(path).parent.name.startswith(STAGE_PREFIX) and str(path).endswith(".md"):
+    def full(path, flags, *rest, **options):  # a file of the staging folder, made by name in it
+        if options.get("dir_fd") is not None and str(path).endswith(".md"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real_open(path, flags, *rest, **options)
 
@@ -200,13 +200,14 @@ def test_stdout_on_a_full_device_is_exit_3(tmp_path):
 def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path,
                                                                           monkeypatch, capsys):
     outputs.commit(tmp_path, OLD)
-    real = outputs._roll_forward
+    real = outputs._paused
 
-    def interrupted(out, staging):
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two renames
-        real(out, staging)
+    def interrupted(seconds, step, what):
+        if step == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first rename of the window
+        return real(seconds, step, what)
 
-    monkeypatch.setattr(outputs, "_roll_forward", interrupted)
+    monkeypatch.setattr(outputs, "_paused", interrupted)
     monkeypatch.setattr(outputs, "published", [])
     code = main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)])
     assert code == 130
@@ -217,7 +218,7 @@ def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_p
 def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
     outputs.commit(tmp_path, OLD)
 
-    def broken(src, dst):
+    def broken(src, dst, **where):
         raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
 
     def run():
