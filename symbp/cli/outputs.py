@@ -36,7 +36,6 @@ run created are removed again when it publishes nothing.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import secrets
@@ -49,6 +48,7 @@ from pathlib import Path
 
 from ..core import safe_paths
 from ..core.safe_paths import UnsafeFolder
+from .exits import describe
 
 MANIFEST = ".symbp-manifest"  # the names of the files symbp wrote here, one a line
 STAGE_PREFIX = ".symbp-stage-"
@@ -56,26 +56,12 @@ MAX_MANIFEST_BYTES = 64 * 1024  # a manifest lists a dozen names; a larger file 
 PAUSE = "SYMBP_TEST_PAUSE_PUBLISH"  # test hook: seconds to pause after each step of the window
 published: list[Path] = []  # folders this process has published into (for the CLI's messages)
 
-_HINTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-          errno.EFBIG: "a file-size limit (ulimit -f) is set too low",
-          errno.EROFS: "the filesystem is read-only"}
-
-
 class OutputError(Exception):
     """The environment stopped the writing (disk full, not writable, busy): one line."""
 
 
 class FolderBusy(OutputError):
     """Another symbp run holds the folder's lock."""
-
-
-def describe(error: OSError, action: str = "cannot write", path: object = None) -> str:
-    """One line for an OSError: what failed, where, why, and a hint when there is one."""
-    where = path if path is not None else error.filename
-    reason = error.strerror or str(error)
-    hint = _HINTS.get(error.errno or 0)
-    return (f"{action} {where}: " if where is not None else f"{action}: ") + reason + \
-        (f" ({hint})" if hint else "")
 
 
 def check_folder(out: Path | str) -> Path:
