@@ -232,10 +232,11 @@ def whole(digits: str) -> int:
 
 def check_title(title: object, where: str = "--title") -> str:
     """A usable document title, or ConfigError: UTF-8 text, not empty, no control characters
-    but tabs and line breaks, which become one space each run (a title is one line: a blank
-    line in it would end pdflatex's paragraph inside the PDF's metadata)."""
+    (tabs and line breaks are fine: the documents show each as a space)."""
     if not isinstance(title, str):
         raise ConfigError(f"{where} must be a string, got {title!r}")
+    if not title.strip():
+        raise ConfigError(f"{where}: the title is empty")
     if len(title) > limits.MAX_TITLE_CHARS:
         raise ConfigError(f"{where}: the title has {len(title):,} characters, past the limit of "
                           f"{limits.MAX_TITLE_CHARS} (limit MAX_TITLE_CHARS)")
@@ -248,13 +249,7 @@ def check_title(title: object, where: str = "--title") -> str:
     if bad is not None:
         raise ConfigError(f"{where}: the title holds the control character U+{ord(bad):04X}; "
                           "remove it")
-    title = LINE_BREAKS.sub(" ", title).strip()
-    if not title:
-        raise ConfigError(f"{where}: the title is empty")
     return title
-
-
-LINE_BREAKS = re.compile(r"[ \t]*[\t\n\u2028\u2029][ \t\n\u2028\u2029]*")
 
 
 # activations whose values lie in (0, 1), as binary cross-entropy needs of the output layer

@@ -12,7 +12,7 @@ import re
 
 from ..document.build import Document
 from ..document.matrix import MatrixChapter
-from .environment import environment
+from .environment import environment, plain_line
 
 FORMATS = ("tex", "md")
 # TeX's specials in a PDF string (hyperref's pdftitle): Unicode letters pass as they are
@@ -22,8 +22,8 @@ _PDF_ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "
 
 
 def pdf_text(text: str) -> str:
-    """Plain text for a PDF metadata field, TeX's special characters escaped."""
-    return "".join(_PDF_ESCAPES.get(c, c) for c in text)
+    """Plain text for a PDF metadata field, on one line, TeX's special characters escaped."""
+    return "".join(_PDF_ESCAPES.get(c, c) for c in plain_line(text))
 
 
 def render_document(doc: Document, fmt: str = "tex") -> str:
