@@ -35,15 +35,16 @@ class _Stream(io.RawIOBase):
         return os.isatty(self.fd)
 
     def write(self, data) -> int:  # type: ignore[override]
-        if self.reader_gone:
-            return len(data)
-        try:
-            return os.write(self.fd, data)
-        except BrokenPipeError:
-            self.reader_gone = True
-            return len(data)
-        except OSError as error:
-            raise OSError(error.errno, error.strerror, NAMES[self.fd]) from None
+        """Write all of ``data`` (TextIOWrapper ignores a short count)."""
+        view = memoryview(data)
+        while view and not self.reader_gone:
+            try:
+                view = view[os.write(self.fd, view):]
+            except BrokenPipeError:
+                self.reader_gone = True
+            except OSError as error:
+                raise OSError(error.errno, error.strerror, NAMES[self.fd]) from None
+        return len(data)
 
 
 def guard() -> None:
@@ -60,8 +61,10 @@ def guard() -> None:
     for fd, name in ((1, "stdout"), (2, "stderr")):
         old = getattr(sys, name)
         encoding = getattr(old, "encoding", None) or "utf-8"
+        # no BufferedWriter between: a Ctrl-C at the end of a write would leave it holding
+        # the bytes just written, to write them again; TextIOWrapper drops them first
         buffered = fd == 1 and not os.isatty(fd)  # a terminal or stderr: every line at once
-        stream = io.TextIOWrapper(io.BufferedWriter(_Stream(fd)), encoding=encoding,
+        stream = io.TextIOWrapper(_Stream(fd), encoding=encoding,  # type: ignore[type-var]
                                   errors="surrogateescape" if fd == 1 else "backslashreplace",
                                   line_buffering=not buffered, write_through=fd == 2)
         setattr(sys, name, stream)
