@@ -202,10 +202,10 @@ def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_p
     outputs.commit(tmp_path, OLD)
     real = outputs._paused
 
-    def interrupted(seconds, step, what):
+    def interrupted(pause, step, what):
         if step == 0:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first rename of the window
-        return real(seconds, step, what)
+        return real(pause, step, what)
 
     monkeypatch.setattr(outputs, "_paused", interrupted)
     monkeypatch.setattr(outputs, "published", [])
@@ -367,7 +367,7 @@ def test_every_step_of_the_window_leaves_a_describable_set(tmp_path, monkeypatch
     manifest."""
     seen = []
 
-    def look(seconds, step, what):
+    def look(pause, step, what):
         seen.append((what, {n: d for n, d in listing(tmp_path).items()
                             if not n.startswith(STAGE_PREFIX)}))
         return step + 1

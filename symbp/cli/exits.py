@@ -15,7 +15,6 @@ import os
 import resource
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 4, 130
@@ -29,14 +28,15 @@ class BadInput(Exception):
     """Raised for anything the user can fix; becomes one line on stderr and exit 2."""
 
 
-@dataclass
 class Run:
-    """What the line about an ending needs to know of the command."""
+    """What the line about an ending needs to know of the command (a plain class: dataclasses
+    would slow the start, before Ctrl-C is handled)."""
 
-    command: str | None = None
-    timeout: float | None = None
-    published: list = field(default_factory=list)  # folders published into, in order
-    starting: bool = False  # still importing: main has not run
+    def __init__(self, command: str | None = None, timeout: float | None = None,
+                 published: list | None = None, starting: bool = False):
+        self.command, self.timeout = command, timeout
+        self.published = [] if published is None else published  # folders, in order
+        self.starting = starting  # still importing: main has not run
 
 
 def command_of(argv: list[str]) -> str | None:

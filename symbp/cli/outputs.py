@@ -53,7 +53,7 @@ from .exits import describe
 MANIFEST = ".symbp-manifest"  # the names of the files symbp wrote here, one a line
 STAGE_PREFIX = ".symbp-stage-"
 MAX_MANIFEST_BYTES = 64 * 1024  # a manifest lists a dozen names; a larger file is not one
-PAUSE = "SYMBP_TEST_PAUSE_PUBLISH"  # test hook: seconds to pause after each step of the window
+PAUSE = "SYMBP_TEST_PAUSE_PUBLISH"  # test hook: "STEP,SECONDS" to pause inside the window
 published: list[Path] = []  # folders this process has published into (for the CLI's messages)
 
 class OutputError(Exception):
@@ -290,7 +290,7 @@ def _switch(fd: int, stage_fd: int, names: list[str], earlier: list[str]) -> Non
     """The window (call with signals held): the new files in place (in name order), the
     earlier set's other files removed, the manifest in place; safe to repeat after being
     cut short."""
-    pause = _pause_seconds()
+    pause = _pause_at()
     step = 0
     for name in names:
         if safe_paths.entry(name, stage_fd) is not None:  # absent: published before a kill
@@ -304,20 +304,24 @@ def _switch(fd: int, stage_fd: int, names: list[str], earlier: list[str]) -> Non
     _paused(pause, step, "renamed the manifest")
 
 
-def _pause_seconds() -> float:
+def _pause_at() -> tuple[int, float]:
+    """``SYMBP_TEST_PAUSE_PUBLISH=STEP,SECONDS``: the step of the window to pause after, and
+    for how long; (0, 0) when unset or unreadable."""
+    step, _, seconds = os.environ.get(PAUSE, "").partition(",")
     try:
-        return max(0.0, float(os.environ.get(PAUSE, "0")))
+        return int(step), max(0.0, float(seconds))
     except ValueError:
-        return 0.0
+        return 0, 0.0
 
 
-def _paused(seconds: float, step: int, what: str) -> int:
-    """Test hook (``SYMBP_TEST_PAUSE_PUBLISH``): say which step of the window is done, and wait,
-    so that a test can kill the run at a known instant inside the window."""
-    if seconds:
+def _paused(pause: tuple[int, float], step: int, what: str) -> int:
+    """Test hook (``SYMBP_TEST_PAUSE_PUBLISH``): say which step of the window is done, and
+    pause after the one asked for, so that a test can kill the run at a known instant."""
+    if pause[0]:
         with contextlib.suppress(OSError):
             os.write(2, f"publish step {step + 1}: {what}\n".encode())
-        time.sleep(seconds)
+        if step + 1 == pause[0]:
+            time.sleep(pause[1])
     return step + 1
 
 
