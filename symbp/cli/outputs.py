@@ -52,6 +52,7 @@ from .exits import describe
 
 MANIFEST = ".symbp-manifest"  # the names of the files symbp wrote here, one a line
 STAGE_PREFIX = ".symbp-stage-"
+EARLIER = "earlier"  # in a staging folder: second names of the files the window replaces
 MAX_MANIFEST_BYTES = 64 * 1024  # a manifest lists a dozen names; a larger file is not one
 PAUSE = "SYMBP_TEST_PAUSE_PUBLISH"  # test hook: "STEP,SECONDS" to pause inside the window
 published: list[Path] = []  # folders this process has published into (for the CLI's messages)
@@ -172,7 +173,7 @@ class OutputFolder:
         assert self._fd is not None, "the folder is not open"
         assert self._stage_fd is not None, "the folder is not open"
         names = sorted(self._names)
-        earlier = _prepare(self._fd, self.path, names)
+        earlier = _prepare(self._fd, self._stage_fd, self.path, names)
         try:  # the manifest last: from here the staging folder is complete
             safe_paths.write_new(MANIFEST, "".join(f"{n}\n" for n in names).encode(),
                                  self._stage_fd)
@@ -234,7 +235,7 @@ def recover(fd: int, out: Path) -> None:
         try:
             names = _complete_set(stage_fd)
             if names is not None:
-                earlier = _prepare(fd, out, names)
+                earlier = _prepare(fd, stage_fd, out, names)
                 with held_signals():
                     _switch(fd, stage_fd, names, earlier)
         finally:
@@ -279,11 +280,27 @@ def _refuse_folders_in_the_way(fd: int, out: Path, names: Iterable[str]) -> None
             raise OutputError(f"cannot write {out / name}: a folder of that name is in the way")
 
 
-def _prepare(fd: int, out: Path, names: list[str]) -> list[str]:
-    """Everything checked and read before the window: no folder in the way of a name or of the
-    manifest, and the names of the earlier set, read now, before anything moves."""
+def _prepare(fd: int, stage_fd: int, out: Path, names: list[str]) -> list[str]:
+    """Everything done before the window: no folder in the way of a name or of the manifest;
+    the names of the earlier set, read now, before anything moves (returned); second names
+    for the files the window will replace or remove."""
     _refuse_folders_in_the_way(fd, out, [*names, MANIFEST])
-    return read_manifest(fd)
+    earlier = read_manifest(fd)
+    _hold_earlier(fd, stage_fd, [*names, *earlier, MANIFEST])
+    return earlier
+
+
+def _hold_earlier(fd: int, stage_fd: int, names: Iterable[str]) -> None:
+    """Give every file the window will replace or remove a second name in the staging folder,
+    so that the window frees no disk blocks (on this VM's ext4 a rename over a file waits
+    milliseconds for that); they go with the staging folder, after the window. Where a link
+    cannot be made (another owner's file, a filesystem without links), the window frees it."""
+    with contextlib.suppress(OSError):
+        os.mkdir(EARLIER, 0o700, dir_fd=stage_fd)
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.link(name, f"{EARLIER}/{name}", src_dir_fd=fd, dst_dir_fd=stage_fd,
+                    follow_symlinks=False)
 
 
 def _switch(fd: int, stage_fd: int, names: list[str], earlier: list[str]) -> None:
