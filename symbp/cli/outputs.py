@@ -7,14 +7,15 @@ reached through the folder's descriptor, never through a symbolic link
 output folder (one filesystem, so a rename is atomic), then publishes them:
 
 1. before anything in the folder changes: a folder in the way of a file is refused, the
-   earlier manifest (the list of the files symbp wrote there) is read, and the new
-   manifest is written into the staging folder, last: a staging folder that holds a
-   manifest is complete;
-2. the window, with SIGINT and SIGTERM held back: each new file is renamed into place, in
-   the order of the names; the files of the earlier set that the new one lacks are removed;
-   the new manifest is renamed into place. Nothing else happens in the window (no reading,
-   no writing, no checking), so it lasts a few renames;
-3. the empty staging folder is removed.
+   earlier manifest (the list of the files symbp wrote there) is read, the files to be
+   replaced get second names in the staging folder (so the window frees no disk space),
+   and, with SIGINT and SIGTERM held back from here, the new manifest is written into the
+   staging folder, last: a staging folder that holds a manifest is complete;
+2. the window: each new file is renamed into place, in the order of the names; the files
+   of the earlier set that the new one lacks are removed; the new manifest is renamed into
+   place. Nothing else happens in the window (no reading, no writing, no checking), so it
+   lasts a few renames;
+3. the staging folder, holding only the second names now, is removed.
 
 Why not one atomic switch: it needs the files to live elsewhere than at their names, in a
 versioned folder reached through symbolic links (GitHub then shows the committed
@@ -25,7 +26,8 @@ deleted one, and loses the lock, which lives on the folder. So a reader who look
 the window sees a mix, in a known order (README, "Outputs"); one who looks before or after
 sees one set. Each file is whole at every instant: the earlier file or the new one.
 
-Ctrl-C or an error before step 2 leaves the folder as it was. A run killed outright
+An error before step 2, or Ctrl-C before the manifest is written, leaves the folder as it
+was; a Ctrl-C after it is delivered once the set is out. A run killed outright
 (SIGKILL) leaves its staging folder behind: the next run on the folder, holding the lock,
 finishes a complete one (rolls forward, the same three steps) and removes an incomplete
 one before anything else. A leftover that is a symbolic link is removed (the link only);
@@ -174,12 +176,13 @@ class OutputFolder:
         assert self._stage_fd is not None, "the folder is not open"
         names = sorted(self._names)
         earlier = _prepare(self._fd, self._stage_fd, self.path, names)
-        try:  # the manifest last: from here the staging folder is complete
-            safe_paths.write_new(MANIFEST, "".join(f"{n}\n" for n in names).encode(),
-                                 self._stage_fd)
-        except OSError as error:
-            raise OutputError(describe(error, "cannot write", self.path / MANIFEST)) from None
-        with held_signals():  # a Ctrl-C in the window is reported once the set is out
+        with held_signals():  # a Ctrl-C from here is reported once the set is out
+            try:  # the manifest last: from here the staging folder is complete
+                safe_paths.write_new(MANIFEST, "".join(f"{n}\n" for n in names).encode(),
+                                     self._stage_fd)
+            except OSError as error:
+                raise OutputError(describe(error, "cannot write", self.path / MANIFEST)) \
+                    from None
             try:
                 _switch(self._fd, self._stage_fd, names, earlier)
             except OSError as error:  # rare: a rename failed; left for the next run to finish
