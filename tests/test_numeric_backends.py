@@ -323,3 +323,19 @@ def test_every_backend_converts_or_refuses_alike(backend, name, change, error, r
     assert_close(as_numpy(f(*args)), want, **close(backend))
     for g in [*f(*args)["W"], *f(*args)["b"]]:
         assert str(getattr(g, "dtype", "")) in ("float64", "torch.float64") or backend == "jax"
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_own_arrays_pass_as_they_are_and_are_checked_alike(backend, rng):
+    """torch tensors and jax arrays take the fast path of their backend; a complex one is
+    refused with the line every backend gives."""
+    module = pytest.importorskip(backend)
+    own = module.tensor if backend == "torch" else module.numpy.asarray
+    f = gradients(backend)
+    x, y, weights, biases = random_point(NET, rng, batch=2)
+    want = gradients("numpy")(x, y, weights, biases)
+    mine = (own(x), own(y), [own(W) for W in weights], [own(b) for b in biases])
+    assert_close(as_numpy(f(*mine)), want, **close(backend))
+    if backend == "torch":  # jax makes no complex array without being asked for x64
+        with pytest.raises(ValueError, match=r"^weights\[2\] \(W_3\) is complex; symbp"):
+            f(*mine[:2], [*mine[2][:2], own(weights[2] + 1j)], mine[3])

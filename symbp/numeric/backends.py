@@ -81,16 +81,26 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     exec(code, namespace)
     if backend == "numpy":
         return NumericGradients(d.net, backend, source, namespace)
-    # jax and torch run the same module on their own arrays, after the module's own check in
-    # NumPy (the one conversion every backend shares) has made float64 arrays of the arguments
+    # jax and torch run the same module on their own arrays, after the module's own check:
+    # its fast test, once for their own float arrays and once for NumPy's, passes arrays of
+    # the right shapes, and anything else goes through its one conversion, in NumPy, exactly
+    # as under every other backend
+    in_numpy = namespace["_arguments"]
+    native = _native_arrays(backend, array_module)
+    namespace = {"__name__": "symbp_gradients"}
+    exec(code, namespace)
+    namespace["_ndarray"], namespace["_float64"] = native
+    namespace["_convert_arguments"] = lambda x, y, weights, biases, widths: in_numpy(
+        x, y, weights, biases)
     checked = namespace["_arguments"]
     namespace = {"__name__": "symbp_gradients"}
     exec(code, namespace)
     if backend == "torch":
         namespace["np"] = torch_np = TorchAsNumPy(array_module)  # looked up when called
+        tensor = native[0]
 
         def as_tensors(x, y, weights, biases):
-            return tuple(a if a is None else torch_np.tensor(a)
+            return tuple(a if a is None or a.__class__ is tensor else torch_np.tensor(a)
                          for a in checked(x, y, weights, biases))
 
         namespace["_arguments"] = as_tensors
@@ -102,6 +112,15 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
             namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name)
     return NumericGradients(d.net, backend, source, namespace)
+
+
+def _native_arrays(backend: str, array_module) -> tuple:
+    """The class and dtype of the arrays a backend computes on, which need no conversion."""
+    if backend == "torch":
+        return array_module.Tensor, array_module.float64
+    import jax
+
+    return type(array_module.zeros(0)), np.dtype(jax.dtypes.canonicalize_dtype(float))
 
 
 def _unpacked(x, y, weights, biases):
