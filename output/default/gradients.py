@@ -100,19 +100,17 @@ def grad(x, y, weights, biases, out=None):
 
 
 def _arguments(x, y, weights, biases):
-    """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
+    """x, y (None stays None) as (batch, n) float64 arrays and the parameters, checked against
+    WIDTHS: NumPy float64 arrays of the right shapes as they are, the rest converted."""
     try:
-        xs = np.asarray(x, dtype=float)
-        if xs.ndim == 1:
-            xs = xs[None]
-        ys = y
-        if y is not None:
-            ys = np.asarray(y, dtype=float)
-            if ys.ndim == 1:
-                ys = ys[None]
         W1, W2, W3 = weights
         b1, b2, b3 = biases
-        if (xs.shape[1:] == (2,)
+        if (x.__class__ is W1.__class__ is W2.__class__ is W3.__class__ is b1.__class__ is b2.__class__ is b3.__class__ is _ndarray
+                and x.dtype is W1.dtype is W2.dtype is W3.dtype is b1.dtype is b2.dtype is b3.dtype is _float64
+                and (y is None or y.__class__ is _ndarray and y.dtype is _float64)):
+            xs = x[None] if x.ndim == 1 else x
+            ys = y if y is None or y.ndim != 1 else y[None]
+            if (xs.shape[1:] == (2,)
                 and (ys is None or ys.shape == (xs.shape[0], 2))
                 and W1.shape == (3, 2)
                 and W2.shape == (3, 3)
@@ -120,21 +118,43 @@ def _arguments(x, y, weights, biases):
                 and b1.shape == (3,)
                 and b2.shape == (3,)
                 and b3.shape == (2,)):
-            return xs, ys, W1, W2, W3, b1, b2, b3
-    except (AttributeError, TypeError, ValueError, RuntimeError):
-        pass  # a list, a wrong count, a wrong shape: the careful path says which
+                return xs, ys, W1, W2, W3, b1, b2, b3
+    except (TypeError, ValueError):
+        pass  # a wrong count of arrays: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
 
 
 _CONVERTIBLE = (TypeError, ValueError, RuntimeError)
+_REAL_KINDS = 'biuf'
+_ndarray, _float64 = np.ndarray, np.dtype(np.float64)  # the fast path's
 
 
 def _float_array(name, value):
+    """``value`` as a float64 ndarray, or a ValueError naming ``name`` and what it holds."""
     try:
-        return np.asarray(value, dtype=float)
-    except _CONVERTIBLE:
-        raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
-                         f"{value!r:.60}") from None
+        array = np.asarray(value)
+        kind = array.dtype.kind
+    except _CONVERTIBLE:  # ragged nesting, or an object NumPy cannot read
+        array, kind = None, ""
+    if kind == "O":  # Python objects: numbers of any type, or anything at all
+        for item in array.flat:
+            if isinstance(item, (complex, np.complexfloating)):
+                kind = "c"
+                break
+            if item is None or isinstance(item, (str, bytes)):  # float() reads "1.5", NumPy
+                kind = ""  # makes None NaN: neither is a number given
+                break
+    if kind == "c":
+        raise ValueError(f"{name} is complex; symbp computes in float64 (pass its real part "
+                         "if that is what you mean)")
+    if kind and kind in _REAL_KINDS + "O":
+        try:
+            return array.astype(np.float64, copy=False)
+        except _CONVERTIBLE:  # an object that is not a number
+            pass
+    shown = " ".join(repr(value).split())  # one line, whatever the repr
+    raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
+                     f"{shown:.60}")
 
 
 def _shape(array):

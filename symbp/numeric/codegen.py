@@ -115,14 +115,23 @@ def _filled(template: str) -> str:
     return template.format(z="z", a="a", v="v", y="y", out="out")
 
 
+def quoted_name(function) -> str:
+    """The name of a user's recursion function, quoted for the generated module's docstring:
+    the repr of its ``__name__`` (every character printable, no line break) with backslashes
+    and double quotes escaped, so that no name can end the docstring and add code."""
+    name = getattr(function, "__name__", None)
+    text = repr(name if isinstance(name, str) else repr(function))
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def docstring(d, ops: CodeOps, kernel: str = "", proved: str = "") -> str:
     """The generated module's docstring: the network, the recursion's steps, the numeric forms."""
     net = d.net
     cost = net.cost_entry
-    recursion = getattr(d.recursion_function, "__name__", repr(d.recursion_function))
     origin = ("the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)"
               if d.recursion_function is backprop_deltas
-              else f"the recursion {recursion!r} given to symbp.derive, NOT symbp's own")
+              else f"the recursion {quoted_name(d.recursion_function)} given to symbp.derive, "
+                   "NOT symbp's own")
     listed_forms = []
     for l in sorted({net.activations.index(name) + 1 for name in net.activations}):
         act = net.activation(l)
