@@ -48,8 +48,9 @@ PROGRAM = '428d967855acafc1'  # the fingerprint of the program below
 
 def forward(x, weights, biases):
     """The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row."""
-    single = np.ndim(x) == 1
+    given = x
     x, _, W1, W2, W3, b1, b2, b3 = _arguments(x, None, weights, biases)
+    single = np.ndim(given) == 1  # after the check, which names a ragged x
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
     a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
     a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))

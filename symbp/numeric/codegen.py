@@ -65,8 +65,9 @@ def numpy_functions(d) -> list[str]:
     return [
         function("forward(x, weights, biases)",
                  "The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row.",
-                 ["single = np.ndim(x) == 1",
+                 ["given = x",
                   f"{arguments_line(L, y='_')} = _arguments(x, None, weights, biases)",
+                  "single = np.ndim(given) == 1  # after the check, which names a ragged x",
                   *forward_lines(net), f"return a{L}[0] if single else a{L}"]),
         function("cost(x, y, weights, biases)", "The cost C, summed over the batch.",
                  [f"{arguments_line(L)} = _arguments(x, y, weights, biases)",
