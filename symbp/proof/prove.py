@@ -13,12 +13,26 @@ Then the methods differ in what else they claim:
 ``expand``  also "expansion = recursion" and "direct = recursion": the routes
             exactly as ``Derivation.grad`` returns them, compared entry by
             entry as polynomials over the opaque σ(z), σ'(z) (so for every σ).
+``construction``  the same two claims at any size, for the routes as built: the
+            chain's factors, their order and its first and last factors
+            against their lemmas, the composed forward pass layer by layer
+            against the network's maps, the parameters differentiated by;
+            then associativity and the chain rule (through the recursion's
+            own lemmas) give the two equalities (``proof.construction``).
 ``local``   nothing else: the expansion and the direct route are not compared,
             and every report says so.
 ``random``  evaluates the route differences exactly at random rational points:
             a screen. Its claims are "screened", never "proved".
-``auto``    ``expand`` while the routes are small enough to compare within the
-            size limit, ``local`` above it; its summary says which it made.
+``auto``    ``expand`` while the expanded routes are small (up to EXPAND_LIMIT
+            estimated product terms), ``construction`` above; its summary says
+            which it made.
+
+Why not ``construction`` always: it proves the routes as symbp builds them, and grad's
+values follow from them by symbp's own code (a product, a substitution, ``differentiate``);
+``expand`` compares grad's values themselves, whatever code made them, so where it is
+cheap it is the stronger of the two. A class that replaces that code (a ``grad`` of its
+own) gets the construction's route claims only where its values are small enough to be
+compared exactly; above that, its routes are reported not compared.
 """
 
 from __future__ import annotations
@@ -34,17 +48,26 @@ from ..core.derivation import PARAMETERS, Derivation
 from ..core.recursion import Recursion, run_recursion
 from . import lemmas
 from .claims import Claim, Failure, Proof, Row
+from .construction import Construction, Problem, chain_text, unchecked_code
 from .exact import Exact, evaluate_at_random
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
 
-METHODS = ("auto", "expand", "local", "random")
-EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "local" (~2 s here)
+METHODS = ("auto", "expand", "construction", "local", "random")
+EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "construction"
+#                       (expand takes ~2 s here at that size)
 BRUTE_FORCE_LIMIT = 100_000  # past this, expand and random refuse (~20 s here at 74,000)
 ROUTES = ("expansion", "direct")  # the routes compared with the recursion
 HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the routes",
-       "tied": "by per-layer lemmas, with grad's recursion checked against them"}
+       "tied": "by per-layer lemmas, with grad's recursion checked against them",
+       "expansion": "by construction: the chain's factors proved equal to their lemmas "
+                    "(dC/da_L, then J_σ(z_m) W_m for m = L, ..., l+1 in that order, then "
+                    "J_σ(z_l) dz_l/dW_l), then associativity and the recursion's lemmas",
+       "direct": "by construction: the composed cost proved to be the layer maps and the cost, "
+                 "layer by layer, differentiated by W_l, b_l; then the chain rule, as in the "
+                 "recursion's lemmas",
+       "grad": "; grad's value compared exactly"}
 PENDING = "timed out"  # a claim's status until it is decided: what a timeout leaves behind
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -72,12 +95,14 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
     if method == "auto":
         if size <= EXPAND_LIMIT:
             return "expand", ""
-        return "local", (f"auto: about {size:,} product terms, above the {EXPAND_LIMIT:,} it "
-                         "compares; --method expand compares the routes")
-    if method != "local" and limit is not None and size > limit:
+        return "construction", (f"auto: about {size:,} product terms, above the "
+                                f"{EXPAND_LIMIT:,} it expands; the routes are checked by their "
+                                "construction")
+    if method in ("expand", "random") and limit is not None and size > limit:
         raise ValueError(
             f"method {method!r} would expand about {size:,} product terms (limit {limit:,}); "
-            f"use method 'local', which proves the recursion at any depth by per-layer lemmas"
+            f"use method 'construction', which proves the same claims at any size from how the "
+            f"routes are built"
         )
     return method, ""
 
@@ -137,11 +162,23 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     timeout = check_seconds(timeout)
     chosen, note = _choose(d, method, limit)
     exact = chosen != "random"
-    work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if chosen != "local" else 0))
-    proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
+    compares, tie = chosen != "local", False
+    proof = Proof(chosen, [], network=repr(d.net), note=note)
+    if chosen == "construction":
+        unchecked = unchecked_code(d)
+        tie = bool(unchecked) and expansion_size(d) <= EXPAND_LIMIT
+        if unchecked and not tie:
+            compares = False
+            proof.note = (f"{unchecked} is not symbp's, so what grad returns need not be the "
+                          "routes checked by construction, and they are too large to compare "
+                          "exactly")
+    work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
+    proof.claims = work.claims
     if exact:
         _plan_recursion(d, work, HOW["tied" if chosen == "expand" else "local"])
-    if chosen != "local":
+    if chosen == "construction" and compares:
+        _plan_construction(d, work, tie)
+    elif compares:
         _plan_routes(d, work, HOW["expand"] if exact else f"by a random screen at {points} "
                      "points")
     try:
@@ -151,20 +188,16 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 proof.lemmas = lemmas.function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
-            if chosen == "expand":
+            if chosen in ("expand", "construction") and compares:
                 try:
-                    _compare_routes(d, work, _exactly(work.session), "proved")
+                    if chosen == "expand":
+                        _compare_routes(d, work, _exactly(work.session), "proved")
+                    else:
+                        _construct_routes(d, work, tie)
                 except TimedOut:
                     if method != "auto":
                         raise
-                    # auto falls back: the route claims it could not finish are not made,
-                    # and a recursion claim not yet tied to grad says only what was checked
-                    work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
-                    for c in work.claims:
-                        if c.kind == "recursion" and id(c) not in work.tied:
-                            c.how = HOW["local"]
-                    proof.method = "local"
-                    proof.note = "auto: the routes were not compared within the timeout"
+                    _fall_back(proof, work)
             elif chosen == "random":
                 _compare_routes(d, work, _at_random_points(random.Random(seed), points,
                                                            work.session), "screened")
@@ -172,6 +205,17 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         pass
     proof.seconds = work.limit.elapsed
     return proof
+
+
+def _fall_back(proof: Proof, work: _Work) -> None:
+    """auto out of time: the route claims it could not finish are not made, and a recursion
+    claim not yet tied to grad says only what was checked."""
+    work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
+    for c in work.claims:
+        if c.kind == "recursion" and id(c) not in work.tied:
+            c.how = HOW["local"]
+    proof.method = "local"
+    proof.note = "auto: the routes were not compared within the timeout"
 
 
 def _fingerprint(d: Derivation) -> str:
@@ -252,6 +296,76 @@ def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
 
 def _fail(claim: Claim, entry, residual: str, culprit: str = "") -> None:
     claim.status, claim.entry, claim.residual, claim.culprit = "failed", entry, residual, culprit
+
+
+# ---------------------------------------------------------------- the routes by construction
+
+
+def _plan_construction(d: Derivation, work: _Work, tie: bool) -> None:
+    tied = HOW["grad"] if tie else ""
+    for l, wrt in _rows(d):
+        chain = chain_text(d.L, l, wrt)
+        work.plan("expansion", l, wrt,
+                  f"expansion = recursion for {_label(wrt, l)}: the chain {chain}, factor by "
+                  "factor (not its expanded product)",
+                  rf"\text{{expansion}} = \text{{recursion}} \text{{ for }} {_tex(wrt, l)}",
+                  HOW["expansion"] + tied)
+        work.plan("direct", l, wrt,
+                  f"direct = recursion for {_label(wrt, l)}: the composed cost and the "
+                  f"parameters {wrt}_{l} it is differentiated by (not the derivative written "
+                  "out)",
+                  rf"\text{{direct}} = \text{{recursion}} \text{{ for }} {_tex(wrt, l)}",
+                  HOW["direct"] + tied)
+
+
+def _construct_routes(d: Derivation, work: _Work, tie: bool) -> None:
+    """Each route claim: its construction checked, and the recursion claim it rests on proved
+    (with ``tie``, grad's value also compared exactly with the route as constructed)."""
+    claims = {(c.kind, c.layer, c.parameter): c for c in work.claims}
+    built = Construction(d, work.session, work.check_time)
+    check = {"expansion": built.expansion, "direct": built.direct}
+    for l, wrt in _rows(d):
+        recursion = claims[("recursion", l, wrt)]
+        for route in ROUTES:
+            work.check_time()
+            claim = claims[(route, l, wrt)]
+            started = time.perf_counter()
+            problem = check[route](l, wrt)
+            if problem is None and tie:
+                problem = _tie_route(d, built, l, wrt, route)
+            claim.seconds = time.perf_counter() - started
+            if problem is not None:
+                _fail(claim, problem.entry, problem.residual, problem.culprit)
+            elif recursion.status == "failed":
+                _fail(claim, recursion.entry, recursion.residual,
+                      recursion.culprit or f"the claim {recursion.statement}")
+            elif recursion.status == "proved":
+                claim.status = "proved"
+        work.tick(f"layer {l}, {wrt}")
+
+
+def _tie_route(d: Derivation, built: Construction, l: int, wrt: str, route: str):
+    """grad's value (a class with a grad of its own) against the route as constructed by
+    symbp's code, exactly; a Problem where they differ, else None."""
+    try:
+        returned = d.grad(l, route, wrt)
+        if route == "expansion":
+            chain = d.chain_rule(l)
+            made = (chain.weight if wrt == "W" else chain.bias).xreplace(d.composition)
+        else:
+            made = d.direct_route(l).gradient(wrt)
+        if returned.shape != made.shape:
+            raise ValueError(f"shapes differ: {returned.shape} and {made.shape}")
+        found = next(((n, r) for n, (a, b) in enumerate(zip(returned, made)) if a != b
+                      for r in [built.session.residual(a, b)] if isinstance(r, str) or r != 0),
+                     None)  # entries that are the same expression are not compared
+        if found is None:
+            return None
+        where: tuple[int, int] | None = (found[0] // made.cols + 1, found[0] % made.cols + 1)
+        residual = found[1]
+    except Exception as error:  # a grad that cannot run, or a shape that differs
+        where, residual = None, _describe(error)
+    return Problem(where, _short(residual), f"grad({l}, {route!r}) is not the route constructed")
 
 
 # ---------------------------------------------------------------- the routes as returned
@@ -360,8 +474,7 @@ def _at_random_points(rng: random.Random, points: int, session: Exact) -> Compar
 
 
 def _short(expr, limit: int = 160) -> str:
-    text = str(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return lemmas.glimpse(expr, limit)
 
 
 def _describe(error: Exception) -> str:
