@@ -43,7 +43,8 @@ import sympy as sp
 from ..core import routes
 from ..core.derivation import Derivation
 from .exact import Exact
-from .lemmas import affine, glimpse
+from .lemmas import affine
+from .settle import describe, short
 
 ROUTE_CODE = ("grad", "_compute", "compose")  # between the checked data and grad's value
 LARGEST_COMPARED = 2_000  # nodes: a bigger expression that is not the lemma's, in form, is
@@ -98,7 +99,7 @@ class Construction:
         try:
             chain = self.d.chain_rule(l)
         except Exception as error:  # a chain that cannot be built fails its claims
-            return Problem(None, _describe(error), f"the chain of layer {l}")
+            return Problem(None, describe(error), f"the chain of layer {l}")
         if type(chain) is not routes.ChainRule:
             return Problem(None, f"chain_rule({l}) is a {type(chain).__name__}, whose product "
                            "is not symbp's", f"the chain of layer {l}")
@@ -125,7 +126,7 @@ class Construction:
         try:
             route = self.d.direct_route(l)
         except Exception as error:
-            return Problem(None, _describe(error), f"the direct route of layer {l}")
+            return Problem(None, describe(error), f"the direct route of layer {l}")
         if type(route) is not routes.DirectRoute:
             return Problem(None, f"direct_route({l}) is a {type(route).__name__}, whose "
                            "gradient is not symbp's", f"the direct route of layer {l}")
@@ -234,7 +235,7 @@ class Construction:
                     return problem
                 previous = a
         except Exception as error:  # a composition that is not even a mapping of them
-            return Problem(None, _describe(error), "the composed forward pass")
+            return Problem(None, describe(error), "the composed forward pass")
         return None
 
     def _cost(self, cost: sp.Expr) -> Problem | None:
@@ -286,7 +287,7 @@ class Construction:
         residual = self.session.residual(sp.sympify(left), sp.sympify(right))
         if isinstance(residual, str):
             return residual
-        return None if residual == 0 else _short(residual)
+        return None if residual == 0 else short(residual)
 
 
 def _replace(e: sp.Basic, rule: dict, memo: dict[int, sp.Basic]) -> sp.Basic:
@@ -317,11 +318,3 @@ def _fresh(prefix: str, n: int) -> list[sp.Dummy]:
 def _span(layers: Iterable[int]) -> str:
     found = list(layers)
     return f"{found[0]}..{found[-1]}" if found else ""
-
-
-def _short(expr: object, limit: int = 160) -> str:
-    return glimpse(expr, limit)
-
-
-def _describe(error: Exception) -> str:
-    return _short(f"{type(error).__name__}: {error}")
