@@ -288,3 +288,19 @@ class AllWrong(symbp.Derivation):
     def grad(self, l, route="recursion", wrt="W"):
         g = super().grad(l, route, wrt)
         return doubled(g) if (l, wrt) == (1, "W") else g
+
+
+class ScaledWeight(symbp.Derivation):
+    """A composition that also replaces a weight: compose would rescale w^(1)_11 everywhere."""
+
+    @cached_property
+    def composition(self):
+        w = self.weights(1)[0, 0]
+        return {**super().composition, w: 2 * w}
+
+
+def test_a_composition_that_replaces_more_than_the_layers_is_never_proved():
+    proof = symbp.prove(ScaledWeight(LARGE), "construction")
+    assert proof.status == "failed"
+    assert {c.kind for c in proof.claims if c.status == "failed"} == {"expansion", "direct"}
+    assert "it also replaces w1_1_1" in proof.failures[0].residual

@@ -217,6 +217,12 @@ class Construction:
         d = self.d
         try:
             composition = d.composition
+            layered = {s for m in d.layers for s in (*d.z_symbols(m), *d.a_symbols(m))}
+            extra = sorted(map(str, set(composition) - layered))
+            if extra:  # compose would substitute these too
+                return Problem(None, f"it also replaces {', '.join(extra[:3])}"
+                               f"{', ...' if len(extra) > 3 else ''}",
+                               "the composed forward pass")
             previous = list(d.x)
             for m in d.layers:
                 self.check_time()
