@@ -33,7 +33,7 @@ SETTINGS = settings(max_examples=25, deadline=None,
 
 
 @SETTINGS
-@given(networks(), st.sampled_from(["expand", "local"]))
+@given(networks(), st.sampled_from(["expand", "construction", "local"]))
 def test_any_small_network_is_proved(net, method):
     proof = symbp.prove(symbp.derive(net), method=method)
     assert proof.holds, (net, proof.summary())
@@ -48,12 +48,20 @@ def test_any_wrong_entry_is_caught(net, data):
     k = data.draw(st.integers(0, net.widths[l - 1] - 1))
     factor = data.draw(st.sampled_from([2, -1, 0]))
 
-    def wrong(ops):
-        symbp.core.recursion.backprop_deltas(ops)
-        ops.trace.weight[l] = ops.trace.weight[l].copy()
-        ops.trace.weight[l][j, k] *= factor
+    def wrong(ops):  # backprop_deltas with entry (j, k) of dC/dW_l scaled by a constant mask
+        delta = ops.bind_delta(ops.L, ops.activation_vjp(ops.L, ops.cost_gradient()))
+        for m in ops.layers():
+            weight = ops.outer(delta, ops.activation(m - 1))
+            if m == l:
+                mask = [[1] * net.widths[l - 1] for _ in range(net.widths[l])]
+                mask[j][k] = factor
+                weight = weight * mask
+            ops.gradient(m, weight=weight, bias=delta)
+            if m > 1:
+                delta = ops.bind_delta(m - 1, ops.activation_vjp(m - 1,
+                                                                 ops.transpose_times(m, delta)))
 
-    for method in ("expand", "local"):
+    for method in ("expand", "construction", "local"):
         proof = symbp.prove(symbp.derive(net, recursion=wrong), method=method)
         assert not proof.holds
         first = proof.failures[0]
