@@ -141,7 +141,7 @@ def test_a_chain_a_factor_short_is_never_proved(monkeypatch, net, method):
     assert_caught(proof, {("expansion", l, wrt) for l, wrt in below(L, 1)},
                   structural=f"the chain has 0 Jacobian factors; layers {L}..{L} need 1")
     first = {(f.layer, f.parameter): f for f in proof.failures}[(1, "dC/dW_1")]
-    assert first.culprit == f"the chain's factor da_{L}/da_{L - 1} = D_{L} W_{L}", str(first)
+    assert first.culprit == f"the chain's factor da_{L}/da_{L - 1} = J_σ(z_{L}) W_{L}", str(first)
 
 
 def by_next_weights(s, l):

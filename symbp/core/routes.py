@@ -85,8 +85,8 @@ def jacobian(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
     renamed: dict[sp.Expr, sp.Expr] = {}
 
     def named(e: sp.Expr) -> sp.Expr:
-        if rename is None or not e.args:
-            return rename.get(e, e) if rename else e
+        if not rename:
+            return e
         if e not in renamed:
             renamed[e] = e.xreplace(rename)
         return renamed[e]

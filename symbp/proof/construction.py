@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import islice
 
 import sympy as sp
@@ -54,7 +55,7 @@ LARGEST_COMPARED = 2_000  # nodes: a bigger expression that is not the lemma's, 
 @dataclass(frozen=True)
 class Problem:
     """Why one piece of a route's construction is not proved: where, the residual, and the
-    piece (a noun phrase: "the chain's factor da_3/da_2 = D_3 W_3")."""
+    piece (a noun phrase: "the chain's factor da_3/da_2 = J_σ(z_3) W_3")."""
 
     entry: tuple[int, int] | None
     residual: str
@@ -110,13 +111,13 @@ class Construction:
         D = self.registered(l)
         if wrt == "b":
             return self._differs(chain.bias_factor, D, (self.width(l), self.width(l)),
-                                 f"the chain's last factor da_{l}/db_{l} = D_{l}")
+                                 f"the chain's last factor da_{l}/db_{l} = J_σ(z_{l})")
         inputs = self._inputs(l)
         want = {(i, j * len(inputs) + k): value * a
                 for (i, j), value in D.items() for k, a in enumerate(inputs)}
         return self._differs(chain.weight_factor, want,
                              (self.width(l), self.width(l) * len(inputs)),
-                             f"the chain's last factor da_{l}/dW_{l} = D_{l} dz_{l}/dW_{l}")
+                             f"the chain's last factor da_{l}/dW_{l} = J_σ(z_{l}) dz_{l}/dW_{l}")
 
     def direct(self, l: int, wrt: str) -> Problem | None:
         """The first problem of the direct route of ∂C/∂W_l or ∂C/∂b_l; None if none."""
@@ -162,7 +163,7 @@ class Construction:
     def _chain(self, chain: routes.ChainRule, l: int) -> Problem | None:
         """The first factor, and the Jacobian factors: layers L, ..., l+1, in that order."""
         L = self.d.L
-        problem = self._differs(chain.cost_gradient, self._cost_row(), (1, self.width(L)),
+        problem = self._differs(chain.cost_gradient, self._cost_row, (1, self.width(L)),
                                 f"the chain's first factor dC/da_{L}")
         if problem is not None:
             return problem
@@ -186,7 +187,9 @@ class Construction:
                            f"the chain of layer {l}")
         return None
 
+    @cached_property
     def _cost_row(self) -> dict[tuple[int, int], sp.Expr]:
+        """∂C/∂a_L by ``differentiate`` of the cost's formula (the route's is sympy.diff's)."""
         a, y = list(self.d.a_symbols(self.d.L)), list(self.d.y)
         cost = self.d.net.cost_entry.formula(a, y)
         row = {(0, k): routes.differentiate(cost, ak) for k, ak in enumerate(a)}
@@ -203,7 +206,7 @@ class Construction:
             want = {(i, k): sp.Add(*[value * W[j, k] for j, value in entries])
                     for i, entries in rows.items() for k in range(W.cols)}
             problem = self._differs(matrix, want, W.shape,
-                                    f"the chain's factor da_{m}/da_{m - 1} = D_{m} W_{m}")
+                                    f"the chain's factor da_{m}/da_{m - 1} = J_σ(z_{m}) W_{m}")
             self._factors[key] = (matrix, problem)  # the matrix kept: its id stays its own
         return self._factors[key][1]
 
