@@ -199,8 +199,8 @@ def test_auto_checks_the_construction_above_the_expand_limit():
     assert "expansion = recursion for every layer by construction: the chain's factors " \
            "proved equal to their lemmas" in summary
     assert "direct = recursion for every layer by construction: the composed cost" in summary
-    assert "(auto: about 24,492 product terms, above the 6,000 it expands; the routes are " \
-           "checked by their construction)" in summary
+    assert "(auto: about 24,492 product terms, above the 6,000 it expands, so by " \
+           "construction)" in summary
     assert all(set(r.checks.values()) == {"proved"} for r in proof.rows)
     expansion = next(c for c in proof.claims if (c.kind, c.layer, c.parameter) ==
                      ("expansion", 1, "W"))
@@ -270,12 +270,34 @@ def test_prove_needs_a_derivation():
         symbp.prove(symbp.Network())
 
 
-def test_timeout_is_not_a_proof():
-    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), "expand", timeout=1e-3)
+@pytest.mark.parametrize("method", ["expand", "construction"])
+def test_timeout_is_not_a_proof(method):
+    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), method, timeout=1e-3)
     assert proof.status == "timed out" and not proof.holds
     assert proof.failures == []  # a timeout is never a refutation
     assert "timed out" in {c.status for c in proof.claims}
-    assert proof.summary().startswith("not proved: timed out (expand)")
+    assert proof.summary().startswith(f"not proved: timed out ({method})")
+
+
+class Logged(symbp.Derivation):
+    """A grad of one's own, right: what it returns is not derived by symbp's code."""
+
+    def grad(self, l, route="recursion", wrt="W"):
+        return super().grad(l, route, wrt)
+
+
+def test_a_grad_of_ones_own_is_compared_where_small_and_not_claimed_where_not():
+    small = symbp.prove(Logged(symbp.Network()), "construction")
+    assert small.holds
+    assert all(c.how.endswith("; grad's value compared exactly") for c in small.claims
+               if c.kind in ("expansion", "direct"))
+    large = symbp.prove(Logged(symbp.Network([12, 12, 12, 12], activation="generic")))
+    assert large.method == "construction" and large.holds
+    assert {c.kind for c in large.claims} == {"recursion", "function"}
+    assert ("expansion, direct: not compared (auto: about 24,492 product terms, above the "
+            "6,000 it expands, so by construction; Logged.grad is not symbp's: what grad "
+            "returns need not be the routes as constructed, and they are too large to compare "
+            "exactly)") in large.summary()
 
 
 def test_auto_out_of_time_keeps_what_it_proved(monkeypatch):

@@ -88,8 +88,7 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
         if size <= EXPAND_LIMIT:
             return "expand", ""
         return "construction", (f"auto: about {size:,} product terms, above the "
-                                f"{EXPAND_LIMIT:,} it expands; the routes are checked by their "
-                                "construction")
+                                f"{EXPAND_LIMIT:,} it expands, so by construction")
     if method in ("expand", "random") and limit is not None and size > limit:
         raise ValueError(
             f"method {method!r} would expand about {size:,} product terms (limit {limit:,}); "
@@ -135,8 +134,8 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         if unchecked and not tie:
             compares = False
             note = "; ".join(filter(None, [note, (
-                f"{unchecked} is not symbp's, so what grad returns need not be the routes "
-                "checked by construction, and they are too large to compare exactly")]))
+                f"{unchecked} is not symbp's: what grad returns need not be the routes as "
+                "constructed, and they are too large to compare exactly")]))
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
