@@ -42,6 +42,7 @@ import time
 
 from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
+from ..core.limits import magnitude
 from . import lemmas, returned
 from .claims import Claim, Failure, Proof, Row
 from .construction import Construction, Problem, chain_text, unchecked_code
@@ -87,15 +88,20 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
     if method == "auto":
         if size <= EXPAND_LIMIT:
             return "expand", ""
-        return "construction", (f"auto: about {size:,} product terms, above the "
+        return "construction", (f"auto: {_about(size)} product terms, above the "
                                 f"{EXPAND_LIMIT:,} it expands, so by construction")
     if method in ("expand", "random") and limit is not None and size > limit:
         raise ValueError(
-            f"method {method!r} would expand about {size:,} product terms (limit {limit:,}); "
+            f"method {method!r} would expand {_about(size)} product terms (limit {limit:,}); "
             f"use method 'construction', which proves the same claims at any size from how the "
             f"routes are built"
         )
     return method, ""
+
+
+def _about(size: int) -> str:
+    text = magnitude(size)
+    return text if text.startswith("about") else f"about {text}"
 
 
 def _check_arguments(d, points, seed, limit, progress) -> None:
