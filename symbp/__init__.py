@@ -5,7 +5,7 @@ they agree, write the derivation down, and run the proved recursion as NumPy.
 
 The package reads as the data flow, each layer importing only those below it:
 ``core`` (registry, network, symbols, the three routes) → ``proof``, ``numeric``,
-``figures`` → ``document`` (plain data) → ``render`` (Jinja, pdflatex) → ``cli``.
+``figures``, ``train`` → ``document`` (plain data) → ``render`` (Jinja, pdflatex) → ``cli``.
 """
 
 from . import cli  # noqa: F401  first: under the symbp command, Ctrl-C in the imports exits 130
@@ -22,11 +22,12 @@ from .proof.exact import equivalent
 from .proof.lemmas import Lemma
 from .proof.prove import Failure, Proof, prove
 from .proof.theorem import theorem
+from .train import train
 
 __version__ = "0.2.0"
 
 __all__ = [
     "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Example",
     "Failure", "Lemma", "Network", "Proof", "RecursionOps", "backprop_deltas", "check_gradients",
-    "derive", "equivalent", "explicit", "lambdify", "prove", "render", "theorem",
+    "derive", "equivalent", "explicit", "lambdify", "prove", "render", "theorem", "train",
 ]

@@ -175,7 +175,7 @@ def _api_cases():
         (lambda: symbp.Network([1000, 1000]), ValueError, "1,001,000"),
         (lambda: symbp.Network([2] * 102), ValueError, "MAX_LAYERS"),
         (lambda: symbp.render(_derivation(), "md", proof="x"), ValueError, "proof"),
-        (lambda: symbp.render(_derivation(), "pdf"), ValueError, "'pdf'"),
+        (lambda: symbp.render(_derivation(), "docx"), ValueError, "'docx'"),
         (lambda: symbp.render(_derivation(), "md", title=3), ValueError, "title"),
         (lambda: config.parse_range("1..1000000000", 12), ValueError, "past the limit of 12"),
         (lambda: config.load("/dev/zero"), ValueError, "larger than"),

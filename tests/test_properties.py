@@ -48,18 +48,21 @@ def test_any_wrong_entry_is_caught(net, data):
     k = data.draw(st.integers(0, net.widths[l - 1] - 1))
     factor = data.draw(st.sampled_from([2, -1, 0]))
 
-    def wrong(ops):  # backprop_deltas with entry (j, k) of dC/dW_l scaled by a constant mask
-        delta = ops.bind_delta(ops.L, ops.activation_vjp(ops.L, ops.cost_gradient()))
-        for m in ops.layers():
-            weight = ops.outer(delta, ops.activation(m - 1))
-            if m == l:
-                mask = [[1] * net.widths[l - 1] for _ in range(net.widths[l])]
-                mask[j][k] = factor
-                weight = weight * mask
-            ops.gradient(m, weight=weight, bias=delta)
-            if m > 1:
-                delta = ops.bind_delta(m - 1, ops.activation_vjp(m - 1,
-                                                                 ops.transpose_times(m, delta)))
+    mask = [[1] * net.widths[l - 1] for _ in range(net.widths[l])]
+    mask[j][k] = factor
+
+    class Scaled:  # backprop_deltas, with layer l's weight gradient times a constant mask
+        def __init__(self, ops):
+            self.ops, self.L = ops, ops.L
+
+        def __getattr__(self, name):
+            return getattr(self.ops, name)
+
+        def gradient(self, m, weight, bias):
+            self.ops.gradient(m, weight=weight * mask if m == l else weight, bias=bias)
+
+    def wrong(ops):
+        symbp.core.recursion.backprop_deltas(Scaled(ops))
 
     for method in ("expand", "construction", "local"):
         proof = symbp.prove(symbp.derive(net, recursion=wrong), method=method)

@@ -25,13 +25,13 @@ Backpropagation, the δ recursion symbp proves (symbp.core.recursion.backprop_de
     ∂C/∂W_1 = δ_1 xᵀ
     ∂C/∂b_1 = δ_1
 
-Program 38da019400dc71e5: the recursion recorded once by symbp; these statements are that program.
-Proved by symbp (expand) for this network, program 38da019400dc71e5: see proof.json.
+Program 428d967855acafc1: the recursion recorded once by symbp; these statements are that program.
+Proved by symbp (expand) for this network, program 428d967855acafc1: see proof.json.
 
-Numeric forms (NumPy, from symbp.core.registry):
+Numeric forms (NumPy, printed by symbp.numeric.forms from the formulas of symbp.core.registry):
     sigmoid(z) = 1.0 / (1.0 + np.exp(np.minimum(-z, 709.0)))
     sigmoid'(z) = a * (1.0 - a), where a = sigmoid(z)
-    C = 0.5 * np.sum((a - y) ** 2), where a = a_3
+    C = np.sum(0.5 * (a - y)**2), where a = a_3
     ∂C/∂a = a - y
 
 Imports only NumPy. Generated code: regenerate it with symbp rather than editing it.
@@ -43,7 +43,7 @@ import numpy as np
 WIDTHS = (2, 3, 3, 2)
 ACTIVATIONS = ('sigmoid', 'sigmoid', 'sigmoid')
 COST = 'mse'
-PROGRAM = '38da019400dc71e5'  # the fingerprint of the program below
+PROGRAM = '428d967855acafc1'  # the fingerprint of the program below
 
 
 def forward(x, weights, biases):
@@ -62,11 +62,11 @@ def cost(x, y, weights, biases):
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
     a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
     a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
-    return 0.5 * np.sum((a3 - y) ** 2)
+    return np.sum(0.5 * (a3 - y)**2)
 
 
-def grad(x, y, weights, biases):
-    """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch."""
+def grad(x, y, weights, biases, out=None):
+    """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch. With ``out`` (such a dict of float64 arrays), written into its arrays."""
     x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
     # forward pass, keeping a_l (and z_l where σ' needs it)
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
@@ -92,6 +92,10 @@ def grad(x, y, weights, biases):
     dW1 = np.dot(delta1.T, x)
     # ∂C/∂b_1 = δ_1
     db1 = np.dot(ones, delta1)
+    if out is not None:  # written into the arrays given, once every one is checked
+        for given, value in zip(_out_arrays(out, WIDTHS, False), (dW1, dW2, dW3, db1, db2, db3)):
+            given[...] = value
+        return out
     return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}
 
 
@@ -174,3 +178,37 @@ def _convert_arguments(x, y, weights, biases, widths):
                 raise ValueError(f"{label} has shape {_shape(array)}; expected {shape}")
             params.append(array)
     return (x, y, *params)
+
+
+def _out_arrays(out, widths, contiguous):
+    """The arrays grad writes into, dC/dW_1..dC/dW_L then dC/db_1..dC/db_L, from ``out``
+    ({"W": [...], "b": [...]}, as grad returns); ValueError naming the first that is not a
+    writeable float64 array of its gradient's shape (C-contiguous where ``contiguous``)."""
+    L = len(widths) - 1
+    if not isinstance(out, dict) or sorted(out) != ["W", "b"]:
+        raise ValueError(f'out must be a dict {{"W": [...], "b": [...]}} of {L} arrays each, '
+                         f"shaped as grad's result; got {type(out).__name__}")
+    shapes = {"W": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "b": [(widths[l],) for l in range(1, L + 1)]}
+    arrays = []
+    for key in ("W", "b"):
+        given = out[key]
+        if not isinstance(given, (list, tuple)) or len(given) != L:
+            raise ValueError(f'out["{key}"] must be a list of {L} arrays, one per layer; got '
+                             f"{type(given).__name__}")
+        for l, (array, shape) in enumerate(zip(given, shapes[key]), start=1):
+            wanted = f"a writeable float64 array of shape {shape}" + (
+                ", C-contiguous" if contiguous else "")
+            if not isinstance(array, np.ndarray):
+                found = type(array).__name__
+            elif array.dtype != np.float64 or _shape(array) != shape or \
+                    not array.flags.writeable or (contiguous and not array.flags.c_contiguous):
+                found = f"{array.dtype} of shape {_shape(array)}" + (
+                    "" if array.flags.writeable else ", read-only") + (
+                    ", not C-contiguous" if contiguous and not array.flags.c_contiguous else "")
+            else:
+                arrays.append(array)
+                continue
+            raise ValueError(f'out["{key}"][{l - 1}] (dC/d{key}_{l}) must be {wanted}; '
+                             f"got {found}")
+    return arrays

@@ -13,28 +13,16 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
 
 from ..core import registry
 from ..core.deadline import Deadline, TimedOut
 from ..core.derivation import Derivation, derive
 from ..core.network import NETWORK_KEYS, Network
-from ..figures.loss import loss_csv, loss_curve_svg
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
 from ..figures.swell_plot import swell_svg
-from ..numeric.train import (
-    EPOCHS,
-    HIDDEN,
-    LEARNING_RATE,
-    TARGET_COST,
-    XOR_INPUTS,
-    XOR_TARGETS,
-    train_xor,
-)
+from ..printing import forms
 from ..proof.claims import CHECKS
 from ..proof.prove import Proof, choose_method, prove
 from ..proof.theorem import general_summary, general_table, theorem
@@ -218,18 +206,6 @@ def _cmd_derive(args) -> int:
     return _exit_code(proof)
 
 
-def _cmd_train(args) -> int:
-    try:
-        Network([2, args.hidden, 1])  # the limits, before any work
-    except ValueError as error:
-        raise BadInput(f"--hidden {args.hidden}: {error}") from None
-    out = _folder(args.out)
-    with progress.bar(progress.wanted(args.quiet), "training") as update:
-        print(run_xor(out, args.epochs, args.learning_rate, args.seed, args.hidden,
-                      budget=budget(args), progress=update))
-    return 0
-
-
 def _cmd_swell(args) -> int:
     out = _folder(args.out)
     with progress.bar(progress.wanted(args.quiet), "measuring") as update:
@@ -244,20 +220,20 @@ def _cmd_list(args) -> int:
     for act in registry.ACTIVATIONS.values():
         f = plain(act.latex)
         print(f"  {act.name:11} {act.summary}")
-        print(f"  {'':11} {f}(z) = {plain(act.latex_formula)}")
-        slope = plain(act.latex_derivative)
+        print(f"  {'':11} {f}(z) = {plain(forms.activation_formula(act))}")
+        slope = plain(forms.activation_derivative(act))
         print(f"  {'':11} " + (slope if "=" in slope else f"{f}'(z) = {slope}"))
     print("costs (--cost NAME):")
     for cost in registry.COSTS.values():
         print(f"  {cost.name:11} {cost.summary}")
-        print(f"  {'':11} ∂C/∂a_j = {plain(cost.latex_gradient)}")
+        print(f"  {'':11} ∂C/∂a_j = {plain(forms.cost_gradient(cost))}")
         if cost.output:
             print(f"  {'':11} puts {cost.output} in the output layer")
     return 0
 
 
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "train": _cmd_train,
-            "swell": _cmd_swell, "list": _cmd_list}
+COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "swell": _cmd_swell,
+            "list": _cmd_list}  # and train, in training.py
 
 
 def _stall(stage: str) -> None:
@@ -267,59 +243,23 @@ def _stall(stage: str) -> None:
         time.sleep(600)
 
 
-# ---------------------------------------------------------------- training and swell
-
-
-def loss_files(losses: list[float], title: str = "cost per epoch",
-               threshold: float | None = TARGET_COST) -> dict[str, bytes]:
-    """``loss.svg`` and ``loss.csv`` of a training run."""
-    return {"loss.svg": loss_curve_svg(losses, title, threshold).encode(),
-            "loss.csv": loss_csv(losses).encode()}
-
-
-def write_loss_curve(losses: list[float], folder: Path, title: str = "cost per epoch",
-                     threshold: float | None = TARGET_COST) -> list[Path]:
-    """Write ``loss.svg`` and ``loss.csv`` into ``folder`` (as one set); their paths."""
-    return outputs.commit(folder, loss_files(losses, title, threshold))
-
-
-def run_xor(out: Path | str = "output/xor", epochs: int = EPOCHS,
-            learning_rate: float = LEARNING_RATE, seed: int = 0, hidden: int = HIDDEN, *,
-            budget: Deadline | None = None, progress=None) -> str:
-    """Train XOR, write its loss curve into ``out``, and return the lines to print."""
-    budget = budget or Deadline(None)
-    with outputs.OutputFolder(out, ("loss.svg", "loss.csv")) as folder:
-        with budget.phase(), warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # a huge η overflows: say so below
-            run = train_xor(epochs, learning_rate, seed, hidden)
-            title = f"XOR, {list(run.network.widths)} sigmoid, η = {learning_rate:g}, seed {seed}"
-            folder.stage(loss_files(run.losses, title))
-        paths = folder.publish()
-    reached = run.epochs_to()
-    lines = [
-        f"trained {run.network!r} on XOR for {epochs} epochs: W <- W - {learning_rate:g} dC/dW "
-        f"(seed {seed}), gradients from symbp.lambdify",
-        f"cost {run.losses[0]:.4g} -> {run.losses[-1]:.4g} (summed over the 4 samples); "
-        + (f"below {TARGET_COST:g} from epoch {reached}" if reached is not None
-           else f"never below {TARGET_COST:g}: try more epochs or another learning rate"),
-    ]
-    for x, target, a in zip(XOR_INPUTS, XOR_TARGETS[:, 0], run.predictions):
-        lines.append(f"  {int(x[0])} xor {int(x[1])} = {int(target)}: network says {a:.3f}")
-    lines.append("wrote " + ", ".join(str(p) for p in paths))
-    return "\n".join(lines)
+# ---------------------------------------------------------------- swell
 
 
 def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
               out_folder: Path | str = "output/swell", progress=None, *,
               budget: Deadline | None = None) -> str:
-    """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
+    """Measure the grid, write swell.json, swell.md and swell.svg (the same on every run) and
+    swell-times.json (the same rows with build times), return lines to print."""
     budget = budget or Deadline(None)
-    with outputs.OutputFolder(out_folder, ("swell.json", "swell.md", "swell.svg")) as folder:
+    with outputs.OutputFolder(out_folder, ("swell.json", "swell-times.json", "swell.md",
+                                           "swell.svg")) as folder:
         with budget.phase():
             start = time.perf_counter()
             rows = measure(depths, widths, progress=progress)
             seconds = time.perf_counter() - start
-            files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
+            files = {"swell.json": to_json(rows), "swell-times.json": to_json(rows, timings=True),
+                     "swell.md": swell_markdown(rows),
                      "swell.svg": swell_svg(rows)}
             folder.stage({name: text.encode() for name, text in files.items()})
         written = folder.publish()

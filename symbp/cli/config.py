@@ -33,10 +33,10 @@ from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
 from ..document.numbers import Example, evaluate
 from ..proof.prove import METHODS
-from . import publish
+from ..render.formats import DEFAULT_FORMATS, check_format
+from ..render.formats import FORMATS as _REGISTRY
 
-FORMATS = tuple(publish.FORMATS)  # the table of formats lives with the code that makes them
-DEFAULT_FORMATS = tuple(name for name, f in publish.FORMATS.items() if f.default)
+FORMATS = tuple(_REGISTRY)  # the table of formats lives with the code that makes them
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -54,6 +54,7 @@ class Job:
     example: Example | None = None  # numbers for the worked example
     source: str = field(default="command line")
     warnings: list[str] = field(default_factory=list)
+    train: dict = field(default_factory=dict)  # the [train] table, as written
 
 
 def _is_str(v):
@@ -82,6 +83,7 @@ TOP_LEVEL = {
     "method": (_is_str, "a name"),
     "render": (lambda v: isinstance(v, dict), "a table"),
     "example": (lambda v: isinstance(v, dict), "a table"),
+    "train": (lambda v: isinstance(v, dict), "a table"),  # read by symbp train (cli/training.py)
 }
 RENDER = {
     "formats": (_is_str_list, f"a list drawn from {list(FORMATS)}"),
@@ -122,10 +124,12 @@ def check_name(name: str, where: str = "--name") -> str:
 
 def check_formats(formats: list[str], where: str = "--format") -> tuple[str, ...]:
     for fmt in formats:
-        if fmt not in FORMATS:
-            raise ConfigError(f"{where}: unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
+        try:
+            check_format(fmt)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
     if not formats:
-        raise ConfigError(f"{where}: no format given; choose from: {', '.join(FORMATS)}")
+        raise ConfigError(f"{where}: no format given; choose one of: {', '.join(FORMATS)}")
     return tuple(dict.fromkeys(formats))
 
 
@@ -180,6 +184,7 @@ def load(path: str | Path) -> Job:
             evaluate(derive(net), job.example)  # numbers the network cannot take fail here
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
+    job.train = data.get("train", {})
     if "formats" in render:
         job.formats = check_formats(render["formats"], f"{path} [render] key 'formats'")
         job.explicit_formats = True

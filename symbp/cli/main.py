@@ -24,7 +24,7 @@ from ..core.deadline import Deadline, TimedOut
 from ..core.network import Network
 from ..proof.prove import METHODS
 from ..render.latex import LatexError
-from . import outputs, values
+from . import outputs, training, values
 from .commands import (
     COMMANDS,
     EXIT_BAD_INPUT,
@@ -36,7 +36,7 @@ from .commands import (
     EXIT_PROVED,
     BadInput,
 )
-from .publish import FORMATS
+from .publish import DEFAULT_FORMATS, FORMATS
 
 _argv: list[str] = []  # the arguments being parsed, for messages that name a value
 WRITERS = ("derive", "train", "swell")  # the commands that write an output folder
@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)} (default: all "
-                        "but numba; pdf is skipped with a note when pdflatex is missing)")
+                   help=f"comma-separated, from {','.join(FORMATS)}; replaces the default list, "
+                        f"{','.join(DEFAULT_FORMATS)} (a PDF is skipped with a note when "
+                        "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
     p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",
@@ -141,27 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "index-notation lemmas (--activation: the hidden layers', default "
                         "generic; --cost, default mse)")
 
-    t = commands.add_parser("train", formatter_class=fmt, help="train XOR with the gradients",
-                            description="Train a small sigmoid network on XOR with the update "
-                                        "rule W <- W - eta dC/dW, using the generated gradients; "
-                                        "write the loss curve (loss.svg, loss.csv).",
-                            epilog="examples:\n"
-                                   "  symbp train                       # output/xor/loss.svg\n"
-                                   "  symbp train --epochs 2000 --learning-rate 0.5 --seed 3\n"
-                                   + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
-                                                        "a timeout)", "0 done, 1 timed out"))
-    t.add_argument("--epochs", type=values.whole_number(1, limits.MAX_EPOCHS), default=500,
-                   help=f"full-batch gradient steps, at most {limits.MAX_EPOCHS:,}")
-    t.add_argument("--learning-rate", type=values.positive_number, default=2.0, metavar="ETA",
-                   help="eta in W <- W - eta dC/dW")
-    t.add_argument("--seed", type=values.whole_number(0, 2**63 - 1), default=0,
-                   help="random seed of the initial weights")
-    t.add_argument("--hidden", type=values.whole_number(1, limits.MAX_WIDTH), default=3,
-                   help="hidden units")
-    t.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/xor",
-                   help="output folder")
-    _timeout(t)
-    t.add_argument("--quiet", "-q", action="store_true", help="no progress")
+    training.add_parser(commands, fmt)
 
     s = commands.add_parser("swell", formatter_class=fmt, help="measure expression swell",
                             description="Measure, for generic networks of every depth and width "
@@ -235,7 +216,7 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_PROVED
         args.budget = Deadline(getattr(args, "timeout", None), cli.STARTED)
         cli.STARTED = None  # a later main() in this process starts its own clock
-        return COMMANDS[args.command](args)
+        return _runner(args.command)(args)
     except BadInput as error:
         return _fail(f"error: {error}", EXIT_BAD_INPUT)
     except TimedOut:
@@ -266,6 +247,11 @@ def _main(argv: list[str] | None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _runner(name: str):
+    """The function that runs a command (train lives in a module of its own, training.py)."""
+    return training.command if name == "train" else COMMANDS[name]
 
 
 def _fail(message: str, code: int) -> int:

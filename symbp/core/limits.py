@@ -17,7 +17,8 @@ MAX_NETWORK_FILE_BYTES = 256 * 1024  # a network file is read up to this size, n
 MAX_TITLE_CHARS = 500  # a document title
 MAX_SWELL_SIZE = 12  # largest depth or width `symbp swell` measures (the δ program alone
 #                      would take minutes past it)
-MAX_EPOCHS = 100_000  # `symbp train`: a few seconds of XOR, a loss.csv of 2 MB
+MAX_EPOCHS = 100_000  # `symbp train`: a few seconds of XOR, a history.csv of 2 MB
+MAX_DATA_FILE_BYTES = 1024**3  # `symbp train`: a .npz or .csv data file (read whole)
 
 
 def parameter_count(widths: list[int]) -> int:

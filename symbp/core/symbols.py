@@ -28,7 +28,9 @@ class NetworkSymbols:
         self.x = sp.Matrix([self.names.input(k) for k in range(1, n[0] + 1)])
         self.y = sp.Matrix([self.names.target(j) for j in range(1, n[-1] + 1)])
         self._weights = {
-            l: sp.Matrix(n[l], n[l - 1], lambda j, k, l=l: self.names.weight(l, j + 1, k + 1))
+            # int(): Matrix passes SymPy Integers, which print into a name ten times slower
+            l: sp.Matrix(n[l], n[l - 1],
+                         lambda j, k, l=l: self.names.weight(l, int(j) + 1, int(k) + 1))
             for l in self.layers
         }
         self._biases = {

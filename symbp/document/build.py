@@ -20,6 +20,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.routes import cost_row
+from ..printing import forms
 from ..printing.latex import Printer
 from ..printing.width import matrix_width, width
 from ..proof.prove import Proof
@@ -39,6 +40,7 @@ from .paths import (
 from .proof import ProofPart, proof_part
 from .steps import (
     Step,
+    backprop_rows,
     backprop_steps,
     backprop_summary,
     element_update_rules,
@@ -155,6 +157,7 @@ class Document:
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
+    recursion: list[tuple[str, str, str]]  # the same, one (lhs, rhs, what it is) per move
     worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
@@ -203,7 +206,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
         path_sum=path_example(d, P, *WEIGHT),
         graph=graph_part(d, P),
         reuse=shared_chains(d),
-        swell=swell_part(d),
+        swell=swell_part(d, P(d.weights(1)[0, 0])),
         counts=_counts(net.widths),
         steps=backprop_steps(d, P),
         proof=proof_part(proof, timings),
@@ -211,6 +214,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),
+        recursion=backprop_rows(d),
         worked=worked,
     )
 
@@ -232,7 +236,7 @@ def _network(d: Derivation, P: Printer) -> Network:
         parameters=sum(n[l] * n[l - 1] + n[l] for l in range(1, d.L + 1)),
         cost=cost.name,
         cost_summary=rich(cost.summary.split(", C =")[0]),  # the formula is displayed anyway
-        cost_general=f"C = {cost.latex}",
+        cost_general=f"C = {forms.cost_formula(cost)}",
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=vec("a", d.L),
         output_entry=rf"a^{{({d.L})}}_{{j}}",
@@ -257,7 +261,8 @@ def _cost(P: Printer, expr: sp.Expr) -> str:
 def _layer(d: Derivation, P: Printer, l: int) -> Layer:
     z, b, a_prev = (P.matrix(v) for v in (d.z_symbols(l), d.biases(l), d.a_symbols(l - 1)))
     budget = P.line - sum(map(matrix_width, (z, b, a_prev))) - width("=+")
-    W = P.matrix(d.weights(l), budget=budget)
+    W, columns = P.fitted(d.weights(l), budget=budget)
+    a_prev = P.matrix(d.a_symbols(l - 1), rows=columns)  # elided where W_l's columns are
     act = d.net.activation(l)
     z_j, a_j = rf"z^{{({l})}}_{{j}}", rf"a^{{({l})}}_{{j}}"
     if act.elementwise:
@@ -285,10 +290,11 @@ def _activations(d: Derivation) -> list[Activation]:
             used_by = (f"Layer {layers[0]} uses" if len(layers) == 1
                        else f"Layers {_and(layers)} use")
         if act.elementwise:
-            definition = rf"{act.latex}(z) = {act.latex_formula}, \qquad " \
-                         rf"{act.latex}'(z) = {act.latex_derivative}"
+            definition = rf"{act.latex}(z) = {forms.activation_formula(act)}, \qquad " \
+                         rf"{act.latex}'(z) = {forms.activation_derivative(act)}"
         else:
-            definition = rf"a_j = {act.latex_formula}, \qquad {iverson(act.latex_derivative)}"
+            definition = (rf"a_j = {forms.activation_formula(act)}, \qquad "
+                          rf"{iverson(forms.activation_derivative(act))}")
         summary = rich(act.summary) if act.formula is None else []  # else the formula says it
         out.append(Activation(name, summary, used_by, definition, act.elementwise,
                               rich(act.note)))

@@ -160,7 +160,8 @@ def _bias(values: object, n: int, l: int) -> sp.Matrix:
 
 @dataclass(frozen=True)
 class Check:
-    """The central difference (C(w + h) − C(w − h)) / 2h of one weight against backprop."""
+    """The central difference (C(p + h) − C(p − h)) / 2h of one parameter against backprop:
+    weight w^{(l)}_{jk}, or bias b^{(l)}_j (``wrt`` "b", k = 1)."""
 
     l: int
     j: int
@@ -168,6 +169,7 @@ class Check:
     h: sp.Rational
     quotient: sp.Expr
     backprop: sp.Expr
+    wrt: str = "W"
 
 
 @dataclass(frozen=True)
@@ -186,8 +188,8 @@ class Numbers:
     grad_b: list[sp.Matrix]
     updated_W: list[sp.Matrix]
     updated_b: list[sp.Matrix]
-    check: Check
-
+    check: Check  # w^{(1)}_{11}, shown in full
+    checks: list[Check]  # every weight and bias, layer 1 first
 
 def settle(value: object, where: str = "a value") -> sp.Expr:
     """A Rational stays exact; anything else becomes a Float of PRECISION digits."""
@@ -263,12 +265,16 @@ def evaluate(d: Derivation, example: Example | dict, weight: tuple[int, int, int
         [W - eta * g for W, g in zip(ex.weights, grad_W)],
         [b - eta * g for b, g in zip(ex.biases, grad_b)],
         central_difference(d, ex, grad_W, *weight),
+        [central_difference(d, ex, grads, l, j, k, wrt)
+         for wrt, grads in (("W", grad_W), ("b", grad_b)) for l in d.layers
+         for j in range(1, grads[l - 1].rows + 1) for k in range(1, grads[l - 1].cols + 1)],
     )
 
 
-def central_difference(d: Derivation, ex: Exact, grad_W: list[sp.Matrix], l: int, j: int,
-                       k: int) -> Check:
-    """(C(w + h) − C(w − h)) / 2h for w = w^{(l)}_{jk}, from the forward pass alone.
+def central_difference(d: Derivation, ex: Exact, grads: list[sp.Matrix], l: int, j: int,
+                       k: int, wrt: str = "W") -> Check:
+    """(C(p + h) − C(p − h)) / 2h for p = w^{(l)}_{jk} (or b^{(l)}_j with ``wrt`` "b"), from
+    the forward pass alone.
 
     h = 10^-(digits/2 + 4) keeps the O(h²) error of the quotient below the digits
     shown; PRECISION digits keep the subtraction from cancelling them away.
@@ -277,10 +283,11 @@ def central_difference(d: Derivation, ex: Exact, grad_W: list[sp.Matrix], l: int
     costs = []
     for sign in (1, -1):
         W = [w.copy() for w in ex.weights]
-        W[l - 1][j - 1, k - 1] += sign * h
-        costs.append(cost(d, forward(d, ex.x, W, ex.biases)[1][-1], ex.y))
+        b = [v.copy() for v in ex.biases]
+        (W if wrt == "W" else b)[l - 1][j - 1, k - 1] += sign * h
+        costs.append(cost(d, forward(d, ex.x, W, b)[1][-1], ex.y))
     quotient = settle((costs[0] - costs[1]) / (2 * h), "the central difference")
-    return Check(l, j, k, h, quotient, grad_W[l - 1][j - 1, k - 1])
+    return Check(l, j, k, h, quotient, grads[l - 1][j - 1, k - 1], wrt)
 
 
 # ---------------------------------------------------------------- shown to a number of digits

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
 from ..proof.claims import CHECKS, ROUTE_KINDS, Claim, Proof
+from .checks import title
 from .steps import slash
+from .text import iverson
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
 SEVERITY = ("failed", "timed out", "not compared", "screened", "proved")  # worst first
@@ -78,10 +80,11 @@ class ProofRow:
 @dataclass(frozen=True)
 class LemmaItem:
     name: str  # plain text
+    title: str  # mixed: what the lemma is about, "the error $\delta_{2}$"
     statement: str  # LaTeX
     status: str  # proved | failed
-    where: str  # plain text: " (layer 2)", "" for a function lemma
     took: str  # plain text: " in 0.123 s" with timings, else ""
+    block: bool  # the statement has rows (cases): a display, never inline
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,9 @@ def proof_part(proof: Proof, timings: bool) -> ProofPart:
     rows = [ProofRow([str(r.layer), "$" + slash("C", vec(r.parameter, r.layer)) + "$"],
                      [r.checks[c] for c in CHECKS.values()], [seconds(r.seconds)] * timings)
             for r in proof.rows]
-    lemmas = [LemmaItem(lem.name, lem.latex, "proved" if lem.holds else "failed",
-                        "" if lem.layer is None else f" (layer {lem.layer})",
-                        f" in {seconds(lem.seconds)}" if timings else "")
+    lemmas = [LemmaItem(lem.name, title(lem.name), iverson(lem.latex),
+                        "proved" if lem.holds else "failed",
+                        f" in {seconds(lem.seconds)}" if timings else "", "\\\\" in lem.latex)
               for lem in proof.lemmas]
     exact = proof.method in ("expand", "construction", "local")
     return ProofPart(

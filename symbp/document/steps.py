@@ -16,6 +16,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..core.naming import vector_latex as vec
 from ..core.recursion import Recursion
+from ..printing import forms
 from ..printing.latex import Printer, aligned
 from ..printing.width import matrix_width, width
 from ..proof.exact import equivalent
@@ -118,8 +119,9 @@ def _step(d: Derivation, P: Printer, trace: Recursion, l: int, number: int) -> S
                 rf"= {s['delta']}\, {s['a_prev']}^{{T}}"
     a_prev_k = "x_{k}" if l == 1 else rf"a^{{({l - 1})}}_{{k}}"
     dz_dw = partial(f"z^{{({l})}}_{{j}}", s["w_jk"])
-    derivative = iverson(act.latex_derivative) if not act.elementwise else \
-        (rf"{act.latex}'(z) = {act.latex_derivative}" if act.formula is not None else "")
+    derivative = iverson(forms.activation_derivative(act)) if not act.elementwise else \
+        (rf"{act.latex}'(z) = {forms.activation_derivative(act)}" if act.formula is not None
+         else "")
     first_use = output or d.net.activations[l] != act.name  # activations[l] is layer l + 1's
     return Step(
         number=number, l=l, title=title, output=output, first=l == 1,
@@ -153,7 +155,7 @@ def _cost_gradient(d: Derivation, P: Printer) -> str:
     cost = d.net.cost_entry
     column = sp.Matrix(cost.gradient(list(d.a_symbols(d.L)), list(d.y)))
     a_j = f"a^{{({d.L})}}_{{j}}"
-    return aligned([(partial("C", a_j), cost.latex_gradient.replace("a_j", a_j)),
+    return aligned([(partial("C", a_j), forms.cost_gradient(cost).replace("a_j", a_j)),
                     *P.defined_rows(partial("C", vec("a", d.L)), column)])
 
 
@@ -256,29 +258,35 @@ def element_update_rules(d: Derivation) -> str:
     return _block(rows)
 
 
-def backprop_summary(d: Derivation) -> str:
-    """Backprop as vector-Jacobian products, one row per move, output layer first."""
+def backprop_rows(d: Derivation) -> list[tuple[str, str, str]]:
+    """Backprop as vector-Jacobian products, one (lhs, rhs, what it is) per move, output first."""
     rows = []
     for l in range(d.L, 0, -1):
         act = d.net.activation(l)
         incoming = slash("C", vec("a", l))
         if act.elementwise:
             diag = rf"\operatorname{{diag}}\bigl({prime(d, l)}\bigr)"
-            rows.append(rf"{vec('delta', l)} &= {incoming} \odot {prime(d, l)} "
-                        rf"&& \qquad \text{{through }} {diag}")
+            rows.append((vec("delta", l), rf"{incoming} \odot {prime(d, l)}",
+                         rf"\text{{through }} {diag}"))
         else:
             jacobian = slash(vec("a", l), vec("z", l))
-            rows.append(rf"{vec('delta', l)} &= \bigl({jacobian}\bigr)^{{T}} {incoming} "
-                        rf"&& \qquad \text{{through }} {jacobian}")
+            rows.append((vec("delta", l), rf"\bigl({jacobian}\bigr)^{{T}} {incoming}",
+                         rf"\text{{through }} {jacobian}"))
         a_prev = "x" if l == 1 else vec("a", l - 1)
-        rows.append(rf"{slash('C', vec('W', l))} &= {vec('delta', l)}\, {a_prev}^{{T}}, \quad "
-                    rf"{slash('C', vec('b', l))} = {vec('delta', l)} "
-                    rf"&& \qquad \text{{gradients of layer {l}}}")
+        rows.append((slash("C", vec("W", l)),
+                     rf"{vec('delta', l)}\, {a_prev}^{{T}}, \quad "
+                     rf"{slash('C', vec('b', l))} = {vec('delta', l)}",
+                     rf"\text{{gradients of layer {l}}}"))
         if l > 1:
-            rows.append(rf"{slash('C', vec('a', l - 1))} &= {vec('W', l)}^{{T}} {vec('delta', l)}"
-                        rf" && \qquad \text{{through }} {slash(vec('z', l), vec('a', l - 1))} = "
-                        rf"{vec('W', l)}")
-    return _block(rows)
+            rows.append((slash("C", vec("a", l - 1)), rf"{vec('W', l)}^{{T}} {vec('delta', l)}",
+                         rf"\text{{through }} {slash(vec('z', l), vec('a', l - 1))} = "
+                         rf"{vec('W', l)}"))
+    return rows
+
+
+def backprop_summary(d: Derivation) -> str:
+    """Backprop as vector-Jacobian products, one row per move, output layer first."""
+    return _block([rf"{lhs} &= {rhs} && \qquad {note}" for lhs, rhs, note in backprop_rows(d)])
 
 
 def _block(rows: list[str]) -> str:

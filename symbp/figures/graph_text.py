@@ -16,6 +16,7 @@ from sympy.printing.str import StrPrinter
 from ..core.derivation import Derivation
 from ..core.naming import SUPERSCRIPT, unicode_name
 from ..core.registry import ACTIVATIONS
+from ..printing import forms
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def legend(d: Derivation, l: int) -> tuple[LegendItem, ...]:
     L = d.L
     cost = d.net.cost_entry
     items.append(LegendItem(rf"a^{{({L})}}_i \to C",
-                            cost.latex_gradient.replace("a_j", f"a^{{({L})}}_i")
+                            forms.cost_gradient(cost).replace("a_j", f"a^{{({L})}}_i")
                             .replace("y_j", "y_i"),
                             f"a{f'({L})'.translate(SUPERSCRIPT)}ᵢ → C",
                             _cost_text(cost.name, L)))

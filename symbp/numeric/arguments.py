@@ -70,7 +70,41 @@ def _convert_arguments(x, y, weights, biases, widths):
     return (x, y, *params)
 
 
-RUNTIME = (_float_array, _shape, _convert_arguments)
+def _out_arrays(out, widths, contiguous):
+    """The arrays grad writes into, dC/dW_1..dC/dW_L then dC/db_1..dC/db_L, from ``out``
+    ({"W": [...], "b": [...]}, as grad returns); ValueError naming the first that is not a
+    writeable float64 array of its gradient's shape (C-contiguous where ``contiguous``)."""
+    L = len(widths) - 1
+    if not isinstance(out, dict) or sorted(out) != ["W", "b"]:
+        raise ValueError(f'out must be a dict {{"W": [...], "b": [...]}} of {L} arrays each, '
+                         f"shaped as grad's result; got {type(out).__name__}")
+    shapes = {"W": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "b": [(widths[l],) for l in range(1, L + 1)]}
+    arrays = []
+    for key in ("W", "b"):
+        given = out[key]
+        if not isinstance(given, (list, tuple)) or len(given) != L:
+            raise ValueError(f'out["{key}"] must be a list of {L} arrays, one per layer; got '
+                             f"{type(given).__name__}")
+        for l, (array, shape) in enumerate(zip(given, shapes[key]), start=1):
+            wanted = f"a writeable float64 array of shape {shape}" + (
+                ", C-contiguous" if contiguous else "")
+            if not isinstance(array, np.ndarray):
+                found = type(array).__name__
+            elif array.dtype != np.float64 or _shape(array) != shape or \
+                    not array.flags.writeable or (contiguous and not array.flags.c_contiguous):
+                found = f"{array.dtype} of shape {_shape(array)}" + (
+                    "" if array.flags.writeable else ", read-only") + (
+                    ", not C-contiguous" if contiguous and not array.flags.c_contiguous else "")
+            else:
+                arrays.append(array)
+                continue
+            raise ValueError(f'out["{key}"][{l - 1}] (dC/d{key}_{l}) must be {wanted}; '
+                             f"got {found}")
+    return arrays
+
+
+RUNTIME = (_float_array, _shape, _convert_arguments, _out_arrays)
 
 
 def runtime_source() -> str:

@@ -38,7 +38,7 @@ class NumericGradients:
     x is (n_0,) or (batch, n_0), y likewise; the cost is summed over the batch.
     ``grad``, ``cost`` and ``forward`` are the generated module's functions
     (``grad`` is what a call runs; for jax it is already ``jax.jit``-ed); ``source``
-    is the module's text.
+    is the module's text. For numba, ``make_step`` gives the fused training step.
     """
 
     def __init__(self, network, backend: str, source: str, namespace):
@@ -46,6 +46,15 @@ class NumericGradients:
         self.grad = namespace["grad"]
         self.cost = namespace["cost"]
         self.forward = namespace["forward"]
+        self._make_step = namespace.get("make_step")
+
+    def make_step(self, optimizer: str, learning_rate: float, **settings):
+        """The fused training step of the numba module (its ``make_step``: forward, backward
+        and the optimiser's update in one compiled call that allocates no array)."""
+        if self._make_step is None:
+            raise ValueError(f"the fused training step is generated for backend 'numba', not "
+                             f"{self.backend!r}: symbp.lambdify(d, backend='numba').make_step(...)")
+        return self._make_step(optimizer, learning_rate, **settings)
 
     def __call__(self, x, y, weights, biases):
         return self.grad(x, y, weights, biases)

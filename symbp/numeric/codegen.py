@@ -10,6 +10,8 @@ live here too; ``numba_codegen`` prints the same trace as a compiled kernel.
 from __future__ import annotations
 
 from ..core.recursion import backprop_deltas
+from ..printing.forms import unit_plain
+from . import forms
 from .arguments import fast_check_source, runtime_source
 from .trace import CodeOps, trace
 
@@ -30,10 +32,15 @@ def module_source(d, proved: str = "") -> str:
             "# backpropagation"]
     for s in ops.statements:
         body += [f"# {s.math}", f"{s.target} = {s.code}"]
-    body.append(gradient_return(ops))
-    grad = function("grad(x, y, weights, biases)",
+    results = [ops.weight[l] for l in range(1, d.L + 1)] + [ops.bias[l] for l in range(1, d.L + 1)]
+    body += ["if out is not None:  # written into the arrays given, once every one is checked",
+             f"    for given, value in zip(_out_arrays(out, WIDTHS, False), "
+             f"({', '.join(results)})):",
+             "        given[...] = value", "    return out", gradient_return(ops)]
+    grad = function("grad(x, y, weights, biases, out=None)",
                     'dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the '
-                    "batch.", body)
+                    "batch. With ``out`` (such a dict of float64 arrays), written into its "
+                    "arrays.", body)
     return module_text(d, ops, "import numpy as np\n", [grad], proved=proved)
 
 
@@ -41,8 +48,8 @@ def module_text(d, ops: CodeOps, imports: str, functions: list[str],
                 helpers: tuple[str, ...] = (), kernel: str = "", proved: str = "") -> str:
     """Docstring, imports, the network's constants, forward and cost, ``functions``, checks."""
     net = d.net
-    numpy_helpers = "".join(dict.fromkeys(net.activation(l).numpy_helper
-                                          for l in range(1, d.L + 1)))
+    numpy_helpers = "".join(dict.fromkeys(
+        h for l in range(1, d.L + 1) for h in _numpy_helpers(net.activation(l)) if h))
     parts = [f'"""{docstring(d, ops, kernel, proved)}"""\n\n{imports}',
              f"WIDTHS = {net.widths!r}\nACTIVATIONS = {net.activations!r}\nCOST = {net.cost!r}\n"
              f"PROGRAM = {d.program.fingerprint!r}  # the fingerprint of the program below\n",
@@ -63,8 +70,14 @@ def numpy_functions(d) -> list[str]:
                   *forward_lines(net), f"return a{L}[0] if single else a{L}"]),
         function("cost(x, y, weights, biases)", "The cost C, summed over the batch.",
                  [f"{arguments_line(L)} = _arguments(x, y, weights, biases)",
-                  *forward_lines(net), f"return {cost.numpy.format(a=f'a{L}', y='y')}"]),
+                  *forward_lines(net),
+                  f"return {forms.cost(cost).value.format(a=f'a{L}', y='y')}"]),
     ]
+
+
+def _numpy_helpers(act) -> tuple[str, ...]:
+    code = forms.activation(act)
+    return (code.value.numpy_helper, code.vjp.numpy_helper if code.vjp else "")
 
 
 def arguments_line(L: int, y: str = "y") -> str:
@@ -86,15 +99,20 @@ def function(signature: str, doc: str, lines: list[str]) -> str:
 def forward_lines(net, keep_z=()) -> list[str]:
     lines = []
     for l in range(1, net.L + 1):
-        act = net.activation(l)
+        value = forms.activation(net.activation(l)).value.numpy
         z = f"{'x' if l == 1 else f'a{l - 1}'} @ W{l}.T + b{l}"
         if l in keep_z:
             lines.append(f"z{l} = {z}")
             z = f"z{l}"
-        elif (act.numpy_fast or act.numpy) != "{z}":
+        elif value != "{z}":
             z = f"({z})"  # a temporary freed at once: fewer live arrays, faster large batches
-        lines.append(f"a{l} = {(act.numpy_fast or act.numpy).format(z=z)}")
+        lines.append(f"a{l} = {value.format(z=z)}")
     return lines
+
+
+def _filled(template: str) -> str:
+    """A template with its placeholders as the names they stand for: {a} as a."""
+    return template.format(z="z", a="a", v="v", y="y", out="out")
 
 
 def docstring(d, ops: CodeOps, kernel: str = "", proved: str = "") -> str:
@@ -105,26 +123,32 @@ def docstring(d, ops: CodeOps, kernel: str = "", proved: str = "") -> str:
     origin = ("the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)"
               if d.recursion_function is backprop_deltas
               else f"the recursion {recursion!r} given to symbp.derive, NOT symbp's own")
-    forms = []
+    listed_forms = []
     for l in sorted({net.activations.index(name) + 1 for name in net.activations}):
         act = net.activation(l)
+        code = forms.activation(act)
         where = f", where a = {act.name}(z)"
-        forms.append(f"{act.name}(z) = {(act.numpy_fast or act.numpy).format(z='z')}")
-        if act.numpy_derivative:
-            uses_a = "{a}" in act.numpy_derivative
-            forms.append(f"{act.name}'(z) = {act.numpy_derivative.format(z='z', a='a')}"
-                         + (where if uses_a else ""))
-        if act.numpy_vjp:
-            forms.append(f"J_{act.name}(z)ᵀ v = {act.numpy_vjp.format(a='a', v='v')}{where}")
-    forms.append(f"C = {cost.numpy.format(a='a', y='y')}, where a = a_{d.L}")
-    forms.append(f"∂C/∂a = {cost.numpy_gradient.format(a='a', y='y')}")
+        listed_forms.append(f"{act.name}(z) = {_filled(code.value.numpy)}")
+        if code.derivative:
+            uses_a = "{a}" in code.derivative.numpy
+            listed_forms.append(f"{act.name}'(z) = {_filled(code.derivative.numpy)}"
+                                + (where if uses_a else ""))
+        if code.vjp:
+            listed_forms.append(f"J_{act.name}(z)ᵀ v = {_filled(code.vjp.numpy)}{where}")
+    listed_forms.append(f"C = {_filled(forms.cost(cost).value)}, where a = a_{d.L}")
+    listed_forms.append(f"∂C/∂a = {_filled(forms.cost(cost).gradient.numpy)}")
     output = cost.output_delta(net.activations[-1])
     if ops.fused and output is not None:
-        forms.append(f"J_{output.activation}(z)ᵀ ∂C/∂a = {output.math} "
-                     f"(= {output.numpy.format(a='a', y='y')}: the product above with the "
-                     "division by a cancelled, so an output that underflows to 0 gives no NaN)")
+        listed_forms.append(
+            f"J_{output.activation}(z)ᵀ ∂C/∂a = {unit_plain(output.form)} "
+            f"(= {_filled(forms.output_delta(output).numpy)}: the product above with the "
+            "division by a cancelled, so an output that underflows to 0 gives no NaN)")
+    helpers = "".join(h for h in (forms.activation(net.activation(l)).value.numpy_helper
+                                  for l in range(1, d.L + 1)) if h)
+    if helpers:
+        listed_forms.append("where " + " ".join(helpers.split()))
     steps = "\n".join(f"    {s.math}" for s in ops.statements)
-    listed = "\n".join(f"    {f}" for f in forms)
+    listed = "\n".join(f"    {f}" for f in listed_forms)
     widths = " -> ".join(map(str, net.widths))
     imports = "NumPy and numba" if kernel else "only NumPy"
     program = (f"Program {d.program.fingerprint}: the recursion recorded once by symbp; these "
@@ -152,7 +176,7 @@ Backpropagation, {origin}:
 
 {program}
 
-Numeric forms (NumPy, from symbp.core.registry):
+Numeric forms (NumPy, printed by symbp.numeric.forms from the formulas of symbp.core.registry):
 {listed}
 
 Imports {imports}. Generated code: regenerate it with symbp rather than editing it.

@@ -20,6 +20,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
+from . import forms
 from .array_printers import MathPrinter, RowsPrinter, numeric_form
 
 BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
@@ -94,8 +95,8 @@ class CodeOps:
     # ---- RecursionOps
 
     def cost_gradient(self):
-        cost = self.symbols.net.cost_entry
-        self._cost_gradient = numeric_form(cost.numpy_gradient, "∂C/∂{a}", cost.numba_gradient,
+        code = forms.cost(self.symbols.net.cost_entry).gradient
+        self._cost_gradient = numeric_form(code.numpy, "∂C/∂{a}", code.numba,
                                            a=self._a[self.L], y=self._y)
         return self._cost_gradient
 
@@ -105,12 +106,15 @@ class CodeOps:
             fused = self._output_delta(l, v, f"∂C/∂a_{l} ⊙ {act.name}'(z_{l})")
             if fused is not None:
                 return fused
-            if "{z}" in act.numpy_derivative + (act.numba_derivative or ""):
+            derivative = forms.activation(act).derivative
+            assert derivative is not None  # an elementwise σ has one
+            if "{z}" in derivative.numpy + derivative.numba:
                 self.uses_z.add(l)
-            prime = numeric_form(act.numpy_derivative, f"{act.name}'({{z}})",
-                                 act.numba_derivative, z=self._z[l], a=self._a[l])
+            prime = numeric_form(derivative.numpy, f"{act.name}'({{z}})", derivative.numba,
+                                 z=self._z[l], a=self._a[l])
             return sp.HadamardProduct(v, prime)
-        if act.numpy_vjp is None:
+        vjp = forms.activation(act).vjp
+        if vjp is None:
             raise ValueError(f"activation {act.name!r} has no numeric vector-Jacobian product")
         fused = self._output_delta(l, v, f"J_{act.name}(z_{l})ᵀ ∂C/∂a_{l}")
         if fused is not None:
@@ -120,7 +124,7 @@ class CodeOps:
             named = self._column(f"v{l}", width, f"v_{l}")
             self._emit(f"v{l}", f"v_{l}", self.rows.rows(v), v, "delta", width)
             v = named
-        return numeric_form(act.numpy_vjp, f"J_{act.name}(z_{l})ᵀ {{v}}", act.numba_vjp,
+        return numeric_form(vjp.numpy, f"J_{act.name}(z_{l})ᵀ {{v}}", vjp.numba,
                             a=self._a[l], v=v)
 
     def _output_delta(self, l: int, v, math: str):
@@ -132,7 +136,8 @@ class CodeOps:
         if form is None:
             return None
         self.fused.add(l)
-        return numeric_form(form.numpy, math, form.numba, a=self._a[l], y=self._y)
+        code = forms.output_delta(form)
+        return numeric_form(code.numpy, math, code.numba, a=self._a[l], y=self._y)
 
     def transpose_times(self, l: int, v):
         return self._W[l].T * v

@@ -15,8 +15,8 @@ import sympy as sp
 
 from ..core import registry
 from ..core.functions import softmax_formula
-from ..core.network import Network
 from ..core.routes import differentiate
+from ..printing import forms
 from .exact import Exact, first_difference
 
 
@@ -88,7 +88,8 @@ def activation_lemma(act: registry.Activation) -> Lemma:
     if act.formula is None or act.derivative is None:
         raise ValueError(f"activation {act.name!r} has no explicit formula to prove against")
     name, statement = f"{act.name}'", f"d/dz {act.name}(z) = registered derivative"
-    latex = rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}"
+    latex = (rf"\frac{{d}}{{dz}}\,{forms.activation_formula(act)} = "
+             rf"{forms.activation_derivative(act)}")
     formula = sp.sympify(act.formula(z))
     if not formula.has(z):
         return Lemma(name, statement, latex, False,
@@ -118,25 +119,10 @@ def cost_lemma(cost: registry.Cost, n: int) -> Lemma:
     y = sp.symbols(f"y_1:{n + 1}")
     return _check(
         f"{cost.name} gradient", f"d/da_j of the {cost.name} cost = registered gradient",
-        rf"\frac{{\partial}}{{\partial a_j}}\Bigl({cost.latex}\Bigr) = {cost.latex_gradient}",
+        rf"\frac{{\partial}}{{\partial a_j}}\Bigl({forms.cost_formula(cost)}\Bigr) = "
+        rf"{forms.cost_gradient(cost)}",
         sp.Matrix([cost.formula(a, y)]).jacobian(a).T, sp.Matrix(cost.gradient(a, y)),
     )
-
-
-def function_lemmas(net: Network) -> list[Lemma]:
-    found: list[Lemma] = []
-    for l, name in enumerate(net.activations, start=1):
-        act = registry.ACTIVATIONS[name]
-        if act.elementwise and act.formula is not None:
-            lemma = activation_lemma(act)
-        elif not act.elementwise:
-            lemma = softmax_lemma(act, net.widths[l])
-        else:
-            continue
-        if lemma.name not in {f.name for f in found}:
-            found.append(lemma)
-    found.append(cost_lemma(net.cost_entry, net.widths[-1]))
-    return found
 
 
 # ---------------------------------------------------------------- layer lemmas

@@ -46,6 +46,7 @@ from ..core.limits import magnitude
 from . import lemmas, returned
 from .claims import Claim, Failure, Proof, Row
 from .construction import Construction, Problem, chain_text, unchecked_code
+from .function_lemmas import function_lemmas
 from .settle import ROUTES, Progress, Work, describe, fail, label, replayed, rows, short, tex
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
@@ -155,7 +156,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         with deadline(timeout):
             proof.fingerprint = _fingerprint(d)
             if exact:
-                proof.lemmas = lemmas.function_lemmas(d.net)
+                proof.lemmas = function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
             if chosen in ("expand", "construction") and compares:

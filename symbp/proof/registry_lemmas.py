@@ -25,6 +25,7 @@ from ..core import registry
 from . import general, lemmas
 from .claims import Claim
 from .exact import first_difference
+from .form_claims import form_claims
 from .indexed import DEPTH, LAYER, WIDTH, A, J, K, Y, Z, jacobian_entry, readable
 from .statements import activation_statement, cost_statement, jacobian_statement
 from .sums import normal
@@ -47,7 +48,7 @@ def function_claims(hidden: registry.Activation, out: registry.Activation,
             claims.append(_activation_claim(act))
     claims.append(_cost_claim(cost))
     claims.append(entrywise_claim(hidden, out, cost))
-    return claims
+    return claims + form_claims(hidden, out, cost)
 
 
 def _activation_claim(act: registry.Activation) -> Claim:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core import registry
+from ..printing import forms
 from .indexed import display, latex
 
 # name: (plain text, LaTeX left side, LaTeX right side, layer, parameter)
@@ -43,13 +44,14 @@ def lemma_statement(name: str, expr: sp.Expr | None,
 
 def activation_statement(act: registry.Activation) -> tuple[str, str]:
     return (f"{act.name}: the registered derivative is d/dz of the formula",
-            rf"\frac{{d}}{{dz}}\,{act.latex_formula} = {act.latex_derivative}")
+            rf"\frac{{d}}{{dz}}\,{forms.activation_formula(act)} = "
+            rf"{forms.activation_derivative(act)}")
 
 
 def cost_statement(cost: registry.Cost) -> tuple[str, str]:
     return (f"{cost.name}: the registered dC/da_k is d/da_k of the cost, for every width n_L",
-            rf"\frac{{\partial}}{{\partial a_k}}\Bigl({cost.latex}\Bigr) = "
-            + cost.latex_gradient.replace("_j", "_k"))
+            rf"\frac{{\partial}}{{\partial a_k}}\Bigl({forms.cost_formula(cost)}\Bigr) = "
+            + forms.cost_gradient(cost).replace("_j", "_k"))
 
 
 def jacobian_statement(act: registry.Activation, registered: sp.Expr) -> tuple[str, str]:
