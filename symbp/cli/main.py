@@ -73,7 +73,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     proof = parser.add_argument_group("proof")
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
-                            "local for larger ones)")
+                            "construction for larger ones)")
     _timeout(proof)
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress, notes or warnings")
