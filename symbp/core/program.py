@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import operator
 import numbers
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
