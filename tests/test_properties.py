@@ -33,7 +33,7 @@ SETTINGS = settings(max_examples=25, deadline=None,
 
 
 @SETTINGS
-@given(networks(), st.sampled_from(["expand", "local"]))
+@given(networks(), st.sampled_from(["expand", "construction", "local"]))
 def test_any_small_network_is_proved(net, method):
     proof = symbp.prove(symbp.derive(net), method=method)
     assert proof.holds, (net, proof.summary())
@@ -64,7 +64,7 @@ def test_any_wrong_entry_is_caught(net, data):
     def wrong(ops):
         symbp.core.recursion.backprop_deltas(Scaled(ops))
 
-    for method in ("expand", "local"):
+    for method in ("expand", "construction", "local"):
         proof = symbp.prove(symbp.derive(net, recursion=wrong), method=method)
         assert not proof.holds
         first = proof.failures[0]

@@ -164,6 +164,8 @@ def load(path: str | Path) -> Job:
         data = tomllib.loads(read_bounded(path))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:  # tomllib descends once per bracket: 50,000 of them exhaust it
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     _check_table(data, TOP_LEVEL, str(path))
     render = data.get("render", {})
     _check_table(render, RENDER, f"{path} [render]")
@@ -238,7 +240,8 @@ def whole(digits: str) -> int:
 
 
 def check_title(title: object, where: str = "--title") -> str:
-    """A usable document title, or ConfigError: text, not empty, no control characters."""
+    """A usable document title, or ConfigError: UTF-8 text, not empty, no control characters
+    (tabs and line breaks are fine: the documents show each as a space)."""
     if not isinstance(title, str):
         raise ConfigError(f"{where} must be a string, got {title!r}")
     if not title.strip():
@@ -246,7 +249,12 @@ def check_title(title: object, where: str = "--title") -> str:
     if len(title) > limits.MAX_TITLE_CHARS:
         raise ConfigError(f"{where}: the title has {len(title):,} characters, past the limit of "
                           f"{limits.MAX_TITLE_CHARS} (limit MAX_TITLE_CHARS)")
-    bad = next((c for c in title if unicodedata.category(c) == "Cc" and c not in "\t\n"), None)
+    byte = next((c for c in title if "\udc80" <= c <= "\udcff"), None)  # as Python reads argv
+    if byte is not None:
+        raise ConfigError(f"{where}: the title holds the byte 0x{ord(byte) - 0xDC00:02X}, which "
+                          "is not UTF-8; write the title in UTF-8")
+    bad = next((c for c in title if unicodedata.category(c) in ("Cc", "Cs")
+                and c not in "\t\n"), None)
     if bad is not None:
         raise ConfigError(f"{where}: the title holds the control character U+{ord(bad):04X}; "
                           "remove it")

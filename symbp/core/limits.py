@@ -19,6 +19,10 @@ MAX_SWELL_SIZE = 12  # largest depth or width `symbp swell` measures (the δ pro
 #                      would take minutes past it)
 MAX_EPOCHS = 100_000  # `symbp train`: a few seconds of XOR, a history.csv of 2 MB
 MAX_DATA_FILE_BYTES = 1024**3  # `symbp train`: a .npz or .csv data file (read whole)
+MAX_NUMBER_CHARS = 100  # a number of a worked example written as text, like "1/3" or "2.5e-3"
+MAX_NUMBER_EXPONENT = 300  # its power of ten: 1e100000 would take exact arithmetic minutes
+MIN_MEMORY_BYTES = 256 * 2**20  # `symbp` refuses to start under a smaller ulimit -v (it needs
+#                                 about 170 MiB to import; short of it, libraries fail in C)
 
 
 def parameter_count(widths: list[int]) -> int:

@@ -121,8 +121,10 @@ class NetworkSymbols:
         z, a = {}, {0: self.x}
         for r in self.net.resolved:
             l = r.index
-            if r.kind.name == "dense":  # the seed's layer, as a matrix product
-                z[l] = self._weights[l] * a[l - 1] + self._biases[l]
+            if r.kind.name == "dense":  # the seed's layer, entry by entry:
+                W, b, inputs = self._weights[l], self._biases[l], a[l - 1]
+                z[l] = sp.Matrix([sp.Add(*[W[j, k] * inputs[k] for k in range(W.cols)], b[j])
+                                  for j in range(W.rows)])  # a matrix product is slow on symbols
                 a[l] = sp.Matrix(self.net.activation(l).apply(list(z[l])))
                 continue
             zs, outs = layers.forward(r, list(a[l - 1]), self._params[l],
@@ -139,7 +141,12 @@ class NetworkSymbols:
         return self._forward[1][self.check_layer(l, allow_input=True)]
 
     def composed_cost(self) -> sp.Expr:
-        """C as one expression in x, y, W and b."""
+        """C as one expression in x, y, W and b (built once: the direct route of every layer
+        differentiates this one expression)."""
+        return self._composed_cost
+
+    @cached_property
+    def _composed_cost(self) -> sp.Expr:
         return self.net.cost_entry.formula(list(self.composed_a(self.L)), list(self.y))
 
     def layered_map(self, l: int, z: sp.Matrix) -> dict[sp.Expr, sp.Symbol]:

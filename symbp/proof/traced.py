@@ -118,8 +118,31 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
 
 
 def _where(case: Case) -> str:
-    conditions = [_condition(e, r, v) for e, r, v in case.explorer.relations]
-    return " and ".join(conditions) if conditions else "every depth"
+    """The case's comparisons as one range per quantity: "L ≥ 3", "L = 2"."""
+    bounds: dict[sp.Expr, list] = {}  # quantity -> [lowest, highest], integers or None
+    for difference, relation, outcome in case.explorer.relations:
+        relation = relation if outcome else _NOT[relation]
+        constant = difference.as_coeff_Add()[0]
+        quantity, value = difference - constant, -constant
+        low, high = bounds.setdefault(quantity, [1 if quantity.is_positive else None, None])
+        if relation in (">", ">=", "=="):
+            value_low = value + 1 if relation == ">" else value
+            bounds[quantity][0] = value_low if low is None else max(low, value_low)
+        if relation in ("<", "<=", "=="):
+            value_high = value - 1 if relation == "<" else value
+            bounds[quantity][1] = value_high if high is None else min(high, value_high)
+        if relation == "!=":  # never made by the recorder; said as it is
+            return " and ".join(_condition(*r) for r in case.explorer.relations)
+    said = [_range(quantity, low, high) for quantity, (low, high) in bounds.items()]
+    return " and ".join(said) if said else "every depth"
+
+
+def _range(quantity: sp.Expr, low, high) -> str:
+    if low is not None and low == high:
+        return f"{quantity} = {low}"
+    if high is None:
+        return f"{quantity} ≥ {low}"
+    return f"{quantity} ≤ {high}" if low is None else f"{low} ≤ {quantity} ≤ {high}"
 
 
 _SAY = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}

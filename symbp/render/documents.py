@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from ..document.build import Document
 from ..document.matrix import MatrixChapter
-from .environment import environment
+from .environment import environment, plain_line
 from .html import finish_html
 from .markdown import github_math
 
@@ -26,8 +26,8 @@ _PDF_ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "
 
 
 def pdf_text(text: str) -> str:
-    """Plain text for a PDF metadata field, TeX's special characters escaped."""
-    return "".join(_PDF_ESCAPES.get(c, c) for c in text)
+    """Plain text for a PDF metadata field, on one line, TeX's special characters escaped."""
+    return "".join(_PDF_ESCAPES.get(c, c) for c in plain_line(text))
 
 
 def render_document(doc: Document, fmt: str = "tex", *,
