@@ -35,7 +35,7 @@ from ..core.status import ORDER, Status, worst
 from .lemmas import Lemma
 
 STATUSES = tuple(s.value for s in ORDER)  # worst first
-KINDS = ("recursion", "expansion", "direct", "function", "general")
+KINDS = ("recursion", "expansion", "direct", "function", "general", "curvature")
 ROUTE_KINDS = ("recursion", "expansion", "direct")
 # the per-layer table's columns: what each route kind claims about ∂C/∂W_l or ∂C/∂b_l
 CHECKS = {"recursion": "recursion = gradient", "expansion": "expansion = recursion",
@@ -50,7 +50,7 @@ class Claim:
 
     statement: str  # plain text: "recursion = dC/dW_2"
     latex: str  # the same statement in LaTeX, for documents
-    kind: str  # recursion | expansion | direct | function | general
+    kind: str  # recursion | expansion | direct | function | general | curvature (second order)
     status: str  # a Status: proved | checked | screened | not compared | timed out | failed
     how: str  # how it was established: "by per-layer lemmas", "by exact comparison", ...
     layer: int | None = None
@@ -177,6 +177,7 @@ class Proof:
             parts.append(_listed("lemmas", functions))
         parts += [f"{c.statement} {c.how}" if c.proved else f"{c.statement}: {c.status}"
                   for c in self.claims if c.kind == "general"]
+        parts += _curvature_clauses([c for c in self.claims if c.kind == "curvature"])
         missing = [k for k in ROUTE_KINDS if not any(c.kind == k for c in self.claims)]
         if missing and len(missing) < len(ROUTE_KINDS):
             parts.append(f"{', '.join(missing)}: not compared")
@@ -253,6 +254,14 @@ def _route_clauses(claims: list[Claim]) -> list[str]:
         else:
             clauses += phrases
     return clauses
+
+
+def _curvature_clauses(claims: list[Claim]) -> list[str]:
+    """Second-order claims, one clause per status: the labels of those settled alike."""
+    by_status: dict[str, list[str]] = {}
+    for c in claims:
+        by_status.setdefault(c.status, []).append(c.label)
+    return [f"{', '.join(labels)}: {status}" for status, labels in by_status.items()]
 
 
 def _listed(what: str, claims: list[Claim]) -> str:

@@ -1,0 +1,457 @@
+"""The second-order theorem: for every depth L and all widths, the curvature program gives
+the Hessian ∂²C/∂θ_l ∂θ_m, and the Gauss–Newton program gives Jᵀ H_C J, block by block.
+
+As the first-order theorem (``theorem``), by induction over the layers from the output down:
+
+1. **trace**: each program is recorded once for a symbolic depth L and widths n_l
+   (``core.curvature_generic``), a few cases, each replayed on index formulas
+   (``CurvatureIndexOps``); written out at every depth 1..BOX, each case binds every
+   layer's δ, Ω, Γ and block row exactly once. The steps it takes are grouped.
+2. **lemmas**, symbolic identities in the widths and the layer (``general.check``, also
+   written out at small widths): the base case and the step of δ and of Ω (the chain rule,
+   twice: Ω_l = (∂z_(l+1)/∂z_l)ᵀ Ω_(l+1) ∂z_(l+1)/∂z_l + Σ_i δ_(l+1),i ∂²z_(l+1),i/∂z_l²; the
+   Gauss–Newton program without the second sum), Γ_l = ∂δ_l/∂θ_(≥l) in the columns of θ_l,
+   θ_(l+1) and θ_M for M > l + 1 (the column's layer M a symbol), and the block row
+   ∂²C/∂θ_l ∂θ_(≥l) = Σ_i Γ_l,i ∂z_l,i/∂θ_l + Σ_i δ_l,i ∂²z_l,i/∂θ_l ∂θ_(≥l).
+3. **function lemmas**: those of the first-order theorem and σ'' = d/dz σ'.
+4. **cross-check**: the per-network second-order prover (method local) on small networks.
+5. **induction**, proved when every claim above is.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sympy as sp
+
+from ..core import curvature, registry
+from ..core.curvature_generic import GenericCurvatureProgram, record_curvature_generic
+from ..core.curvature_program import replay
+from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
+from ..core.network import Network
+from ..core.program import ProgramError
+from ..core.second_order import SecondDerivation
+from ..core.status import Status, worst
+from . import general
+from .claims import Claim, Proof
+from .curvature import prove_second_order
+from .curvature_indexed import (
+    CJ,
+    CK,
+    COLUMN,
+    KINDS,
+    OMEGA,
+    CurvatureIndexOps,
+    IndexCross,
+    IndexRow,
+    bound_cross,
+    column,
+    cross_symbol,
+)
+from .indexed import DELTA, WIDTH, A, B, I, IndexMatrix, J, K, W, Z, fresh, generic, softmax_unit
+from .lemmas import activation_lemma
+from .sums import normal
+from .theorem import cross_check_widths, entries
+
+PROGRAMS = {"hessian": ("H", curvature.backprop_curvature, True),
+            "gauss_newton": ("G", curvature.backprop_gauss_newton, False)}
+T = sp.Symbol("T", integer=True, positive=True)  # M = l + 1 + T: a layer past l + 1
+SMALL = (1, 2)  # the widths lemmas with four widths are written out at
+
+
+class _Truths:
+    """The derivatives each lemma is compared with, from the network's own maps."""
+
+    def __init__(self, hidden, out, cost, residual: bool):
+        self.hidden, self.out, self.cost, self.residual = hidden, out, cost, residual
+        self.units = {a.name: None if a.elementwise else softmax_unit(a) for a in (hidden, out)}
+        self.acts = [a for a in (hidden, out) if a.elementwise]
+
+    def activate(self, expr: sp.Expr, layer: sp.Expr) -> sp.Expr:
+        act = self.out if sp.sympify(layer) == DEPTH else self.hidden
+        return general.activate(expr, layer, act, self.units[act.name])
+
+    def d(self, expr: sp.Expr, x: sp.Expr) -> sp.Expr:
+        """∂expr/∂x with σ' differentiating to the opaque σ''."""
+        return curvature.plain(curvature.curving(expr, self.acts).diff(x))
+
+    def z(self, layer: sp.Expr, i: sp.Expr, active: bool = True) -> sp.Expr:
+        m = fresh()
+        z = sp.Sum(W[layer, i, m] * A[layer - 1, m], (m, 1, WIDTH[layer - 1])) + B[layer, i]
+        return self.activate(z, layer - 1) if active else z
+
+    def output(self) -> sp.Expr:
+        i = fresh()
+        C = sp.Sum(general.cost_term(self.cost, i), (i, 1, WIDTH[DEPTH]))
+        if self.residual or curvature.absorbs_output(self.cost):
+            C = self.activate(C, DEPTH)
+            return self.d(C.diff(Z[DEPTH, J]), Z[DEPTH, K])
+        H = C.diff(A[DEPTH, J]).diff(A[DEPTH, K])
+        return self.activate(self.out.prime(Z[DEPTH, J]) * H * self.out.prime(Z[DEPTH, K]),
+                             DEPTH)
+
+    def step(self) -> sp.Expr:
+        l, i, i2 = LAYER, fresh(), fresh()
+        zi, zi2 = self.z(l + 1, i), self.z(l + 1, i2)
+        first = sp.Sum(OMEGA[l + 1, i, i2] * zi.diff(Z[l, J]) * zi2.diff(Z[l, K]),
+                       (i, 1, WIDTH[l + 1]), (i2, 1, WIDTH[l + 1]))
+        if not self.residual:
+            return first
+        return first + sp.Sum(DELTA[l + 1, i] * self.d(zi.diff(Z[l, J]), Z[l, K]),
+                              (i, 1, WIDTH[l + 1]))
+
+    def cross_own(self, kind: str) -> sp.Expr:
+        l, i = LAYER, fresh()
+        return sp.Sum(OMEGA[l, I, i] * self.z(l, i, False).diff(column(kind, l)),
+                      (i, 1, WIDTH[l]))
+
+    def cross_above(self, kind: str, at: sp.Expr) -> sp.Expr:
+        l, i = LAYER, fresh()
+        dz = self.z(l + 1, i).diff(Z[l, I])
+        terms = cross_symbol(l + 1, i, kind, at) * dz
+        if self.residual:
+            terms += DELTA[l + 1, i] * self.d(dz, column(kind, at))
+        return sp.Sum(terms, (i, 1, WIDTH[l + 1]))
+
+    def row(self, rk: str, ck: str) -> sp.Expr:
+        l, i = LAYER, fresh()
+        q = W[l, J, K] if rk == "W" else B[l, J]
+        dz = self.z(l, i, False).diff(q)
+        return sp.Sum(cross_symbol(l, i, ck, COLUMN) * dz
+                      + DELTA[l, i] * dz.diff(column(ck)), (i, 1, WIDTH[l]))
+
+
+# ---------------------------------------------------------------- trace and groups
+
+
+def _bound_value(kind: str, layer: sp.Expr, ops: CurvatureIndexOps) -> Any:
+    if kind == "delta":
+        return ops.delta(layer)
+    if kind == "curvature":
+        j, k = fresh(), fresh()
+        n = ops.width(layer)
+        return IndexMatrix(OMEGA[layer, j, k], j, k, (n, n))
+    return bound_cross(layer, ops.width(layer))
+
+
+def _groups(program: GenericCurvatureProgram, hidden, out, cost) -> tuple[dict, list[str]]:
+    """Each case replayed on index formulas; its bindings relabelled at the symbolic layer l
+    (the output layer's stays at L) and grouped by kind: equal steps, one lemma."""
+    groups: dict[str, dict[str, tuple[Any, list[str]]]] = {}
+    problems = list(program.problems)
+    for case in program.cases:
+        ops = CurvatureIndexOps(hidden, out, cost)
+        try:
+            before = replay(case.part(PRELUDE), ops)
+            top = replay(case.part(TOP), ops, before)
+            carried = {name: _bound_value(kind, layer.xreplace({DEPTH: LAYER + 1}), ops)
+                       for kind in ("delta", "curvature", "cross")
+                       for layer, name in case.bound.get(kind, {}).items()
+                       if name in top and name not in before}
+            replay(case.part(GENERIC), ops, {**before, **carried})
+        except Exception as error:  # a step the index ops cannot form: a failed claim
+            problems.append(f"{case.where}: {type(error).__name__}: {error}")
+            continue
+        trace: Any = ops.trace
+        for kind, table in (("delta", trace.deltas), ("curvature", trace.curvature),
+                            ("cross", trace.cross), ("row", trace.rows)):
+            for layer, value in table.items():
+                base = sp.sympify(layer) == DEPTH and kind != "row"
+                name = f"{kind} {'base' if base else 'step'}"
+                relabelled = value if base else _relabel(value, layer)
+                key = _key(relabelled)
+                place = f"layer {layer} ({case.where})"
+                groups.setdefault(name, {}).setdefault(key, (relabelled, []))[1].append(place)
+    return groups, problems
+
+
+def _relabel(value: Any, layer: sp.Expr) -> Any:
+    f = lambda e: generic(e, layer)  # noqa: E731
+    if isinstance(value, IndexCross):
+        return IndexCross({k: f(e) for k, e in value.entries.items()}, value.row, f(value.length))
+    if isinstance(value, IndexRow):
+        return IndexRow({k: f(e) for k, e in value.entries.items()})
+    if isinstance(value, IndexMatrix):
+        return IndexMatrix(f(value.entry), value.row, value.col, tuple(map(f, value.shape)))
+    return type(value)(f(value.entry), value.index, f(value.length))
+
+
+def _key(value: Any) -> str:
+    if isinstance(value, IndexCross):
+        parts = [value.at(k, I) for k in KINDS]
+    elif isinstance(value, IndexRow):
+        parts = list(value.entries.values())
+    elif isinstance(value, IndexMatrix):
+        parts = [value.at(J, K)]
+    else:
+        parts = [value.at(K)]
+    return sp.srepr([normal(p, {}) for p in parts])
+
+
+def _coverage(program: GenericCurvatureProgram) -> list[str]:
+    for depth in range(1, BOX + 1):
+        try:
+            program.instance(depth, lambda m: 2)
+        except ProgramError as error:
+            return [str(error)]
+    return []
+
+
+# ---------------------------------------------------------------- lemmas
+
+
+Checked = tuple[str, general.Identity, tuple[int, ...]]
+
+
+def _identities(name: str, value: Any, t: _Truths) -> list[Checked]:
+    """(what, identity, widths written out) for one group's value."""
+    l, n = LAYER, WIDTH
+    if name == "delta base":
+        unit = t.units[t.out.name]
+        return [("", general.base_case(value.at(K), t.out, t.cost, unit), general.WIDTHS)]
+    if name == "delta step":
+        return [("", general.step(value.at(K), t.hidden, t.units[t.hidden.name]),
+                 general.WIDTHS)]
+    if name == "curvature base":
+        return [("", general.Identity(t.activate(value.at(J, K), DEPTH), t.output(),
+                                      {J: (1, n[DEPTH]), K: (1, n[DEPTH])}, [n[DEPTH]]),
+                 general.WIDTHS)]
+    if name == "curvature step":
+        return [("", general.Identity(t.activate(value.at(J, K), l), t.step(),
+                                      {J: (1, n[l]), K: (1, n[l])}, [n[l], n[l + 1]]),
+                 general.WIDTHS)]
+    found: list[Checked] = []
+    if name.startswith("cross"):
+        layer = DEPTH if name == "cross base" else l
+        for kind in KINDS:
+            own = value.at(kind, I).xreplace({COLUMN: layer})
+            truth = t.cross_own(kind).xreplace({LAYER: layer}) if layer == DEPTH else \
+                t.cross_own(kind)
+            ranges = {I: (1, n[layer]), CJ: (1, n[layer])}
+            if kind == "W":
+                ranges[CK] = (1, n[layer - 1])
+            found.append((f"columns of theta_{layer} ({kind})",
+                          general.Identity(own, truth, ranges, [n[layer], n[layer - 1]]),
+                          general.WIDTHS))
+            if name == "cross base":
+                continue
+            for at, label in ((l + 1, "theta_(l+1)"), (l + 1 + T, "theta_M, M > l + 1")):
+                entry = t.activate(value.at(kind, I).xreplace({COLUMN: at}), l)
+                ranges = {I: (1, n[l]), CJ: (1, n[at])}
+                if kind == "W":
+                    ranges[CK] = (1, n[at - 1])
+                widths = list(dict.fromkeys([n[l], n[l + 1], n[at], n[at - 1]]))
+                found.append((f"columns of {label} ({kind})",
+                              general.Identity(entry, t.cross_above(kind, at), ranges, widths),
+                              general.WIDTHS if len(widths) <= 2 else SMALL))
+        return found
+    for rk in KINDS:  # the block row
+        for ck in KINDS:
+            ranges = {J: (1, n[l]), CJ: (1, n[COLUMN])}
+            if rk == "W":
+                ranges[K] = (1, n[l - 1])
+            if ck == "W":
+                ranges[CK] = (1, n[COLUMN - 1])
+            found.append((f"rows {rk}, columns {ck}",
+                          general.Identity(value.entries[(rk, ck)], t.row(rk, ck), ranges,
+                                           [n[l], n[l - 1], n[COLUMN], n[COLUMN - 1]]), SMALL))
+    return found
+
+
+STATEMENTS = {  # name: (plain text, LaTeX)
+    "delta base": ("delta^(L) = dC/dz^(L)", r"\delta^{(L)} = \partial C/\partial z^{(L)}"),
+    "delta step": ("delta^(l) = dC/dz^(l) given delta^(l+1)",
+                   r"\delta^{(l)} = \partial C/\partial z^{(l)}"),
+    "curvature base": ("Omega^(L) = d2C/dz^(L)2", r"\Omega^{(L)} = \frac{\partial^2 C}"
+                                                  r"{\partial z^{(L)}\,\partial z^{(L)}}"),
+    "curvature step": ("Omega^(l) = d2C/dz^(l)2 given Omega^(l+1) and delta^(l+1)",
+                       r"\Omega^{(l)} = \frac{\partial^2 C}{\partial z^{(l)}\,\partial z^{(l)}}"),
+    "cross base": ("Gamma^(L) = d delta^(L)/d theta_L",
+                   r"\Gamma^{(L)} = \partial \delta^{(L)}/\partial \theta_L"),
+    "cross step": ("Gamma^(l) = d delta^(l)/d theta_(>=l) given Gamma^(l+1)",
+                   r"\Gamma^{(l)} = \partial \delta^{(l)}/\partial \theta_{\ge l}"),
+    "row step": ("block row l = d2C/d theta_l d theta_(>=l)",
+                 r"\frac{\partial^2 C}{\partial \theta_l\, \partial \theta_{\ge l}} = "
+                 r"J_l^{T}\, \Gamma^{(l)}"),
+}
+GN_STATEMENTS = {
+    "curvature base": ("Omega^(L) = J_sigma^T H_C J_sigma (Gauss-Newton)",
+                       r"\Omega^{(L)} = J_\sigma^{T} H_C J_\sigma"),
+    "curvature step": ("Omega^(l) = (dz^(l+1)/dz^(l))^T Omega^(l+1) dz^(l+1)/dz^(l) "
+                       "(Gauss-Newton: no residual)",
+                       r"\Omega^{(l)} = B_l^{T} H_C B_l"),
+}
+
+
+def _lemma_claims(title: str, groups: dict, t: _Truths) -> list[Claim]:
+    claims = []
+    texts = {**STATEMENTS, **(GN_STATEMENTS if not t.residual else {})}
+    for name in ("delta base", "delta step", "curvature base", "curvature step", "cross base",
+                 "cross step", "row step"):
+        for value, places in groups.get(name, {}).values():
+            started = time.perf_counter()
+            outcomes = [(what, general.check(identity, widths)) for what, identity, widths in
+                        _identities(name, value, t)]
+            status = worst(o.status for _, o in outcomes)
+            bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
+            hows = "; ".join(f"{w}: {o.how}" if w else o.how for w, o in outcomes)
+            where = "; ".join(places[:3]) + ("" if len(places) <= 3 else
+                                             f"; and {len(places) - 3} more")
+            text, tex = texts[name]
+            claims.append(Claim(f"{title}: {text}, for every width", tex, "general", status,
+                                f"{hows}; taken at {where}", name=f"{title} {name}",
+                                residual="" if bad is None else f"{bad[0]}: {bad[1].residual}",
+                                entry=None if bad is None else bad[1].entry,
+                                seconds=time.perf_counter() - started))
+    return claims
+
+
+# ---------------------------------------------------------------- the theorem
+
+
+def _trace_claims(title: str, function: Callable, t: _Truths) -> list[Claim]:
+    started = time.perf_counter()
+    try:
+        program = record_curvature_generic(function)
+    except Concrete as refusal:
+        return [Claim(f"{title}: the program is recorded for every depth", "", "general",
+                      "not compared", "it reads a concrete depth or width", name=f"{title} trace",
+                      residual=str(refusal)[:300])]
+    groups, problems = _groups(program, t.hidden, t.out, t.cost)
+    problems += _coverage(program)
+    cases = "; ".join(c.where for c in program.cases)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in groups.items())
+    trace = Claim(f"{title}: the program binds every layer's delta, Omega, Gamma and block row "
+                  "exactly once, at every depth", "", "general",
+                  "failed" if problems else "proved",
+                  f"recorded once for a symbolic depth L and widths n_l: {len(program.cases)} "
+                  f"cases ({cases}); written out at every depth 1..{BOX}; steps: {counts}",
+                  name=f"{title} trace", residual="; ".join(problems)[:300],
+                  seconds=time.perf_counter() - started)
+    return [trace, *_lemma_claims(title, groups, t)]
+
+
+def _second_claims(hidden, out) -> list[Claim]:
+    claims = []
+    for act in {a.name: a for a in (hidden, out)}.values():
+        if not act.elementwise or act.formula is None or act.derivative is None:
+            continue
+        z = sp.Dummy("z")
+        forms = curvature.second(act)
+        assert forms.formula is not None
+        lemma = activation_lemma(act)
+        diff = sp.diff(sp.sympify(act.derivative(z)), z)
+        ok = lemma.holds and sp.simplify(sp.sympify(forms.formula(z)) - diff) == 0
+        claims.append(Claim(f"{act.name}: sigma'' = d/dz sigma', from the registered sigma'",
+                            rf"{act.latex}''(z) = \frac{{d}}{{dz}} {act.latex}'(z)", "general",
+                            "proved" if ok else "failed", "symbolic identity in z (exact)",
+                            name=f"{act.name}''"))
+    return claims
+
+
+def _cross_check(hidden, out, cost, programs: dict) -> Claim:
+    started = time.perf_counter()
+    problems = []
+    nets = cross_check_widths(hidden, out, cost)[:2]
+    for widths in nets:
+        L = len(widths) - 1
+        net = Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
+        d = SecondDerivation(net, curvature=programs["hessian"],
+                             gauss_newton=programs["gauss_newton"])
+        proof = prove_second_order(d, "local")
+        rows = [c for c in proof.claims if c.name.startswith(("H row", "G row"))]
+        bad = next((c for c in rows if not c.proved), None)
+        if bad is not None:
+            problems.append(f"widths {widths}: {bad.label}: {bad.residual or bad.culprit}")
+    listed = "; ".join(", ".join(map(str, w)) for w in nets)
+    return Claim(f"the per-network second-order prover agrees: it proves the H and G rows "
+                 f"(method local) for widths {listed}", r"\text{per network: widths }" + listed,
+                 "general", "failed" if problems else "proved",
+                 "the per-network prover (exact, in layered symbols), independent of the index "
+                 "notation", name="cross-check", residual="; ".join(problems)[:300],
+                 seconds=time.perf_counter() - started)
+
+
+def induction(premises: list[Claim]) -> Claim:
+    status = worst(c.status for c in premises)
+    if status == Status.NOT_COMPARED:
+        status = Status.FAILED
+    first = next((c for c in premises if not c.proved), None)
+    return Claim(
+        "for every depth L and all widths n_0..n_L, the curvature program gives every block "
+        "d2C/d theta_l d theta_m and the Gauss-Newton program every block of J^T H_C J",
+        r"\forall L,\ n_0, \dots, n_L:\quad \frac{\partial^2 C}{\partial \theta_l\, "
+        r"\partial \theta_m} = J_l^{T}\, \Gamma_l \big|_{\theta_m}, \quad G = J^{T} H_C J",
+        "general", status,
+        "induction over l from L down to 1: the base cases give Ω_L, Γ_L and δ_L; the steps "
+        "give Ω_l, Γ_l and δ_l from layer l + 1, because C depends on z_l and θ_(>l) only "
+        "through z_(l+1), θ_(>l) and the layers above; the row lemma gives the block row, "
+        "whose transpose is the block column (second derivatives commute); the trace shows "
+        "these are the only steps the programs take",
+        name="theorem", culprit="" if first is None else first.label,
+        residual="" if first is None else first.residual)
+
+
+def prove_second_order_theorem(activation: str = "generic", cost: str = "mse", *,
+                               output: str | None = None, timeout: float | None = None,
+                               programs: dict | None = None) -> Proof:
+    """The theorem for ``activation`` (hidden), ``output`` and ``cost``, uncached."""
+    hidden, out, cost_entry = entries(activation, cost, output)
+    curvature.supported(Network([2] * 2 + [max(2, cost_entry.min_outputs)],
+                                activation=[hidden.name, out.name], cost=cost_entry.name))
+    programs = {**{k: v[1] for k, v in PROGRAMS.items()}, **(programs or {})}
+    timeout = check_seconds(timeout)
+    start = time.perf_counter()
+    claims: list[Claim] = []
+    try:
+        with deadline(timeout):
+            for name, (title, _, residual) in PROGRAMS.items():
+                claims += _trace_claims(title, programs[name],
+                                        _Truths(hidden, out, cost_entry, residual))
+            claims += _second_claims(hidden, out)
+            claims.append(_cross_check(hidden, out, cost_entry, programs))
+    except TimedOut:
+        claims.append(Claim("the proof finished in time", "", "general", "timed out",
+                            f"stopped after {timeout:g} s", name="time"))
+    claims.append(induction(claims))
+    return Proof("general", claims, seconds=time.perf_counter() - start,
+                 network=f"second order, every depth and width: activation={hidden.name!r}, "
+                         f"output={out.name!r}, cost={cost_entry.name!r}",
+                 note="programs " + ", ".join(getattr(f, "__name__", "?")
+                                              for f in programs.values()))
+
+
+_CACHE: dict[tuple, Proof] = {}
+
+
+def second_order_theorem(activation: str = "generic", cost: str = "mse", *,
+                         output: str | None = None, timeout: float | None = None) -> Proof:
+    """The theorem for symbp's own programs, kept per process (a copy per call)."""
+    hidden, out, cost_entry = entries(activation, cost, output)
+    key = tuple(registry.meaning(e, 3) for e in (hidden, out, cost_entry))
+    if key not in _CACHE:
+        proof = prove_second_order_theorem(activation, cost, output=output, timeout=timeout)
+        if proof.status == "timed out":
+            return proof
+        _CACHE[key] = proof
+    return copy.deepcopy(_CACHE[key])
+
+
+def covers_second_order(d: SecondDerivation) -> str:
+    """"" when the theorem speaks for ``d``'s curvature and Gauss–Newton programs: each is the
+    instance, at d's depth and widths, of the program recorded for every depth."""
+    widths = d.net.widths
+    for name in PROGRAMS:
+        try:
+            g = record_curvature_generic(d.functions[name])
+            inst = g.instance(d.L, lambda m: widths[m], context=f"{name}\n{d.net.meaning()}")
+        except (Concrete, ProgramError) as reason:
+            return f"the {name} program is not recorded for every depth: {reason}"
+        if inst.fingerprint != d.programs[name].fingerprint:
+            return (f"this network's {name} program differs from the one recorded for every "
+                    "depth")
+    return ""
