@@ -29,6 +29,7 @@ from typing import Any
 import sympy as sp
 
 from . import registry
+from .forms import UnitForm
 from .functions import Opaque, opaque_pair
 
 # ---------------------------------------------------------------- σ'' and the cost's Hessian
@@ -141,6 +142,54 @@ def output_curvature_in_z(cost: registry.Cost, a: list, y: list) -> sp.Matrix:
     avars = sp.symbols(f"s1:{len(a) + 1}", cls=sp.Dummy)
     closed = sp.Matrix(form.formula(list(avars), list(y))).jacobian(avars)
     return closed.xreplace(dict(zip(avars, a))) * act.jacobian(a, a)
+
+
+@dataclass(frozen=True)
+class OutputCurvature:
+    """The output layer's curvature as the code computes it, SymPy in one unit's ``names``.
+
+    Elementwise σ_L: ``gauss_newton`` = σ'² h (J_σᵀ H_C J_σ's diagonal) and ``residual`` =
+    g σ'' (Σ_j g_j ∂²a_j's diagonal), each cancelled to a fraction-free form where σ' is
+    registered in a (sigmoid with bce: y (1 - a)² + (1 - y) a², no division by a). A cost
+    that absorbs σ_L: ``product`` = H_C v for one unit, (∂δ_L/∂a) ⊙ J_σᵀ v from the closed
+    δ_L and the registered vector-Jacobian product ((Σ y) a (v - Σ a v) for softmax_ce).
+    """
+
+    names: tuple[str, ...]  # ("a", "y"), or ("z", "a", "y") where σ' needs z
+    gauss_newton: sp.Expr | None = None
+    residual: sp.Expr | None = None
+    product: UnitForm | None = None
+
+
+@cache
+def output_curvature(act: registry.Activation, cost: registry.Cost) -> OutputCurvature:
+    """The forms of ``OutputCurvature`` for output activation ``act`` and ``cost``."""
+    a, y, z = (sp.Symbol(n) for n in ("a", "y", "z"))
+    if absorbs_output(cost):
+        closed, vjp = cost.output_delta(act.name), act.vjp
+        assert closed is not None
+        assert vjp is not None
+        va, vv = vjp.args
+        ca, cy = closed.form.args
+        slope = sp.diff(closed.form.expr, ca).xreplace({ca: va})
+        reductions = (*(r for r in closed.form.reductions if slope.has(r.name)),
+                      *vjp.reductions)
+        return OutputCurvature(("a", "y", "v"), product=UnitForm(
+            (va, cy, vv), slope * vjp.expr, tuple(reductions)))
+    forms = second(act)
+    if act.of_output is not None and forms.of_output is not None:
+        prime, twice, names = act.of_output(a), forms.of_output(a), ("a", "y")
+    elif act.derivative is not None and forms.formula is not None:
+        prime, twice, names = act.derivative(z), forms.formula(z), ("z", "a", "y")
+    else:
+        raise ValueError(f"activation {act.name!r} has no formula to print code from")
+    terms = registry.per_unit(cost)
+    assert terms is not None
+    h, g = cost_hessian_term(cost)(a, y), sp.sympify(terms[1](a, y))
+    if names[0] == "z":  # σ' in z: as the formula writes it (e^-z, not e^2z, so no overflow)
+        return OutputCurvature(names, prime**2 * h, g * twice)
+    return OutputCurvature(names, sp.factor(sp.cancel(prime**2 * h)),
+                           sp.factor(sp.cancel(g * twice)))
 
 
 # PSD of H_C: what the targets must satisfy (each expression nonnegative), by cost

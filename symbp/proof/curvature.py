@@ -39,6 +39,7 @@ from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import batch_gap_claim, cost_psd_claims, kronecker_claims, residual_claims
 from .lemmas import Lemma, _check, delta_lemma
+from .prove import prove as prove_first
 
 METHODS = ("auto", "expand", "local")
 EXPAND_LIMIT = 300  # estimated paths × parameters above which auto chooses "local"
@@ -310,3 +311,19 @@ def _rop_claims(d: SecondDerivation, session: Exact) -> list[Claim]:
                 claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]
             claims.append(claim)
     return claims
+
+
+def prove(d, method: str = "auto", *, order: int | None = None, **options) -> Proof:
+    """``symbp.prove``: the first-order proof (``proof.prove.prove``) of a ``Derivation``, or
+    the second-order proof (``prove_second_order``) of a derivation of order 2; ``order``
+    asks for one of them (1 for the gradients of an order-2 derivation)."""
+    wanted = getattr(d, "order", 1) if order is None else order
+    if isinstance(wanted, bool) or wanted not in (1, 2):
+        raise ValueError(f"unknown order {wanted!r}; choose one of: 1, 2")
+    if wanted == 1:
+        return prove_first(d, method, **options)
+    unknown = [k for k in options if k not in ("timeout", "progress")]
+    if unknown:
+        raise ValueError(f"second order takes no option {unknown[0]!r}; it takes timeout and "
+                         "progress")
+    return prove_second_order(d, method, **options)
