@@ -177,6 +177,7 @@ def output_curvature(act: registry.Activation, cost: registry.Cost) -> OutputCur
         return OutputCurvature(("a", "y", "v"), product=UnitForm(
             (va, cy, vv), slope * vjp.expr, tuple(reductions)))
     forms = second(act)
+    names: tuple[str, ...]
     if act.of_output is not None and forms.of_output is not None:
         prime, twice, names = act.of_output(a), forms.of_output(a), ("a", "y")
     elif act.derivative is not None and forms.formula is not None:
