@@ -18,14 +18,17 @@ from ..core.network import Network
 from ..document.build import Document, build
 from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
+from ..document.second_order import second_order_chapter
 from ..document.worked import worked_json
 from ..numeric.codegen import module_source
+from ..numeric.curvature_codegen import second_order_source
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import require_numeric
 from ..proof.prove import Proof
 from ..render.documents import render_document, render_matrix
 from ..render.figures import figure_files, markdown_images
 from ..render.latex import DEFAULT_TIMEOUT, compile_all, missing_compiler_note
+from ..render.second_order import render_second_order
 
 Update = Callable[[str, int, int], None]
 
@@ -47,6 +50,7 @@ class Build:
     example: WorkedExample | None = None  # numbers for the worked example
     wanted: tuple[str, ...] = ()  # the formats being made: their PDFs compile side by side
     notes: list[str] = field(default_factory=list)
+    second: Proof | None = None  # the second-order proof, for a derivation of order 2
 
     @cached_property
     def document(self) -> Document:
@@ -66,6 +70,12 @@ class Build:
         return render_matrix(self.matrix, "tex")
 
     @cached_property
+    def second_order_tex(self) -> str:
+        assert self.second is not None
+        return render_second_order(second_order_chapter(self.d, self.second, self.example),
+                                   "tex")
+
+    @cached_property
     def pdfs(self) -> dict[str, bytes]:
         """Every PDF of the run, compiled at once: one pdflatex per document, side by side."""
         sources = {}
@@ -73,6 +83,8 @@ class Build:
             sources["derivation.pdf"] = self.tex
         if "matrix" in self.wanted and missing_compiler_note() is None:
             sources["matrix.pdf"] = self.matrix_tex
+        if "second_order" in self.wanted and missing_compiler_note() is None:
+            sources["second_order.pdf"] = self.second_order_tex
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
@@ -94,6 +106,10 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
 def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]:
     def make(b: Build) -> dict[str, bytes]:
         try:
+            if b.second is not None:  # order 2: hessian, hvp and gauss_newton too
+                flavor = "numba" if name == "gradients_numba.py" else "numpy"
+                return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
+                                                  second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
             raise Skipped(f"no {name}: {error}") from None
@@ -110,6 +126,30 @@ def proved_sentence(d: Derivation, proof: Proof) -> str:
                 f"{proof.fingerprint}: see proof.json.")
     return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
             "proof.json.")
+
+
+def second_sentence(d: Derivation, proof: Proof) -> str:
+    """What the module's docstring says of the second-order proof: only of the same programs."""
+    if proof.fingerprint != getattr(d, "fingerprint", None):
+        return "symbp's second-order proof is of other programs: these are not proved."
+    if proof.holds:
+        return (f"Proved by symbp ({proof.method}) for this network, programs "
+                f"{proof.fingerprint}: see second_order.json.")
+    return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
+            "second_order.json.")
+
+
+def _second_order(b: Build) -> dict[str, bytes]:
+    """The chapter "Second order" as .tex, .md, its PDF where pdflatex is, and its proof."""
+    if b.second is None:
+        raise Skipped("no second_order: it needs --order 2")
+    chapter = second_order_chapter(b.d, b.second, b.example)
+    files = {"second_order.tex": b.second_order_tex.encode(),
+             "second_order.md": render_second_order(chapter, "md").encode(),
+             "second_order.json": b.second.to_json().encode()}
+    if "second_order.pdf" in b.pdfs:
+        files["second_order.pdf"] = b.pdfs["second_order.pdf"]
+    return files
 
 
 def _markdown(b: Build) -> dict[str, bytes]:
@@ -167,6 +207,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            lambda b: {name: text.encode() for name, text in figure_files(b.d).items()}),
     # the matrix-calculus chapter, the seed's sequel: .tex, .md and, with pdflatex, .pdf
     Format("matrix", ("matrix.tex", "matrix.md", "matrix.pdf"), _matrix),
+    # second order (--order 2): the chapter and its proof, second_order.json
+    Format("second_order", ("second_order.tex", "second_order.md", "second_order.pdf",
+                            "second_order.json"), _second_order, default=False),
 ]}
 FILENAMES = {name: f.files[0] for name, f in FORMATS.items()}  # format → its main file
 

@@ -29,8 +29,10 @@ from .numba_codegen import numba_module_source
 FLAVORS = ("numpy", "numba")
 
 
-def second_order_source(d, flavor: str = "numpy", proved: str = "") -> str:
-    """The module of ``d`` (a ``SecondDerivation``) with hessian, gauss_newton and hvp."""
+def second_order_source(d, flavor: str = "numpy", proved: str = "",
+                        proved_second: str = "") -> str:
+    """The module of ``d`` (a ``SecondDerivation``) with hessian, gauss_newton and hvp;
+    ``proved`` and ``proved_second`` say what was proved of the programs (or nothing)."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
     require_numeric(d.net)
@@ -50,7 +52,8 @@ def second_order_source(d, flavor: str = "numpy", proved: str = "") -> str:
     parts += _hvp_functions(d, ops, flavor)
     parts.append(DIRECTION)
     parts += [h for h in dict.fromkeys(helpers) if h and _name(h) not in first]
-    return _told(first, d, proved) + "\n\n" + "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
+    added = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
+    return _told(first, d, proved_second) + "\n\n" + added
 
 
 def _name(helper: str) -> str:

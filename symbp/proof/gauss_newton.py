@@ -74,11 +74,11 @@ def cost_psd_claims(cost: registry.Cost) -> list[Claim]:
     names; the last claim is the PSD statement, its status the worst of its premises'."""
     if curvature.absorbs_output(cost):
         premises = _softmax_ce_premises(cost)
-        how = ("vᵀ H_C v = (Σ_m y_m) Σ_i p_i ((e_i - p)ᵀ v)², a nonnegatively weighted sum of "
+        how = ("vᵀ H_C v = (Σ_m y_m) Σ_i p_i ((e_i - p)ᵀ v)^2, a nonnegatively weighted sum of "
                "squares, by the claims above")
     else:
         premises = _per_unit_premises(cost)
-        how = "vᵀ H_C v = Σ_j h(a_j, y_j) v_j², a sum of nonnegative terms, by the claims above"
+        how = "vᵀ H_C v = Σ_j h(a_j, y_j) v_j^2, a sum of nonnegative terms, by the claims above"
     status = worst(c.status for c in premises)
     where = curvature.TARGETS_TEXT[cost.name]
     split = "z_L" if curvature.absorbs_output(cost) else "a_L"
