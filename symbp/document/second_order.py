@@ -11,6 +11,7 @@ width and depth.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -138,7 +139,7 @@ def _groups(claims) -> list[Group]:
     found: dict[tuple[str, str, str], list[str]] = {}
     for c in claims:
         how = c.how if c.proved else f"{c.how}; {c.culprit or c.residual}".rstrip("; ")
-        stem = "".join(ch for ch in c.label if not (ch.isdigit() or ch == ",")).strip()
+        stem = re.sub(r"[\d,]+$", "", c.label).strip()
         found.setdefault((stem, c.status, how), []).append(c.label)
     return [Group(", ".join(names), status, how) for (_, status, how), names in found.items()]
 

@@ -28,6 +28,7 @@ per-layer table; ``name`` is a short label ("dC/dW_2", "sigmoid'").
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import KW_ONLY, asdict, dataclass, field
 
@@ -257,11 +258,15 @@ def _route_clauses(claims: list[Claim]) -> list[str]:
 
 
 def _curvature_clauses(claims: list[Claim]) -> list[str]:
-    """Second-order claims, one clause per status: the labels of those settled alike."""
-    by_status: dict[str, list[str]] = {}
+    """Second-order claims, one clause per status; labels that differ only in their layers
+    counted once ("H row ×3")."""
+    by_status: dict[str, dict[str, int]] = {}
     for c in claims:
-        by_status.setdefault(c.status, []).append(c.label)
-    return [f"{', '.join(labels)}: {status}" for status, labels in by_status.items()]
+        stem = re.sub(r"[\d,]+$", "", c.label).strip()  # H row 2 and H row 1: H row
+        stems = by_status.setdefault(c.status, {})
+        stems[stem] = stems.get(stem, 0) + 1
+    return [", ".join(s if n == 1 else f"{s} ×{n}" for s, n in stems.items()) + f": {status}"
+            for status, stems in by_status.items()]
 
 
 def _listed(what: str, claims: list[Claim]) -> str:

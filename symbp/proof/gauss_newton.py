@@ -109,7 +109,7 @@ def _per_unit_premises(cost: registry.Cost) -> list[Claim]:
     known = tuple(sp.sympify(f(y)) for f in curvature.TARGETS[cost.name])
     reason = nonnegative(term, known)
     started = time.perf_counter()
-    sign = _claim("h >= 0", f"h(a, y) = {term} >= 0 {curvature.TARGETS_TEXT[cost.name]}",
+    sign = _claim("h nonnegative", f"h(a, y) = {term} >= 0 {curvature.TARGETS_TEXT[cost.name]}",
                   rf"h(a, y) = {sp.latex(term)} \ge 0",
                   "failed" if reason else "proved",
                   "read off its form: a sum of products of even powers and of factors the "
@@ -153,8 +153,8 @@ def _softmax_ce_premises(cost: registry.Cost) -> list[Claim]:
                      Identity(sp.Sum(explicit(i), (i, 1, n)), sp.Integer(1), {}, [n]))
     started = time.perf_counter()
     reason = nonnegative(explicit(J)) or nonnegative(total, (Y[m],))
-    sign = _claim("weights >= 0", "p_i = e^(z_i) / sum_m e^(z_m) >= 0, and sum_m y_m >= 0 for "
-                  "targets y_m >= 0", r"p_i = \frac{e^{z_i}}{\sum_m e^{z_m}} \ge 0, \quad "
+    sign = _claim("weights nonnegative", "p_i = e^(z_i) / sum_m e^(z_m) >= 0, and sum_m y_m >= 0 "
+                  "for targets y_m >= 0", r"p_i = \frac{e^{z_i}}{\sum_m e^{z_m}} \ge 0, \quad "
                   r"\sum_m y_m \ge 0", "failed" if reason else "proved",
                   "read off the formulas: exponentials and sums of them, the targets' sum "
                   "(exact)", started, reason)
