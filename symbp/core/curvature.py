@@ -62,7 +62,7 @@ def second(act: registry.Activation) -> SecondForms:
         formula = _as_function(sp.diff(act.derivative(z), z), z)
     if act.of_output is not None:
         in_a = act.of_output(a)
-        of_output = _as_function(sp.expand(sp.diff(in_a, a) * in_a), a)
+        of_output = _as_function(sp.factor(sp.diff(in_a, a) * in_a), a)
     _, prime = opaque_pair(act.name, act.latex, act.formula, act.derivative)
     attrs: dict[str, Any] = {"formula": staticmethod(formula) if formula else None,
                              "latex_name": act.latex + "''"}

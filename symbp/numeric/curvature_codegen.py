@@ -25,6 +25,7 @@ from . import forms
 from .codegen import function, module_source
 from .curvature_trace import ArrayOps, replayed
 from .numba_codegen import numba_module_source
+from .numba_loops import forward_kernel_lines
 
 FLAVORS = ("numpy", "numba")
 
@@ -79,7 +80,10 @@ def _told(first: str, d, proved: str) -> str:
 
 
 def _forward(d, keep_z: set[int], flavor: str) -> list[str]:
-    """z_l (where kept) and a_l, as array expressions (numba: softmax by its row loop)."""
+    """z_l (where kept) and a_l: array expressions, or in numba the first-order kernel's
+    loops (products by BLAS or unrolled, e^z vectorized)."""
+    if flavor == "numba":
+        return forward_kernel_lines(d.net, keep_z)
     lines = []
     for l in range(1, d.L + 1):
         act = d.net.activation(l)
