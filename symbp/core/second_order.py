@@ -24,13 +24,7 @@ from typing import Any
 import sympy as sp
 
 from . import curvature, limits
-from .curvature import (
-    absorbs_output,
-    cost_hessian_term,
-    output_curvature_in_z,
-    second,
-    supported,
-)
+from .curvature import absorbs_output, supported
 from .curvature_program import CurvatureProgram, record_curvature
 from .derivation import Derivation
 from .network import Network
@@ -73,7 +67,7 @@ class SymbolicCurvatureOps(SymbolicOps):
         return [act.prime(z) for z in self.symbols.z_symbols(l)]
 
     def _second(self, l: int) -> list[sp.Expr]:
-        function = second(self.symbols.net.activation(l)).function
+        function = curvature.second(self.symbols.net.activation(l)).function
         return [function(z) for z in self.symbols.z_symbols(l)]
 
     def _rows_scaled(self, l: int, M: sp.Matrix) -> sp.Matrix:
@@ -95,8 +89,8 @@ class SymbolicCurvatureOps(SymbolicOps):
         s = self.symbols
         a, y, cost = list(s.a_symbols(s.L)), list(s.y), s.net.cost_entry
         if absorbs_output(cost):
-            return output_curvature_in_z(cost, a, y)
-        h = cost_hessian_term(cost)
+            return curvature.output_curvature_in_z(cost, a, y)
+        h = curvature.cost_hessian_term(cost)
         return sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
 
     def cost_hessian_times(self, u: sp.Matrix) -> sp.Matrix:
