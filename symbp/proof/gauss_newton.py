@@ -19,7 +19,9 @@ residual vanishes, and the Kronecker factors of G's diagonal blocks.
 
 from __future__ import annotations
 
+import copy
 import time
+from functools import cache
 
 import sympy as sp
 
@@ -213,7 +215,13 @@ def _split_by_z(d: SecondDerivation, l: int) -> sp.Matrix:
 
 
 def batch_gap_claim() -> Claim:
-    """The K-FAC gap over a batch of B samples, symbolic in B."""
+    """The K-FAC gap over a batch of B samples, symbolic in B (kept per process: it reads
+    nothing of a network; each call returns its own copy)."""
+    return copy.deepcopy(_batch_gap())
+
+
+@cache
+def _batch_gap() -> Claim:
     B = sp.Symbol("B", integer=True, positive=True)
     N, M = sp.Symbol("N", integer=True, positive=True), sp.Symbol("M", integer=True, positive=True)
     Om, Ac = sp.IndexedBase("Omega"), sp.IndexedBase("A")
