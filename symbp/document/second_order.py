@@ -20,6 +20,7 @@ from ..core import curvature
 from ..core.derivation import Derivation
 from ..core.second_order import SecondDerivation
 from ..printing.latex import Printer, aligned, number_latex
+from ..printing.width import width
 from ..proof.claims import Proof
 from ..proof.gauss_newton import vanishing_output_residual
 from ..proof.second_order_theorem import covers_second_order, second_order_theorem
@@ -241,8 +242,10 @@ def _layer(d: SecondDerivation, P: Printer, l: int) -> LayerStep:
             rf"(W_{{{l + 1}}}^{{T}} \delta_{{{l + 1}}}) \odot {s}''(z_{{{l}}})\bigr)")
     value = d.trace("hessian").curvature[l]
     lhs = rf"\Omega^{{({l})}}_{{11}}"
-    entry = aligned(P.rows(lhs, value[0, 0]))
-    return LayerStep(l, f"Propagate curvature back to layer {l}", rule, entry)
+    rows = P.rows(lhs, value[0, 0])
+    fits = all(width(rhs) <= P.room(lhs) for _, rhs in rows)  # wide layers: the rule only
+    return LayerStep(l, f"Propagate curvature back to layer {l}", rule,
+                     aligned(rows) if fits else "")
 
 
 def _worked(d: SecondDerivation, P: Printer, example: Example | dict) -> WorkedSecond:

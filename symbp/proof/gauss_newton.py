@@ -150,7 +150,7 @@ def _softmax_ce_premises(cost: registry.Cost) -> list[Claim]:
                               + q[J] * q[K] * (1 - sp.Sum(q[m], (m, 1, n))),
                               ranges, [n]))
     explicit = lambda e: sp.exp(Z[L, e]) / sp.Sum(sp.exp(Z[L, m]), (m, 1, n))  # noqa: E731
-    ones = _symbolic("softmax sums to 1", "sum_i softmax_i(z) = 1, for every width",
+    ones = _symbolic("softmax sums to one", "sum_i softmax_i(z) = 1, for every width",
                      r"\sum_i \frac{e^{z_i}}{\sum_m e^{z_m}} = 1",
                      Identity(sp.Sum(explicit(i), (i, 1, n)), sp.Integer(1), {}, [n]))
     started = time.perf_counter()
