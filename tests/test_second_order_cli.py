@@ -100,3 +100,13 @@ def test_derive_order_two_writes_the_chapter_and_the_second_order_code(capsys, t
     assert "Proved by symbp (expand) for this network, programs" in source
     second = json.loads((out_dir / "second_order.json").read_text())
     assert second["holds"] is True
+
+
+@pytest.mark.slow
+def test_prove_general_order_two(capsys):
+    code, out, _ = run(capsys, "prove", "--general", "--order", "2", "--activation", "tanh")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "proved (general): for every depth L and all widths n_0..n_L, the curvature program "
+        "gives every block of the Hessian and the Gauss-Newton program every block of J^T H_C J "
+        "(activation='tanh', output='tanh', cost='mse'); 17 of 17 claims proved")

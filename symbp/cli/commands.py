@@ -29,7 +29,7 @@ from ..proof.curvature import METHODS as SECOND_METHODS
 from ..proof.curvature import prove_second_order
 from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
-from ..proof.second_order_theorem import second_order_theorem
+from ..proof.second_order_theorem import second_order_summary, second_order_theorem
 from ..proof.theorem import general_summary, general_table, theorem
 from ..render.environment import unsettable
 from ..render.figures import swell_markdown
@@ -197,7 +197,7 @@ def _cmd_prove_general(args) -> int:
         raise BadInput(str(error)) from None
     if args.order == 2:
         print(json.dumps(proof.to_dict(), indent=2) if args.json
-              else f"{general_table(proof)}\n{proof.summary()}")
+              else f"{general_table(proof)}\n{second_order_summary(proof)}")
         return _exit_code(proof)
     print(json.dumps(proof.to_dict(), indent=2) if args.json
           else f"{general_table(proof)}\n{general_summary(proof)}")

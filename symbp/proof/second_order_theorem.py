@@ -455,3 +455,15 @@ def covers_second_order(d: SecondDerivation) -> str:
             return (f"this network's {name} program differs from the one recorded for every "
                     "depth")
     return ""
+
+
+def second_order_summary(proof: Proof) -> str:
+    """One short line for the second-order theorem: verdict, what, the claim count."""
+    done = sum(c.proved for c in proof.claims)
+    what = proof.network.removeprefix("second order, every depth and width: ")
+    verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
+    line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the curvature "
+            f"program gives every block of the Hessian and the Gauss-Newton program every block "
+            f"of J^T H_C J ({what}); {done} of {len(proof.claims)} claims proved")
+    failures = proof.failures
+    return line + (f"; first failure: {failures[0]}" if failures else "")
