@@ -54,7 +54,7 @@ class WorkedSecond:
 
     digits: int
     curvature: list[tuple[int, str]]  # (l, display Ω_l = numbers), output layer first
-    hessian: str  # display: H, block by block or whole
+    hessian: list[tuple[int, str]]  # (l, display): the blocks of θ_l's rows, from the diagonal
     gauss_newton: str  # display: G on the output layer's block beside H's
     check: str  # display: the central difference of ∂C/∂w^{(1)}_{11} and H_11
     agree: bool
@@ -261,12 +261,14 @@ def _worked(d: SecondDerivation, P: Printer, example: Example | dict) -> WorkedS
     parts = [(f"{kind}_{{{l}}}", start, size) for l in d.layers for kind, start, size in (
         ("W", d.offset(l), len(d.weights(l))),
         ("b", d.offset(l) + len(d.weights(l)), len(d.biases(l))))]
-    rows: list[tuple[str | None, str]] = []
+    hessian: list[tuple[int, str]] = []  # one display per W_l or b_l: the pages break between
     for i, (p, start, size) in enumerate(parts):
-        for q, start2, size2 in parts[i:]:
+        rows: list[tuple[str | None, str]] = []
+        for q, start2, size2 in parts[i:]:  # its rows, from the diagonal on
             block = numbers.hessian[start:start + size, start2:start2 + size2]
             lhs = rf"H_{{{p} {q}}}"
             rows.append((lhs, P.numbers(block, text, budget=P.room(lhs))))
+        hessian.append((i // 2 + 1, aligned(rows)))
     L = d.L
     last = slice(d.offset(L), d.offset(L) + d.params(L))
     gn = aligned([(rf"G_{{\theta_{{{L}}} \theta_{{{L}}}}}",
@@ -278,5 +280,5 @@ def _worked(d: SecondDerivation, P: Printer, example: Example | dict) -> WorkedS
                      (rf"\frac{{\partial^2 C}}{{\partial ({w})^2}}",
                       rf"{number_latex(decimal_text(value, digits))} \quad "
                       r"\text{(the curvature program)}")])
-    return WorkedSecond(shown, curvature, aligned(rows), gn, check,
+    return WorkedSecond(shown, curvature, hessian, gn, check,
                         agree(value, quotient, digits), w, number_latex(decimal_text(h, 2)))
