@@ -19,6 +19,8 @@ A network whose Hessian is past ``limits.MAX_HESSIAN_ENTRIES`` gets ``hessian`` 
 
 from __future__ import annotations
 
+import textwrap
+
 from ..core import limits
 from ..numeric.trace import require_numeric
 from . import forms
@@ -65,13 +67,14 @@ def _name(helper: str) -> str:
 def _told(first: str, d, proved: str) -> str:
     """The first-order module with its docstring telling of the functions added."""
     programs = ", ".join(f"{name} {p.fingerprint}" for name, p in d.programs.items())
-    text = (f"Second order (symbp.derive(net, order=2)): hessian(x, y, weights, biases) is the "
-            f"({d.params_from(1)}, {d.params_from(1)}) Hessian of the cost summed over the batch, "
-            "its rows and\ncolumns W_1 row by row, b_1, ..., W_L, b_L; gauss_newton(...) the "
-            "Gauss-Newton matrix J^T H_C J\nin the same order; hvp(x, y, weights, biases, v) is "
-            "H v by the R-operator, v and the result\nshaped like grad's. They print the "
-            f"programs {programs}\n(the curvature recursion, Gauss-Newton, Pearlmutter's "
-            "R-operator), each recorded once by symbp.\n")
+    text = textwrap.fill(
+        f"Second order (symbp.derive(net, order=2)): hessian(x, y, weights, biases) is the "
+        f"({d.params_from(1)}, {d.params_from(1)}) Hessian of the cost summed over the batch, its "
+        "rows and columns W_1 row by row, b_1, ..., W_L, b_L; gauss_newton(...) the "
+        "Gauss-Newton matrix J^T H_C J in the same order; hvp(x, y, weights, biases, v) is H v "
+        "by the R-operator, v and the result shaped like grad's. They print the programs "
+        f"{programs} (the curvature recursion, Gauss-Newton, Pearlmutter's R-operator), each "
+        "recorded once by symbp.", 88) + "\n"
     if proved:
         text += proved + "\n"
     marker = "\nImports "
