@@ -52,6 +52,21 @@ def cost(net, x, y, weights, biases) -> float:
     return float(COSTS[net.cost](a, np.atleast_2d(y)))
 
 
+KINKED = ("relu", "leaky_relu")  # no derivative at z = 0: differences across it are wrong
+
+
+def near_a_kink(net, x, weights, biases, margin=1e-4) -> bool:
+    """Whether some pre-activation of a ReLU-like layer lies within ``margin`` of its kink,
+    where central differences of step h straddle the corner."""
+    a = np.atleast_2d(x)
+    for name, W, b in zip(net.activations, weights, biases):
+        z = a @ W.T + b
+        if name in KINKED and np.any(np.abs(z) < margin):
+            return True
+        a = ACTIVATIONS[name](z)
+    return False
+
+
 def central_differences(net, x, y, weights, biases, h=1e-6):
     """dC/dW_l and dC/db_l by (C(p + h) - C(p - h)) / 2h, entry by entry."""
     params = [*weights, *biases]

@@ -59,8 +59,9 @@ def test_every_identity_of_the_matrix_chapter_names_a_checked_claim(net):
     named = {c.name: c for c in chapter.checks}
     for name in ("diag", "linear", "third-order", "batch weights", "kronecker", "theorem"):
         assert name in named
-    assert named["kronecker"].how.startswith("instantiated only")
-    assert "symbolic identity for widths n_l, n_l-1, B" in named["batch weights"].how
+    assert named["kronecker"].established == ("written out and compared exactly at every width "
+                                              "from 1 to 4, and only there")
+    assert named["batch weights"].established.startswith("as a symbolic identity, for every")
     assert ("softmax matrix" in named) == (net == SOFTMAX)
 
 

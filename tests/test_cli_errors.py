@@ -34,6 +34,17 @@ FILES = {  # network files the table refers to by name
     "big.toml": GOOD + "#" * (256 * 1024) + "\n",
     "nul_title.toml": GOOD + 'title = "a\\u0000b"\n',
     "del_title.toml": GOOD + 'title = "a\\u007fb"\n',
+    "deep.toml": "a = " + "[" * 50_000 + "]" * 50_000 + "\n",  # tomllib recurses per bracket
+    "one_by_zero.toml": 'widths = [2, 2]\n[example]\nx = ["1/0", 1]\ny = [0, 1]\n'
+                        "weights = [[[1, 0], [0, 1]]]\nbiases = [0]\n",
+    "zero_by_zero.toml": 'widths = [2, 2]\n[example]\nx = [1, 0]\ny = ["0/0", 1]\n'
+                         "weights = [[[1, 0], [0, 1]]]\nbiases = [0]\n",
+    "huge_exponent.toml": 'widths = [2, 2]\n[example]\nx = ["1e100000", 1]\ny = [0, 1]\n'
+                          "weights = [[[1, 0], [0, 1]]]\nbiases = [0]\n",
+    "long_number.toml": f'widths = [2, 2]\n[example]\nx = ["{"1" * 101}", 1]\ny = [0, 1]\n'
+                        "weights = [[[1, 0], [0, 1]]]\nbiases = [0]\n",
+    "unshowable.toml": 'widths = [2, 2]\n[example]\nx = ["1e30", "-1e30"]\ny = [0, 1]\n'
+                       'weights = [[["1e30", 1], [1, "1e30"]]]\nbiases = [0]\n',
 }
 
 CASES = [
@@ -119,6 +130,15 @@ CASES = [
     (["derive", "del_title.toml"], "U+007F"),
     # a format asked for by name that this network cannot have
     (["derive", "--widths", "2,2", "--activation", "generic", "--format", "py"], "--format py"),
+    # found adversarially (issue 23): each was an internal error or took minutes
+    (["prove", "deep.toml"], "deep.toml: invalid TOML: arrays or tables nested too deeply"),
+    (["derive", "one_by_zero.toml"], "x[0] must be a finite number; got '1/0'"),
+    (["derive", "zero_by_zero.toml"], "y[0] must be a finite number; got '0/0'"),
+    (["derive", "huge_exponent.toml"], "limit MAX_NUMBER_EXPONENT"),
+    (["derive", "long_number.toml"], "limit MAX_NUMBER_CHARS"),
+    (["derive", "unshowable.toml"], "a_1 is about 10^(-4.34e+59), past the 10^±100,000"),
+    (["derive", "--title", "caf\udce9"], "the byte 0xE9, which is not UTF-8"),  # as argv reads
+    (["derive", "\udcff.toml"], "no such network file"),  # a name that is not UTF-8
 ]
 
 
@@ -175,14 +195,24 @@ def _api_cases():
         (lambda: symbp.Network([1000, 1000]), ValueError, "1,001,000"),
         (lambda: symbp.Network([2] * 102), ValueError, "MAX_LAYERS"),
         (lambda: symbp.render(_derivation(), "md", proof="x"), ValueError, "proof"),
-        (lambda: symbp.render(_derivation(), "pdf"), ValueError, "'pdf'"),
+        (lambda: symbp.render(_derivation(), "docx"), ValueError, "'docx'"),
         (lambda: symbp.render(_derivation(), "md", title=3), ValueError, "title"),
         (lambda: config.parse_range("1..1000000000", 12), ValueError, "past the limit of 12"),
         (lambda: config.load("/dev/zero"), ValueError, "larger than"),
         (lambda: config.check_title("a\x00b"), ValueError, "U+0000"),
         (lambda: outputs.OutputFolder(""), ValueError, "empty"),
         (lambda: outputs.commit("earlier", {"../up": b""}), ValueError, "'../up'"),
+        (lambda: symbp.render(_derivation(), "md", example=_example("1/0")), ValueError,
+         "got '1/0'"),
+        (lambda: symbp.render(_derivation(), "md", example=_example("0/0")), ValueError,
+         "got '0/0'"),
+        (lambda: symbp.render(_derivation(), "md", example=_example("1e100000")), ValueError,
+         "MAX_NUMBER_EXPONENT"),
     ]
+
+
+def _example(x0: str) -> dict:
+    return {"x": [x0, 1], "y": [0, 1], "weights": [[[1, 0], [0, 1]]], "biases": [0]}
 
 
 API_CASES = _api_cases()
@@ -302,3 +332,82 @@ def test_limits_are_checked_in_well_under_a_second(argv, named, capsys, workdir)
     err = check_bad_input(argv, capsys, workdir)
     assert time.perf_counter() - started < 0.5, "a limit was checked after work began"
     assert named in err
+
+
+# ---------------------------------------------------------------- how the command itself ends
+
+
+def test_the_deadline_covers_reading_the_network_file(workdir, capsys):
+    """A FIFO nobody writes to: --timeout counts from before the first byte is read."""
+    os.mkfifo(workdir / "fifo.toml")
+    started = time.perf_counter()
+    assert main(["prove", "fifo.toml", "--timeout", "0.5"]) == 1
+    assert time.perf_counter() - started < 3
+    assert capsys.readouterr().err == "symbp: timed out after 0.5 s (--timeout)\n"
+
+
+SHELL = [  # (shell command around `symbp ARGS`, ARGS, exit code, stderr, stdout)
+    ('exec "$@" | true', ["prove", "--method", "random", "--widths", "2,2"], 1, "", None),
+    ('exec "$@" >&-', ["prove", "--widths", "2,2"], 0, "", None),
+    ('exec "$@" 2>&-', ["prove", "--widths", "2,0"], 2, None, ""),
+    ('exec "$@" >&- 2>&-', ["derive", "--widths", "2,0"], 2, None, None),
+    ('exec "$@" >/dev/full', ["list"], 3,
+     "symbp: error: standard output: No space left on device (the disk is full)\n", None),
+    ('exec "$@" >/dev/full', ["prove", "--widths", "2,2"], 3,
+     "symbp: error: standard output: No space left on device (the disk is full)\n", None),
+    ('ulimit -v 200000 && exec "$@"', ["prove", "--widths", "2,2"], 3,
+     "symbp: error: the memory limit (ulimit -v) is 195 MiB; symbp needs at least 256 MiB "
+     "to start\n", ""),
+]
+
+
+@pytest.mark.slow  # a process each
+@pytest.mark.parametrize(("shell", "args", "code", "err", "out"), SHELL,
+                         ids=[f"{s[0]} {' '.join(s[1])}" for s in SHELL])
+def test_closed_full_and_small_surroundings_end_with_the_right_code(shell, args, code, err,
+                                                                    out, tmp_path):
+    """`symbp prove | true` is exit 1 for "not proved" even when the reader left; a closed
+    stdout or stderr changes no exit code; a full stdout or a memory limit too small to start
+    are exit 3 with one line; never a traceback."""
+    result = _in_shell(shell, args, tmp_path)
+    assert result.returncode == code, result.stderr
+    if err is not None:
+        assert result.stderr == err
+    if out is not None:
+        assert result.stdout == out
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def _in_shell(shell: str, args: list[str], tmp_path: Path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "symbp", *args]
+    if shell.endswith("| true"):  # symbp's own status, not the pipeline's (true's)
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=tmp_path) as run:
+            run.stdout.close()  # the reader leaves before symbp writes a line
+            err = run.stderr.read()
+            return subprocess.CompletedProcess(command, run.wait(timeout=120), "", err)
+    return subprocess.run(["sh", "-c", shell, "sh", *command], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+
+
+@pytest.mark.slow  # a process each
+@pytest.mark.parametrize(("raised", "code", "line"), [
+    ("MemoryError", 3, "symbp: error: out of memory while starting\n"),
+    ("RuntimeError('a broken install')", 4, "symbp: internal error: RuntimeError: a broken "
+     "install (this is a bug; SYMBP_TRACEBACK=1 shows where)\n"),
+])
+def test_an_import_that_fails_is_one_line_and_its_exit_code(tmp_path, raised, code, line):
+    """symbp's own imports run before main: a library that fails to load (out of memory, a
+    broken install) still ends with one line, never a traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "jinja2").mkdir()
+    (tmp_path / "jinja2" / "__init__.py").write_text(f"raise {raised}\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-m", "symbp", "list"], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": path})
+    assert (result.returncode, result.stderr, result.stdout) == (code, line, "")

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import symbp
-from symbp.cli.publish import proved_sentence
 from symbp.numeric.codegen import module_source
 from symbp.render.figures import figure_files
+from symbp.render.formats import proved_sentence
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "output" / "default"
 FIX = "regenerate it from the repository root (symbp derive; symbp swell) and commit it"
@@ -20,13 +20,17 @@ def generated():
     return {
         "derivation.tex": symbp.render(d, "tex", proof),
         "derivation.md": symbp.render(d, "md", proof),
+        "derivation.html": symbp.render(d, "html", proof),
+        "matrix.html": symbp.render(d, "html", proof, file="matrix.html"),
+        "derivation.ipynb": symbp.render(d, "ipynb", proof),
         "proof.json": proof.to_json(),
         "gradients.py": module_source(d, proved=proved_sentence(d, proof)),
         **figure_files(d),
     }
 
 
-@pytest.mark.parametrize("name", ["derivation.tex", "derivation.md", "proof.json", "gradients.py",
+@pytest.mark.parametrize("name", ["derivation.tex", "derivation.md", "derivation.html",
+                                  "matrix.html", "derivation.ipynb", "proof.json", "gradients.py",
                                   "graph.tex", "graph.svg", "swell.svg"])
 def test_committed_example_is_current(generated, name):
     committed = (EXAMPLE / name).read_text(encoding="utf-8")

@@ -116,4 +116,4 @@ def test_swell_uses_the_document_s_own_width_and_cost():
     assert part.skipped  # the widest routes are too many to write out
     assert part.shallow["recursion"] > part.shallow["expansion"]  # the L = 1 case, explained
     md = symbp.render(d, "md", symbp.prove(d, "local"))
-    assert "With a single layer ($L = 1$) the recursion costs more" in md
+    assert "With a single layer ($`L = 1`$) the recursion costs more" in md

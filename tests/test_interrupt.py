@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from symbp.cli.outputs import STAGE_PREFIX, OutputFolder
+from symbp.cli.outputs import MANIFEST, PAUSE, STAGE_PREFIX, OutputFolder
 
 pytestmark = pytest.mark.slow  # real signals to real processes: seconds each
 
@@ -22,10 +22,12 @@ A = ["--widths", "2,2", "--format", "tex,md,json,pdf"]  # with pdflatex
 B = ["--widths", "2,3", "--activation", "tanh", "--format", "json,py,md"]  # another set
 
 
-def derive(out: Path, args, tmpdir: Path, stall=None, path=None):
+def derive(out: Path, args, tmpdir: Path, stall=None, path=None, pause=None):
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     if stall:
         env["SYMBP_STALL_AT"] = stall
+    if pause:  # (step, seconds): wait after that step of the publish window
+        env[PAUSE] = "{},{}".format(*pause)
     if path:
         env["PATH"] = f"{path}{os.pathsep}{env['PATH']}"
     return subprocess.Popen([sys.executable, "-m", "symbp", "derive", "--out", str(out),
@@ -202,16 +204,60 @@ def test_pdflatex_dies_with_symbp_and_leaves_no_folder(folder, sets, tmp_path, s
     assert listing(out) == sets["A"]
 
 
+def in_the_window(sets, step: int) -> dict[str, bytes]:
+    """What the folder shows after ``step`` steps of publishing B over A: B's files in name
+    order, then A's files that B lacks removed, then the manifest (README, "Outputs")."""
+    new = sorted(n for n in sets["B"] if n != MANIFEST)
+    stale = sorted(set(sets["A"]) - set(sets["B"]))
+    shown = dict(sets["A"])
+    for name in new[:step]:
+        shown[name] = sets["B"][name]
+    for name in stale[:max(0, step - len(new))]:
+        del shown[name]
+    return sets["B"] if step > len(new) + len(stale) else shown
+
+
+WINDOW = 8  # steps of publishing B over A: 5 files, 2 removals, the manifest
+
+
+@pytest.mark.parametrize("step", [1, 5, 6, WINDOW])
+def test_sigkill_inside_the_publish_window_leaves_the_described_mix(folder, sets, step):
+    """A kill at a known step of the window (the test hook pauses after each): the folder
+    shows exactly the mix the README describes for that step, every file whole; the next
+    run finishes the set."""
+    out, tmpdir = folder
+    assert sorted(n for n in sets["B"] if n != MANIFEST)[4:] == ["swell.svg"]
+    with derive(out, B, tmpdir, pause=(step, 60)) as run:
+        _wait_for(run, f"publish step {step}:")
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+    assert published(out) == in_the_window(sets, step)
+    recover(out)
+    assert listing(out) == sets["B"] and list(tmpdir.iterdir()) == []
+
+
+@pytest.mark.parametrize(("signum", "step"), [(signal.SIGINT, 2), (signal.SIGTERM, 6)])
+def test_ctrl_c_inside_the_publish_window_waits_for_the_set(folder, sets, signum, step):
+    out, tmpdir = folder
+    with derive(out, B, tmpdir, pause=(step, 0.5)) as run:
+        _wait_for(run, f"publish step {step}:")
+        run.send_signal(signum)
+        assert run.wait(timeout=60) == 130
+        assert run.stderr.read().splitlines()[-1] == f"symbp: interrupted after writing {out}"
+    assert listing(out) == sets["B"] and list(tmpdir.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_path):
-    """32 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
+    """16 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
     SIGKILL at a random moment of the run (its length as measured on this machine, and a
-    little past it)."""
+    little past it). The publish window, a few renames long, is rarely hit at random: the
+    tests above kill inside it at known steps."""
     out, tmpdir = folder
     seconds = {n: float((tmp_path / "seconds" / f"{n}.seconds").read_text()) for n in "AB"}
     rng = random.Random(12)
     current, outcomes = "A", []
-    for _ in range(32):
+    for _ in range(16):
         target = "B" if current == "A" else "A"
         signum = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
         delay = rng.uniform(0.2, 1.3 * seconds[target])
@@ -250,17 +296,26 @@ def _script(tmp: Path) -> Path:
     return script
 
 
+STARTING = {  # what a command interrupted before it publishes says
+    "prove": (["prove", "--widths", "12,12,12,12", "--method", "expand"], "interrupted"),
+    "derive": (["derive", "--widths", "12,12,12,12", "--method", "expand", "--out", "new"],
+               "interrupted; earlier outputs are unchanged"),
+}
+
+
 @pytest.mark.parametrize("launcher", LAUNCHERS)
-@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
-def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay):
-    command = [*LAUNCHERS[launcher](tmp_path), "prove", "--widths", "12,12,12,12", "--method",
-               "expand"]
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True) as run:
+@pytest.mark.parametrize(("delay", "command"), [(0.1, "prove"), (0.3, "derive"),
+                                                (0.6, "prove"), (0.6, "derive")])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay,
+                                                             command):
+    args, said = STARTING[command]
+    with subprocess.Popen([*LAUNCHERS[launcher](tmp_path), *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path) as run:
         time.sleep(delay)  # in the imports, or just after them
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=60) == 130
-        assert run.stderr.read() == "symbp: interrupted\n"
+        assert run.stderr.read() == f"symbp: {said}\n"
+    assert not (tmp_path / "new").exists()
 
 
 def test_stale_latex_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):

@@ -2,10 +2,15 @@
 
 A mutant is caught when every claim it falsifies is either failed, naming the
 entry where it fails, or not made at all (``local`` makes no route claims). The
-random screen must refute it too: "screened" for a wrong route is a miss.
+random screen must refute it too: "screened" for a wrong route is a miss. Route
+mistakes are planted in the routes' data (a ``ChainRule``'s factors, a
+``DirectRoute``'s cost or parameters, a derivation's composed forward pass), which
+``expand`` sees through the values ``grad`` derives from it and ``construction``
+checks directly; and in ``Derivation.grad`` itself.
 """
 
 import dataclasses
+from functools import cached_property
 
 import pytest
 import sympy as sp
@@ -14,14 +19,19 @@ import symbp
 from symbp.core import registry, routes
 from symbp.proof.prove import choose_method
 
-METHODS = ["auto", "expand", "local", "random"]
+METHODS = ["auto", "expand", "construction", "local", "random"]
 SMALL = symbp.Network([2, 2, 2, 2], activation="sigmoid")  # three layers: chains of two factors
 MID = symbp.Network([4, 4, 4, 4], activation="generic")  # auto compares the routes here too
-SIZES = [pytest.param(SMALL, id="small"), pytest.param(MID, id="mid", marks=pytest.mark.slow)]
-# every method at the small size; at the mid size auto is expand (test_auto_at_mid_size_is_expand),
-# so running it again there would repeat expand's work exactly
+LARGE = symbp.Network([6, 6, 6, 6, 6], activation="generic")  # auto checks the construction
+SIZES = [pytest.param(SMALL, id="small"), pytest.param(MID, id="mid", marks=pytest.mark.slow),
+         pytest.param(LARGE, id="large")]
+# every method at the small size; at the mid size auto is expand (test_auto_chooses), so
+# running it again there would repeat expand's work exactly; at the large size auto is
+# construction, the only method that claims the routes there (expand and random are the
+# brute force auto avoids; local claims no route anywhere)
 CASES = [pytest.param(m, SMALL, id=f"{m}-small") for m in METHODS] + [
-    pytest.param(m, MID, id=f"{m}-mid", marks=pytest.mark.slow) for m in METHODS if m != "auto"]
+    pytest.param(m, MID, id=f"{m}-mid", marks=pytest.mark.slow) for m in METHODS if m != "auto"
+] + [pytest.param("auto", LARGE, id="auto-large")]
 
 
 # ---------------------------------------------------------------- planted in Derivation.grad
@@ -53,75 +63,147 @@ GRAD_CHANGES = {"entry doubled": doubled, "negated": lambda g: -g,
 @pytest.mark.parametrize("route", ["expansion", "direct"])
 @pytest.mark.parametrize("change", list(GRAD_CHANGES))
 def test_a_wrong_route_from_grad_is_never_proved(net, method, route, change):
+    """The construction proves the routes' data; a grad of one's own is compared exactly with
+    it where the routes are small (failed), and is not compared where they are not."""
     proof = symbp.prove(Planted(net, route, "W", GRAD_CHANGES[change]), method)
     assert_caught(proof, {(route, 1, "W")})
+    if proof.method == "construction" and net is LARGE:
+        assert "Planted.grad is not symbp's" in " ".join(proof.summary().split())
 
 
 # ---------------------------------------------------------------- planted in route construction
 
 
-def chain(s, l, factor=None, *, reverse=False, transpose=False, drop_link=False, first=1,
-          bias_identity=False):
-    """routes.expand_chain_rule with one mistake in how the chain is assembled."""
-    row = first * routes.cost_row(s)
-    jacobians = [(m, routes.local_jacobian(s, m, s.a_symbols(m - 1))) for m in range(s.L, l, -1)]
-    factors = [j.T if transpose else j for _, j in jacobians]
-    if drop_link and factors:  # one link of the path of influence left out
-        factors[0] = factors[0].copy()
-        factors[0][0, 0] = 0
-    for j in reversed(factors) if reverse else factors:
-        row = row * j
-    W, b = s.weights(l), s.biases(l)
-    da_db = sp.eye(len(b)) if bias_identity else routes.local_jacobian(s, l, b)
-    weight = (row * routes.local_jacobian(s, l, sp.Matrix(list(W)))).reshape(*W.shape)
-    return routes.ChainRule(l, row, jacobians, weight, (row * da_db).T)
+EXPAND_CHAIN_RULE = routes.expand_chain_rule
+DIRECT_ROUTE = routes.direct_route
 
 
-CHAIN_MISTAKES = {  # mistake -> (keywords, the (layer, parameter) pairs it breaks; L = 3)
-    "factors reversed": ({"reverse": True}, {(1, "W"), (1, "b")}),
-    "each factor transposed": ({"transpose": True}, {(1, "W"), (2, "W"), (2, "b")}),
-    "a path dropped": ({"drop_link": True}, {(1, "W"), (2, "W"), (2, "b")}),
-    "first factor doubled": ({"first": 2}, {(1, "W"), (3, "W"), (3, "b")}),
-    "first factor negated": ({"first": -1}, {(1, "W"), (3, "W"), (3, "b")}),
-    "da/db replaced by I": ({"bias_identity": True}, {(1, "b"), (2, "b"), (3, "b")}),
+def chain(s, l, factors=None, first=None, *, reverse=False, transpose=False, drop_link=False,
+          leave_out=False, scale=1, bias_identity=False):
+    """routes.expand_chain_rule with one mistake in the chain's data."""
+    right = EXPAND_CHAIN_RULE(s, l, factors, first)
+    jacobians = [(m, J.T if transpose else J) for m, J in right.jacobians]
+    if drop_link and jacobians:  # one link of the path of influence left out
+        m, J = jacobians[0]
+        J = J.as_mutable()
+        J[0, 0] = 0
+        jacobians[0] = (m, J.as_immutable())
+    if reverse:
+        jacobians.reverse()
+    if leave_out:  # the factor of the output layer left out
+        jacobians = jacobians[1:]
+    bias = sp.ImmutableMatrix(sp.eye(s.net.widths[l])) if bias_identity else right.bias_factor
+    return dataclasses.replace(right, cost_gradient=scale * right.cost_gradient,
+                               jacobians=tuple(jacobians), bias_factor=bias)
+
+
+def below(L, top, wrts="Wb"):
+    return {(l, wrt) for l in range(1, L + 1 - top) for wrt in wrts}
+
+
+CHAIN_MISTAKES = {  # mistake -> (keywords, the (layer, parameter) pairs it breaks at depth L)
+    "factors reversed": ({"reverse": True}, lambda L: below(L, 2)),
+    "each factor transposed": ({"transpose": True},
+                               lambda L: below(L, 1, "W") | {(L - 1, "b")}),
+    "a path dropped": ({"drop_link": True}, lambda L: below(L, 1, "W") | {(L - 1, "b")}),
+    "first factor doubled": ({"scale": 2}, lambda L: {(1, "W"), (L, "W"), (L, "b")}),
+    "first factor negated": ({"scale": -1}, lambda L: {(1, "W"), (L, "W"), (L, "b")}),
+    "da/db replaced by I": ({"bias_identity": True}, lambda L: below(L, 0, "b")),
 }
 
 
 @pytest.mark.parametrize(("method", "net"), CASES)
 @pytest.mark.parametrize("mistake", list(CHAIN_MISTAKES))
-def test_a_wrong_chain_assembly_is_never_proved(monkeypatch, net, method, mistake):
+def test_a_wrong_chain_is_never_proved(monkeypatch, net, method, mistake):
     keywords, broken = CHAIN_MISTAKES[mistake]
     monkeypatch.setattr(routes, "expand_chain_rule",
-                        lambda s, l, factor=None: chain(s, l, **keywords))
+                        lambda s, l, factors=None, first=None: chain(s, l, factors, first,
+                                                                     **keywords))
     proof = symbp.prove(symbp.derive(net), method)
-    assert_caught(proof, {("expansion", l, wrt) for l, wrt in broken})
+    assert_caught(proof, {("expansion", l, wrt) for l, wrt in broken(net.L)})
 
 
-def by_next_weights(s, l, wrt):
-    """differentiate_cost by W_{l+1} instead of W_l (square layers: the shapes agree)."""
-    params = s.weights(min(l + 1, s.L)) if wrt == "W" else s.biases(l)
-    cost = s.composed_cost()
-    return params.applyfunc(lambda p: routes.differentiate(cost, p))
+CONSTRUCTION = [pytest.param("construction", SMALL, id="construction-small"),
+                pytest.param("construction", MID, id="construction-mid",
+                             marks=pytest.mark.slow),
+                pytest.param("auto", LARGE, id="auto-large")]
 
 
-def with_doubled_bias(s, l, wrt):
-    """differentiate_cost of a cost composed with a forward pass z_l = W_l a_{l-1} + 2 b_l."""
+@pytest.mark.parametrize(("method", "net"), CONSTRUCTION)
+def test_a_chain_a_factor_short_is_never_proved(monkeypatch, net, method):
+    """The output layer's factor left out: the chain of layer L - 1 ends early (no entry to
+    name, so its count is), the longer ones have a factor where another belongs."""
+    monkeypatch.setattr(routes, "expand_chain_rule",
+                        lambda s, l, factors=None, first=None: chain(s, l, factors, first,
+                                                                     leave_out=True))
+    proof = symbp.prove(symbp.derive(net), method)
+    L = net.L
+    assert_caught(proof, {("expansion", l, wrt) for l, wrt in below(L, 1)},
+                  structural=f"the chain has 0 Jacobian factors; layers {L}..{L} need 1")
+    first = {(f.layer, f.parameter): f for f in proof.failures}[(1, "dC/dW_1")]
+    assert first.culprit == f"the chain's factor da_{L}/da_{L - 1} = J_σ(z_{L}) W_{L}", str(first)
+
+
+def by_next_weights(s, l):
+    """The direct route differentiated by W_{l+1} instead of W_l (square layers: shapes agree)."""
+    return dataclasses.replace(DIRECT_ROUTE(s, l),
+                               weights=sp.ImmutableMatrix(s.weights(min(l + 1, s.L))))
+
+
+def with_doubled_bias(s, l):
+    """The direct route of a cost composed with a forward pass z_l = W_l a_{l-1} + 2 b_l."""
     a = s.x
     for m in s.layers:
         a = sp.Matrix(s.net.activation(m).apply(list(s.weights(m) * a + 2 * s.biases(m))))
     cost = s.net.cost_entry.formula(list(a), list(s.y))
-    params = s.weights(l) if wrt == "W" else s.biases(l)
-    return params.applyfunc(lambda p: routes.differentiate(cost, p))
+    return dataclasses.replace(DIRECT_ROUTE(s, l), cost=cost)
 
 
 @pytest.mark.parametrize(("method", "net"), CASES)
 @pytest.mark.parametrize(("mistake", "broken"), [
-    (by_next_weights, {(1, "W"), (2, "W")}),
-    (with_doubled_bias, {(1, "W"), (1, "b"), (3, "b")})])
+    (by_next_weights, lambda L: below(L, 1, "W")),
+    (with_doubled_bias, lambda L: {(1, "W"), (1, "b"), (L, "b")})])
 def test_a_wrong_direct_route_is_never_proved(monkeypatch, net, method, mistake, broken):
-    monkeypatch.setattr(routes, "differentiate_cost", mistake)
+    monkeypatch.setattr(routes, "direct_route", mistake)
     proof = symbp.prove(symbp.derive(net), method)
-    assert_caught(proof, {("direct", l, wrt) for l, wrt in broken})
+    assert_caught(proof, {("direct", l, wrt) for l, wrt in broken(net.L)})
+
+
+class DoubledBias(symbp.Derivation):
+    """A derivation whose composed forward pass (what compose substitutes, and what the direct
+    route's cost is built from) has z_2 = W_2 a_1 + 2 b_2."""
+
+    @cached_property
+    def _wrong(self):
+        z, a = {}, {0: self.x}
+        for l in self.layers:
+            z[l] = self.weights(l) * a[l - 1] + (2 if l == 2 else 1) * self.biases(l)
+            a[l] = sp.Matrix(self.net.activation(l).apply(list(z[l])))
+        return z, a
+
+    def composed_z(self, l):
+        return self._wrong[0][l]
+
+    def composed_a(self, l):
+        return self._wrong[1][l]
+
+
+@pytest.mark.parametrize(("method", "net"), CONSTRUCTION)
+def test_a_wrong_forward_pass_fails_the_construction(net, method):
+    proof = symbp.prove(DoubledBias(net), method)
+    assert_caught(proof, {(route, l, wrt) for route in ("expansion", "direct")
+                          for l, wrt in [(1, "W"), (2, "b"), (net.L, "W")]})
+    failure = next(f for f in proof.failures if f.check.startswith("expansion"))
+    assert failure.culprit == "the composed forward pass z_2 = W_2 a_1 + b_2", str(failure)
+    assert failure.entry == (1, 1)
+
+
+def test_a_wrong_forward_pass_fails_expand():
+    """expand compares grad's values: the routes composed alike agree with the recursion as
+    grad composes it, but that is not the composition of the proved steps."""
+    proof = symbp.prove(DoubledBias(SMALL), "expand")
+    assert proof.status == "failed"
+    assert "not the composition of the proved steps" in proof.failures[0].culprit
 
 
 # ---------------------------------------------------------------- planted in the registry
@@ -139,7 +221,7 @@ REGISTRY_MISTAKES = {  # activation -> a wrong registered derivative
 }
 
 
-@pytest.mark.parametrize("method", ["auto", "expand", "local"])
+@pytest.mark.parametrize("method", ["auto", "expand", "construction", "local"])
 @pytest.mark.parametrize("name", list(REGISTRY_MISTAKES))
 def test_a_wrong_registered_derivative_fails_its_lemma(monkeypatch, method, name):
     _patched(monkeypatch, registry.ACTIVATIONS, name, derivative=REGISTRY_MISTAKES[name])
@@ -162,13 +244,15 @@ def test_a_wrong_registered_cost_gradient_is_never_proved(monkeypatch, method):
 # ---------------------------------------------------------------- the check itself
 
 
-def assert_caught(proof, broken):
-    """Every (kind, layer, parameter) in ``broken`` is failed with an entry, or not claimed."""
+def assert_caught(proof, broken, structural=""):
+    """Every (kind, layer, parameter) in ``broken`` is failed with an entry (or, given
+    ``structural``, a residual that says it), or not claimed."""
     claims = {(c.kind, c.layer, c.parameter): c for c in proof.claims}
     made = [claims[key] for key in broken if key in claims]
     for claim in made:
         assert claim.status == "failed", (claim.statement, claim.status, proof.summary())
-        assert claim.entry is not None, (claim.statement, claim.residual)
+        assert claim.entry is not None or (structural and structural in claim.residual), (
+            claim.statement, claim.residual)
     if made:
         assert not proof.holds and proof.status == "failed"
         assert "NOT proved" in proof.summary()
@@ -178,19 +262,46 @@ def assert_caught(proof, broken):
         assert "not compared" in proof.summary()
 
 
-def test_auto_at_mid_size_is_expand():
-    assert choose_method(symbp.derive(MID), "auto") == "expand"
+def test_auto_chooses():
+    assert [choose_method(symbp.derive(net), "auto") for net in (SMALL, MID, LARGE)] == [
+        "expand", "expand", "construction"]
 
 
-@pytest.mark.parametrize("net", SIZES)
+@pytest.mark.parametrize("net", SIZES[:2])
 def test_every_route_planted_alike_is_still_caught_by_expand(net):
     """grad wrong the same way for all three routes: they agree, but not with the steps."""
-
-    class AllWrong(symbp.Derivation):
-        def grad(self, l, route="recursion", wrt="W"):
-            g = super().grad(l, route, wrt)
-            return doubled(g) if (l, wrt) == (1, "W") else g
-
     proof = symbp.prove(AllWrong(net), "expand")
     assert_caught(proof, {("recursion", 1, "W")})
     assert "not the composition of the proved steps" in proof.failures[0].culprit
+
+
+@pytest.mark.parametrize("net", [SMALL, LARGE], ids=["small", "large"])
+def test_every_route_planted_alike_is_caught_or_not_claimed_by_construction(net):
+    """The construction's recursion claims are about the program (as local's are); grad's
+    routes are compared with their construction where small, and not claimed where not."""
+    proof = symbp.prove(AllWrong(net), "construction")
+    assert_caught(proof, {("expansion", 1, "W"), ("direct", 1, "W")})
+    recursion = [c for c in proof.claims if c.kind == "recursion"]
+    assert {c.how for c in recursion} == {"by per-layer lemmas"}
+
+
+class AllWrong(symbp.Derivation):
+    def grad(self, l, route="recursion", wrt="W"):
+        g = super().grad(l, route, wrt)
+        return doubled(g) if (l, wrt) == (1, "W") else g
+
+
+class ScaledWeight(symbp.Derivation):
+    """A composition that also replaces a weight: compose would rescale w^(1)_11 everywhere."""
+
+    @cached_property
+    def composition(self):
+        w = self.weights(1)[0, 0]
+        return {**super().composition, w: 2 * w}
+
+
+def test_a_composition_that_replaces_more_than_the_layers_is_never_proved():
+    proof = symbp.prove(ScaledWeight(LARGE), "construction")
+    assert proof.status == "failed"
+    assert {c.kind for c in proof.claims if c.status == "failed"} == {"expansion", "direct"}
+    assert "it also replaces w1_1_1" in proof.failures[0].residual

@@ -3,6 +3,7 @@ oracles), the same argument checks, wrong exactly when the recursion is wrong, n
 
 import os
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -255,3 +256,86 @@ def test_bce_with_an_output_saturated_to_one(backend):
     torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y),
                                                          reduction="sum").backward()
     assert_close(got, {"W": [Wt.grad.numpy()], "b": [bt.grad.numpy()]}, **close(backend))
+
+
+# ---------------------------------------------------------------- the one conversion
+
+
+def _matrix(a):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix(a)
+
+
+def _objects(a, *item):
+    """``a`` as an array of Python objects, its first entry replaced by ``item`` if given."""
+    out = a.astype(object)
+    if item:
+        out.flat[0] = item[0]
+    return out
+
+
+ODD = [  # (name, how to change (x, y, weights, biases), the error; None: computed as float64)
+    ("np.matrix weights", lambda x, y, W, b: (x, y, [_matrix(w) for w in W], b), None),
+    ("np.matrix x", lambda x, y, W, b: (_matrix(x), y, W, b), None),
+    ("bool weights", lambda x, y, W, b: (x, y, [w > 0 for w in W], b), None),
+    ("float32", lambda x, y, W, b: (x, y, [w.astype(np.float32) for w in W], b), None),
+    ("big-endian", lambda x, y, W, b: (x.astype(">f8"), y, [w.astype(">f8") for w in W], b),
+     None),
+    ("objects", lambda x, y, W, b: (x, y, [_objects(w) for w in W], b), None),
+    ("fractions", lambda x, y, W, b: (x, y, [W[0], _objects(W[1], Fraction(1, 3)), W[2]], b),
+     None),
+    ("complex W_2", lambda x, y, W, b: (x, y, [W[0], W[1] + 0j, W[2]], b),
+     r"^weights\[1\] \(W_2\) is complex; symbp computes in float64"),
+    ("complex x", lambda x, y, W, b: (x + 1j, y, W, b), r"^x is complex"),
+    ("complex object", lambda x, y, W, b: (x, y, W, [b[0], _objects(b[1], 1j), b[2]]),
+     r"^biases\[1\] \(b_2\) is complex"),
+    ("text", lambda x, y, W, b: (x, y, [W[0], W[1].astype(str), W[2]], b),
+     r"^weights\[1\] \(W_2\) must be an array of numbers; got ndarray array\(\[\['"),
+    ("text objects", lambda x, y, W, b: (x, y, [W[0], _objects(W[1], "1.5"), W[2]], b),
+     r"^weights\[1\] \(W_2\) must be an array of numbers"),
+    ("None", lambda x, y, W, b: (x, y, [W[0], _objects(W[1], None), W[2]], b),
+     r"^weights\[1\] \(W_2\) must be an array of numbers"),
+    ("ragged", lambda x, y, W, b: (x, y, W, [b[0], [[1.0], [2.0, 3.0]], b[2]]),
+     r"^biases\[1\] \(b_2\) must be an array of numbers; got list \[\[1.0\], \[2.0, 3.0\]\]$"),
+    ("a dict", lambda x, y, W, b: (x, y, [W[0], {"a": 1}, W[2]], b),
+     r"^weights\[1\] \(W_2\) must be an array of numbers; got dict"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "error"), ODD, ids=[o[0] for o in ODD])
+def test_every_backend_converts_or_refuses_alike(backend, name, change, error, rng):
+    """np.matrix, bool, float32, objects: float64 gradients equal to those of the float64
+    arrays; complex numbers, text, None, ragged lists: one line naming the argument, the same
+    under every backend (numba and the generated modules included)."""
+    f, reference = gradients(backend), gradients("numpy")
+    point = random_point(NET, rng, batch=3)
+    args = change(*point)
+    if error is not None:
+        for call in (lambda: f(*args), lambda: f.cost(*args)):
+            with pytest.raises(ValueError, match=error) as info:
+                call()
+            assert "\n" not in str(info.value)
+        return
+    as_float = [np.asarray(a, dtype=float) for a in args[:2]], [
+        [np.asarray(p, dtype=float) for p in params] for params in args[2:]]
+    want = reference(*as_float[0], *as_float[1])
+    assert_close(as_numpy(f(*args)), want, **close(backend))
+    for g in [*f(*args)["W"], *f(*args)["b"]]:
+        assert str(getattr(g, "dtype", "")) in ("float64", "torch.float64") or backend == "jax"
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_own_arrays_pass_as_they_are_and_are_checked_alike(backend, rng):
+    """torch tensors and jax arrays take the fast path of their backend; a complex one is
+    refused with the line every backend gives."""
+    module = pytest.importorskip(backend)
+    own = module.tensor if backend == "torch" else module.numpy.asarray
+    f = gradients(backend)
+    x, y, weights, biases = random_point(NET, rng, batch=2)
+    want = gradients("numpy")(x, y, weights, biases)
+    mine = (own(x), own(y), [own(W) for W in weights], [own(b) for b in biases])
+    assert_close(as_numpy(f(*mine)), want, **close(backend))
+    if backend == "torch":  # jax makes no complex array without being asked for x64
+        with pytest.raises(ValueError, match=r"^weights\[2\] \(W_3\) is complex; symbp"):
+            f(*mine[:2], [*mine[2][:2], own(weights[2] + 1j)], mine[3])

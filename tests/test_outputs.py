@@ -152,8 +152,8 @@ def test_a_full_disk_is_exit_3_with_one_line_and_changes_nothing(tmp_path, monke
     before = listing(tmp_path)
     real_open = os.open
 
-    def full(path, flags, *rest, **options):
-        if Path(path).parent.name.startswith(STAGE_PREFIX) and str(path).endswith(".md"):
+    def full(path, flags, *rest, **options):  # a file of the staging folder, made by name in it
+        if options.get("dir_fd") is not None and str(path).endswith(".md"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real_open(path, flags, *rest, **options)
 
@@ -200,13 +200,14 @@ def test_stdout_on_a_full_device_is_exit_3(tmp_path):
 def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path,
                                                                           monkeypatch, capsys):
     outputs.commit(tmp_path, OLD)
-    real = outputs._roll_forward
+    real = outputs._paused
 
-    def interrupted(out, staging):
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two renames
-        real(out, staging)
+    def interrupted(pause, step, what):
+        if step == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first rename of the window
+        return real(pause, step, what)
 
-    monkeypatch.setattr(outputs, "_roll_forward", interrupted)
+    monkeypatch.setattr(outputs, "_paused", interrupted)
     monkeypatch.setattr(outputs, "published", [])
     code = main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)])
     assert code == 130
@@ -217,7 +218,7 @@ def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_p
 def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
     outputs.commit(tmp_path, OLD)
 
-    def broken(src, dst):
+    def broken(src, dst, **where):
         raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
 
     def run():
@@ -263,3 +264,123 @@ def test_a_bug_is_exit_4_with_one_line(monkeypatch, capsys):
     assert main(["list"]) == 4
     assert capsys.readouterr().err == ("symbp: internal error: TypeError: unsupported operand "
                                        "(this is a bug; SYMBP_TRACEBACK=1 shows where)\n")
+
+
+# ---------------------------------------------------------------- hostile folders
+
+
+def _planted_staging(out: Path, manifest: str | None = "derivation.tex\n") -> Path:
+    staging = out / f"{STAGE_PREFIX}4242-planted"
+    staging.mkdir(mode=0o700)
+    (staging / "derivation.tex").write_bytes(b"planted\n")
+    if manifest is not None:
+        (staging / MANIFEST).write_text(manifest)
+    return staging
+
+
+def test_a_staging_link_is_removed_never_followed(tmp_path):
+    """ln -s ../other out/.symbp-stage-1-x: the other folder's files stay where they are."""
+    out, other = tmp_path / "out", tmp_path / "other"
+    outputs.commit(out, OLD)
+    other.mkdir()
+    (other / "derivation.tex").write_text("not symbp's")
+    (other / MANIFEST).write_text("derivation.tex\n")
+    (out / f"{STAGE_PREFIX}1-x").symlink_to("../other")
+    outputs.commit(out, NEW)
+    assert listing(other) == {"derivation.tex": b"not symbp's", MANIFEST: b"derivation.tex\n"}
+    assert listing(out) == published(NEW)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "link to /dev/zero", "dangling link",
+                                  "not UTF-8", "huge"])
+def test_an_odd_manifest_is_never_read_and_never_mixes_the_set(tmp_path, kind):
+    """The earlier manifest is read before anything moves, only when it is a regular file of
+    sensible size, without blocking: a FIFO or /dev/zero never stalls a run."""
+    outputs.commit(tmp_path, OLD)
+    (tmp_path / MANIFEST).unlink()
+    manifest = tmp_path / MANIFEST
+    if kind == "folder":
+        manifest.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(manifest)
+    elif kind == "link to /dev/zero":
+        manifest.symlink_to("/dev/zero")
+    elif kind == "dangling link":
+        manifest.symlink_to("nowhere")
+    elif kind == "not UTF-8":
+        manifest.write_bytes(b"gradients.py\n\xff\n")
+    else:
+        manifest.write_bytes(b"x" * (outputs.MAX_MANIFEST_BYTES + 1))
+    before = listing(tmp_path)
+    if kind == "folder":  # cannot be replaced: refused before anything changes
+        with pytest.raises(OutputError, match=r"\.symbp-manifest: a folder of that name"):
+            outputs.commit(tmp_path, NEW)
+        assert listing(tmp_path) == before
+        return
+    outputs.commit(tmp_path, NEW)  # no earlier list: the earlier set's files stay
+    assert listing(tmp_path) == {**published(NEW), "gradients.py": b"old code\n"}
+
+
+@pytest.mark.parametrize("manifest", [None, "derivation.tex\nsub\n", "../escape\n",
+                                      "derivation.tex\nlink\n", "\xff"])
+def test_a_malformed_leftover_is_removed_and_never_wedges(tmp_path, manifest):
+    """A leftover staging folder without a manifest, or one that names a folder, a link, a
+    name with a slash, is not a set: it is removed, and every later run works."""
+    outputs.commit(tmp_path, OLD)
+    staging = _planted_staging(tmp_path, manifest)
+    (staging / "sub").mkdir()
+    (staging / "link").symlink_to("/etc/passwd")
+    for _ in range(2):
+        outputs.commit(tmp_path, NEW)
+        assert listing(tmp_path) == published(NEW)
+
+
+def test_a_leftover_writable_by_others_is_refused_not_published(tmp_path):
+    outputs.commit(tmp_path, OLD)
+    staging = _planted_staging(tmp_path)
+    staging.chmod(0o777)
+    before = listing(tmp_path)
+    with pytest.raises(OutputError, match=r"can be written by anyone .* will not use it"):
+        outputs.commit(tmp_path, NEW)
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder of another user needs root")
+def test_a_staging_folder_of_another_user_is_refused_with_one_line(tmp_path, capsys):
+    """A second user (uid 65534, nobody) plants a complete staging folder: never published."""
+    outputs.commit(tmp_path, OLD)
+    staging = _planted_staging(tmp_path)
+    for path in (staging, *staging.iterdir()):
+        os.chown(path, 65534, 65534)
+    before = listing(tmp_path)
+    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err == (f"symbp: error: a leftover staging folder is not safe to publish: {staging} "
+                   "belongs to uid 65534, not to you (uid 0): symbp will not use it; remove it, "
+                   "or use another folder\n")
+    assert listing(tmp_path) == before
+
+
+def test_every_step_of_the_window_leaves_a_describable_set(tmp_path, monkeypatch):
+    """What a reader sees after each step of publishing NEW over OLD (the README's list): the
+    new files one by one in name order, then the earlier set's other files removed, then the
+    manifest."""
+    seen = []
+
+    def look(pause, step, what):
+        seen.append((what, {n: d for n, d in listing(tmp_path).items()
+                            if not n.startswith(STAGE_PREFIX)}))
+        return step + 1
+
+    outputs.commit(tmp_path, OLD)
+    monkeypatch.setattr(outputs, "_paused", look)
+    outputs.commit(tmp_path, NEW)
+    visible = published(OLD)
+    expected = []
+    for name in sorted(NEW):
+        visible = {**visible, name: NEW[name]}
+        expected.append((f"renamed {name}", visible))
+    visible = {n: d for n, d in visible.items() if n != "gradients.py"}
+    expected.append(("removed gradients.py", visible))
+    expected.append(("renamed the manifest", published(NEW)))
+    assert seen == expected

@@ -235,3 +235,12 @@ def test_an_activation_whose_formula_ignores_its_argument_fails_its_lemma(monkey
     proof = symbp.prove(symbp.derive(symbp.Network([2, 2, 2])))
     assert proof.status == "failed"
     assert "does not depend on its argument" in proof.failures[0].residual
+
+
+def test_summary_lines_fit_100_columns_and_a_proof_shows_itself_in_a_notebook():
+    for proof in (symbp.prove(symbp.derive(symbp.Network([16] * 4, "generic"))),
+                  symbp.prove(symbp.derive(NET, recursion=lambda ops: None)),
+                  symbp.prove(symbp.derive(NET), "random")):
+        assert all(len(line) <= 100 for line in proof.summary().splitlines()), proof.summary()
+        shown = proof._repr_markdown_()
+        assert shown.startswith(f"**{proof.headline()}**") and "| status | claim |" in shown

@@ -33,7 +33,7 @@ SETTINGS = settings(max_examples=25, deadline=None,
 
 
 @SETTINGS
-@given(networks(), st.sampled_from(["expand", "local"]))
+@given(networks(), st.sampled_from(["expand", "construction", "local"]))
 def test_any_small_network_is_proved(net, method):
     proof = symbp.prove(symbp.derive(net), method=method)
     assert proof.holds, (net, proof.summary())
@@ -48,12 +48,23 @@ def test_any_wrong_entry_is_caught(net, data):
     k = data.draw(st.integers(0, net.widths[l - 1] - 1))
     factor = data.draw(st.sampled_from([2, -1, 0]))
 
-    def wrong(ops):
-        symbp.core.recursion.backprop_deltas(ops)
-        ops.trace.weight[l] = ops.trace.weight[l].copy()
-        ops.trace.weight[l][j, k] *= factor
+    mask = [[1] * net.widths[l - 1] for _ in range(net.widths[l])]
+    mask[j][k] = factor
 
-    for method in ("expand", "local"):
+    class Scaled:  # backprop_deltas, with layer l's weight gradient times a constant mask
+        def __init__(self, ops):
+            self.ops, self.L = ops, ops.L
+
+        def __getattr__(self, name):
+            return getattr(self.ops, name)
+
+        def gradient(self, m, weight, bias):
+            self.ops.gradient(m, weight=weight * mask if m == l else weight, bias=bias)
+
+    def wrong(ops):
+        symbp.core.recursion.backprop_deltas(Scaled(ops))
+
+    for method in ("expand", "construction", "local"):
         proof = symbp.prove(symbp.derive(net, recursion=wrong), method=method)
         assert not proof.holds
         first = proof.failures[0]

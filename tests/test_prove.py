@@ -10,7 +10,7 @@ import symbp
 from symbp.core import registry
 from symbp.proof.prove import EXPAND_LIMIT, expansion_size
 
-METHODS = ["expand", "local", "random"]
+METHODS = ["expand", "construction", "local", "random"]
 
 
 def recursion(*, drop_prime=None, plain_w=None, shift=None, swap=None, cost_sign=1,
@@ -65,7 +65,7 @@ def test_every_method_rejects_every_mutant(mutant, method):
     assert proof.status == "failed", proof.summary()
     first = proof.failures[0]
     assert first.layer is not None and first.entry is not None, str(first)
-    if method != "local":  # local names the lemma (δ step or parameter), tested below
+    if method in ("expand", "random"):  # local and construction name the lemma, tested below
         assert (first.layer, first.parameter, first.entry) == (layer, f"dC/d{parameter}_{layer}",
                                                                entry), str(first)
     assert "NOT proved" in proof.summary()
@@ -81,12 +81,18 @@ LOCAL_FIRST = {
 }
 
 
+@pytest.mark.parametrize("method", ["local", "construction"])
 @pytest.mark.parametrize("mutant", list(MUTANTS))
-def test_local_names_the_failing_lemma_and_entry(mutant):
-    proof = symbp.prove(symbp.derive(SQUARE, recursion=MUTANTS[mutant][0]), method="local")
+def test_local_names_the_failing_lemma_and_entry(mutant, method):
+    proof = symbp.prove(symbp.derive(SQUARE, recursion=MUTANTS[mutant][0]), method=method)
     name, entry = LOCAL_FIRST[mutant]
     first = proof.failures[0]
     assert first.culprit.startswith(f"lemma {name} ") and first.entry == entry, str(first)
+    if method == "construction":  # a route claim rests on the recursion claim it compares with
+        for route in ("expansion", "direct"):
+            claim = next(c for c in proof.claims
+                         if (c.kind, c.layer, c.parameter) == (route, first.layer, "W"))
+            assert claim.status == "failed" and claim.culprit == first.culprit
 
 
 @pytest.mark.parametrize("mutant", list(MUTANTS))
@@ -185,22 +191,70 @@ def test_auto_makes_the_full_claim_where_it_can():
     assert {c.kind for c in proof.claims} == {"recursion", "expansion", "direct", "function"}
 
 
-def test_auto_falls_back_to_local_and_says_what_it_claimed():
+def test_auto_checks_the_construction_above_the_expand_limit():
     d = symbp.derive(symbp.Network([12, 12, 12, 12], activation="generic"))
     assert expansion_size(d) > EXPAND_LIMIT
     proof = symbp.prove(d)
-    assert proof.method == "local" and proof.holds
+    assert proof.method == "construction" and proof.holds, proof.summary()
+    assert {c.kind for c in proof.claims} == {"recursion", "expansion", "direct", "function"}
+    summary = " ".join(proof.summary().split())
+    assert "expansion = recursion for every layer by construction: the chain's factors " \
+           "proved equal to their lemmas" in summary
+    assert "direct = recursion for every layer by construction: the composed cost" in summary
+    assert "(auto: about 24,492 product terms, above the 6,000 it expands, so by " \
+           "construction)" in summary
+    assert all(set(r.checks.values()) == {"proved"} for r in proof.rows)
+    expansion = next(c for c in proof.claims if (c.kind, c.layer, c.parameter) ==
+                     ("expansion", 1, "W"))
+    assert expansion.statement == ("expansion = recursion for dC/dW_1: the chain dC/da_3 · "
+                                   "da_3/da_2 · da_2/da_1 · da_1/dW_1, factor by factor (not "
+                                   "its expanded product)")
+    assert d._grads == {}  # nothing was expanded or differentiated
+
+
+def test_construction_proves_what_expand_proves():
+    for net in (symbp.Network(), symbp.Network([3, 2, 2, 3], activation="tanh", cost="bce"),
+                symbp.Network([2, 3, 3], activation=["relu", "softmax"], cost="mse"),
+                symbp.Network([2, 2, 3], activation="leaky_relu", cost="softmax_ce")):
+        d = symbp.derive(net)
+        built, expanded = symbp.prove(d, "construction"), symbp.prove(d, "expand")
+        assert built.holds and expanded.holds, built.summary()
+        assert [(r.layer, r.parameter, r.checks) for r in built.rows] == [
+            (r.layer, r.parameter, r.checks) for r in expanded.rows]
+
+
+def test_a_long_chain_is_stated_with_its_middle_elided():
+    proof = symbp.prove(symbp.derive(symbp.Network([2] * 8, activation="generic")),
+                        "construction")
+    statement = next(c.statement for c in proof.claims if c.kind == "expansion" and
+                     c.layer == 1 and c.parameter == "b")
+    assert "the chain dC/da_7 · da_7/da_6 · da_6/da_5 · ⋯ · da_2/da_1 · da_1/db_1," in statement
+
+
+def test_construction_out_of_time_keeps_what_it_proved(monkeypatch):
+    from symbp.core.deadline import TimedOut
+    from symbp.proof import prove as prover
+
+    def out_of_time(*args):
+        raise TimedOut
+
+    monkeypatch.setattr(prover, "_construct_routes", out_of_time)
+    d = symbp.derive(symbp.Network([12, 12, 12, 12], activation="generic"))
+    proof = symbp.prove(d, "auto", timeout=60)
+    assert proof.holds and proof.method == "local"
     assert {c.kind for c in proof.claims} == {"recursion", "function"}
-    assert "expansion, direct: not compared (auto: about 24,492 product terms" in proof.summary()
-    assert all(r.checks["expansion = recursion"] == "not compared" for r in proof.rows)
+    asked = symbp.prove(d, "construction", timeout=60)
+    assert asked.status == "timed out"
 
 
 def test_local_claims_no_route_it_did_not_compare():
     proof = symbp.prove(symbp.derive(symbp.Network()), "local")
     assert proof.holds and {c.kind for c in proof.claims} == {"recursion", "function"}
-    assert proof.summary().startswith(
-        "proved (local): recursion = ∂C/∂W_l and ∂C/∂b_l for every layer by per-layer lemmas; "
-        "lemmas sigmoid', sigmoid' in a, mse gradient; expansion, direct: not compared; ")
+    headline, *details = proof.summary().splitlines()
+    assert headline.startswith("proved (local): recursion only (expansion, direct not compared)")
+    assert " ".join(" ".join(details).split()) == (
+        "recursion = ∂C/∂W_l and ∂C/∂b_l for every layer by per-layer lemmas; "
+        "lemmas sigmoid', sigmoid' in a, mse gradient; expansion, direct: not compared")
 
 
 def test_random_is_never_called_proved():
@@ -211,7 +265,7 @@ def test_random_is_never_called_proved():
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match="auto, expand, local, random"):
+    with pytest.raises(ValueError, match="auto, expand, construction, local, random"):
         symbp.prove(symbp.derive(symbp.Network()), method="guess")
 
 
@@ -220,26 +274,48 @@ def test_prove_needs_a_derivation():
         symbp.prove(symbp.Network())
 
 
-def test_timeout_is_not_a_proof():
-    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), "expand", timeout=1e-3)
+@pytest.mark.parametrize("method", ["expand", "construction"])
+def test_timeout_is_not_a_proof(method):
+    proof = symbp.prove(symbp.derive(symbp.Network([3, 3, 3, 3])), method, timeout=1e-3)
     assert proof.status == "timed out" and not proof.holds
     assert proof.failures == []  # a timeout is never a refutation
     assert "timed out" in {c.status for c in proof.claims}
-    assert proof.summary().startswith("not proved: timed out (expand)")
+    assert proof.summary().startswith(f"not proved: timed out ({method})")
+
+
+class Logged(symbp.Derivation):
+    """A grad of one's own, right: what it returns is not derived by symbp's code."""
+
+    def grad(self, l, route="recursion", wrt="W"):
+        return super().grad(l, route, wrt)
+
+
+def test_a_grad_of_ones_own_is_compared_where_small_and_not_claimed_where_not():
+    small = symbp.prove(Logged(symbp.Network()), "construction")
+    assert small.holds
+    assert all(c.how.endswith("; grad's value compared exactly") for c in small.claims
+               if c.kind in ("expansion", "direct"))
+    large = symbp.prove(Logged(symbp.Network([12, 12, 12, 12], activation="generic")))
+    assert large.method == "construction" and large.holds
+    assert {c.kind for c in large.claims} == {"recursion", "function"}
+    assert ("expansion, direct: not compared (auto: about 24,492 product terms, above the "
+            "6,000 it expands, so by construction; Logged.grad is not symbp's: what grad "
+            "returns need not be the routes as constructed, and they are too large to compare "
+            "exactly)") in " ".join(large.summary().split())
 
 
 def test_auto_out_of_time_keeps_what_it_proved(monkeypatch):
     from symbp.core.deadline import TimedOut
-    from symbp.proof import prove as prover
+    from symbp.proof import returned
 
     def out_of_time(*args):
         raise TimedOut
 
-    monkeypatch.setattr(prover, "_compare_routes", out_of_time)
+    monkeypatch.setattr(returned, "compare_routes", out_of_time)
     proof = symbp.prove(symbp.derive(symbp.Network()), "auto", timeout=60)
     assert proof.holds and proof.method == "local"
-    assert "not compared (auto: the routes were not compared within the timeout)" in (
-        proof.summary())
+    assert "not compared (auto: the routes were not compared within the timeout)" in " ".join(
+        proof.summary().split())
     asked = symbp.prove(symbp.derive(symbp.Network()), "expand", timeout=60)
     assert asked.status == "timed out"  # asked for expand: a timeout is a timeout
 
@@ -253,9 +329,25 @@ def test_nonsense_arguments_are_refused_by_name(keyword, value):
         symbp.prove(symbp.derive(symbp.Network([2, 2])), **{keyword: value})
 
 
+@pytest.mark.slow
 def test_sixteen_wide_six_deep_proved_exactly():
     proof = symbp.prove(symbp.derive(symbp.Network([16] * 6, activation="generic")))
-    assert proof.method == "local" and proof.holds
+    assert proof.method == "construction" and proof.holds
+    assert {c.kind for c in proof.claims} == {"recursion", "expansion", "direct", "function"}
+
+
+@pytest.mark.slow
+def test_sixty_four_wide_full_claim():
+    proof = symbp.prove(symbp.derive(symbp.Network([64] * 4, activation="generic")))
+    assert proof.method == "construction" and proof.holds, proof.summary()
+    assert len(proof.rows) == 6 and all(set(r.checks.values()) == {"proved"}
+                                        for r in proof.rows)
+
+
+def test_expand_past_its_limit_points_to_construction():
+    d = symbp.derive(symbp.Network([20] * 4, activation="generic"))
+    with pytest.raises(ValueError, match="use method 'construction'"):
+        symbp.prove(d, "expand")
 
 
 # ---------------------------------------------------------------- equivalent
@@ -342,9 +434,53 @@ def test_direct_route_agrees_with_sympy_diff():
 
 
 def test_a_denominator_through_a_saturating_activation_is_seen_nonzero():
-    """1 − tanh(...) at random points is 1 − 1.0 to thirty digits; but the proofs are about
-    every σ, so an opaque activation takes a free value there, and the proof goes through
-    (a network Hypothesis found)."""
+    """1 − tanh(...) at random points is 1 − 1.0 to thirty digits (a network Hypothesis found);
+    tanh keeps its meaning in the nonzero test, and interval arithmetic at rising precision
+    certifies 1 − tanh(z) nonzero, so the proof goes through."""
     net = symbp.Network([3, 1, 2, 1], activation=["leaky_relu", "relu", "tanh"], cost="bce")
     proof = symbp.prove(symbp.derive(net), "expand")
     assert proof.holds, proof.summary()
+
+
+# ---------------------------------------------------------------- the routes as data
+
+
+def test_the_expansion_is_its_factors_until_its_product_is_asked_for():
+    d = symbp.derive(symbp.Network([2, 3, 3, 2], activation="tanh"))
+    chain = d.chain_rule(1)
+    assert [m for m, _ in chain.jacobians] == [3, 2]
+    assert chain.cost_gradient.shape == (1, 2) and chain.weight_factor.shape == (3, 6)
+    assert "weight" not in vars(chain) and d._grads == {}  # nothing multiplied yet
+    assert d.grad(1, "expansion") == d.compose(chain.weight)
+    assert d.grad(1, "expansion", "b") == d.compose(chain.bias)
+
+
+@pytest.mark.parametrize(("activation", "cost"), [
+    ("sigmoid", "mse"), ("relu", "bce"), (["tanh", "softmax"], "mse"),
+    (["leaky_relu", "softmax"], "softmax_ce")])
+def test_the_local_jacobians_are_sympys(activation, cost):
+    """One forward pass over each layer's map gives exactly what Matrix.jacobian gives."""
+    from symbp.core import routes
+
+    d = symbp.derive(symbp.Network([2, 3, 3], activation=activation, cost=cost))
+    for l in d.layers:
+        W, b = d.weights(l), d.biases(l)
+        affine = W * d.a_symbols(l - 1) + b
+        layer_map = sp.Matrix(d.net.activation(l).apply(list(affine)))
+        layered = d.layered_map(l, affine)
+        factors = d.layer_factors(l)
+        for got, wrt in ((factors.inputs, d.a_symbols(l - 1)),
+                         (factors.weights, sp.Matrix(list(W))), (factors.biases, b)):
+            if got is None:
+                continue
+            want = layer_map.jacobian(wrt).xreplace(layered)
+            assert symbp.equivalent(sp.Matrix(got), want), (l, wrt)
+        assert routes.local_jacobian(d, l, b) == factors.biases
+
+
+def test_the_direct_route_is_the_composed_cost_and_its_parameters():
+    d = symbp.derive(symbp.Network([2, 2, 2], activation="sigmoid"))
+    route = d.direct_route(1)
+    assert route.cost is d.composed_cost() and route.weights == d.weights(1)
+    assert symbp.equivalent(route.gradient("b"),
+                            sp.Matrix([sp.diff(route.cost, p) for p in d.biases(1)]))

@@ -15,7 +15,6 @@ import symbp
 from symbp import render
 from symbp.document.build import build
 from symbp.document.paths import paths_of_influence
-from symbp.render.documents import FORMATS
 from symbp.render.environment import (
     escape_md,
     escape_tex,
@@ -32,6 +31,7 @@ NETWORKS = {
     "relu": ([8, 8, 8], "relu", "mse"),
     "softmax_ce": ([2, 3, 3], "sigmoid", "softmax_ce"),
 }
+FORMATS = ("tex", "md")  # the formats that carry the LaTeX strings as they are
 LEFTOVERS = [r"\VAR", r"\BLOCK", r"\#{", "{{", "{%", "%}", "Undefined", "None"]
 
 
@@ -78,7 +78,7 @@ def test_every_layer_has_its_delta_gradient_and_update(name, fmt):
     text = rendered(name, fmt)
 
     def shown(display):  # as the template sets it
-        return tex_display(display) if fmt == "tex" else f"$$\n{display}\n$$"
+        return tex_display(display) if fmt == "tex" else f"```math\n{display}\n```"
 
     for step in build(d, proof).steps:
         l = step.l
@@ -143,7 +143,8 @@ def test_softmax_cross_entropy_shows_the_short_output_error():
 
 def test_registry_notes_reach_both_formats():
     for fmt in FORMATS:
-        assert "ReLU has no derivative at $z = 0$" in rendered("relu", fmt)  # math, not text
+        math = "$z = 0$" if fmt == "tex" else "$`z = 0`$"  # math, not text
+        assert f"ReLU has no derivative at {math}" in rendered("relu", fmt)
 
 
 def test_large_networks_are_elided_not_dropped():
@@ -236,18 +237,17 @@ def test_timings_only_when_asked():
 def test_markdown_keeps_to_what_github_renders():
     md = rendered("default", "md")
     assert md.startswith("# Backpropagation step by step")
-    assert md.count("$$") % 2 == 0
+    assert "$$" not in md and md.count("```math\n") == md.count("```") / 2
     for latex_only in (r"\section", r"\begin{itemize}", r"\[", r"\textbf", r"\begin{align}"):
         assert latex_only not in md
-    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S)
-    assert blocks and all("\n\n" not in block for block in blocks)  # a blank line ends a block
     assert "| 1 | 2 | 15 | 1 | 9 |\n| total | 3 | 21 | 2 | 15 |" in md
 
 
 def test_notebook_reprs():
     d, _ = derived("default")
     assert d._repr_latex_().startswith("$$\n\\begin{aligned}") and d._repr_latex_().endswith("$$")
-    assert d._repr_markdown_() == rendered("default", "md")
+    shown = d._repr_markdown_()  # $-math, which Jupyter reads before the Markdown
+    assert "$`" not in shown and "```math" not in shown and "\n$$\n" in shown
 
 
 # ---------------------------------------------------------------- errors and escaping
@@ -255,8 +255,8 @@ def test_notebook_reprs():
 
 def test_unknown_format_names_the_valid_ones():
     d, proof = derived("default")
-    with pytest.raises(ValueError, match=r"'pdf'.*tex, md"):
-        render(d, "pdf", proof)
+    with pytest.raises(ValueError, match=r"'docx'.*tex, md, pdf, html, slides, ipynb"):
+        render(d, "docx", proof)
 
 
 @pytest.mark.needs_pdflatex
@@ -304,5 +304,6 @@ def test_escape_md_backslashes_markup():
 
 
 def test_templates_come_from_the_checkout():
-    assert (template_dir() / "derivation.tex.j2").is_file()
-    assert (template_dir() / "derivation.md.j2").is_file()
+    for fmt in ("tex", "md", "html"):
+        assert (template_dir() / fmt / f"derivation.{fmt}.j2").is_file()
+    assert (template_dir() / "slides" / "slides.tex.j2").is_file()

@@ -8,7 +8,7 @@ from symbp.document.second_numbers import evaluate_second
 from symbp.document.second_order import second_order_chapter
 from symbp.proof.claims import Claim, Proof
 from symbp.proof.curvature import prove_second_order
-from symbp.render.second_order import render_second_order
+from symbp.render.documents import render_second_order
 
 EXAMPLE = {"x": [0.05, 0.10], "y": [0.01, 0.99], "learning_rate": 0.5,
            "weights": [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],

@@ -152,10 +152,17 @@ def test_svg_plot_is_deterministic_with_a_line_per_measure(rows):
         plot_data(rows, width=7)
 
 
-def test_run_swell_writes_three_files_the_same_every_time(tmp_path):
+def test_run_swell_writes_three_files_the_same_every_time_and_the_times_apart(tmp_path):
     summary = run_swell(range(1, 4), [2, 3], tmp_path / "swell")
     assert "recursion: 52 / 52" in summary and "swell.json" in summary
-    files = sorted(p.name for p in (tmp_path / "swell").iterdir() if p.name != ".symbp-manifest")
+    times = json.loads((tmp_path / "swell" / "swell-times.json").read_text())
+    counts = json.loads((tmp_path / "swell" / "swell.json").read_text())
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in times["rows"]] == \
+        counts["rows"]
+    assert all(set(row["seconds"]) == set(swell.ROUTES) | {f"{r}_cse" for r in swell.ROUTES}
+               and all(s >= 0 for s in row["seconds"].values()) for row in times["rows"])
+    files = sorted(p.name for p in (tmp_path / "swell").iterdir()
+                   if p.name not in (".symbp-manifest", "swell-times.json"))
     assert files == ["swell.json", "swell.md", "swell.svg"]
     first = {name: (tmp_path / "swell" / name).read_bytes() for name in files}
     run_swell(range(1, 4), [2, 3], tmp_path / "swell")

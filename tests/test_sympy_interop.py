@@ -71,3 +71,22 @@ def test_explicit_turns_every_opaque_function_into_its_formula(rng):
     assert symbp.explicit(sp.Integer(3)) == 3
     generic = symbp.derive(symbp.Network([1, 1], activation="generic")).grad(1)
     assert symbp.explicit(generic) == generic  # no formula: stays opaque
+
+
+@pytest.mark.parametrize("wrong", ["derivation", "x + 1", None, [1, 2], True])
+def test_explicit_names_what_it_got_and_what_it_takes_in_one_line(wrong):
+    d = symbp.derive(symbp.Network([2, 2]))
+    given = d if wrong == "derivation" else wrong
+    with pytest.raises(ValueError, match=r"^explicit\(\) takes a SymPy expression") as caught:
+        symbp.explicit(given)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("explicit() takes a SymPy expression or matrix")
+    assert f"got {type(given).__name__}" in message
+    assert ("explicit(d.grad(l))" in message) == (wrong == "derivation")
+
+
+def test_explicit_reaches_a_function_of_a_function_at_a_number():
+    leaky = symbp.ACTIVATIONS["leaky_relu"].function
+    assert symbp.explicit(leaky(leaky(3))) == 3  # was leaky_relu(3): an opaque function left
+    assert symbp.explicit(leaky(leaky(-3))) == sp.Rational(-3, 10000)

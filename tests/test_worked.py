@@ -151,7 +151,7 @@ def _numbers_in(text):
 def test_the_document_shows_the_numpy_values(case, fmt):
     d, example, oracle = case
     text = symbp.render(d, fmt, example=example)
-    section = text[text.index("A worked example with numbers"):]
+    section = text[text.index("A worked example: the forward pass in numbers"):]
     shown = _numbers_in(section)
     digits = example.get("digits", 9)
     values = [oracle["cost"]]
@@ -197,6 +197,18 @@ def test_central_difference_agrees_and_catches_a_wrong_recursion():
     wrong = symbp.derive(symbp.Network([2, 2, 2]), recursion=no_prime)
     text = symbp.render(wrong, "md", example=MAZUR)
     assert "The two differ by" in text
+    # every weight and bias of layer 1 is checked too, and named where it differs
+    flat = " ".join(text.split())
+    assert "does *not* agree everywhere" in flat and "b^{(1)}_{1}" in flat
+
+
+def test_the_central_difference_covers_every_parameter_shown():
+    d = symbp.derive(symbp.Network([2, 2, 2]))
+    assert "each of the 12 weights and biases of the network agrees" in symbp.render(
+        d, "md", example=MAZUR)
+    data = json.loads(worked_json(d, MAZUR))
+    assert len(data["checks"]) == 12
+    assert all(c["central_difference"] == c["backprop"] for c in data["checks"])
 
 
 @pytest.mark.parametrize(("change", "named"), [
@@ -241,7 +253,7 @@ def test_derive_writes_worked_json_from_the_example_file(tmp_path, capsys):
     assert code == 0
     data = json.loads((out / "worked.json").read_text())
     assert data["cost"] == 0.298371109
-    assert "A worked example with numbers" in (out / "derivation.md").read_text()
+    assert "A worked example: the forward pass in numbers" in (out / "derivation.md").read_text()
     assert not (tmp_path / "plain").exists()
     assert main(["derive", "--widths", "2,2,2", "--out", str(tmp_path / "plain"),
                  "--format", "json", "-q"]) == 0

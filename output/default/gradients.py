@@ -48,8 +48,9 @@ PROGRAM = '428d967855acafc1'  # the fingerprint of the program below
 
 def forward(x, weights, biases):
     """The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row."""
-    single = np.ndim(x) == 1
+    given = x
     x, _, W1, W2, W3, b1, b2, b3 = _arguments(x, None, weights, biases)
+    single = np.ndim(given) == 1  # after the check, which names a ragged x
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
     a2 = 1.0 / (1.0 + np.exp(np.minimum(-(a1 @ W2.T + b2), 709.0)))
     a3 = 1.0 / (1.0 + np.exp(np.minimum(-(a2 @ W3.T + b3), 709.0)))
@@ -65,8 +66,8 @@ def cost(x, y, weights, biases):
     return np.sum(0.5 * (a3 - y)**2)
 
 
-def grad(x, y, weights, biases):
-    """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch."""
+def grad(x, y, weights, biases, out=None):
+    """dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the batch. With ``out`` (such a dict of float64 arrays), written into its arrays."""
     x, y, W1, W2, W3, b1, b2, b3 = _arguments(x, y, weights, biases)
     # forward pass, keeping a_l (and z_l where σ' needs it)
     a1 = 1.0 / (1.0 + np.exp(np.minimum(-(x @ W1.T + b1), 709.0)))
@@ -92,23 +93,25 @@ def grad(x, y, weights, biases):
     dW1 = np.dot(delta1.T, x)
     # ∂C/∂b_1 = δ_1
     db1 = np.dot(ones, delta1)
+    if out is not None:  # written into the arrays given, once every one is checked
+        for given, value in zip(_out_arrays(out, WIDTHS, False), (dW1, dW2, dW3, db1, db2, db3)):
+            given[...] = value
+        return out
     return {"W": [dW1, dW2, dW3], "b": [db1, db2, db3]}
 
 
 def _arguments(x, y, weights, biases):
-    """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
+    """x, y (None stays None) as (batch, n) float64 arrays and the parameters, checked against
+    WIDTHS: NumPy float64 arrays of the right shapes as they are, the rest converted."""
     try:
-        xs = np.asarray(x, dtype=float)
-        if xs.ndim == 1:
-            xs = xs[None]
-        ys = y
-        if y is not None:
-            ys = np.asarray(y, dtype=float)
-            if ys.ndim == 1:
-                ys = ys[None]
         W1, W2, W3 = weights
         b1, b2, b3 = biases
-        if (xs.shape[1:] == (2,)
+        if (x.__class__ is W1.__class__ is W2.__class__ is W3.__class__ is b1.__class__ is b2.__class__ is b3.__class__ is _ndarray
+                and x.dtype is W1.dtype is W2.dtype is W3.dtype is b1.dtype is b2.dtype is b3.dtype is _float64
+                and (y is None or y.__class__ is _ndarray and y.dtype is _float64)):
+            xs = x[None] if x.ndim == 1 else x
+            ys = y if y is None or y.ndim != 1 else y[None]
+            if (xs.shape[1:] == (2,)
                 and (ys is None or ys.shape == (xs.shape[0], 2))
                 and W1.shape == (3, 2)
                 and W2.shape == (3, 3)
@@ -116,21 +119,43 @@ def _arguments(x, y, weights, biases):
                 and b1.shape == (3,)
                 and b2.shape == (3,)
                 and b3.shape == (2,)):
-            return xs, ys, W1, W2, W3, b1, b2, b3
-    except (AttributeError, TypeError, ValueError, RuntimeError):
-        pass  # a list, a wrong count, a wrong shape: the careful path says which
+                return xs, ys, W1, W2, W3, b1, b2, b3
+    except (TypeError, ValueError):
+        pass  # a wrong count of arrays: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
 
 
 _CONVERTIBLE = (TypeError, ValueError, RuntimeError)
+_REAL_KINDS = 'biuf'
+_ndarray, _float64 = np.ndarray, np.dtype(np.float64)  # the fast path's
 
 
 def _float_array(name, value):
+    """``value`` as a float64 ndarray, or a ValueError naming ``name`` and what it holds."""
     try:
-        return np.asarray(value, dtype=float)
-    except _CONVERTIBLE:
-        raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
-                         f"{value!r:.60}") from None
+        array = np.asarray(value)
+        kind = array.dtype.kind
+    except _CONVERTIBLE:  # ragged nesting, or an object NumPy cannot read
+        array, kind = None, ""
+    if kind == "O":  # Python objects: numbers of any type, or anything at all
+        for item in array.flat:
+            if isinstance(item, (complex, np.complexfloating)):
+                kind = "c"
+                break
+            if item is None or isinstance(item, (str, bytes)):  # float() reads "1.5", NumPy
+                kind = ""  # makes None NaN: neither is a number given
+                break
+    if kind == "c":
+        raise ValueError(f"{name} is complex; symbp computes in float64 (pass its real part "
+                         "if that is what you mean)")
+    if kind and kind in _REAL_KINDS + "O":
+        try:
+            return array.astype(np.float64, copy=False)
+        except _CONVERTIBLE:  # an object that is not a number
+            pass
+    shown = " ".join(repr(value).split())  # one line, whatever the repr
+    raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
+                     f"{shown:.60}")
 
 
 def _shape(array):
@@ -174,3 +199,37 @@ def _convert_arguments(x, y, weights, biases, widths):
                 raise ValueError(f"{label} has shape {_shape(array)}; expected {shape}")
             params.append(array)
     return (x, y, *params)
+
+
+def _out_arrays(out, widths, contiguous):
+    """The arrays grad writes into, dC/dW_1..dC/dW_L then dC/db_1..dC/db_L, from ``out``
+    ({"W": [...], "b": [...]}, as grad returns); ValueError naming the first that is not a
+    writeable float64 array of its gradient's shape (C-contiguous where ``contiguous``)."""
+    L = len(widths) - 1
+    if not isinstance(out, dict) or sorted(out) != ["W", "b"]:
+        raise ValueError(f'out must be a dict {{"W": [...], "b": [...]}} of {L} arrays each, '
+                         f"shaped as grad's result; got {type(out).__name__}")
+    shapes = {"W": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "b": [(widths[l],) for l in range(1, L + 1)]}
+    arrays = []
+    for key in ("W", "b"):
+        given = out[key]
+        if not isinstance(given, (list, tuple)) or len(given) != L:
+            raise ValueError(f'out["{key}"] must be a list of {L} arrays, one per layer; got '
+                             f"{type(given).__name__}")
+        for l, (array, shape) in enumerate(zip(given, shapes[key]), start=1):
+            wanted = f"a writeable float64 array of shape {shape}" + (
+                ", C-contiguous" if contiguous else "")
+            if not isinstance(array, np.ndarray):
+                found = type(array).__name__
+            elif array.dtype != np.float64 or _shape(array) != shape or \
+                    not array.flags.writeable or (contiguous and not array.flags.c_contiguous):
+                found = f"{array.dtype} of shape {_shape(array)}" + (
+                    "" if array.flags.writeable else ", read-only") + (
+                    ", not C-contiguous" if contiguous and not array.flags.c_contiguous else "")
+            else:
+                arrays.append(array)
+                continue
+            raise ValueError(f'out["{key}"][{l - 1}] (dC/d{key}_{l}) must be {wanted}; '
+                             f"got {found}")
+    return arrays

@@ -1,10 +1,10 @@
 """The commands of ``symbp``: each turns parsed arguments into work, output and an exit code.
 
-Exit codes (``EXIT_CODES``): 0 proved, 1 not proved (a failure or a timeout), 2 bad
-input, 3 the environment stopped the run (disk full, a folder that cannot be written
-or is busy, a file-size limit, pdflatex failing), 4 an internal error, 130 interrupted.
-Anything the user can fix on the command line or in a network file is a ``BadInput``,
-raised before the output folder is touched.
+Exit codes (``exits.EXIT_CODES``, one table ``exits.ENDINGS``): 0 proved, 1 not proved (a
+failure or a timeout), 2 bad input, 3 the environment stopped the run (disk full, a
+folder that cannot be written or is busy, a file-size limit, memory, pdflatex failing),
+4 an internal error, 130 interrupted. Anything the user can fix on the command line or in a
+network file is a ``BadInput``, raised before the output folder is touched.
 """
 
 from __future__ import annotations
@@ -35,17 +35,8 @@ from ..render.environment import unsettable
 from ..render.figures import swell_markdown
 from ..render.latex import DEFAULT_TIMEOUT
 from . import config, outputs, progress
+from .exits import EXIT_NOT_PROVED, EXIT_PROVED, BadInput
 from .publish import FORMATS, Build, build_files, plan
-
-EXIT_PROVED, EXIT_NOT_PROVED, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 4, 130
-EXIT_CODES = ("exit codes: 0 proved, 1 not proved (a failure or a timeout), 2 bad input,\n"
-              "  3 environment (disk full, folder not writable or busy, file-size limit,\n"
-              "  pdflatex failed), 4 internal error, 130 interrupted")
-
-
-class BadInput(Exception):
-    """Raised for anything the user can fix; becomes one line on stderr and exit 2."""
 
 
 def budget(args) -> Deadline:
@@ -65,6 +56,13 @@ def note(args, text: str, kind: str = "note") -> None:
 
 
 def _job(args) -> config.Job:
+    """The job the arguments describe; under ``--timeout`` from the first byte read of a
+    network file (a FIFO may never deliver one) to the last number of its worked example."""
+    with budget(args).phase():
+        return _job_now(args)
+
+
+def _job_now(args) -> config.Job:
     given = {key: getattr(args, key) for key in NETWORK_KEYS if getattr(args, key) is not None}
     try:
         if args.network:
@@ -292,14 +290,17 @@ def _stall(stage: str) -> None:
 def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
               out_folder: Path | str = "output/swell", progress=None, *,
               budget: Deadline | None = None) -> str:
-    """Measure the grid, write swell.json, swell.md and swell.svg, return lines to print."""
+    """Measure the grid, write swell.json, swell.md and swell.svg (the same on every run) and
+    swell-times.json (the same rows with build times), return lines to print."""
     budget = budget or Deadline(None)
-    with outputs.OutputFolder(out_folder, ("swell.json", "swell.md", "swell.svg")) as folder:
+    with outputs.OutputFolder(out_folder, ("swell.json", "swell-times.json", "swell.md",
+                                           "swell.svg")) as folder:
         with budget.phase():
             start = time.perf_counter()
             rows = measure(depths, widths, progress=progress)
             seconds = time.perf_counter() - start
-            files = {"swell.json": to_json(rows), "swell.md": swell_markdown(rows),
+            files = {"swell.json": to_json(rows), "swell-times.json": to_json(rows, timings=True),
+                     "swell.md": swell_markdown(rows),
                      "swell.svg": swell_svg(rows)}
             folder.stage({name: text.encode() for name, text in files.items()})
         written = folder.publish()

@@ -34,10 +34,10 @@ from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
 from ..document.numbers import Example, evaluate
 from ..proof.prove import METHODS
-from . import publish
+from ..render.formats import DEFAULT_FORMATS, check_format
+from ..render.formats import FORMATS as _REGISTRY
 
-FORMATS = tuple(publish.FORMATS)  # the table of formats lives with the code that makes them
-DEFAULT_FORMATS = tuple(name for name, f in publish.FORMATS.items() if f.default)
+FORMATS = tuple(_REGISTRY)  # the table of formats lives with the code that makes them
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -128,10 +128,12 @@ def check_name(name: str, where: str = "--name") -> str:
 
 def check_formats(formats: list[str], where: str = "--format") -> tuple[str, ...]:
     for fmt in formats:
-        if fmt not in FORMATS:
-            raise ConfigError(f"{where}: unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
+        try:
+            check_format(fmt)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
     if not formats:
-        raise ConfigError(f"{where}: no format given; choose from: {', '.join(FORMATS)}")
+        raise ConfigError(f"{where}: no format given; choose one of: {', '.join(FORMATS)}")
     return tuple(dict.fromkeys(formats))
 
 
@@ -162,6 +164,8 @@ def load(path: str | Path) -> Job:
         data = tomllib.loads(read_bounded(path))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:  # tomllib descends once per bracket: 50,000 of them exhaust it
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     _check_table(data, TOP_LEVEL, str(path))
     render = data.get("render", {})
     _check_table(render, RENDER, f"{path} [render]")
@@ -237,7 +241,8 @@ def whole(digits: str) -> int:
 
 
 def check_title(title: object, where: str = "--title") -> str:
-    """A usable document title, or ConfigError: text, not empty, no control characters."""
+    """A usable document title, or ConfigError: UTF-8 text, not empty, no control characters
+    (tabs and line breaks are fine: the documents show each as a space)."""
     if not isinstance(title, str):
         raise ConfigError(f"{where} must be a string, got {title!r}")
     if not title.strip():
@@ -245,7 +250,12 @@ def check_title(title: object, where: str = "--title") -> str:
     if len(title) > limits.MAX_TITLE_CHARS:
         raise ConfigError(f"{where}: the title has {len(title):,} characters, past the limit of "
                           f"{limits.MAX_TITLE_CHARS} (limit MAX_TITLE_CHARS)")
-    bad = next((c for c in title if unicodedata.category(c) == "Cc" and c not in "\t\n"), None)
+    byte = next((c for c in title if "\udc80" <= c <= "\udcff"), None)  # as Python reads argv
+    if byte is not None:
+        raise ConfigError(f"{where}: the title holds the byte 0x{ord(byte) - 0xDC00:02X}, which "
+                          "is not UTF-8; write the title in UTF-8")
+    bad = next((c for c in title if unicodedata.category(c) in ("Cc", "Cs")
+                and c not in "\t\n"), None)
     if bad is not None:
         raise ConfigError(f"{where}: the title holds the control character U+{ord(bad):04X}; "
                           "remove it")

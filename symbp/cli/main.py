@@ -1,5 +1,5 @@
 """The ``symbp`` command line: the parser, and ``main``, which turns every outcome into
-one exit code (``commands.EXIT_CODES``) and at most one line on stderr.
+one exit code and at most one line on stderr (the table is ``exits.ENDINGS``).
 
 Anything the user can fix is exit 2 before any file is touched; a timeout, Ctrl-C, a
 full disk or a bug each get their own code and one line, never a traceback
@@ -20,26 +20,15 @@ import traceback
 
 from .. import cli
 from ..core import limits, registry
-from ..core.deadline import Deadline, TimedOut
+from ..core.deadline import Deadline
 from ..core.network import Network
 from ..proof.prove import METHODS
-from ..render.latex import LatexError
-from . import outputs, training, values
-from .commands import (
-    COMMANDS,
-    EXIT_BAD_INPUT,
-    EXIT_CODES,
-    EXIT_ENVIRONMENT,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_NOT_PROVED,
-    EXIT_PROVED,
-    BadInput,
-)
-from .publish import FORMATS
+from . import exits, outputs, streams, training, values
+from .commands import COMMANDS
+from .exits import EXIT_CODES, EXIT_INTERNAL, EXIT_PROVED, BadInput
+from .publish import DEFAULT_FORMATS, FORMATS
 
 _argv: list[str] = []  # the arguments being parsed, for messages that name a value
-WRITERS = ("derive", "train", "swell")  # the commands that write an output folder
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +77,7 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     proof = parser.add_argument_group("proof")
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
-                            "local for larger ones)")
+                            "construction for larger ones)")
     _timeout(proof)
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress, notes or warnings")
@@ -127,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)} (default: all "
-                        "but numba; pdf is skipped with a note when pdflatex is missing)")
+                   help=f"comma-separated, from {','.join(FORMATS)}; replaces the default list, "
+                        f"{','.join(DEFAULT_FORMATS)} (a PDF is skipped with a note when "
+                        "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
     p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",
@@ -182,20 +172,12 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly like Ctrl-C
 
 
-def _interrupted(args) -> str:
-    if outputs.published:
-        return f"interrupted after writing {outputs.published[-1]}"
-    if getattr(args, "command", None) in WRITERS:
-        return "interrupted; earlier outputs are unchanged"
-    return "interrupted"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit code. As the ``symbp`` command, the process ends here."""
     code = _main(argv)
     if cli.AS_COMMAND:  # skip interpreter shutdown, where Ctrl-C would kill with a signal
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
         os._exit(code)
     return code
@@ -204,14 +186,14 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = {}
-    args = None
+    _argv[:] = sys.argv[1:] if argv is None else list(argv)
+    run = exits.Run(exits.command_of(_argv), published=outputs.published)
     try:
         if in_main:  # Ctrl-C raises KeyboardInterrupt from here on; a file-size limit is an
             # error to report, not a signal that kills
             previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
                         signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                         signal.SIGXFSZ: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)}
-        _argv[:] = sys.argv[1:] if argv is None else list(argv)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as stop:  # --help and --version
@@ -219,36 +201,22 @@ def _main(argv: list[str] | None) -> int:
         if args.command is None:
             build_parser().print_help()
             return EXIT_PROVED
-        args.budget = Deadline(getattr(args, "timeout", None), cli.STARTED)
+        run.command, run.timeout = args.command, getattr(args, "timeout", None)
+        args.budget = Deadline(run.timeout, cli.STARTED)
         cli.STARTED = None  # a later main() in this process starts its own clock
-        return _runner(args.command)(args)
-    except BadInput as error:
-        return _fail(f"error: {error}", EXIT_BAD_INPUT)
-    except TimedOut:
-        command, seconds = getattr(args, "command", None), getattr(args, "timeout", None)
-        unchanged = "; earlier outputs are unchanged" if command in WRITERS else ""
-        return _fail(f"timed out after {seconds:g} s (--timeout){unchanged}", EXIT_NOT_PROVED)
-    except KeyboardInterrupt:
-        if in_main:
+        code = _runner(args.command)(args)
+        streams.flush()  # stdout on a full disk fails here, while it can be reported
+        return code
+    except SystemExit:
+        raise
+    except BaseException as error:  # every other ending: its code and line from one table
+        if isinstance(error, KeyboardInterrupt) and in_main:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback
-        return _fail(_interrupted(args), EXIT_INTERRUPTED)
-    except outputs.OutputError as error:
-        return _fail(f"error: {error}", EXIT_ENVIRONMENT)
-    except LatexError as error:
-        first, *rest = [line.strip() for line in str(error).splitlines() if line.strip()]
-        return _fail(f"error: {' '.join([first, ' | '.join(rest)])}".rstrip(), EXIT_ENVIRONMENT)
-    except BrokenPipeError:  # e.g. piped into head: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_PROVED
-    except OSError as error:  # e.g. stdout on a full disk
-        return _fail(f"error: {outputs.describe(error, 'cannot go on')}", EXIT_ENVIRONMENT)
-    except MemoryError:
-        return _fail("error: out of memory", EXIT_ENVIRONMENT)
-    except Exception as error:  # a bug: one line, and its traceback on request
-        if os.environ.get("SYMBP_TRACEBACK"):
+        code, line = exits.ending(error, run)
+        if code == EXIT_INTERNAL and os.environ.get("SYMBP_TRACEBACK"):
             traceback.print_exc()
-        return _fail(f"internal error: {type(error).__name__}: {error} (this is a bug; "
-                     "SYMBP_TRACEBACK=1 shows where)", EXIT_INTERNAL)
+        exits.report(line)
+        return code
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -257,12 +225,6 @@ def _main(argv: list[str] | None) -> int:
 def _runner(name: str):
     """The function that runs a command (train lives in a module of its own, training.py)."""
     return training.command if name == "train" else COMMANDS[name]
-
-
-def _fail(message: str, code: int) -> int:
-    first = message.splitlines()[0] if message else ""
-    print(f"symbp: {first}", file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from ..train.optimizers import OPTIMIZERS
 from ..train.parameters import INITS
 from ..train.settings import BACKENDS, DEFAULTS, MAX_SEED
 from . import config, outputs, progress, values
-from .commands import EXIT_CODES, EXIT_INTERRUPTED, EXIT_NOT_PROVED, BadInput, budget, note
+from .commands import budget, note
+from .exits import EXIT_CODES, EXIT_INTERRUPTED, EXIT_NOT_PROVED, BadInput
 
 CHECKPOINT = "checkpoint.npz"
 XOR_HIDDEN = 3  # --hidden: the XOR network [2, hidden, 1]

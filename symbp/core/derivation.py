@@ -33,8 +33,9 @@ class Derivation(NetworkSymbols):
     def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas):
         super().__init__(net)
         self.recursion_function = recursion
-        self._factors: dict[int, sp.Matrix] = {}
+        self._factors: dict[int, routes.LayerFactors] = {}
         self._chains: dict[int, routes.ChainRule] = {}
+        self._direct: dict[int, routes.DirectRoute] = {}
         self._grads: dict[tuple[int, str, str], sp.Matrix] = {}
 
     @cached_property
@@ -64,18 +65,38 @@ class Derivation(NetworkSymbols):
         """The δ recursion's trace in layered symbols (one step per layer)."""
         return run_recursion(self, self.program)
 
-    def expansion_factor(self, l: int) -> sp.Matrix:
-        """The local Jacobian ∂a_l/∂a_{l-1}, computed by SymPy from layer l's map."""
+    def layer_factors(self, l: int) -> routes.LayerFactors:
+        """Layer l's local Jacobians (by a_{l-1}, W_l, b_l), computed by SymPy from its map."""
+        self.check_layer(l)
         if l not in self._factors:
-            self._factors[l] = routes.local_jacobian(self, l, self.a_symbols(l - 1))
+            self._factors[l] = routes.layer_factors(self, l)
         return self._factors[l]
 
+    def expansion_factor(self, l: int) -> sp.Matrix:
+        """The local Jacobian ∂a_l/∂a_{l-1}, computed by SymPy from layer l's map."""
+        inputs = self.layer_factors(l).inputs
+        return routes.local_jacobian(self, 1, self.x) if inputs is None else inputs
+
+    @cached_property
+    def _cost_row(self) -> sp.Matrix:
+        return routes.cost_row(self)
+
     def chain_rule(self, l: int) -> routes.ChainRule:
-        """The expansion of ∂C/∂W_l along its path of influence, in layered symbols."""
+        """The expansion of ∂C/∂W_l along its path of influence, as its factors in layered
+        symbols; their product (``.weight``, ``.bias``) is formed only when asked."""
         self.check_layer(l)
         if l not in self._chains:
-            self._chains[l] = routes.expand_chain_rule(self, l, self.expansion_factor)
+            self._chains[l] = routes.expand_chain_rule(self, l, self.layer_factors,
+                                                       self._cost_row)
         return self._chains[l]
+
+    def direct_route(self, l: int) -> routes.DirectRoute:
+        """The direct route for layer l: the composed cost and the parameters it is
+        differentiated by; differentiated only when asked (``.gradient``)."""
+        self.check_layer(l)
+        if l not in self._direct:
+            self._direct[l] = routes.direct_route(self, l)
+        return self._direct[l]
 
     def grad(self, l: int, route: str = "recursion", wrt: str = "W") -> sp.Matrix:
         """∂C/∂W_l (``wrt="W"``) or ∂C/∂b_l (``wrt="b"``) by one route, in x, y, W and b."""
@@ -91,7 +112,7 @@ class Derivation(NetworkSymbols):
 
     def _compute(self, l: int, route: str, wrt: str) -> sp.Matrix:
         if route == "direct":
-            return routes.differentiate_cost(self, l, wrt)
+            return sp.Matrix(self.direct_route(l).gradient(wrt))
         if route == "expansion":
             chain = self.chain_rule(l)
             return self.compose(chain.weight if wrt == "W" else chain.bias)

@@ -14,6 +14,7 @@ prover sees stays opaque. ``explicit`` swaps the formulas in on request.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, ClassVar
@@ -161,6 +162,12 @@ def explicit(expr: Any) -> Any:
     """
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(explicit)
+    if isinstance(expr, bool) or not isinstance(expr, sp.Basic | numbers.Number):
+        hint = ("; for a derivation, explicit(d.grad(l)) or explicit(d.delta(l))"
+                if type(expr).__name__ == "Derivation" else "")
+        raise ValueError(f"explicit() takes a SymPy expression or matrix (as d.grad(l) returns), "
+                         f"got {type(expr).__name__}{hint}")
     expr = sp.sympify(expr)
+    # not simultaneous: with SymPy's masking, leaky_relu(leaky_relu(3)) came back as leaky_relu(3)
     return expr.replace(lambda e: isinstance(e, Opaque | Softmax),
-                        lambda e: e.explicit())
+                        lambda e: e.explicit(), simultaneous=False)

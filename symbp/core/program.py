@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -217,7 +218,7 @@ class Recorder:
         """``l`` as the program names it, if it is a layer from ``first`` to L."""
         if isinstance(l, bool) or not isinstance(l, int) or not first <= l <= self.L:
             raise ProgramError(f"{what}: layer {l!r} is not one of {first}..{self.L}")
-        return l
+        return operator.index(l)  # a plain int: a subclass could print itself into a name
 
     def _ref(self, value: Any, what: str) -> Ref:
         if not isinstance(value, Ref):

@@ -1,18 +1,27 @@
 """Two of the three routes to ∂C/∂W_l and ∂C/∂b_l (the third, the recursion, has its own file).
 
-1. ``expand_chain_rule`` — the path of influence written out: the product of
-   explicit local Jacobians, each computed by SymPy from its layer's own map,
-   formed separately for every layer (no reuse: the redundancy backprop removes).
-   It works in layered symbols (z^{(l)}_j, a^{(l)}_j), as the documents show it.
-2. ``differentiate_cost`` — the derivative of the fully composed cost by SymPy's
-   own rules (``differentiate``: ``sympy.diff``, reusing shared subexpressions):
-   the ground truth, sharing nothing with the other two but the forward pass.
+Each route is data first, and its gradient is derived from that data only when asked:
+
+1. ``ChainRule`` — the path of influence: the factors ∂C/∂a_L (a row), ∂a_m/∂a_{m-1}
+   for m = L, ..., l+1 in that order, and ∂a_l/∂W_l, ∂a_l/∂b_l, each a local Jacobian
+   computed by SymPy from its layer's own map (``local_jacobian``) in layered symbols
+   (z^{(l)}_j, a^{(l)}_j), as the documents show it. Its ``weight`` and ``bias``, the
+   product written out (exponential in the depth once expanded), are formed for layer l
+   alone (no reuse between layers: the redundancy backprop removes) when first asked.
+2. ``DirectRoute`` — the fully composed cost and the parameters it is differentiated by;
+   its ``gradient`` is the derivative by SymPy's own rules (``differentiate``:
+   ``sympy.diff``, reusing shared subexpressions): the ground truth, sharing nothing with
+   the other two but the forward pass.
+
+The prover checks the data (each factor against its lemma, the composed forward pass
+against the layer maps), so a route is proved at any size without being expanded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 
@@ -21,68 +30,219 @@ from .symbols import NetworkSymbols
 # ---------------------------------------------------------------- expansion
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChainRule:
-    """The expansion for one layer l: the factors of the path of influence.
+    """The expansion of ∂C/∂W_l and ∂C/∂b_l for one layer l, as its factors.
 
-    ``cost_gradient`` is ∂C/∂a_L (a row), ``jacobians`` are ∂a_L/∂a_{L-1}, ...,
-    ∂a_{l+1}/∂a_l in that order; ``weight``/``bias`` the resulting gradients.
+    ``cost_gradient`` is ∂C/∂a_L (a row); ``jacobians`` are (m, ∂a_m/∂a_{m-1}) for
+    m = L, ..., l+1 in that order; ``weight_factor`` is ∂a_l/∂W_l, one column per entry
+    of W_l in row-major order (sparse: a unit of an elementwise layer sees one row of
+    W_l), and ``bias_factor`` is ∂a_l/∂b_l. ``row``, ``weight`` and ``bias`` are their
+    products, formed when first asked.
     """
 
     l: int
-    cost_gradient: sp.Matrix
-    jacobians: list[tuple[int, sp.Matrix]]
-    weight: sp.Matrix
-    bias: sp.Matrix
+    cost_gradient: sp.ImmutableMatrix
+    jacobians: tuple[tuple[int, sp.ImmutableMatrix], ...]
+    weight_factor: sp.ImmutableSparseMatrix
+    bias_factor: sp.ImmutableMatrix
+
+    @cached_property
+    def row(self) -> sp.Matrix:
+        """∂C/∂a_l = ∂C/∂a_L · ∂a_L/∂a_{L-1} ⋯ ∂a_{l+1}/∂a_l, multiplied left to right."""
+        row = sp.Matrix(self.cost_gradient)
+        for _, jacobian in self.jacobians:
+            row = row * jacobian
+        return row
+
+    @cached_property
+    def weight(self) -> sp.Matrix:
+        """∂C/∂W_l = ∂C/∂a_l · ∂a_l/∂W_l, shaped like W_l."""
+        rows = self.bias_factor.cols
+        product = sp.Matrix(self.row * self.weight_factor)
+        return product.reshape(rows, product.cols // rows)
+
+    @cached_property
+    def bias(self) -> sp.Matrix:
+        """∂C/∂b_l = (∂C/∂a_l · ∂a_l/∂b_l)ᵀ, a column."""
+        return sp.Matrix(self.row * self.bias_factor).T
 
 
-def local_jacobian(s: NetworkSymbols, l: int, wrt: sp.Matrix) -> sp.Matrix:
+def jacobian(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
+             rename: dict[sp.Expr, sp.Expr] | None = None) -> dict[tuple[int, int], sp.Expr]:
+    """The nonzero entries of ∂exprs_i/∂wrt_k, by SymPy's rules, each subexpression once.
+
+    Forward: every subexpression carries its derivatives by the symbols of ``wrt`` it
+    contains, so a layer's map σ(W a + b) costs one pass, not one ``sympy.diff`` per
+    entry and symbol (64 × 4096 of them for ∂a_l/∂W_l of a 64-wide layer). The rules
+    are ``differentiate``'s: sum, product, integer power, a function's own ``fdiff``
+    (the chain rule through each argument), anything else ``sympy.diff``. ``rename``
+    (``xreplace`` rules) is applied to every factor a rule brings in, once per factor:
+    the result as ``xreplace(rename)`` would write it, without rewriting every entry.
+    """
+    index = {s: k for k, s in enumerate(wrt)}
+    done: dict[sp.Basic, dict[int, sp.Expr]] = {}
+    renamed: dict[sp.Expr, sp.Expr] = {}
+
+    def named(e: sp.Expr) -> sp.Expr:
+        if not rename:
+            return e
+        if e not in renamed:
+            renamed[e] = e.xreplace(rename)
+        return renamed[e]
+
+    def gathered(parts: list[tuple[sp.Expr, dict[int, sp.Expr]]]) -> dict[int, sp.Expr]:
+        terms: dict[int, list[sp.Expr]] = {}
+        for factor, derivatives in parts:
+            if derivatives:
+                factor = named(factor)
+                for k, value in derivatives.items():
+                    terms.setdefault(k, []).append(
+                        value if factor is sp.S.One else factor if value is sp.S.One
+                        else factor * value)
+        return {k: sp.Add(*t) for k, t in terms.items()}
+
+    def d(e: sp.Basic) -> dict[int, sp.Expr]:
+        if e in done:
+            return done[e]
+        args = e.args
+        if e in index:
+            result = {index[e]: sp.S.One}
+        elif not args:
+            result = {}
+        elif e.is_Add:
+            result = gathered([(sp.S.One, d(a)) for a in args])
+        elif e.is_Mul:
+            result = gathered([(sp.Mul(*args[:i], *args[i + 1:]), d(a))
+                               for i, a in enumerate(args)])
+        elif e.is_Pow and not d(args[1]):
+            result = gathered([(args[1] * args[0] ** (args[1] - 1), d(args[0]))])
+        elif isinstance(e, sp.Function):
+            result = gathered([(e.fdiff(i + 1), d(a)) for i, a in enumerate(args) if d(a)])
+        else:
+            result = {index[s]: named(sp.diff(e, s)) for s in e.free_symbols if s in index}
+        done[e] = {k: v for k, v in result.items() if v != 0}
+        return done[e]
+
+    return {(i, k): value for i, e in enumerate(exprs) for k, value in d(e).items()}
+
+
+def _affine(s: NetworkSymbols, l: int) -> list[sp.Expr]:
+    """W_l a_{l-1} + b_l in layered symbols, entry by entry (a SymPy matrix product is slow)."""
+    W, a, b = s.weights(l), s.a_symbols(l - 1), s.biases(l)
+    return [sp.Add(*[W[j, k] * a[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
+
+
+def _differentiated(s: NetworkSymbols, l: int,
+                    wrt: list[sp.Symbol]) -> dict[tuple[int, int], sp.Expr]:
+    affine = _affine(s, l)
+    layer_map = s.net.activation(l).apply(affine)
+    return jacobian(layer_map, wrt, s.layered_map(l, sp.Matrix(affine)))
+
+
+def local_jacobian(s: NetworkSymbols, l: int, wrt: sp.Matrix) -> sp.ImmutableMatrix:
     """∂a_l/∂(wrt), differentiated by SymPy from layer l's own map σ_l(W_l a_{l-1} + b_l).
 
     The result is written in layered symbols: the affine map becomes z_l and
     σ_l(z_l) becomes a_l.
     """
-    affine = s.weights(l) * s.a_symbols(l - 1) + s.biases(l)
-    layer_map = sp.Matrix(s.net.activation(l).apply(list(affine)))
-    return layer_map.jacobian(wrt).xreplace(s.layered_map(l, affine))
+    entries = _differentiated(s, l, list(wrt))
+    return sp.ImmutableMatrix(s.net.widths[l], len(wrt),
+                              lambda i, k: entries.get((i, k), sp.S.Zero))
+
+
+@dataclass(frozen=True)
+class LayerFactors:
+    """Layer l's own map σ_l(W_l a_{l-1} + b_l) differentiated by SymPy, in layered symbols:
+    by a_{l-1} (``inputs``, None for layer 1, which no chain needs), by the entries of W_l in
+    row-major order (``weights``, sparse) and by b_l (``biases``)."""
+
+    inputs: sp.ImmutableMatrix | None
+    weights: sp.ImmutableSparseMatrix
+    biases: sp.ImmutableMatrix
+
+
+def layer_factors(s: NetworkSymbols, l: int) -> LayerFactors:
+    """Every local Jacobian of layer l that a chain uses, in one pass over its map."""
+    a = list(s.a_symbols(l - 1)) if l > 1 else []
+    W, b = list(s.weights(l)), list(s.biases(l))
+    entries = _differentiated(s, l, [*a, *W, *b])
+    n = s.net.widths[l]
+
+    def block(start: int, width: int) -> dict[tuple[int, int], sp.Expr]:
+        return {(i, k - start): v for (i, k), v in entries.items() if start <= k < start + width}
+
+    def dense(start: int, width: int) -> sp.ImmutableMatrix:
+        found = block(start, width)
+        return sp.ImmutableMatrix(n, width, lambda i, k: found.get((i, k), sp.S.Zero))
+
+    inputs = dense(0, len(a)) if a else None
+    return LayerFactors(inputs, sp.ImmutableSparseMatrix(n, len(W), block(len(a), len(W))),
+                        dense(len(a) + len(W), len(b)))
 
 
 def cost_row(s: NetworkSymbols) -> sp.Matrix:
     """∂C/∂a_L as a row, the first factor of every chain: SymPy's derivative of the cost formula."""
-    a_out = s.a_symbols(s.L)
-    return sp.Matrix([s.net.cost_entry.formula(list(a_out), list(s.y))]).jacobian(a_out)
+    a_out = list(s.a_symbols(s.L))
+    terms: dict[sp.Symbol, list[sp.Expr]] = {a: [] for a in a_out}
+    for term in sp.Add.make_args(s.net.cost_entry.formula(a_out, list(s.y))):
+        for symbol in term.free_symbols & terms.keys():
+            terms[symbol].append(term)
+    # sympy.diff term by term, each by the symbols it contains: the same as Matrix.jacobian,
+    # which would differentiate all n_L terms by each of the n_L outputs
+    return sp.Matrix([[sp.Add(*[sp.diff(t, a) for t in terms[a]]) for a in a_out]])
 
 
 def expand_chain_rule(s: NetworkSymbols, l: int,
-                      factor: Callable[[int], sp.Matrix] | None = None) -> ChainRule:
-    """∂C/∂W_l = ∂C/∂a_L · ∂a_L/∂a_{L-1} ⋯ ∂a_{l+1}/∂a_l · ∂a_l/∂W_l, formed for layer l alone.
+                      factors: Callable[[int], LayerFactors] | None = None,
+                      first: sp.Matrix | None = None) -> ChainRule:
+    """The chain ∂C/∂W_l = ∂C/∂a_L · ∂a_L/∂a_{L-1} ⋯ ∂a_{l+1}/∂a_l · ∂a_l/∂W_l for layer l.
 
-    ``factor(m)`` gives ∂a_m/∂a_{m-1} (a cache shared by every layer's chain);
-    by default each is differentiated afresh with ``local_jacobian``.
+    ``factors(m)`` gives layer m's local Jacobians and ``first`` the row ∂C/∂a_L (caches
+    shared by every layer's chain); by default each is differentiated afresh. Nothing is
+    multiplied here: the products are the chain's ``weight`` and ``bias``.
     """
-    if factor is None:
-        factor = lambda m: local_jacobian(s, m, s.a_symbols(m - 1))  # noqa: E731
-    first = cost_row(s)
-    row = first
-    jacobians = [(m, factor(m)) for m in range(s.L, l, -1)]
-    for _, jacobian in jacobians:
-        row = row * jacobian
-    W, b = s.weights(l), s.biases(l)
-    da_dW = local_jacobian(s, l, sp.Matrix(list(W)))  # column n: ∂a_l/∂(n-th entry of W_l)
-    da_db = local_jacobian(s, l, b)
-    weight = (row * da_dW).reshape(*W.shape)
-    bias = (row * da_db).T
-    return ChainRule(l, first, jacobians, weight, bias)
+    if factors is None:
+        factors = lambda m: layer_factors(s, m)  # noqa: E731
+    row = cost_row(s) if first is None else first
+    jacobians = tuple((m, factors(m).inputs) for m in range(s.L, l, -1))
+    own = factors(l)
+    return ChainRule(l, sp.ImmutableMatrix(row), jacobians,  # type: ignore[arg-type]
+                     own.weights, own.biases)
 
 
 # ---------------------------------------------------------------- direct
 
 
-def differentiate_cost(s: NetworkSymbols, l: int, wrt: str) -> sp.Matrix:
-    """The derivative of the fully composed cost with respect to every entry of W_l or b_l."""
-    params = s.weights(l) if wrt == "W" else s.biases(l)
-    cost = s.composed_cost()
-    return params.applyfunc(lambda p: differentiate(cost, p))
+@dataclass(frozen=True)
+class DirectRoute:
+    """The direct route for layer l, as data: the composed cost and the parameters W_l, b_l
+    it is differentiated by. ``gradient`` differentiates, when asked."""
+
+    l: int
+    cost: sp.Expr  # C in x, y, W and b
+    weights: sp.ImmutableMatrix
+    biases: sp.ImmutableMatrix
+    _gradients: dict[str, sp.ImmutableMatrix] = field(default_factory=dict, init=False,
+                                                      repr=False, compare=False)
+
+    def parameters(self, wrt: str) -> sp.ImmutableMatrix:
+        return self.weights if wrt == "W" else self.biases
+
+    def gradient(self, wrt: str) -> sp.ImmutableMatrix:
+        """The derivative of ``cost`` by every entry of W_l (``"W"``) or b_l (``"b"``), formed
+        when first asked."""
+        if wrt not in self._gradients:
+            params = self.parameters(wrt)
+            self._gradients[wrt] = sp.ImmutableMatrix(
+                *params.shape, [differentiate(self.cost, p) for p in params])
+        return self._gradients[wrt]
+
+
+def direct_route(s: NetworkSymbols, l: int) -> DirectRoute:
+    """The fully composed cost of ``s``, to be differentiated by W_l and b_l."""
+    return DirectRoute(l, s.composed_cost(), sp.ImmutableMatrix(s.weights(l)),
+                       sp.ImmutableMatrix(s.biases(l)))
 
 
 def differentiate(expr: sp.Expr, p: sp.Symbol) -> sp.Expr:

@@ -93,7 +93,9 @@ class NetworkSymbols:
     def _forward(self) -> tuple[dict[int, sp.Matrix], dict[int, sp.Matrix]]:
         z, a = {}, {0: self.x}
         for l in self.layers:
-            z[l] = self._weights[l] * a[l - 1] + self._biases[l]
+            W, b, inputs = self._weights[l], self._biases[l], a[l - 1]  # entry by entry:
+            z[l] = sp.Matrix([sp.Add(*[W[j, k] * inputs[k] for k in range(W.cols)], b[j])
+                              for j in range(W.rows)])  # a matrix product is slow on symbols
             a[l] = sp.Matrix(self.net.activation(l).apply(list(z[l])))
         return z, a
 
@@ -106,7 +108,12 @@ class NetworkSymbols:
         return self._forward[1][self.check_layer(l, allow_input=True)]
 
     def composed_cost(self) -> sp.Expr:
-        """C as one expression in x, y, W and b."""
+        """C as one expression in x, y, W and b (built once: the direct route of every layer
+        differentiates this one expression)."""
+        return self._composed_cost
+
+    @cached_property
+    def _composed_cost(self) -> sp.Expr:
         return self.net.cost_entry.formula(list(self.composed_a(self.L)), list(self.y))
 
     def layered_map(self, l: int, z: sp.Matrix) -> dict[sp.Expr, sp.Symbol]:

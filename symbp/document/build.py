@@ -40,6 +40,7 @@ from .paths import (
 from .proof import ProofPart, proof_part
 from .steps import (
     Step,
+    backprop_rows,
     backprop_steps,
     backprop_summary,
     element_update_rules,
@@ -156,6 +157,7 @@ class Document:
     updates: str  # LaTeX display
     element_updates: str  # LaTeX display
     summary: str  # LaTeX display: backprop as vector-Jacobian products
+    recursion: list[tuple[str, str, str]]  # the same, one (lhs, rhs, what it is) per move
     worked: WorkedPart | None  # the derivation with numbers, when an example is given
 
 
@@ -204,7 +206,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
         path_sum=path_example(d, P, *WEIGHT),
         graph=graph_part(d, P),
         reuse=shared_chains(d),
-        swell=swell_part(d),
+        swell=swell_part(d, P(d.weights(1)[0, 0])),
         counts=_counts(net.widths),
         steps=backprop_steps(d, P),
         proof=proof_part(proof, timings),
@@ -212,6 +214,7 @@ def build(d: Derivation, proof: Proof, *, timings: bool = False, title: str | No
         updates=update_rules(d),
         element_updates=element_update_rules(d),
         summary=backprop_summary(d),
+        recursion=backprop_rows(d),
         worked=worked,
     )
 
@@ -258,7 +261,8 @@ def _cost(P: Printer, expr: sp.Expr) -> str:
 def _layer(d: Derivation, P: Printer, l: int) -> Layer:
     z, b, a_prev = (P.matrix(v) for v in (d.z_symbols(l), d.biases(l), d.a_symbols(l - 1)))
     budget = P.line - sum(map(matrix_width, (z, b, a_prev))) - width("=+")
-    W = P.matrix(d.weights(l), budget=budget)
+    W, columns = P.fitted(d.weights(l), budget=budget)
+    a_prev = P.matrix(d.a_symbols(l - 1), rows=columns)  # elided where W_l's columns are
     act = d.net.activation(l)
     z_j, a_j = rf"z^{{({l})}}_{{j}}", rf"a^{{({l})}}_{{j}}"
     if act.elementwise:

@@ -29,7 +29,7 @@ SWELL_MAX_ROUTES = 27  # beyond, the path sum and sympy.diff take seconds: only 
 class GraphPart:
     """The influence graph of w^{(l)}_{jk}, the weight whose path sum the document writes."""
 
-    graph: dict  # InfluenceGraph.plain(), for templates/graph.tex.j2
+    graph: dict  # InfluenceGraph.plain(), for templates/figures/graph.tex.j2
     weight: str  # LaTeX
     layer: int
     paths: int  # paths of influence, one unit per layer: the terms of the path sum
@@ -50,11 +50,12 @@ class SwellPart:
     width: int
     cost: str  # registry name
     depths: str  # plain text: "1 to 4"
-    tables: dict  # fmt -> swell.table_data(rows, fmt)
-    plot: dict  # swell_plot.plot_data(rows), for templates/swell_plot.tex.j2
+    tables: dict  # fmt (tex, md, html) -> swell.table_data(rows, ...)
+    plot: dict  # swell_plot.plot_data(rows), for templates/figures/swell_plot.tex.j2
     image: str  # the SVG file next to derivation.md
     recursion_step: int  # operations the δ program gains per layer
-    shallow: dict  # the L = 1 row's operations: expansion, recursion
+    shallow: dict  # the L = 1 row: operations (expansion, recursion), paths and terms
+    weight: str  # LaTeX: w^{(1)}_{11} as this document writes it (w^{(1)}_{1,1} when wide)
     skipped: bool  # some routes were too large to build
     figure: int = 2  # its number in the PDF, after the tree of dependencies
 
@@ -94,12 +95,20 @@ def swell_rows(width: int, cost: str = "mse") -> tuple[dict, ...]:
     return tuple(swell.measure(SWELL_DEPTHS, [width], cost=cost, max_paths=SWELL_MAX_ROUTES))
 
 
-def swell_part(d: Derivation) -> SwellPart:
+def swell_part(d: Derivation, weight: str = "w^{(1)}_{11}") -> SwellPart:
+    """Expression swell for networks like ``d``'s; ``weight`` is the LaTeX of w^{(1)}_{11}
+    as the document writes it, for the text that names it."""
     width = swell_width(d.net)
     rows = swell_rows(width, d.net.cost)
     steps = {b["recursion"] - a["recursion"] for a, b in itertools.pairwise(rows)}
-    return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}",
-                     {fmt: swell.table_data(rows, fmt, SWELL_MAX_ROUTES) for fmt in ("tex", "md")},
+    tables = {fmt: swell.table_data(rows, "tex" if fmt == "tex" else "md", SWELL_MAX_ROUTES)
+              for fmt in ("tex", "md", "html")}
+    for table in tables.values():  # the column notes name the weight as the rest of the text
+        table["about_math"] = [(head, text.replace("w^{(1)}_{11}", weight))
+                               for head, text in table["about_math"]]
+    first = rows[0]
+    return SwellPart(width, d.net.cost, f"{SWELL_DEPTHS[0]} to {SWELL_DEPTHS[-1]}", tables,
                      plot_data(rows), SWELL_IMAGE, min(steps),
-                     {"expansion": rows[0]["expansion"], "recursion": rows[0]["recursion"]},
-                     any(row["skipped"] for row in rows))
+                     {"expansion": first["expansion"], "recursion": first["recursion"],
+                      "paths": first["paths"], "terms": first["path_terms"]},
+                     weight, any(row["skipped"] for row in rows))

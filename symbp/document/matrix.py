@@ -20,6 +20,7 @@ from ..proof.claims import Claim
 from ..proof.indexed import DEPTH, A, Y, latex
 from ..proof.matrix import matrix_identities
 from ..proof.theorem import LEMMAS, covers, theorem
+from .checks import established, title
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Check:
 
     tag: str  # "M3"
     name: str  # plain text: the claim's name
-    statement: str  # plain text
+    title: str  # mixed: what the claim is about
     status: str
-    how: str  # plain text
+    established: str  # mixed: how it was settled, or ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class MatrixChapter:
     summary: str  # LaTeX display (aligned): one example and a batch
     summary_refs: str  # plain text: the same for the summary
     checks: list[Check]
+    groups: list[tuple[str, str, list[Check]]]  # (status, established, checks): the checks
+    # settled the same way, in the order of their tags, for a list that reads as sentences
     status: str  # proved when every tagged claim is
     theorem_status: str  # the general theorem for this activation and cost
     program: str  # plain text: the fingerprint of the program gradients.py runs
@@ -99,7 +102,7 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
     vjp_refs = _refs(tag, [LEMMAS["base"], "diag", "softmax matrix", "linear", LEMMAS["W"]])
     summary_refs = _refs(tag, [LEMMAS["step"], LEMMAS["W"], LEMMAS["b"], "batch step",
                                "batch weights", "batch biases"])
-    checks = [Check(f"M{n}", c.label, c.statement, c.status, c.how)
+    checks = [Check(f"M{n}", c.label, title(c.label), c.status, established(c.how))
               for n, c in enumerate(tag.used, start=1)]
     statuses = {c.status for c in tag.used}
     return MatrixChapter(
@@ -110,7 +113,7 @@ def matrix_chapter(d: Derivation) -> MatrixChapter:
         written_generic=", ".join(layers) if not single and net.L > 1 else "",
         shapes=_shapes(net.widths), eq=eq, vjp=_vjp(d, sigma),
         vjp_refs=vjp_refs, summary=_summary(sigma), summary_refs=summary_refs,
-        checks=checks, status=worst(statuses).value,
+        checks=checks, groups=_groups(checks), status=worst(statuses).value,
         theorem_status=general.status, program=d.program.fingerprint,
         runs_proved=_runs_proved(d, general),
     )
@@ -121,6 +124,14 @@ def _runs_proved(d: Derivation, general) -> str:
     if not general.holds:
         return f"the general theorem is {general.status} for it"
     return covers(d)
+
+
+def _groups(checks: list[Check]) -> list[tuple[str, str, list[Check]]]:
+    """The checks grouped by status and the way they were settled, first tag first."""
+    groups: dict[tuple[str, str], list[Check]] = {}
+    for check in checks:
+        groups.setdefault((check.status, check.established), []).append(check)
+    return [(status, how, members) for (status, how), members in groups.items()]
 
 
 def _refs(tag: _Tags, names: list[str]) -> str:
@@ -216,8 +227,7 @@ def _equations(d: Derivation, tag: _Tags, s: str, softmax: bool) -> dict[str, st
                                   r"\delta_l^{T} \bigl(a_{l-1}^{T} \otimes I_{n_l}\bigr) = "
                                   r"\operatorname{vec}\bigl(\delta_l\, a_{l-1}^{T}\bigr)^{T}",
                                   "kronecker contraction"),
-        "batch_forward": r"A_0 = X, \qquad Z_l = A_{l-1} W_l^{T} + \mathbf{1}\, b_l^{T}, "
-                         rf"\qquad A_l = {s}(Z_l)",
+        "batch_forward": _batch_forward(s, softmax),
         "batch_step": tag(rf"\Delta_l = \bigl(\Delta_{{l+1}} W_{{l+1}}\bigr) \odot {s}'(Z_l)",
                           "batch step"),
         "batch_weights": tag(r"\frac{\partial C}{\partial W_l} = \sum_{s=1}^{B} "
@@ -230,6 +240,16 @@ def _equations(d: Derivation, tag: _Tags, s: str, softmax: bool) -> dict[str, st
                        r"\text{for every } L \text{ and } n_0, \dots, n_L", "theorem"),
     }
     return eq
+
+
+def _batch_forward(s: str, softmax: bool) -> str:
+    """The forward pass of a batch; a softmax output on a line of its own."""
+    head = r"A_0 = X, \qquad Z_l = A_{l-1} W_l^{T} + \mathbf{1}\, b_l^{T}"
+    if not softmax:
+        return rf"{head}, \qquad A_l = {s}(Z_l)"
+    return (f"\\begin{{aligned}}\n&{head}, \\\\\n"
+            rf"&A_l = {s}(Z_l) \quad (l < L), \qquad A_L = \operatorname{{softmax}}(Z_L) "
+            "\\text{ row by row}\n\\end{aligned}")
 
 
 def _vjp(d: Derivation, s: str) -> str:

@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from fractions import Fraction
 
 import sympy as sp
 
+from ..core import limits
 from ..core.derivation import Derivation
 from ..core.functions import explicit
 
 DIGITS = 9  # significant digits shown, by default
 MAX_DIGITS = 15  # a float in worked.json carries at most this many exactly
 PRECISION = 60  # significant digits carried for values that are not rational
+SHOWN_EXPONENT = 100_000  # a value past 10^±this cannot be shown (as a Decimal) or read
 KEYS = ("x", "y", "weights", "biases", "learning_rate", "digits")
 
 
@@ -112,16 +115,30 @@ def _number(value: object, where: str) -> sp.Rational:
     """An exact Rational for one input number; ValueError naming ``where`` otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"example: {where} must be a number; got {value!r}")
+    text = _plain_number(value.strip(), where) if isinstance(value, str) else ""
     try:
         if isinstance(value, sp.Rational | numbers.Integral | Fraction):
             return sp.Rational(value)
         if isinstance(value, str):
-            return sp.Rational(value.strip())
+            return sp.Rational(text)
         if isinstance(value, Decimal | numbers.Real) and math.isfinite(float(value)):
             return sp.Rational(repr(float(value)) if not isinstance(value, Decimal) else value)
-    except (TypeError, ValueError, SyntaxError, sp.SympifyError):
-        pass
-    raise ValueError(f"example: {where} must be a finite number; got {value!r}")
+    except (TypeError, ValueError, SyntaxError, ZeroDivisionError, sp.SympifyError):
+        pass  # ZeroDivisionError: "1/0" and "0/0"
+    raise ValueError(f"example: {where} must be a finite number; got {value!r:.60}")
+
+
+def _plain_number(text: str, where: str) -> str:
+    """``text`` if it is short and its power of ten is modest; ValueError naming the limit
+    otherwise, before the number is made (10**100000 takes exact arithmetic minutes)."""
+    if len(text) > limits.MAX_NUMBER_CHARS:
+        raise ValueError(f"example: {where} has {len(text):,} characters, past the limit of "
+                         f"{limits.MAX_NUMBER_CHARS} for a number (limit MAX_NUMBER_CHARS)")
+    exponent = re.search(r"[eE]\s*([+-]?\s*\d+)", text)
+    if exponent and abs(int(exponent.group(1).replace(" ", ""))) > limits.MAX_NUMBER_EXPONENT:
+        raise ValueError(f"example: {where} is {text!r}, a power of ten past the limit of "
+                         f"10^±{limits.MAX_NUMBER_EXPONENT} (limit MAX_NUMBER_EXPONENT)")
+    return text
 
 
 def _vector(values: object, n: int, where: str, size: str) -> sp.Matrix:
@@ -160,7 +177,8 @@ def _bias(values: object, n: int, l: int) -> sp.Matrix:
 
 @dataclass(frozen=True)
 class Check:
-    """The central difference (C(w + h) − C(w − h)) / 2h of one weight against backprop."""
+    """The central difference (C(p + h) − C(p − h)) / 2h of one parameter against backprop:
+    weight w^{(l)}_{jk}, or bias b^{(l)}_j (``wrt`` "b", k = 1)."""
 
     l: int
     j: int
@@ -168,6 +186,7 @@ class Check:
     h: sp.Rational
     quotient: sp.Expr
     backprop: sp.Expr
+    wrt: str = "W"
 
 
 @dataclass(frozen=True)
@@ -186,8 +205,8 @@ class Numbers:
     grad_b: list[sp.Matrix]
     updated_W: list[sp.Matrix]
     updated_b: list[sp.Matrix]
-    check: Check
-
+    check: Check  # w^{(1)}_{11}, shown in full
+    checks: list[Check]  # every weight and bias, layer 1 first
 
 def settle(value: object, where: str = "a value") -> sp.Expr:
     """A Rational stays exact; anything else becomes a Float of PRECISION digits."""
@@ -198,6 +217,11 @@ def settle(value: object, where: str = "a value") -> sp.Expr:
     if not number.is_real or not number.is_finite:
         raise ValueError(f"the worked example has no real value for {where} (got "
                          f"{number.evalf(6)}): check that the cost fits the output activation")
+    exponent = int(sp.log(abs(number), 10).evalf(15)) if number.is_Float and number else 0
+    if abs(exponent) > SHOWN_EXPONENT:
+        shown = f"{exponent:,}" if abs(exponent) < 10**9 else f"({float(exponent):.3g})"
+        raise ValueError(f"the worked example's {where} is about 10^{shown}, past the "
+                         f"10^±{SHOWN_EXPONENT:,} a document can show; use smaller numbers")
     return number
 
 
@@ -263,12 +287,16 @@ def evaluate(d: Derivation, example: Example | dict, weight: tuple[int, int, int
         [W - eta * g for W, g in zip(ex.weights, grad_W)],
         [b - eta * g for b, g in zip(ex.biases, grad_b)],
         central_difference(d, ex, grad_W, *weight),
+        [central_difference(d, ex, grads, l, j, k, wrt)
+         for wrt, grads in (("W", grad_W), ("b", grad_b)) for l in d.layers
+         for j in range(1, grads[l - 1].rows + 1) for k in range(1, grads[l - 1].cols + 1)],
     )
 
 
-def central_difference(d: Derivation, ex: Exact, grad_W: list[sp.Matrix], l: int, j: int,
-                       k: int) -> Check:
-    """(C(w + h) − C(w − h)) / 2h for w = w^{(l)}_{jk}, from the forward pass alone.
+def central_difference(d: Derivation, ex: Exact, grads: list[sp.Matrix], l: int, j: int,
+                       k: int, wrt: str = "W") -> Check:
+    """(C(p + h) − C(p − h)) / 2h for p = w^{(l)}_{jk} (or b^{(l)}_j with ``wrt`` "b"), from
+    the forward pass alone.
 
     h = 10^-(digits/2 + 4) keeps the O(h²) error of the quotient below the digits
     shown; PRECISION digits keep the subtraction from cancelling them away.
@@ -277,10 +305,11 @@ def central_difference(d: Derivation, ex: Exact, grad_W: list[sp.Matrix], l: int
     costs = []
     for sign in (1, -1):
         W = [w.copy() for w in ex.weights]
-        W[l - 1][j - 1, k - 1] += sign * h
-        costs.append(cost(d, forward(d, ex.x, W, ex.biases)[1][-1], ex.y))
+        b = [v.copy() for v in ex.biases]
+        (W if wrt == "W" else b)[l - 1][j - 1, k - 1] += sign * h
+        costs.append(cost(d, forward(d, ex.x, W, b)[1][-1], ex.y))
     quotient = settle((costs[0] - costs[1]) / (2 * h), "the central difference")
-    return Check(l, j, k, h, quotient, grad_W[l - 1][j - 1, k - 1])
+    return Check(l, j, k, h, quotient, grads[l - 1][j - 1, k - 1], wrt)
 
 
 # ---------------------------------------------------------------- shown to a number of digits

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
 from ..proof.claims import CHECKS, ROUTE_KINDS, Claim, Proof
+from .checks import title
 from .steps import slash
+from .text import iverson
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
 SEVERITY = ("failed", "timed out", "not compared", "screened", "proved")  # worst first
@@ -30,6 +32,17 @@ METHOD_TEXT = {  # mixed: how each method settles its claims
         r"polynomial form over those functions, in which zero is recognisable, and each one "
         r"reduces to exactly $0$. The recursion is also proved to be the gradient by the "
         r"per-layer lemmas below."),
+    "construction": (
+        r"The routes are not written out; each is checked by how it is built, in layered "
+        r"symbols. Every factor of the chain rule $\partial C/\partial a_L \cdot \partial a_L/"
+        r"\partial a_{L-1} \cdots \partial a_l/\partial W_l$ is proved equal to its lemma "
+        r"(the cost's derivative; the Jacobian of $\sigma_m$ times $W_m$, in the order "
+        r"$m = L, \dots, l+1$; the Jacobian of $\sigma_l$ times $\partial z_l/\partial W_l$), "
+        r"and the composed cost is proved, layer by layer, to be $z_l = W_l a_{l-1} + b_l$, "
+        r"$a_l = \sigma_l(z_l)$ and the cost of $a_L$, differentiated by $W_l$ and $b_l$. By "
+        r"associativity of the matrix product and the chain rule, the per-layer lemmas of "
+        r"the recursion below then give both equalities, for a network of any size; the "
+        r"recursion itself is proved to be the gradient by those lemmas."),
     "local": (
         r"The full expressions grow quickly with depth, so instead of building them symbp "
         r"proves small lemmas, one layer at a time: the output error $\delta_L$ is "
@@ -67,10 +80,11 @@ class ProofRow:
 @dataclass(frozen=True)
 class LemmaItem:
     name: str  # plain text
+    title: str  # mixed: what the lemma is about, "the error $\delta_{2}$"
     statement: str  # LaTeX
     status: str  # proved | failed
-    where: str  # plain text: " (layer 2)", "" for a function lemma
     took: str  # plain text: " in 0.123 s" with timings, else ""
+    block: bool  # the statement has rows (cases): a display, never inline
 
 
 @dataclass(frozen=True)
@@ -100,11 +114,11 @@ def proof_part(proof: Proof, timings: bool) -> ProofPart:
     rows = [ProofRow([str(r.layer), "$" + slash("C", vec(r.parameter, r.layer)) + "$"],
                      [r.checks[c] for c in CHECKS.values()], [seconds(r.seconds)] * timings)
             for r in proof.rows]
-    lemmas = [LemmaItem(lem.name, lem.latex, "proved" if lem.holds else "failed",
-                        "" if lem.layer is None else f" (layer {lem.layer})",
-                        f" in {seconds(lem.seconds)}" if timings else "")
+    lemmas = [LemmaItem(lem.name, title(lem.name), iverson(lem.latex),
+                        "proved" if lem.holds else "failed",
+                        f" in {seconds(lem.seconds)}" if timings else "", "\\\\" in lem.latex)
               for lem in proof.lemmas]
-    exact = proof.method in ("expand", "local")
+    exact = proof.method in ("expand", "construction", "local")
     return ProofPart(
         method=proof.method, status=proof.status, holds=proof.holds,
         result=result_sentence(proof), claims=claim_items(proof),

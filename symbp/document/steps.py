@@ -258,29 +258,35 @@ def element_update_rules(d: Derivation) -> str:
     return _block(rows)
 
 
-def backprop_summary(d: Derivation) -> str:
-    """Backprop as vector-Jacobian products, one row per move, output layer first."""
+def backprop_rows(d: Derivation) -> list[tuple[str, str, str]]:
+    """Backprop as vector-Jacobian products, one (lhs, rhs, what it is) per move, output first."""
     rows = []
     for l in range(d.L, 0, -1):
         act = d.net.activation(l)
         incoming = slash("C", vec("a", l))
         if act.elementwise:
             diag = rf"\operatorname{{diag}}\bigl({prime(d, l)}\bigr)"
-            rows.append(rf"{vec('delta', l)} &= {incoming} \odot {prime(d, l)} "
-                        rf"&& \qquad \text{{through }} {diag}")
+            rows.append((vec("delta", l), rf"{incoming} \odot {prime(d, l)}",
+                         rf"\text{{through }} {diag}"))
         else:
             jacobian = slash(vec("a", l), vec("z", l))
-            rows.append(rf"{vec('delta', l)} &= \bigl({jacobian}\bigr)^{{T}} {incoming} "
-                        rf"&& \qquad \text{{through }} {jacobian}")
+            rows.append((vec("delta", l), rf"\bigl({jacobian}\bigr)^{{T}} {incoming}",
+                         rf"\text{{through }} {jacobian}"))
         a_prev = "x" if l == 1 else vec("a", l - 1)
-        rows.append(rf"{slash('C', vec('W', l))} &= {vec('delta', l)}\, {a_prev}^{{T}}, \quad "
-                    rf"{slash('C', vec('b', l))} = {vec('delta', l)} "
-                    rf"&& \qquad \text{{gradients of layer {l}}}")
+        rows.append((slash("C", vec("W", l)),
+                     rf"{vec('delta', l)}\, {a_prev}^{{T}}, \quad "
+                     rf"{slash('C', vec('b', l))} = {vec('delta', l)}",
+                     rf"\text{{gradients of layer {l}}}"))
         if l > 1:
-            rows.append(rf"{slash('C', vec('a', l - 1))} &= {vec('W', l)}^{{T}} {vec('delta', l)}"
-                        rf" && \qquad \text{{through }} {slash(vec('z', l), vec('a', l - 1))} = "
-                        rf"{vec('W', l)}")
-    return _block(rows)
+            rows.append((slash("C", vec("a", l - 1)), rf"{vec('W', l)}^{{T}} {vec('delta', l)}",
+                         rf"\text{{through }} {slash(vec('z', l), vec('a', l - 1))} = "
+                         rf"{vec('W', l)}"))
+    return rows
+
+
+def backprop_summary(d: Derivation) -> str:
+    """Backprop as vector-Jacobian products, one row per move, output layer first."""
+    return _block([rf"{lhs} &= {rhs} && \qquad {note}" for lhs, rhs, note in backprop_rows(d)])
 
 
 def _block(rows: list[str]) -> str:

@@ -61,6 +61,10 @@ class WorkedPart:
     check: str  # display: the difference quotient and backpropagation's value
     agree: bool  # both round to the same digits
     difference: str  # LaTeX number: backprop − quotient
+    count: int  # parameters checked the same way: every weight and every bias
+    all_agree: bool  # every one of them rounds to backpropagation's digits
+    worst: str  # LaTeX: the largest |backprop − quotient| over all of them
+    disagree: list[str]  # LaTeX names of the parameters whose digits differ
 
 
 def worked_part(d: Derivation, P: Printer, example: Example | dict) -> WorkedPart:
@@ -90,7 +94,19 @@ def worked_part(d: Derivation, P: Printer, example: Example | dict) -> WorkedPar
                        (partial("C", w), rf"{backprop} \quad \text{{(backpropagation)}}")]),
         agree=rounded(check.quotient, ex.digits) == rounded(check.backprop, ex.digits),
         difference=number_latex(decimal_text(check.backprop - check.quotient, 2)),
+        count=len(n.checks), all_agree=not _disagreeing(n, ex.digits),
+        worst=number_latex(decimal_text(max(abs(c.backprop - c.quotient) for c in n.checks),
+                                        2)),
+        disagree=[P(_parameter(d, c)) for c in _disagreeing(n, ex.digits)][:6],
     )
+
+
+def _disagreeing(n, digits: int) -> list:
+    return [c for c in n.checks if rounded(c.quotient, digits) != rounded(c.backprop, digits)]
+
+
+def _parameter(d: Derivation, c) -> sp.Symbol:
+    return d.weights(c.l)[c.j - 1, c.k - 1] if c.wrt == "W" else d.biases(c.l)[c.j - 1]
 
 
 def worked_json(d: Derivation, example: Example | dict) -> str:
@@ -117,6 +133,9 @@ def worked_json(d: Derivation, example: Example | dict) -> str:
         "check": {"layer": check.l, "row": check.j, "column": check.k, "h": float(check.h),
                   "central_difference": number(check.quotient),
                   "backprop": number(check.backprop)},
+        "checks": [{"parameter": c.wrt, "layer": c.l, "row": c.j, "column": c.k,
+                    "central_difference": number(c.quotient), "backprop": number(c.backprop)}
+                   for c in n.checks],
     }
     text = json.dumps(data, indent=2)
     # a list of numbers (a vector, a matrix row) on one line

@@ -191,7 +191,7 @@ def to_json(rows: Sequence[dict], timings: bool = False) -> str:
 
 
 def table_data(rows: Sequence[dict], fmt: str = "md", max_paths: int = MAX_PATHS) -> dict:
-    """Plain data for templates/swell_table.j2 and swell.md.j2: header, alignment, cells.
+    """Plain data for templates/figures/swell_table.j2 and md/swell.md.j2: header, alignment, cells.
 
     A figure that was not measured (too large) shows as a dash; a rule separates widths.
     """

@@ -37,7 +37,7 @@ LEGEND_ROWS = 4  # the legend below the panels, in two columns
 
 
 def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
-    """Plain data for templates/swell_plot.tex.j2 and ``swell_svg``: two panels of series.
+    """Plain data for templates/figures/swell_plot.tex.j2 and ``swell_svg``: two panels of series.
 
     Points that were not measured (too large) are left out of their line.
     """

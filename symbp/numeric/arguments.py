@@ -1,13 +1,15 @@
-"""Argument checks of the generated gradient modules: the fast test and the careful one.
+"""Argument checks of the generated gradient modules: the fast test and the one conversion.
 
-Every generated ``grad``, ``cost`` and ``forward`` first calls ``_arguments``, printed
-per network by ``fast_check_source``: a handful of shape comparisons against literal
-widths that pass for well-formed arrays in well under a microsecond. Anything else
-(a list, a wrong shape, a wrong number of matrices) goes to ``_convert_arguments``,
-whose source below is copied into each module: it converts what can be converted
-and otherwise raises a ValueError naming the argument, the shape it has and the
-shape it should have. The functions below use only ``np`` (NumPy, or the array
-module of the jax and torch backends), so they run unchanged in every backend.
+Every generated ``grad``, ``cost`` and ``forward`` first calls ``_arguments``, printed per
+network by ``fast_check_source``: NumPy float64 arrays (exactly ``ndarray``, so no
+``np.matrix``, whose ``*`` multiplies matrices) of the right shapes pass as they are, after
+a handful of identity and shape comparisons. Anything else goes to ``_convert_arguments``,
+the one conversion of symbp: its source below is copied into each module, and the jax and
+torch backends run it too before making arrays of their own, so every backend gives the
+same answer. Anything that holds real numbers (lists, tuples, integer, boolean and float32
+arrays, ``np.matrix``, arrays of Python numbers) becomes a float64 array; anything else
+(complex numbers, text, ragged nesting, objects that are not numbers, a wrong shape) is a
+one-line ValueError naming the argument. The functions use only ``np`` (NumPy).
 """
 
 from __future__ import annotations
@@ -17,14 +19,35 @@ import inspect
 import numpy as np
 
 CONVERTIBLE = (TypeError, ValueError, RuntimeError)  # what asarray raises for non-numbers
+_REAL_KINDS = "biuf"  # NumPy's kinds of real numbers: bool, int, unsigned, float
 
 
 def _float_array(name, value):
+    """``value`` as a float64 ndarray, or a ValueError naming ``name`` and what it holds."""
     try:
-        return np.asarray(value, dtype=float)
-    except CONVERTIBLE:
-        raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
-                         f"{value!r:.60}") from None
+        array = np.asarray(value)
+        kind = array.dtype.kind
+    except CONVERTIBLE:  # ragged nesting, or an object NumPy cannot read
+        array, kind = None, ""
+    if kind == "O":  # Python objects: numbers of any type, or anything at all
+        for item in array.flat:
+            if isinstance(item, (complex, np.complexfloating)):
+                kind = "c"
+                break
+            if item is None or isinstance(item, (str, bytes)):  # float() reads "1.5", NumPy
+                kind = ""  # makes None NaN: neither is a number given
+                break
+    if kind == "c":
+        raise ValueError(f"{name} is complex; symbp computes in float64 (pass its real part "
+                         "if that is what you mean)")
+    if kind and kind in _REAL_KINDS + "O":
+        try:
+            return array.astype(np.float64, copy=False)
+        except CONVERTIBLE:  # an object that is not a number
+            pass
+    shown = " ".join(repr(value).split())  # one line, whatever the repr
+    raise ValueError(f"{name} must be an array of numbers; got {type(value).__name__} "
+                     f"{shown:.60}")
 
 
 def _shape(array):
@@ -70,12 +93,48 @@ def _convert_arguments(x, y, weights, biases, widths):
     return (x, y, *params)
 
 
-RUNTIME = (_float_array, _shape, _convert_arguments)
+def _out_arrays(out, widths, contiguous):
+    """The arrays grad writes into, dC/dW_1..dC/dW_L then dC/db_1..dC/db_L, from ``out``
+    ({"W": [...], "b": [...]}, as grad returns); ValueError naming the first that is not a
+    writeable float64 array of its gradient's shape (C-contiguous where ``contiguous``)."""
+    L = len(widths) - 1
+    if not isinstance(out, dict) or sorted(out) != ["W", "b"]:
+        raise ValueError(f'out must be a dict {{"W": [...], "b": [...]}} of {L} arrays each, '
+                         f"shaped as grad's result; got {type(out).__name__}")
+    shapes = {"W": [(widths[l], widths[l - 1]) for l in range(1, L + 1)],
+              "b": [(widths[l],) for l in range(1, L + 1)]}
+    arrays = []
+    for key in ("W", "b"):
+        given = out[key]
+        if not isinstance(given, (list, tuple)) or len(given) != L:
+            raise ValueError(f'out["{key}"] must be a list of {L} arrays, one per layer; got '
+                             f"{type(given).__name__}")
+        for l, (array, shape) in enumerate(zip(given, shapes[key]), start=1):
+            wanted = f"a writeable float64 array of shape {shape}" + (
+                ", C-contiguous" if contiguous else "")
+            if not isinstance(array, np.ndarray):
+                found = type(array).__name__
+            elif array.dtype != np.float64 or _shape(array) != shape or \
+                    not array.flags.writeable or (contiguous and not array.flags.c_contiguous):
+                found = f"{array.dtype} of shape {_shape(array)}" + (
+                    "" if array.flags.writeable else ", read-only") + (
+                    ", not C-contiguous" if contiguous and not array.flags.c_contiguous else "")
+            else:
+                arrays.append(array)
+                continue
+            raise ValueError(f'out["{key}"][{l - 1}] (dC/d{key}_{l}) must be {wanted}; '
+                             f"got {found}")
+    return arrays
+
+
+RUNTIME = (_float_array, _shape, _convert_arguments, _out_arrays)
 
 
 def runtime_source() -> str:
     """The careful check's source, as copied into every generated module."""
-    constants = f"_CONVERTIBLE = ({', '.join(e.__name__ for e in CONVERTIBLE)})\n"
+    constants = (f"_CONVERTIBLE = ({', '.join(e.__name__ for e in CONVERTIBLE)})\n"
+                 f"_REAL_KINDS = {_REAL_KINDS!r}\n"
+                 "_ndarray, _float64 = np.ndarray, np.dtype(np.float64)  # the fast path's\n")
     functions = "\n\n".join(inspect.getsource(f) for f in RUNTIME)
     return constants + "\n\n" + functions.replace("CONVERTIBLE", "_CONVERTIBLE")
 
@@ -87,27 +146,28 @@ def fast_check_source(widths) -> str:
     W = ", ".join(f"W{l}" for l in range(1, L + 1))
     b = ", ".join(f"b{l}" for l in range(1, L + 1))
     unpack = (f"({W},)", f"({b},)") if L == 1 else (W, b)
+    arrays = ["x", *(f"W{l}" for l in range(1, L + 1)), *(f"b{l}" for l in range(1, L + 1))]
     checks = [f"xs.shape[1:] == ({widths[0]},)",
               f"(ys is None or ys.shape == (xs.shape[0], {widths[-1]}))"]
     checks += [f"W{l}.shape == ({widths[l]}, {widths[l - 1]})" for l in range(1, L + 1)]
     checks += [f"b{l}.shape == ({widths[l]},)" for l in range(1, L + 1)]
     condition = "\n                and ".join(checks)
+    classes = " is ".join(f"{a}.__class__" for a in arrays)
+    dtypes = " is ".join(f"{a}.dtype" for a in arrays)
     return f'''def _arguments(x, y, weights, biases):
-    """x, y (None stays None) as (batch, n) arrays and the parameters, checked against WIDTHS."""
+    """x, y (None stays None) as (batch, n) float64 arrays and the parameters, checked against
+    WIDTHS: NumPy float64 arrays of the right shapes as they are, the rest converted."""
     try:
-        xs = np.asarray(x, dtype=float)
-        if xs.ndim == 1:
-            xs = xs[None]
-        ys = y
-        if y is not None:
-            ys = np.asarray(y, dtype=float)
-            if ys.ndim == 1:
-                ys = ys[None]
         {unpack[0]} = weights
         {unpack[1]} = biases
-        if ({condition}):
-            return xs, ys, {W}, {b}
-    except (AttributeError, {", ".join(e.__name__ for e in CONVERTIBLE)}):
-        pass  # a list, a wrong count, a wrong shape: the careful path says which
+        if ({classes} is _ndarray
+                and {dtypes} is _float64
+                and (y is None or y.__class__ is _ndarray and y.dtype is _float64)):
+            xs = x[None] if x.ndim == 1 else x
+            ys = y if y is None or y.ndim != 1 else y[None]
+            if ({condition}):
+                return xs, ys, {W}, {b}
+    except (TypeError, ValueError):
+        pass  # a wrong count of arrays: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
 '''

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import linecache
 import math
 import numbers
 import os
+import secrets
 import sys
 import tempfile
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..core import safe_paths
 from ..core.derivation import Derivation
 from .codegen import module_source
 from .curvature_codegen import second_order_source
@@ -40,7 +42,7 @@ class NumericGradients:
     x is (n_0,) or (batch, n_0), y likewise; the cost is summed over the batch.
     ``grad``, ``cost`` and ``forward`` are the generated module's functions
     (``grad`` is what a call runs; for jax it is already ``jax.jit``-ed); ``source``
-    is the module's text.
+    is the module's text. For numba, ``make_step`` gives the fused training step.
     """
 
     def __init__(self, network, backend: str, source: str, namespace):
@@ -52,6 +54,15 @@ class NumericGradients:
         self.hessian = namespace.get("hessian")
         self.hvp = namespace.get("hvp")
         self.gauss_newton = namespace.get("gauss_newton")
+        self._make_step = namespace.get("make_step")
+
+    def make_step(self, optimizer: str, learning_rate: float, **settings):
+        """The fused training step of the numba module (its ``make_step``: forward, backward
+        and the optimiser's update in one compiled call that allocates no array)."""
+        if self._make_step is None:
+            raise ValueError(f"the fused training step is generated for backend 'numba', not "
+                             f"{self.backend!r}: symbp.lambdify(d, backend='numba').make_step(...)")
+        return self._make_step(optimizer, learning_rate, **settings)
 
     def __call__(self, x, y, weights, biases):
         return self.grad(x, y, weights, biases)
@@ -86,32 +97,69 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     source = second_order_source(d) if second else module_source(d)
     filename = f"<symbp gradients {d.net.slug}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
     namespace: dict = {"__name__": "symbp_gradients"}
-    exec(compile(source, filename, "exec"), namespace)
+    exec(code, namespace)
+    if backend == "numpy":
+        return NumericGradients(d.net, backend, source, namespace)
+    # jax and torch run the same module on their own arrays, after the module's own check:
+    # its fast test, once for their own float arrays and once for NumPy's, passes arrays of
+    # the right shapes, and anything else goes through its one conversion, in NumPy, exactly
+    # as under every other backend
+    in_numpy = namespace["_arguments"]
+    native = _native_arrays(backend, array_module)
+    namespace = {"__name__": "symbp_gradients"}
+    exec(code, namespace)
+    namespace["_ndarray"], namespace["_float64"] = native
+    namespace["_convert_arguments"] = lambda x, y, weights, biases, widths: in_numpy(
+        x, y, weights, biases)
+    checked = namespace["_arguments"]
+    namespace = {"__name__": "symbp_gradients"}
+    exec(code, namespace)
     if backend == "torch":
         namespace["np"] = torch_np = TorchAsNumPy(array_module)  # looked up when called
-        for name in ("grad", "cost", "forward"):
-            namespace[name] = torch_np.taking_arrays(namespace[name])
-    elif backend == "jax":
+        tensor = native[0]
+
+        def as_tensors(x, y, weights, biases):
+            return tuple(a if a is None or a.__class__ is tensor else torch_np.tensor(a)
+                         for a in checked(x, y, weights, biases))
+
+        namespace["_arguments"] = as_tensors
+    else:
         import jax
 
         namespace["np"] = JaxAsNumPy(array_module)
+        namespace["_arguments"] = _unpacked  # inside jit: the arrays were checked before it
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
-            namespace[name] = _checked(jax.jit(namespace[name]), namespace["_arguments"])
+            namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name)
     return NumericGradients(d.net, backend, source, namespace)
 
 
-def _checked(jitted, arguments):
-    """``jitted``, with the generated argument check run eagerly when jax refuses an argument
-    before tracing (a string, say), so the error names it as in every other backend."""
+def _native_arrays(backend: str, array_module) -> tuple:
+    """The class and dtype of the arrays a backend computes on, which need no conversion."""
+    if backend == "torch":
+        return array_module.Tensor, array_module.float64
+    import jax
+
+    return type(array_module.zeros(0)), np.dtype(jax.dtypes.canonicalize_dtype(float))
+
+
+def _unpacked(x, y, weights, biases):
+    return (x, y, *weights, *biases)
+
+
+def _checked_first(jitted, checked, name: str):
+    """``jitted`` (a generated function under ``jax.jit``) called with its arguments checked
+    and converted first, outside the trace, by the module's own NumPy check."""
 
     def call(x, *rest):
-        try:
-            return jitted(x, *rest)
-        except TypeError:
-            y, weights, biases = rest if len(rest) == 3 else (None, *rest)
-            arguments(x, y, weights, biases)  # raises the ValueError naming the argument
-            raise
+        y, weights, biases = rest if name != "forward" else (None, *rest)
+        x_, y_, *params = checked(x, y, weights, biases)
+        L = len(params) // 2
+        if name == "forward":
+            a = jitted(x_, params[:L], params[L:])
+            return a[0] if np.ndim(x) == 1 else a
+        return jitted(x_, y_, params[:L], params[L:])
 
     return call
 
@@ -134,24 +182,29 @@ def cache_folder() -> Path:
 
 
 def _load_cached(source: str):
-    """Import ``source`` from a file named by its hash, so numba's cache (``__pycache__``
-    beside it) is found again by the next process; a folder of this user in the temporary
-    directory if the cache folder cannot be written."""
+    """``source`` as a module whose file sits in the cache folder, named by its hash, so that
+    numba's cache (``__pycache__`` beside it) is found again by the next process.
+
+    The folder, and its ``__pycache__``, must be private (the user's own, writable by nobody
+    else: ``safe_paths.UnsafeFolder`` otherwise), since numba loads compiled code from there.
+    When the cache folder cannot be made or written, a folder of this user in the temporary
+    directory serves, checked the same way. The module runs ``source`` itself, never the
+    file's text.
+    """
     name = "symbp_gradients_" + hashlib.sha256(source.encode()).hexdigest()[:24]
     if name in sys.modules:  # the same source, loaded before in this process
         return sys.modules[name]
     try:
-        path = _write_once(cache_folder(), name, source)
+        folder = _write_once(cache_folder(), name, source)
     except OSError:
         user = getattr(os, "getuid", lambda: "user")()
-        path = _write_once(Path(tempfile.gettempdir()) / f"symbp-cache-{user}", name, source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the generated module {path}")
-    module = importlib.util.module_from_spec(spec)
+        folder = _write_once(Path(tempfile.gettempdir()) / f"symbp-cache-{user}", name, source)
+    path = str(folder / f"{name}.py")
+    module = types.ModuleType(name)
+    module.__file__ = path
     sys.modules[name] = module  # numba finds a cached kernel's globals by module name
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)
     except BaseException:
         del sys.modules[name]
         raise
@@ -159,15 +212,21 @@ def _load_cached(source: str):
 
 
 def _write_once(folder: Path, name: str, source: str) -> Path:
-    path = folder / f"{name}.py"
-    if path.is_file() and path.read_text(encoding="utf-8") == source:
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, staged = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(source)
-    os.replace(staged, path)  # atomic: a concurrent process reads the old file or the new one
-    return path
+    """Put ``source`` into ``folder``/``name``.py unless it is there already; the folder."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = safe_paths.open_folder(folder, private=True)
+    try:
+        os.close(safe_paths.make_private_folder("__pycache__", fd, folder / "__pycache__"))
+        data = source.encode()
+        if safe_paths.read_regular(f"{name}.py", fd, len(data)) == data:
+            return folder
+        staged = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        safe_paths.write_new(staged, data, fd)
+        # atomic: a concurrent process reads the old file or the new one
+        os.replace(staged, f"{name}.py", src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+    return folder
 
 
 class JaxAsNumPy:
@@ -195,28 +254,13 @@ class TorchAsNumPy:
     def __getattr__(self, name):  # exp, log, tanh, ones_like, ... have NumPy's meaning
         return getattr(self._torch, name)
 
-    def _tensor(self, value):
+    def tensor(self, value):
         if isinstance(value, np.ndarray) and not value.flags.writeable:
             value = value.copy()  # torch warns about sharing memory it may not write
         return self._torch.as_tensor(value, dtype=self._torch.float64)
 
     def asarray(self, value, dtype=float):
-        return self._tensor(value)
-
-    def taking_arrays(self, function):
-        """``function`` with NumPy weights and biases made tensors first (x and y the
-        generated code converts itself; anything else it checks and names)."""
-        ndarray = np.ndarray
-
-        def call(x, *rest):
-            *front, weights, biases = rest
-            if isinstance(weights, (list, tuple)):
-                weights = [self._tensor(W) if isinstance(W, ndarray) else W for W in weights]
-            if isinstance(biases, (list, tuple)):
-                biases = [self._tensor(b) if isinstance(b, ndarray) else b for b in biases]
-            return function(x, *front, weights, biases)
-
-        return call
+        return self.tensor(value)
 
     def ndim(self, value):
         return value.ndim if isinstance(value, self._torch.Tensor) else np.ndim(value)
@@ -228,16 +272,16 @@ class TorchAsNumPy:
         return self._torch.matmul(a, b)
 
     def logaddexp(self, a, b):
-        return self._torch.logaddexp(self._tensor(a), self._tensor(b))
+        return self._torch.logaddexp(self.tensor(a), self.tensor(b))
 
     def maximum(self, a, b):
-        return self._torch.maximum(self._tensor(a), self._tensor(b))
+        return self._torch.maximum(self.tensor(a), self.tensor(b))
 
     def minimum(self, a, b):
-        return self._torch.minimum(self._tensor(a), self._tensor(b))
+        return self._torch.minimum(self.tensor(a), self.tensor(b))
 
     def where(self, condition, a, b):
-        return self._torch.where(condition, self._tensor(a), self._tensor(b))
+        return self._torch.where(condition, self.tensor(a), self.tensor(b))
 
     def sum(self, a, axis=None, keepdims=False):
         return a.sum() if axis is None else a.sum(dim=axis, keepdim=keepdims)

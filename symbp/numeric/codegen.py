@@ -32,10 +32,15 @@ def module_source(d, proved: str = "") -> str:
             "# backpropagation"]
     for s in ops.statements:
         body += [f"# {s.math}", f"{s.target} = {s.code}"]
-    body.append(gradient_return(ops))
-    grad = function("grad(x, y, weights, biases)",
+    results = [ops.weight[l] for l in range(1, d.L + 1)] + [ops.bias[l] for l in range(1, d.L + 1)]
+    body += ["if out is not None:  # written into the arrays given, once every one is checked",
+             f"    for given, value in zip(_out_arrays(out, WIDTHS, False), "
+             f"({', '.join(results)})):",
+             "        given[...] = value", "    return out", gradient_return(ops)]
+    grad = function("grad(x, y, weights, biases, out=None)",
                     'dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the '
-                    "batch.", body)
+                    "batch. With ``out`` (such a dict of float64 arrays), written into its "
+                    "arrays.", body)
     return module_text(d, ops, "import numpy as np\n", [grad], proved=proved)
 
 
@@ -60,8 +65,9 @@ def numpy_functions(d) -> list[str]:
     return [
         function("forward(x, weights, biases)",
                  "The output activation a_L; x is (n_0,) or (batch, n_0), one sample per row.",
-                 ["single = np.ndim(x) == 1",
+                 ["given = x",
                   f"{arguments_line(L, y='_')} = _arguments(x, None, weights, biases)",
+                  "single = np.ndim(given) == 1  # after the check, which names a ragged x",
                   *forward_lines(net), f"return a{L}[0] if single else a{L}"]),
         function("cost(x, y, weights, biases)", "The cost C, summed over the batch.",
                  [f"{arguments_line(L)} = _arguments(x, y, weights, biases)",
@@ -110,14 +116,23 @@ def _filled(template: str) -> str:
     return template.format(z="z", a="a", v="v", y="y", out="out")
 
 
+def quoted_name(function) -> str:
+    """The name of a user's recursion function, quoted for the generated module's docstring:
+    the repr of its ``__name__`` (every character printable, no line break) with backslashes
+    and double quotes escaped, so that no name can end the docstring and add code."""
+    name = getattr(function, "__name__", None)
+    text = repr(name if isinstance(name, str) else repr(function))
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def docstring(d, ops: CodeOps, kernel: str = "", proved: str = "") -> str:
     """The generated module's docstring: the network, the recursion's steps, the numeric forms."""
     net = d.net
     cost = net.cost_entry
-    recursion = getattr(d.recursion_function, "__name__", repr(d.recursion_function))
     origin = ("the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)"
               if d.recursion_function is backprop_deltas
-              else f"the recursion {recursion!r} given to symbp.derive, NOT symbp's own")
+              else f"the recursion {quoted_name(d.recursion_function)} given to symbp.derive, "
+                   "NOT symbp's own")
     listed_forms = []
     for l in sorted({net.activations.index(name) + 1 for name in net.activations}):
         act = net.activation(l)

@@ -11,7 +11,8 @@ kernel, exactly as it gives wrong NumPy.
 ``numba_module_source`` wraps the kernel in a standalone module with the NumPy
 module's ``forward``, ``cost`` and argument checks; ``grad`` calls the kernel with
 the arrays as separate arguments and takes the careful path only when numba
-refuses them (a list, another dtype, a wrong shape).
+refuses them (a list, another dtype, a wrong shape). ``fused.module_parts`` adds the
+same statements printed into buffers (``Arrays``), as the fused training step.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import re
 
 import sympy as sp
 
-from . import forms
+from . import forms, fused
 from .array_printers import NumericForm
 from .codegen import arguments_line, function, module_text
-from .numba_loops import WIDE, flat_loop, forward_kernel_lines, product, wide_loop
+from .numba_loops import WIDE, Arrays, flat_loop, forward_kernel_lines, product, wide_loop
 from .trace import CodeOps, trace
 
 SIMPLE = re.compile(r"[\w.]+(\[[\w, ]+\])?")  # a name, a number or one element: no parentheses
@@ -67,8 +68,9 @@ IMPORTS = ("import math\nimport sys\n\nimport numba\nimport numpy as np\nfrom ll
 class Kernel:
     """Prints one traced recursion as the body of a numba kernel, line by line."""
 
-    def __init__(self, ops: CodeOps):
+    def __init__(self, ops: CodeOps, arrays: Arrays | None = None):
         self.ops = ops
+        self.arrays = arrays or Arrays()  # where a new array comes from: np.empty, or a buffer
         self.params = {f"W{l}" for l in range(1, ops.L + 1)}
         self.lines: list[str] = []
         self.temporaries = 0
@@ -119,7 +121,7 @@ class Kernel:
                       for k, op in zip(e.arg.keys, e.arg.operands)}
             target = out or self._temporary(width)
             if out is not None:
-                self.lines.append(f"{out} = np.empty((batch, {width}))")
+                self.lines += self.arrays.new(out, ("batch", width))
             self.lines.append(_numba_template(e.arg).format(**arrays, out=target))
             return target
         code = self.scalar(e)
@@ -128,13 +130,13 @@ class Kernel:
             target = reusable[0]
         elif out is not None:
             target = out
-            self.lines.append(f"{out} = np.empty((batch, {width}))")
+            self.lines += self.arrays.new(out, ("batch", width))
         else:
             target = self._temporary(width)
         total = self.sums.get(out or "")
         if total:  # one pass: δ_l and its sum over the batch
             self.summed.add(total)
-            self.lines += [f"{total} = np.zeros({width})",
+            self.lines += [*self.arrays.new(total, (width,), zero=True),
                            *wide_loop(target, [f"v = {code}", f"{target}[i, j] = v",
                                                f"{total}[j] += v"])]
         else:
@@ -147,7 +149,7 @@ class Kernel:
     def _temporary(self, width: int) -> str:
         self.temporaries += 1
         name = f"t{self.temporaries}"
-        self.lines.append(f"{name} = np.empty((batch, {width}))")
+        self.lines += self.arrays.new(name, ("batch", width))
         self.fresh.append((name, width))
         return name
 
@@ -168,7 +170,7 @@ class Kernel:
             if target is None:
                 target = self._temporary(width)
             else:
-                self.lines.append(f"{target} = np.empty((batch, {width}))")
+                self.lines += self.arrays.new(target, ("batch", width))
             kind = "nt" if transposed else "nn"
             self.lines += product(kind, current, W.name, target, rows, cols)
             current = target
@@ -189,7 +191,7 @@ class Kernel:
             u = self.materialize(matrices[0].arg)
             v = self.materialize(matrices[1])
             n, m = (int(k) for k in s.value.shape)
-            self.lines.append(f"{s.target} = np.empty(({n}, {m}))")
+            self.lines += self.arrays.new(s.target, (n, m))
             self.lines += product("tn", u, v, s.target, n, m)
             if coeff != 1:
                 self.lines += [f"{s.target} *= {_number(coeff)}"]
@@ -197,7 +199,8 @@ class Kernel:
             self.lines.append(f"# (summed in the loop that computed {s.value.T.name})")
         else:  # the bias gradient: δ_l summed over the batch
             rows = self.materialize(sp.transpose(s.value))
-            self.lines += [f"{s.target} = np.zeros({s.width})", "for i in range(batch):",
+            self.lines += [*self.arrays.new(s.target, (s.width,), zero=True),
+                           "for i in range(batch):",
                            f"    for j in range({s.width}):",
                            f"        {s.target}[j] += {rows}[i, j]"]
 
@@ -213,17 +216,23 @@ def shape_check(widths) -> list[str]:
             '    raise ValueError("the arrays do not have the shapes of the network")']
 
 
-def kernel_source(d, ops: CodeOps) -> str:
-    net, L = d.net, d.L
-    kernel = Kernel(ops)
+def kernel_body(d, ops: CodeOps, arrays: Arrays | None = None, checks=()) -> list[str]:
+    """The kernel's lines without its return: the shape checks (and ``checks``), the forward
+    pass and the statements, each new array as ``arrays`` makes it."""
+    kernel = Kernel(ops, arrays)
     for s in ops.statements:
         kernel.lines.append(f"# {s.math}")
         kernel.statement(s)
+    return ["batch = x.shape[0]", *shape_check(d.net.widths), *checks, "# forward pass",
+            *forward_kernel_lines(d.net, ops.uses_z, kernel.arrays), "# backpropagation",
+            *kernel.lines]
+
+
+def kernel_source(d, ops: CodeOps) -> str:
+    L = d.L
     names = ", ".join([ops.weight[l] for l in range(1, L + 1)] + [ops.bias[l] for l in
                                                                   range(1, L + 1)])
-    body = ["batch = x.shape[0]", *shape_check(net.widths), "# forward pass",
-            *forward_kernel_lines(net, ops.uses_z), "# backpropagation", *kernel.lines,
-            f"return {names}"]
+    body = [*kernel_body(d, ops), f"return {names}"]
     types = ", ".join(["_MATRIX"] * (L + 2) + ["_VECTOR"] * L)
     return (f"@numba.njit(({types}),\n"
             '            cache=_CACHE, error_model="numpy", fastmath={"contract"})\n'
@@ -247,9 +256,12 @@ def numba_module_source(d, proved: str = "") -> str:
     unpack = (f"({W},)", f"({b},)") if L == 1 else (W, b)
     results = ", ".join([ops.weight[l] for l in range(1, L + 1)] +
                         [ops.bias[l] for l in range(1, L + 1)])
-    grad = function("grad(x, y, weights, biases)",
+    grad = function("grad(x, y, weights, biases, out=None)",
                     'dC/dW_l and dC/db_l as {"W": [...], "b": [...]}, the cost summed over the '
-                    "batch; compiled by numba.", [
+                    "batch; compiled by numba. With ``out`` (such a dict of float64 "
+                    "C-contiguous arrays), written into its arrays.", [
+                        "if out is not None:",
+                        "    return _grad_into(x, y, weights, biases, out)",
                         "try:  # the fast path: float64 C-contiguous arrays of the right shapes",
                         f"    {unpack[0]} = weights", f"    {unpack[1]} = biases",
                         f"    {results} = _kernel({arguments_line(L)})",
@@ -265,11 +277,15 @@ def numba_module_source(d, proved: str = "") -> str:
     output = d.net.cost_entry.output_delta(d.net.activations[-1])
     if ops.fused and output is not None:
         helpers.append(forms.output_delta(output).numba_helper)
-    numba_parts = [PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops)]
+    step_functions, step_parts, step_note = fused.module_parts(
+        d, ops, lambda arrays, checks: kernel_body(d, ops, arrays, checks))
+    numba_parts = [PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops),
+                   *step_parts]
     note = ("\n\nThe gradient is one numba kernel (compiled on first import, cached beside "
             "this file):\nthe same statements as loops over the batch, large matrix products "
-            "by BLAS.")
-    return module_text(d, ops, IMPORTS, [grad], tuple(numba_parts), kernel=note, proved=proved)
+            "by BLAS." + step_note)
+    return module_text(d, ops, IMPORTS, [grad, *step_functions], tuple(numba_parts), kernel=note,
+                       proved=proved)
 
 
 def _return(ops: CodeOps) -> str:

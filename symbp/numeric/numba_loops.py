@@ -59,17 +59,28 @@ def product_parts(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str
     return small, loops, blas
 
 
-def forward_kernel_lines(net, keep_z) -> list[str]:
+class Arrays:
+    """Where the kernel's arrays come from: each is a new one (``np.empty``, or ``np.zeros``
+    for a sum). The fused step (``symbp.numeric.fused``) hands out views of buffers instead."""
+
+    def new(self, name: str, shape: tuple, zero: bool = False) -> list[str]:
+        """The lines that make ``name`` an array of ``shape`` (zeroed if ``zero``)."""
+        size = str(shape[0]) if len(shape) == 1 else f"({', '.join(map(str, shape))})"
+        return [f"{name} = np.{'zeros' if zero else 'empty'}({size})"]
+
+
+def forward_kernel_lines(net, keep_z, arrays: Arrays | None = None) -> list[str]:
     """The forward pass, a_l and the z_l the backward pass reads: z_l by one product (with
     b_l), then a_l by one loop over every element."""
+    arrays = arrays or Arrays()
     lines = []
     for l in range(1, net.L + 1):
         act, n, m = net.activation(l), net.widths[l], net.widths[l - 1]
         previous = "x" if l == 1 else f"a{l - 1}"
         z = f"z{l}" if (l in keep_z or not act.elementwise) else f"a{l}"
-        lines.append(f"{z} = np.empty((batch, {n}))")
+        lines += arrays.new(z, ("batch", n))
         if z != f"a{l}":
-            lines.append(f"a{l} = np.empty((batch, {n}))")
+            lines += arrays.new(f"a{l}", ("batch", n))
         value = forms.activation(act).value.numba
         if not act.elementwise:
             lines += product("nt", previous, f"W{l}", z, n, m, bias=f"b{l}")

@@ -31,6 +31,8 @@ MAX_ROWS = 8  # rows of a matrix shown before \vdots
 MAX_COLS = 8  # columns shown before \cdots, whatever the width
 MAX_TERMS = 4  # terms of a sum inside an entry shown before \cdots
 _FLAT_PARENTHESES = re.compile(r"\\left\(((?:(?!\\left\(|\\right\)|\\frac).)*?)\\right\)")
+_INDEX = re.compile(r"\d+")
+_TWO_DIGITS = re.compile(r"\d\d")
 CONTINUE = r"\qquad"  # starts a continuation row of a long sum: past the relation's width
 _REST = r"\qquad "  # starts the rest of a product too long for one row, after CONTINUE
 
@@ -49,6 +51,27 @@ class _ElidingLatexPrinter(LatexPrinter):
         while tex != previous:  # innermost pairs first
             previous, tex = tex, _FLAT_PARENTHESES.sub(r"\\bigl(\1\\bigr)", tex)
         return tex
+
+    def _as_ordered_terms(self, expr, order=None):
+        """SymPy's order, except that terms of one shape follow their indices as numbers.
+
+        SymPy compares symbol names as strings, so δ_10 w_10,1 would come between δ_1 w_1,1
+        and δ_2 w_2,1. Terms that differ only in their indices trade places among themselves
+        to run 1, 2, ..., 10; every other term keeps its place.
+        """
+        terms = super()._as_ordered_terms(expr, order=order)
+        if self._settings["order"] == "none" or order == "none" or \
+                not _TWO_DIGITS.search(str(expr)):
+            return terms  # every index has one digit: string order is number order
+        shapes: dict[str, list[int]] = {}
+        for n, term in enumerate(terms):
+            shapes.setdefault(_INDEX.sub("#", str(term)), []).append(n)
+        ordered = list(terms)
+        for places in shapes.values():
+            by_number = sorted((terms[n] for n in places), key=_natural)
+            for n, term in zip(places, by_number):
+                ordered[n] = term
+        return ordered
 
     def _print_Add(self, expr, order=None):
         terms = self._as_ordered_terms(expr, order=order)
@@ -70,6 +93,11 @@ class _ElidingLatexPrinter(LatexPrinter):
                 term_tex = rf"\left({term_tex}\right)"
             tex += term_tex
         return tex
+
+
+def _natural(term) -> list:
+    """A term's text as words and numbers, for sorting: delta2_9 before delta2_10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(term))]
 
 
 def _pick(n: int, limit: int) -> list[int | None]:
@@ -112,16 +140,25 @@ class Printer:
     # ------------------------------------------------------------ matrices
 
     def matrix(self, M: sp.MatrixBase, budget: float | None = None,
-               max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
-        """``bmatrix`` of M with as many rows and columns as fit into ``budget``."""
+               max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS,
+               rows: list[int | None] | None = None) -> str:
+        """``bmatrix`` of M with as many rows and columns as fit into ``budget``; ``rows``
+        picks the rows to show (None standing for the elided ones), else the first and last."""
+        return self.fitted(M, budget, max_rows, max_cols, rows)[0]
+
+    def fitted(self, M: sp.MatrixBase, budget: float | None = None,
+               max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS,
+               rows: list[int | None] | None = None) -> tuple[str, list[int | None]]:
+        """``matrix``, and the columns it shows: a vector that M multiplies shows the same
+        entries (``rows=``), so that an elided column of W_l is an elided entry of a_{l-1}."""
         budget = self.line if budget is None else budget
-        rows = _pick(M.rows, max_rows)
+        rows = _pick(M.rows, max_rows) if rows is None else rows
         for printer in (self._latex, self._tight):  # second try: inner sums cut shorter
             cells = _Cells(M, rows, printer.doprint)
             for cols in _column_choices(M.cols, max_cols):
                 if cells.width(cols) <= budget:
-                    return cells.bmatrix(cols)
-        return cells.bmatrix(cols)  # the narrowest form; still too wide, but complete
+                    return cells.bmatrix(cols), cols
+        return cells.bmatrix(cols), cols  # the narrowest form; still too wide, but complete
 
     def defined(self, lhs: str, M: sp.MatrixBase) -> str:
         """``lhs = M``: a matrix if it fits beside ``lhs``, else its entries one per line."""

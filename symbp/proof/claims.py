@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections import Counter
 from dataclasses import KW_ONLY, asdict, dataclass, field
 
@@ -36,6 +37,7 @@ from ..core.status import ORDER, Status, worst
 from .lemmas import Lemma
 
 STATUSES = tuple(s.value for s in ORDER)  # worst first
+COLUMNS = 100  # columns a summary's lines take at most
 KINDS = ("recursion", "expansion", "direct", "function", "general", "curvature")
 ROUTE_KINDS = ("recursion", "expansion", "direct")
 # the per-layer table's columns: what each route kind claims about ∂C/∂W_l or ∂C/∂b_l
@@ -184,32 +186,61 @@ class Proof:
             parts.append(f"{', '.join(missing)}: not compared")
         return "; ".join(parts) if parts else "no claims"
 
-    def summary(self, timings: bool = True) -> str:
-        """One line: the verdict, the method, exactly the claims made, the time (with timings)."""
-        claimed = self.claimed()
-        note = f" ({self.note})" if self.note else ""
+    def headline(self, timings: bool = True) -> str:
+        """The verdict in one line of at most ``COLUMNS`` characters: status, method, how many
+        claims, the time (with timings)."""
         took = f"; {self.seconds:.2f} s" if timings else ""
+        n = len(self.claims)
+        done = sum(c.proved for c in self.claims)
         status = self.status
+        made = [k for k in ROUTE_KINDS if any(c.kind == k for c in self.claims)]
+        if made == list(ROUTE_KINDS):
+            scope = "the three routes agree, "
+        elif made:
+            left = ", ".join(k for k in ROUTE_KINDS if k not in made)
+            scope = f"{' and '.join(made)} only ({left} not compared), "
+        else:
+            scope = ""
         if status == "proved":
-            return f"proved ({self.method}): {claimed}{note}{took}"
+            line = f"proved ({self.method}): {scope}all {n} claims{took}"
+        elif status == "failed":
+            line = f"NOT proved ({self.method}): {len(self.failures)} of {n} claims failed{took}"
+        elif status == "timed out":
+            line = f"not proved: timed out ({self.method}); {done} of {n} claims proved{took}"
+        elif status == "screened":
+            line = f"not proved ({self.method}): screened, and a screen is not a proof{took}"
+        elif status == "checked":
+            line = (f"checked, not proved ({self.method}): {done} of {n} claims proved, the "
+                    f"rest checked only at the sizes they name{took}")
+        else:
+            line = f"not proved ({self.method}): {done} of {n} claims proved{took}"
+        return line if len(line) <= COLUMNS else line[: COLUMNS - 1] + "…"
+
+    def summary(self, timings: bool = True) -> str:
+        """The headline, then exactly the claims made (and the first failure), wrapped at
+        ``COLUMNS`` characters on the lines below it."""
+        details = self.claimed() + (f" ({self.note})" if self.note else "")
+        status = self.status
         if status == "failed":
-            failures = self.failures
-            return (f"NOT proved ({self.method}): {len(failures)} of {len(self.claims)} claims "
-                    f"failed; first: {failures[0]}{took}")
-        if status == "timed out":
-            done = sum(c.proved for c in self.claims)
-            return (f"not proved: timed out ({self.method}); {done} of {len(self.claims)} claims "
-                    f"proved before that: {claimed}{took}")
-        if status == "screened":
-            return (f"not proved ({self.method}): {claimed}{took}; a screen is not a proof, "
-                    "use --method expand or local")
-        if status == "checked":
-            return (f"checked, not proved ({self.method}): {claimed}{note}{took}; some claims "
-                    "were checked only at the sizes they name")
-        return f"not proved ({self.method}): {claimed}{note}{took}"
+            details = f"first: {self.failures[0]}; claims made: {details}"
+        elif status == "screened":
+            details += "; use --method expand or local for a proof"
+        lines = textwrap.wrap(details, COLUMNS - 2, break_on_hyphens=False)
+        return "\n".join([self.headline(timings), *("  " + line for line in lines)])
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _repr_markdown_(self) -> str:
+        """In a notebook: the headline, then every claim in a table (status first)."""
+        def cell(text: str) -> str:
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        rows = [f"| **{c.status}** | `{cell(c.label)}` | {cell(c.statement)} | {cell(c.how)} |"
+                for c in self.claims]
+        failure = f"\n\nFirst failure: {cell(str(self.failures[0]))}" if self.failures else ""
+        return (f"**{cell(self.headline())}**{failure}\n\n| status | claim | statement | how |\n"
+                "|---|---|---|---|\n" + "\n".join(rows))
 
     def to_dict(self) -> dict:
         return {

@@ -11,12 +11,17 @@ refused, "not proved" with a one-line reason, never "equal":
 - a noncommutative term: the algebra below multiplies commutatively;
 - a Piecewise that is not defined everywhere (no catch-all branch, and its
   conditions do not cover the reals); a total one is compared branch by branch;
-- a denominator that vanishes identically (a 0/0 form), or one that cannot be
-  shown to be nonzero at some point;
-- nan, ∞ and anything that is not an expression.
+- a denominator, or the argument of a log, that cannot be shown to be nonzero at
+  some point (``nonzero``: a 0/0 form such as (σ(0) − 1/2)/(2σ(0) − 1) is refused,
+  because σ(0) is the sigmoid's value 1/2, not a free one);
+- a symbol declared to be something no rational is (irrational, imaginary, ...):
+  the points of the nonzero test would not be points of its domain;
+- nan, ∞ wherever they hide (also where expanding an atom's argument makes them,
+  f(1/(x(y + 1) − xy − x))), and anything that is not an expression.
 
-The converse can fail (two equal atoms written differently become different
-variables), which can only leave a true identity unproved.
+A refusal is cached as a refusal: a node is remembered as fine only once every
+node below it is. The converse can fail (two equal atoms written differently
+become different variables), which can only leave a true identity unproved.
 """
 
 from __future__ import annotations
@@ -26,12 +31,11 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 import sympy as sp
-from sympy.core.function import AppliedUndef
+from sympy.logic.boolalg import Boolean
 
-from ..core.functions import Opaque, Softmax
-from .polynomials import Poly, Polynomials
-
-POINTS_TRIED = 3  # random points at which a denominator must be seen nonzero
+from .nonzero import seen_nonzero
+from .points import declared, screen_value, unhonoured
+from .polynomials import Poly, Polynomials, Refused
 
 
 class Exact:
@@ -46,24 +50,38 @@ class Exact:
     # ------------------------------------------------------------ what can be decided
 
     def refusal(self, expr: sp.Basic) -> str | None:
-        """Why ``expr`` cannot be decided, in one line; None when it can."""
-        stack = [expr]
+        """Why ``expr`` cannot be decided, in one line; None when it can.
+
+        Post-order: a node is cached as fine only after every node below it is, and a
+        refusal is cached for the refused node and every node above it on the way.
+        """
+        checked = self._checked
+        if expr in checked:
+            return checked[expr]
+        stack, opened = [expr], set()
         while stack:
-            node = stack.pop()
-            if node in self._checked:
-                reason = self._checked[node]
-                if reason:
-                    return reason
+            node = stack[-1]
+            if node in opened:  # every child is settled, and none was refused
+                checked[stack.pop()] = None
                 continue
-            reason = self._node_refusal(node)
+            if node in checked:
+                reason = checked[node]
+                if reason is None:  # settled as fine before
+                    stack.pop()
+                    continue
+            else:
+                reason = self._node_refusal(node)
             if reason:
-                self._checked[node] = reason
+                for above in stack:  # the open nodes on the stack all lie above this one
+                    if above in opened:
+                        checked[above] = reason
+                checked[node] = reason
                 return reason
-            self._checked[node] = None
-            args = node.args
-            if isinstance(node, sp.Piecewise):
-                args = tuple(e for e, _ in node.args)
-            stack.extend(args)
+            if node.args:
+                opened.add(node)
+                stack.extend(c for c in _children(node) if checked.get(c, "") is not None)
+            else:  # a leaf is settled at once
+                checked[stack.pop()] = None
         return None
 
     def _node_refusal(self, node: sp.Basic) -> str | None:
@@ -73,17 +91,21 @@ class Exact:
             return f"{node} is not a finite value"
         if node.is_commutative is False:
             return f"noncommutative term {_short(node)}: the algebra here is commutative"
+        if node.is_Symbol or isinstance(node, sp.Indexed):
+            return unhonoured(node) if declared(node) else None
         if isinstance(node, sp.Piecewise) and not _total(node):
             return f"Piecewise {_short(node)} is not defined everywhere"
         if node.is_Pow and node.exp.is_negative and not self._not_identically_zero(node.base):
             return f"denominator {_short(node.base)} is not shown to be nonzero (0/0?)"
-        if isinstance(node, sp.Basic) and not isinstance(node, sp.Expr | sp.Tuple):
+        if isinstance(node, sp.log) and not self._not_identically_zero(node.args[0]):
+            return f"log of {_short(node.args[0])}, which is not shown to be nonzero"
+        if not isinstance(node, sp.Expr | sp.Tuple | Boolean):
             return f"{_short(node)} is not an expression"
         return None
 
     def _not_identically_zero(self, base: sp.Expr) -> bool:
         if base not in self._nonzero:
-            self._nonzero[base] = _seen_nonzero(base)
+            self._nonzero[base] = seen_nonzero(base)
         return self._nonzero[base]
 
     # ------------------------------------------------------------ comparing
@@ -91,12 +113,17 @@ class Exact:
     def residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr | str:
         """0 when a = b is proved; else the difference in canonical form, or why not decided."""
         for side in (a, b):
+            if isinstance(side, Boolean) and not isinstance(side, sp.Expr):  # x > 0, not x
+                return f"not decided: {_short(side)} is not an expression"
             reason = self.refusal(side)
             if reason:
                 return f"not decided: {reason}"
-        if self._has_piecewise(a) or self._has_piecewise(b):
-            return self._piecewise_residual(sp.piecewise_fold(a - b))
-        return self._polynomial_residual(a, b)
+        try:
+            if self._has_piecewise(a) or self._has_piecewise(b):
+                return self._piecewise_residual(sp.piecewise_fold(a - b))
+            return self._polynomial_residual(a, b)
+        except Refused as error:  # ∞ or nan made by expanding, a zero denominator, a Float
+            return f"not decided: {error}"
 
     def _polynomial_residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr:
         num, den = self.polynomials.difference(a, b)
@@ -171,54 +198,11 @@ def _total(pw: sp.Piecewise) -> bool:
         return False
 
 
-def _seen_nonzero(base: sp.Expr) -> bool:
-    """True when ``base`` is nonzero at some point: then it does not vanish identically.
-
-    Symbols get random rationals; an opaque activation, or a function with no numeric
-    value of its own (an undefined f), gets a random value per distinct argument, which
-    some differentiable function takes there. SymPy's evalf tracks cancellation: a value
-    it gives to 15 or more correct digits is nonzero; one it cannot (sin² + cos² − 1
-    comes out as 0.e-166, with no correct digit) is not seen.
-    """
-    if base.is_number and base.is_zero is False and not base.has(sp.Function):
-        return True
-    if isinstance(base, sp.exp) or (base.is_Symbol and base.is_zero is not True):
-        return True
-    rng = random.Random(0)
-    for _ in range(POINTS_TRIED):
-        values: dict[object, sp.Rational] = {}
-        point = {s: _random_rational(rng) for s in sorted(base.free_symbols, key=str)}
-        value = _numeric(base.xreplace(point), rng, values)
-        if value is not None:
-            return True
-    return False
-
-
-def _numeric(expr: sp.Expr, rng: random.Random, values: dict) -> sp.Expr | None:
-    """The value of a closed expression if it is clearly nonzero, else None."""
-
-    def free_functions_valued(e: sp.Basic) -> sp.Basic:
-        if not e.args:
-            return e
-        e = e.func(*[free_functions_valued(a) for a in e.args])
-        # symbp's opaque σ, σ' and softmax stand for every function (the proofs are about
-        # every σ), so they are free too, even where they could evaluate their formula
-        if isinstance(e, AppliedUndef | sp.Derivative | sp.Subs | Opaque | Softmax) or (
-                isinstance(e, sp.Function) and e.evalf(20).has(sp.Function)):
-            key = (e.func, tuple(sp.N(a, 20) for a in e.args))
-            if key not in values:
-                values[key] = _random_rational(rng)
-            return values[key]
-        return e
-
-    try:
-        value = sp.N(free_functions_valued(expr), 30)
-        parts = [p for p in value.as_real_imag() if p.is_Float]
-        if any(p != 0 and p._prec >= 50 for p in parts):  # evalf: accurate to 15+ digits
-            return value
-    except Exception:  # a value SymPy cannot compute is not a value seen
-        return None
-    return None
+def _children(node: sp.Basic) -> tuple[sp.Basic, ...]:
+    """What a node is made of; a Piecewise's conditions count, so a Float or ∞ in one is seen."""
+    if isinstance(node, sp.Piecewise):
+        return tuple(e for e, _ in node.args) + tuple(c for _, c in node.args)
+    return node.args
 
 
 def _random_rational(rng: random.Random) -> sp.Rational:
@@ -278,17 +262,34 @@ def evaluate_at_random(exprs: list[sp.Expr], rng: random.Random,
     counterexample; zeros are only evidence.
     """
     polys = (session or Exact()).polynomials
-    fractions = [polys.fraction(e) for e in exprs]
-    point = [Fraction(int(r.p), int(r.q)) for r in
-             (_random_rational(rng) for _ in polys.generators)]
+    fractions: list[tuple[Poly, Poly] | None] = []
+    for e in exprs:
+        try:
+            fractions.append(polys.fraction(e))
+        except Refused:
+            fractions.append(None)
+    values = [_screen_value(g, rng) for g in polys.generators]
+    point = [None if r is None else Fraction(int(r.p), int(r.q)) for r in values]
     out: list[Fraction | None] = []
-    for num, den in fractions:
+    for fraction in fractions:
+        if fraction is None or None in point:  # no finite value, or a symbol no rational is
+            out.append(None)
+            continue
+        num, den = fraction
         bottom = _evaluate(den, point)
         out.append(None if bottom == 0 else _evaluate(num, point) / bottom)
     return out
 
 
-def _evaluate(p: Poly, point: list[Fraction]) -> Fraction:
+def _screen_value(generator: sp.Basic, rng: random.Random) -> sp.Rational | None:
+    """A random rational for one generator; a symbol with declarations gets one that honours
+    them (the same draws as before for a plain one)."""
+    if (generator.is_Symbol or isinstance(generator, sp.Indexed)) and declared(generator):
+        return screen_value(generator, rng)
+    return _random_rational(rng)
+
+
+def _evaluate(p: Poly, point: list) -> Fraction:
     total = Fraction(0)
     for m, c in p.items():
         term = Fraction(c)

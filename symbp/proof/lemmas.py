@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import islice
 
 import sympy as sp
 
@@ -43,10 +44,34 @@ def _check(name, statement, latex, lhs, rhs, layer=None, session: Exact | None =
     lemma = Lemma(name, statement, latex, found is None, layer)
     if found is not None:
         lemma.entry = found[0]
-        text = str(found[1])
-        lemma.residual = text if len(text) <= 160 else text[:157] + "..."
+        lemma.residual = glimpse(found[1])
     lemma.seconds = time.perf_counter() - started
     return lemma
+
+
+def glimpse(value: object, limit: int = 160) -> str:
+    """``str(value)`` cut to ``limit`` characters, without printing all of a huge expression
+    (a failed comparison of expanded routes can leave one of 10^4 nodes: printing it whole
+    took longer than finding it)."""
+    if isinstance(value, sp.Basic) and value.args and _larger_than(value, 4 * limit):
+        if value.is_Add or value.is_Mul:
+            joiner, text = (" + " if value.is_Add else "*"), ""
+            for arg in value.args:
+                piece = glimpse(arg, limit)
+                text = f"{text}{joiner}{piece}" if text else piece
+                if len(text) > limit:
+                    break
+            text += f"{joiner}..."
+        else:
+            inner = ", ".join(glimpse(arg, limit) for arg in value.args[:3])
+            text = f"{type(value).__name__}({inner}{', ...' if len(value.args) > 3 else ''})"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _larger_than(e: sp.Basic, limit: int) -> bool:
+    return sum(1 for _ in islice(sp.preorder_traversal(e), limit + 1)) > limit
 
 
 def _missing(name, statement, latex, layer) -> Lemma:

@@ -13,7 +13,11 @@ SymPy's ``expand``/``together``, which rebuild an ``Expr`` at every step.
 ``exp`` is the one function whose algebra is used: exp(Σ c·m) = Π exp(m)^c for
 integer c, so that softmax and sigmoid lemmas reduce to rational identities.
 Whether a denominator can vanish identically is not decided here: the caller
-is told every denominator base (``denominators``) and checks them.
+is told every denominator base (``denominators``) and checks them. What cannot be
+a rational function at all is ``Refused``: an atom that is or holds ∞ or nan once
+its arguments are expanded (f(1/(x(y + 1) − xy − x)) is f(zoo)), a power of 0 that
+is not known to be positive, a denominator that is the zero polynomial, and a Float
+(as an atom, 1.0·x − x would turn back into 0.0 in ``to_expr``).
 """
 
 from __future__ import annotations
@@ -74,6 +78,16 @@ def constant(value: sp.Rational) -> Poly:
 
 
 Fractional = tuple[Poly, Poly]  # (numerator, denominator)
+INFINITIES = (sp.nan, sp.zoo, sp.oo, sp.S.NegativeInfinity)
+
+
+class Refused(ArithmeticError):
+    """What is no rational function over its atoms (∞ or nan in an atom, 1/0, a Float), why."""
+
+
+def _short(expr: object, limit: int = 80) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Polynomials:
@@ -88,6 +102,8 @@ class Polynomials:
     def generator(self, term: sp.Basic) -> Poly:
         index = self._index.get(term)
         if index is None:
+            if term in INFINITIES or (not term.is_Atom and term.has(*INFINITIES)):
+                raise Refused(f"{_short(term)} is not a finite value")
             index = self._index[term] = len(self.generators)
             self.generators.append(term)
         return {(index,): 1}
@@ -123,16 +139,25 @@ class Polynomials:
                 n, d = self.fraction(base)
                 k = int(exponent)
                 if k < 0:
+                    if not n:
+                        raise Refused(f"denominator {_short(base)} is zero")
                     self.denominators.add(base)
                     n, d, k = d, n, -k
                 return power(n, k), power(d, k)
-            return self.generator(sp.Pow(sp.expand(base), exponent)), ONE
+            expanded = sp.expand(base)
+            if expanded == 0:
+                if exponent.is_positive:
+                    return {}, ONE
+                raise Refused(f"{_short(base)} is 0, and 0**({_short(exponent)}) is not finite")
+            return self.generator(sp.Pow(expanded, exponent)), ONE
         if isinstance(expr, sp.exp):
             return self._exponential(expr)
         if isinstance(expr, sp.Function) and expr.args:
             # f(x(x + y)) and f(x² + xy) are one atom: arguments equal as expanded polynomials
             # are equal, so naming them alike is sound, and it proves more
             return self.generator(expr.func(*[sp.expand(a) for a in expr.args])), ONE
+        if expr.is_Float:
+            raise Refused(f"Float {expr} is not exact")
         return self.generator(expr), ONE
 
     def _sum(self, parts: list[Fractional]) -> Fractional:

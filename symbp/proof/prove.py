@@ -13,42 +13,58 @@ Then the methods differ in what else they claim:
 ``expand``  also "expansion = recursion" and "direct = recursion": the routes
             exactly as ``Derivation.grad`` returns them, compared entry by
             entry as polynomials over the opaque σ(z), σ'(z) (so for every σ).
+``construction``  the same two claims at any size, for the routes as built: the
+            chain's factors, their order and its first and last factors
+            against their lemmas, the composed forward pass layer by layer
+            against the network's maps, the parameters differentiated by;
+            then associativity and the chain rule (through the recursion's
+            own lemmas) give the two equalities (``proof.construction``).
 ``local``   nothing else: the expansion and the direct route are not compared,
             and every report says so.
 ``random``  evaluates the route differences exactly at random rational points:
             a screen. Its claims are "screened", never "proved".
-``auto``    ``expand`` while the routes are small enough to compare within the
-            size limit, ``local`` above it; its summary says which it made.
+``auto``    ``expand`` while the expanded routes are small (up to EXPAND_LIMIT
+            estimated product terms), ``construction`` above; its summary says
+            which it made.
+
+Why not ``construction`` always: it proves the routes as symbp builds them, and grad's
+values follow from them by symbp's own code (a product, a substitution, ``differentiate``);
+``expand`` compares grad's values themselves, whatever code made them, so where it is
+cheap it is the stronger of the two. A class that replaces that code (a ``grad`` of its
+own) gets the construction's route claims only where its values are small enough to be
+compared exactly; above that, its routes are reported not compared.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 
-import sympy as sp
-
-from ..core.deadline import Deadline, TimedOut, check_seconds, deadline
+from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import PARAMETERS, Derivation
-from ..core.recursion import Recursion, run_recursion
-from . import lemmas
+from ..core.limits import magnitude
+from . import lemmas, returned
 from .claims import Claim, Failure, Proof, Row
-from .exact import Exact, evaluate_at_random
+from .construction import Construction, Problem, chain_text, unchecked_code
 from .function_lemmas import function_lemmas
+from .settle import ROUTES, Progress, Work, describe, fail, label, replayed, rows, short, tex
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
 
-METHODS = ("auto", "expand", "local", "random")
-EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "local" (~2 s here)
+METHODS = ("auto", "expand", "construction", "local", "random")
+EXPAND_LIMIT = 6_000  # estimated product terms above which auto chooses "construction"
+#                       (expand takes ~2 s here at that size)
 BRUTE_FORCE_LIMIT = 100_000  # past this, expand and random refuse (~20 s here at 74,000)
-ROUTES = ("expansion", "direct")  # the routes compared with the recursion
 HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the routes",
-       "tied": "by per-layer lemmas, with grad's recursion checked against them"}
-PENDING = "timed out"  # a claim's status until it is decided: what a timeout leaves behind
-
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+       "tied": "by per-layer lemmas, with grad's recursion checked against them",
+       "expansion": "by construction: the chain's factors proved equal to their lemmas "
+                    "(dC/da_L, then J_σ(z_m) W_m for m = L, ..., l+1 in that order, then "
+                    "J_σ(z_l) dz_l/dW_l), then associativity and the recursion's lemmas",
+       "direct": "by construction: the composed cost proved to be the layer maps and the cost, "
+                 "layer by layer, differentiated by W_l, b_l; then the chain rule, as in the "
+                 "recursion's lemmas",
+       "grad": "; grad's value compared exactly"}
 
 
 def expansion_size(d: Derivation) -> int:
@@ -73,14 +89,20 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
     if method == "auto":
         if size <= EXPAND_LIMIT:
             return "expand", ""
-        return "local", (f"auto: about {size:,} product terms, above the {EXPAND_LIMIT:,} it "
-                         "compares; --method expand compares the routes")
-    if method != "local" and limit is not None and size > limit:
+        return "construction", (f"auto: {_about(size)} product terms, above the "
+                                f"{EXPAND_LIMIT:,} it expands, so by construction")
+    if method in ("expand", "random") and limit is not None and size > limit:
         raise ValueError(
-            f"method {method!r} would expand about {size:,} product terms (limit {limit:,}); "
-            f"use method 'local', which proves the recursion at any depth by per-layer lemmas"
+            f"method {method!r} would expand {_about(size)} product terms (limit {limit:,}); "
+            f"use method 'construction', which proves the same claims at any size from how the "
+            f"routes are built"
         )
     return method, ""
+
+
+def _about(size: int) -> str:
+    text = magnitude(size)
+    return text if text.startswith("about") else f"about {text}"
 
 
 def _check_arguments(d, points, seed, limit, progress) -> None:
@@ -98,31 +120,6 @@ def _check_arguments(d, points, seed, limit, progress) -> None:
                          f"got {progress!r}")
 
 
-class _Work:
-    """The claims being settled, the time they take, and the progress reported."""
-
-    def __init__(self, timeout: float | None, progress: Progress | None, total: int):
-        self.limit = Deadline(timeout)
-        self.progress, self.total, self.done = progress, total, 0
-        self.claims: list[Claim] = []
-        self.session = Exact()  # atoms and checks shared by every comparison of one proof
-        self.tied: set[int] = set()  # recursion claims checked against grad's recursion
-
-    def tick(self, what: str, steps: int = 1) -> None:
-        self.done += steps
-        if self.progress:
-            self.progress(what, self.done, self.total)
-
-    def check_time(self) -> None:  # off the main thread no signal interrupts SymPy
-        self.limit.left()
-
-    def plan(self, kind: str, l: int, wrt: str, statement: str, latex: str, how: str) -> Claim:
-        claim = Claim(statement, latex, kind, PENDING, how, layer=l, parameter=wrt,
-                      name=_label(wrt, l))
-        self.claims.append(claim)
-        return claim
-
-
 def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
           points: int = 3, seed: int = 0, limit: int | None = BRUTE_FORCE_LIMIT,
           progress: Progress | None = None) -> Proof:
@@ -137,14 +134,24 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     _check_arguments(d, points, seed, limit, progress)
     timeout = check_seconds(timeout)
     chosen, note = _choose(d, method, limit)
-    exact = chosen != "random"
-    work = _Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if chosen != "local" else 0))
+    exact, compares, tie = chosen != "random", chosen != "local", False
+    if chosen == "construction":
+        unchecked = unchecked_code(d)
+        tie = bool(unchecked) and expansion_size(d) <= EXPAND_LIMIT
+        if unchecked and not tie:
+            compares = False
+            note = "; ".join(filter(None, [note, (
+                f"{unchecked} is not symbp's: what grad returns need not be the routes as "
+                "constructed, and they are too large to compare exactly")]))
+    work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
         _plan_recursion(d, work, HOW["tied" if chosen == "expand" else "local"])
-    if chosen != "local":
-        _plan_routes(d, work, HOW["expand"] if exact else f"by a random screen at {points} "
-                     "points")
+    if chosen == "construction" and compares:
+        _plan_construction(d, work, tie)
+    elif compares:
+        returned.plan_routes(d, work, HOW["expand"] if exact else
+                             f"by a random screen at {points} points")
     try:
         with deadline(timeout):
             proof.fingerprint = _fingerprint(d)
@@ -152,27 +159,34 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 proof.lemmas = function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
-            if chosen == "expand":
+            if chosen in ("expand", "construction") and compares:
                 try:
-                    _compare_routes(d, work, _exactly(work.session), "proved")
+                    if chosen == "expand":
+                        returned.compare_routes(d, work, returned.exactly(work.session), "proved")
+                    else:
+                        _construct_routes(d, work, tie)
                 except TimedOut:
                     if method != "auto":
                         raise
-                    # auto falls back: the route claims it could not finish are not made,
-                    # and a recursion claim not yet tied to grad says only what was checked
-                    work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
-                    for c in work.claims:
-                        if c.kind == "recursion" and id(c) not in work.tied:
-                            c.how = HOW["local"]
-                    proof.method = "local"
-                    proof.note = "auto: the routes were not compared within the timeout"
+                    _fall_back(proof, work)
             elif chosen == "random":
-                _compare_routes(d, work, _at_random_points(random.Random(seed), points,
-                                                           work.session), "screened")
+                screen = returned.at_random_points(random.Random(seed), points, work.session)
+                returned.compare_routes(d, work, screen, "screened")
     except TimedOut:  # a BaseException: never caught as a failure on the way
         pass
     proof.seconds = work.limit.elapsed
     return proof
+
+
+def _fall_back(proof: Proof, work: Work) -> None:
+    """auto out of time: the route claims it could not finish are not made, and a recursion
+    claim not yet tied to grad says only what was checked."""
+    work.claims[:] = [c for c in work.claims if c.kind not in ROUTES]
+    for c in work.claims:
+        if c.kind == "recursion" and id(c) not in work.tied:
+            c.how = HOW["local"]
+    proof.method = "local"
+    proof.note = "auto: the routes were not compared within the timeout"
 
 
 def _fingerprint(d: Derivation) -> str:
@@ -181,26 +195,6 @@ def _fingerprint(d: Derivation) -> str:
         return d.program.fingerprint
     except Exception:  # a recursion that cannot be recorded fails its claims below
         return ""
-
-
-def replayed(d: Derivation) -> Recursion:
-    """The program's steps in layered symbols, replayed here from ``d.program`` (the very
-    statements the code generators print), not taken from ``d.recursion``."""
-    return run_recursion(d, d.program)
-
-
-def _label(wrt: str, l: int) -> str:
-    return f"dC/d{wrt}_{l}"
-
-
-def _tex(wrt: str, l: int) -> str:
-    return rf"\partial C/\partial {wrt}_{{{l}}}"
-
-
-def _rows(d: Derivation):
-    for l in range(d.L, 0, -1):
-        for wrt in PARAMETERS:
-            yield l, wrt
 
 
 def _function_claim(lem: lemmas.Lemma) -> Claim:
@@ -212,20 +206,20 @@ def _function_claim(lem: lemmas.Lemma) -> Claim:
 # ---------------------------------------------------------------- recursion = gradient
 
 
-def _plan_recursion(d: Derivation, work: _Work, how: str) -> None:
-    for l, wrt in _rows(d):
-        work.plan("recursion", l, wrt, f"recursion = {_label(wrt, l)}",
-                  rf"\text{{recursion}} = {_tex(wrt, l)}", how)
+def _plan_recursion(d: Derivation, work: Work, how: str) -> None:
+    for l, wrt in rows(d):
+        work.plan("recursion", l, wrt, f"recursion = {label(wrt, l)}",
+                  rf"\text{{recursion}} = {tex(wrt, l)}", how)
 
 
-def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
+def _prove_recursion(d: Derivation, work: Work) -> list[lemmas.Lemma]:
     """The per-layer lemmas, and from them each recursion claim (by induction from layer L)."""
     claims = {(c.layer, c.parameter): c for c in work.claims if c.kind == "recursion"}
     try:
         trace = replayed(d)
     except Exception as error:  # a recursion that crashes fails its claims; it is no crash here
         for claim in claims.values():
-            _fail(claim, None, _describe(error), "the recursion runs")
+            fail(claim, None, describe(error), "the recursion runs")
         return []
     found: list[lemmas.Lemma] = []
     broken: lemmas.Lemma | None = None  # the first δ lemma that failed, from the output down
@@ -245,125 +239,79 @@ def _prove_recursion(d: Derivation, work: _Work) -> list[lemmas.Lemma]:
             if culprit is None:
                 claim.status = "proved"
             else:
-                _fail(claim, culprit.entry, culprit.residual,
+                fail(claim, culprit.entry, culprit.residual,
                       f"lemma {culprit.name} ({culprit.statement})")
         work.tick(f"layer {l}")
     return found
 
 
-def _fail(claim: Claim, entry, residual: str, culprit: str = "") -> None:
-    claim.status, claim.entry, claim.residual, claim.culprit = "failed", entry, residual, culprit
+# ---------------------------------------------------------------- the routes by construction
 
 
-# ---------------------------------------------------------------- the routes as returned
+def _plan_construction(d: Derivation, work: Work, tie: bool) -> None:
+    tied = HOW["grad"] if tie else ""
+    for l, wrt in rows(d):
+        chain = chain_text(d.L, l, wrt)
+        work.plan("expansion", l, wrt,
+                  f"expansion = recursion for {label(wrt, l)}: the chain {chain}, factor by "
+                  "factor (not its expanded product)",
+                  rf"\text{{expansion}} = \text{{recursion}} \text{{ for }} {tex(wrt, l)}",
+                  HOW["expansion"] + tied)
+        work.plan("direct", l, wrt,
+                  f"direct = recursion for {label(wrt, l)}: the composed cost and the "
+                  f"parameters {wrt}_{l} it is differentiated by (not the derivative written "
+                  "out)",
+                  rf"\text{{direct}} = \text{{recursion}} \text{{ for }} {tex(wrt, l)}",
+                  HOW["direct"] + tied)
 
-Compare = Callable[[sp.Matrix, sp.Matrix], "tuple[tuple[int, int] | None, str] | None"]
 
-
-def _plan_routes(d: Derivation, work: _Work, how: str) -> None:
-    for l, wrt in _rows(d):
-        for route in ROUTES:
-            work.plan(route, l, wrt, f"{route} = recursion for {_label(wrt, l)}",
-                      rf"\text{{{route}}} = \text{{recursion}} \text{{ for }} {_tex(wrt, l)}",
-                      how)
-
-
-def _compare_routes(d: Derivation, work: _Work, compare: Compare, passed: str) -> None:
-    """Expansion and direct, as ``d.grad`` returns them, against the recursion's gradient.
-
-    An exact comparison also ties the recursion's gradient as ``d.grad`` returns it
-    to the steps the lemmas proved, composed with the prover's own forward pass; a
-    mismatch fails the recursion claim.
-    """
+def _construct_routes(d: Derivation, work: Work, tie: bool) -> None:
+    """Each route claim: its construction checked, and the recursion claim it rests on proved
+    (with ``tie``, grad's value also compared exactly with the route as constructed)."""
     claims = {(c.kind, c.layer, c.parameter): c for c in work.claims}
-    own = None
-    if passed == "proved":
-        try:
-            own = _composed_steps(d)
-        except Exception:  # the recursion does not run: its claims have failed already
-            own = None
-    for l, wrt in _rows(d):
-        try:
-            reference = d.grad(l, "recursion", wrt)
-            if own is not None:
-                _tie(claims[("recursion", l, wrt)], compare, reference, own(l, wrt))
-                work.tied.add(id(claims[("recursion", l, wrt)]))
-        except Exception as error:  # a broken recursion fails the comparison, not the prover
-            reference, failure = None, _describe(error)
+    built = Construction(d, work.session, work.check_time)
+    check = {"expansion": built.expansion, "direct": built.direct}
+    for l, wrt in rows(d):
+        recursion = claims[("recursion", l, wrt)]
         for route in ROUTES:
             work.check_time()
             claim = claims[(route, l, wrt)]
             started = time.perf_counter()
-            if reference is None:
-                _fail(claim, None, failure, "the recursion's gradient")
-                continue
-            try:
-                found = compare(d.grad(l, route, wrt), reference)
-            except Exception as error:  # a route that cannot be built, or shapes that differ
-                found = (None, _describe(error))
+            problem = check[route](l, wrt)
+            if problem is None and tie:
+                problem = _tie_route(d, built, l, wrt, route)
             claim.seconds = time.perf_counter() - started
-            if found is None:
-                claim.status = passed
-            else:
-                _fail(claim, *found)
+            if problem is not None:
+                fail(claim, problem.entry, problem.residual, problem.culprit)
+            elif recursion.status == "failed":
+                fail(claim, recursion.entry, recursion.residual,
+                      recursion.culprit or f"the claim {recursion.statement}")
+            elif recursion.status == "proved":
+                claim.status = "proved"
         work.tick(f"layer {l}, {wrt}")
 
 
-def _composed_steps(d: Derivation):
-    """The recursion's gradient from its traced steps, in x, y, W and b, by the prover's own
-    forward pass z_l = W_l a_{l-1} + b_l, a_l = σ_l(z_l) (not the derivation's)."""
-    trace = replayed(d)
-    mapping: dict[sp.Symbol, sp.Expr] = {}
-    a = list(d.x)
-    for l in d.layers:
-        z = lemmas.affine(d, l, a)
-        a = d.net.activation(l).apply(z)
-        mapping.update({**dict(zip(d.z_symbols(l), z)), **dict(zip(d.a_symbols(l), a))})
-    for l in range(d.L, 0, -1):
-        if l in trace.deltas:
-            mapping.update(zip(d.delta_symbols(l), trace.deltas[l].xreplace(mapping)))
-
-    def composed(l: int, wrt: str) -> sp.Matrix:
-        return (trace.weight if wrt == "W" else trace.bias)[l].xreplace(mapping)
-
-    return composed
-
-
-def _tie(claim: Claim, compare: Compare, returned: sp.Matrix, composed: sp.Matrix) -> None:
-    if claim.status == "failed":
-        return
-    found = compare(returned, composed)
-    if found is not None:
-        _fail(claim, *found, "grad(l, 'recursion') is not the composition of the proved steps")
+def _tie_route(d: Derivation, built: Construction, l: int, wrt: str, route: str):
+    """grad's value (a class with a grad of its own) against the route as constructed by
+    symbp's code, exactly; a Problem where they differ, else None."""
+    try:
+        returned = d.grad(l, route, wrt)
+        if route == "expansion":
+            chain = d.chain_rule(l)
+            made = (chain.weight if wrt == "W" else chain.bias).xreplace(d.composition)
+        else:
+            made = d.direct_route(l).gradient(wrt)
+        if returned.shape != made.shape:
+            raise ValueError(f"shapes differ: {returned.shape} and {made.shape}")
+        found = next(((n, r) for n, (a, b) in enumerate(zip(returned, made)) if a != b
+                      for r in [built.session.residual(a, b)] if isinstance(r, str) or r != 0),
+                     None)  # entries that are the same expression are not compared
+        if found is None:
+            return None
+        where: tuple[int, int] | None = (found[0] // made.cols + 1, found[0] % made.cols + 1)
+        residual = found[1]
+    except Exception as error:  # a grad that cannot run, or a shape that differs
+        where, residual = None, describe(error)
+    return Problem(where, short(residual), f"grad({l}, {route!r}) is not the route constructed")
 
 
-def _exactly(session: Exact) -> Compare:
-    def compare(route: sp.Matrix, reference: sp.Matrix):
-        found = session.first_difference(route, reference)
-        return None if found is None else (found[0], _short(found[1]))
-
-    return compare
-
-
-def _at_random_points(rng: random.Random, points: int, session: Exact) -> Compare:
-    def compare(route: sp.Matrix, reference: sp.Matrix):
-        if route.shape != reference.shape:
-            return None, f"shapes differ: {route.shape} and {reference.shape}"
-        cols = reference.shape[1]
-        for _ in range(points):
-            values = evaluate_at_random([*route, *reference], rng, session)  # one point for both
-            for n, (a, b) in enumerate(zip(values[: len(route)], values[len(route):])):
-                if a is not None and b is not None and a != b:
-                    return (n // cols + 1, n % cols + 1), f"{a - b} at a random point"
-        return None
-
-    return compare
-
-
-def _short(expr, limit: int = 160) -> str:
-    text = str(expr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe(error: Exception) -> str:
-    return _short(f"{type(error).__name__}: {error}")

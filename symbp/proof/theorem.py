@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import textwrap
 import time
 from collections.abc import Callable
 
@@ -37,7 +38,7 @@ from ..core.program import ProgramError, Size, record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
-from .claims import Claim, Proof
+from .claims import COLUMNS, Claim, Proof
 from .indexed import softmax_unit
 from .prove import prove
 from .registry_lemmas import function_claims, per_width
@@ -280,14 +281,17 @@ def general_summary(proof: Proof) -> str:
     """One short line for a general proof: the verdict, what was proved, the claim count."""
     done = sum(c.proved for c in proof.claims)
     what = proof.network.removeprefix("every depth and width: ")
-    verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
-    line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the recursion "
-            f"gives dC/dW_l and dC/db_l ({what}; its steps as traced at depths 1..{DEPTHS}); "
-            f"{done} of {len(proof.claims)} claims proved")
+    verdict = {"proved": "proved", "failed": "NOT proved",
+               "checked": "checked, not proved"}.get(proof.status, "not proved")
+    line = (f"{verdict} (general): for every depth L and all widths, {done} of "
+            f"{len(proof.claims)} claims proved")
+    details = (f"the recursion gives dC/dW_l and dC/db_l ({what}; "
+               f"{next((c.how for c in proof.claims if c.name == 'trace'), '')})")
     failures = proof.failures
     if failures:
-        line += f"; first failure: {failures[0]}"
-    return line
+        details = f"first failure: {failures[0]}; {details}"
+    return "\n".join([line[:COLUMNS], *("  " + row for row in textwrap.wrap(
+        details, COLUMNS - 2, break_on_hyphens=False))])
 
 
 def general_table(proof: Proof) -> str:

@@ -1,20 +1,26 @@
-"""The documents: a ``Document`` (the derivation) or a ``MatrixChapter`` (its sequel), plain
-data laid out by the templates as .tex or .md.
+"""The documents: a ``Document`` (the derivation), a ``MatrixChapter`` (its sequel) or a
+``SecondOrderChapter`` (the chapter after the gradient), plain data laid out by the templates
+as LaTeX, Markdown or a web page.
 
 A renderer is handed a document built from a derivation and its proof; it never
 runs a proof. ``symbp.render`` (the package's top level) is the convenience that
-proves first when no proof is given.
+proves first when no proof is given. Each format has its folder of templates
+(``templates/tex``, ``md``, ``html``) around the shared sections (``templates/sections``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ..document.build import Document
 from ..document.matrix import MatrixChapter
-from .environment import environment
+from ..document.second_order import SecondOrderChapter
+from .environment import environment, plain_line
+from .html import finish_html
+from .markdown import github_math
 
-FORMATS = ("tex", "md")
+TEXT_FORMATS = ("tex", "md", "html")  # the formats laid out by the shared sections
 # TeX's specials in a PDF string (hyperref's pdftitle): Unicode letters pass as they are
 _PDF_ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -22,32 +28,55 @@ _PDF_ESCAPES = {"\\": r"\textbackslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "
 
 
 def pdf_text(text: str) -> str:
-    """Plain text for a PDF metadata field, TeX's special characters escaped."""
-    return "".join(_PDF_ESCAPES.get(c, c) for c in text)
+    """Plain text for a PDF metadata field, on one line, TeX's special characters escaped."""
+    return "".join(_PDF_ESCAPES.get(c, c) for c in plain_line(text))
 
 
-def render_document(doc: Document, fmt: str = "tex") -> str:
-    """``doc`` as LaTeX (``fmt="tex"``) or Markdown (``"md"``)."""
+def render_document(doc: Document, fmt: str = "tex", *,
+                    images: Mapping[str, str] | None = None, github: bool = True) -> str:
+    """``doc`` as LaTeX (``fmt="tex"``), Markdown (``"md"``) or one web page (``"html"``,
+    with ``images``, the SVG text of each figure file, set inline).
+
+    Markdown carries its math in GitHub's forms unless ``github`` is False: then as ``$...$``
+    and ``$$`` blocks, for Jupyter and MathJax, which read the math before the Markdown.
+    """
     if not isinstance(doc, Document):
         raise TypeError(f"render_document() needs a Document, got {type(doc).__name__}")
     pdf = {"title": pdf_text(doc.title), "subject": pdf_text(doc.subject)}
-    return _lay_out("derivation", doc, fmt, pdf=pdf)
+    return _lay_out("derivation", doc, fmt, github, pdf=pdf, images=dict(images or {}))
 
 
-def render_matrix(chapter: MatrixChapter, fmt: str = "tex") -> str:
-    """The matrix-calculus chapter as LaTeX (``fmt="tex"``) or Markdown (``"md"``)."""
+def render_matrix(chapter: MatrixChapter, fmt: str = "tex", *, github: bool = True) -> str:
+    """The matrix-calculus chapter as LaTeX (``fmt="tex"``), Markdown (``"md"``) or a web page
+    (``"html"``)."""
     if not isinstance(chapter, MatrixChapter):
         raise TypeError(f"render_matrix() needs a MatrixChapter, got {type(chapter).__name__}")
-    return _lay_out("matrix", chapter, fmt)
+    return _lay_out("matrix", chapter, fmt, github, images={})
 
 
-def _lay_out(template: str, doc: object, fmt: str, **extra: object) -> str:
-    """One document through ``{template}.{fmt}.j2``, tidied the same way for every document."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    text = environment().get_template(f"{template}.{fmt}.j2").render(doc=doc, fmt=fmt, **extra)
+def render_second_order(chapter: SecondOrderChapter, fmt: str = "tex", *,
+                        github: bool = True) -> str:
+    """The chapter "Second order" as LaTeX (``fmt="tex"``), Markdown (``"md"``) or a web page
+    (``"html"``)."""
+    if not isinstance(chapter, SecondOrderChapter):
+        raise TypeError(f"render_second_order() needs a SecondOrderChapter, got "
+                        f"{type(chapter).__name__}")
+    return _lay_out("second_order", chapter, fmt, github, images={})
+
+
+def _lay_out(template: str, doc: object, fmt: str, github: bool, *, images: dict[str, str],
+             **extra: object) -> str:
+    """One document through ``{fmt}/{template}.{fmt}.j2``, tidied the same way for every one."""
+    if fmt not in TEXT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(TEXT_FORMATS)}")
+    text = environment().get_template(f"{fmt}/{template}.{fmt}.j2").render(
+        doc=doc, fmt=fmt, images=images, **extra)
     text = re.sub(r"\n{3,}", "\n\n", text)  # optional parts leave runs of blank lines
-    return _display_math_safe(text) if fmt == "md" else text
+    if fmt == "md":
+        return github_math(text) if github else _display_math_safe(text)
+    if fmt == "html":
+        return finish_html(text, images)
+    return text
 
 
 def _display_math_safe(md: str) -> str:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import jinja2
 
+from .html import escape_html, mathml, slug
+
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = (PACKAGE / "templates", PACKAGE.parent / "templates")
 
@@ -126,7 +128,7 @@ def escape_md(text: object) -> str:
 def template_dir() -> Path:
     """The templates folder: inside the package (installed wheel) or next to it (checkout)."""
     for folder in TEMPLATE_DIRS:
-        if (folder / "derivation.tex.j2").is_file():
+        if (folder / "tex" / "derivation.tex.j2").is_file():
             return folder
     raise FileNotFoundError(
         "symbp templates not found; looked in " + ", ".join(str(f) for f in TEMPLATE_DIRS))
@@ -147,4 +149,8 @@ def environment() -> jinja2.Environment:
     env.filters["escape_md"] = escape_md
     env.filters["tex_display"] = tex_display
     env.filters["escape_tex_breakable"] = escape_tex_breakable
+    env.filters["escape_html"] = escape_html
+    env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+    env.filters["html_slug"] = slug
+    env.filters["mathml_display"] = lambda tex: mathml(tex, display=True)
     return env

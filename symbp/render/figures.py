@@ -25,35 +25,36 @@ def graph_tex(graph: InfluenceGraph, scale: float | None = None) -> str:
     data = graph.plain()
     if scale is not None:
         data["scale"] = scale
-    return environment().get_template("graph.tex.j2").render(graph=data)
+    return environment().get_template("figures/graph.tex.j2").render(graph=data)
 
 
 def graph_standalone_tex(graph: InfluenceGraph) -> str:
     """A LaTeX document whose one page is the graph at full size (graph.tex)."""
     data = {**graph.plain(), "scale": 1.0}
-    return environment().get_template("graph_standalone.tex.j2").render(graph=data)
+    return environment().get_template("figures/graph_standalone.tex.j2").render(graph=data)
 
 
 def swell_plot_tex(rows: Sequence[dict], width: int | None = None) -> str:
     """The pgfplots ``tikzpicture`` (semilogy) for a document; needs pgfplots in the preamble."""
-    return environment().get_template("swell_plot.tex.j2").render(plot=plot_data(rows, width))
+    return environment().get_template("figures/swell_plot.tex.j2").render(
+        plot=plot_data(rows, width))
 
 
 def swell_standalone_tex(rows: Sequence[dict], width: int | None = None) -> str:
     """A LaTeX document whose one page is the swell plot."""
-    return environment().get_template("swell_standalone.tex.j2").render(
+    return environment().get_template("figures/swell_standalone.tex.j2").render(
         plot=plot_data(rows, width))
 
 
 def swell_table(rows: Sequence[dict], fmt: str = "md") -> str:
     """The swell table alone, as Markdown (``fmt="md"``) or LaTeX booktabs (``"tex"``)."""
     data = table_data(rows, fmt)
-    return environment().get_template("swell_table.j2").render(swell=data, fmt=fmt)
+    return environment().get_template("figures/swell_table.j2").render(swell=data, fmt=fmt)
 
 
 def swell_markdown(rows: Sequence[dict], image: str = SWELL_IMAGE) -> str:
     """swell.md: the plot, the table and what each column measures."""
-    return environment().get_template("swell.md.j2").render(
+    return environment().get_template("md/swell.md.j2").render(
         swell=table_data(rows), image=image, fmt="md")
 
 

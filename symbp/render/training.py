@@ -25,7 +25,7 @@ def render_training(report: TrainingReport, fmt: str = "md") -> str:
     if fmt not in ("md", "tex"):
         raise ValueError(f"unknown format {fmt!r}; choose one of: md, tex")
     pdf = {"title": pdf_text(report.title), "subject": pdf_text(report.subject)}
-    return environment().get_template(f"training.{fmt}.j2").render(doc=report, pdf=pdf)
+    return environment().get_template(f"{fmt}/training.{fmt}.j2").render(doc=report, pdf=pdf)
 
 
 def training_files(run: Training, title: str | None = None, *, pdf: bool = True,

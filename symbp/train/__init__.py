@@ -14,6 +14,7 @@ from ..core.network import Network
 from .checkpoint import Record
 from .data import BUILTIN, Dataset, RawData
 from .loop import (
+    FusedStep,
     GradientStep,
     Hook,
     Position,
@@ -27,9 +28,9 @@ from .loop import (
 from .plan import Plan, make_plan
 from .settings import DEFAULTS, Settings
 
-__all__ = ["BUILTIN", "DEFAULTS", "Dataset", "GradientStep", "Plan", "Position", "RawData",
-           "Record", "Settings", "Step", "Training", "TrainingInterrupted", "TrainingTimedOut",
-           "make_plan", "run", "train"]
+__all__ = ["BUILTIN", "DEFAULTS", "Dataset", "FusedStep", "GradientStep", "Plan", "Position",
+           "RawData", "Record", "Settings", "Step", "Training", "TrainingInterrupted",
+           "TrainingTimedOut", "make_plan", "run", "train"]
 
 
 def train(net: Network | Derivation | None = None, data: object = "xor", *,

@@ -1,10 +1,12 @@
 """The training loop: minibatches in a seeded order, one step each, a record per epoch.
 
 The loop calls one step function, ``step(x, y, params, state)``, which updates the flat
-parameters and the optimiser's state in place. Today's step is ``GradientStep``: the
-generated gradient (``symbp.lambdify``) and then the optimiser's update; a fused step that
-does forward, backward and update in one kernel can take its place, and gives the same run
-when it computes the same operations (``optimizers`` writes them out).
+parameters and the optimiser's state in place. With the numpy backend it is
+``GradientStep``: the generated gradient (``symbp.lambdify``) and then the optimiser's
+update. With numba it is ``FusedStep``: the generated module's fused step, forward, backward
+and update in one compiled call that allocates no array, printed from the same program as
+the gradient; it computes the same operations as ``GradientStep`` on the numba gradient
+(``optimizers`` writes them out), so the run is the same to the last bit.
 
 Ctrl-C, SIGTERM and the deadline are acted on between steps, never inside one: the loop
 notes the signal, finishes the step, writes the checkpoint and raises ``TrainingInterrupted``
@@ -60,6 +62,27 @@ class GradientStep:
         np.concatenate([np.ravel(a) for a in parts], out=self.g)
         self.g /= len(x)
         self.optimizer.update(params.flat, self.g, state, self.scratch)
+
+
+class FusedStep:
+    """The numba module's fused step (``make_step``), for minibatches of up to ``batch``."""
+
+    def __init__(self, gradients: NumericGradients, optimizer: Optimizer, batch: int):
+        self.fused = gradients.make_step(
+            optimizer.name, optimizer.learning_rate, momentum=optimizer.momentum,
+            beta1=optimizer.beta1, beta2=optimizer.beta2, eps=optimizer.eps, batch=batch)
+
+    def __call__(self, x, y, params: Parameters, state: OptimizerState) -> None:
+        self.fused(x, y, params.flat, state.buffers, state.step + 1)
+        state.step += 1
+
+
+def default_step(gradients: NumericGradients, optimizer: Optimizer, batch: int,
+              size: int) -> Step:
+    """The fastest step ``gradients`` offer: fused for numba, else gradient then update."""
+    if gradients.backend == "numba":
+        return FusedStep(gradients, optimizer, batch)
+    return GradientStep(gradients, optimizer, size)
 
 
 @dataclass(frozen=True)
@@ -202,7 +225,10 @@ def run(plan: Plan, *, checkpoint_path: str | Path | None = None,
         evaluation = gradients if plan.backend == "numpy" else lambdify(d, "numpy")
     state = plan.start()
     resumed_at = None if plan.resume is None else (state.epoch, state.step)
-    step = step or GradientStep(gradients, plan.optimizer, state.params.flat.size)
+    if step is None:
+        with deadline.phase():  # numba compiles the fused step here, once (then from its cache)
+            step = default_step(gradients, plan.optimizer, plan.settings.batch,
+                             state.params.flat.size)
     started = time.monotonic()
     loop = _Loop(plan, state, path, deadline, progress, hook, checkpoint_every)
     with np.errstate(all="ignore"), _Stops() as stops:  # a diverging run shows as inf or NaN

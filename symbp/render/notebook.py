@@ -1,0 +1,189 @@
+"""The derivation as a Jupyter notebook (derivation.ipynb), built with nbformat.
+
+A notebook a student runs from the top: it builds the network through the public API,
+shows each step of the derivation as math (the Document's own LaTeX, in Markdown cells,
+which Jupyter reads math-first), proves it, runs the worked example with numbers and
+checks one weight by a central difference, and trains the network by gradient descent
+with the generated gradients. The notebook is written, not run: its outputs are empty
+until a reader runs it. Cell ids are numbered, so the file is the same on every build.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+from nbformat import v4
+
+from ..core.network import Network
+from ..document.build import Document
+from ..document.numbers import Example
+from ..numeric.trace import require_numeric
+
+TRAINING_STEPS = 300
+BATCH = 64
+
+
+def notebook(doc: Document, net: Network, example: Example | dict | None = None) -> str:
+    """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file."""
+    cells: list[tuple[str, str]] = [
+        ("md", f"# {doc.title}\n\n"
+               "Backpropagation derived, proved and run with symbp. Run the cells from the top: "
+               "the notebook builds the network, shows every step of the derivation as math, "
+               "proves it, runs a worked example with numbers and trains the network."),
+        ("code", "import numpy as np\nimport sympy\n\nimport symbp\n\nsympy.init_printing()\n"
+                 f"net = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
+        ("md", _network(doc)),
+    ]
+    for step in doc.steps:
+        cells += [("md", _step(step)),
+                  ("code", f"d.recursion.deltas[{step.l}]  # δ_{step.l}, one step of the "
+                           "recursion, in the errors of the layer above")]
+    cells += [
+        ("md", "## The proof\n\nsymbp computes every gradient three ways (the chain rule along "
+               "the paths, backpropagation, and SymPy's own derivative) and proves exactly that "
+               f"they agree. In the document: **{doc.proof.status}**. Run it here:"),
+        ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
+        ("md", _general(doc)),
+        ("code", f"general = symbp.theorem({doc.general.activation.split(', ')[0]!r}, "
+                 f"{doc.general.cost!r}, output={doc.general.output!r})\n"
+                 "print(general.summary())"),
+    ]
+    try:
+        require_numeric(net)
+    except ValueError as error:  # the generic σ: no numbers to run
+        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: {error}."))
+    else:
+        cells += _numbers(net, example) + _training(net)
+    nb = v4.new_notebook(metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"}})
+    for n, (kind, source) in enumerate(cells, start=1):
+        make = v4.new_markdown_cell if kind == "md" else v4.new_code_cell
+        nb.cells.append(make(source, id=f"cell-{n:02d}"))
+    return nbformat.writes(nb) + "\n"
+
+
+def _display(tex: str) -> str:
+    return f"$$\n{tex}\n$$"
+
+
+def _network(doc: Document) -> str:
+    net = doc.network
+    acts = "; ".join(f"{a.used_by.lower()} {a.name}" for a in net.activations)
+    return "\n\n".join([
+        "## The network",
+        f"Widths $(n_0, \\dots, n_L) = ({net.widths})$, $L = {net.L}$ layers with weights, "
+        f"{net.parameters} weights and biases. Activations: {acts}. Cost: {net.cost}.",
+        _display(rf"z_l = W_l\, a_{{l-1}} + b_l, \qquad a_l = {doc.sigma}(z_l), "
+                 r"\qquad a_0 = x"),
+        _display(net.cost_general),
+        "The chain rule along the path of influence:",
+        _display(doc.chain_rules),
+    ])
+
+
+def _step(step) -> str:
+    s = step.sym
+    parts = [f"## {step.title}", _display(step.chain)]
+    if not step.output:
+        parts += ["The error of the layer above comes back through the transpose of "
+                  f"${s['W_next']}$:"]
+    parts += [_display(step.delta_rule), "Entry by entry:", _display(step.delta_index),
+              f"and the gradients ${step.weight_rule}$, ${step.bias_rule}$."]
+    return "\n\n".join(parts)
+
+
+def _general(doc: Document) -> str:
+    g = doc.general
+    parts = ["## For every width and depth",
+             "The same recursion is right for every depth $L$ and all widths "
+             "$n_0, \\dots, n_L$, by induction over three lemmas:"]
+    parts += [_display(c.statement) for c in [*g.base, *g.step, *g.parameters]]
+    return "\n\n".join(parts)
+
+
+def _numbers(net: Network, example: Example | dict | None) -> list[tuple[str, str]]:
+    """The worked example: the given numbers, or small ones of a fixed seed."""
+    if example is not None:
+        ex = Example.from_dict(example).check(net.widths)
+        setup = (f"x = np.array({_floats(list(ex.x))})\ny = np.array({_floats(list(ex.y))})\n"
+                 f"weights = [np.array(W) for W in {_floats([W.tolist() for W in ex.weights])}]\n"
+                 f"biases = [np.array(b) for b in {_floats([list(b) for b in ex.biases])}]\n"
+                 f"eta = {float(ex.learning_rate)!r}")
+        intro = "The worked example of the document, with its numbers."
+    else:
+        setup = ("rng = np.random.default_rng(0)\n"
+                 "x = rng.uniform(-1, 1, size=net.widths[0])\n"
+                 "R = rng.normal(size=(net.widths[0], net.widths[-1]))\n"
+                 f"y = {_target(net, 'x')}\n"
+                 "weights = [rng.normal(0, 0.5, size=(m, n)) "
+                 "for n, m in zip(net.widths, net.widths[1:])]\n"
+                 "biases = [np.zeros(m) for m in net.widths[1:]]\neta = 0.1")
+        intro = "One training example with small random numbers (a fixed seed)."
+    return [
+        ("md", "## A worked example\n\n" + intro + " The generated gradient code "
+               "(`symbp.lambdify`) runs the proved recursion; a central difference of the cost, "
+               "which does not use the chain rule, checks one weight; then one step of gradient "
+               "descent moves every weight and every bias."),
+        ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, weights, biases)\n"
+                 "g[\"W\"][0], g[\"b\"][0]"),
+        ("code", "h = 1e-6\nup = [W.copy() for W in weights]; up[0][0, 0] += h\n"
+                 "down = [W.copy() for W in weights]; down[0][0, 0] -= h\n"
+                 "quotient = (f.cost(x, y, up, biases) - f.cost(x, y, down, biases)) / (2 * h)\n"
+                 "print(f\"central difference {quotient:.9f}, backpropagation "
+                 "{g['W'][0][0, 0]:.9f}\")\n"
+                 "assert abs(quotient - g[\"W\"][0][0, 0]) < 1e-6 * max(1, abs(quotient))"),
+        ("code", "new_weights = [W - eta * gW for W, gW in zip(weights, g[\"W\"])]\n"
+                 "new_biases = [b - eta * gb for b, gb in zip(biases, g[\"b\"])]  "
+                 "# the biases move too\n"
+                 "print(\"cost before\", f.cost(x, y, weights, biases))\n"
+                 "print(\"cost after \", f.cost(x, y, new_weights, new_biases))"),
+    ]
+
+
+def _training(net: Network) -> list[tuple[str, str]]:
+    """Gradient descent on data of the network's own sizes, with the generated gradients."""
+    code = ("rng = np.random.default_rng(1)\n"
+            f"X = rng.uniform(-1, 1, size=({BATCH}, net.widths[0]))\n"
+            "R = rng.normal(size=(net.widths[0], net.widths[-1]))\n"
+            f"Y = {_target(net, 'X')}  # the rule the network learns\n"
+            "weights = [rng.normal(0, 1 / np.sqrt(n), size=(m, n)) "
+            "for n, m in zip(net.widths, net.widths[1:])]\n"
+            "biases = [np.zeros(m) for m in net.widths[1:]]\n"
+            f"eta = 2.0 / {BATCH}\ncosts = []\n"
+            f"for step in range({TRAINING_STEPS}):\n"
+            "    g = f(X, Y, weights, biases)  # the cost summed over the batch\n"
+            "    weights = [W - eta * gW for W, gW in zip(weights, g[\"W\"])]\n"
+            "    biases = [b - eta * gb for b, gb in zip(biases, g[\"b\"])]\n"
+            "    costs.append(f.cost(X, Y, weights, biases))\n"
+            "print(f\"cost {costs[0]:.4f} after one step, {costs[-1]:.4f} after "
+            f"{TRAINING_STEPS}\")\nassert costs[-1] < costs[0]")
+    return [("md", "## Training\n\nGradient descent, $W_l \\leftarrow W_l - \\eta\\, "
+                   "\\partial C/\\partial W_l$ and $b_l \\leftarrow b_l - \\eta\\, "
+                   "\\partial C/\\partial b_l$, on a batch of random inputs whose targets follow "
+                   "a fixed rule, with the gradients the derivation proved."),
+            ("code", code)]
+
+
+def _target(net: Network, inputs: str) -> str:
+    """Targets the cost accepts, by a fixed rule from ``inputs`` (through ``R``, a random
+    n_0 × n_L matrix): one-hot for softmax_ce, 0 or 1 for bce, values in (0, 1) otherwise."""
+    scores = f"{inputs} @ R"
+    if net.cost == "softmax_ce":
+        return f"np.eye(net.widths[-1])[np.argmax({scores}, axis=-1)]"
+    if net.cost == "bce":
+        return f"({scores} > 0).astype(float)"
+    return f"1 / (1 + np.exp(-{scores}))"
+
+
+def _floats(value: object) -> str:
+    """Nested numbers as a Python literal of floats."""
+    def convert(v: object) -> object:
+        if isinstance(v, list | tuple):
+            return [convert(u) for u in v]
+        if hasattr(v, "tolist"):
+            return convert(v.tolist())  # type: ignore[union-attr]
+        return float(v)  # type: ignore[arg-type]
+
+    return json.dumps(convert(value))

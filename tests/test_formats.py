@@ -1,0 +1,223 @@
+"""The formats: one registry for the CLI and the API, and the web page, slides and notebook,
+each checked where it is used: the page in a real Chromium, the deck by pdflatex, the notebook
+run top to bottom by a Jupyter kernel."""
+
+import json
+import re
+import shutil
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import symbp
+from symbp.cli import config
+from symbp.cli.main import main
+from symbp.render.formats import DEFAULT_FORMATS, FORMATS, Build
+from symbp.render.latex import compile_tex
+from tests import browser
+from tests.test_worked import MAZUR
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NETWORKS = {  # the three the issue names
+    "default": symbp.Network(),
+    "softmax": symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"),
+    "relu": symbp.Network([8, 16, 16, 4], activation="relu"),
+}
+
+
+@cache
+def built(name):
+    net = NETWORKS[name]
+    d = symbp.derive(net)
+    return Build(d, symbp.prove(d, "local"))
+
+
+# ---------------------------------------------------------------- one registry
+
+
+def test_the_cli_and_the_api_read_one_table_of_formats():
+    assert tuple(FORMATS) == config.FORMATS
+    assert config.DEFAULT_FORMATS == DEFAULT_FORMATS
+    assert {"html", "slides", "ipynb"} <= set(FORMATS)
+    assert "slides" not in DEFAULT_FORMATS and "numba" not in DEFAULT_FORMATS
+
+
+def test_an_unknown_format_names_every_valid_one():
+    d = symbp.derive(symbp.Network([2, 2]))
+    with pytest.raises(ValueError, match="unknown format 'docx'; choose one of: " +
+                       ", ".join(FORMATS)):
+        symbp.render(d, "docx")
+    assert main(["derive", "--format", "md,docx", "-q"]) == 2
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS
+                                 if f not in ("pdf", "slides", "numba", "second_order")])
+def test_render_makes_what_derive_writes(fmt, tmp_path):
+    b = built("default")
+    files = FORMATS[fmt].make(Build(b.d, b.proof, wanted=(fmt,)))
+    main_file = FORMATS[fmt].files[0]
+    assert symbp.render(b.d, fmt, b.proof) == files[main_file].decode()
+    for name in files:
+        assert name in FORMATS[fmt].files
+
+
+def test_render_makes_the_second_order_chapter_of_an_order_2_derivation():
+    d = symbp.derive(symbp.Network([2, 2, 2]), order=2)
+    second = symbp.prove(d)
+    files = FORMATS["second_order"].make(Build(d, symbp.prove(d, order=1), second=second,
+                                               wanted=("second_order",)))
+    assert symbp.render(d, "second_order", second=second) == files["second_order.tex"].decode()
+    page = symbp.render(d, "second_order", file="second_order.html")
+    assert page.startswith("<!DOCTYPE html>") and "Second order" in page
+    assert "def hvp(" in symbp.render(d, "py")
+    with pytest.raises(ValueError, match=r"cannot render 'second_order': .*order 2"):
+        symbp.render(built("default").d, "second_order")
+
+
+def test_render_names_the_files_a_format_writes():
+    b = built("default")
+    page = symbp.render(b.d, "html", b.proof, file="matrix.html")
+    assert page.startswith("<!DOCTYPE html>") and "Matrix Calculus" in page
+    with pytest.raises(ValueError, match=r"format 'html' writes derivation.html, matrix.html; "
+                                         r"got file='x.pdf'"):
+        symbp.render(b.d, "html", b.proof, file="x.pdf")
+    with pytest.raises(ValueError, match=r"wrote no worked\.json"):
+        symbp.render(b.d, "json", b.proof, file="worked.json")  # no example given
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+def test_render_returns_a_pdf_as_bytes():
+    b = built("default")
+    pdf = symbp.render(b.d, "pdf", b.proof)
+    assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF")
+    chapter = symbp.render(b.d, "matrix", b.proof, file="matrix.pdf")
+    assert isinstance(chapter, bytes) and chapter.startswith(b"%PDF")
+
+
+# ---------------------------------------------------------------- the web page
+
+
+def _page(name, which="derivation.html"):
+    b = built(name)
+    return FORMATS["html"].make(b)[which].decode()
+
+
+def test_the_page_is_self_contained_and_its_math_is_mathml():
+    page = _page("default")
+    assert page.startswith("<!DOCTYPE html>") and '<meta name="viewport"' in page
+    assert not re.search(r"""(src|href)=["'](?!#)""", page)  # nothing fetched, only anchors
+    assert "<script" not in page and "@media print" in page
+    assert page.count("<svg ") >= 2 and page.count("<math ") > 200
+    prose = re.sub(r"<math .*?</math>|<svg .*?</svg>|<style>.*?</style>", "", page, flags=re.S)
+    for tex in (r"\frac", r"\sum", "$$", r"\(", r"\begin"):
+        assert tex not in prose
+
+
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("width", [375, 1280])
+def test_every_formula_renders_and_nothing_overflows_in_chromium(width, tmp_path):
+    """The default network's page in a real Chromium: at a phone's and a laptop's width."""
+    report = browser.inspect(_page("default"), width, tmp_path)
+    _assert_clean(report, width)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("which", ["derivation.html", "matrix.html"])
+@pytest.mark.parametrize("name", ["softmax", "relu"])
+@pytest.mark.parametrize("width", [375, 1280])
+def test_wide_and_softmax_pages_render_in_chromium(name, which, width, tmp_path):
+    _assert_clean(browser.inspect(_page(name, which), width, tmp_path), width)
+
+
+def _assert_clean(report, width):
+    assert report["view"] == width
+    assert report["maths"] > 50 and report["merror"] == 0
+    assert report["tex"] == [] and report["mathTex"] == []
+    assert report["scrollWidth"] <= width, report
+    assert report["wide"] == [], report["wide"]
+
+
+# ---------------------------------------------------------------- the slides
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_slides_compile_with_every_frame_on_its_page(name):
+    b = built(name)
+    compiled = compile_tex(b.slides_tex)
+    assert compiled.pdf.startswith(b"%PDF")
+    assert compiled.overfull == []
+    assert not [line for line in compiled.log.splitlines() if line.startswith("Overfull \\vbox")]
+
+
+def test_the_slides_reveal_the_recursion_one_move_at_a_time():
+    tex = built("default").slides_tex
+    frame = tex.split(r"\begin{frame}{The $\delta$ recursion, one move at a time}")[1]
+    frame = frame.split(r"\end{frame}")[0]
+    rows = built("default").document.recursion
+    for n in range(1, len(rows) + 1):
+        assert rf"\uncover<{n}->" in frame
+    # a frame for each step, one for its numbers, and one more for the output layer's factors
+    assert tex.count(r"\begin{frame}{Step ") == 2 * built("default").d.L + 1
+    assert r"\begin{frame}{The tree of dependencies" in tex and r"\pause" in tex
+
+
+# ---------------------------------------------------------------- the notebook
+
+
+def test_the_notebook_is_the_same_on_every_build():
+    b = built("default")
+    one = FORMATS["ipynb"].make(b)["derivation.ipynb"]
+    assert one == FORMATS["ipynb"].make(Build(b.d, b.proof))["derivation.ipynb"]
+    nb = json.loads(one)
+    ids = [c["id"] for c in nb["cells"]]
+    assert ids == [f"cell-{n:02d}" for n in range(1, len(ids) + 1)]
+    sources = "\n".join("".join(c["source"]) for c in nb["cells"])
+    for call in ("symbp.derive(net)", "symbp.prove(d)", "symbp.theorem(", "symbp.lambdify(d)"):
+        assert call in sources
+    assert "the biases move too" in sources
+
+
+def _run(notebook_text):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.reads(notebook_text, as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "softmax"])
+def test_the_notebook_runs_top_to_bottom(name):
+    printed = _run(FORMATS["ipynb"].make(built(name))["derivation.ipynb"].decode())
+    assert "proved" in printed and "central difference" in printed and "after 300" in printed
+
+
+@pytest.mark.slow
+def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
+    d = symbp.derive(symbp.Network([2, 2, 2]))
+    b = Build(d, symbp.prove(d), example=MAZUR)
+    printed = _run(FORMATS["ipynb"].make(b)["derivation.ipynb"].decode())
+    assert "cost before 0.29837110" in printed
+
+
+# ---------------------------------------------------------------- every example network
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
+    out = tmp_path / "out"
+    assert main(["derive", str(EXAMPLES / example), "--format", "html,slides,ipynb",
+                 "--out", str(out), "-q"]) == 0
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert written == ["derivation.html", "derivation.ipynb", "matrix.html", "slides.pdf",
+                       "slides.tex"]
+    assert shutil.which("pdflatex")

@@ -1,0 +1,174 @@
+"""Text that follows the network: what the documents say, compared with the network's own counts.
+
+Over the example networks and the three the documents are most read for (the default, a
+softmax classifier, a wide ReLU network): every count, name and index a sentence carries
+comes from the network at hand, sums run 1, 2, ..., 16, weight indices are written one
+way throughout, and an elided column of W_l is an elided entry of the vector it multiplies.
+"""
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import symbp
+from symbp.cli import config
+from symbp.document.build import build
+from symbp.document.matrix import matrix_chapter
+from symbp.document.paths import paths_of_influence
+from symbp.render.documents import render_document, render_matrix
+from symbp.render.figures import markdown_images
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NETWORKS = {
+    **{p.stem: p for p in sorted(EXAMPLES.glob("*.toml"))},
+    "default": symbp.Network(),
+    "softmax": symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"),
+    "wide-relu": symbp.Network([8, 16, 16, 4], activation="relu"),
+}
+LOG_TEXT = ["n_L", "n_l-1", "n_(l-1)", "z_(l+1)", "delta^(", "output steps", "distinct",
+            "traced at layer", "more", "dC/dz", "1..4", "1..5"]
+
+
+@cache
+def written(name):
+    """The network, its document and the text of both documents in every text format."""
+    spec = NETWORKS[name]
+    job = config.load(spec) if isinstance(spec, Path) else config.Job(spec)
+    d = symbp.derive(job.net)
+    doc = build(d, symbp.prove(d, "local"), example=job.example)
+    chapter = matrix_chapter(d)
+    texts = {fmt: render_document(doc, fmt, images=markdown_images(d))
+             for fmt in ("tex", "md", "html")}
+    texts |= {f"matrix.{fmt}": render_matrix(chapter, fmt) for fmt in ("tex", "md", "html")}
+    return job.net, d, doc, chapter, texts
+
+
+def _slow(name):
+    return pytest.param(name, marks=pytest.mark.slow) if name in ("softmax", "wide-relu") \
+        else name
+
+
+NAMES = [_slow(name) for name in NETWORKS]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_network_sentences_count_what_the_network_has(name):
+    net, _, doc, _, texts = written(name)
+    tex = texts["tex"]
+    weights_and_biases = sum(n * m + n for m, n in zip(net.widths, net.widths[1:]))
+    assert f"and {weights_and_biases} weights and biases" in tex
+    for l in range(1, net.L + 1):
+        assert (f"Layer {l} has ${net.widths[l]}$ neurons fed by ${net.widths[l - 1]}$ inputs"
+                in tex)
+        assert f"its activation is\n{net.activations[l - 1]}" in tex.replace("\\_", "_") or \
+            f"its activation is {net.activations[l - 1]}" in tex.replace("\\_", "_")
+    used = {}
+    for l, act in enumerate(net.activations, 1):
+        used.setdefault(act, []).append(l)
+    for act in doc.network.activations:
+        layers = used[act.name]
+        if len(layers) == net.L:
+            assert act.used_by in ("Every layer uses", "The layer uses")
+        else:
+            assert act.used_by.startswith("Layer " if len(layers) == 1 else "Layers ")
+            assert re.findall(r"\d+", act.used_by) == [str(l) for l in layers]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_path_sum_says_how_many_paths_there_are(name):
+    _, d, doc, _, texts = written(name)
+    count, _ = paths_of_influence(d, 1, 1, 1)
+    assert doc.path_sum.paths == doc.graph.paths == count
+    if count == 1:
+        assert "there is a single\npath" in texts["tex"] or "there is a single path" in texts["tex"]
+    else:
+        assert f"there are {count} paths" in texts["tex"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_one_layer_swell_sentence_matches_its_table_row(name):
+    _, _, doc, _, texts = written(name)
+    shallow = doc.swell.shallow
+    tex = " ".join(texts["tex"].split())
+    if shallow["expansion"] is None or shallow["recursion"] <= shallow["expansion"]:
+        assert "With a single layer" not in tex  # (None: too wide to measure the expansion)
+    elif shallow["paths"] == 1:
+        assert "is a single product" in tex
+    else:  # a softmax output: as many paths as output units, never "a single product"
+        assert "is a single product" not in tex
+        assert f"it has {shallow['paths']} paths, one through each output unit" in tex
+        assert f"and {shallow['terms']} terms once SymPy has multiplied them out" in tex
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weight_indices_are_written_one_way(name):
+    net, _, _, _, texts = written(name)
+    wide = max(net.widths) > 9
+    for key in ("tex", "matrix.tex"):
+        numbered = re.findall(r"w\^\{\(\d+\)\}_\{(\d+,?\d+)\}", texts[key])
+        assert numbered or key == "matrix.tex"
+        assert all(("," in index) == wide for index in numbered), set(numbered)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sums_run_in_natural_index_order(name):
+    _, _, _, _, texts = written(name)
+    # two neighbouring terms of one shape whose indices go 1, 10 (string order) never appear
+    for match in re.finditer(r"_\{(\d+)(?:,\d+)?\}( w\^\{\(\d\)\}_\{(\d+),\d+\})? \+ "
+                             r"\\delta\^\{\(\d\)\}_\{(\d+)\}", texts["tex"]):
+        first, after = int(match.group(1)), int(match.group(4))
+        assert after == first + 1 or after < first or match.group(0).count("cdots"), \
+            match.group(0)
+    if name == "wide-relu":
+        assert (r"\delta^{(2)}_{1} w^{(2)}_{1,1} + \delta^{(2)}_{2} w^{(2)}_{2,1} + \cdots + "
+                r"\delta^{(2)}_{16} w^{(2)}_{16,1}") in texts["tex"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_elided_column_of_w_is_an_elided_entry_of_its_input(name):
+    _, _, doc, _, _ = written(name)
+    for layer in doc.network.layers:
+        matrices = re.findall(r"\\begin\{bmatrix\}\n(.*?)\n\\end\{bmatrix\}", layer.forward,
+                              re.S)
+        _, W, a_prev, _ = matrices
+        columns = W.splitlines()[0].split(" & ")
+        entries = a_prev.split(" \\\\\n")
+        assert len(columns) == len(entries)
+        assert [c == r"\cdots" for c in columns] == [e == r"\vdots" for e in entries]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_softmax_output_is_written_as_softmax(name):
+    net, _, _, chapter, texts = written(name)
+    chapter_tex = " ".join(texts["matrix.tex"].split())
+    if net.activations[-1] == "softmax":
+        assert chapter.softmax
+        assert r"$a_L = \operatorname{softmax}(z_L)$ at it" in chapter_tex
+        assert r"A_L = \operatorname{softmax}(Z_L)" in chapter_tex
+    else:
+        assert r"\operatorname{softmax}(z_L)" not in chapter_tex
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_what_was_checked_reads_as_sentences_not_a_log(name):
+    *_, texts = written(name)
+    for key, text in texts.items():
+        checked = text[text.rindex("What was checked"):]
+        for raw in LOG_TEXT:
+            assert raw not in checked, (key, raw)
+    derivation = " ".join(texts["md"].split())
+    assert "(each one a lemma above)" in derivation
+    assert "as a symbolic identity, for every width at once" in derivation
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("name", ["softmax", "wide-relu"])
+def test_both_documents_compile_without_a_line_into_the_margin(name):
+    from symbp.render.latex import compile_all
+
+    *_, texts = written(name)
+    for compiled in compile_all([texts["tex"], texts["matrix.tex"]]):
+        assert compiled.overfull == []
