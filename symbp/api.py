@@ -7,6 +7,7 @@ from .core.derivation import DISPLAY_HOOKS, Derivation
 from .document.build import build
 from .document.numbers import Example, evaluate
 from .document.steps import backprop_summary
+from .proof.curvature import prove_second_order
 from .proof.prove import Proof, prove
 from .render.documents import render_document
 from .render.formats import Build, Skipped, check_format
@@ -14,10 +15,11 @@ from .render.formats import Build, Skipped, check_format
 
 def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
            timings: bool = False, title: str | None = None,
-           example: Example | dict | None = None, file: str | None = None) -> str | bytes:
+           example: Example | dict | None = None, file: str | None = None,
+           second: Proof | None = None) -> str | bytes:
     """The derivation of ``d`` in the format ``fmt``: any format ``symbp derive --format``
     writes (``symbp.render.formats.FORMATS``: tex, md, pdf, html, slides, ipynb, json, py,
-    numba, figures, matrix).
+    numba, figures, matrix, second_order).
 
     Returns the format's main file (derivation.tex for "tex", matrix.tex for "matrix", ...),
     or the one named by ``file`` among the files the format writes (``file="matrix.html"``
@@ -28,7 +30,10 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
     default title. ``example``, a ``symbp.Example`` or a dict with its fields (x, y,
     weights, biases, learning_rate, digits), adds a worked example with numbers;
     ValueError names a value that does not fit the network, a format that cannot be made
-    for it, or a file the format does not write. Without ``timings`` the result depends
+    for it, or a file the format does not write. A derivation of order 2
+    (``symbp.derive(net, order=2)``) renders its second order too ("second_order", and
+    ``hessian``, ``hvp``, ``gauss_newton`` in "py"), proved by ``second`` (default: proved
+    here). Without ``timings`` the result depends
     only on the input, so repeated renders are byte-identical.
     """
     entry = check_format(fmt)
@@ -46,9 +51,14 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
         raise ValueError(f"cannot render {fmt!r}: {reason}")
     if example is not None:
         evaluate(d, example)  # numbers that do not fit the network fail before the proof runs
+    if second is not None and not isinstance(second, Proof):
+        raise ValueError(f"render() needs second=None or a symbp.Proof, got "
+                         f"{type(second).__name__}")
+    if getattr(d, "order", 1) == 2 and second is None:
+        second = prove_second_order(d)  # type: ignore[arg-type]  # order 2: a SecondDerivation
     b = Build(d, prove(d) if proof is None else proof, title, timings,
               example=example,  # type: ignore[arg-type]  # a dict is read as an Example
-              wanted=(fmt,))
+              wanted=(fmt,), second=second)
     try:
         files = entry.make(b)
     except Skipped as skipped:

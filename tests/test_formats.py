@@ -51,7 +51,8 @@ def test_an_unknown_format_names_every_valid_one():
     assert main(["derive", "--format", "md,docx", "-q"]) == 2
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("pdf", "slides", "numba")])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS
+                                 if f not in ("pdf", "slides", "numba", "second_order")])
 def test_render_makes_what_derive_writes(fmt, tmp_path):
     b = built("default")
     files = FORMATS[fmt].make(Build(b.d, b.proof, wanted=(fmt,)))
@@ -59,6 +60,19 @@ def test_render_makes_what_derive_writes(fmt, tmp_path):
     assert symbp.render(b.d, fmt, b.proof) == files[main_file].decode()
     for name in files:
         assert name in FORMATS[fmt].files
+
+
+def test_render_makes_the_second_order_chapter_of_an_order_2_derivation():
+    d = symbp.derive(symbp.Network([2, 2, 2]), order=2)
+    second = symbp.prove(d)
+    files = FORMATS["second_order"].make(Build(d, symbp.prove(d, order=1), second=second,
+                                               wanted=("second_order",)))
+    assert symbp.render(d, "second_order", second=second) == files["second_order.tex"].decode()
+    page = symbp.render(d, "second_order", file="second_order.html")
+    assert page.startswith("<!DOCTYPE html>") and "Second order" in page
+    assert "def hvp(" in symbp.render(d, "py")
+    with pytest.raises(ValueError, match=r"cannot render 'second_order': .*order 2"):
+        symbp.render(built("default").d, "second_order")
 
 
 def test_render_names_the_files_a_format_writes():

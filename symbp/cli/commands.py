@@ -17,15 +17,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..core import registry
+from ..core import limits, registry
 from ..core.deadline import Deadline, TimedOut
-from ..core.derivation import Derivation, derive
+from ..core.derivation import Derivation
 from ..core.network import NETWORK_KEYS, Network
+from ..core.second_order import derive
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
 from ..figures.swell_plot import swell_svg
 from ..printing import forms
 from ..proof.claims import CHECKS
+from ..proof.curvature import METHODS as SECOND_METHODS
+from ..proof.curvature import prove_second_order
+from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
+from ..proof.second_order_theorem import second_order_summary, second_order_theorem
 from ..proof.theorem import general_summary, general_table, theorem
 from ..render.environment import unsettable
 from ..render.figures import swell_markdown
@@ -81,6 +86,12 @@ def _job_now(args) -> config.Job:
             job.explicit_formats = True
         if getattr(args, "timings", False):
             job.timings = True
+        if getattr(args, "order", None) is not None:
+            job.order = args.order
+        if "second_order" in job.formats:  # the chapter is second order's
+            job.order = 2
+        elif job.order == 2:
+            job.formats = (*job.formats, "second_order")
     except ValueError as error:
         raise BadInput(str(error)) from None
     for warning in job.warnings:
@@ -89,13 +100,28 @@ def _job_now(args) -> config.Job:
 
 
 def _derive(job: config.Job, args) -> tuple[Derivation, str]:
-    """The derivation and the proof method it gets; BadInput for a method refused as too large."""
-    with budget(args).phase():
-        d = derive(job.net)
+    """The derivation and the proof method it gets; BadInput for a method refused as too large,
+    and, for second order, a network it does not cover or whose Hessian is too large."""
     try:
-        return d, choose_method(d, job.method)
+        if job.order == 2:
+            limits.check_symbolic_hessian(job.net.widths)
+            if job.method not in SECOND_METHODS:
+                raise ValueError(f"--order 2: unknown method {job.method!r}; choose one of: "
+                                 f"{', '.join(SECOND_METHODS)}")
+        with budget(args).phase():
+            d = derive(job.net, order=job.order)
+        return d, choose_method(d, job.method if job.method in FIRST_METHODS else "auto")
     except ValueError as error:
         raise BadInput(str(error)) from None
+
+
+def _prove_second(d: Derivation, job: config.Job, args) -> Proof | None:
+    """The second-order proof, for a derivation of order 2 (else None)."""
+    if getattr(d, "order", 1) != 2:
+        return None
+    with progress.bar(progress.wanted(args.quiet), "proving second order") as update:
+        return prove_second_order(d, job.method, timeout=budget(args).left(),  # type: ignore[arg-type]
+                                  progress=update)
 
 
 def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None) -> tuple:
@@ -139,6 +165,13 @@ def _cmd_prove(args) -> int:
     if args.general:
         return _cmd_prove_general(args)
     job = _job(args)
+    if job.order == 2:
+        d, _ = _derive(job, args)
+        proof = _prove_second(d, job, args)
+        assert proof is not None
+        print(json.dumps(proof.to_dict(), indent=2) if args.json
+              else f"{general_table(proof)}\n{proof.summary()}")
+        return _exit_code(proof)
     _, proof = _prove(job, args)
     if args.json:
         print(json.dumps(proof.to_dict(), indent=2))
@@ -157,10 +190,15 @@ def _cmd_prove_general(args) -> int:
     if isinstance(args.activation, list):
         raise BadInput("--general takes one --activation (the hidden layers'); "
                        f"got {','.join(args.activation)}")
+    prover = second_order_theorem if args.order == 2 else theorem
     try:
-        proof = theorem(args.activation or "generic", args.cost or "mse", timeout=args.timeout)
+        proof = prover(args.activation or "generic", args.cost or "mse", timeout=args.timeout)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    if args.order == 2:
+        print(json.dumps(proof.to_dict(), indent=2) if args.json
+              else f"{general_table(proof)}\n{second_order_summary(proof)}")
+        return _exit_code(proof)
     print(json.dumps(proof.to_dict(), indent=2) if args.json
           else f"{general_table(proof)}\n{general_summary(proof)}")
     return _exit_code(proof)
@@ -185,7 +223,8 @@ def _cmd_derive(args) -> int:
     expected = [name for fmt in formats for name in FORMATS[fmt].files]
     with outputs.OutputFolder(out, expected) as folder:
         d, proof = _prove(job, args, derived)
-        if proof.status == "timed out":
+        second = _prove_second(d, job, args)
+        if proof.status == "timed out" or (second is not None and second.status == "timed out"):
             raise TimedOut
         _stall("proved")
         with progress.bar(progress.wanted(args.quiet), "writing documents") as update, \
@@ -193,16 +232,20 @@ def _cmd_derive(args) -> int:
             left = budget(args).remaining
             b = Build(d, proof, job.title, job.timings, workdir=folder.staging,
                       timeout=DEFAULT_TIMEOUT if left is None else min(DEFAULT_TIMEOUT, left + 1),
-                      example=job.example, wanted=tuple(formats))
+                      example=job.example, wanted=tuple(formats), second=second)
             files = build_files(b, formats, update)
             folder.stage(files)
         _stall("built")
         written = folder.publish()
     print(proof.summary())
+    if second is not None:
+        print(f"second order: {second.summary()}")
     for text in b.notes:
         note(args, text)
     for path in written:
         print(f"wrote {path}")
+    if second is not None and not second.holds:
+        return EXIT_NOT_PROVED
     return _exit_code(proof)
 
 

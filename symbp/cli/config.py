@@ -6,6 +6,7 @@
     activation = "sigmoid"             # or one name per layer
     cost = "mse"
     method = "auto"                    # proof method
+    order = 1                          # 2: second order too
 
     [render]
     formats = ["tex", "md", "pdf", "json", "py", "figures", "matrix"]
@@ -48,6 +49,7 @@ class Job:
     name: str | None = None
     title: str | None = None
     method: str = "auto"
+    order: int = 1  # 2: second order too (the Hessian, H v, the Gauss-Newton matrix)
     formats: tuple[str, ...] = DEFAULT_FORMATS
     timings: bool = False
     explicit_formats: bool = False  # asked for by the user: one that cannot be made is an error
@@ -81,6 +83,8 @@ TOP_LEVEL = {
     "activation": (_is_name_list, "a name or a list of names"),
     "cost": (_is_str, "a name"),
     "method": (_is_str, "a name"),
+    "order": (lambda v: v in (1, 2) and not isinstance(v, bool), "1 or 2 (second order: the "
+              "Hessian, H v and the Gauss-Newton matrix)"),
     "render": (lambda v: isinstance(v, dict), "a table"),
     "example": (lambda v: isinstance(v, dict), "a table"),
     "train": (lambda v: isinstance(v, dict), "a table"),  # read by symbp train (cli/training.py)
@@ -179,6 +183,7 @@ def load(path: str | Path) -> Job:
                           f"choose one of: {', '.join(METHODS)}")
     job = Job(net, source=str(path), method=method, timings=render.get("timings", False),
               warnings=network_warnings(data.get("activation"), net))
+    job.order = data.get("order", 1)
     if "title" in data:
         job.title = check_title(data["title"], f"{path}: key 'title'")
     if "name" in data:

@@ -77,6 +77,10 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                             "dense:2); with --inputs (default: dense layers of --widths)")
     group.add_argument("--inputs", type=values.inputs, metavar="N",
                        help="the input's width, with --layers (no default: required there)")
+    group.add_argument("--order", type=values.order,
+                       help="1: the gradients; 2: also the Hessian, H v and the Gauss-Newton "
+                            f"matrix (the Hessian at most {limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,}"
+                            " entries) (default 1)")
     proof = parser.add_argument_group("proof")
     proof.add_argument("--method", choices=METHODS, metavar="METHOD",
                        help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
@@ -109,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp derive                         # output/default/\n"
                                    "  symbp derive --widths 3,4,2 --activation tanh\n"
                                    "  symbp derive examples/softmax.toml --format md,pdf\n"
+                                   "  symbp derive examples/worked-2-2-2.toml --order 2\n"
                                    + EXIT_CODES)
     _network_options(d)
     d.add_argument("--out", metavar="DIR", type=values.nonempty,
@@ -130,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  symbp prove --widths 16,16,16,16,16,16 --activation generic\n"
                                    "  symbp prove --method expand --json > proof.json\n"
                                    "  symbp prove --general --activation tanh --cost bce\n"
+                                   "  symbp prove --order 2 --general --activation sigmoid\n"
                                    + EXIT_CODES)
     _network_options(p)
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")

@@ -139,3 +139,14 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+ORDERS = (1, 2)
+
+
+@_type
+def order(text: str) -> int:
+    """1 or 2: first order (the gradients) or second order too."""
+    if text.strip() not in ("1", "2"):
+        raise ValueError(f"unknown order {text!r}; choose one of: 1, 2")
+    return int(text)

@@ -200,7 +200,13 @@ DENSE = Template.of(LayerSpec("dense"))
 
 class GenericRecorder(Recorder):
     """``Recorder`` on symbolic layers and widths; each statement tagged with its segment
-    (before the loop, the output layer L, the generic layer l)."""
+    (before the loop, the output layer L, the layer L - 1 below it, the generic layer l).
+
+    L - 1 is recorded apart because it reads what the output layer bound, whose kind may
+    differ from the hidden layers'; a recording of dense layers only may skip that
+    (``second_apart = False``: L, then the generic l ≤ L - 1)."""
+
+    second_apart = True
 
     def __init__(self, explorer: Explorer, name: str = "",
                  layers: tuple[Template, Template] | None = None):
@@ -224,7 +230,12 @@ class GenericRecorder(Recorder):
     def _layers(self) -> Iterator[Layer]:
         self.segment = TOP
         yield self.L  # type: ignore[misc]
-        if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
+        if not self.second_apart:
+            if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
+                self.segment = GENERIC
+                self.explorer.enter_generic()
+                yield Layer(LAYER, self.explorer)
+        elif self.explorer.decide(DEPTH, sp.Integer(2), ">="):
             # the layer below the output one: what it reads from above is the output layer's
             self.segment = SECOND
             yield Layer(DEPTH - 1, self.explorer)
@@ -286,8 +297,9 @@ class GenericRecorder(Recorder):
         layer above's: its sizes n_(L+c) are n_(l+1+c) there (what is carried is checked
         when instances are written: only δ may be)."""
         ref = super()._ref(value, what)
-        if self.segment == GENERIC and ref.name in self.named[SECOND]:
-            above = {DEPTH: LAYER + 2}  # L - 1 was the layer above: l + 1
+        above_segment, above = ((SECOND, {DEPTH: LAYER + 2}) if self.second_apart  # L - 1 is l + 1
+                                else (TOP, {DEPTH: LAYER + 1}))  # L is l + 1
+        if self.segment == GENERIC and ref.name in self.named[above_segment]:
             shape = tuple(Size(n.expr.xreplace(above)) if isinstance(n, Size) else n
                           for n in ref.shape)
             return Ref(self, ref.name, shape)  # type: ignore[arg-type]
@@ -370,7 +382,7 @@ class _Instance:
         self.grads: dict[int, str] = {}
         self.weight: dict[int, str] = {}
         self.bias: dict[int, str] = {}
-        self.params: dict[tuple[int, str], str] = {}
+        self.param_grads: dict[tuple[int, str], str] = {}
         self.bound_by: dict[str, int] = {}  # δ_m or g_m -> the iteration (layer) that bound it
         self.count = 0
         before: dict[str, str] = {}  # names bound before the loop: read anywhere
@@ -429,7 +441,7 @@ class _Instance:
                 target = ""
                 self.weight[layer], self.bias[layer] = args[0], args[1]
                 given = s.constant or ("W", "b")
-                self.params.update({(layer, n): arg for n, arg in zip(given, args)})
+                self.param_grads.update({(layer, n): arg for n, arg in zip(given, args)})
             else:
                 self.count += 1
                 target = f"t{self.count}"
@@ -453,7 +465,7 @@ class _Instance:
                                f"layer {missing[0]}")
         return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
                        dict(self.bias), context=context, name=self.name,
-                       grads=dict(self.grads), params=dict(self.params))
+                       grads=dict(self.grads), param_grads=dict(self.param_grads))
 
 
 def record_generic(recursion: Callable[[Any], None],

@@ -19,6 +19,9 @@ MAX_SWELL_SIZE = 12  # largest depth or width `symbp swell` measures (the δ pro
 #                      would take minutes past it)
 MAX_EPOCHS = 100_000  # `symbp train`: a few seconds of XOR, a history.csv of 2 MB
 MAX_DATA_FILE_BYTES = 1024**3  # `symbp train`: a .npz or .csv data file (read whole)
+# second order: the Hessian has P² entries for P weights and biases
+MAX_HESSIAN_ENTRIES = 4_000_000  # a numeric Hessian or Gauss–Newton matrix: 32 MB, P = 2,000
+MAX_SYMBOLIC_HESSIAN_ENTRIES = 10_000  # a symbolic one, written out and proved: P = 100
 MAX_NUMBER_CHARS = 100  # a number of a worked example written as text, like "1/3" or "2.5e-3"
 MAX_NUMBER_EXPONENT = 300  # its power of ten: 1e100000 would take exact arithmetic minutes
 MIN_MEMORY_BYTES = 256 * 2**20  # `symbp` refuses to start under a smaller ulimit -v (it needs
@@ -55,3 +58,18 @@ def magnitude(n: int) -> str:
     if n < 10**15:
         return f"{n:,}"
     return f"about 10^{int(n.bit_length() * 0.30103)}"  # str() of a huge int would even fail
+
+
+def check_hessian(widths: list[int] | tuple[int, ...], limit: int = MAX_HESSIAN_ENTRIES,
+                  name: str = "MAX_HESSIAN_ENTRIES", what: str = "Hessian") -> None:
+    """ValueError naming the limit when the Hessian of ``widths`` has too many entries."""
+    count = parameter_count(list(widths))
+    if count * count > limit:
+        raise ValueError(f"the {what} of widths {list(widths)} has {count:,}² = "
+                         f"{count * count:,} entries, past the limit of {limit:,} (limit {name})")
+
+
+def check_symbolic_hessian(widths: list[int] | tuple[int, ...]) -> None:
+    """ValueError naming the limit when a symbolic Hessian of ``widths`` is too large to write."""
+    check_hessian(widths, MAX_SYMBOLIC_HESSIAN_ENTRIES, "MAX_SYMBOLIC_HESSIAN_ENTRIES",
+                  "symbolic Hessian")

@@ -62,6 +62,27 @@ class Names:
         return self._symbol(f"{low}{l}_" + "_".join(map(str, index)),
                             f"{low}^{{({l})}}_{{{joined}}}")
 
+    # second order: the curvature Ω_l, the cross curvature Γ_l, a direction v and tangents
+
+    def curvature(self, l: int, j: int, k: int) -> sp.Symbol:
+        return self._symbol(f"omega{l}_{j}_{k}",
+                            rf"\Omega^{{({l})}}_{{{_pair(j, k, self.wide)}}}")
+
+    def cross(self, l: int, j: int, c: int) -> sp.Symbol:
+        return self._symbol(f"gamma{l}_{j}_{c}", rf"\Gamma^{{({l})}}_{{{j},{c}}}")
+
+    def direction_weight(self, l: int, j: int, k: int) -> sp.Symbol:
+        return self._symbol(f"v{l}_{j}_{k}", f"v^{{({l})}}_{{{_pair(j, k, self.wide)}}}")
+
+    def direction_bias(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"vb{l}_{j}", f"v^{{({l})}}_{{b,{j}}}")
+
+    def tangent(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"rz{l}_{j}", rf"\dot{{z}}^{{({l})}}_{{{j}}}")
+
+    def tangent_delta(self, l: int, j: int) -> sp.Symbol:
+        return self._symbol(f"rdelta{l}_{j}", rf"\dot{{\delta}}^{{({l})}}_{{{j}}}")
+
 
 def vector_latex(kind: str, l: int | None = None) -> str:
     """LaTeX for a whole vector or matrix of one layer: a_2, W_3, \\delta_1, x, y."""

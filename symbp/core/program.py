@@ -83,7 +83,7 @@ class Program:
     context: str = ""
     name: str = ""
     grads: dict[Any, str] = field(default_factory=dict)  # g_l = ∂C/∂a_l, where bound
-    params: dict[tuple[Any, str], str] = field(default_factory=dict)  # every ∂C/∂θ_l
+    param_grads: dict[tuple[Any, str], str] = field(default_factory=dict)  # every ∂C/∂θ_l
 
     def text(self) -> str:
         return "\n".join(s.text() for s in self.statements)
@@ -213,7 +213,7 @@ class Recorder:
         self.grads: dict[Any, str] = {}  # ∂C/∂a_l, where a layer binds it (a skip)
         self.weight: dict[Any, str] = {}
         self.bias: dict[Any, str] = {}
-        self.params: dict[tuple[Any, str], str] = {}  # (l, parameter) -> its gradient's name
+        self.param_grads: dict[tuple[Any, str], str] = {}  # (l, parameter) -> its gradient's name
         self._count = 0
 
     # ---- helpers
@@ -352,7 +352,7 @@ class Recorder:
                 raise ProgramError(f"gradient({l}): the gradient of {name}_{l}, {ref.name}, has "
                                    f"shape {_shape_text(ref.shape)}, {name}_{l} has "
                                    f"{_shape_text(want)}")
-            self.params[(l, name)] = ref.name
+            self.param_grads[(l, name)] = ref.name
             refs.append(ref)
         self.weight[l], self.bias[l] = refs[0].name, refs[1].name
         names = tuple(given) if others else None  # W, b alone: the statement as it always was
@@ -414,7 +414,7 @@ class Recorder:
     def program(self, context: str = "") -> Program:
         return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
                        dict(self.bias), context=context, name=self.name,
-                       grads=dict(self.grads), params=dict(self.params))
+                       grads=dict(self.grads), param_grads=dict(self.param_grads))
 
 
 def _mask_rows(mask: Any, v: Ref) -> tuple[tuple[sp.Rational, ...], ...]:

@@ -107,7 +107,7 @@ class Recursion:
     weight: dict[int, sp.Matrix] = field(default_factory=dict)
     bias: dict[int, sp.Matrix] = field(default_factory=dict)
     grads: dict[int, sp.Matrix] = field(default_factory=dict)  # g_l = ∂C/∂a_l, where bound
-    params: dict[tuple[int, str], sp.Matrix] = field(default_factory=dict)  # every ∂C/∂θ_l
+    param_grads: dict[tuple[int, str], sp.Matrix] = field(default_factory=dict)  # every ∂C/∂θ_l
 
 
 class SymbolicOps:
@@ -151,7 +151,7 @@ class SymbolicOps:
         self.trace.weight[l] = weight
         self.trace.bias[l] = bias
         for name, value in {"W": weight, "b": bias, **others}.items():
-            self.trace.params[(l, name)] = value
+            self.trace.param_grads[(l, name)] = value
 
     def bind_grad(self, l: int, value: sp.Matrix) -> sp.Matrix:
         self.trace.grads[l] = value
@@ -161,7 +161,7 @@ class SymbolicOps:
         """One of layer l's maps (its kind's formula) at this network's sizes."""
         r = self.symbols.net.resolved[l - 1]
         m = dict(r.maps.all())[which]
-        params = self.symbols.params(l)
+        params = self.symbols.layer_parameters(l)
         lookups: dict = {}
         for tensor, value in zip(m.inputs, values):
             shape = tensor.shape(r.sizes)

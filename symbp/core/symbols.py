@@ -67,7 +67,7 @@ class NetworkSymbols:
                    for index in itertools.product(*[range(1, n + 1) for n in shape])]
         return sp.Matrix(rows, cols, entries)
 
-    def params(self, l: int) -> dict[str, sp.Matrix]:
+    def layer_parameters(self, l: int) -> dict[str, sp.Matrix]:
         """Every parameter of layer l by name (W, b, and P, ... as its kind has them)."""
         return self._params[self.check_layer(l)]
 

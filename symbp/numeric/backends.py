@@ -26,9 +26,11 @@ import numpy as np
 from ..core import safe_paths
 from ..core.derivation import Derivation
 from .codegen import module_source
+from .curvature_codegen import second_order_source
 from .numba_codegen import numba_module_source
 
 BACKENDS = ("numpy", "numba", "jax", "torch")
+SECOND_ORDER_BACKENDS = ("numpy", "numba")  # hessian, hvp and gauss_newton
 PACKAGES = {"numba": "numba", "jax": "jax.numpy", "torch": "torch"}
 INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)",
            "jax": "pip install jax", "torch": "pip install torch"}
@@ -48,6 +50,10 @@ class NumericGradients:
         self.grad = namespace["grad"]
         self.cost = namespace["cost"]
         self.forward = namespace["forward"]
+        # second order (a derivation of order 2): None otherwise
+        self.hessian = namespace.get("hessian")
+        self.hvp = namespace.get("hvp")
+        self.gauss_newton = namespace.get("gauss_newton")
         self._make_step = namespace.get("make_step")
 
     def make_step(self, optimizer: str, learning_rate: float, **settings):
@@ -73,16 +79,22 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     $SYMBP_CACHE_DIR or ~/.cache/symbp), "jax" (the NumPy module on jax.numpy, jitted)
     or "torch" (on float64 tensors). Every backend checks its arguments: lists work,
     and a wrong shape is a ValueError naming the argument, its shape and the one expected.
+    A derivation of order 2 (numpy or numba) also gives ``hessian``, ``hvp`` and
+    ``gauss_newton`` (``symbp.numeric.curvature_codegen``).
     """
     if not isinstance(d, Derivation):
         raise ValueError(f"lambdify() needs a symbp.Derivation, got {type(d).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    second = getattr(d, "order", 1) == 2
+    if second and backend not in SECOND_ORDER_BACKENDS:
+        raise ValueError(f"backend {backend!r} gives first-order gradients only; for second "
+                         f"order choose one of: {', '.join(SECOND_ORDER_BACKENDS)}")
     array_module = _import(backend)
     if backend == "numba":
-        source = numba_module_source(d)
+        source = second_order_source(d, "numba") if second else numba_module_source(d)
         return NumericGradients(d.net, backend, source, vars(_load_cached(source)))
-    source = module_source(d)
+    source = second_order_source(d) if second else module_source(d)
     filename = f"<symbp gradients {d.net.slug}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")

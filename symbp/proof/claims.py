@@ -28,6 +28,7 @@ per-layer table; ``name`` is a short label ("dC/dW_2", "sigmoid'").
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections import Counter
 from dataclasses import KW_ONLY, asdict, dataclass, field
@@ -37,7 +38,7 @@ from .lemmas import Lemma
 
 STATUSES = tuple(s.value for s in ORDER)  # worst first
 COLUMNS = 100  # columns a summary's lines take at most
-KINDS = ("recursion", "expansion", "direct", "function", "general")
+KINDS = ("recursion", "expansion", "direct", "function", "general", "curvature")
 ROUTE_KINDS = ("recursion", "expansion", "direct")
 # the per-layer table's columns: what each route kind claims about ∂C/∂W_l or ∂C/∂b_l
 CHECKS = {"recursion": "recursion = gradient", "expansion": "expansion = recursion",
@@ -52,7 +53,7 @@ class Claim:
 
     statement: str  # plain text: "recursion = dC/dW_2"
     latex: str  # the same statement in LaTeX, for documents
-    kind: str  # recursion | expansion | direct | function | general
+    kind: str  # recursion | expansion | direct | function | general | curvature (second order)
     status: str  # a Status: proved | checked | screened | not compared | timed out | failed
     how: str  # how it was established: "by per-layer lemmas", "by exact comparison", ...
     layer: int | None = None
@@ -181,6 +182,7 @@ class Proof:
             parts.append(_listed("lemmas", functions))
         parts += [f"{c.statement} {c.how}" if c.proved else f"{c.statement}: {c.status}"
                   for c in self.claims if c.kind == "general"]
+        parts += _curvature_clauses([c for c in self.claims if c.kind == "curvature"])
         missing = [k for k in ROUTE_KINDS if not any(c.kind == k for c in self.claims)]
         if missing and len(missing) < len(ROUTE_KINDS):
             parts.append(f"{', '.join(missing)}: not compared")
@@ -286,6 +288,18 @@ def _route_clauses(claims: list[Claim]) -> list[str]:
         else:
             clauses += phrases
     return clauses
+
+
+def _curvature_clauses(claims: list[Claim]) -> list[str]:
+    """Second-order claims, one clause per status; labels that differ only in their layers
+    counted once ("H row ×3")."""
+    by_status: dict[str, dict[str, int]] = {}
+    for c in claims:
+        stem = re.sub(r"[\d,]+$", "", c.label).strip()  # H row 2 and H row 1: H row
+        stems = by_status.setdefault(c.status, {})
+        stems[stem] = stems.get(stem, 0) + 1
+    return [", ".join(s if n == 1 else f"{s} ×{n}" for s, n in stems.items()) + f": {status}"
+            for status, stems in by_status.items()]
 
 
 def _listed(what: str, claims: list[Claim]) -> str:

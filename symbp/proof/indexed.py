@@ -154,7 +154,7 @@ class IndexTrace:
     weight: dict[sp.Expr, Any] = field(default_factory=dict)
     bias: dict[sp.Expr, Any] = field(default_factory=dict)
     grads: dict[sp.Expr, IndexVector] = field(default_factory=dict)
-    params: dict[tuple[sp.Expr, str], Any] = field(default_factory=dict)
+    param_grads: dict[tuple[sp.Expr, str], Any] = field(default_factory=dict)
 
 
 class IndexOps:
@@ -243,7 +243,7 @@ class IndexOps:
         self.trace.weight[layer] = weight
         self.trace.bias[layer] = bias
         for name, value in {"W": weight, "b": bias, **others}.items():
-            self.trace.params[(layer, name)] = value
+            self.trace.param_grads[(layer, name)] = value
 
     def bind_grad(self, layer: sp.Expr, value: Any) -> IndexVector:
         self.trace.grads[layer] = value

@@ -34,7 +34,7 @@ class LayerMaps:
     def __init__(self, d, l: int):
         self.d, self.l = d, l
         self.r = d.net.resolved[l - 1]
-        self.params = d.params(l)
+        self.params = d.layer_parameters(l)
         a_in = list(d.a_symbols(l - 1))
         act = d.net.activation(l)
         self.z, _ = layers.forward(self.r, a_in, self.params, act.apply)
@@ -94,7 +94,7 @@ def layer_lemmas(d, trace, l: int, session: Exact | None = None) -> list[Lemma]:
             truth = [u + v for u, v in zip(truth, pullback(here.skip, list(M), g))]
         found.append(_lemma(f"dC/d{name}_{l}", f"dC/d{name}_{l} = (dz_{l}/d{name}_{l})^T delta_{l}",
                             rf"\frac{{\partial C}}{{\partial {name}_{{{l}}}}}",
-                            trace.params.get((l, name)),
+                            trace.param_grads.get((l, name)),
                             sp.Matrix(truth).reshape(M.rows, M.cols), l, session))
     return found
 

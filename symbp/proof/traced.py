@@ -229,7 +229,7 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
         truth = kind_lemmas.delta_truth(maps(e), e, K, g_true(e), act(e), width)
         name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
         _add_identity(groups, name, e, _vector(value, size, K), truth, {K: (1, size)}, where)
-    for (e, name), value in trace.params.items():
+    for (e, name), value in trace.param_grads.items():
         m = maps(e)
         tensor = next(p for p in m.params if p.name == name)
         sizes = [a.xreplace(m.symbolic(width(e - 1), width(e))) for a in tensor.axes]

@@ -1,5 +1,6 @@
-"""The documents: a ``Document`` (the derivation) or a ``MatrixChapter`` (its sequel), plain
-data laid out by the templates as LaTeX, Markdown or a web page.
+"""The documents: a ``Document`` (the derivation), a ``MatrixChapter`` (its sequel) or a
+``SecondOrderChapter`` (the chapter after the gradient), plain data laid out by the templates
+as LaTeX, Markdown or a web page.
 
 A renderer is handed a document built from a derivation and its proof; it never
 runs a proof. ``symbp.render`` (the package's top level) is the convenience that
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 
 from ..document.build import Document
 from ..document.matrix import MatrixChapter
+from ..document.second_order import SecondOrderChapter
 from .environment import environment, plain_line
 from .html import finish_html
 from .markdown import github_math
@@ -50,6 +52,16 @@ def render_matrix(chapter: MatrixChapter, fmt: str = "tex", *, github: bool = Tr
     if not isinstance(chapter, MatrixChapter):
         raise TypeError(f"render_matrix() needs a MatrixChapter, got {type(chapter).__name__}")
     return _lay_out("matrix", chapter, fmt, github, images={})
+
+
+def render_second_order(chapter: SecondOrderChapter, fmt: str = "tex", *,
+                        github: bool = True) -> str:
+    """The chapter "Second order" as LaTeX (``fmt="tex"``), Markdown (``"md"``) or a web page
+    (``"html"``)."""
+    if not isinstance(chapter, SecondOrderChapter):
+        raise TypeError(f"render_second_order() needs a SecondOrderChapter, got "
+                        f"{type(chapter).__name__}")
+    return _lay_out("second_order", chapter, fmt, github, images={})
 
 
 def _lay_out(template: str, doc: object, fmt: str, github: bool, *, images: dict[str, str],

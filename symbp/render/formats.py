@@ -19,12 +19,14 @@ from ..core.network import Network
 from ..document.build import Document, build
 from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
+from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..document.worked import worked_json
 from ..numeric.codegen import module_source
+from ..numeric.curvature_codegen import second_order_source
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import require_numeric
 from ..proof.prove import Proof
-from .documents import render_document, render_matrix
+from .documents import render_document, render_matrix, render_second_order
 from .figures import figure_files, markdown_images
 from .latex import DEFAULT_TIMEOUT, compile_all, missing_compiler_note
 from .notebook import notebook
@@ -48,6 +50,7 @@ class Build:
     example: WorkedExample | None = None  # numbers for the worked example
     wanted: tuple[str, ...] = ()  # the formats being made: their PDFs compile side by side
     notes: list[str] = field(default_factory=list)
+    second: Proof | None = None  # the second-order proof, for a derivation of order 2
 
     @cached_property
     def document(self) -> Document:
@@ -65,6 +68,17 @@ class Build:
     @cached_property
     def matrix_tex(self) -> str:
         return render_matrix(self.matrix, "tex")
+
+    @cached_property
+    def second_order(self) -> SecondOrderChapter:
+        if self.second is None:
+            raise Skipped("no second_order: it needs a derivation of order 2 (--order 2, "
+                          "symbp.derive(net, order=2))")
+        return second_order_chapter(self.d, self.second, self.example)
+
+    @cached_property
+    def second_order_tex(self) -> str:
+        return render_second_order(self.second_order, "tex")
 
     @cached_property
     def slides_tex(self) -> str:
@@ -86,6 +100,8 @@ class Build:
                 sources["matrix.pdf"] = self.matrix_tex
             if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
+            if "second_order" in self.wanted and self.second is not None:
+                sources["second_order.pdf"] = self.second_order_tex
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
@@ -110,6 +126,10 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
 def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]:
     def make(b: Build) -> dict[str, bytes]:
         try:
+            if b.second is not None:  # order 2: hessian, hvp and gauss_newton too
+                flavor = "numba" if name == "gradients_numba.py" else "numpy"
+                return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
+                                                  second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
             raise Skipped(f"no {name}: {error}") from None
@@ -126,6 +146,30 @@ def proved_sentence(d: Derivation, proof: Proof) -> str:
                 f"{proof.fingerprint}: see proof.json.")
     return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
             "proof.json.")
+
+
+def second_sentence(d: Derivation, proof: Proof) -> str:
+    """What a generated module's docstring says of the second-order proof: only of the same
+    programs."""
+    if proof.fingerprint != getattr(d, "fingerprint", None):
+        return "symbp's second-order proof is of other programs: these are not proved."
+    if proof.holds:
+        return (f"Proved by symbp ({proof.method}) for this network, programs "
+                f"{proof.fingerprint}: see second_order.json.")
+    return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
+            "second_order.json.")
+
+
+def _second_order(b: Build) -> dict[str, bytes]:
+    """The chapter "Second order" as .tex, .md, .html, its PDF where pdflatex is, and its
+    proof."""
+    chapter = b.second_order  # Skipped without a second-order proof
+    assert b.second is not None
+    return {"second_order.tex": b.second_order_tex.encode(),
+            "second_order.md": render_second_order(chapter, "md").encode(),
+            "second_order.html": render_second_order(chapter, "html").encode(),
+            "second_order.json": b.second.to_json().encode(),
+            **_compiled(b, "second_order.pdf")}
 
 
 def _markdown(b: Build) -> dict[str, bytes]:
@@ -205,6 +249,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            lambda b: {name: text.encode() for name, text in figure_files(b.d).items()}),
     # the matrix-calculus chapter, the seed's sequel: .tex, .md and, with pdflatex, .pdf
     Format("matrix", ("matrix.tex", "matrix.md", "matrix.pdf"), _matrix),
+    # second order (--order 2): the chapter and its proof, second_order.json
+    Format("second_order", ("second_order.tex", "second_order.md", "second_order.html",
+                            "second_order.pdf", "second_order.json"), _second_order,
+           default=False),
 ]}
 DEFAULT_FORMATS = tuple(name for name, f in FORMATS.items() if f.default)
 
