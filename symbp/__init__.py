@@ -12,6 +12,7 @@ from . import cli  # noqa: F401  first: under the symbp command, Ctrl-C in the i
 from .api import render
 from .core.derivation import ROUTES, Derivation
 from .core.functions import explicit
+from .core.layers import KINDS, Layer
 from .core.network import Network
 from .core.recursion import RecursionOps, backprop_deltas
 from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
@@ -30,8 +31,8 @@ from .train import train
 __version__ = "0.2.0"
 
 __all__ = [
-    "ACTIVATIONS", "COSTS", "ROUTES", "Activation", "Claim", "Cost", "Derivation", "Example",
-    "Failure", "Lemma", "Network", "Proof", "RecursionOps", "SecondDerivation", "backprop_deltas",
-    "check_gradients", "derive", "equivalent", "explicit", "lambdify", "prove", "render",
-    "second_order_theorem", "theorem", "train",
+    "ACTIVATIONS", "COSTS", "KINDS", "ROUTES", "Activation", "Claim", "Cost", "Derivation",
+    "Example", "Failure", "Layer", "Lemma", "Network", "Proof", "RecursionOps",
+    "SecondDerivation", "backprop_deltas", "check_gradients", "derive", "equivalent", "explicit",
+    "lambdify", "prove", "render", "second_order_theorem", "theorem", "train",
 ]

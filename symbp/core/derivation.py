@@ -42,7 +42,9 @@ class Derivation(NetworkSymbols):
     def _composed_deltas(self) -> dict[sp.Symbol, sp.Expr]:
         mapping = dict(self.composition)
         trace = self.recursion
-        for l in range(self.L, 0, -1):
+        for l in range(self.L, 0, -1):  # g_l (where a skip binds it) before δ_l, which reads it
+            if l in trace.grads:
+                mapping.update(zip(self._g[l], trace.grads[l].xreplace(mapping)))
             if l in trace.deltas:
                 mapping.update(zip(self._delta[l], trace.deltas[l].xreplace(mapping)))
         return mapping
@@ -99,12 +101,15 @@ class Derivation(NetworkSymbols):
         return self._direct[l]
 
     def grad(self, l: int, route: str = "recursion", wrt: str = "W") -> sp.Matrix:
-        """∂C/∂W_l (``wrt="W"``) or ∂C/∂b_l (``wrt="b"``) by one route, in x, y, W and b."""
+        """∂C/∂W_l (``wrt="W"``) or ∂C/∂b_l (``wrt="b"``) by one route, in x, y, W and b;
+        ``wrt`` may name any parameter of layer l's kind (``"P"``, a residual's projection)."""
         self.check_layer(l)
         if route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; choose one of: {', '.join(ROUTES)}")
-        if wrt not in PARAMETERS:
-            raise ValueError(f"unknown parameter {wrt!r}; choose one of: {', '.join(PARAMETERS)}")
+        names = tuple(self.layer_parameters(l))
+        if wrt not in names:
+            raise ValueError(f"unknown parameter {wrt!r} of layer {l}; choose one of: "
+                             f"{', '.join(names)}")
         key = (l, route, wrt)
         if key not in self._grads:
             self._grads[key] = self._compute(l, route, wrt)
@@ -114,9 +119,8 @@ class Derivation(NetworkSymbols):
         if route == "direct":
             return sp.Matrix(self.direct_route(l).gradient(wrt))
         if route == "expansion":
-            chain = self.chain_rule(l)
-            return self.compose(chain.weight if wrt == "W" else chain.bias)
-        layered = (self.recursion.weight if wrt == "W" else self.recursion.bias).get(l)
+            return self.compose(self.chain_rule(l).gradient(wrt))
+        layered = self.recursion.param_grads.get((l, wrt))
         if layered is None:
             raise ValueError(f"the recursion produced no gradient for layer {l}")
         return layered.xreplace(self._composed_deltas)

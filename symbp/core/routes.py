@@ -25,6 +25,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from . import layers
 from .symbols import NetworkSymbols
 
 # ---------------------------------------------------------------- expansion
@@ -37,8 +38,11 @@ class ChainRule:
     ``cost_gradient`` is ∂C/∂a_L (a row); ``jacobians`` are (m, ∂a_m/∂a_{m-1}) for
     m = L, ..., l+1 in that order; ``weight_factor`` is ∂a_l/∂W_l, one column per entry
     of W_l in row-major order (sparse: a unit of an elementwise layer sees one row of
-    W_l), and ``bias_factor`` is ∂a_l/∂b_l. ``row``, ``weight`` and ``bias`` are their
-    products, formed when first asked.
+    W_l), and ``bias_factor`` is ∂a_l/∂b_l; ``other_factors`` the same for any other
+    parameter of the layer's kind (a residual's projection P), with its matrix shape.
+    ``row``, ``weight``, ``bias`` and ``gradient(name)`` are their products, formed when
+    first asked. Through a skip, ∂a_m/∂a_{m-1} has the skip's identity in it: multiplied
+    out, the chain is the sum over every path of influence, the highways too.
     """
 
     l: int
@@ -46,6 +50,7 @@ class ChainRule:
     jacobians: tuple[tuple[int, sp.ImmutableMatrix], ...]
     weight_factor: sp.ImmutableSparseMatrix
     bias_factor: sp.ImmutableMatrix
+    other_factors: tuple[tuple[str, sp.ImmutableSparseMatrix, tuple[int, int]], ...] = ()
 
     @cached_property
     def row(self) -> sp.Matrix:
@@ -66,6 +71,17 @@ class ChainRule:
     def bias(self) -> sp.Matrix:
         """∂C/∂b_l = (∂C/∂a_l · ∂a_l/∂b_l)ᵀ, a column."""
         return sp.Matrix(self.row * self.bias_factor).T
+
+    def gradient(self, name: str) -> sp.Matrix:
+        """∂C/∂θ_l for any parameter of the layer: W, b, or another of its kind's."""
+        if name == "W":
+            return self.weight
+        if name == "b":
+            return self.bias
+        for other, factor, shape in self.other_factors:
+            if other == name:
+                return sp.Matrix(self.row * factor).reshape(*shape)
+        raise ValueError(f"layer {self.l} has no parameter {name!r}")
 
 
 def jacobian(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
@@ -160,13 +176,17 @@ class LayerFactors:
     inputs: sp.ImmutableMatrix | None
     weights: sp.ImmutableSparseMatrix
     biases: sp.ImmutableMatrix
+    others: tuple[tuple[str, sp.ImmutableSparseMatrix, tuple[int, int]], ...] = ()
 
 
 def layer_factors(s: NetworkSymbols, l: int) -> LayerFactors:
     """Every local Jacobian of layer l that a chain uses, in one pass over its map."""
     a = list(s.a_symbols(l - 1)) if l > 1 else []
     W, b = list(s.weights(l)), list(s.biases(l))
-    entries = _differentiated(s, l, [*a, *W, *b])
+    others = {name: M for name, M in s.layer_parameters(l).items() if name not in ("W", "b")}
+    wrt = [*a, *W, *b, *(p for M in others.values() for p in M)]
+    entries = (_differentiated(s, l, wrt) if s.net.resolved[l - 1].kind.name == "dense"
+               else _kind_differentiated(s, l, wrt))
     n = s.net.widths[l]
 
     def block(start: int, width: int) -> dict[tuple[int, int], sp.Expr]:
@@ -177,8 +197,28 @@ def layer_factors(s: NetworkSymbols, l: int) -> LayerFactors:
         return sp.ImmutableMatrix(n, width, lambda i, k: found.get((i, k), sp.S.Zero))
 
     inputs = dense(0, len(a)) if a else None
+    start = len(a) + len(W) + len(b)
+    other_factors = []
+    for name, M in others.items():
+        other_factors.append((name, sp.ImmutableSparseMatrix(n, len(M), block(start, len(M))),
+                              M.shape))
+        start += len(M)
     return LayerFactors(inputs, sp.ImmutableSparseMatrix(n, len(W), block(len(a), len(W))),
-                        dense(len(a) + len(W), len(b)))
+                        dense(len(a) + len(W), len(b)), tuple(other_factors))
+
+
+def _kind_differentiated(s: NetworkSymbols, l: int,
+                         wrt: list[sp.Symbol]) -> dict[tuple[int, int], sp.Expr]:
+    """Layer l's whole map (its kind's pre map, σ, and its skip or post map) on a_{l-1},
+    differentiated by SymPy; written in layered symbols where its pre-activation is z_l
+    (a_l is not σ(z_l) when a skip or a post map follows: σ(z_l) stays as it is)."""
+    r = s.net.resolved[l - 1]
+    act = s.net.activation(l)
+    z, a = layers.forward(r, list(s.a_symbols(l - 1)), s.layer_parameters(l), act.apply)
+    rename: dict[sp.Expr, sp.Expr] = dict(zip(z, s.z_symbols(l)))
+    if r.maps.skip is None and r.maps.post is None:
+        rename.update(zip(act.apply(list(z)), s.a_symbols(l)))
+    return jacobian(a, wrt, rename)
 
 
 def cost_row(s: NetworkSymbols) -> sp.Matrix:
@@ -208,7 +248,7 @@ def expand_chain_rule(s: NetworkSymbols, l: int,
     jacobians = tuple((m, factors(m).inputs) for m in range(s.L, l, -1))
     own = factors(l)
     return ChainRule(l, sp.ImmutableMatrix(row), jacobians,  # type: ignore[arg-type]
-                     own.weights, own.biases)
+                     own.weights, own.biases, own.others)
 
 
 # ---------------------------------------------------------------- direct
@@ -217,20 +257,30 @@ def expand_chain_rule(s: NetworkSymbols, l: int,
 @dataclass(frozen=True)
 class DirectRoute:
     """The direct route for layer l, as data: the composed cost and the parameters W_l, b_l
-    it is differentiated by. ``gradient`` differentiates, when asked."""
+    (and any other of its kind's, ``others``) it is differentiated by. ``gradient``
+    differentiates, when asked."""
 
     l: int
     cost: sp.Expr  # C in x, y, W and b
     weights: sp.ImmutableMatrix
     biases: sp.ImmutableMatrix
+    others: tuple[tuple[str, sp.ImmutableMatrix], ...] = ()
     _gradients: dict[str, sp.ImmutableMatrix] = field(default_factory=dict, init=False,
                                                       repr=False, compare=False)
 
     def parameters(self, wrt: str) -> sp.ImmutableMatrix:
-        return self.weights if wrt == "W" else self.biases
+        if wrt == "W":
+            return self.weights
+        if wrt == "b":
+            return self.biases
+        for name, M in self.others:
+            if name == wrt:
+                return M
+        raise ValueError(f"layer {self.l} has no parameter {wrt!r}")
 
     def gradient(self, wrt: str) -> sp.ImmutableMatrix:
-        """The derivative of ``cost`` by every entry of W_l (``"W"``) or b_l (``"b"``), formed
+        """The derivative of ``cost`` by every entry of W_l (``"W"``), b_l (``"b"``) or another
+        parameter, formed
         when first asked."""
         if wrt not in self._gradients:
             params = self.parameters(wrt)
@@ -241,8 +291,10 @@ class DirectRoute:
 
 def direct_route(s: NetworkSymbols, l: int) -> DirectRoute:
     """The fully composed cost of ``s``, to be differentiated by W_l and b_l."""
+    others = tuple((name, sp.ImmutableMatrix(M)) for name, M in s.layer_parameters(l).items()
+                   if name not in ("W", "b"))
     return DirectRoute(l, s.composed_cost(), sp.ImmutableMatrix(s.weights(l)),
-                       sp.ImmutableMatrix(s.biases(l)))
+                       sp.ImmutableMatrix(s.biases(l)), others)
 
 
 def differentiate(expr: sp.Expr, p: sp.Symbol) -> sp.Expr:

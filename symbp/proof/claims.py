@@ -269,15 +269,19 @@ class Proof:
 def _route_clauses(claims: list[Claim]) -> list[str]:
     """One clause per route kind, in order; kinds settled alike share one clause."""
     groups: dict[object, list[str]] = {}  # (status, how) when uniform, else the kind -> phrases
+    names = dict.fromkeys(c.parameter for c in claims if c.kind == "recursion")
+    wording = dict(PHRASES)
+    if set(names) - {"W", "b"}:  # layer kinds with more parameters: name them all
+        wording["recursion"] = "recursion = " + ", ".join(f"∂C/∂{n}_l" for n in names)
     for kind in ROUTE_KINDS:
         mine = [c for c in claims if c.kind == kind]
         counts = Counter(c.status for c in mine)
         if len(counts) == 1:
             key: object = (mine[0].status, " / ".join(dict.fromkeys(c.how for c in mine)))
-            groups.setdefault(key, []).append(PHRASES[kind])
+            groups.setdefault(key, []).append(wording[kind])
         elif counts:
             tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            groups[kind] = [f"{PHRASES[kind]}: {tally}"]
+            groups[kind] = [f"{wording[kind]}: {tally}"]
     clauses = []
     for key, phrases in groups.items():
         if isinstance(key, tuple):

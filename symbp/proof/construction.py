@@ -43,6 +43,7 @@ import sympy as sp
 
 from ..core import routes
 from ..core.derivation import Derivation
+from . import kind_factors
 from .exact import Exact
 from .lemmas import affine
 from .settle import describe, short
@@ -109,6 +110,14 @@ class Construction:
         if self._chains[l] is not None:
             return self._chains[l]
         D = self.registered(l)
+        if not self.dense(l):  # the factor from the kind's vector-Jacobian products
+            factor = {"W": chain.weight_factor, "b": chain.bias_factor,
+                      **{name: M for name, M, _ in chain.other_factors}}.get(wrt)
+            size = len(self.d.layer_parameters(l)[wrt])
+            return self._differs(factor, kind_factors.parameter_factor(self.d, l, wrt, D),
+                                 (self.width(l), size),
+                                 f"the chain's last factor da_{l}/d{wrt}_{l}, from the "
+                                 f"{self.d.net.resolved[l - 1].kind.name} layer's VJP of {wrt}")
         if wrt == "b":
             return self._differs(chain.bias_factor, D, (self.width(l), self.width(l)),
                                  f"the chain's last factor da_{l}/db_{l} = J_σ(z_{l})")
@@ -137,7 +146,7 @@ class Construction:
         problem = self._costs[key][1]
         if problem is not None:
             return problem
-        want = self.d.weights(l) if wrt == "W" else self.d.biases(l)
+        want = self.d.layer_parameters(l)[wrt]
         return self._differs(route.parameters(wrt), sp.Matrix(want).todok(), want.shape,
                              f"the parameters the cost is differentiated by ({wrt}_{l})")
 
@@ -145,6 +154,9 @@ class Construction:
 
     def width(self, l: int) -> int:
         return self.d.net.widths[l]
+
+    def dense(self, l: int) -> bool:
+        return self.d.net.resolved[l - 1].kind.name == "dense"
 
     def _inputs(self, l: int) -> list[sp.Expr]:
         return list(self.d.a_symbols(l - 1))
@@ -198,6 +210,13 @@ class Construction:
     def _jacobian(self, m: int, matrix: object) -> Problem | None:
         """∂a_m/∂a_{m-1} = D_m W_m, entry by entry; each matrix object checked once."""
         key = (m, id(matrix))
+        if key not in self._factors and not self.dense(m):
+            want = kind_factors.input_factor(self.d, m, self.registered(m))
+            shape = (self.width(m), self.width(m - 1))
+            problem = self._differs(matrix, want, shape,
+                                    f"the chain's factor da_{m}/da_{m - 1}, from the "
+                                    f"{self.d.net.resolved[m - 1].kind.name} layer's VJPs")
+            self._factors[key] = (matrix, problem)
         if key not in self._factors:
             D, W = self.registered(m), self.d.weights(m)
             rows: dict[int, list[tuple[int, sp.Expr]]] = {}
@@ -231,15 +250,23 @@ class Construction:
                 self.check_time()
                 inputs = _fresh(f"a{m - 1}_", len(previous))
                 z = [composition[s] for s in d.z_symbols(m)]
-                problem = self._replaced(z, dict(zip(previous, inputs)), affine(d, m, inputs),
-                                         f"the composed forward pass z_{m} = W_{m} a_{m - 1} "
-                                         f"+ b_{m}")
+                pre = _fresh(f"z{m}_", len(z))
+                if self.dense(m):
+                    z_want, a_want = affine(d, m, inputs), d.net.activation(m).apply(pre)
+                    z_says, a_says = f"W_{m} a_{m - 1} + b_{m}", f"sigma_{m}(z_{m})"
+                    a_rule = dict(zip(z, pre))
+                else:  # the kind's maps: z from its input, a from z and its input
+                    z_want, a_want = kind_factors.forward_maps(d, m, inputs, pre)
+                    kind = d.net.resolved[m - 1].kind.name
+                    z_says = a_says = f"the {kind} layer's maps"
+                    a_rule = {**dict(zip(previous, inputs)), **dict(zip(z, pre))}
+                problem = self._replaced(z, dict(zip(previous, inputs)), z_want,
+                                         f"the composed forward pass z_{m} = {z_says}")
                 if problem is not None:
                     return problem
-                pre = _fresh(f"z{m}_", len(z))
                 a = [composition[s] for s in d.a_symbols(m)]
-                problem = self._replaced(a, dict(zip(z, pre)), d.net.activation(m).apply(pre),
-                                         f"the composed forward pass a_{m} = sigma_{m}(z_{m})")
+                problem = self._replaced(a, a_rule, a_want,
+                                         f"the composed forward pass a_{m} = {a_says}")
                 if problem is not None:
                     return problem
                 previous = a
@@ -261,7 +288,8 @@ class Construction:
         """``got`` with ``rule`` applied (once per distinct subexpression) against ``want``,
         entry by entry: (j, 1) names the first entry that is not proved equal."""
         memo: dict[int, sp.Basic] = {}
-        found = {(j, 0): _replace(e, rule, memo) for j, e in enumerate(got)}
+        sums = _sums(rule)
+        found = {(j, 0): _replace(e, rule, memo, sums) for j, e in enumerate(got)}
         return self._differs(found, {(j, 0): w for j, w in enumerate(want)}, (len(want), 1),
                              what)
 
@@ -299,19 +327,50 @@ class Construction:
         return None if residual == 0 else short(residual)
 
 
-def _replace(e: sp.Basic, rule: dict, memo: dict[int, sp.Basic]) -> sp.Basic:
+def _replace(e: sp.Basic, rule: dict, memo: dict[int, sp.Basic],
+             sums: dict[sp.Basic, list] | None = None) -> sp.Basic:
     """``e.xreplace(rule)``, each distinct subexpression visited once (a composed expression
-    is a deep DAG whose tree, which xreplace walks, is exponential in the depth)."""
+    is a deep DAG whose tree, which xreplace walks, is exponential in the depth).
+
+    A sum in ``rule`` is found inside a larger sum too (``sums``, from ``_sums``): SymPy
+    flattens σ(z) + a_(l-1) into one Add with a_(l-1)'s own terms, so a skip's input is
+    never a node of the layer's output."""
     if e in rule:
         return rule[e]
     if not e.args:
         return e
     key = id(e)
     if key not in memo:
-        args = [_replace(a, rule, memo) for a in e.args]
+        args = [_replace(a, rule, memo, sums) for a in e.args]
         changed = any(new is not old for new, old in zip(args, e.args))
+        if sums and e.is_Add:
+            args, found = _sums_in(list(args), sums)
+            changed = changed or found
         memo[key] = e.func(*args) if changed else e
     return memo[key]
+
+
+def _sums(rule: dict) -> dict[sp.Basic, list]:
+    """The sums among ``rule``'s keys, indexed by their first term: (terms, replacement)."""
+    found: dict[sp.Basic, list] = {}
+    for key, value in rule.items():
+        if isinstance(key, sp.Add):
+            found.setdefault(key.args[0], []).append((key.args, value))
+    return found
+
+
+def _sums_in(args: list, sums: dict[sp.Basic, list]) -> tuple[list, bool]:
+    """``args`` (a sum's terms) with every whole sum of ``sums`` among them replaced."""
+    found = False
+    for term in list(args):
+        for terms, value in sums.get(term, ()):
+            if term in args and all(args.count(t) >= terms.count(t) for t in set(terms)):
+                for t in terms:
+                    args.remove(t)
+                args.append(value)
+                found = True
+                break
+    return args, found
 
 
 def _larger_than(e: object, limit: int) -> bool:

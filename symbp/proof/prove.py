@@ -77,6 +77,15 @@ HOW = {"local": "by per-layer lemmas", "expand": "by exact comparison of the rou
        "direct": "by construction: the composed cost proved to be the layer maps and the cost, "
                  "layer by layer, differentiated by W_l, b_l; then the chain rule, as in the "
                  "recursion's lemmas",
+       # a network with layers of other kinds: each factor from its kind's VJPs
+       "expansion kinds": "by construction: the chain's factors proved equal to their lemmas "
+                          "(dC/da_L, then da_m/da_(m-1) for m = L, ..., l+1 in that order, "
+                          "then da_l/dθ_l, each from layer m's kind: J_σ(z_m) times the "
+                          "coefficients of its VJPs, plus its skip's), then associativity and "
+                          "the recursion's lemmas",
+       "direct kinds": "by construction: the composed cost proved to be the layer maps (each "
+                       "kind's) and the cost, layer by layer, differentiated by each parameter; "
+                       "then the chain rule, as in the recursion's lemmas",
        "grad": "; grad's value compared exactly"}
 
 
@@ -274,13 +283,13 @@ def _plan_construction(d: Derivation, work: Work, tie: bool) -> None:
                   f"expansion = recursion for {label(wrt, l)}: the chain {chain}, factor by "
                   "factor (not its expanded product)",
                   rf"\text{{expansion}} = \text{{recursion}} \text{{ for }} {tex(wrt, l)}",
-                  HOW["expansion"] + tied)
+                  HOW["expansion" if d.net.dense else "expansion kinds"] + tied)
         work.plan("direct", l, wrt,
                   f"direct = recursion for {label(wrt, l)}: the composed cost and the "
                   f"parameters {wrt}_{l} it is differentiated by (not the derivative written "
                   "out)",
                   rf"\text{{direct}} = \text{{recursion}} \text{{ for }} {tex(wrt, l)}",
-                  HOW["direct"] + tied)
+                  HOW["direct" if d.net.dense else "direct kinds"] + tied)
 
 
 def _construct_routes(d: Derivation, work: Work, tie: bool) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from ..core import layers
 from ..core.derivation import Derivation
 from . import lemmas
 from .claims import Claim
@@ -70,20 +71,27 @@ def compare_routes(d: Derivation, work: Work, compare: Compare, passed: str) -> 
 
 def composed_steps(d: Derivation):
     """The recursion's gradient from its traced steps, in x, y, W and b, by the prover's own
-    forward pass z_l = W_l a_{l-1} + b_l, a_l = σ_l(z_l) (not the derivation's)."""
+    forward pass z_l = W_l a_{l-1} + b_l, a_l = σ_l(z_l), or each layer's kind's maps (not
+    the derivation's)."""
     trace = replayed(d)
     mapping: dict[sp.Symbol, sp.Expr] = {}
     a = list(d.x)
-    for l in d.layers:
-        z = lemmas.affine(d, l, a)
-        a = d.net.activation(l).apply(z)
+    for r in d.net.resolved:
+        l, act = r.index, d.net.activation(r.index)
+        if r.kind.name == "dense":
+            z = lemmas.affine(d, l, a)
+            a = act.apply(z)
+        else:
+            z, a = layers.forward(r, a, d.layer_parameters(l), act.apply)
         mapping.update({**dict(zip(d.z_symbols(l), z)), **dict(zip(d.a_symbols(l), a))})
-    for l in range(d.L, 0, -1):
+    for l in range(d.L, 0, -1):  # g_l, where a skip binds it, before δ_l, which reads it
+        if l in trace.grads:
+            mapping.update(zip(d.grad_symbols(l), trace.grads[l].xreplace(mapping)))
         if l in trace.deltas:
             mapping.update(zip(d.delta_symbols(l), trace.deltas[l].xreplace(mapping)))
 
     def composed(l: int, wrt: str) -> sp.Matrix:
-        return (trace.weight if wrt == "W" else trace.bias)[l].xreplace(mapping)
+        return trace.param_grads[(l, wrt)].xreplace(mapping)
 
     return composed
 

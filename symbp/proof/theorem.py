@@ -85,7 +85,7 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
     except TimedOut:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             f"stopped after {timeout:g} s", name="time"))
-    claims.append(induction(claims, depths))
+    claims.append(induction(claims, depths, kinds=not _dense(templates)))
     name = getattr(recursion, "__name__", repr(recursion))
     kinds = "" if templates == (DENSE, DENSE) else \
         f", layers={templates[0].layer!r} then {templates[1].layer!r}"
@@ -191,18 +191,21 @@ def cross_check(recursion: RecursionFunction, hidden, out, cost,
     started = time.perf_counter()
     problems = [f"{lem.name}: {lem.residual}" for lem in per_width(hidden, out, cost)
                 if not lem.holds]
-    networks = cross_check_widths(hidden, out, cost)
-    for widths in networks:
-        L = len(widths) - 1
-        net = Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
+    networks = [_network(widths, hidden, out, cost, templates)
+                for widths in cross_check_widths(hidden, out, cost)]
+    for net in networks:
         proof = prove(derive(net, recursion=recursion), method="local")
         if not proof.holds:
             first = str(proof.failures[0]) if proof.failures else proof.status
-            problems.append(f"widths {widths}: {first}")
-    listed = "; ".join(", ".join(map(str, w)) for w in networks)
+            problems.append(f"widths {list(net.widths)}: {first}")
+    listed = "; ".join(", ".join(map(str, net.widths)) for net in networks)
+    kinds = ""
+    if templates is not None and not _dense(templates):
+        kinds = (f" of {templates[0].kind.name} layers under a {templates[1].kind.name} "
+                 "output layer")
     return Claim(
-        f"the per-network prover agrees: it proves the recursion (method local) for widths "
-        f"{listed}, and the function lemmas at each width",
+        f"the per-network prover agrees: it proves the recursion (method local) for networks"
+        f"{kinds} of widths {listed}, and the function lemmas at each width",
         r"\text{per network: widths }" + listed, "general",
         "failed" if problems else "proved",
         "the per-network prover (exact, in layered symbols), independent of the index notation",
@@ -210,7 +213,31 @@ def cross_check(recursion: RecursionFunction, hidden, out, cost,
         seconds=time.perf_counter() - started)
 
 
-def induction(premises: list[Claim], depths: int) -> Claim:
+def _dense(templates: tuple[Template, Template] | None) -> bool:
+    return templates is None or templates == (DENSE, DENSE)
+
+
+def _network(widths: list[int], hidden, out, cost,
+             templates: tuple[Template, Template] | None) -> Network:
+    """A small network of the theorem's kinds: its hidden layers' kind (at the width given,
+    or at its input's where the kind keeps the width), then its output layer's."""
+    L = len(widths) - 1
+    if _dense(templates):
+        return Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
+    assert templates is not None
+    layers = []
+    for l in range(1, L + 1):
+        template, act = (templates[1], out) if l == L else (templates[0], hidden)
+        options = {**dict(template.layer.options), "activation": act.name}
+        if template.maps.keeps_width:
+            options.pop("units", None)
+        else:
+            options["units"] = widths[l]
+        layers.append(LayerSpec(template.kind.name, options))
+    return Network(layers=layers, inputs=widths[0], cost=cost.name)
+
+
+def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
     """The theorem itself: its status is the worst of its premises' (proved when all are)."""
     status = worst(c.status for c in premises)
     if status == Status.NOT_COMPARED:
@@ -220,6 +247,24 @@ def induction(premises: list[Claim], depths: int) -> Claim:
     every_depth = traced is not None and traced.status == Status.PROVED
     reach = ("the recursion recorded once for every depth and width" if every_depth else
              f"the recursion's steps as traced at depths 1..{depths} (checked there only)")
+    if kinds:
+        return Claim(
+            "for every depth L and all widths n_0..n_L the layers' kinds allow, the program "
+            "of the recursion binds g_l = dC/da_l where a layer passes it back, "
+            f"delta_l = dC/dz_l, and gives dC/dθ_l for every parameter θ of every layer ({reach})",
+            r"\forall L \ge 1,\ n_0, \dots, n_L \ge 1:\quad "
+            r"\delta_l = \frac{\partial C}{\partial z_l},\quad "
+            r"\frac{\partial C}{\partial \theta_l} \text{ for every } \theta_l "
+            r"\quad (l = 1, \dots, L)",
+            "general", status,
+            "induction over l from L down to 1: the base case gives layer L; the pass-back "
+            "lemma gives dC/da_l from layer l + 1's δ (and g), because C depends on a_l only "
+            "through layer l + 1 (its map and its skip); the step gives δ_l from dC/da_l; the "
+            "parameter lemmas give the gradients, because C depends on θ_l only through layer "
+            "l's output; the trace shows these are the only steps the program takes, each "
+            "once per layer",
+            name="theorem", culprit="" if first is None else first.label,
+            residual="" if first is None else first.residual)
     return Claim(
         "for every depth L and all widths n_0..n_L, the program of the recursion binds "
         f"delta_l = dC/dz_l and gives dC/dW_l, dC/db_l ({reach})",

@@ -137,17 +137,32 @@ def forward(r: Resolved, x: Sequence[Any], params: Mapping[str, Any],
             apply: Any) -> tuple[list[Any], list[Any]]:
     """Layer r on the input entries ``x`` (flattened), its parameters as matrices and its
     activation ``apply`` (a list to a list): its pre-activation z and its output a."""
+    z = r.maps.pre.entries(r.sizes, _values(r, x, params))
+    return z, output(r, z, x, params, apply)
+
+
+def output(r: Resolved, z: Sequence[Any], x: Sequence[Any], params: Mapping[str, Any],
+           apply: Any) -> list[Any]:
+    """Layer r's output a from its pre-activation ``z`` and its input ``x``: σ, then the
+    post map and the skip where the kind has them."""
     maps, sizes = r.maps, r.sizes
-    shapes = {p.name: p.shape(sizes) for p in maps.params}
-    values: dict[str, Any] = {maps.x.name: lambda i: x[flat(i, r.shape_in)]}
-    for name, shape in shapes.items():
-        values[name] = lambda i, M=params[name], shape=shape: M[as_matrix_index(i, shape)]
-    z = maps.pre.entries(sizes, values)
-    a = apply(z)
+    values = _values(r, x, params)
+    s = apply(list(z))
+    a = s
     if maps.post is not None:
         s_shape = maps.z.shape(sizes)
         a = maps.post.entries(sizes, {**values, maps.post.inputs[0].name:
-                                      lambda i: apply(z)[flat(i, s_shape)]})
+                                      lambda i: s[flat(i, s_shape)]})
     if maps.skip is not None:
         a = [ai + si for ai, si in zip(a, maps.skip.entries(sizes, values))]
-    return z, list(a)
+    return list(a)
+
+
+def _values(r: Resolved, x: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The lookups a map's entries read: the input by its flat position, each parameter in
+    its matrix (``as_matrix_index``)."""
+    values: dict[str, Any] = {r.maps.x.name: lambda i: x[flat(i, r.shape_in)]}
+    for p in r.maps.params:
+        shape = p.shape(r.sizes)
+        values[p.name] = lambda i, M=params[p.name], shape=shape: M[as_matrix_index(i, shape)]
+    return values
