@@ -26,7 +26,7 @@ def module_source(d, proved: str = "") -> str:
     ``proved`` as for ``codegen.module_source``. Deterministic."""
     ops = trace(d)
     net = d.net
-    constants: dict[str, str] = {}
+    constants: dict[str, str] = dict(ops.constants)  # those of the kinds' VJPs, then forward's
     body = [f"{arguments_line(net)} = _arguments(x, y, params)",
             "# forward pass, keeping a_l (and z_l or σ(z_l) = s_l where the backward pass "
             "reads them)",

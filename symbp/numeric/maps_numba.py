@@ -39,7 +39,9 @@ def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
             arrays[name] = array
     remaining = list(t.terms)
     first = _as_product(remaining[0], t, names, out) if remaining else None
-    if first is not None:
+    if remaining and _is_copy(remaining[0], t):  # a skip: out = x
+        lines.append(f"{out}[:] = {names[remaining.pop(0).factors[0].tensor.name]}")
+    elif first is not None:
         kind, a, b, n, m = first
         remaining.pop(0)
         bias = _bias(remaining, t) if kind == "nt" else None
@@ -83,6 +85,15 @@ def _as_product(term: Term, t: Terms, names, out: str):
         if (u.indices, v.indices) == ((j,), (k,)):
             return "tn", names[u.tensor.name], names[v.tensor.name], *t.out_shape
     return None
+
+
+def _is_copy(term: Term, t: Terms) -> bool:
+    """Whether ``term`` is the whole output read off one array of its shape (x[j])."""
+    if term.coeff != 1 or term.conditions or term.sums or len(term.factors) != 1:
+        return False
+    f = term.factors[0]
+    same_axis = (f.tensor.name in t.batched) == t.batched_out
+    return same_axis and f.indices == t.map.index and t.shapes[f.tensor.name] == t.out_shape
 
 
 def _bias(terms: list[Term], t: Terms) -> Term | None:
