@@ -223,7 +223,7 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str) -> Printed:
     code = " + ".join(parts) if parts else _zeros(t)
     out_axes = len(t.out_shape)
     if t.batched_out and out_axes > 1:
-        code = f"({code}).reshape(-1, {_product(t.out_shape)})"
+        code = f"{primary(code)}.reshape(-1, {_product(t.out_shape)})"
     return Printed(code, printer.constants)
 
 
@@ -457,6 +457,8 @@ def _gather(a, axis, index):
 
 class _IndexPrinter(StrPrinter):
     def _print_Add(self, expr, order=None):
+        if not expr.has(sp.Sum):
+            return super()._print_Add(expr, order)
         terms = sorted(expr.args, key=lambda t: (not t.has(sp.Sum), sp.default_sort_key(t)))
         text = self._print(terms[0])
         for t in terms[1:]:
