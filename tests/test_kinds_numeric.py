@@ -28,30 +28,44 @@ from symbp.numeric.numba_codegen import numba_module_source
 
 
 def direct(m: Map, sizes, values: dict, batched_out: bool) -> np.ndarray:
-    """The map by its formula, entry by entry, sample by sample: every index point put into
-    the formula, every sum written out, every tensor entry looked up (0 outside it)."""
-    batch = values[m.inputs[0].name].shape[0]
-    out_shape = m.out.shape(sizes)
-    formula = m.formula.xreplace(sizes)
-    tensors = {t.base: t for t in (*m.inputs, *m.params)}
+    """The map by its formula, sample by sample: ``Map.entries`` with every tensor entry
+    looked up in the arrays (an index outside a tensor is an error there, never a 0)."""
     results = []
-    for n in range(batch):
-        entries = []
-        for point in np.ndindex(*out_shape):
-            entry = written_out(formula.xreplace({i: p + 1 for i, p in zip(m.index, point)}))
-
-            def value(e, n=n):
-                t = tensors[e.base]
-                array = values[t.name][n] if t in m.inputs else values[t.name]
-                index = tuple(int(i) - 1 for i in e.indices)
-                inside = all(0 <= i < k for i, k in zip(index, array.shape))
-                return sp.Float(array[index]) if inside else sp.S.Zero
-
-            entries.append(float(entry.replace(lambda e: isinstance(e, sp.Indexed) and
-                                               e.base in tensors, value)))
-        results.append(np.array(entries).reshape(out_shape))
+    for n in range(values[m.inputs[0].name].shape[0]):
+        lookups = {t.name: _strict(values[t.name][n]) for t in m.inputs}
+        lookups.update({t.name: _strict(values[t.name]) for t in m.params})
+        entries = m.entries(sizes, lookups) if not _bounds_of_indices(m) else \
+            _entries_index_first(m, sizes, lookups)
+        results.append(np.array([float(e) for e in entries]).reshape(m.out.shape(sizes)))
     stacked = np.stack(results)
-    return stacked.reshape(batch, -1) if batched_out else stacked.sum(axis=0)
+    return stacked.reshape(len(results), -1) if batched_out else stacked.sum(axis=0)
+
+
+def _strict(array: np.ndarray):
+    def entry(index: tuple[int, ...]) -> sp.Float:
+        assert all(0 <= i < n for i, n in zip(index, array.shape)), (index, array.shape)
+        return sp.Float(array[index])
+
+    return entry
+
+
+def _bounds_of_indices(m: Map) -> bool:
+    return any(sp.sympify(b).free_symbols & set(m.index) for s in m.formula.atoms(sp.Sum)
+               for _, lo, hi in s.limits for b in (lo, hi))
+
+
+def _entries_index_first(m: Map, sizes, lookups) -> list:
+    """``Map.entries`` for a sum whose bounds depend on an output index (Σ_(s = max(1, u - P +
+    1))^(min(k, u))): the index point is put in before the sums are written out."""
+    tensors = {t.base: t.name for t in (*m.inputs, *m.params)}
+    found = []
+    for point in np.ndindex(*m.out.shape(sizes)):
+        at = {i: v + 1 for i, v in zip(m.index, point)}
+        entry = written_out(m.formula.xreplace(sizes).xreplace(at))
+        found.append(entry.replace(lambda e: isinstance(e, sp.Indexed) and e.base in tensors,
+                                   lambda e: lookups[tensors[e.base]](
+                                       tuple(int(i) - 1 for i in e.indices))))
+    return found
 
 
 def printed_numpy(m: Map, sizes, values: dict, batched_out: bool) -> tuple[np.ndarray, str]:
@@ -465,3 +479,43 @@ def test_the_kernels_tanh_is_within_3_ulp():
     nan = np.empty(1)
     namespace["_all"](np.array([np.nan]), nan)
     assert np.isnan(nan[0])
+
+
+def test_a_sample_of_several_axes_is_one_flat_row():
+    from symbp.numeric.arguments import LAYER_RUNTIME, fast_layer_check_source, runtime_source
+
+    shapes = [{"K": (3, 2, 3), "b": (3,)}]
+    namespace: dict = {"np": np, "LAYOUT": ((2, 7), (3, 5), tuple(shapes))}
+    exec(fast_layer_check_source([[("K", "K1"), ("b", "b1")]], (2, 7), (3, 5), shapes)
+         + runtime_source(LAYER_RUNTIME), namespace)
+    check = namespace["_arguments"]
+    rng = np.random.default_rng(0)
+    x, y, K = rng.normal(size=(4, 2, 7)), rng.normal(size=(4, 3, 5)), rng.normal(size=(3, 2, 3))
+    params = [{"K": K, "b": np.zeros(3)}]
+    for given in ((x, y, params), (x.tolist(), y, [{"K": K.tolist(), "b": [0, 0, 0]}])):
+        xs, ys, K1, _ = check(*given)  # the fast path, then the careful one
+        assert xs.shape == (4, 14) and ys.shape == (4, 15) and K1.shape == (3, 2, 3)
+        np.testing.assert_array_equal(xs[1], x[1].ravel())
+    xs, ys, *_ = check(x[0], y[0], params)
+    assert xs.shape == (1, 14) and ys.shape == (1, 15)
+    with pytest.raises(ValueError, match=r"^x has shape \(4, 7, 2\); expected \(2, 7\) for one "
+                                         r"sample or \(batch, 2, 7\), one sample per row$"):
+        check(x.transpose(0, 2, 1), y, params)
+
+
+@pytest.mark.slow
+def test_numba_compiles_the_loops_of_a_convolution(rng):
+    numba = pytest.importorskip("numba")
+    for name, (m, batched_out) in CONV.items():
+        values = random_values(m, CONV_SIZES, rng, batch=3)
+        t = maps.terms(m, CONV_SIZES, batched_out)
+        names = {v: v for v in values}
+        lines = maps_numba.numba_lines(t, names, "out")
+        namespace: dict = {"np": np}
+        exec(f"def run(batch, {', '.join(names)}, out):\n"
+             + "".join(f"    {line}\n" for line in lines), namespace)
+        out = np.empty((3, m.out.size(CONV_SIZES)) if batched_out else m.out.shape(CONV_SIZES))
+        flat = {k: v.reshape(3, -1) if k in t.batched else v for k, v in values.items()}
+        numba.njit(namespace["run"])(3, *flat.values(), out)
+        np.testing.assert_allclose(out, direct(m, CONV_SIZES, values, batched_out), rtol=1e-13,
+                                   atol=1e-13, err_msg=name)

@@ -86,7 +86,9 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     or "torch" (on float64 tensors). Every backend checks its arguments: lists work,
     and a wrong shape is a ValueError naming the argument, its shape and the one expected.
     A derivation of order 2 (numpy or numba) also gives ``hessian``, ``hvp`` and
-    ``gauss_newton`` (``symbp.numeric.curvature_codegen``).
+    ``gauss_newton`` (``symbp.numeric.curvature_codegen``). A network of layer kinds (any
+    layer not dense) takes ``f(x, y, params)``, one dict of parameters per layer, and gives
+    the same structure (``symbp.numeric.kinds_codegen``); it has first order only.
     """
     if not isinstance(d, Derivation):
         raise ValueError(f"lambdify() needs a symbp.Derivation, got {type(d).__name__}")

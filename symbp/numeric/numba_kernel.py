@@ -29,6 +29,9 @@ PRELUDE = '''# error_model="numpy": x / 0 is inf, as in NumPy (no check in every
 # is kept (in __pycache__ beside this file) when the module was imported by name
 _CACHE = sys.modules.get(__name__) is not None
 _jit = numba.njit(cache=_CACHE, error_model="numpy", fastmath={"contract"})
+# inlined where called (numba's own IR): LLVM then vectorizes the loop around the call, which
+# it does not once a large kernel has made it stop inlining calls (2x on a residual network)
+_inline = numba.njit(cache=_CACHE, error_model="numpy", fastmath={"contract"}, inline="always")
 _MATRIX, _VECTOR = numba.float64[:, ::1], numba.float64[::1]
 
 
@@ -40,7 +43,7 @@ def _as_float(typingctx, bits):
     return numba.float64(numba.int64), codegen
 
 
-@_jit
+@_inline
 def _exp(t):
     """e^t within 2 ulp, clamped to [e^-708, e^709] so it never overflows, in arithmetic
     that vectorizes: t = k ln 2 + r with |r| <= ln 2 / 2, e^r by Taylor to r^12."""
@@ -55,7 +58,7 @@ def _exp(t):
     return p * _as_float((np.int64(k) + 1023) << 52)  # p 2^k
 
 
-@_jit
+@_inline
 def _tanh(u):
     """tanh(u) within 3 ulp, in arithmetic that vectorizes: m / (m + 2) with the sign of u,
     m = e^t - 1 for t = 2|u| (at most 40: tanh(20) is 1) by _exp's reduction, t = k ln 2 + r:
