@@ -20,7 +20,7 @@ import sympy as sp
 import symbp
 from symbp.core.layers import Layer, dense, residual
 from symbp.core.layers.base import Map, Tensor, written_out
-from symbp.numeric import maps, maps_numba
+from symbp.numeric import maps, maps_numba, maps_numpy
 from symbp.numeric.codegen import module_source
 from symbp.numeric.numba_codegen import numba_module_source
 
@@ -70,9 +70,9 @@ def _entries_index_first(m: Map, sizes, lookups) -> list:
 
 def printed_numpy(m: Map, sizes, values: dict, batched_out: bool) -> tuple[np.ndarray, str]:
     t = maps.terms(m, sizes, batched_out)
-    code = maps.numpy_code(t, {name: name for name in values}, "_C")
+    code = maps_numpy.numpy_code(t, {name: name for name in values}, "_C")
     namespace = {"np": np}
-    exec(maps.GATHER, namespace)
+    exec(maps_numpy.GATHER, namespace)
     for name, text in code.constants.items():
         namespace[name] = eval(text, namespace)
     namespace.update({k: v.reshape(len(v), -1) if k in t.batched else v
@@ -172,7 +172,7 @@ def test_the_affine_maps_print_as_matrix_products():
     kind_maps = residual.maps(Layer("residual", units=4, projection=True))
     sizes = kind_maps.sizes((3,))
     names = {"x": "a1", "W": "W2", "b": "b2", "P": "P2", "g": "g2", "delta": "delta2"}
-    codes = {name: maps.numpy_code(maps.terms(m, sizes, name not in kind_maps.param_vjps),
+    codes = {name: maps_numpy.numpy_code(maps.terms(m, sizes, name not in kind_maps.param_vjps),
                                    names, "_C").code for name, m in kind_maps.all()}
     assert codes == {"pre": "a1 @ W2.T + b2", "skip": "a1 @ P2.T", "skip_vjp": "g2 @ P2",
                      "W": "np.dot(delta2.T, a1)", "b": "delta2.sum(axis=0)",
@@ -181,7 +181,7 @@ def test_the_affine_maps_print_as_matrix_products():
 
 def test_a_convolution_gathers_its_windows_and_pads_with_zeros():
     m, _ = CONV["dx, flipped kernel, Piecewise"]
-    code = maps.numpy_code(maps.terms(m, CONV_SIZES), {"delta": "delta2", "K": "K2"}, "_D")
+    code = maps_numpy.numpy_code(maps.terms(m, CONV_SIZES), {"delta": "delta2", "K": "K2"}, "_D")
     # the Piecewise only says "inside δ": zero padding does that, so no mask is multiplied in
     assert code.code == ("np.einsum('nous,ocs->ncu', _gather(delta2.reshape(-1, 3, 5), 2, "
                          "_D_1), K2).reshape(-1, 14)")

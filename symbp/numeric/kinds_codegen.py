@@ -15,7 +15,7 @@ their index formulas by ``maps``. ``kinds_numba`` prints the same statements as 
 
 from __future__ import annotations
 
-from . import forms, maps
+from . import forms, maps, maps_numpy
 from .arguments import LAYER_RUNTIME, fast_layer_check_source, runtime_source
 from .parts import function, numeric_forms, numpy_helpers, recursion_origin
 from .trace import CodeOps, array_name, trace
@@ -91,7 +91,7 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
             lines.append(f"z{l} = {z}")
             z = f"z{l}"
         elif value != "{z}":
-            z = maps.primary(z)
+            z = maps_numpy.primary(z)
         s = value.format(z=z)
         if kind_maps.post is None and kind_maps.skip is None:
             lines.append(f"a{l} = {s}")
@@ -112,7 +112,7 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
 def _printed(r, which: str, names: dict[str, str], constants: dict[str, str]) -> str:
     """Layer r's forward map ``which`` (PRE, POST, SKIP) as NumPy over ``names``."""
     m = getattr(r.maps, which.lower())
-    code = maps.numpy_code(maps.terms(m, r.sizes), names, f"_L{r.index}_{which}")
+    code = maps_numpy.numpy_code(maps.terms(m, r.sizes), names, f"_L{r.index}_{which}")
     constants.update(code.constants)
     return code.code
 
@@ -153,8 +153,9 @@ def module_text(d, ops: CodeOps, imports: str, functions: list[str], constants: 
               f"PROGRAM = {d.program.fingerprint!r}  # the fingerprint of the program below\n")
     grids = ""
     if constants:
-        grids = maps.GATHER + "\n\n# the positions and masks the maps read, computed once\n" + \
-            "".join(f"{name} = {code}\n" for name, code in sorted(constants.items()))
+        grids = (maps_numpy.GATHER + "\n\n# the positions and masks the maps read, computed "
+                 "once\n" + "".join(f"{name} = {code}\n"
+                                   for name, code in sorted(constants.items())))
     check = fast_layer_check_source(parameters(net), shapes[0], shapes[1], list(shapes[2]))
     parts = [f'"""{docstring(d, ops, kernel, proved)}"""\n\n{imports}', header, grids,
              *numpy_parts, *functions, check, runtime_source(LAYER_RUNTIME),

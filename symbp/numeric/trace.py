@@ -20,7 +20,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from . import forms, maps
+from . import forms, maps, maps_numpy
 from .array_printers import BATCH, MapForm, MathPrinter, RowsPrinter, numeric_form
 
 __all__ = ["BATCH", "CodeOps", "Statement", "array_name", "trace"]
@@ -276,7 +276,7 @@ class CodeOps:
         m, terms, names = self.map_terms(form)
         for tensor, op in zip(m.inputs, form.operands):
             names[tensor.name] = printer.doprint(sp.transpose(op))
-        printed = maps.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
+        printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
         return printed.code
 
