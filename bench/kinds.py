@@ -20,6 +20,8 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -91,9 +93,15 @@ def run(rounds: int, number: int) -> list[dict]:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     d = symbp.derive(network())
-    numpy_f, numba_f = symbp.lambdify(d), symbp.lambdify(d, "numba")
     model = torch_model(torch)
     params = parameters_of(model)
+    numpy_f = symbp.lambdify(d)
+    with tempfile.TemporaryDirectory() as cache:  # an empty cache: the compile is timed
+        os.environ["SYMBP_CACHE_DIR"] = cache
+        start = time.perf_counter()
+        numba_f = symbp.lambdify(d, "numba")
+        numba_f.grad(np.zeros((2, WIDTH)), np.zeros((2, OUTPUTS)), params)
+        compile_seconds = time.perf_counter() - start
     weights = list(model.parameters())
     cells = []
     for batch in BATCHES:
@@ -115,7 +123,8 @@ def run(rounds: int, number: int) -> list[dict]:
             "symbp numba": lambda: numba_f.grad(x, y, params),  # noqa: B023
             "torch": torch_grad,
         }
-        cells.append({"batch": batch, "best": timed(entries, rounds, number)})
+        cells.append({"batch": batch, "best": timed(entries, rounds, number),
+                      "compile": compile_seconds})
         print(f"batch {batch}: " + ", ".join(f"{k} {t * 1e6:.1f} µs"
                                              for k, t in cells[-1]["best"].items()), flush=True)
     return cells
@@ -146,7 +155,8 @@ def report(cells: list[dict], load: tuple, versions: str) -> str:
               "Every competitor was checked against torch's gradient to 1e-10 before timing; "
               "each figure is the minimum time per call over shuffled rounds in one process, "
               "one thread everywhere (BLAS, numba, `torch.set_num_threads(1)`); the numba "
-              "kernel's one-time compile is not timed.",
+              f"kernel's one-time compile (an empty cache, the first call included: "
+              f"{cells[0]['compile']:.1f} s) is not in the figures.",
               f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
               f"and {load[1]:.2f} after (a shared machine: other jobs ran during the run); "
               f"{versions}.", "Rerun: `python bench/kinds.py --write` (`--quick` for fewer "
