@@ -10,6 +10,7 @@ equivalent model of nn.Linear layers and the skip, and the numba kernel against 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -519,3 +520,16 @@ def test_numba_compiles_the_loops_of_a_convolution(rng):
         numba.njit(namespace["run"])(3, *flat.values(), out)
         np.testing.assert_allclose(out, direct(m, CONV_SIZES, values, batched_out), rtol=1e-13,
                                    atol=1e-13, err_msg=name)
+
+
+def test_the_code_is_the_same_in_every_process():
+    code = ("import sys; sys.path.insert(0, 'tests'); import symbp, test_kinds_numeric as t; "
+            "from symbp.numeric import maps, maps_numba, maps_numpy; "
+            "m, _ = t.CONV['dx, flipped kernel, bounds']; terms = maps.terms(m, t.CONV_SIZES); "
+            "print(maps_numpy.numpy_code(terms, {'delta': 'd', 'K': 'K'}, '_C')); "
+            "print(maps_numba.numba_lines(terms, {'delta': 'd', 'K': 'K'}, 'out')); "
+            "print(t.module_source(t.derived('softmax with cross-entropy')))")
+    outputs = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(outputs) == 1
