@@ -209,7 +209,8 @@ applies them to every row at once: W_lᵀ δ_l is delta_l @ W_l, summed over the
 kind is its index formula over a leading batch axis (a matrix product where it is one,
 else np.einsum).{kernel}
 
-Forward pass, each layer's maps in index notation (a_0 = x):
+Forward pass, each layer's maps in index notation (x there is the layer's input a_(l-1);
+s_l = σ(z_l) in the code, a_0 = x):
 {chr(10).join(forward)}
 
 Backpropagation, {recursion_origin(d)}:
