@@ -25,11 +25,13 @@ def _numpy(template: str, **values):
 
 
 def _element(template: str, **values):
-    """A numba template evaluated for one element in plain Python, ``_exp`` as math.exp."""
+    """A numba template evaluated for one element in plain Python, ``_exp`` as math.exp and
+    ``_tanh`` as math.tanh (their accuracy: tests/test_kinds_numeric.py)."""
     def exp(t):
         return math.exp(min(max(t, -708.0), 709.0))
 
-    return eval(template.format(**{k: k for k in values}), {"math": math, "_exp": exp}, values)
+    return eval(template.format(**{k: k for k in values}),
+                {"math": math, "_exp": exp, "_tanh": math.tanh}, values)
 
 
 def _exact(expr, **values) -> float:

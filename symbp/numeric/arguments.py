@@ -127,16 +127,106 @@ def _out_arrays(out, widths, contiguous):
     return arrays
 
 
+def _samples(name, array, shape):
+    """``array`` (one sample of ``shape``, or a batch of them) as (batch, entries)."""
+    if _shape(array) == shape:
+        array = array[None]
+    if _shape(array)[1:] != shape:
+        one = ", ".join(map(str, shape))
+        raise ValueError(f"{name} has shape {_shape(array)}; expected {shape} for one sample or "
+                         f"(batch, {one}), one sample per row")
+    entries = 1
+    for n in shape:
+        entries *= n
+    return array.reshape(array.shape[0], entries)
+
+
+def _convert_layer_arguments(x, y, params, layout):
+    """x and y (None for none) as (batch, entries) float arrays, then every layer's parameters
+    in order as float arrays of the shapes ``layout`` (the input's shape, the output's, and
+    each layer's {name: shape}) asks for; ValueError naming the first that is not."""
+    input_shape, output_shape, shapes = layout
+    L = len(shapes)
+    x = _samples("x", _float_array("x", x), input_shape)
+    if y is not None:
+        given = _float_array("y", y)
+        y = _samples("y", given, output_shape)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"y has shape {_shape(given)}; expected ({x.shape[0]}, "
+                             f"{', '.join(map(str, output_shape))}): the targets of each of "
+                             f"the {x.shape[0]} samples in x")
+    if isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
+        raise ValueError(f"params must be a list of {L} dicts, one per layer, name -> array; "
+                         f"got {type(params).__name__}")
+    params = list(params)
+    if len(params) != L:
+        raise ValueError(f"params must hold {L} dicts, one per layer of the network; got "
+                         f"{len(params)}")
+    arrays = []
+    for l, (given, names) in enumerate(zip(params, shapes), start=1):
+        label = f"params[{l - 1}] (layer {l})"
+        if not hasattr(given, "keys") or not hasattr(given, "__getitem__"):
+            raise ValueError(f"{label} must be a dict of its parameters {', '.join(names)}; "
+                             f"got {type(given).__name__}")
+        keys = list(given.keys())
+        unknown = [k for k in keys if k not in names]
+        missing = [k for k in names if k not in keys]
+        if unknown or missing:
+            found = f"no {missing[0]!r}" if missing else f"an unknown key {unknown[0]!r}"
+            raise ValueError(f"{label} has {found}; layer {l}'s parameters are "
+                             f"{', '.join(names)}")
+        for name, shape in names.items():
+            entry = f'params[{l - 1}]["{name}"] ({name}_{l})'
+            array = _float_array(entry, given[name])
+            if _shape(array) != shape:
+                raise ValueError(f"{entry} has shape {_shape(array)}; expected {shape}")
+            arrays.append(array)
+    return (x, y, *arrays)
+
+
+def _out_layer_arrays(out, layout, contiguous):
+    """The arrays grad writes into, every layer's gradients in order, from ``out`` (a list of
+    dicts, as grad returns); ValueError naming the first that is not a writeable float64
+    array of its gradient's shape (C-contiguous where ``contiguous``)."""
+    shapes = layout[2]
+    L = len(shapes)
+    if not isinstance(out, (list, tuple)) or len(out) != L or \
+            not all(isinstance(o, dict) for o in out):
+        raise ValueError(f"out must be a list of {L} dicts, one per layer, shaped as grad's "
+                         f"result; got {type(out).__name__}")
+    arrays = []
+    for l, (given, names) in enumerate(zip(out, shapes), start=1):
+        if sorted(given) != sorted(names):
+            raise ValueError(f"out[{l - 1}] must have the keys {', '.join(names)}; got "
+                             f"{', '.join(map(str, given)) or 'none'}")
+        for name, shape in names.items():
+            array = given[name]
+            wanted = f"a writeable float64 array of shape {shape}" + (
+                ", C-contiguous" if contiguous else "")
+            if isinstance(array, np.ndarray) and array.dtype == np.float64 and \
+                    _shape(array) == shape and array.flags.writeable and \
+                    (array.flags.c_contiguous or not contiguous):
+                arrays.append(array)
+                continue
+            found = (type(array).__name__ if not isinstance(array, np.ndarray) else
+                     f"{array.dtype} of shape {_shape(array)}")
+            raise ValueError(f'out[{l - 1}]["{name}"] (dC/d{name}_{l}) must be {wanted}; '
+                             f"got {found}")
+    return arrays
+
+
 RUNTIME = (_float_array, _shape, _convert_arguments, _out_arrays)
+LAYER_RUNTIME = (_float_array, _shape, _samples, _convert_layer_arguments, _out_layer_arrays)
 
 
-def runtime_source() -> str:
-    """The careful check's source, as copied into every generated module."""
+def runtime_source(functions=RUNTIME) -> str:
+    """The careful check's source, as copied into every generated module (``LAYER_RUNTIME``
+    for a network with layers of other kinds than dense)."""
     constants = (f"_CONVERTIBLE = ({', '.join(e.__name__ for e in CONVERTIBLE)})\n"
                  f"_REAL_KINDS = {_REAL_KINDS!r}\n"
                  "_ndarray, _float64 = np.ndarray, np.dtype(np.float64)  # the fast path's\n")
-    functions = "\n\n".join(inspect.getsource(f) for f in RUNTIME)
-    return constants + "\n\n" + functions.replace("CONVERTIBLE", "_CONVERTIBLE")
+    text = "\n\n".join(inspect.getsource(f) for f in functions)
+    return constants + "\n\n" + text.replace("CONVERTIBLE", "_CONVERTIBLE")
 
 
 def fast_check_source(widths) -> str:
@@ -170,4 +260,58 @@ def fast_check_source(widths) -> str:
     except (TypeError, ValueError):
         pass  # a wrong count of arrays: the careful path says which
     return _convert_arguments(x, y, weights, biases, WIDTHS)
+'''
+
+
+def fast_layer_check_source(layers: list[list[tuple[str, str]]], input_shape, output_shape,
+                            shapes: list[dict]) -> str:
+    """``_arguments(x, y, params)`` for a network of layer kinds: x, y (2-D, one flat row per
+    sample; y None when None is given) and every layer's parameters in order (``layers``:
+    each layer's (name, code name) pairs), the careful path unless every one is right."""
+    L = len(layers)
+    unpack = ", ".join(f"p{l}" for l in range(1, L + 1)) + ("," if L == 1 else "")
+    fetch = [f"{', '.join(code for _, code in names)} = "
+             f"{', '.join(f'p{l}[{name!r}]' for name, _ in names)}"
+             for l, names in enumerate(layers, start=1)]
+    codes = [code for names in layers for _, code in names]
+    arrays = ["x", *codes]
+    counts = " and ".join(f"len(p{l}) == {len(names)}" for l, names in enumerate(layers, 1))
+    entries_in = 1
+    for n in input_shape:
+        entries_in *= n
+    entries_out = 1
+    for n in output_shape:
+        entries_out *= n
+    checks = [f"xs.shape[1:] == {tuple(input_shape)!r}",
+              f"(ys is None or ys.shape == (xs.shape[0], {', '.join(map(str, output_shape))}))"]
+    checks += [f"{code}.shape == {shapes[l][name]!r}" for l, names in enumerate(layers)
+               for name, code in names]
+    condition = "\n                and ".join(checks)
+    classes = " is ".join(f"{a}.__class__" for a in arrays)
+    dtypes = " is ".join(f"{a}.dtype" for a in arrays)
+    flat = ""  # a sample of several axes: one flat row
+    if len(input_shape) > 1:
+        flat += f"\n                xs = xs.reshape(xs.shape[0], {entries_in})"
+    if len(output_shape) > 1:
+        flat += ("\n                ys = ys if ys is None else "
+                 f"ys.reshape(ys.shape[0], {entries_out})")
+    body = "\n        ".join(fetch)
+    return f'''def _arguments(x, y, params):
+    """x, y (None stays None) as (batch, entries) float64 arrays, one sample per row, and every
+    layer's parameters in order, checked against LAYOUT: NumPy float64 arrays of the right
+    shapes as they are, the rest converted."""
+    try:
+        {unpack} = params
+        {body}
+        if ({counts}
+                and {classes} is _ndarray
+                and {dtypes} is _float64
+                and (y is None or y.__class__ is _ndarray and y.dtype is _float64)):
+            xs = x[None] if x.ndim == {len(input_shape)} else x
+            ys = y if y is None or y.ndim != {len(output_shape)} else y[None]
+            if ({condition}):{flat}
+                return xs, ys, {", ".join(codes)}
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        pass  # a wrong count or kind of argument: the careful path says which
+    return _convert_layer_arguments(x, y, params, LAYOUT)
 '''

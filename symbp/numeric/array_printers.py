@@ -60,6 +60,41 @@ class NumericForm(sp.MatrixExpr):
         return self.fill(self.args[2].name, printer.operand)
 
 
+BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
+
+
+class MapForm(sp.MatrixExpr):
+    """One of a layer kind's maps (``which`` of layer ``layer``) applied to column quantities,
+    its inputs in the map's order: δ, g, a_(l-1). Its code is the map's own, printed by
+    ``symbp.numeric.maps`` through the printer's ``map_code``; a batched map is a column
+    quantity (entries × batch), a parameter's gradient has the parameter's matrix shape."""
+
+    def __new__(cls, which, layer, rows, cols, batched, *operands):
+        name = which.name if isinstance(which, Str) else str(which)  # (doit rebuilds from args)
+        numbers = (sp.Integer(int(n)) for n in (layer, rows, cols, batched))
+        return super().__new__(cls, Str(name), *numbers, *operands)
+
+    @property
+    def which(self) -> str:
+        return self.args[0].name
+
+    @property
+    def layer(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def batched(self) -> bool:
+        return bool(self.args[4])
+
+    @property
+    def shape(self):
+        return (self.args[2], BATCH if self.batched else self.args[3])
+
+    @property
+    def operands(self) -> tuple:
+        return self.args[5:]
+
+
 def numeric_form(code: str, math: str, numba: str | None = None, **operands) -> NumericForm:
     """``code`` applied to the operands it, ``numba`` or ``math`` names (the others are left out).
 
@@ -89,10 +124,23 @@ class RowsPrinter(NumPyPrinter):
     def _print_MatrixSymbol(self, expr):
         return expr.name
 
+    map_code = None  # (MapForm, printer) -> the map's code, row-stored: set by CodeOps
+
     def _print_Transpose(self, expr):
         if isinstance(expr.arg, NumericForm):
             return expr.arg.code(self)
+        if isinstance(expr.arg, MapForm):
+            return self.map_code(expr.arg, self)
         return self.operand(expr.arg) + ".T"
+
+    def _print_MapForm(self, expr):
+        code = self.map_code(expr, self)
+        return f"{self.operand_code(code)}.T" if expr.batched else code
+
+    @staticmethod
+    def operand_code(code: str) -> str:
+        primary = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant)
+        return code if isinstance(ast.parse(code, mode="eval").body, primary) else f"({code})"
 
     def _print_NumericForm(self, expr):
         return f"({expr.code(self)}).T"
@@ -145,6 +193,9 @@ class MathPrinter(StrPrinter):
 
     def _print_NumericForm(self, expr):
         return expr.math(self)
+
+    def _print_MapForm(self, expr):
+        return f"{expr.which}_{expr.layer}({', '.join(self._print(op) for op in expr.operands)})"
 
     def _print_MatMul(self, expr):
         coeff, matrices = expr.as_coeff_matrices()

@@ -37,7 +37,9 @@ INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)",
 
 
 class NumericGradients:
-    """``grad(x, y, weights, biases)`` of one network -> ``{"W": [...], "b": [...]}``.
+    """``grad(x, y, weights, biases)`` of one network -> ``{"W": [...], "b": [...]}``; for a
+    network of layer kinds ``grad(x, y, params)`` -> ``[{"W": ..., "b": ..., ...}, ...]``, one
+    dict per layer, as its kind names its parameters.
 
     x is (n_0,) or (batch, n_0), y likewise; the cost is summed over the batch.
     ``grad``, ``cost`` and ``forward`` are the generated module's functions
@@ -59,13 +61,17 @@ class NumericGradients:
     def make_step(self, optimizer: str, learning_rate: float, **settings):
         """The fused training step of the numba module (its ``make_step``: forward, backward
         and the optimiser's update in one compiled call that allocates no array)."""
+        if self._make_step is None and not self.network.dense:
+            raise ValueError(f"the fused training step (make_step) is generated for dense "
+                             f"networks only; this one has layers of kind "
+                             f"{', '.join(k for k in self.network.kinds if k != 'dense')}")
         if self._make_step is None:
             raise ValueError(f"the fused training step is generated for backend 'numba', not "
                              f"{self.backend!r}: symbp.lambdify(d, backend='numba').make_step(...)")
         return self._make_step(optimizer, learning_rate, **settings)
 
-    def __call__(self, x, y, weights, biases):
-        return self.grad(x, y, weights, biases)
+    def __call__(self, x, y, *parameters):
+        return self.grad(x, y, *parameters)
 
     def __repr__(self) -> str:
         return f"<numeric gradients of {self.network!r} ({self.backend})>"
@@ -80,13 +86,17 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     or "torch" (on float64 tensors). Every backend checks its arguments: lists work,
     and a wrong shape is a ValueError naming the argument, its shape and the one expected.
     A derivation of order 2 (numpy or numba) also gives ``hessian``, ``hvp`` and
-    ``gauss_newton`` (``symbp.numeric.curvature_codegen``).
+    ``gauss_newton`` (``symbp.numeric.curvature_codegen``). A network of layer kinds (any
+    layer not dense) takes ``f(x, y, params)``, one dict of parameters per layer, and gives
+    the same structure (``symbp.numeric.kinds_codegen``); it has first order only.
     """
     if not isinstance(d, Derivation):
         raise ValueError(f"lambdify() needs a symbp.Derivation, got {type(d).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     second = getattr(d, "order", 1) == 2
+    if second and not d.net.dense:
+        raise ValueError(_second_order_refusal(d.net))
     if second and backend not in SECOND_ORDER_BACKENDS:
         raise ValueError(f"backend {backend!r} gives first-order gradients only; for second "
                          f"order choose one of: {', '.join(SECOND_ORDER_BACKENDS)}")
@@ -111,8 +121,9 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     namespace = {"__name__": "symbp_gradients"}
     exec(code, namespace)
     namespace["_ndarray"], namespace["_float64"] = native
-    namespace["_convert_arguments"] = lambda x, y, weights, biases, widths: in_numpy(
-        x, y, weights, biases)
+    for careful in ("_convert_arguments", "_convert_layer_arguments"):  # dense, layer kinds
+        if careful in namespace:  # called with the module's shapes last
+            namespace[careful] = lambda *arguments: in_numpy(*arguments[:-1])
     checked = namespace["_arguments"]
     namespace = {"__name__": "symbp_gradients"}
     exec(code, namespace)
@@ -120,19 +131,29 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
         namespace["np"] = torch_np = TorchAsNumPy(array_module)  # looked up when called
         tensor = native[0]
 
-        def as_tensors(x, y, weights, biases):
+        def as_tensors(*arguments):
             return tuple(a if a is None or a.__class__ is tensor else torch_np.tensor(a)
-                         for a in checked(x, y, weights, biases))
+                         for a in checked(*arguments))
 
         namespace["_arguments"] = as_tensors
     else:
         import jax
 
         namespace["np"] = JaxAsNumPy(array_module)
-        namespace["_arguments"] = _unpacked  # inside jit: the arrays were checked before it
+        # inside jit: the arrays were checked before it
+        namespace["_arguments"] = _unpacked if d.net.dense else _unpacked_layers
+        shapes = None if d.net.dense else namespace["LAYOUT"][2]
+        axes = len(d.net.input_shape)
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
-            namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name)
+            namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name, shapes,
+                                             axes)
     return NumericGradients(d.net, backend, source, namespace)
+
+
+def _second_order_refusal(net) -> str:
+    kinds = ", ".join(k for k in net.kinds if k != "dense")
+    return (f"second order (hessian, hvp, gauss_newton) is generated for dense networks only; "
+            f"this one has layers of kind {kinds}")
 
 
 def _native_arrays(backend: str, array_module) -> tuple:
@@ -148,18 +169,30 @@ def _unpacked(x, y, weights, biases):
     return (x, y, *weights, *biases)
 
 
-def _checked_first(jitted, checked, name: str):
+def _unpacked_layers(x, y, params):
+    return (x, y, *(array for layer in params for array in layer.values()))
+
+
+def _checked_first(jitted, checked, name: str, shapes=None, axes: int = 1):
     """``jitted`` (a generated function under ``jax.jit``) called with its arguments checked
-    and converted first, outside the trace, by the module's own NumPy check."""
+    and converted first, outside the trace, by the module's own NumPy check. ``shapes`` (a
+    network of layer kinds: each layer's {name: shape}) rebuilds its list of dicts; ``axes``
+    is the number of axes of one sample."""
 
     def call(x, *rest):
-        y, weights, biases = rest if name != "forward" else (None, *rest)
-        x_, y_, *params = checked(x, y, weights, biases)
-        L = len(params) // 2
+        given = rest if name != "forward" else (None, *rest)
+        x_, y_, *arrays = checked(x, *given)
+        if shapes is not None:
+            found = iter(arrays)
+            parameters: tuple = ([{key: next(found) for key in layer} for layer in shapes],)
+        else:
+            L = len(arrays) // 2
+            parameters = (arrays[:L], arrays[L:])
+        single = np.ndim(x) == axes
         if name == "forward":
-            a = jitted(x_, params[:L], params[L:])
-            return a[0] if np.ndim(x) == 1 else a
-        return jitted(x_, y_, params[:L], params[L:])
+            a = jitted(x_, *parameters)
+            return a[0] if single else a
+        return jitted(x_, y_, *parameters)
 
     return call
 
@@ -262,6 +295,22 @@ class TorchAsNumPy:
     def asarray(self, value, dtype=float):
         return self.tensor(value)
 
+    def einsum(self, spec, *operands):
+        return self._torch.einsum(spec, *(self.tensor(o) for o in operands))
+
+    def take(self, a, index, axis):
+        """NumPy's take: a's entries at the positions ``index`` (any shape) along ``axis``."""
+        index = self._torch.as_tensor(np.asarray(index), dtype=self._torch.int64)
+        picked = self._torch.index_select(a, axis, index.reshape(-1))
+        return picked.reshape(*a.shape[:axis], *index.shape, *a.shape[axis + 1:])
+
+    def concatenate(self, arrays, axis=0):
+        return self._torch.cat(tuple(arrays), dim=axis)
+
+    def zeros(self, shape, dtype=float):
+        return self._torch.zeros(shape, dtype=self._torch.int64 if dtype is int
+                                 else self._torch.float64)
+
     def ndim(self, value):
         return value.ndim if isinstance(value, self._torch.Tensor) else np.ndim(value)
 
@@ -340,25 +389,39 @@ def check_gradients(d: Derivation, points: int = 3, seed: int = 0, batch: int = 
     rng = np.random.default_rng(seed)
     worst, where = -1.0, "no entry"
     for point in range(1, points + 1):
-        x, weights, biases = _random_network(d.net, rng, batch)
-        y = np.asarray(f.forward(*_random_network(d.net, rng, batch)), dtype=float)
-        grads = f(x, y, weights, biases)
+        x, parameters = _random_network(d.net, rng, batch)
+        other_x, other = _random_network(d.net, rng, batch)
+        y = np.asarray(f.forward(other_x, *other), dtype=float)
+        grads = f(x, y, *parameters)
+        for name, l, p, computed in _entries(d.net, parameters, grads):
+            computed = np.asarray(computed, dtype=float)
+            for idx in np.ndindex(p.shape):
+                keep = p[idx]
+                p[idx] = keep + h
+                up = float(f.cost(x, y, *parameters))
+                p[idx] = keep - h
+                down = float(f.cost(x, y, *parameters))
+                p[idx] = keep
+                g, fd = computed[idx], (up - down) / (2 * h)
+                error = abs(g - fd) / max(1.0, abs(g), abs(fd))
+                if not np.isnan(worst) and (np.isnan(error) or error > worst):
+                    entry = ", ".join(str(i + 1) for i in idx)
+                    worst, where = error, f"dC/d{name}_{l}[{entry}] (point {point})"
+    return GradientCheck(repr(d.net), points, batch, h, float(worst), where, tolerance, backend)
+
+
+def _entries(net, parameters, grads):
+    """(name, l, the parameter, its computed gradient) for every parameter, W's before b's
+    in a dense network, layer by layer in a network of layer kinds."""
+    if net.dense:
+        weights, biases = parameters
         for wrt, params in (("W", weights), ("b", biases)):
             for l, p in enumerate(params, start=1):
-                computed = np.asarray(grads[wrt][l - 1], dtype=float)
-                for idx in np.ndindex(p.shape):
-                    keep = p[idx]
-                    p[idx] = keep + h
-                    up = float(f.cost(x, y, weights, biases))
-                    p[idx] = keep - h
-                    down = float(f.cost(x, y, weights, biases))
-                    p[idx] = keep
-                    g, fd = computed[idx], (up - down) / (2 * h)
-                    error = abs(g - fd) / max(1.0, abs(g), abs(fd))
-                    if not np.isnan(worst) and (np.isnan(error) or error > worst):
-                        entry = ", ".join(str(i + 1) for i in idx)
-                        worst, where = error, f"dC/d{wrt}_{l}[{entry}] (point {point})"
-    return GradientCheck(repr(d.net), points, batch, h, float(worst), where, tolerance, backend)
+                yield wrt, l, p, grads[wrt][l - 1]
+        return
+    for l, layer in enumerate(parameters[0], start=1):
+        for name, p in layer.items():
+            yield name, l, p, grads[l - 1][name]
 
 
 def _require_count(name: str, value, top: int) -> None:
@@ -368,8 +431,13 @@ def _require_count(name: str, value, top: int) -> None:
 
 
 def _random_network(net, rng, batch):
+    """x and the parameters, random: (weights, biases) for a dense network, (params,) for a
+    network of layer kinds."""
     n = net.widths
-    x = rng.normal(size=(batch, n[0]))
+    x = rng.normal(size=(batch, *net.input_shape))
+    if not net.dense:
+        return x, ([{name: rng.normal(scale=0.8 if len(shape) > 1 else 0.5, size=shape)
+                     for name, shape in r.parameters.items()} for r in net.resolved],)
     weights = [rng.normal(scale=0.8, size=(n[l], n[l - 1])) for l in range(1, len(n))]
     biases = [rng.normal(scale=0.5, size=n[l]) for l in range(1, len(n))]
-    return x, weights, biases
+    return x, (weights, biases)

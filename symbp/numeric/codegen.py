@@ -9,13 +9,12 @@ live here too; ``numba_codegen`` prints the same trace as a compiled kernel.
 
 from __future__ import annotations
 
-from ..core.recursion import backprop_deltas
-from ..printing.forms import unit_plain
-from . import forms
+from . import forms, kinds_codegen
 from .arguments import fast_check_source, runtime_source
+from .parts import function, numeric_forms, numpy_helpers, recursion_origin
 from .trace import CodeOps, trace
 
-__all__ = ["module_source", "trace"]
+__all__ = ["function", "module_source", "trace"]
 
 
 def module_source(d, proved: str = "") -> str:
@@ -25,6 +24,8 @@ def module_source(d, proved: str = "") -> str:
     the docstring; without it the module claims nothing. Deterministic: the same network
     and recursion give byte-identical source.
     """
+    if not d.net.dense:  # layers of other kinds: one dict of parameters per layer
+        return kinds_codegen.module_source(d, proved)
     ops = trace(d)
     body = [f"{arguments_line(d.L)} = _arguments(x, y, weights, biases)",
             "# forward pass, keeping a_l (and z_l where σ' needs it)",
@@ -48,13 +49,13 @@ def module_text(d, ops: CodeOps, imports: str, functions: list[str],
                 helpers: tuple[str, ...] = (), kernel: str = "", proved: str = "") -> str:
     """Docstring, imports, the network's constants, forward and cost, ``functions``, checks."""
     net = d.net
-    numpy_helpers = "".join(dict.fromkeys(
-        h for l in range(1, d.L + 1) for h in _numpy_helpers(net.activation(l)) if h))
+    helpers_numpy = "".join(dict.fromkeys(
+        h for l in range(1, d.L + 1) for h in numpy_helpers(net.activation(l)) if h))
     parts = [f'"""{docstring(d, ops, kernel, proved)}"""\n\n{imports}',
              f"WIDTHS = {net.widths!r}\nACTIVATIONS = {net.activations!r}\nCOST = {net.cost!r}\n"
              f"PROGRAM = {d.program.fingerprint!r}  # the fingerprint of the program below\n",
              *numpy_functions(d), *functions, fast_check_source(net.widths), runtime_source(),
-             *(h for h in (numpy_helpers, *helpers) if h)]
+             *(h for h in (helpers_numpy, *helpers) if h)]
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
@@ -76,11 +77,6 @@ def numpy_functions(d) -> list[str]:
     ]
 
 
-def _numpy_helpers(act) -> tuple[str, ...]:
-    code = forms.activation(act)
-    return (code.value.numpy_helper, code.vjp.numpy_helper if code.vjp else "")
-
-
 def arguments_line(L: int, y: str = "y") -> str:
     W = ", ".join(f"W{l}" for l in range(1, L + 1))
     b = ", ".join(f"b{l}" for l in range(1, L + 1))
@@ -91,10 +87,6 @@ def gradient_return(ops: CodeOps) -> str:
     W = ", ".join(ops.weight[l] for l in range(1, ops.L + 1))
     b = ", ".join(ops.bias[l] for l in range(1, ops.L + 1))
     return f'return {{"W": [{W}], "b": [{b}]}}'
-
-
-def function(signature: str, doc: str, lines: list[str]) -> str:
-    return f'def {signature}:\n    """{doc}"""\n' + "".join(f"    {line}\n" for line in lines)
 
 
 def forward_lines(net, keep_z=()) -> list[str]:
@@ -111,52 +103,12 @@ def forward_lines(net, keep_z=()) -> list[str]:
     return lines
 
 
-def _filled(template: str) -> str:
-    """A template with its placeholders as the names they stand for: {a} as a."""
-    return template.format(z="z", a="a", v="v", y="y", out="out")
-
-
-def quoted_name(function) -> str:
-    """The name of a user's recursion function, quoted for the generated module's docstring:
-    the repr of its ``__name__`` (every character printable, no line break) with backslashes
-    and double quotes escaped, so that no name can end the docstring and add code."""
-    name = getattr(function, "__name__", None)
-    text = repr(name if isinstance(name, str) else repr(function))
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def docstring(d, ops: CodeOps, kernel: str = "", proved: str = "") -> str:
     """The generated module's docstring: the network, the recursion's steps, the numeric forms."""
     net = d.net
     cost = net.cost_entry
-    origin = ("the δ recursion symbp proves (symbp.core.recursion.backprop_deltas)"
-              if d.recursion_function is backprop_deltas
-              else f"the recursion {quoted_name(d.recursion_function)} given to symbp.derive, "
-                   "NOT symbp's own")
-    listed_forms = []
-    for l in sorted({net.activations.index(name) + 1 for name in net.activations}):
-        act = net.activation(l)
-        code = forms.activation(act)
-        where = f", where a = {act.name}(z)"
-        listed_forms.append(f"{act.name}(z) = {_filled(code.value.numpy)}")
-        if code.derivative:
-            uses_a = "{a}" in code.derivative.numpy
-            listed_forms.append(f"{act.name}'(z) = {_filled(code.derivative.numpy)}"
-                                + (where if uses_a else ""))
-        if code.vjp:
-            listed_forms.append(f"J_{act.name}(z)ᵀ v = {_filled(code.vjp.numpy)}{where}")
-    listed_forms.append(f"C = {_filled(forms.cost(cost).value)}, where a = a_{d.L}")
-    listed_forms.append(f"∂C/∂a = {_filled(forms.cost(cost).gradient.numpy)}")
-    output = cost.output_delta(net.activations[-1])
-    if ops.fused and output is not None:
-        listed_forms.append(
-            f"J_{output.activation}(z)ᵀ ∂C/∂a = {unit_plain(output.form)} "
-            f"(= {_filled(forms.output_delta(output).numpy)}: the product above with the "
-            "division by a cancelled, so an output that underflows to 0 gives no NaN)")
-    helpers = "".join(h for h in (forms.activation(net.activation(l)).value.numpy_helper
-                                  for l in range(1, d.L + 1)) if h)
-    if helpers:
-        listed_forms.append("where " + " ".join(helpers.split()))
+    origin = recursion_origin(d)
+    listed_forms = numeric_forms(d, ops)
     steps = "\n".join(f"    {s.math}" for s in ops.statements)
     listed = "\n".join(f"    {f}" for f in listed_forms)
     widths = " -> ".join(map(str, net.widths))

@@ -38,6 +38,10 @@ def second_order_source(d, flavor: str = "numpy", proved: str = "",
     ``proved`` and ``proved_second`` say what was proved of the programs (or nothing)."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
+    if not d.net.dense:
+        kinds = ", ".join(k for k in d.net.kinds if k != "dense")
+        raise ValueError(f"second order (hessian, hvp, gauss_newton) is generated for dense "
+                         f"networks only; this one has layers of kind {kinds}")
     require_numeric(d.net)
     first = (module_source(d, proved=proved) if flavor == "numpy"
              else numba_module_source(d, proved=proved))

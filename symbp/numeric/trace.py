@@ -20,10 +20,21 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from . import forms
-from .array_printers import MathPrinter, RowsPrinter, numeric_form
+from . import forms, maps, maps_numpy
+from .array_printers import BATCH, MapForm, MathPrinter, RowsPrinter, numeric_form
 
-BATCH = sp.Symbol("batch")  # the number of samples: rows of every stored array
+__all__ = ["BATCH", "CodeOps", "Statement", "array_name", "trace"]
+
+# names the generated code gives its own arrays: a parameter of one of these names is
+# written name_l rather than name + l, so it never clashes with them
+RESERVED = frozenset({"a", "g", "s", "t", "u", "v", "x", "y", "z", "delta", "ones", "batch",
+                      "np", "math", "numba", "acc", "out", "given", "single"})
+
+
+def array_name(name: str, l: int) -> str:
+    """The code's name of parameter ``name`` of layer l: W2, b2, P2 (K_2 for a name the code
+    uses itself)."""
+    return f"{name}_{l}" if name in RESERVED or not name.isidentifier() else f"{name}{l}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,13 @@ class CodeOps:
         self.weight: dict[int, str] = {}
         self.bias: dict[int, str] = {}
         self.uses_z: set[int] = set()  # layers whose z_l the code reads (others keep only a_l)
+        self.uses_s: set[int] = set()  # layers with a skip or a post map whose σ(z_l) it reads
+        self._s: dict[int, sp.MatrixExpr] = {}
+        self.param_grads: dict[tuple[int, str], str] = {}  # (l, parameter) -> its gradient
+        self.constants: dict[str, str] = {}  # module constants the maps' code reads
+        self.maps_used: dict[tuple[int, str], Any] = {}  # (l, map name) -> the kind's Map
+        self._count = 0
+        self.rows.map_code = self._map_code
         self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
         self._cost_gradient = None
 
@@ -110,8 +128,10 @@ class CodeOps:
             assert derivative is not None  # an elementwise σ has one
             if "{z}" in derivative.numpy + derivative.numba:
                 self.uses_z.add(l)
+            if "{a}" in derivative.numpy + derivative.numba:
+                self._activated(l)
             prime = numeric_form(derivative.numpy, f"{act.name}'({{z}})", derivative.numba,
-                                 z=self._z[l], a=self._a[l])
+                                 z=self._z[l], a=self._activated(l))
             return sp.HadamardProduct(v, prime)
         vjp = forms.activation(act).vjp
         if vjp is None:
@@ -125,12 +145,13 @@ class CodeOps:
             self._emit(f"v{l}", f"v_{l}", self.rows.rows(v), v, "delta", width)
             v = named
         return numeric_form(vjp.numpy, f"J_{act.name}(z_{l})ᵀ {{v}}", vjp.numba,
-                            a=self._a[l], v=v)
+                            a=self._activated(l), v=v)
 
     def _output_delta(self, l: int, v, math: str):
         """J_σ(z_L)ᵀ ∂C/∂a_L in the cost's closed form (no division by a), when v is exactly
         the cost gradient of the output layer; None otherwise (then the product is written out)."""
-        if l != self.L or self._cost_gradient is None or v != self._cost_gradient:
+        if l != self.L or self._cost_gradient is None or v != self._cost_gradient or \
+                _more_than_activation(self.symbols.net, l):
             return None
         form = self.symbols.net.cost_entry.output_delta(self.symbols.net.activation(l).name)
         if form is None:
@@ -138,6 +159,15 @@ class CodeOps:
         self.fused.add(l)
         code = forms.output_delta(form)
         return numeric_form(code.numpy, math, code.numba, a=self._a[l], y=self._y)
+
+    def _activated(self, l: int):
+        """σ(z_l): a_l itself, unless the layer adds a skip or maps σ(z_l) on (then s_l)."""
+        if not _more_than_activation(self.symbols.net, l):
+            return self._a[l]
+        if l not in self._s:
+            self.uses_s.add(l)
+            self._s[l] = self._column(f"s{l}", self.widths[l], f"σ(z_{l})")
+        return self._s[l]
 
     def transpose_times(self, l: int, v):
         return self._W[l].T * v
@@ -168,18 +198,93 @@ class CodeOps:
         self._emit(name, f"δ_{l}", self.rows.rows(value), value, "delta", width)
         return delta
 
-    def gradient(self, l: int, weight, bias) -> None:
-        shape = self._W[l].shape
-        if weight.shape != shape:
-            raise ValueError(f"the recursion's dC/dW_{l} has shape {weight.shape}, not {shape}")
-        if bias.shape != (shape[0], BATCH):
-            raise ValueError(f"the recursion's dC/db_{l} has shape {bias.shape}, not "
-                             f"({shape[0]}, batch)")
-        self.weight[l], self.bias[l] = f"dW{l}", f"db{l}"
-        self._emit(f"dW{l}", f"∂C/∂W_{l}", self.rows.doprint(weight), weight, "weight", shape[0])
-        # summed over the batch: 1ᵀ δ_l as one matrix-vector product (faster than sum(axis=0))
-        self._emit(f"db{l}", f"∂C/∂b_{l}", f"np.dot(ones, {self.rows.rows(bias)})", bias,
-                   "bias", shape[0])
+    def gradient(self, l: int, weight, bias, **others) -> None:
+        """∂C/∂θ_l for every parameter of the layer's kind: W_l and b_l (a dense layer's only
+        two), then the others by name (a residual block's P_l)."""
+        self.weight[l], self.bias[l] = f"d{array_name('W', l)}", f"d{array_name('b', l)}"
+        for name, value in {"W": weight, "b": bias, **others}.items():
+            target, math = f"d{array_name(name, l)}", f"∂C/∂{name}_{l}"
+            self.param_grads[(l, name)] = target
+            if isinstance(value, MapForm):  # the kind's own map: summed over the batch inside
+                self._emit(target, math, self.rows.doprint(value), value, "param",
+                           int(value.shape[0]))
+                continue
+            rows = self._param_rows(l, name)
+            if value.shape == (rows, BATCH):  # a vector parameter: δ_l summed over the batch
+                # 1ᵀ δ_l as one matrix-vector product (faster than sum(axis=0))
+                self._emit(target, math, f"np.dot(ones, {self.rows.rows(value)})", value, "bias",
+                           rows)
+                continue
+            shape = self._param_shape(l, name)
+            if value.shape != shape:
+                raise ValueError(f"the recursion's dC/d{name}_{l} has shape {value.shape}, not "
+                                 f"{shape}")
+            self._emit(target, math, self.rows.doprint(value), value, "weight", rows)
+
+    def _param_shape(self, l: int, name: str) -> tuple:
+        """A parameter as the program holds it: its first axis by all others."""
+        r = self.symbols.net.resolved[l - 1]
+        shape = r.parameters[name]
+        rest = 1
+        for n in shape[1:]:
+            rest *= n
+        return (shape[0], rest)
+
+    def _param_rows(self, l: int, name: str) -> int:
+        return self._param_shape(l, name)[0]
+
+    def bind_grad(self, l: int, value):
+        """g_l = ∂C/∂a_l, stored: a skip passes it back unchanged."""
+        name = f"g{l}"
+        width = self.widths[l]
+        grad = self._column(name, width, f"g_{l}")
+        self._emit(name, f"g_{l}", self.rows.rows(value), value, "delta", width)
+        return grad
+
+    def vjp(self, l: int, which: str, *values):
+        """Map ``which`` of layer l's kind on ``values``: printed from its index formula."""
+        r = self.symbols.net.resolved[l - 1]
+        m = dict(r.maps.all())[which]
+        self.maps_used.setdefault((l, which), m)
+        operands = [self._stored(v, tensor.size(r.sizes)) for tensor, v in zip(m.inputs, values)]
+        batched = which not in r.maps.param_vjps
+        if batched:
+            return MapForm(which, l, m.out.size(r.sizes), 1, True, *operands)
+        rows, cols = self._param_shape(l, which)
+        return MapForm(which, l, rows, cols, False, *operands)
+
+    def _stored(self, value, width: int):
+        """``value`` as a stored column: itself if it is one, else a new array u_k holding it."""
+        if isinstance(value, sp.Transpose) and isinstance(value.arg, sp.MatrixSymbol) and \
+                value.arg.name in self.stored:
+            return value
+        self._count += 1
+        name = f"u{self._count}"
+        column = self._column(name, width, f"u_{self._count}")
+        self._emit(name, f"u_{self._count}", self.rows.rows(value), value, "delta", width)
+        return column
+
+    def map_terms(self, form: MapForm):
+        """The terms of a ``MapForm``'s map at the network's sizes, and the code's names of the
+        parameters it reads."""
+        r = self.symbols.net.resolved[form.layer - 1]
+        m = dict(r.maps.all())[form.which]
+        names = {p.name: array_name(p.name, form.layer) for p in m.params}
+        return m, maps.terms(m, r.sizes, batched_out=form.batched), names
+
+    def _map_code(self, form: MapForm, printer) -> str:
+        m, terms, names = self.map_terms(form)
+        for tensor, op in zip(m.inputs, form.operands):
+            names[tensor.name] = printer.doprint(sp.transpose(op))
+        printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
+        self.constants.update(printed.constants)
+        return printed.code
+
+
+def _more_than_activation(net, l: int) -> bool:
+    """Whether layer l's output is more than σ(z_l): a skip added, or a map after σ."""
+    maps_l = net.resolved[l - 1].maps
+    return maps_l.skip is not None or maps_l.post is not None
 
 
 def numeric_activations() -> list[str]:
