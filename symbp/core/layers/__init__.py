@@ -146,10 +146,10 @@ def forward(r: Resolved, x: Sequence[Any], params: Mapping[str, Any],
         values[name] = lambda i, M=params[name], shape=shape: M[as_matrix_index(i, shape)]
     z = maps.pre.entries(sizes, values)
     a = apply(z)
-    if maps.post is not None:  # pooling: its map reads s = σ(z)
-        s, s_shape = a, maps.z.shape(sizes)
+    if maps.post is not None:
+        s_shape = maps.z.shape(sizes)
         a = maps.post.entries(sizes, {**values, maps.post.inputs[0].name:
-                                      lambda i: s[flat(i, s_shape)]})
+                                      lambda i: apply(z)[flat(i, s_shape)]})
     if maps.skip is not None:
         a = [ai + si for ai, si in zip(a, maps.skip.entries(sizes, values))]
     return z, list(a)
