@@ -487,7 +487,7 @@ def _dense(l: Any, width: Callable[[Any], Any]) -> Any:
     """The structure of a dense layer, when a recorder is given none: its sizes are the
     widths (concrete or symbolic)."""
     layer = Layer("dense")
-    sizes = dense.symbolic(_expand_size(width(l - 1)), _expand_size(width(l)))
+    sizes = {dense.N_IN: _expand_size(width(l - 1)), dense.N_OUT: _expand_size(width(l))}
     return _Structure(dense.KIND, layer, dense.maps(layer), sizes)
 
 

@@ -29,7 +29,20 @@ from typing import Any
 
 import sympy as sp
 
-from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, one_of, positive_int
+from . import symbolic as symbolic_sizes
+from .base import (
+    Bound,
+    Inside,
+    Kind,
+    Layer,
+    Map,
+    Maps,
+    Option,
+    Shape,
+    Tensor,
+    one_of,
+    positive_int,
+)
 
 _size = {"integer": True, "positive": True}
 C_IN, C_OUT, KERNEL, POOL, N_OUT = (sp.Symbol(name, **_size) for name in
@@ -52,9 +65,8 @@ def n_in(padding: str) -> sp.Expr:
 
 
 def zero_outside(t: Tensor, channel: sp.Expr, position: sp.Expr, n: sp.Expr) -> sp.Expr:
-    """t[channel, position], or 0 where position is outside 1..n: the zero padding."""
-    return sp.Piecewise((t[channel, position], sp.And(position >= 1, position <= n)),
-                        (0, True))
+    """t[channel, position] [1 ≤ position ≤ n]: 0 outside, the zero padding."""
+    return t[channel, position] * Inside(position, 1, n)
 
 
 def tensors(padding: str) -> dict[str, Tensor]:
@@ -94,8 +106,25 @@ def maps(layer: Layer) -> Maps:
         return {C_IN: channels, C_OUT: layer.get("channels"), KERNEL: kernel, POOL: q,
                 N_OUT: conv // q}
 
+    def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
+        """At symbolic layer e: c_e channels; under valid padding m_e positions out and the
+        kernel that leaves them (κ = m_(e-1) − q m_e + 1 covers every kernel size as the
+        lengths vary), under same padding the input's positions and a free kernel κ_e."""
+        channels, positions = (sp.Integer(1), shape_in[0]) if len(shape_in) == 1 else shape_in
+        q = symbolic_sizes.POOL[e] if pooled else sp.Integer(1)
+        sizes = {C_IN: channels, C_OUT: symbolic_sizes.CHANNELS[e], POOL: q}
+        if padding == "valid":
+            return {**sizes, N_OUT: symbolic_sizes.LENGTH[e],
+                    KERNEL: positions - q * symbolic_sizes.LENGTH[e] + 1}
+        if pooled:
+            raise ValueError("the general theorem takes conv1d layers with same padding "
+                             "without pooling only (pooled, each layer's length is a "
+                             "product over the layers above); such networks are proved "
+                             "per network")
+        return {**sizes, N_OUT: positions, KERNEL: symbolic_sizes.KERNEL[e]}
+
     return Maps(
-        sizes=sizes, symbolic=_unsupported,
+        sizes=sizes, symbolic=symbolic,
         x=x, z=t["z"], a=t["a"], params=(W, b),
         pre=Map(t["z"], (O, T), pre, (x,), (W, b)),
         param_vjps={"W": Map(t["dW"], (O, C, S), kernel_grad, (delta, x)),
@@ -104,10 +133,6 @@ def maps(layer: Layer) -> Maps:
         activation=layer.get("activation", "relu"),
         post=post, delta_from_g=delta_from_g,
     )
-
-
-def _unsupported(n_in: sp.Expr, n_out: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
-    raise ValueError("the general theorem does not take conv1d layers yet")
 
 
 def pool_size(layer: Layer) -> int:
