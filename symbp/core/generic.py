@@ -218,6 +218,7 @@ class GenericRecorder(Recorder):
         self.templates = layers or (DENSE, DENSE)  # (hidden layers, output layer)
         self.input = input_shape(len(self.templates[0].maps.x.axes))
         check_shapes(self.templates[0], self.input)
+        self.shape_at(DEPTH)  # the output layer reads the hidden ones' shape, or says why not
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
         self.segments: list[str] = []
@@ -323,8 +324,13 @@ class GenericRecorder(Recorder):
 
 def maps_on(template: Template, rank: int) -> Maps:
     """The template's maps on an input of ``rank`` axes (a kind on vectors widened)."""
-    if len(template.maps.x.axes) == 1 and rank > 1:
+    axes = len(template.maps.x.axes)
+    if axes == 1 and rank > 1:
         return widened(template.maps, rank)
+    if axes > rank:
+        raise ValueError(f"the general theorem reads the input of a {template.kind.name} layer "
+                         f"with {axes} axes, and the layer below gives {rank}: put it over "
+                         f"layers of {axes} axes (a network of such layers proves per network)")
     return template.maps
 
 

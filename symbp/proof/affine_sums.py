@@ -8,9 +8,11 @@ bodies and ranges and cannot see that; this normal form can, for sums of product
 indices are affine in the summation indices with coefficients ±1.
 
 Every term becomes a sum over the integer points of a polytope: its summation indices, the
-linear inequalities they satisfy (each sum's range, each zero-padding condition
-``Piecewise((f, conditions), (0, True))``) and equalities (Kronecker deltas). Each step is
-an equivalence of such sums over the integers:
+linear inequalities they satisfy (each sum's range, each zero-padding bracket [1 ≤ u ≤ N],
+``layers.base.Inside``) and equalities (Kronecker deltas). A sum is read as the sum over
+the integers of its range, none where last < first: what it is at every size a network
+has (SymPy reads a reversed range otherwise, Karr's convention; no network has one). Each
+step is an equivalence of such sums over the integers:
 
 - an equality with a summation index of coefficient ±1 is solved for it and substituted
   everywhere (Σ_i [i = e] f(i) = f(e), with e's range kept as inequalities);
@@ -67,7 +69,7 @@ def _index() -> sp.Dummy:
 
 
 def terms(expr: sp.Expr) -> list[Term]:
-    """``expr`` as a sum of terms, every sum and zero-padding condition made a polytope."""
+    """``expr`` as a sum of terms, every sum and zero-padding bracket made a polytope."""
     if isinstance(expr, sp.Add):
         return [t for arg in expr.args for t in terms(arg)]
     if isinstance(expr, sp.Mul):
@@ -76,7 +78,7 @@ def terms(expr: sp.Expr) -> list[Term]:
             found = [a.times(b) for a in found for b in terms(arg)]
         return found
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0 and expr.base.has(
-            sp.Sum, sp.Piecewise, sp.KroneckerDelta):
+            sp.Sum, sp.KroneckerDelta, Inside):
         return terms(sp.Mul(*[expr.base] * int(expr.exp), evaluate=False))
     if isinstance(expr, sp.Sum):
         fresh = {i: _index() for i, _, _ in expr.limits}
@@ -90,42 +92,7 @@ def terms(expr: sp.Expr) -> list[Term]:
     if isinstance(expr, Inside) and all(a.is_integer for a in expr.args):
         v, first, last = expr.args
         return [Term(sp.Integer(1), ineqs=(v - first, last - v))]
-    if isinstance(expr, sp.Piecewise) and _padding(expr):
-        (value, condition), _ = expr.args
-        conditions = _conditions(condition)
-        if conditions is not None:
-            return [Term(sp.Integer(1), ineqs=conditions[0], eqs=conditions[1]).times(t)
-                    for t in terms(value)]
-    return [Term(expr)]
-
-
-def _padding(expr: sp.Piecewise) -> bool:
-    """Piecewise((f, condition), (0, True)): f where the condition holds, else 0."""
-    return len(expr.args) == 2 and expr.args[1].cond == sp.true and expr.args[1].expr == 0
-
-
-def _conditions(condition: sp.Basic) -> tuple[tuple, tuple] | None:
-    """A conjunction of comparisons of integers as (expressions ≥ 0, expressions = 0)."""
-    parts = condition.args if isinstance(condition, sp.And) else (condition,)
-    ineqs, eqs = [], []
-    for rel in parts:
-        if rel == sp.true:
-            continue
-        if isinstance(rel, sp.GreaterThan):
-            ineqs.append(rel.lhs - rel.rhs)
-        elif isinstance(rel, sp.LessThan):
-            ineqs.append(rel.rhs - rel.lhs)
-        elif isinstance(rel, sp.StrictGreaterThan):
-            ineqs.append(rel.lhs - rel.rhs - 1)
-        elif isinstance(rel, sp.StrictLessThan):
-            ineqs.append(rel.rhs - rel.lhs - 1)
-        elif isinstance(rel, sp.Equality):
-            eqs.append(rel.lhs - rel.rhs)
-        else:
-            return None
-    if not all(sp.sympify(e).is_integer for e in (*ineqs, *eqs)):
-        return None  # the integer rules (a < b is a + 1 <= b) need integers
-    return tuple(ineqs), tuple(eqs)
+    return [Term(expr)]  # anything else (σ(z), a Piecewise) is a factor as it stands
 
 
 def _affine(expr: sp.Expr, bound: tuple) -> tuple[dict, sp.Expr] | None:
@@ -164,6 +131,9 @@ def _solve_equalities(t: Term) -> Term:
         coefficients = found[0]  # type: ignore[index]
         c = coefficients[unit]
         value = sp.expand(-(e - c * unit) / c)  # c·i + others = 0  →  i = −others / c
+        if not value.is_integer:  # [i = 1/2] holds for no index i: not ours to substitute
+            kept.append(e)
+            continue
         sub = {unit: value}
         bound.remove(unit)
         factor = _substitute(factor, sub)
@@ -187,28 +157,36 @@ def _entries(expr: sp.Expr) -> list[sp.Indexed]:
 
 def _bare(t: Term) -> Term:
     """Change the summation indices so that each stands alone at the first place it is read:
-    i' = c·i + rest (c = ±1) at an entry's index c·i + rest, a bijection of the integers."""
-    bound = list(t.bound)
-    factor, ineqs, eqs = t.factor, list(t.ineqs), list(t.eqs)
+    i' = c·i + rest (c = ±1, rest integer and free of the indices not yet placed) at an
+    entry's index c·i + rest, for the others fixed a bijection of the integers."""
     placed: list[sp.Symbol] = []
-    for entry in _entries(factor):
+    while True:
+        found = _next_bare(t, placed)
+        if found is None:
+            return t
+        old, c, rest = found
+        new = _index()
+        sub = {old: sp.expand((new - rest) / c)}
+        placed.append(new)
+        t = Term(_substitute(t.factor, sub), tuple(new if i == old else i for i in t.bound),
+                 tuple(sp.expand(x.xreplace(sub)) for x in t.ineqs),
+                 tuple(sp.expand(x.xreplace(sub)) for x in t.eqs))
+
+
+def _next_bare(t: Term, placed: list) -> tuple[sp.Symbol, sp.Expr, sp.Expr] | None:
+    """The first index (entries by name, then position) with one unplaced summation index of
+    coefficient ±1: that index, its coefficient and the rest."""
+    for entry in _entries(t.factor):
         for index in entry.indices:
-            free = [i for i in bound if i not in placed and index.has(i)]
-            found = _affine(index, tuple(bound)) if len(free) == 1 else None
+            free = [i for i in t.bound if i not in placed and index.has(i)]
+            found = _affine(index, t.bound) if len(free) == 1 else None
             if found is None or found[0].get(free[0]) not in (1, -1):
                 continue
-            old, c = free[0], found[0][free[0]]
-            rest = sp.expand(index - c * old)  # the other indices (placed), free ones, sizes
-            if not rest.is_integer:
-                continue
-            new = _index()
-            sub = {old: sp.expand((new - rest) / c)}
-            bound[bound.index(old)] = new
-            placed.append(new)
-            factor = _substitute(factor, sub)
-            ineqs = [sp.expand(x.xreplace(sub)) for x in ineqs]
-            eqs = [sp.expand(x.xreplace(sub)) for x in eqs]
-    return Term(factor, tuple(bound), tuple(ineqs), tuple(eqs))
+            c = found[0][free[0]]
+            rest = sp.expand(index - c * free[0])
+            if rest.is_integer:
+                return free[0], c, rest
+    return None
 
 
 def _windows(t: Term) -> Term:
@@ -239,10 +217,10 @@ def _window(t: Term) -> tuple[tuple[sp.Symbol, sp.Expr], tuple] | None:
         first = min(c2, key=sp.default_sort_key)
         q = abs(c2[first])
         signs = {v: sp.simplify(c2[v] / q) for v in c2}
-        if not q.is_positive or any(d not in (1, -1) for d in signs.values()):
+        if not (q.is_positive and q.is_integer) or any(d not in (1, -1) for d in signs.values()):
             continue
         A, B = rest1, -rest2
-        if sp.expand(A - B - q + 1) != 0:
+        if sp.expand(A - B - q + 1) != 0 or not B.is_integer:
             continue
         w_value = sp.floor((B - 1) / q) + 1
         others = sp.Add(*[signs[v] * v for v in c2 if v != first])
@@ -263,43 +241,39 @@ def _unfloor(e: sp.Expr) -> sp.Expr | None:
         c = e.coeff(f, 1)
         X, q = sp.fraction(sp.together(f.args[0]))
         rest = sp.expand(e - c * f)
-        if c not in (1, -1) or rest.has(f) or not (q.is_positive and X.is_integer
-                                                   and rest.is_integer):
+        if c not in (1, -1) or rest.has(f) or not (q.is_positive and q.is_integer
+                                                   and X.is_integer and rest.is_integer):
             return None
         e = sp.expand(X + q * rest if c == 1 else q * (rest + 1) - 1 - X)
 
 
 def _decide(e: sp.Expr, ranges: Ranges) -> bool | None:
-    """Whether e ≥ 0 for every value of the free indices in their ranges (an affine e, floors
-    of them allowed), or None where that is not known."""
+    """Whether e ≥ 0 for every value of the free indices in their ranges (e affine in them,
+    floors of them allowed; any other symbol a size: in n_l, or in a range), or None where
+    that is not known: its least value over the box of ranges, by SymPy's assumptions."""
     unfloored = _unfloor(e)
     if unfloored is None:
         return None
-    e = unfloored
-    low = e
-    for v, (first, last) in ranges.items():
-        c = e.coeff(v, 1)
-        if c == 0:
-            continue
+    sizes = set().union(*(x.free_symbols for x in unfloored.atoms(sp.Indexed)),
+                        *(sp.sympify(b).free_symbols for r in ranges.values() for b in r))
+    if not unfloored.free_symbols <= sizes | set(ranges):
+        return None  # a symbol that is neither a free index nor a size: not ours to bound
+    found = _affine(unfloored, tuple(ranges))
+    if found is None:
+        return None
+    coefficients, rest = found
+    low, high = rest, rest
+    for v, c in coefficients.items():
+        first, last = ranges[v]
         if c.is_nonnegative:
-            low = low - c * v + c * first
+            low, high = low + c * first, high + c * last
         elif c.is_nonpositive:
-            low = low - c * v + c * last
+            low, high = low + c * last, high + c * first
         else:
             return None
-    low = sp.expand(low)
-    if low.free_symbols & set(ranges):
-        return None
-    if low.is_nonnegative:
+    if sp.expand(low).is_nonnegative:
         return True
-    high = e
-    for v, (first, last) in ranges.items():  # the largest value: refuted when it is negative
-        c = e.coeff(v, 1)
-        if c == 0:
-            continue
-        high = high - c * v + c * (last if c.is_nonnegative else first)
-    high = sp.expand(high)
-    if not (high.free_symbols & set(ranges)) and high.is_negative:
+    if sp.expand(high).is_negative:
         return False
     return None
 
@@ -375,6 +349,7 @@ def normal_terms(expr: sp.Expr, ranges: Ranges) -> dict[tuple, sp.Expr]:
     """``expr`` in normal form: each canonical summation part with its coefficient."""
     found: dict[tuple, sp.Expr] = {}
     for t in terms(sp.expand(expr)):
+        t = Term(_substitute(t.factor, {}), t.bound, t.ineqs, t.eqs)  # indices expanded
         t = _windows(_solve_equalities(t))
         t = _bare(t)
         done = _constraints(t, ranges)

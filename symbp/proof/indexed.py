@@ -265,12 +265,15 @@ class IndexOps:
 
     # ---- RecursionOps
 
-    def cost_gradient(self) -> IndexVector:
-        j = fresh()
+    def cost_gradient(self) -> Any:
+        shape = self.shape(DEPTH)
+        j = tuple(fresh() for _ in shape)
+        a, y = A[(DEPTH, *j)], Y[j if len(j) > 1 else j[0]]
         terms = registry.per_unit(self.cost)  # a cost written unit by unit: its own term
-        entry = terms[1](A[DEPTH, j], Y[j]) if terms else self.cost.gradient([A[DEPTH, j]],
-                                                                             [Y[j]])[0]
-        return IndexVector(sp.sympify(entry), j, self.width(DEPTH))
+        entry = sp.sympify(terms[1](a, y) if terms else self.cost.gradient([a], [y])[0])
+        if len(shape) > 1:  # an output of channels × positions: the cost sums every entry
+            return IndexTensor(entry, j, shape)
+        return IndexVector(entry, j[0], self.width(DEPTH))
 
     def activation_vjp(self, layer: sp.Expr, v: Any) -> Any:
         act = self.act(layer)

@@ -30,11 +30,11 @@ from ..core import registry
 from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import DELTA, DEPTH, A, G, Z, fresh, fresh_bound, kind_base
+from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base
 
 Index = tuple[sp.Expr, ...]
-INSTANCES = 300  # combinations of sizes a lemma is also written out at: every size 1..4 for
-#                  up to 4 sizes, 1..3 for 5, 1..2 beyond
+INSTANCES = 100  # combinations of sizes a lemma is also written out at: every size 1..4 for
+#                  up to 3 sizes, 1..3 for 4, 1..2 for 5 and 6
 
 
 class Layers:
@@ -116,13 +116,14 @@ def passed_back(layers: Layers, e: sp.Expr, k: Index, binds_g: bool) -> sp.Expr:
 
 
 def cost_gradient(cost: registry.Cost, k: Index, layers: Layers) -> sp.Expr:
-    """∂C/∂a^{(L)}_k from the cost's formula, C = Σ_j c(a^{(L)}_j, y_j)."""
+    """∂C/∂a^{(L)}_k from the cost's formula, C = Σ_j c(a^{(L)}_j, y_j) (a sum per axis where
+    the output has several: the cost reads every entry)."""
     shape = layers.shape(DEPTH)
-    if len(shape) != 1 or len(k) != 1:
-        raise ValueError("the cost reads the output layer as a vector: the theorem's output "
-                         f"layer must give one, not a tensor of shape {shape}")
-    j = fresh()
-    return sp.Sum(cost_term(cost, j), (j, 1, shape[0])).diff(A[DEPTH, k[0]])
+    j = tuple(fresh() for _ in shape)
+    term = cost_term(cost, j[0])
+    if len(j) > 1:
+        term = term.xreplace({A[DEPTH, j[0]]: A[(DEPTH, *j)], Y[j[0]]: Y[j]})
+    return _sum(term, j, shape).diff(A[(DEPTH, *k)])
 
 
 def delta_truth(layers: Layers, e: sp.Expr, k: Index, g: Callable[[Index], sp.Expr],
