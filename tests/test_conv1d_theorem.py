@@ -177,3 +177,20 @@ def test_the_widths_a_dense_theorem_reads_are_unchanged():
     recorder = GenericRecorder(Explorer([]), "")
     l = sp.Symbol("l", integer=True, positive=True)
     assert recorder.width_at(l) == WIDTH[l] and recorder.shape_at(0) == (WIDTH[0],)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_small_networks_of_the_theorems_layers_are_proved_per_network(config):
+    """What the theorem's cross-check runs: conv1d layers sized by their kind (``sized``) for
+    the widths 1, 3, 2 over an input of 6 positions, then a dense output, proved exactly."""
+    template = Layer("conv1d", activation="tanh", **CONFIGS[config])
+    layers, shape = [], (1, 6)
+    for width in (3, 2):
+        layer = KINDS["conv1d"].sized(template, width, shape)
+        layers.append(layer)
+        shape = symbp.Network(layers=[*layers, Layer("dense", units=1)],
+                              inputs=[1, 6]).resolved[-2].shape_out
+    net = symbp.Network(layers=[*layers, Layer("dense", units=2)], inputs=[1, 6])
+    assert symbp.prove(symbp.derive(net), method="local").holds
+    assert [r.layer.get("kernel") for r in net.resolved[:2]] == (
+        [3, 2] if config == "avg" else [3, 3])

@@ -259,3 +259,6 @@ class Kind:
     pass_back: Step
     check: Callable[[Layer, Shape], None] = lambda layer, shape_in: None
     words: dict[str, str] = field(default_factory=dict)  # what the documents call its parts
+    sized: Callable[[Layer, int, Shape], Layer] | None = None  # the layer with its sizes set
+    # for a small network (the theorem's cross-check): about ``width`` units on an input of
+    # that shape, its options kept; None: units = width

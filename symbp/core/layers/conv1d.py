@@ -25,6 +25,7 @@ ReLU is the default activation: the convolution layers of CNNs use it.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sympy as sp
@@ -164,6 +165,21 @@ def check(layer: Layer, shape_in: Shape) -> None:
                          f"it pools (non-overlapping windows); use a divisor of {conv}")
 
 
+def sized(layer: Layer, width: int, shape_in: Shape) -> Layer:
+    """The layer with ``width`` channels and a kernel (3, 2 or 1) and pool window (2, else 1)
+    that fit an input of ``shape_in``: a small network for a cross-check."""
+    positions, pooled = shape_in[-1], layer.get("pool", "none") != "none"
+    options = {**dict(layer.options), "channels": width}
+    for kernel, q in itertools.product((3, 2, 1), (2, 1) if pooled else (1,)):
+        conv = positions - kernel + 1 if layer.get("padding", "valid") == "valid" else positions
+        if conv >= q and conv % q == 0:
+            options["kernel"] = kernel
+            if pooled:
+                options["pool_size"] = q
+            return Layer("conv1d", options)
+    raise ValueError(f"no conv1d layer fits an input of {positions} positions")
+
+
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂s_l (g spread over the pool windows, or g itself); the kernel's and
     the bias's gradients from δ_l and the input."""
@@ -192,5 +208,5 @@ KIND = Kind(
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "K"},
+    words={"W": "K"}, sized=sized,
 )
