@@ -16,6 +16,13 @@ Its vector-Jacobian products are the textbook ones, each a formula of its own:
 - average pooling over windows of q (a[o, t] = (1/q) Σ_r s[o, q(t − 1) + r]) passes back
   ∂C/∂s[o, u] = g[o, ⌊(u − 1)/q⌋ + 1] / q: g spread evenly over its window.
 
+The general theorem takes these layers at every depth, channel count, kernel size and
+length: at a symbolic layer e they have c_e channels and, under valid padding, m_e positions
+and the kernel κ = m_(e−1) − q m_e + 1 that leaves them (every kernel size, as the lengths
+vary); under same padding m_0 positions and a kernel κ_e of its own. Same padding with
+pooling has no such shape (a layer's length is a product over the layers below it) and is
+proved per network only. Zero padding is the bracket [1 ≤ u ≤ N] (``base.Inside``).
+
 The kernel is the layer's "W" (the name the program gives a layer's weights); the
 documents call it K. Max pooling is not offered: its derivative at a tie (two equal
 maxima in a window) is not one value, so "the VJP is the chain rule" would hold only
@@ -120,7 +127,7 @@ def maps(layer: Layer) -> Maps:
         if pooled:
             raise ValueError("the general theorem takes conv1d layers with same padding "
                              "without pooling only (pooled, each layer's length is a "
-                             "product over the layers above); such networks are proved "
+                             "product over the layers below it); such networks are proved "
                              "per network")
         return {**sizes, N_OUT: positions, KERNEL: symbolic_sizes.KERNEL[e]}
 
