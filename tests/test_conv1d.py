@@ -3,6 +3,7 @@ gradients against sympy.diff of the composed cost and against PyTorch's conv1d."
 
 import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,10 @@ def test_gradients_match_pytorch_conv1d(padding, pool, shape, kernel, activation
         got = np.array([_number(e, values) for e in trace.param_grads[(l, name)]], dtype=float)
         np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-10, atol=1e-10,
                                    err_msg=f"{name}_{l}")
+
+
+def test_the_example_network_file_is_proved(capsys):
+    example = Path(__file__).resolve().parent.parent / "examples" / "kinds" / "conv1d.toml"
+    assert main(["prove", str(example), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "proved (local)" in out
