@@ -34,7 +34,9 @@ import sympy as sp
 
 from .layers import Kind, Maps
 from .layers import Layer as LayerSpec
-from .layers.symbolic import WIDTH
+from .layers.symbolic import FAMILIES, input_shape
+from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
+from .layers.widen import widened
 from .program import Program, ProgramError, Recorder, Ref, Size, Statement
 
 DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
@@ -214,6 +216,9 @@ class GenericRecorder(Recorder):
                          structure=self._at)
         self.explorer = explorer
         self.templates = layers or (DENSE, DENSE)  # (hidden layers, output layer)
+        self.input = input_shape(len(self.templates[0].maps.x.axes))
+        check_shapes(self.templates[0], self.input)
+        self.shape_at(DEPTH)  # the output layer reads the hidden ones' shape, or says why not
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
         self.segments: list[str] = []
@@ -266,12 +271,21 @@ class GenericRecorder(Recorder):
         return f"g[{l}]"
 
     def width_at(self, l: sp.Expr) -> sp.Expr:
-        """n_l at a symbolic layer: WIDTH[l]; below the output layer of a network whose hidden
-        layers keep their input's width (residual blocks), every one is n_0."""
+        """The entries of a_l at a symbolic layer: n_l for a vector, c_l m_l for channels
+        × positions (``shape_at``)."""
+        return sp.Mul(*self.shape_at(l))
+
+    def shape_at(self, l: sp.Expr) -> tuple[sp.Expr, ...]:
+        """The shape of a_l at a symbolic layer: the input's at 0, the output layer's at L,
+        a hidden layer's below (its free sizes at l, the others its input's: a residual
+        block keeps n_0, a convolution with same padding m_0)."""
         l = sp.sympify(l)
-        if l != DEPTH and self.templates[0].maps.keeps_width:
-            return WIDTH[0]
-        return WIDTH[l]
+        hidden, top = self.templates
+        if l == 0:
+            return self.input
+        if l == DEPTH:
+            return output_shape(top, l, self.shape_at(l - 1))
+        return output_shape(hidden, l, self.input)
 
     def _at(self, l: Any) -> Structure:
         """The layer at (symbolic) l: the output layer's kind at L, the hidden one below; where
@@ -279,8 +293,10 @@ class GenericRecorder(Recorder):
         l = sp.sympify(l)
         hidden, top = self.templates
         template = top if Layer(l, self.explorer) == self.L else hidden
-        return Structure(template.kind, template.layer, template.maps,
-                         template.maps.symbolic(self.width_at(l - 1), self.width_at(l)))
+        shape_in = self.shape_at(l - 1)
+        maps = maps_on(template, len(shape_in))
+        return Structure(template.kind, template.layer, maps, maps.symbolic(l, shape_in))
+
     def emit(self, op: str, layer: Any, args: tuple, shape: tuple, target: str | None = None,
              constant: Any = None) -> Any:
         if self.segment == AFTER:
@@ -304,6 +320,38 @@ class GenericRecorder(Recorder):
                           for n in ref.shape)
             return Ref(self, ref.name, shape)  # type: ignore[arg-type]
         return ref
+
+
+def maps_on(template: Template, rank: int) -> Maps:
+    """The template's maps on an input of ``rank`` axes (a kind on vectors widened)."""
+    axes = len(template.maps.x.axes)
+    if axes == 1 and rank > 1:
+        return widened(template.maps, rank)
+    if axes > rank:
+        raise ValueError(f"the general theorem reads the input of a {template.kind.name} layer "
+                         f"with {axes} axes, and the layer below gives {rank}: put it over "
+                         f"layers of {axes} axes (a network of such layers proves per network)")
+    return template.maps
+
+
+def output_shape(template: Template, e: sp.Expr, shape_in: tuple) -> tuple[sp.Expr, ...]:
+    """The shape of a layer's output at symbolic layer e, from its input's shape."""
+    maps = maps_on(template, len(shape_in))
+    sizes = maps.symbolic(e, shape_in)
+    return tuple(sp.expand(sp.sympify(a).xreplace(sizes)) for a in maps.a.axes)
+
+
+def check_shapes(hidden: Template, first: tuple) -> None:
+    """The hidden layers' shapes are one formula in l: a hidden layer on the shape the one below
+    gives has the shape it has on the input's (each size free at l or the input's), and the
+    input is that shape at l = 0. ValueError otherwise: no symbolic shape fits every layer."""
+    at = output_shape(hidden, LAYER, first)
+    below = output_shape(hidden, LAYER - 1, first)
+    again = output_shape(hidden, LAYER, below)
+    zero = tuple(sp.sympify(a).xreplace({LAYER: 0}) for a in at)
+    if again != at or zero != first:
+        raise ValueError(f"hidden {hidden.kind.name} layers have no shape at a symbolic layer l: "
+                         f"on the input {first} one gives {at}, on that {again}")
 
 
 # ---------------------------------------------------------------- the cases
@@ -451,10 +499,11 @@ class _Instance:
                                              s.constant))
 
     def _concrete(self, n: Any, point: dict) -> int:
+        """A size at this depth: every family's entry (n_m, c_m, ...) as ``width(m)``."""
         value = n.expr if isinstance(n, Size) else n
         value = sp.sympify(value).xreplace(point)
-        if isinstance(value, sp.Indexed):
-            return self.width(int(value.indices[0]))
+        value = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base in FAMILIES,
+                              lambda e: sp.Integer(self.width(int(e.indices[0]))))
         return int(value)
 
     def program(self, context: str) -> Program:

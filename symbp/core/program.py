@@ -250,6 +250,13 @@ class Recorder:
             total = total * _expand_size(sp.sympify(axis).xreplace(sizes))
         return _as_size(total)
 
+    def z_width(self, l: Any) -> Any:
+        """The entries of z_l (and δ_l): n_l, unless a map after σ (pooling) changes the width."""
+        structure = self._structure(l)
+        if structure.maps.post is None:
+            return self.width(l)
+        return self.tensor_size(l, structure.maps.z)
+
     def param_shape(self, l: Any, tensor: Any) -> tuple[Any, Any]:
         """A parameter as the program holds it: (first axis, all others), a vector (n, 1)."""
         sizes = self._structure(l).sizes
@@ -273,9 +280,9 @@ class Recorder:
             raise ProgramError(f"{what}: {value.name} was computed by another recording")
         return value
 
-    def _vector(self, value: Any, l: Any, what: str) -> Ref:
+    def _vector(self, value: Any, l: Any, what: str, width: Any = None) -> Ref:
         ref = self._ref(value, what)
-        want = (self.width(l), 1)
+        want = (self.width(l) if width is None else width, 1)
         if not same_shape(ref.shape, want):
             raise ProgramError(f"{what}: {ref.name} has shape {_shape_text(ref.shape)}, the "
                                f"layer needs {_shape_text(want)}")
@@ -301,7 +308,7 @@ class Recorder:
 
     def activation_vjp(self, l: Any, v: Any) -> Ref:
         l = self.check_layer(l, "activation_vjp")
-        v = self._vector(v, l, f"activation_vjp({l}, v)")
+        v = self._vector(v, l, f"activation_vjp({l}, v)", self.z_width(l))
         return self.emit("activation_vjp", l, (v,), v.shape)
 
     def transpose_times(self, l: Any, v: Any) -> Ref:
@@ -327,7 +334,7 @@ class Recorder:
         if l in self.deltas:
             raise ProgramError(f"the recursion binds delta_{l} twice; a program binds each "
                                "delta once (the code would use the first value)")
-        v = self._vector(value, l, f"bind_delta({l}, value)")
+        v = self._vector(value, l, f"bind_delta({l}, value)", self.z_width(l))
         target = self.delta_name(l)
         self.deltas[l] = target
         return self.emit("bind_delta", l, (v,), v.shape, target=target)
@@ -389,8 +396,8 @@ class Recorder:
                                    f"{_shape_text(want)} entries, {ref.name} has "
                                    f"{_shape_text(ref.shape)}")
             refs.append(ref)
-        shape = (self.tensor_size(l, m.out), 1) if len(m.out.axes) < 2 or which == "input_vjp" \
-            or which == "skip_vjp" else self.param_shape(l, m.out)
+        parameter = which in self._structure(l).maps.param_vjps and len(m.out.axes) > 1
+        shape = self.param_shape(l, m.out) if parameter else (self.tensor_size(l, m.out), 1)
         return self.emit("vjp", l, tuple(refs), shape, constant=which)
 
     # ---- arithmetic on refs
@@ -480,7 +487,7 @@ def _dense(l: Any, width: Callable[[Any], Any]) -> Any:
     """The structure of a dense layer, when a recorder is given none: its sizes are the
     widths (concrete or symbolic)."""
     layer = Layer("dense")
-    sizes = dense.symbolic(_expand_size(width(l - 1)), _expand_size(width(l)))
+    sizes = {dense.N_IN: _expand_size(width(l - 1)), dense.N_OUT: _expand_size(width(l))}
     return _Structure(dense.KIND, layer, dense.maps(layer), sizes)
 
 

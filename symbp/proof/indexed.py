@@ -44,6 +44,15 @@ def fresh() -> sp.Dummy:
     return sp.Dummy("i", integer=True, positive=True)
 
 
+def fresh_bound(expr: sp.Expr) -> sp.Expr:
+    """Every index a sum binds renamed to a fresh one, so that no index substituted into
+    ``expr`` later (a kind's own o, k, ...) is captured by one of its sums."""
+    for s in expr.atoms(sp.Sum):
+        renamed = {index: fresh() for index, _, _ in s.limits}
+        expr = expr.xreplace({s: s.xreplace(renamed)})
+    return expr
+
+
 # ---------------------------------------------------------------- quantities
 
 
@@ -92,6 +101,43 @@ class IndexMatrix:
 
     def at(self, j: sp.Expr, k: sp.Expr) -> sp.Expr:
         return self.entry.xreplace({self.row: j, self.col: k})
+
+
+@dataclass(frozen=True)
+class IndexTensor:
+    """A tensor of several axes (channels × positions, a kernel) by its entry formula in
+    ``indices``, of symbolic ``shape``; as a vector of the program, its entries row-major."""
+
+    entry: sp.Expr
+    indices: tuple[sp.Symbol, ...]
+    shape: tuple[sp.Expr, ...]
+
+    def at(self, *index: sp.Expr) -> sp.Expr:
+        return self.entry.xreplace(dict(zip(self.indices, index)))
+
+    @property
+    def length(self) -> sp.Expr:
+        return sp.Mul(*self.shape)
+
+
+def shape_of(v: Any) -> tuple[sp.Expr, ...] | None:
+    """The axes of an index vector or tensor; None for anything else."""
+    if isinstance(v, IndexVector):
+        return (v.length,)
+    return v.shape if isinstance(v, IndexTensor) else None
+
+
+def same_shape(a: tuple | None, b: tuple) -> bool:
+    return a is not None and len(a) == len(b) and all(
+        sp.expand(x - y) == 0 for x, y in zip(a, b))
+
+
+def named(base: sp.IndexedBase, layer: sp.Expr, shape: tuple[sp.Expr, ...]) -> Any:
+    """base^{(layer)} as entries in fresh indices: a vector for one axis, else a tensor."""
+    index = tuple(fresh() for _ in shape)
+    if len(shape) == 1:
+        return IndexVector(base[layer, index[0]], index[0], shape[0])
+    return IndexTensor(base[(layer, *index)], index, shape)
 
 
 # ---------------------------------------------------------------- softmax, opaque
@@ -166,14 +212,31 @@ class IndexOps:
 
     def __init__(self, hidden: registry.Activation, output: registry.Activation,
                  cost: registry.Cost, structure: Callable[[sp.Expr], Any] | None = None,
-                 width: Callable[[sp.Expr], sp.Expr] | None = None):
+                 width: Callable[[sp.Expr], sp.Expr] | None = None,
+                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]] | None = None):
         self.hidden, self.output, self.cost = hidden, output, cost
         self.trace = IndexTrace()
         self.structure = structure  # layer -> its kind's maps and sizes (None: dense)
         self._width = width or (lambda layer: WIDTH[layer])
+        self._shape = shape  # layer -> the axes of a^{(layer)} (None: one axis, its width)
 
     def width(self, layer: sp.Expr) -> sp.Expr:
         return self._width(sp.sympify(layer))
+
+    def shape(self, layer: sp.Expr) -> tuple[sp.Expr, ...]:
+        """The axes of a^{(layer)}."""
+        if self._shape is None:
+            return (self.width(layer),)
+        return self._shape(sp.sympify(layer))
+
+    def z_shape(self, layer: sp.Expr) -> tuple[sp.Expr, ...]:
+        """The axes of z^{(layer)} and δ^{(layer)}: a^{(layer)}'s, unless the kind pools."""
+        if self.structure is None:
+            return (self.width(layer),)
+        s = self.structure(layer)
+        if s.maps.post is None:
+            return self.shape(layer)
+        return tuple(sp.expand(sp.sympify(a).xreplace(s.sizes)) for a in s.maps.z.axes)
 
     def act(self, layer: sp.Expr) -> registry.Activation:
         return self.output if sp.sympify(layer) == DEPTH else self.hidden
@@ -185,39 +248,63 @@ class IndexOps:
                              f"{self.width(layer)}, got {got}")
         return v
 
-    def delta(self, layer: sp.Expr) -> IndexVector:
-        """δ^{(layer)} as the name the recursion builds on."""
-        j = fresh()
-        return IndexVector(DELTA[layer, j], j, self.width(layer))
+    def _tensor(self, shape: tuple[sp.Expr, ...], v: Any, what: str, layer: sp.Expr) -> Any:
+        if not same_shape(shape_of(v), shape):
+            got = shape_of(v) or type(v).__name__
+            raise ValueError(f"{what} of layer {layer} needs a tensor of shape {shape}, "
+                             f"got {got}")
+        return v
 
-    def grad(self, layer: sp.Expr) -> IndexVector:
+    def delta(self, layer: sp.Expr) -> Any:
+        """δ^{(layer)} as the name the recursion builds on."""
+        return named(DELTA, layer, self.z_shape(layer))
+
+    def grad(self, layer: sp.Expr) -> Any:
         """g^{(layer)} = ∂C/∂a^{(layer)} as the name the recursion builds on."""
-        j = fresh()
-        return IndexVector(G[layer, j], j, self.width(layer))
+        return named(G, layer, self.shape(layer))
 
     # ---- RecursionOps
 
-    def cost_gradient(self) -> IndexVector:
-        j = fresh()
+    def cost_gradient(self) -> Any:
+        shape = self.shape(DEPTH)
+        j = tuple(fresh() for _ in shape)
+        a, y = A[(DEPTH, *j)], Y[j if len(j) > 1 else j[0]]
         terms = registry.per_unit(self.cost)  # a cost written unit by unit: its own term
-        entry = terms[1](A[DEPTH, j], Y[j]) if terms else self.cost.gradient([A[DEPTH, j]],
-                                                                             [Y[j]])[0]
-        return IndexVector(sp.sympify(entry), j, self.width(DEPTH))
+        entry = sp.sympify(terms[1](a, y) if terms else self.cost.gradient([a], [y])[0])
+        if len(shape) > 1:  # an output of channels × positions: the cost sums every entry
+            return IndexTensor(entry, j, shape)
+        return IndexVector(entry, j[0], self.width(DEPTH))
 
-    def activation_vjp(self, layer: sp.Expr, v: Any) -> IndexVector:
-        v = self._vector(layer, v, "the activation's vector-Jacobian product")
-        act, j = self.act(layer), fresh()
+    def activation_vjp(self, layer: sp.Expr, v: Any) -> Any:
+        act = self.act(layer)
+        if isinstance(v, IndexTensor):  # channels × positions: σ acts entry by entry
+            v = self._tensor(self.z_shape(layer), v, "the activation's vector-Jacobian product",
+                             layer)
+            if not act.elementwise:
+                raise ValueError(f"the {act.name} activation is not elementwise: it takes a "
+                                 "vector")
+            index = tuple(fresh() for _ in v.shape)
+            return IndexTensor(v.at(*index) * act.prime(Z[(layer, *index)]), index, v.shape)
+        if self.structure is None:
+            v = self._vector(layer, v, "the activation's vector-Jacobian product")
+        else:
+            v = self._tensor(self.z_shape(layer), v, "the activation's vector-Jacobian product",
+                             layer)
+        j = fresh()
         if act.elementwise:  # diag(σ'(z)) v is the Hadamard product v ⊙ σ'(z)
             return IndexVector(v.at(j) * act.prime(Z[layer, j]), j, v.length)
         i = fresh()
         entry = jacobian_entry(act, layer, i, j, lambda e: A[layer, e])
         return IndexVector(sp.Sum(entry * v.at(i), (i, 1, v.length)), j, v.length)
 
-    def transpose_times(self, layer: sp.Expr, v: Any) -> IndexVector:
+    def transpose_times(self, layer: sp.Expr, v: Any) -> Any:
         v = self._vector(layer, v, "W^T v")
-        i, k = fresh(), fresh()
-        entry = sp.Sum(W[layer, i, k] * v.at(i), (i, 1, v.length))
-        return IndexVector(entry, k, self.width(layer - 1))
+        below = self.shape(layer - 1)
+        i, k = fresh(), tuple(fresh() for _ in below)
+        entry = sp.Sum(W[(layer, i, *k)] * v.at(i), (i, 1, v.length))
+        if len(below) > 1:  # W_l reads a tensor input entry by entry: w^{(l)}_{i,c,u}
+            return IndexTensor(entry, k, below)
+        return IndexVector(entry, k[0], self.width(layer - 1))
 
     def times(self, layer: sp.Expr, v: Any) -> IndexVector:
         v = self._vector(layer - 1, v, "W v")
@@ -225,11 +312,13 @@ class IndexOps:
         entry = sp.Sum(W[layer, i, k] * v.at(k), (k, 1, v.length))
         return IndexVector(entry, i, self.width(layer))
 
-    def activation(self, layer: sp.Expr) -> IndexVector:
-        k = fresh()
-        return IndexVector(A[layer, k], k, self.width(layer))
+    def activation(self, layer: sp.Expr) -> Any:
+        return named(A, layer, self.shape(layer))
 
-    def outer(self, u: Any, v: Any) -> IndexMatrix:
+    def outer(self, u: Any, v: Any) -> Any:
+        if isinstance(u, IndexVector) and isinstance(v, IndexTensor):  # δ_l times a tensor input
+            j, k = fresh(), tuple(fresh() for _ in v.shape)
+            return IndexTensor(u.at(j) * v.at(*k), (j, *k), (u.length, *v.shape))
         if not (isinstance(u, IndexVector) and isinstance(v, IndexVector)):
             raise ValueError("outer(u, v) needs two vectors")
         j, k = fresh(), fresh()
@@ -257,34 +346,42 @@ class IndexOps:
         m = dict(s.maps.all())[which]
         entries: dict = {}
         for tensor, value in zip(m.inputs, values):
-            if not isinstance(value, IndexVector):
-                raise ValueError(f"vjp({which!r}) reads {tensor.name} as a vector")
+            want = tuple(sp.sympify(a).xreplace(s.sizes) for a in tensor.axes)
+            if not same_shape(shape_of(value), want):
+                raise ValueError(f"vjp({which!r}) reads {tensor.name} of shape {want}, got "
+                                 f"{shape_of(value) or type(value).__name__}")
             entries[tensor.base] = value
         params = {p.base: p for p in m.params}
-        formula = m.formula.xreplace(s.sizes)
+        fresh_index = tuple(fresh() for _ in m.index)  # before any value is put in
+        formula = fresh_bound(m.formula.xreplace(s.sizes)).xreplace(
+            dict(zip(m.index, fresh_index)))
 
         def value_of(e: sp.Indexed) -> sp.Expr:
             if e.base in entries:
-                return entries[e.base].at(e.indices[0])
+                return entries[e.base].at(*e.indices)
             return kind_base(params[e.base].name)[(layer, *e.indices)]
 
         formula = formula.replace(lambda e: isinstance(e, sp.Indexed) and (
             e.base in entries or e.base in params), value_of)
-        fresh_index = [fresh() for _ in m.index]
-        formula = formula.xreplace(dict(zip(m.index, fresh_index)))
-        sizes = [sp.sympify(a).xreplace(s.sizes) for a in m.out.axes]
+        sizes = tuple(sp.expand(sp.sympify(a).xreplace(s.sizes)) for a in m.out.axes)
         if len(fresh_index) == 1:
             return IndexVector(formula, fresh_index[0], sizes[0])
-        return IndexMatrix(formula, fresh_index[0], fresh_index[1], (sizes[0], sizes[1]))
+        return IndexTensor(formula, fresh_index, sizes)
 
     def scale(self, c: sp.Rational, v: Any) -> Any:
         if isinstance(v, IndexMatrix):
             return IndexMatrix(c * v.entry, v.row, v.col, v.shape)
+        if isinstance(v, IndexTensor):
+            return IndexTensor(c * v.entry, v.indices, v.shape)
         return c * v
 
     def add(self, u: Any, v: Any) -> Any:
         if isinstance(u, IndexMatrix) and isinstance(v, IndexMatrix) and u.shape == v.shape:
             return IndexMatrix(u.entry + v.at(u.row, u.col), u.row, u.col, u.shape)
+        if isinstance(u, IndexTensor):
+            if not same_shape(shape_of(v), u.shape):
+                raise ValueError(f"cannot add a tensor of shape {u.shape} and {v!r}")
+            return IndexTensor(u.entry + v.at(*u.indices), u.indices, u.shape)
         return u + v
 
     def mask(self, v: Any, rows: Any) -> Any:

@@ -2,40 +2,64 @@
 
 A kind writes its maps in its own tensors (x, z, W, ...) and size symbols; at a layer e of
 the theorem they become the layered entries the recursion is traced in: x is a^{(e-1)},
-z is z^{(e)}, δ is δ^{(e)}, g is g^{(e)}, a parameter θ is θ^{(e)}, and the sizes the
-kind's ``symbolic`` gives at e. From the maps comes the truth every bound quantity is
-compared with, by the chain rule through exactly one layer:
+z is z^{(e)}, δ is δ^{(e)}, g is g^{(e)}, a parameter θ is θ^{(e)}, and the sizes are those
+the kind's ``symbolic`` gives at e (``Layers``). A tensor of several axes (channels ×
+positions) keeps them: its entries are a^{(e)}_{c,u}, and a sum over it is one sum per axis.
+From the maps comes the truth every bound quantity is compared with, by the chain rule
+through exactly one layer:
 
 - g^{(e)} = ∂C/∂a^{(e)}: the cost's gradient at L; below, what layer e + 1 passes back,
   Σ_i δ^{(e+1)}_i ∂z^{(e+1)}_i/∂a^{(e)}_k (+ Σ_i g^{(e+1)}_i ∂skip_i/∂a^{(e)}_k where its skip
   passes g back), given that layer's δ and g;
-- δ^{(e)} = ∂C/∂z^{(e)} = Σ_j g^{(e)}_j ∂a^{(e)}_j/∂z^{(e)}_k (g its bound symbol where the
-  layer binds it, else the expression above);
+- δ^{(e)} = ∂C/∂z^{(e)} = Σ_j g^{(e)}_j ∂a^{(e)}_j/∂z^{(e)}_k, a^{(e)} = post(σ(z^{(e)})) + skip
+  (g its bound symbol where the layer binds it, else the expression above);
 - ∂C/∂θ^{(e)} = Σ_i δ^{(e)}_i ∂z^{(e)}_i/∂θ (+ Σ_j g^{(e)}_j ∂skip_j/∂θ for a skip's own θ).
 
-Each is an ``general.Identity``, decided as every lemma of the theorem is.
+Each is an ``general.Identity``, decided as every lemma of the theorem is, and also by the
+normal form of ``affine_sums`` (a convolution's shifted and reflected indices).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sympy as sp
 
 from ..core import registry
-from ..core.layers import Maps
+from ..core.layers.symbolic import FAMILIES
+from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import DELTA, DEPTH, WIDTH, A, G, Z, fresh, kind_base
+from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base
 
-Width = Callable[[sp.Expr], sp.Expr]
-
-
-def _sizes(maps: Maps, e: sp.Expr, width: Width) -> dict:
-    return maps.symbolic(width(e - 1), width(e))
+Index = tuple[sp.Expr, ...]
+INSTANCES = 100  # combinations of sizes a lemma is also written out at: every size 1..4 for
+#                  up to 3 sizes, 1..3 for 4, 1..2 for 5 and 6
 
 
-def relabel(expr: sp.Expr, maps: Maps, e: sp.Expr, width: Width) -> sp.Expr:
+class Layers:
+    """The theorem's layers as the lemmas read them: each layer's maps and sizes
+    (``structure(e)``, a ``core.generic.Structure``) and the shape of each a^{(e)}."""
+
+    def __init__(self, structure: Callable[[sp.Expr], Any],
+                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]]):
+        self.structure, self.shape = structure, shape
+
+    def maps(self, e: sp.Expr) -> Any:
+        return self.structure(e).maps
+
+    def axes(self, e: sp.Expr, tensor: Any) -> tuple[sp.Expr, ...]:
+        """One of layer e's tensors' axes at its sizes."""
+        sizes = self.structure(e).sizes
+        return tuple(sp.expand(sp.sympify(a).xreplace(sizes)) for a in tensor.axes)
+
+    def z_shape(self, e: sp.Expr) -> tuple[sp.Expr, ...]:
+        return self.axes(e, self.maps(e).z)
+
+
+def relabel(expr: sp.Expr, layers: Layers, e: sp.Expr) -> sp.Expr:
     """A kind's formula at layer e of the theorem, in its layered entries and sizes."""
+    maps = layers.maps(e)
     where = {maps.x.base: (A, e - 1), maps.z.base: (Z, e), maps.a.base: (A, e),
              sp.IndexedBase("delta"): (DELTA, e), sp.IndexedBase("g"): (G, e)}
     where.update({p.base: (kind_base(p.name), e) for p in maps.params})
@@ -44,83 +68,93 @@ def relabel(expr: sp.Expr, maps: Maps, e: sp.Expr, width: Width) -> sp.Expr:
         base, layer = where[entry.base]
         return base[(layer, *entry.indices)]
 
-    expr = _fresh_bound(expr.xreplace(_sizes(maps, e, width)))
+    expr = fresh_bound(expr.xreplace(layers.structure(e).sizes))
     return expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base in where, value)
 
 
-def _fresh_bound(expr: sp.Expr) -> sp.Expr:
-    """Every index a sum binds renamed to a fresh one: the kind's k must not be the lemma's."""
-    for s in expr.atoms(sp.Sum):
-        renamed = {index: fresh() for index, _, _ in s.limits}
-        expr = expr.xreplace({s: s.xreplace(renamed)})
-    return expr
+def _map_at(m: Any, layers: Layers, e: sp.Expr, index: Index) -> sp.Expr:
+    """Entry ``index`` of map m at layer e (its sums' indices fresh first: the kind's k must
+    not capture the lemma's)."""
+    return relabel(fresh_bound(m.formula).xreplace(dict(zip(m.index, index))), layers, e)
 
 
-def _map_at(m, maps: Maps, e: sp.Expr, width: Width, index: tuple) -> sp.Expr:
-    return relabel(m.formula.xreplace(dict(zip(m.index, index))), maps, e, width)
+def _sum(body: sp.Expr, index: Index, shape: tuple[sp.Expr, ...]) -> sp.Expr:
+    return sp.Sum(body, *[(i, 1, n) for i, n in zip(index, shape)])
 
 
-def output(maps: Maps, e: sp.Expr, j: sp.Expr, act: registry.Activation,
-           width: Width) -> sp.Expr:
-    """a^{(e)}_j: σ of z^{(e)}_j, plus the skip's entry j."""
+def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp.Expr:
+    """a^{(e)}_j: σ of z^{(e)}, through the map after it (pooling), plus the skip's entry j."""
     if not act.elementwise:
         raise ValueError(f"the {act.name} activation is not elementwise: a layer kind's "
                          "lemmas take an elementwise σ")
-    value = act.function(Z[e, j])
-    if maps.post is not None:
-        raise ValueError("a kind with a map after its activation needs its own lemmas")
+    maps = layers.maps(e)
+    if maps.post is None:
+        value = act.function(Z[(e, *j)])
+    else:
+        s = maps.post.inputs[0].base  # σ(z), what the post map reads
+        value = _map_at(maps.post, layers, e, j).replace(
+            lambda x: isinstance(x, sp.Indexed) and x.base == s,
+            lambda x: act.function(Z[(e, *x.indices)]))
     if maps.skip is not None:
-        value += _map_at(maps.skip, maps, e, width, (j,))
+        value += _map_at(maps.skip, layers, e, j)
     return value
 
 
-def passed_back(maps_above: Maps, e: sp.Expr, k: sp.Expr, width: Width,
-                binds_g: bool) -> sp.Expr:
+def passed_back(layers: Layers, e: sp.Expr, k: Index, binds_g: bool) -> sp.Expr:
     """Σ_i δ^{(e+1)}_i ∂z^{(e+1)}_i/∂a^{(e)}_k (+ the skip's part): ∂C/∂a^{(e)}_k by the chain
     rule through layer e + 1, given its δ (and g)."""
-    i = fresh()
     above = e + 1
-    z = _map_at(maps_above.pre, maps_above, above, width, (i,))
-    total = sp.Sum(DELTA[above, i] * z.diff(A[e, k]), (i, 1, width(above)))
-    if maps_above.skip is not None and binds_g:
-        skip = _map_at(maps_above.skip, maps_above, above, width, (i,))
-        total += sp.Sum(G[above, i] * skip.diff(A[e, k]), (i, 1, width(above)))
+    maps = layers.maps(above)
+    i = tuple(fresh() for _ in maps.z.axes)
+    z = _map_at(maps.pre, layers, above, i)
+    total = _sum(DELTA[(above, *i)] * z.diff(A[(e, *k)]), i, layers.z_shape(above))
+    if maps.skip is not None and binds_g:
+        i = tuple(fresh() for _ in maps.a.axes)
+        skip = _map_at(maps.skip, layers, above, i)
+        total += _sum(G[(above, *i)] * skip.diff(A[(e, *k)]), i, layers.shape(above))
     return total
 
 
-def cost_gradient(cost: registry.Cost, k: sp.Expr, width: Width) -> sp.Expr:
-    """∂C/∂a^{(L)}_k from the cost's formula, C = Σ_j c(a^{(L)}_j, y_j)."""
-    j = fresh()
-    return sp.Sum(cost_term(cost, j), (j, 1, width(DEPTH))).diff(A[DEPTH, k])
+def cost_gradient(cost: registry.Cost, k: Index, layers: Layers) -> sp.Expr:
+    """∂C/∂a^{(L)}_k from the cost's formula, C = Σ_j c(a^{(L)}_j, y_j) (a sum per axis where
+    the output has several: the cost reads every entry)."""
+    shape = layers.shape(DEPTH)
+    j = tuple(fresh() for _ in shape)
+    term = cost_term(cost, j[0])
+    if len(j) > 1:
+        term = term.xreplace({A[DEPTH, j[0]]: A[(DEPTH, *j)], Y[j[0]]: Y[j]})
+    return _sum(term, j, shape).diff(A[(DEPTH, *k)])
 
 
-def delta_truth(maps: Maps, e: sp.Expr, k: sp.Expr, g: Callable[[sp.Expr], sp.Expr],
-                act: registry.Activation, width: Width) -> sp.Expr:
+def delta_truth(layers: Layers, e: sp.Expr, k: Index, g: Callable[[Index], sp.Expr],
+                act: registry.Activation) -> sp.Expr:
     """Σ_j g_j ∂a^{(e)}_j/∂z^{(e)}_k."""
-    j = fresh()
-    return sp.Sum(g(j) * output(maps, e, j, act, width).diff(Z[e, k]), (j, 1, width(e)))
+    shape = layers.shape(e)
+    j = tuple(fresh() for _ in shape)
+    return _sum(g(j) * output(layers, e, j, act).diff(Z[(e, *k)]), j, shape)
 
 
-def parameter_truth(maps: Maps, e: sp.Expr, name: str, index: tuple,
-                    g: Callable[[sp.Expr], sp.Expr], width: Width) -> sp.Expr:
+def parameter_truth(layers: Layers, e: sp.Expr, name: str, index: Index,
+                    g: Callable[[Index], sp.Expr]) -> sp.Expr:
     """Σ_i δ^{(e)}_i ∂z^{(e)}_i/∂θ (+ Σ_j g_j ∂skip_j/∂θ) for θ = entry ``index`` of ``name``."""
+    maps = layers.maps(e)
     target = kind_base(name)[(e, *index)]
-    i = fresh()
-    z = _map_at(maps.pre, maps, e, width, (i,))
-    size = maps.z.axes[0].xreplace(_sizes(maps, e, width))
-    total = sp.Sum(DELTA[e, i] * z.diff(target), (i, 1, size))
+    i = tuple(fresh() for _ in maps.z.axes)
+    z = _map_at(maps.pre, layers, e, i)
+    total = _sum(DELTA[(e, *i)] * z.diff(target), i, layers.z_shape(e))
     if maps.skip is not None:
-        skip = _map_at(maps.skip, maps, e, width, (i,))
+        i = tuple(fresh() for _ in maps.a.axes)
+        skip = _map_at(maps.skip, layers, e, i)
         if skip.has(target.base):
-            total += sp.Sum(g(i) * skip.diff(target), (i, 1, width(e)))
+            total += _sum(g(i) * skip.diff(target), i, layers.shape(e))
     return total
 
 
 def identity(lhs: sp.Expr, rhs: sp.Expr, ranges: dict) -> Identity:
-    """lhs = rhs for the free indices in ``ranges``; the widths are those the sides involve."""
-    widths = sorted({w for side in (lhs, rhs) for w in sp.sympify(side).atoms(sp.Indexed)
-                     if w.base == WIDTH} | {w for r in ranges.values() for w in
-                                            sp.sympify(r[1]).atoms(sp.Indexed)},
-                    key=sp.default_sort_key)
-    return Identity(lhs, rhs, ranges, widths)
-
+    """lhs = rhs for the free indices in ``ranges``; the sizes are those the sides involve."""
+    sizes = sorted({w for side in (lhs, rhs, *[b for _, b in ranges.values()])
+                    for w in sp.sympify(side).atoms(sp.Indexed) if w.base in FAMILIES},
+                   key=sp.default_sort_key)
+    largest = max(2, max(w for w in range(1, 5) if w ** len(sizes) <= INSTANCES))
+    return Identity(lhs, rhs, ranges, sizes, decide=affine_sums.difference,
+                    checked=tuple(range(1, largest + 1)))

@@ -44,9 +44,12 @@ class LayerMaps:
         for p in maps.params:
             values[p.name] = _lookup(self.params[p.name], p.shape(sizes))
         self.skip = maps.skip.entries(sizes, values) if maps.skip is not None else None
-        z_symbols = list(d.z_symbols(l))
-        self.a_of_z = [s + (self.skip[j] if self.skip else 0)
-                       for j, s in enumerate(act.apply(z_symbols))]
+        s = act.apply(list(d.z_symbols(l)))
+        if maps.post is not None:  # pooling: a = post(σ(z))
+            s_shape = maps.z.shape(sizes)
+            s = maps.post.entries(sizes, {maps.post.inputs[0].name:
+                                          lambda i: s[layers.flat(i, s_shape)]})
+        self.a_of_z = [e + (self.skip[j] if self.skip else 0) for j, e in enumerate(s)]
 
     @property
     def binds_g(self) -> bool:

@@ -45,6 +45,7 @@ from .indexed import (
     DELTA,
     WIDTH,
     G,
+    I,
     IndexMatrix,
     IndexOps,
     IndexTrace,
@@ -53,6 +54,8 @@ from .indexed import (
     K,
     fresh,
     generic,
+    same_shape,
+    shape_of,
 )
 from .sums import normal
 
@@ -98,7 +101,8 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
     problems = list(program.problems)
     for case in program.cases:
         recorder = GenericRecorder(case.explorer, "", templates)
-        ops = IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at)
+        ops = IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at,
+                       shape=recorder.shape_at)
         try:
             _replay_case(case, ops)
             if dense:
@@ -198,46 +202,64 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
                  hidden, out, cost) -> None:
     """Every quantity the case bound, with the truth it must equal (``kind_lemmas``)."""
     where = _where(case)
-    trace, width = ops.trace, recorder.width_at
-
-    def maps(e: sp.Expr):
-        return recorder._at(e).maps
+    trace = ops.trace
+    layers = kind_lemmas.Layers(recorder._at, recorder.shape_at)
 
     def act(e: sp.Expr):
         return out if sp.sympify(e) == DEPTH else hidden
 
     def binds_g(e: sp.Expr) -> bool:  # a layer whose skip passes ∂C/∂a back binds it
-        return maps(e).skip is not None
+        return layers.maps(e).skip is not None
 
-    def passed(e: sp.Expr) -> Callable[[sp.Expr], sp.Expr]:
+    def passed(e: sp.Expr) -> Callable[[tuple], sp.Expr]:
         """∂C/∂a^{(e)}_j by the chain rule: the cost's gradient at L, else what e + 1 passes
         back of its δ and g."""
         if sp.sympify(e) == DEPTH:
-            return lambda j: kind_lemmas.cost_gradient(cost, j, width)
-        return lambda j: kind_lemmas.passed_back(maps(e + 1), e, j, width, binds_g(e + 1))
+            return lambda j: kind_lemmas.cost_gradient(cost, j, layers)
+        return lambda j: kind_lemmas.passed_back(layers, e, j, binds_g(e + 1))
 
-    def g_true(e: sp.Expr) -> Callable[[sp.Expr], sp.Expr]:
+    def g_true(e: sp.Expr) -> Callable[[tuple], sp.Expr]:
         """∂C/∂a^{(e)}_j as layer e's step reads it: its bound symbol g, else as passed."""
-        return (lambda j: G[e, j]) if binds_g(e) else passed(e)
+        return (lambda j: G[(e, *j)]) if binds_g(e) else passed(e)
 
     for e, value in trace.grads.items():
-        truth = passed(e)
+        shape = layers.shape(e)
+        index = _free(len(shape), (K,))
         _add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
-                      _vector(value, width(e), K), truth(K), {K: (1, width(e))}, where)
-    for e, value in trace.deltas.items():
-        size = maps(e).z.axes[0].xreplace(maps(e).symbolic(width(e - 1), width(e)))
-        truth = kind_lemmas.delta_truth(maps(e), e, K, g_true(e), act(e), width)
-        name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
-        _add_identity(groups, name, e, _vector(value, size, K), truth, {K: (1, size)}, where)
-    for (e, name), value in trace.param_grads.items():
-        m = maps(e)
-        tensor = next(p for p in m.params if p.name == name)
-        sizes = [a.xreplace(m.symbolic(width(e - 1), width(e))) for a in tensor.axes]
-        index = (J, K)[: len(sizes)]
-        found = _matrix(value, tuple(sizes)) if len(sizes) == 2 else _vector(value, sizes[0], J)
-        truth = kind_lemmas.parameter_truth(m, e, name, index, g_true(e), width)
-        _add_identity(groups, name, e, found, truth, dict(zip(index, [(1, n) for n in sizes])),
+                      _entry(value, shape, index), passed(e)(index), _ranges(index, shape),
                       where)
+    for e, value in trace.deltas.items():
+        shape = layers.z_shape(e)
+        index = _free(len(shape), (K,))
+        truth = kind_lemmas.delta_truth(layers, e, index, g_true(e), act(e))
+        name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
+        _add_identity(groups, name, e, _entry(value, shape, index), truth,
+                      _ranges(index, shape), where)
+    for (e, name), value in trace.param_grads.items():
+        tensor = next(p for p in layers.maps(e).params if p.name == name)
+        shape = layers.axes(e, tensor)
+        index = _free(len(shape), (J,))
+        truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e))
+        _add_identity(groups, name, e, _entry(value, shape, index), truth,
+                      _ranges(index, shape), where)
+
+
+def _free(rank: int, one: tuple) -> tuple:
+    """The free indices of a lemma about a tensor of ``rank`` axes: k for a vector (j for a
+    bias), j, k for a matrix, j, k, i beyond."""
+    return one if rank == 1 else (J, K, I)[:rank]
+
+
+def _ranges(index: tuple, shape: tuple) -> dict:
+    return {i: (1, n) for i, n in zip(index, shape)}
+
+
+def _entry(v: object, shape: tuple, index: tuple) -> tuple[sp.Expr | None, str]:
+    """The entry at ``index`` of a quantity the recursion bound, if it has ``shape``."""
+    found = (v.shape if isinstance(v, IndexMatrix) else shape_of(v))
+    if found is not None and same_shape(tuple(found), shape):
+        return v.at(*index), ""  # type: ignore[attr-defined]
+    return None, f"a tensor of shape {shape} expected, got {found or type(v).__name__}"
 
 
 def _add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp.Expr,

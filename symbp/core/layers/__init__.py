@@ -16,10 +16,10 @@ from typing import Any
 
 import sympy as sp
 
-from . import dense, residual
+from . import conv1d, dense, residual
 from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
 
-KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND)}
+KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND, conv1d.KIND)}
 
 __all__ = ["KINDS", "Kind", "Layer", "Map", "Maps", "Option", "Resolved", "Tensor", "kind",
            "resolve"]
@@ -97,11 +97,13 @@ def resolve(layers: Sequence[Any], shape_in: Shape) -> list[Resolved]:
             raise ValueError(f"{where}: key {missing[0]!r} is required")
         filled = Layer(entry.name, {**{k: o.default for k, o in entry.options.items()
                                        if o.default is not None}, **given})
+        maps = entry.maps(filled)
+        if len(maps.x.axes) == 1:  # a kind on vectors reads any input as its entries, flat
+            shape = (prod(shape),)
         try:
             entry.check(filled, shape)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
-        maps = entry.maps(filled)
         sizes = maps.sizes(shape)
         out = maps.a.shape(sizes)
         found.append(Resolved(l, filled, entry, maps, shape, out, sizes))

@@ -109,6 +109,35 @@ def written_out(expr: sp.Basic) -> sp.Expr:
     return expr.func(*[written_out(arg) for arg in expr.args])
 
 
+class Inside(sp.Function):
+    """[first ≤ v ≤ last], the Iverson bracket: 1 where the index v lies in first..last, else 0.
+
+    What zero padding multiplies by: x[c, u] [1 ≤ u ≤ N]. Its arguments are indices and sizes,
+    so its derivative by any entry is 0; it evaluates once they are numbers (and never by
+    assumptions on symbols, which a later substitution of an index could make wrong)."""
+
+    nargs = 3
+    is_integer = True
+    is_nonnegative = True
+
+    @classmethod
+    def eval(cls, v: sp.Expr, first: sp.Expr, last: sp.Expr) -> sp.Expr | None:
+        if v.is_Integer and first.is_Integer and last.is_Integer:
+            return sp.Integer(int(int(first) <= int(v) <= int(last)))
+        return None
+
+    def _latex(self, printer: Any, exp: str | None = None) -> str:
+        v, first, last = (printer._print(a) for a in self.args)
+        tex = rf"[{first} \le {v} \le {last}]"
+        return tex if exp is None else f"{tex}^{{{exp}}}"
+
+    def _numpycode(self, printer: Any) -> str:
+        v, first, last = (printer._print(a) for a in self.args)
+        return f"(({first} <= {v}) & ({v} <= {last}))"
+
+    _pythoncode = _numpycode
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of a layer (a key of its TOML table): what it must be, and its default."""
@@ -154,15 +183,17 @@ class Layer:
 class Maps:
     """The maps of one layer, its options resolved: what the module text describes.
 
-    ``sizes(shape_in)`` gives the size symbols their values; ``pre``, ``post`` (None:
+    ``sizes(shape_in)`` gives the size symbols their values (``symbolic(e, shape_in)`` at a
+    symbolic layer e, ``core.layers.symbolic``); ``pre``, ``post`` (None:
     a = s) and ``skip`` (None: none) are the forward maps; ``delta_from_g`` is post's VJP
     (None: δ = σ'(z) ⊙ g), ``param_vjps`` give ∂C/∂θ from δ (and x), ``input_vjp`` gives
     ∂C/∂x from δ, ``skip_vjp`` adds the skip's part from g.
     """
 
     sizes: Callable[[Shape], dict[sp.Symbol, int]]
-    symbolic: Callable[[sp.Expr, sp.Expr], dict[sp.Symbol, sp.Expr]]  # sizes from the widths
-    # of the input and the output at a symbolic layer (the general theorem's n_(l-1), n_l)
+    symbolic: Callable[[sp.Expr, tuple[sp.Expr, ...]], dict[sp.Symbol, sp.Expr]]  # the sizes
+    # at symbolic layer e of the general theorem from its input's shape there: each free
+    # size is a family of ``symbolic`` at e (n_e, c_e), the others follow from the input
     x: Tensor
     z: Tensor
     a: Tensor
@@ -228,3 +259,6 @@ class Kind:
     pass_back: Step
     check: Callable[[Layer, Shape], None] = lambda layer, shape_in: None
     words: dict[str, str] = field(default_factory=dict)  # what the documents call its parts
+    sized: Callable[[Layer, int, Shape], Layer] | None = None  # the layer with its sizes set
+    # for a small network (the theorem's cross-check): about ``width`` units on an input of
+    # that shape, its options kept; None: units = width

@@ -13,6 +13,7 @@ from typing import Any
 import sympy as sp
 
 from .base import Bound, Kind, Layer, Map, Maps, Option, Tensor, positive_int
+from .symbolic import WIDTH
 
 N_IN, N_OUT = sp.symbols("n_in n_out", integer=True, positive=True)
 J, K = sp.symbols("j k", integer=True, positive=True)
@@ -34,9 +35,9 @@ def affine(x: Tensor, j: sp.Symbol, k: sp.Symbol) -> sp.Expr:
     return sp.Sum(W[j, k] * x[k], (k, 1, N_IN)) + B[j]
 
 
-def symbolic(n_in: sp.Expr, n_out: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
-    """The sizes at a symbolic layer: its input's width and its own."""
-    return {N_IN: n_in, N_OUT: n_out}
+def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
+    """The sizes at symbolic layer e: its input's entries and its own width n_e."""
+    return {N_IN: sp.Mul(*shape_in), N_OUT: WIDTH[e]}
 
 
 def maps(layer: Layer) -> Maps:

@@ -12,7 +12,8 @@ from typing import Any
 import sympy as sp
 
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
-from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine, symbolic
+from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine
+from .symbolic import WIDTH
 
 A = Tensor("a", sp.IndexedBase("a"), (N_OUT,))
 P = Tensor("P", sp.IndexedBase("P"), (N_OUT, N_IN))
@@ -37,6 +38,11 @@ def maps(layer: Layer) -> Maps:
 
     def sizes(shape_in: Shape) -> dict[sp.Symbol, int]:
         return {N_IN: shape_in[0], N_OUT: layer.get("units", shape_in[0])}
+
+    def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
+        """At symbolic layer e: its input's width, and its own n_e only with a projection."""
+        n_in = sp.Mul(*shape_in)
+        return {N_IN: n_in, N_OUT: WIDTH[e] if projected else n_in}
 
     return Maps(
         sizes=sizes, symbolic=symbolic, x=X, z=Z, a=A, params=params,

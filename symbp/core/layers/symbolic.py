@@ -1,7 +1,35 @@
-"""The sizes of a layer at a symbolic layer index: what the general theorem writes n_l for."""
+"""The sizes of a layer at a symbolic layer index: what the general theorem writes n_l, c_l for.
+
+Every size a kind has at layer e of the theorem is one of these families at e (a free
+symbol for that layer), or follows from its input's shape: a kind's ``Maps.symbolic(e,
+shape_in)`` says which. The output shapes of consecutive layers then agree by construction.
+"""
 
 from __future__ import annotations
 
 import sympy as sp
 
-WIDTH = sp.IndexedBase("n", integer=True, positive=True)  # WIDTH[l] = n_l, a layer's entries
+_SIZE = {"integer": True, "positive": True}
+
+
+def _family(name: str) -> sp.IndexedBase:
+    """Sizes c_l, m_l, ...: the label a plain symbol, so that renaming an index c (a channel)
+    in a formula never renames the family c."""
+    return sp.IndexedBase(sp.Symbol(name), **_SIZE)
+
+
+WIDTH = sp.IndexedBase("n", **_SIZE)  # WIDTH[l] = n_l, the entries of a vector layer
+CHANNELS = _family("c")  # c_l, the channels of a layer of channels × positions
+LENGTH = _family("m")  # m_l, its positions
+KERNEL = _family("kappa")  # κ_l, a kernel's size where it is free
+POOL = _family("q")  # q_l, a pooling window
+FAMILIES = (WIDTH, CHANNELS, LENGTH, KERNEL, POOL)
+
+
+def input_shape(rank: int) -> tuple[sp.Expr, ...]:
+    """The network's input at a symbolic size: n_0 entries, or c_0 channels of m_0 positions."""
+    if rank == 1:
+        return (WIDTH[0],)
+    if rank == 2:
+        return (CHANNELS[0], LENGTH[0])
+    raise ValueError(f"an input of {rank} axes has no symbolic shape; 1 or 2 axes")

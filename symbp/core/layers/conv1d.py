@@ -1,0 +1,219 @@
+"""Convolution, 1-D: z[o, t] = Σ_c Σ_s K[o, c, s] x[c, t + s − 1 − p] + b[o], a = σ(z), optionally
+average-pooled over non-overlapping windows.
+
+The input has C_in channels of N positions (a vector is one channel), the kernel K is
+C_out × C_in × k, stride 1, and p is the left padding: 0 for "valid" (N − k + 1 outputs),
+⌊(k − 1)/2⌋ for "same" (N outputs; the input is zero outside 1..N, so an even kernel pads
+one more position on the right than on the left, as PyTorch's padding="same" does).
+
+Its vector-Jacobian products are the textbook ones, each a formula of its own:
+
+- ∂C/∂K[o, c, s] = Σ_t δ[o, t] x[c, t + s − 1 − p]: one kernel serves every position, so its
+  gradient is a sum over positions (the correlation of δ with the input);
+- ∂C/∂b[o] = Σ_t δ[o, t];
+- ∂C/∂x[c, u] = Σ_o Σ_s K[o, c, k + 1 − s] δ[o, u + s − k + p], δ zero outside its positions:
+  the full convolution of δ with the flipped kernel;
+- average pooling over windows of q (a[o, t] = (1/q) Σ_r s[o, q(t − 1) + r]) passes back
+  ∂C/∂s[o, u] = g[o, ⌊(u − 1)/q⌋ + 1] / q: g spread evenly over its window.
+
+The general theorem takes these layers at every depth, channel count, kernel size and
+length: at a symbolic layer e they have c_e channels and, under valid padding, m_e positions
+and the kernel κ = m_(e−1) − q m_e + 1 that leaves them (every kernel size, as the lengths
+vary); under same padding m_0 positions and a kernel κ_e of its own. Same padding with
+pooling has no such shape (a layer's length is a product over the layers below it) and is
+proved per network only. Zero padding is the bracket [1 ≤ u ≤ N] (``base.Inside``).
+
+The kernel is the layer's "W" (the name the program gives a layer's weights); the
+documents call it K. Max pooling is not offered: its derivative at a tie (two equal
+maxima in a window) is not one value, so "the VJP is the chain rule" would hold only
+where every window's maximum is unique, which an exact proof for every input cannot say.
+ReLU is the default activation: the convolution layers of CNNs use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import sympy as sp
+
+from . import symbolic as symbolic_sizes
+from .base import (
+    Bound,
+    Inside,
+    Kind,
+    Layer,
+    Map,
+    Maps,
+    Option,
+    Shape,
+    Tensor,
+    one_of,
+    positive_int,
+)
+
+_size = {"integer": True, "positive": True}
+C_IN, C_OUT, KERNEL, POOL, N_OUT = (sp.Symbol(name, **_size) for name in
+                                    ("c_in", "c_out", "k_conv", "q_pool", "m_out"))
+O, C, S, T, U, R = (sp.Symbol(name, **_size) for name in "ocstur")  # entry indices
+
+N_CONV = POOL * N_OUT  # positions of z, before pooling
+PADDINGS = ("valid", "same")
+POOLS = ("none", "avg")
+
+
+def left_pad(padding: str) -> sp.Expr:
+    """p: the zeros before the first input position."""
+    return sp.Integer(0) if padding == "valid" else sp.floor((KERNEL - 1) / 2)
+
+
+def n_in(padding: str) -> sp.Expr:
+    """N, the input's positions, from the output's: N − k + 1 = q m (valid) or N = q m (same)."""
+    return N_CONV + KERNEL - 1 if padding == "valid" else N_CONV
+
+
+def zero_outside(t: Tensor, channel: sp.Expr, position: sp.Expr, n: sp.Expr) -> sp.Expr:
+    """t[channel, position] [1 ≤ position ≤ n]: 0 outside, the zero padding."""
+    return t[channel, position] * Inside(position, 1, n)
+
+
+def tensors(padding: str) -> dict[str, Tensor]:
+    n, conv = n_in(padding), N_CONV
+    shapes: dict[str, tuple[sp.Expr, ...]] = {
+        "x": (C_IN, n), "z": (C_OUT, conv), "s": (C_OUT, conv), "a": (C_OUT, N_OUT),
+        "W": (C_OUT, C_IN, KERNEL), "b": (C_OUT,), "delta": (C_OUT, conv), "g": (C_OUT, N_OUT),
+        "dW": (C_OUT, C_IN, KERNEL), "db": (C_OUT,), "dx": (C_IN, n), "ds": (C_OUT, conv)}
+    return {name: Tensor(name, sp.IndexedBase(name), axes) for name, axes in shapes.items()}
+
+
+def maps(layer: Layer) -> Maps:
+    padding = layer.get("padding", "valid")
+    pooled = layer.get("pool", "none") != "none"
+    t = tensors(padding)
+    x, W, b, delta = t["x"], t["W"], t["b"], t["delta"]
+    p, n = left_pad(padding), n_in(padding)
+
+    def input_at(c: sp.Expr, u: sp.Expr) -> sp.Expr:
+        return x[c, u] if padding == "valid" else zero_outside(x, c, u, n)
+
+    pre = sp.Sum(W[O, C, S] * input_at(C, T + S - 1 - p), (C, 1, C_IN), (S, 1, KERNEL)) + b[O]
+    kernel_grad = sp.Sum(delta[O, T] * input_at(C, T + S - 1 - p), (T, 1, N_CONV))
+    flipped = sp.Sum(W[O, C, KERNEL + 1 - S] * zero_outside(delta, O, U + S - KERNEL + p, N_CONV),
+                     (O, 1, C_OUT), (S, 1, KERNEL))
+    post = delta_from_g = None
+    if pooled:
+        post = Map(t["a"], (O, T), sp.Sum(t["s"][O, POOL * (T - 1) + R], (R, 1, POOL)) / POOL,
+                   (t["s"],))
+        delta_from_g = Map(t["ds"], (O, U), t["g"][O, sp.floor((U - 1) / POOL) + 1] / POOL,
+                           (t["g"],))
+
+    def sizes(shape_in: Shape) -> dict[sp.Symbol, int]:
+        channels, positions = (1, shape_in[0]) if len(shape_in) == 1 else shape_in
+        kernel, q = layer.get("kernel"), pool_size(layer)
+        conv = positions - kernel + 1 if padding == "valid" else positions
+        return {C_IN: channels, C_OUT: layer.get("channels"), KERNEL: kernel, POOL: q,
+                N_OUT: conv // q}
+
+    def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
+        """At symbolic layer e: c_e channels; under valid padding m_e positions out and the
+        kernel that leaves them (κ = m_(e-1) − q m_e + 1 covers every kernel size as the
+        lengths vary), under same padding the input's positions and a free kernel κ_e."""
+        channels, positions = (sp.Integer(1), shape_in[0]) if len(shape_in) == 1 else shape_in
+        q = symbolic_sizes.POOL[e] if pooled else sp.Integer(1)
+        sizes = {C_IN: channels, C_OUT: symbolic_sizes.CHANNELS[e], POOL: q}
+        if padding == "valid":
+            return {**sizes, N_OUT: symbolic_sizes.LENGTH[e],
+                    KERNEL: positions - q * symbolic_sizes.LENGTH[e] + 1}
+        if pooled:
+            raise ValueError("the general theorem takes conv1d layers with same padding "
+                             "without pooling only (pooled, each layer's length is a "
+                             "product over the layers below it); such networks are proved "
+                             "per network")
+        return {**sizes, N_OUT: positions, KERNEL: symbolic_sizes.KERNEL[e]}
+
+    return Maps(
+        sizes=sizes, symbolic=symbolic,
+        x=x, z=t["z"], a=t["a"], params=(W, b),
+        pre=Map(t["z"], (O, T), pre, (x,), (W, b)),
+        param_vjps={"W": Map(t["dW"], (O, C, S), kernel_grad, (delta, x)),
+                    "b": Map(t["db"], (O,), sp.Sum(delta[O, T], (T, 1, N_CONV)), (delta,))},
+        input_vjp=Map(t["dx"], (C, U), flipped, (delta,), (W,)),
+        activation=layer.get("activation", "relu"),
+        post=post, delta_from_g=delta_from_g,
+    )
+
+
+def pool_size(layer: Layer) -> int:
+    """q: the pooling window (1 without pooling)."""
+    if layer.get("pool", "none") == "none":
+        return 1
+    return int(layer.get("pool_size", 2))
+
+
+def check(layer: Layer, shape_in: Shape) -> None:
+    """Every combination the options and the input cannot make, one line naming the key."""
+    padding, pool = layer.get("padding", "valid"), layer.get("pool", "none")
+    kernel = layer.get("kernel")
+    positions = shape_in[-1]
+    if pool == "none" and layer.get("pool_size") is not None:
+        raise ValueError(f"key 'pool_size' is {layer.get('pool_size')} but there is no pool; "
+                         "set pool = \"avg\" or leave pool_size out")
+    if padding == "valid" and kernel > positions:
+        raise ValueError(f"key 'kernel': a kernel of {kernel} is longer than the input's "
+                         f"{positions} positions under valid padding; use kernel <= "
+                         f"{positions} or padding = \"same\"")
+    conv = positions - kernel + 1 if padding == "valid" else positions
+    q = pool_size(layer)
+    if q > conv:
+        raise ValueError(f"key 'pool_size': a pool of {q} exceeds the {conv} positions it "
+                         f"pools; use pool_size <= {conv}")
+    if conv % q:
+        raise ValueError(f"key 'pool_size': a pool of {q} does not divide the {conv} positions "
+                         f"it pools (non-overlapping windows); use a divisor of {conv}")
+
+
+def sized(layer: Layer, width: int, shape_in: Shape) -> Layer:
+    """The layer with ``width`` channels and a kernel (3, 2 or 1) and pool window (2, else 1)
+    that fit an input of ``shape_in``: a small network for a cross-check."""
+    positions, pooled = shape_in[-1], layer.get("pool", "none") != "none"
+    options = {**dict(layer.options), "channels": width}
+    for kernel, q in itertools.product((3, 2, 1), (2, 1) if pooled else (1,)):
+        conv = positions - kernel + 1 if layer.get("padding", "valid") == "valid" else positions
+        if conv >= q and conv % q == 0:
+            options["kernel"] = kernel
+            if pooled:
+                options["pool_size"] = q
+            return Layer("conv1d", options)
+    raise ValueError(f"no conv1d layer fits an input of {positions} positions")
+
+
+def backward(ops: Any, l: Any, g: Any) -> Bound:
+    """δ_l = σ'(z_l) ⊙ ∂C/∂s_l (g spread over the pool windows, or g itself); the kernel's and
+    the bias's gradients from δ_l and the input."""
+    if ops.layer(l).get("pool", "none") != "none":
+        g = ops.vjp(l, "delta_from_g", g)
+    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
+    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
+                 bias=ops.vjp(l, "b", delta))
+    return Bound(delta)
+
+
+def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
+    """∂C/∂a_(l-1): the full convolution of δ_l with the flipped kernel."""
+    return ops.vjp(l, "input_vjp", bound.delta)
+
+
+KIND = Kind(
+    name="conv1d",
+    summary="1-D convolution: z = K ⋆ x + b over positions, a = σ(z), optional average pooling",
+    options={
+        "channels": Option(positive_int, "a positive integer (output channels)"),
+        "kernel": Option(positive_int, "a positive integer (the kernel's size)"),
+        "padding": Option(one_of(*PADDINGS), "\"valid\" or \"same\"", "valid"),
+        "activation": Option(lambda v: isinstance(v, str), "an activation's name", "relu"),
+        "pool": Option(one_of(*POOLS), "\"none\" or \"avg\"", "none"),
+        "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
+    },
+    maps=maps, check=check, backward=backward, pass_back=pass_back,
+    words={"W": "K"}, sized=sized,
+)
