@@ -34,6 +34,7 @@ from ..core.deadline import TimedOut, check_seconds, deadline
 from ..core.derivation import Derivation, derive
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
 from ..core.layers import Layer as LayerSpec
+from ..core.layers import resolve
 from ..core.network import Network
 from ..core.program import ProgramError, Size, record
 from ..core.recursion import RecursionFunction, backprop_deltas
@@ -217,6 +218,9 @@ def _dense(templates: tuple[Template, Template] | None) -> bool:
     return templates is None or templates == (DENSE, DENSE)
 
 
+POSITIONS = 6  # the input's positions in a cross-check network of a kind over positions
+
+
 def _network(widths: list[int], hidden, out, cost,
              templates: tuple[Template, Template] | None) -> Network:
     """A small network of the theorem's kinds: its hidden layers' kind (at the width given,
@@ -225,16 +229,24 @@ def _network(widths: list[int], hidden, out, cost,
     if _dense(templates):
         return Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
     assert templates is not None
-    layers = []
+    # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
+    over_positions = any(t.kind.sized is not None for t in templates)
+    shape_in = (widths[0], POSITIONS) if over_positions else (widths[0],)
+    layers: list[LayerSpec] = []
     for l in range(1, L + 1):
         template, act = (templates[1], out) if l == L else (templates[0], hidden)
         options = {**dict(template.layer.options), "activation": act.name}
-        if template.maps.keeps_width:
-            options.pop("units", None)
+        shape = resolve(layers, shape_in)[-1].shape_out if layers else shape_in
+        if template.kind.sized is not None:
+            layer = template.kind.sized(LayerSpec(template.kind.name, options), widths[l], shape)
         else:
-            options["units"] = widths[l]
-        layers.append(LayerSpec(template.kind.name, options))
-    return Network(layers=layers, inputs=widths[0], cost=cost.name)
+            if template.maps.keeps_width:
+                options.pop("units", None)
+            else:
+                options["units"] = widths[l]
+            layer = LayerSpec(template.kind.name, options)
+        layers.append(layer)
+    return Network(layers=layers, inputs=list(shape_in), cost=cost.name)
 
 
 def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
