@@ -247,7 +247,7 @@ def test_gradients_match_pytorch_conv1d(padding, pool, shape, kernel, activation
 
 
 def test_the_example_network_file_is_proved(capsys):
-    example = Path(__file__).resolve().parent.parent / "examples" / "kinds" / "conv1d.toml"
+    example = Path(__file__).resolve().parent.parent / "examples" / "conv1d.toml"
     assert main(["prove", str(example), "-q"]) == 0
     out = capsys.readouterr().out
     assert "proved (local)" in out

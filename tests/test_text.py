@@ -22,7 +22,8 @@ from symbp.render.figures import markdown_images
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NETWORKS = {
-    **{p.stem: p for p in sorted(EXAMPLES.glob("*.toml"))},
+    # networks of dense layers; the layer kinds' documents: tests/test_kinds_documents.py
+    **{p.stem: p for p in sorted(EXAMPLES.glob("*.toml")) if config.load(p).net.dense},
     "default": symbp.Network(),
     "softmax": symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"),
     "wide-relu": symbp.Network([8, 16, 16, 4], activation="relu"),

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 
 from ..document.build import Document
+from ..document.kinds import KindsDocument
 from ..document.matrix import MatrixChapter
 from ..document.second_order import SecondOrderChapter
 from .environment import environment, plain_line
@@ -32,7 +33,7 @@ def pdf_text(text: str) -> str:
     return "".join(_PDF_ESCAPES.get(c, c) for c in plain_line(text))
 
 
-def render_document(doc: Document, fmt: str = "tex", *,
+def render_document(doc: Document | KindsDocument, fmt: str = "tex", *,
                     images: Mapping[str, str] | None = None, github: bool = True) -> str:
     """``doc`` as LaTeX (``fmt="tex"``), Markdown (``"md"``) or one web page (``"html"``,
     with ``images``, the SVG text of each figure file, set inline).
@@ -40,10 +41,11 @@ def render_document(doc: Document, fmt: str = "tex", *,
     Markdown carries its math in GitHub's forms unless ``github`` is False: then as ``$...$``
     and ``$$`` blocks, for Jupyter and MathJax, which read the math before the Markdown.
     """
-    if not isinstance(doc, Document):
+    if not isinstance(doc, Document | KindsDocument):
         raise TypeError(f"render_document() needs a Document, got {type(doc).__name__}")
     pdf = {"title": pdf_text(doc.title), "subject": pdf_text(doc.subject)}
-    return _lay_out("derivation", doc, fmt, github, pdf=pdf, images=dict(images or {}))
+    template = "derivation" if isinstance(doc, Document) else "kinds"  # layer kinds: their own
+    return _lay_out(template, doc, fmt, github, pdf=pdf, images=dict(images or {}))
 
 
 def render_matrix(chapter: MatrixChapter, fmt: str = "tex", *, github: bool = True) -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..core.derivation import Derivation
 from ..core.network import Network
-from ..document.build import Document, build
+from ..document.build import Document
+from ..document.kinds import KindsDocument, document
 from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
@@ -37,6 +38,10 @@ class Skipped(Exception):
     """A format that cannot be made for this network; the message becomes a note."""
 
 
+DENSE_ONLY = ("{what} written for dense layers only in this version of symbp, so it is left out "
+              "for a network of other layer kinds")
+
+
 @dataclass
 class Build:
     """One run's inputs to every format, with the document and its LaTeX made once."""
@@ -53,9 +58,9 @@ class Build:
     second: Proof | None = None  # the second-order proof, for a derivation of order 2
 
     @cached_property
-    def document(self) -> Document:
-        return build(self.d, self.proof, timings=self.timings, title=self.title,
-                     example=self.example)
+    def document(self) -> Document | KindsDocument:
+        return document(self.d, self.proof, timings=self.timings, title=self.title,
+                        example=self.example)
 
     @cached_property
     def tex(self) -> str:
@@ -63,6 +68,8 @@ class Build:
 
     @cached_property
     def matrix(self) -> MatrixChapter:
+        if not self.d.net.dense:
+            raise Skipped(DENSE_ONLY.format(what="no matrix chapter: its identities are"))
         return matrix_chapter(self.d)
 
     @cached_property
@@ -82,12 +89,15 @@ class Build:
 
     @cached_property
     def slides_tex(self) -> str:
+        if not isinstance(self.document, Document):
+            raise Skipped(DENSE_ONLY.format(what="no slides: the deck is"))
         return render_slides(self.document)
 
     @cached_property
     def images(self) -> dict[str, str]:
-        """The SVG figures: files beside derivation.md, inline in derivation.html."""
-        return markdown_images(self.d)
+        """The SVG figures: files beside derivation.md, inline in derivation.html (none for
+        layer kinds: the figures draw dense layers)."""
+        return markdown_images(self.d) if self.d.net.dense else {}
 
     @cached_property
     def pdfs(self) -> dict[str, bytes]:
@@ -96,9 +106,9 @@ class Build:
         if "pdf" in self.wanted:
             sources["derivation.pdf"] = self.tex
         if missing_compiler_note() is None:  # else the pdf format's note says it once
-            if "matrix" in self.wanted:
+            if "matrix" in self.wanted and self.d.net.dense:
                 sources["matrix.pdf"] = self.matrix_tex
-            if "slides" in self.wanted:
+            if "slides" in self.wanted and self.d.net.dense:
                 sources["slides.pdf"] = self.slides_tex
             if "second_order" in self.wanted and self.second is not None:
                 sources["second_order.pdf"] = self.second_order_tex
@@ -181,8 +191,10 @@ def _markdown(b: Build) -> dict[str, bytes]:
 
 def _html(b: Build) -> dict[str, bytes]:
     """derivation.html and matrix.html, each one self-contained file (figures inline)."""
-    return {"derivation.html": render_document(b.document, "html", images=b.images).encode(),
-            "matrix.html": render_matrix(b.matrix, "html").encode()}
+    files = {"derivation.html": render_document(b.document, "html", images=b.images).encode()}
+    if b.d.net.dense:  # else the matrix format's note says why there is no chapter
+        files["matrix.html"] = render_matrix(b.matrix, "html").encode()
+    return files
 
 
 def _compiled(b: Build, name: str) -> dict[str, bytes]:
@@ -201,6 +213,14 @@ def _json(b: Build) -> dict[str, bytes]:
     if b.example is not None:
         files["worked.json"] = worked_json(b.d, b.example).encode()
     return files
+
+
+def _figures(b: Build) -> dict[str, bytes]:
+    """graph.tex, graph.svg and swell.svg: the tree of dependencies and the swell of dense
+    layers."""
+    if not b.d.net.dense:
+        raise Skipped(DENSE_ONLY.format(what="no figures: they are"))
+    return {name: text.encode() for name, text in figure_files(b.d).items()}
 
 
 def _matrix(b: Build) -> dict[str, bytes]:
@@ -246,7 +266,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            _numeric("gradients_numba.py"), default=False),
     # graph.tex, graph.svg and swell.svg on their own
     Format("figures", ("graph.tex", "graph.svg", "swell.svg"),
-           lambda b: {name: text.encode() for name, text in figure_files(b.d).items()}),
+           _figures),
     # the matrix-calculus chapter, the seed's sequel: .tex, .md and, with pdflatex, .pdf
     Format("matrix", ("matrix.tex", "matrix.md", "matrix.pdf"), _matrix),
     # second order (--order 2): the chapter and its proof, second_order.json

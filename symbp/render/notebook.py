@@ -17,6 +17,7 @@ from nbformat import v4
 
 from ..core.network import Network
 from ..document.build import Document
+from ..document.kinds import KindsDocument
 from ..document.numbers import Example
 from ..numeric.trace import require_numeric
 
@@ -24,8 +25,11 @@ TRAINING_STEPS = 300
 BATCH = 64
 
 
-def notebook(doc: Document, net: Network, example: Example | dict | None = None) -> str:
+def notebook(doc: Document | KindsDocument, net: Network,
+             example: Example | dict | None = None) -> str:
     """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file."""
+    if isinstance(doc, KindsDocument):
+        return _written(_kinds_cells(doc, net))
     cells: list[tuple[str, str]] = [
         ("md", f"# {doc.title}\n\n"
                "Backpropagation derived, proved and run with symbp. Run the cells from the top: "
@@ -55,6 +59,11 @@ def notebook(doc: Document, net: Network, example: Example | dict | None = None)
         cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: {error}."))
     else:
         cells += _numbers(net, example) + _training(net)
+    return _written(cells)
+
+
+def _written(cells: list[tuple[str, str]]) -> str:
+    """The notebook of ``cells`` ("md" or "code", source), numbered ids, no outputs."""
     nb = v4.new_notebook(metadata={
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"}})
@@ -62,6 +71,35 @@ def notebook(doc: Document, net: Network, example: Example | dict | None = None)
         make = v4.new_markdown_cell if kind == "md" else v4.new_code_cell
         nb.cells.append(make(source, id=f"cell-{n:02d}"))
     return nbformat.writes(nb) + "\n"
+
+
+def _kinds_cells(doc: KindsDocument, net: Network) -> list[tuple[str, str]]:
+    """A network of layer kinds: each layer's maps, its backward step, the proof."""
+    cells: list[tuple[str, str]] = [
+        ("md", f"# {doc.title}\n\nBackpropagation through {doc.kinds} layers, derived and "
+               "proved with symbp. Run the cells from the top: the notebook builds the network, "
+               "shows each layer's forward map and its step backwards as math, and proves them."),
+        ("code", "import sympy\n\nimport symbp\n\nsympy.init_printing()\n"
+                 f"net = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
+    ]
+    for layer in doc.layers:
+        cells.append(("md", "\n\n".join([
+            f"## Layer {layer.l}: {layer.described}", _display(layer.forward),
+            "Entry by entry:", _display(layer.forward_entries)])))
+    for layer in reversed(doc.layers):
+        explains = "".join(f"${part}$" if math else part for math, part in layer.explains)
+        cells.append(("md", "\n\n".join([
+            f"## Backwards through layer {layer.l} ({layer.kind})", explains,
+            _display(layer.backward), "Entry by entry:", _display(layer.backward_entries)])))
+    cells += [
+        ("md", "## The whole backward pass\n\n" + _display(doc.recursion)),
+        ("md", "## The proof\n\nsymbp computes every gradient three ways and proves exactly "
+               f"that they agree. In the document: **{doc.proof.status}**. Run it here:"),
+        ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
+        ("md", f"## Left out\n\n{doc.omitted} The same holds for this notebook's worked "
+               "example with numbers and its training loop."),
+    ]
+    return cells
 
 
 def _display(tex: str) -> str:

@@ -203,6 +203,22 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.vjp(l, "input_vjp", bound.delta)
 
 
+def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
+    """The convolution in vector notation, g_l = ∂C/∂a_l; ⋆ is cross-correlation over positions,
+    the kernel K_l is the layer's W."""
+    pooled = layer.get("pool", "none") != "none"
+    pool = rf"\operatorname{{avgpool}}_{{{pool_size(layer)}}}" if pooled else ""
+    spread = (rf"\operatorname{{avgpool}}_{{{pool_size(layer)}}}^{{T}}\, g_{{{l}}}" if pooled
+              else rf"g_{{{l}}}")
+    return {"forward": rf"z_{{{l}}} = K_{{{l}}} \star a_{{{below}}} + b_{{{l}}}, \qquad "
+                       rf"a_{{{l}}} = {pool}{sigma}(z_{{{l}}})",
+            "delta": rf"\delta_{{{l}}} = \bigl({spread}\bigr) \odot {sigma}'(z_{{{l}}})",
+            "W": rf"\delta_{{{l}}} \star a_{{{below}}}",
+            "b": rf"\sum_{{t}} \delta_{{{l}, t}}",
+            "input": rf"g_{{{below}}} = \operatorname{{flip}}(K_{{{l}}}) \ast_{{\text{{full}}}} "
+                     rf"\delta_{{{l}}}"}
+
+
 KIND = Kind(
     name="conv1d",
     summary="1-D convolution: z = K ⋆ x + b over positions, a = σ(z), optional average pooling",
@@ -215,5 +231,13 @@ KIND = Kind(
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "K"}, sized=sized,
+    words={"W": "K"}, sized=sized, latex=latex,
+    explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
+             r"reaches the cost once per position, and its gradient is the sum over positions "
+             r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "
+             r"back, input position $u$ fed the outputs $t$ whose window covers it, through "
+             r"the kernel entry $s$ with $t + s - 1 - p = u$: summed over them, that is the "
+             r"full convolution of $\delta_l$ (zero outside its positions) with the kernel "
+             r"flipped. Average pooling passes $g_l$ back spread evenly over each window, "
+             r"divided by its size.",
 )

@@ -65,10 +65,22 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.transpose_times(l, bound.delta)
 
 
+def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
+    """The seed's layer in vector notation; g_l = ∂C/∂a_l."""
+    return {"forward": rf"z_{{{l}}} = W_{{{l}}}\, a_{{{below}}} + b_{{{l}}}, \qquad "
+                       rf"a_{{{l}}} = {sigma}(z_{{{l}}})",
+            "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
+            "W": rf"\delta_{{{l}}}\, a_{{{below}}}^{{T}}", "b": rf"\delta_{{{l}}}",
+            "input": rf"g_{{{below}}} = W_{{{l}}}^{{T}} \delta_{{{l}}}"}
+
+
 KIND = Kind(
     name="dense", summary="fully connected: z = W x + b, a = σ(z)",
     options={"units": Option(positive_int, "a positive integer"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "sigmoid")},
-    maps=maps, backward=backward, pass_back=pass_back,
+    maps=maps, backward=backward, pass_back=pass_back, latex=latex,
+    explains=r"Every unit of the layer feeds every unit of the next, so the error passed back "
+             r"to unit $k$ of the layer below adds what comes back from every unit $j$: "
+             r"column $k$ of $W_l$, which is row $k$ of $W_l^{T}$.",
 )

@@ -84,10 +84,32 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.transpose_times(l, bound.delta) + skip
 
 
+def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
+    """The block in vector notation, g_l = ∂C/∂a_l; P's terms only with a projection."""
+    projected = bool(layer.get("projection", False))
+    skip = rf"P_{{{l}}}\, a_{{{below}}}" if projected else rf"a_{{{below}}}"
+    highway = rf"P_{{{l}}}^{{T}} g_{{{l}}}" if projected else rf"g_{{{l}}}"
+    forms = {"forward": rf"z_{{{l}}} = W_{{{l}}}\, a_{{{below}}} + b_{{{l}}}, \qquad "
+                        rf"a_{{{l}}} = {sigma}(z_{{{l}}}) + {skip}",
+             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
+             "W": rf"\delta_{{{l}}}\, a_{{{below}}}^{{T}}", "b": rf"\delta_{{{l}}}",
+             "input": rf"g_{{{below}}} = W_{{{l}}}^{{T}} \delta_{{{l}}} + {highway}"}
+    if projected:
+        forms["P"] = rf"g_{{{l}}}\, a_{{{below}}}^{{T}}"
+    return forms
+
+
 KIND = Kind(
     name="residual", summary="a = σ(W x + b) + x (+ P x with a projection when widths differ)",
     options={"units": Option(positive_int, "a positive integer (default: the input's width)"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name", "tanh"),
              "projection": Option(lambda v: isinstance(v, bool), "true or false", False)},
-    maps=maps, check=check, backward=backward, pass_back=pass_back,
+    maps=maps, check=check, backward=backward, pass_back=pass_back, latex=latex,
+    explains=r"The skip adds the block's input to its output, so the input reaches the cost "
+             r"along two roads: through the layer, $W_l^{T} \delta_l$, and straight along the "
+             r"skip, $g_l = \partial C / \partial a_l$ itself (or $P_l^{T} g_l$ through a "
+             r"projection). That second term is the highway: it carries the gradient to the "
+             r"layers below without a factor $\sigma'$, however many blocks it passes. A "
+             r"projection $P_l$ is a parameter too; it sits outside $\sigma$, so its gradient "
+             r"takes $g_l$ where $W_l$'s takes $\delta_l$.",
 )

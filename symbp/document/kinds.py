@@ -1,0 +1,339 @@
+"""The document of a network with layer kinds (residual, conv1d, ... beside dense) as plain data.
+
+The seed's document (``build``) is written for dense layers, z = W a + b, throughout: its paths
+of influence, its tree of dependencies, its counts and its theorem. A network with other kinds
+gets this document instead: each layer as its kind states it, in vector notation (the kind's
+``latex``) and entry by entry, printed from the kind's own maps with this layer's sizes, so the
+formulas cannot disagree with what was proved; the backward pass as the δ step of each kind;
+the gradient of every parameter (W, b, a projection P, a kernel K); the proof and the update
+rules. What is written for dense layers only is left out, and the document says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from ..core.derivation import Derivation
+from ..core.layers import Map, Resolved, Tensor
+from ..printing import forms
+from ..printing.latex import Printer
+from ..proof.prove import Proof
+from .build import Activation, Document, _activations, _and, _cost, build, check_subject
+from .numbers import Example as WorkedExample
+from .proof import ProofPart, proof_part
+from .text import rich
+
+OMITTED = ("The path of influence written out weight by weight, the tree of dependencies of one "
+           "weight, the count of repeated products, the expression swell, the theorem for every "
+           "width and depth and the worked example with numbers are written for dense layers "
+           "only in this version of symbp, so this document leaves them out for this network "
+           "rather than show the formulas of a dense layer under a layer of another kind.")
+
+
+@dataclass(frozen=True)
+class KindLayer:
+    """One layer, as its kind states it: every string LaTeX unless said otherwise."""
+
+    l: int
+    kind: str  # plain text: the registry name
+    described: str  # plain text: "residual block with a projection, tanh"
+    shape_in: str  # 2, or 1 \times 8 (channels × positions)
+    shape_out: str
+    parameters: str  # inline: W_{2} (3 \times 2), b_{2} (3), P_{2} (3 \times 2)
+    forward: str  # display, vector notation (the kind's latex)
+    forward_entries: str  # display, aligned: entry by entry, printed from the maps
+    backward: str  # display, aligned: δ_l, each parameter's gradient, g_(l-1)
+    backward_entries: str  # display, aligned: the same entry by entry, from the maps
+    explains: list[tuple[bool, str]]  # rich text: why the kind's backward pass looks so
+
+
+@dataclass(frozen=True)
+class KindsDocument:
+    title: str  # plain text
+    subject: str  # plain text
+    kinds: str  # plain text: "residual and dense"
+    L: int
+    parameters: int  # number of scalar parameters
+    input_shape: str  # LaTeX
+    layers: list[KindLayer]
+    activations: list[Activation]
+    cost: str  # registry name
+    cost_summary: list[tuple[bool, str]]  # rich text
+    cost_general: str  # LaTeX
+    cost_explicit: str  # LaTeX display
+    output: str  # LaTeX: a_{L}
+    recursion: str  # LaTeX display, aligned: the whole backward pass of this network
+    proof: ProofPart
+    updates: str  # LaTeX display, aligned
+    omitted: str  # plain text: what is left out, and why
+    example_note: str  # plain text, empty unless a worked example was asked for
+
+
+def document(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
+             example: WorkedExample | dict | None = None) -> Document | KindsDocument:
+    """The derivation document for ``d``: the seed's (``build``) for a network of dense layers,
+    else the layer kinds' (``build_kinds``)."""
+    if d.net.dense:
+        return build(d, proof, timings=timings, title=title, example=example)
+    return build_kinds(d, proof, timings=timings, title=title, example=example)
+
+
+def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
+                example: WorkedExample | dict | None = None) -> KindsDocument:
+    """The document of a network with layer kinds; ``proof`` must be a proof of ``d``."""
+    check_subject(d, proof)
+    net = d.net
+    kinds = _and(list(net.kinds))
+    described = f"a network of {kinds} layers ({' + '.join(dict.fromkeys(net.activations))}, " \
+                f"{net.cost})"
+    cost = net.cost_entry
+    P = Printer(d.latex_names)
+    layers = [_layer(d, r) for r in net.resolved]
+    return KindsDocument(
+        title=title or f"Backpropagation step by step: {described}",
+        subject=f"The gradients of {described}, layer kind by layer kind, proved exactly",
+        kinds=kinds, L=d.L,
+        parameters=sum(_count(shape) for r in net.resolved for shape in r.parameters.values()),
+        input_shape=_shape(net.input_shape),
+        layers=layers, activations=_activations(d),
+        cost=cost.name, cost_summary=rich(cost.summary.split(", C =")[0]),
+        cost_general=f"C = {forms.cost_formula(cost)}",
+        cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
+        output=f"a_{{{d.L}}}",
+        recursion=_recursion(d),
+        proof=_proof(d, proof_part(proof, timings)),
+        updates=_updates(d),
+        omitted=OMITTED,
+        example_note="" if example is None else (
+            "A worked example was given, but the example with numbers is written for dense "
+            "layers only, so it is left out of this document; the proof above holds for every "
+            "value of the input and the parameters."),
+    )
+
+
+# ---------------------------------------------------------------- one layer
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return r" \times ".join(map(str, shape))
+
+
+def _param_name(r: Resolved, name: str) -> str:
+    """What the documents call a parameter: the kind's word for it (a kernel K for W)."""
+    return r.kind.words.get(name, name)
+
+
+def _names(r: Resolved) -> dict[str, str]:
+    """The LaTeX name of every tensor of layer r's maps, as an indexed base (entries get
+    subscripts)."""
+    l, below = r.index, r.index - 1
+    names = {"x": "x" if l == 1 else f"a^{{({below})}}", "z": f"z^{{({l})}}",
+             "a": f"a^{{({l})}}", "s": f"s^{{({l})}}", "delta": rf"\delta^{{({l})}}",
+             "g": f"g^{{({l})}}", "dx": f"g^{{({below})}}" if l > 1 else r"g^{(0)}"}
+    for p in r.maps.params:
+        names[p.name] = f"{_param_name(r, p.name)}^{{({l})}}"
+    return names
+
+
+def _entries(r: Resolved, expr: sp.Expr, tensors: tuple[Tensor, ...]) -> str:
+    """``expr`` (one of r's map formulas, or built from them) printed with this layer's sizes
+    and names: sums over one value written out, sums over several ranges nested."""
+    names = _names(r)
+    bases, shown = {}, {}
+    for t in tensors:
+        stand_in = sp.Symbol(f"T_{t.name}")
+        bases[t.base] = sp.IndexedBase(stand_in)
+        shown[stand_in] = f"{{{names[t.name]}}}"
+    printer = _SumPrinter({"symbol_names": shown})
+    return printer.doprint(_tidy(expr.xreplace(r.sizes)).xreplace(bases))
+
+
+class _SumPrinter(LatexPrinter):
+    """SymPy's LaTeX, with a sum over several ranges as nested sums, the outermost first (not
+    one sum under a stack of ranges, which the web page's MathML cannot set)."""
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        signs = "".join(rf"\sum_{{{self._print(i)}={self._print(a)}}}^{{{self._print(b)}}} "
+                        for i, a, b in reversed(expr.limits))
+        return signs + self.parenthesize(expr.function, PRECEDENCE["Mul"], strict=True)
+
+
+def _tidy(expr: sp.Basic) -> sp.Expr:
+    """Sums nested one range each; a range of one value written out."""
+    if isinstance(expr, sp.Sum):
+        body = _tidy(expr.function)
+        for index, first, last in reversed(expr.limits):
+            if first == last:
+                body = body.xreplace({index: first})
+            else:
+                body = sp.Sum(body, (index, first, last))
+        return body  # type: ignore[return-value]
+    if not expr.args or isinstance(expr, sp.Indexed):
+        return expr  # type: ignore[return-value]
+    return expr.func(*[_tidy(a) for a in expr.args])
+
+
+def _entry(r: Resolved, name: str, index: tuple[sp.Expr, ...]) -> str:
+    """One entry of a tensor of layer r: z^{(2)}_{j}."""
+    return f"{{{_names(r)[name]}}}_{{{','.join(sp.latex(i) for i in index)}}}"
+
+
+def _map_tensors(m: Map) -> tuple[Tensor, ...]:
+    return (*m.inputs, *m.params)
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    """An aligned display of ``lhs = rhs`` rows."""
+    return "\\begin{aligned}\n" + " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in rows) + \
+        "\n\\end{aligned}"
+
+
+def _layer(d: Derivation, r: Resolved) -> KindLayer:
+    maps, l = r.maps, r.index
+    act = d.net.activation(l)
+    sigma = act.latex
+    vector = _vector(r, sigma)
+    z_index = maps.pre.index
+
+    def activated(index: tuple[sp.Expr, ...]) -> str:
+        z = _entry(r, "z", index)
+        if act.elementwise:
+            return rf"{sigma}\bigl({z}\bigr)"
+        return rf"{sigma}\bigl(z^{{({l})}}\bigr)_{{{','.join(sp.latex(i) for i in index)}}}"
+
+    forward = [(_entry(r, "z", z_index), _entries(r, maps.pre.formula, _map_tensors(maps.pre)))]
+    if maps.post is not None:
+        forward.append((_entry(r, "s", z_index), activated(z_index)))
+        forward.append((_entry(r, "a", maps.post.index),
+                        _entries(r, maps.post.formula, _map_tensors(maps.post))))
+    elif maps.skip is not None:
+        forward.append((_entry(r, "a", maps.skip.index), activated(maps.skip.index) + " + " +
+                        _entries(r, maps.skip.formula, _map_tensors(maps.skip))))
+    else:
+        forward.append((_entry(r, "a", z_index), activated(z_index)))
+
+    lhs_delta = _entry(r, "delta", z_index)
+    backward_entries = []
+    if maps.delta_from_g is not None:  # δ at the positions u of s = σ(z), before the pool
+        u = maps.delta_from_g.index
+        ds = rf"\frac{{\partial C}}{{\partial {_entry(r, 's', u)}}}"
+        backward_entries.append((ds, _entries(r, maps.delta_from_g.formula,
+                                              _map_tensors(maps.delta_from_g))))
+        backward_entries.append((_entry(r, "delta", u),
+                                 rf"{ds}\, {sigma}'\bigl({_entry(r, 'z', u)}\bigr)"))
+    elif act.elementwise:
+        backward_entries.append((lhs_delta, rf"{_entry(r, 'g', z_index)}\, {sigma}'\bigl("
+                                            rf"{_entry(r, 'z', z_index)}\bigr)"))
+    else:
+        backward_entries.append((lhs_delta, rf"\sum_{{i}} g^{{({l})}}_{{i}}\, \frac{{\partial "
+                                            rf"a^{{({l})}}_{{i}}}}{{\partial "
+                                            rf"{_entry(r, 'z', z_index)}}}"))
+    for name, m in maps.param_vjps.items():
+        entry = _entry(r, name, m.index)
+        backward_entries.append((rf"\frac{{\partial C}}{{\partial {entry}}}",
+                                 _entries(r, m.formula, _map_tensors(m))))
+    passed = _entries(r, maps.input_vjp.formula, _map_tensors(maps.input_vjp))
+    if maps.skip_vjp is not None:
+        passed += " + " + _entries(r, maps.skip_vjp.formula, _map_tensors(maps.skip_vjp))
+    backward_entries.append((_entry(r, "dx", maps.input_vjp.index), passed))
+
+    delta = vector["delta"] if act.elementwise else \
+        rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}} / \partial z_{{{l}}}\bigr)^{{T}} g_{{{l}}}"
+    backward = [tuple(delta.split(" = ", 1))]
+    for p in maps.params:
+        name = _param_name(r, p.name)
+        backward.append((rf"\frac{{\partial C}}{{\partial {name}_{{{l}}}}}", vector[p.name]))
+    backward.append(tuple(vector["input"].split(" = ", 1)))
+    return KindLayer(
+        l=l, kind=r.kind.name, described=_described(r, act.name),
+        shape_in=_shape(r.shape_in), shape_out=_shape(r.shape_out),
+        parameters=", ".join(f"${_param_name(r, name)}_{{{l}}}$ (${_shape(shape)}$)"
+                             for name, shape in r.parameters.items()),
+        forward=vector["forward"], forward_entries=_rows(forward),
+        backward=_rows(backward),  # type: ignore[arg-type]
+        backward_entries=_rows(backward_entries),
+        explains=_mixed(r.kind.explains),
+    )
+
+
+def _vector(r: Resolved, sigma: str) -> dict[str, str]:
+    """Layer r in vector notation, from its kind; a kind without ``latex`` fails, naming it."""
+    if r.kind.latex is None:
+        raise ValueError(f"layer kind {r.kind.name!r} has no latex forms for the documents")
+    return r.kind.latex(r.layer, str(r.index), str(r.index - 1), sigma)
+
+
+def _described(r: Resolved, activation: str) -> str:
+    layer = r.layer
+    if r.kind.name == "residual":
+        what = "a residual block" + (" with a projection" if layer.get("projection") else "")
+    elif r.kind.name == "conv1d":
+        what = (f"a 1-D convolution, {layer.get('channels')} channels, kernel "
+                f"{layer.get('kernel')}, {layer.get('padding')} padding")
+        if layer.get("pool", "none") != "none":
+            what += f", average pooling over {layer.get('pool_size', 2)}"
+    else:
+        what = f"a {r.kind.name} layer"
+    return f"{what}, {activation}"
+
+
+def _mixed(text: str) -> list[tuple[bool, str]]:
+    """Mixed text with $...$ math as rich-text parts."""
+    parts = text.split("$")
+    return [(i % 2 == 1, part) for i, part in enumerate(parts) if part]
+
+
+# ---------------------------------------------------------------- the network's passes
+
+
+def _recursion(d: Derivation) -> str:
+    """The backward pass of this network, from the output down, in vector notation."""
+    rows = [(f"g_{{{d.L}}}", rf"\partial C / \partial a_{{{d.L}}}")]
+    for r in reversed(d.net.resolved):
+        l = r.index
+        act = d.net.activation(l)
+        vector = _vector(r, act.latex)
+        delta = vector["delta"] if act.elementwise else \
+            rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}} / \partial z_{{{l}}}\bigr)^{{T}} g_{{{l}}}"
+        rows.append(tuple(delta.split(" = ", 1)))  # type: ignore[arg-type]
+        for p in r.maps.params:
+            rows.append((rf"\partial C / \partial {_param_name(r, p.name)}_{{{l}}}",
+                         vector[p.name]))
+        if l > 1:
+            rows.append(tuple(vector["input"].split(" = ", 1)))  # type: ignore[arg-type]
+    return _rows(rows).replace("a_{0}", "x")
+
+
+def _updates(d: Derivation) -> str:
+    rows = []
+    for r in d.net.resolved:
+        for p in r.maps.params:
+            name = f"{_param_name(r, p.name)}_{{{r.index}}}"
+            rows.append((name, rf"{name} - \eta\, \frac{{\partial C}}{{\partial {name}}}"))
+    return _rows(rows).replace("&=", r"&\leftarrow")
+
+
+def _proof(d: Derivation, part: ProofPart) -> ProofPart:
+    """The proof's rows with each parameter under its kind's name (a kernel K, not W)."""
+    resolved = {r.index: r for r in d.net.resolved}
+    rows = []
+    for row in part.rows:
+        l = int(row.cells[0])
+        words = resolved[l].kind.words
+        cell = row.cells[1]
+        for name, word in words.items():
+            cell = cell.replace(rf"\partial {name}_{{{l}}}", rf"\partial {word}_{{{l}}}")
+        rows.append(dataclasses.replace(row, cells=[row.cells[0], cell]))
+    return dataclasses.replace(part, rows=rows)

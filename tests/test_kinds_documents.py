@@ -1,0 +1,100 @@
+"""The documents of networks with layer kinds (examples/residual.toml, examples/conv1d.toml):
+every format says what the network is, never a dense formula under another kind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import symbp
+from symbp.cli import config
+from symbp.cli.main import main
+from symbp.document.kinds import KindsDocument, document
+from symbp.render.documents import render_document
+from tests import browser
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@cache
+def written(name):
+    net = config.load(EXAMPLES / f"{name}.toml").net
+    d = symbp.derive(net)
+    doc = document(d, symbp.prove(d, "local"))
+    return doc, {fmt: render_document(doc, fmt) for fmt in ("tex", "md", "html")}
+
+
+@pytest.mark.parametrize("name", ["residual", "conv1d"])
+def test_a_network_of_layer_kinds_gets_the_kinds_document_and_no_dense_layer(name):
+    doc, texts = written(name)
+    assert isinstance(doc, KindsDocument)
+    for text in texts.values():
+        # the seed's dense forward pass and its induction over dense layers are not there
+        assert r"z_l = W_l\, a_{l-1} + b_l" not in text
+        assert "For every width and depth" not in text
+        assert "written for dense layers only" in text
+
+
+def test_the_residual_document_has_the_skip_the_highway_and_the_projection_gradient():
+    _, texts = written("residual")
+    tex = texts["tex"]
+    assert r"a_{1} = \tanh(z_{1}) + a_{0}" in tex  # the skip, in the forward pass
+    assert r"a_{2} = \tanh(z_{2}) + P_{2}\, a_{1}" in tex  # the projection
+    assert r"g_{0} &= W_{1}^{T} \delta_{1} + g_{1}" in tex  # the highway in δ's step
+    assert r"g_{1} &= W_{2}^{T} \delta_{2} + P_{2}^{T} g_{2}" in tex
+    assert r"\frac{\partial C}{\partial P_{2}} &= g_{2}\, a_{1}^{T}" in tex  # P's gradient
+    # entry by entry, printed from the maps: the skip adds the input's entry
+    assert r"{a^{(1)}}_{j} &= \tanh\bigl({z^{(1)}}_{j}\bigr) + {{x}}_{j}" in tex
+    assert r"\frac{\partial C}{\partial {P^{(2)}}_{j,k}} &= {{g^{(2)}}}_{j} {{a^{(1)}}}_{k}" in tex
+    # a residual layer is never given the dense layer's output a_l = σ(W_l a_(l-1) + b_l)
+    assert r"a_{1} = \tanh(z_{1}), " not in tex
+    assert r"\partial C / \partial P_{2} &= g_{2}\, a_{1}^{T}" in tex  # the whole pass
+
+
+def test_the_conv1d_document_has_the_position_sum_and_the_flipped_kernel():
+    _, texts = written("conv1d")
+    tex = texts["tex"]
+    assert r"\frac{\partial C}{\partial {K^{(1)}}_{o,c,s}} &= \sum_{t=1}^{6} " \
+           r"{{\delta^{(1)}}}_{o,t} {{x}}_{c,s + t - 1}" in tex  # a sum over positions
+    assert r"{g^{(0)}}_{c,u} &= \sum_{o=1}^{2} \sum_{s=1}^{3} [1 \le s + u - 3 \le 6] " \
+           r"{{K^{(1)}}}_{o,c,4 - s}" in tex  # the full convolution with the flipped kernel
+    assert r"\operatorname{flip}(K_{1}) \ast_{\text{full}} \delta_{1}" in tex
+    assert r"$\partial C/\partial K_{1}$" in tex  # the proof's table names the kernel K
+    assert "average pooling over 2" in tex
+
+
+def test_a_kinds_document_is_the_same_every_time():
+    doc, texts = written("residual")
+    assert render_document(doc, "md") == texts["md"]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("name", ["residual", "conv1d"])
+def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["derive", str(EXAMPLES / f"{name}.toml"), "--out", str(out)]) == 0
+    written_files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert {"derivation.tex", "derivation.md", "derivation.pdf", "derivation.html",
+            "derivation.ipynb", "proof.json"} <= set(written_files)
+    assert not {"matrix.tex", "graph.svg"} & set(written_files)
+    assert (out / "derivation.pdf").read_bytes().startswith(b"%PDF")
+    assert "no matrix chapter: its identities are written for dense layers only" in \
+        capsys.readouterr().err
+    cells = json.loads((out / "derivation.ipynb").read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells)
+    assert "written for dense layers only" in text and "d = symbp.derive(net)" in text
+    assert shutil.which("pdflatex")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("name", ["residual", "conv1d"])
+def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
+    report = browser.inspect(written(name)[1]["html"], 1280, tmp_path)
+    assert report["maths"] > 20 and report["merror"] == 0
+    assert report["tex"] == [] and report["mathTex"] == []
