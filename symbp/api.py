@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .core.derivation import DISPLAY_HOOKS, Derivation
-from .document.build import build
+from .document.kinds import document
 from .document.numbers import Example, evaluate
 from .document.steps import backprop_summary
 from .proof.curvature import prove_second_order
@@ -71,7 +71,7 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
 
 def _markdown(d: Derivation) -> str:
     """The whole document in Markdown with $-math, as Jupyter reads it (runs the proof)."""
-    return render_document(build(d, prove(d)), "md", github=False)
+    return render_document(document(d, prove(d)), "md", github=False)
 
 
 def _latex(d: Derivation) -> str:
