@@ -10,89 +10,26 @@ those digits (|claim − value| ≤ half a unit of its last digit); otherwise *w
 digits that do agree and the value it should be. A claim that no precision tried can
 decide is "not proved".
 
-**Formulas** (``formulas``: ``delta_l``, ``dC/dW_l``, ``dC/db_l``, entry by entry, in
-symbp's symbol names) are compared with the direct route (``sympy.diff`` of the composed
-cost) by the prover's exact comparison: *proved* for this network's sizes, or *refuted*
-when the difference is certified nonzero at an exact rational point, which is shown. A
-claimed recursion (a Python function on ``RecursionOps``) is proved by ``symbp.prove``.
+**Formulas** (``formulas``) and a claimed recursion are checked by ``claimed_formulas``.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import sympy as sp
-from mpmath.libmp import to_rational
-from sympy.parsing.sympy_parser import parse_expr, rationalize, standard_transformations
 
 from ..core.derivation import Derivation
-from ..core.functions import explicit
-from ..core.status import Status
-from ..proof.exact import first_difference
-from ..proof.nonzero import PRECISIONS, enclosure, nonzero_point
-from ..proof.prove import prove
-from .numbers import Example, decimal_text
+from ..proof.nonzero import PRECISIONS, enclosure
+from .claimed_formulas import check_formulas, check_recursion
+from .numbers import Example
+from .verdicts import Report, Verdict, bounds, shown
 
 NUMBER_KEYS = ("learning_rate", "cost", "z", "a", "delta", "grad", "updated")
 KEYS = (*NUMBER_KEYS, "example", "formulas", "digits", "check", "checks")
 NOT_CHECKED = ("digits", "check", "checks")  # the digits shown; central differences at a step h
-FUNCTIONS = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh, "sqrt": sp.sqrt}
-RIGHT = ("right", "proved")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One claimed entry and what it is."""
-
-    name: str  # "a_2[1]", "dC/dW_2[1,2]", "delta_1[2] (formula)"
-    status: str  # right | wrong | proved | refuted | not proved
-    claimed: str  # as written
-    value: str = ""  # the exact value to the claim's digits, or the difference of a formula
-    agree: int | None = None  # significant digits that agree with the exact value
-    written: int | None = None  # significant digits written
-    point: dict[str, str] | None = None  # where a refuted formula differs, exactly
-
-
-@dataclass
-class Report:
-    """Every claim checked, in the order given, and the keys left unchecked."""
-
-    verdicts: list[Verdict] = field(default_factory=list)
-    unchecked: list[str] = field(default_factory=list)
-
-    @property
-    def holds(self) -> bool:
-        return bool(self.verdicts) and all(v.status in RIGHT for v in self.verdicts)
-
-    def to_dict(self) -> dict:
-        counts = {s: sum(v.status == s for v in self.verdicts)
-                  for s in ("right", "wrong", "proved", "refuted", "not proved")}
-        return {"holds": self.holds, "counts": {s: n for s, n in counts.items() if n},
-                "claims": [asdict(v) for v in self.verdicts], "unchecked": self.unchecked}
-
-    def text(self) -> str:
-        bad = [v for v in self.verdicts if v.status not in RIGHT]
-        counts = self.to_dict()["counts"]
-        head = ("holds" if self.holds else "does not hold") + ": " + ", ".join(
-            f"{n} {s}" for s, n in counts.items())
-        lines = [head or "nothing claimed"]
-        for v in bad:
-            if v.status == "wrong":
-                lines.append(f"  {v.name}: claimed {v.claimed}, should be {v.value} "
-                             f"(right to {v.agree} of {v.written} significant digits)")
-            elif v.status == "refuted":
-                at = ", ".join(f"{k} = {x}" for k, x in (v.point or {}).items())
-                lines.append(f"  {v.name}: refuted; claimed {v.claimed}, differs by {v.value}"
-                             + (f" at {at}" if at else ""))
-            else:
-                lines.append(f"  {v.name}: not proved; claimed {v.claimed} ({v.value})")
-        if self.unchecked:
-            lines.append(f"  not checked: {', '.join(self.unchecked)}")
-        return "\n".join(lines)
 
 
 def check_claims(d: Derivation, claimed: object, example: Example | dict | None = None) -> Report:
@@ -115,32 +52,8 @@ def check_claims(d: Derivation, claimed: object, example: Example | dict | None 
                              "an [example] in the network file")
         report.verdicts += _check_numbers(d, claimed, point)
     if "formulas" in claimed:
-        report.verdicts += _check_formulas(d, claimed["formulas"])
+        report.verdicts += check_formulas(d, claimed["formulas"])
     return report
-
-
-def check_recursion(d: Derivation) -> Report:
-    """The prover's verdict on ``d``'s recursion: each claim it makes, and for a failed one the
-    first failing entry, refuted at an exact point where it differs from the direct route."""
-    proof = prove(d)
-    verdicts = []
-    for claim in proof.claims:
-        if claim.status == Status.PROVED:
-            verdicts.append(Verdict(claim.label, "proved", claim.statement))
-        elif claim.kind == "recursion" and claim.entry is not None and claim.layer is not None:
-            wrt = claim.parameter or "W"
-            i, j = claim.entry
-            ours = d.grad(claim.layer, "recursion", wrt)[i - 1, j - 1]
-            truth = d.grad(claim.layer, "direct", wrt)[i - 1, j - 1]
-            name = f"dC/d{wrt}_{claim.layer}[{i},{j}] (recursion)"
-            verdict = _prove_entry(name, claim.statement, ours, truth)
-            if verdict.status == "proved":  # the entry agrees; the claim failed elsewhere
-                verdict = Verdict(name, "not proved", claim.statement, claim.residual)
-            verdicts.append(verdict)
-        else:
-            verdicts.append(Verdict(claim.label, "not proved", claim.statement,
-                                    f"{claim.status}: {claim.residual}".strip(": ")))
-    return Report(verdicts)
 
 
 # ---------------------------------------------------------------- numbers
@@ -241,13 +154,6 @@ def _written(value: object, path: str) -> Decimal | Fraction:
     return number
 
 
-def _bounds(value: object) -> tuple[Fraction, Fraction]:
-    if isinstance(value, Fraction):
-        return value, value
-    lo, hi = value._mpi_  # type: ignore[attr-defined]  # an mpmath interval's endpoints
-    return Fraction(*to_rational(lo)), Fraction(*to_rational(hi))
-
-
 def _decide(name: str, path: str, claim: Decimal | Fraction, value: sp.Expr) -> Verdict:
     exact = isinstance(claim, Fraction) or claim == 0
     c = Fraction(claim)
@@ -257,7 +163,7 @@ def _decide(name: str, path: str, claim: Decimal | Fraction, value: sp.Expr) -> 
     low = high = Fraction(0)
     for bits in PRECISIONS:
         try:
-            low, high = _bounds(enclosure(value, bits))
+            low, high = bounds(enclosure(value, bits))
         except ValueError as error:
             return Verdict(name, "not proved", str(claim), str(error))
         error_low = max(low - c, c - high, Fraction(0))  # |value − claim| lies in [.., ..]
@@ -270,114 +176,14 @@ def _decide(name: str, path: str, claim: Decimal | Fraction, value: sp.Expr) -> 
             continue
         half = Fraction(1, 2) * Fraction(10) ** (lead - written + 1)
         if error_high <= half:
-            return Verdict(name, "right", str(claim), _shown(low, high, written), written,
+            return Verdict(name, "right", str(claim), shown(low, high, written), written,
                            written)
         if error_low > half:
             agree = sum(error_high <= Fraction(1, 2) * Fraction(10) ** (lead - k + 1)
                         for k in range(1, written))
-            return Verdict(name, "wrong", str(claim), _shown(low, high, written), agree, written)
+            return Verdict(name, "wrong", str(claim), shown(low, high, written), agree, written)
     else:
         return Verdict(name, "not proved", str(claim),
                        f"undecided at {PRECISIONS[-1]} bits; the value is about "
-                       f"{_shown(low, high, 20)}")
-    return Verdict(name, "wrong", str(claim), _shown(low, high, 15), 0, written)
-
-
-def _shown(low: Fraction, high: Fraction, digits: int) -> str:
-    return decimal_text(sp.Rational((low + high) / 2), max(digits, 1))
-
-
-# ---------------------------------------------------------------- formulas
-
-
-def _check_formulas(d: Derivation, formulas: object) -> list[Verdict]:
-    if not isinstance(formulas, dict):
-        raise ValueError(f"claimed: formulas must be a table like {{\"delta_1\": [...]}}; "
-                         f"got {type(formulas).__name__}")
-    names = _names(d)
-    truth: dict[str, sp.Matrix] = {}
-    for l in d.layers:
-        truth[f"delta_{l}"] = truth[f"dC/db_{l}"] = d.grad(l, "direct", "b")  # δ_l = ∂C/∂b_l
-        truth[f"dC/dW_{l}"] = d.grad(l, "direct", "W")
-    # δ_m, z_m, a_m in a claim stand for their values: the true δ and the forward pass
-    meaning = dict(d.composition)
-    for l in d.layers:
-        meaning.update(zip(d.delta_symbols(l), truth[f"delta_{l}"]))
-    verdicts = []
-    for key, entries in formulas.items():
-        if key not in truth:
-            raise ValueError(f"claimed: formulas: unknown key {key!r}; valid keys: "
-                             f"{', '.join(truth)}")
-        rows = truth[key].tolist()
-        flat = entries if isinstance(entries, list) and entries and isinstance(entries[0], list) \
-            else [[e] for e in entries] if isinstance(entries, list) else None
-        if flat is None or len(flat) != len(rows) or any(
-                not isinstance(r, list) or len(r) != len(rows[0]) for r in flat):
-            raise ValueError(f"claimed: formulas.{key} must be shaped like {key}: "
-                             f"{len(rows)} x {len(rows[0])} strings")
-        for i, row in enumerate(flat):
-            for j, text in enumerate(row):
-                name = f"{key}[{i + 1}{',' + str(j + 1) if len(row) > 1 else ''}] (formula)"
-                claim = _parse(text, names, f"formulas.{key}")
-                verdicts.append(_prove_entry(name, text, claim.xreplace(meaning), rows[i][j]))
-    return verdicts
-
-
-def _prove_entry(name: str, text: str, claim: sp.Expr, truth: sp.Expr) -> Verdict:
-    claim, truth = explicit(claim), explicit(truth)  # σ' = σ(1 − σ) is then seen
-    try:
-        found = first_difference(sp.Matrix([claim]), sp.Matrix([truth]))
-    except ValueError as error:
-        return Verdict(name, "not proved", text, str(error))
-    if found is None:
-        return Verdict(name, "proved", text)
-    difference = claim - truth
-    point = nonzero_point(difference)
-    if point is None:
-        return Verdict(name, "not proved", text, f"no point found where it differs; "
-                                                 f"residual {str(found[1])[:120]}")
-    shown = {str(s): str(v) for s, v in sorted(point.items(), key=lambda kv: str(kv[0]))}
-    at = difference.xreplace({s: sp.Rational(v.numerator, v.denominator)
-                              for s, v in point.items()})
-    low, high = _bounds(enclosure(at, PRECISIONS[0]))
-    return Verdict(name, "refuted", text, f"about {_shown(low, high, 6)}", point=shown)
-
-
-def _names(d: Derivation) -> dict[str, object]:
-    names: dict[str, object] = {str(s): s for s in (*d.x, *d.y)}
-    t = sp.Symbol("t")
-    for l in d.layers:
-        for M in (d.weights(l), d.biases(l), d.z_symbols(l), d.a_symbols(l),
-                  d.delta_symbols(l)):
-            names.update({str(s): s for s in M})
-        act = d.net.activation(l)
-        if act.elementwise and act.formula is not None:
-            for f in (act.apply([t])[0], act.prime(t)):
-                names[type(f).__name__] = type(f)
-    return names | FUNCTIONS
-
-
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
-            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
-
-
-def _parse(text: object, names: dict[str, object], where: str) -> sp.Expr:
-    """A formula of numbers, symbp's symbol names and the functions named here; nothing else
-    is evaluated (the text is checked as a Python syntax tree before SymPy reads it)."""
-    if not isinstance(text, str) or len(text) > 10_000:
-        raise ValueError(f"claimed: {where} entries must be formulas as strings; got "
-                         f"{text!r:.40}")
-    try:
-        tree = ast.parse(text.replace("^", "**"), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"claimed: {where}: not a formula: {text!r:.60}") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED) or (
-                isinstance(node, ast.Constant) and not isinstance(node.value, int | float)):
-            raise ValueError(f"claimed: {where}: {text!r:.60} holds {type(node).__name__}; "
-                             "a formula may hold numbers, + - * / ^ and names")
-        if isinstance(node, ast.Name) and node.id not in names:
-            raise ValueError(f"claimed: {where}: unknown name {node.id!r} in {text!r:.60}; "
-                             f"use symbp's names (x_1, w2_1_1, a1_1, delta2_1, sigmoid, ...)")
-    return parse_expr(text.replace("^", "**"), local_dict=dict(names),
-                      transformations=(*standard_transformations, rationalize))
+                       f"{shown(low, high, 20)}")
+    return Verdict(name, "wrong", str(claim), shown(low, high, 15), 0, written)
