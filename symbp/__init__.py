@@ -9,7 +9,7 @@ The package reads as the data flow, each layer importing only those below it:
 """
 
 from . import cli  # noqa: F401  first: under the symbp command, Ctrl-C in the imports exits 130
-from .api import render
+from .api import check, render
 from .core.derivation import ROUTES, Derivation
 from .core.functions import explicit
 from .core.layers import KINDS, Layer
@@ -33,6 +33,6 @@ __version__ = "0.2.0"
 __all__ = [
     "ACTIVATIONS", "COSTS", "KINDS", "ROUTES", "Activation", "Claim", "Cost", "Derivation",
     "Example", "Failure", "Layer", "Lemma", "Network", "Proof", "RecursionOps",
-    "SecondDerivation", "backprop_deltas", "check_gradients", "derive", "equivalent", "explicit",
-    "lambdify", "prove", "render", "second_order_theorem", "theorem", "train",
+    "SecondDerivation", "backprop_deltas", "check", "check_gradients", "derive", "equivalent",
+    "explicit", "lambdify", "prove", "render", "second_order_theorem", "theorem", "train",
 ]

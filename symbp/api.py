@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from .core.derivation import DISPLAY_HOOKS, Derivation
+from .core.network import Network
+from .document.claimed import Report, check_claims
 from .document.kinds import document
 from .document.numbers import Example, evaluate
 from .document.steps import backprop_summary
@@ -67,6 +69,27 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
         why = f" ({'; '.join(b.notes)})" if b.notes else ""
         raise ValueError(f"format {fmt!r} wrote no {name} for this network{why}")
     return files[name] if name.endswith(".pdf") else files[name].decode()
+
+
+def check(network: Network | Derivation, claimed: object,
+          example: Example | dict | None = None) -> Report:
+    """Check a derivation someone else wrote, for ``network`` (a Network or a Derivation).
+
+    ``claimed`` is a dict with numbers in the shape of worked.json (``cost``, ``z``, ``a``,
+    ``delta``, ``grad``, ``updated``, ``learning_rate``; null for an entry not claimed) at
+    the point ``example`` (or the dict's own ``example``), and/or ``formulas`` ({"delta_1":
+    [...], "dC/dW_2": [[...]]}: SymPy formulas in symbp's symbol names); or a recursion
+    function on ``RecursionOps``, as ``derive(net, recursion=f)`` takes. The Report's
+    ``holds`` is True when every claim is right (numbers, decided exactly) or proved
+    (formulas); ``text()`` and ``to_dict()`` say which are not and what they should be.
+    ValueError names a bad key or value.
+    """
+    if isinstance(network, Network):
+        network = Derivation(network)
+    if not isinstance(network, Derivation):
+        raise ValueError(f"check() needs a symbp.Network or a symbp.Derivation, got "
+                         f"{type(network).__name__}")
+    return check_claims(network, claimed, example)
 
 
 def _markdown(d: Derivation) -> str:

@@ -24,7 +24,7 @@ from ..core.deadline import Deadline
 from ..core.layers import KINDS
 from ..core.network import DEFAULT_WIDTHS, Network
 from ..proof.prove import METHODS
-from . import exits, outputs, streams, training, values
+from . import checking, exits, outputs, streams, training, values
 from .commands import COMMANDS
 from .exits import EXIT_CODES, EXIT_INTERNAL, EXIT_PROVED, BadInput
 from .publish import DEFAULT_FORMATS, FORMATS
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "generic; --cost, default mse)")
 
     training.add_parser(commands, fmt)
+    checking.add_parser(commands, fmt)
 
     s = commands.add_parser("swell", formatter_class=fmt, help="measure expression swell",
                             description="Measure, for generic networks of every depth and width "
@@ -231,7 +232,7 @@ def _main(argv: list[str] | None) -> int:
 
 def _runner(name: str):
     """The function that runs a command (train lives in a module of its own, training.py)."""
-    return training.command if name == "train" else COMMANDS[name]
+    return {"train": training.command, "check": checking.command}.get(name) or COMMANDS[name]
 
 
 if __name__ == "__main__":

@@ -346,6 +346,41 @@ class _Walk:
 # ---------------------------------------------------------------- the test
 
 
+def enclosure(expr: sp.Expr, bits: int) -> Value:
+    """The value of a constant ``expr`` (no symbols, no undefined functions), certified: a
+    Fraction when it is rational, else an mpmath interval of ``bits`` bits that encloses it.
+    ValueError when it has no such value (a free symbol, a singular or complex value)."""
+    expr = sp.sympify(expr)
+    if expr.free_symbols or _has_undefined(expr):
+        raise ValueError(f"not a constant: {str(expr)[:80]}")
+    try:
+        return _Point(0, small=False).evaluate(expr, bits)
+    except _Unseen:
+        raise ValueError(f"no certified value at {bits} bits: {str(expr)[:80]}") from None
+
+
+def nonzero_point(expr: sp.Expr) -> dict[sp.Basic, Fraction] | None:
+    """A point (its symbols' rational values) where ``expr`` is certified nonzero, with every
+    function concrete (an undefined one has no point to show); None when none is found."""
+    if _has_undefined(expr):
+        return None
+    for n in range(POINTS_TRIED):
+        point = _Point(POINTS_TRIED - 1 - n, small=n < POINTS_TRIED // 2)  # small values first
+        for prec in PRECISIONS:
+            try:
+                if _sign(point.evaluate(expr, prec)):
+                    return dict(point.atoms)
+                break  # exactly zero at this point
+            except _Unseen as unseen:
+                if unseen.scope == "none":
+                    return None
+                if unseen.scope == "point":
+                    break
+            except Exception:  # mpmath at a singular point, SymPy unable to build a value
+                break
+    return None
+
+
 def seen_nonzero(expr: sp.Expr) -> bool:
     """True when ``expr`` is certified nonzero at some legitimate point (see the module text)."""
     if isinstance(expr, sp.exp):
