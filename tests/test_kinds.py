@@ -249,3 +249,11 @@ def test_the_default_recursion_is_one_program_for_dense_and_residual_layers():
     ops = [s.op for s in d.program.statements]
     assert {"bind_grad", "add"} <= set(ops)  # the highway is one add in the program
     assert d.recursion_function is backprop_deltas
+
+
+def test_construction_proves_a_pooled_convolution_through_its_map_after_sigma():
+    """The chain's factor of a pooled layer is ∂pool/∂s · J_σ · ∂z/∂θ: the map after σ counts."""
+    net = symbp.Network(layers=[Layer("conv1d", channels=2, kernel=3, pool="avg", pool_size=2),
+                                Layer("dense", units=2, activation="sigmoid")], inputs=[1, 8])
+    proof = symbp.prove(symbp.derive(net), "construction")
+    assert proof.holds and proof.method == "construction", proof.summary()

@@ -58,6 +58,7 @@ def _through(d: Derivation, l: int, A: Entries, which: tuple[str, ...]) -> Entri
     """Σ_j A_ij (coefficient of δ_j) + (coefficient of g_i), over the VJPs ``which``, entry k
     of each VJP a column."""
     delta, g = list(d.delta_symbols(l)), list(d.grad_symbols(l))
+    A = _after_post(d, l, A)
     rows: dict[int, list[tuple[int, sp.Expr]]] = {}
     for (i, j), value in A.items():
         rows.setdefault(i, []).append((j, value))
@@ -71,6 +72,22 @@ def _through(d: Derivation, l: int, A: Entries, which: tuple[str, ...]) -> Entri
                 if total != 0:  # the VJPs' parts add up: the layer's map and its skip
                     want[(i, k)] = want[(i, k)] + total if (i, k) in want else total
     return want
+
+
+def _after_post(d: Derivation, l: int, A: Entries) -> Entries:
+    """∂a/∂z = ∂post/∂s · A when the kind has a map after σ (pooling): the coefficient of g_i
+    in the post map's VJP entry u is ∂a_i/∂s_u."""
+    if d.net.resolved[l - 1].maps.delta_from_g is None:
+        return A
+    g = list(d.grad_symbols(l))
+    post = _coefficients(d, l, "delta_from_g")
+    through: Entries = {}
+    for (u, j), value in A.items():
+        for i, symbol in enumerate(g):
+            if (c := post[u].get(symbol)) is not None:
+                term = c * value
+                through[(i, j)] = through[(i, j)] + term if (i, j) in through else term
+    return through
 
 
 def input_factor(d: Derivation, l: int, A: Entries) -> Entries:
