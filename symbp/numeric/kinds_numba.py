@@ -120,6 +120,8 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
         lines += numba_lines(maps.terms(kind_maps.pre, r.sizes), names, z)
         if not extra:
             if act.elementwise:
+                if z != f"a{l}":  # z_l kept for the backward pass: a_l an array of its own
+                    lines += arrays.new(f"a{l}", ("batch", width_z))
                 lines += flat_loop(width_z, f"a{l}[i, j] = {value.format(z=f'{z}[i, j]')}")
             else:
                 lines += [*arrays.new(f"a{l}", ("batch", width_z)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .maps import BATCH, Factor, Term, Terms, plain
+from .maps import BATCH, Factor, Term, Terms, floor_parts, plain
 
 
 @dataclass
@@ -200,7 +200,8 @@ def grid_code(expr: sp.Expr, symbols: list[sp.Symbol],
         lo, hi = ranges[s]
         shape = ", ".join("-1" if k == axis else "1" for k in range(count))
         arange = f"np.arange({lo}, {hi + 1})"
-        replaced[s] = sp.Symbol(arange if count == 1 else f"{arange}.reshape({shape})")
+        replaced[s] = sp.Symbol(arange if count == 1 else f"{arange}.reshape({shape})",
+                                integer=True)  # as the index it stands for: floors print
     return _GridPrinter().doprint(sp.sympify(expr).xreplace(replaced))
 
 
@@ -222,6 +223,10 @@ def condition_mask(conditions, ranges):
 
 
 class _GridPrinter(StrPrinter):
+
+    def _print_floor(self, expr):
+        numerator, denominator = floor_parts(expr)
+        return f"(({self._print(numerator)}) // {denominator})"
     def _print_And(self, expr):
         return " & ".join(f"({self._print(a)})" for a in expr.args)
 
