@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Mapping
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .maps import MAX_GRID, Factor, Term, Terms, floor_parts, plain
@@ -222,7 +223,7 @@ class _CodePrinter(StrPrinter):
 
     def _print_floor(self, expr):
         numerator, denominator = floor_parts(expr)
-        return f"(({self._print(numerator)}) // {denominator})"
+        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
 
     def _print_And(self, expr):
         return " and ".join(f"({self._print(a)})" for a in expr.args)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .maps import BATCH, Factor, Term, Terms, floor_parts, plain
@@ -226,7 +227,7 @@ class _GridPrinter(StrPrinter):
 
     def _print_floor(self, expr):
         numerator, denominator = floor_parts(expr)
-        return f"(({self._print(numerator)}) // {denominator})"
+        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
     def _print_And(self, expr):
         return " & ".join(f"({self._print(a)})" for a in expr.args)
 
