@@ -9,13 +9,14 @@ in float64, and with central differences.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 import symbp
 from symbp.core.layers import Layer
+
+# an even kernel's "same" padding: torch warns that it pads a copy of the input
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
 NETWORKS = {
     "valid, odd kernel, avg pool": (
@@ -65,10 +66,8 @@ def torch_gradients(net, x, y, params):
         act = activations[r.maps.activation]
         if r.kind.name == "conv1d":
             shape = r.shape_in if len(r.shape_in) == 2 else (1, *r.shape_in)  # a vector: 1 channel
-            with warnings.catch_warnings():  # an even kernel's "same": torch pads a copy
-                warnings.filterwarnings("ignore", "Using padding='same' with even kernel")
-                a = act(functional.conv1d(a.reshape(len(x), *shape), W, b,
-                                          padding=r.layer.get("padding")))
+            a = act(functional.conv1d(a.reshape(len(x), *shape), W, b,
+                                      padding=r.layer.get("padding")))
             if r.layer.get("pool") == "avg":
                 a = functional.avg_pool1d(a, r.layer.get("pool_size"))
         else:
@@ -107,10 +106,8 @@ def test_forward_is_pytorchs_convolution_and_pooling(rng):
     x, _, params = point(d.net, rng)
     a = torch.tensor(x)
     for r, given in zip(d.net.resolved[:2], params):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Using padding='same' with even kernel")
-            a = torch.nn.functional.conv1d(a, torch.tensor(given["W"]),
-                                           torch.tensor(given["b"]), padding="same")
+        a = torch.nn.functional.conv1d(a, torch.tensor(given["W"]), torch.tensor(given["b"]),
+                                       padding="same")
         a = torch.sigmoid(a) if r.index == 1 else torch.tanh(a)
     a = torch.nn.functional.avg_pool1d(a, 3).reshape(len(x), -1).numpy()
     want = 1 / (1 + np.exp(-(a @ params[2]["W"].T + params[2]["b"])))

@@ -29,6 +29,8 @@ from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
+
 Shape = tuple[int, ...]
 
 
@@ -262,3 +264,13 @@ class Kind:
     sized: Callable[[Layer, int, Shape], Layer] | None = None  # the layer with its sizes set
     # for a small network (the theorem's cross-check): about ``width`` units on an input of
     # that shape, its options kept; None: units = width
+    size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
+    # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
+    # its maps (every parameter entry, each output entry joined to every input entry)
+
+    def size_of(self, layer: Layer, maps: Maps, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
+        """The layer's ``LayerSize``: the kind's own count, or a dense layer's."""
+        if self.size is not None:
+            return self.size(layer, sizes)
+        return LayerSize(parameters=sum(p.size(sizes) for p in maps.params),
+                         connections=maps.z.size(sizes) * maps.x.size(sizes))
