@@ -180,3 +180,6 @@ def test_the_numba_kernel_agrees_with_numpy_and_pytorch(compiled, rng):
     with pytest.raises(ValueError, match=r'^params\[0\]\["W"\] \(W_1\) has shape \(3, 2, 3\); '
                                          r"expected \(3, 2, 4\)$"):
         f.grad(x, y, [{**params[0], "W": params[0]["W"][:, :, :3]}, *params[1:]])
+    x, y, params = point(d.net, rng, 4)  # as many entries per sample, in another shape
+    with pytest.raises(ValueError, match=r"^x has shape \(4, 3, 4\); expected \(2, 6\)"):
+        f.grad(x.reshape(4, 3, 4), y, params)
