@@ -199,7 +199,7 @@ def test_a_convolution_gathers_its_windows_and_pads_with_zeros():
     code = maps_numpy.numpy_code(maps.terms(m, CONV_SIZES), {"delta": "delta2", "K": "K2"}, "_D")
     # the Piecewise only says "inside δ": zero padding does that, so no mask is multiplied in
     assert code.code == ("np.einsum('nous,ocs->ncu', _gather(delta2.reshape(-1, 3, 5), 2, "
-                         "_D_1), K2).reshape(-1, 14)")
+                         "_D_1), K2, optimize=True).reshape(-1, 14)")
     assert code.constants == {"_D_1": "_inside(-np.arange(1, 4).reshape(1, -1) + "
                                       "np.arange(1, 8).reshape(-1, 1), 5)"}
     assert maps.index_text(CONV["z = K * x + b"][0]) == \
@@ -219,8 +219,8 @@ def test_zero_padding_and_pooling_print_as_gathers_and_integer_division():
     # x[c, t + s - 2] [1 <= t + s - 2 <= 4]: the bracket is the gather's zero slot, no mask
     code = maps_numpy.numpy_code(maps.terms(kind_maps.pre, sizes), {"x": "x", "W": "W1",
                                                                     "b": "b1"}, "_Z")
-    assert code.code == ("(np.einsum('ncts,ocs->not', _gather(x.reshape(-1, 1, 4), 2, _Z_1), W1)"
-                         " + b1[:, None]).reshape(-1, 8)")
+    assert code.code == ("(np.einsum('ncts,ocs->not', _gather(x.reshape(-1, 1, 4), 2, _Z_1), W1,"
+                         " optimize=True) + b1[:, None]).reshape(-1, 8)")
     assert code.constants == {"_Z_1": "_inside(np.arange(1, 4).reshape(1, -1) + "
                                       "np.arange(1, 5).reshape(-1, 1) - 3, 4)"}
 

@@ -146,7 +146,10 @@ def _einsum(operands: list[tuple[str, str]], out: str, batch: str) -> str:
     if len(operands) == 1 and operands[0][1] == batch + out:  # δ summed over the batch
         return f"{primary(operands[0][0])}.sum(axis=0)"
     spec = ",".join(s for _, s in operands) + "->" + out
-    return f"np.einsum({spec!r}, {', '.join(c for c, _ in operands)})"
+    # optimize: a contraction as a BLAS product (a convolution's windows with its kernel:
+    # 9× faster at batch 1,000 than einsum's own loops, a few µs slower at batch 1)
+    optimize = ", optimize=True" if len(operands) > 1 else ""
+    return f"np.einsum({spec!r}, {', '.join(c for c, _ in operands)}{optimize})"
 
 
 def _matrix_product(operands: list[tuple[str, str]], out: str, batch: str) -> str | None:
