@@ -9,6 +9,10 @@ in float64, and with central differences.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -183,3 +187,15 @@ def test_the_numba_kernel_agrees_with_numpy_and_pytorch(compiled, rng):
     x, y, params = point(d.net, rng, 4)  # as many entries per sample, in another shape
     with pytest.raises(ValueError, match=r"^x has shape \(4, 3, 4\); expected \(2, 6\)"):
         f.grad(x.reshape(4, 3, 4), y, params)
+
+
+@pytest.mark.slow  # two fresh processes: about 4 s
+def test_the_modules_are_the_same_in_every_process():
+    code = ("import sys; sys.path.insert(0, 'tests'); import test_conv1d_numeric as t; "
+            "from symbp.numeric.kinds_codegen import module_source; "
+            "from symbp.numeric.kinds_numba import module_source as numba_source; "
+            "d = t.derived('same, even kernels'); print(module_source(d)); print(numba_source(d))")
+    outputs = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(outputs) == 1
