@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 
 import symbp
-from symbp.core.layers import Layer, dense, residual
+from symbp.core.layers import Layer, conv1d, dense, residual
 from symbp.core.layers.base import Map, Tensor, written_out
 from symbp.numeric import maps, maps_numba, maps_numpy
 from symbp.numeric.codegen import module_source
@@ -155,8 +155,22 @@ def residual_maps():
     return found
 
 
-MAPS = residual_maps() + [pytest.param(m, CONV_SIZES, batched, id=f"conv1d: {name}")
-                          for name, (m, batched) in CONV.items()]
+def conv1d_maps():
+    """The conv1d kind's own maps (``base.Inside`` for zero padding, a floor for pooling)."""
+    found = []
+    for padding, kernel, pool in (("valid", 3, "avg"), ("same", 3, "none"), ("same", 4, "avg")):
+        kind_maps = conv1d.maps(Layer("conv1d", channels=3, kernel=kernel, padding=padding,
+                                      pool=pool, **({"pool_size": 2} if pool == "avg" else {})))
+        sizes = kind_maps.sizes((2, 8 if padding == "same" else 7))
+        for name, m in kind_maps.all():
+            found.append(pytest.param(m, sizes, name not in kind_maps.param_vjps,
+                                      id=f"conv1d {padding} k={kernel} {pool}:{name}"))
+    return found
+
+
+MAPS = residual_maps() + conv1d_maps() + [
+    pytest.param(m, CONV_SIZES, batched, id=f"conv1d: {name}")
+    for name, (m, batched) in CONV.items()]
 
 
 @pytest.mark.parametrize(("m", "sizes", "batched_out"), MAPS)
@@ -185,11 +199,37 @@ def test_a_convolution_gathers_its_windows_and_pads_with_zeros():
     code = maps_numpy.numpy_code(maps.terms(m, CONV_SIZES), {"delta": "delta2", "K": "K2"}, "_D")
     # the Piecewise only says "inside δ": zero padding does that, so no mask is multiplied in
     assert code.code == ("np.einsum('nous,ocs->ncu', _gather(delta2.reshape(-1, 3, 5), 2, "
-                         "_D_1), K2).reshape(-1, 14)")
+                         "_D_1), K2, optimize=True).reshape(-1, 14)")
     assert code.constants == {"_D_1": "_inside(-np.arange(1, 4).reshape(1, -1) + "
                                       "np.arange(1, 8).reshape(-1, 1), 5)"}
     assert maps.index_text(CONV["z = K * x + b"][0]) == \
         "z[o, p] = Σ_cs x[c, p + s - 1] K[o, c, s] + b[o]"
+
+
+def test_zero_padding_and_pooling_print_as_gathers_and_integer_division():
+    kind_maps = conv1d.maps(Layer("conv1d", channels=2, kernel=3, padding="same", pool="avg",
+                                  pool_size=2))
+    sizes = kind_maps.sizes((1, 4))
+    pooled = maps.terms(kind_maps.delta_from_g, sizes)  # g[o, ⌊(u - 1)/2⌋ + 1] / 2
+    code = maps_numpy.numpy_code(pooled, {"g": "g1"}, "_P")
+    assert code.code == "(0.5 * _gather(g1.reshape(-1, 2, 2), 2, _P_1)).reshape(-1, 8)"
+    assert code.constants == {"_P_1": "_inside(((np.arange(1, 5) - 1) // 2), 2)"}
+    assert maps_numba.numba_lines(pooled, {"g": "g1"}, "out")[-1].strip() == \
+        "out_v[i, o_, u_] += 0.5 * g1_v[i, o_, (u_ // 2)]"
+    # x[c, t + s - 2] [1 <= t + s - 2 <= 4]: the bracket is the gather's zero slot, no mask
+    code = maps_numpy.numpy_code(maps.terms(kind_maps.pre, sizes), {"x": "x", "W": "W1",
+                                                                    "b": "b1"}, "_Z")
+    assert code.code == ("(np.einsum('ncts,ocs->not', _gather(x.reshape(-1, 1, 4), 2, _Z_1), W1,"
+                         " optimize=True) + b1[:, None]).reshape(-1, 8)")
+    assert code.constants == {"_Z_1": "_inside(np.arange(1, 4).reshape(1, -1) + "
+                                      "np.arange(1, 5).reshape(-1, 1) - 3, 4)"}
+
+
+def test_a_floor_is_exact_integer_division_or_refused():
+    assert maps.floor_parts(sp.floor(u / 2 + sp.Rational(1, 3))) == (3 * u + 2, 6)
+    with pytest.raises(ValueError, match=r"^cannot print the index floor\(u/k\) as code: "
+                                         r"a floor must be of an integer over a positive integer$"):
+        maps.floor_parts(sp.floor(u / K_))
 
 
 @pytest.mark.parametrize(("formula", "message"), [

@@ -3,16 +3,22 @@
 Every cap sits far above what a document or an exact proof is useful for, and far
 below what would exhaust memory before a check could run. ``prove(method="local")``
 of [64, 64, 64, 64] (12,480 parameters) takes about two minutes here and is allowed;
-a [1000, 1000] network (a million symbols) is not.
+a [1000, 1000] network (a million symbols) is not. A network of layer kinds is counted by
+what each kind says of itself (``LayerSize``): a convolution's shared kernel is a few
+parameters, however many positions it joins.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 MAX_WIDTH = 1024  # units in any layer, n_0 included
 MAX_LAYERS = 100  # L, the layers with weights
 MAX_PARAMETERS = 20_000  # weights and biases together: Σ n_l (n_{l-1} + 1)
+MAX_CONNECTIONS = 20_000  # pairs (output entry, input entry) the layers' maps join: as many
+#                           as the weights of a dense network at MAX_PARAMETERS
 MAX_NETWORK_FILE_BYTES = 256 * 1024  # a network file is read up to this size, never further
 MAX_TITLE_CHARS = 500  # a document title
 MAX_SWELL_SIZE = 12  # largest depth or width `symbp swell` measures (the δ program alone
@@ -51,6 +57,41 @@ def check_network_size(widths: list[int]) -> None:
     if count > MAX_PARAMETERS:
         raise ValueError(f"widths {widths} give {count:,} weights and biases, past the limit "
                          f"of {MAX_PARAMETERS:,} (limit MAX_PARAMETERS)")
+
+
+@dataclass(frozen=True)
+class LayerSize:
+    """What one layer costs an exact proof, as its kind counts it (``Kind.size``).
+
+    ``parameters``: the entries of its parameters, the symbols it builds. ``connections``: the
+    pairs (entry of its output, entry of its input) its maps join, each a term of its forward
+    pass and an edge of the graph the paths of influence run through (n_l n_(l-1) for a dense
+    layer; C_out N C_in k for a convolution, whose kernel is shared by its N positions).
+    """
+
+    parameters: int
+    connections: int
+
+
+def check_layer_sizes(widths: Sequence[int], sizes: Sequence[LayerSize],
+                      kinds: Sequence[str]) -> None:
+    """ValueError naming the limit when a network of layer kinds is past a cap: its widths
+    (every layer's output as a vector), its parameters, its connections."""
+    check_layers(len(sizes))
+    widest = max(widths)
+    if widest > MAX_WIDTH:
+        l = list(widths).index(widest)
+        where = "the input" if l == 0 else f"layer {l} ({kinds[l - 1]})"
+        raise ValueError(f"{where} has {magnitude(widest)} entries, past the limit of "
+                         f"{MAX_WIDTH} per layer (limit MAX_WIDTH)")
+    for what, limit, name in (("parameters", MAX_PARAMETERS, "MAX_PARAMETERS"),
+                              ("connections", MAX_CONNECTIONS, "MAX_CONNECTIONS")):
+        counts = [getattr(size, what) for size in sizes]
+        if sum(counts) > limit:
+            l = counts.index(max(counts)) + 1
+            raise ValueError(f"the layers have {magnitude(sum(counts))} {what} (layer {l}, "
+                             f"{kinds[l - 1]}: {magnitude(counts[l - 1])}), past the limit of "
+                             f"{limit:,} (limit {name})")
 
 
 def magnitude(n: int) -> str:

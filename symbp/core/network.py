@@ -67,7 +67,8 @@ class Network:
                                  f"{cost_entry.output!r}, got {names[-1]!r} in layer "
                                  f"{len(names)}")
             self.activations = tuple(names)
-            limits.check_network_size(list(self.widths))
+            limits.check_layer_sizes(self.widths, [r.size for r in found],
+                                     [r.kind.name for r in found])
         self.resolved = layers_module.resolve(self.layers, self.input_shape)
         n_out = self.widths[-1]
         if n_out < cost_entry.min_outputs:

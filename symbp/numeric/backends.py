@@ -295,7 +295,7 @@ class TorchAsNumPy:
     def asarray(self, value, dtype=float):
         return self.tensor(value)
 
-    def einsum(self, spec, *operands):
+    def einsum(self, spec, *operands, optimize=False):  # torch chooses its own order
         return self._torch.einsum(spec, *(self.tensor(o) for o in operands))
 
     def take(self, a, index, axis):

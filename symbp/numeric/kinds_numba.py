@@ -45,8 +45,11 @@ def module_source(d, proved: str = "") -> str:
         ["try:  # the fast path: float64 C-contiguous arrays of the right shapes",
          f"    {unpack} = params", *(f"    {line}" for line in fetch),
          f"    if {counts}:", "        raise KeyError('a parameter more than the layer has')",
-         f"    {results}{many} = _kernel(x, y, {', '.join(codes)})",
-         "except (TypeError, ValueError, KeyError, IndexError):  # anything else: check, convert",
+         *_sample_axes(net),
+         f"    {results}{many} = _kernel({_rows('x', net.input_shape)}, "
+         f"{_rows('y', net.resolved[-1].shape_out)}, {', '.join(codes)})",
+         "except (TypeError, ValueError, KeyError, IndexError, AttributeError):  # anything "
+         "else: check, convert",
          "    arrays = [np.require(a, np.float64, ('C', 'W')) for a in _arguments(x, y, params)]",
          f"    {results}{many} = _kernel(*arrays)",
          "if out is not None:  # written into the arrays given, once every one is checked",
@@ -61,6 +64,23 @@ def module_source(d, proved: str = "") -> str:
         helpers.append(forms.output_delta(output).numba_helper)
     numba_parts = (PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops))
     return module_text(d, ops, IMPORTS, [grad], {}, numba_parts, kernel=NOTE, proved=proved)
+
+
+def _sample_axes(net) -> list[str]:
+    """The fast path's check of a sample of several axes (the kernel sees only their
+    product): anything else goes to the careful path, which names it."""
+    shapes = {"x": tuple(net.input_shape), "y": tuple(net.resolved[-1].shape_out)}
+    tests = [f"{name}.shape[1:] != {shape!r}" for name, shape in shapes.items()
+             if len(shape) > 1]
+    if not tests:
+        return []
+    return [f"    if {' or '.join(tests)}:", "        raise ValueError('not a batch of samples')"]
+
+
+def _rows(name: str, shape: tuple[int, ...]) -> str:
+    """The argument as the kernel takes it, one flat row per sample: a batch of samples of
+    several axes (channels × positions) reshaped, without a copy where it is contiguous."""
+    return name if len(shape) == 1 else f"{name}.reshape({name}.shape[0], -1)"
 
 
 def kernel_source(d, ops: CodeOps) -> str:
@@ -120,6 +140,8 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
         lines += numba_lines(maps.terms(kind_maps.pre, r.sizes), names, z)
         if not extra:
             if act.elementwise:
+                if z != f"a{l}":  # z_l kept for the backward pass: a_l an array of its own
+                    lines += arrays.new(f"a{l}", ("batch", width_z))
                 lines += flat_loop(width_z, f"a{l}[i, j] = {value.format(z=f'{z}[i, j]')}")
             else:
                 lines += [*arrays.new(f"a{l}", ("batch", width_z)),

@@ -3,9 +3,11 @@
 A ``Map`` (``symbp.core.layers.base``) says ``out[index] = formula``. At a network's sizes
 ``terms`` reads its formula as a sum of terms, each a number times a product of tensor
 entries, under sums over further indices and perhaps under conditions on the indices (a
-Piecewise branch, a Kronecker delta, a sum whose bounds depend on another index). That is
-every linear map a layer kind writes: an affine map, a skip, a convolution and its full
-convolution with the flipped kernel, average pooling, and their vector-Jacobian products.
+Piecewise branch, a Kronecker delta, an Iverson bracket ``Inside``, a sum whose bounds depend
+on another index). An index may be affine in the indices or hold a floor (⌊(u − 1)/q⌋ + 1:
+the window a pooled position lies in). That is every linear map a layer kind writes: an
+affine map, a skip, a convolution and its full convolution with the flipped kernel, zero
+padding, average pooling, and their vector-Jacobian products.
 Anything else (a max, a function of an entry) is refused with one line naming it. A
 condition that only says an index lies inside its tensor is dropped: every printer reads
 0 outside a tensor (zero padding). ``maps_numpy`` prints the terms over whole arrays,
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from ..core.layers.base import Map, Tensor
+from ..core.layers.base import Inside, Map, Tensor
 
 MAX_GRID = 1_000_000  # index points evaluated to find the extent of a dependent sum bound
 
@@ -135,11 +137,15 @@ def _split(expr: sp.Expr, tensors: Mapping[sp.IndexedBase, Tensor]) -> list[_Spl
         return _split(sp.Mul(*[expr.base] * int(expr.exp), evaluate=False), tensors)
     if isinstance(expr, sp.KroneckerDelta):
         return [(sp.S.One, [], [], [sp.Eq(*expr.args)])]
+    if isinstance(expr, Inside):  # [first ≤ v ≤ last]: zero padding, or a general condition
+        v, first, last = expr.args
+        _require_indices(expr, expr)
+        return [(sp.S.One, [], [], [sp.Le(first, v), sp.Le(v, last)])]
     if expr.is_Number:
         return [(expr, [], [], [])]
     raise ValueError(f"cannot print {expr} as code: a layer's map must be a sum of products of "
-                     "tensor entries and numbers (with sums, Piecewise or Kronecker deltas on "
-                     "the indices)")
+                     "tensor entries and numbers (with sums, Piecewise, Kronecker deltas or "
+                     "Inside brackets on the indices)")
 
 
 def _require_indices(condition: sp.Basic, where: sp.Expr) -> None:
@@ -192,6 +198,16 @@ def _padding(condition: sp.Basic, factors: list[Factor], shapes) -> bool:
 
 def _free(exprs) -> set:
     return set().union(*[sp.sympify(e).free_symbols for e in exprs])
+
+
+def floor_parts(expr: sp.floor) -> tuple[sp.Expr, int]:
+    """⌊X/q⌋ as (X, q) with X integer-valued and q a positive integer, printed ``(X) // q``
+    (exact integer division, where a float's floor could round); ValueError otherwise."""
+    numerator, denominator = sp.fraction(sp.together(expr.args[0]))
+    if not (denominator.is_Integer and denominator > 0 and numerator.is_integer):
+        raise ValueError(f"cannot print the index {expr} as code: a floor must be of an "
+                         "integer over a positive integer")
+    return numerator, int(denominator)
 
 
 BATCH = sp.Symbol("batch")  # stands for the batch axis among the index symbols

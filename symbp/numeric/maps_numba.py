@@ -15,9 +15,10 @@ import itertools
 from collections.abc import Mapping
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .maps import MAX_GRID, Factor, Term, Terms, plain
+from .maps import MAX_GRID, Factor, Term, Terms, floor_parts, plain
 from .numba_loops import product
 
 
@@ -110,7 +111,8 @@ def _bias(terms: list[Term], t: Terms) -> Term | None:
 def _loops(term: Term, t: Terms, arrays: Mapping[str, str]) -> list[str]:
     """One nest of loops adding ``term`` into the output: samples, output indices, sums."""
     names = _loop_names([*t.map.index, *term.sums])
-    zero_based = {s: sp.Symbol(names[s]) + 1 for s in names}  # a 1-based index, from its loop
+    # a 1-based index, from its (integer) loop variable
+    zero_based = {s: sp.Symbol(names[s], integer=True) + 1 for s in names}
     batched = t.batched_out or any(f.tensor.name in t.batched for f in term.factors)
     head, depth = [], 0
 
@@ -218,6 +220,10 @@ def _count(grids) -> int:
 
 class _CodePrinter(StrPrinter):
     """Index arithmetic and conditions as Python that numba compiles."""
+
+    def _print_floor(self, expr):
+        numerator, denominator = floor_parts(expr)
+        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
 
     def _print_And(self, expr):
         return " and ".join(f"({self._print(a)})" for a in expr.args)

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .maps import BATCH, Factor, Term, Terms, plain
+from .maps import BATCH, Factor, Term, Terms, floor_parts, plain
 
 
 @dataclass
@@ -145,7 +146,10 @@ def _einsum(operands: list[tuple[str, str]], out: str, batch: str) -> str:
     if len(operands) == 1 and operands[0][1] == batch + out:  # δ summed over the batch
         return f"{primary(operands[0][0])}.sum(axis=0)"
     spec = ",".join(s for _, s in operands) + "->" + out
-    return f"np.einsum({spec!r}, {', '.join(c for c, _ in operands)})"
+    # optimize: a contraction as a BLAS product (a convolution's windows with its kernel:
+    # 9× faster at batch 1,000 than einsum's own loops, a few µs slower at batch 1)
+    optimize = ", optimize=True" if len(operands) > 1 else ""
+    return f"np.einsum({spec!r}, {', '.join(c for c, _ in operands)}{optimize})"
 
 
 def _matrix_product(operands: list[tuple[str, str]], out: str, batch: str) -> str | None:
@@ -200,7 +204,8 @@ def grid_code(expr: sp.Expr, symbols: list[sp.Symbol],
         lo, hi = ranges[s]
         shape = ", ".join("-1" if k == axis else "1" for k in range(count))
         arange = f"np.arange({lo}, {hi + 1})"
-        replaced[s] = sp.Symbol(arange if count == 1 else f"{arange}.reshape({shape})")
+        replaced[s] = sp.Symbol(arange if count == 1 else f"{arange}.reshape({shape})",
+                                integer=True)  # as the index it stands for: floors print
     return _GridPrinter().doprint(sp.sympify(expr).xreplace(replaced))
 
 
@@ -222,6 +227,10 @@ def condition_mask(conditions, ranges):
 
 
 class _GridPrinter(StrPrinter):
+
+    def _print_floor(self, expr):
+        numerator, denominator = floor_parts(expr)
+        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
     def _print_And(self, expr):
         return " & ".join(f"({self._print(a)})" for a in expr.args)
 

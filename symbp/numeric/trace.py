@@ -64,12 +64,15 @@ class CodeOps:
         self.symbols = d  # the network's symbols, as SymbolicOps has them
         self.L = d.L
         self.widths = n = d.net.widths
+        # z_l, σ(z_l) and δ_l: a_l's width, or more where a post map pools σ(z_l) into a_l
+        self.z_widths = {r.index: r.maps.z.size(r.sizes) for r in d.net.resolved}
         self.names: dict[str, str] = {}  # array name -> its name in the math
         self._symbols: dict[str, sp.MatrixSymbol] = {}
         self.stored: set[str] = set()
         self._a = {l: self._column("x" if l == 0 else f"a{l}", n[l], "x" if l == 0 else f"a_{l}")
                    for l in range(self.L + 1)}
-        self._z = {l: self._column(f"z{l}", n[l], f"z_{l}") for l in range(1, self.L + 1)}
+        self._z = {l: self._column(f"z{l}", self.z_widths[l], f"z_{l}")
+                   for l in range(1, self.L + 1)}
         self._y = self._column("y", n[-1], "y")
         self._ones = self._symbol("ones", (BATCH, 1), "1")  # δ_l 1 sums δ_l over the batch
         self._W = {l: self._symbol(f"W{l}", (n[l], n[l - 1]), f"W_{l}")
@@ -140,7 +143,7 @@ class CodeOps:
         if fused is not None:
             return fused
         if not isinstance(v, sp.Transpose):  # the product uses v twice: compute it once
-            width = self.widths[l]
+            width = self.z_widths[l]
             named = self._column(f"v{l}", width, f"v_{l}")
             self._emit(f"v{l}", f"v_{l}", self.rows.rows(v), v, "delta", width)
             v = named
@@ -166,7 +169,7 @@ class CodeOps:
             return self._a[l]
         if l not in self._s:
             self.uses_s.add(l)
-            self._s[l] = self._column(f"s{l}", self.widths[l], f"σ(z_{l})")
+            self._s[l] = self._column(f"s{l}", self.z_widths[l], f"σ(z_{l})")
         return self._s[l]
 
     def transpose_times(self, l: int, v):
@@ -193,7 +196,7 @@ class CodeOps:
 
     def bind_delta(self, l: int, value):
         name = f"delta{l}"
-        width = self.widths[l]
+        width = self.z_widths[l]
         delta = self._column(name, width, f"δ_{l}")
         self._emit(name, f"δ_{l}", self.rows.rows(value), value, "delta", width)
         return delta

@@ -16,6 +16,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
 from . import conv1d, dense, residual
 from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
 
@@ -44,6 +45,11 @@ class Resolved:
     @property
     def width(self) -> int:
         return prod(self.shape_out)
+
+    @property
+    def size(self) -> LayerSize:
+        """What the layer costs a proof, as its kind counts it (``core.limits``)."""
+        return self.kind.size_of(self.layer, self.maps, self.sizes)
 
     @property
     def parameters(self) -> dict[str, Shape]:

@@ -29,6 +29,8 @@ from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
+
 Shape = tuple[int, ...]
 
 
@@ -267,3 +269,13 @@ class Kind:
     # "forward", "delta" (δ_l from g_l = ∂C/∂a_l), "input" (g_(l-1)) and each parameter's
     # name (its gradient); the index forms beside them are printed from the maps themselves
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
+    size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
+    # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
+    # its maps (every parameter entry, each output entry joined to every input entry)
+
+    def size_of(self, layer: Layer, maps: Maps, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
+        """The layer's ``LayerSize``: the kind's own count, or a dense layer's."""
+        if self.size is not None:
+            return self.size(layer, sizes)
+        return LayerSize(parameters=sum(p.size(sizes) for p in maps.params),
+                         connections=maps.z.size(sizes) * maps.x.size(sizes))

@@ -33,10 +33,12 @@ ReLU is the default activation: the convolution layers of CNNs use it.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
 from . import symbolic as symbolic_sizes
 from .base import (
     Bound,
@@ -187,6 +189,17 @@ def sized(layer: Layer, width: int, shape_in: Shape) -> Layer:
     raise ValueError(f"no conv1d layer fits an input of {positions} positions")
 
 
+def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
+    """The kernel and bias, C_out (C_in k + 1) numbers however long the input; each of the
+    C_out N positions of z joined to C_in k inputs (N = q m before pooling), and each
+    pooled output to its q positions."""
+    c_in, c_out, k = sizes[C_IN], sizes[C_OUT], sizes[KERNEL]
+    positions = sizes[POOL] * sizes[N_OUT]
+    pooled = c_out * positions if layer.get("pool", "none") != "none" else 0
+    return LayerSize(parameters=c_out * (c_in * k + 1),
+                     connections=c_out * positions * c_in * k + pooled)
+
+
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂s_l (g spread over the pool windows, or g itself); the kernel's and
     the bias's gradients from δ_l and the input."""
@@ -231,7 +244,7 @@ KIND = Kind(
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "K"}, sized=sized, latex=latex,
+    words={"W": "K"}, sized=sized, latex=latex, size=size,
     explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
              r"reaches the cost once per position, and its gradient is the sum over positions "
              r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "

@@ -8,10 +8,12 @@ maps, and the statements every document and module of a dense network has always
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
 from .base import Bound, Kind, Layer, Map, Maps, Option, Tensor, positive_int
 from .symbolic import WIDTH
 
@@ -53,6 +55,12 @@ def maps(layer: Layer) -> Maps:
     )
 
 
+def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
+    """n_out (n_in + 1) weights and biases; every output joined to every input."""
+    n_in, n_out = sizes[N_IN], sizes[N_OUT]
+    return LayerSize(parameters=n_out * (n_in + 1), connections=n_out * n_in)
+
+
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = J_σ(z_l)ᵀ ∂C/∂a_l; ∂C/∂W_l = δ_l a_(l-1)ᵀ, ∂C/∂b_l = δ_l."""
     delta = ops.bind_delta(l, ops.activation_vjp(l, g))
@@ -79,7 +87,7 @@ KIND = Kind(
     options={"units": Option(positive_int, "a positive integer"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "sigmoid")},
-    maps=maps, backward=backward, pass_back=pass_back, latex=latex,
+    maps=maps, backward=backward, pass_back=pass_back, latex=latex, size=size,
     explains=r"Every unit of the layer feeds every unit of the next, so the error passed back "
              r"to unit $k$ of the layer below adds what comes back from every unit $j$: "
              r"column $k$ of $W_l$, which is row $k$ of $W_l^{T}$.",

@@ -7,10 +7,12 @@ layers undiminished by the σ' of the layers in between.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sympy as sp
 
+from ..limits import LayerSize
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine
 from .symbolic import WIDTH
@@ -63,6 +65,16 @@ def check(layer: Layer, shape_in: Shape) -> None:
                          f"{shape_in[0]}")
 
 
+def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
+    """The dense layer's W and b, and the skip: P's n_out n_in more of each, or one
+    connection per entry (a_j = ... + x_j)."""
+    n_in, n_out = sizes[N_IN], sizes[N_OUT]
+    dense = n_out * (n_in + 1)
+    if layer.get("projection", False):
+        return LayerSize(parameters=dense + n_out * n_in, connections=2 * n_out * n_in)
+    return LayerSize(parameters=dense, connections=n_out * n_in + n_out)
+
+
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """g_l = ∂C/∂a_l bound (the skip passes it back); δ_l = J_σ(z_l)ᵀ g_l; ∂C/∂W_l = δ_l
     a_(l-1)ᵀ, ∂C/∂b_l = δ_l, and with a projection ∂C/∂P_l = g_l a_(l-1)ᵀ."""
@@ -104,7 +116,7 @@ KIND = Kind(
     options={"units": Option(positive_int, "a positive integer (default: the input's width)"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name", "tanh"),
              "projection": Option(lambda v: isinstance(v, bool), "true or false", False)},
-    maps=maps, check=check, backward=backward, pass_back=pass_back, latex=latex,
+    maps=maps, check=check, backward=backward, pass_back=pass_back, latex=latex, size=size,
     explains=r"The skip adds the block's input to its output, so the input reaches the cost "
              r"along two roads: through the layer, $W_l^{T} \delta_l$, and straight along the "
              r"skip, $g_l = \partial C / \partial a_l$ itself (or $P_l^{T} g_l$ through a "
