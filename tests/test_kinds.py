@@ -257,3 +257,27 @@ def test_construction_proves_a_pooled_convolution_through_its_map_after_sigma():
                                 Layer("dense", units=2, activation="sigmoid")], inputs=[1, 8])
     proof = symbp.prove(symbp.derive(net), "construction")
     assert proof.holds and proof.method == "construction", proof.summary()
+
+
+def test_prove_general_proves_the_kinds_it_is_given(capsys):
+    assert main(["prove", "--general", "--layers", "residual,dense:2"]) == 0
+    out = capsys.readouterr().out
+    assert "through layer l + 1 (its map and its skip)" in out  # the kinds' induction
+    assert "proved (general)" in out and "widths c_l" not in out  # residual: the n_l family
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["residual,residual,dense"], "takes two layers"),
+    (["residual,dense", "--inputs", "3"], "drop --inputs"),
+    (["residual:activation=relu,dense", "--activation", "tanh"], "differ; give one"),
+    (["residual,dense", "--order", "2"], "dense layers only"),
+])
+def test_prove_general_refuses_layers_it_cannot_take_in_one_line(capsys, args, message):
+    assert main(["prove", "--general", "--layers", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_the_theorem_does_not_override_a_layers_own_activation():
+    with pytest.raises(ValueError, match="activation 'relu' is not the theorem's activation"):
+        symbp.theorem("tanh", layers=(Layer("residual", activation="relu"), Layer("dense")))

@@ -20,6 +20,7 @@ from typing import Any
 from ..core import limits, registry
 from ..core.deadline import Deadline, TimedOut
 from ..core.derivation import Derivation
+from ..core.layers import Layer
 from ..core.network import NETWORK_KEYS, Network
 from ..core.second_order import derive
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
@@ -181,6 +182,31 @@ def _cmd_prove(args) -> int:
     return _exit_code(proof)
 
 
+def _general_layers(args) -> tuple[Layer, Layer] | None:
+    """--layers HIDDEN,OUTPUT with --general: the kind of every hidden layer, then the output
+    layer's (the theorem's depth and widths stay symbolic)."""
+    if getattr(args, "layers", None) is None:
+        return None
+    if len(args.layers) != 2:
+        raise BadInput(f"--general --layers takes two layers, the hidden layers' kind and the "
+                       f"output layer's (e.g. residual,dense:2); got {len(args.layers)}")
+    if args.order == 2:
+        raise BadInput("--general --order 2 proves dense layers only; drop --layers")
+    if getattr(args, "inputs", None) is not None:
+        raise BadInput("--general proves every width; drop --inputs")
+    hidden, out = ({k: v for k, v in t.items() if k != "kind"} for t in args.layers)
+    return Layer(args.layers[0]["kind"], hidden), Layer(args.layers[1]["kind"], out)
+
+
+def _general_activations(args, kinds: tuple[Layer, Layer]) -> tuple[str, str | None]:
+    """The theorem's hidden and output activations: --activation, else the layers' own."""
+    hidden, out = (dict(layer.options).get("activation") for layer in kinds)
+    if args.activation and hidden and hidden != args.activation:
+        raise BadInput(f"--activation {args.activation} and the hidden layer's activation="
+                       f"{hidden} differ; give one")
+    return args.activation or hidden or "generic", out
+
+
 def _cmd_prove_general(args) -> int:
     """``prove --general``: the theorem for every depth and width; one activation, one cost."""
     given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)] + (
@@ -190,9 +216,16 @@ def _cmd_prove_general(args) -> int:
     if isinstance(args.activation, list):
         raise BadInput("--general takes one --activation (the hidden layers'); "
                        f"got {','.join(args.activation)}")
+    kinds = _general_layers(args)
     prover = second_order_theorem if args.order == 2 else theorem
     try:
-        proof = prover(args.activation or "generic", args.cost or "mse", timeout=args.timeout)
+        if kinds is None:
+            proof = prover(args.activation or "generic", args.cost or "mse",
+                           timeout=args.timeout)
+        else:
+            activation, output = _general_activations(args, kinds)
+            proof = theorem(activation, args.cost or "mse", output=output,
+                            timeout=args.timeout, layers=kinds)
     except ValueError as error:
         raise BadInput(str(error)) from None
     if args.order == 2:

@@ -101,7 +101,11 @@ def _templates(layers, hidden, out) -> tuple[Template, Template]:
     if layers is None:
         return DENSE, DENSE
     made = []
-    for layer, act in zip(layers, (hidden, out)):
+    for layer, act, given in zip(layers, (hidden, out), ("activation", "output")):
+        stated = dict(layer.options).get("activation", act.name)
+        if stated != act.name:  # the theorem's activations are its arguments: say so
+            raise ValueError(f"the {layer.kind} layer's activation {stated!r} is not the "
+                             f"theorem's {given} {act.name!r}; give it as {given}={stated!r}")
         spec = LayerSpec(layer.kind, {**dict(layer.options), "activation": act.name})
         made.append(Template.of(spec))
     return made[0], made[1]
