@@ -250,4 +250,4 @@ def test_the_example_network_file_is_proved(capsys):
     example = Path(__file__).resolve().parent.parent / "examples" / "conv1d.toml"
     assert main(["prove", str(example), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "proved (local)" in out
+    assert "proved (expand): the three routes agree" in out  # auto: all three routes
