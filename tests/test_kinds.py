@@ -288,3 +288,17 @@ def test_train_refuses_a_network_of_layer_kinds_in_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "dense networks only" in err and "residual" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_theorem_cache_knows_a_kind_registered_again_with_other_maps(monkeypatch):
+    """theorem() keeps its results per process: a kind whose maps change is proved again."""
+    layers_given = (Layer("residual", projection=True), Layer("dense", units=2))
+    assert symbp.theorem("tanh", layers=layers_given).holds  # now cached
+    right = layers.KINDS["residual"]
+
+    def no_highway_maps(layer):
+        m = right.maps(layer)
+        return dataclasses.replace(m, skip_vjp=dataclasses.replace(m.skip_vjp, formula=sp.S.Zero))
+
+    monkeypatch.setitem(layers.KINDS, "residual", dataclasses.replace(right, maps=no_highway_maps))
+    assert not symbp.theorem("tanh", layers=layers_given).holds

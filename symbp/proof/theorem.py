@@ -345,7 +345,7 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     entries_read = (hidden, out, cost_entry, registry.ACTIVATIONS["softmax"])
     key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read), layers,
-           getattr(recursion, "__name__", ""), behaviour(recursion))
+           _kinds_meaning(layers), getattr(recursion, "__name__", ""), behaviour(recursion))
     if key not in _CACHE:
         proof = prove_theorem(activation, cost, output=output, recursion=recursion, layers=layers,
                               timeout=timeout)
@@ -353,6 +353,15 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
             return proof
         _CACHE[key] = proof
     return copy.deepcopy(_CACHE[key])
+
+
+def _kinds_meaning(layers: tuple[LayerSpec, LayerSpec] | None) -> tuple[str, ...]:
+    """What the layers' kinds compute, as text of every map's formula: a kind registered
+    again under the same name with other maps is another key of the cache."""
+    if layers is None:
+        return ()
+    return tuple(sp.srepr(m.formula) for layer in layers
+                 for _, m in Template.of(layer).maps.all())
 
 
 def covers(d: Derivation) -> str:
