@@ -86,26 +86,24 @@ def timed(entries: dict, rounds: int, number: int) -> dict[str, float]:
     return best
 
 
-def run(rounds: int, number: int) -> list[dict]:
+def against_torch(d, model, params, x_shape: tuple[int, ...], outputs: int, rounds: int,
+                  number: int) -> list[dict]:
+    """symbp's NumPy module and numba kernel of ``d`` against torch autograd on ``model``
+    (the same weights, ``params``), each checked to 1e-10 first, at every batch size."""
     import torch
 
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    d = symbp.derive(network())
-    model = torch_model(torch)
-    params = parameters_of(model)
     numpy_f = symbp.lambdify(d)
     with tempfile.TemporaryDirectory() as cache:  # an empty cache: the compile is timed
         os.environ["SYMBP_CACHE_DIR"] = cache
         start = time.perf_counter()
         numba_f = symbp.lambdify(d, "numba")
-        numba_f.grad(np.zeros((2, WIDTH)), np.zeros((2, OUTPUTS)), params)
+        numba_f.grad(np.zeros((2, *x_shape)), np.zeros((2, outputs)), params)
         compile_seconds = time.perf_counter() - start
     weights = list(model.parameters())
     cells = []
     for batch in BATCHES:
-        x, y = rng.normal(size=(batch, WIDTH)), rng.uniform(size=(batch, OUTPUTS))
+        x, y = rng.normal(size=(batch, *x_shape)), rng.uniform(size=(batch, outputs))
         tx, ty = torch.tensor(x), torch.tensor(y)
 
         def torch_grad():
@@ -130,7 +128,18 @@ def run(rounds: int, number: int) -> list[dict]:
     return cells
 
 
-def report(cells: list[dict], load: tuple, versions: str) -> str:
+def run(rounds: int, number: int) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = torch_model(torch)
+    return against_torch(symbp.derive(network()), model, parameters_of(model), (WIDTH,),
+                         OUTPUTS, rounds, number)
+
+
+def ratio_table(cells: list[dict]) -> tuple[list[str], list[str]]:
+    """The table of times per batch with numba / torch, and a verdict per target."""
     names = list(cells[0]["best"])
     lines = ["| batch | " + " | ".join(f"{n} µs" for n in names) + " | symbp numba / torch |",
              "|---:|" + "---:|" * (len(names) + 1)]
@@ -146,21 +155,31 @@ def report(cells: list[dict], load: tuple, versions: str) -> str:
         else:
             verdicts.append(f"- batch {cell['batch']:,}, within 1.5× of torch: {ratio:.2f}×: "
                             + ("**met**" if ratio <= 1.5 else "**missed**"))
+    return lines, verdicts
+
+
+def closing(cells: list[dict], load: tuple, versions: str, script: str) -> list[str]:
+    """How the figures were taken, the machine, and how to rerun."""
+    return ["Every competitor was checked against torch's gradient to 1e-10 before timing; "
+            "each figure is the minimum time per call over shuffled rounds in one process, "
+            "one thread everywhere (BLAS, numba, `torch.set_num_threads(1)`); the numba "
+            f"kernel's one-time compile (an empty cache, the first call included: "
+            f"{cells[0]['compile']:.1f} s) is not in the figures.",
+            f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
+            f"and {load[1]:.2f} after (a shared machine: other jobs ran during the run); "
+            f"{versions}.", f"Rerun: `python bench/{script} --write` (`--quick` for fewer "
+            "rounds)."]
+
+
+def report(cells: list[dict], load: tuple, versions: str) -> str:
+    lines, verdicts = ratio_table(cells)
     lines += ["", f"A residual network of [{WIDTH}]*{BLOCKS}: {WIDTH} inputs, {BLOCKS} residual "
               f"blocks a = tanh(W x + b) + x, a dense sigmoid output of {OUTPUTS}, MSE summed "
               "over the batch; float64. The gradient of every parameter per call: symbp's "
               "generated `grad(x, y, params)` (NumPy module, numba kernel) and torch autograd "
               "on nn.Linear blocks with the skip (`torch.autograd.grad`).", "",
               "Targets, as ratios of this run:", "", *verdicts, "",
-              "Every competitor was checked against torch's gradient to 1e-10 before timing; "
-              "each figure is the minimum time per call over shuffled rounds in one process, "
-              "one thread everywhere (BLAS, numba, `torch.set_num_threads(1)`); the numba "
-              f"kernel's one-time compile (an empty cache, the first call included: "
-              f"{cells[0]['compile']:.1f} s) is not in the figures.",
-              f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
-              f"and {load[1]:.2f} after (a shared machine: other jobs ran during the run); "
-              f"{versions}.", "Rerun: `python bench/kinds.py --write` (`--quick` for fewer "
-              "rounds)."]
+              *closing(cells, load, versions, "kinds.py")]
     return "\n".join(lines)
 
 
@@ -174,7 +193,8 @@ def _cpu() -> str:
     return platform.machine()
 
 
-def main() -> None:
+def main_with(run, report, title: str, rounds: tuple[int, int], quick: tuple[int, int]) -> None:
+    """Run, print and (--write) put the section ``title`` into BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
@@ -184,7 +204,7 @@ def main() -> None:
 
     random.seed(0)
     before = os.getloadavg()[0]
-    cells = run(*((5, 20) if args.quick else (31, 50)))
+    cells = run(*(quick if args.quick else rounds))
     versions = (f"Python {platform.python_version()}, NumPy {np.__version__}, numba "
                 f"{numba.__version__}, torch {torch.__version__}")
     text = report(cells, (before, os.getloadavg()[0]), versions)
@@ -192,8 +212,11 @@ def main() -> None:
     if args.write:
         from _report import write_section  # bench/_report.py
 
-        write_section(Path(__file__).resolve().parent.parent / "BENCHMARKS.md",
-                      "Layer kinds: a residual network", text)
+        write_section(Path(__file__).resolve().parent.parent / "BENCHMARKS.md", title, text)
+
+
+def main() -> None:
+    main_with(run, report, "Layer kinds: a residual network", (31, 50), (5, 20))
 
 
 if __name__ == "__main__":
