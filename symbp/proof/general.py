@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..core import registry
+from ..core.layers.base import written_out
 from .exact import first_difference
 from .indexed import (
     DELTA,
@@ -205,26 +206,6 @@ def _instance(identity: Identity, widths: dict[sp.Expr, int]):
     at = ", ".join(f"{_name(w)} = {v}" for w, v in widths.items())
     point = points[found[0][1] - 1]
     return (at, point if len(point) == 2 else (point[0], 1), found[1]), len(points)
-
-
-def written_out(expr: sp.Basic) -> sp.Expr:
-    """Every sum with numbers for limits as its terms, inner sums first (Kronecker deltas of
-    numbers evaluate as the terms are built). A sum with a symbolic limit stays a sum, unless
-    its body does not involve its index."""
-    if isinstance(expr, sp.Sum):
-        body = written_out(expr.function)
-        for index, first, last in expr.limits:
-            if not body.has(index):
-                body = body * (last - first + 1)
-            elif first.is_Integer and last.is_Integer:
-                body = sp.Add(*[body.xreplace({index: v})
-                                for v in range(int(first), int(last) + 1)])
-            else:
-                body = sp.Sum(body, (index, first, last))
-        return body
-    if not expr.args or isinstance(expr, sp.Indexed):
-        return expr  # type: ignore[return-value]
-    return expr.func(*[written_out(arg) for arg in expr.args])
 
 
 def _name(width: sp.Expr) -> str:

@@ -96,11 +96,14 @@ def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
 
 def written_out(expr: sp.Basic) -> sp.Expr:
     """Every sum with numbers for limits as its terms (inner sums first), Piecewise and
-    Kronecker deltas of numbers evaluated as the terms are built."""
+    Kronecker deltas of numbers evaluated as the terms are built. A sum with a symbolic limit
+    stays a sum, unless its body does not involve its index (then it is a product)."""
     if isinstance(expr, sp.Sum):
         body = written_out(expr.function)
         for index, first, last in expr.limits:
-            if first.is_Integer and last.is_Integer:
+            if not body.has(index):
+                body = body * (last - first + 1)
+            elif first.is_Integer and last.is_Integer:
                 body = sp.Add(*[body.xreplace({index: v}) for v in range(int(first),
                                                                         int(last) + 1)])
             else:
