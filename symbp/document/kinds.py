@@ -269,10 +269,27 @@ def _layer(d: Derivation, r: Resolved) -> KindLayer:
 
 
 def _vector(r: Resolved, sigma: str) -> dict[str, str]:
-    """Layer r in vector notation, from its kind; a kind without ``latex`` fails, naming it."""
-    if r.kind.latex is None:
-        raise ValueError(f"layer kind {r.kind.name!r} has no latex forms for the documents")
-    return r.kind.latex(r.layer, str(r.index), str(r.index - 1), sigma)
+    """Layer r in vector notation, from its kind; for a kind without ``latex``, the forms
+    any kind has (its maps' Jacobians named, not written: the entries below write them)."""
+    l, below = str(r.index), str(r.index - 1)
+    if r.kind.latex is not None:
+        return r.kind.latex(r.layer, l, below, sigma)
+    maps = r.maps
+    skip = maps.skip is not None
+    forward = rf"z_{{{l}}} = f_{{{l}}}(a_{{{below}}}), \qquad a_{{{l}}} = {sigma}(z_{{{l}}})"
+    forms = {"forward": forward + (rf" + s_{{{l}}}(a_{{{below}}})" if skip else ""),
+             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
+             "input": rf"g_{{{below}}} = \bigl(\partial z_{{{l}}} / \partial a_{{{below}}}"
+                      rf"\bigr)^{{T}} \delta_{{{l}}}" + (
+                          rf" + \bigl(\partial s_{{{l}}} / \partial a_{{{below}}}\bigr)^{{T}} "
+                          rf"g_{{{l}}}" if skip else "")}
+    in_skip = {t.name for t in maps.skip.params} if maps.skip is not None else set()
+    for p in maps.params:
+        name = _param_name(r, p.name)
+        through, by = ("s", "g") if p.name in in_skip else ("z", "\\delta")
+        forms[p.name] = (rf"\bigl(\partial {through}_{{{l}}} / \partial {name}_{{{l}}}\bigr)"
+                         rf"^{{T}} {by}_{{{l}}}")
+    return forms
 
 
 def _described(r: Resolved, activation: str) -> str:

@@ -260,14 +260,15 @@ class Construction:
                     kind = d.net.resolved[m - 1].kind.name
                     z_says = a_says = f"the {kind} layer's maps"
                     a_rule = {**dict(zip(previous, inputs)), **dict(zip(z, pre))}
+                back = {**dict(zip(inputs, previous)), **dict(zip(pre, z))}
                 problem = self._replaced(z, dict(zip(previous, inputs)), z_want,
                                          f"the composed forward pass z_{m} = {z_says}")
-                if problem is not None:
+                if problem is not None and not _built_alike(z, z_want, back):
                     return problem
                 a = [composition[s] for s in d.a_symbols(m)]
                 problem = self._replaced(a, a_rule, a_want,
                                          f"the composed forward pass a_{m} = {a_says}")
-                if problem is not None:
+                if problem is not None and not _built_alike(a, a_want, back):
                     return problem
                 previous = a
         except Exception as error:  # a composition that is not even a mapping of them
@@ -325,6 +326,15 @@ class Construction:
         if isinstance(residual, str):
             return residual
         return None if residual == 0 else short(residual)
+
+
+def _built_alike(got: list, want: list, values: dict) -> bool:
+    """Whether ``want`` with the layer's inputs and pre-activations set to their composed
+    values is ``got``, node for node: the maps applied to the layer below's composition
+    build the same expression (equal trees are equal). This is where the replacement cannot
+    look: SymPy spreads a number over a sum (x/2 of a skip multiplies a_(l-1)'s terms)."""
+    return len(got) == len(want) and all(
+        g == w.xreplace(values) for g, w in zip(got, want))
 
 
 def _replace(e: sp.Basic, rule: dict, memo: dict[int, sp.Basic],
