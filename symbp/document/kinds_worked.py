@@ -20,7 +20,7 @@ from ..printing.latex import Printer, aligned
 from ..printing.width import width
 from .kinds_numbers import LayerExample, LayerNumbers, evaluate_layers
 from .numbers import PRECISION, decimal_text
-from .worked import _NUMBER_LIST, _Shower, worked_json
+from .worked import _NUMBER_LIST, _matrix_rows, _Shower, worked_json
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,8 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
     show = _Shower(P, ex.digits)
     resolved = d.net.resolved
 
-    def rows_of(lhs: str, M: sp.Matrix, rule: str = "") -> tuple[str, str]:
-        prefix = f"{rule} = " if rule else ""
-        return lhs, prefix + show.matrix(M, budget=P.room(lhs) - width(prefix))
+    def rows_of(lhs: str, M: sp.Matrix) -> tuple[str, str]:
+        return lhs, show.matrix(M, budget=P.room(lhs))
 
     given = [f"x = {show.matrix(_grid(ex.x, resolved[0].shape_in))}",
              f"y = {show.matrix(_grid(ex.y, resolved[-1].shape_out))}",
@@ -77,10 +76,10 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
                  for name, M in n.grads[l - 1].items()]
         backward.append(aligned([rows_of(rf"\delta_{{{l}}}", _grid(n.delta[l - 1], z_shape)),
                                  *grads]))
-        update.append(aligned([
-            rows_of(rf"{_name(r, name)}^{{\text{{new}}}}", M,
-                    rf"{_name(r, name)} - \eta\, \frac{{\partial C}}{{\partial {_name(r, name)}}}")
-            for name, M in n.updated[l - 1].items()]))
+        update.append(aligned([  # the matrix on a row of its own where it fits there only
+            row for name, M in n.updated[l - 1].items() for row in _matrix_rows(
+                P, show, rf"{_name(r, name)}^{{\text{{new}}}}",
+                rf"{_name(r, name)} - \eta\, \frac{{\partial C}}{{\partial {_name(r, name)}}}", M)]))
     return KindsWorked(
         digits=ex.digits, precision=PRECISION,
         eta=show.number(ex.learning_rate),
