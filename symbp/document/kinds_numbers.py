@@ -132,17 +132,19 @@ def _tensor(value: object, shape: tuple[int, ...], where: str, flat: bool = True
     if flat and isinstance(value, list) and len(value) == size and len(shape) > 1 and \
             not any(isinstance(v, list) for v in value):
         return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if _shape_of(value) != shape:
+    found = _shape_of(value)
+    if found != shape:
         expected = f"shape {shape}" + (f" (or a flat list of {size})" if flat and len(shape) > 1
                                        else "")
-        raise ValueError(f"{where} has shape {_shape_of(value)}; expected {expected}")
+        got = f"is {found}" if isinstance(found, str) else f"has shape {found}"
+        raise ValueError(f"example: {where} {got}; expected {expected}")
     entries: list[sp.Expr] = []
     _flatten(value, where, entries)
     return entries
 
 
 def _shape_of(value: object) -> tuple[int, ...] | str:
-    """The shape of a regular nested list, or "ragged" / "a number"."""
+    """The shape of a regular nested list, or what it is instead: "ragged", "a number"."""
     if not isinstance(value, list):
         return "a number" if not isinstance(value, dict) else "a table"
     if not value:

@@ -76,10 +76,12 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
                  for name, M in n.grads[l - 1].items()]
         backward.append(aligned([rows_of(rf"\delta_{{{l}}}", _grid(n.delta[l - 1], z_shape)),
                                  *grads]))
-        update.append(aligned([  # the matrix on a row of its own where it fits there only
-            row for name, M in n.updated[l - 1].items() for row in _matrix_rows(
-                P, show, rf"{_name(r, name)}^{{\text{{new}}}}",
-                rf"{_name(r, name)} - \eta\, \frac{{\partial C}}{{\partial {_name(r, name)}}}", M)]))
+        rows = []
+        for name, M in n.updated[l - 1].items():  # M on a row of its own if it fits only there
+            p = _name(r, name)
+            rows += _matrix_rows(P, show, rf"{p}^{{\text{{new}}}}",
+                                 rf"{p} - \eta\, \frac{{\partial C}}{{\partial {p}}}", M)
+        update.append(aligned(rows))
     return KindsWorked(
         digits=ex.digits, precision=PRECISION,
         eta=show.number(ex.learning_rate),
