@@ -82,6 +82,7 @@ class LayerNumbers:
     a: list[list[sp.Expr]]
     cost: sp.Expr
     delta: list[list[sp.Expr]]
+    g: list[list[sp.Expr] | None]  # g_l = ∂C/∂a_l where the recursion binds it (a skip)
     grads: list[dict[str, sp.Matrix]]
     updated: list[dict[str, sp.Matrix]]
 
@@ -210,16 +211,19 @@ def evaluate_layers(d: Derivation, example: LayerExample | dict) -> LayerNumbers
         return found.applyfunc(lambda v: settle(v, what))
 
     delta: dict[int, sp.Matrix] = {}
+    g: dict[int, sp.Matrix] = {}
     for l in range(d.L, 0, -1):  # g_l (where a skip binds it) before δ_l, which reads it
         if l in trace.grads:
-            values.update(zip(d.grad_symbols(l), valued(trace.grads[l], f"g_{l}")))
+            g[l] = valued(trace.grads[l], f"g_{l}")
+            values.update(zip(d.grad_symbols(l), g[l]))
         delta[l] = valued(trace.deltas[l], f"delta_{l}")
         values.update(zip(d.delta_symbols(l), delta[l]))
     grads = [{name: valued(trace.param_grads[(l, name)], f"dC/d{name}_{l}")
               for name in d.layer_parameters(l)} for l in d.layers]
     updated = [{name: M - ex.learning_rate * grads[l][name] for name, M in params.items()}
                for l, params in enumerate(ex.params)]
-    return LayerNumbers(ex, z, a, cost, [list(delta[l]) for l in d.layers], grads, updated)
+    return LayerNumbers(ex, z, a, cost, [list(delta[l]) for l in d.layers],
+                        [list(g[l]) if l in g else None for l in d.layers], grads, updated)
 
 
 # ---------------------------------------------------------------- either kind of network

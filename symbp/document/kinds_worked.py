@@ -35,7 +35,7 @@ class KindsWorked:
     parameters: str  # display: every parameter of every layer
     forward: list[str]  # display per layer: z_l and a_l
     cost: str  # display
-    backward: list[str]  # display per layer: δ_l and each parameter's gradient
+    backward: list[str]  # display per layer: g_l where bound, δ_l, each parameter's gradient
     update: list[str]  # display per layer: its parameters after one step
 
 
@@ -74,7 +74,10 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
                                 rows_of(f"a_{{{l}}}", _grid(n.a[l - 1], r.shape_out))]))
         grads = [rows_of(rf"\frac{{\partial C}}{{\partial {_name(r, name)}}}", M)
                  for name, M in n.grads[l - 1].items()]
-        backward.append(aligned([rows_of(rf"\delta_{{{l}}}", _grid(n.delta[l - 1], z_shape)),
+        g = n.g[l - 1]  # shown where a parameter's gradient reads it (a projection's)
+        given_g = [] if g is None else [rows_of(f"g_{{{l}}}", _grid(g, r.shape_out))]
+        backward.append(aligned([*given_g,
+                                 rows_of(rf"\delta_{{{l}}}", _grid(n.delta[l - 1], z_shape)),
                                  *grads]))
         rows = []
         for name, M in n.updated[l - 1].items():  # M on a row of its own if it fits only there
