@@ -7,7 +7,8 @@ from .core.derivation import DISPLAY_HOOKS, Derivation
 from .core.network import Network
 from .document.claimed import Report, check_claims
 from .document.kinds import document
-from .document.numbers import Example, evaluate
+from .document.kinds_numbers import LayerExample, check_example
+from .document.numbers import Example
 from .document.steps import backprop_summary
 from .proof.curvature import prove_second_order
 from .proof.prove import Proof, prove
@@ -17,7 +18,7 @@ from .render.formats import Build, Skipped, check_format
 
 def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
            timings: bool = False, title: str | None = None,
-           example: Example | dict | None = None, file: str | None = None,
+           example: Example | LayerExample | dict | None = None, file: str | None = None,
            second: Proof | None = None) -> str | bytes:
     """The derivation of ``d`` in the format ``fmt``: any format ``symbp derive --format``
     writes (``symbp.render.formats.FORMATS``: tex, md, pdf, html, slides, ipynb, json, py,
@@ -30,7 +31,8 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
 
     ``proof`` defaults to ``prove(d)``; ``title`` (plain text, escaped here) replaces the
     default title. ``example``, a ``symbp.Example`` or a dict with its fields (x, y,
-    weights, biases, learning_rate, digits), adds a worked example with numbers;
+    weights, biases, learning_rate, digits; for a network of layer kinds ``params``, one dict
+    per layer, in place of weights and biases), adds a worked example with numbers;
     ValueError names a value that does not fit the network, a format that cannot be made
     for it, or a file the format does not write. A derivation of order 2
     (``symbp.derive(net, order=2)``) renders its second order too ("second_order", and
@@ -52,7 +54,7 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
     if reason is not None:
         raise ValueError(f"cannot render {fmt!r}: {reason}")
     if example is not None:
-        evaluate(d, example)  # numbers that do not fit the network fail before the proof runs
+        check_example(d, example)  # numbers that do not fit the network fail before the proof runs
     if second is not None and not isinstance(second, Proof):
         raise ValueError(f"render() needs second=None or a symbp.Proof, got "
                          f"{type(second).__name__}")

@@ -34,7 +34,8 @@ def command(args: argparse.Namespace) -> int:
         job = config.load(args.network)
         text = config.read_bounded(Path(args.claimed))
         claimed = json.loads(text, parse_float=Decimal)
-        report = check(job.net, claimed, example=job.example)
+        report = check(job.net, claimed,
+                       example=job.example)  # type: ignore[arg-type]  # kinds: refused there
     except json.JSONDecodeError as error:
         raise BadInput(f"{args.claimed}: invalid JSON: {error}") from None
     except RecursionError:

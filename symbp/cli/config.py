@@ -19,6 +19,8 @@
     biases = [0.35, 0.6]               # per layer: one shared number, or a list
     learning_rate = 0.5
     digits = 9                         # significant digits shown
+    # a network of [[layers]] gives params = [{W = ..., b = ...}, ...] in place of weights and
+    # biases: one table per layer, each parameter nested in its own shape (examples/conv1d.toml)
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from pathlib import Path
 from ..core import limits
 from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
-from ..document.numbers import Example, evaluate
+from ..document.kinds_numbers import LayerExample, check_example, read_example
+from ..document.numbers import Example
 from ..proof.prove import METHODS
 from ..render.formats import DEFAULT_FORMATS, check_format
 from ..render.formats import FORMATS as _REGISTRY
@@ -53,7 +56,7 @@ class Job:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     timings: bool = False
     explicit_formats: bool = False  # asked for by the user: one that cannot be made is an error
-    example: Example | None = None  # numbers for the worked example
+    example: Example | LayerExample | None = None  # numbers for the worked example
     source: str = field(default="command line")
     warnings: list[str] = field(default_factory=list)
     train: dict = field(default_factory=dict)  # the [train] table, as written
@@ -104,6 +107,7 @@ EXAMPLE = {
     "y": (lambda v: isinstance(v, list), "a list of numbers"),
     "weights": (lambda v: isinstance(v, list), "a list of matrices, one per layer"),
     "biases": (lambda v: isinstance(v, list), "a list with a number or a list per layer"),
+    "params": (lambda v: isinstance(v, list), "a list of tables, one per layer (layer kinds)"),
     "learning_rate": _NUMBER,
     "digits": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
 }
@@ -191,8 +195,8 @@ def load(path: str | Path) -> Job:
     if "example" in data:
         _check_table(data["example"], EXAMPLE, f"{path} [example]")
         try:
-            job.example = Example.from_dict(data["example"])
-            evaluate(derive(net), job.example)  # numbers the network cannot take fail here
+            job.example = read_example(net, data["example"])
+            check_example(derive(net), job.example)  # numbers the network cannot take fail here
         except ValueError as error:
             raise ConfigError(f"{path}: {error}") from None
     job.train = data.get("train", {})

@@ -24,15 +24,17 @@ from ..printing import forms
 from ..printing.latex import Printer
 from ..proof.prove import Proof
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
+from .kinds_numbers import LayerExample
+from .kinds_worked import KindsWorked, kinds_worked
 from .numbers import Example as WorkedExample
 from .proof import ProofPart, proof_part
 from .text import rich
 
 OMITTED = ("The path of influence written out weight by weight, the tree of dependencies of one "
-           "weight, the count of repeated products, the expression swell, the theorem for every "
-           "width and depth and the worked example with numbers are written for dense layers "
-           "only in this version of symbp, so this document leaves them out for this network "
-           "rather than show the formulas of a dense layer under a layer of another kind.")
+           "weight, the count of repeated products, the expression swell and the theorem for every "
+           "width and depth are written for dense layers only in this version of symbp, so this "
+           "document leaves them out for this network rather than show the formulas of a dense "
+           "layer under a layer of another kind.")
 
 
 @dataclass(frozen=True)
@@ -71,20 +73,22 @@ class KindsDocument:
     proof: ProofPart
     updates: str  # LaTeX display, aligned
     omitted: str  # plain text: what is left out, and why
-    example_note: str  # plain text, empty unless a worked example was asked for
+    worked: KindsWorked | None  # the worked example with numbers, when one was given
 
 
 def document(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
-             example: WorkedExample | dict | None = None) -> Document | KindsDocument:
+             example: WorkedExample | LayerExample | dict | None = None,
+             ) -> Document | KindsDocument:
     """The derivation document for ``d``: the seed's (``build``) for a network of dense layers,
     else the layer kinds' (``build_kinds``)."""
     if d.net.dense:
-        return build(d, proof, timings=timings, title=title, example=example)
+        return build(d, proof, timings=timings, title=title,
+                     example=example)  # type: ignore[arg-type]  # a dense network's example
     return build_kinds(d, proof, timings=timings, title=title, example=example)
 
 
 def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: str | None = None,
-                example: WorkedExample | dict | None = None) -> KindsDocument:
+                example: LayerExample | WorkedExample | dict | None = None) -> KindsDocument:
     """The document of a network with layer kinds; ``proof`` must be a proof of ``d``."""
     check_subject(d, proof)
     net = d.net
@@ -109,10 +113,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         proof=_proof(d, proof_part(proof, timings)),
         updates=_updates(d),
         omitted=OMITTED,
-        example_note="" if example is None else (
-            "A worked example was given, but the example with numbers is written for dense "
-            "layers only, so it is left out of this document; the proof above holds for every "
-            "value of the input and the parameters."),
+        worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]
     )
 
 

@@ -74,13 +74,7 @@ class Example:
         ValueError names the bad value and what it should be.
         """
         L = len(widths) - 1
-        if isinstance(self.digits, bool) or not isinstance(self.digits, int) \
-                or not 1 <= self.digits <= MAX_DIGITS:
-            raise ValueError(f"example: digits must be a whole number from 1 to {MAX_DIGITS}; "
-                             f"got {self.digits!r}")
-        eta = _number(self.learning_rate, "learning_rate")
-        if eta <= 0:
-            raise ValueError(f"example: learning_rate must be positive; got {self.learning_rate!r}")
+        eta = check_settings(self.digits, self.learning_rate)
         x = _vector(_lists(self.x), widths[0], "x", "n_0")
         y = _vector(_lists(self.y), widths[-1], "y", f"n_{L}")
         weights = _layers(_lists(self.weights), "weights", L)
@@ -100,6 +94,18 @@ class Exact:
     biases: list[sp.Matrix]
     learning_rate: sp.Rational
     digits: int
+
+
+def check_settings(digits: object, learning_rate: object) -> sp.Rational:
+    """The learning rate η as a Rational, after checking it and ``digits``; ValueError names
+    the bad one."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= MAX_DIGITS:
+        raise ValueError(f"example: digits must be a whole number from 1 to {MAX_DIGITS}; "
+                         f"got {digits!r}")
+    eta = _number(learning_rate, "learning_rate")
+    if eta <= 0:
+        raise ValueError(f"example: learning_rate must be positive; got {learning_rate!r}")
+    return eta
 
 
 def _lists(value: object) -> object:

@@ -18,10 +18,11 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document
 from ..document.kinds import KindsDocument, document
+from ..document.kinds_numbers import LayerExample
+from ..document.kinds_worked import worked_file
 from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
-from ..document.worked import worked_json
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.numba_codegen import numba_module_source
@@ -52,7 +53,7 @@ class Build:
     timings: bool = False
     workdir: Path | None = None  # where pdflatex works (the staging folder)
     timeout: float = DEFAULT_TIMEOUT  # seconds left for pdflatex
-    example: WorkedExample | None = None  # numbers for the worked example
+    example: WorkedExample | LayerExample | None = None  # numbers for the worked example
     wanted: tuple[str, ...] = ()  # the formats being made: their PDFs compile side by side
     notes: list[str] = field(default_factory=list)
     second: Proof | None = None  # the second-order proof, for a derivation of order 2
@@ -81,7 +82,8 @@ class Build:
         if self.second is None:
             raise Skipped("no second_order: it needs a derivation of order 2 (--order 2, "
                           "symbp.derive(net, order=2))")
-        return second_order_chapter(self.d, self.second, self.example)
+        return second_order_chapter(self.d, self.second,
+                                    self.example)  # type: ignore[arg-type]  # dense only
 
     @cached_property
     def second_order_tex(self) -> str:
@@ -211,7 +213,7 @@ def _json(b: Build) -> dict[str, bytes]:
     """proof.json, and worked.json when there is a worked example."""
     files = {"proof.json": b.proof.to_json().encode()}
     if b.example is not None:
-        files["worked.json"] = worked_json(b.d, b.example).encode()
+        files["worked.json"] = worked_file(b.d, b.example).encode()
     return files
 
 

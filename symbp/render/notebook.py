@@ -18,6 +18,7 @@ from nbformat import v4
 from ..core.network import Network
 from ..document.build import Document
 from ..document.kinds import KindsDocument
+from ..document.kinds_numbers import LayerExample
 from ..document.numbers import Example
 from ..numeric.trace import require_numeric
 
@@ -26,10 +27,13 @@ BATCH = 64
 
 
 def notebook(doc: Document | KindsDocument, net: Network,
-             example: Example | dict | None = None) -> str:
+             example: Example | LayerExample | dict | None = None) -> str:
     """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file."""
     if isinstance(doc, KindsDocument):
         return _written(_kinds_cells(doc, net))
+    if isinstance(example, LayerExample):
+        raise ValueError("a worked example with params is for a network of layer kinds; "
+                         "a network of dense layers takes weights and biases")
     cells: list[tuple[str, str]] = [
         ("md", f"# {doc.title}\n\n"
                "Backpropagation derived, proved and run with symbp. Run the cells from the top: "

@@ -1,0 +1,246 @@
+"""The worked example of a network of layer kinds: one training example's numbers, exactly.
+
+``LayerExample`` holds the input: x, y, each layer's parameters by name (a list of tables,
+one per layer, each tensor in its own shape, as the generated module's ``params`` takes
+them), the learning rate η and the digits to show. ``evaluate_layers`` runs the forward
+pass through each kind's own maps (``core.layers.forward``, the maps the derivation is built
+from), then the recursion's own trace (``d.recursion``: g_l where a skip binds it, δ_l,
+every ∂C/∂θ_l) with these numbers substituted, and one step of gradient descent. Exact
+rationals through every affine map; a value that is not rational carries ``PRECISION``
+significant digits, as in ``document.numbers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+
+import sympy as sp
+
+from ..core import layers
+from ..core.derivation import Derivation
+from ..core.layers import Resolved
+from ..core.network import Network
+from .numbers import DIGITS, Example, _lists, _number, check_settings, evaluate, settle
+
+KEYS = ("x", "y", "params", "learning_rate", "digits")
+
+
+@dataclass(frozen=True)
+class LayerExample:
+    """One training example for a network of layer kinds; numbers as given.
+
+    ``params`` holds one dict per layer, ``{"W": [[...]], "b": [...], "P": ...}``, each
+    parameter a nested list in its shape (a kernel of o × c × k as o lists of c lists of k
+    numbers), or one number that every entry shares. ``x`` (and ``y``) is nested in the
+    input's shape (channels × positions) or flat. Numbers read as in ``symbp.Example``.
+    """
+
+    x: list
+    y: list
+    params: list
+    learning_rate: object = sp.Rational(1, 2)
+    digits: int = DIGITS
+
+    @classmethod
+    def from_dict(cls, data: object) -> LayerExample:
+        """A LayerExample from a dict with the keys x, y, params, learning_rate, digits."""
+        if isinstance(data, LayerExample):
+            return data
+        if not isinstance(data, dict):
+            raise ValueError(f"example must be a dict with the keys {', '.join(KEYS)}; got "
+                             f"{type(data).__name__}")
+        unknown = [key for key in data if key not in KEYS]
+        if unknown:
+            raise ValueError(f"example: unknown key {unknown[0]!r} for a network of layer "
+                             f"kinds; valid keys: {', '.join(KEYS)}")
+        missing = [key for key in KEYS[:3] if key not in data]
+        if missing:
+            raise ValueError(f"example: key {missing[0]!r} is missing; give {', '.join(KEYS[:3])}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExactLayers:
+    """A LayerExample checked against a network: flat Rationals, parameters as the
+    derivation's matrices (first axis the rows, the others along the columns)."""
+
+    x: list[sp.Expr]
+    y: list[sp.Expr]
+    params: list[dict[str, sp.Matrix]]
+    learning_rate: sp.Rational
+    digits: int
+
+
+@dataclass(frozen=True)
+class LayerNumbers:
+    """Every value of one forward and backward pass; lists run over layers, layer 1 first.
+    Tensors are flat lists in row-major order; parameters are matrices as in ExactLayers."""
+
+    example: ExactLayers
+    z: list[list[sp.Expr]]
+    a: list[list[sp.Expr]]
+    cost: sp.Expr
+    delta: list[list[sp.Expr]]
+    g: list[list[sp.Expr] | None]  # g_l = ∂C/∂a_l where the recursion binds it (a skip)
+    grads: list[dict[str, sp.Matrix]]
+    updated: list[dict[str, sp.Matrix]]
+
+
+def check_layers(example: LayerExample | dict, resolved: list[Resolved]) -> ExactLayers:
+    """The example in exact numbers, every shape checked; ValueError names the bad value."""
+    ex = LayerExample.from_dict(example)
+    eta = check_settings(ex.digits, ex.learning_rate)
+    x = _tensor(ex.x, resolved[0].shape_in, "x")
+    y = _tensor(ex.y, resolved[-1].shape_out, "y")
+    given = _lists(ex.params)
+    L = len(resolved)
+    if not isinstance(given, list) or len(given) != L:
+        got = f"{len(given)}" if isinstance(given, list) else repr(given)
+        raise ValueError(f"example: params must hold one table per layer, {L} in all; got {got}")
+    return ExactLayers(x, y, [_layer_params(p, r) for p, r in zip(given, resolved)], eta,
+                       ex.digits)
+
+
+def _layer_params(given: object, r: Resolved) -> dict[str, sp.Matrix]:
+    l, names = r.index, ", ".join(r.parameters)
+    where = f"example: params[{l - 1}] (layer {l}, {r.kind.name})"
+    if not isinstance(given, dict):
+        raise ValueError(f"{where} must be a table of its parameters {names}; got {given!r:.60}")
+    unknown = [k for k in given if k not in r.parameters]
+    if unknown:
+        raise ValueError(f"{where} has an unknown parameter {unknown[0]!r}; layer {l}'s "
+                         f"parameters are {names}")
+    missing = [k for k in r.parameters if k not in given]
+    if missing:
+        raise ValueError(f"{where} has no {missing[0]!r}; layer {l}'s parameters are {names}")
+    found = {}
+    for name, shape in r.parameters.items():
+        entries = _tensor(given[name], shape, f"params[{l - 1}].{name} ({name}_{l})",
+                          flat=False, shared=True)
+        found[name] = sp.Matrix(shape[0], prod(shape[1:]), entries)
+    return found
+
+
+def _tensor(value: object, shape: tuple[int, ...], where: str, flat: bool = True,
+            shared: bool = False) -> list[sp.Expr]:
+    """The entries of a nested list shaped ``shape`` (or, with ``flat``, a flat list of as many
+    entries; with ``shared``, one number for all), row-major, as Rationals."""
+    value = _lists(value)
+    size = prod(shape)
+    if shared and not isinstance(value, list):
+        return [_number(value, where)] * size
+    if flat and isinstance(value, list) and len(value) == size and len(shape) > 1 and \
+            not any(isinstance(v, list) for v in value):
+        return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    found = _shape_of(value)
+    if found != shape:
+        expected = f"shape {shape}" + (f" (or a flat list of {size})" if flat and len(shape) > 1
+                                       else "")
+        got = f"is {found}" if isinstance(found, str) else f"has shape {found}"
+        raise ValueError(f"example: {where} {got}; expected {expected}")
+    entries: list[sp.Expr] = []
+    _flatten(value, where, entries)
+    return entries
+
+
+def _shape_of(value: object) -> tuple[int, ...] | str:
+    """The shape of a regular nested list, or what it is instead: "ragged", "a number"."""
+    if not isinstance(value, list):
+        return "a number" if not isinstance(value, dict) else "a table"
+    if not value:
+        return (0,)
+    inner = {_shape_of(v) for v in value}
+    if len(inner) != 1:
+        return "ragged"
+    (one,) = inner
+    if isinstance(one, str):
+        return (len(value),) if one == "a number" else one
+    return (len(value), *one)
+
+
+def _flatten(value: object, where: str, into: list[sp.Expr]) -> None:
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _flatten(v, f"{where}[{i}]", into)
+    else:
+        into.append(_number(value, where))
+
+
+# ---------------------------------------------------------------- the numbers
+
+
+def forward_layers(d: Derivation, x: list[sp.Expr], params: list[dict[str, sp.Matrix]],
+                   ) -> tuple[list[list[sp.Expr]], list[list[sp.Expr]]]:
+    """z_l and a_l for l = 1..L, through each kind's maps, in numbers."""
+    z, a, previous = [], [], x
+    for r in d.net.resolved:
+        l, act = r.index, d.net.activation(r.index)
+        if act.elementwise and act.formula is None:
+            raise ValueError(f"layer {l} uses the {act.name} activation, which has no formula "
+                             "to compute with; a worked example needs a concrete activation")
+
+        def apply(values: list, act=act, l=l) -> list:
+            return [settle(v, f"a_{l}") for v in act.apply(values)]
+
+        z_l, a_l = layers.forward(r, previous, params[l - 1], apply)
+        z.append([settle(v, f"z_{l}") for v in z_l])
+        a.append([settle(v, f"a_{l}") for v in a_l])
+        previous = a[-1]
+    return z, a
+
+
+def evaluate_layers(d: Derivation, example: LayerExample | dict) -> LayerNumbers:
+    """The worked example of ``d``: forward pass, cost, the recursion's δ and gradients, one
+    step of gradient descent."""
+    ex = check_layers(example, d.net.resolved)
+    z, a = forward_layers(d, ex.x, ex.params)
+    cost = settle(d.net.cost_entry.formula(a[-1], ex.y), "the cost")
+    values: dict[sp.Symbol, sp.Expr] = {**dict(zip(d.x, ex.x)), **dict(zip(d.y, ex.y))}
+    for l in d.layers:
+        for name, M in d.layer_parameters(l).items():
+            values.update(zip(M, ex.params[l - 1][name]))
+        values.update(zip(d.z_symbols(l), z[l - 1]))
+        values.update(zip(d.a_symbols(l), a[l - 1]))
+    trace = d.recursion
+
+    def valued(M: sp.Matrix, what: str) -> sp.Matrix:
+        found = M.xreplace(values)
+        if found.free_symbols:  # a bug of the recursion's trace, never of the input
+            raise RuntimeError(f"{what} kept the symbols {sorted(map(str, found.free_symbols))}")
+        return found.applyfunc(lambda v: settle(v, what))
+
+    delta: dict[int, sp.Matrix] = {}
+    g: dict[int, sp.Matrix] = {}
+    for l in range(d.L, 0, -1):  # g_l (where a skip binds it) before δ_l, which reads it
+        if l in trace.grads:
+            g[l] = valued(trace.grads[l], f"g_{l}")
+            values.update(zip(d.grad_symbols(l), g[l]))
+        delta[l] = valued(trace.deltas[l], f"delta_{l}")
+        values.update(zip(d.delta_symbols(l), delta[l]))
+    grads = [{name: valued(trace.param_grads[(l, name)], f"dC/d{name}_{l}")
+              for name in d.layer_parameters(l)} for l in d.layers]
+    updated = [{name: M - ex.learning_rate * grads[l][name] for name, M in params.items()}
+               for l, params in enumerate(ex.params)]
+    return LayerNumbers(ex, z, a, cost, [list(delta[l]) for l in d.layers],
+                        [list(g[l]) if l in g else None for l in d.layers], grads, updated)
+
+
+# ---------------------------------------------------------------- either kind of network
+
+
+def read_example(net: Network, data: object) -> Example | LayerExample:
+    """The worked example a network takes: ``symbp.Example`` (weights, biases) for a network
+    of dense layers, ``LayerExample`` (params) for one of layer kinds."""
+    if isinstance(data, Example | LayerExample):
+        return data
+    return Example.from_dict(data) if net.dense else LayerExample.from_dict(data)
+
+
+def check_example(d: Derivation, example: object) -> None:
+    """Run the worked example, so that numbers the network cannot take fail (ValueError)
+    before anything else is done."""
+    if d.net.dense:
+        evaluate(d, example)  # type: ignore[arg-type]  # read there
+    else:
+        evaluate_layers(d, example)  # type: ignore[arg-type]
