@@ -294,16 +294,7 @@ def _vector(r: Resolved, sigma: str) -> dict[str, str]:
 
 
 def _described(r: Resolved, activation: str) -> str:
-    layer = r.layer
-    if r.kind.name == "residual":
-        what = "a residual block" + (" with a projection" if layer.get("projection") else "")
-    elif r.kind.name == "conv1d":
-        what = (f"a 1-D convolution, {layer.get('channels')} channels, kernel "
-                f"{layer.get('kernel')}, {layer.get('padding')} padding")
-        if layer.get("pool", "none") != "none":
-            what += f", average pooling over {layer.get('pool_size', 2)}"
-    else:
-        what = f"a {r.kind.name} layer"
+    what = r.kind.describe(r.layer) if r.kind.describe else f"a {r.kind.name} layer"
     return f"{what}, {activation}"
 
 

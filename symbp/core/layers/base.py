@@ -271,6 +271,8 @@ class Kind:
     # the maps in vector notation at layer l (l, l-1 and its σ given as LaTeX), under the keys
     # "forward", "delta" (δ_l from g_l = ∂C/∂a_l), "input" (g_(l-1)) and each parameter's
     # name (its gradient); the index forms beside them are printed from the maps themselves
+    describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
+    # a projection"; None: "a <kind> layer"
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from

@@ -216,6 +216,14 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.vjp(l, "input_vjp", bound.delta)
 
 
+def describe(layer: Layer) -> str:
+    what = (f"a 1-D convolution, {layer.get('channels')} channels, kernel "
+            f"{layer.get('kernel')}, {layer.get('padding')} padding")
+    if layer.get("pool", "none") != "none":
+        what += f", average pooling over {layer.get('pool_size', 2)}"
+    return what
+
+
 def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
     """The convolution in vector notation, g_l = ∂C/∂a_l; ⋆ is cross-correlation over positions,
     the kernel K_l is the layer's W."""
@@ -244,7 +252,7 @@ KIND = Kind(
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "K"}, sized=sized, latex=latex, size=size,
+    words={"W": "K"}, sized=sized, latex=latex, size=size, describe=describe,
     explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
              r"reaches the cost once per position, and its gradient is the sum over positions "
              r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "

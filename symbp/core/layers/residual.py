@@ -96,6 +96,10 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.transpose_times(l, bound.delta) + skip
 
 
+def describe(layer: Layer) -> str:
+    return "a residual block" + (" with a projection" if layer.get("projection") else "")
+
+
 def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
     """The block in vector notation, g_l = ∂C/∂a_l; P's terms only with a projection."""
     projected = bool(layer.get("projection", False))
@@ -117,6 +121,7 @@ KIND = Kind(
              "activation": Option(lambda v: isinstance(v, str), "an activation's name", "tanh"),
              "projection": Option(lambda v: isinstance(v, bool), "true or false", False)},
     maps=maps, check=check, backward=backward, pass_back=pass_back, latex=latex, size=size,
+    describe=describe,
     explains=r"The skip adds the block's input to its output, so the input reaches the cost "
              r"along two roads: through the layer, $W_l^{T} \delta_l$, and straight along the "
              r"skip, $g_l = \partial C / \partial a_l$ itself (or $P_l^{T} g_l$ through a "
