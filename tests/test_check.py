@@ -10,6 +10,7 @@ import pytest
 
 import symbp
 from symbp.cli import config
+from symbp.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = ROOT / "examples" / "worked-2-2-2.toml"
@@ -116,3 +117,21 @@ def test_cli_exit_codes(tmp_path):
         assert result.returncode == 2
         assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
         assert "Traceback" not in result.stderr
+
+
+def test_claimed_numbers_of_a_network_of_layer_kinds(tmp_path, capsys):
+    """worked.json of the residual example checks as right; one gradient of the projection
+    off in its third digit is named, with its right value."""
+    example = str(ROOT / "examples" / "residual.toml")
+    assert main(["derive", example, "--format", "json", "--out", str(tmp_path), "-q"]) == 0
+    capsys.readouterr()
+    worked = tmp_path / "worked.json"
+    assert main(["check", example, str(worked)]) == 0
+    assert capsys.readouterr().out.startswith("holds: 81 right")
+    claims = json.loads(worked.read_text())
+    right = claims["grad"][1]["P"][0][1]
+    claims["grad"][1]["P"][0][1] = right + 0.001
+    worked.write_text(json.dumps(claims))
+    assert main(["check", example, str(worked)]) == 1
+    out = capsys.readouterr().out
+    assert f"dC/dP_2[1,2]: claimed {right + 0.001:.6g}" in out and f"should be {right:.6g}" in out

@@ -24,6 +24,7 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..proof.nonzero import PRECISIONS, enclosure
 from .claimed_formulas import check_formulas, check_recursion
+from .kinds_numbers import evaluate_layers
 from .numbers import Example
 from .verdicts import Report, Verdict, bounds, shown
 
@@ -62,8 +63,7 @@ def check_claims(d: Derivation, claimed: object, example: Example | dict | None 
 def exact_values(d: Derivation, example: Example | dict) -> dict[str, object]:
     """Every quantity of the worked example, exact: keyed and shaped as in worked.json."""
     if not d.net.dense:
-        raise ValueError("claimed numbers are checked for dense networks only; this one has "
-                         f"layers of kind {', '.join(d.net.kinds)}")
+        return _exact_kinds(d, example)
     ex = Example.from_dict(example).check(d.net.widths)
     values: dict[sp.Basic, sp.Expr] = dict(zip(d.x, ex.x)) | dict(zip(d.y, ex.y))
     z, a, previous = [], [], ex.x
@@ -91,12 +91,39 @@ def exact_values(d: Derivation, example: Example | dict) -> dict[str, object]:
     }
 
 
+def _exact_kinds(d: Derivation, example: object) -> dict[str, object]:
+    """As ``exact_values``, for a network of layer kinds: worked.json's shape for it (every
+    tensor nested in its own shape, parameters per layer by name)."""
+    n = evaluate_layers(d, example, exact=True)  # type: ignore[arg-type]  # read there
+
+    def nested(values: list, shape: tuple[int, ...]) -> list:
+        for size in reversed(shape[1:]):
+            values = [values[i:i + size] for i in range(0, len(values), size)]
+        return values
+
+    def per_layer(tensors: list[list], shape_of) -> list:
+        return [nested(list(t), shape_of(r)) for t, r in zip(tensors, d.net.resolved)]
+
+    def parameters(found: list[dict[str, sp.Matrix]]) -> list[dict[str, list]]:
+        return [{name: nested(list(M), r.parameters[name]) for name, M in p.items()}
+                for p, r in zip(found, d.net.resolved)]
+
+    def z_shape(r):
+        return r.maps.z.shape(r.sizes)
+
+    return {"learning_rate": n.example.learning_rate, "cost": n.cost,
+            "z": per_layer(n.z, z_shape), "a": per_layer(n.a, lambda r: r.shape_out),
+            "delta": per_layer(n.delta, z_shape), "grad": parameters(n.grads),
+            "updated": parameters(n.updated)}
+
+
 def _check_numbers(d: Derivation, claimed: dict, example: Example | dict) -> list[Verdict]:
     exact = exact_values(d, example)
     verdicts = []
     for key in NUMBER_KEYS:
         if claimed.get(key) is not None:
-            for name, path, text, value in _pairs(claimed[key], exact[key], key, _label(key)):
+            label = _label(key) if d.net.dense else _kinds_label(key)
+            for name, path, text, value in _pairs(claimed[key], exact[key], key, label):
                 verdicts.append(_decide(name, path, text, value))
     return verdicts
 
@@ -109,6 +136,22 @@ def _label(key: str) -> Callable[[tuple], str]:
         part, (l, *entry) = (index[0], index[1:]) if key in ("grad", "updated") else ("", index)
         base = {"grad": f"dC/d{part}_{l + 1}", "updated": f"{part}_{l + 1} updated"}.get(
             key, f"{key}_{l + 1}")
+        return f"{base}[{','.join(str(i + 1) for i in entry)}]"
+    return name
+
+
+def _kinds_label(key: str) -> Callable[[tuple], str]:
+    """As ``_label`` for a network of layer kinds, where grad and updated are per layer by
+    name: dC/dP_2[1,2], K_1 updated[2,1,3]."""
+    def name(index: tuple) -> str:
+        if key in ("cost", "learning_rate"):
+            return {"cost": "C", "learning_rate": "eta"}[key]
+        if key in ("grad", "updated"):
+            (l, part, *entry) = index
+            base = f"dC/d{part}_{l + 1}" if key == "grad" else f"{part}_{l + 1} updated"
+        else:
+            (l, *entry) = index
+            base = f"{key}_{l + 1}"
         return f"{base}[{','.join(str(i + 1) for i in entry)}]"
     return name
 

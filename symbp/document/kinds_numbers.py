@@ -21,7 +21,8 @@ from ..core import layers
 from ..core.derivation import Derivation
 from ..core.layers import Resolved
 from ..core.network import Network
-from .numbers import DIGITS, Example, _lists, _number, check_settings, evaluate, settle
+from .numbers import DIGITS, Example, _lists, _number, check_settings, evaluate, explicit
+from .numbers import settle as settled
 
 KEYS = ("x", "y", "params", "learning_rate", "digits")
 
@@ -170,9 +171,16 @@ def _flatten(value: object, where: str, into: list[sp.Expr]) -> None:
 # ---------------------------------------------------------------- the numbers
 
 
+def _exact(value: object, where: str = "") -> sp.Expr:
+    """The value as an exact expression (σ of rationals stays σ of rationals)."""
+    return explicit(sp.sympify(value))
+
+
 def forward_layers(d: Derivation, x: list[sp.Expr], params: list[dict[str, sp.Matrix]],
-                   ) -> tuple[list[list[sp.Expr]], list[list[sp.Expr]]]:
-    """z_l and a_l for l = 1..L, through each kind's maps, in numbers."""
+                   exact: bool = False) -> tuple[list[list[sp.Expr]], list[list[sp.Expr]]]:
+    """z_l and a_l for l = 1..L, through each kind's maps, in numbers (``exact``: as exact
+    expressions, else settled to rationals or 60 digits)."""
+    settle = _exact if exact else settled
     z, a, previous = [], [], x
     for r in d.net.resolved:
         l, act = r.index, d.net.activation(r.index)
@@ -190,11 +198,13 @@ def forward_layers(d: Derivation, x: list[sp.Expr], params: list[dict[str, sp.Ma
     return z, a
 
 
-def evaluate_layers(d: Derivation, example: LayerExample | dict) -> LayerNumbers:
+def evaluate_layers(d: Derivation, example: LayerExample | dict,
+                    exact: bool = False) -> LayerNumbers:
     """The worked example of ``d``: forward pass, cost, the recursion's δ and gradients, one
-    step of gradient descent."""
+    step of gradient descent (``exact``: every value an exact expression, for checking)."""
+    settle = _exact if exact else settled
     ex = check_layers(example, d.net.resolved)
-    z, a = forward_layers(d, ex.x, ex.params)
+    z, a = forward_layers(d, ex.x, ex.params, exact)
     cost = settle(d.net.cost_entry.formula(a[-1], ex.y), "the cost")
     values: dict[sp.Symbol, sp.Expr] = {**dict(zip(d.x, ex.x)), **dict(zip(d.y, ex.y))}
     for l in d.layers:
