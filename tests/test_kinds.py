@@ -302,3 +302,40 @@ def test_the_theorem_cache_knows_a_kind_registered_again_with_other_maps(monkeyp
 
     monkeypatch.setitem(layers.KINDS, "residual", dataclasses.replace(right, maps=no_highway_maps))
     assert not symbp.theorem("tanh", layers=layers_given).holds
+
+
+SOFTMAX_OVER_KINDS = symbp.Network(layers=[Layer("residual"),
+                                           Layer("dense", units=3, activation="softmax")],
+                                   inputs=3, cost="softmax_ce")
+
+
+@pytest.mark.parametrize("method", ["local", "expand", "construction"])
+def test_a_softmax_output_over_layer_kinds_is_proved(method):
+    """δ_L through softmax's registered Jacobian in a (proved by its function lemma), as the
+    dense prover takes it; before, a_L never met softmax(z_L) and nothing was proved."""
+    proof = symbp.prove(symbp.derive(SOFTMAX_OVER_KINDS), method)
+    assert proof.holds, proof.summary()
+    assert any(c.name.startswith("softmax Jacobian") for c in proof.lemmas)
+
+
+def forgot_the_softmax_jacobian(ops):
+    """δ_L = ∂C/∂a_L: the softmax's Jacobian left out of the output step."""
+    from symbp.core.layers.base import Bound
+
+    above = None
+    for l in ops.layers():
+        if above is None:
+            delta = ops.bind_delta(l, ops.cost_gradient())
+            ops.gradient(l, weight=ops.outer(delta, ops.activation(l - 1)), bias=delta)
+            above = Bound(delta)
+        else:
+            above = ops.kind(l).backward(ops, l, ops.kind(l + 1).pass_back(ops, l + 1, above))
+
+
+@pytest.mark.parametrize("method", ["local", "expand", "construction"])
+def test_a_softmax_output_without_its_jacobian_is_never_proved(method):
+    proof = symbp.prove(symbp.derive(SOFTMAX_OVER_KINDS, recursion=forgot_the_softmax_jacobian),
+                        method)
+    assert not proof.holds and proof.status == "failed"
+    failed = [c for c in proof.claims if c.status == "failed" and c.kind == "recursion"]
+    assert failed and all(c.entry is not None for c in failed), proof.summary()

@@ -85,7 +85,12 @@ def layer_lemmas(d, trace, l: int, session: Exact | None = None) -> list[Lemma]:
     else:
         g = passed
     z_symbols = list(d.z_symbols(l))
-    delta_truth = sp.Matrix(pullback(here.a_of_z, z_symbols, g))
+    act = d.net.activation(l)
+    if act.elementwise or here.r.maps.skip is not None or here.r.maps.post is not None:
+        delta_truth = sp.Matrix(pullback(here.a_of_z, z_symbols, g))
+    else:  # softmax: its registered Jacobian in a, proved against its formula by the
+        # function lemmas (softmax Jacobian (n)), as the dense prover uses it; a = σ(z) there
+        delta_truth = act.jacobian(z_symbols, list(d.a_symbols(l))).T * sp.Matrix(g)
     found.append(_lemma(f"delta_{l}", f"delta_{l} = (da_{l}/dz_{l})^T dC/da_{l}",
                         rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}}/\partial z_{{{l}}}\bigr)^{{T}}"
                         rf"\,\partial C/\partial a_{{{l}}}", trace.deltas.get(l), delta_truth, l,
