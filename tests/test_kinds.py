@@ -281,10 +281,3 @@ def test_prove_general_refuses_layers_it_cannot_take_in_one_line(capsys, args, m
 def test_the_theorem_does_not_override_a_layers_own_activation():
     with pytest.raises(ValueError, match="activation 'relu' is not the theorem's activation"):
         symbp.theorem("tanh", layers=(Layer("residual", activation="relu"), Layer("dense")))
-
-
-def test_train_refuses_a_network_of_layer_kinds_in_one_line(capsys, tmp_path):
-    assert main(["train", "examples/residual.toml", "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "dense networks only" in err and "residual" in err, err
-    assert not (tmp_path / "out").exists()

@@ -192,10 +192,6 @@ def plan_from(args) -> tuple[Plan, config.Job | None]:
     then no warning: a bad input is one line)."""
     try:
         net, job = _network(args)
-        if net is not None and not net.dense:  # checked before the data is read
-            others = ", ".join(k for k in net.kinds if k != "dense")
-            raise ValueError("symbp train takes dense networks only in this version; this one "
-                             f"has layers of kind {others}")
         source, given = _settings(args, job)
         plan = make_plan(net, source, resume=args.resume, **given)
     except ValueError as error:
