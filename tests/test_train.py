@@ -131,7 +131,7 @@ def test_one_minibatch_step_is_the_mean_gradient_then_the_update(rng):
 
 
 def test_parameters_are_one_vector_in_the_hessian_order():
-    params = Parameters.of(symbp.Network([2, 3, 1]))
+    params = Parameters((2, 3, 1))
     params.flat[:] = np.arange(13)
     assert params.weights[0].tolist() == [[0, 1], [2, 3], [4, 5]]
     assert params.biases[0].tolist() == [6, 7, 8]

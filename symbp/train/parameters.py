@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -19,13 +20,18 @@ Shapes = Sequence[Mapping[str, tuple[int, ...]]]  # per layer, name -> shape
 
 
 class Parameters:
-    """``flat`` holds every parameter; ``layers[l-1]`` is layer l's {name: view of flat}, as
+    """``flat`` holds every parameter (of ``shapes``: per layer, name -> shape; or of the
+    widths of a dense network); ``layers[l-1]`` is layer l's {name: view of flat}, as
     the generated module of layer kinds takes them; ``weights`` and ``biases`` are the
     views of W_l and b_l, as the module of a dense network takes them."""
 
-    def __init__(self, shapes: Shapes, flat: np.ndarray | None = None, dense: bool = True):
+    def __init__(self, shapes: Shapes | Sequence[int], flat: np.ndarray | None = None,
+                 dense: bool = True):
+        layers: list[Mapping] = list(shapes)  # type: ignore[arg-type]
+        if all(isinstance(n, int) for n in layers):  # the widths of a dense network
+            layers = [{"W": (n, m), "b": (n,)} for m, n in pairwise(layers)]
         self.shapes = tuple({name: tuple(shape) for name, shape in layer.items()}
-                            for layer in shapes)
+                            for layer in layers)
         self.dense = dense
         size = sum(math.prod(s) for layer in self.shapes for s in layer.values())
         self.flat = np.zeros(size) if flat is None else flat
