@@ -170,3 +170,14 @@ def test_the_conv_digits_example_reaches_95_percent_and_is_the_committed_report(
         committed = ROOT / "output" / "digits-conv" / name
         assert committed.read_bytes() == content, f"output/digits-conv/{name} is out of " \
             "date; regenerate it with: symbp train examples/digits-conv.toml"
+
+
+@pytest.mark.slow  # pdflatex
+@pytest.mark.needs_pdflatex
+def test_the_committed_conv_digits_pdf_is_what_the_command_writes(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("numba")
+    assert main(["train", str(ROOT / "examples" / "digits-conv.toml"), "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    for path in (ROOT / "output" / "digits-conv").iterdir():
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
