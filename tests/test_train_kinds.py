@@ -181,3 +181,12 @@ def test_the_committed_conv_digits_pdf_is_what_the_command_writes(tmp_path):
                  "--quiet"]) == 0
     for path in (ROOT / "output" / "digits-conv").iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.mark.xfail(strict=True, reason="lemma delta_L over layer kinds does not match a_L with "
+                                       "softmax(z_L); a dense network with that output is proved")
+def test_a_softmax_output_over_layer_kinds_is_proved():
+    net = Network(layers=[Layer("residual", activation="tanh"),
+                          Layer("dense", units=3, activation="softmax")],
+                  inputs=4, cost="softmax_ce")
+    assert symbp.prove(symbp.derive(net)).holds

@@ -78,6 +78,7 @@ def add_parser(commands, formatter) -> None:
         epilog="examples:\n"
                "  symbp train                          # XOR, output/xor/\n"
                "  symbp train examples/digits.toml     # digits, output/digits/\n"
+               "  symbp train examples/digits-conv.toml  # a conv1d network of layer kinds\n"
                "  symbp train --widths 4,8,3 --activation tanh --cost softmax_ce \\\n"
                "      --data iris.csv --targets species --optimizer adam --batch 16\n"
                "  symbp train examples/digits.toml --resume output/digits/checkpoint.npz\n"
