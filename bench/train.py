@@ -253,10 +253,10 @@ def steps(batch: int, rng: np.random.Generator) -> dict:
     """name -> (one step, the parameters it updates as W1, b1, W2, b2 NumPy arrays)."""
     x = rng.uniform(size=(batch, WIDTHS[0]))
     y = np.eye(WIDTHS[-1])[rng.integers(0, WIDTHS[-1], size=batch)]
-    start = Parameters(WIDTHS)
+    net = symbp.Network(list(WIDTHS), activation="tanh", cost="softmax_ce")
+    start = Parameters.of(net)
     start.flat[:] = rng.normal(scale=0.3, size=start.flat.size)
     found = {}
-    net = symbp.Network(list(WIDTHS), activation="tanh", cost="softmax_ce")
     d = symbp.derive(net)
     fused_params = start.copy()
     fused = symbp.lambdify(d, "numba").make_step("sgd", STEP_LR, batch=batch)

@@ -283,13 +283,6 @@ def test_the_theorem_does_not_override_a_layers_own_activation():
         symbp.theorem("tanh", layers=(Layer("residual", activation="relu"), Layer("dense")))
 
 
-def test_train_refuses_a_network_of_layer_kinds_in_one_line(capsys, tmp_path):
-    assert main(["train", "examples/residual.toml", "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "dense networks only" in err and "residual" in err, err
-    assert not (tmp_path / "out").exists()
-
-
 def test_the_theorem_cache_knows_a_kind_registered_again_with_other_maps(monkeypatch):
     """theorem() keeps its results per process: a kind whose maps change is proved again."""
     layers_given = (Layer("residual", projection=True), Layer("dense", units=2))

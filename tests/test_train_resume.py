@@ -17,6 +17,7 @@ from symbp.cli.main import main
 from symbp.core.deadline import Deadline
 from symbp.train import TrainingInterrupted, TrainingTimedOut, make_plan, run
 from symbp.train import checkpoint as checkpoints
+from symbp.train.parameters import Parameters
 
 NET = symbp.Network([3, 4, 3], activation="tanh", cost="softmax_ce")
 
@@ -113,7 +114,7 @@ def test_ctrl_c_is_acted_on_between_steps(tmp_path):
     with pytest.raises(TrainingInterrupted) as info:
         run(plan(), checkpoint_path=path, step=slow_step)
     assert len(seen) == 3 and info.value.training.steps == 3
-    saved = checkpoints.load(path).state((3, 4, 3), ("m", "v"))
+    saved = checkpoints.load(path).state(Parameters.of(symbp.Network([3, 4, 3])), ("m", "v"))
     assert saved.step == 3 and saved.optimizer.step == 3
     assert np.all(saved.params.flat == run(plan(epochs=1), step=lambda *a: None).params.flat + 3)
 

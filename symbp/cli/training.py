@@ -78,6 +78,7 @@ def add_parser(commands, formatter) -> None:
         epilog="examples:\n"
                "  symbp train                          # XOR, output/xor/\n"
                "  symbp train examples/digits.toml     # digits, output/digits/\n"
+               "  symbp train examples/digits-conv.toml  # a conv1d network of layer kinds\n"
                "  symbp train --widths 4,8,3 --activation tanh --cost softmax_ce \\\n"
                "      --data iris.csv --targets species --optimizer adam --batch 16\n"
                "  symbp train examples/digits.toml --resume output/digits/checkpoint.npz\n"
@@ -192,10 +193,6 @@ def plan_from(args) -> tuple[Plan, config.Job | None]:
     then no warning: a bad input is one line)."""
     try:
         net, job = _network(args)
-        if net is not None and not net.dense:  # checked before the data is read
-            others = ", ".join(k for k in net.kinds if k != "dense")
-            raise ValueError("symbp train takes dense networks only in this version; this one "
-                             f"has layers of kind {others}")
         source, given = _settings(args, job)
         plan = make_plan(net, source, resume=args.resume, **given)
     except ValueError as error:

@@ -75,12 +75,14 @@ def build_report(run: Training, title: str | None = None,
              if held else
              f"all {len(plan.train):,} samples to train on, none held out")
     facts = [
-        ("Network", f"widths {widths}; activations {', '.join(net.activations)}; cost "
-                    f"{net.cost} ({COSTS[net.cost].summary})"),
+        ("Network", (f"widths {widths}; activations {', '.join(net.activations)}; " if net.dense
+                     else _layers(net)) + f"cost {net.cost} ({COSTS[net.cost].summary})"),
         ("Data", plan.data.description),
         ("Split", parts),
         ("Gradients", f"symbp.lambdify(d, backend=\"{plan.backend}\"): the δ recursion that "
-                      "symbp prove checks, printed as code (this run does not prove it)"),
+                      "symbp prove checks, printed as code (this run does not prove it)"
+                      + ("" if net.dense else "; each step calls its grad, then the "
+                         "optimiser's update (no fused step for layer kinds yet)")),
     ]
     steps = plan.steps_per_epoch
     settings = [("optimizer", f"{s.optimizer}: {OPTIMIZERS[s.optimizer]}"),
@@ -92,7 +94,8 @@ def build_report(run: Training, title: str | None = None,
     settings += [("batch B", f"{s.batch:,} ({steps:,} step{'s' * (steps > 1)} per epoch, in a "
                              "new random order each epoch)"),
                  ("epochs", f"{s.epochs:,} ({run.steps:,} steps)"),
-                 ("initial weights", f"{s.init}: {INITS[s.init][1]}; biases 0"),
+                 ("initial weights", f"{s.init}: {INITS[s.init][1 if net.dense else 2]}; "
+                                     "biases 0"),
                  ("seed", f"{s.seed}")]
     rule = "momentum" if s.optimizer == "sgd" and s.momentum else s.optimizer
     shown_images = [(f, d) for f, d in zip(images, ("the loss per epoch",
@@ -104,6 +107,18 @@ def build_report(run: Training, title: str | None = None,
         update_text=_update_text(rule),
         results=_results(run), columns=_columns(run.history), rows=_rows(run.history),
         rows_note=_rows_note(run.history), images=shown_images, plots=_plots(run.history))
+
+
+def _layers(net) -> str:
+    """A network of layer kinds in a line: its input, then each layer, its options and the
+    shape it gives."""
+    shown = [f"input {' × '.join(map(str, net.input_shape))}"]
+    for r, activation in zip(net.resolved, net.activations):
+        options = ", ".join(k if v is True else f"{k} {v}" for k, v in r.layer.options
+                            if k != "activation" and v is not False)
+        shown.append(f"{r.kind.name} ({options + '; ' if options else ''}{activation}) → "
+                     f"{' × '.join(map(str, r.shape_out))}")
+    return "; ".join(shown) + "; "
 
 
 def _update_text(rule: str) -> str:

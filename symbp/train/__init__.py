@@ -44,7 +44,9 @@ def train(net: Network | Derivation | None = None, data: object = "xor", *,
     ``.csv`` file whose ``inputs`` and ``targets`` name its arrays or columns (comma-
     separated, ``name*`` for a prefix; default targets ``y``, inputs all the others), or a
     tuple ``(x, y)`` of arrays. A single target column of whole numbers is class labels,
-    one-hot for a network with several outputs. ``net`` defaults to the data set's own.
+    one-hot for a network with several outputs. ``net`` defaults to the data set's own; a
+    network of layer kinds takes each sample's features reshaped to its ``inputs`` and
+    trains through its generated ``grad`` (no fused step).
 
     ``settings`` (``symbp.train.Settings``; each data set has defaults): ``optimizer``
     ("sgd" or "adam"), ``learning_rate``, ``momentum``, ``beta1``, ``beta2``, ``eps``,

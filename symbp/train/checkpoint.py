@@ -1,11 +1,11 @@
 """Checkpoints: the whole state of a run in one ``.npz``, written atomically, resumed exactly.
 
-A checkpoint holds the parameters (``W1``, ``b1``, ... as in ``numpy.load``), the optimiser's
-buffers and step count, where the run is (epoch, step within it, that epoch's order of
-samples), the shuffling generator's state and the history so far, with what the run was:
-network, settings, backend, a fingerprint of the data. Resuming it continues the same
-sequence of floating-point operations, so a run interrupted any number of times ends with
-the same parameters, bit for bit, as one that never was.
+A checkpoint holds the parameters (``W1``, ``b1``, ``P2``, ...: name and layer, as in
+``numpy.load``), the optimiser's buffers and step count, where the run is (epoch, step
+within it, that epoch's order of samples), the shuffling generator's state and the history
+so far, with what the run was: network, settings, backend, a fingerprint of the data.
+Resuming it continues the same sequence of floating-point operations, so a run interrupted
+any number of times ends with the same parameters, bit for bit, as one that never was.
 
 Writing: the bytes go to a new temporary file in the target's folder (opened with O_EXCL
 and O_NOFOLLOW, so nothing there is followed or overwritten), are fsynced, and the file is
@@ -133,8 +133,8 @@ class Checkpoint:
     meta: dict
     arrays: dict[str, np.ndarray]
 
-    def state(self, widths: tuple[int, ...], buffer_names: tuple[str, ...]) -> State:
-        params = Parameters(widths)
+    def state(self, params: Parameters, buffer_names: tuple[str, ...]) -> State:
+        """The run as saved, its arrays written into ``params`` (of the run's shapes)."""
         for name, view in params.arrays.items():
             view[...] = self._array(name, view.shape)
         buffers = {name: self._array(f"optimizer_{name}", params.flat.shape).copy()

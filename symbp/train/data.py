@@ -35,8 +35,8 @@ class RawData:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Data fitted to a network: x (n, n_0), y (n, n_L); labels (n,) when the targets are
-    classes (for accuracy), else None."""
+    """Data fitted to a network: x (n, n_0), or (n, *input shape) for a network of layer
+    kinds; y (n, n_L); labels (n,) when the targets are classes (for accuracy), else None."""
 
     name: str
     description: str
@@ -258,8 +258,10 @@ def fit(raw: RawData, net: Network) -> Dataset:
     n_in, n_out = net.widths[0], net.widths[-1]
     features = raw.x.shape[1]
     if features != n_in:
+        hint = (f"give widths starting with {features}" if net.dense else
+                f"give inputs of {features} numbers (now {list(net.input_shape)})")
         raise ValueError(f"data {raw.name!r} has {features} input features but the network "
-                         f"takes n_0 = {n_in}; give widths starting with {features}")
+                         f"takes n_0 = {n_in}; {hint}")
     t = raw.targets
     if t.ndim == 1 and n_out > 1:
         bad = np.flatnonzero((t != np.round(t)) | (t < 0) | (t >= n_out))
@@ -269,12 +271,22 @@ def fit(raw: RawData, net: Network) -> Dataset:
                              f"class of the network's {n_out} outputs (0 to {n_out - 1}); "
                              "give more outputs or one target column per output")
         labels = t.astype(np.int64)
-        return Dataset(raw.name, raw.description, raw.x, np.eye(n_out)[labels], labels)
+        return Dataset(raw.name, raw.description, shaped(raw.x, net), np.eye(n_out)[labels],
+                       labels)
     y = t[:, None] if t.ndim == 1 else t
     if y.shape[1] != n_out:
         raise ValueError(f"data {raw.name!r} has {y.shape[1]} target columns but the network "
-                         f"has n_L = {n_out} outputs; give widths ending in {y.shape[1]}")
-    return Dataset(raw.name, raw.description, raw.x, y, _labels(y))
+                         f"has n_L = {n_out} outputs; give " + (
+                             f"widths ending in {y.shape[1]}" if net.dense else
+                             f"a last layer of {y.shape[1]} units"))
+    return Dataset(raw.name, raw.description, shaped(raw.x, net), y, _labels(y))
+
+
+def shaped(x: np.ndarray, net: Network) -> np.ndarray:
+    """Rows of features as the network's inputs: unchanged for a dense network, (samples,
+    *input shape) for one of layer kinds (a signal of 1 channel and 64 positions: row i's
+    64 features in order)."""
+    return x if net.dense else x.reshape(len(x), *net.input_shape)
 
 
 def _labels(y: np.ndarray) -> np.ndarray | None:

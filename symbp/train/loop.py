@@ -50,16 +50,24 @@ class Step(Protocol):
 
 class GradientStep:
     """The generated gradient of the cost summed over the batch, divided by the batch size
-    (the gradient of the mean cost), then the optimiser's update of the flat parameters."""
+    (the gradient of the mean cost), then the optimiser's update of the flat parameters.
+    A network of layer kinds has its gradient written straight into a flat buffer laid out
+    as the parameters (``grad(..., out=...)``)."""
 
     def __init__(self, gradients: NumericGradients, optimizer: Optimizer, size: int):
         self.gradients, self.optimizer = gradients, optimizer
         self.g, self.scratch = np.empty(size), np.empty(size)
+        self.out: Parameters | None = None  # views of self.g, made at the first step
 
     def __call__(self, x, y, params: Parameters, state: OptimizerState) -> None:
-        g = self.gradients.grad(x, y, params.weights, params.biases)
-        parts = [a for pair in zip(g["W"], g["b"]) for a in pair]  # W_1, b_1, ..., as in flat
-        np.concatenate([np.ravel(a) for a in parts], out=self.g)
+        if params.dense:
+            g = self.gradients.grad(x, y, params.weights, params.biases)
+            parts = [a for pair in zip(g["W"], g["b"]) for a in pair]  # W_1, b_1, ..., as flat
+            np.concatenate([np.ravel(a) for a in parts], out=self.g)
+        else:
+            if self.out is None:
+                self.out = Parameters(params.shapes, self.g, dense=False)
+            self.gradients.grad(x, y, params.layers, out=self.out.layers)
         self.g /= len(x)
         self.optimizer.update(params.flat, self.g, state, self.scratch)
 
@@ -79,8 +87,9 @@ class FusedStep:
 
 def default_step(gradients: NumericGradients, optimizer: Optimizer, batch: int,
               size: int) -> Step:
-    """The fastest step ``gradients`` offer: fused for numba, else gradient then update."""
-    if gradients.backend == "numba":
+    """The fastest step ``gradients`` offer: fused for numba on a dense network, else the
+    gradient then the update (layer kinds have no fused step yet)."""
+    if gradients.backend == "numba" and gradients.network.dense:
         return FusedStep(gradients, optimizer, batch)
     return GradientStep(gradients, optimizer, size)
 
@@ -128,7 +137,7 @@ class Training:
 
     def predict(self, x) -> np.ndarray:
         """The network's output a_L for the inputs ``x`` (one sample per row)."""
-        return lambdify(derive(self.network)).forward(x, self.weights, self.biases)
+        return lambdify(derive(self.network)).forward(x, *self.params.arguments)
 
     def epochs_to(self, accuracy: float | None = None, loss: float | None = None) -> int | None:
         """The first epoch after which the held-out accuracy (the training one without a
@@ -202,10 +211,10 @@ def measure(gradients: NumericGradients, part: Dataset | None,
     output, or a single output above 0.5, is the label), None where it does not apply."""
     if part is None:
         return None, None
-    loss = float(gradients.cost(part.x, part.y, params.weights, params.biases)) / len(part)
+    loss = float(gradients.cost(part.x, part.y, *params.arguments)) / len(part)
     if part.labels is None:
         return loss, None
-    a = np.asarray(gradients.forward(part.x, params.weights, params.biases))
+    a = np.asarray(gradients.forward(part.x, *params.arguments)).reshape(len(part), -1)
     predicted = a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] > 0.5)
     return loss, float(np.mean(predicted == part.labels))
 

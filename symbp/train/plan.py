@@ -19,7 +19,7 @@ from . import checkpoint, settings
 from .checkpoint import Checkpoint, State
 from .data import BUILTIN, Dataset, RawData, fingerprint, fit, load, split
 from .optimizers import Optimizer
-from .parameters import initial
+from .parameters import Parameters, initial
 from .settings import Settings
 
 
@@ -46,10 +46,8 @@ class Plan:
 
     def identity(self) -> dict:
         """What the run is, as a checkpoint records it (JSON values)."""
-        net = self.network
         return json.loads(json.dumps({
-            "network": {"widths": net.widths, "activations": net.activations,
-                        "cost": net.cost},
+            "network": network_identity(self.network),
             "settings": {**self.settings.to_dict(), "backend": self.backend},
             "data": {"name": self.data.name, "train": len(self.train),
                      "heldout": 0 if self.heldout is None else len(self.heldout),
@@ -57,13 +55,23 @@ class Plan:
         }))
 
     def start(self) -> State:
-        """The state the run starts from: fresh (W_l drawn from the seed's generator, which
-        then shuffles every epoch), or the checkpoint's."""
+        """The state the run starts from: fresh (the weights drawn from the seed's generator,
+        which then shuffles every epoch), or the checkpoint's."""
         if self.resume is not None:
-            return self.resume.state(self.network.widths, self.optimizer.buffer_names)
+            return self.resume.state(Parameters.of(self.network), self.optimizer.buffer_names)
         rng = np.random.default_rng(self.settings.seed)
         params = initial(self.network, self.settings.init, rng)
         return State(params, self.optimizer.new_state(params.flat.size), rng)
+
+
+def network_identity(net: Network) -> dict:
+    """The network as a checkpoint and a report record it: widths, activations and cost for
+    a dense one; input shape, layers (kind and options) and cost for one of layer kinds."""
+    if net.dense:
+        return {"widths": net.widths, "activations": net.activations, "cost": net.cost}
+    return {"inputs": net.input_shape, "widths": net.widths,
+            "layers": [{"kind": layer.kind, **dict(layer.options)} for layer in net.layers],
+            "activations": net.activations, "cost": net.cost}
 
 
 def make_plan(net: Network | Derivation | None = None, source: object = "xor", *,
