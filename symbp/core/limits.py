@@ -1,8 +1,8 @@
 """How large an input symbp accepts, in one place: checked before any symbol is built.
 
 Every cap sits far above what a document or an exact proof is useful for, and far
-below what would exhaust memory before a check could run. ``prove(method="local")``
-of [64, 64, 64, 64] (12,480 parameters) takes about two minutes here and is allowed;
+below what would exhaust memory before a check could run. ``prove`` of [64, 64, 64, 64]
+(12,480 parameters) takes about 9 s by construction, 4 s by ``local``, and is allowed;
 a [1000, 1000] network (a million symbols) is not. A network of layer kinds is counted by
 what each kind says of itself (``LayerSize``): a convolution's shared kernel is a few
 parameters, however many positions it joins.
