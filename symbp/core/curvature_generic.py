@@ -22,7 +22,6 @@ import sympy as sp
 
 from .curvature_program import PARAMS_FROM, CurvatureProgram, CurvatureRecorder
 from .generic import (
-    _RELATIONS,
     AFTER,
     BOX,
     DEPTH,
@@ -31,6 +30,7 @@ from .generic import (
     MAX_CASES,
     PRELUDE,
     TOP,
+    CaseParts,
     Concrete,
     Explorer,
     GenericRecorder,
@@ -57,7 +57,7 @@ class GenericCurvatureRecorder(CurvatureRecorder, GenericRecorder):
 
 
 @dataclass(frozen=True)
-class CurvatureCase:
+class CurvatureCase(CaseParts):
     """One run of the recursion: its comparisons' outcomes, and what it recorded."""
 
     explorer: Explorer
@@ -65,16 +65,6 @@ class CurvatureCase:
     segments: tuple[str, ...]
     bound: dict[str, dict[Any, str]]  # kind -> layer (symbolic) -> name
     generic_from: int
-
-    def part(self, segment: str) -> list[Statement]:
-        return [s for s, seg in zip(self.statements, self.segments) if seg == segment]
-
-    def holds(self, L: int, l: int = 0) -> bool:
-        return self.explorer.holds((L, l))
-
-    def prefix_holds(self, L: int) -> bool:
-        before = self.explorer.relations[: self.generic_from]
-        return all(bool(_RELATIONS[r](_at(e, (L, 0)), 0)) == v for e, r, v in before)
 
     @property
     def where(self) -> str:

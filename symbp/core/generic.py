@@ -357,20 +357,14 @@ def check_shapes(hidden: Template, first: tuple) -> None:
 # ---------------------------------------------------------------- the cases
 
 
-@dataclass(frozen=True)
-class Case:
-    """One run of the recursion: its outcome of every undecided comparison, the condition
-    those outcomes set on (L, l), and what it recorded, segment by segment."""
+class CaseParts:
+    """What a recorded case (first or second order) answers from its explorer, statements,
+    segments and ``generic_from``."""
 
-    outcomes: tuple[bool, ...]
     explorer: Explorer
     statements: tuple[Statement, ...]
     segments: tuple[str, ...]
-    deltas: dict[Any, str]
-    weight: dict[Any, str]
-    bias: dict[Any, str]
-    grads: dict[Any, str]
-    generic_from: int  # outcomes before this index were decided before the generic layer
+    generic_from: int
 
     def part(self, segment: str) -> list[Statement]:
         return [s for s, seg in zip(self.statements, self.segments) if seg == segment]
@@ -383,6 +377,22 @@ class Case:
         """The conditions decided before the generic layer, at depth L."""
         before = self.explorer.relations[: self.generic_from]
         return all(bool(_RELATIONS[r](_at(e, (L, 0)), 0)) == v for e, r, v in before)
+
+
+@dataclass(frozen=True)
+class Case(CaseParts):
+    """One run of the recursion: its outcome of every undecided comparison, the condition
+    those outcomes set on (L, l), and what it recorded, segment by segment."""
+
+    outcomes: tuple[bool, ...]
+    explorer: Explorer
+    statements: tuple[Statement, ...]
+    segments: tuple[str, ...]
+    deltas: dict[Any, str]
+    weight: dict[Any, str]
+    bias: dict[Any, str]
+    grads: dict[Any, str]
+    generic_from: int  # outcomes before this index were decided before the generic layer
 
 
 @dataclass
