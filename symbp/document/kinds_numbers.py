@@ -21,7 +21,16 @@ from ..core import layers
 from ..core.derivation import Derivation
 from ..core.layers import Resolved
 from ..core.network import Network
-from .numbers import DIGITS, Example, _lists, _number, check_settings, evaluate, explicit
+from .numbers import (
+    DIGITS,
+    Example,
+    _lists,
+    _number,
+    check_settings,
+    evaluate,
+    example_fields,
+    explicit,
+)
 from .numbers import settle as settled
 
 KEYS = ("x", "y", "params", "learning_rate", "digits")
@@ -48,17 +57,8 @@ class LayerExample:
         """A LayerExample from a dict with the keys x, y, params, learning_rate, digits."""
         if isinstance(data, LayerExample):
             return data
-        if not isinstance(data, dict):
-            raise ValueError(f"example must be a dict with the keys {', '.join(KEYS)}; got "
-                             f"{type(data).__name__}")
-        unknown = [key for key in data if key not in KEYS]
-        if unknown:
-            raise ValueError(f"example: unknown key {unknown[0]!r} for a network of layer "
-                             f"kinds; valid keys: {', '.join(KEYS)}")
-        missing = [key for key in KEYS[:3] if key not in data]
-        if missing:
-            raise ValueError(f"example: key {missing[0]!r} is missing; give {', '.join(KEYS[:3])}")
-        return cls(**data)
+        return cls(**example_fields(data, KEYS, 3, "a dict",
+                                    " for a network of layer kinds"))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,24 @@ KEYS = ("x", "y", "weights", "biases", "learning_rate", "digits")
 # ---------------------------------------------------------------- the input
 
 
+def example_fields(data: object, keys: tuple[str, ...], required: int, expected: str,
+                   unknown_note: str = "") -> dict:
+    """``data`` checked as an example's dict: only ``keys``, the first ``required`` given;
+    ValueError naming the first bad key."""
+    if not isinstance(data, dict):
+        raise ValueError(f"example must be {expected} with the keys {', '.join(keys)}; got "
+                         f"{type(data).__name__}")
+    unknown = [key for key in data if key not in keys]
+    if unknown:
+        raise ValueError(f"example: unknown key {unknown[0]!r}{unknown_note}; valid keys: "
+                         f"{', '.join(keys)}")
+    missing = [key for key in keys[:required] if key not in data]
+    if missing:
+        raise ValueError(f"example: key {missing[0]!r} is missing; give "
+                         f"{', '.join(keys[:required])}")
+    return data
+
+
 @dataclass(frozen=True)
 class Example:
     """One training example and the parameters to run it through; numbers as given.
@@ -57,16 +75,7 @@ class Example:
         """An Example from a dict with the keys x, y, weights, biases, learning_rate, digits."""
         if isinstance(data, Example):
             return data
-        if not isinstance(data, dict):
-            raise ValueError(f"example must be a symbp.Example or a dict with the keys "
-                             f"{', '.join(KEYS)}; got {type(data).__name__}")
-        unknown = [key for key in data if key not in KEYS]
-        if unknown:
-            raise ValueError(f"example: unknown key {unknown[0]!r}; valid keys: {', '.join(KEYS)}")
-        missing = [key for key in KEYS[:4] if key not in data]
-        if missing:
-            raise ValueError(f"example: key {missing[0]!r} is missing; give {', '.join(KEYS[:4])}")
-        return cls(**data)
+        return cls(**example_fields(data, KEYS, 4, "a symbp.Example or a dict"))
 
     def check(self, widths: tuple[int, ...]) -> Exact:
         """The example in exact numbers, its shapes checked against ``widths``.
