@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..core.layers.base import Inside, Map, Tensor
@@ -208,6 +209,18 @@ def floor_parts(expr: sp.floor) -> tuple[sp.Expr, int]:
         raise ValueError(f"cannot print the index {expr} as code: a floor must be of an "
                          "integer over a positive integer")
     return numerator, int(denominator)
+
+
+class IndexCodePrinter(StrPrinter):
+    """Index arithmetic as Python: a floor as exact integer division, a relation as is. The
+    NumPy grids and the numba loops print their conditions on top of it."""
+
+    def _print_floor(self, expr):
+        numerator, denominator = floor_parts(expr)
+        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
+
+    def _print_Relational(self, expr):
+        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
 
 
 BATCH = sp.Symbol("batch")  # stands for the batch axis among the index symbols

@@ -15,10 +15,8 @@ import itertools
 from collections.abc import Mapping
 
 import sympy as sp
-from sympy.printing.precedence import PRECEDENCE
-from sympy.printing.str import StrPrinter
 
-from .maps import MAX_GRID, Factor, Term, Terms, floor_parts, plain
+from .maps import MAX_GRID, Factor, IndexCodePrinter, Term, Terms, plain
 from .numba_loops import product
 
 
@@ -218,12 +216,8 @@ def _count(grids) -> int:
     return total
 
 
-class _CodePrinter(StrPrinter):
+class _CodePrinter(IndexCodePrinter):
     """Index arithmetic and conditions as Python that numba compiles."""
-
-    def _print_floor(self, expr):
-        numerator, denominator = floor_parts(expr)
-        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
 
     def _print_And(self, expr):
         return " and ".join(f"({self._print(a)})" for a in expr.args)
@@ -233,9 +227,6 @@ class _CodePrinter(StrPrinter):
 
     def _print_Not(self, expr):
         return f"not ({self._print(expr.args[0])})"
-
-    def _print_Relational(self, expr):
-        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
 
     def _print_Max(self, expr):
         return f"max({', '.join(self._print(a) for a in expr.args)})"

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.precedence import PRECEDENCE
-from sympy.printing.str import StrPrinter
 
-from .maps import BATCH, Factor, Term, Terms, floor_parts, plain
+from .maps import BATCH, Factor, IndexCodePrinter, Term, Terms, plain
 
 
 @dataclass
@@ -226,11 +224,9 @@ def condition_mask(conditions, ranges):
     return f"np.where({grid_code(condition, symbols, ranges)}, 1.0, 0.0)", symbols
 
 
-class _GridPrinter(StrPrinter):
+class _GridPrinter(IndexCodePrinter):
+    """Index arithmetic and conditions on NumPy grids (elementwise &, |, ~)."""
 
-    def _print_floor(self, expr):
-        numerator, denominator = floor_parts(expr)
-        return f"({self.parenthesize(numerator, PRECEDENCE['Mul'])} // {denominator})"
     def _print_And(self, expr):
         return " & ".join(f"({self._print(a)})" for a in expr.args)
 
@@ -239,9 +235,6 @@ class _GridPrinter(StrPrinter):
 
     def _print_Not(self, expr):
         return f"~({self._print(expr.args[0])})"
-
-    def _print_Relational(self, expr):
-        return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
 
     def _print_Max(self, expr):
         code = self._print(expr.args[0])
