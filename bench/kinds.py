@@ -22,10 +22,10 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _report import cpu, timed  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 from symbp.core.layers import Layer  # noqa: E402
@@ -69,21 +69,6 @@ def parameters_of(model) -> list[dict]:
     layers = [block.linear for block in model.blocks] + [model.out]
     return [{"W": m.weight.detach().numpy().copy(), "b": m.bias.detach().numpy().copy()}
             for m in layers]
-
-
-def timed(entries: dict, rounds: int, number: int) -> dict[str, float]:
-    """The minimum seconds per call of each entry over shuffled rounds."""
-    best = dict.fromkeys(entries, float("inf"))
-    order = list(entries)
-    for fn in entries.values():
-        fn()
-        fn()
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            seconds = timeit.timeit(entries[name], number=number) / number
-            best[name] = min(best[name], seconds)
-    return best
 
 
 def against_torch(d, model, params, x_shape: tuple[int, ...], outputs: int, rounds: int,
@@ -165,7 +150,7 @@ def closing(cells: list[dict], load: tuple, versions: str, script: str) -> list[
             "one thread everywhere (BLAS, numba, `torch.set_num_threads(1)`); the numba "
             f"kernel's one-time compile (an empty cache, the first call included: "
             f"{cells[0]['compile']:.1f} s) is not in the figures.",
-            f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
+            f"Machine: {cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
             f"and {load[1]:.2f} after (a shared machine: other jobs ran during the run); "
             f"{versions}.", f"Rerun: `python bench/{script} --write` (`--quick` for fewer "
             "rounds)."]
@@ -181,16 +166,6 @@ def report(cells: list[dict], load: tuple, versions: str) -> str:
               "Targets, as ratios of this run:", "", *verdicts, "",
               *closing(cells, load, versions, "kinds.py")]
     return "\n".join(lines)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def main_with(run, report, title: str, rounds: tuple[int, int], quick: tuple[int, int]) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _report import cpu  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 
@@ -294,20 +295,10 @@ def report(cells: list[dict], load: tuple, modules: dict) -> str:
               "hand NumPy's 1/(1 + exp(-z)), which costs 1-2% in those cells. jax runs in float64 "
               "(jax_enable_x64), like the others; symbp numba's one-time compile (a second or "
               "two per network, then cached on disk) is not timed.",
-              f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
+              f"Machine: {cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
               f"and {load[1]:.2f} after; {', '.join(versions)}; one thread everywhere.",
               "Rerun: `python bench/numeric.py --write` (`--quick` for fewer rounds)."]
     return "\n".join(lines)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def optional_modules() -> dict:

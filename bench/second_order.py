@@ -20,10 +20,10 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _report import cpu, timed  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 
@@ -66,21 +66,6 @@ def point(rng, widths, batch):
          "b": [rng.normal(size=b.shape) for b in biases]}
     x, y = rng.normal(size=(batch, widths[0])), rng.uniform(size=(batch, widths[-1]))
     return x, y, weights, biases, v
-
-
-def timed(entries: dict, rounds: int, number: int) -> dict[str, float]:
-    """The minimum seconds per call of each entry over shuffled rounds."""
-    best = dict.fromkeys(entries, float("inf"))
-    order = list(entries)
-    for fn in entries.values():
-        fn()
-        fn()
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            seconds = timeit.timeit(entries[name], number=number) / number
-            best[name] = min(best[name], seconds)
-    return best
 
 
 def run(rounds: int, number: int) -> tuple[list[dict], dict]:
@@ -199,21 +184,11 @@ def report(cells: list[dict], hessian: dict, load: tuple, versions: str) -> str:
               "competitor was checked against `torch.autograd.functional.hvp` to 1e-9 before "
               "timing; each figure is the minimum time per call over shuffled rounds in one "
               "process, one thread everywhere; symbp numba's one-time compile is not timed.",
-              f"Machine: {_cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
+              f"Machine: {cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before "
               f"and {load[1]:.2f} after (a shared machine: other jobs ran during the run); "
               f"{versions}.", "Rerun: `python bench/second_order.py --write` (`--quick` for "
               "fewer rounds)."]
     return "\n".join(lines)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def main() -> None:
