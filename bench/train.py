@@ -54,19 +54,21 @@ STEP_LR = 1e-3  # small: thousands of timed steps on one batch stay far from div
 # ---------------------------------------------------------------- 1. time to 95% on digits
 
 
-def digits_plan(backend: str, epochs: int | None = None):
-    job = config.load(EXAMPLE)
+def digits_plan(backend: str, epochs: int | None = None, example: Path = EXAMPLE):
+    job = config.load(example)
     settings = {k: v for k, v in job.train.items() if k != "data"}
     return make_plan(job.net, "digits", **{**settings, "backend": backend, "epochs": epochs})
 
 
-def symbp_to_target(backend: str, epochs: int) -> dict:
-    """symbp's run to ``epochs``: the loop's time (Training.seconds) and the whole call."""
+def symbp_to_target(backend: str, epochs: int, example: Path = EXAMPLE) -> dict:
+    """symbp's run to ``epochs``: the loop's time (Training.seconds) and the whole call,
+    with the held-out accuracies and the parameters it ended with."""
     started = time.perf_counter()
-    result = run(digits_plan(backend, epochs))
+    result = run(digits_plan(backend, epochs, example))
     whole = time.perf_counter() - started
     return {"loop": result.seconds, "whole": whole, "epoch": result.epochs_to(TARGET),
-            "accuracy": result.final.heldout_accuracy}
+            "accuracy": result.final.heldout_accuracy,
+            "history": [r.heldout_accuracy for r in result.history], "params": result.params}
 
 
 def symbp_epochs(backend: str) -> int:
@@ -130,6 +132,12 @@ def time_to_target(rounds: int) -> dict:
     entries = {"symbp (numba)": lambda: symbp_to_target("numba", epochs["numba"]),
                "symbp (NumPy)": lambda: symbp_to_target("numpy", epochs["numpy"]),
                "PyTorch": lambda: torch_to_target(max(epochs.values()) + 20)}
+    return best_runs(entries, rounds)
+
+
+def best_runs(entries: dict, rounds: int) -> dict:
+    """Each run (a call returning loop and whole seconds, its epoch and accuracy) warmed up,
+    then timed in interleaved rounds; the minimum times per run."""
     for fn in entries.values():
         fn()  # warm up: numba's cache, torch's kernels
     found: dict[str, list[dict]] = {name: [] for name in entries}

@@ -24,9 +24,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ[_name] = "1"  # before NumPy, torch and numba start their thread pools
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import platform  # noqa: E402
-import random  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -34,9 +32,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-from symbp.cli import config  # noqa: E402
-from symbp.train import make_plan, run  # noqa: E402
+from train import best_runs, digits_plan, symbp_to_target  # noqa: E402  (bench/train.py)
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,19 +43,12 @@ COLUMNS = ("| run | epochs to 95% | held-out accuracy then | training loop ms | 
 
 
 def plan(backend: str, epochs: int | None = None):
-    job = config.load(EXAMPLE)
-    settings = {k: v for k, v in job.train.items() if k != "data"}
-    return make_plan(job.net, "digits", **{**settings, "backend": backend, "epochs": epochs})
+    return digits_plan(backend, epochs, EXAMPLE)
 
 
 def symbp_run(backend: str, epochs: int) -> dict:
-    """symbp's run to ``epochs``: the loop's time (Training.seconds) and the whole call."""
-    started = time.perf_counter()
-    result = run(plan(backend, epochs))
-    whole = time.perf_counter() - started
-    return {"loop": result.seconds, "whole": whole, "epoch": result.epochs_to(TARGET),
-            "accuracy": result.final.heldout_accuracy,
-            "history": [r.heldout_accuracy for r in result.history], "params": result.params}
+    """symbp's run to ``epochs`` (bench/train.py's, on this example)."""
+    return symbp_to_target(backend, epochs, EXAMPLE)
 
 
 def torch_run(epochs: int) -> dict:
@@ -132,21 +121,7 @@ def measure(rounds: int) -> tuple[int, dict]:
     entries = {"symbp (numba)": lambda: symbp_run("numba", epochs),
                "symbp (NumPy)": lambda: symbp_run("numpy", epochs),
                "PyTorch": lambda: torch_run(epochs)}
-    for fn in entries.values():
-        fn()  # warm up: numba's cache, torch's kernels
-    found: dict[str, list[dict]] = {name: [] for name in entries}
-    order = list(entries)
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            gc.collect()
-            found[name].append(entries[name]())
-    best = {name: {"loop": min(r["loop"] for r in runs), "whole": min(r["whole"] for r in runs),
-                   "epoch": runs[0]["epoch"], "accuracy": runs[0]["accuracy"]}
-            for name, runs in found.items()}
-    for name, b in best.items():
-        print(f"{name}: epoch {b['epoch']}, loop {b['loop'] * 1e3:.1f} ms, "
-              f"whole {b['whole'] * 1e3:.1f} ms", flush=True)
+    best = best_runs(entries, rounds)
     return epochs, best
 
 
