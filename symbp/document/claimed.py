@@ -25,6 +25,7 @@ from ..core.derivation import Derivation
 from ..proof.nonzero import PRECISIONS, enclosure
 from .claimed_formulas import check_formulas, check_recursion
 from .kinds_numbers import evaluate_layers
+from .kinds_worked import layer_tables
 from .numbers import Example
 from .verdicts import Report, Verdict, bounds, shown
 
@@ -92,29 +93,10 @@ def exact_values(d: Derivation, example: Example | dict) -> dict[str, object]:
 
 
 def _exact_kinds(d: Derivation, example: object) -> dict[str, object]:
-    """As ``exact_values``, for a network of layer kinds: worked.json's shape for it (every
-    tensor nested in its own shape, parameters per layer by name)."""
+    """As ``exact_values``, for a network of layer kinds: worked.json's shape for it, every
+    value exact."""
     n = evaluate_layers(d, example, exact=True)  # type: ignore[arg-type]  # read there
-
-    def nested(values: list, shape: tuple[int, ...]) -> list:
-        for size in reversed(shape[1:]):
-            values = [values[i:i + size] for i in range(0, len(values), size)]
-        return values
-
-    def per_layer(tensors: list[list], shape_of) -> list:
-        return [nested(list(t), shape_of(r)) for t, r in zip(tensors, d.net.resolved)]
-
-    def parameters(found: list[dict[str, sp.Matrix]]) -> list[dict[str, list]]:
-        return [{name: nested(list(M), r.parameters[name]) for name, M in p.items()}
-                for p, r in zip(found, d.net.resolved)]
-
-    def z_shape(r):
-        return r.maps.z.shape(r.sizes)
-
-    return {"learning_rate": n.example.learning_rate, "cost": n.cost,
-            "z": per_layer(n.z, z_shape), "a": per_layer(n.a, lambda r: r.shape_out),
-            "delta": per_layer(n.delta, z_shape), "grad": parameters(n.grads),
-            "updated": parameters(n.updated)}
+    return layer_tables(d, n, lambda v: v)
 
 
 def _check_numbers(d: Derivation, claimed: dict, example: Example | dict) -> list[Verdict]:

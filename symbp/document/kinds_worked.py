@@ -94,20 +94,19 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
         cost=f"C = {show.number(n.cost)}", backward=backward, update=update)
 
 
-def kinds_worked_json(d: Derivation, example: LayerExample | dict) -> str:
-    """worked.json of a network of layer kinds: the numbers to the example's digits, per layer,
-    layer 1 first, each tensor nested in its own shape (parameters as ``params`` takes them)."""
-    n: LayerNumbers = evaluate_layers(d, example)
-    digits = n.example.digits
+def layer_tables(d: Derivation, n: LayerNumbers, value) -> dict[str, object]:
+    """The example's numbers as worked.json holds them for a network of layer kinds, each
+    through ``value``: per layer, layer 1 first, each tensor nested in its own shape
+    (parameters by name, as ``params`` takes them)."""
 
     def nested(values: list, shape: tuple[int, ...]) -> list:
-        numbers = [float(decimal_text(v, digits)) for v in values]
+        numbers = [value(v) for v in values]
         for size in reversed(shape[1:]):
-            numbers = [numbers[i:i + size] for i in range(0, len(numbers), size)]  # type: ignore
+            numbers = [numbers[i:i + size] for i in range(0, len(numbers), size)]
         return numbers
 
     def per_layer(tensors: list[list], shape_of) -> list:
-        return [nested(t, shape_of(r)) for t, r in zip(tensors, d.net.resolved)]
+        return [nested(list(t), shape_of(r)) for t, r in zip(tensors, d.net.resolved)]
 
     def parameters(found: list[dict[str, sp.Matrix]]) -> list[dict[str, list]]:
         return [{name: nested(list(M), r.parameters[name]) for name, M in p.items()}
@@ -116,13 +115,18 @@ def kinds_worked_json(d: Derivation, example: LayerExample | dict) -> str:
     def z_shape(r: Resolved) -> tuple[int, ...]:
         return r.maps.z.shape(r.sizes)
 
-    data = {
-        "digits": digits, "learning_rate": float(decimal_text(n.example.learning_rate, digits)),
-        "cost": float(decimal_text(n.cost, digits)),
-        "z": per_layer(n.z, z_shape), "a": per_layer(n.a, lambda r: r.shape_out),
-        "delta": per_layer(n.delta, z_shape),
-        "grad": parameters(n.grads), "updated": parameters(n.updated),
-    }
+    return {"learning_rate": value(n.example.learning_rate), "cost": value(n.cost),
+            "z": per_layer(n.z, z_shape), "a": per_layer(n.a, lambda r: r.shape_out),
+            "delta": per_layer(n.delta, z_shape),
+            "grad": parameters(n.grads), "updated": parameters(n.updated)}
+
+
+def kinds_worked_json(d: Derivation, example: LayerExample | dict) -> str:
+    """worked.json of a network of layer kinds: the numbers to the example's digits."""
+    n: LayerNumbers = evaluate_layers(d, example)
+    digits = n.example.digits
+    data = {"digits": digits,
+            **layer_tables(d, n, lambda v: float(decimal_text(v, digits)))}
     text = json.dumps(data, indent=2)
     return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
 
