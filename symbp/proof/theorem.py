@@ -237,10 +237,10 @@ def _network(widths: list[int], hidden, out, cost,
     over_positions = any(t.kind.sized is not None for t in templates)
     shape_in = (widths[0], POSITIONS) if over_positions else (widths[0],)
     layers: list[LayerSpec] = []
+    shape = shape_in
     for l in range(1, L + 1):
         template, act = (templates[1], out) if l == L else (templates[0], hidden)
         options = {**dict(template.layer.options), "activation": act.name}
-        shape = resolve(layers, shape_in)[-1].shape_out if layers else shape_in
         if template.kind.sized is not None:
             layer = template.kind.sized(LayerSpec(template.kind.name, options), widths[l], shape)
         else:
@@ -250,6 +250,7 @@ def _network(widths: list[int], hidden, out, cost,
                 options["units"] = widths[l]
             layer = LayerSpec(template.kind.name, options)
         layers.append(layer)
+        shape = resolve([layer], shape)[0].shape_out  # what the next layer reads
     return Network(layers=layers, inputs=list(shape_in), cost=cost.name)
 
 
