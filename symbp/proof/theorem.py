@@ -235,7 +235,7 @@ def _network(widths: list[int], hidden, out, cost,
     assert templates is not None
     # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
     over_positions = any(t.kind.sized is not None for t in templates)
-    shape_in = (widths[0], POSITIONS) if over_positions else (widths[0],)
+    shape_in: tuple[int, ...] = (widths[0], POSITIONS) if over_positions else (widths[0],)
     layers: list[LayerSpec] = []
     shape = shape_in
     for l in range(1, L + 1):
