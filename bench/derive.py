@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import cpu  # bench/_report.py
+
 TARGET = 3.0  # seconds, end to end
 
 
@@ -81,7 +83,7 @@ def main() -> None:
              "| stage (one run, in process) | seconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds:.2f} |" for name, seconds in stages()]
     load = os.getloadavg()[0]
-    lines += ["", f"Rerun: `python bench/derive.py --write`. Machine: {platform.machine()}, "
+    lines += ["", f"Rerun: `python bench/derive.py --write`. Machine: {cpu()}, "
                   f"{os.cpu_count()} cores, load average {load:.2f} after the runs; "
                   f"Python {platform.python_version()}."]
     text = "\n".join(lines)

@@ -28,6 +28,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import sympy as sp  # noqa: E402
+from _report import cpu  # noqa: E402  # bench/_report.py
 from sympy.core.cache import clear_cache  # noqa: E402
 
 import symbp  # noqa: E402
@@ -173,7 +174,7 @@ def report(best: dict[str, tuple[float, bool]], rounds: int, load: tuple[float, 
         f"hand-built δ recursion. \"before\" is symbp at commit {BEFORE}, imported from git "
         f"into the same process. Fastest of {rounds} interleaved rounds per case, SymPy's "
         "cache cleared before each call, one BLAS thread, normal priority.",
-        f"Rerun: `python bench/proof.py --write`. Machine: {platform.machine()}, "
+        f"Rerun: `python bench/proof.py --write`. Machine: {cpu()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, SymPy {sp.__version__}; "
         f"load average {load[0]:.1f} before and {load[1]:.1f} after (the machine is shared: "
         "other jobs slow every row alike).",

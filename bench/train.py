@@ -36,6 +36,7 @@ from pathlib import Path  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _report import cpu  # noqa: E402  # bench/_report.py
 
 import symbp  # noqa: E402
 from symbp.cli import config  # noqa: E402
@@ -393,7 +394,7 @@ def report(target: dict, cells: dict, rounds: tuple[int, int], load: tuple) -> s
               "to 1e-12.",
               f"Each figure is the minimum over {rounds[0]} interleaved rounds (time to 95%) "
               f"and {rounds[1]} (steps), in one process, one thread everywhere. Machine: "
-              f"{platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.2f} "
+              f"{cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} "
               f"before and {load[1]:.2f} after; Python {platform.python_version()}, NumPy "
               f"{np.__version__}, numba {numba.__version__}, torch {torch.__version__}.",
               "Rerun: `python bench/train.py --write` (`--quick` for fewer rounds)."]

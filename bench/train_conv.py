@@ -32,6 +32,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from _report import cpu  # noqa: E402  (bench/_report.py)
 from train import best_runs, digits_plan, symbp_to_target  # noqa: E402  (bench/train.py)
 
 torch.set_num_threads(1)
@@ -149,7 +150,7 @@ measuring cost and accuracy of both parts after every epoch on each side; the wh
 building the network and loading the generated (for numba, cached compiled) module, or making \
 the tensors and the optimiser.
 Each figure is the minimum over interleaved rounds in one process, one thread everywhere. \
-Machine: {platform.machine()}, {os.cpu_count()} cores, load average {load[0]:.2f} before and \
+Machine: {cpu()}, {os.cpu_count()} cores, load average {load[0]:.2f} before and \
 {load[1]:.2f} after (a shared machine); Python {platform.python_version()}, NumPy \
 {np.__version__}, numba {numba.__version__}, torch {torch.__version__}.
 Rerun: `python bench/train_conv.py --write` (`--quick` for fewer rounds)."""
