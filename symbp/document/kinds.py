@@ -25,16 +25,17 @@ from ..printing.latex import Printer
 from ..proof.prove import Proof
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
 from .kinds_numbers import LayerExample
+from .kinds_paths import entry_paths
 from .kinds_worked import KindsWorked, kinds_worked
 from .numbers import Example as WorkedExample
 from .proof import ProofPart, proof_part
 from .text import rich
 
-OMITTED = ("The path of influence written out weight by weight, the tree of dependencies of one "
-           "weight, the count of repeated products, the expression swell and the theorem for every "
-           "width and depth are written for dense layers only in this version of symbp, so this "
-           "document leaves them out for this network rather than show the formulas of a dense "
-           "layer under a layer of another kind.")
+OMITTED = ("The drawing of the tree of dependencies of one weight, the count of repeated "
+           "products, the expression swell and the theorem for every width and depth are written "
+           "for dense layers only in this version of symbp, so this document leaves them out for "
+           "this network rather than show the formulas of a dense layer under a layer of another "
+           "kind.")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class KindLayer:
 
 
 @dataclass(frozen=True)
+class PathRow:
+    """The first entry of one parameter: the entries it enters and its paths to C (counted by
+    ``kinds_paths``)."""
+
+    l: int
+    entry: str  # LaTeX: K^{(1)}_{1,1,1}
+    enters: int
+    paths: int
+
+
+@dataclass(frozen=True)
 class KindsDocument:
     title: str  # plain text
     subject: str  # plain text
@@ -72,6 +84,8 @@ class KindsDocument:
     recursion: str  # LaTeX display, aligned: the whole backward pass of this network
     proof: ProofPart
     updates: str  # LaTeX display, aligned
+    paths: list[PathRow]
+    path_gradients: str  # LaTeX display, aligned: each entry's gradient as its kind writes it
     omitted: str  # plain text: what is left out, and why
     worked: KindsWorked | None  # the worked example with numbers, when one was given
 
@@ -98,6 +112,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
     cost = net.cost_entry
     P = Printer(d.latex_names)
     layers = [_layer(d, r) for r in net.resolved]
+    paths = _paths(d)
     return KindsDocument(
         title=title or f"Backpropagation step by step: {described}",
         subject=f"The gradients of {described}, layer kind by layer kind, proved exactly",
@@ -112,6 +127,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         recursion=_recursion(d),
         proof=_proof(d, proof_part(proof, timings)),
         updates=_updates(d),
+        paths=[row for row, _ in paths], path_gradients=_rows([rhs for _, rhs in paths]),
         omitted=OMITTED,
         worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]
     )
@@ -323,6 +339,21 @@ def _recursion(d: Derivation) -> str:
         if l > 1:
             rows.append(tuple(vector["input"].split(" = ", 1)))  # type: ignore[arg-type]
     return _rows(rows).replace("a_{0}", "x")
+
+
+def _paths(d: Derivation) -> list[tuple[PathRow, tuple[str, str]]]:
+    """Each parameter's first entry with its paths, and its gradient printed from its kind's
+    VJP (one term per entry it enters)."""
+    rows = []
+    for counted in entry_paths(d):
+        r = d.net.resolved[counted.l - 1]
+        m = r.maps.param_vjps[counted.name]
+        first = tuple(sp.Integer(1) for _ in m.index)
+        entry = _entry(r, counted.name, first)
+        value = _entries(r, m.formula.xreplace(dict(zip(m.index, first))), _map_tensors(m))
+        rows.append((PathRow(counted.l, entry, counted.enters, counted.paths),
+                     (rf"\frac{{\partial C}}{{\partial {entry}}}", value)))
+    return rows
 
 
 def _updates(d: Derivation) -> str:
