@@ -24,6 +24,7 @@ from ..printing import forms
 from ..printing.latex import Printer
 from ..proof.prove import Proof
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
+from .kinds_general import KindsGeneral, kinds_general
 from .kinds_numbers import LayerExample
 from .kinds_paths import entry_paths
 from .kinds_worked import KindsWorked, kinds_worked
@@ -32,10 +33,9 @@ from .proof import ProofPart, proof_part
 from .text import rich
 
 OMITTED = ("The drawing of the tree of dependencies of one weight, the count of repeated "
-           "products, the expression swell and the theorem for every width and depth are written "
-           "for dense layers only in this version of symbp, so this document leaves them out for "
-           "this network rather than show the formulas of a dense layer under a layer of another "
-           "kind.")
+           "products and the expression swell are written for dense layers only in this version "
+           "of symbp, so this document leaves them out for this network rather than show the "
+           "formulas of a dense layer under a layer of another kind.")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class KindsDocument:
     updates: str  # LaTeX display, aligned
     paths: list[PathRow]
     path_gradients: str  # LaTeX display, aligned: each entry's gradient as its kind writes it
+    general: KindsGeneral  # the theorem for every depth and size of these kinds
     omitted: str  # plain text: what is left out, and why
     worked: KindsWorked | None  # the worked example with numbers, when one was given
 
@@ -128,6 +129,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         proof=_proof(d, proof_part(proof, timings)),
         updates=_updates(d),
         paths=[row for row, _ in paths], path_gradients=_rows([rhs for _, rhs in paths]),
+        general=kinds_general(d),
         omitted=OMITTED,
         worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]
     )

@@ -269,10 +269,10 @@ def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
             "for every depth L and all widths n_0..n_L the layers' kinds allow, the program "
             "of the recursion binds g_l = dC/da_l where a layer passes it back, "
             f"delta_l = dC/dz_l, and gives dC/dθ_l for every parameter θ of every layer ({reach})",
-            r"\forall L \ge 1,\ n_0, \dots, n_L \ge 1:\quad "
-            r"\delta_l = \frac{\partial C}{\partial z_l},\quad "
-            r"\frac{\partial C}{\partial \theta_l} \text{ for every } \theta_l "
-            r"\quad (l = 1, \dots, L)",
+            r"\begin{gathered}\forall L \ge 1 \text{ and all sizes},\ l = 1, \dots, L: \\ "
+            r"\delta_l = \frac{\partial C}{\partial z_l} \text{ and the recursion's gradient of "
+            r"every parameter } \theta_l \text{ is } \frac{\partial C}{\partial \theta_l}"
+            r"\end{gathered}",
             "general", status,
             "induction over l from L down to 1: the base case gives layer L; the pass-back "
             "lemma gives dC/da_l from layer l + 1's δ (and g), because C depends on a_l only "
@@ -365,12 +365,14 @@ def _kinds_meaning(layers: tuple[LayerSpec, LayerSpec] | None) -> tuple[str, ...
                  for _, m in Template.of(layer).maps.all())
 
 
-def covers(d: Derivation) -> str:
+def covers(d: Derivation, layers: tuple[LayerSpec, LayerSpec] | None = None) -> str:
     """"" when the general theorem speaks for ``d``'s program: it is, statement for statement,
-    the instance at d's depth and widths of its recursion recorded for every depth. Else
-    one line saying why not."""
+    the instance at d's depth and widths of its recursion recorded for every depth (with
+    ``layers`` as its hidden and output kinds). Else one line saying why not."""
     try:
-        generic = record_generic(d.recursion_function)
+        templates = None if layers is None else _templates(
+            layers, d.net.activation(1), d.net.activation(d.L))
+        generic = record_generic(d.recursion_function, templates)
         widths = d.net.widths
         instance = generic.instance(d.L, lambda m: widths[m], context=d.net.meaning())
     except (Concrete, ProgramError) as reason:

@@ -1,0 +1,62 @@
+"""The section "For every size" of a kinds document (document/kinds_general.py): the theorem
+for the network's kinds when its layers fit, the instance check, and the reason otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import symbp
+from symbp.cli import config
+from symbp.document.kinds_general import fit, kinds_general
+from symbp.proof.theorem import covers
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _derived(name):
+    return symbp.derive(config.load(EXAMPLES / f"{name}.toml").net)
+
+
+def test_a_convolution_under_a_dense_output_is_covered_by_the_theorem_for_its_kinds():
+    d = _derived("conv1d")
+    g = kinds_general(d)
+    assert (g.fits, g.status, g.covers, g.L) == ("", "proved", "", 2)
+    assert g.hidden == 'conv1d layers (padding "valid", pool "avg") with relu'
+    assert g.output == "a dense layer with sigmoid"
+    assert r"\text{ and all sizes}" in g.theorem and "gathered" in g.theorem
+    assert {c.name for c in g.claims} >= {"trace", "base case", "step", "dC/dW_l", "dC/db_l",
+                                          "cross-check"}
+    assert all(c.status == "proved" for c in g.claims)
+
+
+def test_the_instance_check_fails_for_kinds_the_program_does_not_have():
+    d = _derived("conv1d")
+    assert covers(d, layers=(symbp.Layer("conv1d", channels=2, kernel=3, pool="avg",
+                                         activation="relu"),
+                             symbp.Layer("dense", units=2, activation="sigmoid"))) == ""
+    wrong = covers(d, layers=(symbp.Layer("residual", activation="relu"),
+                              symbp.Layer("dense", units=2, activation="sigmoid")))
+    assert "differs from the recursion recorded for every depth" in wrong
+
+
+def test_hidden_layers_that_differ_beyond_their_sizes_are_named_and_not_covered():
+    g = kinds_general(_derived("residual"))
+    assert g.fits == ("its hidden layers differ in more than their sizes (layer 1 is a residual "
+                      "block with tanh, layer 2 is a residual block with a projection with tanh)")
+    assert (g.status, g.claims, g.theorem) == ("", [], "")
+
+
+def test_hidden_layers_of_different_sizes_fit():
+    net = symbp.Network(layers=[symbp.Layer("residual", units=3, projection=True),
+                                symbp.Layer("residual", units=2, projection=True),
+                                symbp.Layer("dense", units=1)], inputs=2)
+    assert fit(symbp.derive(net)) == ""
+
+
+def test_a_softmax_output_over_layer_kinds_is_not_claimed():
+    net = symbp.Network(layers=[symbp.Layer("residual"),
+                                symbp.Layer("dense", units=2, activation="softmax")],
+                        inputs=2, cost="softmax_ce")
+    g = kinds_general(symbp.derive(net))
+    assert g.fits.startswith("layer 2 has the softmax activation")
+    assert g.status == ""
