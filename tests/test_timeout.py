@@ -105,3 +105,16 @@ def test_a_budget_runs_each_phase_under_what_is_left():
     with pytest.raises(TimedOut):
         budget.left()  # nothing left: the next phase does not even start
     assert Deadline(None).left() is None
+
+
+def test_a_theorem_stopped_by_the_deadline_around_it_says_so():
+    # a document proves its theorem under the command's --timeout, not a timeout of its own
+    from symbp.core.deadline import deadline
+    from symbp.proof.theorem import prove_theorem
+
+    with deadline(0.05):
+        proof = prove_theorem("tanh", "mse")
+    assert proof.status == "timed out"
+    stopped = [c for c in proof.claims if c.name == "time"]
+    assert [c.how for c in stopped] == [
+        "stopped when the time of the command around it (--timeout) ran out"]

@@ -71,6 +71,14 @@ def check_seconds(seconds: object, name: str = "timeout") -> float | None:
     return float(seconds)
 
 
+def stopped(timeout: float | None) -> str:
+    """How a proof that ran out of time says so: its own timeout, or the deadline of the
+    command around it (a ``--timeout`` that ran out while a document proved its theorem)."""
+    if timeout is None:
+        return "stopped when the time of the command around it (--timeout) ran out"
+    return f"stopped after {timeout:g} s"
+
+
 def _expire(signum: int, frame: object) -> None:
     raise TimedOut
 

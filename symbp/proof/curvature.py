@@ -28,7 +28,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature, limits
-from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.deadline import TimedOut, check_seconds, deadline, stopped
 from ..core.functions import softmax_formula
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
@@ -107,7 +107,7 @@ def prove_second_order(d: SecondDerivation, method: str = "auto", *,
                 tick("Gauss-Newton", 4)
     except TimedOut:
         claims.append(Claim("the proof finished in time", "", KIND, "timed out",
-                            f"stopped after {timeout:g} s", name="time"))
+                            stopped(timeout), name="time"))
     proof.seconds = time.perf_counter() - started
     return proof
 

@@ -30,7 +30,7 @@ import sympy as sp
 from ..core import curvature, registry
 from ..core.curvature_generic import GenericCurvatureProgram, record_curvature_generic
 from ..core.curvature_program import replay
-from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.deadline import TimedOut, check_seconds, deadline, stopped
 from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
 from ..core.network import Network
 from ..core.program import ProgramError
@@ -266,7 +266,7 @@ def prove_second_order_theorem(activation: str = "generic", cost: str = "mse", *
             claims.append(_cross_check(hidden, out, cost_entry, programs))
     except TimedOut:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
-                            f"stopped after {timeout:g} s", name="time"))
+                            stopped(timeout), name="time"))
     claims.append(induction(claims))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, every depth and width: activation={hidden.name!r}, "

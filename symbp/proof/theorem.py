@@ -30,7 +30,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import registry
-from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.deadline import TimedOut, check_seconds, deadline, stopped
 from ..core.derivation import Derivation, derive
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
 from ..core.layers import Layer as LayerSpec
@@ -85,7 +85,7 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
             claims.append(cross_check(recursion, hidden, out, cost_entry, templates))
     except TimedOut:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
-                            f"stopped after {timeout:g} s", name="time"))
+                            stopped(timeout), name="time"))
     claims.append(induction(claims, depths, kinds=not _dense(templates)))
     name = getattr(recursion, "__name__", repr(recursion))
     kinds = "" if templates == (DENSE, DENSE) else \
