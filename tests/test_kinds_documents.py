@@ -98,3 +98,22 @@ def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
     report = browser.inspect(written(name)[1]["html"], 1280, tmp_path)
     assert report["maths"] > 20 and report["merror"] == 0
     assert report["tex"] == [] and report["mathTex"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("name", ["residual", "conv1d"])
+def test_the_kinds_slides_compile_with_every_frame_on_its_page(name):
+    from symbp.render.latex import compile_tex
+    from symbp.render.slides import render_slides
+
+    doc, _ = written(name)
+    tex = render_slides(doc)
+    compiled = compile_tex(tex)
+    assert compiled.pdf.startswith(b"%PDF")
+    assert compiled.overfull == []
+    assert not [line for line in compiled.log.splitlines() if line.startswith("Overfull \\vbox")]
+    # one frame forward and two back (the step, then entry by entry) for every layer
+    assert tex.count(r"\begin{frame}{Forward, layer ") == len(doc.layers)
+    assert tex.count(r"\begin{frame}{Backward, layer ") == 2 * len(doc.layers)
+    assert r"\begin{frame}{For every size}" in tex and r"\begin{frame}{Paths of influence}" in tex

@@ -91,8 +91,6 @@ class Build:
 
     @cached_property
     def slides_tex(self) -> str:
-        if not isinstance(self.document, Document):
-            raise Skipped(DENSE_ONLY.format(what="no slides: the deck is"))
         return render_slides(self.document)
 
     @cached_property
@@ -110,7 +108,7 @@ class Build:
         if missing_compiler_note() is None:  # else the pdf format's note says it once
             if "matrix" in self.wanted and self.d.net.dense:
                 sources["matrix.pdf"] = self.matrix_tex
-            if "slides" in self.wanted and self.d.net.dense:
+            if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
             if "second_order" in self.wanted and self.second is not None:
                 sources["second_order.pdf"] = self.second_order_tex
