@@ -117,3 +117,15 @@ def test_the_kinds_slides_compile_with_every_frame_on_its_page(name):
     assert tex.count(r"\begin{frame}{Forward, layer ") == len(doc.layers)
     assert tex.count(r"\begin{frame}{Backward, layer ") == 2 * len(doc.layers)
     assert r"\begin{frame}{For every size}" in tex and r"\begin{frame}{Paths of influence}" in tex
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["conv1d"])  # a kernel of three axes, channels × positions
+def test_the_kinds_notebook_runs_its_numbers_and_trains(name, tmp_path):
+    from tests.test_formats import _run
+
+    assert main(["derive", str(EXAMPLES / f"{name}.toml"), "--format", "ipynb", "--out",
+                 str(tmp_path / "out"), "-q"]) == 0
+    printed = _run((tmp_path / "out" / "derivation.ipynb").read_text())
+    assert "proved" in printed and "central difference" in printed
+    assert "cost before" in printed and "after 300" in printed

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 
 import nbformat
+import numpy as np
+import sympy as sp
 from nbformat import v4
 
 from ..core.network import Network
@@ -30,7 +32,7 @@ def notebook(doc: Document | KindsDocument, net: Network,
              example: Example | LayerExample | dict | None = None) -> str:
     """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file."""
     if isinstance(doc, KindsDocument):
-        return _written(_kinds_cells(doc, net))
+        return _written(_kinds_cells(doc, net, example))  # type: ignore[arg-type]
     if isinstance(example, LayerExample):
         raise ValueError("a worked example with params is for a network of layer kinds; "
                          "a network of dense layers takes weights and biases")
@@ -77,14 +79,17 @@ def _written(cells: list[tuple[str, str]]) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def _kinds_cells(doc: KindsDocument, net: Network) -> list[tuple[str, str]]:
-    """A network of layer kinds: each layer's maps, its backward step, the proof."""
+def _kinds_cells(doc: KindsDocument, net: Network,
+                 example: LayerExample | dict | None) -> list[tuple[str, str]]:
+    """A network of layer kinds: each layer's maps, its backward step, the proof, the worked
+    example with numbers and a training loop."""
     cells: list[tuple[str, str]] = [
         ("md", f"# {doc.title}\n\nBackpropagation through {doc.kinds} layers, derived and "
                "proved with symbp. Run the cells from the top: the notebook builds the network, "
-               "shows each layer's forward map and its step backwards as math, and proves them."),
-        ("code", "import sympy\n\nimport symbp\n\nsympy.init_printing()\n"
-                 f"net = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
+               "shows each layer's forward map and its step backwards as math, proves them, runs "
+               "a worked example with numbers and trains the network."),
+        ("code", "import numpy as np\nimport sympy\n\nimport symbp\nfrom symbp import Layer\n\n"
+                 f"sympy.init_printing()\nnet = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
     ]
     for layer in doc.layers:
         cells.append(("md", "\n\n".join([
@@ -100,10 +105,108 @@ def _kinds_cells(doc: KindsDocument, net: Network) -> list[tuple[str, str]]:
         ("md", "## The proof\n\nsymbp computes every gradient three ways and proves exactly "
                f"that they agree. In the document: **{doc.proof.status}**. Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
-        ("md", f"## Left out\n\n{doc.omitted} The same holds for this notebook's worked "
-               "example with numbers and its training loop."),
+        ("md", f"## Left out\n\n{doc.omitted}"),
     ]
+    try:
+        require_numeric(net)
+    except ValueError as error:  # the generic σ: no numbers to run
+        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: {error}."))
+    else:
+        cells += _kinds_numbers(net, example) + _kinds_training(net)
     return cells
+
+
+def _kinds_numbers(net: Network, example: LayerExample | dict | None) -> list[tuple[str, str]]:
+    """The worked example of a network of kinds: its numbers, or small ones of a fixed seed;
+    the gradient of each layer's parameters by name, one entry checked by a central difference,
+    one step of gradient descent."""
+    shape_out = net.resolved[-1].shape_out
+    if example is not None:
+        ex = LayerExample.from_dict(example)
+        x = _numbers_of(ex.x).reshape(net.input_shape)
+        y = _numbers_of(ex.y).reshape(shape_out)
+        params = [{name: np.broadcast_to(_numbers_of(layer[name]), shape)
+                   for name, shape in r.parameters.items()}
+                  for r, layer in zip(net.resolved, ex.params)]
+        setup = (f"x = np.array({_floats(x)})\ny = np.array({_floats(y)})\n"
+                 "params = [{name: np.array(value) for name, value in layer.items()}\n"
+                 f"          for layer in {json.dumps(_float_params(params))}]\n"
+                 f"eta = {float(sp.sympify(str(ex.learning_rate)))!r}")
+        intro = "The worked example of the document, with its numbers."
+    else:
+        setup = ("rng = np.random.default_rng(0)\n"
+                 f"x = rng.uniform(-1, 1, size={tuple(net.input_shape)!r})\n"
+                 "R = rng.normal(size=(net.widths[0], net.widths[-1]))\n"
+                 f"y = ({_target(net, 'x.reshape(-1)')}).reshape({tuple(shape_out)!r})\n"
+                 "params = [{name: rng.normal(0, 0.5, size=shape)\n"
+                 "           for name, shape in layer.parameters.items()}\n"
+                 "          for layer in net.resolved]\neta = 0.1")
+        intro = "One training example with small random numbers (a fixed seed)."
+    first = next(iter(net.resolved[0].parameters))
+    entry = (0,) * len(net.resolved[0].parameters[first])
+    return [
+        ("md", "## A worked example\n\n" + intro + " The generated gradient code "
+               "(`symbp.lambdify`) runs the proved recursion and gives each layer's gradients by "
+               "the names its kind gives its parameters; a central difference of the cost, which "
+               "does not use the chain rule, checks one entry; then one step of gradient descent "
+               "moves every parameter."),
+        ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, params)\n"
+                 f"g[0][{first!r}]"),
+        ("code", f"h, name, entry = 1e-6, {first!r}, {entry!r}\n"
+                 "up = [dict(layer) for layer in params]; up[0][name] = up[0][name].copy()\n"
+                 "up[0][name][entry] += h\n"
+                 "down = [dict(layer) for layer in params]; down[0][name] = down[0][name].copy()\n"
+                 "down[0][name][entry] -= h\n"
+                 "quotient = (f.cost(x, y, up) - f.cost(x, y, down)) / (2 * h)\n"
+                 "print(f\"central difference {quotient:.9f}, backpropagation "
+                 "{g[0][name][entry]:.9f}\")\n"
+                 "assert abs(quotient - g[0][name][entry]) < 1e-6 * max(1, abs(quotient))"),
+        ("code", "new_params = [{name: value - eta * grads[name]\n"
+                 "               for name, value in layer.items()}\n"
+                 "              for layer, grads in zip(params, g)]\n"
+                 "print(\"cost before\", f.cost(x, y, params))\n"
+                 "print(\"cost after \", f.cost(x, y, new_params))"),
+    ]
+
+
+def _kinds_training(net: Network) -> list[tuple[str, str]]:
+    """Gradient descent on a batch of the network's own input shape, with the generated
+    gradients."""
+    shape_out = tuple(net.resolved[-1].shape_out)
+    code = ("rng = np.random.default_rng(1)\n"
+            f"X = rng.uniform(-1, 1, size=({BATCH}, *{tuple(net.input_shape)!r}))\n"
+            "R = rng.normal(size=(net.widths[0], net.widths[-1]))\n"
+            f"Y = ({_target(net, 'X.reshape(len(X), -1)')}).reshape({BATCH}, *{shape_out!r})"
+            "  # the rule the network learns\n"
+            "params = [{name: rng.normal(0, 1 / np.sqrt(layer.width_in), size=shape)\n"
+            "           for name, shape in layer.parameters.items()}\n"
+            "          for layer in net.resolved]\n"
+            f"eta = 2.0 / {BATCH}\ncosts = []\n"
+            f"for step in range({TRAINING_STEPS}):\n"
+            "    g = f(X, Y, params)  # the cost summed over the batch\n"
+            "    params = [{name: value - eta * grads[name] for name, value in layer.items()}\n"
+            "              for layer, grads in zip(params, g)]\n"
+            "    costs.append(f.cost(X, Y, params))\n"
+            "print(f\"cost {costs[0]:.4f} after one step, {costs[-1]:.4f} after "
+            f"{TRAINING_STEPS}\")\nassert costs[-1] < costs[0]")
+    return [("md", "## Training\n\nGradient descent, $\\theta \\leftarrow \\theta - \\eta\\, "
+                   "\\partial C/\\partial \\theta$ for every parameter $\\theta$ of every layer, "
+                   "on a batch of random inputs whose targets follow a fixed rule, with the "
+                   "gradients the derivation proved."),
+            ("code", code)]
+
+
+def _numbers_of(value: object) -> np.ndarray:
+    """Nested numbers as given in an example (floats, decimals, "1/3") as a float array."""
+    if isinstance(value, list | tuple):
+        return np.array([_numbers_of(v) for v in value])
+    return np.array(float(sp.sympify(str(value))))
+
+
+def _float_params(params: list[dict[str, np.ndarray]]) -> list[dict[str, object]]:
+    """Each layer's parameters by name, every number a float (JSON)."""
+    return [{name: json.loads(_floats(value)) for name, value in layer.items()}
+            for layer in params]
 
 
 def _display(tex: str) -> str:
