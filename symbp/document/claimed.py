@@ -10,7 +10,8 @@ those digits (|claim − value| ≤ half a unit of its last digit); otherwise *w
 digits that do agree and the value it should be. A claim that no precision tried can
 decide is "not proved".
 
-**Formulas** (``formulas``) and a claimed recursion are checked by ``claimed_formulas``.
+**Formulas** (``formulas`` in symbp's names, ``formulas_latex`` in the documents' LaTeX) and a
+claimed recursion are checked by ``claimed_formulas``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .numbers import Example
 from .verdicts import Report, Verdict, bounds, shown
 
 NUMBER_KEYS = ("learning_rate", "cost", "z", "a", "delta", "grad", "updated")
-KEYS = (*NUMBER_KEYS, "example", "formulas", "digits", "check", "checks")
+KEYS = (*NUMBER_KEYS, "example", "formulas", "formulas_latex", "digits", "check", "checks")
 NOT_CHECKED = ("digits", "check", "checks")  # the digits shown; central differences at a step h
 
 
@@ -55,6 +56,8 @@ def check_claims(d: Derivation, claimed: object, example: Example | dict | None 
         report.verdicts += _check_numbers(d, claimed, point)
     if "formulas" in claimed:
         report.verdicts += check_formulas(d, claimed["formulas"])
+    if "formulas_latex" in claimed:
+        report.verdicts += check_formulas(d, claimed["formulas_latex"], latex=True)
     return report
 
 

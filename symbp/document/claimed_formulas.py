@@ -13,6 +13,7 @@ recursion is proved by ``symbp.prove``, a failed entry refuted the same way.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from fractions import Fraction
 
 import sympy as sp
@@ -25,6 +26,7 @@ from ..core.status import Status
 from ..proof.exact import first_difference
 from ..proof.nonzero import nonzero_point
 from ..proof.prove import prove
+from .claimed_latex import LatexReader
 from .claimed_points import BUDGET, natural, shrunk, smallest_point, value_at
 from .verdicts import Report, Verdict, bounds, shown
 
@@ -108,29 +110,38 @@ class Truths:
         return meaning
 
 
-def check_formulas(d: Derivation, formulas: object) -> list[Verdict]:
+def check_formulas(d: Derivation, formulas: object, latex: bool = False) -> list[Verdict]:
+    """Each claimed formula proved or refuted; ``latex``: written in LaTeX (``formulas_latex``,
+    read by ``claimed_latex``), else in symbp's symbol names."""
+    where = "formulas_latex" if latex else "formulas"
     if not isinstance(formulas, dict):
-        raise ValueError(f"claimed: formulas must be a table like {{\"delta_1\": [...]}}; "
+        raise ValueError(f"claimed: {where} must be a table like {{\"delta_1\": [...]}}; "
                          f"got {type(formulas).__name__}")
-    names, keys, truths = _names(d), formula_keys(d), Truths(d)
+    keys, truths = formula_keys(d), Truths(d)
+    read: Callable[[object, str], sp.Expr]
+    if latex:
+        read = LatexReader(d).read
+    else:
+        names = _names(d)
+        read = lambda text, at: _parse(text, names, at)  # noqa: E731  # as LatexReader.read
     verdicts = []
     for key, entries in formulas.items():
         if key not in keys:
-            raise ValueError(f"claimed: formulas: unknown key {key!r}; valid keys: "
+            raise ValueError(f"claimed: {where}: unknown key {key!r}; valid keys: "
                              f"{', '.join(keys)}")
         rows = truths(*keys[key]).tolist()
         flat = entries if isinstance(entries, list) and entries and isinstance(entries[0], list) \
             else [[e] for e in entries] if isinstance(entries, list) else None
         if flat is None or len(flat) != len(rows) or any(
                 not isinstance(r, list) or len(r) != len(rows[0]) for r in flat):
-            raise ValueError(f"claimed: formulas.{key} must be shaped like {key}: "
+            raise ValueError(f"claimed: {where}.{key} must be shaped like {key}: "
                              f"{len(rows)} x {len(rows[0])} strings")
         for i, row in enumerate(flat):
             for j, text in enumerate(row):
                 if text is None:  # not claimed
                     continue
                 name = f"{key}[{i + 1}{',' + str(j + 1) if len(row) > 1 else ''}] (formula)"
-                claim = _parse(text, names, f"formulas.{key}")
+                claim = read(text, f"{where}.{key}[{i}]" + (f"[{j}]" if len(row) > 1 else ""))
                 verdicts.append(_prove_entry(name, text, claim.xreplace(truths.meaning(claim)),
                                              rows[i][j]))
     return verdicts
