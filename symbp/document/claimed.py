@@ -17,6 +17,7 @@ claimed recursion are checked by ``claimed_formulas``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -109,7 +110,7 @@ def _check_numbers(d: Derivation, claimed: dict, example: Example | dict) -> lis
         if claimed.get(key) is not None:
             label = _label(key) if d.net.dense else _kinds_label(key)
             for name, path, text, value in _pairs(claimed[key], exact[key], key, label):
-                verdicts.append(_decide(name, path, text, value))
+                verdicts.append(replace(_decide(name, path, text, value), kind="number"))
     return verdicts
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 import sympy as sp
@@ -23,6 +24,7 @@ from ..core import layers
 from ..core.derivation import Derivation
 from ..core.functions import explicit
 from ..core.status import Status
+from ..printing.latex import Printer
 from ..proof.exact import first_difference
 from ..proof.nonzero import nonzero_point
 from ..proof.prove import prove
@@ -117,7 +119,7 @@ def check_formulas(d: Derivation, formulas: object, latex: bool = False) -> list
     if not isinstance(formulas, dict):
         raise ValueError(f"claimed: {where} must be a table like {{\"delta_1\": [...]}}; "
                          f"got {type(formulas).__name__}")
-    keys, truths = formula_keys(d), Truths(d)
+    keys, truths, printer = formula_keys(d), Truths(d), Printer(d.latex_names)
     read: Callable[[object, str], sp.Expr]
     if latex:
         read = LatexReader(d).read
@@ -129,7 +131,9 @@ def check_formulas(d: Derivation, formulas: object, latex: bool = False) -> list
         if key not in keys:
             raise ValueError(f"claimed: {where}: unknown key {key!r}; valid keys: "
                              f"{', '.join(keys)}")
-        rows = truths(*keys[key]).tolist()
+        l, what = keys[key]
+        rows = truths(l, what).tolist()
+        entries_tex = _entry_names(d, l, what)
         flat = entries if isinstance(entries, list) and entries and isinstance(entries[0], list) \
             else [[e] for e in entries] if isinstance(entries, list) else None
         if flat is None or len(flat) != len(rows) or any(
@@ -142,9 +146,19 @@ def check_formulas(d: Derivation, formulas: object, latex: bool = False) -> list
                     continue
                 name = f"{key}[{i + 1}{',' + str(j + 1) if len(row) > 1 else ''}] (formula)"
                 claim = read(text, f"{where}.{key}[{i}]" + (f"[{j}]" if len(row) > 1 else ""))
-                verdicts.append(_prove_entry(name, text, claim.xreplace(truths.meaning(claim)),
-                                             rows[i][j]))
+                verdict = _prove_entry(name, text, claim.xreplace(truths.meaning(claim)),
+                                       rows[i][j])
+                verdicts.append(replace(verdict, claimed_tex=f"{entries_tex[i][j]} = "
+                                                             f"{printer(claim)}"))
     return verdicts
+
+
+def _entry_names(d: Derivation, l: int, what: str) -> list[list[str]]:
+    """The LaTeX of each entry claimed: δ^{(l)}_{j}, or ∂C/∂ of the parameter's entry."""
+    if what == "delta":
+        return [[d.latex_names[s]] for s in d.delta_symbols(l)]
+    return [[rf"\frac{{\partial C}}{{\partial {d.latex_names[s]}}}" for s in row]
+            for row in d.layer_parameters(l)[what].tolist()]
 
 
 def _prove_entry(name: str, text: str, claim: sp.Expr, truth: sp.Expr) -> Verdict:

@@ -28,6 +28,8 @@ class Verdict:
     search: str = ""  # how the point was found: "smallest", or why another one
     claimed_value: str = ""  # the claimed formula at the point (exact, or ≈ enclosed)
     true_value: str = ""  # the true value there
+    kind: str = "formula"  # "number", or "formula" (a formula or a recursion's entry)
+    claimed_tex: str = ""  # a formula as LaTeX, "entry = claim", printed by symbp's printer
 
     def where(self) -> str:
         """The point in words: "at w2_2_1 = 1, the other 15 symbols 0 (...), the smallest point"."""
