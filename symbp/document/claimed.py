@@ -108,7 +108,7 @@ def _check_numbers(d: Derivation, claimed: dict, example: Example | dict) -> lis
     verdicts = []
     for key in NUMBER_KEYS:
         if claimed.get(key) is not None:
-            label = _label(key) if d.net.dense else _kinds_label(key)
+            label = _label(key) if d.net.dense else _kinds_label(key, d)
             for name, path, text, value in _pairs(claimed[key], exact[key], key, label):
                 verdicts.append(replace(_decide(name, path, text, value), kind="number"))
     return verdicts
@@ -126,14 +126,17 @@ def _label(key: str) -> Callable[[tuple], str]:
     return name
 
 
-def _kinds_label(key: str) -> Callable[[tuple], str]:
+def _kinds_label(key: str, d: Derivation) -> Callable[[tuple], str]:
     """As ``_label`` for a network of layer kinds, where grad and updated are per layer by
-    name: dC/dP_2[1,2], K_1 updated[2,1,3]."""
+    the documents' name for each parameter: dC/dP_2[1,2], K_1 updated[2,1,3]."""
+    words = [r.kind.words for r in d.net.resolved]
+
     def name(index: tuple) -> str:
         if key in ("cost", "learning_rate"):
             return {"cost": "C", "learning_rate": "eta"}[key]
         if key in ("grad", "updated"):
             (l, part, *entry) = index
+            part = words[l].get(part, part)
             base = f"dC/d{part}_{l + 1}" if key == "grad" else f"{part}_{l + 1} updated"
         else:
             (l, *entry) = index

@@ -192,8 +192,8 @@ def _refuted(name: str, text: str, claim: sp.Expr, truth: sp.Expr, residual: obj
             return Verdict(name, "not proved", text, f"no point found where it differs; "
                                                      f"residual {str(residual)[:120]}")
         point = shrunk(difference, symbols, random_point)
-        search = (f"a minimal point: none of the first {BUDGET} smallest candidates differs; a "
-                  "random point that does, shrunk until no value can be zeroed or made smaller")
+        search = (f"a minimal point: no smaller one found in {BUDGET} evaluations; a random "
+                  "point where they differ, shrunk until no value can be zeroed or made smaller")
     claimed, true = value_at(claim, point), value_at(truth, point)
     zeros = [s for s in symbols if s not in point]
     return Verdict(name, "refuted", text, _number(value_at(difference, point)),

@@ -21,9 +21,10 @@ MEANINGS = (
 )
 SMALLEST = ("The counterexample to a refuted formula is the smallest point found where the "
             "claim and the true value differ: the fewest nonzero values first (every other "
-            "symbol 0), then magnitudes 1, then 2, then 1/2, then the symbols in symbp's order; "
-            "each candidate is decided exactly, its sign certified. Past the first "
-            f"{BUDGET} candidates, a random point where they differ is shrunk until no value "
+            "symbol 0), then magnitudes 1, then 2, then 1/2, then the symbols by name; each "
+            "candidate is decided exactly, its sign certified, and a choice of symbols off which "
+            "the difference is identically 0 is passed over whole. Past "
+            f"{BUDGET} evaluations, a random point where they differ is shrunk until no value "
             "can be set to 0 or made smaller, and the verdict says so. A value with ≈ is the "
             "midpoint of a certified enclosure, to 10 significant digits; the others are exact.")
 
