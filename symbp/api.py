@@ -80,10 +80,13 @@ def check(network: Network | Derivation, claimed: object,
     ``claimed`` is a dict with numbers in the shape of worked.json (``cost``, ``z``, ``a``,
     ``delta``, ``grad``, ``updated``, ``learning_rate``; null for an entry not claimed) at
     the point ``example`` (or the dict's own ``example``), and/or ``formulas`` ({"delta_1":
-    [...], "dC/dW_2": [[...]]}: SymPy formulas in symbp's symbol names); or a recursion
-    function on ``RecursionOps``, as ``derive(net, recursion=f)`` takes. The Report's
-    ``holds`` is True when every claim is right (numbers, decided exactly) or proved
-    (formulas); ``text()`` and ``to_dict()`` say which are not and what they should be.
+    [...], "dC/dW_2": [[...]]}, "dC/dK_1" for a convolution's kernel, "dC/dP_2" for a
+    projection: SymPy formulas in symbp's symbol names) and ``formulas_latex`` (the same in
+    the documents' LaTeX; needs symbp[latex]); or a recursion function on ``RecursionOps``,
+    as ``derive(net, recursion=f)`` takes. The Report's ``holds`` is True when every claim is
+    right (numbers, decided exactly) or proved (formulas); ``text()`` and ``to_dict()`` say
+    which are not, what they should be, and where a refuted formula fails (its smallest
+    counterexample, exactly).
     ValueError names a bad key or value.
     """
     if isinstance(network, Network):

@@ -1,4 +1,8 @@
-"""``symbp check NETWORK.toml CLAIMED.json``: check a derivation someone else wrote."""
+"""``symbp check NETWORK.toml CLAIMED.json [--out DIR]``: check a derivation someone else wrote.
+
+With ``--out`` the report is also written as a document (``check.md``, ``check.pdf``,
+``check.json``), published as one set once every file exists, as ``derive`` publishes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..api import check
-from . import config
+from ..core.derivation import Derivation
+from ..document.claimed_report import build_check_document
+from ..render.checking import FILES, check_files
+from ..render.latex import missing_compiler_note
+from . import config, outputs
+from .commands import note
 from .exits import EXIT_CODES, EXIT_NOT_PROVED, EXIT_PROVED, BadInput
 
 
@@ -22,19 +31,52 @@ def add_parser(commands, fmt) -> None:
         epilog="examples:\n"
                "  symbp check examples/worked-2-2-2.toml examples/claims/worked-2-2-2.json\n"
                "  symbp check examples/worked-2-2-2.toml claims.json --json\n"
+               "  symbp check examples/worked-2-2-2.toml examples/claims/formulas-2-2-2.json "
+               "--out output/check\n"
                + EXIT_CODES.replace("0 proved, 1 not proved", "0 every claim holds, "
                                     "1 one does not"))
     c.add_argument("network", metavar="NETWORK.toml", help="the network (and its [example])")
     c.add_argument("claimed", metavar="CLAIMED.json", help="the claims")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--out", metavar="DIR", help="also write the report as a document: "
+                   "check.md, check.pdf (with pdflatex) and check.json")
 
 
 def command(args: argparse.Namespace) -> int:
     try:
+        out = None if args.out is None else outputs.check_folder(args.out)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    if out is None:
+        d, report, _ = _checked(args)
+        _print(args, report)
+        return EXIT_PROVED if report.holds else EXIT_NOT_PROVED
+    missing_pdf = missing_compiler_note()
+    if missing_pdf:
+        note(args, missing_pdf)
+    with outputs.OutputFolder(out, FILES) as folder:
+        d, report, job = _checked(args)
+        doc = build_check_document(d, report, args.claimed, job.title)  # the network's title
+        folder.stage(check_files(doc, report, pdf=not missing_pdf, workdir=folder.staging))
+        written = folder.publish()
+    _print(args, report)
+    if not args.json:
+        print(f"wrote {', '.join(str(p) for p in written)}")
+    return EXIT_PROVED if report.holds else EXIT_NOT_PROVED
+
+
+def _print(args: argparse.Namespace, report) -> None:
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
+
+
+def _checked(args: argparse.Namespace):
+    """The derivation, the report and the network file's job; BadInput for bad input."""
+    try:
         job = config.load(args.network)
         text = config.read_bounded(Path(args.claimed))
         claimed = json.loads(text, parse_float=Decimal)
-        report = check(job.net, claimed,
+        d = Derivation(job.net)
+        report = check(d, claimed,
                        example=job.example)  # type: ignore[arg-type]  # kinds: refused there
     except json.JSONDecodeError as error:
         raise BadInput(f"{args.claimed}: invalid JSON: {error}") from None
@@ -47,5 +89,4 @@ def command(args: argparse.Namespace) -> int:
         elif not message.startswith(args.network):
             message = f"{args.claimed}: {message}"
         raise BadInput(message) from None
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
-    return EXIT_PROVED if report.holds else EXIT_NOT_PROVED
+    return d, report, job

@@ -10,12 +10,14 @@ those digits (|claim − value| ≤ half a unit of its last digit); otherwise *w
 digits that do agree and the value it should be. A claim that no precision tried can
 decide is "not proved".
 
-**Formulas** (``formulas``) and a claimed recursion are checked by ``claimed_formulas``.
+**Formulas** (``formulas`` in symbp's names, ``formulas_latex`` in the documents' LaTeX) and a
+claimed recursion are checked by ``claimed_formulas``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -30,7 +32,7 @@ from .numbers import Example
 from .verdicts import Report, Verdict, bounds, shown
 
 NUMBER_KEYS = ("learning_rate", "cost", "z", "a", "delta", "grad", "updated")
-KEYS = (*NUMBER_KEYS, "example", "formulas", "digits", "check", "checks")
+KEYS = (*NUMBER_KEYS, "example", "formulas", "formulas_latex", "digits", "check", "checks")
 NOT_CHECKED = ("digits", "check", "checks")  # the digits shown; central differences at a step h
 
 
@@ -55,6 +57,8 @@ def check_claims(d: Derivation, claimed: object, example: Example | dict | None 
         report.verdicts += _check_numbers(d, claimed, point)
     if "formulas" in claimed:
         report.verdicts += check_formulas(d, claimed["formulas"])
+    if "formulas_latex" in claimed:
+        report.verdicts += check_formulas(d, claimed["formulas_latex"], latex=True)
     return report
 
 
@@ -104,9 +108,9 @@ def _check_numbers(d: Derivation, claimed: dict, example: Example | dict) -> lis
     verdicts = []
     for key in NUMBER_KEYS:
         if claimed.get(key) is not None:
-            label = _label(key) if d.net.dense else _kinds_label(key)
+            label = _label(key) if d.net.dense else _kinds_label(key, d)
             for name, path, text, value in _pairs(claimed[key], exact[key], key, label):
-                verdicts.append(_decide(name, path, text, value))
+                verdicts.append(replace(_decide(name, path, text, value), kind="number"))
     return verdicts
 
 
@@ -122,14 +126,17 @@ def _label(key: str) -> Callable[[tuple], str]:
     return name
 
 
-def _kinds_label(key: str) -> Callable[[tuple], str]:
+def _kinds_label(key: str, d: Derivation) -> Callable[[tuple], str]:
     """As ``_label`` for a network of layer kinds, where grad and updated are per layer by
-    name: dC/dP_2[1,2], K_1 updated[2,1,3]."""
+    the documents' name for each parameter: dC/dP_2[1,2], K_1 updated[2,1,3]."""
+    words = [r.kind.words for r in d.net.resolved]
+
     def name(index: tuple) -> str:
         if key in ("cost", "learning_rate"):
             return {"cost": "C", "learning_rate": "eta"}[key]
         if key in ("grad", "updated"):
             (l, part, *entry) = index
+            part = words[l].get(part, part)
             base = f"dC/d{part}_{l + 1}" if key == "grad" else f"{part}_{l + 1} updated"
         else:
             (l, *entry) = index

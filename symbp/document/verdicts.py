@@ -13,7 +13,6 @@ from .numbers import decimal_text
 RIGHT = ("right", "proved")
 
 
-
 @dataclass(frozen=True)
 class Verdict:
     """One claimed entry and what it is."""
@@ -24,7 +23,19 @@ class Verdict:
     value: str = ""  # the exact value to the claim's digits, or the difference of a formula
     agree: int | None = None  # significant digits that agree with the exact value
     written: int | None = None  # significant digits written
-    point: dict[str, str] | None = None  # where a refuted formula differs, exactly
+    point: dict[str, str] | None = None  # where a refuted formula differs: its nonzero values
+    zeros: str = ""  # the point's other symbols, all 0, summarised
+    search: str = ""  # how the point was found: "smallest", or why another one
+    claimed_value: str = ""  # the claimed formula at the point (exact, or ≈ enclosed)
+    true_value: str = ""  # the true value there
+    kind: str = "formula"  # "number", or "formula" (a formula or a recursion's entry)
+    claimed_tex: str = ""  # a formula as LaTeX, "entry = claim", printed by symbp's printer
+
+    def where(self) -> str:
+        """The point in words: "at w2_2_1 = 1, the other 15 symbols 0 (...), the smallest point"."""
+        at = ", ".join([*(f"{k} = {x}" for k, x in (self.point or {}).items()),
+                        *([self.zeros] if self.zeros else [])])
+        return f"at {at} ({'the smallest point' if self.search == 'smallest' else self.search})"
 
 
 @dataclass
@@ -55,9 +66,8 @@ class Report:
                 lines.append(f"  {v.name}: claimed {v.claimed}, should be {v.value} "
                              f"(right to {v.agree} of {v.written} significant digits)")
             elif v.status == "refuted":
-                at = ", ".join(f"{k} = {x}" for k, x in (v.point or {}).items())
-                lines.append(f"  {v.name}: refuted; claimed {v.claimed}, differs by {v.value}"
-                             + (f" at {at}" if at else ""))
+                lines.append(f"  {v.name}: refuted; claimed {v.claimed}")
+                lines.append(f"    {v.where()}: claimed {v.claimed_value}, true {v.true_value}")
             else:
                 lines.append(f"  {v.name}: not proved; claimed {v.claimed} ({v.value})")
         if self.unchecked:
