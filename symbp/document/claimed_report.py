@@ -25,8 +25,9 @@ SMALLEST = ("The counterexample to a refuted formula is the smallest point found
             "candidate is decided exactly, its sign certified, and a choice of symbols off which "
             "the difference is identically 0 is passed over whole. Past "
             f"{BUDGET} evaluations, a random point where they differ is shrunk until no value "
-            "can be set to 0 or made smaller, and the verdict says so. A value marked approximate is the "
-            "midpoint of a certified enclosure, to 10 significant digits; the others are exact.")
+            "can be set to 0 or made smaller, and the verdict says so. A value marked "
+            "approximate is the midpoint of a certified enclosure, to 10 significant digits; "
+            "the others are exact.")
 
 
 @dataclass(frozen=True)
