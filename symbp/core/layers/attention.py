@@ -203,24 +203,21 @@ def describe(layer: Layer) -> str:
 def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
     """The head in matrix notation, X = a_(l-1)ᵀ (one token a row), g_l = ∂C/∂a_l."""
     causal = bool(layer.get("causal", False))
-    mask = r" + M" if causal else ""
-    X = rf"a_{{{below}}}^{{T}}"
+    row = r"\operatorname{softmax}_{s \le t}" if causal else r"\operatorname{softmax}_{s}"
+    WQ, WK, WV, bV = (rf"{{{name}}}_{{{l}}}" for name in ("W^{Q}", "W^{K}", "W^{V}", "b^{V}"))
     return {
-        "forward": (rf"S_{{{l}}} = \frac{{(X W^{{Q}}_{{{l}}})(X W^{{K}}_{{{l}}})^{{T}}}}"
-                    rf"{{\sqrt{{d_k}}}}{mask},\ P_{{{l}}} = "
-                    rf"\operatorname{{softmax}}_{{\text{{row}}}}(S_{{{l}}}),\ "
-                    rf"z_{{{l}}} = \bigl(P_{{{l}}} (X W^{{V}}_{{{l}}} + "
-                    rf"\mathbf{{1}} b^{{V\,T}}_{{{l}}})\bigr)^{{T}},\ a_{{{l}}} = "
-                    rf"{sigma}(z_{{{l}}}),\ X = {X}"),
+        "forward": (rf"X = a_{{{below}}}^{{T}},\ Q = X {WQ},\ K = X {WK},\ V = X {WV} + "
+                    rf"\mathbf{{1}} {bV}^{{T}},\ S = \frac{{Q K^{{T}}}}{{\sqrt{{d_k}}}},\ "
+                    rf"P[t, \cdot] = {row} S[t, s],\ z_{{{l}}} = (P V)^{{T}},\ "
+                    rf"a_{{{l}}} = {sigma}(z_{{{l}}})"),
         "delta": (rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}}),\ dA = "
-                  rf"\delta_{{{l}}}^{{T}},\ dV = P_{{{l}}}^{{T}} dA,\ dP = dA\, V^{{T}},\ "
-                  rf"dS = P_{{{l}}} \odot \bigl(dP - \operatorname{{rowsum}}(dP \odot "
-                  rf"P_{{{l}}})\bigr)"),
-        "W": r"X^{T} dV", "b": r"\mathbf{1}^{T} dV",
+                  rf"\delta_{{{l}}}^{{T}},\ dV = P^{{T}} dA,\ dP = dA\, V^{{T}},\ "
+                  r"dS = P \odot \bigl(dP - \operatorname{rowsum}(dP \odot P)\bigr)"),
+        "W": r"X^{T} dV", "b": r"dV^{T} \mathbf{1}",
         "WQ": r"X^{T} dQ,\ dQ = dS\, K / \sqrt{d_k}",
         "WK": r"X^{T} dK,\ dK = dS^{T} Q / \sqrt{d_k}",
-        "input": (rf"g_{{{below}}} = \bigl(dQ\, W^{{Q\,T}}_{{{l}}} + dK\, W^{{K\,T}}_{{{l}}} + "
-                  rf"dV\, W^{{V\,T}}_{{{l}}}\bigr)^{{T}}"),
+        "input": (rf"g_{{{below}}} = \bigl(dQ\, {WQ}^{{T}} + dK\, {WK}^{{T}} + "
+                  rf"dV\, {WV}^{{T}}\bigr)^{{T}}"),
     }
 
 
@@ -239,8 +236,8 @@ KIND = Kind(
         "activation": Option(lambda v: isinstance(v, str), "an activation's name", "identity"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "W^{V}", "b": "b^{V}", "WQ": "W^{Q}", "WK": "W^{K}"},
-    latex=latex, size=size, describe=describe,
+    words={"W": "{W^{V}}", "b": "{b^{V}}", "WQ": "{W^{Q}}", "WK": "{W^{K}}"},
+    latex=latex, size=size, describe=describe, auto_method="local",
     explains=r"Every token's output mixes every value it attends to with the weights "
              r"$P[t, s]$, and each row of $P$ is a softmax: its entries share one "
              r"denominator, so raising one score lowers every other weight of its row. That "
