@@ -109,6 +109,10 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     size = expansion_size(d)
     if method == "auto":
+        chosen = next((r.kind for r in d.net.resolved if r.kind.auto_method), None)
+        if chosen is not None:
+            return chosen.auto_method, (f"auto: {chosen.auto_method}, as the "
+                                        f"{chosen.name} layers ask")
         if size <= EXPAND_LIMIT:
             return "expand", ""
         return "construction", (f"auto: {_about(size)} product terms, above the "

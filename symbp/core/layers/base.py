@@ -274,6 +274,9 @@ class Kind:
     describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
     # a projection"; None: "a <kind> layer"
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
+    auto_method: str = ""  # the proof method ``prove(d, "auto")`` takes for a network with
+    # this kind ("local" for attention, whose written-out routes neither expand nor a
+    # construction decides in reasonable time); "": expand or construction, by size
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
     # its maps (every parameter entry, each output entry joined to every input entry)
