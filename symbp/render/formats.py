@@ -26,7 +26,7 @@ from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.numba_codegen import numba_module_source
-from ..numeric.trace import require_numeric
+from ..numeric.trace import require_numeric, trace
 from ..proof.prove import Proof
 from .documents import render_document, render_matrix, render_second_order
 from .figures import figure_files, markdown_images
@@ -88,6 +88,16 @@ class Build:
     @cached_property
     def second_order_tex(self) -> str:
         return render_second_order(self.second_order, "tex")
+
+    @cached_property
+    def numeric_problem(self) -> str:
+        """"" when the derivation's program prints as numeric code, else why not (the generic
+        σ, a map that is not yet printed as code)."""
+        try:
+            trace(self.d)
+        except ValueError as error:
+            return str(error)
+        return ""
 
     @cached_property
     def slides_tex(self) -> str:
@@ -256,7 +266,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("slides", ("slides.tex", "slides.pdf"), _slides, default=False),
     # a Jupyter notebook that builds, proves and trains the network through the public API
     Format("ipynb", ("derivation.ipynb",),
-           lambda b: {"derivation.ipynb": notebook(b.document, b.d.net, b.example).encode()}),
+           lambda b: {"derivation.ipynb": notebook(b.document, b.d.net, b.example,
+                                                   numeric=b.numeric_problem).encode()}),
     Format("json", ("proof.json", "worked.json"), _json),
     Format("py", ("gradients.py",), _gradients("gradients.py", module_source),
            _numeric("gradients.py")),

@@ -29,10 +29,19 @@ BATCH = 64
 
 
 def notebook(doc: Document | KindsDocument, net: Network,
-             example: Example | LayerExample | dict | None = None) -> str:
-    """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file."""
+             example: Example | LayerExample | dict | None = None, *,
+             numeric: str | None = None) -> str:
+    """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file.
+    ``numeric``: why the network's program does not print as numeric code ("" when it does;
+    None: only the activations are asked)."""
+    if numeric is None:
+        try:
+            require_numeric(net)
+            numeric = ""
+        except ValueError as error:  # the generic σ: no numbers to run
+            numeric = str(error)
     if isinstance(doc, KindsDocument):
-        return _written(_kinds_cells(doc, net, example))  # type: ignore[arg-type]
+        return _written(_kinds_cells(doc, net, example, numeric))  # type: ignore[arg-type]
     if isinstance(example, LayerExample):
         raise ValueError("a worked example with params is for a network of layer kinds; "
                          "a network of dense layers takes weights and biases")
@@ -59,10 +68,9 @@ def notebook(doc: Document | KindsDocument, net: Network,
                  f"{doc.general.cost!r}, output={doc.general.output!r})\n"
                  "print(general.summary())"),
     ]
-    try:
-        require_numeric(net)
-    except ValueError as error:  # the generic σ: no numbers to run
-        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: {error}."))
+    if numeric:
+        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: "
+                            f"{numeric}."))
     else:
         cells += _numbers(net, example) + _training(net)
     return _written(cells)
@@ -79,8 +87,8 @@ def _written(cells: list[tuple[str, str]]) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def _kinds_cells(doc: KindsDocument, net: Network,
-                 example: LayerExample | dict | None) -> list[tuple[str, str]]:
+def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict | None,
+                 numeric: str) -> list[tuple[str, str]]:
     """A network of layer kinds: each layer's maps, its backward step, the proof, the worked
     example with numbers and a training loop."""
     cells: list[tuple[str, str]] = [
@@ -107,13 +115,18 @@ def _kinds_cells(doc: KindsDocument, net: Network,
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
         ("md", f"## Left out\n\n{doc.omitted}"),
     ]
-    try:
-        require_numeric(net)
-    except ValueError as error:  # the generic σ: no numbers to run
-        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers: {error}."))
+    if numeric:
+        cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers yet: "
+                            f"{_first_line(numeric)}."))
     else:
         cells += _kinds_numbers(net, example) + _kinds_training(net)
     return cells
+
+
+def _first_line(reason: str, limit: int = 200) -> str:
+    """A reason short enough for a sentence: its first line, cut at ``limit`` characters."""
+    line = reason.splitlines()[0].rstrip(".")
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _kinds_numbers(net: Network, example: LayerExample | dict | None) -> list[tuple[str, str]]:
