@@ -165,6 +165,12 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
             note = "; ".join(filter(None, [note, (
                 f"{unchecked} is not symbp's: what grad returns need not be the routes as "
                 "constructed, and they are too large to compare exactly")]))
+    scanning = [r.index for r in d.net.resolved if r.maps.pre.own is not None]
+    if chosen == "construction" and compares and scanning:
+        compares = False  # its chain factors come from the VJPs of one step, not the unrolled
+        note = "; ".join(filter(None, [note, (
+            f"layer {scanning[0]} reads its own state through time, which the construction "
+            "does not take: the routes are not compared (method expand compares them)")]))
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
