@@ -56,7 +56,8 @@ def torch_gradients(x, y, params, output: str, activation: str):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("output", ["last", "all"])
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("backend", ["numpy", "torch",
+                                     pytest.param("numba", marks=pytest.mark.slow)])  # compiles
 def test_its_gradients_are_nn_rnns(output, activation, backend):
     x, y, params = random_case(output)
     want = torch_gradients(x, y, params, output, activation)
@@ -87,12 +88,15 @@ def test_its_gradients_match_central_differences(output):
                                                           abs=1e-8)
 
 
-def test_its_module_sweeps_the_steps():
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_its_module_sweeps_the_steps(backend):
     """The generated module finds the states and δ through time by sweeps of the whole map,
-    one per step."""
-    source = symbp.lambdify(symbp.derive(network("last", "tanh"))).source
-    assert f"for _ in range({STEPS}):" in source
-    assert "delta1 = _sweeps(lambda delta1: " in source
+    one per step (a system triangular in time: sweep k fixes step k)."""
+    source = symbp.lambdify(symbp.derive(network("last", "tanh")), backend=backend).source
+    sweep = "_" if backend == "numpy" else "_sweep"
+    assert f"for {sweep} in range({STEPS}):" in source
+    if backend == "numpy":
+        assert "delta1 = _sweeps(lambda delta1: " in source
 
 
 @pytest.mark.slow

@@ -92,6 +92,7 @@ class CodeOps:
         self.rows.map_code = self._map_code
         self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
         self.scans: dict[int, int] = {}  # layer -> its steps, where δ_l reads itself (a scan)
+        self.deltas_scanned: dict[str, int] = {}  # the same by δ_l's array name
         self._cost_gradient = None
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
@@ -202,6 +203,7 @@ class CodeOps:
         code = self.rows.rows(value)
         if delta.arg in value.free_symbols:  # δ_l one step on: found by sweeps (a scan)
             steps = self.scans.setdefault(l, _steps(self.symbols.net.resolved[l - 1]))
+            self.deltas_scanned[name] = steps
             code = f"_sweeps(lambda {name}: {code}, {steps}, (len(x), {width}))"
         self._emit(name, f"δ_{l}", code, value, "delta", width)
         return delta
