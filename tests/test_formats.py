@@ -210,7 +210,8 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 # ---------------------------------------------------------------- every example network
 
 
-KINDS_EXAMPLES = ("conv1d.toml", "residual.toml", "digits-conv.toml")  # no matrix chapter
+KINDS_EXAMPLES = ("conv1d.toml", "residual.toml", "digits-conv.toml",
+                  "recurrent.toml")  # no matrix chapter
 
 
 @pytest.mark.slow

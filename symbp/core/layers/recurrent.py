@@ -129,8 +129,8 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
 
 
 def describe(layer: Layer) -> str:
-    which = "its last state" if layer.get("output", "last") == "last" else "every state"
-    return f"a recurrent (Elman) layer of {layer.get('units')} units through time, giving {which}"
+    which = "last state" if layer.get("output", "last") == "last" else "every state"
+    return f"a recurrent (Elman) layer, {layer.get('units')} units, {which}"
 
 
 def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
@@ -165,6 +165,7 @@ KIND = Kind(
              r"step) and step $t + 1$ through $W_l$: that is the recursion through time. "
              r"Unrolled, $\delta_{l,t}$ carries the product "
              r"$\prod_{u=t}^{T-1} \operatorname{diag}(\sigma'(z_{l,u}))\, W_l^{T}$ of the "
-             r"Jacobians of the steps in between; with norms below 1 it shrinks geometrically in "
-             r"$T - t$ (the gradient vanishes), above 1 it can grow so (it explodes).",
+             r"Jacobians of the steps in between: where each factor's norm stays below 1 it "
+             r"shrinks geometrically in $T - t$ (the gradient vanishes), and where the factors "
+             r"stretch it, it can grow geometrically (it explodes).",
 )
