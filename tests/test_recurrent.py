@@ -93,6 +93,7 @@ def test_the_construction_proves_the_recursion_and_says_it_does_not_compare_the_
     assert all(c.status == "not compared" for c in proof.claims if c.kind != "recursion"
                and c.layer is not None)
     assert "layer 1 reads its own state through time" in proof.note
+    assert "the routes are not compared" in proof.note
 
 
 # ---------------------------------------------------------------- planted mistakes
@@ -155,3 +156,15 @@ def test_a_weight_gradient_summed_from_t_1_with_a_state_before_the_first_is_not_
 
     failed = _first_failure(_planted(monkeypatch, maps=maps), method)
     assert (failed.layer, failed.parameter) == (1, "W") and "dC/dW_1" in failed.culprit
+
+
+def test_auto_does_not_expand_the_paths_through_time():
+    """8 states over 16 steps: about 8^15 paths through the steps, far past what expand takes;
+    auto goes by construction (the recursion proved, the routes said not compared)."""
+    from symbp.proof.prove import choose_method, expansion_size
+
+    d = symbp.derive(network(units=8, steps=16))
+    assert expansion_size(d) > 8 ** 15
+    assert choose_method(d, "auto") == "construction"
+    with pytest.raises(ValueError, match="for a recurrent layer, the recursion's claims only"):
+        choose_method(d, "expand")

@@ -54,6 +54,15 @@ class Resolved:
         return self.kind.size_of(self.layer, self.maps, self.sizes)
 
     @property
+    def paths_through_time(self) -> int:
+        """1; for a layer whose pre map reads its own state one step back (a scan), the paths
+        of influence through its steps, H^(T-1) for H states over T steps."""
+        if self.maps.pre.own is None:
+            return 1
+        *per_step, steps = self.maps.z.shape(self.sizes)
+        return int(prod(per_step)) ** (steps - 1)
+
+    @property
     def parameters(self) -> dict[str, Shape]:
         return {p.name: p.shape(self.sizes) for p in self.maps.params}
 
