@@ -168,3 +168,9 @@ def test_auto_does_not_expand_the_paths_through_time():
     assert choose_method(d, "auto") == "construction"
     with pytest.raises(ValueError, match="for a recurrent layer, the recursion's claims only"):
         choose_method(d, "expand")
+
+
+def test_the_theorem_refuses_it_and_never_claims_every_t():
+    with pytest.raises(ValueError, match="^the general theorem does not take recurrent layers: "
+                                         "they are proved per network, for its number of steps"):
+        symbp.theorem("tanh", layers=(Layer("recurrent", units=2), Layer("dense")))

@@ -69,9 +69,9 @@ def maps(layer: Layer) -> Maps:
         return {N_IN: features, UNITS: layer.get("units"), STEPS: steps}
 
     def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
-        raise ValueError("the general theorem does not take recurrent layers yet: their "
-                         "proof is per network (every T and width there is a network of "
-                         "its own); prove it with `symbp prove --layers ...`")
+        raise ValueError("the general theorem does not take recurrent layers: they are "
+                         "proved per network, for its number of steps and widths only "
+                         "(symbp prove --layers recurrent:units=H,... --inputs FxT)")
 
     return Maps(
         sizes=sizes, symbolic=symbolic, x=x, z=t["z"], a=t["a"], params=(W, U, b),
