@@ -171,6 +171,6 @@ def test_auto_does_not_expand_the_paths_through_time():
 
 
 def test_the_theorem_refuses_it_and_never_claims_every_t():
-    with pytest.raises(ValueError, match="^the general theorem does not take recurrent layers: "
-                                         "they are proved per network, for its number of steps"):
+    with pytest.raises(ValueError, match=r"^the general theorem does not take recurrent layers: "
+                                         r"they are proved per network, for its number of steps"):
         symbp.theorem("tanh", layers=(Layer("recurrent", units=2), Layer("dense")))

@@ -105,3 +105,15 @@ def test_width_8_over_16_steps_is_proved_by_local_lemmas():
                         inputs=(1, 16))
     proof = symbp.prove(symbp.derive(net), "local")
     assert proof.holds, proof.summary()
+
+
+def test_a_recurrent_network_learns_the_sign_of_a_sequences_sum():
+    """Through the kind's generated grad, as symbp train runs it."""
+    net = symbp.Network(layers=[Layer("recurrent", units=4),
+                                Layer("dense", units=2, activation="softmax")],
+                        inputs=[1, 6], cost="softmax_ce")
+    x = np.random.default_rng(0).normal(size=(60, 6))
+    run = symbp.train(net, (x, (x.sum(axis=1) > 0).astype(float)), optimizer="adam",
+                      learning_rate=0.05, batch=8, epochs=30, holdout=None, backend="numpy")
+    assert run.history[0].train_loss > 0.5 and run.final.train_loss < 0.05
+    assert run.final.train_accuracy == 1.0
