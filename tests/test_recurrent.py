@@ -170,7 +170,51 @@ def test_auto_does_not_expand_the_paths_through_time():
         choose_method(d, "expand")
 
 
-def test_the_theorem_refuses_it_and_never_claims_every_t():
-    with pytest.raises(ValueError, match=r"^the general theorem does not take recurrent layers: "
-                                         r"they are proved per network, for its number of steps"):
+THEOREM_LAYERS = (Layer("recurrent", units=2, output="all"), Layer("dense"))
+
+
+@pytest.mark.slow
+def test_the_theorem_proves_stacks_of_it_for_every_depth_width_and_number_of_steps():
+    proof = symbp.theorem("tanh", layers=THEOREM_LAYERS)
+    assert proof.holds, proof.summary()
+    assert "m_0" in proof.summary()  # T, the input's steps, is a symbol
+    assert "induction over the steps from the last" in proof.claims[-1].how
+
+
+def test_the_theorem_refuses_a_last_state_under_it():
+    """Its hidden layer repeats at every depth, so it must read what it gives: a sequence."""
+    with pytest.raises(ValueError, match="reads the input of a recurrent layer with 2 axes, "
+                                         "and the layer below gives 1"):
         symbp.theorem("tanh", layers=(Layer("recurrent", units=2), Layer("dense")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", ["no step through time", "no sigma prime", "h_0 not 0"])
+def test_the_theorem_does_not_prove_a_planted_mistake(monkeypatch, mistake):
+    """Each after the right kind was proved in the same process: the theorem's cache must not
+    answer for a kind registered again with another backward step or map."""
+    assert symbp.theorem("tanh", layers=THEOREM_LAYERS).holds
+    T, J, K = recurrent.T, recurrent.J, recurrent.K
+
+    def backward(ops, l, g):
+        ds = g if mistake == "no sigma prime" else ops.activation_vjp(l, g)
+        delta = ops.bind_delta(l, ds + ops.vjp(l, "own_vjp") if mistake == "no sigma prime"
+                               else ds)
+        ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.state(l)),
+                     bias=ops.vjp(l, "b", delta), U=ops.vjp(l, "U", delta, ops.activation(l - 1)))
+        return Bound(delta)
+
+    def maps(layer):  # ∂C/∂W over t ≥ 1, reading a state s_0 that is not 0
+        m = recurrent.maps(layer)
+        t = recurrent.tensors(layer.get("output", "last"))
+        wrong = sp.Sum(t["delta"][J, T] * t["s"][K, T - 1] * recurrent.Inside(
+            T - 1, 0, recurrent.STEPS), (T, 1, recurrent.STEPS))
+        return dataclasses.replace(m, param_vjps={**m.param_vjps, "W": Map(
+            t["dW"], (J, K), wrong, (t["delta"], t["s"]))})
+
+    change = {"maps": maps} if mistake == "h_0 not 0" else {"backward": backward}
+    monkeypatch.setitem(layers.KINDS, "recurrent", dataclasses.replace(recurrent.KIND, **change))
+    proof = symbp.theorem("tanh", layers=THEOREM_LAYERS)
+    assert not proof.holds
+    failed = next(c for c in proof.claims if c.status == "failed" and c.name != "theorem")
+    assert ("dC/dW_l" if mistake == "h_0 not 0" else "step") in failed.statement + failed.name

@@ -29,6 +29,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import symbolic as symbolic_sizes
 from .base import Bound, Inside, Kind, Layer, Map, Maps, Option, Shape, Tensor, one_of, positive_int
 
 _size = {"integer": True, "positive": True}
@@ -69,9 +70,10 @@ def maps(layer: Layer) -> Maps:
         return {N_IN: features, UNITS: layer.get("units"), STEPS: steps}
 
     def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
-        raise ValueError("the general theorem does not take recurrent layers: they are "
-                         "proved per network, for its number of steps and widths only "
-                         "(symbp prove --layers recurrent:units=H,... --inputs FxT)")
+        """At symbolic layer e: c_e states over the input's steps, every T."""
+        if len(shape_in) != 2:
+            raise ValueError("the general theorem takes a recurrent layer on a sequence only")
+        return {N_IN: shape_in[0], UNITS: symbolic_sizes.CHANNELS[e], STEPS: shape_in[1]}
 
     return Maps(
         sizes=sizes, symbolic=symbolic, x=x, z=t["z"], a=t["a"], params=(W, U, b),
