@@ -143,7 +143,7 @@ class Derivation(NetworkSymbols):
 
 
 def substitute_in_order(symbols: list[sp.Symbol], values: list[sp.Expr],
-           mapping: dict[sp.Symbol, sp.Expr]) -> None:
+                        mapping: dict[sp.Symbol, sp.Expr]) -> None:
     """symbols := values into ``mapping``, where a value may read others of ``symbols`` (a
     scan: δ at t reads δ at t + 1): each entry once the entries it reads are in."""
     pending = dict(zip(symbols, values))
