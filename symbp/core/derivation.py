@@ -46,7 +46,7 @@ class Derivation(NetworkSymbols):
             if l in trace.grads:
                 mapping.update(zip(self._g[l], trace.grads[l].xreplace(mapping)))
             if l in trace.deltas:
-                mapping.update(zip(self._delta[l], trace.deltas[l].xreplace(mapping)))
+                substitute_in_order(list(self._delta[l]), list(trace.deltas[l]), mapping)
         return mapping
 
     # ------------------------------------------------------------ routes
@@ -140,6 +140,20 @@ class Derivation(NetworkSymbols):
     def _repr_latex_(self) -> str | None:  # Jupyter: the backward pass, cheap
         hook = DISPLAY_HOOKS.get("latex")
         return hook(self) if hook else None
+
+
+def substitute_in_order(symbols: list[sp.Symbol], values: list[sp.Expr],
+                        mapping: dict[sp.Symbol, sp.Expr]) -> None:
+    """symbols := values into ``mapping``, where a value may read others of ``symbols`` (a
+    scan: δ at t reads δ at t + 1): each entry once the entries it reads are in."""
+    pending = dict(zip(symbols, values))
+    while pending:
+        ready = [s for s, v in pending.items() if not v.free_symbols & pending.keys()]
+        if not ready:
+            raise ValueError(f"the recursion's {symbols[0]}... read each other in a cycle; a "
+                             "scan reads only the steps after (or before) its own")
+        for s in ready:
+            mapping[s] = pending.pop(s).xreplace(mapping)
 
 
 def derive(net: Network, recursion: RecursionFunction = backprop_deltas) -> Derivation:

@@ -132,6 +132,7 @@ REPLAY: dict[str, Callable[..., Any]] = {
     "mask": lambda ops, s, v: ops.mask(v, s.constant),
     "bind_grad": lambda ops, s, v: ops.bind_grad(s.layer, v),
     "vjp": lambda ops, s, *values: ops.vjp(s.layer, s.constant, *values),
+    "state": lambda ops, s: ops.state(s.layer),
 }
 
 
@@ -320,6 +321,11 @@ class Recorder:
         l = self.check_layer(l, "times")
         v = self._vector(v, l - 1, f"times({l}, v) = W_{l} v")
         return self.emit("times", l, (v,), (self.width(l), 1))
+
+    def state(self, l: Any) -> Ref:
+        """σ(z_l), before any map after it: a recurrent layer's states at every step."""
+        l = self.check_layer(l, "state")
+        return self.emit("state", l, (), (self.z_width(l), 1))
 
     def outer(self, u: Any, v: Any) -> Ref:
         u, v = self._ref(u, "outer(u, v)"), self._ref(v, "outer(u, v)")

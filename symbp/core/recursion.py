@@ -63,6 +63,9 @@ class RecursionOps(Protocol):
     def activation(self, l: int) -> Any:
         """a_l (a_0 is x)."""
 
+    def state(self, l: int) -> Any:
+        """σ(z_l) before any map after it (a_l where there is none)."""
+
     def outer(self, u: Any, v: Any) -> Any:
         """u vᵀ."""
 
@@ -140,6 +143,9 @@ class SymbolicOps:
     def activation(self, l: int) -> sp.Matrix:
         return self.symbols.a_symbols(l)
 
+    def state(self, l: int) -> sp.Matrix:
+        return sp.Matrix(self.symbols.net.activation(l).apply(list(self.symbols.z_symbols(l))))
+
     def outer(self, u: sp.Matrix, v: sp.Matrix) -> sp.Matrix:
         return u * v.T
 
@@ -170,6 +176,10 @@ class SymbolicOps:
             shape = tensor.shape(r.sizes)
             lookups[tensor.name] = lambda i, M=params[tensor.name], shape=shape: \
                 M[layers.as_matrix_index(i, shape)]
+        if m.own is not None:  # a scan: its own level one step on is the δ the layer binds,
+            # as its bound symbols (one step of the recursion, as δ_l reads δ_(l+1)'s)
+            own, own_shape = self.symbols.delta_symbols(l), m.own.shape(r.sizes)
+            lookups[m.own.name] = lambda i: own[layers.flat(i, own_shape)]
         entries = m.entries(r.sizes, lookups)
         if which in r.maps.param_vjps and len(m.out.axes) > 1:  # a parameter's gradient
             return sp.Matrix(params[which].rows, params[which].cols, entries)

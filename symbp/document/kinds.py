@@ -210,7 +210,7 @@ def _entry(r: Resolved, name: str, index: tuple[sp.Expr, ...]) -> str:
 
 
 def _map_tensors(m: Map) -> tuple[Tensor, ...]:
-    return (*m.inputs, *m.params)
+    return (*m.inputs, *m.params, *m.read_own)
 
 
 def _rows(rows: list[tuple[str, str]]) -> str:
@@ -245,11 +245,14 @@ def _layer(d: Derivation, r: Resolved) -> KindLayer:
 
     lhs_delta = _entry(r, "delta", z_index)
     backward_entries = []
-    if maps.delta_from_g is not None:  # δ at the positions u of s = σ(z), before the pool
-        u = maps.delta_from_g.index
+    through_time = "" if maps.own_vjp is None else " + " + _entries(
+        r, maps.own_vjp.formula, _map_tensors(maps.own_vjp))  # δ one step on, a scan's
+    if maps.delta_from_g is not None or through_time:  # δ at the positions u of s = σ(z)
+        u = z_index if maps.delta_from_g is None else maps.delta_from_g.index
+        taken = _entry(r, "g", u) if maps.delta_from_g is None else _entries(
+            r, maps.delta_from_g.formula, _map_tensors(maps.delta_from_g))
         ds = rf"\frac{{\partial C}}{{\partial {_entry(r, 's', u)}}}"
-        backward_entries.append((ds, _entries(r, maps.delta_from_g.formula,
-                                              _map_tensors(maps.delta_from_g))))
+        backward_entries.append((ds, taken + through_time))
         backward_entries.append((_entry(r, "delta", u),
                                  rf"{ds}\, {sigma}'\bigl({_entry(r, 'z', u)}\bigr)"))
     elif act.elementwise:

@@ -12,15 +12,16 @@ significant digits, as in ``document.numbers``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 
 import sympy as sp
 
 from ..core import layers
-from ..core.derivation import Derivation
+from ..core.derivation import Derivation, substitute_in_order
 from ..core.layers import Resolved
 from ..core.network import Network
+from ..core.recursion import SymbolicOps
 from .numbers import (
     DIGITS,
     Example,
@@ -86,6 +87,8 @@ class LayerNumbers:
     g: list[list[sp.Expr] | None]  # g_l = ∂C/∂a_l where the recursion binds it (a skip)
     grads: list[dict[str, sp.Matrix]]
     updated: list[dict[str, sp.Matrix]]
+    state_grads: list[list[sp.Expr] | None] = field(default_factory=list)  # ∂C/∂s_l = ∂C/∂σ(z_l)
+    # where δ_l reads itself through time (a recurrent layer): what σ' multiplies at each step
 
 
 def check_layers(example: LayerExample | dict, resolved: list[Resolved]) -> ExactLayers:
@@ -226,14 +229,32 @@ def evaluate_layers(d: Derivation, example: LayerExample | dict,
         if l in trace.grads:
             g[l] = valued(trace.grads[l], f"g_{l}")
             values.update(zip(d.grad_symbols(l), g[l]))
-        delta[l] = valued(trace.deltas[l], f"delta_{l}")
-        values.update(zip(d.delta_symbols(l), delta[l]))
+        own = list(d.delta_symbols(l))  # δ_l may read itself one step on (a scan): in order
+        substitute_in_order(own, list(trace.deltas[l]), values)
+        delta[l] = valued(sp.Matrix([values[s] for s in own]), f"delta_{l}")
+        values.update(zip(own, delta[l]))
     grads = [{name: valued(trace.param_grads[(l, name)], f"dC/d{name}_{l}")
               for name in d.layer_parameters(l)} for l in d.layers]
     updated = [{name: M - ex.learning_rate * grads[l][name] for name, M in params.items()}
                for l, params in enumerate(ex.params)]
+    state_grads = [None if r.maps.own_vjp is None else
+                   list(valued(_state_gradient(d, r.index), f"dC/ds_{r.index}"))
+                   for r in d.net.resolved]
     return LayerNumbers(ex, z, a, cost, [list(delta[l]) for l in d.layers],
-                        [list(g[l]) if l in g else None for l in d.layers], grads, updated)
+                        [list(g[l]) if l in g else None for l in d.layers], grads, updated,
+                        state_grads)
+
+
+def _state_gradient(d: Derivation, l: int) -> sp.Matrix:
+    """∂C/∂s_l in layered symbols: the value the recursion takes through σ' to bind δ_l (its
+    program replayed on SymPy: bind_delta[l](activation_vjp[l](v)), v is it)."""
+    statements = {s.target: s for s in d.program.statements if s.target}
+    made = statements[d.program.deltas[l]]
+    through = statements.get(made.args[0])
+    if through is None or through.op != "activation_vjp":
+        raise ValueError(f"the recursion binds delta_{l} otherwise than through sigma' "
+                         "of a value: no dC/ds_{l} to show")
+    return d.program.run(SymbolicOps(d))[through.args[0]]
 
 
 # ---------------------------------------------------------------- either kind of network

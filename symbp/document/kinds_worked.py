@@ -20,6 +20,7 @@ from ..printing.latex import Printer, aligned
 from ..printing.width import width
 from .kinds_numbers import LayerExample, LayerNumbers, evaluate_layers
 from .numbers import PRECISION, decimal_text
+from .numbers import settle as settled
 from .worked import _NUMBER_LIST, _matrix_rows, _Shower, worked_json
 
 
@@ -37,6 +38,7 @@ class KindsWorked:
     cost: str  # display
     backward: list[str]  # display per layer: g_l where bound, δ_l, each parameter's gradient
     update: list[str]  # display per layer: its parameters after one step
+    through_time: list[str]  # display per layer ("" for most): ‖∂C/∂s_t‖, ‖δ_t‖ by step
 
 
 def _name(r: Resolved, name: str) -> str:
@@ -91,7 +93,29 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
         given=r", \qquad ".join(given) if width(", ".join(given)) < P.line else
         aligned([(g.split(" = ", 1)[0], g.split(" = ", 1)[1]) for g in given]),
         parameters=aligned(parameters), forward=forward,
-        cost=f"C = {show.number(n.cost)}", backward=backward, update=update)
+        cost=f"C = {show.number(n.cost)}", backward=backward, update=update,
+        through_time=[_through_time(r, n, show) for r in resolved])
+
+
+def _through_time(r: Resolved, n: LayerNumbers, show: _Shower) -> str:
+    """For a layer whose δ goes back through time: the norms of ∂C/∂s_t and δ_t at each step
+    t = T, ..., 1 (columns of the H × T tensors), as a table; "" for any other layer."""
+    found = n.state_grads[r.index - 1] if n.state_grads else None
+    if found is None:
+        return ""
+    shape = r.maps.z.shape(r.sizes)
+    l, steps = r.index, shape[-1]
+
+    def norms(values: list[sp.Expr]) -> list[str]:
+        grid = _grid(values, shape)
+        return [show.number(settled(sp.sqrt(sum(v ** 2 for v in grid[:, t])), "a norm"))
+                for t in reversed(range(steps))]
+
+    rows = [("t", [str(t) for t in range(steps, 0, -1)]),
+            (rf"\lVert \partial C / \partial s_{{{l},t}} \rVert", norms(found)),
+            (rf"\lVert \delta_{{{l},t}} \rVert", norms(n.delta[l - 1]))]
+    body = r" \\ ".join(" & ".join([lhs, *cells]) for lhs, cells in rows)
+    return rf"\begin{{array}}{{r{'c' * steps}}} {body} \end{{array}}"
 
 
 def layer_tables(d: Derivation, n: LayerNumbers, value) -> dict[str, object]:

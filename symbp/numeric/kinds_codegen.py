@@ -86,6 +86,17 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
         names = {kind_maps.x.name: "x" if l == 1 else f"a{l - 1}",
                  **{p.name: array_name(p.name, l) for p in kind_maps.params}}
         value = forms.activation(net.activation(l)).value.numpy
+        if kind_maps.pre.own is not None:  # z reads σ(z) one step back: sweeps, each fixing
+            # one more step (as the scan's δ in the backward pass)
+            names[kind_maps.pre.own.name] = f"s{l}"
+            steps = kind_maps.z.shape(r.sizes)[-1]
+            lines += [f"s{l} = np.zeros((len({names[kind_maps.x.name]}), "
+                      f"{kind_maps.z.size(r.sizes)}))", f"for _ in range({steps}):",
+                      f"    z{l} = {_printed(r, 'PRE', names, constants)}",
+                      f"    s{l} = {value.format(z=f'z{l}')}"]
+            a = f"s{l}" if kind_maps.post is None else _printed(r, "POST", {**names}, constants)
+            lines.append(f"a{l} = {a}")
+            continue
         z = _printed(r, "PRE", names, constants)
         if l in keep_z:
             lines.append(f"z{l} = {z}")
@@ -152,8 +163,10 @@ def module_text(d, ops: CodeOps, imports: str, functions: list[str], constants: 
               f"ACTIVATIONS = {net.activations!r}\nCOST = {net.cost!r}\n"
               f"PROGRAM = {d.program.fingerprint!r}  # the fingerprint of the program below\n")
     grids = ""
+    if ops.scans:
+        grids = maps_numpy.SWEEPS
     if constants:
-        grids = (maps_numpy.GATHER + "\n\n# the positions and masks the maps read, computed "
+        grids += (maps_numpy.GATHER + "\n\n# the positions and masks the maps read, computed "
                  "once\n" + "".join(f"{name} = {code}\n"
                                    for name, code in sorted(constants.items())))
     check = fast_layer_check_source(parameters(net), shapes[0], shapes[1], list(shapes[2]))

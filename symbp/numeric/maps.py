@@ -66,9 +66,9 @@ class Terms:
 
 def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> Terms:
     """``m`` at ``sizes`` as terms; ValueError naming what the printers cannot read."""
-    shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params)}
+    shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params, *m.read_own)}
     ranges = {i: (1, n) for i, n in zip(m.index, shapes[m.out.name])}
-    tensors = {t.base: t for t in (*m.inputs, *m.params)}
+    tensors = {t.base: t for t in (*m.inputs, *m.params, *m.read_own)}
     found = []
     for coeff, factors, limits, conditions in _split(m.formula.xreplace(sizes), tensors):
         extra = []
@@ -97,8 +97,8 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> T
         found.append(term)
     # terms with more factors first: W x + b prints as x @ W.T + b
     found.sort(key=lambda t: -len(t.factors))
-    return Terms(m, tuple(found), ranges, shapes, frozenset(t.name for t in m.inputs),
-                 batched_out)
+    return Terms(m, tuple(found), ranges, shapes,
+                 frozenset(t.name for t in (*m.inputs, *m.read_own)), batched_out)
 
 
 _Split = tuple[sp.Expr, list[Factor], list[tuple[sp.Symbol, sp.Expr, sp.Expr]], list[sp.Basic]]

@@ -260,3 +260,14 @@ def _gather(a, axis, index):
     zero = np.zeros_like(np.take(a, np.zeros(1, dtype=int), axis))
     return np.take(np.concatenate((a, zero), axis), index, axis)
 '''
+
+
+SWEEPS = '''def _sweeps(step, steps, shape):
+    """v = step(v) for a step that reads v one time step on or back (a scan): from zeros,
+    each sweep of the whole map fixes one more step, so ``steps`` sweeps solve it."""
+    v = np.zeros(shape)
+    for _ in range(steps):
+        v = step(v)
+    return v
+'''
+

@@ -202,7 +202,7 @@ class Kernel:
     def map_lines(self, form: MapForm, target: str) -> list[str]:
         """A kind's map printed as loops into ``target``, its inputs computed first."""
         m, terms, names = self.ops.map_terms(form)
-        for tensor, op in zip(m.inputs, form.operands):
+        for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
             names[tensor.name] = self.materialize(sp.transpose(op))
         return numba_lines(terms, names, target)
 
@@ -214,6 +214,15 @@ class Kernel:
             _, terms, _ = self.ops.map_terms(s.value)
             lines = self.map_lines(s.value, s.target)
             self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]
+        elif s.kind == "delta" and s.target in self.ops.deltas_scanned:  # δ_l reads itself one
+            # step on: from zeros, each sweep of the whole map fixes one more step
+            steps = self.ops.deltas_scanned[s.target]
+            self.lines += self.arrays.new(s.target, ("batch", s.width), zero=True)
+            outer, self.lines = self.lines, []
+            name = self.materialize(sp.transpose(s.value))
+            sweep = [*self.lines, f"{s.target}[:] = {name}"]
+            self.lines = [*outer, f"for _sweep in range({steps}):",
+                          *(f"    {line}" for line in sweep)]
         elif s.kind == "delta":
             name = self.materialize(sp.transpose(s.value), out=s.target)
             if name != s.target:

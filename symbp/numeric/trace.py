@@ -91,6 +91,8 @@ class CodeOps:
         self._count = 0
         self.rows.map_code = self._map_code
         self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
+        self.scans: dict[int, int] = {}  # layer -> its steps, where δ_l reads itself (a scan)
+        self.deltas_scanned: dict[str, int] = {}  # the same by δ_l's array name
         self._cost_gradient = None
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
@@ -198,8 +200,16 @@ class CodeOps:
         name = f"delta{l}"
         width = self.z_widths[l]
         delta = self._column(name, width, f"δ_{l}")
-        self._emit(name, f"δ_{l}", self.rows.rows(value), value, "delta", width)
+        code = self.rows.rows(value)
+        if delta.arg in value.free_symbols:  # δ_l one step on: found by sweeps (a scan)
+            steps = self.scans.setdefault(l, _steps(self.symbols.net.resolved[l - 1]))
+            self.deltas_scanned[name] = steps
+            code = f"_sweeps(lambda {name}: {code}, {steps}, (len(x), {width}))"
+        self._emit(name, f"δ_{l}", code, value, "delta", width)
         return delta
+
+    def state(self, l: int):
+        return self._activated(l)
 
     def gradient(self, l: int, weight, bias, **others) -> None:
         """∂C/∂θ_l for every parameter of the layer's kind: W_l and b_l (a dense layer's only
@@ -250,6 +260,8 @@ class CodeOps:
         m = dict(r.maps.all())[which]
         self.maps_used.setdefault((l, which), m)
         operands = [self._stored(v, tensor.size(r.sizes)) for tensor, v in zip(m.inputs, values)]
+        if m.own is not None:  # a scan reads the δ_l it helps bind (``bind_delta`` sweeps)
+            operands.append(self._column(f"delta{l}", self.z_widths[l], f"δ_{l}"))
         batched = which not in r.maps.param_vjps
         if batched:
             return MapForm(which, l, m.out.size(r.sizes), 1, True, *operands)
@@ -277,11 +289,16 @@ class CodeOps:
 
     def _map_code(self, form: MapForm, printer) -> str:
         m, terms, names = self.map_terms(form)
-        for tensor, op in zip(m.inputs, form.operands):
+        for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
             names[tensor.name] = printer.doprint(sp.transpose(op))
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
         return printed.code
+
+
+def _steps(r) -> int:
+    """The steps of a layer whose map reads itself along its last axis: that axis's length."""
+    return int(r.maps.z.shape(r.sizes)[-1])
 
 
 def _more_than_activation(net, l: int) -> bool:

@@ -315,6 +315,14 @@ class IndexOps:
     def activation(self, layer: sp.Expr) -> Any:
         return named(A, layer, self.shape(layer))
 
+    def state(self, layer: sp.Expr) -> Any:
+        """σ(z^{(layer)}) entry by entry, before any map after it."""
+        shape = self.z_shape(layer)
+        index = tuple(fresh() for _ in shape)
+        value = self.act(layer).function(Z[(layer, *index)])
+        return IndexTensor(value, index, shape) if len(shape) > 1 else \
+            IndexVector(value, index[0], shape[0])
+
     def outer(self, u: Any, v: Any) -> Any:
         if isinstance(u, IndexVector) and isinstance(v, IndexTensor):  # δ_l times a tensor input
             j, k = fresh(), tuple(fresh() for _ in v.shape)
@@ -352,6 +360,8 @@ class IndexOps:
                                  f"{shape_of(value) or type(value).__name__}")
             entries[tensor.base] = value
         params = {p.base: p for p in m.params}
+        if m.own is not None:  # a scan reads the δ the layer binds, one step on
+            entries[m.own.base] = self.delta(layer)
         fresh_index = tuple(fresh() for _ in m.index)  # before any value is put in
         formula = fresh_bound(m.formula.xreplace(s.sizes)).xreplace(
             dict(zip(m.index, fresh_index)))

@@ -26,6 +26,10 @@ def _coefficients(d: Derivation, l: int, which: str) -> list[dict[sp.Symbol, sp.
     """Each entry of layer l's VJP ``which`` as its coefficients of δ_l's and g_l's symbols
     (the VJP evaluated on those symbols, at this network's sizes)."""
     r = d.net.resolved[l - 1]
+    if r.maps.pre.own is not None:  # its Jacobians are the unrolled steps', not its VJPs'
+        raise ValueError(f"the construction does not take layer {l} ({r.kind.name}): its "
+                         "pre map reads its own state, so its chain factors are the steps "
+                         "unrolled; use method expand or local")
     m = dict(r.maps.all())[which]
     read = {"delta": list(d.delta_symbols(l)), "g": list(d.grad_symbols(l)),
             r.maps.x.name: list(d.a_symbols(l - 1))}

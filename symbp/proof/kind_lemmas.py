@@ -128,19 +128,37 @@ def cost_gradient(cost: registry.Cost, k: Index, layers: Layers) -> sp.Expr:
 
 def delta_truth(layers: Layers, e: sp.Expr, k: Index, g: Callable[[Index], sp.Expr],
                 act: registry.Activation) -> sp.Expr:
-    """Σ_j g_j ∂a^{(e)}_j/∂z^{(e)}_k."""
+    """Σ_j g_j ∂a^{(e)}_j/∂z^{(e)}_k; for a pre map that reads its own state one step back
+    (a scan), plus Σ_i δ^{(e)}_i ∂z^{(e)}_i/∂z^{(e)}_k through that one step."""
     shape = layers.shape(e)
     j = tuple(fresh() for _ in shape)
-    return _sum(g(j) * output(layers, e, j, act).diff(Z[(e, *k)]), j, shape)
+    truth = _sum(g(j) * output(layers, e, j, act).diff(Z[(e, *k)]), j, shape)
+    maps = layers.maps(e)
+    if maps.pre.own is not None:
+        i = tuple(fresh() for _ in maps.z.axes)
+        z = stepped(_map_at(maps.pre, layers, e, i), maps, e, act)
+        truth += _sum(DELTA[(e, *i)] * z.diff(Z[(e, *k)]), i, layers.z_shape(e))
+    return truth
+
+
+def stepped(z: sp.Expr, maps: Any, e: sp.Expr, act: registry.Activation | None) -> sp.Expr:
+    """A pre map's entry with its own read, the state one step back, as σ of z^{(e)} there."""
+    if maps.pre.own is None or act is None:
+        return z
+    own = maps.pre.own.base
+    return z.replace(lambda x: isinstance(x, sp.Indexed) and x.base == own,
+                     lambda x: act.function(Z[(e, *x.indices)]))
 
 
 def parameter_truth(layers: Layers, e: sp.Expr, name: str, index: Index,
-                    g: Callable[[Index], sp.Expr]) -> sp.Expr:
-    """Σ_i δ^{(e)}_i ∂z^{(e)}_i/∂θ (+ Σ_j g_j ∂skip_j/∂θ) for θ = entry ``index`` of ``name``."""
+                    g: Callable[[Index], sp.Expr],
+                    act: registry.Activation | None = None) -> sp.Expr:
+    """Σ_i δ^{(e)}_i ∂z^{(e)}_i/∂θ (+ Σ_j g_j ∂skip_j/∂θ) for θ = entry ``index`` of ``name``
+    (z through one step where its pre map reads its own state, ``act`` its σ)."""
     maps = layers.maps(e)
     target = kind_base(name)[(e, *index)]
     i = tuple(fresh() for _ in maps.z.axes)
-    z = _map_at(maps.pre, layers, e, i)
+    z = stepped(_map_at(maps.pre, layers, e, i), maps, e, act)
     total = _sum(DELTA[(e, *i)] * z.diff(target), i, layers.z_shape(e))
     if maps.skip is not None:
         i = tuple(fresh() for _ in maps.a.axes)

@@ -6,7 +6,10 @@ differentiate the layer's map, the kind's vector-Jacobian products are what is c
 
 - g_l = ∂C/∂a_l: the cost's gradient at L; below, what layer l + 1 passes back of its δ
   and g: (∂z_{l+1}/∂a_l)ᵀ δ_{l+1} (+ (∂skip_{l+1}/∂a_l)ᵀ g_{l+1});
-- δ_l = (∂a_l/∂z_l)ᵀ g_l, g_l its bound symbols where layer l binds it;
+- δ_l = (∂a_l/∂z_l)ᵀ g_l, g_l its bound symbols where layer l binds it; for a layer whose
+  pre map reads its own state one step back (a recurrent layer), plus what z_l one step on
+  takes of it, (∂z_(l,t+1)/∂z_(l,t))ᵀ δ_(l,t+1) in δ_l's symbols: the chain rule through one
+  step, the induction over the steps inside the layer;
 - ∂C/∂θ_l = (∂z_l/∂θ_l)ᵀ δ_l (+ (∂skip_l/∂θ_l)ᵀ g_l for a skip's own θ).
 
 By induction from the output down these are the gradients, at any depth: C depends on
@@ -37,12 +40,19 @@ class LayerMaps:
         self.params = d.layer_parameters(l)
         a_in = list(d.a_symbols(l - 1))
         act = d.net.activation(l)
-        self.z, _ = layers.forward(self.r, a_in, self.params, act.apply)
         maps, sizes = self.r.maps, self.r.sizes
         values: dict[str, Callable[[tuple[int, ...]], sp.Expr]] = {
             maps.x.name: lambda i: a_in[layers.flat(i, self.r.shape_in)]}
         for p in maps.params:
             values[p.name] = _lookup(self.params[p.name], p.shape(sizes))
+        self.scans = maps.pre.own is not None
+        if self.scans:  # z through one step: its own read is σ of z_l's symbols one step back
+            own = act.apply(list(d.z_symbols(l)))
+            z_shape = maps.z.shape(sizes)
+            self.z = maps.pre.entries(sizes, {**values, maps.pre.own.name:  # type: ignore[union-attr]
+                                              lambda i: own[layers.flat(i, z_shape)]})
+        else:
+            self.z, _ = layers.forward(self.r, a_in, self.params, act.apply)
         self.skip = maps.skip.entries(sizes, values) if maps.skip is not None else None
         s = act.apply(list(d.z_symbols(l)))
         if maps.post is not None:  # pooling: a = post(σ(z))
@@ -91,9 +101,16 @@ def layer_lemmas(d, trace, l: int, session: Exact | None = None) -> list[Lemma]:
     else:  # softmax: its registered Jacobian in a, proved against its formula by the
         # function lemmas (softmax Jacobian (n)), as the dense prover uses it; a = σ(z) there
         delta_truth = act.jacobian(z_symbols, list(d.a_symbols(l))).T * sp.Matrix(g)
-    found.append(_lemma(f"delta_{l}", f"delta_{l} = (da_{l}/dz_{l})^T dC/da_{l}",
-                        rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}}/\partial z_{{{l}}}\bigr)^{{T}}"
-                        rf"\,\partial C/\partial a_{{{l}}}", trace.deltas.get(l), delta_truth, l,
+    statement = f"delta_{l} = (da_{l}/dz_{l})^T dC/da_{l}"
+    tex = (rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}}/\partial z_{{{l}}}\bigr)^{{T}}"
+           rf"\,\partial C/\partial a_{{{l}}}")
+    if here.scans:  # and what the next step takes of z_l: δ_l one step on, by induction over
+        # the steps (the system is triangular: δ_l at T first)
+        delta_truth += sp.Matrix(pullback(here.z, z_symbols, list(d.delta_symbols(l))))
+        statement += f" + (dz_{l}/dz_{l} one step on)^T delta_{l}"
+        tex += (rf" + \bigl(\partial z_{{{l},t+1}}/\partial z_{{{l},t}}\bigr)^{{T}}"
+                rf"\delta_{{{l},t+1}}")
+    found.append(_lemma(f"delta_{l}", statement, tex, trace.deltas.get(l), delta_truth, l,
                         session))
     delta = list(d.delta_symbols(l))
     for name, M in here.params.items():

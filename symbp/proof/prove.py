@@ -94,6 +94,7 @@ def expansion_size(d: Derivation) -> int:
     n = d.net.widths
     total, paths = 0, 1
     for l in range(d.L, 0, -1):
+        paths *= d.net.resolved[l - 1].paths_through_time  # 1 but inside a recurrent layer
         total += (n[l] * n[l - 1] + n[l]) * paths
         paths *= n[l]
     return total
@@ -121,8 +122,8 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
         raise ValueError(
             f"method {method!r} would expand {_about(size)} product terms (limit {limit:,}); "
             f"use method 'construction', which proves the same claims at any size from how the "
-            f"routes are built"
-        )
+            f"routes are built" + ("" if not any(r.maps.pre.own for r in d.net.resolved) else
+                                   " (for a recurrent layer, the recursion's claims only)"))
     return method, ""
 
 
@@ -169,6 +170,13 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
             note = "; ".join(filter(None, [note, (
                 f"{unchecked} is not symbp's: what grad returns need not be the routes as "
                 "constructed, and they are too large to compare exactly")]))
+    scanning = [r.index for r in d.net.resolved if r.maps.pre.own is not None]
+    if chosen == "construction" and compares and scanning:
+        compares = False  # its chain factors come from the VJPs of one step, not the unrolled
+        note = "; ".join(filter(None, [note, (
+            f"layer {scanning[0]} reads its own state through time, which the construction "
+            "does not take: the routes are not compared; method expand compares them where "
+            "they are small enough")]))
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import layers
-from ..core.derivation import Derivation
+from ..core.derivation import Derivation, substitute_in_order
 from . import lemmas
 from .claims import Claim
 from .exact import Exact, evaluate_at_random
@@ -88,7 +88,7 @@ def composed_steps(d: Derivation):
         if l in trace.grads:
             mapping.update(zip(d.grad_symbols(l), trace.grads[l].xreplace(mapping)))
         if l in trace.deltas:
-            mapping.update(zip(d.delta_symbols(l), trace.deltas[l].xreplace(mapping)))
+            substitute_in_order(list(d.delta_symbols(l)), list(trace.deltas[l]), mapping)
 
     def composed(l: int, wrt: str) -> sp.Matrix:
         return trace.param_grads[(l, wrt)].xreplace(mapping)

@@ -276,10 +276,12 @@ def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
             "general", status,
             "induction over l from L down to 1: the base case gives layer L; the pass-back "
             "lemma gives dC/da_l from layer l + 1's δ (and g), because C depends on a_l only "
-            "through layer l + 1 (its map and its skip); the step gives δ_l from dC/da_l; the "
-            "parameter lemmas give the gradients, because C depends on θ_l only through layer "
-            "l's output; the trace shows these are the only steps the program takes, each "
-            "once per layer",
+            "through layer l + 1 (its map and its skip); the step gives δ_l from dC/da_l (in a "
+            "layer whose map reads its own state one step back, a recurrent layer, also from "
+            "δ_l at the next step: induction over the steps from the last, for every number of "
+            "steps); the parameter lemmas give the gradients, because C depends on θ_l only "
+            "through layer l's output (one step at a time); the trace shows these are the "
+            "only steps the program takes, each once per layer",
             name="theorem", culprit="" if first is None else first.label,
             residual="" if first is None else first.residual)
     return Claim(
@@ -357,12 +359,15 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
 
 
 def _kinds_meaning(layers: tuple[LayerSpec, LayerSpec] | None) -> tuple[str, ...]:
-    """What the layers' kinds compute, as text of every map's formula: a kind registered
-    again under the same name with other maps is another key of the cache."""
+    """What the layers' kinds compute, as text of every map's formula and their steps of the
+    recursion: a kind registered again under the same name with other maps or another
+    backward step is another key of the cache."""
     if layers is None:
         return ()
-    return tuple(sp.srepr(m.formula) for layer in layers
-                 for _, m in Template.of(layer).maps.all())
+    steps = tuple(repr((t.kind.backward, t.kind.pass_back))
+                  for t in (Template.of(layer) for layer in layers))
+    return (*steps, *(sp.srepr(m.formula) for layer in layers
+                      for _, m in Template.of(layer).maps.all()))
 
 
 def covers(d: Derivation, layers: tuple[LayerSpec, LayerSpec] | None = None) -> str:

@@ -239,7 +239,7 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
         tensor = next(p for p in layers.maps(e).params if p.name == name)
         shape = layers.axes(e, tensor)
         index = _free(len(shape), (J,))
-        truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e))
+        truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e), act(e))
         _add_identity(groups, name, e, _entry(value, shape, index), truth,
                       _ranges(index, shape), where)
 

@@ -9,6 +9,7 @@ products in index notation) plus its templates.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
@@ -17,11 +18,11 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
-from . import attention, conv1d, dense, residual
+from . import attention, conv1d, dense, recurrent, residual
 from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
 
 KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND, conv1d.KIND,
-                                                attention.KIND)}
+                                              recurrent.KIND, attention.KIND)}
 
 __all__ = ["KINDS", "Kind", "Layer", "Map", "Maps", "Option", "Resolved", "Tensor", "kind",
            "resolve"]
@@ -51,6 +52,15 @@ class Resolved:
     def size(self) -> LayerSize:
         """What the layer costs a proof, as its kind counts it (``core.limits``)."""
         return self.kind.size_of(self.layer, self.maps, self.sizes)
+
+    @property
+    def paths_through_time(self) -> int:
+        """1; for a layer whose pre map reads its own state one step back (a scan), the paths
+        of influence through its steps, H^(T-1) for H states over T steps."""
+        if self.maps.pre.own is None:
+            return 1
+        *per_step, steps = self.maps.z.shape(self.sizes)
+        return int(prod(per_step)) ** (steps - 1)
 
     @property
     def parameters(self) -> dict[str, Shape]:
@@ -146,8 +156,29 @@ def forward(r: Resolved, x: Sequence[Any], params: Mapping[str, Any],
             apply: Any) -> tuple[list[Any], list[Any]]:
     """Layer r on the input entries ``x`` (flattened), its parameters as matrices and its
     activation ``apply`` (a list to a list): its pre-activation z and its output a."""
-    z = r.maps.pre.entries(r.sizes, _values(r, x, params))
+    pre, values = r.maps.pre, _values(r, x, params)
+    z = pre.entries(r.sizes, values) if pre.own is None else scan(r, values, apply)
     return z, output(r, z, x, params, apply)
+
+
+def scan(r: Resolved, values: Mapping[str, Any], apply: Any) -> list[Any]:
+    """z of a pre map that reads its own σ(z) one step back (a recurrent layer's state at
+    t − 1): every entry in the order of its last axis, each step reading the ones before."""
+    pre, shape = r.maps.pre, r.maps.z.shape(r.sizes)
+    found: dict[tuple[int, ...], Any] = {}
+    states: dict[tuple[int, ...], Any] = {}
+
+    def state(i: tuple[int, ...]) -> Any:  # σ(z) at 0-based i, found before it is read
+        if i not in states:
+            states[i] = apply([found[tuple(k + 1 for k in i)]])[0]
+        return states[i]
+
+    assert pre.own is not None
+    at = pre.at(r.sizes, {**values, pre.own.name: state})
+    points = list(itertools.product(*[range(1, n + 1) for n in shape]))
+    for point in sorted(points, key=lambda p: (p[-1], p)):
+        found[point] = at(point)
+    return [found[p] for p in points]
 
 
 def output(r: Resolved, z: Sequence[Any], x: Sequence[Any], params: Mapping[str, Any],

@@ -18,6 +18,14 @@ A tensor's entries are ``Indexed`` (x[c, u], W[o, c, s]); a map gives one entry 
 output for free indices running over the output's axes, with sums over the other indices.
 The sizes of the axes are SymPy expressions in the kind's size symbols (n_in, n_out, k,
 ...), which a layer's options and its input shape turn into numbers (``sizes``).
+
+A map may also read its own level one step along an axis (``Map.own``): a recurrent
+layer's pre map reads s = σ(z) at t − 1, its δ map reads δ at t + 1, each edge term under an
+Iverson bracket. Such a map is a scan, a system triangular along that axis: each entry reads
+only entries already found, so its entries are found in order (``layers.forward``), a
+proof takes the own entries as the bound symbols of one step (the chain rule through one
+step, by induction over the steps), and the code finds them by sweeps of the whole map,
+each sweep fixing one more step.
 """
 
 from __future__ import annotations
@@ -60,7 +68,9 @@ class Map:
     """``out[index] = formula`` for every ``index`` in the axes of ``out``.
 
     ``inputs`` are the tensors the formula reads that a program passes in (x, δ, g), in
-    that order; ``params`` those it reads from the layer's parameters.
+    that order; ``params`` those it reads from the layer's parameters; ``own`` (None: none)
+    a tensor of the map's own level, one step along an axis: σ(out) for a pre map, the δ
+    the layer binds for a VJP (a scan, module docstring).
     """
 
     out: Tensor
@@ -68,19 +78,28 @@ class Map:
     formula: sp.Expr
     inputs: tuple[Tensor, ...]
     params: tuple[Tensor, ...] = ()
+    own: Tensor | None = None
 
     def entries(self, sizes: Mapping[sp.Symbol, int],
                 values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]) -> list[sp.Expr]:
         """The map at concrete sizes, row-major over the output's axes: every tensor entry
         t[i...] becomes ``values[t.name](i...)`` (0-based), every sum is written out."""
         shape = self.out.shape(sizes)
+        at = self.at(sizes, values)
+        return [at(point) for point in itertools.product(*[range(1, n + 1) for n in shape])]
+
+    def at(self, sizes: Mapping[sp.Symbol, int],
+           values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]
+           ) -> Callable[[tuple[int, ...]], sp.Expr]:
+        """The entry at one point of the output (1-based), as ``entries`` gives it."""
         written = written_out(self.formula.xreplace(sizes))
-        bases = {t.base: t.name for t in (*self.inputs, *self.params)}
-        out = []
-        for point in itertools.product(*[range(1, n + 1) for n in shape]):
-            entry = written.xreplace(dict(zip(self.index, point)))
-            out.append(_valued(entry, bases, values))
-        return out
+        bases = {t.base: t.name for t in (*self.inputs, *self.params, *self.read_own)}
+        return lambda point: _valued(written.xreplace(dict(zip(self.index, point))), bases,
+                                     values)
+
+    @property
+    def read_own(self) -> tuple[Tensor, ...]:
+        return () if self.own is None else (self.own,)
 
 
 def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
@@ -212,6 +231,8 @@ class Maps:
     skip: Map | None = None
     delta_from_g: Map | None = None
     skip_vjp: Map | None = None
+    own_vjp: Map | None = None  # the pre map's own read passed back (δ at t + 1 to ∂C/∂s at
+    # t, a recurrent layer's W_lᵀ δ_(t+1)): a scan reading the δ the layer binds (Map.own)
 
     def shape_out(self, shape_in: Shape) -> Shape:
         return self.a.shape(self.sizes(shape_in))
@@ -224,7 +245,8 @@ class Maps:
         """Every map, by name: the forward ones, then the VJPs."""
         yield "pre", self.pre
         for name, m in (("post", self.post), ("skip", self.skip),
-                        ("delta_from_g", self.delta_from_g), ("skip_vjp", self.skip_vjp)):
+                        ("delta_from_g", self.delta_from_g), ("skip_vjp", self.skip_vjp),
+                        ("own_vjp", self.own_vjp)):
             if m is not None:
                 yield name, m
         yield from self.param_vjps.items()
