@@ -94,3 +94,12 @@ def test_the_document_shows_each_entry_and_its_gradient_from_the_kinds_map():
         doc.path_gradients
     assert "tree of dependencies" in doc.omitted and "path of influence written" not in \
         doc.omitted
+
+
+def test_paths_run_through_time_in_a_recurrent_layer():
+    # 2 units over 4 steps, the last state to one output: from z[j, t], each step back doubles
+    # the paths (W is 2 x 2): 1, 2, 4, 8 from steps 4, 3, 2, 1; W enters steps 2..4, U all
+    net = _net([symbp.Layer("recurrent", units=2), symbp.Layer("dense", units=1)], (1, 4))
+    found = {(e.l, e.name): e for e in entry_paths(symbp.derive(net))}
+    assert found[1, "W"] == EntryPaths(1, "W", enters=3, paths=1 + 2 + 4)
+    assert found[1, "U"] == EntryPaths(1, "U", enters=4, paths=1 + 2 + 4 + 8)
