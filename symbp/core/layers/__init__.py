@@ -17,10 +17,11 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
-from . import conv1d, dense, residual
+from . import conv1d, dense, layernorm, residual
 from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
 
-KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND, conv1d.KIND)}
+KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND, conv1d.KIND,
+                                               layernorm.KIND)}
 
 __all__ = ["KINDS", "Kind", "Layer", "Map", "Maps", "Option", "Resolved", "Tensor", "kind",
            "resolve"]
