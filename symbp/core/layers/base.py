@@ -274,6 +274,8 @@ class Kind:
     describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
     # a projection"; None: "a <kind> layer"
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
+    smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
+    # needs 2): the theorem's small cross-check networks give it at least that many
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
     # its maps (every parameter entry, each output entry joined to every input entry)

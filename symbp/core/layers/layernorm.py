@@ -115,11 +115,6 @@ def check(layer: Layer, shape_in: Shape) -> None:
                          "on 2 units or more")
 
 
-def sized(layer: Layer, width: int, shape_in: Shape) -> Layer:
-    """A layer norm keeps its input's width: the layer as given."""
-    return layer
-
-
 def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
     """γ and β, 2n numbers; each output joined to every input (through μ and v)."""
     n = sizes[N]
@@ -165,7 +160,8 @@ KIND = Kind(
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "identity")},
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": r"\gamma", "b": r"\beta"}, sized=sized, latex=latex, size=size,
+    words={"W": r"\gamma", "b": r"\beta"}, latex=latex, size=size,
+    smallest_input=2,
     describe=describe,
     explains=r"Every output of the layer depends on every input, through the mean $\mu_l$ "
              r"and the variance $v_l$, so the gradient at the input is not $dy_l / s_l$ "
