@@ -274,6 +274,9 @@ class Kind:
     describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
     # a projection"; None: "a <kind> layer"
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
+    shorthand: Callable[[Layer, sp.Expr, str], tuple[sp.Expr, dict[sp.Symbol, str]]] | None = \
+        None  # for documents: a map's formula with its recurring parts named (a layer norm's
+    # μ, s, x̂), and each name's LaTeX at layer l; the entry forms print it so
     smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
     # needs 2): the theorem's small cross-check networks give it at least that many
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the

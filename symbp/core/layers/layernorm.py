@@ -139,18 +139,50 @@ def describe(layer: Layer) -> str:
 
 
 def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The layer in vector notation at layer l, g_l = ∂C/∂a_l, x̂_l the normalized input,
-    dy_l = γ_l ⊙ δ_l and 1 the vector of ones."""
-    hat, s = rf"\hat{{x}}_{{{l}}}", rf"s_{{{l}}}"
-    return {"forward": rf"{hat} = \frac{{a_{{{below}}} - \mu_{{{l}}} \mathbf{{1}}}}{{{s}}}, "
-                       rf"\quad z_{{{l}}} = \gamma_{{{l}}} \odot {hat} + \beta_{{{l}}}, "
-                       rf"\quad a_{{{l}}} = {sigma}(z_{{{l}}})",
+    """The layer in vector notation at layer l, g_l = ∂C/∂a_l: the mean μ_l, the spread s_l
+    and x̂_l named, dy_l = γ_l ⊙ δ_l, n the units and 1 the vector of ones."""
+    hat, s, x = rf"\hat{{x}}_{{{l}}}", rf"s_{{{l}}}", rf"a_{{{below}}}"
+    mu = rf"\mu_{{{l}}}"
+    forward = [
+        (mu, rf"\tfrac{{1}}{{n}} \mathbf{{1}}^{{T}} {x}"),
+        (s, rf"\sqrt{{\tfrac{{1}}{{n}} \lVert {x} - {mu} \mathbf{{1}} \rVert^{{2}} "
+            rf"+ \varepsilon}}"),
+        (hat, rf"({x} - {mu} \mathbf{{1}}) / {s}"),
+        (rf"z_{{{l}}}", rf"\gamma_{{{l}}} \odot {hat} + \beta_{{{l}}}"),
+        (rf"a_{{{l}}}", rf"{sigma}(z_{{{l}}})")]
+    return {"forward": "\\begin{aligned}" + r" \\ ".join(f"{a} &= {b}" for a, b in forward)
+                       + r"\end{aligned}",
             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
             "W": rf"\delta_{{{l}}} \odot {hat}", "b": rf"\delta_{{{l}}}",
             "input": rf"g_{{{below}}} = \frac{{1}}{{n\, {s}}} \bigl(n\, dy_{{{l}}} - "
                      rf"(\mathbf{{1}}^{{T}} dy_{{{l}}})\, \mathbf{{1}} - "
                      rf"({hat}^{{T}} dy_{{{l}}})\, {hat}\bigr), \quad "
                      rf"dy_{{{l}}} = \gamma_{{{l}}} \odot \delta_{{{l}}}"}
+
+
+MU, SPREAD, HAT = sp.Symbol("mu"), sp.Symbol("s"), sp.IndexedBase("xhat")  # documents' names
+
+
+def shorthand(layer: Layer, formula: sp.Expr, l: str) -> tuple[sp.Expr, dict[sp.Symbol, str]]:
+    """``formula`` with μ, s = √(v + ε) and x̂_j = (x_j − μ)/s named, as the vector forms name
+    them: the entry forms then read as the textbook's."""
+    s = root(X, exact_eps(layer))
+    named = formula.xreplace({s: SPREAD, 1 / s: 1 / SPREAD}).xreplace(
+        {mean(X): MU, sp.Sum(X[I], (I, 1, N)): N * MU})
+
+    def hat(e: sp.Expr) -> sp.Expr:
+        factors = list(e.args)
+        for f in factors:
+            entry = (f + MU) if isinstance(f, sp.Add) else None
+            if isinstance(entry, sp.Indexed) and entry.base == X.base and 1 / SPREAD in factors:
+                factors.remove(f)
+                factors.remove(1 / SPREAD)
+                return sp.Mul(*factors) * HAT[entry.indices]
+        return e
+
+    named = named.replace(lambda e: isinstance(e, sp.Mul), hat)
+    return named, {MU: rf"\mu^{{({l})}}", SPREAD: rf"s^{{({l})}}",
+                   HAT.label: rf"\hat{{x}}^{{({l})}}"}
 
 
 KIND = Kind(
@@ -161,13 +193,13 @@ KIND = Kind(
                                   "identity")},
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": r"\gamma", "b": r"\beta"}, latex=latex, size=size,
-    smallest_input=2,
+    smallest_input=2, shorthand=shorthand,
     describe=describe,
-    explains=r"Every output of the layer depends on every input, through the mean $\mu_l$ "
-             r"and the variance $v_l$, so the gradient at the input is not $dy_l / s_l$ "
-             r"alone ($s_l = \sqrt{v_l + \varepsilon}$, $dy_l = \gamma_l \odot \delta_l$): "
-             r"$\hat{x}_l$ does not move when the input is shifted (every entry plus the "
-             r"same number) nor, up to $\varepsilon$, when $a_{l-1} - \mu_l$ is rescaled, and "
-             r"the two subtracted terms take those directions out: the mean of $dy_l$, and "
-             r"$\hat{x}_l$ times the mean of $dy_l \odot \hat{x}_l$.",
+    explains=r"Every output of the layer depends on every one of its $n$ inputs, through the "
+             r"mean $\mu_l$ and the variance $v_l$, so the gradient at the input is not "
+             r"$dy_l / s_l$ alone ($s_l = \sqrt{v_l + \varepsilon}$, $dy_l = \gamma_l \odot "
+             r"\delta_l$): $\hat{x}_l$ does not move when the input is shifted (every entry "
+             r"plus the same number) nor, up to $\varepsilon$, when $a_{l-1} - \mu_l$ is "
+             r"rescaled, and the two subtracted terms take those directions out: the mean of "
+             r"$dy_l$, and $\hat{x}_l$ times the mean of $dy_l \odot \hat{x}_l$.",
 )
