@@ -14,15 +14,15 @@ dy = γ ⊙ δ the gradient at x̂:
 
 Every output depends on every input through μ and v, which is where the two subtracted
 terms come from: dy projected off the constant direction (a shift of x moves no x̂) and
-off x̂ itself (a rescaling of x − μ moves no x̂). symbp proves that formula equal to the
+off x̂ itself (a rescaling of x − μ moves no x̂, up to ε). symbp proves that formula equal to the
 chain rule through the forward map, square root and all: ``proof.polynomials`` reads
 (v + ε)^(m/2) as the m-th power of one atom √(v + ε).
 
 γ and β are the layer's "W" and "b" to the program (the names every layer's gradient is
 recorded under, γ scaling as W does and β shifting as b does); the documents call them γ
 and β (``words``). ε is a positive number, 1e-5 by default as in PyTorch; the maps hold it
-exact, as the rational of its decimal text (1e-5 is 1/100000), so the proof is about the
-layer the code computes with the float ε.
+exact, as the rational of its decimal text (1e-5 is 1/100000): the proof is about that ε,
+the code computes with the double nearest it, as every printed number is.
 
 An input of one unit is refused: there x − μ = 0, so x̂ = 0 whatever x is, the layer's
 output is β alone and its input gets no gradient, a network that silently learns nothing
