@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from ..core import limits
 from ..core.deadline import MAX_SECONDS
@@ -69,11 +70,16 @@ def layers(text: str) -> list[dict]:
     return found
 
 
+DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")  # 0.5, 1e-5, as TOML's
+
+
 def _option(text: str) -> object:
     if text in ("true", "false"):
         return text == "true"
     if config.DIGITS.fullmatch(text):
         return config.whole(text)
+    if DECIMAL.fullmatch(text):  # a layer norm's eps=1e-3
+        return float(text)
     return text
 
 

@@ -12,6 +12,7 @@ rules. What is written for dense layers only is left out, and the document says 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -171,6 +172,9 @@ def _entries(r: Resolved, expr: sp.Expr, tensors: tuple[Tensor, ...]) -> str:
     and names: sums over one value written out, sums over several ranges nested."""
     names = _names(r)
     bases, shown = {}, {}
+    if r.kind.shorthand is not None:  # the kind's names for recurring parts (μ, x̂)
+        expr, named = r.kind.shorthand(r.layer, expr, str(r.index))
+        shown.update(named)
     for t in tensors:
         stand_in = sp.Symbol(f"T_{t.name}")
         bases[t.base] = sp.IndexedBase(stand_in)
@@ -371,14 +375,27 @@ def _updates(d: Derivation) -> str:
 
 
 def _proof(d: Derivation, part: ProofPart) -> ProofPart:
-    """The proof's rows with each parameter under its kind's name (a kernel K, not W)."""
+    """The proof's rows and lemmas with each parameter under its kind's name (a kernel K, a
+    layer norm's γ and β, not W and b)."""
     resolved = {r.index: r for r in d.net.resolved}
-    rows = []
-    for row in part.rows:
-        l = int(row.cells[0])
-        words = resolved[l].kind.words
-        cell = row.cells[1]
-        for name, word in words.items():
-            cell = cell.replace(rf"\partial {name}_{{{l}}}", rf"\partial {word}_{{{l}}}")
-        rows.append(dataclasses.replace(row, cells=[row.cells[0], cell]))
-    return dataclasses.replace(part, rows=rows)
+
+    def named(text: str, l: int) -> str:
+        for name, word in resolved[l].kind.words.items():
+            text = text.replace(rf"\partial {name}_{{{l}}}", rf"\partial {word}_{{{l}}}")
+        return text
+
+    rows = [dataclasses.replace(row, cells=[row.cells[0], named(row.cells[1], int(row.cells[0]))])
+            for row in part.rows]
+    lemmas = []
+    for lemma in part.lemmas:
+        found = _PARAMETER_LEMMA.fullmatch(lemma.name)
+        if found and int(found[2]) in resolved:
+            l, word = int(found[2]), resolved[int(found[2])].kind.words.get(found[1])
+            if word is not None:
+                lemma = dataclasses.replace(lemma, title=f"the gradient of ${word}_{{{l}}}$",
+                                            statement=named(lemma.statement, l))
+        lemmas.append(lemma)
+    return dataclasses.replace(part, rows=rows, lemmas=lemmas)
+
+
+_PARAMETER_LEMMA = re.compile(r"dC/d(\w+)_(\d+)")  # a parameter's lemma: dC/dW_2

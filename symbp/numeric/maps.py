@@ -8,7 +8,8 @@ on another index). An index may be affine in the indices or hold a floor (⌊(u 
 the window a pooled position lies in). That is every linear map a layer kind writes: an
 affine map, a skip, a convolution and its full convolution with the flipped kernel, zero
 padding, average pooling, and their vector-Jacobian products.
-Anything else (a max, a function of an entry) is refused with one line naming it. A
+A map that is no such sum (a layer norm: sums inside a square root) is read by
+``maps_reduced``; anything else (a max) is refused with one line naming it. A
 condition that only says an index lies inside its tensor is dropped: every printer reads
 0 outside a tensor (zero padding). ``maps_numpy`` prints the terms over whole arrays,
 ``maps_numba`` as loops; ``index_text`` writes the formula as one line for a docstring.
@@ -25,6 +26,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..core.layers.base import Inside, Map, Tensor
+from . import maps_reduced
 
 MAX_GRID = 1_000_000  # index points evaluated to find the extent of a dependent sum bound
 
@@ -58,6 +60,7 @@ class Terms:
     shapes: dict[str, tuple[int, ...]]
     batched: frozenset[str]  # the map's inputs (x, δ, g): one row per sample
     batched_out: bool  # False for a parameter's gradient: summed over the batch
+    reduced: maps_reduced.Reduced | None = None  # a map that is no sum of products (no terms)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -69,8 +72,17 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> T
     shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params, *m.read_own)}
     ranges = {i: (1, n) for i, n in zip(m.index, shapes[m.out.name])}
     tensors = {t.base: t for t in (*m.inputs, *m.params, *m.read_own)}
+    batched = frozenset(t.name for t in (*m.inputs, *m.read_own))
+    try:
+        split = _split(m.formula.xreplace(sizes), tensors)
+    except ValueError as error:  # not linear: closed sums inside arithmetic, or refused
+        try:
+            form = maps_reduced.reduced(m, sizes)
+        except ValueError:
+            raise error from None
+        return Terms(m, (), ranges, shapes, batched, batched_out, form)
     found = []
-    for coeff, factors, limits, conditions in _split(m.formula.xreplace(sizes), tensors):
+    for coeff, factors, limits, conditions in split:
         extra = []
         pending = list(limits)
         while pending:  # an inner sum's bounds may depend on an outer sum's index
@@ -97,8 +109,7 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> T
         found.append(term)
     # terms with more factors first: W x + b prints as x @ W.T + b
     found.sort(key=lambda t: -len(t.factors))
-    return Terms(m, tuple(found), ranges, shapes,
-                 frozenset(t.name for t in (*m.inputs, *m.read_own)), batched_out)
+    return Terms(m, tuple(found), ranges, shapes, batched, batched_out)
 
 
 _Split = tuple[sp.Expr, list[Factor], list[tuple[sp.Symbol, sp.Expr, sp.Expr]], list[sp.Basic]]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from . import maps_reduced
 from .maps import MAX_GRID, Factor, IndexCodePrinter, Term, Terms, plain
 from .numba_loops import product
 
@@ -24,6 +25,8 @@ def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
     """Lines that fill ``out`` (allocated: (batch, entries) for a batched map, the parameter's
     shape for a gradient) with the map over the arrays ``names`` (tensor name -> array:
     inputs (batch, entries), parameters in their own shape). ``batch`` is defined."""
+    if t.reduced is not None:
+        return maps_reduced.numba_lines(t.reduced, names, t.batched, out, t.batched_out)
     lines: list[str] = []
     arrays = {}
     for name, shape in t.shapes.items():

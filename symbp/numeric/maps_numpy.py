@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from . import maps_reduced
 from .maps import BATCH, Factor, IndexCodePrinter, Term, Terms, plain
 
 
@@ -34,6 +35,8 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str) -> Printed:
     (batch, entries), one flat row per sample; parameters in their own shape). The result is
     (batch, entries) for a batched map, the parameter's shape for a parameter's gradient.
     Constants (gather grids, masks) are named ``prefix``_1, ``prefix``_2, ..."""
+    if t.reduced is not None:
+        return Printed(maps_reduced.numpy_code(t.reduced, names, t.batched_out), {})
     printer = _TermPrinter(t, names, prefix)
     parts = [printer.term(term) for term in t.terms]
     code = " + ".join(parts) if parts else _zeros(t)

@@ -2,9 +2,11 @@
 
 Every maximal non-rational subterm (an applied function such as σ(z) or σ'(z),
 a log, a fractional power) becomes a generator, the same generator for the same
-subterm. A polynomial is a dict from monomials to rational coefficients, a
-monomial the sorted tuple of its generators' indices, repeated by exponent (so
-multiplying two monomials is one sort). ``Polynomials.fraction`` turns an
+subterm; a rational power p^(m/q) is the m-th power of the generator p^(1/q), so that
+√p, √p³ and 1/√p are one generator's powers (and a difference is reduced by (p^(1/q))^q =
+p). A polynomial is a dict from monomials to rational coefficients, a monomial the
+sorted tuple of its generators' indices, repeated by exponent (so multiplying two
+monomials is one sort). ``Polynomials.fraction`` turns an
 expression into (numerator, denominator) with memoised work over a shared
 DAG; two expressions are equal when n₁d₂ − n₂d₁ is the zero polynomial, for
 *every* value of the generators, in particular the real ones. This replaces
@@ -98,6 +100,7 @@ class Polynomials:
         self._index: dict[sp.Basic, int] = {}
         self._memo: dict[sp.Basic, Fractional] = {}
         self.denominators: set[sp.Basic] = set()  # every base raised to a negative power
+        self._roots: dict[int, tuple[int, Poly]] = {}  # generator p^(1/q) -> (q, p), p a polynomial
 
     def generator(self, term: sp.Basic) -> Poly:
         index = self._index.get(term)
@@ -117,8 +120,25 @@ class Polynomials:
     def difference(self, a: sp.Basic, b: sp.Basic) -> Fractional:
         (n1, d1), (n2, d2) = self.fraction(a), self.fraction(b)
         if d1 == d2:
-            return add(n1, n2, -1), d1
-        return add(multiply(n1, d2), multiply(n2, d1), -1), multiply(d1, d2)
+            return self.reduced(add(n1, n2, -1)), d1
+        return self.reduced(add(multiply(n1, d2), multiply(n2, d1), -1)), multiply(d1, d2)
+
+    def reduced(self, p: Poly) -> Poly:
+        """``p`` with every (p^(1/q))^q written as p, the one relation between a root and the
+        rest that the generators do not know: 1/√p · 1/√p and 1/p are then one term. Each
+        step is an identity, so a zero result means ``p`` was zero."""
+        for index in sorted(self._roots, reverse=True):  # a root's radicand has older ones
+            q, radicand = self._roots[index]
+            if not any(m.count(index) >= q for m in p):
+                continue
+            out: Poly = {}
+            for monomial, c in p.items():
+                times, rest = divmod(monomial.count(index), q)
+                others = tuple(g for g in monomial if g != index) + (index,) * rest
+                term = multiply({tuple(sorted(others)): c}, power(radicand, times))
+                out = add(out, term)
+            p = out
+        return p
 
     def _convert(self, expr: sp.Basic) -> Fractional:
         if expr.is_Rational:
@@ -149,6 +169,8 @@ class Polynomials:
                 if exponent.is_positive:
                     return {}, ONE
                 raise Refused(f"{_short(base)} is 0, and 0**({_short(exponent)}) is not finite")
+            if exponent.is_Rational:  # p^(m/q) = (p^(1/q))^m for every p ≠ 0, so that
+                return self._root_power(expanded, exponent)  # √p, √p³ and 1/√p are related
             return self.generator(sp.Pow(expanded, exponent)), ONE
         if isinstance(expr, sp.exp):
             return self._exponential(expr)
@@ -159,6 +181,25 @@ class Polynomials:
         if expr.is_Float:
             raise Refused(f"Float {expr} is not exact")
         return self.generator(expr), ONE
+
+    def _root_power(self, base: sp.Expr, exponent: sp.Rational) -> Fractional:
+        """base^(m/q) as the m-th power of one generator base^(1/q) (m/q in lowest terms):
+        exp((m/q) log p) is exp((log p)/q) to the m, on SymPy's principal branch too."""
+        m, q = int(exponent.p), int(exponent.q)
+        root = sp.Pow(base, sp.Rational(1, q))
+        if root.is_Pow and root.base == base and root.exp == sp.Rational(1, q):
+            radicand, below = self.fraction(base)
+            n, d = self.generator(root), ONE
+            if below == ONE:  # (p^(1/q))^q = p, used when a difference is reduced
+                self._roots[next(iter(n))[0]] = (q, radicand)
+        else:  # SymPy evaluated the root (√4 = 2, √(4x) = 2√x): read what it made
+            n, d = self.fraction(root)
+        if m < 0:
+            if not n:
+                raise Refused(f"denominator {_short(base)} is zero")
+            self.denominators.add(base)
+            n, d, m = d, n, -m
+        return power(n, m), power(d, m)
 
     def _sum(self, parts: list[Fractional]) -> Fractional:
         groups: dict[frozenset, tuple[Poly, Poly]] = {}  # terms over one denominator first

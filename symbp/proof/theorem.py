@@ -236,6 +236,9 @@ def _network(widths: list[int], hidden, out, cost,
     # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
     over_positions = any(t.kind.sized is not None for t in templates)
     shape_in: tuple[int, ...] = (widths[0], POSITIONS) if over_positions else (widths[0],)
+    widths = [max(n, (templates[1] if l == L - 1 else templates[0]).kind.smallest_input)
+              if l < L else n for l, n in enumerate(widths)]  # what each layer reads, enough
+    shape_in = (widths[0], *shape_in[1:])
     layers: list[LayerSpec] = []
     shape = shape_in
     for l in range(1, L + 1):

@@ -299,6 +299,11 @@ class Kind:
     auto_method: str = ""  # the proof method ``prove(d, "auto")`` takes for a network with
     # this kind ("local" for attention, whose written-out routes neither expand nor a
     # construction decides in reasonable time); "": expand or construction, by size
+    shorthand: Callable[[Layer, sp.Expr, str], tuple[sp.Expr, dict[sp.Symbol, str]]] | None = \
+        None  # for documents: a map's formula with its recurring parts named (a layer norm's
+    # μ, s, x̂), and each name's LaTeX at layer l; the entry forms print it so
+    smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
+    # needs 2): the theorem's small cross-check networks give it at least that many
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
     # its maps (every parameter entry, each output entry joined to every input entry)
