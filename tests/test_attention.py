@@ -149,17 +149,21 @@ def _numbers(d, seed: int = 1):
     return values, arrays, x, y
 
 
-def _exact_grads(d, values, route="recursion"):
-    """Every gradient of the derivation, evaluated in float64 by sympy.lambdify."""
-    symbols = list(values)
-    out = []
-    for r in d.net.resolved:
-        here = {}
-        for name in d.layer_parameters(r.index):
-            f = sp.lambdify(symbols, d.grad(r.index, route, name), "numpy")
-            here[name] = np.asarray(f(*values.values()), dtype=float)
-        out.append(here)
-    return out
+def _exact_grads(d, values):
+    """Every gradient of the recursion at these values, from its own steps with the numbers
+    put in (the worked example's evaluation, 60 digits), in float64."""
+    from symbp.document.kinds_numbers import evaluate_layers
+
+    def given(M, shape):  # in the parameter's own shape, as an example gives it
+        return np.array([repr(values[s]) for s in M], dtype=object).reshape(shape).tolist()
+
+    example = {"x": [repr(values[s]) for s in d.x], "y": [repr(values[s]) for s in d.y],
+               "params": [{name: given(M, r.parameters[name])
+                           for name, M in d.layer_parameters(r.index).items()}
+                          for r in d.net.resolved]}
+    numbers = evaluate_layers(d, example)
+    return [{name: np.asarray(M.evalf(30).tolist(), dtype=float) for name, M in grads.items()}
+            for grads in numbers.grads]
 
 
 @pytest.mark.slow
