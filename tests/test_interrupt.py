@@ -249,7 +249,7 @@ def test_ctrl_c_inside_the_publish_window_waits_for_the_set(folder, sets, signum
 
 @pytest.mark.slow
 def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_path):
-    """16 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
+    """10 runs, each writing set A or B over the other, interrupted by SIGINT, SIGTERM or
     SIGKILL at a random moment of the run (its length as measured on this machine, and a
     little past it). The publish window, a few renames long, is rarely hit at random: the
     tests above kill inside it at known steps."""
@@ -257,7 +257,7 @@ def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_pa
     seconds = {n: float((tmp_path / "seconds" / f"{n}.seconds").read_text()) for n in "AB"}
     rng = random.Random(12)
     current, outcomes = "A", []
-    for _ in range(16):
+    for _ in range(10):
         target = "B" if current == "A" else "A"
         signum = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
         delay = rng.uniform(0.2, 1.3 * seconds[target])
