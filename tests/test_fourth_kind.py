@@ -19,6 +19,7 @@ from symbp import Layer
 from symbp.core import layers
 from symbp.core.layers import base, dense, residual
 from symbp.core.layers.base import Bound, Kind, Map, Maps, Option
+from tests.differences import assert_central_differences
 
 HALF = sp.Rational(1, 2)
 
@@ -95,19 +96,7 @@ def test_its_gradients_are_computed_and_match_central_differences(damped):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
     params = [{"W": rng.normal(size=(2, 2)), "b": rng.normal(size=2)} for _ in range(3)]
-    got = f.grad(x, y, params)
-    h = 1e-6
-    for l, layer in enumerate(params):
-        for name, value in layer.items():
-            for idx in np.ndindex(value.shape):
-                keep = value[idx]
-                value[idx] = keep + h
-                up = f.cost(x, y, params)
-                value[idx] = keep - h
-                down = f.cost(x, y, params)
-                value[idx] = keep
-                assert got[l][name][idx] == pytest.approx((up - down) / (2 * h), rel=1e-6,
-                                                          abs=1e-8)
+    assert_central_differences(f, x, y, params)
 
 
 def test_its_document_says_what_it_is(damped):

@@ -14,6 +14,7 @@ import pytest
 
 import symbp
 from symbp import Layer
+from tests.differences import assert_central_differences
 
 torch = pytest.importorskip("torch")
 
@@ -91,19 +92,7 @@ def test_every_backend_matches_torch_layernorm_autograd(case, backend):
 def test_the_gradients_match_central_differences(case):
     _, d, x, y, params = case
     f = symbp.lambdify(d)
-    got = f.grad(x, y, params)
-    h = 1e-6
-    for l, layer in enumerate(params):
-        for name, value in layer.items():
-            for idx in np.ndindex(value.shape):
-                keep = value[idx]
-                value[idx] = keep + h
-                up = f.cost(x, y, params)
-                value[idx] = keep - h
-                down = f.cost(x, y, params)
-                value[idx] = keep
-                assert got[l][name][idx] == pytest.approx((up - down) / (2 * h), rel=1e-6,
-                                                          abs=1e-8), (l + 1, name, idx)
+    assert_central_differences(f, x, y, params)
 
 
 def test_the_forward_pass_is_torch_layernorm():

@@ -8,6 +8,7 @@ import pytest
 
 import symbp
 from symbp import Layer
+from tests.differences import assert_central_differences
 
 UNITS, FEATURES, STEPS, BATCH = 3, 2, 5, 4
 
@@ -73,19 +74,7 @@ def test_its_gradients_are_nn_rnns(output, activation, backend):
 def test_its_gradients_match_central_differences(output):
     x, y, params = random_case(output, seed=1)
     f = symbp.lambdify(symbp.derive(network(output, "tanh")))
-    got = f.grad(x, y, params)
-    h = 1e-6
-    for l, layer in enumerate(params):
-        for name, value in layer.items():
-            for idx in np.ndindex(value.shape):
-                keep = value[idx]
-                value[idx] = keep + h
-                up = f.cost(x, y, params)
-                value[idx] = keep - h
-                down = f.cost(x, y, params)
-                value[idx] = keep
-                assert got[l][name][idx] == pytest.approx((up - down) / (2 * h), rel=1e-6,
-                                                          abs=1e-8)
+    assert_central_differences(f, x, y, params)
 
 
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
