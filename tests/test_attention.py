@@ -269,3 +269,21 @@ def test_the_proof_json_names_its_parameters(tmp_path):
 
 
 
+
+
+def test_training_it_is_refused_before_any_work_in_one_line(tmp_path):
+    # no numeric code for its softmax yet: symbp train says so, exit 2, nothing written
+    import subprocess
+    import sys
+
+    net = tmp_path / "net.toml"
+    net.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\n'
+                   '[[layers]]\nkind = "dense"\nunits = 2\n')
+    done = subprocess.run([sys.executable, "-m", "symbp", "train", str(net), "--data", "xor",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("symbp: error: this network cannot be trained: its gradient "
+                                  "has no numeric code yet (layer kinds: attention)")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="cannot be trained"):
+        symbp.train(network(False, inputs=(1, 2)), "xor")

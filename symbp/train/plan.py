@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.derivation import Derivation
+from ..core.derivation import Derivation, derive
 from ..core.network import Network
+from ..numeric.trace import trace
 from . import checkpoint, settings
 from .checkpoint import Checkpoint, State
 from .data import BUILTIN, Dataset, RawData, fingerprint, fit, load, split
@@ -80,6 +81,7 @@ def make_plan(net: Network | Derivation | None = None, source: object = "xor", *
     """Check a run (see ``symbp.train``); ValueError naming the first bad choice."""
     chosen = settings.resolve(source, given)
     network = _network(net, source)
+    _require_code(net if isinstance(net, Derivation) else derive(network))
     raw = _raw(source, inputs, targets)
     dataset = fit(raw, network)
     train, heldout = split(dataset, chosen.holdout, chosen.seed)
@@ -100,6 +102,21 @@ def make_plan(net: Network | Derivation | None = None, source: object = "xor", *
     plan = Plan(network, chosen, backend, dataset, train, heldout, saved)
     _check_resumable(plan, saved)
     return plan
+
+
+def _require_code(d: Derivation) -> None:
+    """ValueError, before any work, when the gradient does not print as numeric code (the
+    generic σ; a kind whose maps are not printed yet, as attention's softmax)."""
+    try:
+        trace(d)
+    except ValueError as error:
+        reason = str(error).splitlines()[0]
+        if len(reason) > 160:
+            reason = reason[:160].rsplit(" ", 1)[0] + " …"
+        kinds = sorted({k for k in d.net.kinds if k != "dense"})
+        where = f" (layer kinds: {', '.join(kinds)})" if kinds else ""
+        raise ValueError(f"this network cannot be trained: its gradient has no numeric code "
+                         f"yet{where}: {reason}") from None
 
 
 def _network(net: object, source: object) -> Network:
