@@ -152,9 +152,15 @@ def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]
                                                   second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
-            raise Skipped(f"no {name}: {error}") from None
+            raise Skipped(f"no {name}: {_short(error)}") from None
 
     return make
+
+
+def _short(error: Exception, limit: int = 160) -> str:
+    """A reason for a one-line note: its first line, cut at a word near ``limit``."""
+    line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def proved_sentence(d: Derivation, proof: Proof) -> str:
