@@ -92,3 +92,11 @@ def test_every_letter_escape_tex_passes_through_compiles_without_bitmap_fonts(tm
         fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True,
                                check=True).stdout
         assert "Type 3" not in fonts  # no bitmap font: every glyph comes from the CM Type 1s
+
+
+def test_a_parameters_name_keeps_its_subscript_in_the_math():
+    from symbp.document.checks import title
+
+    # the words lose underscores, the math keeps them: "$W_{2}$", never "$W {2}$"
+    assert title("dC/dW_2") == "the gradient of $W_{2}$"
+    assert title("softmax_ce gradient") == "the gradient of the softmax ce cost"

@@ -63,8 +63,14 @@ def title(name: str) -> str:
         return TITLES[name]
     for pattern, words in _PATTERNS:
         if pattern.fullmatch(name):
-            return pattern.sub(words, name).replace("_", " ")
-    return name.replace("_", " ")
+            return _spaced(pattern.sub(words, name))
+    return _spaced(name)
+
+
+def _spaced(text: str) -> str:
+    """Underscores of a name as spaces in the words, kept in the math ($W_{2}$ stays W₂)."""
+    parts = text.split("$")
+    return "$".join(p.replace("_", " ") if i % 2 == 0 else p for i, p in enumerate(parts))
 
 
 def established(how: str) -> str:
