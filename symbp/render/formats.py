@@ -26,7 +26,7 @@ from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.numba_codegen import numba_module_source
-from ..numeric.trace import require_numeric, trace
+from ..numeric.trace import code_problem, one_line, require_numeric
 from ..proof.prove import Proof
 from .documents import render_document, render_matrix, render_second_order
 from .figures import figure_files, markdown_images
@@ -93,11 +93,7 @@ class Build:
     def numeric_problem(self) -> str:
         """"" when the derivation's program prints as numeric code, else why not (the generic
         σ, a map that is not yet printed as code)."""
-        try:
-            trace(self.d)
-        except ValueError as error:
-            return str(error)
-        return ""
+        return code_problem(self.d)
 
     @cached_property
     def slides_tex(self) -> str:
@@ -152,15 +148,11 @@ def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]
                                                   second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
-            raise Skipped(f"no {name}: {_short(error)}") from None
+            raise Skipped(f"no {name}: {one_line(str(error) or type(error).__name__, 160)}") \
+                from None
 
     return make
 
-
-def _short(error: Exception, limit: int = 160) -> str:
-    """A reason for a one-line note: its first line, cut at a word near ``limit``."""
-    line = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def proved_sentence(d: Derivation, proof: Proof) -> str:

@@ -22,7 +22,7 @@ from ..document.build import Document
 from ..document.kinds import KindsDocument
 from ..document.kinds_numbers import LayerExample
 from ..document.numbers import Example
-from ..numeric.trace import require_numeric
+from ..numeric.trace import one_line, require_numeric
 
 TRAINING_STEPS = 300
 BATCH = 64
@@ -117,16 +117,11 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
     ]
     if numeric:
         cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers yet: "
-                            f"{_first_line(numeric)}."))
+                            f"{one_line(numeric, 200).rstrip('.')}."))
     else:
         cells += _kinds_numbers(net, example) + _kinds_training(net)
     return cells
 
-
-def _first_line(reason: str, limit: int = 200) -> str:
-    """A reason short enough for a sentence: its first line, cut at ``limit`` characters."""
-    line = reason.splitlines()[0].rstrip(".")
-    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _kinds_numbers(net: Network, example: LayerExample | dict | None) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.derivation import Derivation, derive
 from ..core.network import Network
-from ..numeric.trace import trace
+from ..numeric.trace import code_problem, one_line
 from . import checkpoint, settings
 from .checkpoint import Checkpoint, State
 from .data import BUILTIN, Dataset, RawData, fingerprint, fit, load, split
@@ -107,16 +107,12 @@ def make_plan(net: Network | Derivation | None = None, source: object = "xor", *
 def _require_code(d: Derivation) -> None:
     """ValueError, before any work, when the gradient does not print as numeric code (the
     generic σ; a kind whose maps are not printed yet, as attention's softmax)."""
-    try:
-        trace(d)
-    except ValueError as error:
-        reason = str(error).splitlines()[0]
-        if len(reason) > 160:
-            reason = reason[:160].rsplit(" ", 1)[0] + " …"
+    reason = code_problem(d)
+    if reason:
         kinds = sorted({k for k in d.net.kinds if k != "dense"})
         where = f" (layer kinds: {', '.join(kinds)})" if kinds else ""
         raise ValueError(f"this network cannot be trained: its gradient has no numeric code "
-                         f"yet{where}: {reason}") from None
+                         f"yet{where}: {one_line(reason, 160)}")
 
 
 def _network(net: object, source: object) -> Network:
