@@ -1,8 +1,11 @@
-"""What the benchmarks share: the timing of interleaved rounds, the machine's name, and
-writing one benchmark's section into BENCHMARKS.md, leaving the other sections alone."""
+"""What the benchmarks share: the timing of interleaved rounds, the machine's name, writing
+one benchmark's section into BENCHMARKS.md (leaving the other sections alone), and the command
+line that runs a benchmark and writes it."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import platform
 import random
 import re
@@ -50,3 +53,27 @@ def cpu() -> str:
     except OSError:
         pass
     return platform.machine()
+
+
+def main_with(run, report, title: str, rounds: tuple[int, int], quick: tuple[int, int],
+              description: str | None) -> None:
+    """A benchmark's command line: ``run(*rounds)`` (``quick`` with --quick), its ``report(
+    result, load, versions)`` printed, and with --write the section ``title`` of
+    BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    args = parser.parse_args()
+    import numba
+    import numpy as np
+    import torch
+
+    random.seed(0)
+    before = os.getloadavg()[0]
+    result = run(*(quick if args.quick else rounds))
+    versions = (f"Python {platform.python_version()}, NumPy {np.__version__}, numba "
+                f"{numba.__version__}, torch {torch.__version__}")
+    text = report(result, (before, os.getloadavg()[0]), versions)
+    print(text)
+    if args.write:
+        write_section(Path(__file__).resolve().parent.parent / "BENCHMARKS.md", title, text)

@@ -20,7 +20,8 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ[_name] = "1"  # before NumPy, torch and numba start their thread pools
 
 
-from kinds import against_torch, closing, main_with, ratio_table  # noqa: E402
+from _report import main_with  # noqa: E402  (bench/_report.py)
+from kinds import against_torch, closing, ratio_table  # noqa: E402
 
 import symbp  # noqa: E402
 from symbp.core.layers import Layer  # noqa: E402
@@ -78,7 +79,7 @@ def report(cells: list[dict], load: tuple, versions: str) -> str:
 
 
 def main() -> None:
-    main_with(run, report, "Layer kinds: a 1-D convolution", (21, 20), (5, 10))
+    main_with(run, report, "Layer kinds: a 1-D convolution", (21, 20), (5, 10), __doc__)
 
 
 if __name__ == "__main__":

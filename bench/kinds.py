@@ -17,15 +17,11 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_name] = "1"  # before NumPy, torch and numba start their thread pools
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _report import cpu, timed  # noqa: E402  (bench/_report.py)
+from _report import cpu, main_with, timed  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 from symbp.core.layers import Layer  # noqa: E402
@@ -168,30 +164,8 @@ def report(cells: list[dict], load: tuple, versions: str) -> str:
     return "\n".join(lines)
 
 
-def main_with(run, report, title: str, rounds: tuple[int, int], quick: tuple[int, int]) -> None:
-    """Run, print and (--write) put the section ``title`` into BENCHMARKS.md."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    args = parser.parse_args()
-    import numba
-    import torch
-
-    random.seed(0)
-    before = os.getloadavg()[0]
-    cells = run(*(quick if args.quick else rounds))
-    versions = (f"Python {platform.python_version()}, NumPy {np.__version__}, numba "
-                f"{numba.__version__}, torch {torch.__version__}")
-    text = report(cells, (before, os.getloadavg()[0]), versions)
-    print(text)
-    if args.write:
-        from _report import write_section  # bench/_report.py
-
-        write_section(Path(__file__).resolve().parent.parent / "BENCHMARKS.md", title, text)
-
-
 def main() -> None:
-    main_with(run, report, "Layer kinds: a residual network", (31, 50), (5, 20))
+    main_with(run, report, "Layer kinds: a residual network", (31, 50), (5, 20), __doc__)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,9 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_name] = "1"  # before NumPy, torch and numba start their thread pools
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _report import cpu, timed  # noqa: E402  (bench/_report.py)
+from _report import cpu, main_with, timed  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 
@@ -192,25 +188,8 @@ def report(cells: list[dict], hessian: dict, load: tuple, versions: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    args = parser.parse_args()
-    import numba
-    import torch
-
-    random.seed(0)
-    before = os.getloadavg()[0]
-    cells, hessian = run(*((5, 20) if args.quick else (31, 50)))
-    versions = (f"Python {platform.python_version()}, NumPy {np.__version__}, numba "
-                f"{numba.__version__}, torch {torch.__version__}")
-    text = report(cells, hessian, (before, os.getloadavg()[0]), versions)
-    print(text)
-    if args.write:
-        from _report import write_section  # bench/_report.py
-
-        write_section(Path(__file__).resolve().parent.parent / "BENCHMARKS.md",
-                      "Second order", text)
+    main_with(run, lambda result, load, versions: report(*result, load, versions),
+              "Second order", (31, 50), (5, 20), __doc__)
 
 
 if __name__ == "__main__":
