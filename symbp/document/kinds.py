@@ -319,8 +319,7 @@ def _vector(r: Resolved, sigma: str) -> dict[str, str]:
 
 
 def _described(r: Resolved, activation: str) -> str:
-    what = r.kind.describe(r.layer) if r.kind.describe else f"a {r.kind.name} layer"
-    return f"{what}, {activation}"
+    return f"{r.kind.described(r.layer)}, {activation}"
 
 
 def _mixed(text: str) -> list[tuple[bool, str]]:

@@ -68,8 +68,7 @@ def fit(d: Derivation) -> str:
 
 
 def _described(d: Derivation, r: Resolved) -> str:
-    what = r.kind.describe(r.layer) if r.kind.describe else f"a {r.kind.name} layer"
-    return f"{what} with {d.net.activation(r.index).name}"
+    return f"{r.kind.described(r.layer)} with {d.net.activation(r.index).name}"
 
 
 def kinds_general(d: Derivation) -> KindsGeneral:

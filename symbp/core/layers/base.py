@@ -308,6 +308,10 @@ class Kind:
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
     # its maps (every parameter entry, each output entry joined to every input entry)
 
+    def described(self, layer: Layer) -> str:
+        """The layer in words, for documents: its kind's ``describe``, else "a <kind> layer"."""
+        return self.describe(layer) if self.describe else f"a {self.name} layer"
+
     def size_of(self, layer: Layer, maps: Maps, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
         """The layer's ``LayerSize``: the kind's own count, or a dense layer's."""
         if self.size is not None:
