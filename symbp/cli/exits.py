@@ -21,7 +21,7 @@ EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 3, 4, 130
 EXIT_CODES = ("exit codes: 0 proved, 1 not proved (a failure or a timeout), 2 bad input,\n"
               "  3 environment (disk full, folder not writable or busy, file-size limit,\n"
               "  memory, pdflatex failed), 4 internal error, 130 interrupted")
-WRITERS = ("derive", "train", "swell")  # the commands that write an output folder
+WRITERS = ("derive", "train", "swell", "check")  # the commands that write an output folder
 
 
 class BadInput(Exception):

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LATEX_RUNS = 3  # pdflatex passes at most; one is enough unless the log asks for a rerun
+# How the log asks: cross-references, labels, and longtable's column widths, which settle
+# only on the pass after the one that measured them.
+RERUN_ASKS = ("Rerun to get", "Label(s) may have changed", "Table widths have changed")
 DEFAULT_TIMEOUT = 120.0  # seconds for all passes together
 TEMP_PREFIX = "symbp-latex-"  # TMPDIR folders: symbp-latex-<pid>-<random>
 # On Linux pdflatex is started through this: it asks for SIGKILL when symbp dies (even by
@@ -112,8 +115,7 @@ def _compile_in(folders: list[Path], exe: str, until: float, timeout: float) -> 
             n = min(running)
             process, passes = running.pop(n)
             log = _finish_pdflatex(process, folders[n], until, timeout)
-            if passes < LATEX_RUNS and ("Rerun to get" in log or "Label(s) may have changed"
-                                        in log):
+            if passes < LATEX_RUNS and any(ask in log for ask in RERUN_ASKS):
                 running[n] = (_start_pdflatex(exe, folders[n], env), passes + 1)
             else:
                 done[n] = Compiled((folders[n] / "derivation.pdf").read_bytes(), log)
