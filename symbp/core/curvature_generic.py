@@ -34,9 +34,8 @@ from .generic import (
     Concrete,
     Explorer,
     GenericRecorder,
-    _at,
-    _condition,
 )
+from .generic_layers import at, condition
 from .program import ConcreteSize, ProgramError, Size, Statement
 
 CARRIED = ("delta", "curvature", "cross")  # what the loop may carry, by binding kind
@@ -68,7 +67,7 @@ class CurvatureCase(CaseParts):
 
     @property
     def where(self) -> str:
-        return _condition(self.explorer)
+        return condition(self.explorer)
 
 
 @dataclass
@@ -117,7 +116,7 @@ class _Instance:
             case = next((c for c in heads if c.holds(K, m)), None)
             if case is None:
                 raise ProgramError(f"no case of the recursion holds at layer {m} of depth {K}")
-            here = {name: (kind, _at(layer, (m + 1, 0))) for name, (kind, layer) in
+            here = {name: (kind, at(layer, (m + 1, 0))) for name, (kind, layer) in
                     carried.items()}
             self._write(case.part(GENERIC), {DEPTH: K, LAYER: m}, dict(before), m, here)
 
@@ -202,7 +201,7 @@ def record_curvature_generic(function: Callable[[Any], None]) -> GenericCurvatur
         except (Concrete, ConcreteSize) as refusal:
             raise Concrete(str(refusal)) from None
         except Exception as error:  # a case that breaks: a failed claim, not a crash
-            problems.append(f"{_condition(explorer)}: {type(error).__name__}: {error}")
+            problems.append(f"{condition(explorer)}: {type(error).__name__}: {error}")
         else:
             bound = {"delta": dict(ops.deltas), **{k: dict(v) for k, v in ops.bound.items()}}
             prefix = explorer.generic_from

@@ -25,150 +25,37 @@ an induction over layers follows.
 from __future__ import annotations
 
 import hashlib
-import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
 
+from .generic_instance import Instance
+from .generic_layers import (
+    AFTER,
+    GENERIC,
+    MAX_CASES,
+    MAX_OFFSET,
+    PRELUDE,
+    RELATIONS,
+    SECOND,
+    TOP,
+    Concrete,
+    Explorer,
+    Layer,
+    at,
+    condition,
+)
+from .generic_layers import BOX as BOX  # re-exported: the theorems read them from here
+from .generic_layers import DEPTH as DEPTH
+from .generic_layers import LAYER as LAYER
 from .layers import Kind, Maps
 from .layers import Layer as LayerSpec
-from .layers.symbolic import FAMILIES, input_shape
 from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
+from .layers.symbolic import input_shape
 from .layers.widen import widened
 from .program import Program, ProgramError, Recorder, Ref, Size, Statement
-
-DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
-LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer below it
-MAX_OFFSET = 3  # largest constant a layer may be compared with (l > 1, l < L - 2, ...)
-BOX = 12  # depths explored; every combination of comparisons occurs up to it
-MAX_CASES = 64
-
-PRELUDE, TOP, SECOND, GENERIC, AFTER = "prelude", "top", "second", "generic", "after"
-
-
-class Concrete(Exception):
-    """The recursion reads a concrete depth or width: it cannot be recorded for all of them."""
-
-
-# ---------------------------------------------------------------- layers
-
-
-_RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne}
-
-
-class Layer:
-    """A symbolic layer (L, l, l - 1, ...): arithmetic with integers, comparisons decided per
-    case, never a Python integer."""
-
-    __slots__ = ("explorer", "expr")
-
-    def __init__(self, expr: sp.Expr, explorer: Explorer):
-        self.expr, self.explorer = sp.sympify(expr), explorer
-
-    def __repr__(self) -> str:
-        return str(self.expr)
-
-    def __hash__(self) -> int:  # {2: 3}.get(l) would compare nothing and miss silently
-        raise Concrete(f"the recursion uses layer {self} as a dictionary key or set member; "
-                       "compare layers with ==, <, > instead")
-
-    def _other(self, other: Any, what: str) -> sp.Expr:
-        if isinstance(other, Layer):
-            return other.expr
-        if isinstance(other, int) and not isinstance(other, bool):
-            return sp.Integer(other)
-        raise Concrete(f"the recursion {what} layer {self} with {other!r}; layers combine "
-                       "with integers and other layers only")
-
-    def __add__(self, other: Any) -> Layer:
-        if isinstance(other, Layer):
-            raise Concrete(f"the recursion adds two layers ({self} + {other})")
-        return Layer(self.expr + self._other(other, "adds to"), self.explorer)
-
-    __radd__ = __add__
-
-    def __sub__(self, other: Any) -> Layer:
-        if isinstance(other, Layer):
-            raise Concrete(f"the recursion subtracts two layers ({self} - {other}), a number "
-                           "of layers that depends on the depth")
-        return Layer(self.expr - self._other(other, "subtracts from"), self.explorer)
-
-    def _compare(self, other: Any, relation: str) -> bool:
-        return self.explorer.decide(self.expr, self._other(other, "compares"), relation)
-
-    def __lt__(self, other: Any) -> bool:
-        return self._compare(other, "<")
-
-    def __le__(self, other: Any) -> bool:
-        return self._compare(other, "<=")
-
-    def __gt__(self, other: Any) -> bool:
-        return self._compare(other, ">")
-
-    def __ge__(self, other: Any) -> bool:
-        return self._compare(other, ">=")
-
-    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
-        return self._compare(other, "==")
-
-    def __ne__(self, other: Any) -> bool:  # type: ignore[override]
-        return self._compare(other, "!=")
-
-    def _as_int(self, *_: Any) -> Any:
-        raise Concrete(f"the recursion uses layer {self} as a Python integer (a range bound, "
-                       "an index, a count); loop over ops.layers() instead")
-
-    __index__ = __int__ = __float__ = __bool__ = _as_int
-
-
-# ---------------------------------------------------------------- cases
-
-
-Point = tuple[int, int]  # (L, l); l = 0 before the generic layer exists
-
-
-class Explorer:
-    """Decides comparisons of layers: at once where the case so far settles them, else by
-    the next forced outcome (or True), narrowing the case to the depths where it holds."""
-
-    def __init__(self, forced: list[bool]):
-        self.forced = forced
-        self.made: list[bool] = []
-        self.points: list[Point] = [(L, 0) for L in range(1, BOX + 1)]
-        self.relations: list[tuple[sp.Expr, str, bool]] = []  # (lhs - rhs, relation, outcome)
-        self.generic_from: int | None = None  # relations decided before the generic layer
-
-    def decide(self, lhs: sp.Expr, rhs: sp.Expr, relation: str) -> bool:
-        difference = sp.expand(lhs - rhs)
-        constant = difference.as_coeff_Add()[0]
-        if abs(constant) > MAX_OFFSET:
-            raise Concrete(f"the recursion compares layer {lhs} with {rhs}, a constant "
-                           f"beyond {MAX_OFFSET}: that is a concrete depth")
-        test = _RELATIONS[relation]
-        truth = [bool(test(_at(difference, p), 0)) for p in self.points]
-        if all(truth) or not any(truth):
-            return truth[0]
-        value = self.forced[len(self.made)] if len(self.made) < len(self.forced) else True
-        self.made.append(value)
-        self.points = [p for p, t in zip(self.points, truth) if t == value]
-        self.relations.append((difference, relation, value))
-        return value
-
-    def enter_generic(self) -> None:
-        self.generic_from = len(self.relations)
-        self.points = [(L, l) for L, _ in self.points for l in range(1, L - 1)]
-
-    def holds(self, point: Point) -> bool:
-        return all(bool(_RELATIONS[r](_at(e, point), 0)) == v for e, r, v in self.relations)
-
-
-def _at(expr: sp.Expr, point: Point) -> int:
-    return int(expr.xreplace({DEPTH: point[0], LAYER: point[1]}))
-
 
 # ---------------------------------------------------------------- recording
 
@@ -376,7 +263,7 @@ class CaseParts:
     def prefix_holds(self, L: int) -> bool:
         """The conditions decided before the generic layer, at depth L."""
         before = self.explorer.relations[: self.generic_from]
-        return all(bool(_RELATIONS[r](_at(e, (L, 0)), 0)) == v for e, r, v in before)
+        return all(bool(RELATIONS[r](at(e, (L, 0)), 0)) == v for e, r, v in before)
 
 
 @dataclass(frozen=True)
@@ -421,110 +308,7 @@ class GenericProgram:
         ``Recorder`` names (t1, t2, ..., delta3), so it equals a per-network recording of
         the same recursion exactly when both are the same program. ProgramError when the
         cases do not make one program at this depth."""
-        return _Instance(self, K, width).program(context)
-
-
-class _Instance:
-    """Writes one case-by-case instance of a generic program at a concrete depth."""
-
-    def __init__(self, g: GenericProgram, K: int, width: Callable[[int], int]):
-        if g.problems:
-            raise ProgramError(f"the recursion breaks {g.problems[0]}")
-        self.K, self.width, self.name = K, width, g.name
-        self.heads = [c for c in g.cases if c.prefix_holds(K)]
-        if not self.heads:
-            raise ProgramError(f"no case of the recursion holds at depth {K}")
-        head = self.heads[0]
-        self.statements: list[Statement] = []
-        self.deltas: dict[int, str] = {}
-        self.grads: dict[int, str] = {}
-        self.weight: dict[int, str] = {}
-        self.bias: dict[int, str] = {}
-        self.param_grads: dict[tuple[int, str], str] = {}
-        self.bound_by: dict[str, int] = {}  # δ_m or g_m -> the iteration (layer) that bound it
-        self.count = 0
-        before: dict[str, str] = {}  # names bound before the loop: read anywhere
-        self._write(head.part(PRELUDE), {DEPTH: K}, before, K, {})
-        top = dict(before)
-        self._write(head.part(TOP), {DEPTH: K}, top, K, {})
-        if K >= 2:
-            self._write(head.part(SECOND), {DEPTH: K}, dict(top), K - 1, {})
-        second = {s.target for s in head.part(SECOND)}
-        top_bound = {name: layer for layer, name in [*head.deltas.items(), *head.grads.items()]
-                     if name in second}
-        for m in range(K - 2, 0, -1):
-            case = next((c for c in self.heads if c.holds(K, m)), None)
-            if case is None:
-                raise ProgramError(f"no case of the recursion holds at layer {m} of depth {K}")
-            carried = {name: (name.split("[")[0], _at(layer, (m + 2, 0)))
-                       for name, layer in top_bound.items()}
-            self._write(case.part(GENERIC), {DEPTH: K, LAYER: m}, dict(before), m, carried)
-
-    def _write(self, statements: list[Statement], point: dict, names: dict[str, str],
-               iteration: int, carried: dict[str, tuple[str, int]]) -> None:
-        for s in statements:
-            args = []
-            for a in s.args:
-                if a in carried:  # δ (or g) bound by the layer above, at its own layer
-                    what, below = carried[a]
-                    name = f"{'delta' if what == 'delta' else 'g'}{below}"
-                    if self.bound_by.get(name) != iteration + 1:
-                        raise ProgramError(f"at depth {self.K}, layer {iteration} reads "
-                                           f"{what}_{below}, which the layer above does not "
-                                           "bind; the loop may carry only what it just bound")
-                    args.append(name)
-                elif a in names:
-                    args.append(names[a])
-                else:
-                    raise ProgramError(f"at depth {self.K}, layer {iteration} reads {a}, a "
-                                       "value of the layer above that is not its δ; the loop "
-                                       "may carry only what it binds from one layer to the next")
-            layer: Any = None if s.layer is None else int(sp.sympify(s.layer).xreplace(point))
-            shape = (self._concrete(s.shape[0], point), self._concrete(s.shape[1], point))
-            if s.op == "bind_delta":
-                if layer in self.deltas:
-                    raise ProgramError(f"at depth {self.K} the recursion binds delta_{layer} "
-                                       "twice")
-                target = self.deltas[layer] = f"delta{layer}"
-                self.bound_by[target] = iteration
-            elif s.op == "bind_grad":
-                if layer in self.grads:
-                    raise ProgramError(f"at depth {self.K} the recursion binds g_{layer} twice")
-                target = self.grads[layer] = f"g{layer}"
-                self.bound_by[target] = iteration
-            elif s.op == "gradient":
-                if layer in self.weight:
-                    raise ProgramError(f"at depth {self.K} the recursion gives the gradient "
-                                       f"of layer {layer} twice")
-                target = ""
-                self.weight[layer], self.bias[layer] = args[0], args[1]
-                given = s.constant or ("W", "b")
-                self.param_grads.update({(layer, n): arg for n, arg in zip(given, args)})
-            else:
-                self.count += 1
-                target = f"t{self.count}"
-            if s.target:
-                names[s.target] = target
-            self.statements.append(Statement(target, s.op, layer, tuple(args), shape,
-                                             s.constant))
-
-    def _concrete(self, n: Any, point: dict) -> int:
-        """A size at this depth: every family's entry (n_m, c_m, ...) as ``width(m)``."""
-        value = n.expr if isinstance(n, Size) else n
-        value = sp.sympify(value).xreplace(point)
-        value = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base in FAMILIES,
-                              lambda e: sp.Integer(self.width(int(e.indices[0]))))
-        return int(value)
-
-    def program(self, context: str) -> Program:
-        missing = [m for m in range(1, self.K + 1)
-                   if m not in self.deltas or m not in self.weight]
-        if missing:
-            raise ProgramError(f"at depth {self.K} the recursion gives no δ or gradient for "
-                               f"layer {missing[0]}")
-        return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
-                       dict(self.bias), context=context, name=self.name,
-                       grads=dict(self.grads), param_grads=dict(self.param_grads))
+        return Instance(self, K, width).program(context)
 
 
 def record_generic(recursion: Callable[[Any], None],
@@ -548,7 +332,7 @@ def record_generic(recursion: Callable[[Any], None],
         except (Concrete, ConcreteSize) as refusal:
             raise Concrete(str(refusal)) from None
         except Exception as error:  # a case that breaks: a failed claim, not a crash
-            problems.append(f"{_condition(explorer)}: {type(error).__name__}: {error}")
+            problems.append(f"{condition(explorer)}: {type(error).__name__}: {error}")
         else:
             prefix = explorer.generic_from
             cases.append(Case(tuple(explorer.made), explorer, tuple(ops.statements),
@@ -562,18 +346,11 @@ def record_generic(recursion: Callable[[Any], None],
     return GenericProgram(cases, name, problems)
 
 
-def _condition(explorer: Explorer) -> str:
-    if not explorer.relations:
-        return "in every case"
-    parts = [f"{e} {r if v else _NEGATED[r]} 0" for e, r, v in explorer.relations]
-    return "when " + " and ".join(parts)
-
 
 def _expr(l: Any) -> sp.Expr:
     return l.expr if isinstance(l, Layer) else sp.sympify(l)
 
 
-_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 
 
 from .program import ConcreteSize  # noqa: E402  (beside Size, where the Recorder checks shapes)
