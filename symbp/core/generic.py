@@ -308,7 +308,7 @@ class GenericProgram:
         ``Recorder`` names (t1, t2, ..., delta3), so it equals a per-network recording of
         the same recursion exactly when both are the same program. ProgramError when the
         cases do not make one program at this depth."""
-        return Instance(self, K, width).program(context)
+        return Instance(self.cases, self.problems, self.name, K, width).program(context)
 
 
 def record_generic(recursion: Callable[[Any], None],

@@ -5,7 +5,7 @@ the two are equal exactly when they are the same program."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy as sp
 
@@ -13,18 +13,16 @@ from .generic_layers import DEPTH, GENERIC, LAYER, PRELUDE, SECOND, TOP, at
 from .layers.symbolic import FAMILIES
 from .program import Program, ProgramError, Size, Statement
 
-if TYPE_CHECKING:
-    from .generic import GenericProgram
-
 
 class Instance:
     """Writes one case-by-case instance of a generic program at a concrete depth."""
 
-    def __init__(self, g: GenericProgram, K: int, width: Callable[[int], int]):
-        if g.problems:
-            raise ProgramError(f"the recursion breaks {g.problems[0]}")
-        self.K, self.width, self.name = K, width, g.name
-        self.heads = [c for c in g.cases if c.prefix_holds(K)]
+    def __init__(self, cases: list[Any], problems: list[str], name: str, K: int,
+                 width: Callable[[int], int]):
+        if problems:
+            raise ProgramError(f"the recursion breaks {problems[0]}")
+        self.K, self.width, self.name = K, width, name
+        self.heads = [c for c in cases if c.prefix_holds(K)]  # generic.Case
         if not self.heads:
             raise ProgramError(f"no case of the recursion holds at depth {K}")
         head = self.heads[0]
