@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import symbp
 from symbp.cli import config
 from symbp.document.kinds_general import fit, kinds_general
@@ -53,10 +55,78 @@ def test_hidden_layers_of_different_sizes_fit():
     assert fit(symbp.derive(net)) == ""
 
 
-def test_a_softmax_output_over_layer_kinds_is_not_claimed():
-    net = symbp.Network(layers=[symbp.Layer("residual"),
-                                symbp.Layer("dense", units=2, activation="softmax")],
-                        inputs=2, cost="softmax_ce")
+def test_a_softmax_output_over_layer_kinds_is_proved_for_every_size():
+    net = symbp.Network(layers=[symbp.Layer("conv1d", channels=2, kernel=2, pool="avg"),
+                                symbp.Layer("dense", units=3, activation="softmax")],
+                        inputs=[1, 5], cost="softmax_ce")
     g = kinds_general(symbp.derive(net))
-    assert g.fits.startswith("layer 2 has the softmax activation")
+    assert (g.fits, g.status, g.covers) == ("", "proved", "")
+    assert g.output == "a dense layer with softmax"
+    names = {c.name for c in g.claims}
+    assert {"base case", "softmax Jacobian", "softmax_ce output delta", "cross-check"} <= names
+    assert all(c.status == "proved" for c in g.claims)
+
+
+def test_a_softmax_hidden_layer_under_kinds_is_not_claimed():
+    net = symbp.Network(layers=[symbp.Layer("dense", units=2, activation="softmax"),
+                                symbp.Layer("residual"),
+                                symbp.Layer("dense", units=2)], inputs=2)
+    g = kinds_general(symbp.derive(net))
+    assert g.fits.startswith("hidden layer 1 has the softmax activation")
     assert g.status == ""
+
+
+def test_softmax_on_an_output_of_channels_is_refused_with_its_reason():
+    net = symbp.Network(layers=[symbp.Layer("conv1d", channels=2, kernel=2),
+                                symbp.Layer("conv1d", channels=2, kernel=1,
+                                            activation="softmax")],
+                        inputs=[1, 5], cost="softmax_ce")
+    g = kinds_general(symbp.derive(net))
+    assert g.fits == ("its output layer is a 1-D convolution, 2 channels, kernel 1, valid "
+                      "padding with softmax; the theorem for layer kinds takes the softmax "
+                      "activation on a dense output only")
+    assert g.status == ""
+
+
+def _doubled_output_error(ops):
+    """backprop_deltas with ∂C/∂a_L doubled: every δ wrong by a factor of 2."""
+    above = None
+    for l in ops.layers():
+        g = ops.scale(2, ops.cost_gradient()) if above is None else \
+            ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)
+
+
+SOFTMAX_NET = dict(layers=[symbp.Layer("conv1d", channels=2, kernel=2),
+                           symbp.Layer("dense", units=3, activation="softmax")],
+                   inputs=[1, 4], cost="softmax_ce")
+
+
+@pytest.mark.slow
+def test_a_wrong_output_error_under_softmax_over_kinds_is_not_proved():
+    from symbp.proof.theorem import theorem
+    proof = theorem("relu", "softmax_ce", output="softmax", recursion=_doubled_output_error,
+                    layers=(SOFTMAX_NET["layers"][0], SOFTMAX_NET["layers"][1]))
+    assert proof.status == "failed"
+    failed = [c.name for c in proof.claims if c.status == "failed"]
+    assert "base case" in failed and "theorem" in failed
+
+
+@pytest.mark.slow
+def test_a_wrong_softmax_jacobian_under_kinds_is_not_proved(monkeypatch):
+    from symbp.core import registry
+    from symbp.proof.theorem import theorem
+    monkeypatch.setattr(registry, "softmax_jacobian_entry", lambda aj, ak, same: aj * (1 - ak))
+    proof = theorem("relu", "mse", output="softmax",
+                    layers=(SOFTMAX_NET["layers"][0], SOFTMAX_NET["layers"][1]))
+    assert proof.status == "failed"
+    assert {"softmax Jacobian", "theorem"} <= {c.name for c in proof.claims
+                                               if c.status == "failed"}
+
+
+@pytest.mark.slow
+def test_softmax_under_mse_over_kinds_goes_through_the_jacobian_and_is_proved():
+    from symbp.proof.theorem import theorem
+    proof = theorem("relu", "mse", output="softmax",
+                    layers=(SOFTMAX_NET["layers"][0], SOFTMAX_NET["layers"][1]))
+    assert proof.status == "proved", proof

@@ -52,12 +52,17 @@ def _words(r: Resolved, activation: str, many: bool) -> str:
 def fit(d: Derivation) -> str:
     """"" when the theorem takes this network's layers as (hidden kind, output kind), else one
     line saying which layers differ."""
-    mixing = [r.index for r in d.net.resolved if not d.net.activation(r.index).elementwise]
-    if mixing:
+    mixing = [r.index for r in d.net.resolved[:-1]
+              if not d.net.activation(r.index).elementwise]
+    if mixing:  # at the output, the theorem takes softmax on a dense layer (or says why not)
         l = mixing[0]
-        return (f"layer {l} has the {d.net.activation(l).name} activation, which mixes the "
-                f"entries of its layer, and the theorem for layer kinds takes elementwise "
-                f"activations only in this version of symbp")
+        return (f"hidden layer {l} has the {d.net.activation(l).name} activation, which mixes "
+                f"the entries of its layer, and the theorem for layer kinds takes elementwise "
+                f"activations below the output only in this version of symbp")
+    out = d.net.resolved[-1]
+    if not d.net.activation(out.index).elementwise and out.kind.name != "dense":
+        return (f"its output layer is {_described(d, out)}; the theorem for layer kinds takes "
+                f"the {d.net.activation(out.index).name} activation on a dense output only")
     hidden = d.net.resolved[:-1]
     for r in hidden[1:]:
         if _shape_of(r.layer) != _shape_of(hidden[0].layer):

@@ -30,7 +30,7 @@ from ..core import registry
 from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base
+from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, jacobian_entry, kind_base
 
 Index = tuple[sp.Expr, ...]
 INSTANCES = 100  # combinations of sizes a lemma is also written out at: every size 1..4 for
@@ -84,10 +84,14 @@ def _sum(body: sp.Expr, index: Index, shape: tuple[sp.Expr, ...]) -> sp.Expr:
 
 def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp.Expr:
     """a^{(e)}_j: σ of z^{(e)}, through the map after it (pooling), plus the skip's entry j."""
-    if not act.elementwise:
-        raise ValueError(f"the {act.name} activation is not elementwise: a layer kind's "
-                         "lemmas take an elementwise σ")
     maps = layers.maps(e)
+    if not act.elementwise:
+        if len(j) != 1 or maps.post is not None or maps.skip is not None:
+            raise ValueError(f"the {act.name} activation mixes the entries of its layer: a "
+                             "layer kind's lemmas take it on a layer of one axis, with no map "
+                             "after it and no skip (a dense output), and an elementwise σ "
+                             "elsewhere")
+        return _mixing(act)(Z, e, j[0])
     if maps.post is None:
         value = act.function(Z[(e, *j)])
     else:
@@ -98,6 +102,26 @@ def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp
     if maps.skip is not None:
         value += _map_at(maps.skip, layers, e, j)
     return value
+
+
+def _mixing(act: registry.Activation) -> type[sp.Function]:
+    """Entry j of ``act`` applied to z^{(e)}, opaque: only its derivative is read, and that is
+    the registered Jacobian's entry in the layer's a^{(e)} (a^{(e)} = act(z^{(e)}) by
+    definition), which the function lemmas tie to the formula for every width. The
+    recursion's steps read a^{(e)} too, so both sides of a lemma are in the same symbols."""
+
+    class Entry(sp.Function):
+        nargs = 3
+
+        def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
+            base, layer, j = self.args
+            if isinstance(s, sp.Indexed) and s.base == base and len(s.indices) == 2:
+                return sp.KroneckerDelta(layer, s.indices[0]) * jacobian_entry(
+                    act, layer, j, s.indices[1], lambda i: A[layer, i])
+            return sp.Integer(0)  # act(z^{(l)}) reads the entries of z^{(l)} only
+
+    Entry.__name__ = act.name
+    return Entry
 
 
 def passed_back(layers: Layers, e: sp.Expr, k: Index, binds_g: bool) -> sp.Expr:
