@@ -158,3 +158,45 @@ def test_derive_writes_worked_json_for_a_network_of_layer_kinds(tmp_path):
     job, d = loaded("residual")
     assert (out / "worked.json").read_text() == worked_file(d, job.example)
     assert "With the example's numbers:" in (out / "derivation.md").read_text()
+
+
+# ---------------------------------------------------------------- central differences
+
+
+@pytest.mark.parametrize("name", ["residual", "conv1d", "recurrent", "layernorm-mlp"])
+def test_central_differences_check_every_parameter_entry_of_the_example(name):
+    from symbp.document.kinds_checks import central_differences
+    job, d = loaded(name)
+    n = evaluate_layers(d, job.example)
+    checks, every = central_differences(d, n)
+    assert every and len(checks) == sum(M.rows * M.cols for p in n.example.params
+                                        for M in p.values())
+    for c in checks:  # h = 10^-(digits/2 + 4): the quotient's h² error is far below the digits
+        assert abs(c.quotient - c.backprop) < sp.Rational(1, 10 ** (n.example.digits + 4)), c
+
+
+def _doubled_output_error(ops):
+    above = None
+    for l in ops.layers():
+        g = ops.scale(2, ops.cost_gradient()) if above is None else \
+            ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)
+
+
+def test_a_wrong_recursion_shows_in_the_documents_check():
+    job, _ = loaded("residual")
+    d = symbp.derive(job.net, recursion=_doubled_output_error)
+    text = render_document(document(d, symbp.prove(d, "local"), example=job.example), "md")
+    assert "NOT proved" in text or "not proved" in text
+    assert "does not always agree" in text and "agrees with backpropagation" not in text
+
+
+def test_past_the_limit_the_first_entry_of_each_parameter_is_checked(monkeypatch):
+    from symbp.document import kinds_checks
+    monkeypatch.setattr(kinds_checks, "EVERY", 3)
+    job, d = loaded("residual")
+    n = evaluate_layers(d, job.example)
+    checks, every = kinds_checks.central_differences(d, n)
+    assert not every
+    assert [(c.l, c.name, c.row, c.column) for c in checks] == [
+        (l, name, 1, 1) for l, p in enumerate(n.example.params, 1) for name in p]

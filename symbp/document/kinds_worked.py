@@ -18,6 +18,7 @@ from ..core.derivation import Derivation
 from ..core.layers import Resolved
 from ..printing.latex import Printer, aligned
 from ..printing.width import width
+from .kinds_checks import CheckPart, check_part
 from .kinds_numbers import LayerExample, LayerNumbers, evaluate_layers
 from .numbers import PRECISION, decimal_text
 from .numbers import settle as settled
@@ -39,6 +40,7 @@ class KindsWorked:
     backward: list[str]  # display per layer: g_l where bound, δ_l, each parameter's gradient
     update: list[str]  # display per layer: its parameters after one step
     through_time: list[str]  # display per layer ("" for most): ‖∂C/∂s_t‖, ‖δ_t‖ by step
+    check: CheckPart  # central differences against the recursion's gradients
 
 
 def _name(r: Resolved, name: str) -> str:
@@ -94,7 +96,8 @@ def kinds_worked(d: Derivation, P: Printer, example: LayerExample | dict) -> Kin
         aligned([(g.split(" = ", 1)[0], g.split(" = ", 1)[1]) for g in given]),
         parameters=aligned(parameters), forward=forward,
         cost=f"C = {show.number(n.cost)}", backward=backward, update=update,
-        through_time=[_through_time(r, n, show) for r in resolved])
+        through_time=[_through_time(r, n, show) for r in resolved],
+        check=check_part(d, n, show, lambda l, name: _name(resolved[l - 1], name)))
 
 
 def _through_time(r: Resolved, n: LayerNumbers, show: _Shower) -> str:
