@@ -339,3 +339,40 @@ def test_own_arrays_pass_as_they_are_and_are_checked_alike(backend, rng):
     if backend == "torch":  # jax makes no complex array without being asked for x64
         with pytest.raises(ValueError, match=r"^weights\[2\] \(W_3\) is complex; symbp"):
             f(*mine[:2], [*mine[2][:2], own(weights[2] + 1j)], mine[3])
+
+
+# ---------------------------------------------------------------- layer kinds under jax
+
+
+@pytest.mark.parametrize("name", ["residual", "conv1d", "layernorm-mlp", "recurrent"])
+def test_layer_kinds_under_jax_equal_central_differences(name):
+    """jax hands a dict back with its keys sorted: a residual block's P, a recurrent layer's U
+    came before W, and the module read them in that order (every gradient of such a layer
+    was wrong or failed). The oracle: central differences of the NumPy module's cost."""
+    pytest.importorskip("jax")
+    from pathlib import Path
+
+    from symbp.cli import config
+    job = config.load(Path(__file__).resolve().parent.parent / "examples" / f"{name}.toml")
+    d = symbp.derive(job.net)
+    numpy_f, jax_f = symbp.lambdify(d), symbp.lambdify(d, "jax")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, *job.net.input_shape))
+    y = rng.uniform(0.1, 0.9, size=(3, *job.net.resolved[-1].shape_out)).reshape(3, -1)
+    params = [{k: rng.normal(size=s) * 0.5 for k, s in r.parameters.items()}
+              for r in job.net.resolved]
+    got, h = jax_f.grad(x, y, params), 1e-6
+    x64 = close("jax") == {"rtol": 1e-9}  # else float32: jax's default
+    tolerance = {"rel": 1e-5, "abs": 1e-7} if x64 else {"rel": 1e-3, "abs": 1e-4}
+    for l, layer in enumerate(params):
+        assert list(got[l]) == list(layer)  # by name, in the module's order
+        for key, value in layer.items():
+            for idx in np.ndindex(value.shape):
+                keep = value[idx]
+                value[idx] = keep + h
+                up = numpy_f.cost(x, y, params)
+                value[idx] = keep - h
+                down = numpy_f.cost(x, y, params)
+                value[idx] = keep
+                assert float(np.asarray(got[l][key])[idx]) == pytest.approx(
+                    (up - down) / (2 * h), **tolerance), (l + 1, key, idx)

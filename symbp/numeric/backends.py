@@ -141,8 +141,8 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
 
         namespace["np"] = JaxAsNumPy(array_module)
         # inside jit: the arrays were checked before it
-        namespace["_arguments"] = _unpacked if d.net.dense else _unpacked_layers
         shapes = None if d.net.dense else namespace["LAYOUT"][2]
+        namespace["_arguments"] = _unpacked if shapes is None else _unpacked_layers(shapes)
         axes = len(d.net.input_shape)
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
             namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name, shapes,
@@ -169,8 +169,13 @@ def _unpacked(x, y, weights, biases):
     return (x, y, *weights, *biases)
 
 
-def _unpacked_layers(x, y, params):
-    return (x, y, *(array for layer in params for array in layer.values()))
+def _unpacked_layers(shapes):
+    """The arguments inside jit, each layer's parameters in the module's order: jax hands a
+    dict back with its keys sorted (P before W), so they are read by name, never in order."""
+    def unpacked(x, y, params):
+        return (x, y, *(layer[key] for layer, names in zip(params, shapes) for key in names))
+
+    return unpacked
 
 
 def _checked_first(jitted, checked, name: str, shapes=None, axes: int = 1):
@@ -192,7 +197,10 @@ def _checked_first(jitted, checked, name: str, shapes=None, axes: int = 1):
         if name == "forward":
             a = jitted(x_, *parameters)
             return a[0] if single else a
-        return jitted(x_, y_, *parameters)
+        found = jitted(x_, y_, *parameters)
+        if name == "grad" and shapes is not None:  # jax sorts a dict's keys: the module's order
+            return [{key: layer[key] for key in names} for layer, names in zip(found, shapes)]
+        return found
 
     return call
 
