@@ -17,7 +17,8 @@ from typing import Any
 
 import sympy as sp
 
-from .program import REPLAY, Program, ProgramError, Recorder, Ref, Size, Statement, same_shape
+from .program import REPLAY, Program, ProgramError, Size, Statement, same_shape
+from .recorder import Recorder, Ref
 
 PARAMS_FROM = sp.IndexedBase("P", integer=True, positive=True)  # P_(≥l), for symbolic widths
 

@@ -9,7 +9,8 @@ import sympy as sp
 
 from . import routes
 from .network import Network
-from .program import Program, record
+from .program import Program
+from .recorder import record
 from .recursion import Recursion, RecursionFunction, backprop_deltas, run_recursion
 from .symbols import NetworkSymbols
 

@@ -55,7 +55,8 @@ from .layers import Layer as LayerSpec
 from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
 from .layers.symbolic import input_shape
 from .layers.widen import widened
-from .program import Program, ProgramError, Recorder, Ref, Size, Statement
+from .program import ConcreteSize, Program, ProgramError, Size, Statement
+from .recorder import Recorder, Ref
 
 # ---------------------------------------------------------------- recording
 
@@ -352,5 +353,3 @@ def _expr(l: Any) -> sp.Expr:
 
 
 
-
-from .program import ConcreteSize  # noqa: E402  (beside Size, where the Recorder checks shapes)

@@ -36,7 +36,8 @@ from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_gener
 from ..core.layers import Layer as LayerSpec
 from ..core.layers import resolve
 from ..core.network import Network
-from ..core.program import ProgramError, Size, record
+from ..core.program import ProgramError, Size
+from ..core.recorder import record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general

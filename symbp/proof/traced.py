@@ -38,7 +38,8 @@ from ..core.generic import (
     Template,
     record_generic,
 )
-from ..core.program import ConcreteSize, ProgramError, Size, record, replay
+from ..core.program import ConcreteSize, ProgramError, Size, replay
+from ..core.recorder import record
 from ..core.status import Status
 from . import kind_lemmas
 from .indexed import (
