@@ -28,6 +28,7 @@ publishes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -211,8 +212,12 @@ class OutputFolder:
         assert self._stage_name is not None
         exchange.prepare(fd, stage_fd, self.path, names)
         with held_signals():  # a Ctrl-C from here is reported once the set is out
-            self._stage_name = exchange.complete(parent_fd, self._stage_name, stage_fd, fd,
-                                                 names, self.path)
+            try:
+                self._stage_name = exchange.complete(parent_fd, self._stage_name, stage_fd,
+                                                     fd, names, self.path)
+            except OSError as error:
+                raise OutputError(describe(error, "cannot write to output folder",
+                                           self.path)) from None
             pause = sets.pause_at()
             step = sets.paused(pause, 0, f"the new folder is complete as {self._stage_name}")
             try:
@@ -226,7 +231,8 @@ class OutputFolder:
             step = sets.paused(pause, step, f"exchanged {self._stage_name} and "
                                             f"{self._real.name}")
             _follow(fd, stage_fd)
-            exchange.retire(parent_fd, self._stage_name, fd, stage_fd, pause, step)
+            with contextlib.suppress(OSError):  # the set is out; the next run tidies the rest
+                exchange.retire(parent_fd, self._stage_name, fd, stage_fd, pause, step)
             self._forget_staging()
 
     def _rename(self, names: list[str]) -> None:

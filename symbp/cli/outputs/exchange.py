@@ -48,7 +48,10 @@ def check_possible(parent_fd: int | None, fd: int) -> None:
         raise CannotExchange("this system has no renameat2")
     if parent_fd is None:
         raise CannotExchange("it is the root folder")
-    device = os.fstat(fd).st_dev
+    folder = os.fstat(fd)
+    if folder.st_uid != os.geteuid() and os.geteuid() != 0:  # a new folder would be yours
+        raise CannotExchange("it belongs to another user")
+    device = folder.st_dev
     if os.fstat(parent_fd).st_dev != device:
         raise CannotExchange("it is a mount point")
     for name in os.listdir(fd):
