@@ -210,7 +210,7 @@ class OutputFolder:
         assert stage_fd is not None
         assert parent_fd is not None
         assert self._stage_name is not None
-        exchange.prepare(fd, stage_fd, self.path, names)
+        later = exchange.prepare(fd, stage_fd, self.path, names)
         with held_signals():  # a Ctrl-C from here is reported once the set is out
             try:
                 self._stage_name = exchange.complete(parent_fd, self._stage_name, stage_fd,
@@ -225,11 +225,12 @@ class OutputFolder:
             except OSError as error:  # nothing changed: the earlier set is still there
                 raise OutputError(describe(error, "cannot publish into", self.path)) from None
             # the staging folder is the output folder now, and the earlier one is at its name
+            step = sets.paused(pause, step, f"exchanged {self._stage_name} and "
+                                            f"{self._real.name}")
+            step = exchange.move_back(later, fd, stage_fd, pause, step)
             self._fd, self._stage_fd = stage_fd, fd
             self.published = True
             published.append(self.path)
-            step = sets.paused(pause, step, f"exchanged {self._stage_name} and "
-                                            f"{self._real.name}")
             _follow(fd, stage_fd)
             with contextlib.suppress(OSError):  # the set is out; the next run tidies the rest
                 exchange.retire(parent_fd, self._stage_name, fd, stage_fd, pause, step)

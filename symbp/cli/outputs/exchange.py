@@ -107,22 +107,43 @@ def _probe(stage_fd: int) -> None:
                 os.rmdir(probe, dir_fd=stage_fd)
 
 
-def prepare(fd: int, stage_fd: int, out: Path, names: list[str]) -> None:
+def prepare(fd: int, stage_fd: int, out: Path, names: list[str]) -> list[str]:
     """Everything before the swap that may fail: no folder in the way of a name or of the
     manifest; the staging folder holds the new files only (pdflatex's leftovers go); the
     user's own entries of the output folder get a second name in it (hard links: the same
-    file), all but folders and what refuses a link, which move across after the swap."""
+    file), all but folders and what refuses a link, which move across after the swap: their
+    names are returned."""
     sets.refuse_folders_in_the_way(fd, out, [*names, MANIFEST])
     symbps = {*names, *sets.read_manifest(fd), MANIFEST}
     for name in os.listdir(stage_fd):
         if name not in names:
             safe_paths.remove(name, stage_fd)
+    later = []
     for name in sorted(os.listdir(fd)):
         found = safe_paths.entry(name, fd)
-        if name in symbps or found is None or stat.S_ISDIR(found.st_mode):
+        if name in symbps or found is None:
             continue
-        with contextlib.suppress(OSError):
-            os.link(name, name, src_dir_fd=fd, dst_dir_fd=stage_fd, follow_symlinks=False)
+        try:
+            if stat.S_ISDIR(found.st_mode):
+                later.append(name)
+            else:
+                os.link(name, name, src_dir_fd=fd, dst_dir_fd=stage_fd, follow_symlinks=False)
+        except OSError:
+            later.append(name)
+    return later
+
+
+def move_back(names: list[str], old_fd: int, fd: int, pause: tuple[int, float],
+              step: int) -> int:
+    """Move the entries ``names`` of the earlier folder into the output folder, right after
+    the swap, one rename each (never over an entry: that one stays); the step reached."""
+    for name in names:
+        try:
+            safe_paths.move_new(name, old_fd, fd)
+        except OSError:
+            continue
+        step = sets.paused(pause, step, f"moved {name} back")
+    return step
 
 
 def complete(parent_fd: int, stage: str, stage_fd: int, fd: int, names: list[str],
@@ -151,20 +172,19 @@ def retire(parent_fd: int, old: str, old_fd: int, fd: int,
     there: such an entry stays, and so does ``old``). Never follows a link. The step
     reached (for the test hook)."""
     symbps = {*sets.read_manifest(old_fd), *sets.read_manifest(fd)}
+    gone: list[str] = []
+    back: list[str] = []
     for name in sorted(os.listdir(old_fd)):
         found = safe_paths.entry(name, old_fd)
         if found is None:
             continue
-        if name == MANIFEST or (not stat.S_ISDIR(found.st_mode) and (
-                name in symbps or safe_paths.same_entry(name, fd, found))):
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=old_fd)
-            continue
-        try:
-            safe_paths.move_new(name, old_fd, fd)
-        except OSError:
-            continue
-        step = sets.paused(pause, step, f"moved {name} back")
+        ours = name == MANIFEST or (not stat.S_ISDIR(found.st_mode) and (
+            name in symbps or safe_paths.same_entry(name, fd, found)))
+        (gone if ours else back).append(name)
+    step = move_back(back, old_fd, fd, pause, step)  # first: missing until they are back
+    for name in gone:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=old_fd)
     with contextlib.suppress(OSError):
         os.rmdir(old, dir_fd=parent_fd)
     return sets.paused(pause, step, "removed the earlier folder")
