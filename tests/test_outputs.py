@@ -627,3 +627,40 @@ def test_a_failed_exchange_changes_nothing(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match=f"cannot publish into {out}: Input/output error"):
         outputs.commit(out, NEW)
     assert listing(out) == published(OLD) and sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_folder_exchanged_while_the_lock_is_taken_is_looked_up_again(tmp_path, monkeypatch):
+    """Between opening the folder and locking it, another run exchanged it and finished: the
+    lock is taken again on the folder now at the name, and the set lands there."""
+    out, other = tmp_path / "out", tmp_path / "other"
+    outputs.commit(out, OLD)
+    other.mkdir()
+    real, calls = outputs.fcntl.flock, []
+
+    def exchanged_first(fd, operation):
+        if not calls:
+            parent = os.open(tmp_path, os.O_RDONLY)
+            safe_paths.exchange("other", "out", parent)
+            os.close(parent)
+        calls.append(fd)
+        return real(fd, operation)
+
+    monkeypatch.setattr(outputs.fcntl, "flock", exchanged_first)
+    outputs.commit(out, NEW)
+    assert listing(out) == published(NEW) and listing(other) == published(OLD)
+    assert len(calls) == 3  # the first folder, the one at the name now, the staging folder
+
+
+def test_a_committed_folder_stays_clean_in_git(tmp_path):
+    """output/default is in git: publishing the same set again changes no tracked byte, and
+    the user's file stays (untracked)."""
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "out"], ["commit", "-qm", "set"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    (out / "notes.txt").write_text("mine")
+    outputs.commit(out, OLD)
+    status = subprocess.run([*git, "status", "--porcelain"], check=True, capture_output=True,
+                            text=True).stdout
+    assert status == "?? out/notes.txt\n"
