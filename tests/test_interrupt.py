@@ -2,6 +2,8 @@
 exactly the earlier set or the new one, and no temporary file or process outlives a run
 (a run killed outright leaves a staging folder that the next run finishes or removes)."""
 
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from symbp.cli.outputs import MANIFEST, PAUSE, STAGE_PREFIX, OutputFolder
+from symbp.cli.outputs import BY_RENAMES, MANIFEST, PAUSE, STAGE_PREFIX, OutputFolder
 
 pytestmark = pytest.mark.slow  # real signals to real processes: seconds each
 
@@ -22,8 +24,11 @@ A = ["--widths", "2,2", "--format", "tex,md,json,pdf"]  # with pdflatex
 B = ["--widths", "2,3", "--activation", "tanh", "--format", "json,py,md"]  # another set
 
 
-def derive(out: Path, args, tmpdir: Path, stall=None, path=None, pause=None):
+def derive(out: Path, args, tmpdir: Path, stall=None, path=None, pause=None, renames=False):
     env = {**os.environ, "TMPDIR": str(tmpdir)}
+    env.pop(BY_RENAMES, None)
+    if renames:  # the fallback: file by file
+        env[BY_RENAMES] = "1"
     if stall:
         env["SYMBP_STALL_AT"] = stall
     if pause:  # (step, seconds): wait after that step of the publish window
@@ -44,6 +49,13 @@ def listing(folder: Path) -> dict[str, bytes]:
 
 def published(folder: Path) -> dict[str, bytes]:
     return {n: d for n, d in listing(folder).items() if not n.startswith(STAGE_PREFIX)}
+
+
+def staging_of(out: Path) -> Path:
+    """The one staging folder of a run into ``out``: beside it, or inside it (by renames)."""
+    found = [*out.parent.glob(f".{out.name}.symbp-next-*"), *out.glob(f"{STAGE_PREFIX}*")]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def recover(folder: Path) -> None:
@@ -148,12 +160,12 @@ def test_a_refused_run_never_touches_a_running_one(folder, sets):
     out, tmpdir = folder
     with derive(out, B, tmpdir, stall="built") as first:
         _wait_for(first, "stalled at built")
-        staged = listing(next(out.glob(f"{STAGE_PREFIX}*")))
+        staged = listing(staging_of(out))
         for args, code in ((["--widths", "0"], 2), (A, 3)):  # bad input; the folder is busy
             with derive(out, args, tmpdir) as second:
                 assert second.wait(timeout=120) == code
                 assert second.stderr.read().count("\n") == 1
-        assert listing(next(out.glob(f"{STAGE_PREFIX}*"))) == staged
+        assert listing(staging_of(out)) == staged
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=60) == 130
     assert listing(out) == sets["A"]
@@ -227,7 +239,7 @@ def test_sigkill_inside_the_publish_window_leaves_the_described_mix(folder, sets
     run finishes the set."""
     out, tmpdir = folder
     assert sorted(n for n in sets["B"] if n != MANIFEST)[4:] == ["swell.svg"]
-    with derive(out, B, tmpdir, pause=(step, 60)) as run:
+    with derive(out, B, tmpdir, pause=(step, 60), renames=True) as run:
         _wait_for(run, f"publish step {step}:")
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=60)
@@ -239,7 +251,7 @@ def test_sigkill_inside_the_publish_window_leaves_the_described_mix(folder, sets
 @pytest.mark.parametrize(("signum", "step"), [(signal.SIGINT, 2), (signal.SIGTERM, 6)])
 def test_ctrl_c_inside_the_publish_window_waits_for_the_set(folder, sets, signum, step):
     out, tmpdir = folder
-    with derive(out, B, tmpdir, pause=(step, 0.5)) as run:
+    with derive(out, B, tmpdir, pause=(step, 0.5), renames=True) as run:
         _wait_for(run, f"publish step {step}:")
         run.send_signal(signum)
         assert run.wait(timeout=60) == 130
@@ -268,9 +280,8 @@ def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_pa
             err = run.stderr.read()
         no_processes_left(tmp_path)
         assert list(tmpdir.iterdir()) == []
-        if signum == signal.SIGKILL:
-            for name, data in published(out).items():  # whole files, whatever the moment
-                assert data in (sets["A"].get(name), sets["B"].get(name)), name
+        if signum == signal.SIGKILL:  # one set, whatever the moment (the folder is exchanged)
+            assert published(out) in (sets["A"], sets["B"])
             recover(out)
         else:
             assert code in (0, 130), err
@@ -282,6 +293,100 @@ def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_pa
         current = "A" if after == sets["A"] else "B"
         outcomes.append(current == target)
     assert any(outcomes) and not all(outcomes), "every interrupt fell on the same side"
+
+
+READER = r"""
+import hashlib, json, os, sys, time
+out, stop = sys.argv[1], sys.argv[2]
+seen, across, torn = {}, 0, 0
+while not os.path.exists(stop):
+    try:
+        before = os.stat(out).st_ino
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        continue
+    try:
+        shown = {}
+        for name in sorted(os.listdir(fd)):
+            found = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if os.path.stat.S_ISDIR(found.st_mode):
+                shown[name] = "<folder>"
+                continue
+            with open(os.open(name, os.O_RDONLY, dir_fd=fd), "rb") as f:
+                shown[name] = hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        torn += os.fstat(fd).st_ino == os.stat(out).st_ino  # a file gone from a live folder
+        continue
+    finally:
+        os.close(fd)
+    if os.stat(out).st_ino != before:  # the folder was exchanged while this look lasted
+        across += 1
+        continue
+    key = json.dumps(shown, sort_keys=True)
+    seen[key] = seen.get(key, 0) + 1
+print(json.dumps({"seen": seen, "across": across, "torn": torn}))
+"""
+
+
+def _hashes(files: dict[str, bytes]) -> dict[str, str]:
+    return {n: "<folder>" if d == b"<folder>" else hashlib.sha256(d).hexdigest()
+            for n, d in files.items()}
+
+
+EXCHANGE_STEPS = ["complete", "exchanged", "moved", "removed"]  # of B over A, with a folder
+
+
+@pytest.mark.parametrize("step", range(1, len(EXCHANGE_STEPS) + 1))
+def test_a_reader_sees_one_set_at_every_step_of_the_exchange_and_after_a_kill(
+        folder, sets, tmp_path, step):
+    """A reader process looks at the folder over and over (by its name: a listing and the
+    hash of every file) while the publisher pauses at one step of publishing and is killed
+    there: every look shows set A or set B whole, the user's file in both; the user's
+    folder is missing only between the exchange and its move back. The next run tidies."""
+    out, tmpdir = folder
+    (out / "notes.txt").write_text("mine")
+    (out / "drafts").mkdir()
+    user = {"notes.txt": b"mine", "drafts": b"<folder>"}
+    stop = tmp_path / "stop"
+    with subprocess.Popen([sys.executable, "-c", READER, str(out), str(stop)],
+                          stdout=subprocess.PIPE, text=True) as reader:
+        with derive(out, B, tmpdir, pause=(step, 60)) as run:
+            _wait_for(run, f"publish step {step}: {EXCHANGE_STEPS[step - 1]}" if step > 1
+                      else "publish step 1: the new folder is complete")
+            time.sleep(0.3)  # the reader looks while the publisher waits
+            run.send_signal(signal.SIGKILL)
+            run.wait(timeout=60)
+        time.sleep(0.3)  # and after the kill
+        stop.touch()
+        looks = json.loads(reader.communicate(timeout=60)[0])
+    sets_seen = set()
+    for key in looks["seen"]:
+        shown = json.loads(key)
+        has_folder = shown.pop("drafts", None) is not None
+        assert shown.pop("notes.txt") == _hashes(user)["notes.txt"]
+        assert shown in (_hashes(sets["A"]), _hashes(sets["B"])), sorted(shown)
+        sets_seen.add("A" if shown == _hashes(sets["A"]) else "B")
+        assert has_folder or (shown == _hashes(sets["B"]) and step == 2)
+    assert looks["torn"] == 0
+    assert sets_seen == ({"A"} if step == 1 else {"A", "B"})
+    assert published(out) == ({**sets["A"], **user} if step == 1 else
+                              {**sets["B"], "notes.txt": b"mine"} if step == 2 else
+                              {**sets["B"], **user})
+    recover(out)
+    assert listing(out) == {**(sets["A"] if step == 1 else sets["B"]), **user}
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".out.")) == []
+
+
+@pytest.mark.parametrize(("signum", "step"), [(signal.SIGINT, 1), (signal.SIGTERM, 2)])
+def test_ctrl_c_during_the_exchange_waits_for_the_set(folder, sets, signum, step):
+    out, tmpdir = folder
+    with derive(out, B, tmpdir, pause=(step, 0.5)) as run:
+        _wait_for(run, f"publish step {step}:")
+        run.send_signal(signum)
+        assert run.wait(timeout=60) == 130
+        assert run.stderr.read().splitlines()[-1] == f"symbp: interrupted after writing {out}"
+    assert listing(out) == sets["B"] and list(tmpdir.iterdir()) == []
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")] == []
 
 
 LAUNCHERS = {  # python -m symbp, and the installed script (its file is named symbp)

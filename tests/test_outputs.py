@@ -11,7 +11,17 @@ import pytest
 
 from symbp.cli import outputs
 from symbp.cli.main import main
-from symbp.cli.outputs import MANIFEST, STAGE_PREFIX, FolderBusy, OutputError, OutputFolder
+from symbp.cli.outputs import (
+    BY_RENAMES,
+    MANIFEST,
+    STAGE_PREFIX,
+    FolderBusy,
+    OutputError,
+    OutputFolder,
+    exchange,
+    sets,
+)
+from symbp.core import safe_paths
 
 OLD = {"derivation.tex": b"old tex\n", "gradients.py": b"old code\n", "proof.json": b"{}\n"}
 NEW = {"derivation.tex": b"new tex\n", "proof.json": b'{"new": 1}\n'}
@@ -27,7 +37,22 @@ def published(files: dict[str, bytes]) -> dict[str, bytes]:
     return {**files, MANIFEST: manifest}
 
 
-def test_a_set_replaces_the_earlier_set_and_keeps_user_files(tmp_path):
+def staging_folders(out: Path) -> list[Path]:
+    """Staging folders of runs into ``out``: inside it (by renames) or beside it."""
+    return sorted([*out.glob(f"{STAGE_PREFIX}*"), *out.parent.glob(f".{out.name}.symbp-*")])
+
+
+@pytest.fixture(params=["exchange", "renames"])
+def way(request, monkeypatch):
+    """Publishing by exchange (where the system can), or by renames (the fallback)."""
+    if request.param == "renames":
+        monkeypatch.setenv(BY_RENAMES, "1")
+    else:
+        monkeypatch.delenv(BY_RENAMES, raising=False)
+    return request.param
+
+
+def test_a_set_replaces_the_earlier_set_and_keeps_user_files(tmp_path, way):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")  # the user's, never listed in a manifest
@@ -35,6 +60,7 @@ def test_a_set_replaces_the_earlier_set_and_keeps_user_files(tmp_path):
     assert listing(out) == {**published(OLD), "notes.txt": b"mine"}
     outputs.commit(out, NEW)  # gradients.py of the earlier set goes; notes.txt stays
     assert listing(out) == {**published(NEW), "notes.txt": b"mine"}
+    assert staging_folders(out) == []
 
 
 def test_files_of_an_earlier_symbp_without_a_manifest_are_left_alone(tmp_path):
@@ -81,15 +107,18 @@ def test_a_folder_this_run_made_is_removed_when_it_publishes_nothing(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
-def test_a_second_run_is_refused_while_the_first_holds_the_folder(tmp_path):
+def test_a_second_run_is_refused_while_the_first_holds_the_folder(tmp_path, way):
     with OutputFolder(tmp_path) as first:
         first.stage(NEW)
         with pytest.raises(FolderBusy, match="in use by another symbp run"), \
                 OutputFolder(tmp_path):
             pass
-        assert len(list(tmp_path.glob(f"{STAGE_PREFIX}*"))) == 1  # the refused run swept nothing
+        assert len(staging_folders(tmp_path)) == 1  # the refused run swept nothing
         first.publish()
-    assert listing(tmp_path) == published(NEW)
+        with pytest.raises(FolderBusy, match="in use by another symbp run"), \
+                OutputFolder(tmp_path):  # after the exchange too: the lock went along
+            pass
+    assert listing(tmp_path) == published(NEW) and staging_folders(tmp_path) == []
 
 
 def test_a_second_process_is_refused_with_exit_3_and_changes_nothing(tmp_path):
@@ -197,17 +226,17 @@ def test_stdout_on_a_full_device_is_exit_3(tmp_path):
     assert "No space left on device" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path,
+def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_path, way,
                                                                           monkeypatch, capsys):
     outputs.commit(tmp_path, OLD)
-    real = outputs._paused
+    real = sets.paused
 
     def interrupted(pause, step, what):
         if step == 0:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the first rename of the window
         return real(pause, step, what)
 
-    monkeypatch.setattr(outputs, "_paused", interrupted)
+    monkeypatch.setattr(sets, "paused", interrupted)
     monkeypatch.setattr(outputs, "published", [])
     code = main(["derive", "--widths", "2,2", "--format", "json", "--out", str(tmp_path)])
     assert code == 130
@@ -216,10 +245,13 @@ def test_ctrl_c_while_publishing_is_held_back_and_then_reported_truthfully(tmp_p
 
 
 def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(BY_RENAMES, "1")  # a rename of the window fails (renames only)
     outputs.commit(tmp_path, OLD)
 
     def broken(src, dst, **where):
         raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+
+    real_replace = os.replace
 
     def run():
         with OutputFolder(tmp_path) as folder:
@@ -229,7 +261,7 @@ def test_a_failed_publish_is_finished_by_the_next_run(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OutputError, match="the next symbp run on this folder completes it"):
         run()
-    monkeypatch.undo()
+    monkeypatch.setattr(os, "replace", real_replace)
     assert any(p.name.startswith(STAGE_PREFIX) for p in tmp_path.iterdir())  # kept, complete
     with OutputFolder(tmp_path):
         pass
@@ -278,7 +310,7 @@ def _planted_staging(out: Path, manifest: str | None = "derivation.tex\n") -> Pa
     return staging
 
 
-def test_a_staging_link_is_removed_never_followed(tmp_path):
+def test_a_staging_link_is_removed_never_followed(tmp_path, way):
     """ln -s ../other out/.symbp-stage-1-x: the other folder's files stay where they are."""
     out, other = tmp_path / "out", tmp_path / "other"
     outputs.commit(out, OLD)
@@ -293,7 +325,7 @@ def test_a_staging_link_is_removed_never_followed(tmp_path):
 
 @pytest.mark.parametrize("kind", ["folder", "fifo", "link to /dev/zero", "dangling link",
                                   "not UTF-8", "huge"])
-def test_an_odd_manifest_is_never_read_and_never_mixes_the_set(tmp_path, kind):
+def test_an_odd_manifest_is_never_read_and_never_mixes_the_set(tmp_path, kind, way):
     """The earlier manifest is read before anything moves, only when it is a regular file of
     sensible size, without blocking: a FIFO or /dev/zero never stalls a run."""
     outputs.commit(tmp_path, OLD)
@@ -372,8 +404,9 @@ def test_every_step_of_the_window_leaves_a_describable_set(tmp_path, monkeypatch
                             if not n.startswith(STAGE_PREFIX)}))
         return step + 1
 
+    monkeypatch.setenv(BY_RENAMES, "1")
     outputs.commit(tmp_path, OLD)
-    monkeypatch.setattr(outputs, "_paused", look)
+    monkeypatch.setattr(sets, "paused", look)
     outputs.commit(tmp_path, NEW)
     visible = published(OLD)
     expected = []
@@ -384,3 +417,250 @@ def test_every_step_of_the_window_leaves_a_describable_set(tmp_path, monkeypatch
     expected.append(("removed gradients.py", visible))
     expected.append(("renamed the manifest", published(NEW)))
     assert seen == expected
+
+
+# ---------------------------------------------------------------- publishing by exchange
+
+
+def _user_entries(out: Path) -> dict[str, int]:
+    """The user's own entries in ``out``: a file, a link, a FIFO and a folder with a file in
+    it; their inode numbers."""
+    (out / "notes.txt").write_text("mine")
+    (out / "link").symlink_to("notes.txt")
+    os.mkfifo(out / "fifo")
+    (out / "drafts").mkdir()
+    (out / "drafts" / "a.tex").write_text("draft")
+    return {name: os.lstat(out / name).st_ino for name in ("notes.txt", "link", "fifo",
+                                                          "drafts")}
+
+
+USER = {"notes.txt": b"mine", "link": b"mine", "fifo": b"<fifo>", "drafts": b"<folder>"}
+
+
+def with_user(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {**files, **USER}
+
+
+def user_listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: b"<fifo>" if p.is_fifo() else p.read_bytes() if p.is_file() else
+            b"<folder>" for p in sorted(folder.iterdir())}
+
+
+def test_the_folder_is_exchanged_and_the_users_entries_are_the_same_files(tmp_path):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    inodes = _user_entries(out)
+    earlier = out.stat().st_ino
+    with OutputFolder(out, NEW) as folder:
+        assert folder.staging.parent == tmp_path and folder.fallback is None
+        folder.stage(NEW)
+        folder.publish()
+    assert out.stat().st_ino != earlier  # a new folder at the name
+    assert user_listing(out) == with_user(published(NEW))
+    assert {n: os.lstat(out / n).st_ino for n in inodes} == inodes  # linked or moved, no copy
+    assert (out / "drafts" / "a.tex").read_text() == "draft"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_every_step_of_the_exchange_shows_one_set(tmp_path, monkeypatch):
+    """A reader who looks up the folder by its name after each step: the earlier set until
+    the exchange, the new set from it on; the user's folder moves back right after."""
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    _user_entries(out)
+    seen = []
+
+    def look(pause, step, what):
+        seen.append((what.split(" ")[0], user_listing(out)))
+        return step + 1
+
+    monkeypatch.setattr(sets, "paused", look)
+    outputs.commit(out, NEW)
+    folderless = {n: d for n, d in with_user(published(NEW)).items() if n != "drafts"}
+    assert seen == [("the", with_user(published(OLD))), ("exchanged", folderless),
+                    ("moved", with_user(published(NEW))),
+                    ("removed", with_user(published(NEW)))]
+
+
+def test_the_owner_mode_of_the_folder_is_kept(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o755)
+    out.chmod(0o2751)
+    outputs.commit(out, NEW)
+    assert out.stat().st_mode & 0o7777 == 0o2751
+
+
+def test_a_process_working_in_the_folder_moves_along(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    monkeypatch.chdir(out)
+    outputs.commit(".", NEW)
+    assert os.stat(".").st_ino == out.stat().st_ino and Path("proof.json").read_bytes() == \
+        NEW["proof.json"]
+
+
+def _leftover(out: Path, kind: str, files: dict[str, bytes]) -> Path:
+    """A folder beside ``out`` as a run killed at that point leaves it."""
+    kind_prefix = exchange.prefixes(out.name)[kind == "ready"]
+    left = out.parent / f"{kind_prefix}4242-cafe"
+    left.mkdir(mode=0o700)
+    for name, data in files.items():
+        (left / name).write_bytes(data)
+    return left
+
+
+def test_a_run_killed_before_the_exchange_leaves_the_earlier_set(tmp_path):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    _user_entries(out)
+    _leftover(out, "next", {"derivation.tex": b"half"})  # killed while staging
+    ready = _leftover(out, "ready", published(NEW))  # killed just before the exchange
+    os.link(out / "notes.txt", ready / "notes.txt")
+    with OutputFolder(out):
+        pass
+    assert user_listing(out) == with_user(published(OLD))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_run_killed_after_the_exchange_is_tidied_and_the_users_folder_comes_back(tmp_path):
+    """The earlier folder, at the ready name, still holds the earlier set and the user's
+    folder (not moved back yet): symbp's files go, the folder comes back, nothing else."""
+    out = tmp_path / "out"
+    outputs.commit(out, NEW)
+    old = _leftover(out, "ready", published(OLD))
+    (old / "drafts").mkdir()
+    (old / "drafts" / "a.tex").write_text("draft")
+    (old / "notes.txt").write_text("mine")
+    os.link(old / "notes.txt", out / "notes.txt")
+    (old / "derivation.tex").write_bytes(b"an earlier file the new set replaced")
+    with OutputFolder(out):
+        pass
+    assert listing(out) == {**published(NEW), "drafts": b"<folder>", "notes.txt": b"mine"}
+    assert (out / "drafts" / "a.tex").read_text() == "draft"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("kind", ["next", "ready"])
+def test_a_leftover_beside_that_is_a_link_is_removed_never_followed(tmp_path, kind):
+    out, other = tmp_path / "out", tmp_path / "other"
+    outputs.commit(out, OLD)
+    other.mkdir()
+    (other / "derivation.tex").write_text("not symbp's")
+    link = out.parent / f"{exchange.prefixes('out')[kind == 'ready']}1-x"
+    link.symlink_to("other")
+    outputs.commit(out, NEW)
+    assert listing(other) == {"derivation.tex": b"not symbp's"} and not link.is_symlink()
+    assert listing(out) == published(NEW)
+
+
+def test_a_next_leftover_writable_by_others_is_refused(tmp_path):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    left = _leftover(out, "next", published(NEW))
+    left.chmod(0o777)
+    with pytest.raises(OutputError, match=r"can be written by anyone .* will not use it"):
+        outputs.commit(out, NEW)
+    assert listing(out) == published(OLD) and listing(left) == published(NEW)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder of another user needs root")
+@pytest.mark.parametrize("kind", ["next", "ready"])
+def test_a_leftover_beside_of_another_user_is_refused_with_one_line(tmp_path, capsys, kind):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    left = _leftover(out, kind, published(NEW))
+    for path in (left, *left.iterdir()):
+        os.chown(path, 65534, 65534)
+    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", str(out)]) == 3
+    assert capsys.readouterr().err == (
+        f"symbp: error: a leftover staging folder is not safe to publish: {left} belongs to "
+        "uid 65534, not to you (uid 0): symbp will not use it; remove it, or use another "
+        "folder\n")
+    assert listing(out) == published(OLD) and listing(left) == published(NEW)
+
+
+@pytest.mark.parametrize(("failure", "why"), [
+    ("exchange", "its filesystem cannot exchange two folders"),
+    ("parent", "its parent folder cannot be written (Permission denied)"),
+    ("system", "this system has no renameat2"),
+])
+def test_where_the_folder_cannot_be_exchanged_it_is_published_by_renames(
+        tmp_path, monkeypatch, capsys, failure, why):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    if failure == "exchange":
+        def cannot(*args):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        monkeypatch.setattr(safe_paths, "exchange", cannot)
+    elif failure == "parent":
+        real_mkdir = os.mkdir
+
+        def refused(path, *args, **where):
+            if str(path).startswith(".out.symbp-next-"):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+            return real_mkdir(path, *args, **where)
+        monkeypatch.setattr(os, "mkdir", refused)
+    else:
+        monkeypatch.setattr(safe_paths, "_RENAMEAT2", None)
+    with OutputFolder(out, NEW) as folder:
+        assert folder.staging.parent == out
+        assert folder.fallback == f"{out} is published file by file, not in one step: {why}"
+        folder.stage(NEW)
+        folder.publish()
+    assert listing(out) == published(NEW) and sorted(tmp_path.iterdir()) == [out]
+    assert main(["derive", "--widths", "2,2", "--format", "json", "--out", str(out)]) == 0
+    assert capsys.readouterr().err == f"note: {out} is published file by file, not in one " \
+                                      f"step: {why}\n"
+
+
+def test_a_failed_exchange_changes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    real = safe_paths.exchange
+
+    def broken(name, other, folder):
+        if name.startswith(".out.symbp-ready-"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), name)
+        return real(name, other, folder)
+
+    monkeypatch.setattr(safe_paths, "exchange", broken)
+    with pytest.raises(OutputError, match=f"cannot publish into {out}: Input/output error"):
+        outputs.commit(out, NEW)
+    assert listing(out) == published(OLD) and sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_folder_exchanged_while_the_lock_is_taken_is_looked_up_again(tmp_path, monkeypatch):
+    """Between opening the folder and locking it, another run exchanged it and finished: the
+    lock is taken again on the folder now at the name, and the set lands there."""
+    out, other = tmp_path / "out", tmp_path / "other"
+    outputs.commit(out, OLD)
+    other.mkdir()
+    real, calls = outputs.fcntl.flock, []
+
+    def exchanged_first(fd, operation):
+        if not calls:
+            parent = os.open(tmp_path, os.O_RDONLY)
+            safe_paths.exchange("other", "out", parent)
+            os.close(parent)
+        calls.append(fd)
+        return real(fd, operation)
+
+    monkeypatch.setattr(outputs.fcntl, "flock", exchanged_first)
+    outputs.commit(out, NEW)
+    assert listing(out) == published(NEW) and listing(other) == published(OLD)
+    assert len(calls) == 3  # the first folder, the one at the name now, the staging folder
+
+
+def test_a_committed_folder_stays_clean_in_git(tmp_path):
+    """output/default is in git: publishing the same set again changes no tracked byte, and
+    the user's file stays (untracked)."""
+    out = tmp_path / "out"
+    outputs.commit(out, OLD)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "out"], ["commit", "-qm", "set"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    (out / "notes.txt").write_text("mine")
+    outputs.commit(out, OLD)
+    status = subprocess.run([*git, "status", "--porcelain"], check=True, capture_output=True,
+                            text=True).stdout
+    assert status == "?? out/notes.txt\n"

@@ -59,6 +59,8 @@ def command(args: argparse.Namespace) -> int:
         doc = build_check_document(d, report, args.claimed, job.title)  # the network's title
         folder.stage(check_files(doc, report, pdf=not missing_pdf, workdir=folder.staging))
         written = folder.publish()
+    if folder.fallback:
+        note(args, folder.fallback)
     _print(args, report)
     if not args.json:
         print(f"wrote {', '.join(str(p) for p in written)}")

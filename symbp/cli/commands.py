@@ -275,6 +275,8 @@ def _cmd_derive(args) -> int:
         print(f"second order: {second.summary()}")
     for text in b.notes:
         note(args, text)
+    if folder.fallback:
+        note(args, folder.fallback)
     for path in written:
         print(f"wrote {path}")
     if second is not None and not second.holds:

@@ -252,6 +252,8 @@ def command(args) -> int:
                                    else min(DEFAULT_TIMEOUT, left + 1))
             folder.stage(files)
         written = folder.publish()
+    if folder.fallback:
+        note(args, folder.fallback)
     print(_summary(result))
     print(f"wrote {', '.join(str(p) for p in written)}; checkpoint {path}")
     return 0

@@ -13,10 +13,14 @@ into it could put there code that symbp would import, or files it would publish 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
+import platform
 import shutil
 import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -86,15 +90,22 @@ def make_private_folder(path: str | Path, folder: int | None = None,
 
 def check_private(fd: int, shown: str | Path) -> None:
     """UnsafeFolder unless the open folder ``fd`` belongs to this user and only it may write."""
-    found, me = os.fstat(fd), os.geteuid()
-    if found.st_uid != me:
-        raise UnsafeFolder(f"{shown} belongs to uid {found.st_uid}, not to you (uid {me}): "
-                           "symbp will not use it; remove it, or use another folder")
+    found = check_owner(fd, shown)
     if found.st_mode & 0o022:
         who = "anyone" if found.st_mode & 0o002 else "its group"
         raise UnsafeFolder(f"{shown} can be written by {who} (mode {found.st_mode & 0o7777:04o}): "
                            f"symbp will not use it; make it private (chmod go-w) or use "
                            "another folder")
+
+
+def check_owner(fd: int, shown: str | Path, *also: int) -> os.stat_result:
+    """UnsafeFolder unless the open folder ``fd`` belongs to this user (or to a uid in
+    ``also``); its stat."""
+    found, me = os.fstat(fd), os.geteuid()
+    if found.st_uid != me and found.st_uid not in also:
+        raise UnsafeFolder(f"{shown} belongs to uid {found.st_uid}, not to you (uid {me}): "
+                           "symbp will not use it; remove it, or use another folder")
+    return found
 
 
 def read_regular(name: str, folder: int, limit: int) -> bytes | None:
@@ -145,3 +156,68 @@ def remove(name: str, folder: int) -> None:
     else:
         with contextlib.suppress(OSError):
             os.unlink(name, dir_fd=folder)
+
+
+# ---------------------------------------------------------------- renameat2
+
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+_RENAMEAT2_SYSCALL = {"x86_64": 316, "aarch64": 276}  # where glibc lacks the wrapper
+
+
+def _renameat2() -> Callable[[int, str, int, str, int], None] | None:
+    """``renameat2`` of the C library (or its system call), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    wrapper = getattr(libc, "renameat2", None)
+    number = _RENAMEAT2_SYSCALL.get(platform.machine())
+    if wrapper is None and number is None:
+        return None
+
+    def call(folder: int, name: str, to_folder: int, to_name: str, flags: int) -> None:
+        args = (ctypes.c_int(folder), os.fsencode(name), ctypes.c_int(to_folder),
+                os.fsencode(to_name), ctypes.c_uint(flags))
+        done = wrapper(*args) if wrapper is not None else \
+            libc.syscall(ctypes.c_long(number or 0), *args)
+        if done != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), name, None, to_name)
+
+    return call
+
+
+_RENAMEAT2 = _renameat2()
+
+
+def can_exchange() -> bool:
+    """Whether this system has ``renameat2`` at all (a filesystem may still refuse it)."""
+    return _RENAMEAT2 is not None
+
+
+def exchange(name: str, other: str, folder: int) -> None:
+    """Swap the entries ``name`` and ``other`` of the folder in one atomic step
+    (``RENAME_EXCHANGE``); OSError (EINVAL where the filesystem cannot, ENOSYS where the
+    system cannot)."""
+    if _RENAMEAT2 is None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS), name)
+    _RENAMEAT2(folder, check_name(name), folder, check_name(other), RENAME_EXCHANGE)
+
+
+def move_new(name: str, folder: int, to_folder: int) -> None:
+    """Move ``name`` from one folder to the same name in another, never over an entry there
+    (FileExistsError); anything moves, a folder with its contents."""
+    if _RENAMEAT2 is None:  # no atomic "no replace": look, then move
+        if entry(name, to_folder) is not None:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name)
+        os.rename(check_name(name), name, src_dir_fd=folder, dst_dir_fd=to_folder)
+        return
+    _RENAMEAT2(folder, check_name(name), to_folder, name, RENAME_NOREPLACE)
+
+
+def same_entry(name: str, folder: int, other: os.stat_result) -> bool:
+    """Whether ``name`` in the folder is the very file ``other`` (the same inode)."""
+    found = entry(name, folder)
+    return found is not None and (found.st_dev, found.st_ino) == (other.st_dev, other.st_ino)
