@@ -163,7 +163,9 @@ def forms(layer: Layer) -> v.Forms:
             v.Dot(N, spread)))), {N: "n"})
 
 
-MU, SPREAD, HAT = sp.Symbol("mu"), sp.Symbol("s"), sp.IndexedBase("xhat")  # documents' names
+# the documents' names, each named as the vector form that defines it (``forms``), which
+# is what ``proof.vector_forms`` puts back for it to check the named entry forms
+MU, SPREAD, HAT = sp.Symbol("mu"), sp.Symbol("spread"), sp.IndexedBase("xhat")
 
 
 def shorthand(layer: Layer, formula: sp.Expr, l: str) -> tuple[sp.Expr, dict[sp.Symbol, str]]:
