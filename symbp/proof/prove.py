@@ -190,12 +190,12 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     try:
         with deadline(timeout):
             proof.fingerprint = _fingerprint(d)
-            if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
-                work.claims += vector_form_claims(d, work.session)
             if exact:
                 proof.lemmas = function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
+            if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
+                work.claims += vector_form_claims(d, work.session)
             if chosen in ("expand", "construction") and compares:
                 try:
                     if chosen == "expand":

@@ -95,8 +95,8 @@ def _first_problem(r: Resolved, forms: v.Forms, session: Exact) -> Problem | Non
     steps = maps.z.shape(r.sizes)[-1] if maps.pre.own is not None else None
     try:
         found = v.evaluate(forms.equations, operands, r.sizes, targets, steps)
-    except Exception as error:  # a form that cannot be evaluated is not proved
-        return "?", None, f"the forms cannot be evaluated: {type(error).__name__}: {error}"
+    except v.FormError as error:  # a form whose shapes do not fit is not proved
+        return error.name, None, f"it cannot be evaluated: {error.why}"
     expected = _targets(r, entries)
     problem = _shorthand_problem(r, found, entries, targets, session)
     for name in names:

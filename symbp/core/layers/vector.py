@@ -343,6 +343,14 @@ class StepSum(Op):
 # ---------------------------------------------------------------- evaluation
 
 
+class FormError(ValueError):
+    """A form that cannot be evaluated (its shapes do not fit): which one, and why."""
+
+    def __init__(self, name: str, why: str):
+        super().__init__(f"form {name}: {why}")
+        self.name, self.why = name, why
+
+
 @dataclass(frozen=True)
 class Context:
     """What a form is evaluated on: every operand's entries, the sizes, the step t."""
@@ -378,13 +386,16 @@ def evaluate(equations: tuple[Equation, ...], operands: Mapping[str, Any],
     known = {operand(k): v for k, v in operands.items()}
     found: dict[str, Any] = {}
     for eq in equations:
-        if eq.per_step:
-            if steps is None:
-                raise ValueError(f"equation {eq.name} is per step, but the layer has no steps")
-            columns = [value(eq.rhs, Context(known, sizes, t)) for t in range(1, steps + 1)]
-            result = np.concatenate(columns, axis=1)
-        else:
-            result = value(eq.rhs, Context(known, sizes))
+        try:
+            if eq.per_step:
+                if steps is None:
+                    raise ValueError("it is per step, but the layer has no steps")
+                columns = [value(eq.rhs, Context(known, sizes, t)) for t in range(1, steps + 1)]
+                result = np.concatenate(columns, axis=1)
+            else:
+                result = value(eq.rhs, Context(known, sizes))
+        except (ValueError, TypeError, IndexError, NotImplementedError) as error:
+            raise FormError(eq.name, f"{type(error).__name__}: {error}") from None
         found[eq.name] = result
         if eq.name not in targets:
             known[operand(eq.name)] = result
