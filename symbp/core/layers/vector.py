@@ -108,7 +108,8 @@ class Dot(Op):
         a, b = args
         if _scalar(a) or _scalar(b):
             return _number(a) * b if _scalar(a) else a * _number(b)
-        return np.dot(a, b)
+        return np.array([[sp.Add(*[a[i, k] * b[k, j] for k in range(a.shape[1])])
+                          for j in range(b.shape[1])] for i in range(a.shape[0])], dtype=object)
 
 
 class T(Op):
