@@ -196,3 +196,12 @@ def test_a_product_under_a_transpose_keeps_its_parentheses():
     norm = shown("layernorm", 2)
     assert norm["input"].startswith(
         r"g_{1} = \frac{n\, dy_{2} - \bigl(\mathbf{1}^{T} dy_{2}\bigr)\, \mathbf{1} - ")
+
+
+@pytest.mark.parametrize("fmt", ["tex", "md", "html"])
+def test_a_kinds_document_of_a_failed_proof_is_not_signed_proved(monkeypatch, fmt):
+    replaced(monkeypatch, "residual", "input", lambda r: r.args[0])
+    d = symbp.derive(symbp.Network(layers=NETWORKS["residual"][0], inputs=2))
+    text = symbp.render(d, fmt)
+    assert "Derived and proved by symbp" not in text
+    assert "Derived by symbp, not proved (see the proof)" in text
