@@ -126,7 +126,7 @@ def test_a_proved_form_is_shown_without_a_mark():
     d = symbp.derive(symbp.Network(layers=NETWORKS["residual"][0], inputs=2))
     tex = symbp.render(d, "tex", proof=symbp.prove(d))
     assert r"g_{0} &= W_{1}^{T} \delta_{1} + g_{1}" + "\n" in tex
-    assert "(not proved)" not in tex
+    assert r"\text{(not proved)}" not in tex
 
 
 def test_a_form_shown_but_used_by_no_target_is_not_proved(monkeypatch):
@@ -205,3 +205,24 @@ def test_a_kinds_document_of_a_failed_proof_is_not_signed_proved(monkeypatch, fm
     text = symbp.render(d, fmt)
     assert "Derived and proved by symbp" not in text
     assert "Derived by symbp, not proved (see the proof)" in text
+
+
+def test_a_kind_without_forms_is_shown_by_its_maps_jacobians_pooling_and_steps_too(monkeypatch):
+    from symbp.document.kinds import _vector
+
+    for kind in ("conv1d", "recurrent"):
+        monkeypatch.setitem(layers.KINDS, kind, dataclasses.replace(layers.KINDS[kind],
+                                                                    forms=None))
+    pooled = _vector(claims_network("conv1d pooled").resolved[0], r"\sigma", False)
+    assert pooled["forward"] == (r"z_{1} = f_{1}(a_{0}), \qquad "
+                                 r"a_{1} = p_{1}\bigl(\sigma(z_{1})\bigr)")
+    assert pooled["delta"].startswith(r"\delta_{1} = \bigl(\bigl(\partial a_{1} / ")
+    steps = _vector(claims_network("recurrent").resolved[0], r"\sigma", False)
+    assert r"\bigl(\partial z_{1,t+1} / \partial \sigma(z_{1,t})\bigr)^{T} \delta_{1,t+1}" in \
+        steps["delta"]
+    assert "(not proved)" not in pooled["delta"]  # the generic forms are definitions, not claims
+
+
+def claims_network(name: str) -> symbp.Network:
+    layer_list, inputs = NETWORKS[name]
+    return symbp.Network(layers=layer_list, inputs=inputs)

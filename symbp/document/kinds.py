@@ -306,10 +306,18 @@ def _vector(r: Resolved, sigma: str, proved: bool) -> dict[str, str]:
         mark = "" if proved else r" \quad \text{(not proved)}"
         return {slot: tex + mark for slot, tex in vector_printing.printed(r, sigma).items()}
     maps = r.maps
-    skip = maps.skip is not None
-    forward = rf"z_{{{l}}} = f_{{{l}}}(a_{{{below}}}), \qquad a_{{{l}}} = {sigma}(z_{{{l}}})"
-    forms = {"forward": forward + (rf" + s_{{{l}}}(a_{{{below}}})" if skip else ""),
-             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
+    skip, t = maps.skip is not None, ",t" if maps.pre.own is not None else ""
+    z, s = rf"z_{{{l}{t}}}", rf"{sigma}(z_{{{l}{t}}})"
+    reads = rf", {sigma}(z_{{{l},t-1}})" if t else ""  # a scan's own state one step back
+    output = rf"p_{{{l}}}\bigl({sigma}(z_{{{l}}})\bigr)" if maps.post is not None else s
+    taken = rf"g_{{{l}{t}}}" if maps.post is None else \
+        rf"\bigl(\partial a_{{{l}}} / \partial {s}\bigr)^{{T}} g_{{{l}}}"
+    if t:  # what step t + 1 takes of the state at t
+        taken += rf" + \bigl(\partial z_{{{l},t+1}} / \partial {s}\bigr)^{{T}} \delta_{{{l},t+1}}"
+    forms = {"forward": rf"{z} = f_{{{l}}}(a_{{{below}}}{reads}), \qquad a_{{{l}}} = {output}"
+                        + (rf" + s_{{{l}}}(a_{{{below}}})" if skip else ""),
+             "delta": rf"\delta_{{{l}{t}}} = " + (rf"\bigl({taken}\bigr)" if " " in taken
+                                                   else taken) + rf" \odot {sigma}'({z})",
              "input": rf"g_{{{below}}} = \bigl(\partial z_{{{l}}} / \partial a_{{{below}}}"
                       rf"\bigr)^{{T}} \delta_{{{l}}}" + (
                           rf" + \bigl(\partial s_{{{l}}} / \partial a_{{{below}}}\bigr)^{{T}} "
