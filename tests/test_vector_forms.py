@@ -226,3 +226,9 @@ def test_a_kind_without_forms_is_shown_by_its_maps_jacobians_pooling_and_steps_t
 def claims_network(name: str) -> symbp.Network:
     layer_list, inputs = NETWORKS[name]
     return symbp.Network(layers=layer_list, inputs=inputs)
+
+
+def test_a_row_where_the_map_has_a_column_is_not_proved(monkeypatch):
+    replaced(monkeypatch, "dense", "input", lambda r: v.T(r))  # (W^T δ)^T: the same entries
+    (first, _) = claims("dense")
+    assert first.culprit == "vector form input" and "shape (1, 2)" in first.residual

@@ -78,8 +78,9 @@ def _first_problem(r: Resolved, forms: v.Forms, session: Exact) -> Problem | Non
     maps = r.maps
     targets = {*v.TARGETS, *(p.name for p in maps.params)}
     names = [eq.name for eq in forms.equations]
-    for name in sorted(targets - set(names)):
-        return name, None, "the kind's vector forms do not state it"
+    missing = sorted(targets - set(names))
+    if missing:
+        return missing[0], None, "the kind's vector forms do not state it"
     twice = next((n for n in names if names.count(n) > 1), None)
     if twice is not None:
         return twice, None, "stated twice"
@@ -104,8 +105,8 @@ def _first_problem(r: Resolved, forms: v.Forms, session: Exact) -> Problem | Non
             continue
         got, want = np.asarray(found[name]), expected[name]
         shape = tensors_shape(r, name)
-        if got.size != want.size:
-            return name, None, f"{got.shape} entries where the map has {shape}"
+        if got.shape != ((*shape, 1) if len(shape) == 1 else shape):  # a vector a column
+            return name, None, f"it has shape {got.shape} where the map's is {shape}"
         difference = first_difference(sp.Matrix(list(got.ravel())), sp.Matrix(list(want.ravel())),
                                       session)
         if difference is not None:
