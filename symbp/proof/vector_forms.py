@@ -46,8 +46,8 @@ def layer_claim(r: Resolved, session: Exact | None = None) -> Claim:
     assert r.kind.forms is not None
     sizes = ", ".join(f"{k} = {val}" for k, val in sorted(r.sizes.items(), key=str))
     claim = Claim(
-        f"layer {r.index} ({r.kind.name}): its vector forms equal its maps entry by entry, "
-        f"at this network's sizes ({sizes})",
+        f"layer {r.index} ({r.kind.name}): its vector forms equal its maps entry by entry, for "
+        f"any elementwise sigma, at this network's sizes ({sizes})",
         rf"\text{{vector forms of layer {r.index}}} = \text{{its maps}}", "function",
         "proved", f"by exact comparison, entry by entry, at this network's sizes only ({sizes})",
         name=vector_claim_name(r.index))
