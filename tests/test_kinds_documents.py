@@ -93,7 +93,7 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
-@pytest.mark.parametrize("name", ["residual", "conv1d"])
+@pytest.mark.parametrize("name", ["residual", "conv1d", "layernorm-mlp", "recurrent", "attention"])
 def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
     report = browser.inspect(written(name)[1]["html"], 1280, tmp_path)
     assert report["maths"] > 20 and report["merror"] == 0

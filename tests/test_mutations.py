@@ -10,6 +10,7 @@ checks directly; and in ``Derivation.grad`` itself.
 """
 
 import dataclasses
+import operator
 from functools import cached_property
 
 import pytest
@@ -305,3 +306,119 @@ def test_a_composition_that_replaces_more_than_the_layers_is_never_proved():
     assert proof.status == "failed"
     assert {c.kind for c in proof.claims if c.status == "failed"} == {"expansion", "direct"}
     assert "it also replaces w1_1_1" in proof.failures[0].residual
+
+
+# ---------------------------------------------------------------- planted in a layer kind
+# (issue #17's families on the kinds: each through a Kind re-registered in KINDS, then a
+# network built after it, as a user adding a kind would)
+
+KINDS_NETWORK = {"small": ([symbp.Layer("residual"), symbp.Layer("dense", units=2)], 2),
+                 "mid": ([symbp.Layer("residual"), symbp.Layer("residual", units=3,
+                                                               projection=True),
+                          symbp.Layer("dense", units=3)], 3)}
+
+
+def kinds_network(size: str = "small") -> symbp.Network:
+    layer_list, inputs = KINDS_NETWORK[size]
+    return symbp.Network(layers=layer_list, inputs=inputs)
+
+
+def reregistered(monkeypatch, name: str, **changes) -> None:
+    from symbp.core import layers
+
+    monkeypatch.setitem(layers.KINDS, name, dataclasses.replace(layers.KINDS[name], **changes))
+
+
+@pytest.mark.parametrize("size", ["small", "mid"])
+def test_a_kind_whose_backward_binds_delta_twice_is_refused(monkeypatch, size):
+    from symbp.core.layers import residual
+    from symbp.core.program import ProgramError
+    from symbp.numeric.codegen import module_source
+
+    def twice(ops, l, g):  # a δ without σ' first, the right one after: the code uses the first
+        ops.bind_delta(l, g)
+        return residual.backward(ops, l, g)
+
+    reregistered(monkeypatch, "residual", backward=twice)
+    d = symbp.derive(kinds_network(size))
+    proof = symbp.prove(d)
+    assert proof.status == "failed" and "binds delta_" in proof.failures[0].residual
+    with pytest.raises(ProgramError, match="twice"):
+        module_source(d)
+
+
+def test_a_kind_cannot_change_in_place_what_an_op_returned(monkeypatch):
+    from symbp.core.layers import residual
+
+    refused = []
+
+    def in_place(ops, l, g):
+        below = ops.activation(l - 1)
+        for change in (lambda: operator.setitem(below, 0, 0), lambda: setattr(below, "name", "x")):
+            with pytest.raises((TypeError, dataclasses.FrozenInstanceError)):
+                change()
+            refused.append(l)
+        return residual.backward(ops, l, g)
+
+    reregistered(monkeypatch, "residual", backward=in_place)
+    assert symbp.prove(symbp.derive(kinds_network())).holds  # the network is still the one stated
+    assert refused
+
+
+@pytest.mark.parametrize("method", ["local", "expand", "auto"])
+def test_a_kinds_derivation_whose_trace_is_not_its_program_is_not_proved(method):
+    net = kinds_network()
+    empty = symbp.derive(net, recursion=lambda ops: None)
+
+    class Stale(symbp.Derivation):  # shows backprop's trace, runs an empty program
+        @property
+        def recursion(self):
+            return symbp.derive(net).recursion
+
+    assert not symbp.prove(Stale(net, recursion=empty.recursion_function), method).holds
+
+
+def test_render_refuses_a_proof_of_another_kinds_network_or_of_a_kind_changed_since():
+    from symbp.core.layers import residual
+
+    d = symbp.derive(kinds_network())
+    other = symbp.prove(symbp.derive(symbp.Network(layers=[symbp.Layer("residual"),
+                                                           symbp.Layer("dense", units=1)],
+                                                   inputs=2)))
+    with pytest.raises(ValueError, match="the proof is of Network"):
+        symbp.render(d, "md", proof=other)
+    proved = symbp.prove(d)
+    assert proved.holds
+
+    def doubled_w(layer):  # the same network, its kind now with another gradient map
+        maps = residual.maps(layer)
+        wrong = dataclasses.replace(maps.param_vjps["W"], formula=2 * maps.param_vjps["W"].formula)
+        return dataclasses.replace(maps, param_vjps={**maps.param_vjps, "W": wrong})
+
+    from symbp.core import layers
+
+    try:
+        layers.KINDS["residual"] = dataclasses.replace(residual.KIND, maps=doubled_w)
+        changed = symbp.derive(kinds_network())
+        assert changed.program.fingerprint != d.program.fingerprint
+        with pytest.raises(ValueError, match="not of this derivation's program"):
+            symbp.render(changed, "md", proof=proved)
+    finally:
+        layers.KINDS["residual"] = residual.KIND
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_kind_with_a_wrong_vector_form_is_not_proved_by_any_method(monkeypatch, method):
+    from symbp.core.layers import residual
+    from symbp.core.layers import vector as v
+
+    def without_skip(layer):  # the highway dropped from the form g_(l-1) = W_lᵀ δ_l + g_l
+        found = residual.forms(layer)
+        return v.Forms(tuple(dataclasses.replace(eq, rhs=eq.rhs.args[0]) if eq.name == "input"
+                             else eq for eq in found.equations), found.sizes)
+
+    reregistered(monkeypatch, "residual", forms=without_skip)
+    proof = symbp.prove(symbp.derive(kinds_network()), method)
+    assert not proof.holds
+    failed = [c for c in proof.claims if c.name == "vector forms 1"]
+    assert [c.status for c in failed] == ["failed"] and failed[0].culprit == "vector form input"

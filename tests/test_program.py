@@ -117,6 +117,23 @@ def test_proof_documents_and_modules_carry_one_fingerprint(tmp_path):
     assert f"Proved by symbp (expand) for this network, program {fingerprint}" in module
 
 
+@pytest.mark.parametrize("example", ["residual", "conv1d", "layernorm-mlp"])
+def test_a_kinds_networks_proof_and_module_carry_its_programs_fingerprint(example, tmp_path):
+    from pathlib import Path
+
+    from symbp.cli import config
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{example}.toml"
+    assert main(["derive", str(path), "--out", str(tmp_path), "--format", "json,py",
+                 "--quiet"]) == 0
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    module = (tmp_path / "gradients.py").read_text()
+    fingerprint = symbp.derive(config.load(path).net).program.fingerprint
+    assert proof["fingerprint"] == fingerprint and proof["holds"]
+    assert f"PROGRAM = {fingerprint!r}" in module
+    assert f"program {fingerprint}" in module
+
+
 def test_render_refuses_a_proof_of_another_network_or_program():
     d = symbp.derive(NET)
     other_net = symbp.prove(symbp.derive(symbp.Network([2, 2, 2])))

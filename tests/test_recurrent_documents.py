@@ -16,6 +16,7 @@ from symbp import Layer
 from symbp.cli import config
 from symbp.cli.main import main
 from symbp.core.layers import recurrent
+from symbp.printing.vector import printed
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "recurrent.toml"
 
@@ -32,13 +33,18 @@ def markdown() -> str:
     return symbp.render(d, "md", example=job.example)
 
 
+def _printed(output: str) -> dict[str, str]:
+    net = symbp.Network(layers=[Layer("recurrent", units=2, output=output)], inputs=[1, 3])
+    return printed(net.resolved[0], r"\sigma")
+
+
 def test_its_vector_forms():
-    forms = recurrent.latex(Layer("recurrent", units=2), "1", "0", r"\sigma")
+    forms = _printed("last")
     assert forms["delta"] == (r"\delta_{1,t} = \bigl([t = T]\, g_{1} + W_{1}^{T} \delta_{1,t+1}"
                               r"\bigr) \odot \sigma'(z_{1,t})")
     assert forms["W"] == r"\sum_{t=2}^{T} \delta_{1,t}\, s_{1,t-1}^{T}"
     assert forms["input"] == r"g_{0,t} = U_{1}^{T} \delta_{1,t}"
-    every = recurrent.latex(Layer("recurrent", units=2, output="all"), "1", "0", r"\sigma")
+    every = _printed("all")
     assert every["delta"].startswith(r"\delta_{1,t} = \bigl(g_{1,t} + W_{1}^{T}")
 
 

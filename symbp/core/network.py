@@ -120,6 +120,10 @@ class Network:
                  f"cost={self.cost}"]
         if not self.dense:
             lines.append(f"layers={list(self.layers)} inputs={list(self.input_shape)}")
+            for r in self.resolved:  # what each kind makes of its layer: its maps and forms
+                text = layers_module.meaning(r)
+                if text not in lines:
+                    lines.append(text)
         for l, name in enumerate(self.activations, start=1):
             text = registry.meaning(registry.ACTIVATIONS[name], self.widths[l])
             if text not in lines:

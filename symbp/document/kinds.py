@@ -22,8 +22,10 @@ from sympy.printing.precedence import PRECEDENCE
 from ..core.derivation import Derivation
 from ..core.layers import Map, Resolved, Tensor
 from ..printing import forms
+from ..printing import vector as vector_printing
 from ..printing.latex import Printer
 from ..proof.prove import Proof
+from ..proof.vector_forms import vector_claim_name
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
 from .kinds_general import KindsGeneral, kinds_general
 from .kinds_numbers import LayerExample
@@ -113,7 +115,8 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
                 f"{net.cost})"
     cost = net.cost_entry
     P = Printer(d.latex_names)
-    layers = [_layer(d, r) for r in net.resolved]
+    proved = _proved_forms(d, proof)
+    layers = [_layer(d, r, r.index in proved) for r in net.resolved]
     paths = _paths(d)
     return KindsDocument(
         title=title or f"Backpropagation step by step: {described}",
@@ -126,7 +129,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         cost_general=f"C = {forms.cost_formula(cost)}",
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=f"a_{{{d.L}}}",
-        recursion=_recursion(d),
+        recursion=_recursion(d, proved),
         proof=_proof(d, proof_part(proof, timings)),
         updates=_updates(d),
         paths=[row for row, _ in paths], path_gradients=_rows([rhs for _, rhs in paths]),
@@ -223,11 +226,11 @@ def _rows(rows: list[tuple[str, str]]) -> str:
         "\n\\end{aligned}"
 
 
-def _layer(d: Derivation, r: Resolved) -> KindLayer:
+def _layer(d: Derivation, r: Resolved, proved: bool) -> KindLayer:
     maps, l = r.maps, r.index
     act = d.net.activation(l)
     sigma = act.latex
-    vector = _vector(r, sigma)
+    vector = _vector(r, sigma, proved)
     z_index = maps.pre.index
 
     def activated(index: tuple[sp.Expr, ...]) -> str:
@@ -294,17 +297,27 @@ def _layer(d: Derivation, r: Resolved) -> KindLayer:
     )
 
 
-def _vector(r: Resolved, sigma: str) -> dict[str, str]:
-    """Layer r in vector notation, from its kind; for a kind without ``latex``, the forms
-    any kind has (its maps' Jacobians named, not written: the entries below write them)."""
+def _vector(r: Resolved, sigma: str, proved: bool) -> dict[str, str]:
+    """Layer r in vector notation: printed from its kind's forms, each marked "not proved"
+    unless ``proved`` (the proof's claim that they equal the maps); for a kind without forms,
+    the forms any kind has (its maps' Jacobians named, not written: the entries write them)."""
     l, below = str(r.index), str(r.index - 1)
-    if r.kind.latex is not None:
-        return r.kind.latex(r.layer, l, below, sigma)
+    if r.kind.forms is not None:
+        mark = "" if proved else r" \quad \text{(not proved)}"
+        return {slot: tex + mark for slot, tex in vector_printing.printed(r, sigma).items()}
     maps = r.maps
-    skip = maps.skip is not None
-    forward = rf"z_{{{l}}} = f_{{{l}}}(a_{{{below}}}), \qquad a_{{{l}}} = {sigma}(z_{{{l}}})"
-    forms = {"forward": forward + (rf" + s_{{{l}}}(a_{{{below}}})" if skip else ""),
-             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
+    skip, t = maps.skip is not None, ",t" if maps.pre.own is not None else ""
+    z, s = rf"z_{{{l}{t}}}", rf"{sigma}(z_{{{l}{t}}})"
+    reads = rf", {sigma}(z_{{{l},t-1}})" if t else ""  # a scan's own state one step back
+    output = rf"p_{{{l}}}\bigl({sigma}(z_{{{l}}})\bigr)" if maps.post is not None else s
+    taken = rf"g_{{{l}{t}}}" if maps.post is None else \
+        rf"\bigl(\partial a_{{{l}}} / \partial {s}\bigr)^{{T}} g_{{{l}}}"
+    if t:  # what step t + 1 takes of the state at t
+        taken += rf" + \bigl(\partial z_{{{l},t+1}} / \partial {s}\bigr)^{{T}} \delta_{{{l},t+1}}"
+    forms = {"forward": rf"{z} = f_{{{l}}}(a_{{{below}}}{reads}), \qquad a_{{{l}}} = {output}"
+                        + (rf" + s_{{{l}}}(a_{{{below}}})" if skip else ""),
+             "delta": rf"\delta_{{{l}{t}}} = " + (rf"\bigl({taken}\bigr)" if " " in taken
+                                                   else taken) + rf" \odot {sigma}'({z})",
              "input": rf"g_{{{below}}} = \bigl(\partial z_{{{l}}} / \partial a_{{{below}}}"
                       rf"\bigr)^{{T}} \delta_{{{l}}}" + (
                           rf" + \bigl(\partial s_{{{l}}} / \partial a_{{{below}}}\bigr)^{{T}} "
@@ -331,13 +344,19 @@ def _mixed(text: str) -> list[tuple[bool, str]]:
 # ---------------------------------------------------------------- the network's passes
 
 
-def _recursion(d: Derivation) -> str:
+def _proved_forms(d: Derivation, proof: Proof) -> set[int]:
+    """The layers whose vector forms the proof proved equal to their maps."""
+    proved = {c.name for c in proof.claims if c.status == "proved"}
+    return {r.index for r in d.net.resolved if vector_claim_name(r.index) in proved}
+
+
+def _recursion(d: Derivation, proved: set[int]) -> str:
     """The backward pass of this network, from the output down, in vector notation."""
     rows = [(f"g_{{{d.L}}}", rf"\partial C / \partial a_{{{d.L}}}")]
     for r in reversed(d.net.resolved):
         l = r.index
         act = d.net.activation(l)
-        vector = _vector(r, act.latex)
+        vector = _vector(r, act.latex, l in proved)
         delta = vector["delta"] if act.elementwise else \
             rf"\delta_{{{l}}} = \bigl(\partial a_{{{l}}} / \partial z_{{{l}}}\bigr)^{{T}} g_{{{l}}}"
         rows.append(tuple(delta.split(" = ", 1)))  # type: ignore[arg-type]

@@ -61,6 +61,7 @@ from .settle import (
     short,
     tex,
 )
+from .vector_forms import vector_form_claims
 
 __all__ = ["METHODS", "Claim", "Failure", "Proof", "Row", "choose_method", "expansion_size",
            "prove"]
@@ -193,6 +194,8 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
                 proof.lemmas = function_lemmas(d.net)
                 work.claims += [_function_claim(lem) for lem in proof.lemmas]
                 proof.lemmas += _prove_recursion(d, work)
+            if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
+                work.claims += vector_form_claims(d, work.session)
             if chosen in ("expand", "construction") and compares:
                 try:
                     if chosen == "expand":

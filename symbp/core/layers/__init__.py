@@ -67,6 +67,22 @@ class Resolved:
         return {p.name: p.shape(self.sizes) for p in self.maps.params}
 
 
+def meaning(r: Resolved) -> str:
+    """What layer r's kind makes of it, written out: every map, the vector forms and the
+    named entry forms. Part of a program's fingerprint (``Network.meaning``), so a kind
+    re-registered with another map or form is another program, never the one proved."""
+    lines = [f"kind {r.kind.name} {r.layer!r}"]
+    for name, m in r.maps.all():
+        tensors = [t.name for t in (m.out, *m.inputs, *m.params, *m.read_own)]
+        lines.append(f"  {name}: {' '.join(tensors)}: {sp.srepr((m.index, m.formula))}")
+        if r.kind.shorthand is not None:
+            lines.append(f"    named: {sp.srepr(r.kind.shorthand(r.layer, m.formula, 'l')[0])}")
+    if r.kind.forms is not None:
+        lines += [f"  form {eq.name} ({eq.shown_in}{', per step' if eq.per_step else ''}): "
+                  f"{sp.srepr(eq.rhs)}" for eq in r.kind.forms(r.layer).equations]
+    return "\n".join(lines)
+
+
 def kind(name: object) -> Kind:
     """The registry entry for ``name``; ValueError naming the valid choices otherwise."""
     try:

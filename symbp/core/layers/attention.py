@@ -42,6 +42,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import vector as v
 from .base import Bound, Inside, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 
 _size = {"integer": True, "positive": True}
@@ -200,25 +201,36 @@ def describe(layer: Layer) -> str:
     return f"{causal}softmax attention, one head"
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The head in matrix notation, X = a_(l-1)ᵀ (one token a row), g_l = ∂C/∂a_l."""
+def forms(layer: Layer) -> v.Forms:
+    """The head in matrix notation, X = a_(l-1)ᵀ (one token a row), g = ∂C/∂a."""
     causal = bool(layer.get("causal", False))
-    row = r"\operatorname{softmax}_{s \le t}" if causal else r"\operatorname{softmax}_{s}"
-    WQ, WK, WV, bV = (rf"{{{name}}}_{{{l}}}" for name in ("W^{Q}", "W^{K}", "W^{V}", "b^{V}"))
-    return {
-        "forward": (rf"X = a_{{{below}}}^{{T}},\ Q = X {WQ},\ K = X {WK},\ V = X {WV} + "
-                    rf"\mathbf{{1}} {bV}^{{T}},\ S = \frac{{Q K^{{T}}}}{{\sqrt{{d_k}}}},\ "
-                    rf"P[t, \cdot] = {row} S[t, s],\ z_{{{l}}} = (P V)^{{T}},\ "
-                    rf"a_{{{l}}} = {sigma}(z_{{{l}}})"),
-        "delta": (rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}}),\ dA = "
-                  rf"\delta_{{{l}}}^{{T}},\ dV = P^{{T}} dA,\ dP = dA\, V^{{T}},\ "
-                  r"dS = P \odot \bigl(dP - \operatorname{rowsum}(dP \odot P)\bigr)"),
-        "W": r"X^{T} dV", "b": r"dV^{T} \mathbf{1}",
-        "WQ": r"X^{T} dQ,\ dQ = dS\, K / \sqrt{d_k}",
-        "WK": r"X^{T} dK,\ dK = dS^{T} Q / \sqrt{d_k}",
-        "input": (rf"g_{{{below}}} = \bigl(dQ\, {WQ}^{{T}} + dK\, {WK}^{{T}} + "
-                  rf"dV\, {WV}^{{T}}\bigr)^{{T}}"),
-    }
+    wv, wq, wk, bv = (v.operand(name) for name in ("W", "WQ", "WK", "b"))
+    X, Q, K, V, S, P, dA, dV, dP, dS, dQ, dK = (v.operand(name) for name in (
+        "X", "Q", "K", "V", "S", "P", "dA", "dV", "dP", "dS", "dQ", "dK"))
+    root = sp.sqrt(DK)
+
+    def named(name: str, rhs: sp.Basic, slot: str = "forward") -> v.Equation:
+        return v.Equation(name, rhs, slot=slot, layered=False)
+
+    return v.Forms((
+        named("X", v.T(v.X)), named("Q", v.Dot(X, wq)), named("K", v.Dot(X, wk)),
+        named("V", v.Plus(v.Dot(X, wv), v.Dot(v.Ones(T_), v.T(bv)))),
+        named("S", v.Over(v.Dot(Q, v.T(K)), root)),
+        named("P", v.RowSoftmax(S, causal)),
+        v.Equation("z", v.T(v.Dot(P, V))),
+        v.Equation("a", v.Sigma(v.Z)),
+        v.Equation("delta", v.Had(v.G, v.SigmaPrime(v.Z))),
+        named("dA", v.T(v.DELTA), "delta"), named("dV", v.Dot(v.T(P), dA), "delta"),
+        named("dP", v.Dot(dA, v.T(V)), "delta"),
+        named("dS", v.Had(P, v.Plus(dP, v.Neg(v.RowSum(v.Had(dP, P))))), "delta"),
+        named("dQ", v.Over(v.Dot(dS, K), root), "WQ"),
+        named("dK", v.Over(v.Dot(v.T(dS), Q), root), "WK"),
+        v.Equation("W", v.Dot(v.T(X), dV)),
+        v.Equation("b", v.Dot(v.T(dV), v.Ones(T_))),
+        v.Equation("WQ", v.Dot(v.T(X), dQ)),
+        v.Equation("WK", v.Dot(v.T(X), dK)),
+        v.Equation("input", v.T(v.Plus(v.Dot(dQ, v.T(wq)), v.Dot(dK, v.T(wk)),
+                                       v.Dot(dV, v.T(wv)))))), {DK: "d_k"})
 
 
 def _is_bool(value: Any) -> bool:
@@ -237,7 +249,7 @@ KIND = Kind(
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": "{W^{V}}", "b": "{b^{V}}", "WQ": "{W^{Q}}", "WK": "{W^{K}}"},
-    latex=latex, size=size, describe=describe, auto_method="local",
+    forms=forms, size=size, describe=describe, auto_method="local",
     explains=r"Every token's output mixes every value it attends to with the weights "
              r"$P[t, s]$, and each row of $P$ is a softmax: its entries share one "
              r"denominator, so raising one score lowers every other weight of its row. That "

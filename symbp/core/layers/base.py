@@ -38,6 +38,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from .vector import Forms
 
 Shape = tuple[int, ...]
 
@@ -289,10 +290,10 @@ class Kind:
     sized: Callable[[Layer, int, Shape], Layer] | None = None  # the layer with its sizes set
     # for a small network (the theorem's cross-check): about ``width`` units on an input of
     # that shape, its options kept; None: units = width
-    latex: Callable[[Layer, str, str, str], dict[str, str]] | None = None  # for documents:
-    # the maps in vector notation at layer l (l, l-1 and its σ given as LaTeX), under the keys
-    # "forward", "delta" (δ_l from g_l = ∂C/∂a_l), "input" (g_(l-1)) and each parameter's
-    # name (its gradient); the index forms beside them are printed from the maps themselves
+    forms: Callable[[Layer], Forms] | None = None  # for documents: the maps in vector
+    # notation (``vector``), printed from these and proved equal to the maps entry by entry
+    # at each network's sizes (``proof.vector_forms``); None: the forms any kind has, each
+    # map's Jacobian named (the entry forms beside them are printed from the maps themselves)
     describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
     # a projection"; None: "a <kind> layer"
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has

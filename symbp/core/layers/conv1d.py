@@ -40,6 +40,7 @@ import sympy as sp
 
 from ..limits import LayerSize
 from . import symbolic as symbolic_sizes
+from . import vector as v
 from .base import (
     Bound,
     Inside,
@@ -224,20 +225,25 @@ def describe(layer: Layer) -> str:
     return what
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The convolution in vector notation, g_l = ∂C/∂a_l; ⋆ is cross-correlation over positions,
-    the kernel K_l is the layer's W."""
+def forms(layer: Layer) -> v.Forms:
+    """The convolution in vector notation, g = ∂C/∂a: ⋆ the cross-correlation over positions
+    (zero padded by p on the left), the kernel K the layer's W, avgpool_q non-overlapping."""
+    padding = layer.get("padding", "valid")
     pooled = layer.get("pool", "none") != "none"
-    pool = rf"\operatorname{{avgpool}}_{{{pool_size(layer)}}}" if pooled else ""
-    spread = (rf"\operatorname{{avgpool}}_{{{pool_size(layer)}}}^{{T}}\, g_{{{l}}}" if pooled
-              else rf"g_{{{l}}}")
-    return {"forward": rf"z_{{{l}}} = K_{{{l}}} \star a_{{{below}}} + b_{{{l}}}, \qquad "
-                       rf"a_{{{l}}} = {pool}{sigma}(z_{{{l}}})",
-            "delta": rf"\delta_{{{l}}} = \bigl({spread}\bigr) \odot {sigma}'(z_{{{l}}})",
-            "W": rf"\delta_{{{l}}} \star a_{{{below}}}",
-            "b": rf"\sum_{{t}} \delta_{{{l}, t}}",
-            "input": rf"g_{{{below}}} = \operatorname{{flip}}(K_{{{l}}}) \ast_{{\text{{full}}}} "
-                     rf"\delta_{{{l}}}"}
+    kernel, p = v.operand("W"), left_pad(padding)
+    equations = [v.Equation("z", v.Plus(v.Star(kernel, v.X, p, N_CONV), v.operand("b")))]
+    if pooled:
+        equations += [v.Equation("s", v.Sigma(v.Z), slot="forward"),
+                      v.Equation("a", v.AvgPool(POOL, v.S))]
+    else:
+        equations.append(v.Equation("a", v.Sigma(v.Z)))
+    spread = v.AvgPoolT(POOL, v.G) if pooled else v.G
+    equations += [
+        v.Equation("delta", v.Had(spread, v.SigmaPrime(v.Z))),
+        v.Equation("W", v.Star(v.DELTA, v.X, p, KERNEL)),
+        v.Equation("b", v.RowSum(v.DELTA)),
+        v.Equation("input", v.FullConv(v.Flip(kernel), v.DELTA, p, n_in(padding)))]
+    return v.Forms(tuple(equations), {POOL: str(pool_size(layer))})
 
 
 KIND = Kind(
@@ -252,7 +258,7 @@ KIND = Kind(
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": "K"}, sized=sized, latex=latex, size=size, describe=describe,
+    words={"W": "K"}, sized=sized, forms=forms, size=size, describe=describe,
     explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
              r"reaches the cost once per position, and its gradient is the sum over positions "
              r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "

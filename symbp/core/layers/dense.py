@@ -14,6 +14,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import vector as v
 from .base import Bound, Kind, Layer, Map, Maps, Option, Tensor, positive_int
 from .symbolic import WIDTH
 
@@ -73,13 +74,16 @@ def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
     return ops.transpose_times(l, bound.delta)
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The seed's layer in vector notation; g_l = ∂C/∂a_l."""
-    return {"forward": rf"z_{{{l}}} = W_{{{l}}}\, a_{{{below}}} + b_{{{l}}}, \qquad "
-                       rf"a_{{{l}}} = {sigma}(z_{{{l}}})",
-            "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
-            "W": rf"\delta_{{{l}}}\, a_{{{below}}}^{{T}}", "b": rf"\delta_{{{l}}}",
-            "input": rf"g_{{{below}}} = W_{{{l}}}^{{T}} \delta_{{{l}}}"}
+def forms(layer: Layer) -> v.Forms:
+    """The seed's layer in vector notation; g = ∂C/∂a."""
+    w = v.operand("W")
+    return v.Forms((
+        v.Equation("z", v.Plus(v.Dot(w, v.X), v.operand("b"))),
+        v.Equation("a", v.Sigma(v.Z)),
+        v.Equation("delta", v.Had(v.G, v.SigmaPrime(v.Z))),
+        v.Equation("W", v.Dot(v.DELTA, v.T(v.X))),
+        v.Equation("b", v.DELTA),
+        v.Equation("input", v.Dot(v.T(w), v.DELTA))))
 
 
 KIND = Kind(
@@ -87,7 +91,7 @@ KIND = Kind(
     options={"units": Option(positive_int, "a positive integer"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "sigmoid")},
-    maps=maps, backward=backward, pass_back=pass_back, latex=latex, size=size,
+    maps=maps, backward=backward, pass_back=pass_back, forms=forms, size=size,
     explains=r"Every unit of the layer feeds every unit of the next, so the error passed back "
              r"to unit $k$ of the layer below adds what comes back from every unit $j$: "
              r"column $k$ of $W_l$, which is row $k$ of $W_l^{T}$.",

@@ -38,6 +38,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import vector as v
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor
 from .dense import I, J, K
 
@@ -138,29 +139,33 @@ def describe(layer: Layer) -> str:
     return f"a layer norm (ε = {layer.get('eps', DEFAULT_EPS):g})"
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The layer in vector notation at layer l, g_l = ∂C/∂a_l: the mean μ_l, the spread s_l
-    and x̂_l named, dy_l = γ_l ⊙ δ_l, n the units and 1 the vector of ones."""
-    hat, s, x = rf"\hat{{x}}_{{{l}}}", rf"s_{{{l}}}", rf"a_{{{below}}}"
-    mu = rf"\mu_{{{l}}}"
-    forward = [
-        (mu, rf"\tfrac{{1}}{{n}} \mathbf{{1}}^{{T}} {x}"),
-        (s, rf"\sqrt{{\tfrac{{1}}{{n}} \lVert {x} - {mu} \mathbf{{1}} \rVert^{{2}} "
-            rf"+ \varepsilon}}"),
-        (hat, rf"({x} - {mu} \mathbf{{1}}) / {s}"),
-        (rf"z_{{{l}}}", rf"\gamma_{{{l}}} \odot {hat} + \beta_{{{l}}}"),
-        (rf"a_{{{l}}}", rf"{sigma}(z_{{{l}}})")]
-    return {"forward": "\\begin{aligned}" + r" \\ ".join(f"{a} &= {b}" for a, b in forward)
-                       + r"\end{aligned}",
-            "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
-            "W": rf"\delta_{{{l}}} \odot {hat}", "b": rf"\delta_{{{l}}}",
-            "input": rf"g_{{{below}}} = \frac{{1}}{{n\, {s}}} \bigl(n\, dy_{{{l}}} - "
-                     rf"(\mathbf{{1}}^{{T}} dy_{{{l}}})\, \mathbf{{1}} - "
-                     rf"({hat}^{{T}} dy_{{{l}}})\, {hat}\bigr), \quad "
-                     rf"dy_{{{l}}} = \gamma_{{{l}}} \odot \delta_{{{l}}}"}
+def forms(layer: Layer) -> v.Forms:
+    """The layer in vector notation, g = ∂C/∂a: the mean μ, the spread s and x̂ named,
+    dy = γ ⊙ δ, n the units and 1 the column of n ones."""
+    ones, gamma = v.Ones(N), v.operand("W")
+    mu, spread, hat, dy = (v.operand(name) for name in ("mu", "spread", "xhat", "dy"))
+    centred = v.Plus(v.X, v.Neg(v.Dot(mu, ones)))
+    eps = v.Named(sp.Symbol("varepsilon"), exact_eps(layer))
+    return v.Forms((
+        v.Equation("mu", v.Over(v.Dot(v.T(ones), v.X), N), slot="forward", stem=r"\mu"),
+        v.Equation("spread", v.Root(v.Plus(v.Over(v.SqNorm(centred), N), eps)),
+                   slot="forward", stem="s"),
+        v.Equation("xhat", v.Over(centred, spread), slot="forward", stem=r"\hat{x}"),
+        v.Equation("z", v.Plus(v.Had(gamma, hat), v.operand("b"))),
+        v.Equation("a", v.Sigma(v.Z)),
+        v.Equation("delta", v.Had(v.G, v.SigmaPrime(v.Z))),
+        v.Equation("W", v.Had(v.DELTA, hat)),
+        v.Equation("b", v.DELTA),
+        v.Equation("dy", v.Had(gamma, v.DELTA), slot="input"),
+        v.Equation("input", v.Over(
+            v.Plus(v.Dot(N, dy), v.Neg(v.Dot(v.Dot(v.T(ones), dy), ones)),
+                   v.Neg(v.Dot(v.Dot(v.T(hat), dy), hat))),
+            v.Dot(N, spread)))), {N: "n"})
 
 
-MU, SPREAD, HAT = sp.Symbol("mu"), sp.Symbol("s"), sp.IndexedBase("xhat")  # documents' names
+# the documents' names, each named as the vector form that defines it (``forms``), which
+# is what ``proof.vector_forms`` puts back for it to check the named entry forms
+MU, SPREAD, HAT = sp.Symbol("mu"), sp.Symbol("spread"), sp.IndexedBase("xhat")
 
 
 def shorthand(layer: Layer, formula: sp.Expr, l: str) -> tuple[sp.Expr, dict[sp.Symbol, str]]:
@@ -192,7 +197,7 @@ KIND = Kind(
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "identity")},
     maps=maps, check=check, backward=backward, pass_back=pass_back,
-    words={"W": r"\gamma", "b": r"\beta"}, latex=latex, size=size,
+    words={"W": r"\gamma", "b": r"\beta"}, forms=forms, size=size,
     smallest_input=2, shorthand=shorthand,
     describe=describe,
     explains=r"Every output of the layer depends on every one of its $n$ inputs, through the "

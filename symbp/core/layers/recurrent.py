@@ -30,6 +30,7 @@ import sympy as sp
 
 from ..limits import LayerSize
 from . import symbolic as symbolic_sizes
+from . import vector as v
 from .base import Bound, Inside, Kind, Layer, Map, Maps, Option, Shape, Tensor, one_of, positive_int
 
 _size = {"integer": True, "positive": True}
@@ -135,19 +136,30 @@ def describe(layer: Layer) -> str:
     return f"a recurrent (Elman) layer, {layer.get('units')} units, {which}"
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The layer in vector notation over the steps t = 1..T (s_{l,0} = 0), g_l = ∂C/∂a_l."""
+def forms(layer: Layer) -> v.Forms:
+    """The layer in vector notation over the steps t = 1..T (s_0 = 0), g = ∂C/∂a."""
     last = layer.get("output", "last") == "last"
-    out = rf"a_{{{l}}} = s_{{{l},T}}" if last else rf"a_{{{l},t}} = s_{{{l},t}}"
-    taken = rf"[t = T]\, g_{{{l}}}" if last else rf"g_{{{l},t}}"
-    return {"forward": rf"z_{{{l},t}} = W_{{{l}}}\, s_{{{l},t-1}} + U_{{{l}}}\, a_{{{below},t}} "
-                       rf"+ b_{{{l}}}, \quad s_{{{l},t}} = {sigma}(z_{{{l},t}}), \quad {out}",
-            "delta": rf"\delta_{{{l},t}} = \bigl({taken} + W_{{{l}}}^{{T}} \delta_{{{l},t+1}}"
-                     rf"\bigr) \odot {sigma}'(z_{{{l},t}})",
-            "W": rf"\sum_{{t=2}}^{{T}} \delta_{{{l},t}}\, s_{{{l},t-1}}^{{T}}",
-            "U": rf"\sum_{{t=1}}^{{T}} \delta_{{{l},t}}\, a_{{{below},t}}^{{T}}",
-            "b": rf"\sum_{{t=1}}^{{T}} \delta_{{{l},t}}",
-            "input": rf"g_{{{below},t}} = U_{{{l}}}^{{T}} \delta_{{{l},t}}"}
+    w, u = v.operand("W"), v.operand("U")
+
+    def now(t: sp.Symbol) -> v.Step:
+        return v.Step(t, 0)
+
+    def over_steps(body: sp.Basic, first: int = 1) -> v.StepSum:
+        return v.StepSum(body, first, STEPS)
+
+    return v.Forms((
+        v.Equation("z", v.Plus(v.Dot(w, v.Step(v.S, -1)), v.Dot(u, now(v.X)), v.operand("b")),
+                   per_step=True),
+        v.Equation("s", v.Sigma(now(v.Z)), slot="forward", per_step=True),
+        v.Equation("a", v.Last(v.S)) if last else
+        v.Equation("a", now(v.S), per_step=True),
+        v.Equation("delta", v.Had(v.Plus(v.AtLast(v.G, STEPS) if last else now(v.G),
+                                         v.Dot(v.T(w), v.Step(v.DELTA, 1))),
+                                  v.SigmaPrime(now(v.Z))), per_step=True),
+        v.Equation("W", over_steps(v.Dot(now(v.DELTA), v.T(v.Step(v.S, -1))), 2)),
+        v.Equation("U", over_steps(v.Dot(now(v.DELTA), v.T(now(v.X))))),
+        v.Equation("b", over_steps(now(v.DELTA))),
+        v.Equation("input", v.Dot(v.T(u), now(v.DELTA)), per_step=True)))
 
 
 KIND = Kind(
@@ -159,7 +171,7 @@ KIND = Kind(
         "output": Option(one_of(*OUTPUTS), "\"last\" or \"all\"", "last"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back, sized=sized,
-    latex=latex, size=size, describe=describe,
+    forms=forms, size=size, describe=describe,
     explains=r"One $W_l$, $U_l$ and $b_l$ serve every step $t$, so each of their entries "
              r"reaches the cost once per step, and each gradient is the sum over the steps "
              r"of the one-step chain rule, $\delta_{l,t}$ times what the entry met at $t$. "

@@ -13,6 +13,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import vector as v
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 from .dense import DB, DELTA, DW, DX, N_IN, N_OUT, B, J, K, W, X, Z, affine
 from .symbolic import WIDTH
@@ -100,19 +101,22 @@ def describe(layer: Layer) -> str:
     return "a residual block" + (" with a projection" if layer.get("projection") else "")
 
 
-def latex(layer: Layer, l: str, below: str, sigma: str) -> dict[str, str]:
-    """The block in vector notation, g_l = ∂C/∂a_l; P's terms only with a projection."""
+def forms(layer: Layer) -> v.Forms:
+    """The block in vector notation, g = ∂C/∂a; P's terms only with a projection."""
     projected = bool(layer.get("projection", False))
-    skip = rf"P_{{{l}}}\, a_{{{below}}}" if projected else rf"a_{{{below}}}"
-    highway = rf"P_{{{l}}}^{{T}} g_{{{l}}}" if projected else rf"g_{{{l}}}"
-    forms = {"forward": rf"z_{{{l}}} = W_{{{l}}}\, a_{{{below}}} + b_{{{l}}}, \qquad "
-                        rf"a_{{{l}}} = {sigma}(z_{{{l}}}) + {skip}",
-             "delta": rf"\delta_{{{l}}} = g_{{{l}}} \odot {sigma}'(z_{{{l}}})",
-             "W": rf"\delta_{{{l}}}\, a_{{{below}}}^{{T}}", "b": rf"\delta_{{{l}}}",
-             "input": rf"g_{{{below}}} = W_{{{l}}}^{{T}} \delta_{{{l}}} + {highway}"}
+    w, p = v.operand("W"), v.operand("P")
+    skip = v.Dot(p, v.X) if projected else v.X
+    highway = v.Dot(v.T(p), v.G) if projected else v.G
+    equations = [
+        v.Equation("z", v.Plus(v.Dot(w, v.X), v.operand("b"))),
+        v.Equation("a", v.Plus(v.Sigma(v.Z), skip)),
+        v.Equation("delta", v.Had(v.G, v.SigmaPrime(v.Z))),
+        v.Equation("W", v.Dot(v.DELTA, v.T(v.X))),
+        v.Equation("b", v.DELTA)]
     if projected:
-        forms["P"] = rf"g_{{{l}}}\, a_{{{below}}}^{{T}}"
-    return forms
+        equations.append(v.Equation("P", v.Dot(v.G, v.T(v.X))))
+    equations.append(v.Equation("input", v.Plus(v.Dot(v.T(w), v.DELTA), highway)))
+    return v.Forms(tuple(equations))
 
 
 KIND = Kind(
@@ -120,7 +124,7 @@ KIND = Kind(
     options={"units": Option(positive_int, "a positive integer (default: the input's width)"),
              "activation": Option(lambda v: isinstance(v, str), "an activation's name", "tanh"),
              "projection": Option(lambda v: isinstance(v, bool), "true or false", False)},
-    maps=maps, check=check, backward=backward, pass_back=pass_back, latex=latex, size=size,
+    maps=maps, check=check, backward=backward, pass_back=pass_back, forms=forms, size=size,
     describe=describe,
     explains=r"The skip adds the block's input to its output, so the input reaches the cost "
              r"along two roads: through the layer, $W_l^{T} \delta_l$, and straight along the "
