@@ -177,6 +177,7 @@ def test_a_failed_proof_is_reported_not_hidden(mutant, method):
     for fmt in FORMATS:
         text = render(d, fmt, proof)
         assert "All three routes give the same gradients" not in text
+        assert "Derived and proved" not in text and "not proved (see the proof)" in text
         assert re.search(r"Not every claim was proved: \d+ of \d+ claims failed", text)
         escape = escape_tex_breakable if fmt == "tex" else escape_md
         assert escape(str(proof.failures[0])) in text
@@ -307,3 +308,13 @@ def test_templates_come_from_the_checkout():
     for fmt in ("tex", "md", "html"):
         assert (template_dir() / fmt / f"derivation.{fmt}.j2").is_file()
     assert (template_dir() / "slides" / "slides.tex.j2").is_file()
+
+
+def test_the_byline_of_every_format_says_proved_only_when_it_was():
+    d = symbp.derive(symbp.Network([2, 3, 2]), recursion=without_sigma_prime)
+    failed = symbp.prove(d, method="local")
+    right = symbp.derive(symbp.Network([2, 3, 2]))
+    proved = symbp.prove(right, method="local")
+    for fmt in ("tex", "md", "html", "slides"):
+        assert "Derived and proved by symbp" not in render(d, fmt, failed), fmt
+        assert "Derived and proved by symbp" in render(right, fmt, proved), fmt
