@@ -98,7 +98,9 @@ def torch_gradients(net, x, y, weights, biases):
     functions = {
         "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
         "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
-        "softplus": torch.nn.functional.softplus, "identity": lambda z: z,
+        # not F.softplus: past its threshold (z > 20) it returns z itself, an approximation
+        # off by e^-z, which is the 1e-9 a gradient through it then differs by
+        "softplus": lambda z: torch.logaddexp(z, torch.zeros_like(z)), "identity": lambda z: z,
         "softmax": lambda z: torch.softmax(z, dim=-1),
     }
     costs = {
