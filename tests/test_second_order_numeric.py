@@ -44,7 +44,7 @@ def torch_output(torch, net, x, theta, shapes):
         elif name == "leaky_relu":
             a = torch.nn.functional.leaky_relu(z, 0.01)
         elif name == "softplus":
-            a = torch.nn.functional.softplus(z)
+            a = torch.logaddexp(z, torch.zeros_like(z))  # F.softplus returns z past z = 20
         elif name == "identity":
             a = z
         else:
