@@ -214,7 +214,8 @@ def _general_from_file(args) -> None:
     if given:
         raise BadInput(f"give the network either as a file ({args.network}) or with "
                        f"{given[0]}, not both")
-    net = _job(args).net
+    job = _job(args)
+    net, args.order = job.net, job.order  # the file's order = 2 unless --order says otherwise
     if not net.dense:
         raise BadInput(f"--general --order 2 proves dense layers only; {args.network} has layer "
                        "kinds" if args.order == 2 else f"--general with a network file takes "
