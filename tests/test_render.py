@@ -282,6 +282,14 @@ def test_escape_tex_escapes_every_special_character():
     assert escape_tex("plain text") == "plain text"
 
 
+def test_escape_tex_keeps_primes_and_hyphens_apart():
+    # pdflatex joins '' into a closing quote and -- into a dash; a claim named sigmoid''
+    # printed as sigmoid” in the second-order chapter
+    assert escape_tex("sigmoid'' in a") == "sigmoid'{}' in a"
+    assert escape_tex("σ′′ --general") == r"$\sigma$'{}' -{}-general"
+    assert escape_tex("it's “so” – 1") == "it's ``so'' -- 1"  # typographic ones stay
+
+
 @pytest.mark.needs_pdflatex
 def test_escaped_text_compiles_and_prints_itself():
     text = "cost_ce: 50% of #1 & {x} ~ y^2 \\ σ ≤ 1"

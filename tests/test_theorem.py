@@ -244,6 +244,37 @@ def test_prove_general_bad_input_exits_two(args, named, capsys):
     assert err.count("\n") == 1 and err.startswith("symbp: error:") and named in err
 
 
+def test_prove_general_takes_a_network_files_activations_and_cost(tmp_path, capsys):
+    path = tmp_path / "net.toml"
+    path.write_text('widths = [2, 3, 3, 1]\nactivation = ["tanh", "tanh", "sigmoid"]\n'
+                    'cost = "bce"\n')
+    assert main(["prove", str(path), "--general", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["holds"] is True
+    assert data["network"] == ("every depth and width: activation='tanh', output='sigmoid', "
+                               "cost='bce'")
+
+
+@pytest.mark.parametrize(("text", "args", "message"), [
+    ('widths = [2, 3, 3, 1]\nactivation = ["tanh", "relu", "sigmoid"]\n', [],
+     "one activation for every hidden layer; NET has tanh, relu"),
+    ("widths = [2, 3, 1]\n", ["--activation", "tanh"],
+     "either as a file (NET) or with --activation, not both"),
+    ('inputs = 2\n[[layers]]\nkind = "residual"\n[[layers]]\nkind = "dense"\nunits = 1\n', [],
+     "takes dense layers; NET has layer kinds: give them as --layers HIDDEN,OUTPUT"),
+    ('inputs = 2\n[[layers]]\nkind = "residual"\n[[layers]]\nkind = "dense"\nunits = 1\n',
+     ["--order", "2"], "--general --order 2 proves dense layers only; NET has layer kinds"),
+])
+def test_prove_general_refuses_a_network_file_it_cannot_take(tmp_path, capsys, text, args,
+                                                             message):
+    path = tmp_path / "net.toml"
+    path.write_text(text)
+    assert main(["prove", str(path), "--general", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symbp: error: ") and err.count("\n") == 1
+    assert message.replace("NET", str(path)) in err
+
+
 def test_prove_general_not_proved_exits_one(monkeypatch, capsys):
     monkeypatch.setitem(registry.COSTS, "mse", dataclasses.replace(
         registry.COSTS["mse"], gradient=lambda a, y: [-(aj - yj) for aj, yj in zip(a, y)]))

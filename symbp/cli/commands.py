@@ -207,12 +207,36 @@ def _general_activations(args, kinds: tuple[Layer, Layer]) -> tuple[str, str | N
     return args.activation or hidden or "generic", out
 
 
+def _general_from_file(args) -> None:
+    """NETWORK.toml with --general: the theorem for that network's hidden activation, output
+    activation and cost (``args`` filled in as if given as options); dense networks only."""
+    given = [f"--{k}" for k in ("activation", "cost", "layers") if getattr(args, k, None)]
+    if given:
+        raise BadInput(f"give the network either as a file ({args.network}) or with "
+                       f"{given[0]}, not both")
+    job = _job(args)
+    net, args.order = job.net, job.order  # the file's order = 2 unless --order says otherwise
+    if not net.dense:
+        raise BadInput(f"--general --order 2 proves dense layers only; {args.network} has layer "
+                       "kinds" if args.order == 2 else f"--general with a network file takes "
+                       f"dense layers; {args.network} has layer kinds: give them as --layers "
+                       "HIDDEN,OUTPUT")
+    hidden = dict.fromkeys(net.activations[:-1] or net.activations[:1])
+    if len(hidden) > 1:
+        raise BadInput(f"--general proves one activation for every hidden layer; "
+                       f"{args.network} has {', '.join(hidden)}")
+    args.activation, args.output, args.cost = next(iter(hidden)), net.activations[-1], net.cost
+
+
 def _cmd_prove_general(args) -> int:
-    """``prove --general``: the theorem for every depth and width; one activation, one cost."""
-    given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)] + (
-        [args.network] if args.network else [])
+    """``prove --general``: the theorem for every depth and width; one activation, one cost
+    (a network file's own, or the options')."""
+    given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)]
     if given:
         raise BadInput(f"--general proves every depth and width; drop {', '.join(given)}")
+    args.output = None
+    if args.network:
+        _general_from_file(args)
     if isinstance(args.activation, list):
         raise BadInput("--general takes one --activation (the hidden layers'); "
                        f"got {','.join(args.activation)}")
@@ -221,7 +245,7 @@ def _cmd_prove_general(args) -> int:
     try:
         if kinds is None:
             proof = prover(args.activation or "generic", args.cost or "mse",
-                           timeout=args.timeout)
+                           output=args.output, timeout=args.timeout)
         else:
             activation, output = _general_activations(args, kinds)
             proof = theorem(activation, args.cost or "mse", output=output,

@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")
     p.add_argument("--general", action="store_true",
                    help="prove for every depth and all widths at once, by induction over "
-                        "index-notation lemmas (--activation: the hidden layers', default "
-                        "generic; --cost, default mse)")
+                        "index-notation lemmas (a dense NETWORK.toml's activations and cost, "
+                        "or --activation: the hidden layers', default generic; --cost, default "
+                        "mse)")
 
     training.add_parser(commands, fmt)
     checking.add_parser(commands, fmt)

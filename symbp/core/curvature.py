@@ -203,9 +203,22 @@ TARGETS_TEXT = {"mse": "for every target y", "bce": "for targets 0 <= y_j <= 1",
                 "softmax_ce": "for targets y_j >= 0"}
 
 
+# The kinds whose curvature the programs carry. A residual block is not one of them: its
+# skip a_l = σ(z_l) + a_(l-1) (+ P_l a_(l-1)) adds a path to every curvature and cross term
+# below it, and P_l is a parameter θ leaves out; the dense programs would be proved by
+# lemmas that read the dense map, and wrong (tests/test_second_order_kinds.py).
+SECOND_ORDER_KINDS = ("dense",)
+
+
 def supported(net: Any) -> None:
-    """ValueError unless second order covers ``net``: elementwise activations, and softmax
-    only as the output layer of a cost that absorbs it (softmax_ce)."""
+    """ValueError unless second order covers ``net``: layers of ``SECOND_ORDER_KINDS``,
+    elementwise activations, and softmax only as the output layer of a cost that absorbs it
+    (softmax_ce)."""
+    other = next((r for r in net.resolved if r.kind.name not in SECOND_ORDER_KINDS), None)
+    if other is not None:
+        raise ValueError(f"order 2 takes {' and '.join(SECOND_ORDER_KINDS)} layers in this "
+                         f"version of symbp; layer {other.index} is {other.kind.name} (its "
+                         "curvature is not written yet); use order 1")
     cost = net.cost_entry
     for l, name in enumerate(net.activations, start=1):
         act = registry.ACTIVATIONS[name]

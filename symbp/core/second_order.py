@@ -51,8 +51,8 @@ class SecondDerivation(Derivation):
                  curvature: Any = curvature.backprop_curvature,
                  gauss_newton: Any = curvature.backprop_gauss_newton,
                  hvp: Any = curvature.pearlmutter_hvp):
+        supported(net)  # before any work
         super().__init__(net, recursion)
-        supported(net)
         self.functions = {"hessian": curvature, "gauss_newton": gauss_newton, "hvp": hvp}
         self._direct_first: dict[sp.Symbol, sp.Expr] = {}
         self._memo: dict[str, dict] = {"curving": {}, "plain": {}}  # shared subexpressions
@@ -308,10 +308,6 @@ class SecondDerivation(Derivation):
         return f"<SecondDerivation of {self.net!r}>"
 
 
-SECOND_ORDER_KINDS = ("dense", "residual")  # the kinds whose curvature the programs carry:
-# each block checked against SymPy's second derivatives of the composed cost (tests)
-
-
 def derive(net: Network, recursion: RecursionFunction = backprop_deltas, *,
            order: int = 1, **programs: Any) -> Derivation:
     """Build ``net`` in SymPy: a ``Derivation`` (``order=1``) or a ``SecondDerivation``
@@ -331,9 +327,4 @@ def derive(net: Network, recursion: RecursionFunction = backprop_deltas, *,
     if unknown:
         raise ValueError(f"unknown program {unknown[0]!r}; choose one of: curvature, "
                          "gauss_newton, hvp")
-    other = next((r for r in net.resolved if r.kind.name not in SECOND_ORDER_KINDS), None)
-    if other is not None:
-        raise ValueError(f"order 2 takes {' and '.join(SECOND_ORDER_KINDS)} layers in this "
-                         f"version of symbp; layer {other.index} is {other.kind.name} (its "
-                         "curvature is not written yet); use order 1")
-    return SecondDerivation(net, recursion, **programs)
+    return SecondDerivation(net, recursion, **programs)  # refuses what it does not cover

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import cache
-from itertools import groupby
+from itertools import groupby, pairwise
 from pathlib import Path
 
 import jinja2
@@ -50,6 +50,7 @@ _TEX_LETTERS = frozenset(
     "ĨĩĪīĬĭİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŴŵŶŷŸŹźŻżŽžǍǎǏǐǑǒǓǔǦǧǨǩǰǴǵȘșȚț"
     "ȲȳßæÆøØœŒıŁłĲĳ¡¿"
 )
+_LIGATURES = ("''", "--")  # pairs of separate characters that pdflatex would join into ” or –
 _LINE_BREAKS = "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _MARKDOWN_SPECIAL = set("\\`*_[]<>|#$")
 
@@ -88,7 +89,11 @@ def escape_tex(text: object) -> str:
     out = []
     for settable, run in groupby(plain_line(text), key=_settable):
         if settable:
-            out += [_TEX_ESCAPES.get(c, c) for c in run]
+            pieces = [_TEX_ESCAPES.get(c, c) for c in run]
+            for i, (piece, after) in enumerate(pairwise(pieces)):
+                if piece[-1:] + after[:1] in _LIGATURES:  # σ'' stays two primes, not ”
+                    pieces[i] = piece + "{}"
+            out += pieces
         else:
             out.append(r"\texttt{[" + " ".join(f"U+{ord(c):04X}" for c in run) + "]}")
     return "".join(out)
