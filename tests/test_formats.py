@@ -231,3 +231,24 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     else:
         assert written == ["derivation.html", "derivation.ipynb", "matrix.html"]
     assert shutil.which("pdflatex")
+
+
+@pytest.mark.slow
+def test_a_network_without_numeric_code_gets_a_notebook_that_says_why_and_runs(tmp_path,
+                                                                               capsys):
+    # attention: derived and proved, but its softmax is not printed as code yet; the notebook
+    # still builds, shows and proves it, says so at the top, and runs top to bottom
+    out = tmp_path / "out"
+    assert main(["derive", str(EXAMPLES / "attention.toml"), "--format", "md,ipynb,py",
+                 "--method", "local", "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: no gradients.py: layer 1 (attention) has no numeric code yet: its "
+                     "map for ∂C/∂W is not a sum of products of tensor entries"]
+    notebook = (out / "derivation.ipynb").read_text()
+    cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
+    assert "and stops there: this network has no numeric code yet" in cells[0]
+    assert "The expansion and the direct route were not compared with it" in notebook
+    assert cells[-1].startswith("## Numbers\n\nThis network cannot be run with numbers yet: "
+                                "layer 1 (attention) has no numeric code yet")
+    assert "Sum(" not in cells[-1]  # the reason, not the formula written out
+    assert "proved (local)" in _run(notebook)

@@ -42,7 +42,7 @@ def notebook(doc: Document | KindsDocument, net: Network,
         ("md", f"# {doc.title}\n\n"
                "Backpropagation derived, proved and run with symbp. Run the cells from the top: "
                "the notebook builds the network, shows every step of the derivation as math, "
-               "proves it, runs a worked example with numbers and trains the network."),
+               f"proves it{_then(numeric)}"),
         ("code", "import numpy as np\nimport sympy\n\nimport symbp\n\nsympy.init_printing()\n"
                  f"net = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
         ("md", _network(doc)),
@@ -53,8 +53,9 @@ def notebook(doc: Document | KindsDocument, net: Network,
                            "recursion, in the errors of the layer above")]
     cells += [
         ("md", "## The proof\n\nsymbp computes every gradient three ways (the chain rule along "
-               "the paths, backpropagation, and SymPy's own derivative) and proves exactly that "
-               f"they agree. In the document: **{doc.proof.status}**. Run it here:"),
+               "the paths, backpropagation, and SymPy's own derivative) and proves exactly what "
+               f"it claims of them. In the document: **{doc.proof.status}**. "
+               f"{doc.proof.result} Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
         ("md", _general(doc)),
         ("code", f"general = symbp.theorem({doc.general.activation.split(', ')[0]!r}, "
@@ -67,6 +68,14 @@ def notebook(doc: Document | KindsDocument, net: Network,
     else:
         cells += _numbers(net, example) + _training(net)
     return _written(cells)
+
+
+def _then(numeric: str) -> str:
+    """The end of the opening sentence: what the notebook does after the proof."""
+    if numeric:
+        return (", and stops there: this network has no numeric code yet, so it cannot run "
+                "with numbers or train (the last cell says why).")
+    return ", runs a worked example with numbers and trains the network."
 
 
 def _written(cells: list[tuple[str, str]]) -> str:
@@ -87,8 +96,8 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
     cells: list[tuple[str, str]] = [
         ("md", f"# {doc.title}\n\nBackpropagation through {doc.kinds} layers, derived and "
                "proved with symbp. Run the cells from the top: the notebook builds the network, "
-               "shows each layer's forward map and its step backwards as math, proves them, runs "
-               "a worked example with numbers and trains the network."),
+               f"shows each layer's forward map and its step backwards as math, proves them"
+               f"{_then(numeric)}"),
         ("code", "import numpy as np\nimport sympy\n\nimport symbp\nfrom symbp import Layer\n\n"
                  f"sympy.init_printing()\nnet = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
     ]
@@ -104,7 +113,8 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
     cells += [
         ("md", "## The whole backward pass\n\n" + _display(doc.recursion)),
         ("md", "## The proof\n\nsymbp computes every gradient three ways and proves exactly "
-               f"that they agree. In the document: **{doc.proof.status}**. Run it here:"),
+               f"what it claims of them. In the document: **{doc.proof.status}**. "
+               f"{doc.proof.result} Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
         ("md", f"## Left out\n\n{doc.omitted}"),
     ]
