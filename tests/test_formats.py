@@ -252,3 +252,14 @@ def test_a_network_without_numeric_code_gets_a_notebook_that_says_why_and_runs(t
                                 "layer 1 (attention) has no numeric code yet")
     assert "Sum(" not in cells[-1]  # the reason, not the formula written out
     assert "proved (local)" in _run(notebook)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("name", ["recurrent", "attention"])
+def test_a_kinds_page_fits_a_phone(name, tmp_path):
+    # recurrent: its lemma δ_1 = (∂a_1/∂z_1)ᵀ ∂C/∂a_1 + (∂z_(1,t+1)/∂z_(1,t))ᵀ δ_(1,t+1) sat
+    # inline, where math never breaks, 23 px past a 375 px screen; long lemmas are displayed
+    from tests.test_kinds_documents import written
+
+    _assert_clean(browser.inspect(written(name)[1]["html"], 375, tmp_path), 375)

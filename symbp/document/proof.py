@@ -7,6 +7,7 @@ other markup, valid in both LaTeX and Markdown as they are.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..core.naming import vector_latex as vec
@@ -17,6 +18,8 @@ from .steps import slash
 from .text import iverson
 
 MAX_FAILURES = 5  # failures listed in the document; the proof report has them all
+INLINE_GLYPHS = 32  # a lemma longer than this is displayed: inline math never breaks, and a
+#                     375 px phone holds about 40 symbols of it in a line
 SEVERITY = ("failed", "timed out", "not compared", "screened", "proved")  # worst first
 
 CLAIM_TEXT = {  # mixed: what each kind of route claim says, for every layer
@@ -146,7 +149,8 @@ def proof_part(proof: Proof, timings: bool, dense: bool = True) -> ProofPart:
             for r in proof.rows]
     lemmas = [LemmaItem(lem.name, title(lem.name), iverson(lem.latex),
                         "proved" if lem.holds else "failed",
-                        f" in {seconds(lem.seconds)}" if timings else "", "\\\\" in lem.latex)
+                        f" in {seconds(lem.seconds)}" if timings else "",
+                        "\\\\" in lem.latex or _glyphs(lem.latex) > INLINE_GLYPHS)
               for lem in proof.lemmas]
     exact = proof.method in ("expand", "construction", "local")
     return ProofPart(
@@ -203,6 +207,13 @@ def result_sentence(proof: Proof) -> str:
         return (f"The proof ran out of time: {done} of {len(proof.claims)} claims were proved "
                 "before that, and the rest are marked timed out.")
     return "No claim was proved."
+
+
+def _glyphs(latex: str) -> int:
+    """About how many symbols ``latex`` shows in a line (a command one, a fraction's parts
+    side by side): an upper bound of its width, enough to tell a long formula."""
+    shown = re.sub(r"\\(frac|left|right|[bB]igg?[lr]|operatorname|text|mathrm)\b", "", latex)
+    return len(re.sub(r"\\,|[{}^_ ]", "", re.sub(r"\\[A-Za-z]+", "x", shown)))
 
 
 def _worst(claims: list[Claim]) -> str:
