@@ -154,23 +154,24 @@ def _kinds_numbers(net: Network, example: LayerExample | dict | None) -> list[tu
                  "          for layer in net.resolved]\neta = 0.1")
         intro = "One training example with small random numbers (a fixed seed)."
     first = next(iter(net.resolved[0].parameters))
-    entry = (0,) * len(net.resolved[0].parameters[first])
     return [
         ("md", "## A worked example\n\n" + intro + " The generated gradient code "
                "(`symbp.lambdify`) runs the proved recursion and gives each layer's gradients by "
                "the names its kind gives its parameters; a central difference of the cost, which "
-               "does not use the chain rule, checks one entry; then one step of gradient descent "
+               "does not use the chain rule, checks its largest entry (a zero one, as a ReLU "
+               "unit that is off gives, would check nothing); then one step of gradient descent "
                "moves every parameter."),
         ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, params)\n"
                  f"g[0][{first!r}]"),
-        ("code", f"h, name, entry = 1e-6, {first!r}, {entry!r}\n"
+        ("code", f"h, name = 1e-6, {first!r}\n"
+                 "entry = np.unravel_index(np.argmax(np.abs(g[0][name])), g[0][name].shape)\n"
                  "up = [dict(layer) for layer in params]; up[0][name] = up[0][name].copy()\n"
                  "up[0][name][entry] += h\n"
                  "down = [dict(layer) for layer in params]; down[0][name] = down[0][name].copy()\n"
                  "down[0][name][entry] -= h\n"
                  "quotient = (f.cost(x, y, up) - f.cost(x, y, down)) / (2 * h)\n"
-                 "print(f\"central difference {quotient:.9f}, backpropagation "
-                 "{g[0][name][entry]:.9f}\")\n"
+                 "print(f\"{name}_1{[int(i) + 1 for i in entry]}: central difference "
+                 "{quotient:.9f}, backpropagation {g[0][name][entry]:.9f}\")\n"
                  "assert abs(quotient - g[0][name][entry]) < 1e-6 * max(1, abs(quotient))"),
         ("code", "new_params = [{name: value - eta * grads[name]\n"
                  "               for name, value in layer.items()}\n"
@@ -280,16 +281,19 @@ def _numbers(net: Network, example: Example | dict | None) -> list[tuple[str, st
     return [
         ("md", "## A worked example\n\n" + intro + " The generated gradient code "
                "(`symbp.lambdify`) runs the proved recursion; a central difference of the cost, "
-               "which does not use the chain rule, checks one weight; then one step of gradient "
-               "descent moves every weight and every bias."),
+               "which does not use the chain rule, checks the weight of $W_1$ with the largest "
+               "gradient (a zero one, as a ReLU unit that is off gives, would check nothing); "
+               "then one step of gradient descent moves every weight and every bias."),
         ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, weights, biases)\n"
                  "g[\"W\"][0], g[\"b\"][0]"),
-        ("code", "h = 1e-6\nup = [W.copy() for W in weights]; up[0][0, 0] += h\n"
-                 "down = [W.copy() for W in weights]; down[0][0, 0] -= h\n"
+        ("code", "h = 1e-6\nj, k = np.unravel_index(np.argmax(np.abs(g[\"W\"][0])), "
+                 "g[\"W\"][0].shape)\n"
+                 "up = [W.copy() for W in weights]; up[0][j, k] += h\n"
+                 "down = [W.copy() for W in weights]; down[0][j, k] -= h\n"
                  "quotient = (f.cost(x, y, up, biases) - f.cost(x, y, down, biases)) / (2 * h)\n"
-                 "print(f\"central difference {quotient:.9f}, backpropagation "
-                 "{g['W'][0][0, 0]:.9f}\")\n"
-                 "assert abs(quotient - g[\"W\"][0][0, 0]) < 1e-6 * max(1, abs(quotient))"),
+                 "print(f\"w^(1)_{j + 1},{k + 1}: central difference {quotient:.9f}, "
+                 "backpropagation {g['W'][0][j, k]:.9f}\")\n"
+                 "assert abs(quotient - g[\"W\"][0][j, k]) < 1e-6 * max(1, abs(quotient))"),
         ("code", "new_weights = [W - eta * gW for W, gW in zip(weights, g[\"W\"])]\n"
                  "new_biases = [b - eta * gb for b, gb in zip(biases, g[\"b\"])]  "
                  "# the biases move too\n"
