@@ -219,6 +219,7 @@ def test_the_recursion_claim_names_every_parameter_of_a_network_of_kinds():
     doc = document(d, symbp.prove(d, "local"))
     assert doc.proof.claims[0].text == (r"$\text{recursion} = \partial C/\partial \theta_l$ for "
                                         r"every parameter $\theta_l$ of every layer $l$")
+    assert "the gradient for every parameter." in doc.proof.result  # a kernel is no weight matrix
 
 
 @pytest.mark.parametrize(("name", "words"), [

@@ -155,7 +155,7 @@ def proof_part(proof: Proof, timings: bool, dense: bool = True) -> ProofPart:
     exact = proof.method in ("expand", "construction", "local")
     return ProofPart(
         method=proof.method, status=proof.status, holds=proof.holds,
-        result=result_sentence(proof), claims=claim_items(proof, dense),
+        result=result_sentence(proof, dense), claims=claim_items(proof, dense),
         method_text=METHOD_TEXT.get(proof.method, "") + (" " + GENERIC_TEXT if exact else ""),
         columns="clccc" + "r" * timings, head=["Layer", "Gradient", *CHECKS] + ["Time"] * timings,
         rows=rows, lemmas=lemmas, failures=[str(f) for f in proof.failures[:MAX_FAILURES]],
@@ -183,18 +183,18 @@ def claim_items(proof: Proof, dense: bool = True) -> list[ClaimItem]:
     return items
 
 
-def result_sentence(proof: Proof) -> str:
+def result_sentence(proof: Proof, dense: bool = True) -> str:
     """Plain text: what was established, and what was not claimed."""
+    every = "every weight matrix and every bias vector" if dense else "every parameter"
     made = [k for k in ROUTE_KINDS if any(c.kind == k for c in proof.claims)]
     missing = [k for k in ROUTE_KINDS if k not in made and k != "recursion"]
     status = proof.status
     if status == "proved" and not missing:
         return ("All three routes give the same gradients: the recursion is the gradient, and "
-                "the expansion and the direct route equal it, for every weight matrix and "
-                "every bias vector.")
+                f"the expansion and the direct route equal it, for {every}.")
     if status == "proved":
         routes, many = " and the ".join(missing), len(missing) > 1
-        return (f"The recursion is the gradient for every weight matrix and every bias vector. "
+        return (f"The recursion is the gradient for {every}. "
                 f"The {routes} route {'were' if many else 'was'} not compared with it, and "
                 f"nothing is claimed about {'them' if many else 'it'}.")
     if status == "screened":
