@@ -193,10 +193,14 @@ def _run(notebook_text):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["default", "softmax"])
+@pytest.mark.parametrize("name", ["default", "softmax", "relu"])
 def test_the_notebook_runs_top_to_bottom(name):
     printed = _run(FORMATS["ipynb"].make(built(name))["derivation.ipynb"].decode())
     assert "proved" in printed and "central difference" in printed and "after 300" in printed
+    # the entry checked is the largest: with ReLU, w^(1)_11's gradient was 0 (a unit that is
+    # off), a check that could not fail
+    checked = re.search(r"central difference (\S+), backpropagation (\S+)", printed)
+    assert float(checked[1]) != 0 and checked[1] == checked[2]
 
 
 @pytest.mark.slow
@@ -231,3 +235,35 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     else:
         assert written == ["derivation.html", "derivation.ipynb", "matrix.html"]
     assert shutil.which("pdflatex")
+
+
+@pytest.mark.slow
+def test_a_network_without_numeric_code_gets_a_notebook_that_says_why_and_runs(tmp_path,
+                                                                               capsys):
+    # attention: derived and proved, but its softmax is not printed as code yet; the notebook
+    # still builds, shows and proves it, says so at the top, and runs top to bottom
+    out = tmp_path / "out"
+    assert main(["derive", str(EXAMPLES / "attention.toml"), "--format", "md,ipynb,py",
+                 "--method", "local", "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: no gradients.py: layer 1 (attention) has no numeric code yet: its "
+                     "map for ∂C/∂W is not a sum of products of tensor entries"]
+    notebook = (out / "derivation.ipynb").read_text()
+    cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
+    assert "and stops there: this network has no numeric code yet" in cells[0]
+    assert "The expansion and the direct route were not compared with it" in notebook
+    assert cells[-1].startswith("## Numbers\n\nThis network cannot be run with numbers yet: "
+                                "layer 1 (attention) has no numeric code yet")
+    assert "Sum(" not in cells[-1]  # the reason, not the formula written out
+    assert "proved (local)" in _run(notebook)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("name", ["recurrent", "attention"])
+def test_a_kinds_page_fits_a_phone(name, tmp_path):
+    # recurrent: its lemma δ_1 = (∂a_1/∂z_1)ᵀ ∂C/∂a_1 + (∂z_(1,t+1)/∂z_(1,t))ᵀ δ_(1,t+1) sat
+    # inline, where math never breaks, 23 px past a 375 px screen; long lemmas are displayed
+    from tests.test_kinds_documents import written
+
+    _assert_clean(browser.inspect(written(name)[1]["html"], 375, tmp_path), 375)

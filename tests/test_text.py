@@ -15,6 +15,7 @@ import pytest
 import symbp
 from symbp.cli import config
 from symbp.document.build import build
+from symbp.document.kinds import document
 from symbp.document.matrix import matrix_chapter
 from symbp.document.paths import paths_of_influence
 from symbp.render.documents import render_document, render_matrix
@@ -104,6 +105,13 @@ def test_the_one_layer_swell_sentence_matches_its_table_row(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_figure_named_at_the_start_of_a_sentence_is_capitalised(name):
+    *_, texts = written(name)
+    assert "rediscovered. The figure below plots" in " ".join(texts["md"].split())
+    assert "rediscovered. Figure" in " ".join(texts["tex"].split())
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_weight_indices_are_written_one_way(name):
     net, _, _, _, texts = written(name)
     wide = max(net.widths) > 9
@@ -172,4 +180,71 @@ def test_both_documents_compile_without_a_line_into_the_margin(name):
 
     *_, texts = written(name)
     for compiled in compile_all([texts["tex"], texts["matrix.tex"]]):
+        assert compiled.overfull == []
+
+
+# the proof section's own list of claims: how each was settled, said in sentences with math,
+# whatever method settled it and whatever kinds the network has (the prover's log line,
+# "dC/da_L, then J_σ(z_m) W_m ...", never reaches a document)
+PROVER_LOG = ["dC/da", "J_σ", "J\\_", "dz_l", "dz\\_l", "W_l, b_l", "W\\_l", "grad's",
+              "da_m", "da\\_m", "θ_l", "VJPs", "function lemmas"]
+
+
+@pytest.mark.parametrize(("net", "method"), [
+    (symbp.Network([2, 3, 2]), "construction"),
+    (symbp.Network([2, 3, 2]), "expand"),
+    (symbp.Network(layers=[symbp.Layer("residual", activation="tanh"),
+                           symbp.Layer("residual", units=3, projection=True),
+                           symbp.Layer("dense", units=2)], inputs=2), "construction"),
+])
+def test_how_each_route_claim_was_settled_reads_as_sentences(net, method):
+    d = symbp.derive(net)
+    doc = document(d, symbp.prove(d, method))
+    for fmt in ("tex", "md"):
+        text = render_document(doc, fmt, images=markdown_images(d) if net.dense else {})
+        claims = text[text.index("Result:"):text.index("Method.")]
+        for raw in PROVER_LOG:
+            assert raw not in claims, (fmt, raw)
+    items = {item.text: "".join(part for _, part in item.how) for item in doc.proof.claims}
+    if method == "construction":
+        expansion = items[r"$\text{expansion} = \text{recursion}$ for every layer"]
+        assert expansion.startswith(r"by construction: each factor of the chain rule, "
+                                    r"\partial C/\partial a_L, then ")
+        assert "associativity of the matrix product" in expansion
+    assert "the lemmas of the activations and the cost" in items
+
+
+def test_the_recursion_claim_names_every_parameter_of_a_network_of_kinds():
+    d = symbp.derive(config.load(EXAMPLES / "conv1d.toml").net)  # a kernel K, not W
+    doc = document(d, symbp.prove(d, "local"))
+    assert doc.proof.claims[0].text == (r"$\text{recursion} = \partial C/\partial \theta_l$ for "
+                                        r"every parameter $\theta_l$ of every layer $l$")
+    assert "the gradient for every parameter." in doc.proof.result  # a kernel is no weight matrix
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("g_2", r"the gradient $g_{2}$ at the layer's output $a_{2}$"),
+    ("dC/dP_2", r"the gradient of $P_{2}$"),  # a residual block's projection
+    ("dC/dU_1", r"the gradient of $U_{1}$"),  # a recurrent layer's input weights
+    ("dC/dW_3", r"the gradient of $W_{3}$"),
+])
+def test_every_lemma_of_a_kind_has_a_title_in_words(name, words):
+    from symbp.document.checks import title
+
+    assert title(name) == words
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+def test_the_table_of_layers_wraps_its_long_descriptions_inside_the_margin():
+    # "a 1-D convolution, 2 channels, kernel 3, valid padding, average pooling over 2, relu"
+    # ran 190 pt into the margin, its parameters off the page
+    from symbp.render.latex import compile_all
+
+    texts = []
+    for name in ("conv1d", "residual", "recurrent"):
+        d = symbp.derive(config.load(EXAMPLES / f"{name}.toml").net)
+        texts.append(render_document(document(d, symbp.prove(d, "local")), "tex"))
+    assert r">{\raggedright\arraybackslash}p{0.3\linewidth}" in texts[0]
+    for compiled in compile_all(texts):
         assert compiled.overfull == []

@@ -53,6 +53,8 @@ _PATTERNS = [  # names with a part that varies: (pattern, title)
     (re.compile(r"delta_(\d+)"), r"the error $\\delta_{\1}$"),
     (re.compile(r"dC/dW_(\d+)"), r"the gradient of $W_{\1}$"),
     (re.compile(r"dC/db_(\d+)"), r"the gradient of $b_{\1}$"),
+    (re.compile(r"dC/d([A-Za-z]+)_(\d+)"), r"the gradient of $\1_{\2}$"),  # P_2, U_1: a kind's
+    (re.compile(r"g_(\d+)"), r"the gradient $g_{\1}$ at the layer's output $a_{\1}$"),
 ]
 _WIDTHS = re.compile(r"width(?:s)?(?: n_\S+(?:, n_\S+)*)? (?:in )?(\d+)\.\.(\d+)")
 

@@ -130,7 +130,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=f"a_{{{d.L}}}",
         recursion=_recursion(d, proved),
-        proof=_proof(d, proof_part(proof, timings)),
+        proof=_proof(d, proof_part(proof, timings, dense=False)),
         updates=_updates(d),
         paths=[row for row, _ in paths], path_gradients=_rows([rhs for _, rhs in paths]),
         general=kinds_general(d),

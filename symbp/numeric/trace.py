@@ -285,7 +285,16 @@ class CodeOps:
         r = self.symbols.net.resolved[form.layer - 1]
         m = dict(r.maps.all())[form.which]
         names = {p.name: array_name(p.name, form.layer) for p in m.params}
-        return m, maps.terms(m, r.sizes, batched_out=form.batched), names
+        try:
+            return m, maps.terms(m, r.sizes, batched_out=form.batched), names
+        except ValueError as error:  # the reason, without the map's formula written out
+            why = str(error).split(" as code: ", 1)[-1]
+            which = _MAP_WORDS.get(form.which, f"for ∂C/∂{form.which}"
+                                   if form.which in r.maps.param_vjps else form.which)
+            why = ("is not a sum of products of tensor entries" if why.startswith(
+                "a layer's map must be a sum of products") else f"cannot be printed: {why}")
+            raise ValueError(f"layer {form.layer} ({r.layer.kind}) has no numeric code yet: its "
+                             f"map {which} {why}") from None
 
     def _map_code(self, form: MapForm, printer) -> str:
         m, terms, names = self.map_terms(form)
@@ -294,6 +303,9 @@ class CodeOps:
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
         return printed.code
+
+
+_MAP_WORDS = {"pre": "z (its forward map)", "input_vjp": "back to its input"}
 
 
 def _steps(r) -> int:

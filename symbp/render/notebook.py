@@ -42,7 +42,7 @@ def notebook(doc: Document | KindsDocument, net: Network,
         ("md", f"# {doc.title}\n\n"
                "Backpropagation derived, proved and run with symbp. Run the cells from the top: "
                "the notebook builds the network, shows every step of the derivation as math, "
-               "proves it, runs a worked example with numbers and trains the network."),
+               f"proves it{_then(numeric)}"),
         ("code", "import numpy as np\nimport sympy\n\nimport symbp\n\nsympy.init_printing()\n"
                  f"net = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
         ("md", _network(doc)),
@@ -53,8 +53,9 @@ def notebook(doc: Document | KindsDocument, net: Network,
                            "recursion, in the errors of the layer above")]
     cells += [
         ("md", "## The proof\n\nsymbp computes every gradient three ways (the chain rule along "
-               "the paths, backpropagation, and SymPy's own derivative) and proves exactly that "
-               f"they agree. In the document: **{doc.proof.status}**. Run it here:"),
+               "the paths, backpropagation, and SymPy's own derivative) and proves exactly what "
+               f"it claims of them. In the document: **{doc.proof.status}**. "
+               f"{doc.proof.result} Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
         ("md", _general(doc)),
         ("code", f"general = symbp.theorem({doc.general.activation.split(', ')[0]!r}, "
@@ -67,6 +68,14 @@ def notebook(doc: Document | KindsDocument, net: Network,
     else:
         cells += _numbers(net, example) + _training(net)
     return _written(cells)
+
+
+def _then(numeric: str) -> str:
+    """The end of the opening sentence: what the notebook does after the proof."""
+    if numeric:
+        return (", and stops there: this network has no numeric code yet, so it cannot run "
+                "with numbers or train (the last cell says why).")
+    return ", runs a worked example with numbers and trains the network."
 
 
 def _written(cells: list[tuple[str, str]]) -> str:
@@ -87,8 +96,8 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
     cells: list[tuple[str, str]] = [
         ("md", f"# {doc.title}\n\nBackpropagation through {doc.kinds} layers, derived and "
                "proved with symbp. Run the cells from the top: the notebook builds the network, "
-               "shows each layer's forward map and its step backwards as math, proves them, runs "
-               "a worked example with numbers and trains the network."),
+               f"shows each layer's forward map and its step backwards as math, proves them"
+               f"{_then(numeric)}"),
         ("code", "import numpy as np\nimport sympy\n\nimport symbp\nfrom symbp import Layer\n\n"
                  f"sympy.init_printing()\nnet = symbp.{net!r}\nd = symbp.derive(net)\nnet"),
     ]
@@ -104,7 +113,8 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
     cells += [
         ("md", "## The whole backward pass\n\n" + _display(doc.recursion)),
         ("md", "## The proof\n\nsymbp computes every gradient three ways and proves exactly "
-               f"that they agree. In the document: **{doc.proof.status}**. Run it here:"),
+               f"what it claims of them. In the document: **{doc.proof.status}**. "
+               f"{doc.proof.result} Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
         ("md", f"## Left out\n\n{doc.omitted}"),
     ]
@@ -144,23 +154,24 @@ def _kinds_numbers(net: Network, example: LayerExample | dict | None) -> list[tu
                  "          for layer in net.resolved]\neta = 0.1")
         intro = "One training example with small random numbers (a fixed seed)."
     first = next(iter(net.resolved[0].parameters))
-    entry = (0,) * len(net.resolved[0].parameters[first])
     return [
         ("md", "## A worked example\n\n" + intro + " The generated gradient code "
                "(`symbp.lambdify`) runs the proved recursion and gives each layer's gradients by "
                "the names its kind gives its parameters; a central difference of the cost, which "
-               "does not use the chain rule, checks one entry; then one step of gradient descent "
+               "does not use the chain rule, checks its largest entry (a zero one, as a ReLU "
+               "unit that is off gives, would check nothing); then one step of gradient descent "
                "moves every parameter."),
         ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, params)\n"
                  f"g[0][{first!r}]"),
-        ("code", f"h, name, entry = 1e-6, {first!r}, {entry!r}\n"
+        ("code", f"h, name = 1e-6, {first!r}\n"
+                 "entry = np.unravel_index(np.argmax(np.abs(g[0][name])), g[0][name].shape)\n"
                  "up = [dict(layer) for layer in params]; up[0][name] = up[0][name].copy()\n"
                  "up[0][name][entry] += h\n"
                  "down = [dict(layer) for layer in params]; down[0][name] = down[0][name].copy()\n"
                  "down[0][name][entry] -= h\n"
                  "quotient = (f.cost(x, y, up) - f.cost(x, y, down)) / (2 * h)\n"
-                 "print(f\"central difference {quotient:.9f}, backpropagation "
-                 "{g[0][name][entry]:.9f}\")\n"
+                 "print(f\"{name}_1{[int(i) + 1 for i in entry]}: central difference "
+                 "{quotient:.9f}, backpropagation {g[0][name][entry]:.9f}\")\n"
                  "assert abs(quotient - g[0][name][entry]) < 1e-6 * max(1, abs(quotient))"),
         ("code", "new_params = [{name: value - eta * grads[name]\n"
                  "               for name, value in layer.items()}\n"
@@ -270,16 +281,19 @@ def _numbers(net: Network, example: Example | dict | None) -> list[tuple[str, st
     return [
         ("md", "## A worked example\n\n" + intro + " The generated gradient code "
                "(`symbp.lambdify`) runs the proved recursion; a central difference of the cost, "
-               "which does not use the chain rule, checks one weight; then one step of gradient "
-               "descent moves every weight and every bias."),
+               "which does not use the chain rule, checks the weight of $W_1$ with the largest "
+               "gradient (a zero one, as a ReLU unit that is off gives, would check nothing); "
+               "then one step of gradient descent moves every weight and every bias."),
         ("code", setup + "\n\nf = symbp.lambdify(d)\ng = f(x, y, weights, biases)\n"
                  "g[\"W\"][0], g[\"b\"][0]"),
-        ("code", "h = 1e-6\nup = [W.copy() for W in weights]; up[0][0, 0] += h\n"
-                 "down = [W.copy() for W in weights]; down[0][0, 0] -= h\n"
+        ("code", "h = 1e-6\nj, k = np.unravel_index(np.argmax(np.abs(g[\"W\"][0])), "
+                 "g[\"W\"][0].shape)\n"
+                 "up = [W.copy() for W in weights]; up[0][j, k] += h\n"
+                 "down = [W.copy() for W in weights]; down[0][j, k] -= h\n"
                  "quotient = (f.cost(x, y, up, biases) - f.cost(x, y, down, biases)) / (2 * h)\n"
-                 "print(f\"central difference {quotient:.9f}, backpropagation "
-                 "{g['W'][0][0, 0]:.9f}\")\n"
-                 "assert abs(quotient - g[\"W\"][0][0, 0]) < 1e-6 * max(1, abs(quotient))"),
+                 "print(f\"w^(1)_{j + 1},{k + 1}: central difference {quotient:.9f}, "
+                 "backpropagation {g['W'][0][j, k]:.9f}\")\n"
+                 "assert abs(quotient - g[\"W\"][0][j, k]) < 1e-6 * max(1, abs(quotient))"),
         ("code", "new_weights = [W - eta * gW for W, gW in zip(weights, g[\"W\"])]\n"
                  "new_biases = [b - eta * gb for b, gb in zip(biases, g[\"b\"])]  "
                  "# the biases move too\n"
