@@ -16,6 +16,7 @@ import re
 
 import sympy as sp
 
+from . import scans_numba
 from .array_printers import MapForm, NumericForm
 from .maps_numba import numba_lines
 from .numba_loops import WIDE, Arrays, flat_loop, product, wide_loop
@@ -214,15 +215,10 @@ class Kernel:
             _, terms, _ = self.ops.map_terms(s.value)
             lines = self.map_lines(s.value, s.target)
             self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]
-        elif s.kind == "delta" and s.target in self.ops.deltas_scanned:  # δ_l reads itself one
-            # step on: from zeros, each sweep of the whole map fixes one more step
-            steps = self.ops.deltas_scanned[s.target]
-            self.lines += self.arrays.new(s.target, ("batch", s.width), zero=True)
-            outer, self.lines = self.lines, []
-            name = self.materialize(sp.transpose(s.value))
-            sweep = [*self.lines, f"{s.target}[:] = {name}"]
-            self.lines = [*outer, f"for _sweep in range({steps}):",
-                          *(f"    {line}" for line in sweep)]
+        elif s.kind == "delta" and s.target in self.ops.scanned:  # δ_l reads itself one
+            # step on (BPTT): step by step
+            self.lines += scans_numba.delta_lines(self, s.target, self.ops.scanned[s.target],
+                                                  s.value)
         elif s.kind == "delta":
             name = self.materialize(sp.transpose(s.value), out=s.target)
             if name != s.target:

@@ -1,0 +1,146 @@
+"""A scan (``scans``) printed as numba loops: one loop over the steps, a column per step.
+
+The program's array (z_l, s_l, δ_l: (batch, entries × steps), the step last) is written one
+column at a time, and each column is also kept contiguous in a (steps, batch, entries) array
+(``s1_c``, ``delta1_c``), so the part of the next step that reads it is a matrix product
+of contiguous arrays: loops with literal bounds for small work, BLAS above, as every
+product of the kernel (``numba_loops.product``). What does not read the scanned array is
+computed once for every step before the loop (U x + b, σ'(z), the output's share of δ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+
+from . import maps, scans
+from .array_printers import MapForm
+from .maps_numba import numba_lines
+from .numba_loops import Arrays
+
+LOOP = "t"  # the 0-based step (a name the generated code reserves)
+
+
+def parts_lines(sc: scans.Scan, names: Mapping[str, str], own: str, prefix: str,
+                arrays: Arrays) -> tuple[list[str], list[str], list[str]]:
+    """The parts of ``sc`` at step t, each into a (batch, entries) column ``prefix``_p1, ...:
+    the lines that make those arrays (before the loop), the lines that fill them (in the
+    loop: 0 at the steps where the whole map's term is zero) and each column's element."""
+    made, body, elements = [], [], []
+    for k, part in enumerate(sc.parts, start=1):
+        column = f"{prefix}_p{k}"
+        made += arrays.new(column, ("batch", sc.entries))
+        named, reads = dict(names), []
+        for n, c in enumerate(part.columns, start=1):
+            local = f"{prefix}_r{k}{n}"
+            read = f"{own}[{c.at(LOOP)}]" if c.own else \
+                f"np.ascontiguousarray({_sliced(names[c.tensor.name], c, part.terms)})"
+            reads.append(f"{local} = {read}")
+            named[c.name] = local
+        fill = [*reads, *numba_lines(part.terms, named, column)]
+        guard = part.guard(sc.steps, LOOP)
+        body += [f"if {guard}:", *_indented(fill), "else:", f"    {column}[:] = 0.0"] \
+            if guard else fill
+        elements.append(f"{column}[i, j]")
+    return made, body, elements
+
+
+def _sliced(array: str, c: scans.Column, t: maps.Terms) -> str:
+    batched = c.tensor.name in t.batched
+    if batched:
+        array = f"{array}.reshape((batch, {', '.join(map(str, t.shapes[c.tensor.name]))}))"
+    return f"{array}[{', '.join([':'] * (c.axis + batched) + [c.at(LOOP)])}]"
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
+
+
+def step_loop(sc: scans.Scan, target: str, body: list[str], element: str,
+              after: tuple[str, ...] = (), value: str = "v") -> list[str]:
+    """The loop over the steps: ``body``, then for every entry of column t ``v = element``
+    and the lines ``after``; ``value`` is written into ``target`` (flat) and into
+    ``target``_c[t] (the contiguous column)."""
+    entry = f"{target}[i, j * {sc.steps} + {LOOP}]"
+    return [f"for {LOOP} in {sc.order()}:", *_indented(body),
+            "    for i in range(batch):", f"        for j in range({sc.entries}):",
+            f"            v = {element}", *(f"            {line}" for line in after),
+            f"            {entry} = {value}", f"            {target}_c[{LOOP}, i, j] = {value}"]
+
+
+def forward_lines(r, names: Mapping[str, str], value: str, arrays: Arrays) -> list[str]:
+    """z_l and s_l = σ(z_l) (σ's numba template on {z}) of a layer whose pre map reads its
+    own state: z_l first holds the terms that read no state (every step at once); each step
+    adds the parts to its column, and σ of it is column t of s_l."""
+    l = r.index
+    sc = scans.scan(maps.terms(r.maps.pre, r.sizes))
+    width = sc.entries * sc.steps
+    lines = arrays.new(f"z{l}", ("batch", width), zero=sc.others is None)
+    if sc.others is not None:
+        lines += numba_lines(sc.others, names, f"z{l}")
+    made, body, elements = parts_lines(sc, names, f"s{l}_c", f"s{l}", arrays)
+    lines += [*arrays.new(f"s{l}", ("batch", width)),
+              *arrays.new(f"s{l}_c", (sc.steps, "batch", sc.entries)), *made]
+    z = f"z{l}[i, j * {sc.steps} + {LOOP}]"
+    return lines + step_loop(sc, f"s{l}", body, " + ".join([z, *elements]),
+                             (f"{z} = v", f"w = {value.format(z='v')}"), "w")
+
+
+def delta_lines(kernel, target: str, l: int, value) -> list[str]:
+    """δ_l = F(δ_l) (``value``, column convention) step by step, into ``kernel``: each part of
+    F that does not read δ_l once for every step (``kernel.materialize``), then the loop."""
+    ops = kernel.ops
+    r = ops.symbols.net.resolved[l - 1]
+    steps = r.maps.z.shape(r.sizes)[-1]
+    entries = ops.z_widths[l] // steps
+    found: list[scans.Scan] = []
+    body: list[str] = []
+
+    def reads(e) -> bool:
+        return any(getattr(s, "name", None) == target for s in e.free_symbols)
+
+    def element(e) -> str:
+        if not reads(e):
+            return f"{kernel.materialize(sp.transpose(e))}[i, j * {steps} + {LOOP}]"
+        if isinstance(e, sp.MatAdd):
+            return "(" + " + ".join(element(a) for a in e.args) + ")"
+        if isinstance(e, sp.HadamardProduct):
+            return " * ".join(f"({element(a)})" for a in e.args)
+        if isinstance(e, sp.MatMul):
+            coeff, matrices = e.as_coeff_matrices()
+            if len(matrices) == 1:
+                return f"{float(coeff)!r} * ({element(matrices[0])})"
+        if isinstance(e, MapForm) and e.batched:
+            return scan_map(e)
+        raise ValueError(f"cannot generate numba code for {target} step by step: it reads "
+                         f"itself through {e}, which is neither elementwise nor a scan map")
+
+    def scan_map(form: MapForm) -> str:
+        m, terms, names = ops.map_terms(form)
+        if m.own is None:
+            raise ValueError(f"cannot generate numba code for {target} step by step: the map "
+                             f"{form.which} reads it at every step")
+        for tensor, op in zip(m.inputs, form.operands):
+            names[tensor.name] = kernel.materialize(sp.transpose(op))
+        sc = scans.scan(terms)
+        found.append(sc)
+        codes = []
+        if sc.others is not None:
+            whole = kernel._temporary(sc.entries * sc.steps)
+            kernel.lines += numba_lines(sc.others, names, whole)
+            codes.append(f"{whole}[i, j * {steps} + {LOOP}]")
+        made, lines, elements = parts_lines(sc, names, f"{target}_c",
+                                            f"{target}_{form.which}", kernel.arrays)
+        kernel.lines += made
+        body.extend(lines)
+        return " + ".join([*codes, *elements]) or "0.0"
+
+    code = element(value)
+    if not found or len({sc.order() for sc in found}) != 1:
+        raise ValueError(f"cannot generate numba code for {target} step by step: its maps do "
+                         "not scan the steps in one order")
+    sc = found[0]
+    made = [*kernel.arrays.new(target, ("batch", entries * steps)),
+            *kernel.arrays.new(f"{target}_c", (steps, "batch", entries))]
+    return made + step_loop(sc, target, body, code)
