@@ -108,27 +108,32 @@ def test_the_work_grows_linearly_with_the_steps(output):
     assert w16 < 2 * w8 + 1000
 
 
-def _loops(source: str, function: str) -> list[ast.For]:
-    tree = ast.parse(source)
-    (body,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function]
-    return [n for n in ast.walk(body) if isinstance(n, ast.For)]
+def _function(source: str, name: str) -> ast.FunctionDef:
+    (found,) = [n for n in ast.walk(ast.parse(source))
+                if isinstance(n, ast.FunctionDef) and n.name == name]
+    return found
 
 
-def _steps_loops(loops: list[ast.For]) -> list[ast.For]:
-    return [n for n in loops if isinstance(n.target, ast.Name) and n.target.id == "t"]
+def _step_loops(function: ast.FunctionDef) -> list[ast.For]:
+    """The loops over the steps: the function's own loops over ``t``, at its top level."""
+    return [n for n in function.body if isinstance(n, ast.For)
+            and isinstance(n.target, ast.Name) and n.target.id == "t"]
 
 
 @pytest.mark.parametrize("output", ["last", "all"])
 def test_each_step_reads_one_column(output):
     """Two loops over the T steps (the states forward, δ back), each step a fixed set of
-    operations on columns: in NumPy no loop inside; in numba no loop over the steps inside
-    (only over the batch and the units)."""
+    operations on columns: in NumPy no loop inside, in numba loops over the batch and the
+    units only, never over the steps."""
     numpy_source, numba_source = _sources(output)
-    numpy_loops = [n for n in _loops(numpy_source, "grad") if "range" in ast.unparse(n.iter)]
-    steps = _steps_loops(numpy_loops)
-    assert len(steps) == 2 and len(numpy_loops) == 2
+    grad = _function(numpy_source, "grad")
+    steps = _step_loops(grad)
     assert [ast.unparse(n.iter) for n in steps] == ["range(16)", "range(15, -1, -1)"]
-    kernel = _steps_loops(_loops(numba_source, "_kernel"))
+    assert not [n for loop in steps for n in ast.walk(loop) if n is not loop
+                and isinstance(n, ast.For)]
+    assert len([n for n in ast.walk(grad) if isinstance(n, ast.For)
+                and "range" in ast.unparse(n.iter)]) == 2
+    kernel = _step_loops(_function(numba_source, "_kernel"))
     assert [ast.unparse(n.iter) for n in kernel] == ["range(16)", "range(15, -1, -1)"]
     for loop in kernel:
         inner = [n for n in ast.walk(loop) if isinstance(n, ast.For) and n is not loop]

@@ -136,7 +136,7 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
         value = forms.activation(act).value.numba
         width_z = kind_maps.z.size(r.sizes)
         if kind_maps.pre.own is not None:  # z reads σ(z) one step back: step by step
-            lines += scans_numba.forward_lines(r, names, value, arrays)
+            lines += scans_numba.forward_lines(r, names, value, arrays, l in keep_z)
             names[kind_maps.pre.own.name] = f"s{l}"
             if kind_maps.post is None:
                 lines.append(f"a{l} = s{l}")

@@ -1,11 +1,14 @@
 """A scan (``scans``) printed as numba loops: one loop over the steps, a column per step.
 
-The program's array (z_l, s_l, δ_l: (batch, entries × steps), the step last) is written one
-column at a time, and each column is also kept contiguous in a (steps, batch, entries) array
-(``s1_c``, ``delta1_c``), so the part of the next step that reads it is a matrix product
-of contiguous arrays: loops with literal bounds for small work, BLAS above, as every
-product of the kernel (``numba_loops.product``). What does not read the scanned array is
-computed once for every step before the loop (U x + b, σ'(z), the output's share of δ).
+Inside the loop every array is step-major, (steps, batch, entries) (``s1_c``, ``delta1_c``):
+column t is one contiguous block, so the part of a step that reads the column before (or
+after) it is a matrix product of contiguous arrays (loops with literal bounds for small work,
+BLAS above, as every product of the kernel: ``numba_loops.product``), and a step touches only
+its own block. The program's arrays are (batch, entries × steps), the step last, whose
+column t is spread over every row: what does not read the scanned array (U x + b, σ'(z),
+the output's share of δ) is computed once for every step in that layout and copied
+step-major before the loop, and the scanned array is copied back after it, each copy one
+pass that keeps a sample's row in cache.
 """
 
 from __future__ import annotations
@@ -60,31 +63,41 @@ def _indented(lines: list[str]) -> list[str]:
 def step_loop(sc: scans.Scan, target: str, body: list[str], element: str,
               after: tuple[str, ...] = (), value: str = "v") -> list[str]:
     """The loop over the steps: ``body``, then for every entry of column t ``v = element``
-    and the lines ``after``; ``value`` is written into ``target`` (flat) and into
-    ``target``_c[t] (the contiguous column)."""
-    entry = f"{target}[i, j * {sc.steps} + {LOOP}]"
+    and the lines ``after``; ``value`` is column t of ``target`` (step-major)."""
     return [f"for {LOOP} in {sc.order()}:", *_indented(body),
             "    for i in range(batch):", f"        for j in range({sc.entries}):",
             f"            v = {element}", *(f"            {line}" for line in after),
-            f"            {entry} = {value}", f"            {target}_c[{LOOP}, i, j] = {value}"]
+            f"            {target}[{LOOP}, i, j] = {value}"]
 
 
-def forward_lines(r, names: Mapping[str, str], value: str, arrays: Arrays) -> list[str]:
-    """z_l and s_l = σ(z_l) (σ's numba template on {z}) of a layer whose pre map reads its
-    own state: z_l first holds the terms that read no state (every step at once); each step
-    adds the parts to its column, and σ of it is column t of s_l."""
+def copied(sc: scans.Scan, flat: str, steps: str, to_steps: bool) -> list[str]:
+    """A (batch, entries × steps) array copied into its step-major (steps, batch, entries) form
+    (``to_steps``) or back: sample by sample, so the sample's row stays in cache."""
+    pair = (f"{steps}[{LOOP}, i, j]", f"{flat}[i, j * {sc.steps} + {LOOP}]")
+    target, source = pair if to_steps else pair[::-1]
+    return ["for i in range(batch):", f"    for j in range({sc.entries}):",
+            f"        for {LOOP} in range({sc.steps}):", f"            {target} = {source}"]
+
+
+def forward_lines(r, names: Mapping[str, str], value: str, arrays: Arrays,
+                  keep_z: bool) -> list[str]:
+    """s_l = σ(z_l) (σ's numba template on {z}), and z_l where ``keep_z``, of a layer whose
+    pre map reads its own state: the terms that read no state for every step at once, then
+    each step adds the parts to its column of z, and σ of it is its column of s."""
     l = r.index
     sc = scans.scan(maps.terms(r.maps.pre, r.sizes))
     width = sc.entries * sc.steps
-    lines = arrays.new(f"z{l}", ("batch", width), zero=sc.others is None)
-    if sc.others is not None:
-        lines += numba_lines(sc.others, names, f"z{l}")
     made, body, elements = parts_lines(sc, names, f"s{l}_c", f"s{l}", arrays)
-    lines += [*arrays.new(f"s{l}", ("batch", width)),
-              *arrays.new(f"s{l}_c", (sc.steps, "batch", sc.entries)), *made]
-    z = f"z{l}[i, j * {sc.steps} + {LOOP}]"
-    return lines + step_loop(sc, f"s{l}", body, " + ".join([z, *elements]),
-                             (f"{z} = v", f"w = {value.format(z='v')}"), "w")
+    lines = [*arrays.new(f"z{l}", ("batch", width)),
+             *arrays.new(f"z{l}_c", (sc.steps, "batch", sc.entries), zero=sc.others is None)]
+    if sc.others is not None:
+        lines += [*numba_lines(sc.others, names, f"z{l}"), *copied(sc, f"z{l}", f"z{l}_c", True)]
+    lines += [*arrays.new(f"s{l}_c", (sc.steps, "batch", sc.entries)), *made]
+    z = f"z{l}_c[{LOOP}, i, j]"
+    lines += step_loop(sc, f"s{l}_c", body, " + ".join([z, *elements]),
+                       (f"{z} = v", f"w = {value.format(z='v')}"), "w")
+    lines += [*arrays.new(f"s{l}", ("batch", width)), *copied(sc, f"s{l}", f"s{l}_c", False)]
+    return lines + (copied(sc, f"z{l}", f"z{l}_c", False) if keep_z else [])
 
 
 def delta_lines(kernel, target: str, l: int, value) -> list[str]:
@@ -96,13 +109,18 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
     entries = ops.z_widths[l] // steps
     found: list[scans.Scan] = []
     body: list[str] = []
+    flat: list[str] = []  # arrays for every step, in the program's layout, to copy step-major
+
+    def once(name: str) -> str:
+        flat.append(name)
+        return f"{name}_c[{LOOP}, i, j]"
 
     def reads(e) -> bool:
         return any(getattr(s, "name", None) == target for s in e.free_symbols)
 
     def element(e) -> str:
         if not reads(e):
-            return f"{kernel.materialize(sp.transpose(e))}[i, j * {steps} + {LOOP}]"
+            return once(kernel.materialize(sp.transpose(e)))
         if isinstance(e, sp.MatAdd):
             return "(" + " + ".join(element(a) for a in e.args) + ")"
         if isinstance(e, sp.HadamardProduct):
@@ -129,7 +147,7 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
         if sc.others is not None:
             whole = kernel._temporary(sc.entries * sc.steps)
             kernel.lines += numba_lines(sc.others, names, whole)
-            codes.append(f"{whole}[i, j * {steps} + {LOOP}]")
+            codes.append(once(whole))
         made, lines, elements = parts_lines(sc, names, f"{target}_c",
                                             f"{target}_{form.which}", kernel.arrays)
         kernel.lines += made
@@ -141,6 +159,11 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
         raise ValueError(f"cannot generate numba code for {target} step by step: its maps do "
                          "not scan the steps in one order")
     sc = found[0]
-    made = [*kernel.arrays.new(target, ("batch", entries * steps)),
-            *kernel.arrays.new(f"{target}_c", (steps, "batch", entries))]
-    return made + step_loop(sc, target, body, code)
+    lines = []
+    for name in dict.fromkeys(flat):
+        lines += [*kernel.arrays.new(f"{name}_c", (steps, "batch", entries)),
+                  *copied(sc, name, f"{name}_c", True)]
+    lines += [*kernel.arrays.new(f"{target}_c", (steps, "batch", entries)),
+              *step_loop(sc, f"{target}_c", body, code)]
+    return [*lines, *kernel.arrays.new(target, ("batch", entries * steps)),
+            *copied(sc, target, f"{target}_c", False)]
