@@ -91,6 +91,8 @@ class Kernel:
         self.lines: list[str] = []
         self.temporaries = 0
         self.fresh: list[tuple[str, int]] = []  # temporaries made for the current statement
+        self.step_major = scans_numba.forward_step_major(ops)  # arrays with a copy name_c,
+        # (steps, batch, entries): the states of a scan (and δ_l, once found step by step)
         self.sums: dict[str, str] = {}  # δ_l -> ∂C/∂b_l when that is exactly δ_l summed
         self.summed: set[str] = set()  # the ∂C/∂b_l already summed in the loop of δ_l
         for s in ops.statements:
@@ -211,7 +213,9 @@ class Kernel:
 
     def statement(self, s) -> None:
         self.fresh = []
-        if s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
+        if s.kind == "param" and scans_numba.param_lines(self, s.value, s.target):
+            pass  # a sum over the steps of products of sequences: by BLAS, printed there
+        elif s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
             _, terms, _ = self.ops.map_terms(s.value)
             lines = self.map_lines(s.value, s.target)
             self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]

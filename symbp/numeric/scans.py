@@ -188,6 +188,62 @@ def _at_step(term: Term, step_index: sp.Symbol, m: Map, t: Terms,
         guard, read
 
 
+@dataclass(frozen=True)
+class StepProduct:
+    """A term of a parameter's gradient that is a sum over the steps and the samples of two
+    sequences, ``coeff`` Σ_t Σ_n a[n, :, t + a_offset] b[n, :, t + b_offset]ᵀ over ``steps``
+    (1-based; the steps where both reads lie inside their tensors and the term's conditions
+    hold): one matrix product over the rows (step, sample) of their step-major forms."""
+
+    coeff: float
+    a: str  # the tensors' names
+    b: str
+    a_offset: int
+    b_offset: int
+    steps: tuple[int, ...]
+
+
+def summed_over_steps(t: Terms) -> tuple[StepProduct, ...] | None:
+    """A parameter's gradient map (out[j, k], not batched) whose every term is a
+    ``StepProduct`` (W's of a recurrent layer: Σ_t δ[j, t] s[k, t − 1], U's: Σ_t δ[j, t]
+    x[i, t]); None for any other map (its terms are printed as loops)."""
+    if t.batched_out or len(t.map.index) != 2 or not t.terms:
+        return None
+    found = []
+    for term in t.terms:
+        product = _step_product(term, t)
+        if product is None:
+            return None
+        found.append(product)
+    return tuple(found)
+
+
+def _step_product(term: Term, t: Terms) -> StepProduct | None:
+    if len(term.factors) != 2 or len(term.sums) != 1 or not term.coeff.is_Number:
+        return None
+    (summed,) = term.sums
+    j, k = t.map.index
+    reads: dict[sp.Symbol, tuple[str, int]] = {}
+    guard: list[sp.Basic] = []
+    for f in term.factors:
+        shape = t.shapes[f.tensor.name]
+        if f.tensor.name not in t.batched or len(f.indices) != 2:
+            return None
+        entry, step = (sp.sympify(i) for i in f.indices)
+        offset = step - summed
+        if entry not in (j, k) or t.ranges[entry] != (1, shape[0]) or not offset.is_Integer:
+            return None
+        reads[entry] = (f.tensor.name, int(offset))
+        guard += [sp.Le(1, STEP + offset), sp.Le(STEP + offset, shape[1])]
+    if set(reads) != {j, k} or any(c.free_symbols - {summed} for c in term.conditions):
+        return None
+    guard += [c.xreplace({summed: STEP}) for c in term.conditions]
+    first, last = t.ranges[summed]
+    steps = tuple(s for s in range(first, last + 1) if _holds(guard, s))
+    (a, a_offset), (b, b_offset) = reads[j], reads[k]
+    return StepProduct(float(term.coeff), a, b, a_offset, b_offset, steps)
+
+
 def _holds(guard: list[sp.Basic], step: int) -> bool:
     return all(bool(c.xreplace({STEP: step})) for c in guard)
 

@@ -73,10 +73,57 @@ def step_loop(sc: scans.Scan, target: str, body: list[str], element: str,
 def copied(sc: scans.Scan, flat: str, steps: str, to_steps: bool) -> list[str]:
     """A (batch, entries × steps) array copied into its step-major (steps, batch, entries) form
     (``to_steps``) or back: sample by sample, so the sample's row stays in cache."""
-    pair = (f"{steps}[{LOOP}, i, j]", f"{flat}[i, j * {sc.steps} + {LOOP}]")
+    return _copied(sc.entries, sc.steps, flat, steps, to_steps)
+
+
+def _copied(entries: int, count: int, flat: str, steps: str, to_steps: bool) -> list[str]:
+    pair = (f"{steps}[{LOOP}, i, j]", f"{flat}[i, j * {count} + {LOOP}]")
     target, source = pair if to_steps else pair[::-1]
-    return ["for i in range(batch):", f"    for j in range({sc.entries}):",
-            f"        for {LOOP} in range({sc.steps}):", f"            {target} = {source}"]
+    return ["for i in range(batch):", f"    for j in range({entries}):",
+            f"        for {LOOP} in range({count}):", f"            {target} = {source}"]
+
+
+def forward_step_major(ops) -> set[str]:
+    """The arrays the forward pass keeps step-major too (z_l, s_l of a scan: ``z1_c``)."""
+    return {f"{name}{r.index}" for r in ops.symbols.net.resolved if r.maps.pre.own is not None
+            for name in "zs"}
+
+
+def param_lines(kernel, form: MapForm, target: str) -> bool:
+    """A parameter's gradient that is a sum over the steps and the samples of products of two
+    sequences (``scans.summed_over_steps``: W's and U's of a recurrent layer), printed into
+    ``kernel`` as one matrix product (BLAS) per term over the rows (step, sample) of their
+    step-major forms; False (nothing printed) for any other map."""
+    m, terms, names = kernel.ops.map_terms(form)
+    products = scans.summed_over_steps(terms)
+    if products is None or any(list(p.steps) != list(range(p.steps[0], p.steps[-1] + 1))
+                               for p in products if p.steps):
+        return False
+    for tensor, op in zip(m.inputs, form.operands):
+        names[tensor.name] = kernel.materialize(sp.transpose(op))
+    shape = terms.out_shape
+    active = [p for p in products if p.steps]
+    alone = len(active) == 1 and active[0].coeff == 1  # the product is the gradient itself
+    lines = [f"{target} = np.{'empty' if alone else 'zeros'}({shape!r})"]
+    for p in active:
+        rows = []
+        for name, offset in ((p.a, p.a_offset), (p.b, p.b_offset)):
+            array = names[name]
+            entries, count = terms.shapes[name]
+            if array not in kernel.step_major:
+                kernel.step_major.add(array)
+                lines += [*kernel.arrays.new(f"{array}_c", (count, "batch", entries)),
+                          *_copied(entries, count, array, f"{array}_c", True)]
+            first, last = p.steps[0] + offset - 1, p.steps[-1] + offset
+            rows.append(f"{array}_c[{first}:{last}].reshape((-1, {entries}))")
+        if alone:
+            lines.append(f"np.dot({rows[0]}.T, {rows[1]}, {target})")
+            continue
+        lines += [f"{target}_t = np.empty({shape!r})",
+                  f"np.dot({rows[0]}.T, {rows[1]}, {target}_t)",
+                  f"{target} += {p.coeff!r} * {target}_t"]
+    kernel.lines += lines
+    return True
 
 
 def forward_lines(r, names: Mapping[str, str], value: str, arrays: Arrays,
@@ -163,6 +210,8 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
     for name in dict.fromkeys(flat):
         lines += [*kernel.arrays.new(f"{name}_c", (steps, "batch", entries)),
                   *copied(sc, name, f"{name}_c", True)]
+    kernel.step_major.update(flat)
+    kernel.step_major.add(target)
     lines += [*kernel.arrays.new(f"{target}_c", (steps, "batch", entries)),
               *step_loop(sc, f"{target}_c", body, code)]
     return [*lines, *kernel.arrays.new(target, ("batch", entries * steps)),
