@@ -89,10 +89,13 @@ class Scan:
         return f"range({self.steps - 1}, -1, -1)" if self.backwards else f"range({self.steps})"
 
 
-def scan(t: Terms) -> Scan:
-    """``t`` (the terms of a map with ``own``) as a scan; ValueError naming what does not fit."""
+def scan(t: Terms, every_step: bool = False) -> Scan:
+    """``t`` (the terms of a map whose output's last axis is the steps) as a scan: with
+    ``every_step`` the terms that read no own entry are parts too, found at each step (the
+    numba kernel's, which then needs no array of every step), else they are ``others``.
+    A map without ``own`` is a scan with no own term. ValueError naming what does not fit."""
     m = t.map
-    assert m.own is not None
+    own_name = None if m.own is None else m.own.name
     step_index = m.index[-1]
     steps = t.out_shape[-1]
     entries = 1
@@ -101,8 +104,8 @@ def scan(t: Terms) -> Scan:
     others: list[Term] = []
     own: list[Term] = []
     for term in t.terms:
-        reads = [f for f in term.factors if f.tensor.name == m.own.name]
-        (own if reads else others).append(term)
+        reads = [f for f in term.factors if f.tensor.name == own_name]
+        (own if reads or every_step else others).append(term)
     # (no own term: at these sizes every read of the own level lies outside it, T = 1)
     grouped: dict[tuple[int, ...], list[Term]] = {}
     columns: dict[str, Column] = {}
@@ -111,7 +114,7 @@ def scan(t: Terms) -> Scan:
         term_at, guard, read = _at_step(term, step_index, m, t, columns)
         for c in read:
             if c.own and (c.offset == 0 or c.axis != len(t.out_shape) - 1
-                          or t.shapes[m.own.name] != t.out_shape):
+                          or t.shapes[c.tensor.name] != t.out_shape):
                 raise ValueError(f"cannot print {_shown(m)} step by step: it reads its own "
                                  "level other than one step along the last axis")
         signs |= {c.offset > 0 for c in read if c.own}

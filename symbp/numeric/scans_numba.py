@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from . import maps, scans
-from .array_printers import MapForm
+from .array_printers import MapForm, NumericForm
 from .maps_numba import numba_lines
 from .numba_loops import Arrays
 
@@ -41,6 +41,8 @@ def parts_lines(sc: scans.Scan, names: Mapping[str, str], own: str, prefix: str,
                 f"np.ascontiguousarray({_sliced(names[c.tensor.name], c, part.terms)})"
             reads.append(f"{local} = {read}")
             named[c.name] = local
+        for c in part.columns:  # read through its column only
+            named.pop(c.tensor.name, None)
         fill = [*reads, *numba_lines(part.terms, named, column)]
         guard = part.guard(sc.steps, LOOP)
         body += [f"if {guard}:", *_indented(fill), "else:", f"    {column}[:] = 0.0"] \
@@ -129,22 +131,20 @@ def param_lines(kernel, form: MapForm, target: str) -> bool:
 def forward_lines(r, names: Mapping[str, str], value: str, arrays: Arrays,
                   keep_z: bool) -> list[str]:
     """s_l = σ(z_l) (σ's numba template on {z}), and z_l where ``keep_z``, of a layer whose
-    pre map reads its own state: the terms that read no state for every step at once, then
-    each step adds the parts to its column of z, and σ of it is its column of s."""
+    pre map reads its own state: at each step every term of the map restricted to it (U x_t
+    + b and W s_(t-1), each a matrix product of columns), σ of their sum its column of s."""
     l = r.index
-    sc = scans.scan(maps.terms(r.maps.pre, r.sizes))
-    width = sc.entries * sc.steps
+    sc = scans.scan(maps.terms(r.maps.pre, r.sizes), every_step=True)
     made, body, elements = parts_lines(sc, names, f"s{l}_c", f"s{l}", arrays)
-    lines = [*arrays.new(f"z{l}", ("batch", width)),
-             *arrays.new(f"z{l}_c", (sc.steps, "batch", sc.entries), zero=sc.others is None)]
-    if sc.others is not None:
-        lines += [*numba_lines(sc.others, names, f"z{l}"), *copied(sc, f"z{l}", f"z{l}_c", True)]
-    lines += [*arrays.new(f"s{l}_c", (sc.steps, "batch", sc.entries)), *made]
-    z = f"z{l}_c[{LOOP}, i, j]"
-    lines += step_loop(sc, f"s{l}_c", body, " + ".join([z, *elements]),
-                       (f"{z} = v", f"w = {value.format(z='v')}"), "w")
+    lines = [*arrays.new(f"z{l}_c", (sc.steps, "batch", sc.entries)),
+             *arrays.new(f"s{l}_c", (sc.steps, "batch", sc.entries)), *made]
+    lines += step_loop(sc, f"s{l}_c", body, " + ".join(elements) or "0.0",
+                       (f"z{l}_c[{LOOP}, i, j] = v", f"w = {value.format(z='v')}"), "w")
+    width = sc.entries * sc.steps
     lines += [*arrays.new(f"s{l}", ("batch", width)), *copied(sc, f"s{l}", f"s{l}_c", False)]
-    return lines + (copied(sc, f"z{l}", f"z{l}_c", False) if keep_z else [])
+    if keep_z:
+        lines += [*arrays.new(f"z{l}", ("batch", width)), *copied(sc, f"z{l}", f"z{l}_c", False)]
+    return lines
 
 
 def delta_lines(kernel, target: str, l: int, value) -> list[str]:
@@ -167,7 +167,7 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
 
     def element(e) -> str:
         if not reads(e):
-            return once(kernel.materialize(sp.transpose(e)))
+            return inline(e) or once(kernel.materialize(sp.transpose(e)))
         if isinstance(e, sp.MatAdd):
             return "(" + " + ".join(element(a) for a in e.args) + ")"
         if isinstance(e, sp.HadamardProduct):
@@ -180,6 +180,39 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
             return scan_map(e)
         raise ValueError(f"cannot generate numba code for {target} step by step: it reads "
                          f"itself through {e}, which is neither elementwise nor a scan map")
+
+    def inline(e) -> str | None:
+        """Element [i, j] of column t of ``e`` (which does not read δ_l) computed in the loop:
+        elementwise forms of arrays kept step-major, a map restricted to the step; None for
+        anything else (then computed once for every step, and copied step-major)."""
+        if isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol):
+            name = e.arg.name
+            return f"{name}_c[{LOOP}, i, j]" if name in kernel.step_major else None
+        if isinstance(e, NumericForm):
+            template = e.numba
+            codes = [inline(op) for op in e.operands]
+            if "{out}" in template or template == "None" or None in codes:
+                return None
+            return template.format(**{k: f"({c})" for k, c in zip(e.keys, codes)})
+        if isinstance(e, sp.MatAdd | sp.HadamardProduct):
+            codes = [inline(a) for a in e.args]
+            if None in codes:
+                return None
+            joined = " + " if isinstance(e, sp.MatAdd) else " * "
+            return "(" + joined.join(f"({c})" for c in codes) + ")"
+        if isinstance(e, MapForm) and e.batched:
+            m, terms, names = ops.map_terms(e)
+            if terms.out_shape != r.maps.z.shape(r.sizes):  # not a (…, steps) quantity
+                return None
+            for tensor, op in zip(m.inputs, e.operands):
+                names[tensor.name] = kernel.materialize(sp.transpose(op))
+            sc = scans.scan(terms, every_step=True)
+            made, lines, elements = parts_lines(sc, names, f"{target}_c",
+                                                f"{target}_{e.which}", kernel.arrays)
+            kernel.lines += made
+            body.extend(lines)
+            return " + ".join(elements) or "0.0"
+        return None
 
     def scan_map(form: MapForm) -> str:
         m, terms, names = ops.map_terms(form)
