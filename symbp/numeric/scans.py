@@ -11,14 +11,16 @@ column once from its own formula gives the one solution, the same array the T sw
 whole map reach (sweep k fixes step k, as ``layers.forward`` finds the entries in order).
 
 Why the printed steps are the program: column t is F's own terms with the output's last
-index fixed at t. The terms that read no own entry do not depend on v; they are the map at
-every step at once, printed as before (``others``: U x + b, computed once). The terms that
-read it are ``Part``s: the same factors, each index that moved with t now the number t + c,
-so the tensor read there is one column of it; their conditions on t (the Iverson brackets,
-h_0 = 0) and the reads outside the tensor (the zero padding every printer reads as 0) are
-evaluated at every step, so a part is added exactly at the steps where the whole map's
-term is not zero. Nothing is hand-written: the NumPy module (``scans_numpy``) and the numba
-kernel (``scans_numba``) print the parts and ``others`` with the printers of every map.
+index fixed at t. The terms that read it are ``Part``s: the same factors, each index that
+moved with t now the number t + c, so the tensor read there is one column of it; their
+conditions on t (the Iverson brackets, h_0 = 0) and the reads outside the tensor (the zero
+padding every printer reads as 0) are evaluated at every step, so a part is added exactly at
+the steps where the whole map's term is not zero. The terms that read no own entry do not
+depend on v: the NumPy module computes them once for every step (``others``: U x + b, the
+map as before), the numba kernel as parts too, at each step. Nothing is hand-written: the
+NumPy module (``scans_numpy``) and the numba kernel (``scans_numba``) print the parts and
+``others`` with the printers of every map. ``summed_over_steps`` reads a parameter's
+gradient (a sum over the steps, W's Σ_t δ_t s_(t-1)ᵀ) the same way, as products of columns.
 """
 
 from __future__ import annotations
