@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import symbp
-from symbp.numeric import codegen, kinds_numba
+from symbp.core.layers import recurrent
+from symbp.core.layers.base import Map
+from symbp.numeric import codegen, kinds_numba, maps, scans
 from tests.differences import assert_central_differences
 from tests.test_recurrent_numeric import assert_same, network, random_case, torch_gradients
 
@@ -138,3 +141,29 @@ def test_each_step_reads_one_column(output):
     for loop in kernel:
         inner = [n for n in ast.walk(loop) if isinstance(n, ast.For) and n is not loop]
         assert inner and all("16" not in ast.unparse(n.iter) for n in inner)
+
+
+
+def _scan_of(formula) -> scans.Scan:
+    """``scans.scan`` of the map z[j, t] = formula(tensors, t) over the recurrent layer's
+    tensors, own level s (H = 2 units, T = 3 steps)."""
+    t = recurrent.tensors("all")
+    m = Map(t["z"], (recurrent.J, recurrent.T), formula(t, recurrent.T), (t["x"],), (t["W"],),
+            own=t["s"])
+    return scans.scan(maps.terms(m, {recurrent.N_IN: 1, recurrent.UNITS: 2, recurrent.STEPS: 3}))
+
+
+def _before(t, step):
+    return sp.Sum(t["W"][recurrent.J, recurrent.K] * t["s"][recurrent.K, step - 1],
+                  (recurrent.K, 1, recurrent.UNITS))
+
+
+def test_a_scan_reads_its_own_level_one_way_only():
+    found = _scan_of(_before)
+    assert (found.steps, found.backwards, found.entries, found.others) == (3, False, 2, None)
+    assert [p.steps for p in found.parts] == [(2, 3)]
+    assert (found.parts[0].guard(3), found.order()) == ("t >= 1", "range(3)")
+    with pytest.raises(ValueError, match="other than one step along the last axis"):
+        _scan_of(lambda t, step: t["s"][recurrent.J, step])
+    with pytest.raises(ValueError, match="both before and after a step"):
+        _scan_of(lambda t, step: _before(t, step) + t["s"][recurrent.J, step + 1])
