@@ -138,8 +138,8 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
         if kind_maps.pre.own is not None:  # z reads σ(z) one step back: step by step
             lines += scans_numba.forward_lines(r, names, value, arrays, l in keep_z)
             names[kind_maps.pre.own.name] = f"s{l}"
-            if kind_maps.post is None:
-                lines.append(f"a{l} = s{l}")
+            if kind_maps.post is None:  # a_l is s_l, step-major too
+                lines += [f"a{l} = s{l}", f"a{l}_c = s{l}_c"]
                 continue
             lines += arrays.new(f"a{l}", ("batch", r.width))
             lines += numba_lines(maps.terms(kind_maps.post, r.sizes), names, f"a{l}")

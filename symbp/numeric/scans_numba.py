@@ -86,9 +86,10 @@ def _copied(entries: int, count: int, flat: str, steps: str, to_steps: bool) -> 
 
 
 def forward_step_major(ops) -> set[str]:
-    """The arrays the forward pass keeps step-major too (z_l, s_l of a scan: ``z1_c``)."""
+    """The arrays the forward pass keeps step-major too (z_l, s_l of a scan: ``z1_c``; a_l
+    where it is s_l)."""
     return {f"{name}{r.index}" for r in ops.symbols.net.resolved if r.maps.pre.own is not None
-            for name in "zs"}
+            for name in ("zs" if r.maps.post is not None else "zsa")}
 
 
 def param_lines(kernel, form: MapForm, target: str) -> bool:
