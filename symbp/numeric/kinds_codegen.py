@@ -10,7 +10,9 @@ The forward pass is printed from each kind's maps: the pre map (z = W x + b, a c
 σ, the post map, plus the skip. The backward pass is the derivation's program replayed on
 ``CodeOps``, exactly as for dense networks: the array algebra prints as it always has
 (``delta3 @ W3``), and a kind's own vector-Jacobian products (``ops.vjp``) are printed from
-their index formulas by ``maps``. ``kinds_numba`` prints the same statements as a kernel.
+their index formulas by ``maps``; a map that reads its own level one step on (a recurrent
+layer's states and δ) step by step (``scans_numpy``). ``kinds_numba`` prints the same
+statements as a kernel.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The kernel is the forward pass printed from each kind's maps as loops (``maps_numba``: a
 matrix product by ``numba_loops.product``, anything else by loops over its indices),
 then the program's statements through ``numba_kernel.Kernel``, exactly as the dense
-kernel prints them. ``forward`` and ``cost`` are the NumPy module's. The fused training
+kernel prints them; a map that reads its own level one step on (a recurrent layer's states
+and δ) is printed step by step (``scans_numba``). ``forward`` and ``cost`` are the NumPy
+module's. The fused training
 step (``make_step``) is generated for dense networks only.
 """
 

@@ -213,9 +213,9 @@ class Kernel:
 
     def statement(self, s) -> None:
         self.fresh = []
-        if s.kind == "param" and scans_numba.param_lines(self, s.value, s.target):
-            pass  # a sum over the steps of products of sequences: by BLAS, printed there
-        elif s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
+        if s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
+            if scans_numba.param_lines(self, s.value, s.target):
+                return  # a sum over the steps of products of two sequences: BLAS products
             _, terms, _ = self.ops.map_terms(s.value)
             lines = self.map_lines(s.value, s.target)
             self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]
