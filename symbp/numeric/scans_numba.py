@@ -191,16 +191,17 @@ def delta_lines(kernel, target: str, l: int, value) -> list[str]:
             return f"{name}_c[{LOOP}, i, j]" if name in kernel.step_major else None
         if isinstance(e, NumericForm):
             template = e.numba
-            codes = [inline(op) for op in e.operands]
-            if "{out}" in template or template == "None" or None in codes:
+            codes = {k: inline(op) for k, op in zip(e.keys, e.operands)
+                     if "{" + k + "}" in template}  # (its math may name more)
+            if "{out}" in template or template == "None" or None in codes.values():
                 return None
-            return template.format(**{k: f"({c})" for k, c in zip(e.keys, codes)})
+            return template.format(**{k: f"({c})" for k, c in codes.items()})
         if isinstance(e, sp.MatAdd | sp.HadamardProduct):
-            codes = [inline(a) for a in e.args]
-            if None in codes:
+            parts = [inline(a) for a in e.args]
+            if None in parts:
                 return None
             joined = " + " if isinstance(e, sp.MatAdd) else " * "
-            return "(" + joined.join(f"({c})" for c in codes) + ")"
+            return "(" + joined.join(f"({c})" for c in parts) + ")"
         if isinstance(e, MapForm) and e.batched:
             m, terms, names = ops.map_terms(e)
             if terms.out_shape != r.maps.z.shape(r.sizes):  # not a (…, steps) quantity

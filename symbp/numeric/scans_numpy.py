@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from . import maps, maps_numpy, scans
-from .array_printers import MapForm
+from .array_printers import MapForm, NumericForm
 
 LOOP = "t"  # the 0-based step in the generated loops (a name the generated code reserves)
 
@@ -51,9 +51,48 @@ def loop_lines(sc: scans.Scan, steps_list: str, column: list[str],
             *(f"    {line}" for line in column)]
 
 
-def stacked(sc: scans.Scan, steps_list: str) -> str:
-    """The columns as the program's array: (batch, entries × steps), the step last."""
-    return f"np.stack({steps_list}, axis=-1).reshape(-1, {sc.entries * sc.steps})"
+def stacked(sc: scans.Scan, steps_list: str, name: str) -> tuple[str, str]:
+    """The columns as two arrays: ``name``_c, step-major (steps, batch, entries), what a
+    parameter's gradient reads (``summed_code``), and the line of ``name``, the program's
+    (batch, entries × steps) array, the step last."""
+    return (f"{name}_c = np.stack({steps_list})  # (steps, batch, entries)",
+            f"np.moveaxis({name}_c, 0, -1).reshape(-1, {sc.entries * sc.steps})")
+
+
+def forward_step_major(net) -> dict[str, str]:
+    """The arrays the forward pass keeps step-major too, and that form's name (s_l of a scan:
+    ``s1_c``; a_l where it is s_l)."""
+    found = {}
+    for r in net.resolved:
+        if r.maps.pre.own is not None:
+            found[f"s{r.index}"] = f"s{r.index}_c"
+            if r.maps.post is None and r.maps.skip is None:
+                found[f"a{r.index}"] = f"s{r.index}_c"
+    return found
+
+
+def summed_code(t: maps.Terms, names: Mapping[str, str], step_major: Mapping[str, str]
+                ) -> str | None:
+    """A parameter's gradient that sums products of two sequences over the steps
+    (``scans.summed_over_steps``: W's and U's of a recurrent layer) as one matrix product per
+    term over the rows (step, sample) of their step-major forms; None for any other map."""
+    products = scans.summed_over_steps(t)
+    if products is None or any(list(p.steps) != list(range(p.steps[0], p.steps[-1] + 1))
+                               for p in products if p.steps):
+        return None
+    parts = []
+    for p in (p for p in products if p.steps):
+        rows = []
+        for name, offset in ((p.a, p.a_offset), (p.b, p.b_offset)):
+            entries, count = t.shapes[name]
+            array = names[name]
+            major = step_major.get(array) or \
+                f"np.moveaxis({maps_numpy.primary(array)}.reshape(-1, {entries}, {count}), -1, 0)"
+            first, last = p.steps[0] + offset - 1, p.steps[-1] + offset
+            rows.append(f"{major}[{first}:{last}].reshape(-1, {entries})")
+        code = f"np.dot({rows[0]}.T, {rows[1]})"
+        parts.append(code if p.coeff == 1 else f"{p.coeff!r} * {code}")
+    return " + ".join(parts) or f"np.zeros({t.out_shape!r})"
 
 
 def forward_lines(r, names: Mapping[str, str], value: str, constants: dict[str, str],
@@ -78,9 +117,9 @@ def forward_lines(r, names: Mapping[str, str], value: str, constants: dict[str, 
     column.append(f"s{l}_steps[{LOOP}] = {value.format(z=f'z{l}_t')}")
     extra = (f"z{l}_steps = [None] * {sc.steps}",) if keep_z else ()
     lines += loop_lines(sc, f"s{l}_steps", column, extra)
-    lines.append(f"s{l} = {stacked(sc, f's{l}_steps')}")
-    if keep_z:
-        lines.append(f"z{l} = {stacked(sc, f'z{l}_steps')}")
+    for name in (f"s{l}", f"z{l}") if keep_z else (f"s{l}",):
+        major, flat = stacked(sc, f"{name}_steps", name)
+        lines += [major, f"{name} = {flat}"]
     return lines
 
 
@@ -104,7 +143,8 @@ class DeltaSteps:
         if self.scan is None:
             raise ValueError(f"cannot print {self.target} step by step: it reads itself "
                              "through no scan map")
-        return [*self.before, *loop_lines(self.scan, own, [column])], stacked(self.scan, own)
+        major, flat = stacked(self.scan, own, self.target)
+        return [*self.before, *loop_lines(self.scan, own, [column]), major], flat
 
     def reads(self, e) -> bool:
         return any(getattr(s, "name", None) == self.target for s in e.free_symbols)
@@ -112,6 +152,9 @@ class DeltaSteps:
     def step(self, e) -> str:
         """The code of ``e`` (a column quantity, entries × batch) at step t: (batch, entries)."""
         if not self.reads(e):
+            inline = self.inline(e)
+            if inline is not None:
+                return inline
             if isinstance(e, MapForm) and e.batched:
                 _, terms, names = self.map_names(e)
                 return self.once(terms, names, f"_L{e.layer}_{e.which.upper()}")
@@ -128,6 +171,36 @@ class DeltaSteps:
             return self.map_step(e)
         raise ValueError(f"cannot print {self.target} step by step: it reads itself through "
                          f"{e}, which is neither elementwise nor a scan map")
+
+    def inline(self, e) -> str | None:
+        """Column t of ``e`` (which does not read δ_l) computed at the step: elementwise forms
+        of arrays kept step-major (σ'(z) on ``s1_c[t]``), a map restricted to the step (the
+        output's share of δ); None for anything else (then computed once for every step)."""
+        if isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol):
+            major = self.ops.step_major.get(e.arg.name)
+            return None if major is None else f"{major}[{LOOP}]"
+        if isinstance(e, NumericForm):
+            template = e.args[0].name
+            codes = {k: self.inline(op) for k, op in zip(e.keys, e.operands)
+                     if "{" + k + "}" in template}  # (its math may name more)
+            if "{out}" in e.numba or e.numba == "None" or None in codes.values():
+                return None  # a layer-wide form (softmax's), or one of arrays of every step
+            return template.format(**{k: f"({c})" for k, c in codes.items()})
+        if isinstance(e, sp.MatAdd | sp.HadamardProduct):
+            parts = [self.inline(a) for a in e.args]
+            if None in parts:
+                return None
+            joined = " + " if isinstance(e, sp.MatAdd) else " * "
+            return "(" + joined.join(f"({c})" for c in parts) + ")"
+        if isinstance(e, MapForm) and e.batched:
+            _, terms, names = self.map_names(e)
+            if terms.out_shape != (self.entries, self.steps):
+                return None
+            sc = scans.scan(terms, every_step=True)
+            at_step = [part_code(sc, p, names, "", f"_L{e.layer}_{e.which.upper()}_STEP",
+                                 self.ops.constants) for p in sc.parts]  # (no own level)
+            return "(" + " + ".join(at_step) + ")" if at_step else "0.0"
+        return None
 
     def once_code(self, code: str) -> str:
         """``code`` (an array) computed once before the loop, read at each step."""

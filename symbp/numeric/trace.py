@@ -94,6 +94,8 @@ class CodeOps:
         self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
         self.scanned: dict[str, int] = {}  # δ_l's name -> l, where δ_l reads itself one step
         # on (BPTT: a scan)
+        self.step_major = scans_numpy.forward_step_major(d.net)  # array -> its step-major
+        # form (a scan's states, then δ_l), which a parameter's gradient reads
         self._cost_gradient = None
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
@@ -204,6 +206,7 @@ class CodeOps:
         before: tuple[str, ...] = ()
         if delta.arg in value.free_symbols:  # δ_l one step on (BPTT): found step by step
             self.scanned[name] = l
+            self.step_major[name] = f"{name}_c"
             lines, code = scans_numpy.DeltaSteps(self, l, name).lines(value)
             before = tuple(lines)
         else:
@@ -294,6 +297,10 @@ class CodeOps:
         m, terms, names = self.map_terms(form)
         for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
             names[tensor.name] = printer.doprint(sp.transpose(op))
+        summed = None if form.batched else scans_numpy.summed_code(terms, names,
+                                                                    self.step_major)
+        if summed is not None:  # a sum over the steps: products over (step, sample) rows
+            return summed
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
         return printed.code
