@@ -13,17 +13,17 @@ from tests.differences import assert_central_differences
 UNITS, FEATURES, STEPS, BATCH = 3, 2, 5, 4
 
 
-def network(output: str, activation: str) -> symbp.Network:
+def network(output: str, activation: str = "tanh", steps: int = STEPS) -> symbp.Network:
     return symbp.Network(layers=[Layer("recurrent", units=UNITS, output=output,
                                        activation=activation), Layer("dense", units=2)],
-                         inputs=(FEATURES, STEPS))
+                         inputs=(FEATURES, steps))
 
 
-def random_case(output: str, seed: int = 0):
+def random_case(output: str, seed: int = 0, steps: int = STEPS, batch: int = BATCH):
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(BATCH, FEATURES, STEPS))
-    y = rng.uniform(size=(BATCH, 2))
-    width = UNITS if output == "last" else UNITS * STEPS
+    x = rng.normal(size=(batch, FEATURES, steps))
+    y = rng.uniform(size=(batch, 2))
+    width = UNITS if output == "last" else UNITS * steps
     params = [{"W": rng.normal(size=(UNITS, UNITS)) / 2, "U": rng.normal(size=(UNITS, FEATURES)),
                "b": rng.normal(size=UNITS)},
               {"W": rng.normal(size=(2, width)), "b": rng.normal(size=2)}]
@@ -46,13 +46,20 @@ def torch_gradients(x, y, params, output: str, activation: str):
     b2 = torch.tensor(second["b"], requires_grad=True)
     states, _ = rnn(torch.tensor(x).transpose(1, 2))  # (batch, steps, units)
     # symbp's a_1 is units × steps, row-major: (j, t)
-    a1 = states[:, -1, :] if output == "last" else states.transpose(1, 2).reshape(BATCH, -1)
+    a1 = states[:, -1, :] if output == "last" else states.transpose(1, 2).reshape(len(x), -1)
     a2 = torch.sigmoid(a1 @ W2.T + b2)
     cost = 0.5 * ((a2 - torch.tensor(y)) ** 2).sum()
     cost.backward()
     return [{"W": rnn.weight_hh_l0.grad.numpy(), "U": rnn.weight_ih_l0.grad.numpy(),
              "b": rnn.bias_ih_l0.grad.numpy()},
             {"W": W2.grad.numpy(), "b": b2.grad.numpy()}]
+
+
+def assert_same(got, want) -> None:
+    for layer_got, layer_want in zip(got, want, strict=True):
+        for name, value in layer_want.items():
+            np.testing.assert_allclose(np.asarray(layer_got[name]), value, rtol=0, atol=1e-10,
+                                       err_msg=name)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -64,10 +71,7 @@ def test_its_gradients_are_nn_rnns(output, activation, backend):
     want = torch_gradients(x, y, params, output, activation)
     got = symbp.lambdify(symbp.derive(network(output, activation)), backend=backend).grad(
         x, y, params)
-    for layer_got, layer_want in zip(got, want):
-        for name, value in layer_want.items():
-            np.testing.assert_allclose(np.asarray(layer_got[name]), value, rtol=0, atol=1e-10,
-                                       err_msg=name)
+    assert_same(got, want)
 
 
 @pytest.mark.parametrize("output", ["last", "all"])
@@ -75,17 +79,6 @@ def test_its_gradients_match_central_differences(output):
     x, y, params = random_case(output, seed=1)
     f = symbp.lambdify(symbp.derive(network(output, "tanh")))
     assert_central_differences(f, x, y, params)
-
-
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
-def test_its_module_sweeps_the_steps(backend):
-    """The generated module finds the states and δ through time by sweeps of the whole map,
-    one per step (a system triangular in time: sweep k fixes step k)."""
-    source = symbp.lambdify(symbp.derive(network("last", "tanh")), backend=backend).source
-    sweep = "_" if backend == "numpy" else "_sweep"
-    assert f"for {sweep} in range({STEPS}):" in source
-    if backend == "numpy":
-        assert "delta1 = _sweeps(lambda delta1: " in source
 
 
 @pytest.mark.slow

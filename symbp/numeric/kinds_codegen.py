@@ -10,12 +10,14 @@ The forward pass is printed from each kind's maps: the pre map (z = W x + b, a c
 σ, the post map, plus the skip. The backward pass is the derivation's program replayed on
 ``CodeOps``, exactly as for dense networks: the array algebra prints as it always has
 (``delta3 @ W3``), and a kind's own vector-Jacobian products (``ops.vjp``) are printed from
-their index formulas by ``maps``. ``kinds_numba`` prints the same statements as a kernel.
+their index formulas by ``maps``; a map that reads its own level one step on (a recurrent
+layer's states and δ) step by step (``scans_numpy``). ``kinds_numba`` prints the same
+statements as a kernel.
 """
 
 from __future__ import annotations
 
-from . import forms, maps, maps_numpy
+from . import forms, maps, maps_numpy, scans_numpy
 from .arguments import LAYER_RUNTIME, fast_layer_check_source, runtime_source
 from .parts import function, numeric_forms, numpy_helpers, recursion_origin
 from .trace import CodeOps, array_name, trace
@@ -33,7 +35,7 @@ def module_source(d, proved: str = "") -> str:
             *forward_lines(net, constants, ops.uses_z, ops.uses_s),
             "ones = np.ones(len(x))", "# backpropagation"]
     for s in ops.statements:
-        body += [f"# {s.math}", f"{s.target} = {s.code}"]
+        body += [f"# {s.math}", *s.before, f"{s.target} = {s.code}"]
     results = ", ".join(gradient_names(ops, net)) + ("," if len(gradient_names(ops, net)) == 1
                                                     else "")
     body += ["if out is not None:  # written into the arrays given, once every one is checked",
@@ -86,14 +88,9 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
         names = {kind_maps.x.name: "x" if l == 1 else f"a{l - 1}",
                  **{p.name: array_name(p.name, l) for p in kind_maps.params}}
         value = forms.activation(net.activation(l)).value.numpy
-        if kind_maps.pre.own is not None:  # z reads σ(z) one step back: sweeps, each fixing
-            # one more step (as the scan's δ in the backward pass)
+        if kind_maps.pre.own is not None:  # z reads σ(z) one step back: step by step
+            lines += scans_numpy.forward_lines(r, names, value, constants, l in keep_z)
             names[kind_maps.pre.own.name] = f"s{l}"
-            steps = kind_maps.z.shape(r.sizes)[-1]
-            lines += [f"s{l} = np.zeros((len({names[kind_maps.x.name]}), "
-                      f"{kind_maps.z.size(r.sizes)}))", f"for _ in range({steps}):",
-                      f"    z{l} = {_printed(r, 'PRE', names, constants)}",
-                      f"    s{l} = {value.format(z=f'z{l}')}"]
             a = f"s{l}" if kind_maps.post is None else _printed(r, "POST", {**names}, constants)
             lines.append(f"a{l} = {a}")
             continue
@@ -163,10 +160,8 @@ def module_text(d, ops: CodeOps, imports: str, functions: list[str], constants: 
               f"ACTIVATIONS = {net.activations!r}\nCOST = {net.cost!r}\n"
               f"PROGRAM = {d.program.fingerprint!r}  # the fingerprint of the program below\n")
     grids = ""
-    if ops.scans:
-        grids = maps_numpy.SWEEPS
     if constants:
-        grids += (maps_numpy.GATHER + "\n\n# the positions and masks the maps read, computed "
+        grids = (maps_numpy.GATHER + "\n\n# the positions and masks the maps read, computed "
                  "once\n" + "".join(f"{name} = {code}\n"
                                    for name, code in sorted(constants.items())))
     check = fast_layer_check_source(parameters(net), shapes[0], shapes[1], list(shapes[2]))

@@ -3,13 +3,15 @@
 The kernel is the forward pass printed from each kind's maps as loops (``maps_numba``: a
 matrix product by ``numba_loops.product``, anything else by loops over its indices),
 then the program's statements through ``numba_kernel.Kernel``, exactly as the dense
-kernel prints them. ``forward`` and ``cost`` are the NumPy module's. The fused training
+kernel prints them; a map that reads its own level one step on (a recurrent layer's states
+and δ) is printed step by step (``scans_numba``). ``forward`` and ``cost`` are the NumPy
+module's. The fused training
 step (``make_step``) is generated for dense networks only.
 """
 
 from __future__ import annotations
 
-from . import forms, maps
+from . import forms, maps, scans_numba
 from .kinds_codegen import gradient_names, gradient_return, module_text, parameters
 from .maps_numba import numba_lines
 from .numba_kernel import IMPORTS, PRELUDE, Kernel
@@ -135,8 +137,14 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
         extra = kind_maps.post is not None or kind_maps.skip is not None
         value = forms.activation(act).value.numba
         width_z = kind_maps.z.size(r.sizes)
-        if kind_maps.pre.own is not None:
-            lines += _scan_lines(r, value, names, arrays)
+        if kind_maps.pre.own is not None:  # z reads σ(z) one step back: step by step
+            lines += scans_numba.forward_lines(r, names, value, arrays, l in keep_z)
+            names[kind_maps.pre.own.name] = f"s{l}"
+            if kind_maps.post is None:  # a_l is s_l, step-major too
+                lines += [f"a{l} = s{l}", f"a{l}_c = s{l}_c"]
+                continue
+            lines += arrays.new(f"a{l}", ("batch", r.width))
+            lines += numba_lines(maps.terms(kind_maps.post, r.sizes), names, f"a{l}")
             continue
         z = f"a{l}" if not extra and act.elementwise and l not in keep_z else f"z{l}"
         lines += arrays.new(z, ("batch", width_z))
@@ -170,23 +178,3 @@ def forward_lines(net, keep_z, keep_s, arrays: Arrays) -> list[str]:
             lines += numba_lines(maps.terms(kind_maps.skip, r.sizes), names, f"k{l}")
             lines += flat_loop(r.width, f"a{l}[i, j] += k{l}[i, j]")
     return lines
-
-
-def _scan_lines(r, value: str, names: dict[str, str], arrays: Arrays) -> list[str]:
-    """z_l and s_l = σ(z_l) of a pre map that reads σ(z_l) one step back, by sweeps of the
-    whole map from s_l = 0, each fixing one more step; then a_l from s_l."""
-    l, kind_maps = r.index, r.maps
-    width_z, steps = kind_maps.z.size(r.sizes), kind_maps.z.shape(r.sizes)[-1]
-    assert kind_maps.pre.own is not None
-    names = {**names, kind_maps.pre.own.name: f"s{l}"}
-    sweep = [*numba_lines(maps.terms(kind_maps.pre, r.sizes), names, f"z{l}"),
-             *flat_loop(width_z, f"s{l}[i, j] = {value.format(z=f'z{l}[i, j]')}")]
-    lines = [*arrays.new(f"s{l}", ("batch", width_z), zero=True),
-             *arrays.new(f"z{l}", ("batch", width_z)), f"for _sweep in range({steps}):",
-             *(f"    {line}" for line in sweep)]
-    if kind_maps.post is None:
-        return [*lines, f"a{l} = s{l}"]
-    lines += arrays.new(f"a{l}", ("batch", r.width))
-    return lines + numba_lines(maps.terms(kind_maps.post, r.sizes),
-                               {**names, kind_maps.post.inputs[0].name: f"s{l}"}, f"a{l}")
-

@@ -30,10 +30,11 @@ class Printed:
     constants: dict[str, str]
 
 
-def numpy_code(t: Terms, names: Mapping[str, str], prefix: str) -> Printed:
+def numpy_code(t: Terms, names: Mapping[str, str], prefix: str, flat: bool = True) -> Printed:
     """``t`` over the arrays ``names`` (tensor name -> code; batched inputs are stored
     (batch, entries), one flat row per sample; parameters in their own shape). The result is
-    (batch, entries) for a batched map, the parameter's shape for a parameter's gradient.
+    (batch, entries) for a batched map (``flat``; else (batch, *its axes)), the parameter's
+    shape for a parameter's gradient.
     Constants (gather grids, masks) are named ``prefix``_1, ``prefix``_2, ..."""
     if t.reduced is not None:
         return Printed(maps_reduced.numpy_code(t.reduced, names, t.batched_out), {})
@@ -41,7 +42,7 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str) -> Printed:
     parts = [printer.term(term) for term in t.terms]
     code = " + ".join(parts) if parts else _zeros(t)
     out_axes = len(t.out_shape)
-    if t.batched_out and out_axes > 1:
+    if t.batched_out and out_axes > 1 and flat:
         code = f"{primary(code)}.reshape(-1, {_product(t.out_shape)})"
     return Printed(code, printer.constants)
 
@@ -262,15 +263,5 @@ def _gather(a, axis, index):
     position a.shape[axis] reading 0: zero padding, in any backend's arrays."""
     zero = np.zeros_like(np.take(a, np.zeros(1, dtype=int), axis))
     return np.take(np.concatenate((a, zero), axis), index, axis)
-'''
-
-
-SWEEPS = '''def _sweeps(step, steps, shape):
-    """v = step(v) for a step that reads v one time step on or back (a scan): from zeros,
-    each sweep of the whole map fixes one more step, so ``steps`` sweeps solve it."""
-    v = np.zeros(shape)
-    for _ in range(steps):
-        v = step(v)
-    return v
 '''
 

@@ -16,6 +16,7 @@ import re
 
 import sympy as sp
 
+from . import scans_numba
 from .array_printers import MapForm, NumericForm
 from .maps_numba import numba_lines
 from .numba_loops import WIDE, Arrays, flat_loop, product, wide_loop
@@ -90,6 +91,8 @@ class Kernel:
         self.lines: list[str] = []
         self.temporaries = 0
         self.fresh: list[tuple[str, int]] = []  # temporaries made for the current statement
+        self.step_major = scans_numba.forward_step_major(ops)  # arrays with a copy name_c,
+        # (steps, batch, entries): the states of a scan (and δ_l, once found step by step)
         self.sums: dict[str, str] = {}  # δ_l -> ∂C/∂b_l when that is exactly δ_l summed
         self.summed: set[str] = set()  # the ∂C/∂b_l already summed in the loop of δ_l
         for s in ops.statements:
@@ -211,18 +214,15 @@ class Kernel:
     def statement(self, s) -> None:
         self.fresh = []
         if s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
+            if scans_numba.param_lines(self, s.value, s.target):
+                return  # a sum over the steps of products of two sequences: BLAS products
             _, terms, _ = self.ops.map_terms(s.value)
             lines = self.map_lines(s.value, s.target)
             self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]
-        elif s.kind == "delta" and s.target in self.ops.deltas_scanned:  # δ_l reads itself one
-            # step on: from zeros, each sweep of the whole map fixes one more step
-            steps = self.ops.deltas_scanned[s.target]
-            self.lines += self.arrays.new(s.target, ("batch", s.width), zero=True)
-            outer, self.lines = self.lines, []
-            name = self.materialize(sp.transpose(s.value))
-            sweep = [*self.lines, f"{s.target}[:] = {name}"]
-            self.lines = [*outer, f"for _sweep in range({steps}):",
-                          *(f"    {line}" for line in sweep)]
+        elif s.kind == "delta" and s.target in self.ops.scanned:  # δ_l reads itself one
+            # step on (BPTT): step by step
+            self.lines += scans_numba.delta_lines(self, s.target, self.ops.scanned[s.target],
+                                                  s.value)
         elif s.kind == "delta":
             name = self.materialize(sp.transpose(s.value), out=s.target)
             if name != s.target:

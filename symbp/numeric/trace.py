@@ -20,7 +20,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from . import forms, maps, maps_numpy
+from . import forms, maps, maps_numpy, scans_numpy
 from .array_printers import BATCH, MapForm, MathPrinter, RowsPrinter, numeric_form
 
 __all__ = ["BATCH", "CodeOps", "Statement", "array_name", "trace"]
@@ -51,6 +51,7 @@ class Statement:
     kind: str
     value: Any
     width: int
+    before: tuple[str, ...] = ()  # NumPy lines that come first (a scan's loop over the steps)
 
 
 class CodeOps:
@@ -91,8 +92,10 @@ class CodeOps:
         self._count = 0
         self.rows.map_code = self._map_code
         self.fused: set[int] = set()  # layers whose δ uses the cost's closed-form output delta
-        self.scans: dict[int, int] = {}  # layer -> its steps, where δ_l reads itself (a scan)
-        self.deltas_scanned: dict[str, int] = {}  # the same by δ_l's array name
+        self.scanned: dict[str, int] = {}  # δ_l's name -> l, where δ_l reads itself one step
+        # on (BPTT: a scan)
+        self.step_major = scans_numpy.forward_step_major(d.net)  # array -> its step-major
+        # form (a scan's states, then δ_l), which a parameter's gradient reads
         self._cost_gradient = None
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
@@ -106,14 +109,14 @@ class CodeOps:
         return self._symbol(name, (BATCH, width), math).T
 
     def _emit(self, target: str, math_target: str, code: str, value, kind: str,
-              width: int) -> None:
+              width: int, before: tuple[str, ...] = ()) -> None:
         unknown = sorted(map(str, value.free_symbols - set(self._symbols.values())))
         if unknown:
             listed = ", ".join(unknown[:3]) + (", ..." if len(unknown) > 3 else "")
             raise ValueError(f"cannot generate code for {math_target}: it uses {listed}, "
                              "which are not arrays of the recursion")
         math = f"{math_target} = {self.math.doprint(value)}"
-        self.statements.append(Statement(target, code, math, kind, value, width))
+        self.statements.append(Statement(target, code, math, kind, value, width, before))
 
     # ---- RecursionOps
 
@@ -200,12 +203,15 @@ class CodeOps:
         name = f"delta{l}"
         width = self.z_widths[l]
         delta = self._column(name, width, f"δ_{l}")
-        code = self.rows.rows(value)
-        if delta.arg in value.free_symbols:  # δ_l one step on: found by sweeps (a scan)
-            steps = self.scans.setdefault(l, _steps(self.symbols.net.resolved[l - 1]))
-            self.deltas_scanned[name] = steps
-            code = f"_sweeps(lambda {name}: {code}, {steps}, (len(x), {width}))"
-        self._emit(name, f"δ_{l}", code, value, "delta", width)
+        before: tuple[str, ...] = ()
+        if delta.arg in value.free_symbols:  # δ_l one step on (BPTT): found step by step
+            self.scanned[name] = l
+            self.step_major[name] = f"{name}_c"
+            lines, code = scans_numpy.DeltaSteps(self, l, name).lines(value)
+            before = tuple(lines)
+        else:
+            code = self.rows.rows(value)
+        self._emit(name, f"δ_{l}", code, value, "delta", width, before)
         return delta
 
     def state(self, l: int):
@@ -260,7 +266,7 @@ class CodeOps:
         m = dict(r.maps.all())[which]
         self.maps_used.setdefault((l, which), m)
         operands = [self._stored(v, tensor.size(r.sizes)) for tensor, v in zip(m.inputs, values)]
-        if m.own is not None:  # a scan reads the δ_l it helps bind (``bind_delta`` sweeps)
+        if m.own is not None:  # a scan reads the δ_l it helps bind (``bind_delta``)
             operands.append(self._column(f"delta{l}", self.z_widths[l], f"δ_{l}"))
         batched = which not in r.maps.param_vjps
         if batched:
@@ -300,17 +306,16 @@ class CodeOps:
         m, terms, names = self.map_terms(form)
         for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
             names[tensor.name] = printer.doprint(sp.transpose(op))
+        summed = None if form.batched else scans_numpy.summed_code(terms, names,
+                                                                    self.step_major)
+        if summed is not None:  # a sum over the steps: products over (step, sample) rows
+            return summed
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
         return printed.code
 
 
 _MAP_WORDS = {"pre": "z (its forward map)", "input_vjp": "back to its input"}
-
-
-def _steps(r) -> int:
-    """The steps of a layer whose map reads itself along its last axis: that axis's length."""
-    return int(r.maps.z.shape(r.sizes)[-1])
 
 
 def _more_than_activation(net, l: int) -> bool:

@@ -24,8 +24,8 @@ layer's pre map reads s = σ(z) at t − 1, its δ map reads δ at t + 1, each e
 Iverson bracket. Such a map is a scan, a system triangular along that axis: each entry reads
 only entries already found, so its entries are found in order (``layers.forward``), a
 proof takes the own entries as the bound symbols of one step (the chain rule through one
-step, by induction over the steps), and the code finds them by sweeps of the whole map,
-each sweep fixing one more step.
+step, by induction over the steps), and the code finds them one step at a time, each
+step's column from the columns found before it (``symbp.numeric.scans``).
 """
 
 from __future__ import annotations
