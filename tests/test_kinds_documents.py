@@ -4,6 +4,7 @@ every format says what the network is, never a dense formula under another kind.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from functools import cache
 from pathlib import Path
@@ -129,3 +130,23 @@ def test_the_kinds_notebook_runs_its_numbers_and_trains(name, tmp_path):
     printed = _run((tmp_path / "out" / "derivation.ipynb").read_text())
     assert "proved" in printed and "central difference" in printed
     assert "cost before" in printed and "after 300" in printed
+
+
+def test_rows_too_wide_for_a_page_are_elided_or_broken_never_run_off():
+    from symbp.document.kinds import _rows
+    wide = " + ".join(f"x_{{{i}}} y_{{{i}}}" for i in range(60))
+    assert re.search(r"written out, about \d+ lines long", _rows([("z_{j}", wide)], entries=True))
+    forms = r",\ ".join(f"u_{{{i}}} = {wide[:300]}" for i in range(3))
+    broken = _rows([("v", forms)])
+    assert broken.count(r"&\hphantom{{}={}}") == 2 and "lines long" not in broken
+    assert _rows([("a", "b")], entries=True) == "\\begin{aligned}\na &= b\n\\end{aligned}"
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+def test_the_attention_document_fits_its_pages():
+    """Its entries written out hold the whole softmax: 2,603 pt past the margin before."""
+    from symbp.render.latex import compile_tex
+    job = config.load(EXAMPLES / "attention.toml")
+    d = symbp.derive(job.net)
+    assert compile_tex(symbp.render(d, "tex", symbp.prove(d, "local"))).overfull == []

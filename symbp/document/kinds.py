@@ -12,6 +12,7 @@ rules. What is written for dense layers only is left out, and the document says 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ from ..core.derivation import Derivation
 from ..core.layers import Map, Resolved, Tensor
 from ..printing import forms
 from ..printing import vector as vector_printing
-from ..printing.latex import Printer
+from ..printing.latex import LINE, Printer
+from ..printing.width import width
 from ..proof.prove import Proof
 from ..proof.vector_forms import vector_claim_name
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
@@ -132,7 +134,8 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         recursion=_recursion(d, proved),
         proof=_proof(d, proof_part(proof, timings, dense=False)),
         updates=_updates(d),
-        paths=[row for row, _ in paths], path_gradients=_rows([rhs for _, rhs in paths]),
+        paths=[row for row, _ in paths],
+        path_gradients=_rows([rhs for _, rhs in paths], entries=True),
         general=kinds_general(d),
         omitted=OMITTED,
         worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]
@@ -220,10 +223,21 @@ def _map_tensors(m: Map) -> tuple[Tensor, ...]:
     return (*m.inputs, *m.params, *m.read_own)
 
 
-def _rows(rows: list[tuple[str, str]]) -> str:
-    """An aligned display of ``lhs = rhs`` rows."""
-    return "\\begin{aligned}\n" + " \\\\\n".join(f"{lhs} &= {rhs}" for lhs, rhs in rows) + \
-        "\n\\end{aligned}"
+def _rows(rows: list[tuple[str, str]], entries: bool = False) -> str:
+    """An aligned display of ``lhs = rhs`` rows (a display cannot break a line). A row wider
+    than the page: several forms joined by commas go on lines of their own; an entry written
+    out (``entries``; an attention layer's holds the whole softmax) says how long it is."""
+    lines = []
+    for lhs, rhs in rows:
+        long = width(f"{lhs} = {rhs}")
+        if long > LINE and entries:
+            rhs = (rf"\text{{written out, about {math.ceil(long / LINE)} lines long; see the "
+                   rf"form in vectors above}}")
+        elif long > LINE and r",\ " in rhs:
+            *firsts, last = rhs.split(r",\ ")
+            rhs = " \\\\\n&\\hphantom{{}={}} ".join([*(f"{part}," for part in firsts), last])
+        lines.append(f"{lhs} &= {rhs}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
 def _layer(d: Derivation, r: Resolved, proved: bool) -> KindLayer:
@@ -290,9 +304,9 @@ def _layer(d: Derivation, r: Resolved, proved: bool) -> KindLayer:
         shape_in=_shape(r.shape_in), shape_out=_shape(r.shape_out),
         parameters=", ".join(f"${_param_name(r, name)}_{{{l}}}$ (${_shape(shape)}$)"
                              for name, shape in r.parameters.items()),
-        forward=vector["forward"], forward_entries=_rows(forward),
+        forward=vector["forward"], forward_entries=_rows(forward, entries=True),
         backward=_rows(backward),  # type: ignore[arg-type]
-        backward_entries=_rows(backward_entries),
+        backward_entries=_rows(backward_entries, entries=True),
         explains=_mixed(r.kind.explains),
     )
 
