@@ -7,18 +7,22 @@ import numpy as np
 import pytest
 
 
-def assert_central_differences(f, x, y, params, h: float = 1e-6) -> None:
-    """Every entry of ``f.grad(x, y, params)`` equals (C(θ + h) − C(θ − h)) / 2h of
-    ``f.cost``, entry by entry (``params`` is changed and put back)."""
+def assert_central_differences(f, x, y, params, h: float = 1e-6, *, cost=None,
+                               rel: float = 1e-6, abs: float = 1e-8) -> None:
+    """Every entry of ``f.grad(x, y, params)`` equals (C(θ + h) − C(θ − h)) / 2h of ``cost``
+    (``f.cost`` unless given: another backend's, when f computes in float32), entry by
+    entry; ``params`` is changed and put back."""
+    cost = f.cost if cost is None else cost
     got = f.grad(x, y, params)
     for l, layer in enumerate(params):
+        assert list(got[l]) == list(layer)  # by name, in the module's order
         for name, value in layer.items():
             for idx in np.ndindex(value.shape):
                 keep = value[idx]
                 value[idx] = keep + h
-                up = f.cost(x, y, params)
+                up = cost(x, y, params)
                 value[idx] = keep - h
-                down = f.cost(x, y, params)
+                down = cost(x, y, params)
                 value[idx] = keep
-                assert got[l][name][idx] == pytest.approx((up - down) / (2 * h), rel=1e-6,
-                                                          abs=1e-8), (l + 1, name, idx)
+                assert float(np.asarray(got[l][name])[idx]) == pytest.approx(
+                    (up - down) / (2 * h), rel=rel, abs=abs), (l + 1, name, idx)

@@ -143,3 +143,12 @@ def assert_close(got, want, rtol, atol=1e-12):
     for wrt in ("W", "b"):
         for l, (g, w) in enumerate(zip(got[wrt], want[wrt]), start=1):
             np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"d C / d {wrt}_{l}")
+
+
+def doubled_output_error(ops):
+    """backprop_deltas with ∂C/∂a_L doubled, for any layer kinds: every δ wrong by 2."""
+    above = None
+    for l in ops.layers():
+        g = ops.scale(2, ops.cost_gradient()) if above is None else \
+            ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)

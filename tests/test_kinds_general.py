@@ -11,6 +11,7 @@ import symbp
 from symbp.cli import config
 from symbp.document.kinds_general import fit, kinds_general
 from symbp.proof.theorem import covers
+from tests.oracles import doubled_output_error
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -88,15 +89,6 @@ def test_softmax_on_an_output_of_channels_is_refused_with_its_reason():
     assert g.status == ""
 
 
-def _doubled_output_error(ops):
-    """backprop_deltas with ∂C/∂a_L doubled: every δ wrong by a factor of 2."""
-    above = None
-    for l in ops.layers():
-        g = ops.scale(2, ops.cost_gradient()) if above is None else \
-            ops.kind(l + 1).pass_back(ops, l + 1, above)
-        above = ops.kind(l).backward(ops, l, g)
-
-
 SOFTMAX_NET = dict(layers=[symbp.Layer("conv1d", channels=2, kernel=2),
                            symbp.Layer("dense", units=3, activation="softmax")],
                    inputs=[1, 4], cost="softmax_ce")
@@ -105,7 +97,7 @@ SOFTMAX_NET = dict(layers=[symbp.Layer("conv1d", channels=2, kernel=2),
 @pytest.mark.slow
 def test_a_wrong_output_error_under_softmax_over_kinds_is_not_proved():
     from symbp.proof.theorem import theorem
-    proof = theorem("relu", "softmax_ce", output="softmax", recursion=_doubled_output_error,
+    proof = theorem("relu", "softmax_ce", output="softmax", recursion=doubled_output_error,
                     layers=(SOFTMAX_NET["layers"][0], SOFTMAX_NET["layers"][1]))
     assert proof.status == "failed"
     failed = [c.name for c in proof.claims if c.status == "failed"]

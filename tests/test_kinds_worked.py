@@ -21,6 +21,7 @@ from symbp.document.kinds_numbers import evaluate_layers
 from symbp.document.kinds_worked import worked_file
 from symbp.render.documents import render_document
 from tests import test_conv1d_numeric, test_kinds_numeric
+from tests.oracles import doubled_output_error
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ORACLES = {"residual": test_kinds_numeric.torch_gradients,
@@ -175,17 +176,9 @@ def test_central_differences_check_every_parameter_entry_of_the_example(name):
         assert abs(c.quotient - c.backprop) < sp.Rational(1, 10 ** (n.example.digits + 4)), c
 
 
-def _doubled_output_error(ops):
-    above = None
-    for l in ops.layers():
-        g = ops.scale(2, ops.cost_gradient()) if above is None else \
-            ops.kind(l + 1).pass_back(ops, l + 1, above)
-        above = ops.kind(l).backward(ops, l, g)
-
-
 def test_a_wrong_recursion_shows_in_the_documents_check():
     job, _ = loaded("residual")
-    d = symbp.derive(job.net, recursion=_doubled_output_error)
+    d = symbp.derive(job.net, recursion=doubled_output_error)
     text = render_document(document(d, symbp.prove(d, "local"), example=job.example), "md")
     assert "NOT proved" in text or "not proved" in text
     assert "does not always agree" in text and "agrees with backpropagation" not in text

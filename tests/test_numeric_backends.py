@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from differences import assert_central_differences
 from oracles import assert_close, central_differences, random_point, torch_gradients
 from test_prove import MUTANTS, SQUARE
 
@@ -361,18 +362,6 @@ def test_layer_kinds_under_jax_equal_central_differences(name):
     y = rng.uniform(0.1, 0.9, size=(3, *job.net.resolved[-1].shape_out)).reshape(3, -1)
     params = [{k: rng.normal(size=s) * 0.5 for k, s in r.parameters.items()}
               for r in job.net.resolved]
-    got, h = jax_f.grad(x, y, params), 1e-6
     x64 = close("jax") == {"rtol": 1e-9}  # else float32: jax's default
     tolerance = {"rel": 1e-5, "abs": 1e-7} if x64 else {"rel": 1e-3, "abs": 1e-4}
-    for l, layer in enumerate(params):
-        assert list(got[l]) == list(layer)  # by name, in the module's order
-        for key, value in layer.items():
-            for idx in np.ndindex(value.shape):
-                keep = value[idx]
-                value[idx] = keep + h
-                up = numpy_f.cost(x, y, params)
-                value[idx] = keep - h
-                down = numpy_f.cost(x, y, params)
-                value[idx] = keep
-                assert float(np.asarray(got[l][key])[idx]) == pytest.approx(
-                    (up - down) / (2 * h), **tolerance), (l + 1, key, idx)
+    assert_central_differences(jax_f, x, y, params, cost=numpy_f.cost, **tolerance)
