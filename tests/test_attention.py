@@ -283,8 +283,9 @@ def test_training_it_is_refused_before_any_work_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "symbp", "train", str(net), "--data", "xor",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert done.stderr.startswith("symbp: error: this network cannot be trained: its gradient "
-                                  "has no numeric code yet (layer kinds: attention)")
+    assert done.stderr == ("symbp: error: this network cannot be trained: layer 1 (attention) "
+                           "has no numeric code yet: its map for ∂C/∂W is not a sum of products "
+                           "of tensor entries\n")
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="cannot be trained"):
         symbp.train(network(False, inputs=(1, 2)), "xor")

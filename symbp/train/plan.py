@@ -108,11 +108,8 @@ def _require_code(d: Derivation) -> None:
     """ValueError, before any work, when the gradient does not print as numeric code (the
     generic σ; a kind whose maps are not printed yet, as attention's softmax)."""
     reason = code_problem(d)
-    if reason:
-        kinds = sorted({k for k in d.net.kinds if k != "dense"})
-        where = f" (layer kinds: {', '.join(kinds)})" if kinds else ""
-        raise ValueError(f"this network cannot be trained: its gradient has no numeric code "
-                         f"yet{where}: {one_line(reason, 160)}")
+    if reason:  # the reason names the layer and its kind, or the activation
+        raise ValueError(f"this network cannot be trained: {one_line(reason, 160)}")
 
 
 def _network(net: object, source: object) -> Network:
