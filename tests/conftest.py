@@ -1,9 +1,11 @@
-"""Shared fixtures: seeded randomness, one derivation per session, and the pdflatex marker.
+"""Shared fixtures: seeded randomness, one derivation per session, a numba cache of the test
+session's own, and the pdflatex marker.
 
 ``@pytest.mark.needs_pdflatex`` skips a test where no pdflatex is installed (CI installs it,
 so there the tests run against the real compiler).
 """
 
+import os
 import random
 import shutil
 
@@ -20,6 +22,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "needs_pdflatex" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_numba_cache(tmp_path_factory):
+    """Compiled numba modules go to a folder of this test session (one per worker), never to
+    the user's ~/.cache/symbp: the suite leaves nothing behind, and a run costs on every
+    machine what it costs on a fresh one. Tests that need another folder set their own."""
+    saved = os.environ.get("SYMBP_CACHE_DIR")
+    os.environ["SYMBP_CACHE_DIR"] = str(tmp_path_factory.mktemp("symbp-cache"))
+    yield
+    if saved is None:
+        del os.environ["SYMBP_CACHE_DIR"]
+    else:
+        os.environ["SYMBP_CACHE_DIR"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 numbers as the trainer's step to the last bit, PyTorch's and the textbook's optimisers to
 1e-12, nothing allocated per step, and wrong exactly when the recursion is wrong."""
 
-import os
 import re
 import tracemalloc
 
@@ -28,17 +27,6 @@ OPTIMIZERS = {"sgd": Optimizer("sgd", 0.1), "momentum": Optimizer("sgd", 0.05, m
 BATCHES = (4, 1, 7, 3, 100)  # powers of two and not; 100 takes the BLAS branch of products
 COMPILED: dict = {}
 STEPS = re.compile(r"^ +# ((?:δ|v|∂C)\S* = .*)$", re.M)  # the recursion's equations
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _numba_cache(tmp_path_factory):
-    saved = os.environ.get("SYMBP_CACHE_DIR")
-    os.environ["SYMBP_CACHE_DIR"] = str(tmp_path_factory.mktemp("symbp-cache"))
-    yield
-    if saved is None:
-        del os.environ["SYMBP_CACHE_DIR"]
-    else:
-        os.environ["SYMBP_CACHE_DIR"] = saved
 
 
 def compiled(net=NET, recursion=symbp.backprop_deltas, backend="numba"):

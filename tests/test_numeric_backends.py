@@ -1,7 +1,6 @@
 """Every backend of lambdify: the same gradients (torch autograd and central differences as
 oracles), the same argument checks, wrong exactly when the recursion is wrong, no overflow."""
 
-import os
 import warnings
 from fractions import Fraction
 
@@ -16,18 +15,6 @@ import symbp
 BACKENDS = ["numpy", "numba", "jax", "torch"]
 NET = symbp.Network([2, 3, 3, 2])
 COMPILED: dict = {}  # (network, recursion, backend) -> NumericGradients, once per session
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _numba_cache(tmp_path_factory):
-    """Compiled numba modules go to a folder of this test session, not the user's cache."""
-    saved = os.environ.get("SYMBP_CACHE_DIR")
-    os.environ["SYMBP_CACHE_DIR"] = str(tmp_path_factory.mktemp("symbp-cache"))
-    yield
-    if saved is None:
-        del os.environ["SYMBP_CACHE_DIR"]
-    else:
-        os.environ["SYMBP_CACHE_DIR"] = saved
 
 
 def gradients(backend, net=NET, recursion=symbp.backprop_deltas):
