@@ -142,12 +142,16 @@ def named(base: sp.IndexedBase, layer: sp.Expr, shape: tuple[sp.Expr, ...]) -> A
 # ---------------------------------------------------------------- softmax, opaque
 
 
-def softmax_unit(act: registry.Activation) -> type[sp.Function]:
+def softmax_unit(act: registry.Activation,
+                 entries: Callable[[sp.Expr, sp.Expr], sp.Expr] | None = None
+                 ) -> type[sp.Function]:
     """``S(z, l, j)``: entry j of ``act`` applied to z^{(l)}, opaque like σ.
 
     Its derivative by z^{(l')}_k is [l = l'] times the registered Jacobian entry
     (lifted to symbolic indices by ``jacobian_entry``); the Jacobian lemma ties that
-    entry to the explicit formula. A new class per call: nothing cached outlives a proof.
+    entry to the explicit formula. The entries of a^{(l)} the Jacobian reads are S's own,
+    or ``entries(l, i)`` where given (a^{(l)}_i as a symbol of its own, for lemmas whose
+    other side reads a^{(l)} too). A new class per call: nothing cached outlives a proof.
     """
 
     class Unit(sp.Function):
@@ -159,7 +163,8 @@ def softmax_unit(act: registry.Activation) -> type[sp.Function]:
             if isinstance(s, sp.Indexed) and s.base == base and len(s.indices) == 2:
                 same_layer = sp.KroneckerDelta(layer, s.indices[0])
                 return same_layer * jacobian_entry(
-                    act, layer, j, s.indices[1], lambda i: type(self)(base, layer, i))
+                    act, layer, j, s.indices[1], lambda i: type(self)(base, layer, i)
+                    if entries is None else entries(layer, i))
             return sp.Integer(0)  # softmax(z^{(l)}) depends on the entries of z^{(l)} only
 
         def _latex(self, printer: Any) -> str:

@@ -30,7 +30,7 @@ from ..core import registry
 from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, jacobian_entry, kind_base
+from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base, softmax_unit
 
 Index = tuple[sp.Expr, ...]
 INSTANCES = 100  # combinations of sizes a lemma is also written out at: every size 1..4 for
@@ -91,7 +91,10 @@ def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp
                              "layer kind's lemmas take it on a layer of one axis, with no map "
                              "after it and no skip (a dense output), and an elementwise σ "
                              "elsewhere")
-        return _mixing(act)(Z, e, j[0])
+        # opaque: only its derivative is read, the registered Jacobian's entry in the
+        # layer's a^{(e)} (= act(z^{(e)}) by definition), which the function lemmas tie to
+        # the formula for every width; the recursion's steps read a^{(e)} too
+        return softmax_unit(act, lambda layer, i: A[layer, i])(Z, e, j[0])
     if maps.post is None:
         value = act.function(Z[(e, *j)])
     else:
@@ -102,26 +105,6 @@ def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp
     if maps.skip is not None:
         value += _map_at(maps.skip, layers, e, j)
     return value
-
-
-def _mixing(act: registry.Activation) -> type[sp.Function]:
-    """Entry j of ``act`` applied to z^{(e)}, opaque: only its derivative is read, and that is
-    the registered Jacobian's entry in the layer's a^{(e)} (a^{(e)} = act(z^{(e)}) by
-    definition), which the function lemmas tie to the formula for every width. The
-    recursion's steps read a^{(e)} too, so both sides of a lemma are in the same symbols."""
-
-    class Entry(sp.Function):
-        nargs = 3
-
-        def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
-            base, layer, j = self.args
-            if isinstance(s, sp.Indexed) and s.base == base and len(s.indices) == 2:
-                return sp.KroneckerDelta(layer, s.indices[0]) * jacobian_entry(
-                    act, layer, j, s.indices[1], lambda i: A[layer, i])
-            return sp.Integer(0)  # act(z^{(l)}) reads the entries of z^{(l)} only
-
-    Entry.__name__ = act.name
-    return Entry
 
 
 def passed_back(layers: Layers, e: sp.Expr, k: Index, binds_g: bool) -> sp.Expr:
