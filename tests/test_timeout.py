@@ -118,3 +118,33 @@ def test_a_theorem_stopped_by_the_deadline_around_it_says_so():
     stopped = [c for c in proof.claims if c.name == "time"]
     assert [c.how for c in stopped] == [
         "stopped when the time of the command around it (--timeout) ran out"]
+
+
+def test_a_deadline_that_fires_inside_a_gc_callback_is_not_lost():
+    # Python drops an exception raised in a gc callback; the deadline must ring again
+    import gc
+
+    from symbp.core.deadline import deadline
+
+    calls = []
+
+    def slow_callback(phase, info):
+        if phase == "start" and not calls:
+            calls.append(phase)
+            end = time.monotonic() + 0.2
+            while time.monotonic() < end:  # the alarm rings in here, and is dropped
+                pass
+
+    gc.callbacks.append(slow_callback)
+    try:
+        start = time.monotonic()
+        with pytest.raises(TimedOut), deadline(0.02):
+            _collect_then_sleep(gc)
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert calls and time.monotonic() - start < 2
+
+
+def _collect_then_sleep(gc):
+    gc.collect()
+    time.sleep(5)

@@ -6,16 +6,23 @@ into a verdict. ``deadline(seconds)`` arms SIGALRM in the main thread; inside
 another deadline it fires at the sooner of the two, and on leaving it re-arms
 the outer one with what is left of it (at once, if that has passed). Off the
 main thread no signal can be used: ``Deadline.expired`` is then the only check.
+
+A signal handler runs wherever the main thread happens to be, and Python drops an
+exception raised inside a gc callback or a ``__del__`` (it only reports it to
+``sys.unraisablehook``). So while a deadline is armed that hook is wrapped: a dropped
+``TimedOut`` rings the alarm again a millisecond later, until one lands.
 """
 
 from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 MAX_SECONDS = 1e6  # about 11 days: any longer is a mistake, and setitimer would overflow
 
@@ -83,6 +90,15 @@ def _expire(signum: int, frame: object) -> None:
     raise TimedOut
 
 
+def _ring_again_if_dropped(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, TimedOut):
+            signal.setitimer(signal.ITIMER_REAL, 1e-3)
+        else:
+            previous(unraisable)
+    return hook
+
+
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[Deadline]:
     """Raise ``TimedOut`` inside the block once ``seconds`` have passed (see the module text)."""
@@ -91,6 +107,8 @@ def deadline(seconds: float | None) -> Iterator[Deadline]:
         yield limit
         return
     previous_handler = signal.signal(signal.SIGALRM, _expire)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _ring_again_if_dropped(previous_hook)
     outer, _ = signal.setitimer(signal.ITIMER_REAL, 0)  # 0.0: no outer deadline
     mine = limit.seconds if outer == 0 else min(limit.seconds, outer)
     signal.setitimer(signal.ITIMER_REAL, max(mine, 1e-6))
@@ -99,5 +117,6 @@ def deadline(seconds: float | None) -> Iterator[Deadline]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
+        sys.unraisablehook = previous_hook
         if outer:
             signal.setitimer(signal.ITIMER_REAL, max(outer - limit.elapsed, 1e-6))
