@@ -8,6 +8,8 @@ so there the tests run against the real compiler).
 import os
 import random
 import shutil
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -36,6 +38,16 @@ def _own_numba_cache(tmp_path_factory):
         del os.environ["SYMBP_CACHE_DIR"]
     else:
         os.environ["SYMBP_CACHE_DIR"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_reaches_children():
+    """A suite started in the background (``pytest &`` in a script) inherits SIGINT ignored,
+    and so would every symbp it starts, as a shell asks of background jobs: the Ctrl-C tests
+    need it delivered, as it is in a foreground run."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) == signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

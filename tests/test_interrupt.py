@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -389,9 +390,10 @@ def test_ctrl_c_during_the_exchange_waits_for_the_set(folder, sets, signum, step
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")] == []
 
 
-LAUNCHERS = {  # python -m symbp, and the installed script (its file is named symbp)
-    "module": lambda tmp: [sys.executable, "-m", "symbp"],
-    "script": lambda tmp: [sys.executable, str(_script(tmp))],
+LAUNCHERS = {  # python -m symbp, and the installed script (its file is named symbp); -X importtime
+    # tells the test when symbp's own handler is in place (before it, Ctrl-C is Python's)
+    "module": lambda tmp: [sys.executable, "-X", "importtime", "-m", "symbp"],
+    "script": lambda tmp: [sys.executable, "-X", "importtime", str(_script(tmp))],
 }
 
 
@@ -409,18 +411,38 @@ STARTING = {  # what a command interrupted before it publishes says
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
-@pytest.mark.parametrize(("delay", "command"), [(0.1, "prove"), (0.3, "derive"),
+@pytest.mark.parametrize(("delay", "command"), [(0.0, "prove"), (0.3, "derive"),
                                                 (0.6, "prove"), (0.6, "derive")])
 def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, launcher, delay,
                                                              command):
     args, said = STARTING[command]
     with subprocess.Popen([*LAUNCHERS[launcher](tmp_path), *args], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, cwd=tmp_path) as run:
-        time.sleep(delay)  # in the imports, or just after them
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(run.stderr), daemon=True)
+        while (line := run.stderr.readline()).split("|")[-1].strip() != "symbp.cli":
+            assert line, "symbp.cli was never imported"
+        reader.start()  # from here on a full pipe must not block the child
+        time.sleep(delay)  # in the rest of the imports, or just after them
         run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=60) == 130
-        assert run.stderr.read() == f"symbp: {said}\n"
+        code = run.wait(timeout=60)
+        reader.join(timeout=10)
+    said_lines = [line for line in lines if not line.startswith("import time:")]
+    assert (code, said_lines) == (130, [f"symbp: {said}\n"])
     assert not (tmp_path / "new").exists()
+
+
+def test_a_symbp_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # as a shell asks of a background job (and as Python does): not ignored during the imports
+    # and then honoured once main runs
+    command = f"trap '' INT; exec {sys.executable} -m symbp prove --widths 3,3,3 -q"
+    with subprocess.Popen(["sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, cwd=tmp_path) as run:
+        for _ in range(4):
+            time.sleep(0.3)
+            run.send_signal(signal.SIGINT)
+        assert (run.wait(timeout=60), run.stderr.read()) == (0, "")
+        assert "proved (expand)" in run.stdout.read()
 
 
 def test_stale_latex_folders_of_dead_processes_are_swept(tmp_path, monkeypatch):

@@ -198,11 +198,13 @@ def _main(argv: list[str] | None) -> int:
     _argv[:] = sys.argv[1:] if argv is None else list(argv)
     run = exits.Run(exits.command_of(_argv), published=outputs.published)
     try:
-        if in_main:  # Ctrl-C raises KeyboardInterrupt from here on; a file-size limit is an
-            # error to report, not a signal that kills
-            previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-                        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+        if in_main:  # Ctrl-C raises KeyboardInterrupt from here on (unless it was ignored
+            # when symbp started, as a shell asks of a background job, and as Python and the
+            # imports kept it); a file-size limit is an error to report, not a signal that kills
+            previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                         signal.SIGXFSZ: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)}
+            if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+                previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as stop:  # --help and --version

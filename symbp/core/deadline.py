@@ -39,6 +39,10 @@ class Deadline:
     def __init__(self, seconds: float | None, start: float | None = None):
         self.seconds = check_seconds(seconds)
         self.start = time.monotonic() if start is None else start
+        # a deadline armed inside another: True when this one rings first, so that a TimedOut
+        # inside it is its own (``stopping``); an outer one's must stop the caller too
+        self.sooner = self.seconds is not None
+        self.stopped = False  # set by ``stopping`` when its own time ran out
 
     @property
     def elapsed(self) -> float:
@@ -66,6 +70,21 @@ class Deadline:
             yield
 
 
+@contextmanager
+def stopping(seconds: float | None) -> Iterator[Deadline]:
+    """``deadline(seconds)`` for work that reports running out of its own time as a result
+    (a proof "timed out"): its own TimedOut ends the block quietly, with ``limit.stopped``
+    set; the TimedOut of a deadline around it (a command's ``--timeout``) passes on, so
+    that it stops the command instead of becoming one proof's verdict."""
+    with deadline(seconds) as limit:
+        try:
+            yield limit
+        except TimedOut:
+            if not limit.sooner:
+                raise
+            limit.stopped = True
+
+
 def check_seconds(seconds: object, name: str = "timeout") -> float | None:
     """``seconds`` as a float in (0, MAX_SECONDS], or None; ValueError naming the bad value."""
     if seconds is None:
@@ -79,10 +98,7 @@ def check_seconds(seconds: object, name: str = "timeout") -> float | None:
 
 
 def stopped(timeout: float | None) -> str:
-    """How a proof that ran out of time says so: its own timeout, or the deadline of the
-    command around it (a ``--timeout`` that ran out while a document proved its theorem)."""
-    if timeout is None:
-        return "stopped when the time of the command around it (--timeout) ran out"
+    """How a proof that ran out of its own time (``stopping``) says so."""
     return f"stopped after {timeout:g} s"
 
 
@@ -111,6 +127,7 @@ def deadline(seconds: float | None) -> Iterator[Deadline]:
     sys.unraisablehook = _ring_again_if_dropped(previous_hook)
     outer, _ = signal.setitimer(signal.ITIMER_REAL, 0)  # 0.0: no outer deadline
     mine = limit.seconds if outer == 0 else min(limit.seconds, outer)
+    limit.sooner = mine == limit.seconds
     signal.setitimer(signal.ITIMER_REAL, max(mine, 1e-6))
     try:
         yield limit

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature, limits
-from ..core.deadline import TimedOut, check_seconds, deadline, stopped
+from ..core.deadline import check_seconds, stopped, stopping
 from ..core.functions import softmax_formula
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
@@ -86,26 +86,25 @@ def prove_second_order(d: SecondDerivation, method: str = "auto", *,
         if progress:
             progress(what, done, steps)
 
-    try:
-        with deadline(timeout):
-            proof.fingerprint = _fingerprint(d)
-            lemmas = function_lemmas(d.net) + second_function_lemmas(d)
-            claims += [Claim(lem.statement, lem.latex, "function",
-                             "proved" if lem.holds else "failed",
-                             "by exact comparison with the explicit formula", name=lem.name,
-                             entry=lem.entry, residual=lem.residual) for lem in lemmas]
-            proof.lemmas = lemmas
-            claims += _by_lemmas(d, session, proof.lemmas)
-            tick("lemmas", 1)
-            psd = cost_psd_claims(d.net.cost_entry)
-            claims += [*psd, batch_gap_claim(), _g_psd(d, psd[-1], claims)]
-            tick("structure", 2)
-            if chosen == "expand":
-                claims += _compare_routes(d, session)
-                tick("routes", 3)
-                claims += kronecker_claims(d, session) + residual_claims(d, session)
-                tick("Gauss-Newton", 4)
-    except TimedOut:
+    with stopping(timeout) as limit:
+        proof.fingerprint = _fingerprint(d)
+        lemmas = function_lemmas(d.net) + second_function_lemmas(d)
+        claims += [Claim(lem.statement, lem.latex, "function",
+                         "proved" if lem.holds else "failed",
+                         "by exact comparison with the explicit formula", name=lem.name,
+                         entry=lem.entry, residual=lem.residual) for lem in lemmas]
+        proof.lemmas = lemmas
+        claims += _by_lemmas(d, session, proof.lemmas)
+        tick("lemmas", 1)
+        psd = cost_psd_claims(d.net.cost_entry)
+        claims += [*psd, batch_gap_claim(), _g_psd(d, psd[-1], claims)]
+        tick("structure", 2)
+        if chosen == "expand":
+            claims += _compare_routes(d, session)
+            tick("routes", 3)
+            claims += kronecker_claims(d, session) + residual_claims(d, session)
+            tick("Gauss-Newton", 4)
+    if limit.stopped:
         claims.append(Claim("the proof finished in time", "", KIND, "timed out",
                             stopped(timeout), name="time"))
     proof.seconds = time.perf_counter() - started

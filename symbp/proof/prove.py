@@ -40,7 +40,7 @@ from __future__ import annotations
 import random
 import time
 
-from ..core.deadline import TimedOut, check_seconds, deadline
+from ..core.deadline import TimedOut, check_seconds, stopping
 from ..core.derivation import Derivation
 from ..core.limits import magnitude
 from . import lemmas, returned
@@ -187,30 +187,27 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     elif compares:
         returned.plan_routes(d, work, HOW["expand"] if exact else
                              f"by a random screen at {points} points")
-    try:
-        with deadline(timeout):
-            proof.fingerprint = _fingerprint(d)
-            if exact:
-                proof.lemmas = function_lemmas(d.net)
-                work.claims += [_function_claim(lem) for lem in proof.lemmas]
-                proof.lemmas += _prove_recursion(d, work)
-            if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
-                work.claims += vector_form_claims(d, work.session)
-            if chosen in ("expand", "construction") and compares:
-                try:
-                    if chosen == "expand":
-                        returned.compare_routes(d, work, returned.exactly(work.session), "proved")
-                    else:
-                        _construct_routes(d, work, tie)
-                except TimedOut:
-                    if method != "auto":
-                        raise
-                    _fall_back(proof, work)
-            elif chosen == "random":
-                screen = returned.at_random_points(random.Random(seed), points, work.session)
-                returned.compare_routes(d, work, screen, "screened")
-    except TimedOut:  # a BaseException: never caught as a failure on the way
-        pass
+    with stopping(timeout) as own:  # TimedOut: a BaseException, never taken for a failure
+        proof.fingerprint = _fingerprint(d)
+        if exact:
+            proof.lemmas = function_lemmas(d.net)
+            work.claims += [_function_claim(lem) for lem in proof.lemmas]
+            proof.lemmas += _prove_recursion(d, work)
+        if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
+            work.claims += vector_form_claims(d, work.session)
+        if chosen in ("expand", "construction") and compares:
+            try:
+                if chosen == "expand":
+                    returned.compare_routes(d, work, returned.exactly(work.session), "proved")
+                else:
+                    _construct_routes(d, work, tie)
+            except TimedOut:
+                if method != "auto" or not own.sooner:
+                    raise
+                _fall_back(proof, work)
+        elif chosen == "random":
+            screen = returned.at_random_points(random.Random(seed), points, work.session)
+            returned.compare_routes(d, work, screen, "screened")
     proof.seconds = work.limit.elapsed
     return proof
 

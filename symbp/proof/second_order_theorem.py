@@ -30,7 +30,7 @@ import sympy as sp
 from ..core import curvature, registry
 from ..core.curvature_generic import GenericCurvatureProgram, record_curvature_generic
 from ..core.curvature_program import replay
-from ..core.deadline import TimedOut, check_seconds, deadline, stopped
+from ..core.deadline import check_seconds, stopped, stopping
 from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
 from ..core.network import Network
 from ..core.program import ProgramError
@@ -256,15 +256,14 @@ def prove_second_order_theorem(activation: str = "generic", cost: str = "mse", *
     timeout = check_seconds(timeout)
     start = time.perf_counter()
     claims: list[Claim] = []
-    try:
-        with deadline(timeout):
-            for name, (title, _, residual) in PROGRAMS.items():
-                claims += _trace_claims(title, programs[name],
-                                        Truths(hidden, out, cost_entry, residual))
-            claims += function_claims(hidden, out, cost_entry)  # what the first order rests on
-            claims += _second_claims(hidden, out)
-            claims.append(_cross_check(hidden, out, cost_entry, programs))
-    except TimedOut:
+    with stopping(timeout) as limit:
+        for name, (title, _, residual) in PROGRAMS.items():
+            claims += _trace_claims(title, programs[name],
+                                    Truths(hidden, out, cost_entry, residual))
+        claims += function_claims(hidden, out, cost_entry)  # what the first order rests on
+        claims += _second_claims(hidden, out)
+        claims.append(_cross_check(hidden, out, cost_entry, programs))
+    if limit.stopped:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             stopped(timeout), name="time"))
     claims.append(induction(claims))

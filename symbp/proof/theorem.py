@@ -30,7 +30,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import registry
-from ..core.deadline import TimedOut, check_seconds, deadline, stopped
+from ..core.deadline import check_seconds, stopped, stopping
 from ..core.derivation import Derivation, derive
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
 from ..core.layers import Layer as LayerSpec
@@ -79,12 +79,11 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
     timeout = check_seconds(timeout)
     start = time.perf_counter()
     claims: list[Claim] = []
-    try:
-        with deadline(timeout):
-            claims += structural_claims(recursion, hidden, out, cost_entry, depths, templates)
-            claims += function_claims(hidden, out, cost_entry)
-            claims.append(cross_check(recursion, hidden, out, cost_entry, templates))
-    except TimedOut:
+    with stopping(timeout) as limit:
+        claims += structural_claims(recursion, hidden, out, cost_entry, depths, templates)
+        claims += function_claims(hidden, out, cost_entry)
+        claims.append(cross_check(recursion, hidden, out, cost_entry, templates))
+    if limit.stopped:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             stopped(timeout), name="time"))
     claims.append(induction(claims, depths, kinds=not _dense(templates)))
