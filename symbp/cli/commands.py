@@ -29,6 +29,7 @@ from ..printing import forms
 from ..proof.claims import CHECKS
 from ..proof.curvature import METHODS as SECOND_METHODS
 from ..proof.curvature import prove_second_order
+from ..proof.kinds_curvature import METHODS as KINDS_SECOND_METHODS
 from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
 from ..proof.second_order_theorem import second_order_summary, second_order_theorem
@@ -89,9 +90,15 @@ def _job_now(args) -> config.Job:
             job.timings = True
         if getattr(args, "order", None) is not None:
             job.order = args.order
+        kinds = any(r.kind.name != "dense" for r in job.net.resolved)
+        if "second_order" in job.formats and kinds and job.explicit_formats:
+            raise ValueError("the second-order chapter covers dense layers only; a network "
+                             "of layer kinds is proved at order 2 (symbp prove --order 2)")
         if "second_order" in job.formats:  # the chapter is second order's
             job.order = 2
-        elif job.order == 2:
+            if kinds:  # a network file's formats: the chapter is dense layers' only
+                job.formats = tuple(f for f in job.formats if f != "second_order")
+        elif job.order == 2 and not kinds:  # the chapter covers dense layers only
             job.formats = (*job.formats, "second_order")
     except ValueError as error:
         raise BadInput(str(error)) from None
@@ -105,10 +112,13 @@ def _derive(job: config.Job, args) -> tuple[Derivation, str]:
     and, for second order, a network it does not cover or whose Hessian is too large."""
     try:
         if job.order == 2:
-            limits.check_symbolic_hessian(job.net.widths)
-            if job.method not in SECOND_METHODS:
+            dense = all(r.kind.name == "dense" for r in job.net.resolved)
+            if dense:  # a network of layer kinds counts its parameters as it is built
+                limits.check_symbolic_hessian(job.net.widths)
+            methods = SECOND_METHODS if dense else KINDS_SECOND_METHODS
+            if job.method not in methods:
                 raise ValueError(f"--order 2: unknown method {job.method!r}; choose one of: "
-                                 f"{', '.join(SECOND_METHODS)}")
+                                 f"{', '.join(methods)}")
         with budget(args).phase():
             d = derive(job.net, order=job.order)
         return d, choose_method(d, job.method if job.method in FIRST_METHODS else "auto")

@@ -219,6 +219,12 @@ def supported(net: Any) -> None:
         raise ValueError(f"order 2 takes {' and '.join(SECOND_ORDER_KINDS)} layers in this "
                          f"version of symbp; layer {other.index} is {other.kind.name} (its "
                          "curvature is not written yet); use order 1")
+    supported_functions(net)
+
+
+def supported_functions(net: Any) -> None:
+    """ValueError unless second order takes ``net``'s activations and cost: elementwise
+    activations, and softmax only as the output layer of a cost that absorbs it."""
     cost = net.cost_entry
     for l, name in enumerate(net.activations, start=1):
         act = registry.ACTIVATIONS[name]

@@ -28,6 +28,7 @@ from .curvature import absorbs_output, supported
 from .curvature_program import CurvatureProgram, record_curvature
 from .curvature_symbolic import CurvatureTrace, SymbolicCurvatureOps, run_curvature
 from .derivation import Derivation
+from .kinds_second_order import KindsSecondDerivation
 from .network import Network
 from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
@@ -323,6 +324,11 @@ def derive(net: Network, recursion: RecursionFunction = backprop_deltas, *,
         return Derivation(net, recursion=recursion)
     if not isinstance(net, Network):
         raise ValueError(f"derive() needs a symbp.Network, got {type(net).__name__}")
+    if any(r.kind.name not in curvature.SECOND_ORDER_KINDS for r in net.resolved):
+        if programs:  # its routes read the δ program and the kinds' maps, nothing else
+            raise ValueError(f"{', '.join(programs)}: a network of layer kinds has no "
+                             "curvature programs to replace; give recursion= instead")
+        return KindsSecondDerivation(net, recursion)  # refuses what it does not cover
     unknown = [k for k in programs if k not in ("curvature", "gauss_newton", "hvp")]
     if unknown:
         raise ValueError(f"unknown program {unknown[0]!r}; choose one of: curvature, "

@@ -30,6 +30,7 @@ import sympy as sp
 from ..core import curvature, limits
 from ..core.deadline import check_seconds, stopped, stopping
 from ..core.functions import softmax_formula
+from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
@@ -38,6 +39,7 @@ from .claims import Claim, Proof
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import batch_gap_claim, cost_psd_claims, kronecker_claims, residual_claims
+from .kinds_curvature import prove_kinds_second_order
 from .lemmas import Lemma, _check, delta_lemma
 from .prove import prove as prove_first
 
@@ -66,7 +68,11 @@ def choose_method(d: SecondDerivation, method: str) -> str:
 def prove_second_order(d: SecondDerivation, method: str = "auto", *,
                        timeout: float | None = None,
                        progress: Callable[[str, int, int], None] | None = None) -> Proof:
-    """Prove what ``method`` can about ``d``'s Hessian, H v and Gauss–Newton matrix."""
+    """Prove what ``method`` can about ``d``'s Hessian, H v and Gauss–Newton matrix (a
+    network of layer kinds: by ``kinds_curvature``, per network)."""
+    if isinstance(d, KindsSecondDerivation):
+        return prove_kinds_second_order(d, method, timeout=timeout, progress=progress,
+                                        lemmas=second_function_lemmas)
     if not isinstance(d, SecondDerivation):
         raise ValueError("prove_second_order() needs a derivation of order 2 "
                          f"(symbp.derive(net, order=2)), got {type(d).__name__}")
@@ -121,7 +127,7 @@ def _fingerprint(d: SecondDerivation) -> str:
 # ---------------------------------------------------------------- function lemmas
 
 
-def second_function_lemmas(d: SecondDerivation) -> list[Lemma]:
+def second_function_lemmas(d: SecondDerivation | KindsSecondDerivation) -> list[Lemma]:
     """σ'' = d/dz σ' (and σ'' in a = σ(z), as the code computes it) for each concrete
     elementwise activation; the cost's Hessian term against its formula; softmax_ce's
     Hessian in z against its formula through the explicit softmax."""

@@ -1,0 +1,351 @@
+"""Second order for networks of layer kinds, per network: the Hessian, H v and Gauss–Newton.
+
+The dense curvature programs (``curvature``) read the dense map and nothing else; a skip,
+a shared kernel or a step through time adds paths they do not have. Here nothing is
+written per kind: every route reads only what first order proved, the kinds' maps and the
+recorded δ program (``Derivation.program``). θ_l is every parameter of layer l, in its
+kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
+
+- ``direct``: SymPy's second derivatives of the composed cost (σ' differentiating to an
+  opaque σ'', as for dense layers), the ground truth;
+- ``program``: the R-operator applied to the δ program, forward over reverse. Every
+  statement the program bound (g_l, δ_l, each ∂C/∂θ_l) and every forward quantity
+  (z_l from the pre map, a_l from σ, post and skip) is differentiated on its own, in
+  layered symbols, along a direction v: ṡ = Σ_u ∂s/∂u u̇ over the quantities u it reads,
+  v_p for a parameter p, 0 for x and y. Composed, R{∂C/∂θ} is H v for a symbolic v
+  (``hvp``); seeded with one parameter (v = e_p), column p of H (``hessian``).
+- Gauss–Newton G = Jᵀ H_C J at the split s (a_L, or z_L where the cost absorbs σ_L):
+  ``direct`` takes J from SymPy's derivatives of the composed s, ``program`` takes J's
+  columns from the forward half of the R-operator (ṡ at v = e_p).
+
+Proved per network only (``proof.kinds_curvature``): the theorem for every size covers
+dense layers.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import sympy as sp
+
+from . import curvature, layers, limits
+from .curvature import absorbs_output
+from .derivation import Derivation, substitute_in_order
+from .network import Network
+from .recursion import RecursionFunction, backprop_deltas
+from .routes import differentiate
+
+# The kinds whose second order is derived here; attention is left out: its maps read
+# softmax over positions, whose second derivative symbp does not write (curvature.second)
+KINDS_SECOND_ORDER = ("dense", "residual", "conv1d", "recurrent", "layernorm")
+HESSIAN_ROUTES = ("direct", "program")
+HVP_ROUTES = ("program", "direct")
+
+
+def supported(net: Network) -> None:
+    """ValueError unless this module covers ``net``: kinds of ``KINDS_SECOND_ORDER``, and the
+    activations and cost second order takes (``curvature.supported_functions``)."""
+    other = next((r for r in net.resolved if r.kind.name not in KINDS_SECOND_ORDER), None)
+    if other is not None:
+        raise ValueError(f"order 2 takes {', '.join(KINDS_SECOND_ORDER)} layers; layer "
+                         f"{other.index} is {other.kind.name} (its maps read a softmax over "
+                         "positions, whose second derivative symbp does not write); use "
+                         "order 1")
+    curvature.supported_functions(net)
+
+
+def parameter_count(net: Network) -> int:
+    """Every parameter entry of every layer."""
+    return sum(_size(shape) for r in net.resolved for shape in r.parameters.values())
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+def check_size(net: Network) -> None:
+    """ValueError naming the limit when the symbolic Hessian would have too many entries."""
+    count = parameter_count(net)
+    if count * count > limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:
+        raise ValueError(f"the network has {count:,} weights and biases: its Hessian would have "
+                         f"{count * count:,} entries, past the limit of "
+                         f"{limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,} for a symbolic one (limit "
+                         "MAX_SYMBOLIC_HESSIAN_ENTRIES)")
+
+
+class KindsSecondDerivation(Derivation):
+    """A ``Derivation`` of a network of layer kinds with second order: ``hessian(l, m)``,
+    ``hvp(v)``, ``gauss_newton()``, each by route "direct" or "program" (module text)."""
+
+    order = 2
+
+    def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas):
+        supported(net)  # before any work
+        check_size(net)
+        super().__init__(net, recursion)
+        self._acts = [net.activation(l) for l in self.layers]
+        self._memo: dict[str, dict] = {"curving": {}, "plain": {}}
+        self._first: dict[sp.Symbol, sp.Expr] = {}
+        self._blocks: dict[tuple, Any] = {}
+
+    # ------------------------------------------------------------ parameters and directions
+
+    def parameters(self, l: int | None = None) -> list[sp.Symbol]:
+        """θ_l: every parameter of layer l in its kind's order, each row by row; θ (every
+        layer in order) when l is None."""
+        if l is None:
+            return [p for m in self.layers for p in self.parameters(m)]
+        return [p for M in self.layer_parameters(l).values() for p in M]
+
+    def params(self, l: int) -> int:
+        return len(self.parameters(l))
+
+    def offset(self, l: int) -> int:
+        return sum(self.params(m) for m in range(1, l))
+
+    @cached_property
+    def _directions(self) -> dict[sp.Symbol, sp.Symbol]:
+        return {p: self.names._symbol(f"v{p.name}", f"v_{{{self.names.latex.get(p, p.name)}}}")
+                for p in self.parameters()}
+
+    def direction(self, l: int | None = None) -> list[sp.Symbol]:
+        """The direction v, in the order of ``parameters``: v_p for each parameter p."""
+        return [self._directions[p] for p in self.parameters(l)]
+
+    def _tangent(self, s: sp.Symbol) -> sp.Symbol:
+        return self.names._symbol(f"R{s.name}", rf"\dot{{{self.names.latex.get(s, s.name)}}}")
+
+    # ------------------------------------------------------------ the R-operator
+
+    def _along(self, expr: sp.Expr, seeds: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+        """ṡ for the statement ``expr``: Σ_u ∂expr/∂u u̇ over what it reads (σ' differentiating
+        to the opaque σ''); x and y have no tangent, a parameter p has ``seeds[p]``."""
+        curved = curvature.curving(expr, self._acts, self._memo["curving"])
+        total = sp.S.Zero
+        for u in sorted(curved.free_symbols, key=sp.default_sort_key):
+            rate = seeds.get(u) if u in self._parameter_set else self._tangent_of.get(u)
+            if rate is not None and rate != 0:
+                total += differentiate(curved, u) * rate
+        return curvature.plain(total, self._memo["plain"])
+
+    @cached_property
+    def _parameter_set(self) -> frozenset[sp.Symbol]:
+        return frozenset(self.parameters())
+
+    @cached_property
+    def _tangent_of(self) -> dict[sp.Symbol, sp.Symbol]:
+        """Every layered symbol the programs read → its tangent symbol."""
+        found = {}
+        for l in self.layers:
+            for M in (self.z_symbols(l), self.a_symbols(l), self.delta_symbols(l),
+                      self.grad_symbols(l)):
+                found.update({s: self._tangent(s) for s in M})
+        return found
+
+    def _forward_statements(self, l: int) -> tuple[list[sp.Expr], list[sp.Expr]]:
+        """z_l from its pre map (a scan reads σ of its own z one step back) and a_l from σ,
+        post and skip, in layered symbols: what layer l's kind computes, one layer deep."""
+        r = self.net.resolved[l - 1]
+        x, params = list(self.a_symbols(l - 1)), self.layer_parameters(l)
+        apply = self.net.activation(l).apply
+        zs = list(self.z_symbols(l))
+        if r.kind.name == "dense":
+            W, b = params["W"], params["b"]
+            pre = [sp.Add(*[W[j, k] * x[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
+        else:
+            values = layers._values(r, x, params)
+            if r.maps.pre.own is not None:
+                shape = r.maps.z.shape(r.sizes)
+                values[r.maps.pre.own.name] = \
+                    lambda i: apply([zs[layers.flat(i, shape)]])[0]
+            pre = r.maps.pre.entries(r.sizes, values)
+        return pre, layers.output(r, zs, x, params, apply)
+
+    def _statements(self) -> list[tuple[list[sp.Symbol], list[sp.Expr]]]:
+        """(symbols, values) of every statement, in the order they are found: the forward pass
+        up, then what the δ program bound, from the output down (g_l before δ_l)."""
+        found = []
+        for l in self.layers:
+            pre, out = self._forward_statements(l)
+            found += [(list(self.z_symbols(l)), pre), (list(self.a_symbols(l)), out)]
+        trace = self.recursion
+        for l in range(self.L, 0, -1):
+            if l in trace.grads:
+                found.append((list(self.grad_symbols(l)), list(trace.grads[l])))
+            if l in trace.deltas:
+                found.append((list(self.delta_symbols(l)), list(trace.deltas[l])))
+        return found
+
+    def _tangents(self, seeds: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+        """Every tangent symbol → its value in x, y, θ (and v), for the parameters' rates
+        ``seeds``: each statement differentiated on its own, then composed."""
+        mapping = dict(self._composed_deltas)
+        for symbols, values in self._statements():
+            rates = [self._along(e, seeds) for e in values]
+            substitute_in_order([self._tangent_of[s] for s in symbols],
+                                [e.xreplace(mapping) for e in rates], mapping)
+        return mapping
+
+    def _rop(self, seeds: dict[sp.Symbol, sp.Expr]) -> dict[tuple[int, str], sp.Matrix]:
+        """R{∂C/∂θ_l} for every parameter of every layer, composed."""
+        mapping = self._tangents(seeds)
+        grads = self.recursion.param_grads
+        result = {}
+        for l in self.layers:
+            for name, M in self.layer_parameters(l).items():
+                if (l, name) not in grads:
+                    raise ValueError(f"the recursion produced no gradient for {name} of layer "
+                                     f"{l}")
+                layered = grads[(l, name)]
+                rate = layered.applyfunc(lambda e: self._along(e, seeds))
+                result[(l, name)] = rate.xreplace(mapping).reshape(M.rows, M.cols)
+        return result
+
+    # ------------------------------------------------------------ H v
+
+    def hvp(self, v: dict | None = None, route: str = "program") -> dict[str, list]:
+        """H v per parameter: ``{name: [one Matrix per layer, None where the layer has no
+        such parameter]}`` for the symbolic direction v (``direction``), or at ``v`` given as
+        ``{(l, name): Matrix}``. ``route`` "program" (the R-operator on the δ program) or
+        "direct" (SymPy's Hessian times v)."""
+        if route not in HVP_ROUTES:
+            raise ValueError(f"unknown route {route!r}; choose one of: {', '.join(HVP_ROUTES)}")
+        key = ("hvp", route)
+        if key not in self._blocks:
+            if route == "program":
+                flat = self._rop(self._directions)
+            else:
+                product = self.hessian(route="direct") * sp.Matrix(self.direction())
+                flat, at = {}, 0
+                for l in self.layers:
+                    for name, M in self.layer_parameters(l).items():
+                        flat[(l, name)] = product[at:at + len(M), 0].reshape(M.rows, M.cols)
+                        at += len(M)
+            self._blocks[key] = flat
+        result: dict[tuple[int, str], sp.Matrix] = self._blocks[key]
+        if v is None:
+            return self._by_name(result)
+        values: dict[sp.Symbol, sp.Expr] = {}
+        for l in self.layers:
+            for name, M in self.layer_parameters(l).items():
+                given = v.get((l, name)) if isinstance(v, dict) else None
+                if given is None or len(sp.Matrix(given)) != len(M):
+                    raise ValueError(f"v[({l}, {name!r})] must have {len(M)} entries, shaped "
+                                     f"like {name}_{l}; v maps (layer, parameter) to a matrix")
+                values.update(zip((self._directions[p] for p in M), sp.Matrix(given)))
+        return self._by_name({k: M.xreplace(values) for k, M in result.items()})
+
+    def _by_name(self, flat: dict[tuple[int, str], sp.Matrix]) -> dict[str, list]:
+        names = dict.fromkeys(name for _, name in flat)
+        return {name: [flat.get((l, name)) for l in self.layers] for name in names}
+
+    # ------------------------------------------------------------ the Hessian
+
+    def hessian(self, l: int | None = None, m: int | None = None,
+                route: str = "program") -> sp.Matrix:
+        """∂²C/∂θ_l ∂θ_m (P_l × P_m), or the whole Hessian without l and m. ``route``
+        "program" (the δ program differentiated along each parameter) or "direct"."""
+        return self._matrix("hessian", l, m, route)
+
+    def gauss_newton(self, l: int | None = None, m: int | None = None,
+                     route: str = "program") -> sp.Matrix:
+        """G = Jᵀ H_C J, J = ∂s/∂θ at the split: block (l, m) or the whole. ``route``
+        "program" (J from the forward tangents) or "direct" (J from SymPy's derivatives)."""
+        return self._matrix("gauss_newton", l, m, route)
+
+    def _matrix(self, name: str, l: int | None, m: int | None, route: str) -> sp.Matrix:
+        if route not in HESSIAN_ROUTES:
+            raise ValueError(f"unknown route {route!r}; choose one of: "
+                             f"{', '.join(HESSIAN_ROUTES)}")
+        if (l is None) != (m is None):
+            raise ValueError("give both layers l and m, or neither for the whole matrix")
+        if l is None or m is None:
+            return sp.Matrix(sp.BlockMatrix([[self._matrix(name, i, j, route)
+                                              for j in self.layers] for i in self.layers]))
+        self.check_layer(l)
+        self.check_layer(m)
+        rows, cols = self.parameters(l), self.parameters(m)
+        if name == "gauss_newton":
+            J = self.split_jacobian(route)
+            return J[:, self.offset(l):self.offset(l) + len(rows)].T * self.split_hessian() * \
+                J[:, self.offset(m):self.offset(m) + len(cols)]
+        if route == "direct":
+            return sp.Matrix(len(rows), len(cols),
+                             lambda i, j: self._direct_entry(rows[int(i)], cols[int(j)]))
+        return sp.Matrix(len(rows), len(cols),
+                         lambda i, j: self._program_column(cols[int(j)])[rows[int(i)]])
+
+    def _direct_entry(self, p: sp.Symbol, q: sp.Symbol) -> sp.Expr:
+        order = self.parameters().index
+        if order(q) < order(p):  # second derivatives commute: each pair once
+            p, q = q, p
+        key = ("direct", p, q)
+        if key not in self._blocks:
+            if p not in self._first:
+                self._first[p] = curvature.curving(differentiate(self.composed_cost(), p),
+                                                   self._acts, self._memo["curving"])
+            self._blocks[key] = curvature.plain(differentiate(self._first[p], q),
+                                                self._memo["plain"])
+        return self._blocks[key]
+
+    def _program_column(self, q: sp.Symbol) -> dict[sp.Symbol, sp.Expr]:
+        """Column q of H: the δ program differentiated along q alone (v = e_q)."""
+        key = ("column", q)
+        if key not in self._blocks:
+            rop = self._rop({q: sp.S.One})
+            self._blocks[key] = {p: e for (l, name), M in rop.items()
+                                 for p, e in zip(self.layer_parameters(l)[name], M)}
+        return self._blocks[key]
+
+    # ------------------------------------------------------------ Gauss–Newton
+
+    def split(self) -> sp.Matrix:
+        """s, where the cost takes over: a_L, or z_L when the cost absorbs σ_L; composed."""
+        L = self.L
+        return self.composed_z(L) if absorbs_output(self.net.cost_entry) else self.composed_a(L)
+
+    def _split_symbols(self) -> sp.Matrix:
+        L = self.L
+        return self.z_symbols(L) if absorbs_output(self.net.cost_entry) else self.a_symbols(L)
+
+    def split_hessian(self) -> sp.Matrix:
+        """H_C at the split, composed, from the registry's cost forms."""
+        cost, a, y = self.net.cost_entry, list(self.a_symbols(self.L)), list(self.y)
+        if absorbs_output(cost):
+            H = curvature.output_curvature_in_z(cost, a, y)
+        else:
+            h = curvature.cost_hessian_term(cost)
+            H = sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
+        return H.xreplace(self.composition)
+
+    def split_jacobian(self, route: str = "direct") -> sp.Matrix:
+        """J = ∂s/∂θ (rows: s, columns: θ): SymPy's derivatives of the composed s ("direct"),
+        or the forward tangents ṡ at v = e_p ("program")."""
+        key = ("J", route)
+        if key not in self._blocks:
+            theta, s = self.parameters(), self.split()
+            if route == "direct":
+                J = sp.Matrix(len(s), len(theta),
+                              lambda i, j: differentiate(s[int(i)], theta[int(j)]))
+            else:
+                columns = [self._forward_tangents({p: sp.S.One}) for p in theta]
+                J = sp.Matrix(len(s), len(theta), lambda i, j: columns[int(j)][int(i)])
+            self._blocks[key] = J
+        return self._blocks[key]
+
+    def _forward_tangents(self, seeds: dict[sp.Symbol, sp.Expr]) -> list[sp.Expr]:
+        """ṡ at the split: the forward statements alone differentiated along ``seeds``."""
+        mapping = dict(self.composition)
+        for l in self.layers:
+            for symbols, values in zip((self.z_symbols(l), self.a_symbols(l)),
+                                       self._forward_statements(l)):
+                rates = [self._along(e, seeds).xreplace(mapping) for e in values]
+                substitute_in_order([self._tangent_of[s] for s in symbols], rates, mapping)
+        return [mapping[self._tangent_of[s]] for s in self._split_symbols()]
+
+    def __repr__(self) -> str:
+        return f"<KindsSecondDerivation of {self.net!r}>"

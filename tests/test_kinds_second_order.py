@@ -1,0 +1,248 @@
+"""Second order for layer kinds, per network (core/kinds_second_order.py,
+proof/kinds_curvature.py): each route against sympy.diff twice of the composed cost, the
+numbers against PyTorch's hessian and hvp and central differences of the gradient, and the
+prover against planted mistakes.
+
+Why the planted mistakes are first-order mistakes: the program route differentiates the
+δ program statement by statement, so a program equal to ∇C as a function has H v as its
+derivative. A term that first order never sees (one that vanishes on the forward pass)
+has a vanishing derivative too; what second order can catch is a program that is wrong,
+and it must then say where, on its own, without the first-order proof.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbp
+from symbp import Layer
+from symbp.core import layers as layer_kinds
+from symbp.core.kinds_second_order import KindsSecondDerivation
+from symbp.core.layers import residual
+from symbp.core.layers.base import Kind
+from symbp.core.recursion import backprop_deltas
+
+NETS = {
+    "residual": dict(layers=[Layer("residual", activation="tanh", units=2, projection=True),
+                             Layer("residual", activation="tanh"), Layer("dense", units=1)],
+                     inputs=1),
+    "conv1d": dict(layers=[Layer("conv1d", channels=1, kernel=2), Layer("dense", units=1)],
+                   inputs=(1, 4)),
+    "recurrent": dict(layers=[Layer("recurrent", units=2, activation="tanh"),
+                              Layer("dense", units=1)], inputs=(1, 2)),
+    "layernorm": dict(layers=[Layer("layernorm"), Layer("dense", units=1)], inputs=2),
+}
+
+
+def network(name: str, cost: str = "mse") -> symbp.Network:
+    return symbp.Network(**NETS[name], cost=cost)
+
+
+def point(d, rng: random.Random, digits: int = 40) -> dict:
+    symbols = [*d.parameters(), *d.x, *d.y, *d.direction()]
+    return {s: sp.Float(rng.uniform(-0.9, 0.9), digits) for s in symbols}
+
+
+@pytest.mark.parametrize("name", [*list(NETS)[:3], pytest.param("layernorm",
+                                                                marks=pytest.mark.slow)])
+def test_each_route_is_sympys_second_derivative(name):
+    d = symbp.derive(network(name), order=2)
+    assert isinstance(d, KindsSecondDerivation)
+    cost, theta = d.composed_cost(), d.parameters()
+    rng = random.Random(1)
+    at = point(d, rng)
+    H = {route: d.hessian(route=route) for route in ("program", "direct")}
+    hv = flat(d, d.hvp())
+    v = sp.Matrix(d.direction())
+    pairs = [(rng.randrange(len(theta)), rng.randrange(len(theta))) for _ in range(4)]
+    for i, j in [(0, 0), (len(theta) - 1, 0), *pairs]:
+        truth = sp.diff(cost, theta[i], theta[j]).xreplace(at)  # the test's own oracle
+        for route, M in H.items():
+            assert abs(M[i, j].xreplace(at) - truth) < 1e-30, (route, i, j)
+    truth_hv = sum((sp.diff(cost, theta[0], q).xreplace(at) * v[k].xreplace(at)
+                    for k, q in enumerate(theta)), sp.S.Zero)
+    assert abs(hv[0].xreplace(at) - truth_hv) < 1e-30
+    # Gauss–Newton against Jᵀ H_C J built here from sympy.diff of a_L
+    s = d.composed_a(d.L)
+    J = sp.Matrix(len(s), 2, lambda r, c: sp.diff(s[int(r)], theta[int(c)]))
+    G = (J.T * J).xreplace(at)  # mse: H_C = I
+    for route in ("program", "direct"):
+        assert max(abs(e) for e in d.gauss_newton(route=route)[:2, :2].xreplace(at) - G) < 1e-30
+
+
+def flat(d, hvp: dict) -> sp.Matrix:
+    """H v in the order of ``d.parameters()``: layer by layer, each parameter row by row."""
+    return sp.Matrix([e for l in d.layers for name in d.layer_parameters(l)
+                      for e in hvp[name][l - 1]])
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_the_prover_proves_every_block_for_each_kind(name):
+    d = symbp.derive(network(name), order=2)
+    proof = symbp.prove(d)
+    assert proof.holds, proof.failures
+    names = [c.name for c in proof.claims]
+    L = d.L
+    assert [n for n in names if n.startswith("program H")] == [
+        f"program H {l},{m}" for l in range(1, L + 1) for m in range(l, L + 1)]
+    assert [n for n in names if n[:2] == "G " and n[2].isdigit()] == [
+        f"G {l},{m}" for l in range(1, L + 1) for m in range(l, L + 1)]
+    assert [n for n in names if n.startswith("Hv")] == [
+        f"Hv {p}{l}" for l in range(1, L + 1) for p in d.layer_parameters(l)]
+    assert {"H_C PSD", "G PSD"} <= set(names)
+    assert "proved for this network only" in proof.summary()
+
+
+# ---------------------------------------------------------------- numbers: PyTorch, differences
+
+
+def numeric(d, expr):
+    """``expr`` (in θ, x, y, v) as a NumPy function of those, the activations explicit."""
+    symbols = [d.parameters(), list(d.x), list(d.y), d.direction()]
+    return sp.lambdify(symbols, symbp.explicit(expr), modules="numpy", cse=True)
+
+
+@pytest.mark.parametrize("name", ["conv1d", "recurrent", *(
+    pytest.param(name, marks=pytest.mark.slow) for name in ("residual", "layernorm"))])
+def test_the_numbers_match_pytorch_and_central_differences(name):
+    torch = pytest.importorskip("torch")
+    d = symbp.derive(network(name), order=2)
+    theta = d.parameters()
+    rng = np.random.default_rng(3)
+    th, x, y, v = (rng.uniform(-0.8, 0.8, n) for n in (len(theta), len(d.x), len(d.y),
+                                                         len(theta)))
+    args = (list(th), list(x), list(y), list(v))
+    cost = sp.lambdify([theta, list(d.x), list(d.y)], symbp.explicit(d.composed_cost()),
+                       modules="torch")
+
+    def C(p):
+        return cost(list(p), list(torch.tensor(x)), list(torch.tensor(y)))
+
+    point = torch.tensor(th)
+    H_torch = torch.autograd.functional.hessian(C, point).numpy()
+    _, hv_torch = torch.autograd.functional.hvp(C, point, torch.tensor(v))
+    for route in ("program", "direct"):
+        H = np.array(numeric(d, d.hessian(route=route))(*args), dtype=float)
+        assert np.abs(H - H_torch).max() < 1e-9
+    hv = np.array(numeric(d, flat(d, d.hvp()))(*args), dtype=float).ravel()
+    assert np.abs(hv - hv_torch.numpy()).max() < 1e-9
+    # central differences of the first-order gradient (the recursion's), column by column
+    grad = numeric(d, sp.Matrix([e for l in d.layers for name in d.layer_parameters(l)
+                                 for e in d.grad(l, "recursion", name)]))
+    h = 1e-6
+    for j in range(len(theta)):
+        up, down = th.copy(), th.copy()
+        up[j] += h
+        down[j] -= h
+        column = (np.array(grad(list(up), *args[1:]), dtype=float) -
+                  np.array(grad(list(down), *args[1:]), dtype=float)).ravel() / (2 * h)
+        assert np.abs(column - H_torch[:, j]).max() < 1e-7
+    # Gauss–Newton: Jᵀ H_C J from PyTorch's Jacobian of a_L (mse: H_C = I)
+    out = sp.lambdify([theta, list(d.x)], list(symbp.explicit(d.composed_a(d.L))),
+                      modules="torch")
+    J = torch.autograd.functional.jacobian(
+        lambda p: torch.stack(out(list(p), list(torch.tensor(x)))), point).numpy()
+    G = np.array(numeric(d, d.gauss_newton())(*args), dtype=float)
+    assert np.abs(G - J.T @ J).max() < 1e-9
+
+
+# ---------------------------------------------------------------- planted mistakes
+
+
+def skip_dropped(ops):
+    """backprop_deltas with every residual block's highway (+ g_l) left out of its pass-back."""
+    above = None
+    for l in ops.layers():
+        if above is None:
+            g = ops.cost_gradient()
+        elif ops.kind(l + 1).name == "residual":
+            g = ops.transpose_times(l + 1, above.delta)
+        else:
+            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)
+
+
+def test_a_dropped_skip_is_not_proved_and_named():
+    net = symbp.Network(layers=[Layer("dense", units=1, activation="tanh"),
+                                Layer("residual", activation="tanh"), Layer("dense", units=1)],
+                        inputs=1)
+    proof = symbp.prove(symbp.derive(net, order=2, recursion=skip_dropped))
+    assert not proof.holds
+    failed = {c.name: c for c in proof.claims if c.status == "failed"}
+    # the rows of θ_1, below the block whose skip was dropped, and nothing else
+    assert set(failed) == {"program H 1,1", "program H 1,2", "program H 1,3", "Hv W1", "Hv b1"}
+    assert failed["program H 1,1"].entry == (1, 1)
+    assert "program H 1,1" in str(proof.failures[0])
+    proved = {c.name for c in proof.claims if c.proved}
+    # G reads the forward pass only
+    assert {"program H 2,2", "program H 3,3", "G 1,1", "G PSD"} <= proved
+
+
+def test_a_kind_whose_projection_gradient_is_wrong_is_not_proved(monkeypatch):
+    # a residual kind registered here: right but for ∂C/∂P = δ aᵀ (δ in place of g)
+    def backward(ops, l, g):
+        g = ops.bind_grad(l, g)
+        delta = ops.bind_delta(l, ops.activation_vjp(l, g))
+        a = ops.activation(l - 1)
+        ops.gradient(l, weight=ops.outer(delta, a), bias=delta, P=ops.outer(delta, a))
+        return residual.Bound(delta, g)
+
+    wrong = Kind(**{**residual.KIND.__dict__, "name": "residual_wrong", "backward": backward})
+    monkeypatch.setitem(layer_kinds.KINDS, "residual_wrong", wrong)
+    monkeypatch.setattr("symbp.core.kinds_second_order.KINDS_SECOND_ORDER",
+                        ("dense", "residual_wrong"))
+    net = symbp.Network(layers=[Layer("residual_wrong", activation="tanh", units=2,
+                                      projection=True), Layer("dense", units=1)], inputs=1)
+    proof = symbp.prove(symbp.derive(net, order=2))
+    failed = [c.name for c in proof.claims if c.status == "failed"]
+    assert failed == ["program H 1,1", "program H 1,2", "Hv P1"]
+    entry = next(c.entry for c in proof.claims if c.name == "program H 1,1")
+    assert entry[0] > 4  # a row of P_1 (θ_1 = W_1 (2), b_1 (2), P_1 (2))
+
+
+def test_the_dense_lemmas_are_not_used_on_a_kind():
+    d = symbp.derive(network("residual"), order=2)
+    proof = symbp.prove(d)
+    assert not any(c.name.startswith(("H row", "G row")) for c in proof.claims)
+    with pytest.raises(ValueError, match=r"^unknown method 'local'; choose one of: "
+                                         r"auto, expand"):
+        symbp.prove(d, "local")
+
+
+# ---------------------------------------------------------------- limits and the CLI
+
+
+def test_the_size_limit_applies_before_work():
+    net = symbp.Network(layers=[Layer("residual", units=10)], inputs=10)  # 110 parameters
+    with pytest.raises(ValueError, match=r"^the network has 110 weights and biases: its "
+                                         r"Hessian would have 12,100 entries, past the limit "
+                                         r"of 10,000 .*MAX_SYMBOLIC_HESSIAN_ENTRIES\)$"):
+        symbp.derive(net, order=2)
+    done = subprocess.run([sys.executable, "-m", "symbp", "prove", "--order", "2", "--layers",
+                           "residual:10", "--inputs", "10"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "MAX_SYMBOLIC_HESSIAN_ENTRIES" in done.stderr
+
+
+def test_the_recursion_is_replaced_not_the_dense_programs():
+    with pytest.raises(ValueError, match=r"^hvp: a network of layer kinds has no "
+                                         r"curvature programs to replace; give recursion= "
+                                         r"instead$"):
+        symbp.derive(network("conv1d"), order=2, hvp=lambda ops: None)
+    assert symbp.derive(network("conv1d"), order=2,
+                        recursion=backprop_deltas).recursion_function is backprop_deltas
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["residual", "conv1d", "recurrent"])
+def test_the_cli_proves_the_examples(example):
+    done = subprocess.run([sys.executable, "-m", "symbp", "prove", "--order", "2",
+                           f"examples/{example}.toml"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "proved for this network only" in done.stdout
