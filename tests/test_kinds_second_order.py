@@ -36,7 +36,6 @@ NETS = {
                    inputs=(1, 4)),
     "recurrent": dict(layers=[Layer("recurrent", units=2, activation="tanh"),
                               Layer("dense", units=1)], inputs=(1, 2)),
-    "layernorm": dict(layers=[Layer("layernorm"), Layer("dense", units=1)], inputs=2),
 }
 
 
@@ -49,8 +48,7 @@ def point(d, rng: random.Random, digits: int = 40) -> dict:
     return {s: sp.Float(rng.uniform(-0.9, 0.9), digits) for s in symbols}
 
 
-@pytest.mark.parametrize("name", [*list(NETS)[:3], pytest.param("layernorm",
-                                                                marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", list(NETS))
 def test_each_route_is_sympys_second_derivative(name):
     d = symbp.derive(network(name), order=2)
     assert isinstance(d, KindsSecondDerivation)
@@ -108,8 +106,8 @@ def numeric(d, expr):
     return sp.lambdify(symbols, symbp.explicit(expr), modules="numpy", cse=True)
 
 
-@pytest.mark.parametrize("name", ["conv1d", "recurrent", *(
-    pytest.param(name, marks=pytest.mark.slow) for name in ("residual", "layernorm"))])
+@pytest.mark.parametrize("name", ["conv1d", "recurrent",
+                                  pytest.param("residual", marks=pytest.mark.slow)])
 def test_the_numbers_match_pytorch_and_central_differences(name):
     torch = pytest.importorskip("torch")
     d = symbp.derive(network(name), order=2)

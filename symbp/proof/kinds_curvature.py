@@ -26,7 +26,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature
-from ..core.deadline import TimedOut, check_seconds, deadline, stopped
+from ..core.deadline import check_seconds, stopped, stopping
 from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.routes import differentiate
 from ..core.status import Status, worst
@@ -61,25 +61,24 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
         if progress:
             progress(what, done, 4)
 
-    try:
-        with deadline(timeout):
-            proof.fingerprint = _fingerprint(d)
-            found = function_lemmas(d.net) + (lemmas(d) if lemmas else [])
-            claims += [Claim(lem.statement, lem.latex, "function",
-                             "proved" if lem.holds else "failed",
-                             "by exact comparison with the explicit formula", name=lem.name,
-                             entry=lem.entry, residual=lem.residual) for lem in found]
-            proof.lemmas = found
-            tick("lemmas", 1)
-            claims += _blocks(d, session, "hessian")
-            tick("Hessian", 2)
-            claims += _hvp_claims(d, session)
-            tick("H v", 3)
-            gauss = _blocks(d, session, "gauss_newton")
-            psd = cost_psd_claims(d.net.cost_entry)
-            claims += [*gauss, *psd, _g_psd(d, psd[-1], gauss)]
-            tick("Gauss-Newton", 4)
-    except TimedOut:
+    with stopping(timeout) as limit:
+        proof.fingerprint = _fingerprint(d)
+        found = function_lemmas(d.net) + (lemmas(d) if lemmas else [])
+        claims += [Claim(lem.statement, lem.latex, "function",
+                         "proved" if lem.holds else "failed",
+                         "by exact comparison with the explicit formula", name=lem.name,
+                         entry=lem.entry, residual=lem.residual) for lem in found]
+        proof.lemmas = found
+        tick("lemmas", 1)
+        claims += _blocks(d, session, "hessian")
+        tick("Hessian", 2)
+        claims += _hvp_claims(d, session)
+        tick("H v", 3)
+        gauss = _blocks(d, session, "gauss_newton")
+        psd = cost_psd_claims(d.net.cost_entry)
+        claims += [*gauss, *psd, _g_psd(d, psd[-1], gauss)]
+        tick("Gauss-Newton", 4)
+    if limit.stopped:
         claims.append(Claim("the proof finished in time", "", KIND, "timed out",
                             stopped(timeout), name="time"))
     proof.seconds = time.perf_counter() - started
