@@ -25,7 +25,7 @@ from ..limits import LayerSize
 from . import vector as v
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 from .batchnorm import HOW, SAMPLES, S
-from .symbolic import WIDTH
+from .symbolic import CHANNELS
 
 _size = {"integer": True, "positive": True}
 N_IN, N_OUT = sp.Symbol("n_in_ps", **_size), sp.Symbol("n_out_ps", **_size)
@@ -47,8 +47,9 @@ def maps(layer: Layer) -> Maps:
         return {N_IN: shape_in[0], SAMPLES: shape_in[1], N_OUT: layer.get("units")}
 
     def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
-        """At symbolic layer e: the input's features and samples, n_e units of its own."""
-        return {N_IN: shape_in[0], SAMPLES: shape_in[1], N_OUT: WIDTH[e]}
+        """At symbolic layer e: the input's features and samples, c_e units (features) of its
+        own, as the network's input has c_0."""
+        return {N_IN: shape_in[0], SAMPLES: shape_in[1], N_OUT: CHANNELS[e]}
 
     return Maps(
         sizes=sizes, symbolic=symbolic, x=X, z=Z, a=A, params=(W, B),
