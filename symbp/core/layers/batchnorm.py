@@ -21,6 +21,10 @@ dy = γ ⊙ δ the gradient at x̂:
 them γ and β (``words``). ε is a positive number, 1e-5 by default as in PyTorch, held exact
 in the maps as the rational of its decimal text (``layernorm.exact_eps``).
 
+``prove(d, "auto")`` expands (up to the brute-force limit; the local lemmas past it): the
+construction's factor ∂a/∂x through the square root of a sum over the batch is an entry
+too large for it to decide already at 3 features × 4 samples.
+
 Refused: a vector input (which axis is the batch cannot be told from it), and a batch of
 one sample, where x − μ = 0: the output is β whatever the input and nothing passes back, as
 PyTorch refuses it in training mode.
@@ -39,7 +43,7 @@ from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor
 from .layernorm import DEFAULT_EPS, exact_eps, positive_number
 
 _size = {"integer": True, "positive": True}
-FEATURES, SAMPLES = sp.Symbol("c_bn", **_size), sp.Symbol("B_batch", **_size)
+FEATURES, SAMPLES = sp.Symbol("features", **_size), sp.Symbol("B", **_size)
 C, S, I, K, R = (sp.Symbol(name, **_size) for name in "csikr")  # feature, sample, summed
 
 
@@ -103,14 +107,14 @@ def maps(layer: Layer) -> Maps:
     )
 
 
-HOW = "give the input as features × samples, inputs = [features, batch size], e.g. [3, 4]"
+HOW = "give the network inputs = [features, batch size] (e.g. [3, 4]; --inputs 3x4)"
 
 
 def check(layer: Layer, shape_in: Shape) -> None:
     if len(shape_in) != 2:
         raise ValueError(f"batch norm normalizes each feature over the samples of a batch, so "
-                         f"its input needs two axes, features × samples, and it got a vector "
-                         f"of {shape_in[0]}; {HOW}, with dense_per_sample layers around it")
+                         f"it needs an input of features × samples, and it got a vector of "
+                         f"{shape_in[0]}; {HOW}, and dense_per_sample (not dense) below it")
     if shape_in[1] < 2:
         raise ValueError("a batch of 1 sample cannot be normalized (x − μ = 0, so the output "
                          "is β whatever the input, and nothing passes back); give a batch of "
@@ -179,6 +183,39 @@ def forms(layer: Layer) -> v.Forms:
             v.Dot(SAMPLES, each_sample(spread))))), {SAMPLES: "B"})
 
 
+# the documents' names, each named as the vector form that defines it (``forms``), which
+# is what ``proof.vector_forms`` puts back for it to check the named entry forms
+MU, SPREAD, HAT = sp.IndexedBase("mu"), sp.IndexedBase("spread"), sp.IndexedBase("xhat")
+
+
+def shorthand(layer: Layer, formula: sp.Expr, l: str) -> tuple[sp.Expr, dict[sp.Symbol, str]]:
+    """``formula`` with μ_c, s_c = √(v_c + ε) and x̂[c, s] = (x[c, s] − μ_c)/s_c named, as the
+    vector forms name them: the entry forms then read as the textbook's."""
+    variance = root(X, C, exact_eps(layer)) ** 2  # v_c + ε
+
+    def spread(e: sp.Pow) -> sp.Expr:
+        return SPREAD[C] ** (2 * e.exp)
+
+    named = formula.replace(lambda e: isinstance(e, sp.Pow) and e.base == variance, spread)
+    named = named.xreplace({mean(X, C): MU[C]}).xreplace(
+        {sp.Sum(X[C, I], (I, 1, SAMPLES)): SAMPLES * MU[C]})
+
+    def hat(e: sp.Expr) -> sp.Expr:
+        factors = list(e.args)
+        for f in factors:
+            entry = (f + MU[C]) if isinstance(f, sp.Add) else None
+            if isinstance(entry, sp.Indexed) and entry.base == X.base and \
+                    1 / SPREAD[C] in factors:
+                factors.remove(f)
+                factors.remove(1 / SPREAD[C])
+                return sp.Mul(*factors) * HAT[entry.indices]
+        return e
+
+    named = named.replace(lambda e: isinstance(e, sp.Mul), hat)
+    return named, {MU.label: rf"\mu^{{({l})}}", SPREAD.label: rf"s^{{({l})}}",
+                   HAT.label: rf"\hat{{x}}^{{({l})}}"}
+
+
 KIND = Kind(
     name="batchnorm",
     summary="batch norm (training mode): z = γ ⊙ (x − μ)/√(v + ε) + β, each feature over "
@@ -188,7 +225,8 @@ KIND = Kind(
                                   "identity")},
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": r"\gamma", "b": r"\beta"}, forms=forms, size=size, sized=sized,
-    describe=describe, smallest_input=2,
+    describe=describe, axes=("feature", "sample"), smallest_input=2, auto_method="expand",
+    shorthand=shorthand,
     explains=r"Every output of a feature depends on that feature's input in every one of the "
              r"$B$ samples of the batch, through the mean $\mu_l$ and the variance $v_l$ over "
              r"the samples, so the gradient at the input is not $dy_l / s_l$ alone "

@@ -25,11 +25,8 @@ from ..limits import LayerSize
 from . import vector as v
 from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 from .batchnorm import HOW, SAMPLES, S
+from .dense import N_IN, N_OUT, J, K
 from .symbolic import CHANNELS
-
-_size = {"integer": True, "positive": True}
-N_IN, N_OUT = sp.Symbol("n_in_ps", **_size), sp.Symbol("n_out_ps", **_size)
-J, K = (sp.Symbol(name, **_size) for name in "jk")
 
 
 def tensor(name: str, *axes: sp.Expr) -> Tensor:
@@ -115,7 +112,7 @@ KIND = Kind(
              "activation": Option(lambda v: isinstance(v, str), "an activation's name",
                                   "sigmoid")},
     maps=maps, check=check, backward=backward, pass_back=pass_back, forms=forms, size=size,
-    sized=sized, describe=describe,
+    sized=sized, describe=describe, axes=("feature", "sample"),
     explains=r"One $W_l$ and $b_l$ serve every sample of the batch, so their gradients add "
              r"what each sample contributes: $\delta_l a_{l-1}^{T}$ sums over the samples "
              r"$s$ the products of the columns $\delta_{l,s}$ and $a_{l-1,s}$, and "
