@@ -11,11 +11,15 @@ code that shares nothing with symbp's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import symbp
 from symbp import Layer
+from symbp.cli import config
+from symbp.document.kinds_numbers import evaluate_layers
 from tests.differences import assert_central_differences
 
 torch = pytest.importorskip("torch")
@@ -146,3 +150,22 @@ def test_jax_matches_torch_in_its_precision():
         for name in theirs:
             np.testing.assert_allclose(np.asarray(mine[name]).reshape(theirs[name].shape),
                                        theirs[name], **tolerance, err_msg=f"{name}_{l}")
+
+
+def test_the_worked_example_is_the_numpy_modules_and_pytorchs():
+    """examples/batchnorm.toml's numbers (60 digits, from the recursion's own steps) against
+    the generated module and torch's BatchNorm1d, one batch of 4 samples."""
+    job = config.load(Path(__file__).resolve().parent.parent / "examples" / "batchnorm.toml")
+    d = symbp.derive(job.net)
+    n = evaluate_layers(d, job.example)
+    x = np.array(job.example.x, dtype=float)[None]
+    y = np.array(job.example.y, dtype=float)[None]
+    params = [{k: np.array(v, dtype=float) for k, v in p.items()} for p in job.example.params]
+    f = symbp.lambdify(d)
+    assert float(n.cost) == pytest.approx(f.cost(x, y, params), rel=1e-12)
+    mine, theirs = f.grad(x, y, params), _torch_gradients(job.net, x, y, params)
+    for l, r in enumerate(job.net.resolved):
+        for p, shape in r.parameters.items():
+            worked = np.array([float(v) for v in n.grads[l][p]]).reshape(shape)
+            np.testing.assert_allclose(worked, mine[l][p], rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(worked, theirs[l][p], rtol=1e-10, atol=1e-13)
