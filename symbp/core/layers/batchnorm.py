@@ -21,6 +21,13 @@ dy = γ ⊙ δ the gradient at x̂:
 them γ and β (``words``). ε is a positive number, 1e-5 by default as in PyTorch, held exact
 in the maps as the rational of its decimal text (``layernorm.exact_eps``).
 
+The general theorem takes the features and the batch size as symbols (c_0 and m_0, the
+input's; a dense_per_sample layer's own features c_e): stacks of batch norms under a dense
+or dense_per_sample output, and stacks of dense_per_sample layers under a batch-norm output,
+are proved for every depth, width and batch size (the sums' normal form reads Σ_s δ_s Σ_i x_i
+and Σ_(s, i) δ_s x_i as one, ``proof.sums``). A network that alternates the two kinds (the
+example) is proved per network.
+
 ``prove(d, "auto")`` expands (up to the brute-force limit; the local lemmas past it): the
 construction's factor ∂a/∂x through the square root of a sum over the batch is an entry
 too large for it to decide already at 3 features × 4 samples.
