@@ -79,6 +79,8 @@ class KindsDocument:
     L: int
     parameters: int  # number of scalar parameters
     input_shape: str  # LaTeX
+    input_axes: tuple[str, ...]  # plain text: what one entry along each axis of the input is
+    # (("feature", "sample")), as the first layer's kind says; (): the general words
     layers: list[KindLayer]
     activations: list[Activation]
     cost: str  # registry name
@@ -126,6 +128,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         kinds=kinds, L=d.L,
         parameters=sum(_count(shape) for r in net.resolved for shape in r.parameters.values()),
         input_shape=_shape(net.input_shape),
+        input_axes=net.resolved[0].kind.axes if len(net.input_shape) == 2 else (),
         layers=layers, activations=_activations(d),
         cost=cost.name, cost_summary=rich(cost.summary.split(", C =")[0]),
         cost_general=f"C = {forms.cost_formula(cost)}",

@@ -13,7 +13,7 @@ from sympy.printing.latex import LatexPrinter
 from ..core.layers import Resolved
 from ..core.layers import vector as v
 
-COMPOUND = (v.Plus, v.Neg, v.Dot, v.Had, v.Star, v.FullConv, v.AvgPoolT, v.AtLast, v.StepSum)
+COMPOUND = (v.Plus, v.Neg, v.Dot, v.Had, v.Div, v.Star, v.FullConv, v.AvgPoolT, v.AtLast, v.StepSum)
 # operators written between or before their operands: inside another they take parentheses
 
 
@@ -64,6 +64,10 @@ class VectorPrinter(LatexPrinter):
     def _print_Had(self, expr: v.Had) -> str:
         a, b = expr.args
         return rf"{self._wrapped(a)} \odot {self._wrapped(b)}"  # ⊙ below juxtaposition
+
+    def _print_Div(self, expr: v.Div) -> str:
+        a, b = expr.args
+        return rf"{self._wrapped(a)} \oslash {self._wrapped(b)}"
 
     def _print_Over(self, expr: v.Over) -> str:
         return rf"\frac{{{self._print(expr.args[0])}}}{{{self._print(expr.args[1])}}}"

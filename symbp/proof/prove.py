@@ -113,6 +113,9 @@ def _choose(d: Derivation, method: str, limit: int | None) -> tuple[str, str]:
     if method == "auto":
         chosen = next((r.kind for r in d.net.resolved if r.kind.auto_method), None)
         if chosen is not None:
+            if chosen.auto_method == "expand" and limit is not None and size > limit:
+                return "local", (f"auto: local, as the {chosen.name} layers ask past "
+                                 f"{limit:,} product terms to expand")
             return chosen.auto_method, (f"auto: {chosen.auto_method}, as the "
                                         f"{chosen.name} layers ask")
         if size <= EXPAND_LIMIT:

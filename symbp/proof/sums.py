@@ -106,7 +106,37 @@ def _product_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges) ->
     count = sp.Mul(*[b - a + 1 for i, a, b in limits if (i, a, b) not in used])
     if not used:
         return count * sp.Mul(*outside) * sp.Mul(*inside)
-    return count * sp.Mul(*outside) * _canonical(sp.Mul(*inside), used)
+    sums = [_canonical(sp.Mul(*part), group) for part, group in _apart(inside, used)]
+    return count * sp.Mul(*outside) * sp.Mul(*sums)
+
+
+def _apart(factors: list[sp.Expr], limits: list[Limit]) -> list[tuple[list[sp.Expr], list[Limit]]]:
+    """The factors and limits of one sum in groups that share no bound index: Σ_{i,m} f(i) g(m)
+    is Σ_i f(i) · Σ_m g(m), one normal form whichever of the two a side arrived at (a batch
+    norm's Σ_s δ_s (x_s − (1/B) Σ_i x_i) gives both)."""
+    groups: list[tuple[list[sp.Expr], list[Limit]]] = []
+    for f in factors:
+        indices = {i for i, _, _ in limits if f.has(i)}
+        joined = [g for g in groups if indices & {i for i, _, _ in g[1]}]
+        part = [f, *(h for g in joined for h in g[0])]
+        group = [lim for lim in limits if lim[0] in indices]
+        group += [lim for g in joined for lim in g[1] if lim not in group]
+        groups = [g for g in groups if g not in joined] + [(part, group)]
+    changed = True
+    while changed:  # a limit that reads another group's index joins the groups
+        changed = False
+        for a, b in itertools.combinations(range(len(groups)), 2):
+            bound_b = {i for i, _, _ in groups[b][1]}
+            bound_a = {i for i, _, _ in groups[a][1]}
+            if any(lim.has(i) for _, lo, hi in groups[a][1] for lim in (lo, hi) for i in bound_b) \
+                    or any(lim.has(i) for _, lo, hi in groups[b][1] for lim in (lo, hi)
+                           for i in bound_a):
+                merged = (groups[a][0] + groups[b][0], groups[a][1] + groups[b][1])
+                groups = [g for n, g in enumerate(groups) if n not in (a, b)] + [merged]
+                changed = True
+                break
+    order = {lim: n for n, lim in enumerate(limits)}
+    return [(part, sorted(group, key=order.__getitem__)) for part, group in groups]
 
 
 def _expand_then_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges) -> sp.Expr:

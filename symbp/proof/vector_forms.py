@@ -146,8 +146,10 @@ def _shorthand_problem(r: Resolved, found: dict[str, Any], entries: dict[str, np
 
 
 def _entry_of(value: np.ndarray) -> Callable[[tuple[int, ...]], Any]:
+    """An intermediate's entry: at one index its flat entry (a column), at as many indices
+    as it has axes that entry (a batch norm's x̂[c, s])."""
     flat = value.ravel()
-    return lambda i: flat[i[0]]
+    return lambda i: value[i] if len(i) == value.ndim > 1 else flat[i[0]]
 
 
 def tensors_shape(r: Resolved, name: str) -> tuple[int, ...]:

@@ -279,7 +279,9 @@ def fit(raw: RawData, net: Network) -> Dataset:
                          f"has n_L = {n_out} outputs; give " + (
                              f"widths ending in {y.shape[1]}" if net.dense else
                              f"a last layer of {y.shape[1]} units"))
-    return Dataset(raw.name, raw.description, shaped(raw.x, net), y, _labels(y))
+    out = net.resolved[-1].shape_out
+    targets = y.reshape(len(y), *out) if len(out) > 1 else y  # as the output: (2, 4) a batch's
+    return Dataset(raw.name, raw.description, shaped(raw.x, net), targets, _labels(y))
 
 
 def shaped(x: np.ndarray, net: Network) -> np.ndarray:

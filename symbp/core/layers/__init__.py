@@ -18,11 +18,12 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
-from . import attention, conv1d, dense, layernorm, recurrent, residual
+from . import attention, batchnorm, conv1d, dense, dense_per_sample, layernorm, recurrent, residual
 from .base import Kind, Layer, Map, Maps, Option, Shape, Tensor
 
 KINDS: dict[str, Kind] = {k.name: k for k in (dense.KIND, residual.KIND, conv1d.KIND,
-                                              recurrent.KIND, layernorm.KIND, attention.KIND)}
+                                              recurrent.KIND, layernorm.KIND, attention.KIND,
+                                              batchnorm.KIND, dense_per_sample.KIND)}
 
 __all__ = ["KINDS", "Kind", "Layer", "Map", "Maps", "Option", "Resolved", "Tensor", "kind",
            "resolve"]

@@ -299,10 +299,15 @@ class Kind:
     explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
     auto_method: str = ""  # the proof method ``prove(d, "auto")`` takes for a network with
     # this kind ("local" for attention, whose written-out routes neither expand nor a
-    # construction decides in reasonable time); "": expand or construction, by size
+    # construction decides in reasonable time; "expand" for batch norm, whose construction
+    # meets entries too large to decide: expand up to the brute-force limit, local past it);
+    # "": expand or construction, by size
     shorthand: Callable[[Layer, sp.Expr, str], tuple[sp.Expr, dict[sp.Symbol, str]]] | None = \
         None  # for documents: a map's formula with its recurring parts named (a layer norm's
     # μ, s, x̂), and each name's LaTeX at layer l; the entry forms print it so
+    axes: tuple[str, ...] = ()  # for documents: what one entry along each axis of its input
+    # is, in words, when a network's input is read by it (("feature", "sample"): a batch);
+    # (): the documents' general words (channels × positions)
     smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
     # needs 2): the theorem's small cross-check networks give it at least that many
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the

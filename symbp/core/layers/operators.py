@@ -138,12 +138,26 @@ class SqNorm(Op):
 
 
 class Root(Op):
-    """√A of a number (1 × 1)."""
+    """√A, entry by entry (of a number: 1 × 1)."""
 
     nargs = 1
 
     def value(self, args: list[Any], at: Context) -> Any:
-        return np.array([[sp.sqrt(_number(args[0]))]], dtype=object)
+        if _scalar(args[0]):
+            return np.array([[sp.sqrt(_number(args[0]))]], dtype=object)
+        return _each(sp.sqrt, args[0])
+
+
+class Div(Op):
+    """A ⊘ B, entry by entry (a batch norm's x̂ = (x − μ 1ᵀ) ⊘ (s 1ᵀ))."""
+
+    nargs = 2
+
+    def value(self, args: list[Any], at: Context) -> Any:
+        a, b = args
+        if a.shape != b.shape:
+            raise ValueError(f"⊘ of a {a.shape} and a {b.shape} array")
+        return a / b
 
 
 class RowSum(Op):

@@ -35,6 +35,7 @@ from .operators import (  # the operators a kind writes its forms with, as v.Dot
     AvgPool,
     AvgPoolT,
     Context,
+    Div,
     Dot,
     Flip,
     FullConv,
@@ -60,7 +61,7 @@ from .operators import (  # the operators a kind writes its forms with, as v.Dot
 
 __all__ = [
     "DELTA", "SIGMA", "SIGMA_PRIME", "TARGETS", "AtLast", "AvgPool", "AvgPoolT", "Context",
-    "Dot", "Equation", "Flip", "FormError", "Forms", "FullConv", "G", "Had", "Last", "Named",
+    "Div", "Dot", "Equation", "Flip", "FormError", "Forms", "FullConv", "G", "Had", "Last", "Named",
     "Neg", "Ones", "Op", "Over", "Plus", "Root", "RowSoftmax", "RowSum", "S", "Sigma",
     "SigmaPrime", "SqNorm", "Star", "Step", "StepSum", "T", "X", "Z", "evaluate", "operand",
     "value"
