@@ -99,13 +99,22 @@ class GenericRecorder(Recorder):
     second_apart = True
 
     def __init__(self, explorer: Explorer, name: str = "",
-                 layers: tuple[Template, Template] | None = None):
+                 layers: tuple[Template, ...] | None = None, depth: int | None = None):
         super().__init__(L=0, width=lambda l: Size(self.width_at(_expr(l))), name=name,
                          structure=self._at)
         self.explorer = explorer
-        self.templates = layers or (DENSE, DENSE)  # (hidden layers, output layer)
-        self.input = input_shape(len(self.templates[0].maps.x.axes))
-        check_shapes(self.templates[0], self.input)
+        # every depth: (hidden layers, output layer); one depth K: layer 1's, ..., layer K's
+        self.templates = layers or (DENSE, DENSE)
+        self.depth = depth
+        rank = len(self.templates[0].maps.x.axes)
+        if depth is None:
+            self.input = input_shape(rank)
+            check_shapes(self.templates[0], self.input)
+        else:
+            if len(self.templates) != depth:
+                raise ValueError(f"a recording at depth {depth} takes {depth} layers, "
+                                 f"got {len(self.templates)}")
+            self.input = input_shape(rank, DEPTH - depth)  # layer m is labelled L - (K - m)
         self.shape_at(DEPTH)  # the output layer reads the hidden ones' shape, or says why not
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
@@ -123,7 +132,12 @@ class GenericRecorder(Recorder):
     def _layers(self) -> Iterator[Layer]:
         self.segment = TOP
         yield self.L  # type: ignore[misc]
-        if not self.second_apart:
+        if self.depth is not None:
+            # one network's own layers: each named from L, so nothing is generic and the
+            # whole program is the output layer's segment, read at L = K
+            for m in range(1, self.depth):
+                yield Layer(DEPTH - m, self.explorer)
+        elif not self.second_apart:
             if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
                 self.segment = GENERIC
                 self.explorer.enter_generic()
@@ -168,6 +182,11 @@ class GenericRecorder(Recorder):
         a hidden layer's below (its free sizes at l, the others its input's: a residual
         block keeps n_0, a convolution with same padding m_0)."""
         l = sp.sympify(l)
+        if self.depth is not None:
+            position = self.position(l, first=0)
+            if position == 0:
+                return self.input
+            return output_shape(self.templates[position - 1], l, self.shape_at(l - 1))
         hidden, top = self.templates
         if l == 0:
             return self.input
@@ -175,12 +194,24 @@ class GenericRecorder(Recorder):
             return output_shape(top, l, self.shape_at(l - 1))
         return output_shape(hidden, l, self.input)
 
+    def position(self, l: sp.Expr, first: int = 1) -> int:
+        """Which layer of a recording at one depth K the label l = L - (K - m) is: m."""
+        assert self.depth is not None
+        m = sp.expand(l - (DEPTH - self.depth))
+        if not (m.is_Integer and first <= int(m) <= self.depth):
+            raise ProgramError(f"layer {l} is not one of layers {first}..{self.depth} "
+                               f"(L - {self.depth - first}, ..., L)")
+        return int(m)
+
     def _at(self, l: Any) -> Structure:
         """The layer at (symbolic) l: the output layer's kind at L, the hidden one below; where
         l could be either, the recording splits into the two cases."""
         l = sp.sympify(l)
-        hidden, top = self.templates
-        template = top if Layer(l, self.explorer) == self.L else hidden
+        if self.depth is not None:
+            template = self.templates[self.position(l) - 1]
+        else:
+            hidden, top = self.templates
+            template = top if Layer(l, self.explorer) == self.L else hidden
         shape_in = self.shape_at(l - 1)
         maps = maps_on(template, len(shape_in))
         return Structure(template.kind, template.layer, maps, maps.symbolic(l, shape_in))
@@ -291,6 +322,7 @@ class GenericProgram:
     cases: list[Case]
     name: str = ""
     problems: list[str] = field(default_factory=list)  # cases that broke a rule of programs
+    depth: int | None = None  # recorded at this depth only (one network's own layers)
 
     @property
     def fingerprint(self) -> str:
@@ -299,7 +331,8 @@ class GenericProgram:
         text = "\n\n".join(
             f"{c.explorer.relations}\n" + "\n".join(f"{seg} {s.text()}" for s, seg in
                                                     zip(c.statements, c.segments))
-            for c in self.cases) + "\n" + "\n".join(self.problems)
+            for c in self.cases) + "\n" + "\n".join(self.problems) \
+            + ("" if self.depth is None else f"\nat depth {self.depth}")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def instance(self, K: int, width: Callable[[int], int], context: str = "") -> Program:
@@ -309,13 +342,19 @@ class GenericProgram:
         ``Recorder`` names (t1, t2, ..., delta3), so it equals a per-network recording of
         the same recursion exactly when both are the same program. ProgramError when the
         cases do not make one program at this depth."""
+        if self.depth is not None and self.depth != K:
+            raise ProgramError(f"the recursion was recorded at depth {self.depth} only, "
+                               f"not {K}")
         return Instance(self.cases, self.problems, self.name, K, width).program(context)
 
 
 def record_generic(recursion: Callable[[Any], None],
-                   layers: tuple[Template, Template] | None = None) -> GenericProgram:
+                   layers: tuple[Template, ...] | None = None,
+                   depth: int | None = None) -> GenericProgram:
     """Run ``recursion`` once per case on a ``GenericRecorder``. ``Concrete`` when it reads a
-    concrete depth or width; a case that raises anything else is a problem of that case."""
+    concrete depth or width; a case that raises anything else is a problem of that case.
+    ``depth`` K records one network's own sequence of K layers (``layers``) at depth K, every
+    size symbolic: one case, its layers L - K + 1, ..., L read at L = K."""
     name = getattr(recursion, "__name__", None)
     name = name if isinstance(name, str) else type(recursion).__name__
     cases: list[Case] = []
@@ -324,8 +363,8 @@ def record_generic(recursion: Callable[[Any], None],
     while True:
         if len(cases) + len(problems) >= MAX_CASES:
             raise Concrete(f"the recursion takes more than {MAX_CASES} cases")
-        explorer = Explorer(forced)
-        ops = GenericRecorder(explorer, name, layers)
+        explorer = Explorer(forced, depth)
+        ops = GenericRecorder(explorer, name, layers, depth)
         try:
             recursion(ops)
             if ops.looped and not ops.completed:
@@ -344,7 +383,7 @@ def record_generic(recursion: Callable[[Any], None],
         if not flip:
             break
         forced = [*explorer.made[: flip[-1]], False]
-    return GenericProgram(cases, name, problems)
+    return GenericProgram(cases, name, problems, depth)
 
 
 
