@@ -30,6 +30,7 @@ class TheoremLayers:
 
     layers: tuple[Layer, ...]
     depth: int | None
+    why: str = ""  # plain text: why a network is proved as its own sequence, not as a family
 
     @property
     def reach(self) -> str:
@@ -76,14 +77,24 @@ def theorem_layers(net: Network) -> TheoremLayers:
                                        "activation": net.activations[r.index - 1]})
                   for r in net.resolved)
     hidden = specs[:-1] or specs[-1:]
-    if all(without_sizes(h) == without_sizes(hidden[0]) for h in hidden):
+    other = next((l for l, h in enumerate(hidden, 1)
+                  if without_sizes(h) != without_sizes(hidden[0])), None)
+    if other is None:
         family = (hidden[0], specs[-1])
         try:
             GenericRecorder(Explorer([]), "", tuple(Template.of(s) for s in family))
-        except ValueError:
-            pass  # alike, but they do not stack: the network's own sequence below
+        except ValueError as error:  # alike, but they do not stack: the network's own sequence
+            why = f"its hidden layers are alike but do not stack: {error}"
         else:
             return TheoremLayers(family, None)
+    else:
+        why = (f"its hidden layers differ in more than their sizes (layer 1 is "
+               f"{_described(net, 1)}, layer {other} is {_described(net, other)})")
     K = len(specs)
     GenericRecorder(Explorer([], K), "", tuple(Template.of(s) for s in specs), K)  # or why not
-    return TheoremLayers(specs, K)
+    return TheoremLayers(specs, K, why)
+
+
+def _described(net: Network, l: int) -> str:
+    r = net.resolved[l - 1]
+    return f"{r.kind.described(r.layer)} with {net.activation(l).name}"
