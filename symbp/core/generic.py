@@ -20,6 +20,12 @@ network before the theorem may speak for it).
 The loop may carry only δ from one layer to the next: the generic layer l reads δ_l
 that the layer above bound (``bind_delta(l - 1, ...)`` at l + 1), the one piece of state
 an induction over layers follows.
+
+One network's own sequence of K layers (kinds that differ from layer to layer, or do not
+stack) is recorded at depth K only (``depth=K``): ``ops.layers()`` yields L, L - 1, ...,
+L - K + 1, layer m named L - (K - m) with its own template and every size symbolic, the
+input at L - K; every comparison is decided at L = K, so there is one case and nothing
+generic, and ``instance`` writes it at depth K only.
 """
 
 from __future__ import annotations
@@ -50,42 +56,16 @@ from .generic_layers import (
 from .generic_layers import BOX as BOX  # re-exported: the theorems read them from here
 from .generic_layers import DEPTH as DEPTH
 from .generic_layers import LAYER as LAYER
-from .layers import Kind, Maps
-from .layers import Layer as LayerSpec
+from .generic_shapes import DENSE as DENSE  # re-exported: the theorems read them from here
+from .generic_shapes import Structure as Structure
+from .generic_shapes import Template as Template
+from .generic_shapes import check_shapes, maps_on, output_shape
 from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
 from .layers.symbolic import input_shape
-from .layers.widen import widened
 from .program import ConcreteSize, Program, ProgramError, Size, Statement
 from .recorder import Recorder, Ref
 
 # ---------------------------------------------------------------- recording
-
-
-@dataclass(frozen=True)
-class Template:
-    """A kind of layer with its options, at no particular size: what the theorem is about."""
-
-    kind: Kind
-    layer: LayerSpec
-    maps: Maps
-
-    @classmethod
-    def of(cls, layer: LayerSpec) -> Template:
-        from .layers import kind
-
-        entry = kind(layer.kind)
-        return cls(entry, layer, entry.maps(layer))
-
-
-@dataclass(frozen=True)
-class Structure:
-    kind: Kind
-    layer: LayerSpec
-    maps: Maps
-    sizes: dict
-
-
-DENSE = Template.of(LayerSpec("dense"))
 
 
 class GenericRecorder(Recorder):
@@ -239,38 +219,6 @@ class GenericRecorder(Recorder):
                           for n in ref.shape)
             return Ref(self, ref.name, shape)  # type: ignore[arg-type]
         return ref
-
-
-def maps_on(template: Template, rank: int) -> Maps:
-    """The template's maps on an input of ``rank`` axes (a kind on vectors widened)."""
-    axes = len(template.maps.x.axes)
-    if axes == 1 and rank > 1:
-        return widened(template.maps, rank)
-    if axes > rank:
-        raise ValueError(f"the general theorem reads the input of a {template.kind.name} layer "
-                         f"with {axes} axes, and the layer below gives {rank}: put it over "
-                         f"layers of {axes} axes (a network of such layers proves per network)")
-    return template.maps
-
-
-def output_shape(template: Template, e: sp.Expr, shape_in: tuple) -> tuple[sp.Expr, ...]:
-    """The shape of a layer's output at symbolic layer e, from its input's shape."""
-    maps = maps_on(template, len(shape_in))
-    sizes = maps.symbolic(e, shape_in)
-    return tuple(sp.expand(sp.sympify(a).xreplace(sizes)) for a in maps.a.axes)
-
-
-def check_shapes(hidden: Template, first: tuple) -> None:
-    """The hidden layers' shapes are one formula in l: a hidden layer on the shape the one below
-    gives has the shape it has on the input's (each size free at l or the input's), and the
-    input is that shape at l = 0. ValueError otherwise: no symbolic shape fits every layer."""
-    at = output_shape(hidden, LAYER, first)
-    below = output_shape(hidden, LAYER - 1, first)
-    again = output_shape(hidden, LAYER, below)
-    zero = tuple(sp.sympify(a).xreplace({LAYER: 0}) for a in at)
-    if again != at or zero != first:
-        raise ValueError(f"hidden {hidden.kind.name} layers have no shape at a symbolic layer l: "
-                         f"on the input {first} one gives {at}, on that {again}")
 
 
 # ---------------------------------------------------------------- the cases

@@ -17,6 +17,11 @@ For one activation and one cost, by induction over the layers from the output do
 5. **induction**: C depends on z^{(l)} only through z^{(l+1)}, and on W_l, b_l only
    through z_l, so the base case and the step give δ^{(l)} = ∂C/∂z^{(l)} for l = L..1,
    and the parameter lemmas the gradients. Proved when every claim above is.
+
+For a network of layer kinds (``theorem(network=...)``), the same claims are made either
+for every depth (its hidden layers alike and stacking: a family) or for the network's own
+sequence of kinds at its depth K, every size symbolic (``core.generic_network``); then every
+claim says "at depth K", and the cross-check is the per-network prover on the network itself.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import sympy as sp
 
 from ..core import registry
 from ..core.deadline import TimedOut, check_seconds, deadline, stopped
-from ..core.derivation import Derivation, derive
+from ..core.derivation import Derivation
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
 from ..core.generic_network import theorem_layers
 from ..core.layers import Layer as LayerSpec
@@ -42,23 +47,22 @@ from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
 from .claims import COLUMNS, Claim, Proof
+from .cross_check import cross_check, dense_only
+from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
 from .indexed import softmax_unit
 from .kinds_theorem import (
     at_its_layers,
-    family_network,
     kinds_induction,
     kinds_meaning,
     templates_of,
 )
-from .prove import prove
-from .registry_lemmas import function_claims, per_width
+from .registry_lemmas import function_claims
 from .statements import lemma_statement
 from .traced import Group, trace
 
 DEPTHS = 5  # the recursion is traced at depths 1..DEPTHS
 LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l",
           "pass back": "pass back"}  # claim names
-NETWORKS = ((3, 1), (2, 1, 3), (1, 3, 2, 2))  # small widths for the per-network cross-check
 
 
 def entries(activation: str, cost: str, output: str | None = None):
@@ -105,7 +109,7 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             stopped(timeout), name="time"))
     sequence = ", ".join(t.kind.name for t in templates)
-    claims.append(induction(claims, depths, kinds=not _dense(templates), depth=depth,
+    claims.append(induction(claims, depths, kinds=not dense_only(templates), depth=depth,
                             sequence=sequence))
     name = getattr(recursion, "__name__", repr(recursion))
     if depth is not None:
@@ -189,69 +193,6 @@ def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Iden
 
 
 # ---------------------------------------------------------------- cross-check and induction
-
-
-def cross_check_widths(hidden, out, cost) -> list[list[int]]:
-    """``NETWORKS``, each width raised to what its layer's activation and the cost need."""
-    found = []
-    for widths in NETWORKS:
-        L = len(widths) - 1
-        acts = [hidden] * (L - 1) + [out]
-        need = [1] + [1 if a.elementwise else 2 for a in acts]
-        need[-1] = max(need[-1], cost.min_outputs)
-        found.append([max(n, m) for n, m in zip(widths, need)])
-    return found
-
-
-def cross_check(recursion: RecursionFunction, hidden, out, cost,
-                templates: tuple[Template, ...] | None = None, depth: int | None = None,
-                inputs: tuple[int, ...] | None = None) -> Claim:
-    """The per-network prover on small networks (method local, same recursion) and its
-    function lemmas at each width 1..4: independent code that must agree. At one depth, the
-    network itself (its layers ``templates``, its input ``inputs``)."""
-    started = time.perf_counter()
-    problems = [f"{lem.name}: {lem.residual}" for lem in per_width(hidden, out, cost)
-                if not lem.holds]
-    if depth is not None and templates is not None:
-        networks = [Network(layers=[t.layer for t in templates], inputs=list(inputs or ()),
-                            cost=cost.name)]
-    else:
-        networks = [_network(widths, hidden, out, cost, templates)
-                    for widths in cross_check_widths(hidden, out, cost)]
-    for net in networks:
-        proof = prove(derive(net, recursion=recursion), method="local")
-        if not proof.holds:
-            first = str(proof.failures[0]) if proof.failures else proof.status
-            problems.append(f"widths {list(net.widths)}: {first}")
-    listed = "; ".join(", ".join(map(str, net.widths)) for net in networks)
-    kinds = ""
-    if depth is not None and templates is not None:
-        kinds = f" of this sequence of kinds ({', '.join(t.kind.name for t in templates)})"
-    elif templates is not None and not _dense(templates):
-        kinds = (f" of {templates[0].kind.name} layers under a {templates[1].kind.name} "
-                 "output layer")
-    return Claim(
-        f"the per-network prover agrees: it proves the recursion (method local) for networks"
-        f"{kinds} of widths {listed}, and the function lemmas at each width",
-        r"\text{per network: widths }" + listed, "general",
-        "failed" if problems else "proved",
-        "the per-network prover (exact, in layered symbols), independent of the index notation",
-        name="cross-check", residual="; ".join(problems)[:300],
-        seconds=time.perf_counter() - started)
-
-
-def _dense(templates: tuple[Template, ...] | None) -> bool:
-    return templates is None or templates == (DENSE, DENSE)
-
-
-def _network(widths: list[int], hidden, out, cost,
-             templates: tuple[Template, ...] | None) -> Network:
-    """A small network of the theorem's kinds (dense layers by default)."""
-    L = len(widths) - 1
-    if _dense(templates):
-        return Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
-    assert templates is not None
-    return family_network(widths, hidden, out, cost, templates)
 
 
 def induction(premises: list[Claim], depths: int, kinds: bool = False,
