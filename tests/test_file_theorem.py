@@ -21,6 +21,7 @@ from symbp.core.generic_network import theorem_layers
 from symbp.core.layers import conv1d
 from symbp.core.layers.base import Inside
 from symbp.core.program import ProgramError
+from symbp.document.kinds_general import kinds_general
 from symbp.proof import affine_sums
 from symbp.proof.theorem import theorem
 
@@ -191,3 +192,18 @@ def test_a_wrong_step_from_dense_into_a_recurrent_last_state_is_not_proved():
     step = next(c for c in proof.claims if c.name == "step")
     assert step.how.startswith("refuted at widths ") and "layer L - 1 (L = 2)" in step.how
     assert proof.claims[-1].culprit == "step"
+
+
+@pytest.mark.slow
+def test_the_documents_section_says_what_was_proved_in_the_claims_words():
+    g = kinds_general(symbp.derive(_net("residual")))
+    assert (g.depth, g.status, g.reach) == (
+        3, "proved", "at depth 3 (this network's sequence of kinds), for every size")
+    assert g.layers == ("layer 1: a residual layer (projection false) with tanh",
+                        "layer 2: a residual layer (projection true) with tanh",
+                        "layer 3: a dense layer with sigmoid")
+    trace = next(c for c in g.claims if c.name == "trace")
+    assert trace.established == ("recorded once at depth 3 with every size symbolic, and "
+                                 "written out at that depth only")
+    assert not [c.name for c in g.claims if "every depth" in c.established + c.statement]
+    assert r"L = 3 \text{ (this network's kinds), all sizes}" in g.theorem
