@@ -23,7 +23,7 @@ from symbp.core.layers.base import Inside
 from symbp.core.program import ProgramError
 from symbp.document.kinds_general import kinds_general
 from symbp.proof import affine_sums
-from symbp.proof.theorem import theorem
+from symbp.proof.theorem import behaviour, theorem
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FAMILY = "for every depth L and all widths"
@@ -207,3 +207,15 @@ def test_the_documents_section_says_what_was_proved_in_the_claims_words():
                                  "written out at that depth only")
     assert not [c.name for c in g.claims if "every depth" in c.established + c.statement]
     assert r"L = 3 \text{ (this network's kinds), all sizes}" in g.theorem
+
+
+def test_a_recursion_that_differs_only_on_a_kind_is_not_answered_from_the_cache():
+    net = _net("recurrent")
+    shape = theorem_layers(net)
+    templates = tuple(Template.of(s) for s in shape.layers)
+    right = behaviour(symbp.backprop_deltas, templates, 2)
+    doubled_into_a_recurrent_layer.__name__ = "backprop_deltas"  # the same name, not the same
+    try:
+        assert behaviour(doubled_into_a_recurrent_layer, templates, 2) != right
+    finally:
+        doubled_into_a_recurrent_layer.__name__ = "doubled_into_a_recurrent_layer"

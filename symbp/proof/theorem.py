@@ -231,11 +231,13 @@ def induction(premises: list[Claim], depths: int, kinds: bool = False,
 _CACHE: dict[tuple, Proof] = {}
 
 
-def behaviour(recursion: RecursionFunction) -> str:
-    """What ``recursion`` does, as a fingerprint: its program recorded for every depth, or,
-    where it reads a concrete depth or width, its programs at depths 1..DEPTHS."""
+def behaviour(recursion: RecursionFunction, templates: tuple[Template, ...] | None = None,
+              depth: int | None = None) -> str:
+    """What ``recursion`` does, as a fingerprint: its program recorded for every depth (on
+    the theorem's layers, at ``depth`` for a network's own sequence), or, where it reads a
+    concrete depth or width, its programs at depths 1..DEPTHS."""
     try:
-        return "generic " + record_generic(recursion).fingerprint
+        return "generic " + record_generic(recursion, templates, depth).fingerprint
     except Concrete:
         texts = []
         for depth in range(1, DEPTHS + 1):
@@ -293,7 +295,8 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     entries_read = (hidden, out, cost_entry, registry.ACTIVATIONS["softmax"])
     key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read), layers,
            kinds_meaning(layers), depth, inputs, getattr(recursion, "__name__", ""),
-           behaviour(recursion))
+           behaviour(recursion, None if layers is None else templates_of(layers, hidden, out,
+                                                                          depth), depth))
     if key not in _CACHE:
         proof = prove_theorem(activation, cost, output=output, recursion=recursion, layers=layers,
                               timeout=timeout, depth=depth, inputs=inputs)
