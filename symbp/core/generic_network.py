@@ -39,11 +39,6 @@ class TheoremLayers:
             return "for every depth L and all widths"
         return f"at depth {self.depth} (this network's sequence of kinds), for every size"
 
-    @property
-    def sequence(self) -> str:
-        """The kinds, bottom to top: 'residual, residual, dense'."""
-        return ", ".join(layer.kind for layer in self.layers)
-
 
 def without_sizes(layer: Layer) -> tuple[str, tuple]:
     """A layer without its sizes: what must be the same at every hidden layer of a family."""

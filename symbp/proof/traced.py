@@ -97,7 +97,8 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
         program = record_generic(recursion, templates, depth)
     except Concrete as refusal:
         if not dense:
-            return Traced({}, [f"the recursion is not recorded for every depth: {refusal}"],
+            recorded = "for every depth" if depth is None else f"at depth {depth}"
+            return Traced({}, [f"the recursion is not recorded {recorded}: {refusal}"],
                           Status.FAILED, "refused")
         return _at_depths(recursion, hidden, out, cost, depths, str(refusal))
     groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
@@ -209,7 +210,7 @@ def _group_dense(case: Case, ops: IndexOps, groups: Groups) -> None:
 
 
 def _activation_at(recorder: GenericRecorder, hidden, out) -> Callable[[sp.Expr], Any]:
-    """A layer's σ: its own where its template names one (a network's layers), else the
+    """A layer's σ: at one depth, each layer's own (its template's); in a family, the
     theorem's hidden one below L and its output one at L."""
     def act(e: sp.Expr) -> Any:
         if recorder.depth is not None:
