@@ -217,9 +217,10 @@ def _general_activations(args, kinds: tuple[Layer, Layer]) -> tuple[str, str | N
     return args.activation or hidden or "generic", out
 
 
-def _general_from_file(args) -> None:
-    """NETWORK.toml with --general: the theorem for that network's hidden activation, output
-    activation and cost (``args`` filled in as if given as options); dense networks only."""
+def _general_from_file(args) -> Network | None:
+    """NETWORK.toml with --general: a dense network's hidden activation, output activation and
+    cost (``args`` filled in as if given as options); a network of layer kinds itself, for
+    the theorem for every size of its shape (``theorem(network=...)``)."""
     given = [f"--{k}" for k in ("activation", "cost", "layers") if getattr(args, k, None)]
     if given:
         raise BadInput(f"give the network either as a file ({args.network}) or with "
@@ -227,15 +228,16 @@ def _general_from_file(args) -> None:
     job = _job(args)
     net, args.order = job.net, job.order  # the file's order = 2 unless --order says otherwise
     if not net.dense:
-        raise BadInput(f"--general --order 2 proves dense layers only; {args.network} has layer "
-                       "kinds" if args.order == 2 else f"--general with a network file takes "
-                       f"dense layers; {args.network} has layer kinds: give them as --layers "
-                       "HIDDEN,OUTPUT")
+        if args.order == 2:
+            raise BadInput(f"--general --order 2 proves dense layers only; {args.network} has "
+                           "layer kinds")
+        return net
     hidden = dict.fromkeys(net.activations[:-1] or net.activations[:1])
     if len(hidden) > 1:
         raise BadInput(f"--general proves one activation for every hidden layer; "
                        f"{args.network} has {', '.join(hidden)}")
     args.activation, args.output, args.cost = next(iter(hidden)), net.activations[-1], net.cost
+    return None
 
 
 def _cmd_prove_general(args) -> int:
@@ -245,15 +247,16 @@ def _cmd_prove_general(args) -> int:
     if given:
         raise BadInput(f"--general proves every depth and width; drop {', '.join(given)}")
     args.output = None
-    if args.network:
-        _general_from_file(args)
+    network = _general_from_file(args) if args.network else None
     if isinstance(args.activation, list):
         raise BadInput("--general takes one --activation (the hidden layers'); "
                        f"got {','.join(args.activation)}")
     kinds = _general_layers(args)
     prover = second_order_theorem if args.order == 2 else theorem
     try:
-        if kinds is None:
+        if network is not None:
+            proof = theorem(network=network, timeout=args.timeout)
+        elif kinds is None:
             proof = prover(args.activation or "generic", args.cost or "mse",
                            output=args.output, timeout=args.timeout)
         else:

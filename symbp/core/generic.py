@@ -20,6 +20,12 @@ network before the theorem may speak for it).
 The loop may carry only δ from one layer to the next: the generic layer l reads δ_l
 that the layer above bound (``bind_delta(l - 1, ...)`` at l + 1), the one piece of state
 an induction over layers follows.
+
+One network's own sequence of K layers (kinds that differ from layer to layer, or do not
+stack) is recorded at depth K only (``depth=K``): ``ops.layers()`` yields L, L - 1, ...,
+L - K + 1, layer m named L - (K - m) with its own template and every size symbolic, the
+input at L - K; every comparison is decided at L = K, so there is one case and nothing
+generic, and ``instance`` writes it at depth K only.
 """
 
 from __future__ import annotations
@@ -50,42 +56,16 @@ from .generic_layers import (
 from .generic_layers import BOX as BOX  # re-exported: the theorems read them from here
 from .generic_layers import DEPTH as DEPTH
 from .generic_layers import LAYER as LAYER
-from .layers import Kind, Maps
-from .layers import Layer as LayerSpec
+from .generic_shapes import DENSE as DENSE  # re-exported: the theorems read them from here
+from .generic_shapes import Structure as Structure
+from .generic_shapes import Template as Template
+from .generic_shapes import check_shapes, maps_on, output_shape
 from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
 from .layers.symbolic import input_shape
-from .layers.widen import widened
 from .program import ConcreteSize, Program, ProgramError, Size, Statement
 from .recorder import Recorder, Ref
 
 # ---------------------------------------------------------------- recording
-
-
-@dataclass(frozen=True)
-class Template:
-    """A kind of layer with its options, at no particular size: what the theorem is about."""
-
-    kind: Kind
-    layer: LayerSpec
-    maps: Maps
-
-    @classmethod
-    def of(cls, layer: LayerSpec) -> Template:
-        from .layers import kind
-
-        entry = kind(layer.kind)
-        return cls(entry, layer, entry.maps(layer))
-
-
-@dataclass(frozen=True)
-class Structure:
-    kind: Kind
-    layer: LayerSpec
-    maps: Maps
-    sizes: dict
-
-
-DENSE = Template.of(LayerSpec("dense"))
 
 
 class GenericRecorder(Recorder):
@@ -99,13 +79,22 @@ class GenericRecorder(Recorder):
     second_apart = True
 
     def __init__(self, explorer: Explorer, name: str = "",
-                 layers: tuple[Template, Template] | None = None):
+                 layers: tuple[Template, ...] | None = None, depth: int | None = None):
         super().__init__(L=0, width=lambda l: Size(self.width_at(_expr(l))), name=name,
                          structure=self._at)
         self.explorer = explorer
-        self.templates = layers or (DENSE, DENSE)  # (hidden layers, output layer)
-        self.input = input_shape(len(self.templates[0].maps.x.axes))
-        check_shapes(self.templates[0], self.input)
+        # every depth: (hidden layers, output layer); one depth K: layer 1's, ..., layer K's
+        self.templates = layers or (DENSE, DENSE)
+        self.depth = depth
+        rank = len(self.templates[0].maps.x.axes)
+        if depth is None:
+            self.input = input_shape(rank)
+            check_shapes(self.templates[0], self.input)
+        else:
+            if len(self.templates) != depth:
+                raise ValueError(f"a recording at depth {depth} takes {depth} layers, "
+                                 f"got {len(self.templates)}")
+            self.input = input_shape(rank, DEPTH - depth)  # layer m is labelled L - (K - m)
         self.shape_at(DEPTH)  # the output layer reads the hidden ones' shape, or says why not
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
@@ -123,7 +112,12 @@ class GenericRecorder(Recorder):
     def _layers(self) -> Iterator[Layer]:
         self.segment = TOP
         yield self.L  # type: ignore[misc]
-        if not self.second_apart:
+        if self.depth is not None:
+            # one network's own layers: each named from L, so nothing is generic and the
+            # whole program is the output layer's segment, read at L = K
+            for m in range(1, self.depth):
+                yield Layer(DEPTH - m, self.explorer)
+        elif not self.second_apart:
             if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
                 self.segment = GENERIC
                 self.explorer.enter_generic()
@@ -168,6 +162,11 @@ class GenericRecorder(Recorder):
         a hidden layer's below (its free sizes at l, the others its input's: a residual
         block keeps n_0, a convolution with same padding m_0)."""
         l = sp.sympify(l)
+        if self.depth is not None:
+            position = self.position(l, first=0)
+            if position == 0:
+                return self.input
+            return output_shape(self.templates[position - 1], l, self.shape_at(l - 1))
         hidden, top = self.templates
         if l == 0:
             return self.input
@@ -175,12 +174,24 @@ class GenericRecorder(Recorder):
             return output_shape(top, l, self.shape_at(l - 1))
         return output_shape(hidden, l, self.input)
 
+    def position(self, l: sp.Expr, first: int = 1) -> int:
+        """Which layer of a recording at one depth K the label l = L - (K - m) is: m."""
+        assert self.depth is not None
+        m = sp.expand(l - (DEPTH - self.depth))
+        if not (m.is_Integer and first <= int(m) <= self.depth):
+            raise ProgramError(f"layer {l} is not one of layers {first}..{self.depth} "
+                               f"(L - {self.depth - first}, ..., L)")
+        return int(m)
+
     def _at(self, l: Any) -> Structure:
         """The layer at (symbolic) l: the output layer's kind at L, the hidden one below; where
         l could be either, the recording splits into the two cases."""
         l = sp.sympify(l)
-        hidden, top = self.templates
-        template = top if Layer(l, self.explorer) == self.L else hidden
+        if self.depth is not None:
+            template = self.templates[self.position(l) - 1]
+        else:
+            hidden, top = self.templates
+            template = top if Layer(l, self.explorer) == self.L else hidden
         shape_in = self.shape_at(l - 1)
         maps = maps_on(template, len(shape_in))
         return Structure(template.kind, template.layer, maps, maps.symbolic(l, shape_in))
@@ -208,38 +219,6 @@ class GenericRecorder(Recorder):
                           for n in ref.shape)
             return Ref(self, ref.name, shape)  # type: ignore[arg-type]
         return ref
-
-
-def maps_on(template: Template, rank: int) -> Maps:
-    """The template's maps on an input of ``rank`` axes (a kind on vectors widened)."""
-    axes = len(template.maps.x.axes)
-    if axes == 1 and rank > 1:
-        return widened(template.maps, rank)
-    if axes > rank:
-        raise ValueError(f"the general theorem reads the input of a {template.kind.name} layer "
-                         f"with {axes} axes, and the layer below gives {rank}: put it over "
-                         f"layers of {axes} axes (a network of such layers proves per network)")
-    return template.maps
-
-
-def output_shape(template: Template, e: sp.Expr, shape_in: tuple) -> tuple[sp.Expr, ...]:
-    """The shape of a layer's output at symbolic layer e, from its input's shape."""
-    maps = maps_on(template, len(shape_in))
-    sizes = maps.symbolic(e, shape_in)
-    return tuple(sp.expand(sp.sympify(a).xreplace(sizes)) for a in maps.a.axes)
-
-
-def check_shapes(hidden: Template, first: tuple) -> None:
-    """The hidden layers' shapes are one formula in l: a hidden layer on the shape the one below
-    gives has the shape it has on the input's (each size free at l or the input's), and the
-    input is that shape at l = 0. ValueError otherwise: no symbolic shape fits every layer."""
-    at = output_shape(hidden, LAYER, first)
-    below = output_shape(hidden, LAYER - 1, first)
-    again = output_shape(hidden, LAYER, below)
-    zero = tuple(sp.sympify(a).xreplace({LAYER: 0}) for a in at)
-    if again != at or zero != first:
-        raise ValueError(f"hidden {hidden.kind.name} layers have no shape at a symbolic layer l: "
-                         f"on the input {first} one gives {at}, on that {again}")
 
 
 # ---------------------------------------------------------------- the cases
@@ -291,6 +270,7 @@ class GenericProgram:
     cases: list[Case]
     name: str = ""
     problems: list[str] = field(default_factory=list)  # cases that broke a rule of programs
+    depth: int | None = None  # recorded at this depth only (one network's own layers)
 
     @property
     def fingerprint(self) -> str:
@@ -299,7 +279,8 @@ class GenericProgram:
         text = "\n\n".join(
             f"{c.explorer.relations}\n" + "\n".join(f"{seg} {s.text()}" for s, seg in
                                                     zip(c.statements, c.segments))
-            for c in self.cases) + "\n" + "\n".join(self.problems)
+            for c in self.cases) + "\n" + "\n".join(self.problems) \
+            + ("" if self.depth is None else f"\nat depth {self.depth}")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def instance(self, K: int, width: Callable[[int], int], context: str = "") -> Program:
@@ -309,13 +290,19 @@ class GenericProgram:
         ``Recorder`` names (t1, t2, ..., delta3), so it equals a per-network recording of
         the same recursion exactly when both are the same program. ProgramError when the
         cases do not make one program at this depth."""
+        if self.depth is not None and self.depth != K:
+            raise ProgramError(f"the recursion was recorded at depth {self.depth} only, "
+                               f"not {K}")
         return Instance(self.cases, self.problems, self.name, K, width).program(context)
 
 
 def record_generic(recursion: Callable[[Any], None],
-                   layers: tuple[Template, Template] | None = None) -> GenericProgram:
+                   layers: tuple[Template, ...] | None = None,
+                   depth: int | None = None) -> GenericProgram:
     """Run ``recursion`` once per case on a ``GenericRecorder``. ``Concrete`` when it reads a
-    concrete depth or width; a case that raises anything else is a problem of that case."""
+    concrete depth or width; a case that raises anything else is a problem of that case.
+    ``depth`` K records one network's own sequence of K layers (``layers``) at depth K, every
+    size symbolic: one case, its layers L - K + 1, ..., L read at L = K."""
     name = getattr(recursion, "__name__", None)
     name = name if isinstance(name, str) else type(recursion).__name__
     cases: list[Case] = []
@@ -324,8 +311,8 @@ def record_generic(recursion: Callable[[Any], None],
     while True:
         if len(cases) + len(problems) >= MAX_CASES:
             raise Concrete(f"the recursion takes more than {MAX_CASES} cases")
-        explorer = Explorer(forced)
-        ops = GenericRecorder(explorer, name, layers)
+        explorer = Explorer(forced, depth)
+        ops = GenericRecorder(explorer, name, layers, depth)
         try:
             recursion(ops)
             if ops.looped and not ops.completed:
@@ -344,7 +331,7 @@ def record_generic(recursion: Callable[[Any], None],
         if not flip:
             break
         forced = [*explorer.made[: flip[-1]], False]
-    return GenericProgram(cases, name, problems)
+    return GenericProgram(cases, name, problems, depth)
 
 
 

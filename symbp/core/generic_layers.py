@@ -114,17 +114,19 @@ class Explorer:
     """Decides comparisons of layers: at once where the case so far settles them, else by
     the next forced outcome (or True), narrowing the case to the depths where it holds."""
 
-    def __init__(self, forced: list[bool]):
+    def __init__(self, forced: list[bool], depth: int | None = None):
         self.forced = forced
+        self.depth = depth  # a recording at one depth only: every comparison is decided there
         self.made: list[bool] = []
-        self.points: list[Point] = [(L, 0) for L in range(1, BOX + 1)]
+        self.points: list[Point] = ([(depth, 0)] if depth is not None else
+                                    [(L, 0) for L in range(1, BOX + 1)])
         self.relations: list[tuple[sp.Expr, str, bool]] = []  # (lhs - rhs, relation, outcome)
         self.generic_from: int | None = None  # relations decided before the generic layer
 
     def decide(self, lhs: sp.Expr, rhs: sp.Expr, relation: str) -> bool:
         difference = sp.expand(lhs - rhs)
         constant = difference.as_coeff_Add()[0]
-        if abs(constant) > MAX_OFFSET:
+        if abs(constant) > MAX_OFFSET and self.depth is None:
             raise Concrete(f"the recursion compares layer {lhs} with {rhs}, a constant "
                            f"beyond {MAX_OFFSET}: that is a concrete depth")
         test = RELATIONS[relation]

@@ -85,6 +85,10 @@ def established(how: str) -> str:
     if how.startswith("symbolic identity"):
         return ("as a symbolic identity, for every width at once" +
                 (f", and again written out entry by entry at every width{span}" if span else ""))
+    at_depth = re.match(r"recorded once at depth (\d+)", how)
+    if at_depth:  # one network's own sequence of kinds: that depth only
+        return (f"recorded once at depth {at_depth.group(1)} with every size symbolic, and "
+                "written out at that depth only")
     if how.startswith("recorded once"):
         return ("recorded once for a symbolic depth and symbolic widths, and written out at every "
                 "depth up to 12")

@@ -1,11 +1,12 @@
 """The section "For every size" of a network of layer kinds, as plain data.
 
-The general theorem (``symbp.theorem(..., layers=(hidden, output))``) proves the recursion for
-every depth and every size of a network whose layers 1..L-1 are all of one kind and layer L
-of another, with the sizes of each layer (widths, channels, positions, kernel sizes) left as
-symbols. A network fits when its hidden layers agree in everything but their sizes; it is
-then covered when its program is, statement for statement, the recursion recorded for every
-depth, at its depth (``proof.theorem.covers``). Anything else is said, with the reason.
+The general theorem (``symbp.theorem(network=...)``) proves the recursion for every size of
+the network's shape (``core.generic_network``): for every depth L when its layers 1..L-1 are
+alike (one kind, the same options, any sizes) and stack, else for the network's own sequence
+of kinds at its depth K. Either way every size of a layer (widths, channels, positions,
+kernel sizes, steps) is a symbol. The network is covered when its program is, statement for
+statement, the recursion so recorded, at its depth (``proof.theorem.covers``). Anything the
+theorem does not take is said, with the reason.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.derivation import Derivation
-from ..core.layers import Layer, Resolved
+from ..core.generic_network import SIZES, theorem_layers
+from ..core.layers import Resolved
 from ..proof.theorem import covers, theorem
 from .checks import established, title
 from .general import GeneralClaim
-
-SIZES = frozenset({"units", "channels", "kernel", "pool_size"})  # symbols in the theorem
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,16 @@ class KindsGeneral:
     hidden: str  # plain text: 'conv1d layers (padding "valid", pool "avg") with relu'
     output: str  # plain text
     cost: str  # plain text
-    fits: str  # plain text: "" when the theorem takes this network's layers, else why not
+    fits: str  # plain text: "" when the theorem takes this network, else why not
     covers: str  # plain text: "" when this network's program is the theorem's instance
     status: str  # the theorem's status ("" when it was not run)
     claims: list[GeneralClaim]  # every claim but the theorem's own
     theorem: str  # LaTeX display: what is proved, "" when not run
     L: int
-
-
-def _shape_of(layer: Layer) -> tuple[str, tuple]:
-    """A layer without its sizes: what the theorem must find the same at every hidden layer."""
-    return layer.kind, tuple((k, v) for k, v in layer.options if k not in SIZES)
+    depth: int | None = None  # None: for every depth; K: this network's sequence at depth K
+    layers: tuple[str, ...] = ()  # plain text, one per layer, where depth is K
+    why: str = ""  # plain text: why it is proved as its own sequence, not as a family
+    reach: str = ""  # plain text: "for every depth L and all widths", "at depth 3 (...)"
 
 
 def _words(r: Resolved, activation: str, many: bool) -> str:
@@ -50,30 +49,13 @@ def _words(r: Resolved, activation: str, many: bool) -> str:
 
 
 def fit(d: Derivation) -> str:
-    """"" when the theorem takes this network's layers as (hidden kind, output kind), else one
-    line saying which layers differ."""
-    mixing = [r.index for r in d.net.resolved[:-1]
-              if not d.net.activation(r.index).elementwise]
-    if mixing:  # at the output, the theorem takes softmax on a dense layer (or says why not)
-        l = mixing[0]
-        return (f"hidden layer {l} has the {d.net.activation(l).name} activation, which mixes "
-                f"the entries of its layer, and the theorem for layer kinds takes elementwise "
-                f"activations below the output only in this version of symbp")
-    out = d.net.resolved[-1]
-    if not d.net.activation(out.index).elementwise and out.kind.name != "dense":
-        return (f"its output layer is {_described(d, out)}; the theorem for layer kinds takes "
-                f"the {d.net.activation(out.index).name} activation on a dense output only")
-    hidden = d.net.resolved[:-1]
-    for r in hidden[1:]:
-        if _shape_of(r.layer) != _shape_of(hidden[0].layer):
-            return (f"its hidden layers differ in more than their sizes (layer "
-                    f"{hidden[0].index} is {_described(d, hidden[0])}, layer {r.index} is "
-                    f"{_described(d, r)})")
+    """"" when the theorem takes this network's layers (as a family, or as its own sequence
+    of kinds), else one line saying why not."""
+    try:
+        theorem_layers(d.net)
+    except ValueError as refused:
+        return str(refused)
     return ""
-
-
-def _described(d: Derivation, r: Resolved) -> str:
-    return f"{r.kind.described(r.layer)} with {d.net.activation(r.index).name}"
 
 
 def kinds_general(d: Derivation) -> KindsGeneral:
@@ -82,21 +64,26 @@ def kinds_general(d: Derivation) -> KindsGeneral:
     out = net.resolved[-1]
     hidden = net.resolved[0] if net.L > 1 else out
     acts = (net.activation(hidden.index).name, net.activation(net.L).name)
-    reason = fit(d)
-    proof = None
-    if not reason:
-        try:
-            proof = theorem(acts[0], net.cost, output=acts[1], recursion=d.recursion_function,
-                            layers=(hidden.layer, out.layer))
-        except ValueError as refused:
-            reason = str(refused)
+    proof, shape, reason = None, None, ""
+    try:
+        shape = theorem_layers(net)
+        proof = theorem(network=net, recursion=d.recursion_function)
+    except ValueError as refused:
+        reason = str(refused)
     claims = [] if proof is None else [
         GeneralClaim(c.label, c.latex, c.status, title(c.label), established(c.how))
         for c in proof.claims]
+    depth = None if shape is None else shape.depth
     return KindsGeneral(
         hidden=_words(hidden, acts[0], True), output=_words(out, acts[1], False), cost=net.cost,
         fits=reason,
-        covers="" if proof is None else covers(d, layers=(hidden.layer, out.layer)),
+        covers="" if shape is None or proof is None else covers(d, shape.layers, depth),
         status="" if proof is None else proof.status,
         claims=[c for c in claims if c.name != "theorem"],
-        theorem=next((c.statement for c in claims if c.name == "theorem"), ""), L=d.L)
+        theorem=next((c.statement for c in claims if c.name == "theorem"), ""), L=d.L,
+        depth=depth,
+        layers=() if depth is None else tuple(
+            f"layer {r.index}: {_words(r, net.activation(r.index).name, False)}"
+            for r in net.resolved),
+        why="" if shape is None else shape.why,
+        reach="" if shape is None else shape.reach)

@@ -143,6 +143,28 @@ def _solve_equalities(t: Term) -> Term:
     return Term(factor, tuple(bound), tuple(ineqs), tuple(kept))
 
 
+def _free_equalities(t: Term, ranges: Ranges) -> Term:
+    """An equality on the free indices alone, [k = e], with k of coefficient ±1: the factor
+    reads k as e (f · [k = e] is f(e) · [k = e]). The bracket [e ≤ k ≤ e] (a recurrent layer's
+    last step) is that equality too, so both forms of one condition meet."""
+    bound = set(t.bound)
+    ineqs = [sp.expand(e) for e in t.ineqs]
+    pairs = [e for e in ineqs if not e.free_symbols & bound and -e in ineqs
+             and e.could_extract_minus_sign()]
+    ineqs = [e for e in ineqs if e not in pairs and -e not in pairs]
+    eqs = [*t.eqs, *pairs]
+    factor = t.factor
+    free = tuple(sorted(ranges, key=str))
+    for e in eqs:
+        found = None if e.free_symbols & bound else _affine(e, free)
+        unit = None if found is None else next(
+            (i for i, c in found[0].items() if c in (1, -1)), None)
+        if unit is not None:
+            c = found[0][unit]  # type: ignore[index]
+            factor = _substitute(factor, {unit: sp.expand(-(e - c * unit) / c)})
+    return Term(factor, t.bound, tuple(ineqs), tuple(eqs))
+
+
 def _substitute(expr: sp.Expr, sub: dict) -> sp.Expr:
     """``expr`` with ``sub`` made, every entry's indices expanded (x[k − q + q] is x[k])."""
     expr = expr.xreplace(sub)
@@ -350,7 +372,7 @@ def normal_terms(expr: sp.Expr, ranges: Ranges) -> dict[tuple, sp.Expr]:
     found: dict[tuple, sp.Expr] = {}
     for t in terms(sp.expand(expr)):
         t = Term(_substitute(t.factor, {}), t.bound, t.ineqs, t.eqs)  # indices expanded
-        t = _windows(_solve_equalities(t))
+        t = _windows(_free_equalities(_solve_equalities(t), ranges))
         t = _bare(t)
         done = _constraints(t, ranges)
         if done is None:

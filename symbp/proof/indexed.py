@@ -217,8 +217,10 @@ class IndexOps:
     def __init__(self, hidden: registry.Activation, output: registry.Activation,
                  cost: registry.Cost, structure: Callable[[sp.Expr], Any] | None = None,
                  width: Callable[[sp.Expr], sp.Expr] | None = None,
-                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]] | None = None):
+                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]] | None = None,
+                 activation_at: Callable[[sp.Expr], registry.Activation] | None = None):
         self.hidden, self.output, self.cost = hidden, output, cost
+        self._activation_at = activation_at  # layer -> its σ, where layers have their own
         self.trace = IndexTrace()
         self.structure = structure  # layer -> its kind's maps and sizes (None: dense)
         self._width = width or (lambda layer: WIDTH[layer])
@@ -243,6 +245,8 @@ class IndexOps:
         return tuple(sp.expand(sp.sympify(a).xreplace(s.sizes)) for a in s.maps.z.axes)
 
     def act(self, layer: sp.Expr) -> registry.Activation:
+        if self._activation_at is not None:
+            return self._activation_at(sp.sympify(layer))
         return self.output if sp.sympify(layer) == DEPTH else self.hidden
 
     def _vector(self, layer: sp.Expr, v: Any, what: str) -> IndexVector:

@@ -17,6 +17,11 @@ For one activation and one cost, by induction over the layers from the output do
 5. **induction**: C depends on z^{(l)} only through z^{(l+1)}, and on W_l, b_l only
    through z_l, so the base case and the step give δ^{(l)} = ∂C/∂z^{(l)} for l = L..1,
    and the parameter lemmas the gradients. Proved when every claim above is.
+
+For a network of layer kinds (``theorem(network=...)``), the same claims are made either
+for every depth (its hidden layers alike and stacking: a family) or for the network's own
+sequence of kinds at its depth K, every size symbolic (``core.generic_network``); then every
+claim says "at depth K", and the cross-check is the per-network prover on the network itself.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ import sympy as sp
 
 from ..core import registry
 from ..core.deadline import check_seconds, stopped, stopping
-from ..core.derivation import Derivation, derive
+from ..core.derivation import Derivation
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
+from ..core.generic_network import theorem_layers
 from ..core.layers import Layer as LayerSpec
-from ..core.layers import resolve
 from ..core.network import Network
 from ..core.program import ProgramError, Size
 from ..core.recorder import record
@@ -42,16 +47,22 @@ from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
 from .claims import COLUMNS, Claim, Proof
+from .cross_check import cross_check, dense_only
+from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
 from .indexed import softmax_unit
-from .prove import prove
-from .registry_lemmas import function_claims, per_width
+from .kinds_theorem import (
+    at_its_layers,
+    kinds_induction,
+    kinds_meaning,
+    templates_of,
+)
+from .registry_lemmas import function_claims
 from .statements import lemma_statement
 from .traced import Group, trace
 
 DEPTHS = 5  # the recursion is traced at depths 1..DEPTHS
 LEMMAS = {"base": "base case", "step": "step", "W": "dC/dW_l", "b": "dC/db_l",
           "pass back": "pass back"}  # claim names
-NETWORKS = ((3, 1), (2, 1, 3), (1, 3, 2, 2))  # small widths for the per-network cross-check
 
 
 def entries(activation: str, cost: str, output: str | None = None):
@@ -67,11 +78,15 @@ def entries(activation: str, cost: str, output: str | None = None):
 def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
                   recursion: RecursionFunction = backprop_deltas, depths: int = DEPTHS,
                   timeout: float | None = None,
-                  layers: tuple[LayerSpec, LayerSpec] | None = None) -> Proof:
+                  layers: tuple[LayerSpec, ...] | None = None,
+                  depth: int | None = None, inputs: tuple[int, ...] | None = None) -> Proof:
     """The general theorem for ``activation`` (hidden layers), ``output`` and ``cost``, uncached;
-    ``layers`` are the hidden layers' and the output layer's kinds (dense by default)."""
+    ``layers`` are the hidden layers' and the output layer's kinds (dense by default). With
+    ``depth`` K, ``layers`` are one network's K layers (each with its own activation; the
+    network's input shape ``inputs`` for the cross-check): the theorem at depth K, every size
+    symbolic."""
     hidden, out, cost_entry = entries(activation, cost, output)
-    templates = _templates(layers, hidden, out)
+    templates = (DENSE, DENSE) if layers is None else templates_of(layers, hidden, out, depth)
     if not callable(recursion):
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     if isinstance(depths, bool) or not isinstance(depths, int) or not 1 <= depths <= 12:
@@ -80,46 +95,45 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
     start = time.perf_counter()
     claims: list[Claim] = []
     with stopping(timeout) as limit:
-        claims += structural_claims(recursion, hidden, out, cost_entry, depths, templates)
-        claims += function_claims(hidden, out, cost_entry)
-        claims.append(cross_check(recursion, hidden, out, cost_entry, templates))
+        claims += structural_claims(recursion, hidden, out, cost_entry, depths, templates,
+                                    depth)
+        acts = [hidden] if depth is None else \
+            [registry.activation(dict(t.layer.options)["activation"]) for t in templates[:-1]]
+        for act in dict.fromkeys(acts) or [hidden]:  # each σ's lemmas, each claim once
+            claims += [c for c in function_claims(act, out, cost_entry)
+                       if (c.name, c.statement) not in {(d.name, d.statement) for d in claims}]
+        claims.append(cross_check(recursion, hidden, out, cost_entry, templates, depth,
+                                  inputs))
     if limit.stopped:
         claims.append(Claim("the proof finished in time", "", "general", "timed out",
                             stopped(timeout), name="time"))
-    claims.append(induction(claims, depths, kinds=not _dense(templates)))
+    sequence = ", ".join(t.kind.name for t in templates)
+    claims.append(induction(claims, depths, kinds=not dense_only(templates), depth=depth,
+                            sequence=sequence))
     name = getattr(recursion, "__name__", repr(recursion))
-    kinds = "" if templates == (DENSE, DENSE) else \
-        f", layers={templates[0].layer!r} then {templates[1].layer!r}"
-    return Proof("general", claims, seconds=time.perf_counter() - start,
-                 network=f"every depth and width: activation={hidden.name!r}, "
-                         f"output={out.name!r}, cost={cost_entry.name!r}{kinds}",
-                 note=f"recursion {name}, traced at depths 1..{depths}")
-
-
-def _templates(layers, hidden, out) -> tuple[Template, Template]:
-    """The hidden and output layers' kinds, their activations the theorem's."""
-    if layers is None:
-        return DENSE, DENSE
-    made = []
-    for layer, act, given in zip(layers, (hidden, out), ("activation", "output")):
-        stated = dict(layer.options).get("activation", act.name)
-        if stated != act.name:  # the theorem's activations are its arguments: say so
-            raise ValueError(f"the {layer.kind} layer's activation {stated!r} is not the "
-                             f"theorem's {given} {act.name!r}; give it as {given}={stated!r}")
-        spec = LayerSpec(layer.kind, {**dict(layer.options), "activation": act.name})
-        made.append(Template.of(spec))
-    return made[0], made[1]
+    if depth is not None:
+        what = (f"depth {depth}, this network's sequence of kinds, every size: "
+                f"layers={list(layers or ())!r}, cost={cost_entry.name!r}")
+    else:
+        kinds = "" if templates == (DENSE, DENSE) else \
+            f", layers={templates[0].layer!r} then {templates[1].layer!r}"
+        what = (f"every depth and width: activation={hidden.name!r}, "
+                f"output={out.name!r}, cost={cost_entry.name!r}{kinds}")
+    traced = f"traced at depths 1..{depths}" if depth is None else f"traced at depth {depth}"
+    return Proof("general", claims, seconds=time.perf_counter() - start, network=what,
+                 note=f"recursion {name}, {traced}")
 
 
 # ---------------------------------------------------------------- the trace and its lemmas
 
 
 def structural_claims(recursion: RecursionFunction, hidden, out, cost,
-                      depths: int, templates: tuple[Template, Template] | None = None
-                      ) -> list[Claim]:
-    """The trace claim and one lemma claim per distinct generic step the recursion takes."""
+                      depths: int, templates: tuple[Template, ...] | None = None,
+                      depth: int | None = None) -> list[Claim]:
+    """The trace claim and one lemma claim per distinct generic step the recursion takes
+    (at depth ``depth`` only, where ``templates`` are one network's layers)."""
     started = time.perf_counter()
-    traced = trace(recursion, hidden, out, cost, depths, templates)
+    traced = trace(recursion, hidden, out, cost, depths, templates, depth)
     groups = traced.groups
     counts = "; ".join(
         f"{len(groups[kind])} distinct {label}" for kind, label in (
@@ -128,7 +142,8 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
     status = Status.FAILED if traced.problems else traced.status
     claims = [Claim(
         "the recursion defines delta_l, dC/dW_l and dC/db_l exactly once at every layer "
-        + ("of every depth" if traced.status == Status.PROVED else f"at depths 1..{depths}"),
+        + (f"of depth {depth}" if depth is not None else "of every depth"
+           if traced.status == Status.PROVED else f"at depths 1..{depths}"),
         r"\text{the recursion defines } \delta_l,\ \partial C/\partial W_l,\ "
         r"\partial C/\partial b_l \text{ once at every layer}",
         "general", status, f"{traced.how}: {counts}", name="trace",
@@ -149,6 +164,8 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
                 claims.append(lemma_claim(name, group, _given(group.identity)))
             elif build is not None:
                 claims.append(lemma_claim(name, group, build))
+    if depth is not None:
+        claims = [at_its_layers(c, depth) for c in claims]
     return claims
 
 
@@ -177,116 +194,21 @@ def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Iden
 # ---------------------------------------------------------------- cross-check and induction
 
 
-def cross_check_widths(hidden, out, cost) -> list[list[int]]:
-    """``NETWORKS``, each width raised to what its layer's activation and the cost need."""
-    found = []
-    for widths in NETWORKS:
-        L = len(widths) - 1
-        acts = [hidden] * (L - 1) + [out]
-        need = [1] + [1 if a.elementwise else 2 for a in acts]
-        need[-1] = max(need[-1], cost.min_outputs)
-        found.append([max(n, m) for n, m in zip(widths, need)])
-    return found
-
-
-def cross_check(recursion: RecursionFunction, hidden, out, cost,
-                templates: tuple[Template, Template] | None = None) -> Claim:
-    """The per-network prover on small networks (method local, same recursion) and its
-    function lemmas at each width 1..4: independent code that must agree."""
-    started = time.perf_counter()
-    problems = [f"{lem.name}: {lem.residual}" for lem in per_width(hidden, out, cost)
-                if not lem.holds]
-    networks = [_network(widths, hidden, out, cost, templates)
-                for widths in cross_check_widths(hidden, out, cost)]
-    for net in networks:
-        proof = prove(derive(net, recursion=recursion), method="local")
-        if not proof.holds:
-            first = str(proof.failures[0]) if proof.failures else proof.status
-            problems.append(f"widths {list(net.widths)}: {first}")
-    listed = "; ".join(", ".join(map(str, net.widths)) for net in networks)
-    kinds = ""
-    if templates is not None and not _dense(templates):
-        kinds = (f" of {templates[0].kind.name} layers under a {templates[1].kind.name} "
-                 "output layer")
-    return Claim(
-        f"the per-network prover agrees: it proves the recursion (method local) for networks"
-        f"{kinds} of widths {listed}, and the function lemmas at each width",
-        r"\text{per network: widths }" + listed, "general",
-        "failed" if problems else "proved",
-        "the per-network prover (exact, in layered symbols), independent of the index notation",
-        name="cross-check", residual="; ".join(problems)[:300],
-        seconds=time.perf_counter() - started)
-
-
-def _dense(templates: tuple[Template, Template] | None) -> bool:
-    return templates is None or templates == (DENSE, DENSE)
-
-
-POSITIONS = 6  # the input's positions in a cross-check network of a kind over positions
-
-
-def _network(widths: list[int], hidden, out, cost,
-             templates: tuple[Template, Template] | None) -> Network:
-    """A small network of the theorem's kinds: its hidden layers' kind (at the width given,
-    or at its input's where the kind keeps the width), then its output layer's."""
-    L = len(widths) - 1
-    if _dense(templates):
-        return Network(widths, activation=[hidden.name] * (L - 1) + [out.name], cost=cost.name)
-    assert templates is not None
-    # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
-    over_positions = any(t.kind.sized is not None for t in templates)
-    shape_in: tuple[int, ...] = (widths[0], POSITIONS) if over_positions else (widths[0],)
-    widths = [max(n, (templates[1] if l == L - 1 else templates[0]).kind.smallest_input)
-              if l < L else n for l, n in enumerate(widths)]  # what each layer reads, enough
-    shape_in = (widths[0], *shape_in[1:])
-    layers: list[LayerSpec] = []
-    shape = shape_in
-    for l in range(1, L + 1):
-        template, act = (templates[1], out) if l == L else (templates[0], hidden)
-        options = {**dict(template.layer.options), "activation": act.name}
-        if template.kind.sized is not None:
-            layer = template.kind.sized(LayerSpec(template.kind.name, options), widths[l], shape)
-        else:
-            if template.maps.keeps_width:
-                options.pop("units", None)
-            else:
-                options["units"] = widths[l]
-            layer = LayerSpec(template.kind.name, options)
-        layers.append(layer)
-        shape = resolve([layer], shape)[0].shape_out  # what the next layer reads
-    return Network(layers=layers, inputs=list(shape_in), cost=cost.name)
-
-
-def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
+def induction(premises: list[Claim], depths: int, kinds: bool = False,
+              depth: int | None = None, sequence: str = "") -> Claim:
     """The theorem itself: its status is the worst of its premises' (proved when all are)."""
     status = worst(c.status for c in premises)
     if status == Status.NOT_COMPARED:
         status = Status.FAILED
     first = next((c for c in premises if not c.proved), None)
     traced = next((c for c in premises if c.name == "trace"), None)
-    every_depth = traced is not None and traced.status == Status.PROVED
-    reach = ("the recursion recorded once for every depth and width" if every_depth else
+    recorded = traced is not None and traced.status == Status.PROVED
+    reach = ("the recursion recorded once for every depth and width" if recorded else
              f"the recursion's steps as traced at depths 1..{depths} (checked there only)")
-    if kinds:
-        return Claim(
-            "for every depth L and all widths n_0..n_L the layers' kinds allow, the program "
-            "of the recursion binds g_l = dC/da_l where a layer passes it back, "
-            f"delta_l = dC/dz_l, and gives dC/dθ_l for every parameter θ of every layer ({reach})",
-            r"\begin{gathered}\forall L \ge 1 \text{ and all sizes},\ l = 1, \dots, L: \\ "
-            r"\delta_l = \frac{\partial C}{\partial z_l} \text{ and the recursion's gradient of "
-            r"every parameter } \theta_l \text{ is } \frac{\partial C}{\partial \theta_l}"
-            r"\end{gathered}",
-            "general", status,
-            "induction over l from L down to 1: the base case gives layer L; the pass-back "
-            "lemma gives dC/da_l from layer l + 1's δ (and g), because C depends on a_l only "
-            "through layer l + 1 (its map and its skip); the step gives δ_l from dC/da_l (in a "
-            "layer whose map reads its own state one step back, a recurrent layer, also from "
-            "δ_l at the next step: induction over the steps from the last, for every number of "
-            "steps); the parameter lemmas give the gradients, because C depends on θ_l only "
-            "through layer l's output (one step at a time); the trace shows these are the "
-            "only steps the program takes, each once per layer",
-            name="theorem", culprit="" if first is None else first.label,
-            residual="" if first is None else first.residual)
+    if depth is not None:
+        reach = f"the recursion recorded once at depth {depth} with every size symbolic"
+    if kinds or depth is not None:
+        return kinds_induction(status, first, reach, depth, sequence)
     return Claim(
         "for every depth L and all widths n_0..n_L, the program of the recursion binds "
         f"delta_l = dC/dz_l and gives dC/dW_l, dC/db_l ({reach})",
@@ -308,11 +230,13 @@ def induction(premises: list[Claim], depths: int, kinds: bool = False) -> Claim:
 _CACHE: dict[tuple, Proof] = {}
 
 
-def behaviour(recursion: RecursionFunction) -> str:
-    """What ``recursion`` does, as a fingerprint: its program recorded for every depth, or,
-    where it reads a concrete depth or width, its programs at depths 1..DEPTHS."""
+def behaviour(recursion: RecursionFunction, templates: tuple[Template, ...] | None = None,
+              depth: int | None = None) -> str:
+    """What ``recursion`` does, as a fingerprint: its program recorded for every depth (on
+    the theorem's layers, at ``depth`` for a network's own sequence), or, where it reads a
+    concrete depth or width, its programs at depths 1..DEPTHS."""
     try:
-        return "generic " + record_generic(recursion).fingerprint
+        return "generic " + record_generic(recursion, templates, depth).fingerprint
     except Concrete:
         texts = []
         for depth in range(1, DEPTHS + 1):
@@ -330,7 +254,8 @@ def behaviour(recursion: RecursionFunction) -> str:
 def theorem(activation: str = "generic", cost: str = "mse", *, output: str | None = None,
             recursion: RecursionFunction = backprop_deltas,
             timeout: float | None = None,
-            layers: tuple[LayerSpec, LayerSpec] | None = None) -> Proof:
+            layers: tuple[LayerSpec, LayerSpec] | None = None,
+            network: Network | None = None) -> Proof:
     """Prove, for every depth L and all widths n_0..n_L, that ``recursion`` gives ∂C/∂W_l, ∂C/∂b_l.
 
     ``activation`` is that of the hidden layers; ``output`` that of layer L (by
@@ -345,48 +270,71 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     Each call returns its own copy.
     ``layers`` (a ``symbp.Layer`` for the hidden layers and one for the output
     layer) names their kinds; by default every layer is dense.
+
+    ``network`` (a ``symbp.Network``, instead of the other arguments) proves the theorem for
+    every size of that network's shape: for every depth when its hidden layers are alike
+    and stack (the family above, with its activations and cost), else for its own sequence
+    of kinds at its depth K, every size symbolic, and its claims say "at depth K".
+    ValueError with the reason for a network neither takes (attention, softmax below the
+    output).
     """
+    depth: int | None = None
+    inputs: tuple[int, ...] | None = None
+    if network is not None:
+        given = [name for name, value in (("activation", activation != "generic"),
+                                          ("cost", cost != "mse"), ("output", output),
+                                          ("layers", layers)) if value]
+        if given:
+            raise ValueError(f"give network= or {given[0]}=, not both: a network names its "
+                             "own layers, activations and cost")
+        activation, output, cost, layers, depth, inputs = _of_network(network)
     hidden, out, cost_entry = entries(activation, cost, output)
     if not callable(recursion):
         raise ValueError(f"recursion must be a function of one RecursionOps, got {recursion!r}")
     entries_read = (hidden, out, cost_entry, registry.ACTIVATIONS["softmax"])
     key = (*entries_read, *(registry.meaning(e, 3) for e in entries_read), layers,
-           _kinds_meaning(layers), getattr(recursion, "__name__", ""), behaviour(recursion))
+           kinds_meaning(layers), depth, inputs, getattr(recursion, "__name__", ""),
+           behaviour(recursion, None if layers is None else templates_of(layers, hidden, out,
+                                                                          depth), depth))
     if key not in _CACHE:
         proof = prove_theorem(activation, cost, output=output, recursion=recursion, layers=layers,
-                              timeout=timeout)
+                              timeout=timeout, depth=depth, inputs=inputs)
         if proof.status == "timed out":
             return proof
         _CACHE[key] = proof
     return copy.deepcopy(_CACHE[key])
 
 
-def _kinds_meaning(layers: tuple[LayerSpec, LayerSpec] | None) -> tuple[str, ...]:
-    """What the layers' kinds compute, as text of every map's formula and their steps of the
-    recursion: a kind registered again under the same name with other maps or another
-    backward step is another key of the cache."""
-    if layers is None:
-        return ()
-    steps = tuple(repr((t.kind.backward, t.kind.pass_back))
-                  for t in (Template.of(layer) for layer in layers))
-    return (*steps, *(sp.srepr(m.formula) for layer in layers
-                      for _, m in Template.of(layer).maps.all()))
+def _of_network(net: Network) -> tuple:
+    """(activation, output, cost, layers, depth, inputs) of the theorem for ``net``'s shape: a
+    dense network of one hidden activation is the seed's theorem; any other, its layers as
+    ``core.generic_network`` takes them."""
+    hidden = dict.fromkeys(net.activations[:-1] or net.activations[:1])
+    if net.dense and len(hidden) == 1:
+        return next(iter(hidden)), net.activations[-1], net.cost, None, None, None
+    shape = theorem_layers(net)
+    acts = [dict(layer.options)["activation"] for layer in shape.layers]
+    inputs = None if shape.depth is None else tuple(net.input_shape)
+    return acts[0], acts[-1], net.cost, shape.layers, shape.depth, inputs
 
 
-def covers(d: Derivation, layers: tuple[LayerSpec, LayerSpec] | None = None) -> str:
+def covers(d: Derivation, layers: tuple[LayerSpec, ...] | None = None,
+           depth: int | None = None) -> str:
     """"" when the general theorem speaks for ``d``'s program: it is, statement for statement,
     the instance at d's depth and widths of its recursion recorded for every depth (with
-    ``layers`` as its hidden and output kinds). Else one line saying why not."""
+    ``layers`` as its hidden and output kinds), or recorded at ``depth`` for ``layers``, one
+    per layer. Else one line saying why not."""
+    recorded = "for every depth" if depth is None else f"at depth {depth}"
     try:
-        templates = None if layers is None else _templates(
-            layers, d.net.activation(1), d.net.activation(d.L))
-        generic = record_generic(d.recursion_function, templates)
+        templates = None if layers is None else templates_of(
+            layers, d.net.activation(1), d.net.activation(d.L), depth)
+        generic = record_generic(d.recursion_function, templates, depth)
         widths = d.net.widths
         instance = generic.instance(d.L, lambda m: widths[m], context=d.net.meaning())
     except (Concrete, ProgramError) as reason:
-        return f"the recursion is not recorded for every depth: {reason}"
+        return f"the recursion is not recorded {recorded}: {reason}"
     if instance.fingerprint != d.program.fingerprint:
-        return ("this network's program differs from the recursion recorded for every depth "
+        return (f"this network's program differs from the recursion recorded {recorded} "
                 f"(program {d.program.fingerprint}, instance {instance.fingerprint})")
     return ""
 
@@ -394,13 +342,21 @@ def covers(d: Derivation, layers: tuple[LayerSpec, LayerSpec] | None = None) -> 
 def general_summary(proof: Proof) -> str:
     """One short line for a general proof: the verdict, what was proved, the claim count."""
     done = sum(c.proved for c in proof.claims)
-    what = proof.network.removeprefix("every depth and width: ")
+    reach, what = "for every depth L and all widths", proof.network
+    if what.startswith("depth "):  # a network's own sequence: "depth K, ..., every size: "
+        scope, what = what.split(": ", 1)
+        reach = (f"at depth {scope.split(',')[0].removeprefix('depth ')} (this network's "
+                 "sequence of kinds), for every size")
+    what = what.removeprefix("every depth and width: ")
     verdict = {"proved": "proved", "failed": "NOT proved",
                "checked": "checked, not proved"}.get(proof.status, "not proved")
-    line = (f"{verdict} (general): for every depth L and all widths, {done} of "
-            f"{len(proof.claims)} claims proved")
+    count = f"{done} of {len(proof.claims)} claims proved"
+    line = f"{verdict} (general): {reach}" + ("" if proof.network.startswith("depth ")
+                                              else f", {count}")
     details = (f"the recursion gives dC/dW_l and dC/db_l ({what}; "
                f"{next((c.how for c in proof.claims if c.name == 'trace'), '')})")
+    if proof.network.startswith("depth "):
+        details = f"{count}; {details}"
     failures = proof.failures
     if failures:
         details = f"first failure: {failures[0]}; {details}"

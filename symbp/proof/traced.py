@@ -22,6 +22,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..core import registry
 from ..core.generic import (
     BOX,
     DENSE,
@@ -86,34 +87,41 @@ class Traced:
 
 
 def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
-          layers: tuple[Template, Template] | None = None) -> Traced:
+          layers: tuple[Template, ...] | None = None, depth: int | None = None) -> Traced:
     """The recursion's steps, grouped by kind ("base", "step", "W", "b"; and for other layer
-    kinds "pass back" and each parameter)."""
+    kinds "pass back" and each parameter). ``depth`` K: ``layers`` are one network's K layers,
+    recorded at depth K only (every size symbolic)."""
     templates = layers or (DENSE, DENSE)
-    dense = all(t.kind.name == "dense" for t in templates)
+    dense = all(t.kind.name == "dense" for t in templates) and depth is None
     try:
-        program = record_generic(recursion, templates)
+        program = record_generic(recursion, templates, depth)
     except Concrete as refusal:
         if not dense:
-            return Traced({}, [f"the recursion is not recorded for every depth: {refusal}"],
+            recorded = "for every depth" if depth is None else f"at depth {depth}"
+            return Traced({}, [f"the recursion is not recorded {recorded}: {refusal}"],
                           Status.FAILED, "refused")
         return _at_depths(recursion, hidden, out, cost, depths, str(refusal))
     groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
     problems = list(program.problems)
     for case in program.cases:
-        recorder = GenericRecorder(case.explorer, "", templates)
+        recorder = GenericRecorder(case.explorer, "", templates, depth)
         ops = IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at,
-                       shape=recorder.shape_at)
+                       shape=recorder.shape_at, activation_at=_activation_at(recorder, hidden, out))
         try:
             _replay_case(case, ops)
             if dense:
                 _group_dense(case, ops, groups)
             else:
-                _group_kinds(case, ops, groups, recorder, hidden, out, cost)
+                _group_kinds(case, ops, groups, recorder, cost)
         except Exception as error:  # a step IndexOps cannot form: a failed claim, not a crash
             problems.append(f"{_where(case)}: {type(error).__name__}: {error}")
     problems += _coverage(program)
     cases = len(program.cases)
+    if depth is not None:
+        how = (f"recorded once at depth {depth} with every size symbolic, layer m as "
+               f"L - ({depth} - m) at L = {depth}; written out at depth {depth}, it binds "
+               "every layer's δ and gradients exactly once")
+        return Traced(groups, problems, Status.PROVED, how, cases)
     how = (f"recorded once for a symbolic depth L and widths n_l: {cases} case"
            f"{'s' if cases != 1 else ''} ({'; '.join(_where(c) for c in program.cases)}); "
            f"written out at every depth 1..{BOX}, each binds every layer's δ and gradients "
@@ -124,6 +132,8 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
 
 def _where(case: Case) -> str:
     """The case's comparisons as one range per quantity: "L ≥ 3", "L = 2"."""
+    if case.explorer.depth is not None:
+        return f"L = {case.explorer.depth}"
     bounds: dict[sp.Expr, list] = {}  # quantity -> [lowest, highest], integers or None
     for difference, relation, outcome in case.explorer.relations:
         relation = relation if outcome else _NOT[relation]
@@ -163,7 +173,7 @@ def _condition(difference: sp.Expr, relation: str, outcome: bool) -> str:
 
 def _coverage(program: GenericProgram) -> list[str]:
     problems = []
-    for depth in range(1, BOX + 1):
+    for depth in (range(1, BOX + 1) if program.depth is None else [program.depth]):
         try:
             program.instance(depth, lambda m: 2)
         except ProgramError as error:
@@ -199,15 +209,23 @@ def _group_dense(case: Case, ops: IndexOps, groups: Groups) -> None:
         _add(groups["b"], _vector(value, WIDTH[layer], J), layer, where)
 
 
+def _activation_at(recorder: GenericRecorder, hidden, out) -> Callable[[sp.Expr], Any]:
+    """A layer's σ: at one depth, each layer's own (its template's); in a family, the
+    theorem's hidden one below L and its output one at L."""
+    def act(e: sp.Expr) -> Any:
+        if recorder.depth is not None:
+            return registry.activation(dict(recorder._at(e).layer.options)["activation"])
+        return out if sp.sympify(e) == DEPTH else hidden
+    return act
+
+
 def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRecorder,
-                 hidden, out, cost) -> None:
+                 cost) -> None:
     """Every quantity the case bound, with the truth it must equal (``kind_lemmas``)."""
     where = _where(case)
     trace = ops.trace
     layers = kind_lemmas.Layers(recorder._at, recorder.shape_at)
-
-    def act(e: sp.Expr):
-        return out if sp.sympify(e) == DEPTH else hidden
+    act = ops.act
 
     def binds_g(e: sp.Expr) -> bool:  # a layer whose skip passes ∂C/∂a back binds it
         return layers.maps(e).skip is not None

@@ -26,10 +26,11 @@ POOL = _family("q")  # q_l, a pooling window
 FAMILIES = (WIDTH, CHANNELS, LENGTH, KERNEL, POOL)
 
 
-def input_shape(rank: int) -> tuple[sp.Expr, ...]:
-    """The network's input at a symbolic size: n_0 entries, or c_0 channels of m_0 positions."""
+def input_shape(rank: int, at: sp.Expr | int = 0) -> tuple[sp.Expr, ...]:
+    """The network's input at a symbolic size: n_0 entries, or c_0 channels of m_0 positions
+    (labelled ``at`` instead of 0 where the layers are L - K + 1, ..., L)."""
     if rank == 1:
-        return (WIDTH[0],)
+        return (WIDTH[at],)
     if rank == 2:
-        return (CHANNELS[0], LENGTH[0])
+        return (CHANNELS[at], LENGTH[at])
     raise ValueError(f"an input of {rank} axes has no symbolic shape; 1 or 2 axes")

@@ -1,0 +1,135 @@
+"""The general theorem's parts for layer kinds: the layers it is recorded for, the networks it
+is cross-checked on, and the theorem's own claim.
+
+Two shapes of theorem (``core.generic_network``): a family, hidden layers of one kind under an
+output layer's kind, for every depth L; or one network's own sequence of K layers at depth K,
+every size symbolic. The lemmas are the same machinery for both; what differs is what the
+claims may say: "for every depth" for a family only, "at depth K" for a sequence.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..core.generic import Template
+from ..core.layers import Layer as LayerSpec
+from ..core.layers import resolve
+from ..core.network import Network
+from ..core.status import Status
+from .claims import Claim
+
+POSITIONS = 6  # the input's positions in a cross-check network of a kind over positions
+
+
+def templates_of(layers: tuple[LayerSpec, ...], hidden, out,
+                 depth: int | None) -> tuple[Template, ...]:
+    """A family's (hidden, output) kinds with the theorem's activations, or a sequence's K
+    layers with their own (ValueError when a family's layer names another activation)."""
+    if depth is not None:
+        if len(layers) != depth:
+            raise ValueError(f"a theorem at depth {depth} takes {depth} layers, "
+                             f"got {len(layers)}")
+        missing = [i for i, layer in enumerate(layers, 1)
+                   if "activation" not in dict(layer.options)]
+        if missing:
+            raise ValueError(f"layer {missing[0]} names no activation; a theorem at one depth "
+                             "takes each layer's own")
+        return tuple(Template.of(layer) for layer in layers)
+    made = []
+    for layer, act, given in zip(layers, (hidden, out), ("activation", "output")):
+        stated = dict(layer.options).get("activation", act.name)
+        if stated != act.name:  # the theorem's activations are its arguments: say so
+            raise ValueError(f"the {layer.kind} layer's activation {stated!r} is not the "
+                             f"theorem's {given} {act.name!r}; give it as {given}={stated!r}")
+        spec = LayerSpec(layer.kind, {**dict(layer.options), "activation": act.name})
+        made.append(Template.of(spec))
+    return made[0], made[1]
+
+
+def family_network(widths: list[int], hidden, out, cost,
+                   templates: tuple[Template, ...]) -> Network:
+    """A small network of a family's kinds: its hidden layers' kind (at the width given, or at
+    its input's where the kind keeps the width), then its output layer's."""
+    L = len(widths) - 1
+    # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
+    over_positions = any(t.kind.sized is not None for t in templates)
+    shape_in: tuple[int, ...] = (widths[0], POSITIONS) if over_positions else (widths[0],)
+    widths = [max(n, (templates[1] if l == L - 1 else templates[0]).kind.smallest_input)
+              if l < L else n for l, n in enumerate(widths)]  # what each layer reads, enough
+    shape_in = (widths[0], *shape_in[1:])
+    layers: list[LayerSpec] = []
+    shape = shape_in
+    for l in range(1, L + 1):
+        template, act = (templates[1], out) if l == L else (templates[0], hidden)
+        options = {**dict(template.layer.options), "activation": act.name}
+        if template.kind.sized is not None:
+            layer = template.kind.sized(LayerSpec(template.kind.name, options), widths[l], shape)
+        else:
+            if template.maps.keeps_width:
+                options.pop("units", None)
+            else:
+                options["units"] = widths[l]
+            layer = LayerSpec(template.kind.name, options)
+        layers.append(layer)
+        shape = resolve([layer], shape)[0].shape_out  # what the next layer reads
+    return Network(layers=layers, inputs=list(shape_in), cost=cost.name)
+
+
+def at_its_layers(claim: Claim, depth: int) -> Claim:
+    """A lemma of a sequence says where it holds: at the layers it is taken at, not "every
+    layer" (its text is the family's)."""
+    where = f"at the layers l where it is taken (depth {depth})"
+    for family, said in (("for every layer l below L and widths", "for all widths"),
+                         ("for every layer l and widths", "for all widths"),
+                         ("for every layer l and width", "for every width")):
+        claim.statement = claim.statement.replace(family, f"{where}, {said}")
+    return claim
+
+
+def kinds_induction(status: Status, first: Claim | None, reach: str,
+                    depth: int | None, sequence: str) -> Claim:
+    """The theorem's own claim for layer kinds: for every depth (a family) or at depth K."""
+    if depth is None:
+        text = ("for every depth L and all widths n_0..n_L the layers' kinds allow, the program "
+                "of the recursion binds g_l = dC/da_l where a layer passes it back, "
+                f"delta_l = dC/dz_l, and gives dC/dθ_l for every parameter θ of every layer "
+                f"({reach})")
+        tex = (r"\begin{gathered}\forall L \ge 1 \text{ and all sizes},\ l = 1, \dots, L: \\ "
+               r"\delta_l = \frac{\partial C}{\partial z_l} \text{ and the recursion's gradient "
+               r"of every parameter } \theta_l \text{ is } \frac{\partial C}{\partial \theta_l}"
+               r"\end{gathered}")
+        down = "over l from L down to 1"
+    else:
+        text = (f"at depth {depth} (this network's sequence of kinds: {sequence}), for every "
+                "size, the program of the recursion binds g_l = dC/da_l where a layer passes it "
+                "back, delta_l = dC/dz_l, and gives dC/dθ_l for every parameter θ of every "
+                f"layer l = 1..{depth} ({reach})")
+        tex = (rf"\begin{{gathered}}L = {depth} \text{{ (this network's kinds), all sizes}},\ "
+               rf"l = 1, \dots, {depth}: \\ "
+               r"\delta_l = \frac{\partial C}{\partial z_l} \text{ and the recursion's gradient "
+               r"of every parameter } \theta_l \text{ is } \frac{\partial C}{\partial \theta_l}"
+               r"\end{gathered}")
+        down = f"over its layers from {depth} down to 1"
+    return Claim(
+        text, tex, "general", status,
+        f"induction {down}: the base case gives layer L; the pass-back "
+        "lemma gives dC/da_l from layer l + 1's δ (and g), because C depends on a_l only "
+        "through layer l + 1 (its map and its skip); the step gives δ_l from dC/da_l (in a "
+        "layer whose map reads its own state one step back, a recurrent layer, also from "
+        "δ_l at the next step: induction over the steps from the last, for every number of "
+        "steps); the parameter lemmas give the gradients, because C depends on θ_l only "
+        "through layer l's output (one step at a time); the trace shows these are the "
+        "only steps the program takes, each once per layer",
+        name="theorem", culprit="" if first is None else first.label,
+        residual="" if first is None else first.residual)
+
+
+def kinds_meaning(layers: tuple[LayerSpec, ...] | None) -> tuple[str, ...]:
+    """What the layers' kinds compute, as text of every map's formula and their steps of the
+    recursion: a kind registered again under the same name with other maps or another
+    backward step is another key of the cache."""
+    if layers is None:
+        return ()
+    templates = [Template.of(layer) for layer in layers]
+    steps = tuple(repr((t.kind.backward, t.kind.pass_back)) for t in templates)
+    return (*steps, *(sp.srepr(m.formula) for t in templates for _, m in t.maps.all()))
