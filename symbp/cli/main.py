@@ -140,10 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     _network_options(p)
     p.add_argument("--json", action="store_true", help="print the proof report as JSON")
     p.add_argument("--general", action="store_true",
-                   help="prove for every depth and all widths at once, by induction over "
-                        "index-notation lemmas (a dense NETWORK.toml's activations and cost, "
-                        "or --activation: the hidden layers', default generic; --cost, default "
-                        "mse)")
+                   help="prove for every size at once, by induction over index-notation "
+                        "lemmas: a NETWORK.toml's own shape (for every depth when its hidden "
+                        "layers are alike, else at its depth), or --activation (the hidden "
+                        "layers', default generic), --cost (default mse) and --layers")
 
     training.add_parser(commands, fmt)
     checking.add_parser(commands, fmt)
