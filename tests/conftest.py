@@ -32,11 +32,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_numba_cache(tmp_path_factory):
-    """Compiled numba modules go to a folder of this test session (one per worker), never to
-    the user's ~/.cache/symbp: the suite leaves nothing behind, and a run costs on every
-    machine what it costs on a fresh one. Tests that need another folder set their own."""
+    """Compiled numba modules go to a folder of this test session, shared by its workers,
+    never to the user's ~/.cache/symbp: the suite leaves nothing behind and costs on every
+    machine what it costs on a fresh one, and a kernel two test files compile is compiled
+    once (the cache writes each module atomically). Tests that need another folder set their
+    own."""
     saved = os.environ.get("SYMBP_CACHE_DIR")
-    os.environ["SYMBP_CACHE_DIR"] = str(tmp_path_factory.mktemp("symbp-cache"))
+    base = tmp_path_factory.getbasetemp()
+    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # popen-gwN's
+    folder = session / "symbp-cache"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ["SYMBP_CACHE_DIR"] = str(folder)
     yield
     if saved is None:
         del os.environ["SYMBP_CACHE_DIR"]
