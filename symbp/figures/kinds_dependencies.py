@@ -16,7 +16,7 @@ entry by entry, the dynamic programming that backpropagation is. The documents' 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
@@ -62,10 +62,10 @@ class Tree:
         return count(self.nodes, self.edges)
 
 
-def count(nodes: Sequence[Entry], edges: Sequence[tuple[Entry, Entry]]) -> int:
+def count(nodes: Sequence[Hashable], edges: Sequence[tuple[Hashable, Hashable]]) -> int:
     """Paths from the first node to the last: each node adds up the counts of its tails, in an
     order where every edge runs forward."""
-    into: dict[Entry, list[Entry]] = {}
+    into: dict[Hashable, list[Hashable]] = {}
     for tail, head in edges:
         into.setdefault(head, []).append(tail)
     counts = {nodes[0]: 1}
