@@ -145,7 +145,7 @@ def kinds_graph(d: Derivation, l: int | None = None, name: str | None = None,
     for (tail, head), (_, _, label) in labels.items():
         if rank[head] == rank[tail] + 1:
             steps[rank[tail]] = max(steps[rank[tail]], label_size(label)[0] + 2 * RADIUS + 0.3)
-    xs = [round(sum(steps[:c]), 3) for c in range(len(columns))]
+    xs = [round(float(sum(steps[:c])), 3) for c in range(len(columns))]
     drawn: dict[Entry, str] = {}  # entry -> the id of the node that shows it
     nodes = []
     left_out = 0
