@@ -29,7 +29,7 @@ from .layout import MIN_GAP, PAGE_WIDTH, RADIUS, ROW, Label, label_size
 
 MAX_ENTRIES = 6  # entries of a column drawn one by one; beyond, the rest gather in one stack
 MAX_LABEL = 4.0  # cm: a longer local derivative is written ∂head/∂tail on its edge
-ARC = 0.8  # cm a curved edge rises above the labels of the top line, plus a share per column
+ARC = 1.1  # cm a curved edge rises above the labels of the top line, plus a share per column
 
 
 @dataclass(frozen=True)
