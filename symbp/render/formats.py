@@ -43,6 +43,10 @@ DENSE_ONLY = ("{what} written for dense layers only in this version of symbp, so
               "for a network of other layer kinds")
 
 
+NO_SWELL = ("no swell.svg: the expression swell is measured on generic dense networks of depths 1 "
+            "to 4, and this version of symbp defines no such family for other layer kinds")
+
+
 @dataclass
 class Build:
     """One run's inputs to every format, with the document and its LaTeX made once."""
@@ -101,9 +105,8 @@ class Build:
 
     @cached_property
     def images(self) -> dict[str, str]:
-        """The SVG figures: files beside derivation.md, inline in derivation.html (none for
-        layer kinds: the figures draw dense layers)."""
-        return markdown_images(self.d) if self.d.net.dense else {}
+        """The SVG figures: files beside derivation.md, inline in derivation.html."""
+        return markdown_images(self.d)
 
     @cached_property
     def pdfs(self) -> dict[str, bytes]:
@@ -229,9 +232,10 @@ def _json(b: Build) -> dict[str, bytes]:
 
 def _figures(b: Build) -> dict[str, bytes]:
     """graph.tex, graph.svg and swell.svg: the tree of dependencies and the swell of dense
-    layers."""
+    layers; for layer kinds the tree of dependencies of one shared parameter entry, and a note
+    for the swell."""
     if not b.d.net.dense:
-        raise Skipped(DENSE_ONLY.format(what="no figures: they are"))
+        b.notes.append(NO_SWELL)
     return {name: text.encode() for name, text in figure_files(b.d).items()}
 
 
