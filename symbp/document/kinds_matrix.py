@@ -22,7 +22,7 @@ from ..core.layers import Resolved
 from ..core.status import worst
 from ..printing import vector as vector_printing
 from ..proof.claims import Claim
-from ..proof.kinds_matrix import LayerIdentities, layer_identities
+from ..proof.kinds_matrix import LayerIdentities, layer_identities, left_pad
 from ..proof.vector_forms import layer_claim
 from .checks import established
 from .matrix import Check
@@ -196,7 +196,7 @@ def _words(r: Resolved) -> dict[str, str]:
     words = {"l": str(r.index), "below": str(r.index - 1),
              "projection": "yes" if r.layer.get("projection", False) else ""}
     if r.kind.name == "conv1d":
-        words |= {"k": str(sizes["k_conv"]), "p": str(_pad(r)), "q": str(sizes["q_pool"]),
+        words |= {"k": str(sizes["k_conv"]), "p": str(left_pad(r)), "q": str(sizes["q_pool"]),
                   "n": str(r.maps.z.shape(r.sizes)[1]), "N": str(r.shape_in[-1])}
     if r.kind.name == "recurrent":
         words |= {"T": str(sizes["T_steps"]), "H": str(sizes["h_rnn"])}
@@ -205,10 +205,6 @@ def _words(r: Resolved) -> dict[str, str]:
     if r.kind.name == "batchnorm":
         words["B"] = str(sizes["B"])
     return words
-
-
-def _pad(r: Resolved) -> int:
-    return 0 if r.layer.get("padding", "valid") == "valid" else (r.layer.get("kernel") - 1) // 2
 
 
 # ---------------------------------------------------------------- each kind's Jacobian, as shown
@@ -233,7 +229,7 @@ def _residual(r: Resolved, s: str) -> str:
 
 
 def _conv(r: Resolved, s: str) -> str:
-    l, p, k = r.index, _pad(r), r.layer.get("kernel")
+    l, p, k = r.index, left_pad(r), r.layer.get("kernel")
     shift = "u - t + 1" + (f" + {p}" if p else "")
     return (rf"\Bigl(\frac{{\partial z_{{{l}}}}}{{\partial a_{{{l - 1}}}}}\Bigr)_{{(o,t),(c,u)}}"
             rf" = [1 \le {shift} \le {k}]\; K_{{{l}}}[o, c, {shift}]")
@@ -259,7 +255,7 @@ def _steps(r: Resolved, s: str) -> str:
 
 
 def _layernorm(r: Resolved, s: str) -> str:
-    l, n = r.index, r.sizes[next(k for k in r.sizes if str(k) == "n_norm")]
+    l, n = r.index, r.shape_in[0]
     return (rf"\frac{{\partial z_{{{l}}}}}{{\partial a_{{{l - 1}}}}} = \operatorname{{diag}}"
             rf"(\gamma_{{{l}}})\, \frac{{1}}{{s_{{{l}}}}} \Bigl(I - \frac{{1}}{{{n}}} \mathbf{{1}}"
             rf"\mathbf{{1}}^{{T}} - \frac{{1}}{{{n}}} \hat{{x}}_{{{l}}} \hat{{x}}_{{{l}}}^{{T}}"

@@ -186,7 +186,7 @@ def _conv(r: Resolved, t: Tensors, found: LayerIdentities) -> tuple[sp.Matrix, s
     c_out, c_in, k = kernel.shape
     positions = t.arrays["x"].reshape(c_in, -1).shape[1]
     n = t.arrays["z"].shape[1]
-    pad = _left_pad(r)
+    pad = left_pad(r)
 
     def entry(row: int, col: int, at: Callable[[int, int, int], sp.Expr]) -> sp.Expr:
         (o, i), (c, u) = divmod(row, n), divmod(col, positions)
@@ -202,7 +202,7 @@ def _conv(r: Resolved, t: Tensors, found: LayerIdentities) -> tuple[sp.Matrix, s
     return built, truth
 
 
-def _left_pad(r: Resolved) -> int:
+def left_pad(r: Resolved) -> int:
     """p: the zeros before the first input position, from the layer's options."""
     return 0 if r.layer.get("padding", "valid") == "valid" else (r.layer.get("kernel") - 1) // 2
 
@@ -227,7 +227,7 @@ def _normalized(r: Resolved, t: Tensors, found: LayerIdentities) -> tuple[sp.Mat
     x = t.arrays["x"]
     groups = x.reshape(1, -1) if x.ndim == 1 else x
     gamma = t.arrays["W"]
-    eps = _eps(r)
+    eps = exact_eps(r.layer)
     blocks = []
     for c, row in enumerate(groups):
         n = len(row)
@@ -239,11 +239,6 @@ def _normalized(r: Resolved, t: Tensors, found: LayerIdentities) -> tuple[sp.Mat
         blocks.append(block * scale if scale is not None else diag(list(gamma)) * block)
     truth = sp.Matrix(run(r.maps.pre, r, t.values())).jacobian(t.flat("x"))
     return sp.diag(*blocks), truth
-
-
-def _eps(r: Resolved) -> sp.Expr:
-    """ε exactly as the maps hold it (the rational of its decimal text)."""
-    return exact_eps(r.layer)
 
 
 STRUCTURES: dict[str, Structure] = {  # kind → the Jacobian its section displays
