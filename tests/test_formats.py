@@ -230,8 +230,9 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     assert main(["derive", str(EXAMPLES / example), "--format", formats,
                  "--method", "local", "--out", str(out), "-q"]) == 0
     written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    if not dense:  # layer kinds: no matrix chapter
-        assert written == ["derivation.html", "derivation.ipynb", "slides.pdf", "slides.tex"]
+    if not dense:  # layer kinds: the matrix chapter layer by layer, and the deck
+        assert written == ["derivation.html", "derivation.ipynb", "matrix.html", "slides.pdf",
+                           "slides.tex"]
     else:
         assert written == ["derivation.html", "derivation.ipynb", "matrix.html"]
     assert shutil.which("pdflatex")

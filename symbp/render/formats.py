@@ -18,6 +18,7 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document
 from ..document.kinds import KindsDocument, document
+from ..document.kinds_matrix import KindsMatrixChapter, kinds_matrix_chapter
 from ..document.kinds_numbers import LayerExample
 from ..document.kinds_worked import worked_file
 from ..document.matrix import MatrixChapter, matrix_chapter
@@ -37,10 +38,6 @@ from .slides import render_slides
 
 class Skipped(Exception):
     """A format that cannot be made for this network; the message becomes a note."""
-
-
-DENSE_ONLY = ("{what} written for dense layers only in this version of symbp, so it is left out "
-              "for a network of other layer kinds")
 
 
 NO_SWELL = ("no swell.svg: the expression swell is measured on generic dense networks of depths 1 "
@@ -72,10 +69,9 @@ class Build:
         return render_document(self.document, "tex")
 
     @cached_property
-    def matrix(self) -> MatrixChapter:
-        if not self.d.net.dense:
-            raise Skipped(DENSE_ONLY.format(what="no matrix chapter: its identities are"))
-        return matrix_chapter(self.d)
+    def matrix(self) -> MatrixChapter | KindsMatrixChapter:
+        """The dense chapter, or for a network of layer kinds the chapter layer by layer."""
+        return matrix_chapter(self.d) if self.d.net.dense else kinds_matrix_chapter(self.d)
 
     @cached_property
     def matrix_tex(self) -> str:
@@ -115,7 +111,7 @@ class Build:
         if "pdf" in self.wanted:
             sources["derivation.pdf"] = self.tex
         if missing_compiler_note() is None:  # else the pdf format's note says it once
-            if "matrix" in self.wanted and self.d.net.dense:
+            if "matrix" in self.wanted:
                 sources["matrix.pdf"] = self.matrix_tex
             if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
@@ -206,10 +202,8 @@ def _markdown(b: Build) -> dict[str, bytes]:
 
 def _html(b: Build) -> dict[str, bytes]:
     """derivation.html and matrix.html, each one self-contained file (figures inline)."""
-    files = {"derivation.html": render_document(b.document, "html", images=b.images).encode()}
-    if b.d.net.dense:  # else the matrix format's note says why there is no chapter
-        files["matrix.html"] = render_matrix(b.matrix, "html").encode()
-    return files
+    return {"derivation.html": render_document(b.document, "html", images=b.images).encode(),
+            "matrix.html": render_matrix(b.matrix, "html").encode()}
 
 
 def _compiled(b: Build, name: str) -> dict[str, bytes]:
