@@ -97,6 +97,7 @@ class CodeOps:
         self.step_major = scans_numpy.forward_step_major(d.net)  # array -> its step-major
         # form (a scan's states, then δ_l), which a parameter's gradient reads
         self._cost_gradient = None
+        self._before: list[str] = []  # lines the next statement's maps need first (stages)
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
         self.names[name] = math
@@ -116,6 +117,7 @@ class CodeOps:
             raise ValueError(f"cannot generate code for {math_target}: it uses {listed}, "
                              "which are not arrays of the recursion")
         math = f"{math_target} = {self.math.doprint(value)}"
+        before, self._before = (*self._before, *before), []
         self.statements.append(Statement(target, code, math, kind, value, width, before))
 
     # ---- RecursionOps
@@ -312,6 +314,7 @@ class CodeOps:
             return summed
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
+        self._before += [line for line in printed.lines if line not in self._before]
         return printed.code
 
 
