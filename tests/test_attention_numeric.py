@@ -75,6 +75,30 @@ def test_gradients_match_torch_attention(causal, backend):
     np.testing.assert_allclose(np.asarray(f.forward(x, params)), out, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow  # derives three layers (about 3 s)
+def test_stacked_heads_pass_the_gradient_back_through_queries_keys_and_values():
+    # two heads: the first layer's gradients need the second's map back to its input
+    torch = pytest.importorskip("torch")
+    net = symbp.Network(layers=[Layer("attention", causal=True), Layer("attention"),
+                                Layer("dense", units=2)], inputs=(2, 3))
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(2, 2, 3)), rng.uniform(size=(2, 2))
+    params = [{name: rng.normal(size=shape) for name, shape in r.parameters.items()}
+              for r in net.resolved]
+    t = [{k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p.items()}
+         for p in params]
+    a = torch.tensor(x, dtype=torch.float64)  # batch × channels × tokens
+    for p, causal in zip(t[:2], (True, False)):
+        X = a.transpose(1, 2)
+        A = torch.nn.functional.scaled_dot_product_attention(
+            X @ p["WQ"], X @ p["WK"], X @ p["W"] + p["b"], is_causal=causal)
+        a = A.transpose(1, 2)
+    a3 = torch.sigmoid(a.reshape(len(x), -1) @ t[2]["W"].T + t[2]["b"])
+    (0.5 * ((a3 - torch.tensor(y, dtype=torch.float64)) ** 2).sum()).backward()
+    want = [{k: v.grad.numpy() for k, v in p.items()} for p in t]
+    assert_match(symbp.lambdify(symbp.derive(net))(x, y, params), want, atol=1e-10)
+
+
 @pytest.mark.slow  # numba compiles the kernel (about 5 s)
 @pytest.mark.parametrize("causal", [False, True])
 def test_the_numba_kernel_matches_torch_attention(causal, tmp_path, monkeypatch):

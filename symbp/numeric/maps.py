@@ -69,8 +69,10 @@ class Terms:
         return self.shapes[self.map.out.name]
 
 
-def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> Terms:
-    """``m`` at ``sizes`` as terms; ValueError naming what the printers cannot read."""
+def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True,
+          computed: maps_staged.Computed | None = None) -> Terms:
+    """``m`` at ``sizes`` as terms; ValueError naming what the printers cannot read. A staged
+    map finds the stages of ``computed`` there (the same function computed them)."""
     shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params, *m.read_own)}
     ranges = {i: (1, n) for i, n in zip(m.index, shapes[m.out.name])}
     tensors = {t.base: t for t in (*m.inputs, *m.params, *m.read_own)}
@@ -84,7 +86,7 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> T
         except ValueError:
             pass
         try:
-            stages = maps_staged.staged(m, sizes, batched_out)
+            stages = maps_staged.staged(m, sizes, batched_out, computed)
         except ValueError:
             raise error from None
         return Terms(m, (), ranges, shapes, batched, batched_out, staged=stages)

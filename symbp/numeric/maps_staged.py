@@ -66,32 +66,52 @@ class Stage:
         return dict(self.axes + ((self.bound,) if self.bound else ()))
 
 
+class Computed:
+    """The stages one function has computed for a layer's maps on the same arrays: a later
+    map of the layer finds them there instead of computing them again (the vector-Jacobian
+    products of attention share Q, K, S, P, dP and dS). Their arrays are ``stem``_s1, ..."""
+
+    def __init__(self, stem: str):
+        self.stem = stem
+        self.stages: list[Stage] = []
+        self.keys: dict[tuple, tuple[Stage, tuple[int, ...]]] = {}
+
+
 @dataclass(frozen=True)
 class Staged:
     """A map as stages, the last one its output (axes in the map's order; a parameter's
-    gradient summed over the batch: ``over_batch``)."""
+    gradient summed over the batch: ``over_batch``). ``earlier``: stages it reads that a
+    map before it computed (in ``stem``'s arrays; stem None: none, the printer names them)."""
 
     stages: tuple[Stage, ...]
     tensors: dict[sp.IndexedBase, Tensor]
     shapes: dict[str, tuple[int, ...]]
     batched: frozenset[str]  # the map's inputs: one row per sample
     over_batch: bool
+    earlier: tuple[Stage, ...] = ()
+    stem: str | None = None
 
     def stage(self, base: sp.IndexedBase) -> Stage | None:
-        return next((s for s in self.stages if s.name == str(base)), None)
+        return next((s for s in (*self.earlier, *self.stages) if s.name == str(base)), None)
 
 
-def staged(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool) -> Staged:
+def staged(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool,
+           computed: Computed | None = None) -> Staged:
     """``m`` at ``sizes`` as stages (named S1, S2, ...; a printer puts its own prefix before
-    them); ValueError naming what does not fit."""
+    them), those in ``computed`` found there (and the new ones added); ValueError naming
+    what does not fit."""
     shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params, *m.read_own)}
     tensors = {t.base: t for t in (*m.inputs, *m.params, *m.read_own)}
     batched = frozenset(t.name for t in (*m.inputs, *m.read_own))
-    build = _Builder(m, tensors, shapes, batched)
+    known = computed or Computed("")
+    before = len(known.stages)
+    build = _Builder(m, tensors, shapes, batched, known)
     formula = stable(m.formula.xreplace(sizes))
     scope = dict(zip(m.index, shapes[m.out.name]))
     final = build.top(formula, scope)
-    return Staged((*build.stages, final), tensors, shapes, batched, not batched_out)
+    earlier = tuple(known.stages[:before])
+    return Staged((*known.stages[before:], final), tensors, shapes, batched, not batched_out,
+                  earlier, computed.stem if computed else None)
 
 
 # ---------------------------------------------------------------- the stable softmax
@@ -176,10 +196,9 @@ def condition(expr: sp.Expr) -> bool:
 
 
 class _Builder:
-    def __init__(self, m: Map, tensors, shapes, batched):
+    def __init__(self, m: Map, tensors, shapes, batched, computed: Computed):
         self.m, self.tensors, self.shapes, self.batched = m, tensors, shapes, batched
-        self.stages: list[Stage] = []
-        self.known: dict[tuple, tuple[Stage, tuple[int, ...]]] = {}
+        self.stages, self.known = computed.stages, computed.keys  # shared: appended to
 
     def top(self, formula: sp.Expr, scope: dict[sp.Symbol, int]) -> Stage:
         """The output's stage, its axes the map's indices in order."""
@@ -189,8 +208,7 @@ class _Builder:
             reduce = "sum"
         else:
             bound, body, reduce = None, self.hoist(formula, scope), ""
-        name = f"S{len(self.stages) + 1}"
-        return self._made(name, tuple(scope.items()), reduce, bound, body, sp.S.One)
+        return self._made("out", tuple(scope.items()), reduce, bound, body, sp.S.One)
 
     def hoist(self, expr: sp.Expr, scope: dict[sp.Symbol, int]) -> sp.Expr:
         """``expr`` with every sum (and row maximum) in it replaced by an entry of its stage."""
@@ -251,8 +269,11 @@ class _Builder:
             simple = f.is_number or condition(f) or isinstance(f, sp.Indexed)
             (plain if simple else rest).append(f)
         groups: list[list[sp.Expr]] = []  # factors over the same indices, or fewer: one stage
-        for f in sorted(rest, key=lambda f: (-len(f.free_symbols), sp.default_sort_key(f))):
-            group = next((g for g in groups if f.free_symbols <= g[0].free_symbols), None)
+        def reads(f: sp.Expr) -> set:  # the indices f reads
+            return f.free_symbols & set(scope)
+
+        for f in sorted(rest, key=lambda f: (-len(reads(f)), sp.default_sort_key(f))):
+            group = next((g for g in groups if reads(f) <= reads(g[0])), None)
             if group is None:
                 groups.append([f])
             else:

@@ -120,8 +120,10 @@ def numpy_code(st: Staged, names: Mapping[str, str], stem: str,
                constant) -> tuple[list[str], str]:
     """The stages over whole arrays (inputs (batch, entries), parameters in their own shape):
     the lines computing every stage but the last, and the last one's code ((batch, entries),
-    or the parameter's shape summed over the batch). A stage's array is ``stem``_s1, ...;
-    ``constant(code)`` names a module constant (a mask) and gives its name."""
+    or the parameter's shape summed over the batch). A stage's array is ``stem``_s1, ...
+    (the shared one's stem where stages are shared); ``constant(code)`` names a module
+    constant (a mask) and gives its name."""
+    stem = st.stem or stem
     lines, arrays = [], {}
     for base, t in st.tensors.items():
         code = names[t.name]
@@ -131,7 +133,7 @@ def numpy_code(st: Staged, names: Mapping[str, str], stem: str,
             lines.append(f"{stem}_{t.name} = {_primary(code)}.reshape(-1, {shape})")
         else:
             arrays[str(base)] = code if code.isidentifier() else _primary(code)
-    for stage in st.stages:
+    for stage in (*st.earlier, *st.stages):
         arrays[stage.name] = f"{stem}_{stage.name.lower()}"
     *before, last = st.stages
     for stage in before:
@@ -202,7 +204,9 @@ def _numpy_stage(st: Staged, stage: Stage, arrays, constant, over_batch: bool = 
 
 def numba_lines(st: Staged, names: Mapping[str, str], out: str, stem: str) -> list[str]:
     """Loops filling ``out`` (allocated: (batch, entries), or the parameter's shape) with the
-    stages, each stage's array (``stem``_s1, ...) allocated and filled first."""
+    stages, each stage's array (``stem``_s1, ..., or the shared one's) allocated and filled
+    first."""
+    stem = st.stem or stem
     lines, arrays = [], {}
     for base, t in st.tensors.items():
         shape = st.shapes[t.name]
@@ -212,10 +216,11 @@ def numba_lines(st: Staged, names: Mapping[str, str], out: str, stem: str) -> li
                          f"{', '.join(map(str, shape))}))")
         else:
             arrays[str(base)] = names[t.name]
+    for stage in (*st.earlier, *st.stages):
+        arrays[stage.name] = f"{stem}_{stage.name.lower()}"
     *before, last = st.stages
     for stage in before:
         sizes = (["batch"] if stage.batched else []) + [str(n) for _, n in stage.axes]
-        arrays[stage.name] = f"{stem}_{stage.name.lower()}"
         lines += _why(stage)
         lines.append(f"{arrays[stage.name]} = np.empty(({', '.join(sizes or ['1'])},))")
         lines += _numba_stage(st, stage, arrays, arrays[stage.name])
