@@ -267,7 +267,8 @@ class _IndexPrinter(StrPrinter):
         return text
 
     def _print_Sum(self, expr):
-        names = "".join(str(i) for i, _, _ in expr.limits)
+        indices = [str(i) for i, _, _ in expr.limits]  # Σ_jk, or Σ_t_dv,s_w for long names
+        names = ("".join if all(len(n) == 1 for n in indices) else ",".join)(indices)
         body = self._print(expr.function)
         return f"Σ_{names} {body if expr.function.is_Mul or expr.function.is_Atom else f'({body})'}"
 

@@ -11,7 +11,9 @@ indices (one ``np.einsum``, one nest of loops). What such a product would read t
 entry (an exp, a quotient, a difference) is an elementwise stage of its own before it. A
 stage is found again wherever the formula repeats it, at any indices (its key is its body
 with the free indices renamed, in the order that sorts first): the scores S[t, r] of a
-softmax's denominator and the S[t, s] of its numerator are one array.
+softmax's denominator and the S[t, s] of its numerator are one array. Across the maps of one
+layer printed into one function, a ``Computed`` keeps the stages so far, so a later map reads
+them (∂C/∂b_V sums the dV of ∂C/∂W_V; ∂C/∂W_K reads the dS of ∂C/∂W_Q).
 
 Softmax is computed stably. A quotient exp(f(s)) / Σ_r c(r) exp(f(r)), c a bracket on the
 indices (the causal mask) and f the same formula at the two indices, is rewritten before the
@@ -19,9 +21,11 @@ stages as exp(f(s) − m) / Σ_r c(r) exp(f(r) − m), m = max over the r with c
 the same function, since exp(−m) does not depend on r and cancels between the numerator and
 every term of the sum, but no exp in it exceeds 1, so no score overflows and the largest
 term of the sum is exactly 1 (no 0/0 when every score is very negative). The maximum is a
-stage of its own (``RowMax``). Numbers print as floats (1/√d_k is ``0.7071067811865476``).
-Anything else (an entry at a shifted index, a sum over part of an axis, a function other than
-exp and powers) is refused with one line naming it.
+stage of its own (``RowMax``), over the r the mask keeps; a masked score may exceed it, so
+where the mask multiplies the exp it is of min(f − m, 0): the same where the mask is 1, a
+finite number times 0 where it is 0 (never inf · 0). Numbers print as floats (1/√d_k is
+``0.7071067811865476``). Anything else (an entry at a shifted index, a sum over part of an
+axis, a function other than exp, min and powers) is refused with one line naming it.
 """
 
 from __future__ import annotations
