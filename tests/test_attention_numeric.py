@@ -141,8 +141,10 @@ def test_the_softmax_is_stable_where_exp_of_a_score_overflows():
 
 def test_the_module_says_why_its_shifted_softmax_is_the_same_function():
     text = symbp.lambdify(derived(True)).source
-    assert text.count("# m = the row's largest score: exp(f(s) - m) / Σ_r exp(f(r) - m) is "
-                      "the softmax exp(f(s)) / Σ_r exp(f(r)),\n") >= 1
+    assert ("    # m: the row's largest score. exp(f(s) - m) / Σ_r exp(f(r) - m) is the softmax "
+            "exp(f(s)) / Σ_r exp(f(r))\n    # (exp(-m) does not depend on r: it cancels), but no "
+            "exp exceeds 1 and the sum is at least 1\n    # (m over the scores the mask keeps; "
+            "a masked one, counted 0 times, is clamped at m: no inf · 0)\n") in text
     assert "np.max(" in text and "-np.inf" in text  # the causal mask: masked scores never count
     assert text == symbp.lambdify(symbp.derive(derived(True).net)).source  # deterministic
 

@@ -240,13 +240,13 @@ def _why(stage: Stage) -> list[str]:
     """The comment before a softmax's row maximum: why subtracting it changes nothing."""
     if stage.reduce != "max":
         return []
-    lines = ["# m = the row's largest score: exp(f(s) - m) / Σ_r exp(f(r) - m) is the softmax "
-             "exp(f(s)) / Σ_r exp(f(r)),",
-             "# since exp(-m) does not depend on r and cancels; but no exp exceeds 1 (no "
-             "overflow) and the sum is at least 1"]
+    lines = ["# m: the row's largest score. exp(f(s) - m) / Σ_r exp(f(r) - m) is the softmax "
+             "exp(f(s)) / Σ_r exp(f(r))",
+             "# (exp(-m) does not depend on r: it cancels), but no exp exceeds 1 and the sum "
+             "is at least 1"]
     if stage.mask != 1:
-        lines.append("# (m over the scores the mask keeps; a masked one, which counts 0 times, "
-                     "is clamped at m: never inf · 0)")
+        lines.append("# (m over the scores the mask keeps; a masked one, counted 0 times, is "
+                     "clamped at m: no inf · 0)")
     return lines
 
 
