@@ -133,8 +133,8 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
             require_numeric(net)
         except ValueError as error:  # e.g. the generic σ, which has no numeric form
             return f"no {name}: {error}"
-        if not net.dense:  # a kind's map may not print yet (attention's softmax): the program
-            problem = code_problem(Derivation(net))  # is recorded and traced in well under 1 s
+        if not net.dense:  # a kind's map may not print (numeric.maps refuses it): the program
+            problem = code_problem(Derivation(net))  # is recorded and traced in about 1 s
             if problem:
                 return f"no {name}: {one_line(problem, 160)}"
         return None
