@@ -230,39 +230,31 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     assert main(["derive", str(EXAMPLES / example), "--format", formats,
                  "--method", "local", "--out", str(out), "-q"]) == 0
     written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    if not dense:  # layer kinds: no matrix chapter
-        assert written == ["derivation.html", "derivation.ipynb", "slides.pdf", "slides.tex"]
+    if not dense:  # layer kinds: the matrix chapter layer by layer, and the deck
+        assert written == ["derivation.html", "derivation.ipynb", "matrix.html", "slides.pdf",
+                           "slides.tex"]
     else:
         assert written == ["derivation.html", "derivation.ipynb", "matrix.html"]
     assert shutil.which("pdflatex")
 
 
 @pytest.mark.slow
-def test_a_network_without_numeric_code_gets_a_notebook_that_says_why_and_runs(tmp_path,
-                                                                               capsys):
-    # attention: derived and proved, but its softmax is not printed as code yet; the notebook
-    # still builds, shows and proves it, says so at the top, and runs top to bottom
+def test_an_attention_network_gets_its_module_and_a_notebook_that_runs_its_numbers(tmp_path,
+                                                                                   capsys):
+    # attention's softmax is printed as code (symbp.numeric.maps_staged): --format py writes
+    # gradients.py with no note, and the notebook runs the worked example with numbers
     out, network = tmp_path / "out", tmp_path / "attention.toml"
     network.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\ncausal = true\n'
                        '[[layers]]\nkind = "dense"\nunits = 1\n')  # the smallest: fast proofs
-    # asked for by name, the module is refused before any work, as for the generic σ
-    assert main(["derive", str(network), "--format", "md,py", "--out", str(out)]) == 2
-    assert capsys.readouterr().err == (
-        "symbp: error: --format py asked for, but no gradients.py: layer 1 (attention) has no "
-        "numeric code yet: its map for ∂C/∂W is not a sum of products of tensor entries\n")
-    assert not out.exists()
-    # among the default formats it is a note, and the rest is written
-    assert main(["derive", str(network), "--method", "local", "--out", str(out)]) == 0
-    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
-    assert notes[0] == ("note: no gradients.py: layer 1 (attention) has no numeric code yet: "
-                        "its map for ∂C/∂W is not a sum of products of tensor entries")
+    assert main(["derive", str(network), "--method", "local", "--format", "md,py,ipynb",
+                 "--out", str(out)]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("note:")]
+    assert "PROGRAM = " in (out / "gradients.py").read_text()
     notebook = (out / "derivation.ipynb").read_text()
     cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
-    assert "and stops there: this network has no numeric code yet" in cells[0]
-    assert "The expansion and the direct route were not compared with it" in notebook
-    assert cells[-1].startswith("## Numbers\n\nThis network cannot be run with numbers yet: "
-                                "layer 1 (attention) has no numeric code yet")
-    assert "Sum(" not in cells[-1]  # the reason, not the formula written out
+    assert cells[0].endswith(", runs a worked example with numbers and trains the network.")
+    assert "cannot be run with numbers" not in notebook and "## Training" in cells[-2]
     assert "proved (local)" in _run(notebook)
 
 

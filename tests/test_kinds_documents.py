@@ -16,6 +16,7 @@ from symbp.cli import config
 from symbp.cli.main import main
 from symbp.document.kinds import KindsDocument, document
 from symbp.render.documents import render_document
+from symbp.render.figures import markdown_images
 from tests import browser
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -26,7 +27,8 @@ def written(name):
     net = config.load(EXAMPLES / f"{name}.toml").net
     d = symbp.derive(net)
     doc = document(d, symbp.prove(d, "local"))
-    return doc, {fmt: render_document(doc, fmt) for fmt in ("tex", "md", "html")}
+    images = markdown_images(d)  # the tree of dependencies, inline in the web page
+    return doc, {fmt: render_document(doc, fmt, images=images) for fmt in ("tex", "md", "html")}
 
 
 @pytest.mark.parametrize("name", ["residual", "conv1d"])
@@ -82,9 +84,11 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
     written_files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert {"derivation.tex", "derivation.md", "derivation.pdf", "derivation.html",
             "derivation.ipynb", "proof.json"} <= set(written_files)
-    assert not {"matrix.tex", "graph.svg"} & set(written_files)
+    assert {"matrix.tex", "matrix.md", "matrix.pdf", "matrix.html"} <= set(written_files)
+    assert "graph.svg" in written_files
     assert (out / "derivation.pdf").read_bytes().startswith(b"%PDF")
-    assert "no matrix chapter: its identities are written for dense layers only" in \
+    assert (out / "matrix.pdf").read_bytes().startswith(b"%PDF")
+    assert "no swell.svg: the expression swell is measured on generic dense networks" in \
         capsys.readouterr().err
     cells = json.loads((out / "derivation.ipynb").read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells)

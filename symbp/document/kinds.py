@@ -29,6 +29,7 @@ from ..printing.width import width
 from ..proof.prove import Proof
 from ..proof.vector_forms import vector_claim_name
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
+from .kinds_figure import KindsGraphPart, kinds_graph_part
 from .kinds_general import KindsGeneral, kinds_general
 from .kinds_numbers import LayerExample
 from .kinds_paths import entry_paths
@@ -37,10 +38,9 @@ from .numbers import Example as WorkedExample
 from .proof import ProofPart, proof_part
 from .text import rich
 
-OMITTED = ("The drawing of the tree of dependencies of one weight, the count of repeated "
-           "products and the expression swell are written for dense layers only in this version "
-           "of symbp, so this document leaves them out for this network rather than show the "
-           "formulas of a dense layer under a layer of another kind.")
+OMITTED = ("The count of repeated products and the expression swell are written for dense "
+           "layers only in this version of symbp, so this document leaves them out for this "
+           "network rather than show the formulas of a dense layer under a layer of another kind.")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class KindsDocument:
     updates: str  # LaTeX display, aligned
     paths: list[PathRow]
     path_gradients: str  # LaTeX display, aligned: each entry's gradient as its kind writes it
+    graph: KindsGraphPart  # the tree of dependencies of one shared parameter entry
     general: KindsGeneral  # the theorem for every depth and size of these kinds
     omitted: str  # plain text: what is left out, and why
     worked: KindsWorked | None  # the worked example with numbers, when one was given
@@ -139,6 +140,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         updates=_updates(d),
         paths=[row for row, _ in paths],
         path_gradients=_rows([rhs for _, rhs in paths], entries=True),
+        graph=kinds_graph_part(d, P),
         general=kinds_general(d),
         omitted=OMITTED,
         worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]

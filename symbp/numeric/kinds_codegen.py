@@ -91,10 +91,11 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
         if kind_maps.pre.own is not None:  # z reads σ(z) one step back: step by step
             lines += scans_numpy.forward_lines(r, names, value, constants, l in keep_z)
             names[kind_maps.pre.own.name] = f"s{l}"
-            a = f"s{l}" if kind_maps.post is None else _printed(r, "POST", {**names}, constants)
+            a = f"s{l}" if kind_maps.post is None else _printed(r, "POST", {**names}, constants,
+                                                                lines)
             lines.append(f"a{l} = {a}")
             continue
-        z = _printed(r, "PRE", names, constants)
+        z = _printed(r, "PRE", names, constants, lines)
         if l in keep_z:
             lines.append(f"z{l} = {z}")
             z = f"z{l}"
@@ -110,18 +111,21 @@ def forward_lines(net, constants: dict[str, str], keep_z=(), keep_s=()) -> list[
         a = s
         if kind_maps.post is not None:
             names[kind_maps.post.inputs[0].name] = s
-            a = _printed(r, "POST", names, constants)
+            a = _printed(r, "POST", names, constants, lines)
         if kind_maps.skip is not None:
-            a = f"{a} + {_printed(r, 'SKIP', names, constants)}"
+            a = f"{a} + {_printed(r, 'SKIP', names, constants, lines)}"
         lines.append(f"a{l} = {a}")
     return lines
 
 
-def _printed(r, which: str, names: dict[str, str], constants: dict[str, str]) -> str:
-    """Layer r's forward map ``which`` (PRE, POST, SKIP) as NumPy over ``names``."""
+def _printed(r, which: str, names: dict[str, str], constants: dict[str, str],
+             lines: list[str]) -> str:
+    """Layer r's forward map ``which`` (PRE, POST, SKIP) as NumPy over ``names``; the lines
+    it needs first (a staged map's stages) go to ``lines``."""
     m = getattr(r.maps, which.lower())
     code = maps_numpy.numpy_code(maps.terms(m, r.sizes), names, f"_L{r.index}_{which}")
     constants.update(code.constants)
+    lines += code.lines
     return code.code
 
 

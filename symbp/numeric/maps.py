@@ -9,7 +9,8 @@ the window a pooled position lies in). That is every linear map a layer kind wri
 affine map, a skip, a convolution and its full convolution with the flipped kernel, zero
 padding, average pooling, and their vector-Jacobian products.
 A map that is no such sum (a layer norm: sums inside a square root) is read by
-``maps_reduced``; anything else (a max) is refused with one line naming it. A
+``maps_reduced``, one with sums inside exp and quotients (attention's softmax) by
+``maps_staged``; anything else (a max) is refused with one line naming it. A
 condition that only says an index lies inside its tensor is dropped: every printer reads
 0 outside a tensor (zero padding). ``maps_numpy`` prints the terms over whole arrays,
 ``maps_numba`` as loops; ``index_text`` writes the formula as one line for a docstring.
@@ -26,7 +27,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..core.layers.base import Inside, Map, Tensor
-from . import maps_reduced
+from . import maps_reduced, maps_staged
 
 MAX_GRID = 1_000_000  # index points evaluated to find the extent of a dependent sum bound
 
@@ -61,14 +62,17 @@ class Terms:
     batched: frozenset[str]  # the map's inputs (x, δ, g): one row per sample
     batched_out: bool  # False for a parameter's gradient: summed over the batch
     reduced: maps_reduced.Reduced | None = None  # a map that is no sum of products (no terms)
+    staged: maps_staged.Staged | None = None  # sums inside exp and quotients (no terms)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
         return self.shapes[self.map.out.name]
 
 
-def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> Terms:
-    """``m`` at ``sizes`` as terms; ValueError naming what the printers cannot read."""
+def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True,
+          computed: maps_staged.Computed | None = None) -> Terms:
+    """``m`` at ``sizes`` as terms; ValueError naming what the printers cannot read. A staged
+    map finds the stages of ``computed`` there (the same function computed them)."""
     shapes = {t.name: t.shape(sizes) for t in (m.out, *m.inputs, *m.params, *m.read_own)}
     ranges = {i: (1, n) for i, n in zip(m.index, shapes[m.out.name])}
     tensors = {t.base: t for t in (*m.inputs, *m.params, *m.read_own)}
@@ -77,10 +81,15 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True) -> T
         split = _split(m.formula.xreplace(sizes), tensors)
     except ValueError as error:  # not linear: closed sums inside arithmetic, or refused
         try:
-            form = maps_reduced.reduced(m, sizes)
+            return Terms(m, (), ranges, shapes, batched, batched_out,
+                         maps_reduced.reduced(m, sizes))
+        except ValueError:
+            pass
+        try:
+            stages = maps_staged.staged(m, sizes, batched_out, computed)
         except ValueError:
             raise error from None
-        return Terms(m, (), ranges, shapes, batched, batched_out, form)
+        return Terms(m, (), ranges, shapes, batched, batched_out, staged=stages)
     found = []
     for coeff, factors, limits, conditions in split:
         extra = []
@@ -153,7 +162,7 @@ def _split(expr: sp.Expr, tensors: Mapping[sp.IndexedBase, Tensor]) -> list[_Spl
         v, first, last = expr.args
         _require_indices(expr, expr)
         return [(sp.S.One, [], [], [sp.Le(first, v), sp.Le(v, last)])]
-    if expr.is_Number:
+    if expr.is_number:  # a number, or a constant such as 1/√2
         return [(expr, [], [], [])]
     raise ValueError(f"cannot print {expr} as code: a layer's map must be a sum of products of "
                      "tensor entries and numbers (with sums, Piecewise, Kronecker deltas or "
@@ -258,7 +267,8 @@ class _IndexPrinter(StrPrinter):
         return text
 
     def _print_Sum(self, expr):
-        names = "".join(str(i) for i, _, _ in expr.limits)
+        indices = [str(i) for i, _, _ in expr.limits]  # Σ_jk, or Σ_t_dv,s_w for long names
+        names = ("".join if all(len(n) == 1 for n in indices) else ",".join)(indices)
         body = self._print(expr.function)
         return f"Σ_{names} {body if expr.function.is_Mul or expr.function.is_Atom else f'({body})'}"
 

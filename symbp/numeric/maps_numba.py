@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from . import maps_reduced
+from . import maps_reduced, maps_staged_code
 from .maps import MAX_GRID, Factor, IndexCodePrinter, Term, Terms, plain
 from .numba_loops import product
 
@@ -27,6 +27,8 @@ def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
     inputs (batch, entries), parameters in their own shape). ``batch`` is defined."""
     if t.reduced is not None:
         return maps_reduced.numba_lines(t.reduced, names, t.batched, out, t.batched_out)
+    if t.staged is not None:  # its stages' arrays named after ``out``
+        return maps_staged_code.numba_lines(t.staged, names, out, out)
     lines: list[str] = []
     arrays = {}
     for name, shape in t.shapes.items():

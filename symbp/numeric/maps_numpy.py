@@ -18,16 +18,18 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import maps_reduced
+from . import maps_reduced, maps_staged_code
 from .maps import BATCH, Factor, IndexCodePrinter, Term, Terms, plain
 
 
 @dataclass
 class Printed:
-    """A map as NumPy: the expression, and the module constants it reads (name -> code)."""
+    """A map as NumPy: the expression, the module constants it reads (name -> code), and the
+    lines that must run before it (a staged map's stages)."""
 
     code: str
     constants: dict[str, str]
+    lines: tuple[str, ...] = ()
 
 
 def numpy_code(t: Terms, names: Mapping[str, str], prefix: str, flat: bool = True) -> Printed:
@@ -38,6 +40,17 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str, flat: bool = Tru
     Constants (gather grids, masks) are named ``prefix``_1, ``prefix``_2, ..."""
     if t.reduced is not None:
         return Printed(maps_reduced.numpy_code(t.reduced, names, t.batched_out), {})
+    if t.staged is not None:  # its stages' arrays are named after the constants' prefix
+        constants: dict[str, str] = {}
+
+        def constant(code: str) -> str:
+            name = next((n for n, c in constants.items() if c == code),
+                        f"{prefix}_{len(constants) + 1}")
+            constants[name] = code
+            return name
+
+        lines, code = maps_staged_code.numpy_code(t.staged, names, prefix.lower(), constant)
+        return Printed(code, constants, tuple(lines))
     printer = _TermPrinter(t, names, prefix)
     parts = [printer.term(term) for term in t.terms]
     code = " + ".join(parts) if parts else _zeros(t)

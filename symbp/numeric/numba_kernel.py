@@ -95,6 +95,7 @@ class Kernel:
         # (steps, batch, entries): the states of a scan (and δ_l, once found step by step)
         self.sums: dict[str, str] = {}  # δ_l -> ∂C/∂b_l when that is exactly δ_l summed
         self.summed: set[str] = set()  # the ∂C/∂b_l already summed in the loop of δ_l
+        self.computed: dict = {}  # the stages of staged maps computed so far (map_terms)
         for s in ops.statements:
             value = s.value.T if s.kind == "bias" else None
             if isinstance(value, sp.MatrixSymbol) and s.width >= WIDE:
@@ -203,10 +204,12 @@ class Kernel:
         return current
 
     def map_lines(self, form: MapForm, target: str) -> list[str]:
-        """A kind's map printed as loops into ``target``, its inputs computed first."""
-        m, terms, names = self.ops.map_terms(form)
-        for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
-            names[tensor.name] = self.materialize(sp.transpose(op))
+        """A kind's map printed as loops into ``target``, its inputs computed first (the
+        stages of a staged map shared with the layer's maps before it)."""
+        m = self.ops.map_of(form)
+        arrays = {tensor.name: self.materialize(sp.transpose(op))
+                  for tensor, op in zip((*m.inputs, *m.read_own), form.operands)}
+        _, terms, names = self.ops.map_terms(form, arrays, self.computed)
         return numba_lines(terms, names, target)
 
     # ---- statements
@@ -216,9 +219,10 @@ class Kernel:
         if s.kind == "param":  # a parameter's gradient by its kind's map, in its own shape
             if scans_numba.param_lines(self, s.value, s.target):
                 return  # a sum over the steps of products of two sequences: BLAS products
-            _, terms, _ = self.ops.map_terms(s.value)
+            r = self.ops.symbols.net.resolved[s.value.layer - 1]
+            shape = self.ops.map_of(s.value).out.shape(r.sizes)
             lines = self.map_lines(s.value, s.target)
-            self.lines += [f"{s.target} = np.empty({terms.out_shape!r})", *lines]
+            self.lines += [f"{s.target} = np.empty({shape!r})", *lines]
         elif s.kind == "delta" and s.target in self.ops.scanned:  # δ_l reads itself one
             # step on (BPTT): step by step
             self.lines += scans_numba.delta_lines(self, s.target, self.ops.scanned[s.target],

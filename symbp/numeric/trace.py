@@ -20,7 +20,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from . import forms, maps, maps_numpy, scans_numpy
+from . import forms, maps, maps_numpy, maps_staged, scans_numpy
 from .array_printers import BATCH, MapForm, MathPrinter, RowsPrinter, numeric_form
 
 __all__ = ["BATCH", "CodeOps", "Statement", "array_name", "trace"]
@@ -97,6 +97,9 @@ class CodeOps:
         self.step_major = scans_numpy.forward_step_major(d.net)  # array -> its step-major
         # form (a scan's states, then δ_l), which a parameter's gradient reads
         self._cost_gradient = None
+        self._before: list[str] = []  # lines the next statement's maps need first (stages)
+        self._printed: set[str] = set()  # every such line printed so far
+        self._computed: dict = {}  # the stages computed so far, per layer and inputs
 
     def _symbol(self, name: str, shape: tuple, math: str) -> sp.MatrixSymbol:
         self.names[name] = math
@@ -116,6 +119,7 @@ class CodeOps:
             raise ValueError(f"cannot generate code for {math_target}: it uses {listed}, "
                              "which are not arrays of the recursion")
         math = f"{math_target} = {self.math.doprint(value)}"
+        before, self._before = (*self._before, *before), []
         self.statements.append(Statement(target, code, math, kind, value, width, before))
 
     # ---- RecursionOps
@@ -285,14 +289,29 @@ class CodeOps:
         self._emit(name, f"u_{self._count}", self.rows.rows(value), value, "delta", width)
         return column
 
-    def map_terms(self, form: MapForm):
+    def map_of(self, form: MapForm):
+        """The kind's ``Map`` a ``MapForm`` applies."""
+        return dict(self.symbols.net.resolved[form.layer - 1].maps.all())[form.which]
+
+    def map_terms(self, form: MapForm, arrays=None, computed=None):
         """The terms of a ``MapForm``'s map at the network's sizes, and the code's names of the
-        parameters it reads."""
+        parameters it reads and of its inputs (``arrays``: tensor name -> code). A staged map
+        shares the stages ``computed`` (a dict the printer of one function keeps) holds for
+        its layer and these inputs."""
         r = self.symbols.net.resolved[form.layer - 1]
-        m = dict(r.maps.all())[form.which]
+        m = self.map_of(form)
         names = {p.name: array_name(p.name, form.layer) for p in m.params}
+        table = None
+        if computed is not None and arrays is not None:
+            key = (form.layer, tuple(sorted(arrays.items())))
+            if key not in computed:
+                same = sum(1 for k in computed if k[0] == form.layer)
+                computed[key] = maps_staged.Computed(f"_l{form.layer}" +
+                                                     (f"_{same + 1}" if same else ""))
+            table = computed[key]
+        names.update(arrays or {})
         try:
-            return m, maps.terms(m, r.sizes, batched_out=form.batched), names
+            return m, maps.terms(m, r.sizes, batched_out=form.batched, computed=table), names
         except ValueError as error:  # the reason, without the map's formula written out
             why = str(error).split(" as code: ", 1)[-1]
             which = _MAP_WORDS.get(form.which, f"for ∂C/∂{form.which}"
@@ -303,15 +322,19 @@ class CodeOps:
                              f"map {which} {why}") from None
 
     def _map_code(self, form: MapForm, printer) -> str:
-        m, terms, names = self.map_terms(form)
-        for tensor, op in zip((*m.inputs, *m.read_own), form.operands):
-            names[tensor.name] = printer.doprint(sp.transpose(op))
+        m = self.map_of(form)
+        arrays = {tensor.name: printer.doprint(sp.transpose(op))
+                  for tensor, op in zip((*m.inputs, *m.read_own), form.operands)}
+        m, terms, names = self.map_terms(form, arrays, self._computed)
         summed = None if form.batched else scans_numpy.summed_code(terms, names,
                                                                     self.step_major)
         if summed is not None:  # a sum over the steps: products over (step, sample) rows
             return summed
         printed = maps_numpy.numpy_code(terms, names, f"_L{form.layer}_{form.which.upper()}")
         self.constants.update(printed.constants)
+        self._before += [line for line in printed.lines
+                         if line not in self._before and line not in self._printed]
+        self._printed.update(printed.lines)  # a single-assignment line: once per function
         return printed.code
 
 

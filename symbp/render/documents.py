@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from ..document.build import Document
 from ..document.kinds import KindsDocument
+from ..document.kinds_matrix import KindsMatrixChapter
 from ..document.matrix import MatrixChapter
 from ..document.second_order import SecondOrderChapter
 from .environment import environment, plain_line
@@ -48,12 +49,14 @@ def render_document(doc: Document | KindsDocument, fmt: str = "tex", *,
     return _lay_out(template, doc, fmt, github, pdf=pdf, images=dict(images or {}))
 
 
-def render_matrix(chapter: MatrixChapter, fmt: str = "tex", *, github: bool = True) -> str:
+def render_matrix(chapter: MatrixChapter | KindsMatrixChapter, fmt: str = "tex", *,
+                  github: bool = True) -> str:
     """The matrix-calculus chapter as LaTeX (``fmt="tex"``), Markdown (``"md"``) or a web page
-    (``"html"``)."""
-    if not isinstance(chapter, MatrixChapter):
+    (``"html"``): dense layers' or, for a network of layer kinds, layer by layer."""
+    if not isinstance(chapter, MatrixChapter | KindsMatrixChapter):
         raise TypeError(f"render_matrix() needs a MatrixChapter, got {type(chapter).__name__}")
-    return _lay_out("matrix", chapter, fmt, github, images={})
+    template = "matrix" if isinstance(chapter, MatrixChapter) else "kinds_matrix"
+    return _lay_out(template, chapter, fmt, github, images={})
 
 
 def render_second_order(chapter: SecondOrderChapter, fmt: str = "tex", *,

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 from ..core.derivation import Derivation
 from ..document.figures import GRAPH_IMAGE, SWELL_IMAGE, influence, swell_rows, swell_width
+from ..document.kinds_figure import kinds_influence
 from ..figures.graph import InfluenceGraph
 from ..figures.graph_svg import graph_svg
+from ..figures.kinds_graph import KindsGraph
+from ..figures.kinds_graph_svg import kinds_graph_svg
 from ..figures.swell import table_data
 from ..figures.swell_plot import plot_data, swell_svg
 from .environment import environment
@@ -32,6 +35,13 @@ def graph_standalone_tex(graph: InfluenceGraph) -> str:
     """A LaTeX document whose one page is the graph at full size (graph.tex)."""
     data = {**graph.plain(), "scale": 1.0}
     return environment().get_template("figures/graph_standalone.tex.j2").render(graph=data)
+
+
+def kinds_graph_standalone_tex(graph: KindsGraph) -> str:
+    """A LaTeX document whose one page is a layer kind's tree of dependencies (graph.tex)."""
+    data = {**graph.plain(), "scale": 1.0}
+    return environment().get_template("figures/kinds_graph_standalone.tex.j2").render(
+        graph=data)
 
 
 def swell_plot_tex(rows: Sequence[dict], width: int | None = None) -> str:
@@ -59,11 +69,18 @@ def swell_markdown(rows: Sequence[dict], image: str = SWELL_IMAGE) -> str:
 
 
 def markdown_images(d: Derivation) -> dict[str, str]:
-    """The SVG files derivation.md links: graph.svg and swell.svg."""
+    """The SVG files derivation.md links: graph.svg and swell.svg; for layer kinds graph.svg,
+    the tree of dependencies of one shared parameter entry (the swell is measured on dense
+    networks)."""
+    if not d.net.dense:
+        return {GRAPH_IMAGE: kinds_graph_svg(kinds_influence(d))}
     return {GRAPH_IMAGE: graph_svg(influence(d)),
             SWELL_IMAGE: swell_svg(swell_rows(swell_width(d.net), d.net.cost))}
 
 
 def figure_files(d: Derivation) -> dict[str, str]:
-    """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
-    return {"graph.tex": graph_standalone_tex(influence(d)), **markdown_images(d)}
+    """The figures on their own: graph.tex (standalone), graph.svg and, for dense layers,
+    swell.svg."""
+    standalone = graph_standalone_tex(influence(d)) if d.net.dense else \
+        kinds_graph_standalone_tex(kinds_influence(d))
+    return {"graph.tex": standalone, **markdown_images(d)}

@@ -18,6 +18,7 @@ from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document
 from ..document.kinds import KindsDocument, document
+from ..document.kinds_matrix import KindsMatrixChapter, kinds_matrix_chapter
 from ..document.kinds_numbers import LayerExample
 from ..document.kinds_worked import worked_file
 from ..document.matrix import MatrixChapter, matrix_chapter
@@ -39,8 +40,8 @@ class Skipped(Exception):
     """A format that cannot be made for this network; the message becomes a note."""
 
 
-DENSE_ONLY = ("{what} written for dense layers only in this version of symbp, so it is left out "
-              "for a network of other layer kinds")
+NO_SWELL = ("no swell.svg: the expression swell is measured on generic dense networks of depths 1 "
+            "to 4, and this version of symbp defines no such family for other layer kinds")
 
 
 @dataclass
@@ -68,10 +69,9 @@ class Build:
         return render_document(self.document, "tex")
 
     @cached_property
-    def matrix(self) -> MatrixChapter:
-        if not self.d.net.dense:
-            raise Skipped(DENSE_ONLY.format(what="no matrix chapter: its identities are"))
-        return matrix_chapter(self.d)
+    def matrix(self) -> MatrixChapter | KindsMatrixChapter:
+        """The dense chapter, or for a network of layer kinds the chapter layer by layer."""
+        return matrix_chapter(self.d) if self.d.net.dense else kinds_matrix_chapter(self.d)
 
     @cached_property
     def matrix_tex(self) -> str:
@@ -101,9 +101,8 @@ class Build:
 
     @cached_property
     def images(self) -> dict[str, str]:
-        """The SVG figures: files beside derivation.md, inline in derivation.html (none for
-        layer kinds: the figures draw dense layers)."""
-        return markdown_images(self.d) if self.d.net.dense else {}
+        """The SVG figures: files beside derivation.md, inline in derivation.html."""
+        return markdown_images(self.d)
 
     @cached_property
     def pdfs(self) -> dict[str, bytes]:
@@ -112,7 +111,7 @@ class Build:
         if "pdf" in self.wanted:
             sources["derivation.pdf"] = self.tex
         if missing_compiler_note() is None:  # else the pdf format's note says it once
-            if "matrix" in self.wanted and self.d.net.dense:
+            if "matrix" in self.wanted:
                 sources["matrix.pdf"] = self.matrix_tex
             if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
@@ -134,8 +133,8 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
             require_numeric(net)
         except ValueError as error:  # e.g. the generic σ, which has no numeric form
             return f"no {name}: {error}"
-        if not net.dense:  # a kind's map may not print yet (attention's softmax): the program
-            problem = code_problem(Derivation(net))  # is recorded and traced in well under 1 s
+        if not net.dense:  # a kind's map may not print (numeric.maps refuses it): the program
+            problem = code_problem(Derivation(net))  # is recorded and traced in about 1 s
             if problem:
                 return f"no {name}: {one_line(problem, 160)}"
         return None
@@ -203,10 +202,8 @@ def _markdown(b: Build) -> dict[str, bytes]:
 
 def _html(b: Build) -> dict[str, bytes]:
     """derivation.html and matrix.html, each one self-contained file (figures inline)."""
-    files = {"derivation.html": render_document(b.document, "html", images=b.images).encode()}
-    if b.d.net.dense:  # else the matrix format's note says why there is no chapter
-        files["matrix.html"] = render_matrix(b.matrix, "html").encode()
-    return files
+    return {"derivation.html": render_document(b.document, "html", images=b.images).encode(),
+            "matrix.html": render_matrix(b.matrix, "html").encode()}
 
 
 def _compiled(b: Build, name: str) -> dict[str, bytes]:
@@ -229,9 +226,10 @@ def _json(b: Build) -> dict[str, bytes]:
 
 def _figures(b: Build) -> dict[str, bytes]:
     """graph.tex, graph.svg and swell.svg: the tree of dependencies and the swell of dense
-    layers."""
+    layers; for layer kinds the tree of dependencies of one shared parameter entry, and a note
+    for the swell."""
     if not b.d.net.dense:
-        raise Skipped(DENSE_ONLY.format(what="no figures: they are"))
+        b.notes.append(NO_SWELL)
     return {name: text.encode() for name, text in figure_files(b.d).items()}
 
 

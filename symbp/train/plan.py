@@ -106,7 +106,7 @@ def make_plan(net: Network | Derivation | None = None, source: object = "xor", *
 
 def _require_code(d: Derivation) -> None:
     """ValueError, before any work, when the gradient does not print as numeric code (the
-    generic σ; a kind whose maps are not printed yet, as attention's softmax)."""
+    generic σ; a kind's map that ``numeric.maps`` cannot print)."""
     reason = code_problem(d)
     if reason:  # the reason names the layer and its kind, or the activation
         raise ValueError(f"this network cannot be trained: {one_line(reason, 160)}")

@@ -23,9 +23,9 @@ P, dA, dP, dS, dQ, dK, dV) is a function below that writes it as sums over those
 maps are these functions composed: one formula per stage as the textbook names it, and one
 map per vector-Jacobian product, with no new machinery in ``base``. The cost is that a
 stage is written out once per use rather than computed once (a proof's size, not its
-truth); the maps' numeric forms are not printed (``numeric.maps`` reads multilinear maps
-only), so this kind is derived, proved and written up, and its numbers come from the
-derivation's own expressions.
+truth). The numeric code finds the stages again: ``numeric.maps_staged`` computes each
+repeated sum once as an array, the softmax shifted by its row maximum (stable), and the
+NumPy, numba, jax and torch code is printed from these maps as for every kind.
 
 The parameters: the program names a layer's weights "W" and its bias "b" (every layer
 has them), so W is W_V and b the value bias b_V: the matrix the signal passes through when
