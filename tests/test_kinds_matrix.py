@@ -148,3 +148,21 @@ def test_the_chapter_is_byte_identical_across_hash_seeds(tmp_path):
                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
              for seed in ("1", "2")]
     assert texts[0] == texts[1] and r"\tag{M3}" in texts[0]
+
+
+def test_a_block_past_a_page_is_shown_by_its_corner_and_its_last_entry():
+    # the digits network's convolution block is 60 x 64: amsmath sets 20 columns at most and a
+    # page far fewer, so pdflatex failed on the whole matrix
+    import sympy as sp
+
+    from symbp.document.kinds_matrix import _matrix_latex
+
+    m = sp.Matrix(60, 64, lambda i, j: sp.Symbol(f"m_{i}_{j}"))
+    text = _matrix_latex(m)
+    rows = text.removeprefix(r"\begin{bmatrix}").removesuffix(r"\end{bmatrix}").split(r" \\ ")
+    assert len(rows) == 8 and all(len(r.split(" & ")) == 8 for r in rows)
+    assert rows[0].split(" & ")[-2:] == [r"\cdots", "m_{0 63}"]
+    assert rows[6].split(" & ")[-2:] == [r"\ddots", r"\vdots"]
+    assert rows[7].split(" & ")[-1] == "m_{59 63}"
+    small = sp.Matrix(3, 12, lambda i, j: i + j)
+    assert _matrix_latex(small) == sp.latex(small, mat_str="bmatrix", mat_delim="")

@@ -139,7 +139,7 @@ def _section(d: Derivation, r: Resolved, found: LayerIdentities, tag: _Tags) -> 
     if builder is not None and "jacobian" in claims:
         section.eq["jacobian"] = tag(builder(r, sigma), [claims["jacobian"]])
         if "block" in found.shown:
-            block = sp.latex(found.shown["block"], mat_str="bmatrix", mat_delim="")
+            block = _matrix_latex(found.shown["block"])
             section.eq["block"] = tag(rf"T(k) = {block}", [claims["jacobian"]])
     if "steps" in claims:
         section.eq["steps"] = tag(_steps(r, sigma), [claims["steps"]])
@@ -275,3 +275,21 @@ JACOBIANS: dict[str, Callable[[Resolved, str], str]] = {  # as proof.kinds_matri
     "dense": _dense, "dense_per_sample": _per_sample, "residual": _residual, "conv1d": _conv,
     "recurrent": _recurrent, "layernorm": _layernorm, "batchnorm": _batchnorm,
 }
+
+
+def _matrix_latex(m: sp.Matrix, most: int = 12, corner: int = 6) -> str:
+    """``m`` as a bmatrix; past ``most`` rows or columns, its first ``corner`` and its last
+    with dots between, as the matrix was checked whole (a digits convolution's block is
+    62 × 64, past what a page or amsmath's 20 columns take)."""
+    if m.rows <= most and m.cols <= most:
+        return sp.latex(m, mat_str="bmatrix", mat_delim="")
+
+    def keep(n: int) -> list[int | None]:  # None: the dots
+        return list(range(n)) if n <= most else [*range(corner), None, n - 1]
+
+    rows = []
+    for i in keep(m.rows):
+        cells = [(r"\vdots" if i is None and j is not None else r"\ddots" if i is None
+                  else r"\cdots" if j is None else sp.latex(m[i, j])) for j in keep(m.cols)]
+        rows.append(" & ".join(cells))
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
