@@ -352,3 +352,8 @@ def test_layer_kinds_under_jax_equal_central_differences(name):
     x64 = close("jax") == {"rtol": 1e-9}  # else float32: jax's default
     tolerance = {"rel": 1e-5, "abs": 1e-7} if x64 else {"rel": 1e-3, "abs": 1e-4}
     assert_central_differences(jax_f, x, y, params, cost=numpy_f.cost, **tolerance)
+    # forward on a batch: every row (a 2-axis sample's batch reached jax's forward flat, was
+    # taken for one sample, and only the first row came back), and on one sample
+    expected = numpy_f.forward(x, params)
+    assert np.asarray(jax_f.forward(x, params)) == pytest.approx(expected, **tolerance)
+    assert np.asarray(jax_f.forward(x[0], params)) == pytest.approx(expected[0], **tolerance)

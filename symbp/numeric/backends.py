@@ -143,10 +143,10 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
         # inside jit: the arrays were checked before it
         shapes = None if d.net.dense else namespace["LAYOUT"][2]
         namespace["_arguments"] = _unpacked if shapes is None else _unpacked_layers(shapes)
-        axes = len(d.net.input_shape)
+        sample = tuple(d.net.input_shape)
         for name in ("grad", "cost", "forward"):  # unjitted, every call retraces: 2-4 ms
             namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name, shapes,
-                                             axes)
+                                             sample)
     return NumericGradients(d.net, backend, source, namespace)
 
 
@@ -178,11 +178,11 @@ def _unpacked_layers(shapes):
     return unpacked
 
 
-def _checked_first(jitted, checked, name: str, shapes=None, axes: int = 1):
+def _checked_first(jitted, checked, name: str, shapes=None, sample: tuple = (1,)):
     """``jitted`` (a generated function under ``jax.jit``) called with its arguments checked
     and converted first, outside the trace, by the module's own NumPy check. ``shapes`` (a
-    network of layer kinds: each layer's {name: shape}) rebuilds its list of dicts; ``axes``
-    is the number of axes of one sample."""
+    network of layer kinds: each layer's {name: shape}) rebuilds its list of dicts; ``sample``
+    is the shape of one sample."""
 
     def call(x, *rest):
         given = rest if name != "forward" else (None, *rest)
@@ -193,9 +193,10 @@ def _checked_first(jitted, checked, name: str, shapes=None, axes: int = 1):
         else:
             L = len(arrays) // 2
             parameters = (arrays[:L], arrays[L:])
-        single = np.ndim(x) == axes
-        if name == "forward":
-            a = jitted(x_, *parameters)
+        single = np.ndim(x) == len(sample)
+        if name == "forward":  # always a batch inside: the check hands a 2-axis sample's batch
+            # over flat, which the module's forward would take for one sample
+            a = jitted(x_.reshape((-1, *sample)), *parameters)
             return a[0] if single else a
         found = jitted(x_, y_, *parameters)
         if name == "grad" and shapes is not None:  # jax sorts a dict's keys: the module's order
