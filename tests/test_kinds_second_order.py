@@ -244,3 +244,17 @@ def test_the_cli_proves_the_examples(example):
                            f"examples/{example}.toml"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "proved for this network only" in done.stdout
+
+
+def test_derive_order_two_keeps_the_first_order_module_and_says_what_it_lacks(tmp_path, capsys):
+    from symbp.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["derive", "--order", "2", "examples/conv1d.toml", "--format", "py",
+                 "--out", str(out)]) == 0
+    namespace: dict = {}
+    exec((out / "gradients.py").read_text(), namespace)
+    assert {"forward", "cost", "grad"} <= set(namespace) and "hessian" not in namespace
+    assert ("note: gradients.py has the first-order functions only: hessian, hvp and "
+            "gauss_newton are generated for dense networks only; this one has layers of kind "
+            "conv1d\n") in capsys.readouterr().err

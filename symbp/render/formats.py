@@ -145,7 +145,12 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
 def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]:
     def make(b: Build) -> dict[str, bytes]:
         try:
-            if b.second is not None:  # order 2: hessian, hvp and gauss_newton too
+            if b.second is not None and not b.d.net.dense:  # order 2 of kinds: no code yet
+                kinds = ", ".join(k for k in b.d.net.kinds if k != "dense")
+                b.notes.append(f"{name} has the first-order functions only: hessian, hvp and "
+                               f"gauss_newton are generated for dense networks only; this one "
+                               f"has layers of kind {kinds}")
+            elif b.second is not None:  # order 2: hessian, hvp and gauss_newton too
                 flavor = "numba" if name == "gradients_numba.py" else "numpy"
                 return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
                                                   second_sentence(b.d, b.second)).encode()}
