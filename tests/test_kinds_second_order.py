@@ -12,6 +12,7 @@ and it must then say where, on its own, without the first-order proof.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -258,3 +259,18 @@ def test_derive_order_two_keeps_the_first_order_module_and_says_what_it_lacks(tm
     assert ("note: gradients.py has the first-order functions only: hessian, hvp and "
             "gauss_newton are generated for dense networks only; this one has layers of kind "
             "conv1d\n") in capsys.readouterr().err
+
+
+def test_derive_order_two_writes_the_second_order_proof_of_a_network_of_kinds(tmp_path, capsys):
+    from symbp.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["derive", "examples/recurrent.toml", "--format", "json,second_order",
+                 "--out", str(out)]) == 0  # second_order asks for order 2
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "proof.json", "second_order.json", "worked.json"]
+    report = json.loads((out / "second_order.json").read_text())
+    assert report["holds"] and "proved for this network only" in report["note"]
+    assert ("note: no second-order chapter: it is written for dense layers only; "
+            "second_order.json holds this network's second-order proof\n") in \
+        capsys.readouterr().err

@@ -90,15 +90,9 @@ def _job_now(args) -> config.Job:
             job.timings = True
         if getattr(args, "order", None) is not None:
             job.order = args.order
-        kinds = any(r.kind.name != "dense" for r in job.net.resolved)
-        if "second_order" in job.formats and kinds and job.explicit_formats:
-            raise ValueError("the second-order chapter covers dense layers only; a network "
-                             "of layer kinds is proved at order 2 (symbp prove --order 2)")
-        if "second_order" in job.formats:  # the chapter is second order's
+        if "second_order" in job.formats:  # the chapter (and its proof) is second order's
             job.order = 2
-            if kinds:  # a network file's formats: the chapter is dense layers' only
-                job.formats = tuple(f for f in job.formats if f != "second_order")
-        elif job.order == 2 and not kinds:  # the chapter covers dense layers only
+        elif job.order == 2:  # layer kinds: the proof only (render.formats says why)
             job.formats = (*job.formats, "second_order")
     except ValueError as error:
         raise BadInput(str(error)) from None

@@ -115,8 +115,8 @@ class Build:
                 sources["matrix.pdf"] = self.matrix_tex
             if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
-            if "second_order" in self.wanted and self.second is not None:
-                sources["second_order.pdf"] = self.second_order_tex
+            if "second_order" in self.wanted and self.second is not None and self.d.net.dense:
+                sources["second_order.pdf"] = self.second_order_tex  # kinds: no chapter yet
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
@@ -188,7 +188,11 @@ def second_sentence(d: Derivation, proof: Proof) -> str:
 
 def _second_order(b: Build) -> dict[str, bytes]:
     """The chapter "Second order" as .tex, .md, .html, its PDF where pdflatex is, and its
-    proof."""
+    proof; for a network of layer kinds the proof only, with a note."""
+    if b.second is not None and not b.d.net.dense:
+        b.notes.append("no second-order chapter: it is written for dense layers only; "
+                       "second_order.json holds this network's second-order proof")
+        return {"second_order.json": b.second.to_json().encode()}
     chapter = b.second_order  # Skipped without a second-order proof
     assert b.second is not None
     return {"second_order.tex": b.second_order_tex.encode(),
