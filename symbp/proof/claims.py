@@ -33,6 +33,7 @@ import textwrap
 from collections import Counter
 from dataclasses import KW_ONLY, asdict, dataclass, field
 
+from ..core.deadline import stopped
 from ..core.status import ORDER, Status, worst
 from .lemmas import Lemma
 
@@ -312,3 +313,16 @@ def _listed(what: str, claims: list[Claim]) -> str:
         by_status.setdefault(c.status, []).append(c.label)
     return "; ".join(f"{what} {', '.join(names)}: {status}" if status != "proved"
                      else f"{what} {', '.join(names)}" for status, names in by_status.items())
+
+
+def lemma_claim(lem: Lemma) -> Claim:
+    """A function lemma (σ', σ'', a cost's gradient or Hessian) as the claim it makes."""
+    return Claim(lem.statement, lem.latex, "function", "proved" if lem.holds else "failed",
+                 "by exact comparison with the explicit formula", name=lem.name,
+                 entry=lem.entry, residual=lem.residual, seconds=lem.seconds)
+
+
+def time_claim(kind: str, timeout: float | None) -> Claim:
+    """The claim of a proof that its own deadline stopped (``deadline.stopping``)."""
+    return Claim("the proof finished in time", "", kind, "timed out", stopped(timeout),
+                 name="time")

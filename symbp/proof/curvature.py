@@ -28,14 +28,14 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature, limits
-from ..core.deadline import check_seconds, stopped, stopping
+from ..core.deadline import check_seconds, stopping
 from ..core.functions import softmax_formula
 from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
 from . import curvature_lemmas as cl
-from .claims import Claim, Proof
+from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import batch_gap_claim, cost_psd_claims, kronecker_claims, residual_claims
@@ -95,10 +95,7 @@ def prove_second_order(d: SecondDerivation, method: str = "auto", *,
     with stopping(timeout) as limit:
         proof.fingerprint = _fingerprint(d)
         lemmas = function_lemmas(d.net) + second_function_lemmas(d)
-        claims += [Claim(lem.statement, lem.latex, "function",
-                         "proved" if lem.holds else "failed",
-                         "by exact comparison with the explicit formula", name=lem.name,
-                         entry=lem.entry, residual=lem.residual) for lem in lemmas]
+        claims += [lemma_claim(lem) for lem in lemmas]
         proof.lemmas = lemmas
         claims += _by_lemmas(d, session, proof.lemmas)
         tick("lemmas", 1)
@@ -111,8 +108,7 @@ def prove_second_order(d: SecondDerivation, method: str = "auto", *,
             claims += kronecker_claims(d, session) + residual_claims(d, session)
             tick("Gauss-Newton", 4)
     if limit.stopped:
-        claims.append(Claim("the proof finished in time", "", KIND, "timed out",
-                            stopped(timeout), name="time"))
+        claims.append(time_claim(KIND, timeout))
     proof.seconds = time.perf_counter() - started
     return proof
 

@@ -26,11 +26,11 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature
-from ..core.deadline import check_seconds, stopped, stopping
+from ..core.deadline import check_seconds, stopping
 from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.routes import differentiate
 from ..core.status import Status, worst
-from .claims import Claim, Proof
+from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import cost_psd_claims
@@ -64,10 +64,7 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
     with stopping(timeout) as limit:
         proof.fingerprint = _fingerprint(d)
         found = function_lemmas(d.net) + (lemmas(d) if lemmas else [])
-        claims += [Claim(lem.statement, lem.latex, "function",
-                         "proved" if lem.holds else "failed",
-                         "by exact comparison with the explicit formula", name=lem.name,
-                         entry=lem.entry, residual=lem.residual) for lem in found]
+        claims += [lemma_claim(lem) for lem in found]
         proof.lemmas = found
         tick("lemmas", 1)
         claims += _blocks(d, session, "hessian")
@@ -79,8 +76,7 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
         claims += [*gauss, *psd, _g_psd(d, psd[-1], gauss)]
         tick("Gauss-Newton", 4)
     if limit.stopped:
-        claims.append(Claim("the proof finished in time", "", KIND, "timed out",
-                            stopped(timeout), name="time"))
+        claims.append(time_claim(KIND, timeout))
     proof.seconds = time.perf_counter() - started
     return proof
 

@@ -44,7 +44,7 @@ from ..core.deadline import TimedOut, check_seconds, stopping
 from ..core.derivation import Derivation
 from ..core.limits import magnitude
 from . import lemmas, returned
-from .claims import Claim, Failure, Proof, Row
+from .claims import Claim, Failure, Proof, Row, lemma_claim
 from .construction import Construction, Problem, chain_text, unchecked_code
 from .function_lemmas import function_lemmas
 from .layer_lemmas import layer_lemmas
@@ -194,7 +194,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         proof.fingerprint = _fingerprint(d)
         if exact:
             proof.lemmas = function_lemmas(d.net)
-            work.claims += [_function_claim(lem) for lem in proof.lemmas]
+            work.claims += [lemma_claim(lem) for lem in proof.lemmas]
             proof.lemmas += _prove_recursion(d, work)
         if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
             work.claims += vector_form_claims(d, work.session)
@@ -232,12 +232,6 @@ def _fingerprint(d: Derivation) -> str:
         return d.program.fingerprint
     except Exception:  # a recursion that cannot be recorded fails its claims below
         return ""
-
-
-def _function_claim(lem: lemmas.Lemma) -> Claim:
-    return Claim(lem.statement, lem.latex, "function", "proved" if lem.holds else "failed",
-                 "by exact comparison with the explicit formula", name=lem.name,
-                 entry=lem.entry, residual=lem.residual, seconds=lem.seconds)
 
 
 # ---------------------------------------------------------------- recursion = gradient

@@ -30,14 +30,14 @@ import sympy as sp
 from ..core import curvature, registry
 from ..core.curvature_generic import GenericCurvatureProgram, record_curvature_generic
 from ..core.curvature_program import replay
-from ..core.deadline import check_seconds, stopped, stopping
+from ..core.deadline import check_seconds, stopping
 from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
 from ..core.network import Network
 from ..core.program import ProgramError
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
 from . import general
-from .claims import Claim, Proof
+from .claims import Claim, Proof, time_claim
 from .curvature import prove_second_order
 from .curvature_indexed import (
     KINDS,
@@ -264,8 +264,7 @@ def prove_second_order_theorem(activation: str = "generic", cost: str = "mse", *
         claims += _second_claims(hidden, out)
         claims.append(_cross_check(hidden, out, cost_entry, programs))
     if limit.stopped:
-        claims.append(Claim("the proof finished in time", "", "general", "timed out",
-                            stopped(timeout), name="time"))
+        claims.append(time_claim("general", timeout))
     claims.append(induction(claims))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, every depth and width: activation={hidden.name!r}, "

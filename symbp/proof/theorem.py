@@ -35,7 +35,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import registry
-from ..core.deadline import check_seconds, stopped, stopping
+from ..core.deadline import check_seconds, stopping
 from ..core.derivation import Derivation
 from ..core.generic import DENSE, DEPTH, WIDTH, Concrete, Template, record_generic
 from ..core.generic_network import theorem_layers
@@ -46,7 +46,7 @@ from ..core.recorder import record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general
-from .claims import COLUMNS, Claim, Proof
+from .claims import COLUMNS, Claim, Proof, time_claim
 from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
 from .indexed import softmax_unit
@@ -105,8 +105,7 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
         claims.append(cross_check(recursion, hidden, out, cost_entry, templates, depth,
                                   inputs))
     if limit.stopped:
-        claims.append(Claim("the proof finished in time", "", "general", "timed out",
-                            stopped(timeout), name="time"))
+        claims.append(time_claim("general", timeout))
     sequence = ", ".join(t.kind.name for t in templates)
     claims.append(induction(claims, depths, kinds=not dense_only(templates), depth=depth,
                             sequence=sequence))
