@@ -266,6 +266,15 @@ class Bound:
 Step = Callable[[Any, Any, Any], Any]  # (ops, l, g or Bound) -> Bound or g
 
 
+def backward_by_maps(ops: Any, l: Any, g: Any) -> Bound:
+    """The backward step of a kind whose W and b have VJP maps of their own: δ_l = σ'(z_l) ⊙ g,
+    then ∂C/∂W_l from δ_l and the layer's input, and ∂C/∂b_l from δ_l."""
+    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
+    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
+                 bias=ops.vjp(l, "b", delta))
+    return Bound(delta)
+
+
 @dataclass(frozen=True)
 class Kind:
     """A kind of layer, as a registry entry: its options, how they make its maps, and its

@@ -46,7 +46,7 @@ import sympy as sp
 
 from ..limits import LayerSize
 from . import vector as v
-from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor
+from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, backward_by_maps
 from .layernorm import DEFAULT_EPS, exact_eps, positive_number
 
 _size = {"integer": True, "positive": True}
@@ -141,10 +141,7 @@ def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
 
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂a_l; ∂C/∂γ_l = (δ_l ⊙ x̂_l) 1, ∂C/∂β_l = δ_l 1."""
-    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
-    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
-                 bias=ops.vjp(l, "b", delta))
-    return Bound(delta)
+    return backward_by_maps(ops, l, g)
 
 
 def pass_back(ops: Any, l: Any, bound: Bound) -> Any:

@@ -51,6 +51,7 @@ from .base import (
     Option,
     Shape,
     Tensor,
+    backward_by_maps,
     one_of,
     positive_int,
 )
@@ -206,10 +207,7 @@ def backward(ops: Any, l: Any, g: Any) -> Bound:
     the bias's gradients from δ_l and the input."""
     if ops.layer(l).get("pool", "none") != "none":
         g = ops.vjp(l, "delta_from_g", g)
-    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
-    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
-                 bias=ops.vjp(l, "b", delta))
-    return Bound(delta)
+    return backward_by_maps(ops, l, g)
 
 
 def pass_back(ops: Any, l: Any, bound: Bound) -> Any:

@@ -23,7 +23,18 @@ import sympy as sp
 
 from ..limits import LayerSize
 from . import vector as v
-from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
+from .base import (
+    Bound,
+    Kind,
+    Layer,
+    Map,
+    Maps,
+    Option,
+    Shape,
+    Tensor,
+    backward_by_maps,
+    positive_int,
+)
 from .batchnorm import HOW, SAMPLES, S
 from .dense import N_IN, N_OUT, J, K
 from .symbolic import CHANNELS
@@ -78,10 +89,7 @@ def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
 
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂a_l; ∂C/∂W_l = δ_l a_(l-1)ᵀ, ∂C/∂b_l = δ_l 1 (sums over samples)."""
-    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
-    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
-                 bias=ops.vjp(l, "b", delta))
-    return Bound(delta)
+    return backward_by_maps(ops, l, g)
 
 
 def pass_back(ops: Any, l: Any, bound: Bound) -> Any:

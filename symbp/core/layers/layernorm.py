@@ -39,7 +39,7 @@ import sympy as sp
 
 from ..limits import LayerSize
 from . import vector as v
-from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor
+from .base import Bound, Kind, Layer, Map, Maps, Option, Shape, Tensor, backward_by_maps
 from .dense import I, J, K
 
 N = sp.Symbol("n_norm", integer=True, positive=True)  # the units normalized over
@@ -124,10 +124,7 @@ def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
 
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂a_l; ∂C/∂γ_l = δ_l ⊙ x̂_l, ∂C/∂β_l = δ_l."""
-    delta = ops.bind_delta(l, ops.activation_vjp(l, g))
-    ops.gradient(l, weight=ops.vjp(l, "W", delta, ops.activation(l - 1)),
-                 bias=ops.vjp(l, "b", delta))
-    return Bound(delta)
+    return backward_by_maps(ops, l, g)
 
 
 def pass_back(ops: Any, l: Any, bound: Bound) -> Any:
