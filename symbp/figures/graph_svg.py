@@ -9,6 +9,7 @@ thicker, with its labels; the legend of the TikZ figure follows as lines of text
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .graph import InfluenceGraph
 from .layout import LABEL_PT, PT, RADIUS
@@ -29,32 +30,40 @@ LEGEND_LINE = 19.0  # px between legend lines
 # ---------------------------------------------------------------- SVG
 
 
-def graph_svg(graph: InfluenceGraph) -> str:
-    """The same drawing as hand-written SVG with Unicode labels, and the legend below it."""
-    boxes = [edge.label.extent() for edge in graph.edges if edge.label is not None]
-    left = min([n.x - RADIUS for n in graph.nodes] + [b[0] for b in boxes]) - MARGIN
-    top = max([n.y + RADIUS for n in graph.nodes] + [b[3] for b in boxes]) + MARGIN
-    right = max([n.x + RADIUS + STACK * 2 for n in graph.nodes] + [b[2] for b in boxes])
-    bottom = min(n.y - RADIUS - STACK * 2 for n in graph.nodes)
-    legend = _legend_lines(graph)
+@dataclass(frozen=True)
+class Frame:
+    """Where a drawing in cm lands in the SVG's pixels: y grows upwards in cm, downwards in px."""
+
+    left: float
+    top: float
+    drawing: float  # cm of drawing above the legend
+
+    def px(self, x: float) -> str:
+        return f"{(x - self.left) * PX:.1f}"
+
+    def py(self, y: float) -> str:
+        return f"{(self.top - y) * PX:.1f}"
+
+
+def svg_frame(nodes, boxes, legend: list[str], title: str,
+              top: float | None = None) -> tuple[Frame, list[str]]:
+    """The frame around nodes and label boxes with the legend below it, and the SVG's opening
+    (size, title, the two arrow tips, a white ground). ``top`` overrides the drawing's top."""
+    left = min([n.x - RADIUS for n in nodes] + [b[0] for b in boxes]) - MARGIN
+    if top is None:
+        top = max([n.y + RADIUS for n in nodes] + [b[3] for b in boxes])
+    top += MARGIN
+    right = max([n.x + RADIUS + STACK * 2 for n in nodes] + [b[2] for b in boxes])
+    bottom = min(n.y - RADIUS - STACK * 2 for n in nodes)
     width = max(right + MARGIN - left, max(_text_width(t, LEGEND_PX) for t in legend) / PX
                 + 2 * MARGIN)
     drawing = top - bottom + MARGIN
     height = drawing + ((len(legend) + 0.5) * LEGEND_LINE) / PX
-
-    def px(x: float) -> str:
-        return f"{(x - left) * PX:.1f}"
-
-    def py(y: float) -> str:
-        return f"{(top - y) * PX:.1f}"
-
-    label_px = LABEL_PT * PT * PX
-    parts = [
+    opening = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * PX:.0f}" '
         f'height="{height * PX:.0f}" viewBox="0 0 {width * PX:.0f} {height * PX:.0f}" '
         f'font-family="DejaVu Sans, sans-serif">',
-        f"<title>Every path from {escape(graph.node(graph.path[0]).text)} to the cost C"
-        "</title>",
+        f"<title>{escape(title)}</title>",
         "<defs>",
         *(f'<marker id="{name}" viewBox="0 0 10 8" refX="10" refY="4" markerWidth="{size}" '
           f'markerHeight="{size * 0.8:.1f}" markerUnits="userSpaceOnUse" orient="auto">'
@@ -63,6 +72,40 @@ def graph_svg(graph: InfluenceGraph) -> str:
         "</defs>",
         f'<rect width="{width * PX:.0f}" height="{height * PX:.0f}" fill="white"/>',
     ]
+    return Frame(left, top, drawing), opening
+
+
+def edge_labels(frame: Frame, edges) -> list[str]:
+    """The local derivatives written beside the highlighted path's edges."""
+    label_px = LABEL_PT * PT * PX
+    return [f'<text x="{frame.px(edge.label.x)}" '
+            f'y="{float(frame.py(edge.label.y)) + label_px * 0.35:.1f}" '
+            f'text-anchor="middle" font-size="{label_px:.1f}" fill="#a84600">'
+            f"{escape(edge.text)}</text>" for edge in edges if edge.label is not None]
+
+
+def stacked_behind(frame: Frame, node) -> list[str]:
+    """The two circles behind a stacked node, standing for the units it gathers."""
+    return [f'<circle cx="{float(frame.px(node.x)) + shift * STACK * PX:.1f}" '
+            f'cy="{float(frame.py(node.y)) + shift * STACK * PX:.1f}" '
+            f'r="{RADIUS * PX:.1f}" fill="{FILLS[node.kind]}" stroke="#999"/>'
+            for shift in ((2, 1) if node.stacked else ())]
+
+
+def legend_texts(frame: Frame, legend: list[str]) -> list[str]:
+    """The legend under the drawing, its first line in the path's colour."""
+    return [f'<text x="{MARGIN * PX:.1f}" y="{frame.drawing * PX + (n + 0.8) * LEGEND_LINE:.1f}" '
+            f'font-size="{LEGEND_PX:.1f}" fill="{"#a84600" if n == 0 else "#333"}">'
+            f"{escape(line)}</text>" for n, line in enumerate(legend)]
+
+
+def graph_svg(graph: InfluenceGraph) -> str:
+    """The same drawing as hand-written SVG with Unicode labels, and the legend below it."""
+    legend = _legend_lines(graph)
+    frame, parts = svg_frame(
+        graph.nodes, [edge.label.extent() for edge in graph.edges if edge.label is not None],
+        legend, f"Every path from {graph.node(graph.path[0]).text} to the cost C")
+    px, py = frame.px, frame.py
     nodes = {n.id: n for n in graph.nodes}
     for on_path in (False, True):
         for edge in (e for e in graph.edges if e.highlighted == on_path):
@@ -71,12 +114,7 @@ def graph_svg(graph: InfluenceGraph) -> str:
                                    else (EDGE_COLOUR, 1.0, "tip"))
             parts.append(f'<line x1="{px(x0)}" y1="{py(y0)}" x2="{px(x1)}" y2="{py(y1)}" '
                          f'stroke="{colour}" stroke-width="{stroke}" marker-end="url(#{tip})"/>')
-    for edge in graph.edges:
-        if edge.label is not None:
-            parts.append(f'<text x="{px(edge.label.x)}" '
-                         f'y="{float(py(edge.label.y)) + label_px * 0.35:.1f}" '
-                         f'text-anchor="middle" font-size="{label_px:.1f}" fill="#a84600">'
-                         f"{escape(edge.text)}</text>")
+    parts += edge_labels(frame, graph.edges)
     for node in graph.nodes:
         if node.kind == "gap":  # layers left out: a row of dots, no circle
             parts.append(f'<text x="{px(node.x)}" y="{float(py(node.y)) + 6:.1f}" '
@@ -85,18 +123,12 @@ def graph_svg(graph: InfluenceGraph) -> str:
         border, stroke = (PATH_COLOUR, 2.6) if node.highlighted else ("#737373", 1.0)
         dash = ' stroke-dasharray="4 3"' if node.repeat else ""
         size = (STACK_FONT if node.stacked else NODE_FONT[node.kind]) * PT * PX
-        for shift in ((2, 1) if node.stacked else ()):  # the units behind a stacked node
-            parts.append(f'<circle cx="{float(px(node.x)) + shift * STACK * PX:.1f}" '
-                         f'cy="{float(py(node.y)) + shift * STACK * PX:.1f}" '
-                         f'r="{RADIUS * PX:.1f}" fill="{FILLS[node.kind]}" stroke="#999"/>')
-        parts += [f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
+        parts += [*stacked_behind(frame, node),
+                  f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
                   f'fill="{FILLS[node.kind]}" stroke="{border}" stroke-width="{stroke}"{dash}/>',
                   f'<text x="{px(node.x)}" y="{float(py(node.y)) + size * 0.35:.1f}" '
                   f'text-anchor="middle" font-size="{size:.1f}">{escape(node.text)}</text>']
-    for n, line in enumerate(legend):
-        y = drawing * PX + (n + 0.8) * LEGEND_LINE
-        parts.append(f'<text x="{MARGIN * PX:.1f}" y="{y:.1f}" font-size="{LEGEND_PX:.1f}" '
-                     f'fill="{"#a84600" if n == 0 else "#333"}">{escape(line)}</text>')
+    parts += legend_texts(frame, legend)
     return "\n".join([*parts, "</svg>"]) + "\n"
 
 

@@ -13,18 +13,18 @@ import math
 from .graph_svg import (
     EDGE_COLOUR,
     FILLS,
-    LEGEND_LINE,
-    LEGEND_PX,
-    MARGIN,
     NODE_FONT,
     PATH_COLOUR,
     PX,
-    STACK,
     STACK_FONT,
     _text_width,
+    edge_labels,
+    legend_texts,
+    stacked_behind,
+    svg_frame,
 )
 from .kinds_graph import KindsGraph, KindsNode
-from .layout import LABEL_PT, PT, RADIUS
+from .layout import PT, RADIUS
 from .svgplot import escape
 
 
@@ -47,37 +47,11 @@ def legend_lines(graph: KindsGraph) -> list[str]:
 
 def kinds_graph_svg(graph: KindsGraph) -> str:
     """The drawing with Unicode labels, and the legend below it."""
-    boxes = [edge.label.extent() for edge in graph.edges if edge.label is not None]
-    left = min([n.x - RADIUS for n in graph.nodes] + [b[0] for b in boxes]) - MARGIN
-    top = graph.top + MARGIN
-    right = max([n.x + RADIUS + STACK * 2 for n in graph.nodes] + [b[2] for b in boxes])
-    bottom = min(n.y - RADIUS - STACK * 2 for n in graph.nodes)
     legend = legend_lines(graph)
-    width = max(right + MARGIN - left, max(_text_width(t, LEGEND_PX) for t in legend) / PX
-                + 2 * MARGIN)
-    drawing = top - bottom + MARGIN
-    height = drawing + ((len(legend) + 0.5) * LEGEND_LINE) / PX
-
-    def px(x: float) -> str:
-        return f"{(x - left) * PX:.1f}"
-
-    def py(y: float) -> str:
-        return f"{(top - y) * PX:.1f}"
-
-    label_px = LABEL_PT * PT * PX
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * PX:.0f}" '
-        f'height="{height * PX:.0f}" viewBox="0 0 {width * PX:.0f} {height * PX:.0f}" '
-        f'font-family="DejaVu Sans, sans-serif">',
-        f"<title>Every path from {escape(graph.weight_text)} to the cost C</title>",
-        "<defs>",
-        *(f'<marker id="{name}" viewBox="0 0 10 8" refX="10" refY="4" markerWidth="{size}" '
-          f'markerHeight="{size * 0.8:.1f}" markerUnits="userSpaceOnUse" orient="auto">'
-          f'<path d="M0,0 L10,4 L0,8 z" fill="{colour}"/></marker>'
-          for name, colour, size in (("tip", EDGE_COLOUR, 7), ("pathtip", PATH_COLOUR, 11))),
-        "</defs>",
-        f'<rect width="{width * PX:.0f}" height="{height * PX:.0f}" fill="white"/>',
-    ]
+    frame, parts = svg_frame(
+        graph.nodes, [edge.label.extent() for edge in graph.edges if edge.label is not None],
+        legend, f"Every path from {graph.weight_text} to the cost C", top=graph.top)
+    px, py = frame.px, frame.py
     nodes = {n.id: n for n in graph.nodes}
     for on_path in (False, True):
         for edge in (e for e in graph.edges if e.highlighted == on_path):
@@ -95,28 +69,17 @@ def kinds_graph_svg(graph: KindsGraph) -> str:
                          f"{px(last[0])},{py(last[1])} {px(x1)},{py(y1)}")
             parts.append(f'<path d="{shape}" fill="none" stroke="{colour}" '
                          f'stroke-width="{stroke}" marker-end="url(#{tip})"/>')
-    for edge in graph.edges:
-        if edge.label is not None:
-            parts.append(f'<text x="{px(edge.label.x)}" '
-                         f'y="{float(py(edge.label.y)) + label_px * 0.35:.1f}" '
-                         f'text-anchor="middle" font-size="{label_px:.1f}" fill="#a84600">'
-                         f"{escape(edge.text)}</text>")
+    parts += edge_labels(frame, graph.edges)
     for node in graph.nodes:
         border, stroke = (PATH_COLOUR, 2.6) if node.highlighted else ("#737373", 1.0)
         size = (STACK_FONT if node.stacked else NODE_FONT[node.kind]) * PT * PX
-        for shift in ((2, 1) if node.stacked else ()):  # the entries behind a stacked node
-            parts.append(f'<circle cx="{float(px(node.x)) + shift * STACK * PX:.1f}" '
-                         f'cy="{float(py(node.y)) + shift * STACK * PX:.1f}" '
-                         f'r="{RADIUS * PX:.1f}" fill="{FILLS[node.kind]}" stroke="#999"/>')
-        parts += [f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
+        parts += [*stacked_behind(frame, node),
+                  f'<circle cx="{px(node.x)}" cy="{py(node.y)}" r="{RADIUS * PX:.1f}" '
                   f'fill="{FILLS[node.kind]}" stroke="{border}" stroke-width="{stroke}"/>',
                   f'<text x="{px(node.x)}" y="{float(py(node.y)) + size * 0.35:.1f}" '
                   f'text-anchor="middle" font-size="{_fitted(node, size):.1f}">'
                   f"{escape(node.text)}</text>"]
-    for n, line in enumerate(legend):
-        y = drawing * PX + (n + 0.8) * LEGEND_LINE
-        parts.append(f'<text x="{MARGIN * PX:.1f}" y="{y:.1f}" font-size="{LEGEND_PX:.1f}" '
-                     f'fill="{"#a84600" if n == 0 else "#333"}">{escape(line)}</text>')
+    parts += legend_texts(frame, legend)
     return "\n".join([*parts, "</svg>"]) + "\n"
 
 
