@@ -103,3 +103,12 @@ def screenshot(page_html: str, png: Path, width: int, height: int, top: int = 0)
                     encoding="utf-8")
     _run(page, (max(width, 500), height), f"--screenshot={png}")
     return png
+
+
+def assert_clean(report: dict, width: int) -> None:
+    """A page as ``inspect`` saw it at ``width``: math rendered, no TeX left, nothing wider."""
+    assert report["view"] == width
+    assert report["maths"] > 50 and report["merror"] == 0
+    assert report["tex"] == [] and report["mathTex"] == []
+    assert report["scrollWidth"] <= width, report
+    assert report["wide"] == [], report["wide"]

@@ -120,7 +120,7 @@ def test_the_page_is_self_contained_and_its_math_is_mathml():
 def test_every_formula_renders_and_nothing_overflows_in_chromium(width, tmp_path):
     """The default network's page in a real Chromium: at a phone's and a laptop's width."""
     report = browser.inspect(_page("default"), width, tmp_path)
-    _assert_clean(report, width)
+    browser.assert_clean(report, width)
 
 
 @pytest.mark.slow
@@ -129,15 +129,7 @@ def test_every_formula_renders_and_nothing_overflows_in_chromium(width, tmp_path
 @pytest.mark.parametrize("name", ["softmax", "relu"])
 @pytest.mark.parametrize("width", [375, 1280])
 def test_wide_and_softmax_pages_render_in_chromium(name, which, width, tmp_path):
-    _assert_clean(browser.inspect(_page(name, which), width, tmp_path), width)
-
-
-def _assert_clean(report, width):
-    assert report["view"] == width
-    assert report["maths"] > 50 and report["merror"] == 0
-    assert report["tex"] == [] and report["mathTex"] == []
-    assert report["scrollWidth"] <= width, report
-    assert report["wide"] == [], report["wide"]
+    browser.assert_clean(browser.inspect(_page(name, which), width, tmp_path), width)
 
 
 # ---------------------------------------------------------------- the slides
@@ -256,14 +248,3 @@ def test_an_attention_network_gets_its_module_and_a_notebook_that_runs_its_numbe
     assert cells[0].endswith(", runs a worked example with numbers and trains the network.")
     assert "cannot be run with numbers" not in notebook and "## Training" in cells[-2]
     assert "proved (local)" in _run(notebook)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
-@pytest.mark.parametrize("name", ["recurrent", "attention"])
-def test_a_kinds_page_fits_a_phone(name, tmp_path):
-    # recurrent: its lemma δ_1 = (∂a_1/∂z_1)ᵀ ∂C/∂a_1 + (∂z_(1,t+1)/∂z_(1,t))ᵀ δ_(1,t+1) sat
-    # inline, where math never breaks, 23 px past a 375 px screen; long lemmas are displayed
-    from tests.test_kinds_documents import written
-
-    _assert_clean(browser.inspect(written(name)[1]["html"], 375, tmp_path), 375)

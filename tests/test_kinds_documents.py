@@ -106,6 +106,15 @@ def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
+@pytest.mark.parametrize("name", ["recurrent", "attention"])
+def test_a_kinds_page_fits_a_phone(name, tmp_path):
+    # recurrent: its lemma δ_1 = (∂a_1/∂z_1)ᵀ ∂C/∂a_1 + (∂z_(1,t+1)/∂z_(1,t))ᵀ δ_(1,t+1) sat
+    # inline, where math never breaks, 23 px past a 375 px screen; long lemmas are displayed
+    browser.assert_clean(browser.inspect(written(name)[1]["html"], 375, tmp_path), 375)
+
+
+@pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", ["residual", "conv1d"])
 def test_the_kinds_slides_compile_with_every_frame_on_its_page(name):
