@@ -393,6 +393,21 @@ def _in_shell(shell: str, args: list[str], tmp_path: Path):
                           timeout=120, cwd=tmp_path)
 
 
+@pytest.mark.parametrize("error", [OSError("Could not find/load shared object file "
+                                           "'libllvmlite.so'"), ImportError("libfoo.so")])
+def test_a_library_that_cannot_load_under_a_memory_limit_is_out_of_memory(monkeypatch, error):
+    from symbp.cli import exits
+
+    run = exits.Run("train")
+    monkeypatch.setattr(exits, "memory_limit", lambda: 300 * 2**20)
+    assert exits.ending(error, run) == (3, "error: out of memory under the memory limit of "
+                                           "300 MiB (ulimit -v)")
+    assert exits.ending(OSError(28, "No space left on device"), run)[1] == \
+        "error: No space left on device (the disk is full)"
+    monkeypatch.setattr(exits, "memory_limit", lambda: None)
+    assert exits.ending(error, run)[0] == (3 if isinstance(error, OSError) else 4)
+
+
 @pytest.mark.slow  # a process each
 @pytest.mark.parametrize(("raised", "code", "line"), [
     ("MemoryError", 3, "symbp: error: out of memory while starting\n"),

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import symbp
+from symbp.cli import training as training_cli
 from symbp.cli.main import main
 from symbp.core.deadline import Deadline
 from symbp.train import TrainingInterrupted, TrainingTimedOut, make_plan, run
@@ -117,6 +118,28 @@ def test_ctrl_c_is_acted_on_between_steps(tmp_path):
     saved = checkpoints.load(path).state(Parameters.of(symbp.Network([3, 4, 3])), ("m", "v"))
     assert saved.step == 3 and saved.optimizer.step == 3
     assert np.all(saved.params.flat == run(plan(epochs=1), step=lambda *a: None).params.flat + 3)
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_training(tmp_path):
+    # as a shell asks of a background job (tests/test_interrupt.py, for the other commands)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            whole = run(plan(), checkpoint_path=tmp_path / "c.npz",
+                        hook=lambda position: signal.raise_signal(signal.SIGINT))
+        except TrainingInterrupted:
+            pytest.fail("an ignored Ctrl-C stopped training")
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert whole.steps == 12
+
+
+def test_a_stop_after_the_last_step_names_the_last_epoch(tmp_path, capsys):
+    with pytest.raises(TrainingInterrupted) as info:
+        run(plan(), checkpoint_path=tmp_path / "c.npz", hook=stop_at((4, 0)))
+    assert training_cli._stopped(None, info.value, "interrupted", 130) == 130
+    assert capsys.readouterr().err.startswith("symbp: interrupted at step 12 of 12 (epoch 4 of 4);")
 
 
 def test_a_checkpoint_holds_the_parameters_by_name(tmp_path):

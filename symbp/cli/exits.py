@@ -124,7 +124,12 @@ ENDINGS: list[tuple[str, int, Say]] = [  # (module.Class, exit code, what to say
 
 
 def ending(error: BaseException, run: Run) -> tuple[int, str]:
-    """The exit code and the line (without "symbp: ") for ``error``."""
+    """The exit code and the line (without "symbp: ") for ``error``. Under a memory limit a
+    library that fails to load once symbp runs (numba loads llvmlite on first use, and says
+    it "could not find" it) is taken for the shortage, as while starting."""
+    if memory_limit() is not None and (isinstance(error, ImportError) or
+                                       (type(error) is OSError and error.errno is None)):
+        error = MemoryError(str(error))
     for name, code, say in ENDINGS:
         module, _, cls = name.rpartition(".")
         found = getattr(sys.modules.get(module), cls, None)

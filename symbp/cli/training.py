@@ -262,8 +262,9 @@ def command(args) -> int:
 def _stopped(args, stop: TrainingInterrupted | TrainingTimedOut, what: str, code: int) -> int:
     """One line: where the run stopped and how to go on from its checkpoint."""
     plan, done = stop.training.plan, stop.training.steps
-    epoch, total = done // plan.steps_per_epoch, plan.settings.epochs * plan.steps_per_epoch
-    print(f"symbp: {what} at step {done:,} of {total:,} (epoch {epoch + 1} of "
+    total = plan.settings.epochs * plan.steps_per_epoch
+    epoch = min(done // plan.steps_per_epoch + 1, plan.settings.epochs)  # after the last step too
+    print(f"symbp: {what} at step {done:,} of {total:,} (epoch {epoch} of "
           f"{plan.settings.epochs}); the checkpoint {stop.checkpoint} is complete: continue "
           f"with --resume {stop.checkpoint}", file=sys.stderr)
     return code

@@ -185,7 +185,8 @@ class TrainingTimedOut(TimedOut):
 
 
 class _Stops:
-    """SIGINT and SIGTERM noted, not raised, while the loop runs (main thread only)."""
+    """SIGINT and SIGTERM noted, not raised, while the loop runs (main thread only); one
+    that is ignored (a background job's Ctrl-C) stays ignored, as everywhere in symbp."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
@@ -194,7 +195,8 @@ class _Stops:
     def __enter__(self) -> _Stops:
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
-                self._previous[s] = signal.signal(s, self._note)
+                if signal.getsignal(s) != signal.SIG_IGN:
+                    self._previous[s] = signal.signal(s, self._note)
         return self
 
     def _note(self, signum: int, frame: object) -> None:
