@@ -426,3 +426,28 @@ def test_an_import_that_fails_is_one_line_and_its_exit_code(tmp_path, raised, co
     result = subprocess.run([sys.executable, "-m", "symbp", "list"], capture_output=True,
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": path})
     assert (result.returncode, result.stderr, result.stdout) == (code, line, "")
+
+
+@pytest.mark.slow  # a process each
+def test_numba_is_not_loaded_under_a_memory_limit_too_small_for_it(tmp_path):
+    # under ~440 MiB SciPy's OpenBLAS (numba's np.dot) looped or exited from C as it loaded,
+    # out of reach of --timeout; the limit is checked before numba is imported
+    pytest.importorskip("numba")
+    import resource
+    import subprocess
+    import sys
+
+    def small():
+        resource.setrlimit(resource.RLIMIT_AS, (400 * 2**20, resource.RLIM_INFINITY))
+
+    cli = subprocess.run([sys.executable, "-m", "symbp", "train", "--backend", "numba",
+                          "--epochs", "1", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120, preexec_fn=small)
+    assert (cli.returncode, cli.stderr) == (3, "symbp: error: out of memory under the memory "
+                                               "limit of 400 MiB (ulimit -v)\n")
+    assert not (tmp_path / "out").exists()
+    api = subprocess.run([sys.executable, "-c", "import symbp; symbp.lambdify(symbp.derive("
+                          "symbp.Network()), backend='numba')"],
+                         capture_output=True, text=True, timeout=120, preexec_fn=small)
+    assert "MemoryError: backend 'numba' needs an address space of at least 512 MiB to load, " \
+           "and the limit (ulimit -v) is 400 MiB; raise it or use backend 'numpy'" in api.stderr

@@ -32,6 +32,9 @@ from .numba_codegen import numba_module_source
 BACKENDS = ("numpy", "numba", "jax", "torch")
 SECOND_ORDER_BACKENDS = ("numpy", "numba")  # hessian, hvp and gauss_newton
 PACKAGES = {"numba": "numba", "jax": "jax.numpy", "torch": "torch"}
+# numba, llvmlite and SciPy's OpenBLAS (numba's np.dot) map this much address space as they
+# load; under a smaller `ulimit -v` OpenBLAS loops or exits from C, out of reach of --timeout
+NUMBA_ADDRESS_SPACE = 512 * 2**20  # 439 MiB failed, 488 MiB loaded
 INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)",
            "jax": "pip install jax", "torch": "pip install torch"}
 
@@ -209,11 +212,24 @@ def _checked_first(jitted, checked, name: str, shapes=None, sample: tuple = (1,)
 def _import(backend: str):
     if backend == "numpy":
         return np
+    if backend == "numba" and "numba" not in sys.modules:
+        _check_address_space()
     try:
         return importlib.import_module(PACKAGES[backend])
     except ImportError:
         raise ValueError(f"backend {backend!r} needs the package {backend!r}, which is not "
                          f"installed ({INSTALL[backend]}); or use backend 'numpy'") from None
+
+
+def _check_address_space() -> None:
+    """Refuse to load numba under an address-space limit too small for it, before it starts."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft < NUMBA_ADDRESS_SPACE:
+        raise MemoryError(f"backend 'numba' needs an address space of at least "
+                          f"{NUMBA_ADDRESS_SPACE // 2**20} MiB to load, and the limit "
+                          f"(ulimit -v) is {soft // 2**20} MiB; raise it or use backend 'numpy'")
 
 
 def cache_folder() -> Path:
