@@ -113,6 +113,7 @@ def test_the_page_is_self_contained_and_its_math_is_mathml():
     prose = re.sub(r"<math .*?</math>|<svg .*?</svg>|<style>.*?</style>", "", page, flags=re.S)
     for tex in (r"\frac", r"\sum", "$$", r"\(", r"\begin"):
         assert tex not in prose
+    assert "\\" not in prose  # no TeX escape left in the text either (it read count\_ops)
 
 
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
