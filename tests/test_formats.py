@@ -13,6 +13,7 @@ import pytest
 import symbp
 from symbp.cli import config
 from symbp.cli.main import main
+from symbp.document.paths import SLIDE_ROWS
 from symbp.render.formats import DEFAULT_FORMATS, FORMATS, Build
 from symbp.render.latex import compile_tex
 from tests import browser
@@ -113,6 +114,7 @@ def test_the_page_is_self_contained_and_its_math_is_mathml():
     prose = re.sub(r"<math .*?</math>|<svg .*?</svg>|<style>.*?</style>", "", page, flags=re.S)
     for tex in (r"\frac", r"\sum", "$$", r"\(", r"\begin"):
         assert tex not in prose
+    assert "\\" not in prose  # no TeX escape left in the text either (it read count\_ops)
 
 
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
@@ -156,6 +158,18 @@ def test_the_slides_reveal_the_recursion_one_move_at_a_time():
     # a frame for each step, one for its numbers, and one more for the output layer's factors
     assert tex.count(r"\begin{frame}{Step ") == 2 * built("default").d.L + 1
     assert r"\begin{frame}{The tree of dependencies" in tex and r"\pause" in tex
+
+
+def test_the_path_sum_slide_writes_out_only_the_paths_that_fit_its_frame():
+    # one row per path (default, relu): all eight as in the document; two rows per path
+    # (softmax_ce): three, so that the frame does not shrink them past reading
+    for name, shown in (("default", 6), ("relu", 8), ("softmax", 3)):
+        paths = built(name).document.path_sum
+        assert (paths.slide == paths.explicit) == (shown == paths.shown)
+        assert paths.slide.count(r"\\") <= SLIDE_ROWS + 1  # the rows and the note
+        if shown < paths.paths:
+            assert f"{paths.paths} paths; the first {shown} are written out" in paths.slide
+        assert paths.slide in built(name).slides_tex
 
 
 # ---------------------------------------------------------------- the notebook

@@ -88,6 +88,7 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
     assert "graph.svg" in written_files
     assert (out / "derivation.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "matrix.pdf").read_bytes().startswith(b"%PDF")
+    assert re.search(r"[a-z]\. The example:", (out / "derivation.md").read_text())  # its space
     assert "no swell.svg: the expression swell is measured on generic dense networks" in \
         capsys.readouterr().err
     cells = json.loads((out / "derivation.ipynb").read_text())["cells"]

@@ -163,6 +163,8 @@ def test_the_cli_writes_the_figures_of_a_network_of_layer_kinds(tmp_path, capsys
     err = capsys.readouterr().err
     assert "no swell.svg: the expression swell is measured on generic dense networks" in err
     assert "no figures" not in err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes and max(map(len, notes)) <= 100  # a note fits a terminal's line
 
 
 SCRIPT = """

@@ -31,6 +31,7 @@ def test_list_prints_plain_text(capsys):
         assert latex not in out
     assert "σ'(z) = σ(z) (1 - σ(z))" in out and "tanh'(z) = 1 - tanh(z)²" in out
     assert "ReLU'(z) = 1 if z > 0, 0 if z ≤ 0" in out
+    assert "tanh(z) = (e^z - e^(-z))/(e^z + e^(-z))" in out  # not tanh(z) = tanh(z)
     assert "∂C/∂a_j = (1 - y_j)/(1 - a_j) - y_j/a_j" in out
 
 

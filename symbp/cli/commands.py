@@ -329,7 +329,7 @@ def _cmd_list(args) -> int:
     for act in registry.ACTIVATIONS.values():
         f = plain(act.latex)
         print(f"  {act.name:11} {act.summary}")
-        print(f"  {'':11} {f}(z) = {plain(forms.activation_formula(act))}")
+        print(f"  {'':11} {f}(z) = {plain(forms.activation_definition(act))}")
         slope = plain(forms.activation_derivative(act))
         print(f"  {'':11} " + (slope if "=" in slope else f"{f}'(z) = {slope}"))
     print("costs (--cost NAME):")

@@ -290,7 +290,7 @@ def _activations(d: Derivation) -> list[Activation]:
             used_by = (f"Layer {layers[0]} uses" if len(layers) == 1
                        else f"Layers {_and(layers)} use")
         if act.elementwise:
-            definition = rf"{act.latex}(z) = {forms.activation_formula(act)}, \qquad " \
+            definition = rf"{act.latex}(z) = {forms.activation_definition(act)}, \qquad " \
                          rf"{act.latex}'(z) = {forms.activation_derivative(act)}"
         else:
             definition = (rf"a_j = {forms.activation_formula(act)}, \qquad "

@@ -18,6 +18,8 @@ from .steps import partial
 
 MAX_PATHS = 8  # paths of the element-level example written out before "+ ⋯"
 MAX_LINKS = 6  # factors of a chain shown before the middle ones become ⋯
+SLIDE_ROWS = 8  # rows of the path sum on its slide: a product that takes two rows (softmax)
+# leaves room for fewer paths, so that the frame need not shrink them past reading
 MAX_SUMS = 5  # sums over path indices written out before the middle ones become ⋯
 
 
@@ -40,6 +42,7 @@ class PathSum:
     explicit: str  # LaTeX display: the paths of this network
     paths: int
     shown: int
+    slide: str  # LaTeX display: the first paths that fit SLIDE_ROWS rows, for the deck
 
 
 def _links(d: Derivation, l: int) -> list[str]:
@@ -137,11 +140,19 @@ def path_example(d: Derivation, P: Printer, l: int = 1, j: int = 1,
 
     count, paths = paths_of_influence(d, l, j, k, limit=MAX_PATHS)
     terms = [path_term(P, path) for path in paths]
+    lhs = partial("C", w_tex)
+    fit = next(n for n in range(len(terms), 0, -1)
+               if n == 1 or len(P.wrap(lhs, terms[:n], count - n)) <= SLIDE_ROWS)
+    return PathSum(w_tex, P(d.a_symbols(l - 1)[k - 1]), general,
+                   _written_out(P, lhs, terms, count), count, len(terms),
+                   _written_out(P, lhs, terms[:fit], count))
+
+
+def _written_out(P: Printer, lhs: str, terms: list[str], count: int) -> str:
+    """``lhs`` = the sum of ``terms``, the first of ``count`` paths, with a note on the rest."""
     more = count - len(terms)
     note = f"{count} paths; the first {len(terms)} are written out" if more else ""
-    explicit = P.lines(partial("C", w_tex), terms, more=more, note=note)
-    return PathSum(w_tex, P(d.a_symbols(l - 1)[k - 1]), general, explicit, count,
-                       len(terms))
+    return P.lines(lhs, terms, more=more, note=note)
 
 
 def paths_of_influence(d: Derivation, l: int, j: int, k: int,

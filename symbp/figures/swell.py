@@ -64,7 +64,7 @@ MATH_ABOUT = {
     "paths": r"paths of influence from $w^{(1)}_{11}$ to $C$, one unit per layer: "
              r"$\prod_{m=2}^{L} n_m = n^{L-1}$ (and $n$ times that if layer 1 is softmax)",
     "path_terms": r"products in the expanded path sum, counted by SymPy",
-    "expansion": r"operations (SymPy's count\_ops) in the path sum of "
+    "expansion": r"operations (SymPy's operation count) in the path sum of "
                  r"$\partial C/\partial w^{(1)}_{11}$, in layered symbols",
     "expansion_cse": r"the same after common-subexpression elimination (SymPy's cse)",
     "recursion": r"operations in the $\delta$ program: every $\delta_m$ from $\delta_{m+1}$, "

@@ -82,6 +82,16 @@ def activation_formula(act: registry.Activation) -> str:
 
 
 @cache
+def activation_definition(act: registry.Activation) -> str:
+    """The right-hand side of σ(z) = ... where it defines σ: a formula that is the function
+    itself (tanh) is written out in exponentials, not as tanh(z) = tanh(z)."""
+    formula = sp.sympify(act.formula(_z())) if act.elementwise and act.formula else None
+    if isinstance(formula, sp.Function) and formula.args == (_z(),):
+        return latex(formula.rewrite(sp.exp))
+    return activation_formula(act)
+
+
+@cache
 def activation_derivative(act: registry.Activation) -> str:
     """The right-hand side of σ'(z) = ..., in σ(z) where it is registered so; a layer-wide σ
     gives its Jacobian entry, ∂a_j/∂z_k = ...."""

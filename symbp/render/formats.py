@@ -40,8 +40,8 @@ class Skipped(Exception):
     """A format that cannot be made for this network; the message becomes a note."""
 
 
-NO_SWELL = ("no swell.svg: the expression swell is measured on generic dense networks of depths 1 "
-            "to 4, and this version of symbp defines no such family for other layer kinds")
+# one line under 100 columns with its "note: "
+NO_SWELL = "no swell.svg: the expression swell is measured on generic dense networks only"
 
 
 @dataclass
