@@ -73,8 +73,8 @@ def notebook(doc: Document | KindsDocument, net: Network,
 def _then(numeric: str) -> str:
     """The end of the opening sentence: what the notebook does after the proof."""
     if numeric:
-        return (", and stops there: this network has no numeric code yet, so it cannot run "
-                "with numbers or train (the last cell says why).")
+        return (", and stops there: this network cannot be run with numbers or trained (the "
+                "last cell says why).")
     return ", runs a worked example with numbers and trains the network."
 
 
