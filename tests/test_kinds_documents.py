@@ -132,6 +132,9 @@ def test_the_kinds_slides_compile_with_every_frame_on_its_page(name):
     assert tex.count(r"\begin{frame}{Forward, layer ") == len(doc.layers)
     assert tex.count(r"\begin{frame}{Backward, layer ") == 2 * len(doc.layers)
     assert r"\begin{frame}{For every size}" in tex and r"\begin{frame}{Paths of influence}" in tex
+    # the tree of dependencies on a frame of its own, as in the deck of dense layers
+    assert tex.count(r"\begin{frame}{The tree of dependencies of $") == 1
+    assert tex.count(r"\begin{tikzpicture}") == 1
 
 
 @pytest.mark.slow
