@@ -10,6 +10,7 @@ and nothing reads the gradient it would pass back.
 from __future__ import annotations
 
 import dataclasses
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ import sympy as sp
 
 import symbp
 from symbp import Layer
+from symbp.cli import config
 from symbp.cli.main import main
 from symbp.core import layers
 from symbp.core.layers import batchnorm as bn
 from symbp.core.layers.base import Map
+from tests.test_formats import derive_page_slides_and_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDWICH = [Layer("dense_per_sample", units=2), Layer("batchnorm"),
@@ -29,6 +32,11 @@ SANDWICH = [Layer("dense_per_sample", units=2), Layer("batchnorm"),
 
 def sandwich() -> symbp.Network:
     return symbp.Network(layers=SANDWICH, inputs=[2, 3])
+
+
+@cache
+def example_derivation() -> symbp.Derivation:
+    return symbp.derive(config.load(ROOT / "examples" / "batchnorm.toml").net)
 
 
 @pytest.fixture(scope="module")
@@ -229,8 +237,10 @@ def test_the_cli_refuses_bad_batch_norms_in_one_line(tmp_path, monkeypatch, caps
     assert not list(tmp_path.iterdir())
 
 
-def test_its_document_names_the_samples_gamma_beta_and_the_parts(derived):
-    text = " ".join(symbp.render(derived, "tex").split())
+def test_its_document_names_the_samples_gamma_beta_and_the_parts():
+    # the example network's (without its worked example): the theorem of its sequence of
+    # kinds is proved once here for the document and for the formats test below
+    text = " ".join(symbp.render(example_derivation(), "tex").split())
     assert "features $\\times$ samples, one column per sample; the cost is summed" in text
     assert "one row per feature and one column per sample" not in text  # no worked example
     assert r"\frac{\partial C}{\partial \gamma_{2}}" in text
@@ -244,3 +254,11 @@ def test_its_document_names_the_samples_gamma_beta_and_the_parts(derived):
 def test_the_example_network_file_is_proved(capsys):
     assert main(["prove", str(ROOT / "examples" / "batchnorm.toml"), "-q"]) == 0
     assert "proved (expand): the three routes agree" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+def test_derive_writes_page_slides_and_notebook_for_the_example(tmp_path):
+    """test_formats.py's test of every example, for this one: after the document test above,
+    its theorem is already proved in this process."""
+    derive_page_slides_and_notebook("batchnorm.toml", tmp_path / "out")

@@ -222,11 +222,15 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 
 
 
-@pytest.mark.slow
-@pytest.mark.needs_pdflatex
-@pytest.mark.parametrize("example", [p.name for p in sorted(EXAMPLES.glob("*.toml"))])
-def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
-    out = tmp_path / "out"
+# an example whose document another test file builds is derived there, where the theorem,
+# lemmas and document it shares are already built (a file runs in one worker): its name, the file
+ELSEWHERE = {"batchnorm.toml": "test_batchnorm.py", **{
+    f"{name}.toml": "test_kinds_documents.py"
+    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention")}}
+
+
+def derive_page_slides_and_notebook(example: str, out: Path) -> None:
+    """``symbp derive`` writes the page, slides and notebook of an example network file."""
     # the formats are what is tested here (each example's proof is tested on its own), so
     # the cheapest method that proves: local lemmas
     # the deck of dense layers is compiled by the slides tests above (default, softmax); here
@@ -242,6 +246,22 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     else:
         assert written == ["derivation.html", "derivation.ipynb", "matrix.html"]
     assert shutil.which("pdflatex")
+
+
+def test_every_example_gets_its_page_slides_and_notebook_here_or_in_its_file():
+    tests = Path(__file__).parent
+    for example, file in ELSEWHERE.items():
+        assert (EXAMPLES / example).is_file(), example
+        source = (tests / file).read_text()
+        assert "derive_page_slides_and_notebook(" in source, file
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("example", [p.name for p in sorted(EXAMPLES.glob("*.toml"))
+                                     if p.name not in ELSEWHERE])
+def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
+    derive_page_slides_and_notebook(example, tmp_path / "out")
 
 
 @pytest.mark.slow

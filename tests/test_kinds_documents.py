@@ -18,6 +18,7 @@ from symbp.document.kinds import KindsDocument, document
 from symbp.render.documents import render_document
 from symbp.render.figures import markdown_images
 from tests import browser
+from tests.test_formats import ELSEWHERE, derive_page_slides_and_notebook
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -165,3 +166,14 @@ def test_the_attention_document_fits_its_pages():
     """Its entries written out hold the whole softmax: 2,603 pt past the margin before."""
     from symbp.render.latex import compile_tex
     assert compile_tex(written("attention")[1]["tex"]).overfull == []  # proved once per file
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("example", [e for e, file in ELSEWHERE.items() if file == Path(
+    __file__).name])
+def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
+    """test_formats.py's test of every example, for the examples whose document this file
+    builds (``written``): the theorem and lemmas they share are proved once per file."""
+    written(example.removesuffix(".toml"))
+    derive_page_slides_and_notebook(example, tmp_path / "out")
