@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import numpy as np
 import sympy as sp
-from nbformat import v4
 
 from ..core.network import Network
 from ..document.build import Document
@@ -80,6 +78,9 @@ def _then(numeric: str) -> str:
 
 def _written(cells: list[tuple[str, str]]) -> str:
     """The notebook of ``cells`` ("md" or "code", source), numbered ids, no outputs."""
+    import nbformat  # here, not at the top: it loads jsonschema, a tenth of symbp's start
+    from nbformat import v4
+
     nb = v4.new_notebook(metadata={
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"}})
