@@ -57,10 +57,9 @@ def test_a_file_gets_the_family_where_its_hidden_layers_stack_else_its_own_seque
     assert len(shape.layers) == (2 if depth is None else depth)
 
 
-def test_attention_is_refused_with_its_reason():
-    with pytest.raises(ValueError, match=r"does not take attention layers: .* softmax divides by "
-                                         r"a sum of exponentials over a symbolic number of tokens"):
-        theorem_layers(_net("attention"))
+def test_attention_layers_stack_so_the_attention_file_gets_the_family():
+    shape = theorem_layers(_net("attention"))
+    assert shape.depth is None and [s.kind for s in shape.layers] == ["attention", "dense"]
 
 
 def test_the_sequence_recorded_at_its_depth_is_the_files_program_and_at_no_other_depth():
@@ -117,13 +116,6 @@ def test_every_kinds_example_is_proved_for_every_size_of_its_shape(name, kinds, 
                            "for every size")
     assert not [c["name"] for c in data["claims"] if "every depth" in c["statement"]]
     assert not [c["name"] for c in data["claims"] if "for every layer l" in c["statement"]]
-
-
-def test_the_attention_file_is_refused_in_one_line(capsys):
-    assert main(["prove", str(EXAMPLES / "attention.toml"), "--general"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("symbp: error: the general theorem does not take attention layers: ")
 
 
 def test_a_sequence_summary_says_its_depth_and_never_every_depth(capsys):

@@ -260,8 +260,6 @@ def test_prove_general_takes_a_network_files_activations_and_cost(tmp_path, caps
      "one activation for every hidden layer; NET has tanh, relu"),
     ("widths = [2, 3, 1]\n", ["--activation", "tanh"],
      "either as a file (NET) or with --activation, not both"),
-    ('inputs = [2, 3]\n[[layers]]\nkind = "attention"\n[[layers]]\nkind = "dense"\nunits = 1\n',
-     [], "the general theorem does not take attention layers"),
     ('inputs = 2\n[[layers]]\nkind = "residual"\n[[layers]]\nkind = "dense"\nunits = 1\n',
      ["--order", "2"], "--general --order 2 proves dense layers only; NET has layer kinds"),
 ])

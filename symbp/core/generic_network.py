@@ -7,8 +7,8 @@ and stack (a hidden layer reads what one like it gives), it records the family: 
 layers at 1..L - 1 under the output layer's kind, for every depth L. Any other network (layers
 of different kinds or options, a hidden kind whose output does not feed another like it, as a
 recurrent layer giving its last state) is recorded as itself: its K layers at depth K, every
-size symbolic. What neither can take (attention; softmax below the output or on an output of
-channels) is refused with the reason.
+size symbolic. What neither can take (softmax below the output or on an output of channels)
+is refused with the reason.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ TITLES = {
     "dC/db_l": "Lemma 3, the biases",
     "entrywise": "the registry's cost and its gradient, entry by entry",
     "cross-check": "the same recursion on small networks",
+    "row softmax Jacobian": "the softmax Jacobian over a row of attention weights, of any length",
+    "causal row softmax Jacobian": "the softmax Jacobian over a row of attention weights under "
+                                   "the causal mask, of any length",
     "theorem": "the theorem for every depth and all widths",
     "time": "the time allowed",
     "diag": "the Jacobian of an elementwise activation, $\\operatorname{diag}(\\sigma'(z))$",

@@ -3,6 +3,7 @@ factors in the order the matrix products read, summation indices named i, m, p, 
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import ClassVar
 
@@ -92,7 +93,9 @@ def readable(expr: sp.Expr) -> sp.Expr:
     bound = [s for s in expr.atoms(sp.Symbol) if isinstance(s, sp.Dummy) or s.name[0] == "_"]
     bound.sort(key=lambda s: (not isinstance(s, sp.Dummy), sp.default_sort_key(s)))
     used = {s.name for s in expr.atoms(sp.Symbol) if s not in bound} | {"j", "k", "l", "L"}
-    names = iter(c for c in "imprquvst" if c not in used)
+    # letters first; a formula with more sums than letters (attention's) goes on as i_1, i_2
+    numbered = (f"i_{n}" for n in itertools.count(1))
+    names = iter(c for c in itertools.chain("imprquvst", numbered) if c not in used)
     return expr.xreplace({s: sp.Symbol(next(names), integer=True, positive=True)
                           for s in bound})
 

@@ -35,6 +35,7 @@ rules stay unequal, and the claim is "not proved".
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ import sympy as sp
 from ..core.layers.base import Inside
 
 Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
-MAX_RENAMED = 5
+MAX_ORDERS = 120  # orders of the indices tried when naming them canonically
 
 
 @dataclass(frozen=True)
@@ -351,20 +352,39 @@ def _split(t: Term) -> tuple[sp.Expr, sp.Expr]:
 
 
 def _canonical(body: sp.Expr, t: Term) -> tuple:
-    """The term's summation part with its indices named so that it sorts first."""
-    bound = [i for i in t.bound]
-    names = [sp.Symbol(f"_t{r}", integer=True) for r in range(1, len(bound) + 1)]
-    orders = (itertools.permutations(range(len(bound))) if len(bound) <= MAX_RENAMED
-              else [tuple(range(len(bound)))])
+    """The term's summation part with its indices named so that it sorts first: the indices
+    in the order of their roles (``_role``, the same whatever they are named), every order of
+    the indices that share a role tried, up to ``MAX_ORDERS`` orders (else the one order)."""
+    roles: dict[tuple, list[sp.Symbol]] = {}
+    for i in t.bound:
+        roles.setdefault(_role(i, body, t), []).append(i)
+    groups = [roles[r] for r in sorted(roles)]
+    count = 1
+    for g in groups:
+        count *= math.factorial(len(g))
+    choices = (itertools.product(*[itertools.permutations(g) for g in groups])
+               if count <= MAX_ORDERS else [tuple(tuple(g) for g in groups)])
+    names = [sp.Symbol(f"_t{r}", integer=True) for r in range(1, len(t.bound) + 1)]
     best = None
-    for order in orders:
-        renamed = {bound[o]: names[r] for r, o in enumerate(order)}
+    for choice in choices:
+        renamed = dict(zip([i for g in choice for i in g], names))
         key = (sp.srepr(body.xreplace(renamed)),
                tuple(sorted(sp.srepr(sp.expand(e.xreplace(renamed))) for e in t.ineqs)),
                tuple(sorted(sp.srepr(_sign(e.xreplace(renamed))) for e in t.eqs)))
         if best is None or key < best:
             best = key
-    return (len(bound), *best) if best is not None else (0, "", (), ())
+    return (len(t.bound), *best) if best is not None else (0, "", (), ())
+
+
+_ME, _OTHER = sp.Symbol("_me", integer=True), sp.Symbol("_other", integer=True)
+
+
+def _role(i: sp.Symbol, body: sp.Expr, t: Term) -> tuple:
+    """What summation index i does in the term, whatever the indices are named: every factor
+    and condition that reads it, with i as _me and the other summation indices as _other."""
+    named = {**{b: _OTHER for b in t.bound}, i: _ME}
+    parts = [*sp.Mul.make_args(body), *t.ineqs, *t.eqs]
+    return tuple(sorted(sp.srepr(p.xreplace(named)) for p in parts if p.has(i)))
 
 
 def normal_terms(expr: sp.Expr, ranges: Ranges) -> dict[tuple, sp.Expr]:

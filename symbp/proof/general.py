@@ -61,6 +61,9 @@ class Identity:
     # normal form, tried first (a layer kind's: ``affine_sums.difference``); 0 when equal
     checked: tuple[int, ...] | None = None  # the widths its instances are written out at
     # (None: check's); fewer where it has many sizes, each combination of them is checked
+    explicit: Callable[[sp.Expr], sp.Expr] | None = None  # an instance with what the
+    # symbolic check kept opaque written in its formula (a row softmax as its quotient), so
+    # that a difference found there is a true counterexample
 
 
 @dataclass
@@ -195,6 +198,8 @@ def _instance(identity: Identity, widths: dict[sp.Expr, int]):
     # written out once per widths; the free indices take their values after (deltas evaluate)
     lhs = written_out(identity.lhs.xreplace(widths))
     rhs = written_out(identity.rhs.xreplace(widths))
+    if identity.explicit is not None:
+        lhs, rhs = identity.explicit(lhs), identity.explicit(rhs)
     free = list(identity.ranges)
     last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
     points = list(itertools.product(*[range(1, n + 1) for n in last]))

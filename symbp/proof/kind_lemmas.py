@@ -31,6 +31,7 @@ from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
 from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base, softmax_unit
+from .row_softmax import RowSoftmax, opaque, written_softmax
 
 Index = tuple[sp.Expr, ...]
 INSTANCES = 100  # combinations of sizes a lemma is also written out at: every size 1..4 for
@@ -69,7 +70,8 @@ def relabel(expr: sp.Expr, layers: Layers, e: sp.Expr) -> sp.Expr:
         return base[(layer, *entry.indices)]
 
     expr = fresh_bound(expr.xreplace(layers.structure(e).sizes))
-    return expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base in where, value)
+    expr = expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base in where, value)
+    return opaque(expr)  # a softmax over a row (attention's) as one entry, before any diff
 
 
 def _map_at(m: Any, layers: Layers, e: sp.Expr, index: Index) -> sp.Expr:
@@ -181,5 +183,9 @@ def identity(lhs: sp.Expr, rhs: sp.Expr, ranges: dict) -> Identity:
                     for w in sp.sympify(side).atoms(sp.Indexed) if w.base in FAMILIES},
                    key=sp.default_sort_key)
     largest = max(2, max(w for w in range(1, 5) if w ** len(sizes) <= INSTANCES))
+    softmax = any(side.has(RowSoftmax) for side in (lhs, rhs))
+    if softmax:
+        largest = 2  # written out, a softmax over tokens grows as T³ d² d_k: sizes 1..2
     return Identity(lhs, rhs, ranges, sizes, decide=affine_sums.difference,
-                    checked=tuple(range(1, largest + 1)))
+                    checked=tuple(range(1, largest + 1)),
+                    explicit=written_softmax if softmax else None)

@@ -51,9 +51,11 @@ def family_network(widths: list[int], hidden, out, cost,
     """A small network of a family's kinds: its hidden layers' kind (at the width given, or at
     its input's where the kind keeps the width), then its output layer's."""
     L = len(widths) - 1
-    # a kind over positions (conv1d) needs some: POSITIONS of them, the channels the width
+    # a kind over positions (conv1d) needs some: POSITIONS of them (or its own number), the
+    # channels the width
     over_positions = any(t.kind.sized is not None for t in templates)
-    shape_in: tuple[int, ...] = (widths[0], POSITIONS) if over_positions else (widths[0],)
+    positions = min(t.kind.positions or POSITIONS for t in templates)
+    shape_in: tuple[int, ...] = (widths[0], positions) if over_positions else (widths[0],)
     widths = [max(n, (templates[1] if l == L - 1 else templates[0]).kind.smallest_input)
               if l < L else n for l, n in enumerate(widths)]  # what each layer reads, enough
     shape_in = (widths[0], *shape_in[1:])

@@ -26,6 +26,7 @@ rules stays "not proved").
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 
 import sympy as sp
@@ -36,7 +37,7 @@ Range = tuple[sp.Expr, sp.Expr]  # (first, last), both included
 Ranges = Mapping[sp.Symbol, Range]
 Limit = tuple[sp.Symbol, sp.Expr, sp.Expr]
 MAX_PASSES = 6
-MAX_RENAMED = 5  # indices of one sum tried in every order; more keep their given order
+MAX_ORDERS = 120  # orders of one sum's indices tried when naming them canonically
 
 
 def _level(expr: sp.Basic) -> int:
@@ -145,12 +146,22 @@ def _expand_then_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges
 
 
 def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
-    """Σ body over ``limits`` with its indices named so that the sum sorts first."""
+    """Σ body over ``limits`` with its indices named so that the sum sorts first: the indices
+    in the order of their roles (``_role``, the same whatever they are named), every order of
+    the indices that share a role tried, up to ``MAX_ORDERS`` orders (else the one order)."""
     level = 1 + _level(body)
     names = [sp.Symbol(f"_s{level}_{r}", integer=True, positive=True)
              for r in range(1, len(limits) + 1)]
-    orders = (itertools.permutations(range(len(limits))) if len(limits) <= MAX_RENAMED
-              else [tuple(range(len(limits)))])
+    roles: dict[tuple, list[int]] = {}
+    for n in range(len(limits)):
+        roles.setdefault(_role(n, body, limits), []).append(n)
+    groups = [roles[r] for r in sorted(roles)]
+    count = 1
+    for g in groups:
+        count *= math.factorial(len(g))
+    orders = ([tuple(n for part in choice for n in part) for choice in itertools.product(
+        *[itertools.permutations(g) for g in groups])] if count <= MAX_ORDERS
+        else [tuple(n for g in groups for n in g)])
     best = None
     for order in orders:
         renamed = {limits[o][0]: names[r] for r, o in enumerate(order)}
@@ -162,6 +173,19 @@ def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
             best = (key, candidate)
     assert best is not None
     return best[1]
+
+
+_ME, _OTHER = sp.Symbol("_me", integer=True), sp.Symbol("_other", integer=True)
+
+
+def _role(n: int, body: sp.Expr, limits: list[Limit]) -> tuple:
+    """What the n-th index does in the sum, whatever the indices are named: its range and
+    every factor that reads it, with it as _me and the sum's other indices as _other."""
+    i = limits[n][0]
+    named = {**{j: _OTHER for j, _, _ in limits}, i: _ME}
+    parts = [f for f in sp.Mul.make_args(body) if f.has(i)]
+    return (sp.srepr(sp.Tuple(*limits[n][1:]).xreplace(named)),
+            *sorted(sp.srepr(f.xreplace(named)) for f in parts))
 
 
 def _free_deltas(expr: sp.Expr, ranges: Ranges) -> sp.Expr:

@@ -45,7 +45,7 @@ from ..core.program import ProgramError, Size
 from ..core.recorder import record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general
+from . import general, row_softmax
 from .claims import COLUMNS, Claim, Proof, time_claim
 from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
@@ -163,6 +163,9 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
                 claims.append(lemma_claim(name, group, _given(group.identity)))
             elif build is not None:
                 claims.append(lemma_claim(name, group, build))
+    identities = [g.identity for table in groups.values() for g in table.values()
+                  if g.identity is not None]
+    claims += [row_softmax.jacobian_claim(causal) for causal in row_softmax.masks(identities)]
     if depth is not None:
         claims = [at_its_layers(c, depth) for c in claims]
     return claims
@@ -274,8 +277,7 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     every size of that network's shape: for every depth when its hidden layers are alike
     and stack (the family above, with its activations and cost), else for its own sequence
     of kinds at its depth K, every size symbolic, and its claims say "at depth K".
-    ValueError with the reason for a network neither takes (attention, softmax below the
-    output).
+    ValueError with the reason for a network neither takes (softmax below the output).
     """
     depth: int | None = None
     inputs: tuple[int, ...] | None = None

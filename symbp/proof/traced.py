@@ -59,6 +59,7 @@ from .indexed import (
     same_shape,
     shape_of,
 )
+from .row_softmax import opaque
 from .sums import normal
 
 
@@ -291,7 +292,7 @@ def _add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp
     if entry is None:
         table.setdefault(place, Group(None, problem=f"{place}: {problem}")).places.append(place)
         return
-    lhs, rhs = (x if layer is None else generic(x, layer) for x in (entry, truth))
+    lhs, rhs = (x if layer is None else generic(x, layer) for x in (opaque(entry), truth))
     relabel = {} if layer is None else _layer_map(layer)
     ranges = {k: (a, sp.sympify(b).xreplace(relabel)) for k, (a, b) in ranges.items()}
     key = sp.srepr(normal(lhs, {})) + "|" + sp.srepr(normal(rhs, {}))

@@ -27,6 +27,11 @@ truth). The numeric code finds the stages again: ``numeric.maps_staged`` compute
 repeated sum once as an array, the softmax shifted by its row maximum (stable), and the
 NumPy, numba, jax and torch code is printed from these maps as for every kind.
 
+The general theorem takes these maps as they are, for symbolic T, d, d_k and d_v: it reads
+each P[t, s] as one opaque entry whose derivative is the registered softmax Jacobian, a lemma
+proved for a row of any length with and without the mask (``proof.row_softmax``); what is
+left of each lemma is a sum of products of entries.
+
 The parameters: the program names a layer's weights "W" and its bias "b" (every layer
 has them), so W is W_V and b the value bias b_V: the matrix the signal passes through when
 P is held fixed, as a dense layer's W, and since every row of P sums to one,
@@ -42,6 +47,7 @@ from typing import Any
 import sympy as sp
 
 from ..limits import LayerSize
+from . import symbolic as symbolic_sizes
 from . import vector as v
 from .base import Bound, Inside, Kind, Layer, Map, Maps, Option, Shape, Tensor, positive_int
 
@@ -142,7 +148,9 @@ def maps(layer: Layer) -> Maps:
         return {D: d, T_: n, DK: layer.get("key", d), DV: layer.get("value", d)}
 
     def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
-        raise ValueError(THEOREM_REFUSAL)
+        """At symbolic layer e: d and T the input's, d_k = k_e and d_v = c_e free."""
+        return {D: shape_in[0], T_: shape_in[1], DK: symbolic_sizes.KEYS[e],
+                DV: symbolic_sizes.CHANNELS[e]}
 
     return Maps(
         sizes=sizes, symbolic=symbolic, x=x, z=t["z"], a=t["a"], params=params,
@@ -158,17 +166,19 @@ def maps(layer: Layer) -> Maps:
     )
 
 
-THEOREM_REFUSAL = ("the general theorem does not take attention layers: its index lemmas "
-                   "are decided for maps that are sums of products of entries, and "
-                   "attention's softmax divides by a sum of exponentials over a symbolic "
-                   "number of tokens; attention is proved per network, at its sizes")
-
-
 def check(layer: Layer, shape_in: Shape) -> None:
     if len(shape_in) != 2:
         raise ValueError(f"an attention layer reads its input as channels × positions (d "
                          f"features of T tokens, as --inputs 3x4), got a vector of "
                          f"{shape_in[0]}; give the input as DxT")
+
+
+def sized(layer: Layer, width: int, shape_in: Shape) -> Layer:
+    """The layer with ``width`` value channels (d_v) and one key channel (d_k = 1), its other
+    options kept: a small network for the theorem's cross-check. Its per-network proof grows
+    fast with d_k (two stacked heads without the mask: 4 s at d_k = 1, 100 s at 2); the
+    lemmas are for every d_k."""
+    return Layer("attention", {**dict(layer.options), "value": width, "key": 1})
 
 
 def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
@@ -249,7 +259,8 @@ KIND = Kind(
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": "{W^{V}}", "b": "{b^{V}}", "WQ": "{W^{Q}}", "WK": "{W^{K}}"},
-    forms=forms, size=size, describe=describe, auto_method="local",
+    forms=forms, size=size, describe=describe, auto_method="local", sized=sized,
+    positions=2,
     explains=r"Every token's output mixes every value it attends to with the weights "
              r"$P[t, s]$, and each row of $P$ is a softmax: its entries share one "
              r"denominator, so raising one score lowers every other weight of its row. That "

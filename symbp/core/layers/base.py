@@ -317,6 +317,8 @@ class Kind:
     axes: tuple[str, ...] = ()  # for documents: what one entry along each axis of its input
     # is, in words, when a network's input is read by it (("feature", "sample"): a batch);
     # (): the documents' general words (channels × positions)
+    positions: int = 0  # the positions of the theorem's small cross-check networks where
+    # it reads a sequence (attention's proof grows as their cube: 2); 0: kinds_theorem's
     smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
     # needs 2): the theorem's small cross-check networks give it at least that many
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the

@@ -23,7 +23,8 @@ CHANNELS = _family("c")  # c_l, the channels of a layer of channels × positions
 LENGTH = _family("m")  # m_l, its positions
 KERNEL = _family("kappa")  # κ_l, a kernel's size where it is free
 POOL = _family("q")  # q_l, a pooling window
-FAMILIES = (WIDTH, CHANNELS, LENGTH, KERNEL, POOL)
+KEYS = _family("k")  # k_l, the width of an attention layer's queries and keys
+FAMILIES = (WIDTH, CHANNELS, LENGTH, KERNEL, POOL, KEYS)
 
 
 def input_shape(rank: int, at: sp.Expr | int = 0) -> tuple[sp.Expr, ...]:
