@@ -227,6 +227,10 @@ def test_the_recursion_claim_names_every_parameter_of_a_network_of_kinds():
     ("dC/dP_2", r"the gradient of $P_{2}$"),  # a residual block's projection
     ("dC/dU_1", r"the gradient of $U_{1}$"),  # a recurrent layer's input weights
     ("dC/dW_3", r"the gradient of $W_{3}$"),
+    # the theorem's lemmas of a kind's other parameters (they read "DC/dWQ l")
+    ("dC/dU_l", r"Lemma 3, the gradient of $U_{l}$"),
+    ("dC/dWQ_l", r"Lemma 3, the gradient of $W^{Q}_{l}$"),
+    ("dC/dWK_l", r"Lemma 3, the gradient of $W^{K}_{l}$"),
 ])
 def test_every_lemma_of_a_kind_has_a_title_in_words(name, words):
     from symbp.document.checks import title

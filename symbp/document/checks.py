@@ -11,6 +11,7 @@ known here is left unsaid rather than copied from the log.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # what each claim of the general theorem and of the matrix chapter is about (mixed text:
 # plain words and $...$ math, valid in every format)
@@ -39,7 +40,9 @@ TITLES = {
     "batch weights": "the weight gradient of a batch",
     "batch biases": "the bias gradient of a batch",
 }
-_PATTERNS = [  # names with a part that varies: (pattern, title)
+_SUPERSCRIPT = re.compile(r"^W([QK])$")  # attention's WQ and WK, as the documents write them
+Words = str | Callable[[re.Match[str]], str]  # a replacement, as re.sub takes it
+_PATTERNS: list[tuple[re.Pattern[str], Words]] = [  # names with a varying part: (pattern, title)
     (re.compile(r"(\w+)' in a"),
      r"the derivative of \1 written in its output $a$, as the code has it"),
     (re.compile(r"(\w+) shifted( \(n=(\d+)\))?"),
@@ -57,6 +60,8 @@ _PATTERNS = [  # names with a part that varies: (pattern, title)
     (re.compile(r"dC/dW_(\d+)"), r"the gradient of $W_{\1}$"),
     (re.compile(r"dC/db_(\d+)"), r"the gradient of $b_{\1}$"),
     (re.compile(r"dC/d([A-Za-z]+)_(\d+)"), r"the gradient of $\1_{\2}$"),  # P_2, U_1: a kind's
+    (re.compile(r"dC/d([A-Za-z]+)_l"),  # a kind's other parameter in the theorem: U, P, W^Q
+     lambda m: "Lemma 3, the gradient of $" + _SUPERSCRIPT.sub(r"W^{\1}", m[1]) + "_{l}$"),
     (re.compile(r"g_(\d+)"), r"the gradient $g_{\1}$ at the layer's output $a_{\1}$"),
 ]
 _WIDTHS = re.compile(r"width(?:s)?(?: n_\S+(?:, n_\S+)*)? (?:in )?(\d+)\.\.(\d+)")
