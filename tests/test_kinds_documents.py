@@ -177,3 +177,33 @@ def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_p
     builds (``written``): the theorem and lemmas they share are proved once per file."""
     written(example.removesuffix(".toml"))
     derive_page_slides_and_notebook(example, tmp_path / "out")
+
+
+# attention's document proves its theorem for every size (~25 s): the tests that need that
+# theorem sit here, beside the document, so it is proved once (the theorem is cached by its
+# program in a process, and a file runs in one worker)
+
+
+@pytest.mark.slow
+def test_the_attention_document_says_what_it_is():
+    text = written("attention")[1]["md"]
+    assert "causal softmax attention, one head" in text
+    assert r"\operatorname{rowsum}" in text and "{W^{Q}}_{1}" in text
+    assert "vanishes by itself" in text
+    assert ("softmax Jacobian over a row of attention weights under the causal mask, of "
+            "any length: **proved**") in " ".join(text.split())  # its theorem for every size
+
+
+@pytest.mark.slow
+def test_the_attention_example_is_proved_for_every_size(capsys):
+    written("attention")  # proves its theorem in this process, as a document would
+    assert main(["prove", str(EXAMPLES / "attention.toml"), "--general", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["holds"] is True
+    names = [c["name"] for c in data["claims"]]
+    for name in ("step", "dC/dW_l", "dC/db_l", "dC/dWQ_l", "dC/dWK_l",
+                 "causal row softmax Jacobian", "cross-check", "theorem"):
+        assert name in names
+    assert all(c["status"] == "proved" for c in data["claims"])
+    theorem = next(c for c in data["claims"] if c["name"] == "theorem")
+    assert theorem["statement"].startswith("for every depth L and all widths")
