@@ -35,16 +35,15 @@ rules stay unequal, and the claim is "not proved".
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..core.layers.base import Inside
+from .sums import ME, OTHER, orders_by_role
 
 Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
-MAX_ORDERS = 120  # orders of the indices tried when naming them canonically
 
 
 @dataclass(frozen=True)
@@ -354,20 +353,11 @@ def _split(t: Term) -> tuple[sp.Expr, sp.Expr]:
 def _canonical(body: sp.Expr, t: Term) -> tuple:
     """The term's summation part with its indices named so that it sorts first: the indices
     in the order of their roles (``_role``, the same whatever they are named), every order of
-    the indices that share a role tried, up to ``MAX_ORDERS`` orders (else the one order)."""
-    roles: dict[tuple, list[sp.Symbol]] = {}
-    for i in t.bound:
-        roles.setdefault(_role(i, body, t), []).append(i)
-    groups = [roles[r] for r in sorted(roles)]
-    count = 1
-    for g in groups:
-        count *= math.factorial(len(g))
-    choices = (itertools.product(*[itertools.permutations(g) for g in groups])
-               if count <= MAX_ORDERS else [tuple(tuple(g) for g in groups)])
+    the indices that share a role tried (``sums.orders_by_role``)."""
     names = [sp.Symbol(f"_t{r}", integer=True) for r in range(1, len(t.bound) + 1)]
     best = None
-    for choice in choices:
-        renamed = dict(zip([i for g in choice for i in g], names))
+    for order in orders_by_role(t.bound, lambda i: _role(i, body, t)):
+        renamed = dict(zip(order, names))
         key = (sp.srepr(body.xreplace(renamed)),
                tuple(sorted(sp.srepr(sp.expand(e.xreplace(renamed))) for e in t.ineqs)),
                tuple(sorted(sp.srepr(_sign(e.xreplace(renamed))) for e in t.eqs)))
@@ -376,13 +366,10 @@ def _canonical(body: sp.Expr, t: Term) -> tuple:
     return (len(t.bound), *best) if best is not None else (0, "", (), ())
 
 
-_ME, _OTHER = sp.Symbol("_me", integer=True), sp.Symbol("_other", integer=True)
-
-
 def _role(i: sp.Symbol, body: sp.Expr, t: Term) -> tuple:
     """What summation index i does in the term, whatever the indices are named: every factor
     and condition that reads it, with i as _me and the other summation indices as _other."""
-    named = {**{b: _OTHER for b in t.bound}, i: _ME}
+    named = {**{b: OTHER for b in t.bound}, i: ME}
     parts = [*sp.Mul.make_args(body), *t.ineqs, *t.eqs]
     return tuple(sorted(sp.srepr(p.xreplace(named)) for p in parts if p.has(i)))
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 import sympy as sp
 
@@ -37,6 +38,7 @@ Range = tuple[sp.Expr, sp.Expr]  # (first, last), both included
 Ranges = Mapping[sp.Symbol, Range]
 Limit = tuple[sp.Symbol, sp.Expr, sp.Expr]
 MAX_PASSES = 6
+T = TypeVar("T")
 MAX_ORDERS = 120  # orders of one sum's indices tried when naming them canonically
 
 
@@ -148,22 +150,12 @@ def _expand_then_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges
 def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
     """Σ body over ``limits`` with its indices named so that the sum sorts first: the indices
     in the order of their roles (``_role``, the same whatever they are named), every order of
-    the indices that share a role tried, up to ``MAX_ORDERS`` orders (else the one order)."""
+    the indices that share a role tried (``orders_by_role``)."""
     level = 1 + _level(body)
     names = [sp.Symbol(f"_s{level}_{r}", integer=True, positive=True)
              for r in range(1, len(limits) + 1)]
-    roles: dict[tuple, list[int]] = {}
-    for n in range(len(limits)):
-        roles.setdefault(_role(n, body, limits), []).append(n)
-    groups = [roles[r] for r in sorted(roles)]
-    count = 1
-    for g in groups:
-        count *= math.factorial(len(g))
-    orders = ([tuple(n for part in choice for n in part) for choice in itertools.product(
-        *[itertools.permutations(g) for g in groups])] if count <= MAX_ORDERS
-        else [tuple(n for g in groups for n in g)])
     best = None
-    for order in orders:
+    for order in orders_by_role(range(len(limits)), lambda n: _role(n, body, limits)):
         renamed = {limits[o][0]: names[r] for r, o in enumerate(order)}
         limits_renamed = sorted(((renamed[i], a, b) for i, a, b in limits),
                                 key=lambda lim: lim[0].name)
@@ -175,14 +167,28 @@ def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
     return best[1]
 
 
-_ME, _OTHER = sp.Symbol("_me", integer=True), sp.Symbol("_other", integer=True)
+def orders_by_role(items: Iterable[T], role: Callable[[T], tuple]) -> list[tuple[T, ...]]:
+    """The orders of ``items`` a canonical naming tries: sorted by role, every order of the
+    items that share a role, up to ``MAX_ORDERS`` orders (else the one order by role)."""
+    roles: dict[tuple, list[T]] = {}
+    for x in items:
+        roles.setdefault(role(x), []).append(x)
+    groups = [roles[r] for r in sorted(roles)]
+    if math.prod(math.factorial(len(g)) for g in groups) > MAX_ORDERS:
+        return [tuple(x for g in groups for x in g)]
+    return [tuple(x for part in choice for x in part)
+            for choice in itertools.product(*[itertools.permutations(g) for g in groups])]
+
+
+# an index's role is read with it as ME and the other indices of its sum as OTHER
+ME, OTHER = sp.Symbol("_me", integer=True), sp.Symbol("_other", integer=True)
 
 
 def _role(n: int, body: sp.Expr, limits: list[Limit]) -> tuple:
     """What the n-th index does in the sum, whatever the indices are named: its range and
     every factor that reads it, with it as _me and the sum's other indices as _other."""
     i = limits[n][0]
-    named = {**{j: _OTHER for j, _, _ in limits}, i: _ME}
+    named = {**{j: OTHER for j, _, _ in limits}, i: ME}
     parts = [f for f in sp.Mul.make_args(body) if f.has(i)]
     return (sp.srepr(sp.Tuple(*limits[n][1:]).xreplace(named)),
             *sorted(sp.srepr(f.xreplace(named)) for f in parts))
