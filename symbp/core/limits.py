@@ -32,6 +32,10 @@ MAX_NUMBER_CHARS = 100  # a number of a worked example written as text, like "1/
 MAX_NUMBER_EXPONENT = 300  # its power of ten: 1e100000 would take exact arithmetic minutes
 MIN_MEMORY_BYTES = 256 * 2**20  # `symbp` refuses to start under a smaller ulimit -v (it needs
 #                                 about 170 MiB to import; short of it, libraries fail in C)
+NUMBA_MEMORY_BYTES = 512 * 2**20  # backend numba is refused under a smaller ulimit -v: numba,
+#                                   llvmlite and SciPy's OpenBLAS map this much as they load
+#                                   (439 MiB failed, 488 MiB loaded); short of it OpenBLAS
+#                                   loops or exits from C, out of reach of --timeout
 
 
 def parameter_count(widths: list[int]) -> int:

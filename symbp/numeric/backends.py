@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import safe_paths
+from ..core import limits, safe_paths
 from ..core.derivation import Derivation
 from .codegen import module_source
 from .curvature_codegen import second_order_source
@@ -32,9 +32,6 @@ from .numba_codegen import numba_module_source
 BACKENDS = ("numpy", "numba", "jax", "torch")
 SECOND_ORDER_BACKENDS = ("numpy", "numba")  # hessian, hvp and gauss_newton
 PACKAGES = {"numba": "numba", "jax": "jax.numpy", "torch": "torch"}
-# numba, llvmlite and SciPy's OpenBLAS (numba's np.dot) map this much address space as they
-# load; under a smaller `ulimit -v` OpenBLAS loops or exits from C, out of reach of --timeout
-NUMBA_ADDRESS_SPACE = 512 * 2**20  # 439 MiB failed, 488 MiB loaded
 INSTALL = {"numba": "pip install 'symbp[fast]' (or pip install numba scipy)",
            "jax": "pip install jax", "torch": "pip install torch"}
 
@@ -226,9 +223,9 @@ def _check_address_space() -> None:
     import resource
 
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY and soft < NUMBA_ADDRESS_SPACE:
+    if soft != resource.RLIM_INFINITY and soft < limits.NUMBA_MEMORY_BYTES:
         raise MemoryError(f"backend 'numba' needs an address space of at least "
-                          f"{NUMBA_ADDRESS_SPACE // 2**20} MiB to load, and the limit "
+                          f"{limits.NUMBA_MEMORY_BYTES // 2**20} MiB to load, and the limit "
                           f"(ulimit -v) is {soft // 2**20} MiB; raise it or use backend 'numpy'")
 
 
