@@ -9,8 +9,10 @@ Both are deterministic (no times), so documents stay byte-identical.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
+from typing import TypeVar
 from weakref import WeakKeyDictionary
 
 from ..core.derivation import Derivation
@@ -60,17 +62,28 @@ class SwellPart:
     figure: int = 2  # its number in the PDF, after the tree of dependencies
 
 
-# one drawing per derivation: the .tex, the .md and the figure files all show it
-_drawings: WeakKeyDictionary = WeakKeyDictionary()
-
 WEIGHT = (1, 1, 1)  # (l, j, k): w^{(1)}_{11}, drawn, summed over its paths and checked in numbers
+Drawing = TypeVar("Drawing")
 
 
+def once_per_derivation(draw: Callable[[Derivation], Drawing]) -> Callable[[Derivation], Drawing]:
+    """``draw`` made once per derivation: the .tex, the .md and the figure files all show the
+    same drawing (kept while the derivation lives)."""
+    drawn: WeakKeyDictionary[Derivation, Drawing] = WeakKeyDictionary()
+
+    @wraps(draw)
+    def cached(d: Derivation) -> Drawing:
+        if d not in drawn:
+            drawn[d] = draw(d)
+        return drawn[d]
+
+    return cached
+
+
+@once_per_derivation
 def influence(d: Derivation) -> graph.InfluenceGraph:
-    """The tree of dependencies of w^{(1)}_{11}, drawn once per derivation."""
-    if d not in _drawings:
-        _drawings[d] = graph.influence_graph(d, *WEIGHT)
-    return _drawings[d]
+    """The tree of dependencies of w^{(1)}_{11}."""
+    return graph.influence_graph(d, *WEIGHT)
 
 
 def graph_part(d: Derivation, P: Printer) -> GraphPart:

@@ -7,12 +7,11 @@ all show the same one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from ..core.derivation import Derivation
 from ..figures.kinds_graph import MAX_ENTRIES, KindsGraph, kinds_graph
 from ..printing.latex import Printer, aligned
-from .figures import GRAPH_IMAGE
+from .figures import GRAPH_IMAGE, once_per_derivation
 
 
 @dataclass(frozen=True)
@@ -33,14 +32,10 @@ class KindsGraphPart:
     figure: int = 1  # its number in the PDF: the only figure of the document
 
 
-_drawings: WeakKeyDictionary = WeakKeyDictionary()
-
-
+@once_per_derivation
 def kinds_influence(d: Derivation) -> KindsGraph:
-    """The tree of dependencies of the chosen parameter entry, drawn once per derivation."""
-    if d not in _drawings:
-        _drawings[d] = kinds_graph(d)
-    return _drawings[d]
+    """The tree of dependencies of the chosen parameter entry."""
+    return kinds_graph(d)
 
 
 def kinds_graph_part(d: Derivation, P: Printer) -> KindsGraphPart:
