@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import sympy as sp
 
@@ -42,14 +43,8 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str, flat: bool = Tru
         return Printed(maps_reduced.numpy_code(t.reduced, names, t.batched_out), {})
     if t.staged is not None:  # its stages' arrays are named after the constants' prefix
         constants: dict[str, str] = {}
-
-        def constant(code: str) -> str:
-            name = next((n for n, c in constants.items() if c == code),
-                        f"{prefix}_{len(constants) + 1}")
-            constants[name] = code
-            return name
-
-        lines, code = maps_staged_code.numpy_code(t.staged, names, prefix.lower(), constant)
+        lines, code = maps_staged_code.numpy_code(t.staged, names, prefix.lower(),
+                                                  partial(named_constant, constants, prefix))
         return Printed(code, constants, tuple(lines))
     printer = _TermPrinter(t, names, prefix)
     parts = [printer.term(term) for term in t.terms]
@@ -58,6 +53,17 @@ def numpy_code(t: Terms, names: Mapping[str, str], prefix: str, flat: bool = Tru
     if t.batched_out and out_axes > 1 and flat:
         code = f"{primary(code)}.reshape(-1, {_product(t.out_shape)})"
     return Printed(code, printer.constants)
+
+
+def named_constant(constants: dict[str, str], prefix: str, code: str) -> str:
+    """The name of the module constant ``code`` among a map's ``constants``: the one it has,
+    else the next of ``prefix``_1, ``prefix``_2, ..., added."""
+    for name, known in constants.items():
+        if known == code:
+            return name
+    name = f"{prefix}_{len(constants) + 1}"
+    constants[name] = code
+    return name
 
 
 def _zeros(t: Terms) -> str:
@@ -82,12 +88,7 @@ class _TermPrinter:
         self.letters = letters(t)
 
     def constant(self, code: str) -> str:
-        for name, known in self.constants.items():
-            if known == code:
-                return name
-        name = f"{self.prefix}_{len(self.constants) + 1}"
-        self.constants[name] = code
-        return name
+        return named_constant(self.constants, self.prefix, code)
 
     def operand(self, f: Factor) -> tuple[str, str]:
         """The code of a factor and its einsum subscripts (gathering non-plain indices)."""
