@@ -5,8 +5,9 @@ of influence, its tree of dependencies, its counts and its theorem. A network wi
 gets this document instead: each layer as its kind states it, in vector notation (the kind's
 ``latex``) and entry by entry, printed from the kind's own maps with this layer's sizes, so the
 formulas cannot disagree with what was proved; the backward pass as the δ step of each kind;
-the gradient of every parameter (W, b, a projection P, a kernel K); the proof and the update
-rules. What is written for dense layers only is left out, and the document says so.
+the gradient of every parameter (W, b, a projection P, a kernel K); the paths of influence, the
+products the δ recursion saves over them and the expression swell of networks like this one,
+counted on the network's own graph of dependencies; the proof and the update rules.
 """
 
 from __future__ import annotations
@@ -33,14 +34,11 @@ from .kinds_figure import KindsGraphPart, kinds_graph_part
 from .kinds_general import KindsGeneral, kinds_general
 from .kinds_numbers import LayerExample
 from .kinds_paths import entry_paths
+from .kinds_swell import KindsSwellPart, WorkRow, kinds_swell_part, kinds_swell_rows, work_rows
 from .kinds_worked import KindsWorked, kinds_worked
 from .numbers import Example as WorkedExample
 from .proof import ProofPart, proof_part
 from .text import rich
-
-OMITTED = ("The count of repeated products and the expression swell are written for dense "
-           "layers only in this version of symbp, so this document leaves them out for this "
-           "network rather than show the formulas of a dense layer under a layer of another kind.")
 
 
 @dataclass(frozen=True)
@@ -94,8 +92,9 @@ class KindsDocument:
     paths: list[PathRow]
     path_gradients: str  # LaTeX display, aligned: each entry's gradient as its kind writes it
     graph: KindsGraphPart  # the tree of dependencies of one shared parameter entry
+    work: list[WorkRow]  # the multiplications of each route, for the entries of ``paths``
+    swell: KindsSwellPart  # expression swell for networks like this one
     general: KindsGeneral  # the theorem for every depth and size of these kinds
-    omitted: str  # plain text: what is left out, and why
     worked: KindsWorked | None  # the worked example with numbers, when one was given
 
 
@@ -138,11 +137,12 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         recursion=_recursion(d, proved),
         proof=_proof(d, proof_part(proof, timings, dense=False)),
         updates=_updates(d),
-        paths=[row for row, _ in paths],
-        path_gradients=_rows([rhs for _, rhs in paths], entries=True),
+        paths=[row for row, _, _ in paths],
+        path_gradients=_rows([rhs for _, rhs, _ in paths], entries=True),
         graph=kinds_graph_part(d, P),
+        work=work_rows(d, {key: row.entry for row, _, key in paths}),
+        swell=kinds_swell_part(d, _widest(d)),
         general=kinds_general(d),
-        omitted=OMITTED,
         worked=None if example is None else kinds_worked(d, P, example),  # type: ignore[arg-type]
     )
 
@@ -387,9 +387,9 @@ def _recursion(d: Derivation, proved: set[int]) -> str:
     return _rows(rows).replace("a_{0}", "x")
 
 
-def _paths(d: Derivation) -> list[tuple[PathRow, tuple[str, str]]]:
-    """Each parameter's first entry with its paths, and its gradient printed from its kind's
-    VJP (one term per entry it enters)."""
+def _paths(d: Derivation) -> list[tuple[PathRow, tuple[str, str], tuple[int, str]]]:
+    """Each parameter's first entry with its paths, its gradient printed from its kind's VJP
+    (one term per entry it enters), and the parameter (l, name)."""
     rows = []
     for counted in entry_paths(d):
         r = d.net.resolved[counted.l - 1]
@@ -398,8 +398,16 @@ def _paths(d: Derivation) -> list[tuple[PathRow, tuple[str, str]]]:
         entry = _entry(r, counted.name, first)
         value = _entries(r, m.formula.xreplace(dict(zip(m.index, first))), _map_tensors(m))
         rows.append((PathRow(counted.l, entry, counted.enters, counted.paths),
-                     (rf"\frac{{\partial C}}{{\partial {entry}}}", value)))
+                     (rf"\frac{{\partial C}}{{\partial {entry}}}", value),
+                     (counted.l, counted.name)))
     return rows
+
+
+def _widest(d: Derivation) -> str:
+    """The parameter of layer 1 whose first entry the swell measures, as the document names it
+    (a kernel K_{1}, a recurrent layer's U_{1})."""
+    name = next((row["parameter"] for row in kinds_swell_rows(d) if row["parameter"]), None)
+    return f"{_param_name(d.net.resolved[0], name or next(iter(d.layer_parameters(1))))}_{{1}}"
 
 
 def _updates(d: Derivation) -> str:

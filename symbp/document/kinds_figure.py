@@ -12,6 +12,7 @@ from ..core.derivation import Derivation
 from ..figures.kinds_graph import MAX_ENTRIES, KindsGraph, kinds_graph
 from ..printing.latex import Printer, aligned
 from .figures import GRAPH_IMAGE, once_per_derivation
+from .kinds_paths import dependency_graph
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class KindsGraphPart:
 @once_per_derivation
 def kinds_influence(d: Derivation) -> KindsGraph:
     """The tree of dependencies of the chosen parameter entry."""
-    return kinds_graph(d)
+    return kinds_graph(d, graph=dependency_graph(d))
 
 
 def kinds_graph_part(d: Derivation, P: Printer) -> KindsGraphPart:

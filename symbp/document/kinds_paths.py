@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..core.derivation import Derivation
 from ..figures.kinds_dependencies import DependencyGraph
+from .figures import once_per_derivation
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,16 @@ class EntryPaths:
     paths: int
 
 
+@once_per_derivation
+def dependency_graph(d: Derivation) -> DependencyGraph:
+    """``d``'s graph of dependencies, read once: the table of paths, the drawing of the tree,
+    the count of repeated products and the swell at this network's depth all read it."""
+    return DependencyGraph(d)
+
+
 def entry_paths(d: Derivation) -> list[EntryPaths]:
     """The first entry of every parameter of every layer, counted."""
-    graph = DependencyGraph(d)
+    graph = dependency_graph(d)
     found = []
     for l in d.layers:
         for name in d.layer_parameters(l):

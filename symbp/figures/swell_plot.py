@@ -48,12 +48,22 @@ def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
     if width not in widths:
         raise ValueError(f"no rows of width {width}; measured widths: {widths}")
     chosen = sorted((row for row in rows if row["width"] == width), key=lambda r: r["depth"])
+    return {"width": width, **panels_data(
+        chosen, title=f"width n = {width}: what it takes to write dC/dw11, against depth",
+        note=f"n = {width}", note_tex=f"width $n = {width}$",
+        x_label="depth L (layers with weights)", x_label_tex="depth $L$")}
+
+
+def panels_data(chosen: Sequence[dict], *, title: str, note: str, note_tex: str, x_label: str,
+                x_label_tex: str) -> dict:
+    """The two panels of the rows ``chosen`` (one per depth, in order; a key a row lacks or
+    holds None is no point): ``note`` follows each panel's title, ``x_label`` names the depth."""
     panels = []
-    for number, (title, ylabel) in enumerate(PANELS):
+    for number, (panel_title, ylabel) in enumerate(PANELS):
         series: list[dict] = []
         values: list[float] = []
         for key, legend, legend_tex, colour, dashed, marker, panel in SERIES:
-            points = [[row["depth"], row[key]] for row in chosen if row[key]]
+            points = [[row["depth"], row[key]] for row in chosen if row.get(key)]
             if panel == number and points:
                 values += [y for _, y in points]
                 series.append({"key": key, "legend": legend, "legend_tex": legend_tex,
@@ -61,13 +71,15 @@ def plot_data(rows: Sequence[dict], width: int | None = None) -> dict:
                                "colour_name": "swell" + key.replace("_", ""),
                                "dashed": dashed, "marker": marker,
                                "pgf_mark": PGF_MARKS[marker], "points": points})
+        if not values:
+            raise ValueError(f"no {ylabel} measured to plot")
         low = math.floor(math.log10(min(values)))
         high = max(math.ceil(math.log10(max(values))), low + 1)
-        panels.append({"title": title, "ylabel": ylabel, "series": series,
+        panels.append({"title": panel_title, "ylabel": ylabel, "series": series,
                        "ymin": 10**low, "ymax": 10**high})
-    return {"width": width, "depths": [row["depth"] for row in chosen], "panels": panels,
-            "series": [s for panel in panels for s in panel["series"]],
-            "title": f"width n = {width}: what it takes to write dC/dw11, against depth"}
+    return {"depths": [row["depth"] for row in chosen], "panels": panels,
+            "series": [s for panel in panels for s in panel["series"]], "title": title,
+            "note": note, "note_tex": note_tex, "x_label": x_label, "x_label_tex": x_label_tex}
 
 
 def _rgb(colour: str) -> str:
@@ -77,7 +89,11 @@ def _rgb(colour: str) -> str:
 
 def swell_svg(rows: Sequence[dict], width: int | None = None) -> str:
     """The same plot as hand-written SVG, for Markdown: two log-scale panels and a legend below."""
-    plot = plot_data(rows, width)
+    return plot_svg(plot_data(rows, width))
+
+
+def plot_svg(plot: dict) -> str:
+    """The SVG of ``plot`` (``plot_data``, ``panels_data``)."""
     total = sum(PANEL_WIDTHS)
     legend_top = 400
     height = legend_top + 18 * LEGEND_ROWS + 16
@@ -91,7 +107,7 @@ def swell_svg(rows: Sequence[dict], width: int | None = None) -> str:
         frame = LogFrame(min(plot["depths"]), max(plot["depths"]),
                          round(math.log10(panel["ymin"])), round(math.log10(panel["ymax"])),
                          width=panel_width, height=legend_top, pad=16)
-        inner = frame.opening(f"{panel['title']} (n = {plot['width']})", x=x)
+        inner = frame.opening(f"{panel['title']} ({plot['note']})", x=x)
         inner += frame.x_ticks(plot["depths"])
         for s in panel["series"]:
             points = " ".join(f"{frame.px(d):.1f},{frame.py(v):.1f}" for d, v in s["points"])
@@ -100,7 +116,7 @@ def swell_svg(rows: Sequence[dict], width: int | None = None) -> str:
                          f'points="{points}"/>')
             inner += [_marker(s["marker"], frame.px(d), frame.py(v), s["colour"])
                       for d, v in s["points"]]
-        inner += frame.closing("depth L (layers with weights)", panel["ylabel"] + " (log scale)")
+        inner += frame.closing(plot["x_label"], panel["ylabel"] + " (log scale)")
         parts += inner
         x += panel_width
     parts += _legend(plot["series"], legend_top)

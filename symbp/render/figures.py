@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from ..core.derivation import Derivation
 from ..document.figures import GRAPH_IMAGE, SWELL_IMAGE, influence, swell_rows, swell_width
 from ..document.kinds_figure import kinds_influence
+from ..document.kinds_swell import kinds_swell_plot
 from ..figures.graph import InfluenceGraph
 from ..figures.graph_svg import graph_svg
 from ..figures.kinds_graph import KindsGraph
 from ..figures.kinds_graph_svg import kinds_graph_svg
 from ..figures.swell import table_data
-from ..figures.swell_plot import plot_data, swell_svg
+from ..figures.swell_plot import plot_data, plot_svg, swell_svg
 from .environment import environment
 
 
@@ -69,18 +70,18 @@ def swell_markdown(rows: Sequence[dict], image: str = SWELL_IMAGE) -> str:
 
 
 def markdown_images(d: Derivation) -> dict[str, str]:
-    """The SVG files derivation.md links: graph.svg and swell.svg; for layer kinds graph.svg,
-    the tree of dependencies of one shared parameter entry (the swell is measured on dense
-    networks)."""
+    """The SVG files derivation.md links: graph.svg and swell.svg; for layer kinds graph.svg is
+    the tree of dependencies of one shared parameter entry, swell.svg the swell of networks
+    like this one."""
     if not d.net.dense:
-        return {GRAPH_IMAGE: kinds_graph_svg(kinds_influence(d))}
+        return {GRAPH_IMAGE: kinds_graph_svg(kinds_influence(d)),
+                SWELL_IMAGE: plot_svg(kinds_swell_plot(d))}
     return {GRAPH_IMAGE: graph_svg(influence(d)),
             SWELL_IMAGE: swell_svg(swell_rows(swell_width(d.net), d.net.cost))}
 
 
 def figure_files(d: Derivation) -> dict[str, str]:
-    """The figures on their own: graph.tex (standalone), graph.svg and, for dense layers,
-    swell.svg."""
+    """The figures on their own: graph.tex (standalone), graph.svg and swell.svg."""
     standalone = graph_standalone_tex(influence(d)) if d.net.dense else \
         kinds_graph_standalone_tex(kinds_influence(d))
     return {"graph.tex": standalone, **markdown_images(d)}

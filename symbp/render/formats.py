@@ -40,10 +40,6 @@ class Skipped(Exception):
     """A format that cannot be made for this network; the message becomes a note."""
 
 
-# one line under 100 columns with its "note: "
-NO_SWELL = "no swell.svg: the expression swell is measured on generic dense networks only"
-
-
 @dataclass
 class Build:
     """One run's inputs to every format, with the document and its LaTeX made once."""
@@ -234,11 +230,8 @@ def _json(b: Build) -> dict[str, bytes]:
 
 
 def _figures(b: Build) -> dict[str, bytes]:
-    """graph.tex, graph.svg and swell.svg: the tree of dependencies and the swell of dense
-    layers; for layer kinds the tree of dependencies of one shared parameter entry, and a note
-    for the swell."""
-    if not b.d.net.dense:
-        b.notes.append(NO_SWELL)
+    """graph.tex, graph.svg and swell.svg: the tree of dependencies and the swell (for layer
+    kinds, of one shared parameter entry and of networks like this one)."""
     return {name: text.encode() for name, text in figure_files(b.d).items()}
 
 

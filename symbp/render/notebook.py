@@ -117,7 +117,6 @@ def _kinds_cells(doc: KindsDocument, net: Network, example: LayerExample | dict 
                f"what it claims of them. In the document: **{doc.proof.status}**. "
                f"{doc.proof.result} Run it here:"),
         ("code", "proof = symbp.prove(d)\nprint(proof.summary())"),
-        ("md", f"## Left out\n\n{doc.omitted}"),
     ]
     if numeric:
         cells.append(("md", f"## Numbers\n\nThis network cannot be run with numbers yet: "
