@@ -40,7 +40,9 @@ def test_a_network_of_layer_kinds_gets_the_kinds_document_and_no_dense_layer(nam
         # the seed's dense forward pass and its induction over dense layers are not there
         assert r"z_l = W_l\, a_{l-1} + b_l" not in text
         assert "For every width and depth" not in text
-        assert "written for dense layers only" in text
+        assert "written for dense layers only" not in text  # nothing is left out any more
+        assert "The same products, computed again and again" in text
+        assert "Expression swell, measured" in text
 
 
 def test_the_residual_document_has_the_skip_the_highway_and_the_projection_gradient():
@@ -71,6 +73,31 @@ def test_the_conv1d_document_has_the_position_sum_and_the_flipped_kernel():
     assert "average pooling over 2" in tex
 
 
+ROW = {"tex": (" & ", r" \\"), "md": (" | ", " |"), "html": ("</td><td>", "</td></tr>")}
+
+
+@pytest.mark.parametrize("name", ["residual", "conv1d",  # recurrent: its document, about 5 s
+                                  pytest.param("recurrent", marks=pytest.mark.slow)])
+def test_every_format_carries_the_counts_and_the_swell_sympy_counts_too(name):
+    from tests.test_kinds_swell import _by_sympy
+
+    doc, texts = written(name)
+    d = symbp.derive(config.load(EXAMPLES / f"{name}.toml").net)
+    first = doc.work[0]  # the first entry of layer 1's first parameter, path by path in SymPy
+    expected = _by_sympy(d, 1, d.layer_parameters(1)[next(iter(d.layer_parameters(1)))][0, 0])
+    assert (first.paths, first.expansion, first.recursion) == (
+        expected.paths, expected.path_multiplications, expected.delta_multiplications)
+    assert first.paths == doc.paths[0].paths  # the table of paths counts the same
+    swell = doc.swell.tables["md"]["rows"][-1]["cells"]  # depth 4: D, layers, input, paths, ...
+    for fmt, text in texts.items():
+        between, closing = ROW[fmt]  # a row's last cells
+        for w in doc.work:
+            assert between.join(map(str, (w.paths, w.expansion, w.recursion, w.saved))) + \
+                closing in text, (fmt, w)
+        assert between.join(swell[3:]) + closing in text, fmt
+        assert "Expression swell, measured" in text and "Left out" not in text
+
+
 def test_a_kinds_document_is_the_same_every_time():
     doc, texts = written("residual")
     assert render_document(doc, "md") == texts["md"]
@@ -86,15 +113,14 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
     assert {"derivation.tex", "derivation.md", "derivation.pdf", "derivation.html",
             "derivation.ipynb", "proof.json"} <= set(written_files)
     assert {"matrix.tex", "matrix.md", "matrix.pdf", "matrix.html"} <= set(written_files)
-    assert "graph.svg" in written_files
+    assert {"graph.svg", "swell.svg"} <= set(written_files)
     assert (out / "derivation.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "matrix.pdf").read_bytes().startswith(b"%PDF")
     assert re.search(r"[a-z]\. The example:", (out / "derivation.md").read_text())  # its space
-    assert "no swell.svg: the expression swell is measured on generic dense networks" in \
-        capsys.readouterr().err
+    assert "note:" not in capsys.readouterr().err
     cells = json.loads((out / "derivation.ipynb").read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells)
-    assert "written for dense layers only" in text and "d = symbp.derive(net)" in text
+    assert "d = symbp.derive(net)" in text
     assert shutil.which("pdflatex")
 
 
