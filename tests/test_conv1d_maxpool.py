@@ -38,7 +38,8 @@ def test_the_first_maximum_is_numpys_argmax_and_has_no_derivative():
     assert Chosen(2, FirstMax(sp.Integer(1), sp.Integer(3))) == 1
     s, q = sp.IndexedBase("s"), sp.Symbol("q", integer=True, positive=True)
     rho = WindowArgmax(s, O, U, q)
-    assert rho.xreplace({q: 2}) == FirstMax(s[O, 2 * U - 1], s[O, 2 * U])
+    assert rho.xreplace({q: 2, O: 1, U: 2}) == FirstMax(s[1, 3], s[1, 4])
+    assert WindowArgmax.window(s, O, U, 2) == FirstMax(s[O, 2 * U - 1], s[O, 2 * U])
     assert sp.latex(Chosen(1, rho)) == r"[1 = \rho_{o,u}]"
 
 
@@ -279,3 +280,21 @@ def test_the_numba_loops_pool_and_route_to_the_first_maximum(tie, rng):
         out = np.zeros((batch, expected[0].size))
         namespace["run"](batch, out, *(a.reshape(batch, -1) for a in arrays.values()))
         np.testing.assert_array_equal(out, expected.reshape(batch, -1))
+
+
+# ---------------------------------------------------------------- every size
+
+
+@pytest.mark.slow  # about 3 s
+def test_the_theorem_lemmas_hold_at_every_size():
+    """The lemmas of the theorem for max-pooled layers, ρ opaque at a symbolic window q_l:
+    identities of sums (``symbp prove examples/conv1d-maxpool.toml --general`` proves it)."""
+    from test_conv1d_theorem import lemmas
+
+    from symbp.proof import affine_sums
+
+    found = lemmas({"pool": "max"})
+    assert {k for k, _ in found} == {"base", "step", "W", "b"}
+    assert any("WindowArgmax" in str(i.lhs) for (k, _), i in found.items() if k == "step")
+    assert all(affine_sums.difference(i.lhs, i.rhs, i.ranges) == 0 for i in found.values())
+

@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..core.layers.argmax import Chosen, FirstMax
+from ..core.layers.argmax import Chosen, FirstMax, WindowArgmax
 from ..core.layers.base import Inside, Map, Tensor
 from . import maps_reduced, maps_staged
 
@@ -180,6 +180,8 @@ def _split(expr: sp.Expr, tensors: Mapping[sp.IndexedBase, Tensor]) -> list[_Spl
     if isinstance(expr, Chosen):  # [r = ρ]: max pooling's pick of a window's maximum
         position, chosen = expr.args
         _require_indices(position, expr)
+        if isinstance(chosen, WindowArgmax) and chosen.args[3].is_Integer:
+            chosen = WindowArgmax.window(*chosen.args)  # its entries, at the map's indices
         if chosen.is_Integer:  # a window of one entry
             return [(sp.S.One, [], [], [sp.Eq(position, chosen)])]
         if not (isinstance(chosen, FirstMax) and all(

@@ -11,7 +11,7 @@ one of C's subgradients. These functions are that reading, and no more:
 - ``FirstMax(v_1, ..., v_q)``: the index of the first maximum, a number once every v_k is a
   number; its derivative by anything is 0 (locally constant where the maximum is unique);
 - ``WindowArgmax(s, o, t, q)``: ρ[o, t], the ``FirstMax`` of s[o, q(t − 1) + 1..q], written
-  for a symbolic window q (it becomes a ``FirstMax`` once q is a number);
+  for any window q (it becomes a ``FirstMax`` at one entry, o, t and q numbers);
 - ``Chosen(r, ρ)``: the Iverson bracket [r = ρ], 1 where the entry r is the one chosen.
 
 The provers compare expressions holding them as opaque integers: sympy.diff of a composed
@@ -37,10 +37,16 @@ class FirstMax(sp.Function):
     def eval(cls, *values: sp.Expr) -> sp.Expr | None:
         if len(values) == 1:
             return sp.Integer(1)
-        if all(v.is_Number for v in values):
-            best = max(values)
-            return sp.Integer(next(k for k, v in enumerate(values, start=1) if v == best))
-        return None
+        if not all(v.is_number and v.is_extended_real for v in values):
+            return None
+        best = 0  # the first maximum so far: a later value replaces it only if larger
+        for k in range(1, len(values)):
+            larger = (values[k] - values[best]).is_extended_positive
+            if larger is None:  # not decided (an exact tie SymPy cannot see): left open
+                return None
+            if larger:
+                best = k
+        return sp.Integer(best + 1)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero  # locally constant where the maximum is unique
@@ -53,7 +59,8 @@ class FirstMax(sp.Function):
 
 class WindowArgmax(sp.Function):
     """ρ[o, t]: the first maximum of the window s[o, q(t − 1) + 1], ..., s[o, q(t − 1) + q]
-    of the IndexedBase s; a ``FirstMax`` of those entries once q is a number."""
+    of the IndexedBase s; a ``FirstMax`` of those entries at one entry (o, t and q numbers),
+    where the map is read entry by entry. Printed ρ_{o,t} until then."""
 
     nargs = 4
     is_integer = True
@@ -61,9 +68,14 @@ class WindowArgmax(sp.Function):
 
     @classmethod
     def eval(cls, s: sp.Basic, o: sp.Expr, t: sp.Expr, q: sp.Expr) -> sp.Expr | None:
-        if q.is_Integer:
-            return FirstMax(*[s[o, q * (t - 1) + r] for r in range(1, int(q) + 1)])
+        if o.is_Integer and t.is_Integer and q.is_Integer:
+            return cls.window(s, o, t, q)
         return None
+
+    @staticmethod
+    def window(s: sp.Basic, o: sp.Expr, t: sp.Expr, q: sp.Expr) -> sp.Expr:
+        """The ``FirstMax`` of the window's entries (q a number)."""
+        return FirstMax(*[s[o, q * (t - 1) + r] for r in range(1, int(q) + 1)])
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero

@@ -291,8 +291,8 @@ KIND = Kind(
              r"the kernel entry $s$ with $t + s - 1 - p = u$: summed over them, that is the "
              r"full convolution of $\delta_l$ (zero outside its positions) with the kernel "
              r"flipped. Average pooling passes $g_l$ back spread evenly over each window, "
-             r"divided by its size. Max pooling passes $g_l$ back to the entry $\rho$ of "
-             r"each window that was its maximum: proved where every window's maximum is "
-             r"unique; at a tie $C$ has no derivative and the code passes $g_l$ to the first "
-             r"maximum, one of its subgradients.",
+             r"divided by its size. Max pooling keeps the entry $\rho_{o,t}$ of window $t$ "
+             r"that is its maximum (the first, at a tie) and passes $g_l$ back to it alone: "
+             r"proved where every window's maximum is unique; at a tie $C$ has no derivative "
+             r"and the code passes $g_l$ to the first maximum, one of its subgradients.",
 )
