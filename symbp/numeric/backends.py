@@ -351,6 +351,9 @@ class TorchAsNumPy:
     def minimum(self, a, b):
         return self._torch.minimum(self.tensor(a), self.tensor(b))
 
+    def equal(self, a, b):
+        return self._torch.eq(self.tensor(a), self.tensor(b))
+
     def where(self, condition, a, b):
         return self._torch.where(condition, self.tensor(a), self.tensor(b))
 

@@ -7,10 +7,12 @@ Piecewise branch, a Kronecker delta, an Iverson bracket ``Inside``, a sum whose 
 on another index). An index may be affine in the indices or hold a floor (⌊(u − 1)/q⌋ + 1:
 the window a pooled position lies in). That is every linear map a layer kind writes: an
 affine map, a skip, a convolution and its full convolution with the flipped kernel, zero
-padding, average pooling, and their vector-Jacobian products.
+padding, average pooling, and their vector-Jacobian products; max pooling's bracket [r = ρ]
+(``Chosen``, ρ the first maximum of a window of a tensor's entries) is a factor of its own,
+a ``Choice``, which the printers compute from the entries (NumPy's argmax: the first).
 A map that is no such sum (a layer norm: sums inside a square root) is read by
 ``maps_reduced``, one with sums inside exp and quotients (attention's softmax) by
-``maps_staged``; anything else (a max) is refused with one line naming it. A
+``maps_staged``; anything else (a max of values) is refused with one line naming it. A
 condition that only says an index lies inside its tensor is dropped: every printer reads
 0 outside a tensor (zero padding). ``maps_numpy`` prints the terms over whole arrays,
 ``maps_numba`` as loops; ``index_text`` writes the formula as one line for a docstring.
@@ -26,6 +28,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..core.layers.argmax import Chosen, FirstMax, WindowArgmax
 from ..core.layers.base import Inside, Map, Tensor
 from . import maps_reduced, maps_staged
 
@@ -41,13 +44,24 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """[position = the first maximum of the candidates' entries], 1 or 0: the bracket of
+    max pooling (``core.layers.argmax.Chosen``), the candidates a window of one tensor."""
+
+    position: sp.Expr
+    candidates: tuple[Factor, ...]
+
+
+@dataclass(frozen=True)
 class Term:
-    """``coeff`` times the product of ``factors``, summed over ``sums``, where ``conditions``."""
+    """``coeff`` times the product of ``factors`` and ``choices``, summed over ``sums``, where
+    ``conditions``."""
 
     coeff: sp.Expr
     factors: tuple[Factor, ...]
     sums: tuple[sp.Symbol, ...] = ()
     conditions: tuple[sp.Basic, ...] = ()
+    choices: tuple[Choice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,13 +118,18 @@ def terms(m: Map, sizes: Mapping[sp.Symbol, int], batched_out: bool = True,
             ranges[i] = (_extent(lo, ranges, min), _extent(hi, ranges, max))
             extra += [c for b, c in ((lo, sp.Le(lo, i)), (hi, sp.Le(i, hi)))
                       if not sp.sympify(b).is_Integer]
+        choices = tuple(f for f in factors if isinstance(f, Choice))
+        factors = [f for f in factors if isinstance(f, Factor)]
         conds = tuple(c for c in _conjuncts([*conditions, *extra])
                       if not _padding(c, factors, shapes))
         if any(c is sp.false for c in conds) or coeff == 0:
             continue
-        term = Term(sp.sympify(coeff), tuple(factors), tuple(i for i, _, _ in limits), conds)
-        used = set().union(*[sp.sympify(e).free_symbols for f in term.factors for e in f.indices],
-                           *[c.free_symbols for c in conds])
+        term = Term(sp.sympify(coeff), tuple(factors), tuple(i for i, _, _ in limits), conds,
+                    choices)
+        read = [*term.factors, *(f for c in choices for f in c.candidates)]
+        used = set().union(*[sp.sympify(e).free_symbols for f in read for e in f.indices],
+                           *[c.free_symbols for c in conds],
+                           *[sp.sympify(c.position).free_symbols for c in choices])
         unknown = sorted(str(s) for s in used if s not in ranges)
         if unknown:
             raise ValueError(f"the map {m.out.name}[...] = {m.formula} uses the index "
@@ -158,6 +177,19 @@ def _split(expr: sp.Expr, tensors: Mapping[sp.IndexedBase, Tensor]) -> list[_Spl
         return _split(sp.Mul(*[expr.base] * int(expr.exp), evaluate=False), tensors)
     if isinstance(expr, sp.KroneckerDelta):
         return [(sp.S.One, [], [], [sp.Eq(*expr.args)])]
+    if isinstance(expr, Chosen):  # [r = ρ]: max pooling's pick of a window's maximum
+        position, chosen = expr.args
+        _require_indices(position, expr)
+        if isinstance(chosen, WindowArgmax) and chosen.args[3].is_Integer:
+            chosen = WindowArgmax.window(*chosen.args)  # its entries, at the map's indices
+        if chosen.is_Integer:  # a window of one entry
+            return [(sp.S.One, [], [], [sp.Eq(position, chosen)])]
+        if not (isinstance(chosen, FirstMax) and all(
+                isinstance(e, sp.Indexed) and e.base in tensors for e in chosen.args)):
+            raise ValueError(f"cannot print {expr} as code: a window's maximum is taken over "
+                             "entries of the map's tensors")
+        window = tuple(Factor(tensors[e.base], tuple(e.indices)) for e in chosen.args)
+        return [(sp.S.One, [Choice(position, window)], [], [])]  # type: ignore[list-item]
     if isinstance(expr, Inside):  # [first ≤ v ≤ last]: zero padding, or a general condition
         v, first, last = expr.args
         _require_indices(expr, expr)

@@ -63,7 +63,7 @@ def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
 def _as_product(term: Term, t: Terms, names, out: str):
     """(kind, a, b, n, m) when ``term`` is a matrix product ``numba_loops.product`` computes:
     "nt" x Wᵀ, "nn" δ W, "tn" δᵀ x summed over the batch; None otherwise."""
-    if term.coeff != 1 or term.conditions or len(term.factors) != 2 or \
+    if term.coeff != 1 or term.conditions or term.choices or len(term.factors) != 2 or \
             len(t.out_shape) != (1 if t.batched_out else 2):
         return None
     for f in term.factors:
@@ -93,7 +93,7 @@ def _as_product(term: Term, t: Terms, names, out: str):
 
 def _is_copy(term: Term, t: Terms) -> bool:
     """Whether ``term`` is the whole output read off one array of its shape (x[j])."""
-    if term.coeff != 1 or term.conditions or term.sums or len(term.factors) != 1:
+    if term.coeff != 1 or term.conditions or term.choices or term.sums or len(term.factors) != 1:
         return False
     f = term.factors[0]
     same_axis = (f.tensor.name in t.batched) == t.batched_out
@@ -104,7 +104,8 @@ def _bias(terms: list[Term], t: Terms) -> Term | None:
     """A term that is a vector parameter read at the output's index (+ b): added by the
     product's own loop."""
     for term in terms:
-        if term.coeff == 1 and not term.conditions and not term.sums and len(term.factors) == 1:
+        if term.coeff == 1 and not (term.conditions or term.choices or term.sums) and \
+                len(term.factors) == 1:
             f = term.factors[0]
             if f.tensor.name not in t.batched and f.indices == t.map.index:
                 return term
@@ -136,6 +137,14 @@ def _loops(term: Term, t: Terms, arrays: Mapping[str, str]) -> list[str]:
         code, inside = _element(f, t, arrays, zero_based)
         values.append(code)
         guards += inside
+    for c in term.choices:  # [position = the first maximum of the window's entries]
+        window = []
+        for f in c.candidates:
+            code, inside = _element(f, t, arrays, zero_based)
+            window.append(code)
+            guards += inside
+        position = _CodePrinter().doprint(sp.sympify(c.position).xreplace(zero_based))
+        values.append(f"(1.0 if {position} == {_first_max(window)} else 0.0)")
     value = " * ".join(values) if values else "1.0"
     if term.coeff != 1:
         value = f"{float(term.coeff)!r} * {value}"
@@ -157,6 +166,16 @@ def _loops(term: Term, t: Terms, arrays: Mapping[str, str]) -> list[str]:
     if outer is not None:
         head.append("    " * outer + f"{target} += acc")
     return head
+
+
+def _first_max(values: list[str]) -> str:
+    """The 1-based index of the first maximum of ``values`` (NumPy's argmax), as one
+    expression: the first k whose value equals the largest."""
+    largest = f"max({', '.join(values)})" if len(values) > 1 else values[0]
+    found = str(len(values))
+    for k in range(len(values) - 1, 0, -1):
+        found = f"({k} if {values[k - 1]} == {largest} else {found})"
+    return found
 
 
 def _range(lo: int, hi: int) -> str:

@@ -7,7 +7,8 @@ is one ``np.einsum``. An index that is not a plain index symbol (``p + s - 1``: 
 convolution; ``u - s + 1``: the flipped kernel; ``2 p + s``: a stride) is gathered through
 a constant grid of positions computed once, where a position outside the tensor reads 0
 (zero padding): one form for every backend (NumPy, torch, jax), where a sliding window
-view would be NumPy's alone. A condition on the indices is a constant 0/1 mask.
+view would be NumPy's alone. A condition on the indices is a constant 0/1 mask; max
+pooling's pick (a ``Choice``) is a 0/1 array from the argmax of its window's entries.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from functools import partial
 import sympy as sp
 
 from . import maps_reduced, maps_staged_code
-from .maps import BATCH, Factor, IndexCodePrinter, Term, Terms, plain
+from .maps import BATCH, Choice, Factor, IndexCodePrinter, Term, Terms, plain
 
 
 @dataclass
@@ -109,9 +110,30 @@ class _TermPrinter:
         return code, (self.letters[BATCH] if batched else "") + "".join(
             s for s in subscripts if s is not None)
 
+    def choice(self, c: Choice) -> tuple[str, str]:
+        """[position = ρ] as a 0/1 array and its subscripts: ρ the first maximum (NumPy's
+        argmax) of the candidates' entries, stacked on a last axis."""
+        window = [self.operand(f) for f in c.candidates]
+        subscripts = window[0][1]
+        if any(s != subscripts for _, s in window):
+            raise ValueError("cannot print a window's maximum as code: its entries are read "
+                             "over different indices")
+        symbol = {letter: s for s, letter in self.letters.items()}
+        read = [symbol[letter] for letter in subscripts if symbol[letter] is not BATCH]
+        ranges = list(self.t.ranges)
+        extra = sorted(sp.sympify(c.position).free_symbols - set(read), key=ranges.index)
+        stacked = f"np.stack(({', '.join(code for code, _ in window)},), -1)"
+        chosen = f"np.argmax({stacked}, -1) + 1"
+        if extra:
+            chosen = f"({chosen})[..., {', '.join(['None'] * len(extra))}]"
+        position = self.constant(grid_code(c.position, [*read, *extra], self.t.ranges))
+        return (f"np.where(np.equal({chosen}, {position}), 1.0, 0.0)",
+                subscripts + "".join(self.letters[s] for s in extra))
+
     def term(self, term: Term) -> str:
         t = self.t
         operands = [self.operand(f) for f in term.factors]
+        operands += [self.choice(c) for c in term.choices]
         if term.conditions:
             mask, grid = condition_mask(term.conditions, t.ranges)
             operands.append((self.constant(mask), "".join(self.letters[s] for s in grid)))

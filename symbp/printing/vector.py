@@ -13,7 +13,8 @@ from sympy.printing.latex import LatexPrinter
 from ..core.layers import Resolved
 from ..core.layers import vector as v
 
-COMPOUND = (v.Plus, v.Neg, v.Dot, v.Had, v.Div, v.Star, v.FullConv, v.AvgPoolT, v.AtLast, v.StepSum)
+COMPOUND = (v.Plus, v.Neg, v.Dot, v.Had, v.Div, v.Star, v.FullConv, v.AvgPoolT, v.MaxPoolT,
+            v.AtLast, v.StepSum)
 # operators written between or before their operands: inside another they take parentheses
 
 
@@ -118,6 +119,15 @@ class VectorPrinter(LatexPrinter):
     def _print_AvgPoolT(self, expr: v.AvgPoolT) -> str:
         q, g = expr.args
         return rf"\operatorname{{avgpool}}_{{{self._print(q)}}}^{{T}}\, {self._wrapped(g)}"
+
+    def _print_MaxPool(self, expr: v.MaxPool) -> str:
+        q, s = expr.args
+        return rf"\operatorname{{maxpool}}_{{{self._print(q)}}}\bigl({self._print(s)}\bigr)"
+
+    def _print_MaxPoolT(self, expr: v.MaxPoolT) -> str:
+        q, s, g = expr.args
+        return rf"\operatorname{{maxpool}}_{{{self._print(q)}}}^{{T}}\bigl[{self._print(s)}\bigr]" \
+               rf"\, {self._wrapped(g)}"
 
     def _print_Step(self, expr: v.Step) -> str:
         seq, offset = expr.args

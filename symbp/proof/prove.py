@@ -151,6 +151,12 @@ def _check_arguments(d, points, seed, limit, progress) -> None:
                          f"got {progress!r}")
 
 
+def scopes(net) -> list[str]:
+    """Where a proof of each layer holds, when its kind says it is less than everywhere."""
+    return [f"layer {r.index}: {text}" for r in net.resolved
+            if r.kind.holds_where is not None and (text := r.kind.holds_where(r.layer))]
+
+
 def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
           points: int = 3, seed: int = 0, limit: int | None = BRUTE_FORCE_LIMIT,
           progress: Progress | None = None) -> Proof:
@@ -181,6 +187,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
             f"layer {scanning[0]} reads its own state through time, which the construction "
             "does not take: the routes are not compared; method expand compares them where "
             "they are small enough")]))
+    note = "; ".join(filter(None, [note, *scopes(d.net)]))
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:

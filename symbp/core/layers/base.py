@@ -321,6 +321,10 @@ class Kind:
     # it reads a sequence (attention's proof grows as their cube: 2); 0: kinds_theorem's
     smallest_input: int = 1  # the fewest input entries its ``check`` takes (a layer norm
     # needs 2): the theorem's small cross-check networks give it at least that many
+    holds_where: Callable[[Layer], str] | None = None  # where a proof of the layer holds,
+    # when that is less than everywhere (max pooling: where every window's maximum is
+    # unique), in words for the proof's note; None or "": everywhere its activation is
+    # differentiable
     size: Callable[[Layer, Mapping[sp.Symbol, int]], LayerSize] | None = None  # what the
     # layer at these sizes costs a proof (core.limits); None: counted as a dense layer from
     # its maps (every parameter entry, each output entry joined to every input entry)

@@ -1,5 +1,5 @@
 """Convolution, 1-D: z[o, t] = Σ_c Σ_s K[o, c, s] x[c, t + s − 1 − p] + b[o], a = σ(z), optionally
-average-pooled over non-overlapping windows.
+average- or max-pooled over non-overlapping windows.
 
 The input has C_in channels of N positions (a vector is one channel), the kernel K is
 C_out × C_in × k, stride 1, and p is the left padding: 0 for "valid" (N − k + 1 outputs),
@@ -14,7 +14,13 @@ Its vector-Jacobian products are the textbook ones, each a formula of its own:
 - ∂C/∂x[c, u] = Σ_o Σ_s K[o, c, k + 1 − s] δ[o, u + s − k + p], δ zero outside its positions:
   the full convolution of δ with the flipped kernel;
 - average pooling over windows of q (a[o, t] = (1/q) Σ_r s[o, q(t − 1) + r]) passes back
-  ∂C/∂s[o, u] = g[o, ⌊(u − 1)/q⌋ + 1] / q: g spread evenly over its window.
+  ∂C/∂s[o, u] = g[o, ⌊(u − 1)/q⌋ + 1] / q: g spread evenly over its window;
+- max pooling (a[o, t] = s[o, q(t − 1) + ρ[o, t]], ρ the window's first maximum, ``argmax``)
+  passes back ∂C/∂s[o, u] = g[o, ⌊(u − 1)/q⌋ + 1] [u − q⌊(u − 1)/q⌋ = ρ[o, ⌊(u − 1)/q⌋ + 1]]:
+  g routed to its window's maximum. That is C's derivative where every window's maximum is
+  unique (ρ is locally constant there, its derivative 0); at a tie C has no derivative and
+  the code passes g to the first maximum, one of its subgradients. So a max-pooled layer is
+  proved where every window's maximum is unique, and never claimed beyond.
 
 The general theorem takes these layers at every depth, channel count, kernel size and
 length: at a symbolic layer e they have c_e channels and, under valid padding, m_e positions
@@ -24,10 +30,7 @@ pooling has no such shape (a layer's length is a product over the layers below i
 proved per network only. Zero padding is the bracket [1 ≤ u ≤ N] (``base.Inside``).
 
 The kernel is the layer's "W" (the name the program gives a layer's weights); the
-documents call it K. Max pooling is not offered: its derivative at a tie (two equal
-maxima in a window) is not one value, so "the VJP is the chain rule" would hold only
-where every window's maximum is unique, which an exact proof for every input cannot say.
-ReLU is the default activation: the convolution layers of CNNs use it.
+documents call it K. ReLU is the default activation: the convolution layers of CNNs use it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import sympy as sp
 from ..limits import LayerSize
 from . import symbolic as symbolic_sizes
 from . import vector as v
+from .argmax import Chosen, WindowArgmax
 from .base import (
     Bound,
     Inside,
@@ -63,7 +67,7 @@ O, C, S, T, U, R = (sp.Symbol(name, **_size) for name in "ocstur")  # entry indi
 
 N_CONV = POOL * N_OUT  # positions of z, before pooling
 PADDINGS = ("valid", "same")
-POOLS = ("none", "avg")
+POOLS = ("none", "avg", "max")
 
 
 def left_pad(padding: str) -> sp.Expr:
@@ -105,11 +109,17 @@ def maps(layer: Layer) -> Maps:
     flipped = sp.Sum(W[O, C, KERNEL + 1 - S] * zero_outside(delta, O, U + S - KERNEL + p, N_CONV),
                      (O, 1, C_OUT), (S, 1, KERNEL))
     post = delta_from_g = None
-    if pooled:
+    window = sp.floor((U - 1) / POOL) + 1  # the pooled position that position u feeds
+    if layer.get("pool", "none") == "avg":
         post = Map(t["a"], (O, T), sp.Sum(t["s"][O, POOL * (T - 1) + R], (R, 1, POOL)) / POOL,
                    (t["s"],))
-        delta_from_g = Map(t["ds"], (O, U), t["g"][O, sp.floor((U - 1) / POOL) + 1] / POOL,
-                           (t["g"],))
+        delta_from_g = Map(t["ds"], (O, U), t["g"][O, window] / POOL, (t["g"],))
+    elif pooled:  # max: the entry ρ of each window (argmax), g routed back to it
+        s = t["s"]
+        post = Map(t["a"], (O, T), sp.Sum(Chosen(R, WindowArgmax(s.base, O, T, POOL))
+                                          * s[O, POOL * (T - 1) + R], (R, 1, POOL)), (s,))
+        delta_from_g = Map(t["ds"], (O, U), t["g"][O, window] * Chosen(
+            U - POOL * (window - 1), WindowArgmax(s.base, O, window, POOL)), (t["g"], s))
 
     def sizes(shape_in: Shape) -> dict[sp.Symbol, int]:
         channels, positions = (1, shape_in[0]) if len(shape_in) == 1 else shape_in
@@ -161,7 +171,7 @@ def check(layer: Layer, shape_in: Shape) -> None:
     positions = shape_in[-1]
     if pool == "none" and layer.get("pool_size") is not None:
         raise ValueError(f"key 'pool_size' is {layer.get('pool_size')} but there is no pool; "
-                         "set pool = \"avg\" or leave pool_size out")
+                         "set pool = \"avg\" or \"max\", or leave pool_size out")
     if padding == "valid" and kernel > positions:
         raise ValueError(f"key 'kernel': a kernel of {kernel} is longer than the input's "
                          f"{positions} positions under valid padding; use kernel <= "
@@ -205,8 +215,11 @@ def size(layer: Layer, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
 def backward(ops: Any, l: Any, g: Any) -> Bound:
     """δ_l = σ'(z_l) ⊙ ∂C/∂s_l (g spread over the pool windows, or g itself); the kernel's and
     the bias's gradients from δ_l and the input."""
-    if ops.layer(l).get("pool", "none") != "none":
+    pool = ops.layer(l).get("pool", "none")
+    if pool == "avg":
         g = ops.vjp(l, "delta_from_g", g)
+    elif pool == "max":  # g to each window's maximum, found in σ(z_l)
+        g = ops.vjp(l, "delta_from_g", g, ops.state(l))
     return backward_by_maps(ops, l, g)
 
 
@@ -219,7 +232,8 @@ def describe(layer: Layer) -> str:
     what = (f"a 1-D convolution, {layer.get('channels')} channels, kernel "
             f"{layer.get('kernel')}, {layer.get('padding')} padding")
     if layer.get("pool", "none") != "none":
-        what += f", average pooling over {layer.get('pool_size', 2)}"
+        which = "max" if layer.get("pool") == "max" else "average"
+        what += f", {which} pooling over {layer.get('pool_size', 2)}"
     return what
 
 
@@ -228,14 +242,16 @@ def forms(layer: Layer) -> v.Forms:
     (zero padded by p on the left), the kernel K the layer's W, avgpool_q non-overlapping."""
     padding = layer.get("padding", "valid")
     pooled = layer.get("pool", "none") != "none"
+    maximum = layer.get("pool") == "max"
     kernel, p = v.operand("W"), left_pad(padding)
     equations = [v.Equation("z", v.Plus(v.Star(kernel, v.X, p, N_CONV), v.operand("b")))]
     if pooled:
         equations += [v.Equation("s", v.Sigma(v.Z), slot="forward"),
-                      v.Equation("a", v.AvgPool(POOL, v.S))]
+                      v.Equation("a", (v.MaxPool if maximum else v.AvgPool)(POOL, v.S))]
     else:
         equations.append(v.Equation("a", v.Sigma(v.Z)))
-    spread = v.AvgPoolT(POOL, v.G) if pooled else v.G
+    spread = v.G if not pooled else v.MaxPoolT(POOL, v.S, v.G) if maximum else \
+        v.AvgPoolT(POOL, v.G)
     equations += [
         v.Equation("delta", v.Had(spread, v.SigmaPrime(v.Z))),
         v.Equation("W", v.Star(v.DELTA, v.X, p, KERNEL)),
@@ -244,19 +260,30 @@ def forms(layer: Layer) -> v.Forms:
     return v.Forms(tuple(equations), {POOL: str(pool_size(layer))})
 
 
+MAX_POOL_SCOPE = ("max pooling, proved where every window's maximum is unique; at a tie C has no "
+                  "derivative and the code passes g to the first maximum, one of its "
+                  "subgradients")
+
+
+def holds_where(layer: Layer) -> str:
+    """Max pooling: where every window's maximum is unique (``argmax``); else everywhere."""
+    return MAX_POOL_SCOPE if layer.get("pool") == "max" else ""
+
+
 KIND = Kind(
     name="conv1d",
-    summary="1-D convolution: z = K ⋆ x + b over positions, a = σ(z), optional average pooling",
+    summary="1-D convolution: z = K ⋆ x + b over positions, a = σ(z), optional avg or max pooling",
     options={
         "channels": Option(positive_int, "a positive integer (output channels)"),
         "kernel": Option(positive_int, "a positive integer (the kernel's size)"),
         "padding": Option(one_of(*PADDINGS), "\"valid\" or \"same\"", "valid"),
         "activation": Option(lambda v: isinstance(v, str), "an activation's name", "relu"),
-        "pool": Option(one_of(*POOLS), "\"none\" or \"avg\"", "none"),
+        "pool": Option(one_of(*POOLS), "\"none\", \"avg\" or \"max\"", "none"),
         "pool_size": Option(positive_int, "a positive integer (default: 2 with a pool)"),
     },
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": "K"}, sized=sized, forms=forms, size=size, describe=describe,
+    holds_where=holds_where,
     explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
              r"reaches the cost once per position, and its gradient is the sum over positions "
              r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "
@@ -264,5 +291,8 @@ KIND = Kind(
              r"the kernel entry $s$ with $t + s - 1 - p = u$: summed over them, that is the "
              r"full convolution of $\delta_l$ (zero outside its positions) with the kernel "
              r"flipped. Average pooling passes $g_l$ back spread evenly over each window, "
-             r"divided by its size.",
+             r"divided by its size. Max pooling keeps the entry $\rho_{o,t}$ of window $t$ "
+             r"that is its maximum (the first, at a tie) and passes $g_l$ back to it alone: "
+             r"proved where every window's maximum is unique; at a tie $C$ has no derivative "
+             r"and the code passes $g_l$ to the first maximum, one of its subgradients.",
 )

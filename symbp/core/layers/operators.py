@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .argmax import Chosen, FirstMax
+
 SIGMA, SIGMA_PRIME = sp.Function("sigma"), sp.Function("sigma_prime")  # any elementwise σ
 
 
@@ -260,6 +262,43 @@ class AvgPoolT(Op):
         q, g = int(args[0]), args[1]
         rows, cols = g.shape
         return np.array([[g[o, u // q] / q for u in range(cols * q)] for o in range(rows)],
+                        dtype=object)
+
+
+class MaxPool(Op):
+    """maxpool_q(s)[o, t] = s[o, q(t − 1) + ρ[o, t]], ρ the window's first maximum: written
+    Σ_r [r = ρ] s[o, q(t − 1) + r] (``argmax``), exact where every maximum is unique."""
+
+    nargs = 2
+
+    def value(self, args: list[Any], at: Context) -> Any:
+        q, s = int(args[0]), args[1]
+        rows, cols = s.shape
+
+        def pooled(o: int, t: int) -> Any:
+            window = list(s[o, q * t: q * t + q])
+            chosen = FirstMax(*window)
+            return sp.Add(*[Chosen(r, chosen) * e for r, e in enumerate(window, start=1)])
+
+        return np.array([[pooled(o, t) for t in range(cols // q)] for o in range(rows)],
+                        dtype=object)
+
+
+class MaxPoolT(Op):
+    """maxpool_qᵀ g (at s): [o, u] = g[o, ⌊(u − 1)/q⌋ + 1] [u is its window's ρ], g routed to
+    the first maximum of each window of s."""
+
+    nargs = 3
+
+    def value(self, args: list[Any], at: Context) -> Any:
+        q, s, g = int(args[0]), args[1], args[2]
+        rows, cols = g.shape
+
+        def routed(o: int, u: int) -> Any:
+            start = q * (u // q)
+            return g[o, u // q] * Chosen(u - start + 1, FirstMax(*s[o, start: start + q]))
+
+        return np.array([[routed(o, u) for u in range(cols * q)] for o in range(rows)],
                         dtype=object)
 
 

@@ -41,6 +41,8 @@ from .operators import (  # the operators a kind writes its forms with, as v.Dot
     FullConv,
     Had,
     Last,
+    MaxPool,
+    MaxPoolT,
     Named,
     Neg,
     Ones,
@@ -61,7 +63,8 @@ from .operators import (  # the operators a kind writes its forms with, as v.Dot
 
 __all__ = [
     "DELTA", "SIGMA", "SIGMA_PRIME", "TARGETS", "AtLast", "AvgPool", "AvgPoolT", "Context",
-    "Div", "Dot", "Equation", "Flip", "FormError", "Forms", "FullConv", "G", "Had", "Last", "Named",
+    "Div", "Dot", "Equation", "Flip", "FormError", "Forms", "FullConv", "G", "Had", "Last",
+    "MaxPool", "MaxPoolT", "Named",
     "Neg", "Ones", "Op", "Over", "Plus", "Root", "RowSoftmax", "RowSum", "S", "Sigma",
     "SigmaPrime", "SqNorm", "Star", "Step", "StepSum", "T", "X", "Z", "evaluate", "operand",
     "value"
