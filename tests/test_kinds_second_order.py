@@ -56,7 +56,7 @@ def test_each_route_is_sympys_second_derivative(name):
     cost, theta = d.composed_cost(), d.parameters()
     rng = random.Random(1)
     at = point(d, rng)
-    H = {route: d.hessian(route=route) for route in ("program", "direct")}
+    H = {route: d.hessian(route=route) for route in ("program", "direct", "recursion")}
     hv = flat(d, d.hvp())
     v = sp.Matrix(d.direction())
     pairs = [(rng.randrange(len(theta)), rng.randrange(len(theta))) for _ in range(4)]
@@ -71,7 +71,7 @@ def test_each_route_is_sympys_second_derivative(name):
     s = d.composed_a(d.L)
     J = sp.Matrix(len(s), 2, lambda r, c: sp.diff(s[int(r)], theta[int(c)]))
     G = (J.T * J).xreplace(at)  # mse: H_C = I
-    for route in ("program", "direct"):
+    for route in ("program", "direct", "recursion"):
         assert max(abs(e) for e in d.gauss_newton(route=route)[:2, :2].xreplace(at) - G) < 1e-30
 
 
@@ -92,10 +92,17 @@ def test_the_prover_proves_every_block_for_each_kind(name):
         f"program H {l},{m}" for l in range(1, L + 1) for m in range(l, L + 1)]
     assert [n for n in names if n[:2] == "G " and n[2].isdigit()] == [
         f"G {l},{m}" for l in range(1, L + 1) for m in range(l, L + 1)]
+    for matrix in ("H", "G"):  # the third route, block by block
+        assert [n for n in names if n.startswith(f"recursion {matrix}")] == [
+            f"recursion {matrix} {l},{m}" for l in range(1, L + 1) for m in range(l, L + 1)]
     assert [n for n in names if n.startswith("Hv")] == [
         f"Hv {p}{l}" for l in range(1, L + 1) for p in d.layer_parameters(l)]
     assert {"H_C PSD", "G PSD"} <= set(names)
-    assert "proved for this network only" in proof.summary()
+    summary = " ".join(proof.summary().split())
+    assert "proved for this network only" in summary
+    assert ("three routes compared: direct (SymPy's second derivatives of the composed cost), "
+            "program (the R-operator on the delta program) and recursion (curvature "
+            "backpropagated over the graph)") in summary
 
 
 # ---------------------------------------------------------------- numbers: PyTorch, differences
@@ -126,7 +133,7 @@ def test_the_numbers_match_pytorch_and_central_differences(name):
     point = torch.tensor(th)
     H_torch = torch.autograd.functional.hessian(C, point).numpy()
     _, hv_torch = torch.autograd.functional.hvp(C, point, torch.tensor(v))
-    for route in ("program", "direct"):
+    for route in ("program", "direct", "recursion"):
         H = np.array(numeric(d, d.hessian(route=route))(*args), dtype=float)
         assert np.abs(H - H_torch).max() < 1e-9
     hv = np.array(numeric(d, flat(d, d.hvp()))(*args), dtype=float).ravel()
@@ -147,8 +154,9 @@ def test_the_numbers_match_pytorch_and_central_differences(name):
                       modules="torch")
     J = torch.autograd.functional.jacobian(
         lambda p: torch.stack(out(list(p), list(torch.tensor(x)))), point).numpy()
-    G = np.array(numeric(d, d.gauss_newton())(*args), dtype=float)
-    assert np.abs(G - J.T @ J).max() < 1e-9
+    for route in ("program", "recursion"):
+        G = np.array(numeric(d, d.gauss_newton(route=route))(*args), dtype=float)
+        assert np.abs(G - J.T @ J).max() < 1e-9
 
 
 # ---------------------------------------------------------------- planted mistakes
@@ -179,8 +187,9 @@ def test_a_dropped_skip_is_not_proved_and_named():
     assert failed["program H 1,1"].entry == (1, 1)
     assert "program H 1,1" in str(proof.failures[0])
     proved = {c.name for c in proof.claims if c.proved}
-    # G reads the forward pass only
-    assert {"program H 2,2", "program H 3,3", "G 1,1", "G PSD"} <= proved
+    # G and the curvature recursion read the forward pass only, never the δ program
+    assert {"program H 2,2", "program H 3,3", "G 1,1", "G PSD", "recursion H 1,1",
+            "recursion G 1,1"} <= proved
 
 
 def test_a_kind_whose_projection_gradient_is_wrong_is_not_proved(monkeypatch):
@@ -244,7 +253,10 @@ def test_the_cli_proves_the_examples(example):
     done = subprocess.run([sys.executable, "-m", "symbp", "prove", "--order", "2",
                            f"examples/{example}.toml"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "proved for this network only" in done.stdout
+    said = " ".join(done.stdout.split())
+    assert "proved for this network only" in said
+    assert "three routes compared: direct" in said and ", program (" in said
+    assert "and recursion (curvature backpropagated over the graph)" in said
 
 
 def test_derive_order_two_keeps_the_first_order_module_and_says_what_it_lacks(tmp_path, capsys):

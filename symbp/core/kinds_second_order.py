@@ -14,9 +14,13 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
   layered symbols, along a direction v: ṡ = Σ_u ∂s/∂u u̇ over the quantities u it reads,
   v_p for a parameter p, 0 for x and y. Composed, R{∂C/∂θ} is H v for a symbolic v
   (``hvp``); seeded with one parameter (v = e_p), column p of H (``hessian``).
+- ``recursion``: second-order backpropagation over the network's graph
+  (``kinds_curvature``): H_C at the split passed back node by node, Jᵀ Ω J plus the
+  residual terms Σ g ∂²f, from each statement's own first and second derivatives.
 - Gauss–Newton G = Jᵀ H_C J at the split s (a_L, or z_L where the cost absorbs σ_L):
   ``direct`` takes J from SymPy's derivatives of the composed s, ``program`` takes J's
-  columns from the forward half of the R-operator (ṡ at v = e_p).
+  columns from the forward half of the R-operator (ṡ at v = e_p), ``recursion`` is the
+  curvature recursion without its residual terms.
 
 Proved per network only (``proof.kinds_curvature``): the theorem for every size covers
 dense layers.
@@ -29,9 +33,10 @@ from typing import Any
 
 import sympy as sp
 
-from . import curvature, layers, limits
+from . import curvature, kinds_curvature, layers, limits
 from .curvature import absorbs_output
 from .derivation import Derivation, substitute_in_order
+from .kinds_curvature import CurvatureStep, push_curvature
 from .network import Network
 from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
@@ -45,8 +50,8 @@ NOT_YET = {
                  "the units, ran over 10 minutes on the 23 parameters of "
                  "examples/layernorm-mlp.toml",
 }
-HESSIAN_ROUTES = ("direct", "program")
-HVP_ROUTES = ("program", "direct")
+HESSIAN_ROUTES = ("direct", "program", "recursion")
+HVP_ROUTES = ("program", "direct", "recursion")
 
 
 def supported(net: Network) -> None:
@@ -84,14 +89,18 @@ def check_size(net: Network) -> None:
 
 class KindsSecondDerivation(Derivation):
     """A ``Derivation`` of a network of layer kinds with second order: ``hessian(l, m)``,
-    ``hvp(v)``, ``gauss_newton()``, each by route "direct" or "program" (module text)."""
+    ``hvp(v)``, ``gauss_newton()``, each by route "direct", "program" or "recursion" (module
+    text). ``curvature`` replaces the recursion's step, one node's elimination (the prover's
+    tests feed in wrong ones)."""
 
     order = 2
 
-    def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas):
+    def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas, *,
+                 curvature: CurvatureStep = push_curvature):
         supported(net)  # before any work
         check_size(net)
         super().__init__(net, recursion)
+        self.curvature_step = curvature
         self._acts = [net.activation(l) for l in self.layers]
         self._memo: dict[str, dict] = {"curving": {}, "plain": {}}
         self._first: dict[sp.Symbol, sp.Expr] = {}
@@ -151,7 +160,7 @@ class KindsSecondDerivation(Derivation):
                 found.update({s: self._tangent(s) for s in M})
         return found
 
-    def _forward_statements(self, l: int) -> tuple[list[sp.Expr], list[sp.Expr]]:
+    def forward_statements(self, l: int) -> tuple[list[sp.Expr], list[sp.Expr]]:
         """z_l from its pre map (a scan reads σ of its own z one step back) and a_l from σ,
         post and skip, in layered symbols: what layer l's kind computes, one layer deep."""
         r = self.net.resolved[l - 1]
@@ -175,7 +184,7 @@ class KindsSecondDerivation(Derivation):
         up, then what the δ program bound, from the output down (g_l before δ_l)."""
         found = []
         for l in self.layers:
-            pre, out = self._forward_statements(l)
+            pre, out = self.forward_statements(l)
             found += [(list(self.z_symbols(l)), pre), (list(self.a_symbols(l)), out)]
         trace = self.recursion
         for l in range(self.L, 0, -1):
@@ -215,8 +224,8 @@ class KindsSecondDerivation(Derivation):
     def hvp(self, v: dict | None = None, route: str = "program") -> dict[str, list]:
         """H v per parameter: ``{name: [one Matrix per layer, None where the layer has no
         such parameter]}`` for the symbolic direction v (``direction``), or at ``v`` given as
-        ``{(l, name): Matrix}``. ``route`` "program" (the R-operator on the δ program) or
-        "direct" (SymPy's Hessian times v)."""
+        ``{(l, name): Matrix}``. ``route`` "program" (the R-operator on the δ program),
+        "direct" or "recursion" (that route's Hessian times v)."""
         if route not in HVP_ROUTES:
             raise ValueError(f"unknown route {route!r}; choose one of: {', '.join(HVP_ROUTES)}")
         key = ("hvp", route)
@@ -224,7 +233,7 @@ class KindsSecondDerivation(Derivation):
             if route == "program":
                 flat = self._rop(self._directions)
             else:
-                product = self.hessian(route="direct") * sp.Matrix(self.direction())
+                product = self.hessian(route=route) * sp.Matrix(self.direction())
                 flat, at = {}, 0
                 for l in self.layers:
                     for name, M in self.layer_parameters(l).items():
@@ -253,13 +262,15 @@ class KindsSecondDerivation(Derivation):
     def hessian(self, l: int | None = None, m: int | None = None,
                 route: str = "program") -> sp.Matrix:
         """∂²C/∂θ_l ∂θ_m (P_l × P_m), or the whole Hessian without l and m. ``route``
-        "program" (the δ program differentiated along each parameter) or "direct"."""
+        "program" (the δ program differentiated along each parameter), "direct" or
+        "recursion" (curvature backpropagated over the graph, ``kinds_curvature``)."""
         return self._matrix("hessian", l, m, route)
 
     def gauss_newton(self, l: int | None = None, m: int | None = None,
                      route: str = "program") -> sp.Matrix:
         """G = Jᵀ H_C J, J = ∂s/∂θ at the split: block (l, m) or the whole. ``route``
-        "program" (J from the forward tangents) or "direct" (J from SymPy's derivatives)."""
+        "program" (J from the forward tangents), "direct" (J from SymPy's derivatives) or
+        "recursion" (the curvature recursion without its residual terms)."""
         return self._matrix("gauss_newton", l, m, route)
 
     def _matrix(self, name: str, l: int | None, m: int | None, route: str) -> sp.Matrix:
@@ -274,6 +285,10 @@ class KindsSecondDerivation(Derivation):
         self.check_layer(l)
         self.check_layer(m)
         rows, cols = self.parameters(l), self.parameters(m)
+        if route == "recursion":
+            live = self._swept(name)
+            return sp.Matrix(len(rows), len(cols),
+                             lambda i, j: live.entry(rows[int(i)], cols[int(j)]))
         if name == "gauss_newton":
             J = self.split_jacobian(route)
             return J[:, self.offset(l):self.offset(l) + len(rows)].T * self.split_hessian() * \
@@ -283,6 +298,19 @@ class KindsSecondDerivation(Derivation):
                              lambda i, j: self._direct_entry(rows[int(i)], cols[int(j)]))
         return sp.Matrix(len(rows), len(cols),
                          lambda i, j: self._program_column(cols[int(j)])[rows[int(i)]])
+
+    @cached_property
+    def curvature_graph(self) -> list[kinds_curvature.Node]:
+        """The nodes the curvature recursion sweeps (``kinds_curvature.graph``)."""
+        return kinds_curvature.graph(self)
+
+    def _swept(self, name: str) -> kinds_curvature.LiveCurvature:
+        """The curvature recursion's Ω over the parameters: H, or G without residual terms."""
+        key = ("swept", name)
+        if key not in self._blocks:
+            self._blocks[key] = kinds_curvature.backprop_curvature(
+                self, self.curvature_step, residual=name == "hessian")
+        return self._blocks[key]
 
     def _direct_entry(self, p: sp.Symbol, q: sp.Symbol) -> sp.Expr:
         order = self.parameters().index
@@ -319,13 +347,15 @@ class KindsSecondDerivation(Derivation):
 
     def split_hessian(self) -> sp.Matrix:
         """H_C at the split, composed, from the registry's cost forms."""
+        return self.layered_split_hessian().xreplace(self.composition)
+
+    def layered_split_hessian(self) -> sp.Matrix:
+        """H_C at the split in a_L and y."""
         cost, a, y = self.net.cost_entry, list(self.a_symbols(self.L)), list(self.y)
         if absorbs_output(cost):
-            H = curvature.output_curvature_in_z(cost, a, y)
-        else:
-            h = curvature.cost_hessian_term(cost)
-            H = sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
-        return H.xreplace(self.composition)
+            return curvature.output_curvature_in_z(cost, a, y)
+        h = curvature.cost_hessian_term(cost)
+        return sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
 
     def split_jacobian(self, route: str = "direct") -> sp.Matrix:
         """J = ∂s/∂θ (rows: s, columns: θ): SymPy's derivatives of the composed s ("direct"),
@@ -347,7 +377,7 @@ class KindsSecondDerivation(Derivation):
         mapping = dict(self.composition)
         for l in self.layers:
             for symbols, values in zip((self.z_symbols(l), self.a_symbols(l)),
-                                       self._forward_statements(l)):
+                                       self.forward_statements(l)):
                 rates = [self._along(e, seeds).xreplace(mapping) for e in values]
                 substitute_in_order([self._tangent_of[s] for s in symbols], rates, mapping)
         return [mapping[self._tangent_of[s]] for s in self._split_symbols()]

@@ -9,8 +9,12 @@ Every claim compares two computations exactly, entry by entry, and says which:
 - ``Hv <name><l>``: the R-operator on the δ program along a symbolic v: its derivative by
   each v_p is column p of SymPy's Hessian and it vanishes at v = 0, so (a polynomial in v)
   it is H v for every v;
+- ``recursion H l,m``: the curvature recursion (``core.kinds_curvature``: H_C at the split
+  passed back node by node over the network's graph, with the residual terms) = SymPy's
+  second derivatives, block (l, m) for l <= m;
 - ``G l,m``: Jᵀ H_C J with J's columns from the forward tangent statements = Jᵀ H_C J with
-  J from SymPy's derivatives of the composed split s;
+  J from SymPy's derivatives of the composed split s; ``recursion G l,m``: the same recursion
+  without its residual terms = that Jᵀ H_C J;
 - the function lemmas (σ', σ'', the cost's Hessian), H_C positive semidefinite for every
   width, hence G (vᵀ G v = (J v)ᵀ H_C (J v)).
 
@@ -37,8 +41,10 @@ from .gauss_newton import cost_psd_claims
 
 METHODS = ("auto", "expand")
 KIND = "curvature"
-SCOPE = ("second order for layer kinds is proved for this network only; the theorem for "
-         "every size covers dense layers")
+SCOPE = ("three routes compared: direct (SymPy's second derivatives of the composed cost), "
+         "program (the R-operator on the delta program) and recursion (curvature "
+         "backpropagated over the graph); second order for layer kinds is proved for this "
+         "network only; the theorem for every size covers dense layers")
 
 
 def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
@@ -67,13 +73,15 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
         claims += [lemma_claim(lem) for lem in found]
         proof.lemmas = found
         tick("lemmas", 1)
-        claims += _blocks(d, session, "hessian")
+        claims += _blocks(d, session, "hessian", "program")
+        claims += _blocks(d, session, "hessian", "recursion")
         tick("Hessian", 2)
         claims += _hvp_claims(d, session)
         tick("H v", 3)
-        gauss = _blocks(d, session, "gauss_newton")
+        gauss = _blocks(d, session, "gauss_newton", "program")
         psd = cost_psd_claims(d.net.cost_entry)
-        claims += [*gauss, *psd, _g_psd(d, psd[-1], gauss)]
+        claims += [*gauss, *_blocks(d, session, "gauss_newton", "recursion"), *psd,
+                   _g_psd(d, psd[-1], gauss)]
         tick("Gauss-Newton", 4)
     if limit.stopped:
         claims.append(time_claim(KIND, timeout))
@@ -102,28 +110,44 @@ def _compare(name, text, tex, left, right, how, session: Exact, l=None) -> Claim
     return claim
 
 
+# (matrix, route compared with "direct") → the claim's title, its text and its LaTeX
 WHAT = {
-    "hessian": ("program H", "the delta program differentiated along each parameter "
-                "(forward over reverse) = d2C/d theta_{l} d theta_{m} by SymPy",
-                r"\mathcal{{R}}_{{e_q}}\Bigl\{{\frac{{\partial C}}{{\partial \theta_{{{l}}}}}"
-                r"\Bigr\}}_{{q \in \theta_{{{m}}}}} = \frac{{\partial^2 C}}{{\partial "
-                r"\theta_{{{l}}}\, \partial \theta_{{{m}}}}}"),
-    "gauss_newton": ("G", "J^T H_C J with J from the forward tangent statements = J^T H_C J "
-                     "with J from SymPy's derivatives of s, block ({l}, {m})",
-                     r"\bigl(\dot{{J}}^{{T}} H_C \dot{{J}}\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}}"
-                     r" = \bigl(J^{{T}} H_C J\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}}"),
+    ("hessian", "program"): (
+        "program H", "the delta program differentiated along each parameter (forward over "
+        "reverse) = d2C/d theta_{l} d theta_{m} by SymPy",
+        r"\mathcal{{R}}_{{e_q}}\Bigl\{{\frac{{\partial C}}{{\partial \theta_{{{l}}}}}"
+        r"\Bigr\}}_{{q \in \theta_{{{m}}}}} = \frac{{\partial^2 C}}{{\partial "
+        r"\theta_{{{l}}}\, \partial \theta_{{{m}}}}}"),
+    ("hessian", "recursion"): (
+        "recursion H", "the curvature recursion (H_C at the split passed back node by node over "
+        "the graph, J^T Omega J plus the residual terms sum_i g_i d2f_i) = d2C/d theta_{l} "
+        "d theta_{m} by SymPy",
+        r"\bigl(\textstyle\sum_{{\text{{nodes}}}} J^{{T}} \Omega J + \sum_i g_i\, "
+        r"\partial^2 f_i\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}} = \frac{{\partial^2 C}}"
+        r"{{\partial \theta_{{{l}}}\, \partial \theta_{{{m}}}}}"),
+    ("gauss_newton", "program"): (
+        "G", "J^T H_C J with J from the forward tangent statements = J^T H_C J with J from "
+        "SymPy's derivatives of s, block ({l}, {m})",
+        r"\bigl(\dot{{J}}^{{T}} H_C \dot{{J}}\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}}"
+        r" = \bigl(J^{{T}} H_C J\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}}"),
+    ("gauss_newton", "recursion"): (
+        "recursion G", "the curvature recursion without its residual terms = J^T H_C J with J "
+        "from SymPy's derivatives of s, block ({l}, {m})",
+        r"\bigl(\textstyle\sum_{{\text{{nodes}}}} J^{{T}} \Omega J\bigr)_{{\theta_{{{l}}} "
+        r"\theta_{{{m}}}}} = \bigl(J^{{T}} H_C J\bigr)_{{\theta_{{{l}}} \theta_{{{m}}}}}"),
 }
 
 
-def _blocks(d: KindsSecondDerivation, session: Exact, name: str) -> list[Claim]:
-    title, text, tex = WHAT[name]
+def _blocks(d: KindsSecondDerivation, session: Exact, name: str, route: str) -> list[Claim]:
+    """Block (l, m), l <= m, of ``route`` against "direct"."""
+    title, text, tex = WHAT[(name, route)]
     get = d.hessian if name == "hessian" else d.gauss_newton
     claims = []
     for l in d.layers:
         for m in range(l, d.L + 1):
             claims.append(_compare(
                 f"{title} {l},{m}", f"block ({l}, {m}): " + text.format(l=l, m=m),
-                tex.format(l=l, m=m), lambda l=l, m=m: get(l, m, "program"),
+                tex.format(l=l, m=m), lambda l=l, m=m: get(l, m, route),
                 lambda l=l, m=m: get(l, m, "direct"), "exact comparison, entry by entry",
                 session, l))
     return claims
