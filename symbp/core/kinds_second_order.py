@@ -319,13 +319,15 @@ class KindsSecondDerivation(Derivation):
 
     def split_hessian(self) -> sp.Matrix:
         """H_C at the split, composed, from the registry's cost forms."""
+        return self.split_hessian_layered().xreplace(self.composition)
+
+    def split_hessian_layered(self) -> sp.Matrix:
+        """H_C at the split in a_L's layered symbols and y (what the generated code prints)."""
         cost, a, y = self.net.cost_entry, list(self.a_symbols(self.L)), list(self.y)
         if absorbs_output(cost):
-            H = curvature.output_curvature_in_z(cost, a, y)
-        else:
-            h = curvature.cost_hessian_term(cost)
-            H = sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
-        return H.xreplace(self.composition)
+            return curvature.output_curvature_in_z(cost, a, y)
+        h = curvature.cost_hessian_term(cost)
+        return sp.diag(*[h(aj, yj) for aj, yj in zip(a, y)])
 
     def split_jacobian(self, route: str = "direct") -> sp.Matrix:
         """J = ∂s/∂θ (rows: s, columns: θ): SymPy's derivatives of the composed s ("direct"),
