@@ -148,7 +148,7 @@ class StraightLine:
         self.targets += targets
 
     def _node(self, target: sp.Symbol, value: sp.Expr, comment: str) -> None:
-        self.nodes[target] = (self.printer.doprint(value), frozenset(value.free_symbols))
+        self.nodes[target] = (self.print(value), frozenset(value.free_symbols))
         self.group[target] = comment
 
     def _unit_free(self, expr: sp.Expr) -> sp.Expr:
@@ -188,8 +188,13 @@ class StraightLine:
         self.units[e] = symbol
         return symbol
 
+    def print(self, e: sp.Expr) -> str:
+        """NumPy for ``e``, a fraction as its float (0.5 * a, not (0.5) * a)."""
+        fractions = {r: sp.Float(r) for r in e.atoms(sp.Rational) if not r.is_Integer}
+        return forms.spaced(self.printer.doprint(e.xreplace(fractions) if fractions else e))
+
     def _code(self, e: sp.Expr) -> str:
-        code = self.printer.doprint(e)
+        code = self.print(e)
         return code if isinstance(e, sp.Symbol) else f"({code})"
 
     # ---- printing what results read
@@ -221,7 +226,7 @@ class StraightLine:
             if comment and comment not in said:
                 said.add(comment)
                 out.append(comment)
-            out.append(f"{s.name} = {forms.spaced(code)}")
+            out.append(f"{s.name} = {code}")
 
         for s in self.targets:
             if s in needed:
@@ -243,7 +248,7 @@ class StraightLine:
         body = ["shape = (len(x), V.shape[1])  # a column per sample, a row per direction",
                 *lines, f"HV = np.empty(({P}, V.shape[1]))",
                 "# R{dC/d theta}: each parameter's entry of H v, summed over the batch"]
-        body += [f"HV[{k}] = _over_batch({forms.spaced(self.printer.doprint(e))}, shape)"
+        body += [f"HV[{k}] = _over_batch({self.print(e)}, shape)"
                  for k, e in enumerate(exprs)]
         return function(f"_curvature({arguments_line(d.net)}, V)",
                         "H V for the directions V (P, K), the columns of V, one sample per row "
@@ -261,10 +266,10 @@ class StraightLine:
         exprs, lines = self.results([*tangents, *(e for _, _, e in entries)])
         body = ["shape = (len(x), V.shape[1])", *lines,
                 f"J = np.empty((len(x), {n}, V.shape[1]))"]
-        body += [f"J[:, {i}] = np.broadcast_to({self.printer.doprint(e)}, shape)"
+        body += [f"J[:, {i}] = np.broadcast_to({self.print(e)}, shape)"
                  for i, e in enumerate(exprs[:n])]
         body.append(f"HC = np.zeros((len(x), {n}, {n}))")
-        body += [f"HC[:, {i}, {j}] = np.broadcast_to({forms.spaced(self.printer.doprint(e))}, "
+        body += [f"HC[:, {i}, {j}] = np.broadcast_to({self.print(e)}, "
                  f"(len(x), 1))[:, 0]" for (i, j, _), e in zip(entries, exprs[n:])]
         return function(f"_split_curvature({arguments_line(d.net)}, V)",
                         "J V and H_C at the split s (a_L, or z_L where the cost absorbs "
