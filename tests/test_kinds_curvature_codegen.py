@@ -6,6 +6,7 @@ module's grad; the module's fingerprint, determinism, limits and refusals."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -20,6 +21,8 @@ from symbp.numeric.curvature_codegen import second_order_source
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source, statement_count
 
 EXAMPLES = ("residual", "conv1d", "recurrent")
+WHY = ("are printed as one line per scalar statement for a network of layer kinds: this one has "
+       "{count}, past the limit of {limit} (limit MAX_CURVATURE_STATEMENTS)")
 BATCH = 3
 
 
@@ -157,11 +160,26 @@ def test_the_size_limit_is_checked_before_printing(monkeypatch):
     count = statement_count(d)
     assert count == 2 * 21  # z (8), a (2), z, a, δ of the output, δ of the 8 steps
     monkeypatch.setattr(limits, "MAX_CURVATURE_STATEMENTS", count - 1)
-    with pytest.raises(ValueError, match=rf"^second order of a network of layer kinds is printed "
-                                         rf"as one line per scalar statement: this network has "
-                                         rf"{count}, past the limit of {count - 1} \(limit "
-                                         rf"MAX_CURVATURE_STATEMENTS\)$"):
+    why = WHY.format(count=count, limit=count - 1)
+    with pytest.raises(ValueError, match=f"^hessian, hvp and gauss_newton {re.escape(why)}$"):
         kinds_second_order_source(d)
+    with pytest.raises(ValueError, match="MAX_CURVATURE_STATEMENTS"):
+        symbp.lambdify(d)
+
+
+@pytest.mark.slow
+def test_derive_keeps_the_first_order_module_past_the_size_limit(monkeypatch, tmp_path, capsys):
+    from symbp.cli.main import main
+
+    count = statement_count(derived("recurrent"))
+    monkeypatch.setattr(limits, "MAX_CURVATURE_STATEMENTS", count - 1)
+    assert main(["derive", "examples/recurrent.toml", "--order", "2", "--format", "py",
+                 "--out", str(tmp_path)]) == 0
+    assert "def grad(" in (tmp_path / "gradients.py").read_text()
+    assert "def hvp(" not in (tmp_path / "gradients.py").read_text()
+    assert (f"note: gradients.py has the first-order functions only: hessian, hvp and "
+            f"gauss_newton {WHY.format(count=count, limit=count - 1)}\n") in \
+        capsys.readouterr().err
 
 
 def test_lambdify_gives_hvp_in_numpy_and_refuses_other_backends():
@@ -180,3 +198,31 @@ def test_lambdify_gives_hvp_in_numpy_and_refuses_other_backends():
     with pytest.raises(ValueError, match=r"^second order \(hessian, hvp, gauss_newton\) of a "
                                          r"network of layer kinds is generated in NumPy only"):
         second_order_source(d, "numba")
+
+
+def skip_dropped(ops):
+    """backprop_deltas with every residual block's highway (+ g_l) left out of its pass-back."""
+    above = None
+    for l in ops.layers():
+        if above is None:
+            g = ops.cost_gradient()
+        elif ops.kind(l + 1).name == "residual":
+            g = ops.transpose_times(l + 1, above.delta)
+        else:
+            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)
+
+
+def test_a_wrong_program_prints_wrong_code():
+    # the code is the program's statements: a δ program without the skip's highway gives a
+    # Hessian wrong in the rows and columns of θ_1 (below the block), right elsewhere
+    net = symbp.Network(layers=[symbp.Layer("dense", units=1, activation="tanh"),
+                                symbp.Layer("residual", activation="tanh"),
+                                symbp.Layer("dense", units=1)], inputs=1)
+    right = symbp.derive(net, order=2)
+    wrong = symbp.derive(net, order=2, recursion=skip_dropped)
+    theta = as_params(right, np.linspace(-0.9, 0.8, len(right.parameters())))
+    x, y = np.array([[0.7], [-0.4]]), np.array([[0.3], [0.1]])
+    H, W = (module(d)["hessian"](x, y, theta) for d in (right, wrong))
+    assert np.abs(H[2:, 2:] - W[2:, 2:]).max() < 1e-15
+    assert np.abs(H[:2] - W[:2]).max() > 1e-3

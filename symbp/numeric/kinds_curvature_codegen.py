@@ -76,14 +76,22 @@ def statement_count(d) -> int:
     return 2 * sum(len(symbols) for symbols, _ in d._statements())
 
 
-def check_size(d) -> None:
-    """ValueError naming the limit, before any printing, when the straight-line code would
-    have more statements than ``limits.MAX_CURVATURE_STATEMENTS``."""
+def size_problem(d) -> str:
+    """Why the straight-line code of ``d`` is not printed (past
+    ``limits.MAX_CURVATURE_STATEMENTS``), or "" when it is; counted before any printing."""
     count = statement_count(d)
-    if count > limits.MAX_CURVATURE_STATEMENTS:
-        raise ValueError(f"second order of a network of layer kinds is printed as one line per "
-                         f"scalar statement: this network has {count:,}, past the limit of "
-                         f"{limits.MAX_CURVATURE_STATEMENTS:,} (limit MAX_CURVATURE_STATEMENTS)")
+    if count <= limits.MAX_CURVATURE_STATEMENTS:
+        return ""
+    return (f"are printed as one line per scalar statement for a network of layer kinds: this "
+            f"one has {count:,}, past the limit of {limits.MAX_CURVATURE_STATEMENTS:,} (limit "
+            "MAX_CURVATURE_STATEMENTS)")
+
+
+def check_size(d) -> None:
+    """ValueError naming the limit when ``size_problem`` says why not."""
+    problem = size_problem(d)
+    if problem:
+        raise ValueError(f"hessian, hvp and gauss_newton {problem}")
 
 
 class _Printer(forms.NumPyPrinter):
