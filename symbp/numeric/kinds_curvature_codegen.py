@@ -13,8 +13,9 @@ registry's numeric forms (``numeric.forms``).
 
 Scalar, not array form: each entry of each statement is one line over a column of the batch
 (and, for a tangent, a row of directions), so the module grows with the entries; a network
-past ``limits.MAX_CURVATURE_STATEMENTS`` is refused up front, naming the limit. Printing the
-tangent maps in array form, as the first-order module prints the maps, is not done yet.
+past ``limits.MAX_CURVATURE_STATEMENTS`` is refused up front, naming the limit (``symbp
+derive`` then writes the first-order module with a note). Printing the tangent maps in array
+form, as the first-order module prints the maps, is not done yet.
 
 - ``hvp(x, y, params, v)``: H v, v and the result shaped like ``params``;
 - ``hessian(x, y, params)``: the (P, P) Hessian, the same statements along every basis
