@@ -259,18 +259,20 @@ def test_the_cli_proves_the_examples(example):
     assert "and recursion (curvature backpropagated over the graph)" in said
 
 
-def test_derive_order_two_keeps_the_first_order_module_and_says_what_it_lacks(tmp_path, capsys):
+def test_derive_order_two_writes_hvp_in_numpy_and_says_what_numba_lacks(tmp_path, capsys):
     from symbp.cli.main import main
 
     out = tmp_path / "out"
-    assert main(["derive", "--order", "2", "examples/conv1d.toml", "--format", "py",
+    assert main(["derive", "--order", "2", "examples/conv1d.toml", "--format", "py,numba",
                  "--out", str(out)]) == 0
     namespace: dict = {}
     exec((out / "gradients.py").read_text(), namespace)
-    assert {"forward", "cost", "grad"} <= set(namespace) and "hessian" not in namespace
-    assert ("note: gradients.py has the first-order functions only: hessian, hvp and "
-            "gauss_newton are generated for dense networks only; this one has layers of kind "
-            "conv1d\n") in capsys.readouterr().err
+    assert {"forward", "cost", "grad", "hvp", "hessian", "gauss_newton"} <= set(namespace)
+    numba_text = (out / "gradients_numba.py").read_text()
+    assert "def grad(" in numba_text and "def hvp(" not in numba_text
+    assert ("note: gradients_numba.py has the first-order functions only: hessian, hvp and "
+            "gauss_newton of a network of layer kinds are generated in NumPy (gradients.py)\n"
+            ) in capsys.readouterr().err
 
 
 def test_derive_order_two_writes_the_second_order_proof_of_a_network_of_kinds(tmp_path, capsys):

@@ -350,7 +350,7 @@ class KindsSecondDerivation(Derivation):
         return self.layered_split_hessian().xreplace(self.composition)
 
     def layered_split_hessian(self) -> sp.Matrix:
-        """H_C at the split in a_L and y."""
+        """H_C at the split in a_L's layered symbols and y (what the generated code prints)."""
         cost, a, y = self.net.cost_entry, list(self.a_symbols(self.L)), list(self.y)
         if absorbs_output(cost):
             return curvature.output_curvature_in_z(cost, a, y)

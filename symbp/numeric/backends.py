@@ -88,15 +88,18 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     A derivation of order 2 (numpy or numba) also gives ``hessian``, ``hvp`` and
     ``gauss_newton`` (``symbp.numeric.curvature_codegen``). A network of layer kinds (any
     layer not dense) takes ``f(x, y, params)``, one dict of parameters per layer, and gives
-    the same structure (``symbp.numeric.kinds_codegen``); it has first order only.
+    the same structure (``symbp.numeric.kinds_codegen``); of order 2 (numpy) it has
+    ``hvp(x, y, params, v)``, ``hessian`` and ``gauss_newton`` too
+    (``symbp.numeric.kinds_curvature_codegen``).
     """
     if not isinstance(d, Derivation):
         raise ValueError(f"lambdify() needs a symbp.Derivation, got {type(d).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     second = getattr(d, "order", 1) == 2
-    if second and not d.net.dense:
-        raise ValueError(_second_order_refusal(d.net))
+    if second and not d.net.dense and backend != "numpy":
+        raise ValueError(f"backend {backend!r} gives first-order gradients only for a network "
+                         "of layer kinds; for second order choose 'numpy'")
     if second and backend not in SECOND_ORDER_BACKENDS:
         raise ValueError(f"backend {backend!r} gives first-order gradients only; for second "
                          f"order choose one of: {', '.join(SECOND_ORDER_BACKENDS)}")
@@ -148,12 +151,6 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
             namespace[name] = _checked_first(jax.jit(namespace[name]), checked, name, shapes,
                                              sample)
     return NumericGradients(d.net, backend, source, namespace)
-
-
-def _second_order_refusal(net) -> str:
-    kinds = ", ".join(k for k in net.kinds if k != "dense")
-    return (f"second order (hessian, hvp, gauss_newton) is generated for dense networks only; "
-            f"this one has layers of kind {kinds}")
 
 
 def _native_arrays(backend: str, array_module) -> tuple:

@@ -15,6 +15,7 @@ In the numba module ``hvp`` is one compiled kernel; ``hessian`` and ``gauss_newt
 NumPy there too (their work is in large array products, which NumPy hands to BLAS).
 A network whose Hessian is past ``limits.MAX_HESSIAN_ENTRIES`` gets ``hessian`` and
 ``gauss_newton`` that refuse at once, naming the limit; ``hvp`` works at any size.
+A network of layer kinds gets its module from ``kinds_curvature_codegen`` (NumPy only).
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from ..numeric.trace import require_numeric
 from . import forms
 from .codegen import function, module_source
 from .curvature_trace import ArrayOps, replayed
+from .kinds_curvature_codegen import kinds_second_order_source
 from .numba_codegen import numba_module_source
 from .numba_loops import forward_kernel_lines
 
 FLAVORS = ("numpy", "numba")
+KINDS_NUMPY_ONLY = ("second order (hessian, hvp, gauss_newton) of a network of layer kinds is "
+                    "generated in NumPy only; choose flavor 'numpy'")
 
 
 def second_order_source(d, flavor: str = "numpy", proved: str = "",
@@ -38,11 +42,11 @@ def second_order_source(d, flavor: str = "numpy", proved: str = "",
     ``proved`` and ``proved_second`` say what was proved of the programs (or nothing)."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
-    if not d.net.dense:
-        kinds = ", ".join(k for k in d.net.kinds if k != "dense")
-        raise ValueError(f"second order (hessian, hvp, gauss_newton) is generated for dense "
-                         f"networks only; this one has layers of kind {kinds}")
     require_numeric(d.net)
+    if not d.net.dense:  # layer kinds: printed from the scalar statements the prover checks
+        if flavor != "numpy":
+            raise ValueError(KINDS_NUMPY_ONLY)
+        return kinds_second_order_source(d, proved, proved_second)
     first = (module_source(d, proved=proved) if flavor == "numpy"
              else numba_module_source(d, proved=proved))
     programs = {name: p.fingerprint for name, p in d.programs.items()}

@@ -26,6 +26,7 @@ from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
+from ..numeric.kinds_curvature_codegen import size_problem
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import code_problem, one_line, require_numeric
 from ..proof.prove import Proof
@@ -141,13 +142,15 @@ def _numeric(name: str) -> Callable[[Network], str | None]:
 def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]:
     def make(b: Build) -> dict[str, bytes]:
         try:
-            if b.second is not None and not b.d.net.dense:  # order 2 of kinds: no code yet
-                kinds = ", ".join(k for k in b.d.net.kinds if k != "dense")
+            flavor = "numba" if name == "gradients_numba.py" else "numpy"
+            lacking = ""  # why a network of layer kinds gets first order only
+            if b.second is not None and not b.d.net.dense:
+                lacking = ("of a network of layer kinds are generated in NumPy (gradients.py)"
+                           if flavor == "numba" else size_problem(b.d))
+            if lacking:
                 b.notes.append(f"{name} has the first-order functions only: hessian, hvp and "
-                               f"gauss_newton are generated for dense networks only; this one "
-                               f"has layers of kind {kinds}")
+                               f"gauss_newton {lacking}")
             elif b.second is not None:  # order 2: hessian, hvp and gauss_newton too
-                flavor = "numba" if name == "gradients_numba.py" else "numpy"
                 return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
                                                   second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
@@ -173,7 +176,8 @@ def proved_sentence(d: Derivation, proof: Proof) -> str:
 def second_sentence(d: Derivation, proof: Proof) -> str:
     """What a generated module's docstring says of the second-order proof: only of the same
     programs."""
-    if proof.fingerprint != getattr(d, "fingerprint", None):
+    # a network of layer kinds: its second order is the δ program's, differentiated
+    if proof.fingerprint != getattr(d, "fingerprint", d.program.fingerprint):
         return "symbp's second-order proof is of other programs: these are not proved."
     if proof.holds:
         return (f"Proved by symbp ({proof.method}) for this network, programs "
