@@ -96,6 +96,6 @@ def test_the_example_derives_through_the_cli_the_same_every_time(tmp_path):
         written.append({p.name: p.read_bytes() for p in out.iterdir()
                         if not p.name.startswith(".")})
     assert sorted(written[0]) == ["derivation.md", "gradients.py", "graph.svg", "proof.json",
-                                  "worked.json"]
+                                  "swell.svg", "worked.json"]
     assert written[0] == written[1]
     assert b"Back through time" in written[0]["derivation.md"]
