@@ -133,6 +133,7 @@ def test_a_derive_whose_time_runs_out_in_the_documents_theorem_times_out(earlier
 
     out, before = earlier
     monkeypatch.setattr(theorem, "_CACHE", {})
+    monkeypatch.setenv("SYMBP_KEEP_PROOFS", "0")  # proved here, not read back
     monkeypatch.setattr(theorem, "structural_claims", lambda *args: time.sleep(60))
     started = time.monotonic()
     code = main(["derive", "--widths", "2,2", "--format", "md", "--timeout", "3",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import limits, safe_paths
+from ..core import limits, safe_paths, stored
 from ..core.derivation import Derivation
 from .codegen import module_source
 from .curvature_codegen import second_order_source
@@ -226,13 +226,6 @@ def _check_address_space() -> None:
                           f"(ulimit -v) is {soft // 2**20} MiB; raise it or use backend 'numpy'")
 
 
-def cache_folder() -> Path:
-    """Where compiled gradient modules live: $SYMBP_CACHE_DIR, else ~/.cache/symbp."""
-    if os.environ.get("SYMBP_CACHE_DIR"):
-        return Path(os.environ["SYMBP_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "symbp"
-
-
 def _load_cached(source: str):
     """``source`` as a module whose file sits in the cache folder, named by its hash, so that
     numba's cache (``__pycache__`` beside it) is found again by the next process.
@@ -247,7 +240,7 @@ def _load_cached(source: str):
     if name in sys.modules:  # the same source, loaded before in this process
         return sys.modules[name]
     try:
-        folder = _write_once(cache_folder(), name, source)
+        folder = _write_once(stored.folder(), name, source)
     except OSError:
         user = getattr(os, "getuid", lambda: "user")()
         folder = _write_once(Path(tempfile.gettempdir()) / f"symbp-cache-{user}", name, source)

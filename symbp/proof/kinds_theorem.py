@@ -9,6 +9,10 @@ claims may say: "for every depth" for a family only, "at depth K" for a sequence
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+from typing import Any
+
 import sympy as sp
 
 from ..core.generic import Template
@@ -133,5 +137,16 @@ def kinds_meaning(layers: tuple[LayerSpec, ...] | None) -> tuple[str, ...]:
     if layers is None:
         return ()
     templates = [Template.of(layer) for layer in layers]
-    steps = tuple(repr((t.kind.backward, t.kind.pass_back)) for t in templates)
+    steps = tuple(f"{_code(t.kind.backward)}, {_code(t.kind.pass_back)}" for t in templates)
     return (*steps, *(sp.srepr(m.formula) for t in templates for _, m in t.maps.all()))
+
+
+def _code(function: Any) -> str:
+    """A function as text the same in every process: its qualified name and a digest of its
+    source; its repr (with its address) where the source cannot be read."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return repr(function)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return f"{function.__module__}.{function.__qualname__} {digest}"

@@ -36,7 +36,7 @@ from ..core.network import Network
 from ..core.program import ProgramError
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
-from . import general
+from . import general, kept
 from .claims import Claim, Proof, time_claim
 from .curvature import prove_second_order
 from .curvature_indexed import (
@@ -278,13 +278,18 @@ _CACHE: dict[tuple, Proof] = {}
 
 def second_order_theorem(activation: str = "generic", cost: str = "mse", *,
                          output: str | None = None, timeout: float | None = None) -> Proof:
-    """The theorem for symbp's own programs, kept per process (a copy per call)."""
+    """The theorem for symbp's own programs, kept per process and between runs (``kept``; a
+    copy per call)."""
     hidden, out, cost_entry = entries(activation, cost, output)
     key = tuple(registry.meaning(e, 3) for e in (hidden, out, cost_entry))
     if key not in _CACHE:
-        proof = prove_second_order_theorem(activation, cost, output=output, timeout=timeout)
-        if proof.status == "timed out":
-            return proof
+        text = kept.key_text(("second order", *key))
+        proof = kept.load(text)
+        if proof is None:
+            proof = prove_second_order_theorem(activation, cost, output=output, timeout=timeout)
+            if proof.status == "timed out":
+                return proof
+            kept.keep(text, proof)
         _CACHE[key] = proof
     return copy.deepcopy(_CACHE[key])
 

@@ -45,7 +45,7 @@ from ..core.program import ProgramError, Size
 from ..core.recorder import record
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general, row_softmax
+from . import general, kept, row_softmax
 from .claims import COLUMNS, Claim, Proof, time_claim
 from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
@@ -266,10 +266,11 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
     recursion, the base case, step and parameter lemmas in index notation, the
     function lemmas, the per-network cross-checks and the induction itself.
 
-    Results are kept per process, keyed on what the proof reads: the registry entries
-    written out and what the recursion does (recorded afresh at every call, so a
-    function whose behaviour changes is proved again); a timed-out result is not kept.
-    Each call returns its own copy.
+    Results are kept per process, and between runs in the cache folder (``kept``), keyed on
+    what the proof reads: the registry entries written out and what the recursion does
+    (recorded afresh at every call, so a function whose behaviour changes is proved again),
+    and for the folder this symbp's own text; a timed-out result is not kept. Each call
+    returns its own copy.
     ``layers`` (a ``symbp.Layer`` for the hidden layers and one for the output
     layer) names their kinds; by default every layer is dense.
 
@@ -298,10 +299,14 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
            behaviour(recursion, None if layers is None else templates_of(layers, hidden, out,
                                                                           depth), depth))
     if key not in _CACHE:
-        proof = prove_theorem(activation, cost, output=output, recursion=recursion, layers=layers,
-                              timeout=timeout, depth=depth, inputs=inputs)
-        if proof.status == "timed out":
-            return proof
+        text = kept.key_text(key)
+        proof = kept.load(text)
+        if proof is None:
+            proof = prove_theorem(activation, cost, output=output, recursion=recursion,
+                                  layers=layers, timeout=timeout, depth=depth, inputs=inputs)
+            if proof.status == "timed out":
+                return proof
+            kept.keep(text, proof)
         _CACHE[key] = proof
     return copy.deepcopy(_CACHE[key])
 
