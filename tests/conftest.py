@@ -32,11 +32,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_numba_cache(tmp_path_factory):
-    """Compiled numba modules go to a folder of this test session, shared by its workers,
-    never to the user's ~/.cache/symbp: the suite leaves nothing behind and costs on every
-    machine what it costs on a fresh one, and a kernel two test files compile is compiled
-    once (the cache writes each module atomically). Tests that need another folder set their
-    own."""
+    """Compiled numba modules and kept theorems go to a folder of this test session, shared by
+    its workers, never to the user's ~/.cache/symbp: the suite leaves nothing behind and costs
+    on every machine what it costs on a fresh one, and a kernel two test files compile, or a
+    theorem two documents state, is made once (the cache writes each file atomically). Tests
+    that need another folder set their own."""
     saved = os.environ.get("SYMBP_CACHE_DIR")
     base = tmp_path_factory.getbasetemp()
     session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # popen-gwN's
