@@ -94,14 +94,14 @@ def check_reads(template: Template, e: sp.Expr, shape_in: tuple, where: str) -> 
     if tuple(sp.expand(a) for a in shape_in) != read:
         who = (f"hidden {template.kind.name} layers read" if where == "hidden" else
                f"the {where} {template.kind.name} layer reads")
-        raise ValueError(f"{who} {_text(read)} where the "
-                         f"layer below gives {_text(shape_in)}: the lengths are products over the "
-                         "layers above, which one formula in l does not write; the theorem "
-                         "takes such a network at its own depth (network=)")
+        raise ValueError(f"{who} {shape_text(read)} where the layer below gives "
+                         f"{shape_text(shape_in)}: the lengths are products over the layers "
+                         "above, which one formula in l does not write; the theorem takes such "
+                         "a network at its own depth (network=)")
 
 
-def _text(shape: tuple) -> str:
-    """A symbolic shape as plain text: (c_(l - 1), m_l*q_l)."""
+def shape_text(shape: tuple) -> str:
+    """A symbolic shape (or sizes) as plain text: (c_(l - 1), m_l*q_l)."""
     def subscript(m: re.Match) -> str:
         return f"{m[1]}_({m[2]})" if " " in m[2] else f"{m[1]}_{m[2]}"
 
