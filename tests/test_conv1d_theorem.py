@@ -62,7 +62,8 @@ def test_a_dense_layer_reads_channels_entry_by_entry():
 
 
 def test_the_theorem_refuses_what_has_no_shape_at_a_symbolic_layer():
-    with pytest.raises(ValueError, match="same padding without pooling only"):
+    with pytest.raises(ValueError, match=r"hidden conv1d layers read \(c_\(l - 1\), m_l\*q_l\) "
+                                         r"where the layer below gives"):
         symbp.theorem("tanh", layers=(Layer("conv1d", padding="same", pool="avg"),
                                       Layer("dense")))
     with pytest.raises(ValueError, match="reads the input of a conv1d layer with 2 axes, and "

@@ -59,7 +59,7 @@ from .generic_layers import LAYER as LAYER
 from .generic_shapes import DENSE as DENSE  # re-exported: the theorems read them from here
 from .generic_shapes import Structure as Structure
 from .generic_shapes import Template as Template
-from .generic_shapes import check_shapes, maps_on, output_shape
+from .generic_shapes import check_reads, check_shapes, maps_on, output_shape, reads, tie
 from .layers.symbolic import WIDTH as WIDTH  # the theorem's n_l, read from here
 from .layers.symbolic import input_shape
 from .program import ConcreteSize, Program, ProgramError, Size, Statement
@@ -87,14 +87,20 @@ class GenericRecorder(Recorder):
         self.templates = layers or (DENSE, DENSE)
         self.depth = depth
         rank = len(self.templates[0].maps.x.axes)
+        self.ties: dict[sp.Expr, sp.Expr] = {}  # a free size -> what the layer above reads
         if depth is None:
             self.input = input_shape(rank)
             check_shapes(self.templates[0], self.input)
+            check_reads(self.templates[1], DEPTH, self.shape_at(DEPTH - 1), "output")
         else:
             if len(self.templates) != depth:
                 raise ValueError(f"a recording at depth {depth} takes {depth} layers, "
                                  f"got {len(self.templates)}")
             self.input = input_shape(rank, DEPTH - depth)  # layer m is labelled L - (K - m)
+            for m in range(depth, 0, -1):  # top down: each layer reads what the one below gives
+                l = DEPTH - (depth - m)
+                below = self.shape_at(l - 1)
+                self.ties = tie(reads(self.templates[m - 1], l, below), below, self.ties)
         self.shape_at(DEPTH)  # the output layer reads the hidden ones' shape, or says why not
         self.L = Layer(DEPTH, explorer)  # type: ignore[assignment]
         self.segment = PRELUDE
@@ -162,11 +168,11 @@ class GenericRecorder(Recorder):
         a hidden layer's below (its free sizes at l, the others its input's: a residual
         block keeps n_0, a convolution with same padding m_0)."""
         l = sp.sympify(l)
-        if self.depth is not None:
+        if self.depth is not None:  # the sizes tied top down (``generic_shapes.tie``)
             position = self.position(l, first=0)
-            if position == 0:
-                return self.input
-            return output_shape(self.templates[position - 1], l, self.shape_at(l - 1))
+            shape = self.input if position == 0 else \
+                output_shape(self.templates[position - 1], l, self.shape_at(l - 1))
+            return tuple(sp.expand(a.xreplace(self.ties)) for a in shape) if self.ties else shape
         hidden, top = self.templates
         if l == 0:
             return self.input
@@ -194,7 +200,10 @@ class GenericRecorder(Recorder):
             template = top if Layer(l, self.explorer) == self.L else hidden
         shape_in = self.shape_at(l - 1)
         maps = maps_on(template, len(shape_in))
-        return Structure(template.kind, template.layer, maps, maps.symbolic(l, shape_in))
+        sizes = maps.symbolic(l, shape_in)
+        if self.ties:
+            sizes = {k: sp.expand(sp.sympify(v).xreplace(self.ties)) for k, v in sizes.items()}
+        return Structure(template.kind, template.layer, maps, sizes)
 
     def emit(self, op: str, layer: Any, args: tuple, shape: tuple, target: str | None = None,
              constant: Any = None) -> Any:

@@ -15,7 +15,8 @@ from typing import Any
 
 import sympy as sp
 
-from ..core.generic import Template
+from ..core.generic import DEPTH, Explorer, GenericRecorder, Template
+from ..core.generic_shapes import shape_text
 from ..core.layers import Layer as LayerSpec
 from ..core.layers import resolve
 from ..core.network import Network
@@ -23,6 +24,7 @@ from ..core.status import Status
 from .claims import Claim
 
 POSITIONS = 6  # the input's positions in a cross-check network of a kind over positions
+WHERE = "; where it holds: "  # the theorem's claim, less than everywhere (max pooling)
 
 
 def templates_of(layers: tuple[LayerSpec, ...], hidden, out,
@@ -128,6 +130,36 @@ def kinds_induction(status: Status, first: Claim | None, reach: str,
         "only steps the program takes, each once per layer",
         name="theorem", culprit="" if first is None else first.label,
         residual="" if first is None else first.residual)
+
+
+def scoped(claim: Claim, templates: tuple[Template, ...], depth: int | None) -> Claim:
+    """The theorem's claim, saying the sizes it ties (a pooled same-padded conv1d reads q_l m_l
+    positions: the only lengths below it) and where it holds when a kind holds less than
+    everywhere (max pooling: where every window's maximum is unique)."""
+    if depth is not None:
+        at_depth = {DEPTH: depth}  # the layers' own numbers 0..K, as the claim counts them
+        ties = {k.xreplace(at_depth): v.xreplace(at_depth) for k, v in
+                GenericRecorder(Explorer([], depth), "", templates, depth).ties.items()}
+        if ties:
+            said = ", ".join(f"{shape_text((k,))[1:-1]} = {shape_text((v,))[1:-1]}"
+                             for k, v in sorted(ties.items(), key=lambda kv: sp.default_sort_key(
+                                 kv[0]), reverse=True))
+            claim.statement = claim.statement.replace(
+                "for every size,", f"for every size (the lengths the layers read: {said}),", 1)
+    names = ([f"{m}" for m in range(1, len(templates) + 1)] if depth is not None
+             else ["the hidden layers", "the output layer"])
+    where: dict[str, list[str]] = {}  # what a kind says -> the layers it says it of
+    for name, t in zip(names, templates):
+        if t.kind.holds_where is not None and (text := t.kind.holds_where(t.layer)):
+            where.setdefault(text, []).append(name)
+    scopes = [(f"layer{'s' * (len(said) > 1)} {', '.join(said)}" if depth is not None
+               else " and ".join(said)) + f": {text}" for text, said in where.items()]
+    if scopes:
+        claim.statement += WHERE + "; ".join(scopes)
+        short = "; ".join(scope.split(";")[0] for scope in scopes)  # each kind's first clause
+        claim.latex = claim.latex.replace(r"\end{gathered}",
+                                          rf" \\ \text{{{short}}}\end{{gathered}}")
+    return claim
 
 
 def kinds_meaning(layers: tuple[LayerSpec, ...] | None) -> tuple[str, ...]:

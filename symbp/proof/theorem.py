@@ -51,9 +51,11 @@ from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
 from .indexed import softmax_unit
 from .kinds_theorem import (
+    WHERE,
     at_its_layers,
     kinds_induction,
     kinds_meaning,
+    scoped,
     templates_of,
 )
 from .registry_lemmas import function_claims
@@ -107,8 +109,8 @@ def prove_theorem(activation: str = "generic", cost: str = "mse", *, output: str
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     sequence = ", ".join(t.kind.name for t in templates)
-    claims.append(induction(claims, depths, kinds=not dense_only(templates), depth=depth,
-                            sequence=sequence))
+    claims.append(scoped(induction(claims, depths, kinds=not dense_only(templates), depth=depth,
+                                   sequence=sequence), templates, depth))
     name = getattr(recursion, "__name__", repr(recursion))
     if depth is not None:
         what = (f"depth {depth}, this network's sequence of kinds, every size: "
@@ -363,6 +365,9 @@ def general_summary(proof: Proof) -> str:
                f"{next((c.how for c in proof.claims if c.name == 'trace'), '')})")
     if proof.network.startswith("depth "):
         details = f"{count}; {details}"
+    said = next((c.statement for c in proof.claims if c.name == "theorem"), "")
+    if WHERE in said:  # less than everywhere: max pooling, where every window's maximum is unique
+        details = f"{details}{WHERE}{said.split(WHERE, 1)[1]}"
     failures = proof.failures
     if failures:
         details = f"first failure: {failures[0]}; {details}"

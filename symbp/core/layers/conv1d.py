@@ -25,9 +25,11 @@ Its vector-Jacobian products are the textbook ones, each a formula of its own:
 The general theorem takes these layers at every depth, channel count, kernel size and
 length: at a symbolic layer e they have c_e channels and, under valid padding, m_e positions
 and the kernel κ = m_(e−1) − q m_e + 1 that leaves them (every kernel size, as the lengths
-vary); under same padding m_0 positions and a kernel κ_e of its own. Same padding with
-pooling has no such shape (a layer's length is a product over the layers below it) and is
-proved per network only. Zero padding is the bracket [1 ≤ u ≤ N] (``base.Inside``).
+vary); under same padding a kernel κ_e of its own and, unpooled, m_0 positions. Pooled
+under same padding, a layer reads q_e m_e positions: the theorem ties the length below to
+that, top down, so a network's lengths are products over the layers above (m_(e−1) =
+q_e m_e), taken at its own depth, for every size. Zero padding is the bracket [1 ≤ u ≤ N]
+(``base.Inside``).
 
 The kernel is the layer's "W" (the name the program gives a layer's weights); the
 documents call it K. ReLU is the default activation: the convolution layers of CNNs use it.
@@ -131,19 +133,17 @@ def maps(layer: Layer) -> Maps:
     def symbolic(e: sp.Expr, shape_in: tuple[sp.Expr, ...]) -> dict[sp.Symbol, sp.Expr]:
         """At symbolic layer e: c_e channels; under valid padding m_e positions out and the
         kernel that leaves them (κ = m_(e-1) − q m_e + 1 covers every kernel size as the
-        lengths vary), under same padding the input's positions and a free kernel κ_e."""
+        lengths vary); under same padding a free kernel κ_e and, unpooled, the input's
+        positions, pooled, m_e positions out: the layer then reads q_e m_e positions (its x),
+        and the theorem ties the layer below's length to that (``generic_shapes.tie``)."""
         channels, positions = (sp.Integer(1), shape_in[0]) if len(shape_in) == 1 else shape_in
         q = symbolic_sizes.POOL[e] if pooled else sp.Integer(1)
         sizes = {C_IN: channels, C_OUT: symbolic_sizes.CHANNELS[e], POOL: q}
         if padding == "valid":
             return {**sizes, N_OUT: symbolic_sizes.LENGTH[e],
                     KERNEL: positions - q * symbolic_sizes.LENGTH[e] + 1}
-        if pooled:
-            raise ValueError("the general theorem takes conv1d layers with same padding "
-                             "without pooling only (pooled, each layer's length is a "
-                             "product over the layers below it); such networks are proved "
-                             "per network")
-        return {**sizes, N_OUT: positions, KERNEL: symbolic_sizes.KERNEL[e]}
+        out = symbolic_sizes.LENGTH[e] if pooled else positions
+        return {**sizes, N_OUT: out, KERNEL: symbolic_sizes.KERNEL[e]}
 
     return Maps(
         sizes=sizes, symbolic=symbolic,
