@@ -27,7 +27,7 @@ from ..printing import forms
 from ..printing import vector as vector_printing
 from ..printing.latex import LINE, Printer
 from ..printing.width import width
-from ..proof.prove import Proof
+from ..proof.prove import Proof, scopes
 from ..proof.vector_forms import vector_claim_name
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
 from .kinds_figure import KindsGraphPart, kinds_graph_part
@@ -135,7 +135,7 @@ def build_kinds(d: Derivation, proof: Proof, *, timings: bool = False, title: st
         cost_explicit=_cost(P, cost.formula(list(d.a_symbols(d.L)), list(d.y))),
         output=f"a_{{{d.L}}}",
         recursion=_recursion(d, proved),
-        proof=_proof(d, proof_part(proof, timings, dense=False)),
+        proof=_proof(d, proof_part(proof, timings, dense=False, where=scopes(d.net))),
         updates=_updates(d),
         paths=[row for row, _, _ in paths],
         path_gradients=_rows([rhs for _, rhs, _ in paths], entries=True),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..core.derivation import Derivation
 from ..core.generic_network import SIZES, theorem_layers
 from ..core.layers import Resolved
+from ..proof.kinds_theorem import WHERE
 from ..proof.theorem import covers, theorem
 from .checks import established, title
 from .general import GeneralClaim
@@ -86,4 +87,12 @@ def kinds_general(d: Derivation) -> KindsGeneral:
             f"layer {r.index}: {_words(r, net.activation(r.index).name, False)}"
             for r in net.resolved),
         why="" if shape is None else shape.why,
-        reach="" if shape is None else shape.reach)
+        reach="" if shape is None else shape.reach + _where(proof))
+
+
+def _where(proof) -> str:
+    """Where the theorem holds when less than everywhere (max pooling: where every window's
+    maximum is unique), for the headline, as its claim says it; "" when everywhere."""
+    said = "" if proof is None else next(
+        (c.statement for c in proof.claims if c.name == "theorem"), "")
+    return f" (where it holds: {said.split(WHERE, 1)[1]})" if WHERE in said else ""

@@ -137,9 +137,11 @@ class ProofPart:
     timings: bool
 
 
-def proof_part(proof: Proof, timings: bool, dense: bool = True) -> ProofPart:
+def proof_part(proof: Proof, timings: bool, dense: bool = True,
+               where: list[str] | None = None) -> ProofPart:
     """The proof section's data; times only with ``timings``, as "0.123 s". ``dense``: the
-    network is of dense layers only, whose parameters are all W_l and b_l."""
+    network is of dense layers only, whose parameters are all W_l and b_l; ``where``: where
+    the layers' proofs hold, when less than everywhere (``prove.scopes``)."""
 
     def seconds(s: float) -> str:
         return f"{s:.3f} s" if timings else ""
@@ -155,7 +157,8 @@ def proof_part(proof: Proof, timings: bool, dense: bool = True) -> ProofPart:
     exact = proof.method in ("expand", "construction", "local")
     return ProofPart(
         method=proof.method, status=proof.status, holds=proof.holds,
-        result=result_sentence(proof, dense), claims=claim_items(proof, dense),
+        result=result_sentence(proof, dense) + _where(proof, where or []),
+        claims=claim_items(proof, dense),
         method_text=METHOD_TEXT.get(proof.method, "") + (" " + GENERIC_TEXT if exact else ""),
         columns="clccc" + "r" * timings, head=["Layer", "Gradient", *CHECKS] + ["Time"] * timings,
         rows=rows, lemmas=lemmas, failures=[str(f) for f in proof.failures[:MAX_FAILURES]],
@@ -207,6 +210,13 @@ def result_sentence(proof: Proof, dense: bool = True) -> str:
         return (f"The proof ran out of time: {done} of {len(proof.claims)} claims were proved "
                 "before that, and the rest are marked timed out.")
     return "No claim was proved."
+
+
+def _where(proof: Proof, where: list[str]) -> str:
+    """Plain text: where a proof that holds holds, when its layers say less than everywhere."""
+    if proof.status != "proved" or not where:
+        return ""
+    return " This holds where each layer's proof does: " + "; ".join(where) + "."
 
 
 def _glyphs(latex: str) -> int:
