@@ -104,12 +104,13 @@ def _sweep(d: KindsSecondDerivation, nodes: list[Node], live: LiveCurvature,
         push_curvature(live, node, residual)
         last = i + 1 == len(order) or order[i + 1].layer != node.layer
         if last and node.layer > 1:
-            a = list(d.a_symbols(node.layer - 1))
-            arriving.append((node.layer - 1, sp.Matrix(
-                len(a), len(a), lambda i, j: settle(live.entry(a[int(i)], a[int(j)])))))
-    theta = d.parameters()
-    return sp.Matrix(len(theta), len(theta),
-                     lambda i, j: settle(live.entry(theta[int(i)], theta[int(j)]))), arriving
+            arriving.append((node.layer - 1, _omega(live, list(d.a_symbols(node.layer - 1)))))
+    return _omega(live, d.parameters()), arriving
+
+
+def _omega(live: LiveCurvature, over: list[sp.Symbol]) -> sp.Matrix:
+    """Ω restricted to ``over``, in that order."""
+    return sp.Matrix([[settle(live.entry(r, u)) for u in over] for r in over])
 
 
 def _check(d: KindsSecondDerivation, values: dict, p: sp.Symbol, swept: sp.Expr,

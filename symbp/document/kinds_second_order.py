@@ -44,7 +44,9 @@ class KindPass:
     title: str  # plain
     statements: str  # LaTeX display: one entry of z_l and of a_l, in layered symbols
     nodes: list[GraphNode]
-    skip: bool  # a_l reads a_(l-1) beside z_l
+    rules: list[str]  # LaTeX displays: the pass-back as matrices (RULES)
+    skip: bool  # a_l reads a_(l-1) beside z_l (not x: the input is a constant)
+    projection: bool  # the skip goes through a projection P_l
     steps: int  # the nodes z_l is split into (through time); 1 otherwise
     shared: bool  # a parameter entry read by more than one entry of z_l (a kernel)
 
@@ -53,7 +55,7 @@ class KindPass:
 class BlockVerdict:
     """The claims of one block (l, m), l <= m: their statuses."""
 
-    block: str  # LaTeX inline
+    block: str  # LaTeX inline: (l, m)
     program: str
     recursion: str
     gauss_newton: str
@@ -69,7 +71,7 @@ class KindsSecondOrderChapter:
     sizes: str  # LaTeX inline
     L: int
     eq: dict[str, str]  # LaTeX displays
-    split: str  # LaTeX display: H_C at this network's split, in layered symbols
+    split: str  # LaTeX display: H_C at this network's split, in layered symbols ("" for I)
     passes: list[KindPass]  # output layer first
     node_count: int  # the graph's nodes, every layer's
     psd: str  # LaTeX display: how H_C is PSD for this cost
@@ -83,7 +85,6 @@ class KindsSecondOrderChapter:
     status: str
     method: str
     fingerprint: str
-    note: str  # plain: the proof's scope
 
 
 def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
@@ -116,7 +117,7 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
         node_count=sum(map(len, nodes.values())),
         psd=PSD.get(net.cost, ""), targets=curvature.TARGETS_TEXT[net.cost],
         psd_status=of("H_C PSD"), g_psd_status=of("G PSD"),
-        blocks=[BlockVerdict(rf"H_{{\theta_{{{l}}} \theta_{{{m}}}}}", of(f"program H {l},{m}"),
+        blocks=[BlockVerdict(f"({l}, {m})", of(f"program H {l},{m}"),
                              of(f"recursion H {l},{m}"), of(f"G {l},{m}"),
                              of(f"recursion G {l},{m}"))
                 for l in d.layers for m in range(l, d.L + 1)],
@@ -124,7 +125,7 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
              for l in d.layers for name in d.layer_parameters(l)],
         worked=None if example is None else kinds_worked_second(d, P, example),
         checks=_groups(proof.claims), status=str(proof.status), method=proof.method,
-        fingerprint=proof.fingerprint, note=proof.note)
+        fingerprint=proof.fingerprint)
 
 
 def _word(d: KindsSecondDerivation, l: int, name: str) -> str:
@@ -143,25 +144,6 @@ EQ = {
             r"\frac{\partial^2 f_i}{\partial u\, \partial w}, \qquad "
             r"\Omega_{ru} \mathrel{+}= \Omega_{rv}\, J, \qquad "
             r"g_u \mathrel{+}= J^{T} g_v, \qquad J = \frac{\partial f}{\partial u}",
-    "dense": r"\Omega_{a_{l-1}} = W_l^{T} \Bigl(D_l\, \Omega_{a_l}\, D_l + "
-             r"\operatorname{diag}\bigl(g_{a_l} \odot \sigma''(z_l)\bigr)\Bigr) W_l, \qquad "
-             r"D_l = \operatorname{diag}\bigl(\sigma'(z_l)\bigr)",
-    "skip": r"\Omega_{a_{l-1}} = \bigl(S_l + D_l W_l\bigr)^{T}\, \Omega_{a_l}\, "
-            r"\bigl(S_l + D_l W_l\bigr) + W_l^{T} \operatorname{diag}\bigl(g_{a_l} \odot "
-            r"\sigma''(z_l)\bigr) W_l",
-    "skip_cross": r"\bigl(S_l + D_l W_l\bigr)^{T} \Omega_{a_l} \bigl(S_l + D_l W_l\bigr) = "
-                  r"W_l^{T} D_l\, \Omega_{a_l} D_l W_l + \underbrace{S_l^{T} \Omega_{a_l} S_l "
-                  r"+ S_l^{T} \Omega_{a_l} D_l W_l + W_l^{T} D_l\, \Omega_{a_l} S_l}_"
-                  r"{\text{what the skip adds}}",
-    "time": r"\Omega_{z_{t-1}} = D_{t-1} W^{T}\, \Omega_{z_t}\, W D_{t-1} + "
-            r"\operatorname{diag}\bigl((W^{T} \delta_t) \odot \sigma''(z_{t-1})\bigr), \qquad "
-            r"D_{t-1} = \operatorname{diag}\bigl(\sigma'(z_{t-1})\bigr)",
-    "time_cross": r"\frac{\partial^2 z_{t,i}}{\partial w_{ik}\, \partial z_{t-1,k}} = "
-                  r"\sigma'(z_{t-1,k}), \qquad \frac{\partial^2 C}{\partial W\, \partial W} = "
-                  r"\sum_{t,\,t'} (\cdots)_{t t'}",
-    "kernel": r"\frac{\partial^2 C}{\partial k_{p}\, \partial k_{q}} = \sum_{i,\,i'} "
-              r"\Omega^{z}_{i i'}\, \frac{\partial z_i}{\partial k_p} "
-              r"\frac{\partial z_{i'}}{\partial k_q}",
     "rop": r"\dot s = \sum_u \frac{\partial s}{\partial u}\, \dot u, \qquad \dot p = v_p "
            r"\text{ for a parameter } p, \qquad \dot x = \dot y = 0",
     "rop_out": r"\mathcal{R}_v\Bigl\{\frac{\partial C}{\partial \theta}\Bigr\} = H v, \qquad "
@@ -173,10 +155,41 @@ EQ = {
 }
 
 
+# Each layer's pass-back as matrices: @l stands for the layer, @k for the one below it
+RULES = {
+    "dense": r"\Omega_{a_{@k}} = W_{@l}^{T} \Bigl(D_{@l}\, \Omega_{a_{@l}}\, D_{@l} + "
+             r"\operatorname{diag}\bigl(g_{a_{@l}} \odot \sigma''(z_{@l})\bigr)\Bigr) W_{@l}, "
+             r"\qquad D_{@l} = \operatorname{diag}\bigl(\sigma'(z_{@l})\bigr)",
+    "skip": r"\Omega_{a_{@k}} = \bigl(S_{@l} + D_{@l} W_{@l}\bigr)^{T}\, \Omega_{a_{@l}}\, "
+            r"\bigl(S_{@l} + D_{@l} W_{@l}\bigr) + W_{@l}^{T} \operatorname{diag}\bigl(g_{a_{@l}} "
+            r"\odot \sigma''(z_{@l})\bigr) W_{@l}",
+    "skip_cross": r"\bigl(S_{@l} + D_{@l} W_{@l}\bigr)^{T} \Omega_{a_{@l}} \bigl(S_{@l} + D_{@l} "
+                  r"W_{@l}\bigr) = W_{@l}^{T} D_{@l}\, \Omega_{a_{@l}} D_{@l} W_{@l} + "
+                  r"\underbrace{S_{@l}^{T} \Omega_{a_{@l}} S_{@l} + S_{@l}^{T} \Omega_{a_{@l}} "
+                  r"D_{@l} W_{@l} + W_{@l}^{T} D_{@l}\, \Omega_{a_{@l}} S_{@l}}_"
+                  r"{\text{what the skip adds}}",
+    "time": r"\Omega_{z_{t-1}} = D_{t-1} W_{@l}^{T}\, \Omega_{z_t}\, W_{@l} D_{t-1} + "
+            r"\operatorname{diag}\bigl((W_{@l}^{T} \delta_t) \odot \sigma''(z_{t-1})\bigr), "
+            r"\qquad D_{t-1} = \operatorname{diag}\bigl(\sigma'(z_{t-1})\bigr)",
+    "time_cross": r"\frac{\partial^2 z_{t,i}}{\partial w^{(@l)}_{ik}\, \partial z_{t-1,k}} = "
+                  r"\sigma'(z_{t-1,k})",
+    "kernel": r"\frac{\partial^2 C}{\partial w^{(@l)}_{p}\, \partial w^{(@l)}_{q}} = "
+              r"\sum_{i,\,i'} \Omega_{z^{(@l)}_i z^{(@l)}_{i'}}\, "
+              r"\frac{\partial z^{(@l)}_i}{\partial w^{(@l)}_p} "
+              r"\frac{\partial z^{(@l)}_{i'}}{\partial w^{(@l)}_q}",
+}
+
+
+def _rules(names: tuple[str, ...], l: int) -> list[str]:
+    return [RULES[n].replace("@l", str(l)).replace("@k", str(l - 1)) for n in names]
+
+
 def _split(d: KindsSecondDerivation, P: Printer, absorbed: bool) -> str:
     """H_C at the split in a_L's layered symbols: its diagonal when it is diagonal."""
     H = d.layered_split_hessian()
     s = rf"{'z' if absorbed else 'a'}_{{{d.L}}}"
+    if H.is_diagonal() and all(e == 1 for e in H.diagonal()):
+        return ""  # the cost's H_C = I says it all
     if H.is_diagonal():
         return rf"H_C = \frac{{\partial^2 C}}{{\partial {s}^2}} = " + P.diag(list(H.diagonal()))
     return P.defined(r"H_C", H)
@@ -194,28 +207,26 @@ def _groups_of(d: KindsSecondDerivation) -> dict[sp.Symbol, tuple[int, str]]:
 
 
 def _nodes(d: KindsSecondDerivation, P: Printer) -> dict[int, list[GraphNode]]:
-    """The graph's nodes by layer, in the order of the forward pass."""
+    """The graph's nodes by layer, in the order of the forward pass; a statement split into
+    steps (through time) names each step, and what reads it names the step it reads."""
     groups = _groups_of(d)
-    steps: dict[tuple[int, str], int] = {}
+    counts: dict[tuple[int, str], int] = {}
     for n in d.curvature_graph:
-        steps[(n.layer, n.name)] = steps.get((n.layer, n.name), 0) + 1
-    found: dict[int, list[GraphNode]] = {l: [] for l in d.layers}
+        counts[(n.layer, n.name)] = counts.get((n.layer, n.name), 0) + 1
     seen: dict[tuple[int, str], int] = {}
+    named: dict[sp.Symbol, str] = {}  # a stepped statement's symbol → its node's name
+    found: dict[int, list[GraphNode]] = {l: [] for l in d.layers}
     for n in d.curvature_graph:
         key = (n.layer, n.name)
         seen[key] = seen.get(key, 0) + 1
-        own = f"{n.name}_{{{n.layer}}}"
-        stepped = steps[key] > 1
-        name = rf"{own}, \text{{ step }} {seen[key]}" if stepped else own
-        read = []
-        for u in n.reads:
-            group = groups[u][1]
-            if stepped and group == own:
-                group = rf"{own}, \text{{ step }} {seen[key] - 1}"
-            read.append(group)
-        reads = ", ".join(dict.fromkeys(sorted(read, key=_read_order)))
-        second = sum(len(S) for S in n.second)
-        found[n.layer].append(GraphNode(name, len(n.symbols), reads, second))
+        name = f"{n.name}_{{{n.layer}}}"
+        if counts[key] > 1:
+            name += rf"\ (\text{{step }} {seen[key]})"
+            named.update(dict.fromkeys(n.symbols, name))
+        reads = [named.get(u, groups[u][1]) for u in n.reads]
+        shown = ", ".join(dict.fromkeys(sorted(reads, key=_read_order)))
+        found[n.layer].append(GraphNode(name, len(n.symbols), shown,
+                                        sum(len(S) for S in n.second)))
     return found
 
 
@@ -234,10 +245,20 @@ def _pass(d: KindsSecondDerivation, P: Printer, l: int, nodes: list[GraphNode]) 
     absorbed = curvature.absorbs_output(d.net.cost_entry) and l == d.L
     if not absorbed:
         rows.append((P(d.a_symbols(l)[0]), P(out[0])))
-    skip = bool(out) and any(e.free_symbols & below for e in out)
+    skip = l > 1 and any(e.free_symbols & below for e in out)  # x is a constant
     params = [p for M in d.layer_parameters(l).values() for p in M]
     steps = sum(1 for n in d.curvature_graph if n.layer == l and n.name == "z")
     shared = steps == 1 and any(sum(1 for e in pre if p in e.free_symbols) > 1 for p in params)
+    rules: tuple[str, ...]
+    if steps > 1:
+        rules = ("time", "time_cross")
+    elif skip:
+        rules = ("skip", "skip_cross")
+    elif shared:
+        rules = ("kernel",)
+    else:
+        rules = ("dense",) if l > 1 else ()
     described = r.kind.described(r.layer)
     return KindPass(l, r.kind.name, f"Layer {l}: {described}, {d.net.activation(l).name}",
-                    aligned(rows), nodes, skip, steps, shared)
+                    aligned(rows), nodes, _rules(rules, l), skip, "P" in d.layer_parameters(l),
+                    steps, shared)
