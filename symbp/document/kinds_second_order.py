@@ -146,12 +146,9 @@ EQ = {
             r"g_u \mathrel{+}= J^{T} g_v, \qquad J = \frac{\partial f}{\partial u}",
     "rop": r"\dot s = \sum_u \frac{\partial s}{\partial u}\, \dot u, \qquad \dot p = v_p "
            r"\text{ for a parameter } p, \qquad \dot x = \dot y = 0",
-    "rop_out": r"\mathcal{R}_v\Bigl\{\frac{\partial C}{\partial \theta}\Bigr\} = H v, \qquad "
-               r"\mathcal{R}_{e_q}\Bigl\{\frac{\partial C}{\partial \theta}\Bigr\} = "
+    "rop_out": r"\mathcal{R}_v\left\{\frac{\partial C}{\partial \theta}\right\} = H v, \qquad "
+               r"\mathcal{R}_{e_q}\left\{\frac{\partial C}{\partial \theta}\right\} = "
                r"H_{\cdot\, q}",
-    "gauss_newton_kinds": r"G = J^{T} H_C\, J, \qquad J = \frac{\partial s}{\partial \theta}, "
-                          r"\qquad H = G + \sum_j \frac{\partial C}{\partial s_j}\, "
-                          r"\frac{\partial^2 s_j}{\partial \theta\, \partial \theta^{T}}",
 }
 
 
