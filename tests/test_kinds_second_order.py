@@ -275,16 +275,19 @@ def test_derive_order_two_writes_hvp_in_numpy_and_says_what_numba_lacks(tmp_path
             ) in capsys.readouterr().err
 
 
-def test_derive_order_two_writes_the_second_order_proof_of_a_network_of_kinds(tmp_path, capsys):
+@pytest.mark.slow
+def test_derive_order_two_writes_the_chapter_and_proof_of_a_network_of_kinds(tmp_path, capsys):
     from symbp.cli.main import main
+    from symbp.render.latex import missing_compiler_note
 
     out = tmp_path / "out"
     assert main(["derive", "examples/recurrent.toml", "--format", "json,second_order",
                  "--out", str(out)]) == 0  # second_order asks for order 2
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "proof.json", "second_order.json", "worked.json"]
+    pdf = [] if missing_compiler_note() else ["second_order.pdf"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted([
+        "proof.json", "second_order.html", "second_order.json", "second_order.md",
+        "second_order.tex", "worked.json", *pdf])
     report = json.loads((out / "second_order.json").read_text())
     assert report["holds"] and "proved for this network only" in report["note"]
-    assert ("note: no second-order chapter: it is written for dense layers only; "
-            "second_order.json holds this network's second-order proof\n") in \
-        capsys.readouterr().err
+    assert "The worked example in numbers" in (out / "second_order.md").read_text()
+    assert "no second-order chapter" not in capsys.readouterr().err

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from ..document.build import Document
 from ..document.kinds import KindsDocument
 from ..document.kinds_matrix import KindsMatrixChapter
+from ..document.kinds_second_order import KindsSecondOrderChapter
 from ..document.matrix import MatrixChapter
 from ..document.second_order import SecondOrderChapter
 from .environment import environment, plain_line
@@ -59,14 +60,16 @@ def render_matrix(chapter: MatrixChapter | KindsMatrixChapter, fmt: str = "tex",
     return _lay_out(template, chapter, fmt, github, images={})
 
 
-def render_second_order(chapter: SecondOrderChapter, fmt: str = "tex", *,
-                        github: bool = True) -> str:
+def render_second_order(chapter: SecondOrderChapter | KindsSecondOrderChapter,
+                        fmt: str = "tex", *, github: bool = True) -> str:
     """The chapter "Second order" as LaTeX (``fmt="tex"``), Markdown (``"md"``) or a web page
-    (``"html"``)."""
-    if not isinstance(chapter, SecondOrderChapter):
+    (``"html"``): dense layers' or, for a network of layer kinds, over its graph."""
+    if not isinstance(chapter, SecondOrderChapter | KindsSecondOrderChapter):
         raise TypeError(f"render_second_order() needs a SecondOrderChapter, got "
                         f"{type(chapter).__name__}")
-    return _lay_out("second_order", chapter, fmt, github, images={})
+    template = "second_order" if isinstance(chapter, SecondOrderChapter) else \
+        "kinds_second_order"
+    return _lay_out(template, chapter, fmt, github, images={})
 
 
 def _lay_out(template: str, doc: object, fmt: str, github: bool, *, images: dict[str, str],

@@ -20,6 +20,7 @@ from ..document.build import Document
 from ..document.kinds import KindsDocument, document
 from ..document.kinds_matrix import KindsMatrixChapter, kinds_matrix_chapter
 from ..document.kinds_numbers import LayerExample
+from ..document.kinds_second_order import KindsSecondOrderChapter, kinds_second_order_chapter
 from ..document.kinds_worked import worked_file
 from ..document.matrix import MatrixChapter, matrix_chapter
 from ..document.numbers import Example as WorkedExample
@@ -75,12 +76,16 @@ class Build:
         return render_matrix(self.matrix, "tex")
 
     @cached_property
-    def second_order(self) -> SecondOrderChapter:
+    def second_order(self) -> SecondOrderChapter | KindsSecondOrderChapter:
+        """The dense chapter, or for a network of layer kinds the chapter over its graph."""
         if self.second is None:
             raise Skipped("no second_order: it needs a derivation of order 2 (--order 2, "
                           "symbp.derive(net, order=2))")
+        if not self.d.net.dense:
+            return kinds_second_order_chapter(self.d, self.second,  # type: ignore[arg-type]
+                                              self.example)  # type: ignore[arg-type]
         return second_order_chapter(self.d, self.second,
-                                    self.example)  # type: ignore[arg-type]  # dense only
+                                    self.example)  # type: ignore[arg-type]  # dense
 
     @cached_property
     def second_order_tex(self) -> str:
@@ -112,8 +117,8 @@ class Build:
                 sources["matrix.pdf"] = self.matrix_tex
             if "slides" in self.wanted:
                 sources["slides.pdf"] = self.slides_tex
-            if "second_order" in self.wanted and self.second is not None and self.d.net.dense:
-                sources["second_order.pdf"] = self.second_order_tex  # kinds: no chapter yet
+            if "second_order" in self.wanted and self.second is not None:
+                sources["second_order.pdf"] = self.second_order_tex
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
@@ -188,11 +193,7 @@ def second_sentence(d: Derivation, proof: Proof) -> str:
 
 def _second_order(b: Build) -> dict[str, bytes]:
     """The chapter "Second order" as .tex, .md, .html, its PDF where pdflatex is, and its
-    proof; for a network of layer kinds the proof only, with a note."""
-    if b.second is not None and not b.d.net.dense:
-        b.notes.append("no second-order chapter: it is written for dense layers only; "
-                       "second_order.json holds this network's second-order proof")
-        return {"second_order.json": b.second.to_json().encode()}
+    proof."""
     chapter = b.second_order  # Skipped without a second-order proof
     assert b.second is not None
     return {"second_order.tex": b.second_order_tex.encode(),
