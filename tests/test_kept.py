@@ -2,6 +2,7 @@
 byte; anything else under their name, or in a folder others may write, is never believed."""
 
 import copy
+import dataclasses
 import functools
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 import symbp
+from symbp.core.layers import KINDS
 from symbp.proof import kept, theorem
 from symbp.proof.claims import Proof
 from tests.oracles import doubled_output_error
@@ -121,6 +123,16 @@ def test_a_timed_out_theorem_is_not_kept_and_keeping_can_be_turned_off(folder, m
 def test_a_key_with_a_function_known_by_its_address_is_not_kept():
     assert kept.key_text(("tanh", 3)) == "('tanh', 3)"
     assert kept.key_text(("tanh", lambda: 0)) is None
+
+
+def test_only_symbps_own_entries_and_kinds_are_kept(monkeypatch):
+    # a user's entry is written out in the key at width 3 only: a cost right there and wrong
+    # from width 5 on must never read the right one's proof (tests/test_program.py)
+    own = symbp.COSTS["mse"]
+    assert kept.key_text(("k",), (own,), (symbp.Layer("residual"),)) == "('k',)"
+    assert kept.key_text(("k",), (dataclasses.replace(own),)) is None
+    monkeypatch.setitem(KINDS, "residual", dataclasses.replace(KINDS["residual"]))
+    assert kept.key_text(("k",), (own,), (symbp.Layer("residual"),)) is None
 
 
 def test_the_second_order_theorem_is_kept_too(folder, monkeypatch):

@@ -6,8 +6,12 @@ process's own cache uses (the registry entries written out, what the recursion d
 layers' kinds and their maps written out, the depth and the input shape), this symbp's
 ``stored.version()`` (the text of every one of its modules), and the versions of SymPy and
 Python. Reading it back is therefore proving it again, without the work: the same claims, in
-the same words, byte for byte. Where any part of the key has no text of its own (a function
-known only by its address), nothing is kept. A timed-out proof is never kept.
+the same words, byte for byte. Only theorems about symbp's own activations, costs and layer
+kinds are kept: the key writes an entry out at a few widths only, which says everything about
+symbp's own (their text is in the version) but not about one a user wrote, whose theorem is
+proved every time (a cost right below width 5 and wrong from 5 on must never read the right
+one's proof). Where any part of the key has no text of its own (a function known only by its
+address), nothing is kept either. A timed-out proof is never kept.
 
 The file is JSON, never code: read back, it can only be the claims it lists, and a file that
 does not parse, names another key or is not a regular file is ignored (the theorem is proved).
@@ -28,7 +32,8 @@ from typing import Any
 
 import sympy as sp
 
-from ..core import safe_paths, stored
+from ..core import registry, safe_paths, stored
+from ..core.layers import KINDS
 from .claims import Claim, Proof
 from .lemmas import Lemma
 
@@ -37,11 +42,19 @@ MAX_BYTES = 16 * 2**20  # a kept proof is a few kB to a few hundred kB
 FORMAT = 1
 
 
-def key_text(key: tuple) -> str | None:
-    """``key`` as text that names the same theorem in every process; None where it cannot
-    (a part printed by its address)."""
+def key_text(key: tuple, entries: tuple = (), layers: tuple | None = None) -> str | None:
+    """``key`` as text that names the same theorem in every process; None where it cannot (a
+    part printed by its address) or where a registry entry in ``entries`` or a kind of
+    ``layers`` is not symbp's own."""
+    if not all(any(e is own for own in _OWN) for e in entries) or not all(
+            any(KINDS.get(layer.kind) is own for own in _OWN) for layer in layers or ()):
+        return None
     text = repr(tuple(_text(part) for part in key))
     return None if re.search(r" at 0x[0-9a-f]+", text) else text
+
+
+# symbp's own entries and kinds, the objects themselves, as defined when symbp was imported
+_OWN = (*registry.ACTIVATIONS.values(), *registry.COSTS.values(), *KINDS.values())
 
 
 def _text(part: Any) -> Any:

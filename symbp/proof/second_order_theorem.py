@@ -283,7 +283,7 @@ def second_order_theorem(activation: str = "generic", cost: str = "mse", *,
     hidden, out, cost_entry = entries(activation, cost, output)
     key = tuple(registry.meaning(e, 3) for e in (hidden, out, cost_entry))
     if key not in _CACHE:
-        text = kept.key_text(("second order", *key))
+        text = kept.key_text(("second order", *key), (hidden, out, cost_entry))
         proof = kept.load(text)
         if proof is None:
             proof = prove_second_order_theorem(activation, cost, output=output, timeout=timeout)

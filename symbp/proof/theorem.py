@@ -301,7 +301,7 @@ def theorem(activation: str = "generic", cost: str = "mse", *, output: str | Non
            behaviour(recursion, None if layers is None else templates_of(layers, hidden, out,
                                                                           depth), depth))
     if key not in _CACHE:
-        text = kept.key_text(key)
+        text = kept.key_text(key, entries_read, layers)
         proof = kept.load(text)
         if proof is None:
             proof = prove_theorem(activation, cost, output=output, recursion=recursion,
