@@ -13,7 +13,7 @@ the symbolic layer l.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,10 +46,31 @@ def fresh() -> sp.Dummy:
 def fresh_bound(expr: sp.Expr) -> sp.Expr:
     """Every index a sum binds renamed to a fresh one, so that no index substituted into
     ``expr`` later (a kind's own o, k, ...) is captured by one of its sums."""
-    for s in expr.atoms(sp.Sum):
-        renamed = {index: fresh() for index, _, _ in s.limits}
-        expr = expr.xreplace({s: s.xreplace(renamed)})
-    return expr
+    sums = list(expr.atoms(sp.Sum))
+    if any(len(s.atoms(sp.Sum)) > 1 for s in sums):  # nested: one sum at a time, as ever
+        for s in sums:
+            renamed = {index: fresh() for index, _, _ in s.limits}
+            expr = expr.xreplace({s: s.xreplace(renamed)})
+        return expr
+    # side by side, each renamed apart: one rebuild of the formula for all of them
+    return expr.xreplace({s: s.xreplace({index: fresh() for index, _, _ in s.limits})
+                          for s in sums}) if sums else expr
+
+
+def replace_entries(expr: sp.Expr, bases: Container[sp.Basic],
+                    value: Callable[[sp.Indexed], sp.Expr]) -> sp.Expr:
+    """``expr`` with every entry of one of ``bases`` replaced by ``value(entry)``: what
+    ``expr.replace`` with that query gives, in one ``xreplace`` of the entries found (an
+    entry indexed by another of them is left to ``replace``, which goes inside out)."""
+    found = [e for e in expr.atoms(sp.Indexed) if e.base in bases]
+    if any(a.base in bases for e in found for i in e.indices for a in i.atoms(sp.Indexed)):
+        return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
+    rule = {}
+    for e in found:
+        v = value(e)
+        if v is not None and v != e:
+            rule[e] = v
+    return expr.xreplace(rule) if rule else expr
 
 
 # ---------------------------------------------------------------- quantities
@@ -379,8 +400,7 @@ class IndexOps:
                 return entries[e.base].at(*e.indices)
             return kind_base(params[e.base].name)[(layer, *e.indices)]
 
-        formula = formula.replace(lambda e: isinstance(e, sp.Indexed) and (
-            e.base in entries or e.base in params), value_of)
+        formula = replace_entries(formula, entries.keys() | params.keys(), value_of)
         sizes = tuple(sp.expand(sp.sympify(a).xreplace(s.sizes)) for a in m.out.axes)
         if len(fresh_index) == 1:
             return IndexVector(formula, fresh_index[0], sizes[0])
