@@ -110,8 +110,30 @@ class RowSoftmax(sp.Function):
 def written_softmax(expr: sp.Expr) -> sp.Expr:
     """``expr`` written out at concrete sizes with every ``RowSoftmax`` as its quotient, its
     sum written out: what an instance of a lemma is compared in."""
-    return expr.replace(lambda e: isinstance(e, RowSoftmax),
-                        lambda e: written_out(e.explicit()))
+    found = expr.atoms(RowSoftmax)
+    if any(not _numbered(e) for e in found) or any(
+            a.has(RowSoftmax) for e in found for a in e.args):
+        return expr.replace(lambda e: isinstance(e, RowSoftmax),
+                            lambda e: written_out(e.explicit()))
+    # each distinct weight written out once (the lemma's sides, instances and points share
+    # them): a quotient over a row of a number of entries, its own index summed away
+    rule = {}
+    for e in found:
+        if e not in _written:
+            if len(_written) >= WRITTEN:
+                _written.clear()
+            _written[e] = written_out(e.explicit())
+        rule[e] = _written[e]
+    return expr.xreplace(rule)
+
+
+WRITTEN = 4096  # weights kept written out (a cache: cleared when full)
+_written: dict[RowSoftmax, sp.Expr] = {}
+
+
+def _numbered(e: RowSoftmax) -> bool:
+    """A weight over a row of numbered entries: written out, no index of its sum remains."""
+    return bool(e.args[3].is_Integer and e.args[4].is_Integer)
 
 
 # ---------------------------------------------------------------- finding the quotients
