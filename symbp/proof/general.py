@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..core import registry
-from ..core.layers.base import written_out
+from ..core.layers.base import replaced, written_out
 from .exact import first_difference
 from .indexed import (
     DELTA,
@@ -203,8 +203,10 @@ def _instance(identity: Identity, widths: dict[sp.Expr, int]):
     free = list(identity.ranges)
     last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
     points = list(itertools.product(*[range(1, n + 1) for n in last]))
-    left = sp.Matrix([[lhs.xreplace(dict(zip(free, p))) for p in points]])
-    right = sp.Matrix([[rhs.xreplace(dict(zip(free, p))) for p in points]])
+    rules = [dict(zip(free, p)) for p in points]
+    shared: list[dict] = [{} for _ in points]  # what lhs and rhs share, rebuilt once a point
+    left = sp.Matrix([[replaced(lhs, rule, done) for rule, done in zip(rules, shared)]])
+    right = sp.Matrix([[replaced(rhs, rule, done) for rule, done in zip(rules, shared)]])
     found = first_difference(left, right)
     if found is None:
         return None, len(points)
