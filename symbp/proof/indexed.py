@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..core import registry
 from ..core.generic import DEPTH, LAYER, WIDTH
+from ..core.layers.base import replaced
 from ..printing.index_notation import latex as latex  # re-exported for the documents
 from ..printing.index_notation import readable
 from .sums import normal
@@ -48,28 +49,44 @@ def fresh_bound(expr: sp.Expr) -> sp.Expr:
     ``expr`` later (a kind's own o, k, ...) is captured by one of its sums."""
     sums = list(expr.atoms(sp.Sum))
     if any(len(s.atoms(sp.Sum)) > 1 for s in sums):  # nested: one sum at a time, as ever
+        seen = _renamed.get(expr)
+        if seen is not None:  # done before: the same renaming, with indices fresh again
+            done, old = seen
+            return replaced(done, {i: fresh() for i in old})
+        made: list[sp.Dummy] = []
+        start = expr
         for s in sums:
             renamed = {index: fresh() for index, _, _ in s.limits}
+            made += renamed.values()
             expr = expr.xreplace({s: s.xreplace(renamed)})
+        if len(_renamed) >= RENAMED:
+            _renamed.clear()
+        _renamed[start] = (expr, tuple(made))
         return expr
     # side by side, each renamed apart: one rebuild of the formula for all of them
     return expr.xreplace({s: s.xreplace({index: fresh() for index, _, _ in s.limits})
                           for s in sums}) if sums else expr
 
 
-def replace_entries(expr: sp.Expr, bases: Container[sp.Basic],
-                    value: Callable[[sp.Indexed], sp.Expr]) -> sp.Expr:
-    """``expr`` with every entry of one of ``bases`` replaced by ``value(entry)``: what
-    ``expr.replace`` with that query gives, in one ``xreplace`` of the entries found (an
-    entry indexed by another of them is left to ``replace``, which goes inside out)."""
-    found = [e for e in expr.atoms(sp.Indexed) if e.base in bases]
-    if any(a.base in bases for e in found for i in e.indices for a in i.atoms(sp.Indexed)):
-        return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
+RENAMED = 1024  # nested formulas kept renamed apart (a cache: cleared when full); a kind's map
+_renamed: dict[sp.Expr, tuple[sp.Expr, tuple[sp.Dummy, ...]]] = {}  # is renamed at every use
+
+
+def replace_entries(expr: sp.Expr, bases: Container[sp.Basic] | None,
+                    value: Callable[[sp.Indexed], sp.Expr | None]) -> sp.Expr:
+    """``expr`` with every entry of one of ``bases`` (None: every entry) replaced by
+    ``value(entry)`` where that is not None: what ``expr.replace`` with that query gives, in
+    one ``xreplace`` of the entries found (``replace`` itself where an entry is indexed by
+    another that changes: it goes inside out)."""
+    found = [e for e in expr.atoms(sp.Indexed) if bases is None or e.base in bases]
     rule = {}
     for e in found:
         v = value(e)
         if v is not None and v != e:
             rule[e] = v
+    if any(a in rule for e in found for i in e.indices for a in i.atoms(sp.Indexed)):
+        return expr.replace(lambda e: isinstance(e, sp.Indexed) and (
+            bases is None or e.base in bases), value)
     return expr.xreplace(rule) if rule else expr
 
 
