@@ -21,7 +21,6 @@ import sympy as sp
 
 from ..core import registry
 from ..core.generic import DEPTH, LAYER, WIDTH
-from ..core.layers.base import replaced
 from ..printing.index_notation import latex as latex  # re-exported for the documents
 from ..printing.index_notation import readable
 from .sums import normal
@@ -48,28 +47,30 @@ def fresh_bound(expr: sp.Expr) -> sp.Expr:
     """Every index a sum binds renamed to a fresh one, so that no index substituted into
     ``expr`` later (a kind's own o, k, ...) is captured by one of its sums."""
     sums = list(expr.atoms(sp.Sum))
-    if any(len(s.atoms(sp.Sum)) > 1 for s in sums):  # nested: one sum at a time, as ever
-        seen = _renamed.get(expr)
-        if seen is not None:  # done before: the same renaming, with indices fresh again
-            done, old = seen
-            return replaced(done, {i: fresh() for i in old})
-        made: list[sp.Dummy] = []
-        start = expr
-        for s in sums:
-            renamed = {index: fresh() for index, _, _ in s.limits}
-            made += renamed.values()
-            expr = expr.xreplace({s: s.xreplace(renamed)})
-        if len(_renamed) >= RENAMED:
-            _renamed.clear()
-        _renamed[start] = (expr, tuple(made))
-        return expr
+    if any(len(s.atoms(sp.Sum)) > 1 for s in sums):  # nested
+        return _renamed_apart(expr, {}, {})
     # side by side, each renamed apart: one rebuild of the formula for all of them
     return expr.xreplace({s: s.xreplace({index: fresh() for index, _, _ in s.limits})
                           for s in sums}) if sums else expr
 
 
-RENAMED = 1024  # nested formulas kept renamed apart (a cache: cleared when full); a kind's map
-_renamed: dict[sp.Expr, tuple[sp.Expr, tuple[sp.Dummy, ...]]] = {}  # is renamed at every use
+def _renamed_apart(expr: sp.Basic, renamed: dict, made: dict) -> sp.Basic:
+    """What renaming the sums one at a time, each wherever it still stands as written, outer
+    sums before inner ones, gives (one of the orders the sums may come in), in one rebuild: a
+    sum inside one renamed keeps its own indices where it reads the outer one's (it was
+    renamed with it), else it is renamed too. ``renamed``: what the sums around have renamed;
+    ``made``: each sum's fresh indices, one set for every place it stands."""
+    if expr in renamed:
+        return renamed[expr]
+    if not expr.args:
+        return expr
+    if isinstance(expr, sp.Sum) and not (renamed and expr.has(*renamed)):
+        if expr not in made:
+            made[expr] = {index: fresh() for index, _, _ in expr.limits}
+        renamed = made[expr]  # an untouched sum reads none of the indices renamed around it
+    args = [_renamed_apart(a, renamed, made) if isinstance(a, sp.Basic) else a
+            for a in expr.args]
+    return expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
 
 
 def replace_entries(expr: sp.Expr, bases: Container[sp.Basic] | None,
