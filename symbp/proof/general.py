@@ -173,9 +173,10 @@ def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 
     if symbolic != 0:
         symbolic = difference(identity.lhs, identity.rhs, identity.ranges)
     counterexample, instances = None, 0
+    written: dict = {}  # what is written out at one widths and another alike, written once
     for values in itertools.product([w for w in widths if w >= smallest],
                                     repeat=len(identity.widths)):
-        found, count = _instance(identity, dict(zip(identity.widths, values)))
+        found, count = _instance(identity, dict(zip(identity.widths, values)), written)
         instances += count
         if found is not None:
             counterexample = found
@@ -194,11 +195,13 @@ def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 
                    "", None, instances)
 
 
-def _instance(identity: Identity, widths: dict[sp.Expr, int]):
-    """Both sides written out at concrete widths, compared entry by entry with ``exact``."""
+def _instance(identity: Identity, widths: dict[sp.Expr, int], written: dict | None = None):
+    """Both sides written out at concrete widths, compared entry by entry with ``exact``
+    (``written``: the parts written out before, shared between calls)."""
     # written out once per widths; the free indices take their values after (deltas evaluate)
-    lhs = written_out(identity.lhs.xreplace(widths))
-    rhs = written_out(identity.rhs.xreplace(widths))
+    written = {} if written is None else written
+    lhs = written_out(identity.lhs.xreplace(widths), written)
+    rhs = written_out(identity.rhs.xreplace(widths), written)
     if identity.explicit is not None:
         lhs, rhs = identity.explicit(lhs), identity.explicit(rhs)
     free = list(identity.ranges)

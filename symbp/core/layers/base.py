@@ -114,11 +114,12 @@ def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
     return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
 
 
-def written_out(expr: sp.Basic) -> sp.Expr:
+def written_out(expr: sp.Basic, done: dict | None = None) -> sp.Expr:
     """Every sum with numbers for limits as its terms (inner sums first), Piecewise and
     Kronecker deltas of numbers evaluated as the terms are built. A sum with a symbolic limit
-    stays a sum, unless its body does not involve its index (then it is a product)."""
-    return _written_out(expr, {})
+    stays a sum, unless its body does not involve its index (then it is a product).
+    ``done``: parts written out before (by another call), each written once."""
+    return _written_out(expr, {} if done is None else done)
 
 
 def _written_out(expr: sp.Basic, done: dict) -> sp.Expr:
