@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.layers.base import Inside
-from .sums import ME, OTHER, orders_by_role
+from .indexed import replace_entries
+from .sums import ME, OTHER, orders_by_role, srepr
 
 Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
 
@@ -167,9 +168,8 @@ def _free_equalities(t: Term, ranges: Ranges) -> Term:
 
 def _substitute(expr: sp.Expr, sub: dict) -> sp.Expr:
     """``expr`` with ``sub`` made, every entry's indices expanded (x[k − q + q] is x[k])."""
-    expr = expr.xreplace(sub)
-    return expr.replace(lambda e: isinstance(e, sp.Indexed),
-                        lambda e: e.base[tuple(sp.expand(i) for i in e.indices)])
+    return replace_entries(expr.xreplace(sub), None,
+                           lambda e: e.base[tuple(sp.expand(i) for i in e.indices)])
 
 
 def _entries(expr: sp.Expr) -> list[sp.Indexed]:
@@ -358,9 +358,9 @@ def _canonical(body: sp.Expr, t: Term) -> tuple:
     best = None
     for order in orders_by_role(t.bound, lambda i: _role(i, body, t)):
         renamed = dict(zip(order, names))
-        key = (sp.srepr(body.xreplace(renamed)),
-               tuple(sorted(sp.srepr(sp.expand(e.xreplace(renamed))) for e in t.ineqs)),
-               tuple(sorted(sp.srepr(_sign(e.xreplace(renamed))) for e in t.eqs)))
+        key = (srepr(body.xreplace(renamed)),
+               tuple(sorted(srepr(sp.expand(e.xreplace(renamed))) for e in t.ineqs)),
+               tuple(sorted(srepr(_sign(e.xreplace(renamed))) for e in t.eqs)))
         if best is None or key < best:
             best = key
     return (len(t.bound), *best) if best is not None else (0, "", (), ())
@@ -371,7 +371,7 @@ def _role(i: sp.Symbol, body: sp.Expr, t: Term) -> tuple:
     and condition that reads it, with i as _me and the other summation indices as _other."""
     named = {**{b: OTHER for b in t.bound}, i: ME}
     parts = [*sp.Mul.make_args(body), *t.ineqs, *t.eqs]
-    return tuple(sorted(sp.srepr(p.xreplace(named)) for p in parts if p.has(i)))
+    return tuple(sorted(srepr(p.xreplace(named)) for p in parts if p.has(i)))
 
 
 def normal_terms(expr: sp.Expr, ranges: Ranges) -> dict[tuple, sp.Expr]:

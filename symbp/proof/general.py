@@ -23,6 +23,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 
@@ -172,9 +173,10 @@ def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 
     if symbolic != 0:
         symbolic = difference(identity.lhs, identity.rhs, identity.ranges)
     counterexample, instances = None, 0
+    written: dict = {}  # what is written out at one widths and another alike, written once
     for values in itertools.product([w for w in widths if w >= smallest],
                                     repeat=len(identity.widths)):
-        found, count = _instance(identity, dict(zip(identity.widths, values)))
+        found, count = _instance(identity, dict(zip(identity.widths, values)), written)
         instances += count
         if found is not None:
             counterexample = found
@@ -193,24 +195,65 @@ def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 
                    "", None, instances)
 
 
-def _instance(identity: Identity, widths: dict[sp.Expr, int]):
-    """Both sides written out at concrete widths, compared entry by entry with ``exact``."""
+def _instance(identity: Identity, widths: dict[sp.Expr, int], written: dict | None = None):
+    """Both sides written out at concrete widths, compared entry by entry with ``exact``
+    (``written``: the parts written out before, shared between calls)."""
     # written out once per widths; the free indices take their values after (deltas evaluate)
-    lhs = written_out(identity.lhs.xreplace(widths))
-    rhs = written_out(identity.rhs.xreplace(widths))
+    written = {} if written is None else written
+    lhs = written_out(identity.lhs.xreplace(widths), written)
+    rhs = written_out(identity.rhs.xreplace(widths), written)
     if identity.explicit is not None:
         lhs, rhs = identity.explicit(lhs), identity.explicit(rhs)
     free = list(identity.ranges)
     last = [int(identity.ranges[s][1].xreplace(widths)) for s in free]
     points = list(itertools.product(*[range(1, n + 1) for n in last]))
-    left = sp.Matrix([[lhs.xreplace(dict(zip(free, p))) for p in points]])
-    right = sp.Matrix([[rhs.xreplace(dict(zip(free, p))) for p in points]])
+    at_point = _AtPoints(free)
+    left = sp.Matrix([[at_point(lhs, p) for p in points]])
+    right = sp.Matrix([[at_point(rhs, p) for p in points]])
     found = first_difference(left, right)
     if found is None:
         return None, len(points)
     at = ", ".join(f"{_name(w)} = {v}" for w, v in widths.items())
     point = points[found[0][1] - 1]
     return (at, point if len(point) == 2 else (point[0], 1), found[1]), len(points)
+
+
+class _AtPoints:
+    """``expr.xreplace(dict(zip(free, point)))``, each subexpression rebuilt once for each
+    values of the free indices it holds (a part that reads k alone is the same at every j),
+    whichever side and point asks."""
+
+    def __init__(self, free: list[sp.Symbol]):
+        self.position = {s: n for n, s in enumerate(free)}
+        self.holds: dict[sp.Basic, tuple[int, ...]] = {}  # the free indices a part holds
+        self.done: dict[tuple, Any] = {}
+
+    def __call__(self, expr: sp.Basic, point: tuple[int, ...]) -> Any:
+        self._scan(expr)
+        return self._at(expr, point)
+
+    def _scan(self, expr: sp.Basic) -> tuple[int, ...]:
+        held = self.holds.get(expr)
+        if held is None:
+            found = {self.position[expr]} if expr in self.position else set()
+            for a in expr.args:
+                if isinstance(a, sp.Basic):
+                    found.update(self._scan(a))
+            held = self.holds[expr] = tuple(sorted(found))
+        return held
+
+    def _at(self, expr: sp.Basic, point: tuple[int, ...]) -> Any:
+        held = self.holds[expr]
+        if not held:  # nothing to replace: xreplace leaves it as it is
+            return expr
+        if expr in self.position:
+            return point[self.position[expr]]
+        key = (expr, *(point[n] for n in held))
+        value = self.done.get(key)
+        if value is None:
+            value = self.done[key] = expr.func(*[
+                self._at(a, point) if isinstance(a, sp.Basic) else a for a in expr.args])
+        return value
 
 
 def _name(width: sp.Expr) -> str:

@@ -13,7 +13,7 @@ the symbolic layer l.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,10 +46,49 @@ def fresh() -> sp.Dummy:
 def fresh_bound(expr: sp.Expr) -> sp.Expr:
     """Every index a sum binds renamed to a fresh one, so that no index substituted into
     ``expr`` later (a kind's own o, k, ...) is captured by one of its sums."""
-    for s in expr.atoms(sp.Sum):
-        renamed = {index: fresh() for index, _, _ in s.limits}
-        expr = expr.xreplace({s: s.xreplace(renamed)})
-    return expr
+    sums = list(expr.atoms(sp.Sum))
+    if any(len(s.atoms(sp.Sum)) > 1 for s in sums):  # nested
+        return _renamed_apart(expr, {}, {})
+    # side by side, each renamed apart: one rebuild of the formula for all of them
+    return expr.xreplace({s: s.xreplace({index: fresh() for index, _, _ in s.limits})
+                          for s in sums}) if sums else expr
+
+
+def _renamed_apart(expr: sp.Basic, renamed: dict, made: dict) -> sp.Basic:
+    """What renaming the sums one at a time, each wherever it still stands as written, outer
+    sums before inner ones, gives (one of the orders the sums may come in), in one rebuild: a
+    sum inside one renamed keeps its own indices where it reads the outer one's (it was
+    renamed with it), else it is renamed too. ``renamed``: what the sums around have renamed;
+    ``made``: each sum's fresh indices, one set for every place it stands."""
+    if expr in renamed:
+        return renamed[expr]
+    if not expr.args:
+        return expr
+    if isinstance(expr, sp.Sum) and not (renamed and expr.has(*renamed)):
+        if expr not in made:
+            made[expr] = {index: fresh() for index, _, _ in expr.limits}
+        renamed = made[expr]  # an untouched sum reads none of the indices renamed around it
+    args = [_renamed_apart(a, renamed, made) if isinstance(a, sp.Basic) else a
+            for a in expr.args]
+    return expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
+
+
+def replace_entries(expr: sp.Expr, bases: Container[sp.Basic] | None,
+                    value: Callable[[sp.Indexed], sp.Expr | None]) -> sp.Expr:
+    """``expr`` with every entry of one of ``bases`` (None: every entry) replaced by
+    ``value(entry)`` where that is not None: what ``expr.replace`` with that query gives, in
+    one ``xreplace`` of the entries found (``replace`` itself where an entry is indexed by
+    another that changes: it goes inside out)."""
+    found = [e for e in expr.atoms(sp.Indexed) if bases is None or e.base in bases]
+    rule = {}
+    for e in found:
+        v = value(e)
+        if v is not None and v != e:
+            rule[e] = v
+    if any(a in rule for e in found for i in e.indices for a in i.atoms(sp.Indexed)):
+        return expr.replace(lambda e: isinstance(e, sp.Indexed) and (
+            bases is None or e.base in bases), value)
+    return expr.xreplace(rule) if rule else expr
 
 
 # ---------------------------------------------------------------- quantities
@@ -379,8 +418,7 @@ class IndexOps:
                 return entries[e.base].at(*e.indices)
             return kind_base(params[e.base].name)[(layer, *e.indices)]
 
-        formula = formula.replace(lambda e: isinstance(e, sp.Indexed) and (
-            e.base in entries or e.base in params), value_of)
+        formula = replace_entries(formula, entries.keys() | params.keys(), value_of)
         sizes = tuple(sp.expand(sp.sympify(a).xreplace(s.sizes)) for a in m.out.axes)
         if len(fresh_index) == 1:
             return IndexVector(formula, fresh_index[0], sizes[0])

@@ -30,7 +30,19 @@ from ..core import registry
 from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import DELTA, DEPTH, A, G, Y, Z, fresh, fresh_bound, kind_base, softmax_unit
+from .indexed import (
+    DELTA,
+    DEPTH,
+    A,
+    G,
+    Y,
+    Z,
+    fresh,
+    fresh_bound,
+    kind_base,
+    replace_entries,
+    softmax_unit,
+)
 from .row_softmax import RowSoftmax, opaque, written_softmax
 
 Index = tuple[sp.Expr, ...]
@@ -70,7 +82,7 @@ def relabel(expr: sp.Expr, layers: Layers, e: sp.Expr) -> sp.Expr:
         return base[(layer, *entry.indices)]
 
     expr = fresh_bound(expr.xreplace(layers.structure(e).sizes))
-    expr = expr.replace(lambda x: isinstance(x, sp.Indexed) and x.base in where, value)
+    expr = replace_entries(expr, where, value)
     return opaque(expr)  # a softmax over a row (attention's) as one entry, before any diff
 
 
@@ -101,9 +113,8 @@ def output(layers: Layers, e: sp.Expr, j: Index, act: registry.Activation) -> sp
         value = act.function(Z[(e, *j)])
     else:
         s = maps.post.inputs[0].base  # σ(z), what the post map reads
-        value = _map_at(maps.post, layers, e, j).replace(
-            lambda x: isinstance(x, sp.Indexed) and x.base == s,
-            lambda x: act.function(Z[(e, *x.indices)]))
+        value = replace_entries(_map_at(maps.post, layers, e, j), {s},
+                                lambda x: act.function(Z[(e, *x.indices)]))
     if maps.skip is not None:
         value += _map_at(maps.skip, layers, e, j)
     return value
@@ -155,8 +166,7 @@ def stepped(z: sp.Expr, maps: Any, e: sp.Expr, act: registry.Activation | None) 
     if maps.pre.own is None or act is None:
         return z
     own = maps.pre.own.base
-    return z.replace(lambda x: isinstance(x, sp.Indexed) and x.base == own,
-                     lambda x: act.function(Z[(e, *x.indices)]))
+    return replace_entries(z, {own}, lambda x: act.function(Z[(e, *x.indices)]))
 
 
 def parameter_truth(layers: Layers, e: sp.Expr, name: str, index: Index,

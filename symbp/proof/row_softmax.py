@@ -45,17 +45,32 @@ TOKENS = sp.Symbol("T", integer=True, positive=True)  # the entries of a row, in
 SCORE = sp.IndexedBase("f")  # the row's scores, in the lemma
 
 
-def _canonical(expr: sp.Expr, depth: int = 0) -> sp.Expr:
+def _canonical(expr: sp.Expr) -> sp.Expr:
     """``expr`` with the indices of its sums named by how deeply each is nested (_p1_1, ...):
-    one name for one formula, whatever fresh indices it was written with."""
+    one name for one formula, whatever fresh indices it was written with (remembered: every
+    weight rebuilt asks again, mostly of a formula already so named)."""
+    named = _named.get(expr)
+    if named is None:
+        if len(_named) >= NAMED:
+            _named.clear()
+        named = _named[expr] = _named_by_depth(expr)
+        _named.setdefault(named, named)  # named so already: it stays as it is
+    return named
+
+
+NAMED = 4096  # formulas kept with their canonical names (a cache: cleared when full)
+_named: dict[sp.Expr, sp.Expr] = {}
+
+
+def _named_by_depth(expr: sp.Expr, depth: int = 0) -> sp.Expr:
     if isinstance(expr, sp.Sum):
         names = {i: sp.Symbol(f"_p{depth + 1}_{n}", integer=True, positive=True)
                  for n, (i, _, _) in enumerate(expr.limits, 1)}
-        body = _canonical(expr.function.xreplace(names), depth + 1)
+        body = _named_by_depth(expr.function.xreplace(names), depth + 1)
         return sp.Sum(body, *[(names[i], a, b) for i, a, b in expr.limits])
     if not expr.args or isinstance(expr, sp.Indexed):
         return expr
-    return expr.func(*[_canonical(a, depth) for a in expr.args])
+    return expr.func(*[_named_by_depth(a, depth) for a in expr.args])
 
 
 class RowSoftmax(sp.Function):
@@ -110,8 +125,30 @@ class RowSoftmax(sp.Function):
 def written_softmax(expr: sp.Expr) -> sp.Expr:
     """``expr`` written out at concrete sizes with every ``RowSoftmax`` as its quotient, its
     sum written out: what an instance of a lemma is compared in."""
-    return expr.replace(lambda e: isinstance(e, RowSoftmax),
-                        lambda e: written_out(e.explicit()))
+    found = expr.atoms(RowSoftmax)
+    if any(not _numbered(e) for e in found) or any(
+            a.has(RowSoftmax) for e in found for a in e.args):
+        return expr.replace(lambda e: isinstance(e, RowSoftmax),
+                            lambda e: written_out(e.explicit()))
+    # each distinct weight written out once (the lemma's sides, instances and points share
+    # them): a quotient over a row of a number of entries, its own index summed away
+    rule = {}
+    for e in found:
+        if e not in _written:
+            if len(_written) >= WRITTEN:
+                _written.clear()
+            _written[e] = written_out(e.explicit())
+        rule[e] = _written[e]
+    return expr.xreplace(rule)
+
+
+WRITTEN = 4096  # weights kept written out (a cache: cleared when full)
+_written: dict[RowSoftmax, sp.Expr] = {}
+
+
+def _numbered(e: RowSoftmax) -> bool:
+    """A weight over a row of numbered entries: written out, no index of its sum remains."""
+    return bool(e.args[3].is_Integer and e.args[4].is_Integer)
 
 
 # ---------------------------------------------------------------- finding the quotients

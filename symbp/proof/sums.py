@@ -155,16 +155,34 @@ def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
     names = [sp.Symbol(f"_s{level}_{r}", integer=True, positive=True)
              for r in range(1, len(limits) + 1)]
     best = None
-    for order in orders_by_role(range(len(limits)), lambda n: _role(n, body, limits)):
+    orders = orders_by_role(range(len(limits)), lambda n: _role(n, body, limits))
+    for order in orders:
         renamed = {limits[o][0]: names[r] for r, o in enumerate(order)}
         limits_renamed = sorted(((renamed[i], a, b) for i, a, b in limits),
                                 key=lambda lim: lim[0].name)
         candidate = sp.Sum(body.xreplace(renamed), *limits_renamed)
-        key = sp.srepr(candidate)
+        if len(orders) == 1:  # nothing to choose between
+            return candidate
+        key = srepr(candidate)
         if best is None or key < best[0]:
             best = (key, candidate)
     assert best is not None
     return best[1]
+
+
+SREPRS = 20000  # texts kept (a cache: cleared when full)
+_sreprs: dict[sp.Basic, str] = {}
+
+
+def srepr(expr: sp.Basic) -> str:
+    """``sp.srepr(expr)``, remembered: the canonical namings compare the same parts (an index's
+    role, read the same way whatever the indices are named) pass after pass."""
+    text = _sreprs.get(expr)
+    if text is None:
+        if len(_sreprs) >= SREPRS:
+            _sreprs.clear()
+        text = _sreprs[expr] = sp.srepr(expr)
+    return text
 
 
 def orders_by_role(items: Iterable[T], role: Callable[[T], tuple]) -> list[tuple[T, ...]]:
@@ -190,8 +208,8 @@ def _role(n: int, body: sp.Expr, limits: list[Limit]) -> tuple:
     i = limits[n][0]
     named = {**{j: OTHER for j, _, _ in limits}, i: ME}
     parts = [f for f in sp.Mul.make_args(body) if f.has(i)]
-    return (sp.srepr(sp.Tuple(*limits[n][1:]).xreplace(named)),
-            *sorted(sp.srepr(f.xreplace(named)) for f in parts))
+    return (srepr(sp.Tuple(*limits[n][1:]).xreplace(named)),
+            *sorted(srepr(f.xreplace(named)) for f in parts))
 
 
 def _free_deltas(expr: sp.Expr, ranges: Ranges) -> sp.Expr:

@@ -114,24 +114,57 @@ def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
     return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
 
 
-def written_out(expr: sp.Basic) -> sp.Expr:
+def written_out(expr: sp.Basic, done: dict | None = None) -> sp.Expr:
     """Every sum with numbers for limits as its terms (inner sums first), Piecewise and
     Kronecker deltas of numbers evaluated as the terms are built. A sum with a symbolic limit
-    stays a sum, unless its body does not involve its index (then it is a product)."""
+    stays a sum, unless its body does not involve its index (then it is a product).
+    ``done``: parts written out before (by another call), each written once."""
+    return _written_out(expr, {} if done is None else done)
+
+
+def _written_out(expr: sp.Basic, done: dict) -> sp.Expr:
+    """``written_out``, each distinct subexpression written once (``done``: those seen)."""
+    if expr in done:
+        return done[expr]
     if isinstance(expr, sp.Sum):
-        body = written_out(expr.function)
+        body = _written_out(expr.function, done)
         for index, first, last in expr.limits:
             if not body.has(index):
                 body = body * (last - first + 1)
             elif first.is_Integer and last.is_Integer:
-                body = sp.Add(*[body.xreplace({index: v}) for v in range(int(first),
-                                                                        int(last) + 1)])
+                body = sp.Add(*[replaced(body, {index: v}) for v in range(int(first),
+                                                                         int(last) + 1)])
             else:
                 body = sp.Sum(body, (index, first, last))
+        done[expr] = body
         return body
     if not expr.args or isinstance(expr, sp.Indexed):
         return expr  # type: ignore[return-value]
-    return expr.func(*[written_out(arg) for arg in expr.args])
+    done[expr] = value = expr.func(*[_written_out(arg, done) for arg in expr.args])
+    return value
+
+
+def replaced(expr: sp.Basic, rule: Mapping, done: dict | None = None) -> sp.Basic:
+    """``expr.xreplace(rule)``, each distinct subexpression rebuilt once (``done``: those
+    seen, with the rule): a formula written out repeats its parts many times."""
+    return _replaced(expr, rule, {} if done is None else done)[0] if rule else expr
+
+
+def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool]:
+    if expr in rule:
+        return rule[expr], True
+    if expr in done:
+        return done[expr]
+    args, changed = [], False
+    for a in expr.args:
+        if isinstance(a, sp.Basic):
+            value, moved = _replaced(a, rule, done)
+            args.append(value)
+            changed |= moved
+        else:
+            args.append(a)
+    done[expr] = found = (expr.func(*args), True) if changed else (expr, False)
+    return found
 
 
 class Inside(sp.Function):
