@@ -233,3 +233,28 @@ def test_the_attention_example_is_proved_for_every_size(capsys):
     assert all(c["status"] == "proved" for c in data["claims"])
     theorem = next(c for c in data["claims"] if c["name"] == "theorem")
     assert theorem["statement"].startswith("for every depth L and all widths")
+
+
+@pytest.mark.slow
+def test_an_attention_network_gets_its_module_and_a_notebook_that_runs_its_numbers(tmp_path,
+                                                                                   capsys):
+    # attention's softmax is printed as code (symbp.numeric.maps_staged): --format py writes
+    # gradients.py with no note, and the notebook runs the worked example with numbers. The
+    # smallest network of the example's kinds, activations and output units, so fast proofs
+    # per network: its theorem (every size, so not its widths) is the example's, proved here
+    from tests.test_formats import _run
+
+    written("attention")
+    out, network = tmp_path / "out", tmp_path / "attention.toml"
+    network.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\ncausal = true\n'
+                       '[[layers]]\nkind = "dense"\nunits = 2\n')
+    assert main(["derive", str(network), "--method", "local", "--format", "md,py,ipynb",
+                 "--out", str(out)]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("note:")]
+    assert "PROGRAM = " in (out / "gradients.py").read_text()
+    notebook = (out / "derivation.ipynb").read_text()
+    cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
+    assert cells[0].endswith(", runs a worked example with numbers and trains the network.")
+    assert "cannot be run with numbers" not in notebook and "## Training" in cells[-2]
+    assert "proved (local)" in _run(notebook)
