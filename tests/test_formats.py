@@ -222,11 +222,12 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 
 
 
-# an example whose document another test file builds is derived there, where the theorem,
-# lemmas and document it shares are already built (a file runs in one worker): its name, the file
+# an example whose document or theorem another test file builds is derived there, where the
+# theorem, lemmas and document it shares are built once (a file runs in one worker): its name,
+# the file
 ELSEWHERE = {"batchnorm.toml": "test_batchnorm.py", **{
     f"{name}.toml": "test_kinds_documents.py"
-    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention")}}
+    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention", "digits-conv")}}
 
 
 def derive_page_slides_and_notebook(example: str, out: Path) -> None:
