@@ -227,7 +227,8 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 # the file
 ELSEWHERE = {"batchnorm.toml": "test_batchnorm.py", **{
     f"{name}.toml": "test_kinds_documents.py"
-    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention", "digits-conv")}}
+    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention", "digits-conv")},
+    **{p.name: "test_text.py" for p in sorted(EXAMPLES.glob("*.toml")) if config.load(p).net.dense}}
 
 
 def derive_page_slides_and_notebook(example: str, out: Path) -> None:
