@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import sympy as sp
 import symbp
 from symbp import Layer
 from symbp.cli import config
+from symbp.cli.main import main
 from symbp.core import layers
 from symbp.core.layers import attention
 
@@ -232,17 +231,17 @@ def test_its_size_counts_the_softmax_so_the_limits_refuse_long_sequences():
         network(False, inputs=(4, 8))
 
 
-@pytest.mark.slow  # three interpreters started, ~4 s each on a loaded machine
 @pytest.mark.parametrize(("args", "bad"), [
     (["--layers", "attention:key=0,dense:2", "--inputs", "2x3"], "key"),
     (["--layers", "attention:causal=maybe,dense:2", "--inputs", "2x3"], "causal"),
     (["--layers", "attention,dense:2", "--inputs", "3"], "channels"),
 ])
-def test_the_cli_refuses_bad_combinations_in_one_line(args, bad, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "symbp", "prove", *args], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2, run.stderr
-    assert len(run.stderr.strip().splitlines()) == 1 and bad in run.stderr
+def test_the_cli_refuses_bad_combinations_in_one_line(args, bad, tmp_path, monkeypatch, capsys):
+    # in this process: exit codes and stderr are main's (tests/test_cli.py starts real ones)
+    monkeypatch.chdir(tmp_path)
+    assert main(["prove", *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and bad in err, err
 
 
 def test_the_example_is_an_attention_block():
@@ -260,16 +259,15 @@ def test_the_proof_json_names_its_parameters(tmp_path):
 
 
 
-@pytest.mark.slow  # a subprocess: imports, derives and generates the module (several s)
-def test_symbp_train_trains_it(tmp_path):
+@pytest.mark.slow  # derives and generates the module
+def test_symbp_train_trains_it(tmp_path, capsys):
     # its numeric code is printed from its maps (symbp.numeric.maps_staged): symbp train
-    # runs it on XOR-shaped data (1 channel of 2 tokens), exit 0, its report written
+    # runs it on XOR-shaped data (1 channel of 2 tokens), exit 0, its report written (in this
+    # process: test_train_resume.py and test_cli_errors.py start real ones)
     net = tmp_path / "net.toml"
     net.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\n'
                    '[[layers]]\nkind = "dense"\nunits = 2\n')
-    done = subprocess.run([sys.executable, "-m", "symbp", "train", str(net), "--data", "xor",
-                           "--backend", "numpy", "--epochs", "5", "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert main(["train", str(net), "--data", "xor", "--backend", "numpy", "--epochs", "5",
+                 "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert len(report["history"]) == 6  # before training, then 5 epochs

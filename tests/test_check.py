@@ -103,20 +103,20 @@ def test_numbers_need_a_point():
         symbp.check(symbp.Network([2, 2, 2]), {"cost": 1})
 
 
-def test_cli_exit_codes(tmp_path):
-    right = _cli(NETWORK, CLAIMS / "worked-2-2-2.json")
+def test_cli_exit_codes(tmp_path, capsys):
+    right = _cli(NETWORK, CLAIMS / "worked-2-2-2.json")  # a real process, then main in this one
     assert (right.returncode, right.stdout, right.stderr) == (0, "holds: 18 right\n", "")
-    planted = _cli(NETWORK, CLAIMS / "worked-2-2-2-planted.json", "--json")
-    assert planted.returncode == 1
-    data = json.loads(planted.stdout)
+    assert main(["check", str(NETWORK), str(CLAIMS / "worked-2-2-2-planted.json"),
+                 "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
     assert data["counts"] == {"right": 15, "wrong": 3}
     bad = tmp_path / "bad.json"
     for text in ('{"cost": ', '{"z": 3}', "[]"):
         bad.write_text(text)
-        result = _cli(NETWORK, bad)
-        assert result.returncode == 2
-        assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
-        assert "Traceback" not in result.stderr
+        assert main(["check", str(NETWORK), str(bad)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.strip().splitlines()) == 1
+        assert "Traceback" not in err
 
 
 def test_claimed_numbers_of_a_network_of_layer_kinds(tmp_path, capsys):

@@ -3,13 +3,13 @@
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import symbp
 from symbp.cli import config
+from symbp.cli.main import main
 from symbp.document.claimed_report import build_check_document
 from symbp.render.checking import render_check
 
@@ -18,9 +18,12 @@ NETWORK = ROOT / "examples" / "worked-2-2-2.toml"
 CLAIMS = ROOT / "examples" / "claims"
 
 
-def _cli(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "symbp", "check", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=180)
+def _cli(capsys, *args: object) -> subprocess.CompletedProcess:
+    """``symbp check ARGS`` through main, in this process (real processes start in
+    test_check.py and test_check_latex.py): its exit code, stdout and stderr."""
+    code = main(["check", *map(str, args)])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["symbp", "check", *map(str, args)], code, out, err)
 
 
 def _document(claims: dict, name: str = "claims.json"):
@@ -58,9 +61,9 @@ def test_formula_section_shows_the_claim_in_the_documents_notation_and_the_point
 
 
 @pytest.mark.slow
-def test_cli_out_publishes_the_files_and_keeps_the_exit_codes(tmp_path):
+def test_cli_out_publishes_the_files_and_keeps_the_exit_codes(tmp_path, capsys):
     out = tmp_path / "check"
-    planted = _cli(NETWORK, CLAIMS / "worked-2-2-2-planted.json", "--out", out)
+    planted = _cli(capsys, NETWORK, CLAIMS / "worked-2-2-2-planted.json", "--out", out)
     assert planted.returncode == 1, planted.stderr
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     expected = ["check.json", "check.md"] + (["check.pdf"] if shutil.which("pdflatex") else [])
@@ -68,10 +71,10 @@ def test_cli_out_publishes_the_files_and_keeps_the_exit_codes(tmp_path):
     assert planted.stdout.splitlines()[-1].startswith(f"wrote {out / 'check.md'}")
     assert json.loads((out / "check.json").read_text())["counts"] == {"right": 15, "wrong": 3}
     first = (out / "check.md").read_bytes()
-    right = _cli(NETWORK, CLAIMS / "worked-2-2-2.json", "--out", out)
+    right = _cli(capsys, NETWORK, CLAIMS / "worked-2-2-2.json", "--out", out)
     assert right.returncode == 0
     assert b"Every claim holds: 18 right." in (out / "check.md").read_bytes()
-    again = _cli(NETWORK, CLAIMS / "worked-2-2-2-planted.json", "--out", out)
+    again = _cli(capsys, NETWORK, CLAIMS / "worked-2-2-2-planted.json", "--out", out)
     assert again.returncode == 1 and (out / "check.md").read_bytes() == first  # deterministic
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out / "check.pdf"), "-"], capture_output=True,
@@ -79,16 +82,16 @@ def test_cli_out_publishes_the_files_and_keeps_the_exit_codes(tmp_path):
         assert "wrong: right to 4 of 9 digits" in text
 
 
-def test_bad_input_with_out_writes_nothing(tmp_path):
+def test_bad_input_with_out_writes_nothing(tmp_path, capsys):
     out = tmp_path / "check"
     bad = tmp_path / "bad.json"
     bad.write_text('{"cosst": 1}')
-    result = _cli(NETWORK, bad, "--out", out)
+    result = _cli(capsys, NETWORK, bad, "--out", out)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.count("\n") == 1 and "unknown key 'cosst'" in result.stderr
     assert not out.exists()
     afile = tmp_path / "afile"
     afile.write_text("x")
-    result = _cli(NETWORK, CLAIMS / "worked-2-2-2.json", "--out", afile)
+    result = _cli(capsys, NETWORK, CLAIMS / "worked-2-2-2.json", "--out", afile)
     assert result.returncode == 2 and "is not a folder" in result.stderr
     assert afile.read_text() == "x"

@@ -14,6 +14,14 @@ def run(*args, cwd=None):
                           text=True, cwd=cwd, timeout=300)
 
 
+def run_here(capsys, *args) -> subprocess.CompletedProcess:
+    """``symbp ARGS`` in this process, as ``run`` reports it: a test whose point is not the
+    process boundary spares a start of Python and SymPy (a second of CPU)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["symbp", *args], code, out, err)
+
+
 def test_prove_default_exits_zero():
     result = run("prove")
     assert result.returncode == 0, result.stderr
@@ -22,8 +30,8 @@ def test_prove_default_exits_zero():
     assert "layer  param" in result.stdout
 
 
-def test_prove_json():
-    result = run("prove", "--widths", "2,3,2", "--activation", "tanh", "--json")
+def test_prove_json(capsys):
+    result = run_here(capsys, "prove", "--widths", "2,3,2", "--activation", "tanh", "--json")
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert data["holds"] is True
@@ -31,8 +39,8 @@ def test_prove_json():
         (1, "W"), (1, "b"), (2, "W"), (2, "b")}
 
 
-def test_random_screen_exits_one():
-    result = run("prove", "--method", "random")
+def test_random_screen_exits_one(capsys):
+    result = run_here(capsys, "prove", "--method", "random")
     assert result.returncode == 1
     assert "not a proof" in result.stdout
 
@@ -67,8 +75,9 @@ def test_bad_input_in_a_subprocess_has_no_traceback():
     assert "choose one of" in result.stderr
 
 
-def test_derive_writes_proof_json(tmp_path):
-    result = run("derive", "--widths", "2,2,1", "--format", "json", "--out", str(tmp_path / "net"))
+def test_derive_writes_proof_json(tmp_path, capsys):
+    result = run_here(capsys, "derive", "--widths", "2,2,1", "--format", "json", "--out",
+                      str(tmp_path / "net"))
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "net" / "proof.json").read_text())["holds"] is True
 
@@ -90,8 +99,8 @@ def test_list_names_every_activation_and_cost(capsys):
         assert f"  {name} " in out
 
 
-def test_prove_json_rows_carry_timing():
-    data = json.loads(run("prove", "--json").stdout)
+def test_prove_json_rows_carry_timing(capsys):
+    data = json.loads(run_here(capsys, "prove", "--json").stdout)
     assert all(row["seconds"] >= 0 for row in data["rows"])
     assert all(set(row["checks"].values()) == {"proved"} for row in data["rows"])
     assert {c["name"] for c in data["claims"] if c["kind"] == "function"} == {
@@ -99,10 +108,10 @@ def test_prove_json_rows_carry_timing():
 
 
 @pytest.mark.needs_pdflatex
-def test_titles_reaching_latex_are_escaped(tmp_path):
+def test_titles_reaching_latex_are_escaped(tmp_path, capsys):
     title = r"Grads & costs: 100% of $x_1 #1 {a} ~b ^c \d"
-    result = run("derive", "--widths", "2,2", "--title", title, "--format", "tex,md,pdf",
-                 "--out", str(tmp_path))
+    result = run_here(capsys, "derive", "--widths", "2,2", "--title", title, "--format",
+                      "tex,md,pdf", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     tex = (tmp_path / "derivation.tex").read_text()
     assert (r"Grads \& costs: 100\% of {\upshape\char36}x\_1 \#1 \{a\} \~{}b \^{}c "
@@ -112,18 +121,19 @@ def test_titles_reaching_latex_are_escaped(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_generic_network_gets_documents_and_a_note_instead_of_code(tmp_path):
-    result = run("derive", "--widths", "2,2", "--activation", "generic", "--format", "json,md",
-                 "--out", str(tmp_path))  # py not asked for: no note
+def test_a_generic_network_gets_documents_and_a_note_instead_of_code(tmp_path, capsys):
+    result = run_here(capsys, "derive", "--widths", "2,2", "--activation", "generic", "--format",
+                      "json,md", "--out", str(tmp_path))  # py not asked for: no note
     assert result.returncode == 0 and result.stderr == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == [  # the md comes with its figures
         ".symbp-manifest", "derivation.md", "graph.svg", "proof.json", "swell.svg"]
-    result = run("derive", "--widths", "2,2", "--activation", "generic", "--out", str(tmp_path))
+    result = run_here(capsys, "derive", "--widths", "2,2", "--activation", "generic", "--out",
+                      str(tmp_path))
     assert result.returncode == 0
     assert result.stderr.startswith("note: no gradients.py: activation 'generic'")
     assert not (tmp_path / "gradients.py").exists()
     # asked for by name, it is bad input, refused before any work
-    result = run("derive", "--widths", "2,2", "--activation", "generic", "--format", "json,py",
-                 "--out", str(tmp_path / "new"))
+    result = run_here(capsys, "derive", "--widths", "2,2", "--activation", "generic", "--format",
+                      "json,py", "--out", str(tmp_path / "new"))
     assert result.returncode == 2 and "--format py" in result.stderr
     assert not (tmp_path / "new").exists()

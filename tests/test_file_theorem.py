@@ -5,7 +5,6 @@ stack, else the file's own sequence of kinds at its depth K, and claims that say
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
@@ -90,32 +89,8 @@ def test_an_equality_of_free_indices_is_one_form_with_its_bracket():
 
 
 # ---------------------------------------------------------------- every example file
-
-
-def _prove_file(name: str, capsys) -> tuple[int, dict]:
-    code = main(["prove", str(EXAMPLES / f"{name}.toml"), "--general", "--json"])
-    return code, json.loads(capsys.readouterr().out)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("name", "kinds"), [
-    ("conv1d", None), ("digits-conv", None), ("residual", "residual, residual, dense"),
-    ("layernorm-mlp", "dense, layernorm, dense"), ("recurrent", "recurrent, dense")])
-def test_every_kinds_example_is_proved_for_every_size_of_its_shape(name, kinds, capsys):
-    code, data = _prove_file(name, capsys)
-    assert (code, data["holds"]) == (0, True)
-    said = next(c for c in data["claims"] if c["name"] == "theorem")["statement"]
-    if kinds is None:
-        assert data["network"].startswith("every depth and width: ")
-        assert said.startswith("for every depth L and all widths")
-        return
-    depth = kinds.count(",") + 1
-    assert data["network"].startswith(
-        f"depth {depth}, this network's sequence of kinds, every size: ")
-    assert said.startswith(f"at depth {depth} (this network's sequence of kinds: {kinds}), "
-                           "for every size")
-    assert not [c["name"] for c in data["claims"] if "every depth" in c["statement"]]
-    assert not [c["name"] for c in data["claims"] if "for every layer l" in c["statement"]]
+# (each is proved for every size of its shape in test_kinds_documents.py, beside the
+# documents that prove the same theorems)
 
 
 def test_a_sequence_summary_says_its_depth_and_never_every_depth(capsys):

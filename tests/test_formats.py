@@ -222,11 +222,13 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 
 
 
-# an example whose document another test file builds is derived there, where the theorem,
-# lemmas and document it shares are already built (a file runs in one worker): its name, the file
+# an example whose document or theorem another test file builds is derived there, where the
+# theorem, lemmas and document it shares are built once (a file runs in one worker): its name,
+# the file
 ELSEWHERE = {"batchnorm.toml": "test_batchnorm.py", **{
     f"{name}.toml": "test_kinds_documents.py"
-    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention")}}
+    for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention", "digits-conv")},
+    **{p.name: "test_text.py" for p in sorted(EXAMPLES.glob("*.toml")) if config.load(p).net.dense}}
 
 
 def derive_page_slides_and_notebook(example: str, out: Path) -> None:
@@ -262,23 +264,3 @@ def test_every_example_gets_its_page_slides_and_notebook_here_or_in_its_file():
                                      if p.name not in ELSEWHERE])
 def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
     derive_page_slides_and_notebook(example, tmp_path / "out")
-
-
-@pytest.mark.slow
-def test_an_attention_network_gets_its_module_and_a_notebook_that_runs_its_numbers(tmp_path,
-                                                                                   capsys):
-    # attention's softmax is printed as code (symbp.numeric.maps_staged): --format py writes
-    # gradients.py with no note, and the notebook runs the worked example with numbers
-    out, network = tmp_path / "out", tmp_path / "attention.toml"
-    network.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\ncausal = true\n'
-                       '[[layers]]\nkind = "dense"\nunits = 1\n')  # the smallest: fast proofs
-    assert main(["derive", str(network), "--method", "local", "--format", "md,py,ipynb",
-                 "--out", str(out)]) == 0
-    assert not [line for line in capsys.readouterr().err.splitlines()
-                if line.startswith("note:")]
-    assert "PROGRAM = " in (out / "gradients.py").read_text()
-    notebook = (out / "derivation.ipynb").read_text()
-    cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
-    assert cells[0].endswith(", runs a worked example with numbers and trains the network.")
-    assert "cannot be run with numbers" not in notebook and "## Training" in cells[-2]
-    assert "proved (local)" in _run(notebook)

@@ -199,15 +199,14 @@ def test_the_attention_document_fits_its_pages():
 @pytest.mark.parametrize("example", [e for e, file in ELSEWHERE.items() if file == Path(
     __file__).name])
 def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
-    """test_formats.py's test of every example, for the examples whose document this file
-    builds (``written``): the theorem and lemmas they share are proved once per file."""
-    written(example.removesuffix(".toml"))
+    """test_formats.py's test of every example, for the examples whose theorem this file
+    proves (for a document or for every size below): it is proved once per file."""
     derive_page_slides_and_notebook(example, tmp_path / "out")
 
 
 # attention's document proves its theorem for every size (~25 s): the tests that need that
 # theorem sit here, beside the document, so it is proved once (the theorem is cached by its
-# program in a process, and a file runs in one worker)
+# program in a process, and a file runs in one worker); so do those of the other examples
 
 
 @pytest.mark.slow
@@ -233,3 +232,52 @@ def test_the_attention_example_is_proved_for_every_size(capsys):
     assert all(c["status"] == "proved" for c in data["claims"])
     theorem = next(c for c in data["claims"] if c["name"] == "theorem")
     assert theorem["statement"].startswith("for every depth L and all widths")
+
+
+@pytest.mark.slow
+def test_an_attention_network_gets_its_module_and_a_notebook_that_runs_its_numbers(tmp_path,
+                                                                                   capsys):
+    # attention's softmax is printed as code (symbp.numeric.maps_staged): --format py writes
+    # gradients.py with no note, and the notebook runs the worked example with numbers. The
+    # smallest network of the example's kinds, activations and output units, so fast proofs
+    # per network: its theorem (every size, so not its widths) is the example's, proved here
+    from tests.test_formats import _run
+
+    written("attention")
+    out, network = tmp_path / "out", tmp_path / "attention.toml"
+    network.write_text('inputs = [1, 2]\n[[layers]]\nkind = "attention"\ncausal = true\n'
+                       '[[layers]]\nkind = "dense"\nunits = 2\n')
+    assert main(["derive", str(network), "--method", "local", "--format", "md,py,ipynb",
+                 "--out", str(out)]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("note:")]
+    assert "PROGRAM = " in (out / "gradients.py").read_text()
+    notebook = (out / "derivation.ipynb").read_text()
+    cells = ["".join(c["source"]) for c in json.loads(notebook)["cells"]]
+    assert cells[0].endswith(", runs a worked example with numbers and trains the network.")
+    assert "cannot be run with numbers" not in notebook and "## Training" in cells[-2]
+    assert "proved (local)" in _run(notebook)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "kinds"), [
+    ("conv1d", None), ("digits-conv", None), ("residual", "residual, residual, dense"),
+    ("layernorm-mlp", "dense, layernorm, dense"), ("recurrent", "recurrent, dense")])
+def test_every_kinds_example_is_proved_for_every_size_of_its_shape(name, kinds, capsys):
+    """``symbp prove FILE --general`` (test_file_theorem.py tests which theorem a file gets):
+    each theorem here is the one its document, or its page, slides and notebook, proved."""
+    code = main(["prove", str(EXAMPLES / f"{name}.toml"), "--general", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert (code, data["holds"]) == (0, True)
+    said = next(c for c in data["claims"] if c["name"] == "theorem")["statement"]
+    if kinds is None:
+        assert data["network"].startswith("every depth and width: ")
+        assert said.startswith("for every depth L and all widths")
+        return
+    depth = kinds.count(",") + 1
+    assert data["network"].startswith(
+        f"depth {depth}, this network's sequence of kinds, every size: ")
+    assert said.startswith(f"at depth {depth} (this network's sequence of kinds: {kinds}), "
+                           "for every size")
+    assert not [c["name"] for c in data["claims"] if "every depth" in c["statement"]]
+    assert not [c["name"] for c in data["claims"] if "for every layer l" in c["statement"]]

@@ -20,6 +20,7 @@ from symbp.document.matrix import matrix_chapter
 from symbp.document.paths import paths_of_influence
 from symbp.render.documents import render_document, render_matrix
 from symbp.render.figures import markdown_images
+from tests.test_formats import ELSEWHERE, derive_page_slides_and_notebook
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NETWORKS = {
@@ -252,3 +253,14 @@ def test_the_table_of_layers_wraps_its_long_descriptions_inside_the_margin():
     assert r">{\raggedright\arraybackslash}p{0.3\linewidth}" in texts[0]
     for compiled in compile_all(texts):
         assert compiled.overfull == []
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
+@pytest.mark.parametrize("example", [e for e, file in ELSEWHERE.items() if file == Path(
+    __file__).name])
+def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
+    """test_formats.py's test of every example, for the networks of dense layers, whose
+    documents this file builds (``written``): the theorem, lemmas and forms they share are
+    built once per file."""
+    derive_page_slides_and_notebook(example, tmp_path / "out")
