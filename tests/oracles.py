@@ -152,3 +152,16 @@ def doubled_output_error(ops):
         g = ops.scale(2, ops.cost_gradient()) if above is None else \
             ops.kind(l + 1).pass_back(ops, l + 1, above)
         above = ops.kind(l).backward(ops, l, g)
+
+
+def skip_dropped(ops):
+    """backprop_deltas with every residual block's highway (+ g_l) left out of its pass-back."""
+    above = None
+    for l in ops.layers():
+        if above is None:
+            g = ops.cost_gradient()
+        elif ops.kind(l + 1).name == "residual":
+            g = ops.transpose_times(l + 1, above.delta)
+        else:
+            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
+        above = ops.kind(l).backward(ops, l, g)

@@ -19,6 +19,7 @@ from symbp.cli.config import load
 from symbp.core import limits
 from symbp.numeric.curvature_codegen import second_order_source
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source, statement_count
+from tests.oracles import skip_dropped
 
 EXAMPLES = ("residual", "conv1d", "recurrent")
 WHY = ("are printed as one line per scalar statement for a network of layer kinds: this one has "
@@ -198,19 +199,6 @@ def test_lambdify_gives_hvp_in_numpy_and_refuses_other_backends():
     with pytest.raises(ValueError, match=r"^second order \(hessian, hvp, gauss_newton\) of a "
                                          r"network of layer kinds is generated in NumPy only"):
         second_order_source(d, "numba")
-
-
-def skip_dropped(ops):
-    """backprop_deltas with every residual block's highway (+ g_l) left out of its pass-back."""
-    above = None
-    for l in ops.layers():
-        if above is None:
-            g = ops.cost_gradient()
-        elif ops.kind(l + 1).name == "residual":
-            g = ops.transpose_times(l + 1, above.delta)
-        else:
-            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
-        above = ops.kind(l).backward(ops, l, g)
 
 
 def test_a_wrong_program_prints_wrong_code():

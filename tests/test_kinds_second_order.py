@@ -28,6 +28,7 @@ from symbp.core.kinds_second_order import KindsSecondDerivation
 from symbp.core.layers import residual
 from symbp.core.layers.base import Kind
 from symbp.core.recursion import backprop_deltas
+from tests.oracles import skip_dropped
 
 NETS = {
     "residual": dict(layers=[Layer("residual", activation="tanh", units=2, projection=True),
@@ -160,19 +161,6 @@ def test_the_numbers_match_pytorch_and_central_differences(name):
 
 
 # ---------------------------------------------------------------- planted mistakes
-
-
-def skip_dropped(ops):
-    """backprop_deltas with every residual block's highway (+ g_l) left out of its pass-back."""
-    above = None
-    for l in ops.layers():
-        if above is None:
-            g = ops.cost_gradient()
-        elif ops.kind(l + 1).name == "residual":
-            g = ops.transpose_times(l + 1, above.delta)
-        else:
-            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
-        above = ops.kind(l).backward(ops, l, g)
 
 
 def test_a_dropped_skip_is_not_proved_and_named():

@@ -30,6 +30,7 @@ from .curvature_trace import ArrayOps, replayed
 from .kinds_curvature_codegen import kinds_second_order_source
 from .numba_codegen import numba_module_source
 from .numba_loops import forward_kernel_lines
+from .parts import told
 
 FLAVORS = ("numpy", "numba")
 KINDS_NUMPY_ONLY = ("second order (hessian, hvp, gauss_newton) of a network of layer kinds is "
@@ -83,11 +84,7 @@ def _told(first: str, d, proved: str) -> str:
         "by the R-operator, v and the result shaped like grad's. They print the programs "
         f"{programs} (the curvature recursion, Gauss-Newton, Pearlmutter's R-operator), each "
         "recorded once by symbp.", 88) + "\n"
-    if proved:
-        text += proved + "\n"
-    marker = "\nImports "
-    at = first.index(marker)
-    return first[:at] + "\n" + text + first[at:]
+    return told(first, text, proved)
 
 
 def _forward(d, keep_z: set[int], flavor: str) -> list[str]:

@@ -37,7 +37,7 @@ from ..core.functions import Softmax
 from . import forms
 from .curvature_trace import second_code
 from .kinds_codegen import arguments_line, module_source
-from .parts import function
+from .parts import function, told
 from .trace import array_name
 
 
@@ -380,8 +380,4 @@ def _told(first: str, d, proved: str) -> str:
         "array form, from the statements symbp's prover checks: the forward pass and the "
         f"delta program {d.program.fingerprint} above, each statement differentiated along v "
         "(Pearlmutter's R-operator), and R{dC/d theta}.", 88) + "\n"
-    if proved:
-        text += proved + "\n"
-    marker = "\nImports "
-    at = first.index(marker)
-    return first[:at] + "\n" + text + first[at:]
+    return told(first, text, proved)

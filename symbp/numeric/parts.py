@@ -67,3 +67,12 @@ def numeric_forms(d, ops) -> list[str]:
     if helpers:
         listed_forms.append("where " + " ".join(helpers.split()))
     return listed_forms
+
+
+def told(first: str, text: str, proved: str) -> str:
+    """The module ``first`` with ``text`` (and ``proved``, when given) added to its docstring,
+    before the paragraph on what it imports: how a second-order module tells what it adds."""
+    if proved:
+        text += proved + "\n"
+    at = first.index("\nImports ")
+    return first[:at] + "\n" + text + first[at:]
