@@ -14,7 +14,6 @@ import linecache
 import math
 import numbers
 import os
-import secrets
 import sys
 import tempfile
 import types
@@ -265,10 +264,7 @@ def _write_once(folder: Path, name: str, source: str) -> Path:
         data = source.encode()
         if safe_paths.read_regular(f"{name}.py", fd, len(data)) == data:
             return folder
-        staged = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        safe_paths.write_new(staged, data, fd)
-        # atomic: a concurrent process reads the old file or the new one
-        os.replace(staged, f"{name}.py", src_dir_fd=fd, dst_dir_fd=fd)
+        stored.write(fd, f"{name}.py", data)  # a concurrent process reads old or new
     finally:
         os.close(fd)
     return folder
