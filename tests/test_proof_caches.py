@@ -1,6 +1,7 @@
 """The general theorem's shortcuts compute what the plain computation does: every remembered
 result equals the one computed afresh, and every cache is bounded."""
 
+import functools
 import itertools
 
 import sympy as sp
@@ -15,27 +16,26 @@ x, w = sp.IndexedBase("x"), sp.IndexedBase("w")
 
 
 def test_remembered_sreprs_are_sreprs_and_the_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(sums, "_sreprs", {})
-    monkeypatch.setattr(sums, "SREPRS", 3)
+    monkeypatch.setattr(sums, "srepr", functools.lru_cache(maxsize=3)(sums.srepr.__wrapped__))
     exprs = [x[i] + n * m for m in range(5)] + [x[i]]
     assert [sums.srepr(e) for e in exprs * 2] == [sp.srepr(e) for e in exprs * 2]
-    assert len(sums._sreprs) <= 3
+    assert sums.srepr.cache_info().currsize <= 3
 
 
 def test_a_written_out_weight_is_the_quotient_written_out_every_time(monkeypatch):
-    monkeypatch.setattr(row_softmax, "_written", {})
+    row_softmax._written.cache_clear()
     weight = RowSoftmax(x[ROW, j] * w[j], Inside(ROW, 1, t), k, 1, 3)
     expr = (weight * x[k, 1] + weight ** 2).xreplace({j: 2})
     plain = expr.replace(lambda e: isinstance(e, RowSoftmax), lambda e: written_out(e.explicit()))
     assert row_softmax.written_softmax(expr) == plain
     assert row_softmax.written_softmax(expr) == plain  # remembered
-    assert len(row_softmax._written) == 1
+    assert row_softmax._written.cache_info().currsize == 1
     symbolic = RowSoftmax(x[ROW, j], sp.Integer(1), k, 1, T)  # a row of T entries: as before
     assert row_softmax.written_softmax(symbolic).has(sp.Sum)
 
 
 def test_canonical_names_are_remembered_and_stay_as_they_are(monkeypatch):
-    monkeypatch.setattr(row_softmax, "_named", {})
+    row_softmax._canonical.cache_clear()
     f = sp.Sum(x[ROW, i] * sp.Sum(w[i, r], (r, 1, n)), (i, 1, n))
     named = row_softmax._canonical(f)
     assert named == row_softmax._named_by_depth(f) != f

@@ -26,6 +26,7 @@ there is a true counterexample, never one of two equal weights taken for indepen
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from typing import Any
@@ -45,21 +46,12 @@ TOKENS = sp.Symbol("T", integer=True, positive=True)  # the entries of a row, in
 SCORE = sp.IndexedBase("f")  # the row's scores, in the lemma
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical(expr: sp.Expr) -> sp.Expr:
     """``expr`` with the indices of its sums named by how deeply each is nested (_p1_1, ...):
     one name for one formula, whatever fresh indices it was written with (remembered: every
     weight rebuilt asks again, mostly of a formula already so named)."""
-    named = _named.get(expr)
-    if named is None:
-        if len(_named) >= NAMED:
-            _named.clear()
-        named = _named[expr] = _named_by_depth(expr)
-        _named.setdefault(named, named)  # named so already: it stays as it is
-    return named
-
-
-NAMED = 4096  # formulas kept with their canonical names (a cache: cleared when full)
-_named: dict[sp.Expr, sp.Expr] = {}
+    return _named_by_depth(expr)
 
 
 def _named_by_depth(expr: sp.Expr, depth: int = 0) -> sp.Expr:
@@ -132,18 +124,13 @@ def written_softmax(expr: sp.Expr) -> sp.Expr:
                             lambda e: written_out(e.explicit()))
     # each distinct weight written out once (the lemma's sides, instances and points share
     # them): a quotient over a row of a number of entries, its own index summed away
-    rule = {}
-    for e in found:
-        if e not in _written:
-            if len(_written) >= WRITTEN:
-                _written.clear()
-            _written[e] = written_out(e.explicit())
-        rule[e] = _written[e]
-    return expr.xreplace(rule)
+    return expr.xreplace({e: _written(e) for e in found})
 
 
-WRITTEN = 4096  # weights kept written out (a cache: cleared when full)
-_written: dict[RowSoftmax, sp.Expr] = {}
+@functools.lru_cache(maxsize=4096)
+def _written(e: RowSoftmax) -> sp.Expr:
+    """A numbered weight's quotient, written out."""
+    return written_out(e.explicit())
 
 
 def _numbered(e: RowSoftmax) -> bool:

@@ -25,6 +25,7 @@ rules stays "not proved").
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -170,19 +171,11 @@ def _canonical(body: sp.Expr, limits: list[Limit]) -> sp.Sum:
     return best[1]
 
 
-SREPRS = 20000  # texts kept (a cache: cleared when full)
-_sreprs: dict[sp.Basic, str] = {}
-
-
+@functools.lru_cache(maxsize=20000)
 def srepr(expr: sp.Basic) -> str:
     """``sp.srepr(expr)``, remembered: the canonical namings compare the same parts (an index's
     role, read the same way whatever the indices are named) pass after pass."""
-    text = _sreprs.get(expr)
-    if text is None:
-        if len(_sreprs) >= SREPRS:
-            _sreprs.clear()
-        text = _sreprs[expr] = sp.srepr(expr)
-    return text
+    return sp.srepr(expr)
 
 
 def orders_by_role(items: Iterable[T], role: Callable[[T], tuple]) -> list[tuple[T, ...]]:
