@@ -18,6 +18,7 @@ from symbp.core.layers.argmax import Chosen, FirstMax, WindowArgmax
 from symbp.core.layers.conv1d import POOL, O, U
 from symbp.numeric.maps import terms
 from symbp.numeric.maps_numba import numba_lines
+from tests.test_conv1d_numeric import point
 
 SCOPE = "proved where every window's maximum is unique"
 
@@ -118,13 +119,8 @@ class _LastMax(WindowArgmax):
 _W = sp.floor((U - 1) / POOL) + 1
 
 
-@pytest.mark.parametrize("mistake", [
-    lambda t: t["g"][O, _W] * Chosen(U - POOL * (_W - 1), _LastMax(t["s"].base, O, _W, POOL)),
-    lambda t: t["g"][O, _W] / POOL,  # spread over the window, as average pooling does
-    lambda t: t["g"][O, _W] * Chosen(U - POOL * (_W - 1), 1),  # always the window's first
-], ids=["last maximum", "spread", "first entry"])
-@pytest.mark.parametrize("method", ["local", "expand"])
-def test_a_planted_routing_is_not_proved(monkeypatch, mistake, method):
+def plant_pool_vjp(monkeypatch, mistake):
+    """conv1d's pooling pass-back (``delta_from_g``) replaced by ``mistake(tensors)``."""
     made = conv1d.maps
 
     def maps(layer):
@@ -134,6 +130,16 @@ def test_a_planted_routing_is_not_proved(monkeypatch, mistake, method):
                                                                        formula=wrong))
 
     monkeypatch.setitem(KINDS, "conv1d", dataclasses.replace(KINDS["conv1d"], maps=maps))
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda t: t["g"][O, _W] * Chosen(U - POOL * (_W - 1), _LastMax(t["s"].base, O, _W, POOL)),
+    lambda t: t["g"][O, _W] / POOL,  # spread over the window, as average pooling does
+    lambda t: t["g"][O, _W] * Chosen(U - POOL * (_W - 1), 1),  # always the window's first
+], ids=["last maximum", "spread", "first entry"])
+@pytest.mark.parametrize("method", ["local", "expand"])
+def test_a_planted_routing_is_not_proved(monkeypatch, mistake, method):
+    plant_pool_vjp(monkeypatch, mistake)
     proof = symbp.prove(symbp.derive(pooled(shape=(1, 5), kernel=2)), method=method)
     assert not proof.holds
     first = proof.failures[0]
@@ -161,13 +167,6 @@ def derived(name):
         DERIVED[name] = symbp.derive(symbp.Network(layers=layers, inputs=inputs))
     return DERIVED[name]
 
-
-def point(net, rng, batch=3):
-    x = rng.normal(size=(batch, *net.input_shape))
-    y = rng.uniform(0.05, 0.95, size=(batch, *net.resolved[-1].shape_out))
-    params = [{k: rng.normal(scale=0.6, size=s) for k, s in r.parameters.items()}
-              for r in net.resolved]
-    return x, y, params
 
 
 def torch_gradients(net, x, y, params, pool=None):

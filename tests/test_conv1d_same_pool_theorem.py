@@ -2,7 +2,6 @@
 positions, so the lengths below it are tied to that from the top down (m_(e-1) = q_e m_e), and
 every lemma is an identity at exactly the shapes such a network can have, at its own depth."""
 
-import dataclasses
 
 import pytest
 import sympy as sp
@@ -11,7 +10,7 @@ import symbp
 from symbp.core import registry
 from symbp.core.generic import DEPTH, Explorer, GenericRecorder, Template
 from symbp.core.generic_network import theorem_layers
-from symbp.core.layers import KINDS, Layer, conv1d
+from symbp.core.layers import Layer, conv1d
 from symbp.core.layers.argmax import Chosen, WindowArgmax
 from symbp.core.layers.conv1d import POOL, O, U
 from symbp.core.layers.symbolic import CHANNELS, KERNEL, LENGTH
@@ -20,6 +19,7 @@ from symbp.core.recursion import backprop_deltas
 from symbp.proof import affine_sums
 from symbp.proof.theorem import _of_network, prove_theorem
 from symbp.proof.traced import trace
+from tests.test_conv1d_maxpool import plant_pool_vjp
 
 TANH, MSE = registry.activation("tanh"), registry.cost("mse")
 WINDOW = sp.floor((U - 1) / POOL) + 1  # the pooled position that position u feeds
@@ -101,15 +101,7 @@ MISTAKES = {  # the pooled layer's spread back, as a mistake writes it; right at
 
 def _plant(monkeypatch, mistake):
     pool, wrong = MISTAKES[mistake]
-    made = conv1d.maps
-
-    def maps(layer):
-        m = made(layer)
-        formula = wrong(conv1d.tensors(layer.get("padding")))
-        return dataclasses.replace(m, delta_from_g=dataclasses.replace(m.delta_from_g,
-                                                                       formula=formula))
-
-    monkeypatch.setitem(KINDS, "conv1d", dataclasses.replace(KINDS["conv1d"], maps=maps))
+    plant_pool_vjp(monkeypatch, wrong)
     return pool
 
 
