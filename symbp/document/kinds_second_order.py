@@ -22,7 +22,7 @@ from ..printing.latex import Printer, aligned
 from ..proof.claims import Proof
 from .kinds_numbers import LayerExample
 from .kinds_second_numbers import KindsWorkedSecond, kinds_worked_second
-from .second_order import PSD, Group, _equations, _groups
+from .second_order import PSD, TITLE, Group, _equations, _groups
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
 
     nodes = _nodes(d, P)
     return KindsSecondOrderChapter(
-        title="Second order: the Hessian, Gauss–Newton and H v",
+        title=TITLE,
         network=f"the network of {kinds} layers "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
         cost=net.cost, absorbed=absorbed,

@@ -101,7 +101,7 @@ def second_order_chapter(d: Derivation, proof: Proof,
     psd = PSD.get(net.cost, "")
     runs = "" if general.holds else f"the theorem is {general.status} for it"
     return SecondOrderChapter(
-        title="Second order: the Hessian, Gauss–Newton and H v",
+        title=TITLE,
         network=f"the {'-'.join(map(str, net.widths))} network "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
         cost=net.cost, absorbed=absorbed,
@@ -117,6 +117,7 @@ def second_order_chapter(d: Derivation, proof: Proof,
         runs_proved=runs or covers_second_order(d))
 
 
+TITLE = "Second order: the Hessian, Gauss–Newton and H v"  # the chapter's, dense or kinds
 PSD = {  # how H_C is positive semidefinite: LaTeX
     "mse": r"H_C = I, \quad v^{T} H_C\, v = \sum_j v_j^2 \ge 0",
     "bce": r"v^{T} H_C\, v = \sum_j \Bigl(y_j \frac{1}{a_j^2} + (1 - y_j) \frac{1}{(1 - a_j)^2}"
