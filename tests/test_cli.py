@@ -90,13 +90,18 @@ def test_train_writes_the_loss_curve(tmp_path, capsys):
     assert (tmp_path / "xor" / "history.csv").exists()
 
 
-def test_list_names_every_activation_and_cost(capsys):
+def test_list_names_every_activation_cost_and_layer_kind(capsys):
     from symbp.core import registry
+    from symbp.core.layers import KINDS
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in [*registry.ACTIVATIONS, *registry.COSTS]:
+    for name in [*registry.ACTIVATIONS, *registry.COSTS, *KINDS]:
         assert f"  {name} " in out
+    # every option with what it takes and its default, or that it is required
+    assert "pool: \"none\", \"avg\" or \"max\"; default none" in out
+    assert "units: a positive integer; required" in out
+    assert "causal: true or false; default false" in out
 
 
 def test_prove_json_rows_carry_timing(capsys):

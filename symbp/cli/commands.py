@@ -20,7 +20,7 @@ from typing import Any
 from ..core import limits, registry
 from ..core.deadline import Deadline, TimedOut
 from ..core.derivation import Derivation
-from ..core.layers import Layer
+from ..core.layers import KINDS, Layer
 from ..core.network import NETWORK_KEYS, Network
 from ..core.second_order import derive
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
@@ -338,7 +338,21 @@ def _cmd_list(args) -> int:
         print(f"  {'':11} ∂C/∂a_j = {plain(forms.cost_gradient(cost))}")
         if cost.output:
             print(f"  {'':11} puts {cost.output} in the output layer")
+    print('layer kinds (kind = "NAME" in a [[layers]] table, or --layers NAME:KEY=VALUE;...,'
+          "NAME...):")
+    for k in KINDS.values():
+        print(f"  {k.name:17} {k.summary}")
+        for key, option in k.options.items():
+            print(f"  {'':17} {key}: {option.expected}{_default(option)}")
     return 0
+
+
+def _default(option: Any) -> str:
+    """"; default tanh", or "; required" where neither the option nor its text gives one."""
+    if option.default is None:
+        return "" if "default" in option.expected else "; required"
+    shown = str(option.default).lower() if isinstance(option.default, bool) else option.default
+    return f"; default {shown}"
 
 
 COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "swell": _cmd_swell,
