@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
     commands.add_parser("list", formatter_class=fmt,
-                        help="activations, costs and layer kinds, with their formulas and options",
-                        description="List every activation and cost symbp knows.",
+                        help="activations, costs and layer kinds with their options",
+                        description="List every activation, cost and layer kind symbp knows.",
                         epilog="example: symbp list\nexit code: 0")
     return parser
 
