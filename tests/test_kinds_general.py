@@ -50,6 +50,12 @@ def test_hidden_layers_that_differ_beyond_their_sizes_are_proved_as_the_networks
     assert (g.fits, g.depth, g.status, g.covers) == ("", 3, "proved", "")
     assert g.reach == "at depth 3 (this network's sequence of kinds), for every size"
     assert g.theorem.startswith(r"\begin{gathered}L = 3 \text{ (this network's kinds)")
+    # two lemmas of one name (a step through each residual block) say which layer is which
+    steps = [c.title for c in g.claims if c.name == "step"]
+    assert steps == ["Lemma 2, one step back, at layer 2 (residual)",
+                     "Lemma 2, one step back, at layer 1 (residual)"]
+    assert [c.title for c in g.claims if c.name == "base case"] == [
+        "Lemma 1, the output layer, at layer 3 (dense)"]
 
 
 def test_hidden_layers_of_different_sizes_fit():

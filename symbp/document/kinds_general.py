@@ -11,6 +11,7 @@ theorem does not take is said, with the reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..core.derivation import Derivation
@@ -71,10 +72,12 @@ def kinds_general(d: Derivation) -> KindsGeneral:
         proof = theorem(network=net, recursion=d.recursion_function)
     except ValueError as refused:
         reason = str(refused)
-    claims = [] if proof is None else [
-        GeneralClaim(c.label, c.latex, c.status, title(c.label), established(c.how))
-        for c in proof.claims]
     depth = None if shape is None else shape.depth
+    claims = [] if proof is None else [
+        GeneralClaim(c.label, c.latex, c.status,
+                     title(c.label) + ("" if depth is None else _taken_at(c.how, d)),
+                     established(c.how))
+        for c in proof.claims]
     return KindsGeneral(
         hidden=_words(hidden, acts[0], True), output=_words(out, acts[1], False), cost=net.cost,
         fits=reason,
@@ -88,6 +91,21 @@ def kinds_general(d: Derivation) -> KindsGeneral:
             for r in net.resolved),
         why="" if shape is None else shape.why,
         reach="" if shape is None else shape.reach + _where(proof))
+
+
+_PLACE = re.compile(r"layer L(?: - (\d+))? \(L = (\d+)\)")  # as the trace logs a place
+
+
+def _taken_at(how: str, d: Derivation) -> str:
+    """", at layer 2 (residual)": where a lemma of the network's own sequence was taken, so
+    that two lemmas of one name (a step through a residual and one through a dense layer)
+    say which is which; "" for a claim the trace did not place."""
+    places = how.split("taken at", 1)[1] if "taken at" in how else ""
+    found = sorted({int(depth) - int(back or 0) for back, depth in _PLACE.findall(places)})
+    if not found:
+        return ""
+    said = [f"{l} ({d.net.resolved[l - 1].kind.name})" for l in found]
+    return f", at layer{'s' * (len(found) > 1)} {', '.join(said)}"
 
 
 def _where(proof) -> str:
