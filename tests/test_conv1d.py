@@ -251,3 +251,15 @@ def test_the_example_network_file_is_proved(capsys):
     assert main(["prove", str(example), "-q"]) == 0
     out = capsys.readouterr().out
     assert "proved (expand): the three routes agree" in out  # auto: all three routes
+
+
+@pytest.mark.parametrize(("pool", "says", "not_says"), [
+    ("none", "", ("Average pooling", "Max pooling")),
+    ("avg", "Average pooling", ("Max pooling",)),
+    ("max", "Max pooling", ("Average pooling",)),
+])
+def test_the_kinds_explanation_speaks_of_the_layers_own_pooling_only(pool, says, not_says):
+    layer = symbp.Layer("conv1d", channels=1, kernel=2, pool=pool)
+    text = KINDS["conv1d"].explained(layer)
+    assert text.startswith("One kernel $K_l$ serves every position") and says in text
+    assert not any(other in text for other in not_says)

@@ -312,7 +312,7 @@ def _layer(d: Derivation, r: Resolved, proved: bool) -> KindLayer:
         forward=vector["forward"], forward_entries=_rows(forward, entries=True),
         backward=_rows(backward),  # type: ignore[arg-type]
         backward_entries=_rows(backward_entries, entries=True),
-        explains=_mixed(r.kind.explains),
+        explains=_mixed(r.kind.explained(r.layer)),
     )
 
 

@@ -338,7 +338,8 @@ class Kind:
     # map's Jacobian named (the entry forms beside them are printed from the maps themselves)
     describe: Callable[[Layer], str] | None = None  # for documents: "a residual block with
     # a projection"; None: "a <kind> layer"
-    explains: str = ""  # mixed text ($...$ math): why its backward pass has the shape it has
+    explains: str | Callable[[Layer], str] = ""  # mixed text ($...$ math): why its backward
+    # pass has the shape it has, or a function of the layer giving it (for its options alone)
     auto_method: str = ""  # the proof method ``prove(d, "auto")`` takes for a network with
     # this kind ("local" for attention, whose written-out routes neither expand nor a
     # construction decides in reasonable time; "expand" for batch norm, whose construction
@@ -365,6 +366,10 @@ class Kind:
     def described(self, layer: Layer) -> str:
         """The layer in words, for documents: its kind's ``describe``, else "a <kind> layer"."""
         return self.describe(layer) if self.describe else f"a {self.name} layer"
+
+    def explained(self, layer: Layer) -> str:
+        """Why this layer's backward pass has its shape (``explains``), for its options."""
+        return self.explains(layer) if callable(self.explains) else self.explains
 
     def size_of(self, layer: Layer, maps: Maps, sizes: Mapping[sp.Symbol, int]) -> LayerSize:
         """The layer's ``LayerSize``: the kind's own count, or a dense layer's."""

@@ -270,6 +270,28 @@ def holds_where(layer: Layer) -> str:
     return MAX_POOL_SCOPE if layer.get("pool") == "max" else ""
 
 
+SHARED = (r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
+          r"reaches the cost once per position, and its gradient is the sum over positions of "
+          r"$\delta_l$ times the input the entry met there (the bias's likewise). Going back, "
+          r"input position $u$ fed the outputs $t$ whose window covers it, through the kernel "
+          r"entry $s$ with $t + s - 1 - p = u$: summed over them, that is the full convolution "
+          r"of $\delta_l$ (zero outside its positions) with the kernel flipped.")
+POOLED = {  # what each pooling adds to the backward pass, said only where the layer pools
+    "none": "",
+    "avg": r" Average pooling passes $g_l$ back spread evenly over each window, divided by its "
+           r"size.",
+    "max": r" Max pooling keeps the entry $\rho_{o,t}$ of window $t$ that is its maximum (the "
+           r"first, at a tie) and passes $g_l$ back to it alone: proved where every window's "
+           r"maximum is unique; at a tie $C$ has no derivative and the code passes $g_l$ to "
+           r"the first maximum, one of its subgradients.",
+}
+
+
+def explains(layer: Layer) -> str:
+    """Why the backward pass has its shape, saying only the pooling this layer has."""
+    return SHARED + POOLED[layer.get("pool", "none")]
+
+
 KIND = Kind(
     name="conv1d",
     summary="1-D convolution: z = K ⋆ x + b over positions, a = σ(z), optional avg or max pooling",
@@ -284,15 +306,5 @@ KIND = Kind(
     maps=maps, check=check, backward=backward, pass_back=pass_back,
     words={"W": "K"}, sized=sized, forms=forms, size=size, describe=describe,
     holds_where=holds_where,
-    explains=r"One kernel $K_l$ serves every position $t$ of the output, so each of its entries "
-             r"reaches the cost once per position, and its gradient is the sum over positions "
-             r"of $\delta_l$ times the input the entry met there (the bias's likewise). Going "
-             r"back, input position $u$ fed the outputs $t$ whose window covers it, through "
-             r"the kernel entry $s$ with $t + s - 1 - p = u$: summed over them, that is the "
-             r"full convolution of $\delta_l$ (zero outside its positions) with the kernel "
-             r"flipped. Average pooling passes $g_l$ back spread evenly over each window, "
-             r"divided by its size. Max pooling keeps the entry $\rho_{o,t}$ of window $t$ "
-             r"that is its maximum (the first, at a tie) and passes $g_l$ back to it alone: "
-             r"proved where every window's maximum is unique; at a tie $C$ has no derivative "
-             r"and the code passes $g_l$ to the first maximum, one of its subgradients.",
+    explains=explains,
 )
