@@ -54,7 +54,7 @@ def test_max_pool_shapes_and_words():
     assert r.kind.described(r.layer) == ("a 1-D convolution, 2 channels, kernel 3, valid "
                                          "padding, max pooling over 3")
     assert SCOPE in r.kind.holds_where(r.layer)
-    assert "first maximum, one of its subgradients" in r.kind.explains
+    assert "first maximum, one of its subgradients" in r.kind.explained(r.layer)
 
 
 def test_cli_shorthand_proves_and_says_where(capsys):
