@@ -53,7 +53,8 @@ class Block:
 
     def renamed(self) -> Block:
         """The same block over fresh indices (so that two factors share none)."""
-        rule, axes = {}, []
+        rule: dict[sp.Symbol, sp.Symbol] = {}
+        axes = []
         for v, own, shape in self.axes:
             new = tuple(fresh() for _ in own)
             rule.update(zip(own, new))

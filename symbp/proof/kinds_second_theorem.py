@@ -33,6 +33,8 @@ activation (the recursion then starts at z^{(K)}).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +42,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import curvature as curvature_forms
+from ..core import registry
 from ..core.deadline import check_seconds, stopping
 from ..core.generic import DEPTH, GenericRecorder, Template
 from ..core.generic_layers import Explorer
@@ -49,14 +52,16 @@ from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general, kind_lemmas
+from . import general, kept, kind_lemmas
 from .claims import Claim, Proof, time_claim
 from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .exact import Exact
-from .indexed import DEPTH as _DEPTH  # noqa: F401  (the same L)
 from .indexed import A, G, Y, Z, fresh, kind_base, replace_entries
 from .kinds_curvature import _blocks
+from .kinds_theorem import _code, kinds_meaning
+from .theorem import behaviour, general_summary, theorem
 
+CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
 OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut
 
 
@@ -96,8 +101,7 @@ class Sequence:
 
     def params(self, m: int) -> list[Variable]:
         e = self.label(m)
-        return [Variable(sp.Symbol(f"{p.name}({e})"),
-                         lambda i, base=kind_base(p.name): base[(e, *i)],
+        return [Variable(sp.Symbol(f"{p.name}({e})"), _entries(kind_base(p.name), e),
                          self.layers.axes(e, p)) for p in self.maps(m).params]
 
     def pre(self, m: int, i: tuple) -> sp.Expr:
@@ -122,6 +126,10 @@ class Sequence:
         found = [v for v in candidates if any(v.entry(tuple(x.indices[1:])) == x for x in entries
                                               if len(x.indices) == len(v.shape) + 1)]
         return sorted(found, key=lambda v: sp.default_sort_key(v.symbol))
+
+
+def _entries(base: sp.IndexedBase, e: sp.Expr) -> Callable[[tuple], sp.Expr]:
+    return lambda i: base[(e, *i)]
 
 
 def refusal(net: Network) -> str:
@@ -150,15 +158,18 @@ def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
     e, a = s.label(m), s.a(m)
     live = LiveBlocks()
     half = len(a.shape)
-    live.omega[a.symbol] = {a.symbol: a.block(lambda i: (OMEGA[(e, *i)] + OMEGA[
-        (e, *i[half:], *i[:half])]) / 2, a)}
+
+    def omega(i: tuple) -> sp.Expr:  # symmetric: a Hessian's block (the induction's)
+        return (OMEGA[(e, *i)] + OMEGA[(e, *i[half:], *i[:half])]) / 2
+
+    live.omega[a.symbol] = {a.symbol: a.block(omega, a)}
     above = [p for n in range(m + 1, s.K + 1) for p in s.params(n)]
     for p in above:
         base = _gamma(p.symbol.name)
-        block = a.block(lambda i, base=base: base[(e, *i)], p)
+        block = a.block(_entries(base, e), p)
         live.omega[a.symbol][p.symbol] = block
         live.omega.setdefault(p.symbol, {})[a.symbol] = block.T
-    live.grad[a.symbol] = a.block(lambda i: G[(e, *i)])
+    live.grad[a.symbol] = a.block(_entries(G, e))
     return live, a, above
 
 
@@ -195,18 +206,13 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
     def D(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
         """The total derivative by x, z^{(e)} = pre(a^{(e-1)}; θ_e) depending on it."""
         i = z.indices()
-        return expr.diff(x) + sp.Sum(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x),
-                                     *[(k, 1, n) for k, n in zip(i, z.shape)])
+        return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x), i, z.shape)
 
     def F(j: tuple) -> sp.Expr:
         return s.out(m, j)
 
     def omega(j: tuple, k: tuple) -> sp.Expr:  # symmetric: a Hessian's block (induction)
         return (OMEGA[(e, *j, *k)] + OMEGA[(e, *k, *j)]) / 2
-
-    def summed(body: Callable[[tuple], sp.Expr], v: Variable) -> sp.Expr:
-        j = v.indices()
-        return sp.Sum(body(j), *[(x, 1, n) for x, n in zip(j, v.shape)])
 
     def got(r: Variable, u: Variable) -> Block | None:
         value = live.omega.get(r.symbol, {}).get(u.symbol)
@@ -216,30 +222,36 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
               shapes: tuple) -> None:
         ranges = {x: (1, n) for x, n in zip(free, shapes)}
         lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
-        found.append((what, kind_lemmas.identity(lhs, truth, ranges)))
+        identity = kind_lemmas.identity(lhs, truth, ranges)
+        found.append((what, dataclasses.replace(identity, checked=CHECKED)))
 
     for n, u in enumerate(below):
         for w in below[n:]:
-            al, be = u.indices(), w.indices()
-            truth = summed(lambda j: summed(lambda k: omega(j, k) * D(F(j), u.entry(al))
-                                            * D(F(k), w.entry(be)), a), a)
+            al, be, j, k = u.indices(), w.indices(), a.indices(), a.indices()
+            du, dw = D(F(j), u.entry(al)), D(F(k), w.entry(be))
+            truth = over(over(omega(j, k) * du * dw, k, a.shape), j, a.shape)
             if residual:
-                truth += summed(lambda j: G[(e, *j)] * D(D(F(j), u.entry(al)), w.entry(be)), a)
+                truth += over(G[(e, *j)] * D(du, w.entry(be)), j, a.shape)
             check(f"d2C/d{u.symbol} d{w.symbol}", got(u, w), truth, (*al, *be),
                   (*u.shape, *w.shape))
         for p in above:
-            al, q = u.indices(), p.indices()
+            al, q, j = u.indices(), p.indices(), a.indices()
             base = _gamma(p.symbol.name)
-            truth = summed(lambda j: base[(e, *j, *q)] * D(F(j), u.entry(al)), a)
+            truth = over(base[(e, *j, *q)] * D(F(j), u.entry(al)), j, a.shape)
             check(f"d2C/d{u.symbol} d{p.symbol}", got(u, p), truth, (*al, *q),
                   (*u.shape, *p.shape))
     if m > 1:
         u = s.a(m - 1)
-        al = u.indices()
+        al, j = u.indices(), a.indices()
         value = live.grad.get(u.symbol)
-        truth = summed(lambda j: G[(e, *j)] * D(F(j), u.entry(al)), a)
+        truth = over(G[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
         check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape)
     return found
+
+
+def over(body: sp.Expr, index: tuple, shape: tuple) -> sp.Expr:
+    """Σ body over every entry of a tensor of ``shape`` (``index`` its indices)."""
+    return sp.Sum(body, *[(x, 1, n) for x, n in zip(index, shape)])
 
 
 def _split(free: tuple, value: Block) -> list[tuple]:
@@ -277,14 +289,12 @@ def base_claim(s: Sequence) -> Claim:
     shape = s.recorder.shape_at(DEPTH)
     j, k = tuple(fresh() for _ in shape), tuple(fresh() for _ in shape)
     h = curvature_forms.cost_hessian_term(cost)
-    ranges = [(x, 1, n) for x, n in zip(j, shape)]
     y = Y[j] if len(j) > 1 else Y[j[0]]
     same = sp.Mul(*[sp.KroneckerDelta(x, w) for x, w in zip(j, k)])
     start = same * h(A[(DEPTH, *j)], y)
     truth = kind_lemmas.cost_gradient(cost, j, s.layers).diff(A[(DEPTH, *k)])
     free = {x: (1, n) for x, n in [*zip(j, shape), *zip(k, shape)]}
     checked = [("H_C", kind_lemmas.identity(start, truth, free))]
-    del ranges
     return _lemma_claim("base", f"the recursion starts from H_C = d2C/da_L^2 ({cost.name}), "
                         "for every size", checked, "the registered cost Hessian's diagonal "
                         "against SymPy's derivatives of the cost formula")
@@ -309,15 +319,12 @@ def layer_claim(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> Cla
                          f"the step function {getattr(step, '__name__', '?')} itself, run on "
                          "the layer's nodes of every size")
     claim.layer = m
-    claim.seconds += 0.0
     return claim
 
 
 def first_order_claim(net: Network, recursion: RecursionFunction,
                       timeout: float | None) -> Claim:
     """The δ program the R-operator differentiates is ∂C/∂θ for every size (first order)."""
-    from .theorem import general_summary, theorem
-
     started = time.perf_counter()
     proof = theorem(network=net, recursion=recursion, timeout=timeout)
     first = proof.failures[0] if proof.failures else ""
@@ -410,3 +417,34 @@ def kinds_second_order_summary(proof: Proof) -> str:
             f"{done} of {len(proof.claims)} claims proved")
     failures = proof.failures
     return line + (f"; first failure: {failures[0]}" if failures else "")
+
+
+_CACHE: dict[tuple, Proof] = {}
+
+
+def kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_curvature,
+                               recursion: RecursionFunction = backprop_deltas,
+                               timeout: float | None = None) -> Proof:
+    """The theorem for ``net``'s sequence of kinds, kept per process and between runs
+    (``kept``, as the first-order theorem: keyed on the kinds' maps, the registry entries, what
+    the step and the recursion are; a copy per call)."""
+    reason = refusal(net)
+    if reason:
+        raise ValueError(reason)
+    layers = Sequence(net).specs
+    entries: tuple[Any, ...] = (*dict.fromkeys(net.activation(l) for l in range(1, net.L + 1)),
+                                net.cost_entry)
+    key = ("second order kinds", *entries, *(registry.meaning(e, 3) for e in entries), layers,
+           kinds_meaning(layers), tuple(net.input_shape), _code(curvature),
+           behaviour(recursion, tuple(Template.of(x) for x in layers), net.L))
+    if key not in _CACHE:
+        text = kept.key_text(key, entries, layers)
+        proof = kept.load(text)
+        if proof is None:
+            proof = prove_kinds_second_order_theorem(net, curvature=curvature,
+                                                     recursion=recursion, timeout=timeout)
+            if proof.status == "timed out":
+                return proof
+            kept.keep(text, proof)
+        _CACHE[key] = proof
+    return copy.deepcopy(_CACHE[key])
