@@ -260,8 +260,8 @@ def test_prove_general_takes_a_network_files_activations_and_cost(tmp_path, caps
      "one activation for every hidden layer; NET has tanh, relu"),
     ("widths = [2, 3, 1]\n", ["--activation", "tanh"],
      "either as a file (NET) or with --activation, not both"),
-    ('inputs = 2\n[[layers]]\nkind = "residual"\n[[layers]]\nkind = "dense"\nunits = 1\n',
-     ["--order", "2"], "--general --order 2 proves dense layers only; NET has layer kinds"),
+    ('inputs = [1, 3]\n[[layers]]\nkind = "recurrent"\nunits = 2\n[[layers]]\nkind = "dense"\n'
+     'units = 1\n', ["--order", "2"], "layer 1 reads its own state one step back"),
 ])
 def test_prove_general_refuses_a_network_file_it_cannot_take(tmp_path, capsys, text, args,
                                                              message):

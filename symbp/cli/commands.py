@@ -30,6 +30,7 @@ from ..proof.claims import CHECKS
 from ..proof.curvature import METHODS as SECOND_METHODS
 from ..proof.curvature import prove_second_order
 from ..proof.kinds_curvature import METHODS as KINDS_SECOND_METHODS
+from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
 from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
 from ..proof.second_order_theorem import second_order_summary, second_order_theorem
@@ -222,9 +223,6 @@ def _general_from_file(args) -> Network | None:
     job = _job(args)
     net, args.order = job.net, job.order  # the file's order = 2 unless --order says otherwise
     if not net.dense:
-        if args.order == 2:
-            raise BadInput(f"--general --order 2 proves dense layers only; {args.network} has "
-                           "layer kinds")
         return net
     hidden = dict.fromkeys(net.activations[:-1] or net.activations[:1])
     if len(hidden) > 1:
@@ -248,6 +246,11 @@ def _cmd_prove_general(args) -> int:
     kinds = _general_layers(args)
     prover = second_order_theorem if args.order == 2 else theorem
     try:
+        if network is not None and args.order == 2:
+            proof = kinds_second_order_theorem(network, timeout=args.timeout)
+            print(json.dumps(proof.to_dict(), indent=2) if args.json
+                  else f"{general_table(proof)}\n{kinds_second_order_summary(proof)}")
+            return _exit_code(proof)
         if network is not None:
             proof = theorem(network=network, timeout=args.timeout)
         elif kinds is None:

@@ -29,6 +29,8 @@ terms it stays Mᵀ H_C M (M = ∂s/∂(live)), so it ends as G = Jᵀ H_C J.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,7 +87,7 @@ def push_curvature(live: LiveCurvature, node: Node, residual: bool = True) -> No
     J = node.jacobian
     for r in list(live.omega):  # Ω_ru, and Ω_ur beside it (twice on the diagonal r = u)
         for u in node.reads:
-            term = sp.Add(*[row[r] * Ji[u] for row, Ji in zip(rows, J) if r in row and u in Ji])
+            term = total([row[r] * Ji[u] for row, Ji in zip(rows, J) if r in row and u in Ji])
             if term != 0:
                 live.add(r, u, term)
                 live.add(u, r, term)
@@ -99,14 +101,22 @@ def push_curvature(live: LiveCurvature, node: Node, residual: bool = True) -> No
                 terms += [gi * Si[(u, w)] for gi, Si in zip(g, node.second)
                           if gi != 0 and (u, w) in Si]
             if terms:
-                value = sp.Add(*terms)
+                value = total(terms)
                 live.add(u, w, value)
                 if w != u:
                     live.add(w, u, value)
     for u in node.reads:
-        term = sp.Add(*[gi * Ji[u] for gi, Ji in zip(g, J) if gi != 0 and u in Ji])
+        term = total([gi * Ji[u] for gi, Ji in zip(g, J) if gi != 0 and u in Ji])
         if term != 0:
             live.grad[u] = live.grad.get(u, sp.S.Zero) + term
+
+
+def total(terms: list) -> Any:
+    """Σ terms: ``sp.Add`` of expressions; of other values (the general theorem's blocks of
+    every size, ``proof.curvature_blocks``) their own ``+``."""
+    if all(isinstance(t, sp.Basic) for t in terms):
+        return sp.Add(*terms)
+    return functools.reduce(operator.add, terms)
 
 
 def graph(d: Any) -> list[Node]:

@@ -1,0 +1,450 @@
+"""The second-order theorem for a network of layer kinds: at its depth K, for every size, the
+curvature recursion gives every block of the Hessian, and without its residual terms every
+block of the Gauss–Newton matrix Jᵀ H_C J.
+
+Why this design. Per network the recursion (``core.kinds_curvature``) eliminates the graph's
+nodes from the output down, each by one step, Jᵀ Ω J + Σ_i g_i ∂²f_i with the cross terms
+Ω_rv J, and nothing in it depends on the sizes but the nodes it is handed. So the theorem runs
+that same step (``curvature=``, the per-network route's) on the nodes of every size: one
+layer's statements as the kind's maps write them, each variable a whole tensor
+(``curvature_blocks``). At each cut between layers the live variables are a^{(e)} and the
+parameters above; what the recursion holds there, Ω^{(e)} = ∂²C/∂a^{(e)}², the cross block
+Γ^{(e)} = ∂²C/∂a^{(e)} ∂θ_(>e) and g^{(e)} = ∂C/∂a^{(e)}, are symbols. One lemma per layer:
+
+    the step run on the layer's nodes (a^{(e)}, then z^{(e)}; a^{(e-1)} read by both the map
+    and the skip, so the cross terms between them) gives Ω^{(e-1)}, Γ^{(e-1)}, g^{(e-1)} and
+    the block row of θ_e, and those equal the chain rule through the layer's composed map
+    F(a^{(e-1)}, θ_e) = post(σ(pre(a^{(e-1)}; θ_e))) + skip(a^{(e-1)}; θ_e) given the symbols,
+    SymPy's derivatives of F (never of the node split)
+
+(the Gauss–Newton lemma: the step without residual terms, the chain rule without Σ g ∂²F). With
+the base case (the recursion starts from H_C and ∂C/∂a^{(K)}, which equal the cost formula's
+derivatives) the induction from K down to 1 gives every block: C depends on a^{(e-1)} and θ_e
+only through a^{(e)} = F. Each lemma is an identity in index notation with the sizes as
+symbols (``general.check``, also written out at small sizes).
+
+The R-operator route differentiates the δ program; the first-order theorem at depth K proves
+that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
+too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
+size. What is not covered: a layer whose map reads its own state one step back (recurrent:
+its nodes are its steps, as many as the sequence is long), and a cost that absorbs the output
+activation (the recursion then starts at z^{(K)}).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sympy as sp
+
+from ..core import curvature as curvature_forms
+from ..core import registry
+from ..core.deadline import check_seconds, stopping
+from ..core.generic import DEPTH, GenericRecorder, Template
+from ..core.generic_layers import Explorer
+from ..core.kinds_curvature import CurvatureStep, push_curvature
+from ..core.kinds_second_order import KindsSecondDerivation, supported
+from ..core.layers import Layer as LayerSpec
+from ..core.network import Network
+from ..core.recursion import RecursionFunction, backprop_deltas
+from ..core.status import Status, worst
+from . import general, kept, kind_lemmas
+from .claims import Claim, Proof, time_claim
+from .curvature_blocks import Block, LiveBlocks, Variable, node
+from .exact import Exact
+from .indexed import A, G, Y, Z, fresh, kind_base, replace_entries
+from .kinds_curvature import _blocks
+from .kinds_theorem import _code, kinds_meaning
+from .theorem import behaviour, general_summary, theorem
+
+CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
+OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut
+
+
+def _gamma(name: str) -> sp.IndexedBase:
+    return sp.IndexedBase(f"Gamma_{name}")  # Γ^{(e)}: ∂²C/∂a^{(e)}∂θ, θ a parameter above
+
+
+class Sequence:
+    """A network's K layers at depth K, every size symbolic (as the first-order theorem at depth
+    K records them): each layer's maps, sizes and variables at its label L - (K - m)."""
+
+    def __init__(self, net: Network):
+        self.net, self.K = net, net.L
+        self.specs = tuple(LayerSpec(r.layer.kind, {**dict(r.layer.options),
+                                                    "activation": net.activations[r.index - 1]})
+                           for r in net.resolved)
+        self.recorder = GenericRecorder(Explorer([], self.K), "",
+                                        tuple(Template.of(s) for s in self.specs), self.K)
+        self.layers = kind_lemmas.Layers(self.recorder._at, self.recorder.shape_at)
+
+    def label(self, m: int) -> sp.Expr:
+        return DEPTH - (self.K - m)
+
+    def maps(self, m: int) -> Any:
+        return self.layers.maps(self.label(m))
+
+    def act(self, m: int) -> Any:
+        return self.net.activation(m)
+
+    def a(self, m: int) -> Variable:
+        e = self.label(m)
+        return Variable(sp.Symbol(f"a({e})"), lambda i: A[(e, *i)], self.recorder.shape_at(e))
+
+    def z(self, m: int) -> Variable:
+        e = self.label(m)
+        return Variable(sp.Symbol(f"z({e})"), lambda i: Z[(e, *i)], self.layers.z_shape(e))
+
+    def params(self, m: int) -> list[Variable]:
+        e = self.label(m)
+        return [Variable(sp.Symbol(f"{p.name}({e})"), _entries(kind_base(p.name), e),
+                         self.layers.axes(e, p)) for p in self.maps(m).params]
+
+    def pre(self, m: int, i: tuple) -> sp.Expr:
+        return kind_lemmas._map_at(self.maps(m).pre, self.layers, self.label(m), i)
+
+    def out(self, m: int, j: tuple) -> sp.Expr:
+        return kind_lemmas.output(self.layers, self.label(m), j, self.act(m))
+
+    def composed(self, m: int, j: tuple) -> sp.Expr:
+        """a^{(e)}_j as a function of a^{(e-1)} and θ_e."""
+        return self.composing(m, self.out(m, j))
+
+    def composing(self, m: int, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with z^{(e)} written as its pre map (the forward pass composed)."""
+        e = self.label(m)
+        return replace_entries(expr, {Z}, lambda x: self.pre(m, tuple(x.indices[1:]))
+                               if x.indices[0] == e else None)
+
+    def reads(self, m: int, formula: sp.Expr, candidates: list[Variable]) -> list[Variable]:
+        """The variables a formula reads (x, layer 0, is a constant), in a fixed order."""
+        entries = formula.atoms(sp.Indexed)
+        found = [v for v in candidates if any(v.entry(tuple(x.indices[1:])) == x for x in entries
+                                              if len(x.indices) == len(v.shape) + 1)]
+        return sorted(found, key=lambda v: sp.default_sort_key(v.symbol))
+
+
+def _entries(base: sp.IndexedBase, e: sp.Expr) -> Callable[[tuple], sp.Expr]:
+    return lambda i: base[(e, *i)]
+
+
+def refusal(net: Network) -> str:
+    """Why the theorem does not take ``net`` ("" when it does)."""
+    try:
+        supported(net)
+    except ValueError as error:
+        return str(error)
+    own = [r.index for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
+    if own:
+        return (f"layer {own[0]} reads its own state one step back (a scan through time): the "
+                "second-order theorem for every size takes layers without one in this version; "
+                "prove it per network (symbp prove --order 2)")
+    if curvature_forms.absorbs_output(net.cost_entry):
+        return (f"cost {net.cost!r} absorbs the output activation, so the recursion starts at "
+                "z_L: the second-order theorem for every size takes the other costs in this "
+                "version; prove it per network")
+    return ""
+
+
+# ---------------------------------------------------------------- the layer lemma
+
+
+def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
+    """What the recursion holds at the cut above layer m, as symbols: Ω, Γ and g."""
+    e, a = s.label(m), s.a(m)
+    live = LiveBlocks()
+    half = len(a.shape)
+
+    def omega(i: tuple) -> sp.Expr:  # symmetric: a Hessian's block (the induction's)
+        return (OMEGA[(e, *i)] + OMEGA[(e, *i[half:], *i[:half])]) / 2
+
+    live.omega[a.symbol] = {a.symbol: a.block(omega, a)}
+    above = [p for n in range(m + 1, s.K + 1) for p in s.params(n)]
+    for p in above:
+        base = _gamma(p.symbol.name)
+        block = a.block(_entries(base, e), p)
+        live.omega[a.symbol][p.symbol] = block
+        live.omega.setdefault(p.symbol, {})[a.symbol] = block.T
+    live.grad[a.symbol] = a.block(_entries(G, e))
+    return live, a, above
+
+
+def _layer_nodes(s: Sequence, m: int) -> tuple[Any, Any, list[Variable]]:
+    """Layer m's two nodes, a^{(e)} then z^{(e)} in the order the recursion takes them, and
+    the variables below the cut they read (a^{(e-1)}, θ_e)."""
+    a, z, params = s.a(m), s.z(m), s.params(m)
+    below = ([s.a(m - 1)] if m > 1 else []) + params
+    j, i = a.indices(), z.indices()
+    a_reads = s.reads(m, s.out(m, j), [z, *below])
+    z_reads = s.reads(m, s.pre(m, i), below)
+    return (node(m, "a", a, lambda j: s.out(m, j), a_reads, _diff),
+            node(m, "z", z, lambda i: s.pre(m, i), z_reads, _diff), below)
+
+
+def _diff(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
+    return expr.diff(x)
+
+
+Checked = tuple[str, general.Identity]
+
+
+def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Checked]:
+    """The step run on layer m's nodes against the chain rule through its composed map."""
+    live, a, above = _start(s, m)
+    a_node, z_node, below = _layer_nodes(s, m)
+    step(live, a_node, residual)
+    step(live, z_node, residual)
+    e = s.label(m)
+    found: list[Checked] = []
+
+    z = s.z(m)
+
+    def D(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
+        """The total derivative by x, z^{(e)} = pre(a^{(e-1)}; θ_e) depending on it."""
+        i = z.indices()
+        return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x), i, z.shape)
+
+    def F(j: tuple) -> sp.Expr:
+        return s.out(m, j)
+
+    def omega(j: tuple, k: tuple) -> sp.Expr:  # symmetric: a Hessian's block (induction)
+        return (OMEGA[(e, *j, *k)] + OMEGA[(e, *k, *j)]) / 2
+
+    def got(r: Variable, u: Variable) -> Block | None:
+        value = live.omega.get(r.symbol, {}).get(u.symbol)
+        return value if isinstance(value, Block) else None
+
+    def check(what: str, value: Block | None, truth: sp.Expr, free: tuple,
+              shapes: tuple) -> None:
+        ranges = {x: (1, n) for x, n in zip(free, shapes)}
+        lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
+        identity = kind_lemmas.identity(lhs, truth, ranges)
+        found.append((what, dataclasses.replace(identity, checked=CHECKED)))
+
+    for n, u in enumerate(below):
+        for w in below[n:]:
+            al, be, j, k = u.indices(), w.indices(), a.indices(), a.indices()
+            du, dw = D(F(j), u.entry(al)), D(F(k), w.entry(be))
+            truth = over(over(omega(j, k) * du * dw, k, a.shape), j, a.shape)
+            if residual:
+                truth += over(G[(e, *j)] * D(du, w.entry(be)), j, a.shape)
+            check(f"d2C/d{u.symbol} d{w.symbol}", got(u, w), truth, (*al, *be),
+                  (*u.shape, *w.shape))
+        for p in above:
+            al, q, j = u.indices(), p.indices(), a.indices()
+            base = _gamma(p.symbol.name)
+            truth = over(base[(e, *j, *q)] * D(F(j), u.entry(al)), j, a.shape)
+            check(f"d2C/d{u.symbol} d{p.symbol}", got(u, p), truth, (*al, *q),
+                  (*u.shape, *p.shape))
+    if m > 1:
+        u = s.a(m - 1)
+        al, j = u.indices(), a.indices()
+        value = live.grad.get(u.symbol)
+        truth = over(G[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
+        check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape)
+    return found
+
+
+def over(body: sp.Expr, index: tuple, shape: tuple) -> sp.Expr:
+    """Σ body over every entry of a tensor of ``shape`` (``index`` its indices)."""
+    return sp.Sum(body, *[(x, 1, n) for x, n in zip(index, shape)])
+
+
+def _split(free: tuple, value: Block) -> list[tuple]:
+    """``free`` cut into one index tuple per axis of ``value``."""
+    parts, at = [], 0
+    for _, own, _ in value.axes:
+        parts.append(free[at:at + len(own)])
+        at += len(own)
+    return parts
+
+
+# ---------------------------------------------------------------- the claims
+
+
+def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Claim:
+    """One claim for a layer's identities: proved when every one is."""
+    started = time.perf_counter()
+    outcomes = [(what, general.check(identity)) for what, identity in checked]
+    status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
+    bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
+    instances = sum(o.instances for _, o in outcomes)
+    how = (f"{len(outcomes)} identities in index notation, each symbolic in the sizes and also "
+           f"written out exactly at small sizes ({instances} entries); {where}")
+    claim = Claim(text, "", "general", status, how, name=name,
+                  seconds=time.perf_counter() - started)
+    if bad is not None:
+        claim.residual = f"{bad[0]}: {bad[1].how}: {bad[1].residual}"[:300]
+        claim.entry = bad[1].entry
+    return claim
+
+
+def base_claim(s: Sequence) -> Claim:
+    """The recursion starts from H_C and ∂C/∂a^{(K)}: the cost formula's derivatives."""
+    cost = s.net.cost_entry
+    shape = s.recorder.shape_at(DEPTH)
+    j, k = tuple(fresh() for _ in shape), tuple(fresh() for _ in shape)
+    h = curvature_forms.cost_hessian_term(cost)
+    y = Y[j] if len(j) > 1 else Y[j[0]]
+    same = sp.Mul(*[sp.KroneckerDelta(x, w) for x, w in zip(j, k)])
+    start = same * h(A[(DEPTH, *j)], y)
+    truth = kind_lemmas.cost_gradient(cost, j, s.layers).diff(A[(DEPTH, *k)])
+    free = {x: (1, n) for x, n in [*zip(j, shape), *zip(k, shape)]}
+    checked = [("H_C", kind_lemmas.identity(start, truth, free))]
+    return _lemma_claim("base", f"the recursion starts from H_C = d2C/da_L^2 ({cost.name}), "
+                        "for every size", checked, "the registered cost Hessian's diagonal "
+                        "against SymPy's derivatives of the cost formula")
+
+
+def layer_claim(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> Claim:
+    r = s.net.resolved[m - 1]
+    matrix = "H" if residual else "G"
+    what = ("J^T Omega J + sum_i g_i d2F_i, the chain rule through" if residual else
+            "J^T Omega J (no residual terms), Gauss-Newton's chain rule through")
+    text = (f"{matrix} step, layer {m} ({r.kind.described(r.layer)}): the curvature step run "
+            f"on its nodes a_{m} then z_{m} gives Omega, Gamma and g below it and the block row "
+            f"of theta_{m} as {what} its composed map, at depth {s.K}, for every size")
+    started = time.perf_counter()
+    try:
+        checked = layer_identities(s, m, step, residual)
+    except Exception as error:  # a step that breaks on blocks: a failed claim
+        return Claim(text, "", "general", "failed", "the step run on the layer's blocks",
+                     name=f"{matrix} step {m}", residual=f"{type(error).__name__}: {error}"[:300],
+                     seconds=time.perf_counter() - started)
+    claim = _lemma_claim(f"{matrix} step {m}", text, checked,
+                         f"the step function {getattr(step, '__name__', '?')} itself, run on "
+                         "the layer's nodes of every size")
+    claim.layer = m
+    return claim
+
+
+def first_order_claim(net: Network, recursion: RecursionFunction,
+                      timeout: float | None) -> Claim:
+    """The δ program the R-operator differentiates is ∂C/∂θ for every size (first order)."""
+    started = time.perf_counter()
+    proof = theorem(network=net, recursion=recursion, timeout=timeout)
+    first = proof.failures[0] if proof.failures else ""
+    summary = " ".join(general_summary(proof).split())
+    return Claim(f"first order: the delta program (what the R-operator differentiates) is "
+                 f"dC/dtheta at depth {net.L}, for every size", "", "general", proof.status
+                 if proof.status in ("proved", "failed", "timed out") else "failed",
+                 f"the first-order theorem: {summary}"[:400], name="first order",
+                 residual=str(first)[:300], seconds=time.perf_counter() - started)
+
+
+def cross_check_claim(net: Network, step: CurvatureStep,
+                      recursion: RecursionFunction) -> Claim:
+    """The per-network recursion on this network against SymPy's second derivatives."""
+    started = time.perf_counter()
+    d = KindsSecondDerivation(net, recursion, curvature=step)
+    session = Exact()
+    blocks = [*_blocks(d, session, "hessian", "recursion"),
+              *_blocks(d, session, "gauss_newton", "recursion")]
+    bad = next((c for c in blocks if not c.proved), None)
+    return Claim("the per-network recursion agrees at this network's sizes: every H and G "
+                 "block against SymPy's derivatives of the composed cost", "", "general",
+                 "failed" if bad is not None else "proved",
+                 f"{len(blocks)} blocks compared exactly (the graph of this network, its "
+                 "nodes entry by entry); independent of the index notation", name="cross-check",
+                 residual="" if bad is None else f"{bad.label}: {bad.residual}"[:300],
+                 entry=None if bad is None else bad.entry,
+                 seconds=time.perf_counter() - started)
+
+
+def induction(premises: list[Claim], K: int, sequence: str) -> Claim:
+    status = worst(c.status for c in premises)
+    if status == Status.NOT_COMPARED:
+        status = Status.FAILED
+    first = next((c for c in premises if not c.proved), None)
+    return Claim(
+        f"at depth {K} (this network's sequence of kinds: {sequence}), for every size, the "
+        "curvature recursion gives every block d2C/d theta_l d theta_m of the Hessian and, "
+        "without its residual terms, every block of J^T H_C J; the delta program the "
+        "R-operator differentiates is dC/dtheta",
+        rf"L = {K},\ \text{{all sizes}}:\quad \frac{{\partial^2 C}}{{\partial \theta_l\, "
+        r"\partial \theta_m}} = \Omega\big|_{\theta_l \theta_m},\quad G = J^{T} H_C J",
+        "general", status,
+        f"induction over the layers from {K} down to 1: the base case gives what the recursion "
+        "holds above layer K; each layer's step lemma gives Omega, Gamma and g below it and "
+        "the block row of its parameters, because C depends on a_(l-1) and theta_l only "
+        "through a_l = F(a_(l-1), theta_l); the parameters' rows are final once their layer "
+        "is passed (nothing below reads them), and the rows' transposes are the columns",
+        name="theorem", culprit="" if first is None else first.label,
+        residual="" if first is None else first.residual)
+
+
+def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_curvature,
+                                     recursion: RecursionFunction = backprop_deltas,
+                                     timeout: float | None = None) -> Proof:
+    """The theorem for ``net``'s sequence of kinds at its depth, every size (module text)."""
+    reason = refusal(net)
+    if reason:
+        raise ValueError(reason)
+    timeout = check_seconds(timeout)
+    start = time.perf_counter()
+    s = Sequence(net)
+    claims: list[Claim] = []
+    with stopping(timeout) as limit:
+        claims.append(base_claim(s))
+        for residual in (True, False):
+            claims += [layer_claim(s, m, curvature, residual) for m in range(s.K, 0, -1)]
+        claims.append(first_order_claim(net, recursion, timeout))
+        claims.append(cross_check_claim(net, curvature, recursion))
+    if limit.stopped:
+        claims.append(time_claim("general", timeout))
+    sequence = ", ".join(r.kind.name for r in net.resolved)
+    claims.append(induction(claims, s.K, sequence))
+    return Proof("general", claims, seconds=time.perf_counter() - start,
+                 network=f"second order, depth {s.K}, this network's sequence of kinds, every "
+                         f"size: layers={list(s.specs)!r}, cost={net.cost!r}",
+                 note=f"step {getattr(curvature, '__name__', '?')}, recursion "
+                      f"{getattr(recursion, '__name__', '?')}")
+
+
+def kinds_second_order_summary(proof: Proof) -> str:
+    """One short line: verdict, what is proved for every size, the claim count."""
+    done = sum(c.proved for c in proof.claims)
+    K = proof.network.split("depth ", 1)[1].split(",", 1)[0] if "depth " in proof.network else "?"
+    verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
+    line = (f"{verdict} (general): at depth {K} (this network's sequence of kinds), for every "
+            "size, the curvature recursion gives every block of the Hessian and, without its "
+            "residual terms, every block of J^T H_C J; the delta program the R-operator "
+            "differentiates is dC/dtheta (the R-operator itself compared per network only); "
+            f"{done} of {len(proof.claims)} claims proved")
+    failures = proof.failures
+    return line + (f"; first failure: {failures[0]}" if failures else "")
+
+
+_CACHE: dict[tuple, Proof] = {}
+
+
+def kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_curvature,
+                               recursion: RecursionFunction = backprop_deltas,
+                               timeout: float | None = None) -> Proof:
+    """The theorem for ``net``'s sequence of kinds, kept per process and between runs
+    (``kept``, as the first-order theorem: keyed on the kinds' maps, the registry entries, what
+    the step and the recursion are; a copy per call)."""
+    reason = refusal(net)
+    if reason:
+        raise ValueError(reason)
+    layers = Sequence(net).specs
+    entries: tuple[Any, ...] = (*dict.fromkeys(net.activation(l) for l in range(1, net.L + 1)),
+                                net.cost_entry)
+    key = ("second order kinds", *entries, *(registry.meaning(e, 3) for e in entries), layers,
+           kinds_meaning(layers), tuple(net.input_shape), _code(curvature),
+           behaviour(recursion, tuple(Template.of(x) for x in layers), net.L))
+    if key not in _CACHE:
+        text = kept.key_text(key, entries, layers)
+        proof = kept.load(text)
+        if proof is None:
+            proof = prove_kinds_second_order_theorem(net, curvature=curvature,
+                                                     recursion=recursion, timeout=timeout)
+            if proof.status == "timed out":
+                return proof
+            kept.keep(text, proof)
+        _CACHE[key] = proof
+    return copy.deepcopy(_CACHE[key])

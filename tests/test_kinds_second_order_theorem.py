@@ -1,0 +1,133 @@
+"""The second-order theorem for networks of layer kinds (proof/kinds_second_theorem.py): the
+curvature step run on blocks of every size (proof/curvature_blocks.py), its lemmas per layer,
+the planted mistakes it must refuse by name, and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from symbp import Layer, Network
+from symbp.core.kinds_curvature import push_curvature
+from symbp.proof.curvature_blocks import Block, LiveBlocks
+from symbp.proof.kinds_second_theorem import (
+    kinds_second_order_summary,
+    kinds_second_order_theorem,
+    prove_kinds_second_order_theorem,
+)
+from tests.oracles import skip_dropped
+
+# a residual block above a dense layer: a_1 is read by the block's map and by its skip
+SKIP = dict(layers=[Layer("dense", units=1, activation="tanh"),
+                    Layer("residual", activation="tanh")], inputs=1)
+
+
+def skip_net() -> Network:
+    return Network(**SKIP)
+
+
+def by_name(proof) -> dict:
+    return {c.name: c for c in proof.claims}
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def test_a_product_of_blocks_sums_over_the_nodes_output_on_either_side():
+    n, m = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True,
+                                                                    positive=True)
+    v, u, r = sp.symbols("v u r")
+    i, k, p, q = sp.symbols("i k p q", integer=True, positive=True)
+    Om, Jb = sp.IndexedBase("Om"), sp.IndexedBase("J")
+    omega = Block(Om[i, p], ((v, (i,), (n,)), (r, (p,), (m,))))  # Ω_vr
+    jac = Block(Jb[k, q], ((v, (k,), (n,)), (u, (q,), (m,))), out=v)  # ∂v/∂u
+    product = omega * jac  # Ω_rv J: rows r, columns u
+    assert product.variables == (r, u)
+    written = product.at((1,), (2,)).xreplace({n: 3}).doit()
+    assert sp.expand(written - sum(Om[t, 1] * Jb[t, 2] for t in range(1, 4))) == 0
+    live = LiveBlocks()  # Ω_ru then Ω_ur, one block: stored facing each key
+    live.add(r, u, product)
+    live.add(u, r, product)
+    assert live.omega[u][r].variables == (u, r)
+    assert live.omega[r][u].variables == (r, u)
+
+
+# ---------------------------------------------------------------- the theorem
+
+
+@pytest.mark.slow
+def test_the_theorem_proves_every_layers_step_for_every_size(tmp_path, capsys):
+    from symbp.cli.main import main
+
+    proof = kinds_second_order_theorem(skip_net())
+    assert proof.holds, proof.failures
+    assert [c.name for c in proof.claims] == [
+        "base", "H step 2", "H step 1", "G step 2", "G step 1", "first order", "cross-check",
+        "theorem"]
+    claims = by_name(proof)
+    assert "for every size" in claims["H step 2"].statement
+    assert "push_curvature itself" in claims["H step 2"].how
+    assert claims["theorem"].statement.startswith("at depth 2 (this network's sequence of "
+                                                   "kinds: dense, residual), for every size")
+    summary = kinds_second_order_summary(proof)
+    assert summary.startswith("proved (general): at depth 2 (this network's sequence of kinds)")
+    assert "the R-operator itself compared per network only" in summary
+    # the CLI, on the same network as a file (the theorem kept in this process)
+    path = tmp_path / "net.toml"
+    path.write_text('inputs = 1\n[[layers]]\nkind = "dense"\nunits = 1\nactivation = "tanh"\n'
+                    '[[layers]]\nkind = "residual"\nactivation = "tanh"\n')
+    assert main(["prove", str(path), "--order", "2", "--general"]) == 0
+    assert summary in capsys.readouterr().out
+
+
+def residual_dropped_at_sigma(live, node, residual=True):
+    """The recursion without Σ_i g_i ∂²f_i where a node applies σ (and the rest right)."""
+    push_curvature(live, node, residual and node.name != "a")
+
+
+def skip_edge_dropped(live, node, residual=True):
+    """a_l = σ(z_l) + a_(l-1) with the skip's edge to a_(l-1) left out of a node's Jacobian."""
+    if node.name == "a":
+        node = dataclasses.replace(node, jacobian=tuple(
+            {u: e for u, e in row.items() if not u.name.startswith("a")} for row in node.jacobian))
+    push_curvature(live, node, residual)
+
+
+@pytest.mark.slow
+def test_a_dropped_residual_term_fails_the_steps_that_have_one():
+    proof = prove_kinds_second_order_theorem(skip_net(), curvature=residual_dropped_at_sigma)
+    assert not proof.holds
+    failed = {c.name for c in proof.claims if c.status == "failed"}
+    # Gauss–Newton has no residual term: its steps stay proved; the cross-check sees it too
+    assert failed == {"H step 2", "H step 1", "cross-check", "theorem"}
+    assert str(proof.failures[0]).startswith("layer 2, H step 2 entry (1, 1): ")
+    assert by_name(proof)["theorem"].culprit == "H step 2"
+
+
+@pytest.mark.slow
+def test_a_dropped_skip_edge_fails_the_residual_layers_steps():
+    proof = prove_kinds_second_order_theorem(skip_net(), curvature=skip_edge_dropped)
+    failed = {c.name for c in proof.claims if c.status == "failed"}
+    assert failed == {"H step 2", "G step 2", "cross-check", "theorem"}
+    assert "d2C/da(L - 1) da(L - 1)" in by_name(proof)["H step 2"].residual
+
+
+@pytest.mark.slow
+def test_a_skip_dropped_delta_program_fails_the_first_order_premise():
+    proof = prove_kinds_second_order_theorem(skip_net(), recursion=skip_dropped)
+    failed = {c.name for c in proof.claims if c.status == "failed"}
+    assert failed == {"first order", "theorem"}  # the curvature recursion never reads it
+
+
+def test_what_the_theorem_does_not_take_is_refused_with_the_reason():
+    recurrent = Network(layers=[Layer("recurrent", units=2), Layer("dense", units=1)],
+                        inputs=(1, 3))
+    with pytest.raises(ValueError, match=r"^layer 1 reads its own state one step back"):
+        kinds_second_order_theorem(recurrent)
+    absorbed = Network(layers=[Layer("residual", activation="tanh"),
+                               Layer("dense", units=2, activation="softmax")], inputs=2,
+                       cost="softmax_ce")
+    with pytest.raises(ValueError, match=r"^cost 'softmax_ce' absorbs the output activation"):
+        kinds_second_order_theorem(absorbed)
