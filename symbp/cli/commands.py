@@ -196,7 +196,8 @@ def _general_layers(args) -> tuple[Layer, Layer] | None:
         raise BadInput(f"--general --layers takes two layers, the hidden layers' kind and the "
                        f"output layer's (e.g. residual,dense:2); got {len(args.layers)}")
     if args.order == 2:
-        raise BadInput("--general --order 2 proves dense layers only; drop --layers")
+        raise BadInput("--general --order 2 takes dense options or a network file (its layer "
+                       "kinds at its depth), not --layers; drop --layers")
     if getattr(args, "inputs", None) is not None:
         raise BadInput("--general proves every width; drop --inputs")
     hidden, out = ({k: v for k, v in t.items() if k != "kind"} for t in args.layers)

@@ -22,8 +22,8 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
   columns from the forward half of the R-operator (ṡ at v = e_p), ``recursion`` is the
   curvature recursion without its residual terms.
 
-Proved per network only (``proof.kinds_curvature``): the theorem for every size covers
-dense layers.
+Proved per network (``proof.kinds_curvature``); for every size at the network's depth, for
+residual and conv1d layers, by ``proof.kinds_second_theorem``.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ Every claim compares two computations exactly, entry by entry, and says which:
 - the function lemmas (σ', σ'', the cost's Hessian), H_C positive semidefinite for every
   width, hence G (vᵀ G v = (J v)ᵀ H_C (J v)).
 
-Nothing here reads a dense lemma. The claims hold for this network; the theorem for every
-size covers dense layers only, and the summary says so.
+Nothing here reads a dense lemma. The claims hold for this network, and the summary says so;
+for every size see ``kinds_second_theorem`` (residual and conv1d layers at the network's depth).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ METHODS = ("auto", "expand")
 KIND = "curvature"
 SCOPE = ("three routes compared: direct (SymPy's second derivatives of the composed cost), "
          "program (the R-operator on the delta program) and recursion (curvature "
-         "backpropagated over the graph); second order for layer kinds is proved for this "
-         "network only; the theorem for every size covers dense layers")
+         "backpropagated over the graph); proved for this network only (for every size: symbp "
+         "prove --order 2 --general, dense layers at every depth, residual and conv1d layers "
+         "at the network's depth)")
 
 
 def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
