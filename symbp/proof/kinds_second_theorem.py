@@ -9,7 +9,8 @@ that same step (``curvature=``, the per-network route's) on the nodes of every s
 layer's statements as the kind's maps write them, each variable a whole tensor
 (``curvature_blocks``). At each cut between layers the live variables are a^{(e)} and the
 parameters above; what the recursion holds there, Ω^{(e)} = ∂²C/∂a^{(e)}², the cross block
-Γ^{(e)} = ∂²C/∂a^{(e)} ∂θ_(>e) and g^{(e)} = ∂C/∂a^{(e)}, are symbols. One lemma per layer:
+Γ^{(e)} = ∂²C/∂a^{(e)} ∂θ_(>e) and g^{(e)} = ∂C/∂a^{(e)}, are symbols. One lemma per
+layer (``kinds_second_lemmas``):
 
     the step run on the layer's nodes (a^{(e)}, then z^{(e)}; a^{(e-1)} read by both the map
     and the skip, so the cross terms between them) gives Ω^{(e-1)}, Γ^{(e-1)}, g^{(e-1)} and
@@ -34,9 +35,7 @@ activation (the recursion then starts at z^{(K)}).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
@@ -44,92 +43,20 @@ import sympy as sp
 from ..core import curvature as curvature_forms
 from ..core import registry
 from ..core.deadline import check_seconds, stopping
-from ..core.generic import DEPTH, GenericRecorder, Template
-from ..core.generic_layers import Explorer
+from ..core.generic import DEPTH, Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
 from ..core.kinds_second_order import KindsSecondDerivation, supported
-from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general, kept, kind_lemmas
 from .claims import Claim, Proof, time_claim
-from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .exact import Exact
-from .indexed import A, G, Y, Z, fresh, kind_base, replace_entries
+from .indexed import A, Y, fresh
 from .kinds_curvature import _blocks
+from .kinds_second_lemmas import Checked, Sequence, layer_identities
 from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
-
-CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
-OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut
-
-
-def _gamma(name: str) -> sp.IndexedBase:
-    return sp.IndexedBase(f"Gamma_{name}")  # Γ^{(e)}: ∂²C/∂a^{(e)}∂θ, θ a parameter above
-
-
-class Sequence:
-    """A network's K layers at depth K, every size symbolic (as the first-order theorem at depth
-    K records them): each layer's maps, sizes and variables at its label L - (K - m)."""
-
-    def __init__(self, net: Network):
-        self.net, self.K = net, net.L
-        self.specs = tuple(LayerSpec(r.layer.kind, {**dict(r.layer.options),
-                                                    "activation": net.activations[r.index - 1]})
-                           for r in net.resolved)
-        self.recorder = GenericRecorder(Explorer([], self.K), "",
-                                        tuple(Template.of(s) for s in self.specs), self.K)
-        self.layers = kind_lemmas.Layers(self.recorder._at, self.recorder.shape_at)
-
-    def label(self, m: int) -> sp.Expr:
-        return DEPTH - (self.K - m)
-
-    def maps(self, m: int) -> Any:
-        return self.layers.maps(self.label(m))
-
-    def act(self, m: int) -> Any:
-        return self.net.activation(m)
-
-    def a(self, m: int) -> Variable:
-        e = self.label(m)
-        return Variable(sp.Symbol(f"a({e})"), lambda i: A[(e, *i)], self.recorder.shape_at(e))
-
-    def z(self, m: int) -> Variable:
-        e = self.label(m)
-        return Variable(sp.Symbol(f"z({e})"), lambda i: Z[(e, *i)], self.layers.z_shape(e))
-
-    def params(self, m: int) -> list[Variable]:
-        e = self.label(m)
-        return [Variable(sp.Symbol(f"{p.name}({e})"), _entries(kind_base(p.name), e),
-                         self.layers.axes(e, p)) for p in self.maps(m).params]
-
-    def pre(self, m: int, i: tuple) -> sp.Expr:
-        return kind_lemmas._map_at(self.maps(m).pre, self.layers, self.label(m), i)
-
-    def out(self, m: int, j: tuple) -> sp.Expr:
-        return kind_lemmas.output(self.layers, self.label(m), j, self.act(m))
-
-    def composed(self, m: int, j: tuple) -> sp.Expr:
-        """a^{(e)}_j as a function of a^{(e-1)} and θ_e."""
-        return self.composing(m, self.out(m, j))
-
-    def composing(self, m: int, expr: sp.Expr) -> sp.Expr:
-        """``expr`` with z^{(e)} written as its pre map (the forward pass composed)."""
-        e = self.label(m)
-        return replace_entries(expr, {Z}, lambda x: self.pre(m, tuple(x.indices[1:]))
-                               if x.indices[0] == e else None)
-
-    def reads(self, m: int, formula: sp.Expr, candidates: list[Variable]) -> list[Variable]:
-        """The variables a formula reads (x, layer 0, is a constant), in a fixed order."""
-        entries = formula.atoms(sp.Indexed)
-        found = [v for v in candidates if any(v.entry(tuple(x.indices[1:])) == x for x in entries
-                                              if len(x.indices) == len(v.shape) + 1)]
-        return sorted(found, key=lambda v: sp.default_sort_key(v.symbol))
-
-
-def _entries(base: sp.IndexedBase, e: sp.Expr) -> Callable[[tuple], sp.Expr]:
-    return lambda i: base[(e, *i)]
 
 
 def refusal(net: Network) -> str:
@@ -148,119 +75,6 @@ def refusal(net: Network) -> str:
                 "z_L: the second-order theorem for every size takes the other costs in this "
                 "version; prove it per network")
     return ""
-
-
-# ---------------------------------------------------------------- the layer lemma
-
-
-def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
-    """What the recursion holds at the cut above layer m, as symbols: Ω, Γ and g."""
-    e, a = s.label(m), s.a(m)
-    live = LiveBlocks()
-    half = len(a.shape)
-
-    def omega(i: tuple) -> sp.Expr:  # symmetric: a Hessian's block (the induction's)
-        return (OMEGA[(e, *i)] + OMEGA[(e, *i[half:], *i[:half])]) / 2
-
-    live.omega[a.symbol] = {a.symbol: a.block(omega, a)}
-    above = [p for n in range(m + 1, s.K + 1) for p in s.params(n)]
-    for p in above:
-        base = _gamma(p.symbol.name)
-        block = a.block(_entries(base, e), p)
-        live.omega[a.symbol][p.symbol] = block
-        live.omega.setdefault(p.symbol, {})[a.symbol] = block.T
-    live.grad[a.symbol] = a.block(_entries(G, e))
-    return live, a, above
-
-
-def _layer_nodes(s: Sequence, m: int) -> tuple[Any, Any, list[Variable]]:
-    """Layer m's two nodes, a^{(e)} then z^{(e)} in the order the recursion takes them, and
-    the variables below the cut they read (a^{(e-1)}, θ_e)."""
-    a, z, params = s.a(m), s.z(m), s.params(m)
-    below = ([s.a(m - 1)] if m > 1 else []) + params
-    j, i = a.indices(), z.indices()
-    a_reads = s.reads(m, s.out(m, j), [z, *below])
-    z_reads = s.reads(m, s.pre(m, i), below)
-    return (node(m, "a", a, lambda j: s.out(m, j), a_reads, _diff),
-            node(m, "z", z, lambda i: s.pre(m, i), z_reads, _diff), below)
-
-
-def _diff(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
-    return expr.diff(x)
-
-
-Checked = tuple[str, general.Identity]
-
-
-def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Checked]:
-    """The step run on layer m's nodes against the chain rule through its composed map."""
-    live, a, above = _start(s, m)
-    a_node, z_node, below = _layer_nodes(s, m)
-    step(live, a_node, residual)
-    step(live, z_node, residual)
-    e = s.label(m)
-    found: list[Checked] = []
-
-    z = s.z(m)
-
-    def D(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
-        """The total derivative by x, z^{(e)} = pre(a^{(e-1)}; θ_e) depending on it."""
-        i = z.indices()
-        return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x), i, z.shape)
-
-    def F(j: tuple) -> sp.Expr:
-        return s.out(m, j)
-
-    def omega(j: tuple, k: tuple) -> sp.Expr:  # symmetric: a Hessian's block (induction)
-        return (OMEGA[(e, *j, *k)] + OMEGA[(e, *k, *j)]) / 2
-
-    def got(r: Variable, u: Variable) -> Block | None:
-        value = live.omega.get(r.symbol, {}).get(u.symbol)
-        return value if isinstance(value, Block) else None
-
-    def check(what: str, value: Block | None, truth: sp.Expr, free: tuple,
-              shapes: tuple) -> None:
-        ranges = {x: (1, n) for x, n in zip(free, shapes)}
-        lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
-        identity = kind_lemmas.identity(lhs, truth, ranges)
-        found.append((what, dataclasses.replace(identity, checked=CHECKED)))
-
-    for n, u in enumerate(below):
-        for w in below[n:]:
-            al, be, j, k = u.indices(), w.indices(), a.indices(), a.indices()
-            du, dw = D(F(j), u.entry(al)), D(F(k), w.entry(be))
-            truth = over(over(omega(j, k) * du * dw, k, a.shape), j, a.shape)
-            if residual:
-                truth += over(G[(e, *j)] * D(du, w.entry(be)), j, a.shape)
-            check(f"d2C/d{u.symbol} d{w.symbol}", got(u, w), truth, (*al, *be),
-                  (*u.shape, *w.shape))
-        for p in above:
-            al, q, j = u.indices(), p.indices(), a.indices()
-            base = _gamma(p.symbol.name)
-            truth = over(base[(e, *j, *q)] * D(F(j), u.entry(al)), j, a.shape)
-            check(f"d2C/d{u.symbol} d{p.symbol}", got(u, p), truth, (*al, *q),
-                  (*u.shape, *p.shape))
-    if m > 1:
-        u = s.a(m - 1)
-        al, j = u.indices(), a.indices()
-        value = live.grad.get(u.symbol)
-        truth = over(G[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
-        check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape)
-    return found
-
-
-def over(body: sp.Expr, index: tuple, shape: tuple) -> sp.Expr:
-    """Σ body over every entry of a tensor of ``shape`` (``index`` its indices)."""
-    return sp.Sum(body, *[(x, 1, n) for x, n in zip(index, shape)])
-
-
-def _split(free: tuple, value: Block) -> list[tuple]:
-    """``free`` cut into one index tuple per axis of ``value``."""
-    parts, at = [], 0
-    for _, own, _ in value.axes:
-        parts.append(free[at:at + len(own)])
-        at += len(own)
-    return parts
 
 
 # ---------------------------------------------------------------- the claims
