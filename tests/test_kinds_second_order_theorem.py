@@ -12,9 +12,11 @@ import sympy as sp
 from symbp import Layer, Network
 from symbp.core.kinds_curvature import push_curvature
 from symbp.proof.curvature_blocks import Block, LiveBlocks
+from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_theorem import (
     kinds_second_order_summary,
     kinds_second_order_theorem,
+    layer_claims,
     prove_kinds_second_order_theorem,
 )
 from tests.oracles import skip_dropped
@@ -121,11 +123,58 @@ def test_a_skip_dropped_delta_program_fails_the_first_order_premise():
     assert failed == {"first order", "theorem"}  # the curvature recursion never reads it
 
 
+# ---------------------------------------------------------------- a recurrent layer
+
+# its nodes are its steps: the output a = σ(z_T), then z_T, ..., z_1 (one lemma per kind)
+RNN = dict(layers=[Layer("recurrent", units=1, activation="tanh")], inputs=(1, 2))
+STEP_KINDS = ["output", "time step T", "time step t", "time step 1", "time step 1 = T"]
+
+
+@pytest.fixture(scope="module")
+def rnn_proof():
+    return kinds_second_order_theorem(Network(**RNN))
+
+
+@pytest.mark.slow
+def test_a_recurrent_layer_is_proved_step_by_step_for_every_number_of_steps(rnn_proof):
+    assert rnn_proof.holds, rnn_proof.failures
+    assert [c.name for c in rnn_proof.claims] == [
+        "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "first order",
+        "cross-check", "theorem"]
+    claims = by_name(rnn_proof)
+    assert claims["H step 1, time step t"].statement.startswith(
+        "H step, layer 1 (a recurrent (Elman) layer, 1 units, last state), a step 2 <= t < T "
+        "at a symbolic t: the curvature step run on this node gives Omega and g")
+    assert "every number of steps T" in claims["G step 1, time step 1 = T"].statement
+    assert "induction over its steps from T down to 1" in claims["theorem"].how
+
+
+def residual_dropped_through_time(live, node, residual=True):
+    """The recursion without Σ_i g_i ∂²f_i at a step that reads the state one step back."""
+    push_curvature(live, node, residual and not (
+        node.name == "z" and any(u.name.startswith("z") for u in node.reads)))
+
+
+@pytest.mark.slow
+def test_a_residual_term_dropped_through_time_fails_the_steps_that_read_the_state():
+    s = Sequence(Network(**RNN))
+    claims = layer_claims(s, 1, residual_dropped_through_time, True)
+    failed = [c.name for c in claims if c.status == "failed"]
+    # the output and the first step read no state one step back: they stay proved
+    assert failed == ["H step 1, time step T", "H step 1, time step t"]
+    assert claims[2].residual.startswith("d2C/dW(L) dz(L)_tau: refuted at widths")
+
+
 def test_what_the_theorem_does_not_take_is_refused_with_the_reason():
-    recurrent = Network(layers=[Layer("recurrent", units=2), Layer("dense", units=1)],
-                        inputs=(1, 3))
-    with pytest.raises(ValueError, match=r"^layer 1 reads its own state one step back"):
-        kinds_second_order_theorem(recurrent)
+    every_state = Network(layers=[Layer("recurrent", units=2, output="all")], inputs=(1, 3))
+    with pytest.raises(ValueError, match=r"^layer 1 reads its own state one step back \(a scan "
+                       r"through time\) and gives every state: the second-order theorem"):
+        kinds_second_order_theorem(every_state)
+    above = Network(layers=[Layer("conv1d", channels=1, kernel=2), Layer("recurrent", units=1)],
+                    inputs=(1, 3))
+    with pytest.raises(ValueError, match=r"^layer 2 reads its own state one step back \(a scan "
+                       r"through time\) and reads another layer's output"):
+        kinds_second_order_theorem(above)
     absorbed = Network(layers=[Layer("residual", activation="tanh"),
                                Layer("dense", units=2, activation="softmax")], inputs=2,
                        cost="softmax_ce")

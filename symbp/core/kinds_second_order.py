@@ -23,7 +23,7 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
   curvature recursion without its residual terms.
 
 Proved per network (``proof.kinds_curvature``); for every size at the network's depth, for
-residual and conv1d layers, by ``proof.kinds_second_theorem``.
+residual, conv1d and recurrent layers, by ``proof.kinds_second_theorem``.
 """
 
 from __future__ import annotations

@@ -22,20 +22,23 @@ layer (``kinds_second_lemmas``):
 the base case (the recursion starts from H_C and ∂C/∂a^{(K)}, which equal the cost formula's
 derivatives) the induction from K down to 1 gives every block: C depends on a^{(e-1)} and θ_e
 only through a^{(e)} = F. Each lemma is an identity in index notation with the sizes as
-symbols (``general.check``, also written out at small sizes).
+symbols (``general.check``, also written out at small sizes). A recurrent layer's nodes are
+its steps, as many as the sequence is long: its lemmas are one per kind of node, a step at a
+symbolic t among them, and induction over the steps (``kinds_second_steps``).
 
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
-size. What is not covered: a layer whose map reads its own state one step back (recurrent:
-its nodes are its steps, as many as the sequence is long), and a cost that absorbs the output
-activation (the recursion then starts at z^{(K)}).
+size. What is not covered: a recurrent layer above layer 1 or giving every state, and a cost
+that absorbs the output activation (the recursion then starts at z^{(K)}).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
@@ -55,6 +58,8 @@ from .exact import Exact
 from .indexed import A, Y, fresh
 from .kinds_curvature import _blocks
 from .kinds_second_lemmas import Checked, Sequence, layer_identities
+from .kinds_second_steps import KINDS as STEP_KINDS
+from .kinds_second_steps import step_identities
 from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
@@ -65,10 +70,14 @@ def refusal(net: Network) -> str:
         supported(net)
     except ValueError as error:
         return str(error)
-    own = [r.index for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
-    if own:
-        return (f"layer {own[0]} reads its own state one step back (a scan through time): the "
-                "second-order theorem for every size takes layers without one in this version; "
+    scans = [r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
+    other = next((r for r in scans if r.index != 1 or r.layer.get("output", "last") != "last"),
+                 None)
+    if other is not None:
+        return (f"layer {other.index} reads its own state one step back (a scan through time) "
+                "and " + ("reads another layer's output" if other.index != 1 else
+                          "gives every state") + ": the second-order theorem for every size "
+                "takes a recurrent layer as layer 1 giving its last state in this version; "
                 "prove it per network (symbp prove --order 2)")
     if curvature_forms.absorbs_output(net.cost_entry):
         return (f"cost {net.cost!r} absorbs the output activation, so the recursion starts at "
@@ -114,24 +123,38 @@ def base_claim(s: Sequence) -> Claim:
                         "against SymPy's derivatives of the cost formula")
 
 
-def layer_claim(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> Claim:
+def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Claim]:
+    """Layer m's lemma; a recurrent layer's, one per kind of its nodes (``kinds_second_steps``)."""
     r = s.net.resolved[m - 1]
     matrix = "H" if residual else "G"
     what = ("J^T Omega J + sum_i g_i d2F_i, the chain rule through" if residual else
             "J^T Omega J (no residual terms), Gauss-Newton's chain rule through")
-    text = (f"{matrix} step, layer {m} ({r.kind.described(r.layer)}): the curvature step run "
-            f"on its nodes a_{m} then z_{m} gives Omega, Gamma and g below it and the block row "
-            f"of theta_{m} as {what} its composed map, at depth {s.K}, for every size")
+    layer = f"{matrix} step, layer {m} ({r.kind.described(r.layer)})"
+    if r.kind.maps(r.layer).pre.own is None:
+        text = (f"{layer}: the curvature step run on its nodes a_{m} then z_{m} gives Omega, "
+                f"Gamma and g below it and the block row of theta_{m} as {what} its composed "
+                f"map, at depth {s.K}, for every size")
+        return [_stepped_claim(f"{matrix} step {m}", text, m, step,
+                               lambda: layer_identities(s, m, step, residual))]
+    return [_stepped_claim(
+        f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.where}: the curvature step run on "
+        f"this node gives Omega and g over what is live after it as {what} the node, at depth "
+        f"{s.K}, for every size and every number of steps T", m, step,
+        functools.partial(step_identities, s, m, kind, step, residual)) for kind in STEP_KINDS]
+
+
+def _stepped_claim(name: str, text: str, m: int, step: CurvatureStep,
+                   build: Callable[[], list[Checked]]) -> Claim:
     started = time.perf_counter()
     try:
-        checked = layer_identities(s, m, step, residual)
+        checked = build()
     except Exception as error:  # a step that breaks on blocks: a failed claim
         return Claim(text, "", "general", "failed", "the step run on the layer's blocks",
-                     name=f"{matrix} step {m}", residual=f"{type(error).__name__}: {error}"[:300],
+                     name=name, residual=f"{type(error).__name__}: {error}"[:300],
                      seconds=time.perf_counter() - started)
-    claim = _lemma_claim(f"{matrix} step {m}", text, checked,
-                         f"the step function {getattr(step, '__name__', '?')} itself, run on "
-                         "the layer's nodes of every size")
+    claim = _lemma_claim(name, text, checked, f"the step function "
+                         f"{getattr(step, '__name__', '?')} itself, run on the layer's nodes of "
+                         "every size")
     claim.layer = m
     return claim
 
@@ -169,7 +192,7 @@ def cross_check_claim(net: Network, step: CurvatureStep,
                  seconds=time.perf_counter() - started)
 
 
-def induction(premises: list[Claim], K: int, sequence: str) -> Claim:
+def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool) -> Claim:
     status = worst(c.status for c in premises)
     if status == Status.NOT_COMPARED:
         status = Status.FAILED
@@ -186,7 +209,11 @@ def induction(premises: list[Claim], K: int, sequence: str) -> Claim:
         "holds above layer K; each layer's step lemma gives Omega, Gamma and g below it and "
         "the block row of its parameters, because C depends on a_(l-1) and theta_l only "
         "through a_l = F(a_(l-1), theta_l); the parameters' rows are final once their layer "
-        "is passed (nothing below reads them), and the rows' transposes are the columns",
+        "is passed (nothing below reads them), and the rows' transposes are the columns"
+        + ("; in a recurrent layer, induction over its steps from T down to 1: the output "
+           "lemma, the last step, each step t, the first step (the only one where T = 1), "
+           "because C depends on z_(t-1) and the layer's W, U, b only through z_t and what is "
+           "live beside it, one step at a time" if recurrent else ""),
         name="theorem", culprit="" if first is None else first.label,
         residual="" if first is None else first.residual)
 
@@ -205,13 +232,14 @@ def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep =
     with stopping(timeout) as limit:
         claims.append(base_claim(s))
         for residual in (True, False):
-            claims += [layer_claim(s, m, curvature, residual) for m in range(s.K, 0, -1)]
+            claims += [c for m in range(s.K, 0, -1)
+                       for c in layer_claims(s, m, curvature, residual)]
         claims.append(first_order_claim(net, recursion, timeout))
         claims.append(cross_check_claim(net, curvature, recursion))
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     sequence = ", ".join(r.kind.name for r in net.resolved)
-    claims.append(induction(claims, s.K, sequence))
+    claims.append(induction(claims, s.K, sequence, "recurrent" in sequence.split(", ")))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, depth {s.K}, this network's sequence of kinds, every "
                          f"size: layers={list(s.specs)!r}, cost={net.cost!r}",
