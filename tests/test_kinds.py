@@ -270,7 +270,7 @@ def test_prove_general_proves_the_kinds_it_is_given(capsys):
     (["residual,residual,dense"], "takes two layers"),
     (["residual,dense", "--inputs", "3"], "drop --inputs"),
     (["residual:activation=relu,dense", "--activation", "tanh"], "differ; give one"),
-    (["residual,dense", "--order", "2"], "dense layers only"),
+    (["residual,dense", "--order", "2"], "not --layers"),
 ])
 def test_prove_general_refuses_layers_it_cannot_take_in_one_line(capsys, args, message):
     assert main(["prove", "--general", "--layers", *args]) == 2
