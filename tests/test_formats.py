@@ -87,6 +87,21 @@ def test_render_names_the_files_a_format_writes():
         symbp.render(b.d, "json", b.proof, file="worked.json")  # no example given
 
 
+def test_render_compiles_only_the_pdf_it_returns(monkeypatch):
+    """render(d, "slides") is slides.tex: pdflatex is not run for a PDF nobody gets."""
+    from symbp.render import formats
+
+    compiled = []
+    monkeypatch.setattr(formats, "compile_all", lambda texs, **_: compiled.append(texs) or [
+        type("Compiled", (), {"pdf": b"%PDF"})() for _ in texs])
+    b = built("default")
+    for fmt in ("slides", "matrix"):
+        assert symbp.render(b.d, fmt, b.proof).startswith("\\documentclass")
+    assert compiled == []
+    assert symbp.render(b.d, "slides", b.proof, file="slides.pdf") == b"%PDF"
+    assert compiled == [[b.slides_tex]]
+
+
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
 def test_render_returns_a_pdf_as_bytes():
