@@ -62,7 +62,7 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
         second = prove_second_order(d)  # type: ignore[arg-type]  # order 2: a SecondDerivation
     b = Build(d, prove(d) if proof is None else proof, title, timings,
               example=example,  # type: ignore[arg-type]  # a dict is read as an Example
-              wanted=(fmt,), second=second)
+              wanted=(fmt,), second=second, only=name)
     try:
         files = entry.make(b)
     except Skipped as skipped:

@@ -57,7 +57,7 @@ CHECK = r"""
     wide: wide.slice(0, 20), wideCount: wide.length,
   };
   const pre = document.createElement("pre");
-  pre.id = "symbp-report";
+  pre.id = "symbp-report-" + index;
   pre.textContent = JSON.stringify(report);
   window.document.body.appendChild(pre);
 })();
@@ -73,33 +73,49 @@ def _run(page: Path, window: tuple[int, int], *extra: str, timeout: float = 90) 
     return done.stdout
 
 
-def _framed(page_html: str, width: int, height: int, script: str) -> str:
-    """``page_html`` in an iframe exactly ``width`` px wide: headless Chromium lays a window out
-    at least 500 px wide, whatever its size, so a phone's 375 px needs a frame. ``script`` runs
-    once the frame has loaded, with ``frame`` its window and ``doc`` its document."""
+def _framed(pages: list[tuple[str, int, int]], script: str) -> str:
+    """Each page of ``pages`` (its HTML, width and height) in an iframe exactly that many px
+    wide, one below the other: headless Chromium lays a window out at least 500 px wide,
+    whatever its size, so a phone's 375 px needs a frame, and one browser serves many pages.
+    ``script`` runs for each frame once the page and its frames have loaded, with ``frame``
+    the frame's window, ``doc`` its document and ``index`` its place in ``pages``."""
+    frames = "".join(
+        f'<iframe id="page-{n}" width="{width}" height="{height}" '
+        f'srcdoc="{html.escape(page_html, quote=True)}"></iframe>'
+        for n, (page_html, width, height) in enumerate(pages))
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0}'
             'iframe{border:0;display:block}</style></head><body>'
-            f'<iframe id="page" width="{width}" height="{height}" '
-            f'srcdoc="{html.escape(page_html, quote=True)}"></iframe><script>'
-            'document.getElementById("page").addEventListener("load", function () {'
-            'const frame = this.contentWindow, doc = this.contentDocument;'
-            f'{script}}});</script></body></html>')
+            f'{frames}<script>'
+            'window.addEventListener("load", function () {'
+            'document.querySelectorAll("iframe").forEach(function (element, index) {'
+            'const frame = element.contentWindow, doc = element.contentDocument;'
+            f'{script}}});}});</script></body></html>')
+
+
+def inspect_all(pages: list[tuple[str, int]], folder: Path) -> list[dict]:
+    """What the checking script finds in each ``(page_html, width)`` of ``pages``, laid out
+    that many px wide: one Chromium for them all (a start costs more than a page)."""
+    page = folder / "inspect.html"
+    page.write_text(_framed([(text, width, 1200) for text, width in pages], CHECK),
+                    encoding="utf-8")
+    widest = max(width for _, width in pages)
+    dom = _run(page, (max(widest, 500) + 20, 1200), "--dump-dom",
+               timeout=60 + 30 * len(pages))
+    found = dict(re.findall(r'<pre id="symbp-report-(\d+)">(.*?)</pre>', dom, re.S))
+    assert sorted(found, key=int) == [str(n) for n in range(len(pages))], \
+        f"chromium gave no report for some of {page}: {dom[-300:]!r}"
+    return [json.loads(html.unescape(found[str(n)])) for n in range(len(pages))]
 
 
 def inspect(page_html: str, width: int, folder: Path) -> dict:
     """What the checking script finds in ``page_html`` laid out ``width`` px wide."""
-    page = folder / f"inspect-{width}.html"
-    page.write_text(_framed(page_html, width, 1200, CHECK), encoding="utf-8")
-    dom = _run(page, (max(width, 500) + 20, 1200), "--dump-dom")
-    found = re.search(r'<pre id="symbp-report">(.*?)</pre>', dom, re.S)
-    assert found, f"chromium gave no report for {page}: {dom[-300:]!r}"
-    return json.loads(html.unescape(found.group(1)))
+    return inspect_all([(page_html, width)], folder)[0]
 
 
 def screenshot(page_html: str, png: Path, width: int, height: int, top: int = 0) -> Path:
     """A PNG of ``page_html`` laid out ``width`` px wide, ``height`` px of it from ``top``."""
     page = png.with_suffix(".html")
-    page.write_text(_framed(page_html, width, height, f"frame.scrollTo(0, {top});"),
+    page.write_text(_framed([(page_html, width, height)], f"frame.scrollTo(0, {top});"),
                     encoding="utf-8")
     _run(page, (max(width, 500), height), f"--screenshot={png}")
     return png

@@ -87,6 +87,21 @@ def test_render_names_the_files_a_format_writes():
         symbp.render(b.d, "json", b.proof, file="worked.json")  # no example given
 
 
+def test_render_compiles_only_the_pdf_it_returns(monkeypatch):
+    """render(d, "slides") is slides.tex: pdflatex is not run for a PDF nobody gets."""
+    from symbp.render import formats
+
+    compiled = []
+    monkeypatch.setattr(formats, "compile_all", lambda texs, **_: compiled.append(texs) or [
+        type("Compiled", (), {"pdf": b"%PDF"})() for _ in texs])
+    b = built("default")
+    for fmt in ("slides", "matrix"):
+        assert symbp.render(b.d, fmt, b.proof).startswith("\\documentclass")
+    assert compiled == []
+    assert symbp.render(b.d, "slides", b.proof, file="slides.pdf") == b"%PDF"
+    assert compiled == [[b.slides_tex]]
+
+
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
 def test_render_returns_a_pdf_as_bytes():
@@ -117,12 +132,25 @@ def test_the_page_is_self_contained_and_its_math_is_mathml():
     assert "\\" not in prose  # no TeX escape left in the text either (it read count\_ops)
 
 
+# the pages each test below looks at, in one Chromium (a start costs more than a page):
+# (network, file, width)
+BROWSED = [("default", "derivation.html", width) for width in (375, 1280)] + [
+    (name, which, width) for name in ("softmax", "relu")
+    for which in ("derivation.html", "matrix.html") for width in (375, 1280)]
+
+
+@pytest.fixture(scope="module")
+def browsed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chromium")
+    pages = [(_page(name, which), width) for name, which, width in BROWSED]
+    return dict(zip(BROWSED, browser.inspect_all(pages, folder)))
+
+
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
 @pytest.mark.parametrize("width", [375, 1280])
-def test_every_formula_renders_and_nothing_overflows_in_chromium(width, tmp_path):
+def test_every_formula_renders_and_nothing_overflows_in_chromium(width, browsed):
     """The default network's page in a real Chromium: at a phone's and a laptop's width."""
-    report = browser.inspect(_page("default"), width, tmp_path)
-    browser.assert_clean(report, width)
+    browser.assert_clean(browsed["default", "derivation.html", width], width)
 
 
 @pytest.mark.slow
@@ -130,8 +158,8 @@ def test_every_formula_renders_and_nothing_overflows_in_chromium(width, tmp_path
 @pytest.mark.parametrize("which", ["derivation.html", "matrix.html"])
 @pytest.mark.parametrize("name", ["softmax", "relu"])
 @pytest.mark.parametrize("width", [375, 1280])
-def test_wide_and_softmax_pages_render_in_chromium(name, which, width, tmp_path):
-    browser.assert_clean(browser.inspect(_page(name, which), width, tmp_path), width)
+def test_wide_and_softmax_pages_render_in_chromium(name, which, width, browsed):
+    browser.assert_clean(browsed[name, which, width], width)
 
 
 # ---------------------------------------------------------------- the slides

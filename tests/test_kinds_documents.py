@@ -124,11 +124,25 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
     assert shutil.which("pdflatex")
 
 
+# the pages the two tests below look at, in one Chromium (a start costs more than a page):
+# (example, width)
+BROWSED = [(name, 1280) for name in ("residual", "conv1d", "layernorm-mlp", "recurrent",
+                                     "attention")] + [(name, 375) for name in ("recurrent",
+                                                                               "attention")]
+
+
+@pytest.fixture(scope="module")
+def browsed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chromium")
+    pages = [(written(name)[1]["html"], width) for name, width in BROWSED]
+    return dict(zip(BROWSED, browser.inspect_all(pages, folder)))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
 @pytest.mark.parametrize("name", ["residual", "conv1d", "layernorm-mlp", "recurrent", "attention"])
-def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
-    report = browser.inspect(written(name)[1]["html"], 1280, tmp_path)
+def test_the_kinds_page_has_no_math_errors_in_chromium(name, browsed):
+    report = browsed[name, 1280]
     assert report["maths"] > 20 and report["merror"] == 0
     assert report["tex"] == [] and report["mathTex"] == []
 
@@ -136,10 +150,10 @@ def test_the_kinds_page_has_no_math_errors_in_chromium(name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(browser.CHROMIUM is None, reason=browser.MISSING)
 @pytest.mark.parametrize("name", ["recurrent", "attention"])
-def test_a_kinds_page_fits_a_phone(name, tmp_path):
+def test_a_kinds_page_fits_a_phone(name, browsed):
     # recurrent: its lemma δ_1 = (∂a_1/∂z_1)ᵀ ∂C/∂a_1 + (∂z_(1,t+1)/∂z_(1,t))ᵀ δ_(1,t+1) sat
     # inline, where math never breaks, 23 px past a 375 px screen; long lemmas are displayed
-    browser.assert_clean(browser.inspect(written(name)[1]["html"], 375, tmp_path), 375)
+    browser.assert_clean(browsed[name, 375], 375)
 
 
 @pytest.mark.slow

@@ -56,6 +56,7 @@ class Build:
     wanted: tuple[str, ...] = ()  # the formats being made: their PDFs compile side by side
     notes: list[str] = field(default_factory=list)
     second: Proof | None = None  # the second-order proof, for a derivation of order 2
+    only: str | None = None  # the one file wanted (symbp.render): no other PDF is compiled
 
     @cached_property
     def document(self) -> Document | KindsDocument:
@@ -119,6 +120,8 @@ class Build:
                 sources["slides.pdf"] = self.slides_tex
             if "second_order" in self.wanted and self.second is not None:
                 sources["second_order.pdf"] = self.second_order_tex
+        if self.only is not None:
+            sources = {name: tex for name, tex in sources.items() if name == self.only}
         if not sources:
             return {}
         compiled = compile_all(list(sources.values()), timeout=self.timeout,
