@@ -38,7 +38,8 @@ STARTED = time.monotonic() if AS_COMMAND else None  # --timeout counts the impor
 if AS_COMMAND:
     # a proof makes millions of short-lived SymPy objects, hardly any of them cyclic garbage:
     # Python's default, a collection of the youngest every 700 allocations, took ~7% of the
-    # attention theorem's time; every 50,000 takes ~1%. A library import leaves the user's own
+    # attention theorem's time; every 50,000 takes ~1%. A library import leaves the
+    # interpreter's setting to the user.
     gc.set_threshold(50_000, 20, 100)
     streams.guard()  # before anything opens a file: a closed stdout must not become one
     sys.excepthook = exits.startup_failure  # a failing import: one line and its exit code
