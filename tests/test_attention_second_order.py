@@ -187,3 +187,15 @@ def test_the_cli_proves_the_attention_example_at_order_two(capsys):
     said = " ".join(capsys.readouterr().out.split())
     assert "proved for this network only" in said
     assert "three routes compared: direct" in said
+
+
+@pytest.mark.slow
+def test_the_chapter_tells_the_softmaxs_second_derivative(tmp_path):
+    out = tmp_path / "out"
+    assert main(["derive", "--layers", "attention:causal=true,dense:1", "--inputs", "1x2",
+                 "--order", "2", "--format", "second_order", "--out", str(out)]) == 0
+    text = " ".join((out / "second_order.md").read_text().split())
+    assert ("so the residual term holds the softmax's own second derivative, the entries of a "
+            "row coupled through its sum") in text
+    assert "the mask adds no term of its own" in text
+    assert "Its kernel is shared" not in text
