@@ -42,10 +42,8 @@ from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
 
 # The kinds whose second order is derived here, and why each other kind is left out
-KINDS_SECOND_ORDER = ("dense", "residual", "conv1d", "recurrent")
+KINDS_SECOND_ORDER = ("dense", "residual", "conv1d", "recurrent", "attention")
 NOT_YET = {
-    "attention": "its maps read a softmax over positions, whose second derivative symbp does "
-                 "not write",
     "layernorm": "the exact comparison of its second derivatives, square roots of sums over "
                  "the units, ran over 10 minutes on the 23 parameters of "
                  "examples/layernorm-mlp.toml",

@@ -170,6 +170,11 @@ RULES = {
             r"\qquad D_{t-1} = \operatorname{diag}\bigl(\sigma'(z_{t-1})\bigr)",
     "time_cross": r"\frac{\partial^2 z_{t,i}}{\partial w^{(@l)}_{ik}\, \partial z_{t-1,k}} = "
                   r"\sigma'(z_{t-1,k})",
+    "softmax": r"\frac{\partial^2 P_{ts}}{\partial S_{tr}\, \partial S_{tq}} = P_{ts} "
+               r"\bigl([s = q] - P_{tq}\bigr) \bigl([s = r] - P_{tr}\bigr) - P_{ts} P_{tr} "
+               r"\bigl([r = q] - P_{tq}\bigr)",
+    "scores": r"\frac{\partial^2 S_{tr}}{\partial W^{Q}_{@l,ck}\, \partial W^{K}_{@l,c'k}} = "
+              r"\frac{X_{tc}\, X_{rc'}}{\sqrt{d_k}}, \qquad X = a_{@k}^{T}",
     "kernel": r"\frac{\partial^2 C}{\partial w^{(@l)}_{p}\, \partial w^{(@l)}_{q}} = "
               r"\sum_{i,\,i'} \Omega_{z^{(@l)}_i z^{(@l)}_{i'}}\, "
               r"\frac{\partial z^{(@l)}_i}{\partial w^{(@l)}_p} "
@@ -247,7 +252,9 @@ def _pass(d: KindsSecondDerivation, P: Printer, l: int, nodes: list[GraphNode]) 
     steps = sum(1 for n in d.curvature_graph if n.layer == l and n.name == "z")
     shared = steps == 1 and any(sum(1 for e in pre if p in e.free_symbols) > 1 for p in params)
     rules: tuple[str, ...]
-    if steps > 1:
+    if r.kind.name == "attention":
+        rules = ("softmax", "scores")
+    elif steps > 1:
         rules = ("time", "time_cross")
     elif skip:
         rules = ("skip", "skip_cross")

@@ -38,6 +38,7 @@ from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import cost_psd_claims
+from .softmax_rows import RowsExact
 
 METHODS = ("auto", "expand")
 KIND = "curvature"
@@ -62,7 +63,7 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
     started = time.perf_counter()
     claims: list[Claim] = []
     proof = Proof("expand", claims, network=repr(d.net), note=SCOPE)
-    session = Exact()
+    session = RowsExact(d.composed_cost())  # attention's softmax rows, in their coordinates
 
     def tick(what: str, done: int) -> None:
         if progress:
