@@ -181,9 +181,10 @@ def test_the_generated_numpy_matches_pytorch_and_central_differences(causal):
 # ---------------------------------------------------------------- the example
 
 
-@pytest.mark.slow
-def test_the_cli_proves_the_attention_example_at_order_two(capsys):
-    assert main(["prove", "--order", "2", "examples/attention.toml"]) == 0
+def test_the_cli_proves_attention_at_order_two(capsys):
+    # examples/attention.toml itself takes about 107 CPU-s (30 claims), too long for the suite
+    assert main(["prove", "--order", "2", "--layers", "attention:causal=true,dense:1",
+                 "--inputs", "1x2"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "proved for this network only" in said
     assert "three routes compared: direct" in said
