@@ -175,11 +175,26 @@ RULES = {
                r"\bigl([r = q] - P_{tq}\bigr)",
     "scores": r"\frac{\partial^2 S_{tr}}{\partial W^{Q}_{@l,ck}\, \partial W^{K}_{@l,c'k}} = "
               r"\frac{X_{tc}\, X_{rc'}}{\sqrt{d_k}}, \qquad X = a_{@k}^{T}",
+    "norm": r"\Omega_{a_{@k}} = J_{@l}^{T} \Bigl(D_{@l}\, \Omega_{a_{@l}}\, D_{@l} + "
+            r"\operatorname{diag}\bigl(g_{a_{@l}} \odot \sigma''(z_{@l})\bigr)\Bigr) J_{@l} + "
+            r"\sum_j \delta^{(@l)}_j\, \gamma^{(@l)}_j\, \frac{\partial^2 \hat{x}^{(@l)}_j}"
+            r"{\partial a_{@k}^2}, \qquad J_{@l} = \operatorname{diag}(\gamma_{@l})\, "
+            r"\frac{\partial \hat{x}^{(@l)}}{\partial a_{@k}}",
+    "layernorm": r"\frac{\partial \hat{x}^{(@l)}}{\partial a_{@k}} = \frac{1}{s_{@l}} \Bigl(I - "
+                 r"\frac{1}{n}\, \mathbf{1} \mathbf{1}^{T} - \frac{1}{n}\, \hat{x}^{(@l)} "
+                 r"\hat{x}^{(@l)T}\Bigr), \qquad s_{@l} = \sqrt{v_{@l} + \varepsilon}",
+    "batchnorm": r"\frac{\partial \hat{x}^{(@l)}_{c,\cdot}}{\partial a_{@k,c,\cdot}} = "
+                 r"\frac{1}{s_{@l,c}} \Bigl(I - \frac{1}{B}\, \mathbf{1} \mathbf{1}^{T} - "
+                 r"\frac{1}{B}\, \hat{x}^{(@l)}_{c,\cdot}\, \hat{x}^{(@l)T}_{c,\cdot}\Bigr), "
+                 r"\qquad s_{@l,c} = \sqrt{v_{@l,c} + \varepsilon}",
     "kernel": r"\frac{\partial^2 C}{\partial w^{(@l)}_{p}\, \partial w^{(@l)}_{q}} = "
               r"\sum_{i,\,i'} \Omega_{z^{(@l)}_i z^{(@l)}_{i'}}\, "
               r"\frac{\partial z^{(@l)}_i}{\partial w^{(@l)}_p} "
               r"\frac{\partial z^{(@l)}_{i'}}{\partial w^{(@l)}_q}",
 }
+
+
+NORMS = ("layernorm", "batchnorm")  # x̂ = (x − μ)/s: the pass-back through ∂x̂/∂x (RULES)
 
 
 def _rules(names: tuple[str, ...], l: int) -> list[str]:
@@ -254,6 +269,8 @@ def _pass(d: KindsSecondDerivation, P: Printer, l: int, nodes: list[GraphNode]) 
     rules: tuple[str, ...]
     if r.kind.name == "attention":
         rules = ("softmax", "scores")
+    elif r.kind.name in NORMS:
+        rules = ("norm", r.kind.name)
     elif steps > 1:
         rules = ("time", "time_cross")
     elif skip:

@@ -24,6 +24,8 @@ is not known to be positive, a denominator that is the zero polynomial, and a Fl
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from fractions import Fraction
 
 import sympy as sp
@@ -45,22 +47,39 @@ def add(p: Poly, q: Poly, sign: int = 1) -> Poly:
     return out
 
 
+def integral(p: Poly) -> tuple[dict[Monomial, int], int]:
+    """(P, s) with p = P/s, P's coefficients integers: the products and sums of ``multiply``
+    are then machine integers, not a Fraction (and its gcd) each."""
+    scale = 1
+    for c in p.values():
+        if type(c) is not int:
+            scale = math.lcm(scale, c.denominator)
+    if scale == 1:
+        return {m: int(c) for m, c in p.items()}, 1
+    return {m: c * scale if type(c) is int else c.numerator * (scale // c.denominator)
+            for m, c in p.items()}, scale
+
+
+def rational(p: dict[Monomial, int], scale: int) -> Poly:
+    """p/scale, the zero terms left out; an integer coefficient stays an int."""
+    if scale == 1:
+        return {m: c for m, c in p.items() if c}
+    return {m: c // scale if c % scale == 0 else Fraction(c, scale) for m, c in p.items() if c}
+
+
 def multiply(p: Poly, q: Poly) -> Poly:
     if len(p) < len(q):
         p, q = q, p
     if q == ONE:
         return p
-    out: Poly = {}
+    (P, s), (Q, t) = integral(p), integral(q)
+    out: dict[Monomial, int] = {}
     get = out.get
-    for m2, c2 in q.items():
-        for m1, c1 in p.items():
+    for m2, c2 in Q.items():
+        for m1, c1 in P.items():
             m = tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
-            value = get(m, 0) + c1 * c2
-            if value:
-                out[m] = value
-            else:
-                del out[m]
-    return out
+            out[m] = get(m, 0) + c1 * c2
+    return rational(out, s * t)
 
 
 def power(p: Poly, n: int) -> Poly:
@@ -80,6 +99,55 @@ def constant(value: sp.Rational) -> Poly:
 
 
 Fractional = tuple[Poly, Poly]  # (numerator, denominator)
+
+
+def content(p: Poly) -> Counter:
+    """The largest monomial dividing every term of ``p`` (generator → exponent)."""
+    terms = iter(p)
+    common = Counter(next(terms, ()))
+    for m in terms:
+        if not common:
+            break
+        common &= Counter(m)
+    return common
+
+
+def _monomial(exponents: Counter) -> Monomial:
+    return tuple(sorted(exponents.elements()))
+
+
+def _divided(p: Poly, exponents: Counter) -> Poly:
+    """``p`` / the monomial ``exponents``, which divides every term of it."""
+    if not exponents:
+        return p
+    out: Poly = {}
+    for m, c in p.items():
+        left = Counter(m)
+        left.subtract(exponents)
+        out[_monomial(left)] = c
+    return out
+
+
+def combined(a: Fractional, b: Fractional, sign: int = 1) -> Fractional:
+    """a + sign·b over one denominator. Each denominator is its monomial content times the
+    rest, d = m·r, and the monomials meet at their least common multiple M, not at their
+    product: n₁/(m₁r₁) ± n₂/(m₂r₂) = (n₁(M/m₁)r₂ ± n₂(M/m₂)r₁)/(M r₁ r₂) (r₁ once where
+    r₁ = r₂). That is n₁d₂ ± n₂d₁ divided by the nonzero monomial m₁m₂/M, so it is zero
+    exactly when n₁d₂ ± n₂d₁ is; it keeps 1/√p³ + 1/√p⁵ over √p⁵, not √p⁸, which the
+    reduction by (√p)² = p would have to expand (the Hessians of a layer norm)."""
+    (n1, d1), (n2, d2) = a, b
+    if d1 == d2:
+        return add(n1, n2, sign), d1
+    m1, m2 = content(d1), content(d2)
+    lcm = m1 | m2
+    r1, r2 = _divided(d1, m1), _divided(d2, m2)
+    up1: Poly = {_monomial(lcm - m1): 1}
+    up2: Poly = {_monomial(lcm - m2): 1}
+    top1, top2 = multiply(n1, up1), multiply(n2, up2)
+    if r1 == r2:
+        return add(top1, top2, sign), multiply({_monomial(lcm): 1}, r1)
+    return (add(multiply(top1, r2), multiply(top2, r1), sign),
+            multiply(multiply({_monomial(lcm): 1}, r1), r2))
 INFINITIES = (sp.nan, sp.zoo, sp.oo, sp.S.NegativeInfinity)
 
 
@@ -101,6 +169,7 @@ class Polynomials:
         self._memo: dict[sp.Basic, Fractional] = {}
         self.denominators: set[sp.Basic] = set()  # every base raised to a negative power
         self._roots: dict[int, tuple[int, Poly]] = {}  # generator p^(1/q) -> (q, p), p a polynomial
+        self._root_of: dict[frozenset, tuple[int, int]] = {}  # p -> (generator p^(1/q), q)
 
     def generator(self, term: sp.Basic) -> Poly:
         index = self._index.get(term)
@@ -118,10 +187,8 @@ class Polynomials:
         return found
 
     def difference(self, a: sp.Basic, b: sp.Basic) -> Fractional:
-        (n1, d1), (n2, d2) = self.fraction(a), self.fraction(b)
-        if d1 == d2:
-            return self.reduced(add(n1, n2, -1)), d1
-        return self.reduced(add(multiply(n1, d2), multiply(n2, d1), -1)), multiply(d1, d2)
+        num, den = combined(self.fraction(a), self.fraction(b), -1)
+        return self.reduced(num), den
 
     def reduced(self, p: Poly) -> Poly:
         """``p`` with every (p^(1/q))^q written as p, the one relation between a root and the
@@ -131,13 +198,19 @@ class Polynomials:
             q, radicand = self._roots[index]
             if not any(m.count(index) >= q for m in p):
                 continue
-            out: Poly = {}
-            for monomial, c in p.items():
+            top = max(m.count(index) for m in p) // q
+            R, r = integral(radicand)  # radicand^k = R^k/r^k, over r^top for every k
+            powers = {k: (power(dict(R), k), r ** (top - k)) for k in range(top + 1)}
+            P, scale = integral(p)
+            out: dict[Monomial, int] = {}
+            for monomial, c in P.items():  # into one sum, not a copy per term
                 times, rest = divmod(monomial.count(index), q)
                 others = tuple(g for g in monomial if g != index) + (index,) * rest
-                term = multiply({tuple(sorted(others)): c}, power(radicand, times))
-                out = add(out, term)
-            p = out
+                expanded, up = powers[times]
+                for m, c2 in expanded.items():
+                    key = tuple(sorted(others + m)) if m else others
+                    out[key] = out.get(key, 0) + c * c2 * up
+            p = rational(out, scale * r ** top)
         return p
 
     def _convert(self, expr: sp.Basic) -> Fractional:
@@ -162,6 +235,10 @@ class Polynomials:
                     if not n:
                         raise Refused(f"denominator {_short(base)} is zero")
                     self.denominators.add(base)
+                    root = self._root_of.get(frozenset(n.items())) if d == ONE else None
+                    if root is not None:  # 1/p^k = 1/(p^(1/q))^(qk): a monomial denominator
+                        index, q = root
+                        return ONE, {(index,) * (q * -k): 1}
                     n, d, k = d, n, -k
                 return power(n, k), power(d, k)
             expanded = sp.expand(base)
@@ -191,7 +268,9 @@ class Polynomials:
             radicand, below = self.fraction(base)
             n, d = self.generator(root), ONE
             if below == ONE:  # (p^(1/q))^q = p, used when a difference is reduced
-                self._roots[next(iter(n))[0]] = (q, radicand)
+                index = next(iter(n))[0]
+                self._roots[index] = (q, radicand)
+                self._root_of.setdefault(frozenset(radicand.items()), (index, q))
         else:  # SymPy evaluated the root (√4 = 2, √(4x) = 2√x): read what it made
             n, d = self.fraction(root)
         if m < 0:
@@ -202,16 +281,18 @@ class Polynomials:
         return power(n, m), power(d, m)
 
     def _sum(self, parts: list[Fractional]) -> Fractional:
-        groups: dict[frozenset, tuple[Poly, Poly]] = {}  # terms over one denominator first
-        for n, d in parts:
+        groups: dict[frozenset, tuple[Poly, Poly]] = {}  # terms over one denominator first,
+        for n, d in parts:  # summed in place
             key = frozenset(d.items())
-            total = groups.get(key)
-            groups[key] = (n, d) if total is None else (add(total[0], n), d)
-        num: Poly = {}
-        den = ONE
+            if key not in groups:
+                groups[key] = ({}, d)
+            into = groups[key][0]
+            for m, c in n.items():
+                into[m] = into.get(m, 0) + c
+        total: Fractional = ({}, ONE)
         for n, d in groups.values():
-            num, den = add(multiply(num, d), multiply(n, den)), multiply(den, d)
-        return num, den
+            total = combined(total, ({m: c for m, c in n.items() if c}, d))
+        return total
 
     def _exponential(self, expr: sp.exp) -> Fractional:
         num, den = ONE, ONE
