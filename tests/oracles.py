@@ -165,3 +165,17 @@ def skip_dropped(ops):
         else:
             g = ops.kind(l + 1).pass_back(ops, l + 1, above)
         above = ops.kind(l).backward(ops, l, g)
+
+
+def passed_back_wrong(change):
+    """backprop_deltas for any layer kinds, but what layer l + 1 passes back into layer l
+    altered by ``change(ops, l, g, above)`` (``above``: what layer l + 1 bound): one planted
+    mistake in the pass-back, written once."""
+    def recursion(ops):
+        above = None
+        for l in ops.layers():
+            g = ops.cost_gradient() if above is None else \
+                change(ops, l, ops.kind(l + 1).pass_back(ops, l + 1, above), above)
+            above = ops.kind(l).backward(ops, l, g)
+    recursion.__name__ = getattr(change, "__name__", "passed_back_wrong")
+    return recursion

@@ -23,6 +23,7 @@ from symbp.core.program import ProgramError
 from symbp.document.kinds_general import kinds_general
 from symbp.proof import affine_sums
 from symbp.proof.theorem import behaviour, theorem
+from tests.oracles import passed_back_wrong
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FAMILY = "for every depth L and all widths"
@@ -137,17 +138,12 @@ def test_a_kernel_gradient_wrong_from_five_positions_is_not_proved(monkeypatch):
     assert proof.claims[-1].culprit == "dC/dW_l"
 
 
-def doubled_into_a_recurrent_layer(ops):
-    """backprop_deltas, but what a dense layer passes back into a recurrent layer doubled."""
-    above = None
-    for l in ops.layers():
-        if above is None:
-            g = ops.cost_gradient()
-        else:
-            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
-            if ops.kind(l).name == "recurrent" and ops.kind(l + 1).name == "dense":
-                g = 2 * g
-        above = ops.kind(l).backward(ops, l, g)
+def _doubled_into_a_recurrent_layer(ops, l, g, above):
+    """What a dense layer passes back into a recurrent layer, doubled."""
+    return 2 * g if ops.kind(l).name == "recurrent" and ops.kind(l + 1).name == "dense" else g
+
+
+doubled_into_a_recurrent_layer = passed_back_wrong(_doubled_into_a_recurrent_layer)
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from symbp import Layer
 from symbp.cli.config import load
 from symbp.core.kinds_curvature import push_curvature
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source
+from tests.oracles import passed_back_wrong
 
 NETS = {  # small enough to prove in a second or two, with a layer below the norm
     "layernorm": dict(layers=[Layer("dense", units=2, activation="tanh"), Layer("layernorm"),
@@ -93,18 +94,15 @@ def test_the_prover_proves_every_block_three_ways(name):
 # ---------------------------------------------------------------- planted mistakes
 
 
-def stray_mean_term(ops) -> None:
-    """Backpropagation, but the layer norm's pass-back has a stray −δ/n: a mean term without
-    γ and 1/s, the slip of a hand-derived backward pass."""
-    above = None
-    for l in ops.layers():
-        if above is None:
-            g = ops.cost_gradient()
-        else:
-            g = ops.kind(l + 1).pass_back(ops, l + 1, above)
-            if ops.kind(l + 1).name == "layernorm":
-                g = ops.add(g, ops.scale(sp.Rational(-1, 2), above.delta))
-        above = ops.kind(l).backward(ops, l, g)
+def _stray_mean_term(ops, l, g, above):
+    """The layer norm's pass-back with a stray −δ/n: a mean term without γ and 1/s, the slip
+    of a hand-derived backward pass."""
+    if ops.kind(l + 1).name != "layernorm":
+        return g
+    return ops.add(g, ops.scale(sp.Rational(-1, 2), above.delta))
+
+
+stray_mean_term = passed_back_wrong(_stray_mean_term)
 
 
 def test_a_wrong_norm_pass_back_is_not_proved_and_named():
