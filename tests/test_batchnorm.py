@@ -250,6 +250,12 @@ def test_its_document_names_the_samples_gamma_beta_and_the_parts():
     assert "positions" not in text.split("Notation")[1].split("Layer")[0]
 
 
+@pytest.mark.needs_pdflatex
+def test_its_document_compiles():
+    # the name dense_per_sample, TeX text in the swell plot's title, once stopped pdflatex
+    assert symbp.render(example_derivation(), "pdf")[:5] == b"%PDF-"
+
+
 @pytest.mark.slow
 def test_the_example_network_file_is_proved(capsys):
     assert main(["prove", str(ROOT / "examples" / "batchnorm.toml"), "-q"]) == 0

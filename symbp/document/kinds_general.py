@@ -104,7 +104,8 @@ def _taken_at(how: str, d: Derivation) -> str:
     found = sorted({int(depth) - int(back or 0) for back, depth in _PLACE.findall(places)})
     if not found:
         return ""
-    said = [f"{l} ({d.net.resolved[l - 1].kind.name})" for l in found]
+    # mixed text: a kind's name in words, its underscores as spaces (as ``checks.title``)
+    said = [f"{l} ({d.net.resolved[l - 1].kind.name.replace('_', ' ')})" for l in found]
     return f", at layer{'s' * (len(found) > 1)} {', '.join(said)}"
 
 

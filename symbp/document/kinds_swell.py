@@ -73,10 +73,12 @@ def _and(items: list[str]) -> str:
 def kinds_swell_plot(d: Derivation) -> dict:
     """The plot of the rows: paths on the left, operations on the right."""
     steps = swell_kinds.through_time(d.net)
+    kinds = _and(list(d.net.kinds))
+    in_tex = kinds.replace("_", r"\_")  # dense_per_sample: a kind's name is TeX text there
     return panels_data(
         kinds_swell_rows(d), title=f"networks like this one: what it takes to write dC/dθ, "
                                    f"against {'steps' if steps else 'depth'}",
-        note=f"{_and(list(d.net.kinds))} layers", note_tex=f"{_and(list(d.net.kinds))} layers",
+        note=f"{kinds} layers", note_tex=f"{in_tex} layers",
         x_label="steps T of the sequence" if steps else "depth D (copies of the hidden layers)",
         x_label_tex="steps $T$" if steps else "depth $D$")
 
