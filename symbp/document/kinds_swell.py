@@ -66,19 +66,14 @@ def kinds_swell_rows(d: Derivation) -> list[dict]:
     return swell_kinds.measure(d, graph_of=dependency_graph)
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def kinds_swell_plot(d: Derivation) -> dict:
     """The plot of the rows: paths on the left, operations on the right."""
     steps = swell_kinds.through_time(d.net)
-    kinds = _and(list(d.net.kinds))
-    in_tex = kinds.replace("_", r"\_")  # dense_per_sample: a kind's name is TeX text there
     return panels_data(
         kinds_swell_rows(d), title=f"networks like this one: what it takes to write dC/dθ, "
                                    f"against {'steps' if steps else 'depth'}",
-        note=f"{kinds} layers", note_tex=f"{in_tex} layers",
+        # short, beside each panel's title (the kinds' names overlapped the next panel)
+        note="networks like this one", note_tex="networks like this one",
         x_label="steps T of the sequence" if steps else "depth D (copies of the hidden layers)",
         x_label_tex="steps $T$" if steps else "depth $D$")
 
