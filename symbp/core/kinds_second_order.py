@@ -192,10 +192,11 @@ class KindsSecondDerivation(Derivation):
 
     def _tangents(self, seeds: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
         """Every tangent symbol → its value in x, y, θ (and v), for the parameters' rates
-        ``seeds``: each statement differentiated on its own, then composed."""
+        ``seeds``: each statement differentiated on its own in layered symbols, then composed
+        once by substitution (a composed tree is never walked)."""
         mapping = dict(self._composed_deltas)
-        for symbols, values in self._statements():  # composed once, from the layered rates:
-            rates = [self._along(e, seeds) for e in values]  # a composed tree is never walked
+        for symbols, values in self._statements():
+            rates = [self._along(e, seeds) for e in values]
             substitute_in_order([self._tangent_of[s] for s in symbols], rates, mapping)
         return mapping
 
