@@ -49,6 +49,7 @@ from .curvature_indexed import (
 )
 from .curvature_truths import GN_STATEMENTS, STATEMENTS, Truths, identities
 from .exact import first_difference
+from .hvp_theorem import DEPTHS, HVP, hvp_claims
 from .indexed import I, IndexMatrix, J, K, fresh, generic
 from .registry_lemmas import function_claims
 from .sums import normal
@@ -252,20 +253,24 @@ def prove_second_order_theorem(activation: str = "generic", cost: str = "mse", *
     hidden, out, cost_entry = entries(activation, cost, output)
     curvature.supported(Network([2] * 2 + [max(2, cost_entry.min_outputs)],
                                 activation=[hidden.name, out.name], cost=cost_entry.name))
-    programs = {**{k: v[1] for k, v in PROGRAMS.items()}, **(programs or {})}
+    programs = {**{k: v[1] for k, v in PROGRAMS.items()}, "hvp": HVP, **(programs or {})}
     timeout = check_seconds(timeout)
     start = time.perf_counter()
     claims: list[Claim] = []
+    hv: list[Claim] = []  # H v by the R-operator: its own claims and induction, after H and G
     with stopping(timeout) as limit:
         for name, (title, _, residual) in PROGRAMS.items():
             claims += _trace_claims(title, programs[name],
                                     Truths(hidden, out, cost_entry, residual))
-        claims += function_claims(hidden, out, cost_entry)  # what the first order rests on
-        claims += _second_claims(hidden, out)
+        functions = function_claims(hidden, out, cost_entry)  # what the first order rests on
+        functions += _second_claims(hidden, out)
+        claims += functions
         claims.append(_cross_check(hidden, out, cost_entry, programs))
+        hv = hvp_claims(hidden, out, cost_entry, programs["hvp"], functions)
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     claims.append(induction(claims))
+    claims += [] if limit.stopped else hv
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, every depth and width: activation={hidden.name!r}, "
                          f"output={out.name!r}, cost={cost_entry.name!r}",
@@ -315,8 +320,12 @@ def second_order_summary(proof: Proof) -> str:
     done = sum(c.proved for c in proof.claims)
     what = proof.network.removeprefix("second order, every depth and width: ")
     verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
+    hv = next((c for c in proof.claims if c.name == "Hv theorem"), None)
+    rop = (f", and for all widths at every depth L <= {DEPTHS} the R-operator program gives H v "
+           "for every v" if hv is not None and hv.proved else
+           "; H v: not proved for every width" if hv is not None else "")
     line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the curvature "
             f"program gives every block of the Hessian and the Gauss-Newton program every block "
-            f"of J^T H_C J ({what}); {done} of {len(proof.claims)} claims proved")
+            f"of J^T H_C J{rop} ({what}); {done} of {len(proof.claims)} claims proved")
     failures = proof.failures
     return line + (f"; first failure: {failures[0]}" if failures else "")
