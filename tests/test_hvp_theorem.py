@@ -103,7 +103,8 @@ def test_the_summary_says_h_v_only_when_proved(monkeypatch):
     monkeypatch.setattr(hvp_theorem, "DEPTHS", 2)
     wrong = prove_second_order_theorem("sigmoid", "mse", programs={"hvp": rop(v_term=False)})
     names = {c.name: c.status for c in wrong.claims}
-    assert names["theorem"] == "proved" and names["Hv theorem"] == "failed"
+    assert names["theorem"] == "proved" and names["cross-check"] == "proved"
+    assert names["Hv rdelta step"] == names["Hv cross-check"] == names["Hv theorem"] == "failed"
     assert "H v: not proved" in second_order_summary(wrong)
     assert "gives H v" not in second_order_summary(wrong)
     assert not wrong.holds

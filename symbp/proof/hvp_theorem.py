@@ -148,10 +148,11 @@ ORDER = ("delta base", "delta step", "tangent first", "tangent step", "rdelta ba
 
 
 def hvp_claims(hidden, out, cost, function: Callable = HVP,
-               functions: Sequence[Claim] = ()) -> list[Claim]:
+               premises: Sequence[Claim] = (), checks: Sequence[Claim] = ()) -> list[Claim]:
     """The trace, the δ premise and the tangent lemmas of ``function`` (the hvp program),
-    then the induction, which rests on them and on ``functions`` (σ', σ'' and the cost's
-    gradient as registered, claimed by the caller): H v for every width at depths 1..DEPTHS."""
+    the caller's ``checks`` (its per-network cross-check), then the induction, which rests on
+    all of them and on ``premises`` (σ', σ'' and the cost's gradient as registered, claimed
+    by the caller elsewhere): H v for every width at depths 1..DEPTHS."""
     title = "Hv"
     t = Truths(hidden, out, cost, True)
     started = time.perf_counter()
@@ -166,7 +167,8 @@ def hvp_claims(hidden, out, cost, function: Callable = HVP,
     for name in ORDER:
         for value, places in groups.get(name, {}).values():
             claims.append(_lemma(title, name, value, places, t))
-    claims.append(induction([*claims, *functions]))
+    claims += checks
+    claims.append(induction([*claims, *premises]))
     return claims
 
 
