@@ -21,8 +21,8 @@ statements the program binds, in the order it binds them:
 
 What this does not give: a depth past ``DEPTHS``. The forward loop runs ``range(1, L + 1)``,
 which the generic recorder (``core.generic``, one backward loop over ``ops.layers()``)
-refuses; so H v is proved for every width at the depths recorded, and a network of depth
-K is covered by recording its own depth (``covers_hvp``).
+refuses; so H v is proved for every width at the depths recorded, and the claims speak for
+a network of such a depth whose hvp program is the one recorded there (``covers_hvp``).
 """
 
 from __future__ import annotations
@@ -52,25 +52,25 @@ PREMISE = {"delta base": curvature_truths.STATEMENTS["delta base"],
            "delta step": curvature_truths.STATEMENTS["delta step"]}
 
 
-def _label(K: int, m: int) -> sp.Expr:
-    return DEPTH - (K - m)
+def _label(depth: int, m: int) -> sp.Expr:
+    return DEPTH - (depth - m)
 
 
-def record_hvp(function: Callable, K: int):
-    """The hvp program at depth K for every width (each n_l a ``Size``)."""
-    return record_curvature(function, K, lambda m: Size(WIDTH[_label(K, m)]))
+def record_hvp(function: Callable, depth: int):
+    """The hvp program at ``depth`` for every width (each n_l a ``Size``)."""
+    return record_curvature(function, depth, lambda m: Size(WIDTH[_label(depth, m)]))
 
 
-def _replayed(function: Callable, K: int, t: Truths) -> tuple[HvpIndexOps, list[str]]:
-    program = record_hvp(function, K)
+def _replayed(function: Callable, depth: int, t: Truths) -> tuple[HvpIndexOps, list[str]]:
+    program = record_hvp(function, depth)
     problems = []
     for kind, table in (("tangent", program.bound["tangent"]), ("delta", program.deltas),
                         ("tangent delta", program.bound["tangent_delta"]),
                         ("(H v) of W", program.weight), ("(H v) of b", program.bias)):
-        missing = [m for m in range(1, K + 1) if m not in table]
+        missing = [m for m in range(1, depth + 1) if m not in table]
         if missing:
-            problems.append(f"depth {K}: no {kind} at layer {missing[0]}")
-    statements = [s if s.layer is None else dataclasses.replace(s, layer=_label(K, s.layer))
+            problems.append(f"depth {depth}: no {kind} at layer {missing[0]}")
+    statements = [s if s.layer is None else dataclasses.replace(s, layer=_label(depth, s.layer))
                   for s in program.statements]
     ops = HvpIndexOps(t.hidden, t.out, t.cost)
     replay(statements, ops)
