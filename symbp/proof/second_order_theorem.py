@@ -312,11 +312,12 @@ def second_order_theorem(activation: str = "generic", cost: str = "mse", *,
 
 def covers_second_order(d: SecondDerivation) -> str:
     """"" when the theorem speaks for ``d``'s curvature and Gauss–Newton programs: each is the
-    instance, at d's depth and widths, of the program recorded for every depth."""
+    instance, at d's depth and widths, of the program the theorem recorded for every depth
+    (symbp's own, not ``d``'s function: a program passed in was not proved there)."""
     widths = d.net.widths
-    for name in PROGRAMS:
+    for name, (_, proved, _) in PROGRAMS.items():
         try:
-            g = record_curvature_generic(d.functions[name])
+            g = record_curvature_generic(proved)
             inst = g.instance(d.L, lambda m: widths[m], context=f"{name}\n{d.net.meaning()}")
         except (Concrete, ProgramError) as reason:
             return f"the {name} program is not recorded for every depth: {reason}"
