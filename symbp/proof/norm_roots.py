@@ -25,8 +25,10 @@ from typing import Any
 
 import sympy as sp
 
+from . import sums
 from .general import Identity
 from .row_softmax import _canonical
+from .sums import Ranges
 
 
 class Root(sp.Function):
@@ -57,8 +59,30 @@ def opaque(expr: sp.Expr) -> sp.Expr:
 
 
 def decided(identity: Identity) -> Identity:
-    """A norm's lemma (one reading a Root) decided by the sums' normal form alone: its indices
-    are never shifted, and ``affine_sums`` would expand every term again (6 times the time)."""
+    """A norm's lemma (one reading a Root) decided by ``difference``."""
     if any(side.has(Root) for side in (identity.lhs, identity.rhs)):
-        identity.decide = None
+        identity.decide = difference
     return identity
+
+
+def difference(lhs: sp.Expr, rhs: sp.Expr, ranges: Ranges) -> sp.Expr:
+    """``sums.difference`` with each Root(p) an entry R_k[i, ...] of the indices p reads, one k
+    per radicand up to their names: a function of them that nothing else is known of (so the
+    expansion never enters p; sound as Root is, module text). A norm's indices are never
+    shifted: ``affine_sums`` would only expand every term again (6 times the time)."""
+    bases: dict[sp.Expr, sp.IndexedBase] = {}
+
+    def entry(root: Root) -> sp.Expr:
+        p = root.args[0]
+        order = [x for x in sp.preorder_traversal(p) if isinstance(x, sp.Dummy)]
+        reads = list(dict.fromkeys(order))
+        key = p.xreplace({x: sp.Symbol(f"_place{n}", integer=True)
+                          for n, x in enumerate(reads)})
+        base = bases.setdefault(key, sp.IndexedBase(f"_root{len(bases)}"))
+        return base[tuple(reads)] if reads else sp.Symbol(base.name)
+
+    def general(side: sp.Expr) -> sp.Expr:
+        return side.replace(lambda e: isinstance(e, Root), entry)
+
+    return sums.difference(general(lhs), general(rhs), ranges)
+
