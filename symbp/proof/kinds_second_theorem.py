@@ -29,8 +29,10 @@ symbolic t among them, and induction over the steps (``kinds_second_steps``).
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
-size. What is not covered: a recurrent layer above layer 1 or giving every state, and a cost
-that absorbs the output activation (the recursion then starts at z^{(K)}).
+size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
+(``norm_roots``). What is not covered (``refusal``): an attention layer (``NOT_FOR_EVERY_SIZE``),
+a recurrent layer above layer 1 or giving every state, and a cost that absorbs the output
+activation (the recursion then starts at z^{(K)}).
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import step_identities
 from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
-
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
 NOT_FOR_EVERY_SIZE = {
