@@ -66,7 +66,7 @@ def decided(identity: Identity) -> Identity:
 
 
 def difference(lhs: sp.Expr, rhs: sp.Expr, ranges: Ranges) -> sp.Expr:
-    """``sums.difference`` with each Root(p) an entry R_k[i, ...] of the indices p reads, one k
+    """``sums.difference`` with each Root(p) an entry R_k[i, ...] of the symbols p reads, one k
     per radicand up to their names: a function of them that nothing else is known of (so the
     expansion never enters p; sound as Root is, module text). A norm's indices are never
     shifted: ``affine_sums`` would only expand every term again (6 times the time)."""
@@ -74,8 +74,9 @@ def difference(lhs: sp.Expr, rhs: sp.Expr, ranges: Ranges) -> sp.Expr:
 
     def entry(root: Root) -> sp.Expr:
         p = root.args[0]
-        order = [x for x in sp.preorder_traversal(p) if isinstance(x, sp.Dummy)]
-        reads = list(dict.fromkeys(order))
+        free = p.free_symbols  # every symbol p reads (an index, the depth L), an argument:
+        # none is ever renamed under an atom that does not show it
+        reads = list(dict.fromkeys(x for x in sp.preorder_traversal(p) if x in free))
         key = p.xreplace({x: sp.Symbol(f"_place{n}", integer=True)
                           for n, x in enumerate(reads)})
         base = bases.setdefault(key, sp.IndexedBase(f"_root{len(bases)}"))
