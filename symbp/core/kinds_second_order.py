@@ -23,7 +23,8 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
   curvature recursion without its residual terms.
 
 Proved per network (``proof.kinds_curvature``); for every size at the network's depth, for
-residual, conv1d and recurrent layers, by ``proof.kinds_second_theorem``.
+residual, conv1d, recurrent, layer-norm and batch-norm layers, by ``proof.kinds_second_theorem``
+(attention per network only).
 """
 
 from __future__ import annotations

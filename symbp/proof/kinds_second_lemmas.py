@@ -25,7 +25,7 @@ from ..core.generic_layers import Explorer
 from ..core.kinds_curvature import CurvatureStep
 from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
-from . import general, kind_lemmas
+from . import general, kind_lemmas, norm_roots
 from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .indexed import A, G, Z, kind_base, replace_entries
 
@@ -73,10 +73,12 @@ class Sequence:
                          self.layers.axes(e, p)) for p in self.maps(m).params]
 
     def pre(self, m: int, i: tuple) -> sp.Expr:
-        return kind_lemmas._map_at(self.maps(m).pre, self.layers, self.label(m), i)
+        return norm_roots.opaque(kind_lemmas._map_at(self.maps(m).pre, self.layers,
+                                                     self.label(m), i))
 
     def out(self, m: int, j: tuple) -> sp.Expr:
-        return kind_lemmas.output(self.layers, self.label(m), j, self.act(m))
+        return norm_roots.opaque(kind_lemmas.output(self.layers, self.label(m), j,
+                                                    self.act(m)))
 
     def composed(self, m: int, j: tuple) -> sp.Expr:
         """a^{(e)}_j as a function of a^{(e-1)} and θ_e."""
@@ -170,7 +172,7 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
         ranges = {x: (1, n) for x, n in zip(free, shapes)}
         lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
         identity = kind_lemmas.identity(lhs, truth, ranges)
-        found.append((what, dataclasses.replace(identity, checked=CHECKED)))
+        found.append((what, norm_roots.decided(dataclasses.replace(identity, checked=CHECKED))))
 
     for n, u in enumerate(below):
         for w in below[n:]:

@@ -29,8 +29,10 @@ symbolic t among them, and induction over the steps (``kinds_second_steps``).
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
-size. What is not covered: a recurrent layer above layer 1 or giving every state, and a cost
-that absorbs the output activation (the recursion then starts at z^{(K)}).
+size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
+(``norm_roots``). What is not covered (``refusal``): an attention layer (``NOT_FOR_EVERY_SIZE``),
+a recurrent layer above layer 1 or giving every state, and a cost that absorbs the output
+activation (the recursion then starts at z^{(K)}).
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ from .kinds_second_steps import step_identities
 from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
+# kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
+NOT_FOR_EVERY_SIZE = {
+    "attention": "its lemmas through W_Q and W_K hold the softmax Jacobian on both sides, "
+                 "about a thousand terms of nested sums each, and the normal forms do not "
+                 "close them in minutes",
+}
+
 
 def refusal(net: Network) -> str:
     """Why the theorem does not take ``net`` ("" when it does)."""
@@ -70,6 +79,11 @@ def refusal(net: Network) -> str:
         supported(net)
     except ValueError as error:
         return str(error)
+    slow = next((r for r in net.resolved if r.kind.name in NOT_FOR_EVERY_SIZE), None)
+    if slow is not None:
+        return (f"layer {slow.index} is {slow.kind.name}: the second-order theorem for every "
+                f"size does not take it in this version ({NOT_FOR_EVERY_SIZE[slow.kind.name]}); "
+                "prove it per network (symbp prove --order 2)")
     scans = [r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
     other = next((r for r in scans if r.index != 1 or r.layer.get("output", "last") != "last"),
                  None)
