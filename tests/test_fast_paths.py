@@ -1,0 +1,49 @@
+"""The library's faster paths against what they replace, on random expressions (Hypothesis):
+``linear_coefficients`` against SymPy's ``coeff`` per symbol, and ``replaced`` with a memo
+shared across expressions against SymPy's ``xreplace``."""
+
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symbp.core.layers.base import replaced
+from symbp.proof.kind_factors import linear_coefficients
+
+d1, d2, g1, x, y = sp.symbols("d1 d2 g1 x y")
+f = sp.Function("f")
+READ = {d1, d2, g1}
+
+leaves = st.sampled_from([d1, d2, g1, x, y, sp.Integer(2), sp.Rational(-3, 4)])
+
+
+def _combine(children):
+    pair = st.tuples(children, children)
+    return st.one_of(pair.map(lambda ab: ab[0] + ab[1]), pair.map(lambda ab: ab[0] * ab[1]),
+                     st.tuples(children, st.integers(2, 3)).map(lambda eb: eb[0] ** eb[1]),
+                     children.map(f))
+
+
+expressions = st.recursive(leaves, _combine, max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions)
+def test_linear_coefficients_are_sympys_coeff_of_each_symbol(e):
+    expanded = sp.expand(e)
+    want = {s: c for s in READ if (c := expanded.coeff(s)) != 0}
+    assert linear_coefficients(expanded, READ) == want
+
+
+def test_linear_coefficients_of_a_delta_sum():
+    e = sp.expand(3 * x * d1 + d2 * (x + y) - g1 + d1**2 + f(d1) * d2 + 7)
+    assert linear_coefficients(e, READ) == {d1: 3 * x, d2: x + y + f(d1), g1: -1}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(expressions, min_size=1, max_size=4),
+       st.dictionaries(st.sampled_from([x, y, d1, f(x)]),
+                       st.sampled_from([sp.Integer(0), sp.Integer(1), y + 1, x * d2]),
+                       max_size=2))
+def test_replaced_with_a_shared_memo_is_xreplace(es, rule):
+    done: dict = {}
+    assert [replaced(e, rule, done) for e in es] == [e.xreplace(rule) for e in es]
