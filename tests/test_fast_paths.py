@@ -1,6 +1,7 @@
-"""The library's faster paths against what they replace, on random expressions (Hypothesis):
-``linear_coefficients`` against SymPy's ``coeff`` per symbol, and ``replaced`` with a memo
-shared across expressions against SymPy's ``xreplace``."""
+"""The library's faster paths against independent oracles, on random expressions (Hypothesis):
+``linear_coefficients`` against SymPy's ``coeff`` per symbol, ``replaced`` with a memo shared
+across expressions against SymPy's ``xreplace``, and the polynomial difference (Fraction
+coefficients added in place) against SymPy's ``expand``."""
 
 import sympy as sp
 from hypothesis import given, settings
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from symbp.core.layers.base import replaced
 from symbp.proof.kind_factors import linear_coefficients
+from symbp.proof.polynomials import Polynomials
 
 d1, d2, g1, x, y = sp.symbols("d1 d2 g1 x y")
 f = sp.Function("f")
@@ -47,3 +49,25 @@ def test_linear_coefficients_of_a_delta_sum():
 def test_replaced_with_a_shared_memo_is_xreplace(es, rule):
     done: dict = {}
     assert [replaced(e, rule, done) for e in es] == [e.xreplace(rule) for e in es]
+
+
+fractions_ = st.builds(lambda p, q: sp.Rational(p, q), st.integers(-7, 7), st.integers(1, 6))
+rational_leaves = st.one_of(st.sampled_from([x, y, d1]), fractions_)
+rational_expressions = st.recursive(
+    rational_leaves,
+    lambda c: st.one_of(st.tuples(c, c).map(lambda ab: ab[0] + ab[1]),
+                        st.tuples(c, c).map(lambda ab: ab[0] - ab[1]),
+                        st.tuples(c, c).map(lambda ab: ab[0] * ab[1]),
+                        st.tuples(c, st.integers(2, 3)).map(lambda eb: eb[0] ** eb[1])),
+    max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rational_expressions, rational_expressions)
+def test_polynomial_difference_with_rational_coefficients_is_sympys(a, b):
+    """num/den of a − b (sums of terms with Fraction coefficients, ``add``) against SymPy:
+    (a − b)·den − num expands to 0, and num is zero exactly when a − b expands to 0."""
+    polys = Polynomials()
+    num, den = polys.difference(a, b)
+    assert sp.expand((a - b) * polys.to_expr(den) - polys.to_expr(num)) == 0
+    assert (not num) == (sp.expand(a - b) == 0)
