@@ -7,6 +7,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import symbp
 from symbp.core.layers.base import replaced
 from symbp.proof.kind_factors import linear_coefficients
 from symbp.proof.polynomials import Polynomials
@@ -71,3 +72,26 @@ def test_polynomial_difference_with_rational_coefficients_is_sympys(a, b):
     num, den = polys.difference(a, b)
     assert sp.expand((a - b) * polys.to_expr(den) - polys.to_expr(num)) == 0
     assert (not num) == (sp.expand(a - b) == 0)
+
+
+def test_a_coefficient_dropped_from_a_vjp_is_not_proved_by_construction(monkeypatch):
+    """Planted in the new path: the first VJP coefficient read is lost, so the chain's factor
+    of the convolution is wrong; the construction's claim fails and names the entry."""
+    from symbp.proof import kind_factors
+
+    right = kind_factors.linear_coefficients
+
+    def dropping(expanded, symbols):
+        found = right(expanded, symbols)
+        return dict(list(found.items())[1:])
+
+    monkeypatch.setattr(kind_factors, "linear_coefficients", dropping)
+    net = symbp.Network(layers=[symbp.Layer("conv1d", channels=2, kernel=3),
+                                symbp.Layer("dense", units=2, activation="sigmoid")],
+                        inputs=[1, 5])
+    proof = symbp.prove(symbp.derive(net), "construction")
+    failed = [c for c in proof.claims if c.status == "failed"]
+    assert not proof.holds and failed, proof.summary()
+    claim = next(c for c in failed if c.name == "dC/dW_1")
+    assert claim.kind == "expansion" and claim.entry is not None
+    assert "from the conv1d layer's VJP of W" in claim.culprit
