@@ -37,7 +37,6 @@ from . import curvature, kinds_curvature, layers, limits
 from .curvature import absorbs_output
 from .derivation import Derivation, substitute_in_order
 from .kinds_curvature import CurvatureStep, push_curvature
-from .layers.base import replaced
 from .network import Network
 from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
@@ -206,7 +205,6 @@ class KindsSecondDerivation(Derivation):
         mapping = self._tangents(seeds)
         grads = self.recursion.param_grads
         result = {}
-        done: dict = {}  # the gradients share their parts: each composed once
         for l in self.layers:
             for name, M in self.layer_parameters(l).items():
                 if (l, name) not in grads:
@@ -214,8 +212,7 @@ class KindsSecondDerivation(Derivation):
                                      f"{l}")
                 layered = grads[(l, name)]
                 rate = layered.applyfunc(lambda e: self._along(e, seeds))
-                result[(l, name)] = rate.applyfunc(
-                    lambda e: replaced(e, mapping, done)).reshape(M.rows, M.cols)
+                result[(l, name)] = rate.xreplace(mapping).reshape(M.rows, M.cols)
         return result
 
     # ------------------------------------------------------------ H v
