@@ -36,12 +36,23 @@ def _coefficients(d: Derivation, l: int, which: str) -> list[dict[sp.Symbol, sp.
     values = {tensor.name: _flat(read[tensor.name], tensor.shape(r.sizes))
               for tensor in m.inputs}
     values.update(_parameter_values(d, l))
-    symbols = [*read["delta"], *read["g"]]
-    out = []
-    for entry in m.entries(r.sizes, values):
-        expanded = sp.expand(entry)
-        out.append({s: c for s in symbols if (c := expanded.coeff(s)) != 0})
-    return out
+    symbols = {*read["delta"], *read["g"]}
+    return [linear_coefficients(sp.expand(entry), symbols)
+            for entry in m.entries(r.sizes, values)]
+
+
+def linear_coefficients(expanded: sp.Expr, symbols: set) -> dict[sp.Symbol, sp.Expr]:
+    """``{s: expanded.coeff(s)}`` for the symbols with a nonzero coefficient, in one pass over
+    the terms instead of one per symbol: a term's factor s (to the first power) puts the
+    rest of the term into s's coefficient, as ``coeff`` does."""
+    parts: dict[sp.Symbol, list[sp.Expr]] = {}
+    for term in sp.Add.make_args(expanded):
+        factors = sp.Mul.make_args(term)
+        for k, f in enumerate(factors):
+            if f in symbols:
+                parts.setdefault(f, []).append(sp.Mul(*factors[:k], *factors[k + 1:]))
+    found = {s: sp.Add(*terms) for s, terms in parts.items()}
+    return {s: c for s, c in found.items() if c != 0}
 
 
 def _parameter_values(d: Derivation, l: int) -> dict:

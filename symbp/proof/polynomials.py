@@ -37,13 +37,22 @@ ONE: Poly = {(): 1}
 
 
 def add(p: Poly, q: Poly, sign: int = 1) -> Poly:
+    """p + sign·q, sign 1 or -1. A Fraction costs a gcd per operation: a term of q that p
+    lacks is copied (negated), not added to 0 or multiplied by 1."""
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be 1 or -1, got {sign!r}")
     out = dict(p)
+    get = out.get
     for m, c in q.items():
-        value = out.get(m, 0) + sign * c
+        old = get(m)
+        if old is None:
+            out[m] = c if sign == 1 else -c
+            continue
+        value = old + c if sign == 1 else old - c
         if value:
             out[m] = value
         else:
-            out.pop(m, None)
+            del out[m]
     return out
 
 
@@ -288,7 +297,8 @@ class Polynomials:
                 groups[key] = ({}, d)
             into = groups[key][0]
             for m, c in n.items():
-                into[m] = into.get(m, 0) + c
+                old = into.get(m)
+                into[m] = c if old is None else old + c
         total: Fractional = ({}, ONE)
         for n, d in groups.values():
             total = combined(total, ({m: c for m, c in n.items() if c}, d))

@@ -95,7 +95,7 @@ class Map:
         """The entry at one point of the output (1-based), as ``entries`` gives it."""
         written = written_out(self.formula.xreplace(sizes))
         bases = {t.base: t.name for t in (*self.inputs, *self.params, *self.read_own)}
-        return lambda point: _valued(written.xreplace(dict(zip(self.index, point))), bases,
+        return lambda point: _valued(replaced(written, dict(zip(self.index, point))), bases,
                                      values)
 
     @property
@@ -111,7 +111,7 @@ def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
         name = bases[e.base]
         return values[name](tuple(int(i) - 1 for i in e.indices))
 
-    return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base in bases, value)
+    return replaced(expr, {e: value(e) for e in expr.atoms(sp.Indexed) if e.base in bases})
 
 
 def written_out(expr: sp.Basic, done: dict | None = None) -> sp.Expr:
