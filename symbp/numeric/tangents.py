@@ -19,7 +19,7 @@ found once over the whole program. Only active names get a tangent, ``R_`` befor
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 PREFIX = "R_"
 FLAVORS = ("numpy", "numba")
@@ -380,7 +380,7 @@ def _p(e: ast.expr) -> str:
     return f"({ast.unparse(e)})"
 
 
-def _sum(terms: list[str | None]) -> str | None:
+def _sum(terms: Sequence[str | None]) -> str | None:
     found = [t for t in terms if t is not None]
     return " + ".join(f"({t})" for t in found) if found else None
 
