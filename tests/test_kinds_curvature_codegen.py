@@ -17,7 +17,7 @@ import sympy as sp
 
 import symbp
 from symbp.cli.config import load
-from symbp.numeric import tangents
+from symbp.numeric import tangent_rules, tangents
 from symbp.numeric.curvature_codegen import second_order_source
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source
 from tests.oracles import skip_dropped
@@ -127,7 +127,7 @@ def test_every_kinds_numba_module_matches_pytorch_and_central_differences():
 def test_a_wrong_tangent_rule_is_caught_by_the_oracle(monkeypatch):
     # the rules are calculus, not proved: a wrong one (tanh' = 1 - tanh, not 1 - tanh²)
     # gives a wrong Hessian, which the oracle sees
-    monkeypatch.setitem(tangents.RULES, "np.tanh", "(1.0 - np.tanh({u}))")
+    monkeypatch.setitem(tangent_rules.RULES, "np.tanh", "(1.0 - np.tanh({u}))")
     d = derived("residual")
     theta, _, x, y, H_torch, _, _ = oracle("residual")
     H = module(d)["hessian"](x, y, as_params(d, theta))
