@@ -46,9 +46,57 @@ def tangent_lines(lines: list[str], seeds: Iterable[str], flavor: str = "numpy")
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
     body = ast.parse("\n".join(lines)).body
+    body = _Operands(_active(body, set(seeds)), body).block(body)
     forward = _Forward(_active(body, set(seeds)), flavor)
     module = ast.Module(body=forward.block(body), type_ignores=[])
     return ast.unparse(module).splitlines()
+
+
+class _Operands:
+    """Each active operand of an active statement bound to a name of its own first (_k1 = ...),
+    so that a tangent reads names: its size stays that of the statement (a rule repeats the
+    primal operands it reads, and a nested expression would repeat them at every level). A
+    branch of a conditional is not moved (it may be evaluated only when taken)."""
+
+    def __init__(self, active: set[str], body: list[ast.stmt]):
+        self.active, self.count = active, 0
+        used = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
+        if any(n.startswith("_k") for n in used):
+            raise ValueError("cannot name the operands: the program uses names _k...")
+        self.out: list[ast.stmt] = []
+
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        done: list[ast.stmt] = []
+        for s in body:
+            if isinstance(s, ast.For | ast.If):
+                s.body = self.block(s.body)
+                s.orelse = self.block(s.orelse)
+            elif isinstance(s, ast.Assign | ast.AugAssign):
+                s.value = self.operand(s.value, top=True)
+            done += [*self.out, s]
+            self.out = []
+        return done
+
+    def operand(self, e: ast.expr, top: bool = False) -> ast.expr:
+        if isinstance(e, ast.Name | ast.Constant | ast.IfExp | ast.Compare | ast.BoolOp) or \
+                not reads(e) & self.active:
+            return e
+        if isinstance(e, ast.BinOp):
+            e.left, e.right = self.operand(e.left), self.operand(e.right)
+        elif isinstance(e, ast.UnaryOp):
+            e.operand = self.operand(e.operand)
+        elif isinstance(e, ast.Call):
+            e.args = [self.operand(a) for a in e.args]
+            if isinstance(e.func, ast.Attribute) and name_of(e.func).startswith("."):
+                e.func.value = self.operand(e.func.value)
+        elif isinstance(e, ast.Subscript | ast.Attribute):
+            e.value = self.operand(e.value)
+        if top:
+            return e
+        self.count += 1
+        name = f"_k{self.count}"
+        self.out.append(ast.Assign([ast.Name(name, ast.Store())], e, lineno=0))
+        return ast.Name(name, ast.Load())
 
 
 def _view(value: ast.expr) -> str | None:
