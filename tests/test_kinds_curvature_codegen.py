@@ -115,6 +115,25 @@ def test_every_kinds_numpy_module_matches_pytorch_and_central_differences():
         check(example, module(derived(example)))
 
 
+def test_a_max_pool_matches_central_differences():
+    # SymPy does not print max pooling's choice for PyTorch: grad's differences are the oracle
+    d = derived("conv1d-maxpool")
+    f = module(d)
+    rng = np.random.default_rng(6)
+    theta = rng.uniform(-0.8, 0.8, len(d.parameters()))
+    x = rng.uniform(-1, 1, (BATCH, *d.net.input_shape))
+    y = rng.uniform(0.1, 0.9, (BATCH, *d.net.resolved[-1].shape_out))
+    H = f["hessian"](x, y, as_params(d, theta))
+    h = 1e-6
+    for j in range(len(theta)):
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        column = (flat(f["grad"](x, y, as_params(d, up))) -
+                  flat(f["grad"](x, y, as_params(d, down)))) / (2 * h)
+        assert np.abs(column - H[:, j]).max() < 1e-7, j
+
+
 @pytest.mark.slow  # six numba kernels, each compiled once (then cached): about 60 CPU-s
 def test_every_kinds_numba_module_matches_pytorch_and_central_differences():
     pytest.importorskip("numba")
@@ -148,13 +167,19 @@ def test_a_statement_without_a_rule_is_refused_by_name():
                      "b[0] = W1 * u"]
 
 
-def test_a_softmax_output_and_a_single_sample():
-    torch = pytest.importorskip("torch")
-    net = symbp.Network(layers=[symbp.Layer("residual", units=2, activation="tanh"),
+SOFTMAX = symbp.Network(layers=[symbp.Layer("residual", units=2, activation="tanh"),
                                 symbp.Layer("dense", units=3, activation="softmax")],
                         inputs=2, cost="softmax_ce")
-    d = symbp.derive(net, order=2)
-    f = module(d)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_a_softmax_output_and_a_single_sample(backend):
+    torch = pytest.importorskip("torch")
+    if backend == "numba":
+        pytest.importorskip("numba")
+    d = symbp.derive(SOFTMAX, order=2)
+    lambdified = symbp.lambdify(d, backend=backend)  # numba: the row helpers' tangents
+    f = {name: getattr(lambdified, name) for name in ("hessian", "gauss_newton")}
     rng = np.random.default_rng(2)
     theta = rng.uniform(-1, 1, len(d.parameters()))
     x, y = rng.uniform(-1, 1, 2), np.array([0.2, 0.5, 0.3])

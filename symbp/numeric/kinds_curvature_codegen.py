@@ -29,7 +29,7 @@ import sympy as sp
 from ..core.curvature import absorbs_output
 from . import forms, kinds_codegen, kinds_numba
 from .parts import function, told
-from .tangents import tangent, tangent_lines
+from .tangents import tangent, tangent_helper, tangent_lines
 
 FLAVORS = ("numpy", "numba")
 
@@ -48,8 +48,10 @@ def kinds_second_order_source(d, flavor: str = "numpy", proved: str = "",
     else:
         def numba_parts(ops):
             lines = kinds_numba.kernel_lines(d, ops, _keep(d))
-            return ([*_functions(d), _kernel_call(d)], [_tangent_function(d, ops, lines,
-                                                                            "numba")])
+            helpers = kinds_numba.numba_helpers(d, ops)
+            return ([*_functions(d), _kernel_call(d)],
+                    [*map(tangent_helper, helpers),
+                     _tangent_function(d, ops, lines, "numba", [_defined(h) for h in helpers])])
         first = kinds_numba.module_source(d, proved, numba_parts)
     return _told(first, d, flavor, proved_second)
 
@@ -67,11 +69,16 @@ def _codes(d) -> list[str]:
     return [code for layer in kinds_codegen.parameters(d.net) for _, code in layer]
 
 
-def _tangent_function(d, ops, lines: list[str], flavor: str) -> str:
+def _defined(helper: str) -> str:
+    """The name a helper's source defines."""
+    return next(line for line in helper.splitlines() if line.startswith("def "))[4:].split("(")[0]
+
+
+def _tangent_function(d, ops, lines: list[str], flavor: str, helpers=()) -> str:
     """``_tangent`` (NumPy) or ``_tangent_kernel`` (numba): grad's statements and their
     tangents; it returns R{∂C/∂θ} in θ's order, a_L and the tangent of the split."""
     codes = _codes(d)
-    seeded = tangent_lines(lines, codes, flavor)
+    seeded = tangent_lines(lines, codes, flavor, helpers)
     results = [tangent(g) for g in kinds_codegen.gradient_names(ops, d.net)]
     body = [*seeded, f"return {', '.join([*results, f'a{d.L}', tangent(_split(d))])}"]
     arguments = ", ".join(["x", "y", *codes, *map(tangent, codes)])

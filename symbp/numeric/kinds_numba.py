@@ -58,18 +58,23 @@ def module_source(d, proved: str = "", more=None) -> str:
          "if out is not None:  # written into the arrays given, once every one is checked",
          f"    for given, value in zip(_out_layer_arrays(out, LAYOUT, False), ({results}{many})):",
          "        given[...] = value", "    return out", gradient_return(ops, net)])
-    helpers = []
+    functions, kernels = more(ops) if more else ([], [])
+    numba_parts = (PRELUDE, *numba_helpers(d, ops), kernel_source(d, ops), *kernels)
+    return module_text(d, ops, IMPORTS, [grad, *functions], {}, numba_parts, kernel=NOTE,
+                       proved=proved)
+
+
+def numba_helpers(d, ops: CodeOps) -> list[str]:
+    """The row helpers the kernel calls (a layer-wide σ, its vector-Jacobian product, the
+    fused output δ), each once."""
+    net, helpers = d.net, []
     for l in range(1, d.L + 1):
         code = forms.activation(net.activation(l))  # ValueError for one with no formula
         helpers += [code.value.numba_helper, code.vjp.numba_helper if code.vjp else ""]
     output = net.cost_entry.output_delta(net.activations[-1])
     if ops.fused and output is not None:
         helpers.append(forms.output_delta(output).numba_helper)
-    functions, kernels = more(ops) if more else ([], [])
-    numba_parts = (PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops),
-                   *kernels)
-    return module_text(d, ops, IMPORTS, [grad, *functions], {}, numba_parts, kernel=NOTE,
-                       proved=proved)
+    return list(dict.fromkeys(h for h in helpers if h))
 
 
 def _sample_axes(net) -> list[str]:

@@ -20,6 +20,7 @@ PREFIX = "R_"
 ALLOCATE = frozenset({"np.empty", "np.zeros", "np.empty_like", "np.zeros_like"})
 # calls whose value has no tangent (shapes, masks, index arithmetic, constants)
 CONSTANT = frozenset({"np.ones", "np.ones_like", "np.argmax", "np.sign", "np.arange", "np.eye",
+                      "np.equal", "np.not_equal", "np.greater", "np.less", "np.isnan",
                       "np.int64", "len", "range", "int", "float", "_inside", *ALLOCATE})
 # linear in their first argument, the others fixed (axes, indices, shapes)
 LINEAR = frozenset({"np.asarray", "np.moveaxis", "np.take", "_gather", "np.broadcast_to",
@@ -37,21 +38,6 @@ RULES = {
     "np.log1p": "(1.0 / (1.0 + {u}))", "math.log1p": "(1.0 / (1.0 + {u}))",
     "np.abs": "np.sign({u})", "abs": "np.sign({u})",
 }
-# a numba row helper filling its last argument: the loops writing its tangent (after it)
-ROWS = {
-    "_softmax_rows": ("z", "out"),  # out = softmax(z) row by row: ȯ = o ⊙ (ż - Σ o ż)
-    "_softmax_vjp_rows": ("a", "v", "out"),  # out = a ⊙ (v - Σ a v)
-}
-ROW_TANGENTS = {
-    "_softmax_rows": ("{out}[_ri, _rj] * {dz}[_ri, _rj]",
-                      "{out}[_ri, _rj] * ({dz}[_ri, _rj] - _rs)"),
-    "_softmax_vjp_rows": (
-        "{da}[_ri, _rj] * {v}[_ri, _rj] + {a}[_ri, _rj] * {dv}[_ri, _rj]",
-        "{da}[_ri, _rj] * ({v}[_ri, _rj] - _rm) + {a}[_ri, _rj] * ({dv}[_ri, _rj] - _rs)"),
-}
-
-
-
 def tangent(name: str) -> str:
     return PREFIX + name
 

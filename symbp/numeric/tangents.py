@@ -24,8 +24,7 @@ from collections.abc import Iterable
 
 from .tangent_rules import (
     ALLOCATE,
-    ROW_TANGENTS,
-    ROWS,
+    CONSTANT,
     Expressions,
     base,
     is_list,
@@ -40,16 +39,34 @@ from .tangent_rules import (
 FLAVORS = ("numpy", "numba")
 
 
-def tangent_lines(lines: list[str], seeds: Iterable[str], flavor: str = "numpy") -> list[str]:
+def tangent_lines(lines: list[str], seeds: Iterable[str], flavor: str = "numpy",
+                  helpers: Iterable[str] = ()) -> list[str]:
     """``lines`` (top-level statements, blocks indented) with every active statement preceded
-    by its tangent; the seeds (parameters) have theirs as ``R_`` + name, given by the caller."""
+    by its tangent; the seeds (parameters) have theirs as ``R_`` + name, given by the caller.
+    A call of one of ``helpers`` (a numba row helper filling its last argument) becomes a call
+    of its tangent helper (``tangent_helper``)."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
     body = ast.parse("\n".join(lines)).body
-    body = _Operands(_active(body, set(seeds)), body).block(body)
-    forward = _Forward(_active(body, set(seeds)), flavor)
+    filling = frozenset(helpers)
+    body = _Operands(_active(body, set(seeds), filling), body).block(body)
+    forward = _Forward(_active(body, set(seeds), filling), flavor, filling)
     module = ast.Module(body=forward.block(body), type_ignores=[])
     return ast.unparse(module).splitlines()
+
+
+def tangent_helper(source: str) -> str:
+    """A numba helper ``@_jit def f(p, ..., out)`` as ``R_f(p, ..., out, R_p, ..., R_out)``:
+    its statements, each after its tangent along the R_ arrays (the value written too)."""
+    function = ast.parse(source).body[0]
+    if not isinstance(function, ast.FunctionDef):
+        raise ValueError(f"cannot differentiate the helper {source.splitlines()[0]!r}")
+    params = [a.arg for a in function.args.args]
+    body = [s for s in function.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    lines = tangent_lines(ast.unparse(ast.Module(body, [])).splitlines(), params, "numba")
+    return (f"@_jit\ndef {tangent(function.name)}({', '.join([*params, *map(tangent, params)])}"
+            "):\n" + "".join(f"    {line}\n" for line in lines))
 
 
 class _Operands:
@@ -79,7 +96,11 @@ class _Operands:
 
     def operand(self, e: ast.expr, top: bool = False) -> ast.expr:
         if isinstance(e, ast.Name | ast.Constant | ast.IfExp | ast.Compare | ast.BoolOp) or \
-                not reads(e) & self.active:
+                not reads(e) & self.active or \
+                (isinstance(e, ast.Call) and name_of(e.func) in CONSTANT):  # no tangent
+            return e
+        if isinstance(e, ast.Tuple | ast.List):  # np.stack's arrays: each its own name
+            e.elts = [self.operand(a) for a in e.elts]
             return e
         if isinstance(e, ast.BinOp):
             e.left, e.right = self.operand(e.left), self.operand(e.right)
@@ -108,7 +129,7 @@ def _view(value: ast.expr) -> str | None:
     return value.id if isinstance(value, ast.Name) else None
 
 
-def _active(body: list[ast.stmt], seeds: set[str]) -> set[str]:
+def _active(body: list[ast.stmt], seeds: set[str], helpers: frozenset[str]) -> set[str]:
     """Every name that may depend on a seed, views sharing their array's activity."""
     writes: list[tuple[str, set[str]]] = []
     views: list[tuple[str, str]] = []
@@ -129,6 +150,11 @@ def _active(body: list[ast.stmt], seeds: set[str]) -> set[str]:
             out = base(node.value.args[2])
             if out is not None:
                 writes.append((out, reads(ast.Tuple(node.value.args[:2]))))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                name_of(node.value.func) in helpers:  # a row helper writes its last argument
+            out = base(node.value.args[-1])
+            if out is not None:
+                writes.append((out, reads(ast.Tuple(node.value.args[:-1]))))
     active = set(seeds)
     changed = True
     while changed:
@@ -143,6 +169,10 @@ def _active(body: list[ast.stmt], seeds: set[str]) -> set[str]:
 
 class _Forward(Expressions):
     """The tangent rules statement by statement, each after its expressions'."""
+
+    def __init__(self, active: set[str], flavor: str, helpers: frozenset[str]):
+        super().__init__(active, flavor)
+        self.helpers = helpers
 
     # ---- statements
 
@@ -172,9 +202,7 @@ class _Forward(Expressions):
                 return [s]
             return [*parse(f"{self.d_target(s.target)} {_OPS[type(s.op)]}= {d}"), s]
         if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
-            after = name_of(s.value.func) in ROWS  # reads what the helper wrote
-            tangents = self.call_statement(s.value)
-            return [s, *tangents] if after else [*tangents, s]
+            return [*self.call_statement(s.value), s]
         if isinstance(s, ast.Raise | ast.Pass | ast.Break | ast.Continue) or (
                 isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)):
             return [s]
@@ -218,26 +246,13 @@ class _Forward(Expressions):
             lines = [f"np.dot({x}, {y}, {target})"]
             lines += [f"{target} += np.dot({u}, {v})" for u, v in rest]
             return parse("\n".join(lines))
-        if name in ROWS and base(call.args[-1]) in self.active:
-            return self.rows(name, call)
+        if name in self.helpers and base(call.args[-1]) in self.active:
+            given = [ast.unparse(a) for a in call.args]
+            rates = [self.d(a) or f"np.zeros_like({g})" for a, g in zip(call.args, given)]
+            return parse(f"{tangent(name)}({', '.join([*given, *rates])})")
         if any(base(a) in self.active for a in call.args):
             raise ValueError(f"cannot differentiate the call {ast.unparse(call)!r}")
         return []
-
-    def rows(self, name: str, call: ast.Call) -> list[ast.stmt]:
-        """The tangent of a row helper's result, row by row (its sums first)."""
-        arrays = dict(zip(ROWS[name], (ast.unparse(a) for a in call.args)))
-        for key in ROWS[name][:-1]:
-            arrays["d" + key] = self.d(call.args[ROWS[name].index(key)]) or \
-                f"np.zeros_like({arrays[key]})"
-        total, value = (t.format(**arrays) for t in ROW_TANGENTS[name])
-        out, dout = arrays["out"], self.d_target(call.args[-1])
-        mean = [f"        _rm += {arrays['a']}[_ri, _rj] * {arrays['v']}[_ri, _rj]"] \
-            if "a" in arrays else []
-        return parse("\n".join([
-            f"for _ri in range({out}.shape[0]):", "    _rs = 0.0", "    _rm = 0.0",
-            f"    for _rj in range({out}.shape[1]):", f"        _rs += {total}", *mean,
-            f"    for _rj in range({out}.shape[1]):", f"        {dout}[_ri, _rj] = {value}"]))
 
     def d_target(self, target: ast.expr) -> str:
         if isinstance(target, ast.Name):
