@@ -217,6 +217,8 @@ def _told(first: str, d, flavor: str, proved: str) -> str:
         "the Gauss-Newton matrix J^T H_C J in the same order. They run _tangent "
         f"({where}): the statements of grad (the forward pass and the delta program "
         f"{d.program.fingerprint}), each after its tangent along the direction (Pearlmutter's "
-        "R-operator, forward over reverse), in array form; the tangent rules are "
-        "symbp.numeric.tangents'.", 88) + "\n"
+        "R-operator, forward over reverse), in array form. symbp's second-order proof is of "
+        "that R-operator of that program; the rules that print each statement's tangent here "
+        "(symbp.numeric.tangent_rules) are checked against PyTorch and central differences "
+        "by symbp's tests, not proved.", 88) + "\n"
     return told(first, text, proved)

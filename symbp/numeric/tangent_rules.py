@@ -38,6 +38,8 @@ RULES = {
     "np.log1p": "(1.0 / (1.0 + {u}))", "math.log1p": "(1.0 / (1.0 + {u}))",
     "np.abs": "np.sign({u})", "abs": "np.sign({u})",
 }
+
+
 def tangent(name: str) -> str:
     return PREFIX + name
 

@@ -15,6 +15,9 @@ statement that reads its own target (``acc = max(acc, s)``) reads the old value 
 A name is active when it may depend on a parameter: what a statement reads, a view
 (``u.reshape``, ``u.T``, ``u``) of what it writes (an array filled through a reshaped view),
 found once over the whole program. Only active names get a tangent, ``R_`` before the name.
+A numba row helper the kernel calls (softmax over rows, its vector-Jacobian product, a fused
+output δ) gets a tangent helper printed from its own statements by the same rules
+(``tangent_helper``). Each active operand is bound to a name first (``_Operands``).
 """
 
 from __future__ import annotations
