@@ -1,12 +1,13 @@
-"""The generated second order of networks of layer kinds (numeric/kinds_curvature_codegen.py):
-hvp, hessian and gauss_newton of the examples against PyTorch's autograd on the composed cost
-(its own oracle, lambdified here from SymPy) and central differences of the first-order
-module's grad; the module's fingerprint, determinism, limits and refusals."""
+"""The generated second order of networks of layer kinds (numeric/kinds_curvature_codegen.py,
+numeric/tangents.py): hvp, hessian and gauss_newton of every kind's example, in NumPy and in
+numba, against PyTorch's autograd on the composed cost (its own oracle, lambdified here from
+SymPy) and central differences of the first-order module's grad; the module's fingerprint,
+determinism, refusals, and a planted wrong tangent rule caught by the oracle."""
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 import subprocess
 import sys
 
@@ -16,17 +17,16 @@ import sympy as sp
 
 import symbp
 from symbp.cli.config import load
-from symbp.core import limits
+from symbp.numeric import tangent_rules, tangents
 from symbp.numeric.curvature_codegen import second_order_source
-from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source, statement_count
+from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source
 from tests.oracles import skip_dropped
 
-EXAMPLES = ("residual", "conv1d", "recurrent")
-WHY = ("are printed as one line per scalar statement for a network of layer kinds: this one has "
-       "{count}, past the limit of {limit} (limit MAX_CURVATURE_STATEMENTS)")
+EXAMPLES = ("residual", "conv1d", "recurrent", "attention", "layernorm-mlp", "batchnorm")
 BATCH = 3
 
 
+@functools.cache
 def derived(example: str):
     return symbp.derive(load(f"examples/{example}.toml").net, order=2)
 
@@ -54,61 +54,132 @@ def flat(params: list[dict]) -> np.ndarray:
     return np.concatenate([a.ravel() for layer in params for a in layer.values()])
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_the_examples_match_pytorch_and_central_differences(example):
+@functools.cache
+def oracle(example: str):
+    """A point, a direction, and PyTorch's H, H v and Jᵀ H_C J there (mse: H_C = I)."""
     torch = pytest.importorskip("torch")
     d = derived(example)
-    f = module(d)
     theta_symbols = d.parameters()
     rng = np.random.default_rng(5)
     P = len(theta_symbols)
     theta, v = rng.uniform(-0.8, 0.8, P), rng.uniform(-1, 1, P)
     x = rng.uniform(-1, 1, (BATCH, len(d.x)))
     y = rng.uniform(0.1, 0.9, (BATCH, len(d.y)))
-    params = as_params(d, theta)
-    xs = x.reshape(BATCH, *d.net.input_shape)  # as the module takes it
-    # the oracle: PyTorch's autograd on the composed cost, lambdified here, summed over samples
+    modules = [{"sqrt": lambda t: torch.sqrt(torch.as_tensor(t, dtype=torch.float64))},
+               "torch"]  # sqrt(2) of attention's scale is a number
     one = sp.lambdify([theta_symbols, list(d.x), list(d.y)], symbp.explicit(d.composed_cost()),
-                      modules="torch")
+                      modules=modules)
     out = sp.lambdify([theta_symbols, list(d.x)], list(symbp.explicit(d.composed_a(d.L))),
-                      modules="torch")
+                      modules=modules)
     xt, yt = torch.tensor(x), torch.tensor(y)
 
     def cost(p):
         return sum(one(list(p), list(xt[b]), list(yt[b])) for b in range(BATCH))
 
     point = torch.tensor(theta)
-    H_torch = torch.autograd.functional.hessian(cost, point).numpy()
-    _, hv_torch = torch.autograd.functional.hvp(cost, point, torch.tensor(v))
-    H = f["hessian"](xs, y, params)
-    assert H.shape == (P, P)
-    assert np.abs(H - H_torch).max() < 1e-9
-    hv = f["hvp"](xs, y, params, as_params(d, v))
-    assert [sorted(layer) for layer in hv] == [sorted(layer) for layer in params]
-    assert np.abs(flat(hv) - hv_torch.numpy()).max() < 1e-9
-    # Gauss–Newton: Σ_b J_bᵀ J_b from PyTorch's Jacobian of a_L (mse: H_C = I)
-    G_torch = sum(J.T @ J for J in (torch.autograd.functional.jacobian(
+    H = torch.autograd.functional.hessian(cost, point).numpy()
+    _, hv = torch.autograd.functional.hvp(cost, point, torch.tensor(v))
+    G = sum(J.T @ J for J in (torch.autograd.functional.jacobian(
         lambda p, b=b: torch.stack(out(list(p), list(xt[b]))), point).numpy()
         for b in range(BATCH)))
-    assert np.abs(f["gauss_newton"](xs, y, params) - G_torch).max() < 1e-9
-    # central differences of the first-order module's grad, column by column
+    xs = x.reshape(BATCH, *d.net.input_shape)  # as the module takes it
+    ys = y.reshape(BATCH, *d.net.resolved[-1].shape_out)
+    return theta, v, xs, ys, H, hv.numpy(), G
+
+
+def check(example: str, f) -> None:
+    """``f`` (a module's namespace, or lambdify's functions) against the oracle: H, H v and G to
+    1e-9, and H column by column against central differences of f's own grad."""
+    d = derived(example)
+    theta, v, x, y, H_torch, hv_torch, G_torch = oracle(example)
+    params = as_params(d, theta)
+    H = f["hessian"](x, y, params)
+    assert H.shape == H_torch.shape
+    assert np.abs(H - H_torch).max() < 1e-9, example
+    hv = f["hvp"](x, y, params, as_params(d, v))
+    assert [sorted(layer) for layer in hv] == [sorted(layer) for layer in params]
+    assert np.abs(flat(hv) - hv_torch).max() < 1e-9, example
+    assert np.abs(f["gauss_newton"](x, y, params) - G_torch).max() < 1e-9, example
     h = 1e-6
-    for j in range(P):
+    for j in range(len(theta)):
         up, down = theta.copy(), theta.copy()
         up[j] += h
         down[j] -= h
-        column = (flat(f["grad"](xs, y, as_params(d, up))) -
-                  flat(f["grad"](xs, y, as_params(d, down)))) / (2 * h)
+        column = (flat(f["grad"](x, y, as_params(d, up))) -
+                  flat(f["grad"](x, y, as_params(d, down)))) / (2 * h)
+        assert np.abs(column - H[:, j]).max() < 1e-7, (example, j)
+
+
+def test_every_kinds_numpy_module_matches_pytorch_and_central_differences():
+    for example in EXAMPLES:
+        check(example, module(derived(example)))
+
+
+def test_a_max_pool_matches_central_differences():
+    # SymPy does not print max pooling's choice for PyTorch: grad's differences are the oracle
+    d = derived("conv1d-maxpool")
+    f = module(d)
+    rng = np.random.default_rng(6)
+    theta = rng.uniform(-0.8, 0.8, len(d.parameters()))
+    x = rng.uniform(-1, 1, (BATCH, *d.net.input_shape))
+    y = rng.uniform(0.1, 0.9, (BATCH, *d.net.resolved[-1].shape_out))
+    H = f["hessian"](x, y, as_params(d, theta))
+    h = 1e-6
+    for j in range(len(theta)):
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        column = (flat(f["grad"](x, y, as_params(d, up))) -
+                  flat(f["grad"](x, y, as_params(d, down)))) / (2 * h)
         assert np.abs(column - H[:, j]).max() < 1e-7, j
 
 
-def test_a_softmax_output_and_a_single_sample():
-    torch = pytest.importorskip("torch")
-    net = symbp.Network(layers=[symbp.Layer("residual", units=2, activation="tanh"),
+@pytest.mark.slow  # six numba kernels, each compiled once (then cached): about 60 CPU-s
+def test_every_kinds_numba_module_matches_pytorch_and_central_differences():
+    pytest.importorskip("numba")
+    for example in EXAMPLES:
+        f = symbp.lambdify(derived(example), backend="numba")
+        check(example, {name: getattr(f, name) for name in
+                        ("hessian", "hvp", "gauss_newton", "grad")})
+
+
+def test_a_wrong_tangent_rule_is_caught_by_the_oracle(monkeypatch):
+    # the rules are calculus, not proved: a wrong one (tanh' = 1 - tanh, not 1 - tanh²)
+    # gives a wrong Hessian, which the oracle sees
+    monkeypatch.setitem(tangent_rules.RULES, "np.tanh", "(1.0 - np.tanh({u}))")
+    d = derived("residual")
+    theta, _, x, y, H_torch, _, _ = oracle("residual")
+    H = module(d)["hessian"](x, y, as_params(d, theta))
+    assert np.abs(H - H_torch).max() > 1e-3
+
+
+def test_a_statement_without_a_rule_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"^cannot differentiate the call 'np.cosh\(W1\)': "
+                                         r"np.cosh has no tangent rule$"):
+        tangents.tangent_lines(["t = np.cosh(W1)"], ["W1"])
+    with pytest.raises(ValueError, match=r"^unknown flavor 'jax'; choose one of: numpy, numba$"):
+        tangents.tangent_lines(["t = W1"], ["W1"], "jax")
+    # what reads no parameter keeps no tangent; a view filled with one makes its array active
+    lines = tangents.tangent_lines(["u = x * 2", "a = np.empty(3)", "b = a.reshape(3)",
+                                    "b[0] = W1 * u"], ["W1"])
+    assert lines == ["u = x * 2", "R_a = np.empty(3)", "a = np.empty(3)",
+                     "R_b = R_a.reshape(3)", "b = a.reshape(3)", "R_b[0] = R_W1 * u",
+                     "b[0] = W1 * u"]
+
+
+SOFTMAX = symbp.Network(layers=[symbp.Layer("residual", units=2, activation="tanh"),
                                 symbp.Layer("dense", units=3, activation="softmax")],
                         inputs=2, cost="softmax_ce")
-    d = symbp.derive(net, order=2)
-    f = module(d)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_a_softmax_output_and_a_single_sample(backend):
+    torch = pytest.importorskip("torch")
+    if backend == "numba":
+        pytest.importorskip("numba")
+    d = symbp.derive(SOFTMAX, order=2)
+    lambdified = symbp.lambdify(d, backend=backend)  # numba: the row helpers' tangents
+    f = {name: getattr(lambdified, name) for name in ("hessian", "gauss_newton")}
     rng = np.random.default_rng(2)
     theta = rng.uniform(-1, 1, len(d.parameters()))
     x, y = rng.uniform(-1, 1, 2), np.array([0.2, 0.5, 0.3])
@@ -129,7 +200,7 @@ def test_the_module_carries_the_first_order_fingerprint():
     text = kinds_second_order_source(d)
     assert f"PROGRAM = {d.program.fingerprint!r}" in text
     assert text.count("PROGRAM = ") == 1
-    assert "scalar straight-line code" in text and "not in array form" in text
+    assert "in array form" in text and "def _tangent(" in text
     assert text.startswith(second_order_source(d).split("\nSecond order")[0])
     assert text == second_order_source(d)  # the hook: a network of kinds comes here
 
@@ -156,34 +227,7 @@ def test_v_is_checked_like_the_parameters():
         f["hvp"](x, y, params, v)
 
 
-def test_the_size_limit_is_checked_before_printing(monkeypatch):
-    d = derived("recurrent")
-    count = statement_count(d)
-    assert count == 2 * 21  # z (8), a (2), z, a, δ of the output, δ of the 8 steps
-    monkeypatch.setattr(limits, "MAX_CURVATURE_STATEMENTS", count - 1)
-    why = WHY.format(count=count, limit=count - 1)
-    with pytest.raises(ValueError, match=f"^hessian, hvp and gauss_newton {re.escape(why)}$"):
-        kinds_second_order_source(d)
-    with pytest.raises(ValueError, match="MAX_CURVATURE_STATEMENTS"):
-        symbp.lambdify(d)
-
-
-@pytest.mark.slow
-def test_derive_keeps_the_first_order_module_past_the_size_limit(monkeypatch, tmp_path, capsys):
-    from symbp.cli.main import main
-
-    count = statement_count(derived("recurrent"))
-    monkeypatch.setattr(limits, "MAX_CURVATURE_STATEMENTS", count - 1)
-    assert main(["derive", "examples/recurrent.toml", "--order", "2", "--format", "py",
-                 "--out", str(tmp_path)]) == 0
-    assert "def grad(" in (tmp_path / "gradients.py").read_text()
-    assert "def hvp(" not in (tmp_path / "gradients.py").read_text()
-    assert (f"note: gradients.py has the first-order functions only: hessian, hvp and "
-            f"gauss_newton {WHY.format(count=count, limit=count - 1)}\n") in \
-        capsys.readouterr().err
-
-
-def test_lambdify_gives_hvp_in_numpy_and_refuses_other_backends():
+def test_lambdify_gives_second_order_in_numpy_and_numba_and_refuses_other_backends():
     d = derived("conv1d")
     f = symbp.lambdify(d)
     x, y = np.linspace(-1, 1, 8).reshape(1, 8), np.array([0.2, 0.8])
@@ -192,13 +236,13 @@ def test_lambdify_gives_hvp_in_numpy_and_refuses_other_backends():
     e = np.zeros(len(d.parameters()))
     e[3] = 1.0
     assert np.allclose(flat(f.hvp(x, y, params, as_params(d, e))), H[:, 3], atol=1e-14)
-    with pytest.raises(ValueError, match=r"^backend 'numba' gives first-order gradients only "
-                                         r"for a network of layer kinds; for second order "
-                                         r"choose 'numpy'$"):
-        symbp.lambdify(d, backend="numba")
-    with pytest.raises(ValueError, match=r"^second order \(hessian, hvp, gauss_newton\) of a "
-                                         r"network of layer kinds is generated in NumPy only"):
-        second_order_source(d, "numba")
+    with pytest.raises(ValueError, match=r"^backend 'jax' gives first-order gradients only; "
+                                         r"for second order choose one of: numpy, numba$"):
+        symbp.lambdify(d, backend="jax")
+    with pytest.raises(ValueError, match=r"^unknown flavor 'jax'; choose one of: numpy, numba$"):
+        kinds_second_order_source(d, "jax")
+    text = second_order_source(d, "numba")  # the tangent kernel beside grad's, compiled
+    assert "def _tangent_kernel(" in text and text.count("@numba.njit((") == 2
 
 
 def test_a_wrong_program_prints_wrong_code():

@@ -28,9 +28,6 @@ MAX_DATA_FILE_BYTES = 1024**3  # `symbp train`: a .npz or .csv data file (read w
 # second order: the Hessian has P² entries for P weights and biases
 MAX_HESSIAN_ENTRIES = 4_000_000  # a numeric Hessian or Gauss–Newton matrix: 32 MB, P = 2,000
 MAX_SYMBOLIC_HESSIAN_ENTRIES = 10_000  # a symbolic one, written out and proved: P = 100
-MAX_CURVATURE_STATEMENTS = 5_000  # scalar lines of the second-order code of a network of
-#                                   layer kinds (each entry of a statement and its tangent):
-#                                   about a minute to print, a module of about 1 MB
 MAX_NUMBER_CHARS = 100  # a number of a worked example written as text, like "1/3" or "2.5e-3"
 MAX_NUMBER_EXPONENT = 300  # its power of ten: 1e100000 would take exact arithmetic minutes
 MIN_MEMORY_BYTES = 256 * 2**20  # `symbp` refuses to start under a smaller ulimit -v (it needs

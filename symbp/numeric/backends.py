@@ -87,7 +87,7 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     A derivation of order 2 (numpy or numba) also gives ``hessian``, ``hvp`` and
     ``gauss_newton`` (``symbp.numeric.curvature_codegen``). A network of layer kinds (any
     layer not dense) takes ``f(x, y, params)``, one dict of parameters per layer, and gives
-    the same structure (``symbp.numeric.kinds_codegen``); of order 2 (numpy) it has
+    the same structure (``symbp.numeric.kinds_codegen``); of order 2 (numpy or numba) it has
     ``hvp(x, y, params, v)``, ``hessian`` and ``gauss_newton`` too
     (``symbp.numeric.kinds_curvature_codegen``).
     """
@@ -96,9 +96,6 @@ def lambdify(d: Derivation, backend: str = "numpy") -> NumericGradients:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     second = getattr(d, "order", 1) == 2
-    if second and not d.net.dense and backend != "numpy":
-        raise ValueError(f"backend {backend!r} gives first-order gradients only for a network "
-                         "of layer kinds; for second order choose 'numpy'")
     if second and backend not in SECOND_ORDER_BACKENDS:
         raise ValueError(f"backend {backend!r} gives first-order gradients only; for second "
                          f"order choose one of: {', '.join(SECOND_ORDER_BACKENDS)}")

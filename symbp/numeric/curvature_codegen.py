@@ -15,7 +15,7 @@ In the numba module ``hvp`` is one compiled kernel; ``hessian`` and ``gauss_newt
 NumPy there too (their work is in large array products, which NumPy hands to BLAS).
 A network whose Hessian is past ``limits.MAX_HESSIAN_ENTRIES`` gets ``hessian`` and
 ``gauss_newton`` that refuse at once, naming the limit; ``hvp`` works at any size.
-A network of layer kinds gets its module from ``kinds_curvature_codegen`` (NumPy only).
+A network of layer kinds gets its module from ``kinds_curvature_codegen`` (NumPy or numba).
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from .numba_loops import forward_kernel_lines
 from .parts import told
 
 FLAVORS = ("numpy", "numba")
-KINDS_NUMPY_ONLY = ("second order (hessian, hvp, gauss_newton) of a network of layer kinds is "
-                    "generated in NumPy only; choose flavor 'numpy'")
 
 
 def second_order_source(d, flavor: str = "numpy", proved: str = "",
@@ -44,10 +42,8 @@ def second_order_source(d, flavor: str = "numpy", proved: str = "",
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
     require_numeric(d.net)
-    if not d.net.dense:  # layer kinds: printed from the scalar statements the prover checks
-        if flavor != "numpy":
-            raise ValueError(KINDS_NUMPY_ONLY)
-        return kinds_second_order_source(d, proved, proved_second)
+    if not d.net.dense:  # layer kinds: the R-operator over grad's own statements
+        return kinds_second_order_source(d, flavor, proved, proved_second)
     first = (module_source(d, proved=proved) if flavor == "numpy"
              else numba_module_source(d, proved=proved))
     programs = {name: p.fingerprint for name, p in d.programs.items()}

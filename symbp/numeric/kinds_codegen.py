@@ -23,19 +23,15 @@ from .parts import function, numeric_forms, numpy_helpers, recursion_origin
 from .trace import CodeOps, array_name, trace
 
 
-def module_source(d, proved: str = "") -> str:
+def module_source(d, proved: str = "", more=None) -> str:
     """A standalone module (imports only NumPy) with ``forward``, ``cost`` and ``grad``;
-    ``proved`` as for ``codegen.module_source``. Deterministic."""
+    ``proved`` as for ``codegen.module_source``; ``more(ops, constants)`` gives functions to
+    add after ``grad`` (second order). Deterministic."""
     ops = trace(d)
     net = d.net
     constants: dict[str, str] = dict(ops.constants)  # those of the kinds' VJPs, then forward's
     body = [f"{arguments_line(net)} = _arguments(x, y, params)",
-            "# forward pass, keeping a_l (and z_l or σ(z_l) = s_l where the backward pass "
-            "reads them)",
-            *forward_lines(net, constants, ops.uses_z, ops.uses_s),
-            "ones = np.ones(len(x))", "# backpropagation"]
-    for s in ops.statements:
-        body += [f"# {s.math}", *s.before, f"{s.target} = {s.code}"]
+            *program_lines(d, ops, constants)]
     results = ", ".join(gradient_names(ops, net)) + ("," if len(gradient_names(ops, net)) == 1
                                                     else "")
     body += ["if out is not None:  # written into the arrays given, once every one is checked",
@@ -45,7 +41,21 @@ def module_source(d, proved: str = "") -> str:
                     "∂C/∂θ of every layer's parameters, as params holds them (a list with one "
                     "dict per layer, name -> array), the cost summed over the batch. With "
                     "``out`` (such a list of float64 arrays), written into its arrays.", body)
-    return module_text(d, ops, "import numpy as np\n", [grad], constants, proved=proved)
+    added = more(ops, constants) if more else []
+    return module_text(d, ops, "import numpy as np\n", [grad, *added], constants, proved=proved)
+
+
+def program_lines(d, ops: CodeOps, constants: dict[str, str], keep_z=()) -> list[str]:
+    """What ``grad`` runs between its arguments and its results: the forward pass, then the
+    program's statements; z_l bound to a name for the layers of ``keep_z`` too."""
+    net = d.net
+    lines = ["# forward pass, keeping a_l (and z_l or σ(z_l) = s_l where the backward pass "
+             "reads them)",
+             *forward_lines(net, constants, set(ops.uses_z) | set(keep_z), ops.uses_s),
+             "ones = np.ones(len(x))", "# backpropagation"]
+    for s in ops.statements:
+        lines += [f"# {s.math}", *s.before, f"{s.target} = {s.code}"]
+    return lines
 
 
 def parameters(net) -> list[list[tuple[str, str]]]:

@@ -1,102 +1,163 @@
-"""Second order in the NumPy module of a network of layer kinds: ``hvp``, ``hessian`` and
-``gauss_newton``, printed as scalar straight-line code from the statements the prover checks.
+"""Second order in the modules of a network of layer kinds: ``hvp``, ``hessian`` and
+``gauss_newton``, in array form, in NumPy and in the numba kernel.
 
-``kinds_second_order_source(d)`` is the first-order module (``kinds_codegen.module_source``),
-its docstring told of second order, with these functions more. What they run is the program
-route of ``core.kinds_second_order``, which ``proof.kinds_curvature`` proves equal to SymPy's
-second derivatives: every forward statement (z_l from its kind's pre map, a_l from σ, post and
-skip) and every statement of the recorded δ program, entry by entry in layered symbols
-(``_statements``), then each one's tangent along v (``_along``: ṡ = Σ_u ∂s/∂u u̇), then
-R{∂C/∂θ} for every parameter. Nothing is derived here: each SymPy expression is printed as it
-is, after one ``sympy.cse`` pass over each statement group, its σ, σ', σ'' and softmax by the
-registry's numeric forms (``numeric.forms``).
-
-Scalar, not array form: each entry of each statement is one line over a column of the batch
-(and, for a tangent, a row of directions), so the module grows with the entries; a network
-past ``limits.MAX_CURVATURE_STATEMENTS`` is refused up front, naming the limit (``symbp
-derive`` then writes the first-order module with a note). Printing the tangent maps in array
-form, as the first-order module prints the maps, is not done yet.
+``kinds_second_order_source(d, flavor)`` is the first-order module (``kinds_codegen`` or
+``kinds_numba``), its docstring told of second order, with these functions more. They run
+``_tangent``: the statements ``grad`` runs (the forward pass and the δ program of the
+module's ``PROGRAM`` fingerprint, the program ``proof.kinds_curvature`` proves the R-operator
+of), each preceded by its tangent along the direction (``tangents``): forward over reverse,
+Pearlmutter's R-operator, R{∂C/∂θ} = H v. The maps keep their array form (a map's tangent is
+the same map with one operand its tangent), so the module grows with the first-order one.
+In the numba module ``_tangent`` is one compiled kernel, the first-order kernel's loops and
+their tangents.
 
 - ``hvp(x, y, params, v)``: H v, v and the result shaped like ``params``;
-- ``hessian(x, y, params)``: the (P, P) Hessian, the same statements along every basis
-  vector at once (V = I), rows and columns θ_1, ..., θ_L (each layer's parameters in
-  ``LAYOUT``'s order, each flattened row by row);
-- ``gauss_newton(x, y, params)``: Jᵀ H_C J, J's columns the forward tangents at the split s
-  along every basis vector, H_C the cost's Hessian at s (``split_hessian``), as proved.
+- ``hessian(x, y, params)``: (P, P), column p the R-operator along the unit vector e_p (P
+  runs; rows and columns θ_1, ..., θ_L, each layer's parameters in ``LAYOUT``'s order, each
+  flattened row by row);
+- ``gauss_newton(x, y, params)``: Jᵀ H_C J, column p of J the forward tangent of the split s
+  (a_L, or z_L where the cost absorbs σ_L) along e_p, H_C the cost's Hessian at s printed
+  from ``d.layered_split_hessian()``.
 """
 
 from __future__ import annotations
 
-import itertools
 import textwrap
 
 import sympy as sp
 
-from ..core import curvature, limits
-from ..core.functions import Softmax
-from . import forms
-from .curvature_trace import second_code
-from .kinds_codegen import arguments_line, module_source
+from ..core.curvature import absorbs_output
+from . import forms, kinds_codegen, kinds_numba
 from .parts import function, told
-from .trace import array_name
+from .tangents import tangent, tangent_helper, tangent_lines
+
+FLAVORS = ("numpy", "numba")
 
 
-def kinds_second_order_source(d, proved: str = "", proved_second: str = "") -> str:
+def kinds_second_order_source(d, flavor: str = "numpy", proved: str = "",
+                              proved_second: str = "") -> str:
     """The module of ``d`` (a ``KindsSecondDerivation``) with hvp, hessian and gauss_newton;
     ``proved`` and ``proved_second`` say what was proved of the program (or nothing)."""
-    check_size(d)
-    first = module_source(d, proved=proved)
-    lines = StraightLine(d)
+    if flavor not in FLAVORS:
+        raise ValueError(f"unknown flavor {flavor!r}; choose one of: {', '.join(FLAVORS)}")
+    if flavor == "numpy":
+        def numpy_parts(ops, constants):
+            lines = kinds_codegen.program_lines(d, ops, constants, _keep(d))
+            return [*_functions(d), _tangent_function(d, ops, lines, "numpy")]
+        first = kinds_codegen.module_source(d, proved, numpy_parts)
+    else:
+        def numba_parts(ops):
+            lines = kinds_numba.kernel_lines(d, ops, _keep(d))
+            helpers = kinds_numba.numba_helpers(d, ops)
+            return ([*_functions(d), _kernel_call(d)],
+                    [*map(tangent_helper, helpers),
+                     _tangent_function(d, ops, lines, "numba", [_defined(h) for h in helpers])])
+        first = kinds_numba.module_source(d, proved, numba_parts)
+    return _told(first, d, flavor, proved_second)
+
+
+def _keep(d) -> set[int]:
+    """z_L named where it is the split (a cost that absorbs σ_L)."""
+    return {d.L} if absorbs_output(d.net.cost_entry) else set()
+
+
+def _split(d) -> str:
+    return f"z{d.L}" if absorbs_output(d.net.cost_entry) else f"a{d.L}"
+
+
+def _codes(d) -> list[str]:
+    return [code for layer in kinds_codegen.parameters(d.net) for _, code in layer]
+
+
+def _defined(helper: str) -> str:
+    """The name a helper's source defines."""
+    return next(line for line in helper.splitlines() if line.startswith("def "))[4:].split("(")[0]
+
+
+def _tangent_function(d, ops, lines: list[str], flavor: str, helpers=()) -> str:
+    """``_tangent`` (NumPy) or ``_tangent_kernel`` (numba): grad's statements and their
+    tangents; it returns R{∂C/∂θ} in θ's order, a_L and the tangent of the split."""
+    codes = _codes(d)
+    seeded = tangent_lines(lines, codes, flavor, helpers)
+    results = [tangent(g) for g in kinds_codegen.gradient_names(ops, d.net)]
+    body = [*seeded, f"return {', '.join([*results, f'a{d.L}', tangent(_split(d))])}"]
+    arguments = ", ".join(["x", "y", *codes, *map(tangent, codes)])
+    doc = ("grad's statements, each after its tangent along the direction R_theta (forward "
+           "over reverse): R{dC/d theta} = H v in theta's order, a_L, and the tangent of the "
+           "split")
+    if flavor == "numpy":
+        return function(f"_tangent({arguments})", doc + ".", body)
+    types = kinds_numba.kernel_types(d.net)
+    return kinds_numba.jit_line(types + types[2:]) + function(
+        f"_tangent_kernel({arguments})", doc + ", for float64 C-contiguous arrays.", body)
+
+
+def _kernel_call(d) -> str:
+    """``_tangent`` in the numba module: the arrays as the kernel takes them."""
+    codes = _codes(d)
+    arguments = ", ".join(["x", "y", *codes, *map(tangent, codes)])
+    return function(f"_tangent({arguments})",
+                    "The compiled kernel on float64 C-contiguous arrays, a sample per row.",
+                    [f"arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in "
+                     f"({arguments})]",
+                     "arrays[0] = arrays[0].reshape(len(arrays[0]), -1)",
+                     "arrays[1] = arrays[1].reshape(len(arrays[1]), -1)",
+                     "return _tangent_kernel(*arrays)"])
+
+
+def _functions(d) -> list[str]:
+    """hvp, hessian, gauss_newton and their helpers: the same text in NumPy and numba."""
     P = len(d.parameters())
-    unpack = f"{arguments_line(d.net)} = _arguments(x, y, params)"
-    arrays = arguments_line(d.net)
-    parts = [
+    arrays = "arrays = _arguments(x, y, params)"
+    n = len(d.a_symbols(d.L))
+    return [
         function("hvp(x, y, params, v)",
                  "H v: the Hessian of the cost summed over the batch times the direction v; v "
                  "and the result shaped like params.",
-                 [unpack, f"HV = _curvature({arrays}, _direction(v)[:, None])",
-                  "return _as_params(HV[:, 0])"]),
+                 [arrays, "*HV, _, _ = _tangent(*arrays, *_direction(v))",
+                  "return _as_params(HV)"]),
         function("hessian(x, y, params)",
-                 f"The ({P}, {P}) Hessian of the cost summed over the batch: H v along every "
-                 "basis vector at once; rows and columns theta_1, ..., theta_L, each layer's "
-                 "parameters in LAYOUT's order, each flattened row by row.",
-                 [unpack, f"return _curvature({arrays}, np.eye({P}))"]),
+                 f"The ({P}, {P}) Hessian of the cost summed over the batch: column p is H e_p "
+                 "(the R-operator along the unit vector e_p); rows and columns theta_1, ..., "
+                 "theta_L, each layer's parameters in LAYOUT's order, each flattened row by "
+                 "row.",
+                 [arrays, f"H = np.empty(({P}, {P}))",
+                  "for p, V in enumerate(_basis()):",
+                  "    *HV, _, _ = _tangent(*arrays, *V)",
+                  "    H[:, p] = np.concatenate([h.ravel() for h in HV])", "return H"]),
         function("gauss_newton(x, y, params)",
-                 f"The ({P}, {P}) Gauss-Newton matrix J^T H_C J summed over the batch, J the "
-                 "forward tangents at the split along every basis vector; in hessian's order.",
-                 [unpack, f"J, HC = _split_curvature({arrays}, np.eye({P}))",
+                 f"The ({P}, {P}) Gauss-Newton matrix J^T H_C J summed over the batch: column "
+                 "p of J the forward tangent of the split along e_p, H_C the cost's Hessian at "
+                 "the split; in hessian's order.",
+                 [arrays, f"J = np.empty((len(arrays[0]), {n}, {P}))",
+                  "for p, V in enumerate(_basis()):",
+                  "    *_, a, J[:, :, p] = _tangent(*arrays, *V)",
+                  "HC = _split_hessian(a, arrays[1].reshape(len(a), -1))",
                   'return np.einsum("bip,bij,bjq->pq", J, HC, J)']),
-        lines.curvature_function(), lines.split_function(), _direction(d), _as_params(d),
-        OVER_BATCH]
-    added = "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
-    return _told(first, d, proved_second) + "\n\n" + added
+        _split_hessian(d), _direction(), _as_params(d), _basis(d)]
 
 
-def statement_count(d) -> int:
-    """The scalar statements printed: every entry the program binds, and its tangent."""
-    return 2 * sum(len(symbols) for symbols, _ in d._statements())
-
-
-def size_problem(d) -> str:
-    """Why the straight-line code of ``d`` is not printed (past
-    ``limits.MAX_CURVATURE_STATEMENTS``), or "" when it is; counted before any printing."""
-    count = statement_count(d)
-    if count <= limits.MAX_CURVATURE_STATEMENTS:
-        return ""
-    return (f"are printed as one line per scalar statement for a network of layer kinds: this "
-            f"one has {count:,}, past the limit of {limits.MAX_CURVATURE_STATEMENTS:,} (limit "
-            "MAX_CURVATURE_STATEMENTS)")
-
-
-def check_size(d) -> None:
-    """ValueError naming the limit when ``size_problem`` says why not."""
-    problem = size_problem(d)
-    if problem:
-        raise ValueError(f"hessian, hvp and gauss_newton {problem}")
+def _split_hessian(d) -> str:
+    """H_C at the split per sample, printed entry by entry from its SymPy in a_L and y."""
+    H = d.layered_split_hessian()
+    names = {s: f"a[:, {k}]" for k, s in enumerate(d.a_symbols(d.L))}
+    names.update({s: f"y[:, {k}]" for k, s in enumerate(d.y)})
+    printer = _Printer(names)
+    n = H.rows
+    body = [f"HC = np.zeros((len(a), {n}, {n}))"]
+    for i in range(n):
+        for j in range(n):
+            if H[i, j] != 0:
+                value = H[i, j].xreplace({r: sp.Float(r) for r in H[i, j].atoms(sp.Rational)
+                                          if not r.is_Integer})
+                body.append(f"HC[:, {i}, {j}] = {forms.spaced(printer.doprint(value))}")
+    return function("_split_hessian(a, y)",
+                    "H_C, the cost's Hessian at the split (a_L, or z_L where the cost absorbs "
+                    "sigma_L), per sample, in a_L and y.", [*body, "return HC"])
 
 
 class _Printer(forms.NumPyPrinter):
-    """NumPy for one scalar statement: inputs, parameters and directions by their arrays."""
+    """NumPy for one entry of H_C: a_L and y by their columns."""
 
     def __init__(self, names: dict[sp.Symbol, str]):
         super().__init__()
@@ -106,278 +167,58 @@ class _Printer(forms.NumPyPrinter):
         return self.names.get(expr, expr.name)
 
 
-class StraightLine:
-    """The program route's statements of ``d`` as lines: each statement group (one
-    ``_statements`` entry, or its tangents) after its common subexpressions and the unit
-    functions (σ, σ', σ'', softmax) it reads, each bound once."""
-
-    def __init__(self, d):
-        self.d = d
-        self.printer = _Printer(self._leaves())
-        self.nodes: dict[sp.Symbol, tuple[str, frozenset]] = {}  # target -> code, reads
-        self.group: dict[sp.Symbol, str] = {}  # target -> its group's comment
-        self.targets: list[sp.Symbol] = []  # what the statements bind, in order
-        self.units: dict[sp.Basic, sp.Symbol] = {}
-        self.temps = (sp.Symbol(f"c{i}") for i in itertools.count())
-        self._functions = _unit_functions(d)
-        statements = d._statements()
-        for symbols, values in statements:
-            self._add(f"# {_label(symbols)}", symbols, values)
-        for symbols, values in statements:
-            tangents = [d._tangent_of[s] for s in symbols]
-            self._add(f"# {_label(tangents)}: the tangent along v (R-operator)", tangents,
-                      [d._along(e, d._directions) for e in values])
-
-    def _leaves(self) -> dict[sp.Symbol, str]:
-        d, names = self.d, {}
-        for k, s in enumerate(d.x):
-            names[s] = f"x[:, {k}:{k + 1}]"
-        for k, s in enumerate(d.y):
-            names[s] = f"y[:, {k}:{k + 1}]"
-        for l in d.layers:
-            shapes = d.net.resolved[l - 1].parameters
-            for name, M in d.layer_parameters(l).items():
-                code = array_name(name, l)
-                for k, p in enumerate(M):
-                    index = ", ".join(map(str, _unravel(k, shapes[name])))
-                    names[p] = f"{code}[{index}]"
-        for k, vp in enumerate(d.direction()):
-            names[vp] = f"V[{k}]"
-        return names
-
-    # ---- the table
-
-    def _add(self, comment: str, targets: list[sp.Symbol], values: list[sp.Expr]) -> None:
-        values = [self._unit_free(sp.sympify(e)) for e in values]
-        temps, reduced = sp.cse(values, symbols=self.temps, order="canonical")
-        for t, e in temps:
-            self._node(t, e, comment)
-        for t, e in zip(targets, reduced):
-            self._node(t, e, comment)
-        self.targets += targets
-
-    def _node(self, target: sp.Symbol, value: sp.Expr, comment: str) -> None:
-        self.nodes[target] = (self.print(value), frozenset(value.free_symbols))
-        self.group[target] = comment
-
-    def _unit_free(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` with each σ, σ', σ'' and softmax application a symbol bound once."""
-        found = {e: self._unit(e) for e in sorted(expr.atoms(sp.Function),
-                                                   key=sp.default_sort_key)
-                 if type(e) in self._functions or isinstance(e, Softmax)}
-        return expr.xreplace(found) if found else expr
-
-    def _unit(self, e: sp.Function) -> sp.Symbol:
-        if e in self.units:
-            return self.units[e]
-        if isinstance(e, Softmax):
-            zs = e.args[1:]
-            whole = sp.Symbol(f"softmax_{_name(zs[0])}")
-            if whole not in self.nodes:
-                code = forms.activation(self.d.net.activation(self.d.L)).value.numpy
-                stacked = f"np.concatenate(({', '.join(self._code(z) for z in zs)},), axis=1)"
-                reads = frozenset().union(*[sp.sympify(z).free_symbols for z in zs])
-                self.nodes[whole] = (code.format(z=stacked), reads)
-                self.group[whole] = ""
-            j = int(e.args[0])
-            symbol = sp.Symbol(f"{whole.name}_{j + 1}")
-            self.nodes[symbol] = (f"{whole.name}[:, {j}:{j + 1}]", frozenset({whole}))
-        else:
-            act, which = self._functions[type(e)]
-            arg = e.args[0]
-            symbol = sp.Symbol(f"{type(e).__name__}_{_name(arg)}")
-            code = _unit_code(act, which)
-            arrays = {"z": self._code(arg)}
-            reads = frozenset(sp.sympify(arg).free_symbols)
-            if "{a}" in code:  # σ' or σ'' written in a = σ(z)
-                a = self._unit(act.function(arg))
-                arrays["a"], reads = a.name, reads | {a}
-            self.nodes[symbol] = (code.format(**arrays), reads)
-        self.group[symbol] = ""
-        self.units[e] = symbol
-        return symbol
-
-    def print(self, e: sp.Expr) -> str:
-        """NumPy for ``e``, a fraction as its float (0.5 * a, not (0.5) * a)."""
-        fractions = {r: sp.Float(r) for r in e.atoms(sp.Rational) if not r.is_Integer}
-        return forms.spaced(self.printer.doprint(e.xreplace(fractions) if fractions else e))
-
-    def _code(self, e: sp.Expr) -> str:
-        code = self.print(e)
-        return code if isinstance(e, sp.Symbol) else f"({code})"
-
-    # ---- printing what results read
-
-    def lines(self, results: list[sp.Expr]) -> list[str]:
-        """Every statement the results read, each after what it reads, in the program's order
-        (forward, δ program, tangents), with each group's comment before its first line; a
-        common subexpression or a unit function just before its first use."""
-        needed: set[sp.Symbol] = set()
-        pending = [s for e in results for s in e.free_symbols]
-        while pending:
-            s = pending.pop()
-            if s in self.nodes and s not in needed:
-                needed.add(s)
-                pending += self.nodes[s][1]
-        position = {s: k for k, s in enumerate(self.nodes)}
-        out: list[str] = []
-        done: set[sp.Symbol] = set()
-        said: set[str] = set()
-
-        def emit(s: sp.Symbol) -> None:
-            if s in done:
-                return
-            done.add(s)
-            code, reads = self.nodes[s]
-            for r in sorted(reads & needed, key=position.__getitem__):
-                emit(r)
-            comment = self.group[s]
-            if comment and comment not in said:
-                said.add(comment)
-                out.append(comment)
-            out.append(f"{s.name} = {code}")
-
-        for s in self.targets:
-            if s in needed:
-                emit(s)
-        return out
-
-    def results(self, exprs: list[sp.Expr]) -> tuple[list[sp.Expr], list[str]]:
-        """The results with their unit functions bound: (expressions, the lines they read)."""
-        bound = [self._unit_free(sp.sympify(e)) for e in exprs]
-        return bound, self.lines(bound)
-
-    def curvature_function(self) -> str:
-        d = self.d
-        rates = [d._along(e, d._directions) for l in d.layers
-                 for name in d.layer_parameters(l)
-                 for e in d.recursion.param_grads[(l, name)]]
-        exprs, lines = self.results(rates)
-        P = len(exprs)
-        body = ["shape = (len(x), V.shape[1])  # a column per sample, a row per direction",
-                *lines, f"HV = np.empty(({P}, V.shape[1]))",
-                "# R{dC/d theta}: each parameter's entry of H v, summed over the batch"]
-        body += [f"HV[{k}] = _over_batch({self.print(e)}, shape)"
-                 for k, e in enumerate(exprs)]
-        return function(f"_curvature({arguments_line(d.net)}, V)",
-                        "H V for the directions V (P, K), the columns of V, one sample per row "
-                        "of x: the forward pass, the delta program and their tangents along V, "
-                        "statement by statement, as symbp's program route has them.",
-                        [*body, "return HV"])
-
-    def split_function(self) -> str:
-        d = self.d
-        split = list(d._split_symbols())
-        H = d.layered_split_hessian()
-        tangents = [d._tangent_of[s] for s in split]
-        n = len(split)
-        entries = [(i, j, H[i, j]) for i in range(n) for j in range(n) if H[i, j] != 0]
-        exprs, lines = self.results([*tangents, *(e for _, _, e in entries)])
-        body = ["shape = (len(x), V.shape[1])", *lines,
-                f"J = np.empty((len(x), {n}, V.shape[1]))"]
-        body += [f"J[:, {i}] = np.broadcast_to({self.print(e)}, shape)"
-                 for i, e in enumerate(exprs[:n])]
-        body.append(f"HC = np.zeros((len(x), {n}, {n}))")
-        body += [f"HC[:, {i}, {j}] = np.broadcast_to({self.print(e)}, "
-                 f"(len(x), 1))[:, 0]" for (i, j, _), e in zip(entries, exprs[n:])]
-        return function(f"_split_curvature({arguments_line(d.net)}, V)",
-                        "J V and H_C at the split s (a_L, or z_L where the cost absorbs "
-                        "sigma_L), per sample: the forward pass and its tangents along V, and "
-                        "the cost's Hessian at s.", [*body, "return J, HC"])
-
-
-def _unit_functions(d) -> dict[type, tuple]:
-    """Each opaque unit function the statements may read → (its activation, which form)."""
-    found: dict[type, tuple] = {}
-    for l in d.layers:
-        act = d.net.activation(l)
-        if act.elementwise:
-            found[act.function] = (act, "value")
-            found[act.prime] = (act, "prime")
-            found[curvature.second(act).function] = (act, "second")
-    return found
-
-
-def _unit_code(act, which: str) -> str:
-    """NumPy for σ ("value"), σ' ("prime") or σ'' ("second") over {z} (or {a} = σ(z))."""
-    if which == "second":
-        return second_code(act).numpy
-    forms_of = forms.activation(act)
-    code = forms_of.value if which == "value" else forms_of.derivative
-    assert code is not None  # elementwise: second order takes no other σ inside
-    return code.numpy
-
-
-def _name(e: sp.Expr) -> str:
-    if isinstance(e, sp.Symbol):
-        return e.name
-    raise ValueError(f"cannot name the unit function's argument {e}: the statements apply σ "
-                     "to layered symbols only")
-
-
-def _unravel(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    index = []
-    for n in reversed(shape):
-        index.append(k % n)
-        k //= n
-    return tuple(reversed(index))
-
-
-def _label(symbols: list[sp.Symbol]) -> str:
-    return symbols[0].name if len(symbols) == 1 else f"{symbols[0].name} .. {symbols[-1].name}"
-
-
-def _flat_parameters(d) -> list[tuple[int, str, str, tuple[int, ...]]]:
-    """(layer, name, the code's name, shape) of every parameter, in the order of θ."""
-    return [(l, name, array_name(name, l), tuple(d.net.resolved[l - 1].parameters[name]))
-            for l in d.layers for name in d.layer_parameters(l)]
-
-
-def _direction(d) -> str:
-    codes = [code for _, _, code, _ in _flat_parameters(d)]
+def _direction() -> str:
     return function("_direction(v)",
-                    "v, shaped like params and checked like them, as one vector in the order "
-                    "of theta.",
+                    "v, shaped like params and checked like them, as the arrays of theta.",
                     ["try:",
-                     f"    {arguments_line(d.net, y='_')} = _arguments(np.zeros(LAYOUT[0]), "
-                     "None, v)",
+                     "    return _arguments(np.zeros(LAYOUT[0]), None, v)[2:]",
                      "except ValueError as error:",
-                     '    raise ValueError(f"v: {error}") from None',
-                     f"return np.concatenate([{', '.join(f'{c}.ravel()' for c in codes)}])"])
+                     '    raise ValueError(f"v: {error}") from None'])
+
+
+def _shapes(d) -> list[tuple[int, str, tuple[int, ...]]]:
+    """(layer, name, shape) of every parameter, in the order of θ."""
+    return [(r.index, name, tuple(r.parameters[name]))
+            for r, layer in zip(d.net.resolved, kinds_codegen.parameters(d.net))
+            for name, _ in layer]
 
 
 def _as_params(d) -> str:
     layers: dict[int, list[str]] = {}
-    at = 0
-    for l, name, _, shape in _flat_parameters(d):
-        size = 1
-        for n in shape:
-            size *= n
-        layers.setdefault(l, []).append(f'"{name}": flat[{at}:{at + size}].reshape({shape})')
-        at += size
+    for k, (l, name, _) in enumerate(_shapes(d)):
+        layers.setdefault(l, []).append(f'"{name}": arrays[{k}]')
     entries = ", ".join("{" + ", ".join(v) + "}" for v in layers.values())
-    return function("_as_params(flat)", "A vector in the order of theta, shaped like params.",
+    return function("_as_params(arrays)", "The arrays of theta, in its order, as params.",
                     [f"return [{entries}]"])
 
 
-OVER_BATCH = '''def _over_batch(value, shape):
-    """value (a column over the batch, a row over the directions, or both) summed over the
-    batch."""
-    return np.broadcast_to(value, shape).sum(axis=0)
-'''
+def _basis(d) -> str:
+    pieces, at = [], 0
+    for _, _, shape in _shapes(d):
+        size = 1
+        for k in shape:
+            size *= k
+        pieces.append(f"e[{at}:{at + size}].reshape({shape})")
+        at += size
+    return function("_basis()", "The unit vectors e_1, ..., e_P, each as the arrays of theta.",
+                    [f"for p in range({at}):", f"    e = np.zeros({at})", "    e[p] = 1.0",
+                     f"    yield ({', '.join(pieces)},)"])
 
 
-def _told(first: str, d, proved: str) -> str:
+def _told(first: str, d, flavor: str, proved: str) -> str:
     """The first-order module with its docstring telling of the functions added."""
     P = len(d.parameters())
+    where = "one numba kernel" if flavor == "numba" else "NumPy"
     text = textwrap.fill(
         "Second order (symbp.derive(net, order=2)): hvp(x, y, params, v) is H v, v and the "
         f"result shaped like params; hessian(x, y, params) the ({P}, {P}) Hessian of the cost "
         "summed over the batch (rows and columns theta_1, ..., theta_L, each layer's parameters "
-        "in LAYOUT's order, flattened row by row); gauss_newton(x, y, params) the Gauss-Newton "
-        "matrix J^T H_C J in the same order. They are printed as scalar straight-line code "
-        "(one line per entry of a statement, sympy.cse within each statement group), not in "
-        "array form, from the statements symbp's prover checks: the forward pass and the "
-        f"delta program {d.program.fingerprint} above, each statement differentiated along v "
-        "(Pearlmutter's R-operator), and R{dC/d theta}.", 88) + "\n"
+        "in LAYOUT's order, flattened row by row), column p H e_p; gauss_newton(x, y, params) "
+        "the Gauss-Newton matrix J^T H_C J in the same order. They run _tangent "
+        f"({where}): the statements of grad (the forward pass and the delta program "
+        f"{d.program.fingerprint}), each after its tangent along the direction (Pearlmutter's "
+        "R-operator, forward over reverse), in array form. symbp's second-order proof is of "
+        "that R-operator of that program; the rules that print each statement's tangent here "
+        "(symbp.numeric.tangent_rules) are checked against PyTorch and central differences "
+        "by symbp's tests, not proved.", 88) + "\n"
     return told(first, text, proved)

@@ -25,9 +25,10 @@ NOTE = ("\n\nThe gradient is one numba kernel (compiled on first import, cached 
         "(make_step) is\ngenerated for dense networks only.")
 
 
-def module_source(d, proved: str = "") -> str:
+def module_source(d, proved: str = "", more=None) -> str:
     """A standalone module (NumPy and numba) with ``forward``, ``cost`` and a compiled
-    ``grad(x, y, params, out=None)``; ``proved`` as for ``codegen.module_source``."""
+    ``grad(x, y, params, out=None)``; ``proved`` as for ``codegen.module_source``;
+    ``more(ops)`` gives (functions, kernels) to add (second order)."""
     ops = trace(d)
     net = d.net
     layers = parameters(net)
@@ -57,15 +58,23 @@ def module_source(d, proved: str = "") -> str:
          "if out is not None:  # written into the arrays given, once every one is checked",
          f"    for given, value in zip(_out_layer_arrays(out, LAYOUT, False), ({results}{many})):",
          "        given[...] = value", "    return out", gradient_return(ops, net)])
-    helpers = []
+    functions, kernels = more(ops) if more else ([], [])
+    numba_parts = (PRELUDE, *numba_helpers(d, ops), kernel_source(d, ops), *kernels)
+    return module_text(d, ops, IMPORTS, [grad, *functions], {}, numba_parts, kernel=NOTE,
+                       proved=proved)
+
+
+def numba_helpers(d, ops: CodeOps) -> list[str]:
+    """The row helpers the kernel calls (a layer-wide σ, its vector-Jacobian product, the
+    fused output δ), each once."""
+    net, helpers = d.net, []
     for l in range(1, d.L + 1):
         code = forms.activation(net.activation(l))  # ValueError for one with no formula
         helpers += [code.value.numba_helper, code.vjp.numba_helper if code.vjp else ""]
     output = net.cost_entry.output_delta(net.activations[-1])
     if ops.fused and output is not None:
         helpers.append(forms.output_delta(output).numba_helper)
-    numba_parts = (PRELUDE, *dict.fromkeys(h for h in helpers if h), kernel_source(d, ops))
-    return module_text(d, ops, IMPORTS, [grad], {}, numba_parts, kernel=NOTE, proved=proved)
+    return list(dict.fromkeys(h for h in helpers if h))
 
 
 def _sample_axes(net) -> list[str]:
@@ -87,23 +96,36 @@ def _rows(name: str, shape: tuple[int, ...]) -> str:
 
 def kernel_source(d, ops: CodeOps) -> str:
     """``_kernel(x, y, θ...)``: every layer's gradients, in the order of its parameters."""
+    codes = [code for layer in parameters(d.net) for _, code in layer]
+    body = [*kernel_lines(d, ops), f"return {', '.join(gradient_names(ops, d.net))}"]
+    return (jit_line(kernel_types(d.net)) +
+            function(f"_kernel(x, y, {', '.join(codes)})",
+                     "Every layer's gradients for float64 C-contiguous arrays.", body))
+
+
+def kernel_lines(d, ops: CodeOps, keep_z=()) -> list[str]:
+    """The kernel's body before its results: the shapes checked, the forward pass as loops,
+    then the program's statements; z_l kept for the layers of ``keep_z`` too."""
     net = d.net
-    layers = parameters(net)
-    codes = [code for layer in layers for _, code in layer]
     kernel = Kernel(ops)
     for s in ops.statements:
         kernel.lines.append(f"# {s.math}")
         kernel.statement(s)
-    body = ["batch = x.shape[0]", *_shape_check(net), "# forward pass",
-            *forward_lines(net, ops.uses_z, ops.uses_s, kernel.arrays), "# backpropagation",
-            *kernel.lines, f"return {', '.join(gradient_names(ops, net))}"]
-    types = ["_MATRIX", "_MATRIX"] + [_array_type(len(r.parameters[name]))
-                                      for r, layer in zip(net.resolved, layers)
-                                      for name, _ in layer]
+    return ["batch = x.shape[0]", *_shape_check(net), "# forward pass",
+            *forward_lines(net, set(ops.uses_z) | set(keep_z), ops.uses_s, kernel.arrays),
+            "# backpropagation", *kernel.lines]
+
+
+def kernel_types(net) -> list[str]:
+    """The numba types of x, y and every parameter, as the kernel takes them."""
+    return ["_MATRIX", "_MATRIX"] + [_array_type(len(r.parameters[name]))
+                                     for r, layer in zip(net.resolved, parameters(net))
+                                     for name, _ in layer]
+
+
+def jit_line(types: list[str]) -> str:
     return (f"@numba.njit(({', '.join(types)}),\n"
-            '            cache=_CACHE, error_model="numpy", fastmath={"contract"})\n'
-            + function(f"_kernel(x, y, {', '.join(codes)})",
-                       "Every layer's gradients for float64 C-contiguous arrays.", body))
+            '            cache=_CACHE, error_model="numpy", fastmath={"contract"})\n')
 
 
 def _array_type(axes: int) -> str:

@@ -27,7 +27,6 @@ from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
-from ..numeric.kinds_curvature_codegen import size_problem
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import code_problem, one_line, require_numeric
 from ..proof.prove import Proof
@@ -151,14 +150,7 @@ def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]
     def make(b: Build) -> dict[str, bytes]:
         try:
             flavor = "numba" if name == "gradients_numba.py" else "numpy"
-            lacking = ""  # why a network of layer kinds gets first order only
-            if b.second is not None and not b.d.net.dense:
-                lacking = ("of a network of layer kinds are generated in NumPy (gradients.py)"
-                           if flavor == "numba" else size_problem(b.d))
-            if lacking:
-                b.notes.append(f"{name} has the first-order functions only: hessian, hvp and "
-                               f"gauss_newton {lacking}")
-            elif b.second is not None:  # order 2: hessian, hvp and gauss_newton too
+            if b.second is not None:  # order 2: hessian, hvp and gauss_newton too
                 return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
                                                   second_sentence(b.d, b.second)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
