@@ -5,7 +5,6 @@ module's grad; the module's fingerprint, determinism, limits and refusals."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from symbp.core import limits
 from symbp.numeric.curvature_codegen import second_order_source
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source, statement_count
 from tests.oracles import skip_dropped
+from tests.seeds import other_seed_env
 
 EXAMPLES = ("residual", "conv1d", "recurrent")
 WHY = ("are printed as one line per scalar statement for a network of layer kinds: this one has "
@@ -141,7 +141,7 @@ def test_the_module_is_byte_identical_in_another_process():
                "kinds_curvature_codegen import kinds_second_order_source as s\nprint(s(symbp."
                "derive(load('examples/recurrent.toml').net, order=2)), end='')")
     again = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                           check=True, env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+                           check=True, env=other_seed_env()).stdout
     assert again == text
 
 
