@@ -17,6 +17,7 @@ from symbp.document.paths import SLIDE_ROWS
 from symbp.render.formats import DEFAULT_FORMATS, FORMATS, Build
 from symbp.render.latex import compile_tex
 from tests import browser
+from tests.examples import dense_examples
 from tests.test_worked import MAZUR
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -256,7 +257,7 @@ def test_the_worked_example_runs_in_the_notebook_with_its_own_numbers():
 ELSEWHERE = {"batchnorm.toml": "test_batchnorm.py", **{
     f"{name}.toml": "test_kinds_documents.py"
     for name in ("residual", "conv1d", "layernorm-mlp", "recurrent", "attention", "digits-conv")},
-    **{p.name: "test_text.py" for p in sorted(EXAMPLES.glob("*.toml")) if config.load(p).net.dense}}
+    **{p.name: "test_text.py" for p in dense_examples()}}
 
 
 def derive_page_slides_and_notebook(example: str, out: Path) -> None:

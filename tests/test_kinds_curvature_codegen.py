@@ -7,7 +7,6 @@ determinism, refusals, and a planted wrong tangent rule caught by the oracle."""
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 import sys
 
@@ -21,6 +20,7 @@ from symbp.numeric import tangent_rules, tangents
 from symbp.numeric.curvature_codegen import second_order_source
 from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source
 from tests.oracles import skip_dropped
+from tests.seeds import other_seed_env
 
 EXAMPLES = ("residual", "conv1d", "recurrent", "attention", "layernorm-mlp", "batchnorm")
 BATCH = 3
@@ -212,7 +212,7 @@ def test_the_module_is_byte_identical_in_another_process():
                "kinds_curvature_codegen import kinds_second_order_source as s\nprint(s(symbp."
                "derive(load('examples/recurrent.toml').net, order=2)), end='')")
     again = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                           check=True, env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+                           check=True, env=other_seed_env()).stdout
     assert again == text
 
 

@@ -3,6 +3,7 @@ every format says what the network is, never a dense formula under another kind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -156,16 +157,50 @@ def test_a_kinds_page_fits_a_phone(name, browsed):
     browser.assert_clean(browsed[name, 375], 375)
 
 
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """``derive_page_slides_and_notebook`` of an example, run once in this file: its folder,
+    and what pdflatex made of each document it compiled (the slides test below reads the deck
+    derive compiled, rather than compile the same .tex a second time)."""
+    from symbp.render import formats
+
+    found: dict = {}
+
+    def run(name):
+        if name not in found:
+            compiled, real = {}, formats.compile_all
+
+            def kept(texs, **kwargs):  # the real compile, its results noted
+                results = real(texs, **kwargs)
+                compiled.update(zip(texs, results))
+                return results
+
+            out = tmp_path_factory.mktemp(name) / "out"
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(formats, "compile_all", kept)
+                derive_page_slides_and_notebook(f"{name}.toml", out)
+            found[name] = out, compiled
+        return found[name]
+
+    return run
+
+
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", ["residual", "conv1d"])
-def test_the_kinds_slides_compile_with_every_frame_on_its_page(name):
-    from symbp.render.latex import compile_tex
+def test_the_kinds_slides_compile_with_every_frame_on_its_page(name, published):
     from symbp.render.slides import render_slides
 
     doc, _ = written(name)
-    tex = render_slides(doc)
-    compiled = compile_tex(tex)
+    out, compiled_by_derive = published(name)
+    tex = (out / "slides.tex").read_text()  # the deck symbp derive wrote and compiled: this
+    # document's frames, under the network file's title, and its worked example's frames
+    titled = dataclasses.replace(doc, title=config.load(EXAMPLES / f"{name}.toml").title)
+    plain = render_slides(titled)
+    frames = re.findall(r"\\begin\{frame\}.*?\\end\{frame\}", plain, re.S)
+    assert len(frames) > 3 and all(frame in tex for frame in frames)
+    assert plain.split(r"\begin{frame}")[0] == tex.split(r"\begin{frame}")[0]  # preamble
+    compiled = compiled_by_derive[tex]
     assert compiled.pdf.startswith(b"%PDF")
     assert compiled.overfull == []
     assert not [line for line in compiled.log.splitlines() if line.startswith("Overfull \\vbox")]
@@ -212,10 +247,10 @@ def test_the_attention_document_fits_its_pages():
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("example", [e for e, file in ELSEWHERE.items() if file == Path(
     __file__).name])
-def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
+def test_derive_writes_page_slides_and_notebook_for_every_example(example, published):
     """test_formats.py's test of every example, for the examples whose theorem this file
     proves (for a document or for every size below): it is proved once per file."""
-    derive_page_slides_and_notebook(example, tmp_path / "out")
+    published(example.removesuffix(".toml"))  # its checks run inside, once per example
 
 
 # attention's document proves its theorem for every size (~25 s): the tests that need that

@@ -41,7 +41,10 @@ def _exists(module: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
-GRAPH = {_module(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """Each module's symbp imports: parsed when a test here runs, not when a worker collects."""
+    return {_module(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _layer(module: str) -> str:
@@ -49,13 +52,13 @@ def _layer(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def test_no_import_circle():
+def test_no_import_circle(graph):
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(module, path):
         state[module] = 1
-        for target in sorted(GRAPH.get(module, ())):
-            if target == module or target not in GRAPH:
+        for target in sorted(graph.get(module, ())):
+            if target == module or target not in graph:
                 continue
             if state.get(target) == 1:
                 circle = [*path[path.index(target):], target]
@@ -64,14 +67,14 @@ def test_no_import_circle():
                 visit(target, [*path, target])
         state[module] = 2
 
-    for module in GRAPH:
+    for module in graph:
         if module not in state:
             visit(module, [module])
 
 
-def test_every_import_goes_down_a_layer():
+def test_every_import_goes_down_a_layer(graph):
     upward = []
-    for module, targets in GRAPH.items():
+    for module, targets in graph.items():
         for target in targets:
             mine, theirs = _layer(module), _layer(target)
             if mine != theirs and LAYERS[theirs] >= LAYERS[mine]:
@@ -79,5 +82,5 @@ def test_every_import_goes_down_a_layer():
     assert upward == []
 
 
-def test_every_subpackage_has_a_layer():
-    assert {_layer(m) for m in GRAPH} <= set(LAYERS)
+def test_every_subpackage_has_a_layer(graph):
+    assert {_layer(m) for m in graph} <= set(LAYERS)

@@ -5,7 +5,6 @@ state; deterministic; and its work linear in T, counted rather than timed."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from symbp.core.layers import recurrent
 from symbp.core.layers.base import Map
 from symbp.numeric import codegen, kinds_numba, maps, scans
 from tests.differences import assert_central_differences
+from tests.seeds import other_seed_env
 from tests.test_recurrent_numeric import assert_same, network, random_case, torch_gradients
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_the_generated_code_is_the_same_under_another_hash_seed():
     first = _sources("all")
     script = ("import sys; sys.path.insert(0, '.'); from tests.test_recurrent_steps import "
               "_sources; a, b = _sources('all'); sys.stdout.write(a + '\\0' + b)")
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    env = other_seed_env(PYTHONPATH=str(ROOT))
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True)
     assert tuple(run.stdout.split("\0")) == first

@@ -20,12 +20,13 @@ from symbp.document.matrix import matrix_chapter
 from symbp.document.paths import paths_of_influence
 from symbp.render.documents import render_document, render_matrix
 from symbp.render.figures import markdown_images
+from tests.examples import dense_examples
 from tests.test_formats import ELSEWHERE, derive_page_slides_and_notebook
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NETWORKS = {
     # networks of dense layers; the layer kinds' documents: tests/test_kinds_documents.py
-    **{p.stem: p for p in sorted(EXAMPLES.glob("*.toml")) if config.load(p).net.dense},
+    **{p.stem: p for p in dense_examples()},
     "default": symbp.Network(),
     "softmax": symbp.Network([4, 5, 5, 3], activation="tanh", cost="softmax_ce"),
     "wide-relu": symbp.Network([8, 16, 16, 4], activation="relu"),

@@ -6,6 +6,7 @@ earlier outputs as they were.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,11 +32,21 @@ def listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.fixture
-def earlier(tmp_path):
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A folder as a finished derive leaves it: one run for the tests that need one."""
+    out = tmp_path_factory.mktemp("earlier") / "out"
     result, _ = run("derive", "--widths", "2,2", "--format", "json,md", "--out", str(out))
     assert result.returncode == 0
+    return out
+
+
+@pytest.fixture
+def earlier(made, tmp_path):
+    """A copy of that folder, byte for byte, for a run that must leave it as it is."""
+    out = tmp_path / "out"
+    shutil.copytree(made, out)
+    assert listing(out) == listing(made)
     return out, listing(out)
 
 
