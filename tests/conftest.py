@@ -5,6 +5,7 @@ session's own, and the pdflatex marker.
 so there the tests run against the real compiler).
 """
 
+import contextlib
 import gc
 import os
 import random
@@ -44,17 +45,47 @@ def _own_numba_cache(tmp_path_factory):
     on every machine what it costs on a fresh one, and a kernel two test files compile, or a
     theorem two documents state, is made once (the cache writes each file atomically). Tests
     that need another folder set their own."""
-    saved = os.environ.get("SYMBP_CACHE_DIR")
+    with _environment(SYMBP_CACHE_DIR=str(_session_folder(tmp_path_factory, "symbp-cache"))):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bytecode_for_children(tmp_path_factory):
+    """The suite starts a few hundred Python processes (the CLI's real-process tests). Where
+    PYTHONDONTWRITEBYTECODE is set, as on our machines, each compiled symbp and its imports
+    anew, about 0.4 CPU-s: they share one bytecode cache of the session instead, never the
+    source tree's __pycache__."""
+    folder = _session_folder(tmp_path_factory, "pycache")
+    with _environment(PYTHONPYCACHEPREFIX=str(folder), PYTHONDONTWRITEBYTECODE=None):
+        yield
+
+
+def _session_folder(tmp_path_factory, name: str):
+    """A folder of this test session, shared by its xdist workers (the parent of popen-gwN's)."""
     base = tmp_path_factory.getbasetemp()
-    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # popen-gwN's
-    folder = session / "symbp-cache"
+    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = session / name
     folder.mkdir(mode=0o700, exist_ok=True)
-    os.environ["SYMBP_CACHE_DIR"] = str(folder)
-    yield
-    if saved is None:
-        del os.environ["SYMBP_CACHE_DIR"]
-    else:
-        os.environ["SYMBP_CACHE_DIR"] = saved
+    return folder
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """os.environ with ``values`` set (None: removed), restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session", autouse=True)
