@@ -322,6 +322,14 @@ def lemma_claim(lem: Lemma) -> Claim:
                  entry=lem.entry, residual=lem.residual, seconds=lem.seconds)
 
 
+def concluded(premises: list[Claim]) -> tuple[Status, Claim | None]:
+    """An induction's status from its premises and the first premise not proved: a premise not
+    compared fails it (what was not checked cannot carry a conclusion)."""
+    status = worst(c.status for c in premises)
+    first = next((c for c in premises if not c.proved), None)
+    return (Status.FAILED if status == Status.NOT_COMPARED else status), first
+
+
 def time_claim(kind: str, timeout: float | None) -> Claim:
     """The claim of a proof that its own deadline stopped (``deadline.stopping``)."""
     return Claim("the proof finished in time", "", kind, "timed out", stopped(timeout),

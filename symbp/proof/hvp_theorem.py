@@ -40,7 +40,7 @@ from ..core.generic import DEPTH, WIDTH
 from ..core.program import ConcreteSize, ProgramError, Size
 from ..core.status import Status, worst
 from . import curvature_truths, general
-from .claims import Claim
+from .claims import Claim, concluded
 from .curvature_truths import Truths
 from .hvp_lemmas import FIRST, STATEMENTS, STEP, HvpIndexOps, identities
 from .indexed import IndexMatrix, IndexVector, J, K, generic
@@ -173,10 +173,7 @@ def hvp_claims(hidden, out, cost, function: Callable = HVP,
 
 
 def induction(premises: list[Claim]) -> Claim:
-    status = worst(c.status for c in premises)
-    if status == Status.NOT_COMPARED:
-        status = Status.FAILED
-    first = next((c for c in premises if not c.proved), None)
+    status, first = concluded(premises)
     return Claim(
         f"for every depth L <= {DEPTHS}, all widths n_0..n_L and every direction v, the "
         "R-operator program gives H v",

@@ -55,7 +55,7 @@ from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general, kept, kind_lemmas
-from .claims import Claim, Proof, time_claim
+from .claims import Claim, Proof, concluded, time_claim
 from .exact import Exact
 from .indexed import A, Y, fresh
 from .kinds_curvature import _blocks
@@ -207,10 +207,7 @@ def cross_check_claim(net: Network, step: CurvatureStep,
 
 
 def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool) -> Claim:
-    status = worst(c.status for c in premises)
-    if status == Status.NOT_COMPARED:
-        status = Status.FAILED
-    first = next((c for c in premises if not c.proved), None)
+    status, first = concluded(premises)
     return Claim(
         f"at depth {K} (this network's sequence of kinds: {sequence}), for every size, the "
         "curvature recursion gives every block d2C/d theta_l d theta_m of the Hessian and, "

@@ -40,7 +40,7 @@ from ..core.program import ProgramError
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
 from . import general, kept
-from .claims import Claim, Proof, time_claim
+from .claims import Claim, Proof, concluded, time_claim
 from .curvature import prove_second_order
 from .curvature_indexed import (
     KINDS,
@@ -237,10 +237,7 @@ def _cross_check(hidden, out, cost, programs: dict) -> tuple[Claim, Claim]:
 
 
 def induction(premises: list[Claim]) -> Claim:
-    status = worst(c.status for c in premises)
-    if status == Status.NOT_COMPARED:
-        status = Status.FAILED
-    first = next((c for c in premises if not c.proved), None)
+    status, first = concluded(premises)
     return Claim(
         "for every depth L and all widths n_0..n_L, the curvature program gives every block "
         "d2C/d theta_l d theta_m and the Gauss-Newton program every block of J^T H_C J",

@@ -44,9 +44,9 @@ from ..core.network import Network
 from ..core.program import ProgramError, Size
 from ..core.recorder import record
 from ..core.recursion import RecursionFunction, backprop_deltas
-from ..core.status import Status, worst
+from ..core.status import Status
 from . import general, kept, row_softmax
-from .claims import COLUMNS, Claim, Proof, time_claim
+from .claims import COLUMNS, Claim, Proof, concluded, time_claim
 from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
 from .indexed import softmax_unit
@@ -201,10 +201,7 @@ def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Iden
 def induction(premises: list[Claim], depths: int, kinds: bool = False,
               depth: int | None = None, sequence: str = "") -> Claim:
     """The theorem itself: its status is the worst of its premises' (proved when all are)."""
-    status = worst(c.status for c in premises)
-    if status == Status.NOT_COMPARED:
-        status = Status.FAILED
-    first = next((c for c in premises if not c.proved), None)
+    status, first = concluded(premises)
     traced = next((c for c in premises if c.name == "trace"), None)
     recorded = traced is not None and traced.status == Status.PROVED
     reach = ("the recursion recorded once for every depth and width" if recorded else
