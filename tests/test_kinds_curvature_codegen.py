@@ -100,7 +100,11 @@ def check(example: str, f) -> None:
     assert [sorted(layer) for layer in hv] == [sorted(layer) for layer in params]
     assert np.abs(flat(hv) - hv_torch).max() < 1e-9, example
     assert np.abs(f["gauss_newton"](x, y, params) - G_torch).max() < 1e-9, example
-    h = 1e-6
+    columns_are_central_differences(d, f, x, y, theta, H, example)
+
+
+def columns_are_central_differences(d, f, x, y, theta, H, example: str, h: float = 1e-6) -> None:
+    """Column j of H against central differences of f's own grad along θ_j, to 1e-7."""
     for j in range(len(theta)):
         up, down = theta.copy(), theta.copy()
         up[j] += h
@@ -124,14 +128,7 @@ def test_a_max_pool_matches_central_differences():
     x = rng.uniform(-1, 1, (BATCH, *d.net.input_shape))
     y = rng.uniform(0.1, 0.9, (BATCH, *d.net.resolved[-1].shape_out))
     H = f["hessian"](x, y, as_params(d, theta))
-    h = 1e-6
-    for j in range(len(theta)):
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        column = (flat(f["grad"](x, y, as_params(d, up))) -
-                  flat(f["grad"](x, y, as_params(d, down)))) / (2 * h)
-        assert np.abs(column - H[:, j]).max() < 1e-7, j
+    columns_are_central_differences(d, f, x, y, theta, H, "conv1d-maxpool")
 
 
 @pytest.mark.slow  # six numba kernels, each compiled once (then cached): about 60 CPU-s
