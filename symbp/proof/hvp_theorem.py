@@ -38,13 +38,11 @@ from ..core import curvature
 from ..core.curvature_program import record_curvature, replay
 from ..core.generic import DEPTH, WIDTH
 from ..core.program import ConcreteSize, ProgramError, Size
-from ..core.status import Status, worst
 from . import curvature_truths, general
 from .claims import Claim, concluded
 from .curvature_truths import Truths
+from .grouped import group_claim, group_key, relabel
 from .hvp_lemmas import FIRST, STATEMENTS, STEP, HvpIndexOps, identities
-from .indexed import IndexMatrix, IndexVector, J, K, generic
-from .sums import normal
 
 DEPTHS = 12  # the depths the program is recorded at, each for every width (cheap: ~0.2 s each)
 HVP = curvature.pearlmutter_hvp
@@ -77,21 +75,6 @@ def _replayed(function: Callable, depth: int, t: Truths) -> tuple[HvpIndexOps, l
     return ops, problems
 
 
-def _relabel(value: Any, layer: sp.Expr) -> Any:
-    f = lambda e: generic(sp.sympify(e), layer)  # noqa: E731
-    if isinstance(value, tuple):
-        return tuple(_relabel(v, layer) for v in value)
-    if isinstance(value, IndexMatrix):
-        return IndexMatrix(f(value.entry), value.row, value.col, tuple(map(f, value.shape)))
-    return IndexVector(f(value.entry), value.index, f(value.length))
-
-
-def _key(value: Any) -> str:
-    parts = value if isinstance(value, tuple) else (value,)
-    entries = [p.at(J, K) if isinstance(p, IndexMatrix) else p.at(K) for p in parts]
-    return sp.srepr([normal(e, {}) for e in entries])
-
-
 def _groups(function: Callable, t: Truths) -> tuple[dict, list[str]]:
     """Every bound value of depths 1..DEPTHS, relabelled at l (δ_L, δ̇_L at L), by group."""
     groups: dict[str, dict[str, tuple[Any, list[str]]]] = {}
@@ -116,8 +99,8 @@ def _groups(function: Callable, t: Truths) -> tuple[dict, list[str]]:
                 else:
                     name = f"{kind} {FIRST if m == 1 else STEP}"
                 if not name.endswith("base"):
-                    value = _relabel(value, layer)
-                places = groups.setdefault(name, {}).setdefault(_key(value), (value, []))[1]
+                    value = relabel(value, layer)
+                places = groups.setdefault(name, {}).setdefault(group_key(value), (value, []))[1]
                 places.append(f"layer {m} of depth {depth}")
     return groups, problems
 
@@ -132,15 +115,7 @@ def _lemma(title: str, name: str, value: Any, places: list[str], t: Truths) -> C
         found = identities(name, value, t)
         text, tex = STATEMENTS[name]
     outcomes = [(what, general.check(identity)) for what, identity in found]
-    status = worst(o.status for _, o in outcomes)
-    bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
-    hows = "; ".join(f"{w}: {o.how}" if w else o.how for w, o in outcomes)
-    where = "; ".join(places[:3]) + ("" if len(places) <= 3 else f"; and {len(places) - 3} more")
-    return Claim(f"{title}: {text}, for every width", tex, "general", status,
-                 f"{hows}; taken at {where}", name=f"{title} {name}",
-                 residual="" if bad is None else f"{bad[0]}: {bad[1].residual}".lstrip(": "),
-                 entry=None if bad is None else bad[1].entry,
-                 seconds=time.perf_counter() - started)
+    return group_claim(title, name, text, tex, outcomes, places, started)
 
 
 ORDER = ("delta base", "delta step", "tangent first", "tangent step", "rdelta base",

@@ -38,24 +38,20 @@ from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
 from ..core.network import Network
 from ..core.program import ProgramError
 from ..core.second_order import SecondDerivation
-from ..core.status import Status, worst
 from . import general, kept
 from .claims import Claim, Proof, concluded, time_claim
 from .curvature import prove_second_order
 from .curvature_indexed import (
-    KINDS,
     OMEGA,
     CurvatureIndexOps,
-    IndexCross,
-    IndexRow,
     bound_cross,
 )
 from .curvature_truths import GN_STATEMENTS, STATEMENTS, Truths, identities
 from .exact import first_difference
+from .grouped import group_claim, group_key, relabel
 from .hvp_theorem import DEPTHS, HVP, hvp_claims
-from .indexed import I, IndexMatrix, J, K, fresh, generic
+from .indexed import IndexMatrix, fresh
 from .registry_lemmas import function_claims
-from .sums import normal
 from .theorem import cross_check_widths, entries
 
 PROGRAMS = {"hessian": ("H", curvature.backprop_curvature, True),
@@ -99,34 +95,11 @@ def _groups(program: GenericCurvatureProgram, hidden, out, cost) -> tuple[dict, 
             for layer, value in table.items():
                 base = sp.sympify(layer) == DEPTH and kind != "row"
                 name = f"{kind} {'base' if base else 'step'}"
-                relabelled = value if base else _relabel(value, layer)
-                key = _key(relabelled)
+                relabelled = value if base else relabel(value, layer)
+                key = group_key(relabelled)
                 place = f"layer {layer} ({case.where})"
                 groups.setdefault(name, {}).setdefault(key, (relabelled, []))[1].append(place)
     return groups, problems
-
-
-def _relabel(value: Any, layer: sp.Expr) -> Any:
-    f = lambda e: generic(e, layer)  # noqa: E731
-    if isinstance(value, IndexCross):
-        return IndexCross({k: f(e) for k, e in value.entries.items()}, value.row, f(value.length))
-    if isinstance(value, IndexRow):
-        return IndexRow({k: f(e) for k, e in value.entries.items()})
-    if isinstance(value, IndexMatrix):
-        return IndexMatrix(f(value.entry), value.row, value.col, tuple(map(f, value.shape)))
-    return type(value)(f(value.entry), value.index, f(value.length))
-
-
-def _key(value: Any) -> str:
-    if isinstance(value, IndexCross):
-        parts = [value.at(k, I) for k in KINDS]
-    elif isinstance(value, IndexRow):
-        parts = list(value.entries.values())
-    elif isinstance(value, IndexMatrix):
-        parts = [value.at(J, K)]
-    else:
-        parts = [value.at(K)]
-    return sp.srepr([normal(p, {}) for p in parts])
 
 
 def _coverage(program: GenericCurvatureProgram) -> list[str]:
@@ -150,17 +123,7 @@ def _lemma_claims(title: str, groups: dict, t: Truths) -> list[Claim]:
             started = time.perf_counter()
             outcomes = [(what, general.check(identity, widths)) for what, identity, widths in
                         identities(name, value, t)]
-            status = worst(o.status for _, o in outcomes)
-            bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
-            hows = "; ".join(f"{w}: {o.how}" if w else o.how for w, o in outcomes)
-            where = "; ".join(places[:3]) + ("" if len(places) <= 3 else
-                                             f"; and {len(places) - 3} more")
-            text, tex = texts[name]
-            claims.append(Claim(f"{title}: {text}, for every width", tex, "general", status,
-                                f"{hows}; taken at {where}", name=f"{title} {name}",
-                                residual="" if bad is None else f"{bad[0]}: {bad[1].residual}",
-                                entry=None if bad is None else bad[1].entry,
-                                seconds=time.perf_counter() - started))
+            claims.append(group_claim(title, name, *texts[name], outcomes, places, started))
     return claims
 
 
