@@ -9,6 +9,11 @@ nodes, a^{(e)} then z^{(e)} (``curvature_blocks.node``), and what it leaves (Ω,
 layer and the block row of θ_e) is compared, one ``general.Identity`` per block, with SymPy's
 derivatives of F(a^{(e-1)}, θ_e) = post(σ(pre(a^{(e-1)}; θ_e))) + skip(a^{(e-1)}; θ_e) given
 the symbols (``layer_identities``; without the residual terms: Gauss–Newton's chain rule).
+
+Where the cost absorbs the output activation (softmax_ce) the recursion starts at z^{(K)}, not
+a^{(K)} (``core.kinds_curvature.graph`` has no σ node there): above layer K the cut holds
+Ω = ∂²C/∂z^{(K)}² and g = δ^{(K)} = ∂C/∂z^{(K)}, and layer K's lemma runs the step on its z
+node alone against the chain rule through its pre map (``Sequence.top``).
 """
 
 
@@ -20,6 +25,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..core.curvature import absorbs_output
 from ..core.generic import DEPTH, GenericRecorder, Template
 from ..core.generic_layers import Explorer
 from ..core.kinds_curvature import CurvatureStep
@@ -27,7 +33,7 @@ from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
 from . import general, kind_lemmas, norm_roots
 from .curvature_blocks import Block, LiveBlocks, Variable, node
-from .indexed import A, G, Z, kind_base, replace_entries
+from .indexed import DELTA, A, G, Z, kind_base, replace_entries
 
 CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
 OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut
@@ -49,6 +55,24 @@ class Sequence:
         self.recorder = GenericRecorder(Explorer([], self.K), "",
                                         tuple(Template.of(s) for s in self.specs), self.K)
         self.layers = kind_lemmas.Layers(self.recorder._at, self.recorder.shape_at)
+        self.absorbed = absorbs_output(net.cost_entry)  # the recursion starts at z^{(K)}
+
+    def fused(self, m: int) -> bool:
+        """Whether layer m's σ is the cost's (the output layer under softmax_ce): no σ node."""
+        return self.absorbed and m == self.K
+
+    def top(self, m: int) -> Variable:
+        """The variable at the cut above layer m: a^{(e)}, or z^{(K)} where the cost takes
+        over there."""
+        return self.z(m) if self.fused(m) else self.a(m)
+
+    def gradient(self, m: int) -> sp.IndexedBase:
+        """The symbol of ∂C/∂(the top variable): g^{(e)}, or δ^{(K)} at z^{(K)}."""
+        return DELTA if self.fused(m) else G
+
+    def mapped(self, m: int, j: tuple) -> sp.Expr:
+        """The top variable's entry j as layer m computes it: F, or its pre map where fused."""
+        return self.pre(m, j) if self.fused(m) else self.out(m, j)
 
     def label(self, m: int) -> sp.Expr:
         return DEPTH - (self.K - m)
@@ -104,7 +128,7 @@ def _entries(base: sp.IndexedBase, e: sp.Expr) -> Callable[[tuple], sp.Expr]:
 
 def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
     """What the recursion holds at the cut above layer m, as symbols: Ω, Γ and g."""
-    e, a = s.label(m), s.a(m)
+    e, a = s.label(m), s.top(m)
     live = LiveBlocks()
     half = len(a.shape)
 
@@ -118,20 +142,23 @@ def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
         block = a.block(_entries(base, e), p)
         live.omega[a.symbol][p.symbol] = block
         live.omega.setdefault(p.symbol, {})[a.symbol] = block.T
-    live.grad[a.symbol] = a.block(_entries(G, e))
+    live.grad[a.symbol] = a.block(_entries(s.gradient(m), e))
     return live, a, above
 
 
-def _layer_nodes(s: Sequence, m: int) -> tuple[Any, Any, list[Variable]]:
-    """Layer m's two nodes, a^{(e)} then z^{(e)} in the order the recursion takes them, and
-    the variables below the cut they read (a^{(e-1)}, θ_e)."""
+def _layer_nodes(s: Sequence, m: int) -> tuple[list[Any], list[Variable]]:
+    """Layer m's nodes, a^{(e)} then z^{(e)} in the order the recursion takes them (z^{(K)}
+    alone where the cost absorbs σ), and the variables below the cut they read (a^{(e-1)},
+    θ_e)."""
     a, z, params = s.a(m), s.z(m), s.params(m)
     below = ([s.a(m - 1)] if m > 1 else []) + params
     j, i = a.indices(), z.indices()
-    a_reads = s.reads(m, s.out(m, j), [z, *below])
     z_reads = s.reads(m, s.pre(m, i), below)
-    return (node(m, "a", a, lambda j: s.out(m, j), a_reads, _diff),
-            node(m, "z", z, lambda i: s.pre(m, i), z_reads, _diff), below)
+    z_node = node(m, "z", z, lambda i: s.pre(m, i), z_reads, _diff)
+    if s.fused(m):
+        return [z_node], below
+    a_reads = s.reads(m, s.out(m, j), [z, *below])
+    return [node(m, "a", a, lambda j: s.out(m, j), a_reads, _diff), z_node], below
 
 
 def _diff(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
@@ -144,10 +171,10 @@ Checked = tuple[str, general.Identity]
 def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Checked]:
     """The step run on layer m's nodes against the chain rule through its composed map."""
     live, a, above = _start(s, m)
-    a_node, z_node, below = _layer_nodes(s, m)
-    step(live, a_node, residual)
-    step(live, z_node, residual)
-    e = s.label(m)
+    nodes, below = _layer_nodes(s, m)
+    for n in nodes:
+        step(live, n, residual)
+    e, g = s.label(m), s.gradient(m)
     found: list[Checked] = []
 
     z = s.z(m)
@@ -158,7 +185,7 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
         return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x), i, z.shape)
 
     def F(j: tuple) -> sp.Expr:
-        return s.out(m, j)
+        return s.mapped(m, j)
 
     def omega(j: tuple, k: tuple) -> sp.Expr:  # symmetric: a Hessian's block (induction)
         return (OMEGA[(e, *j, *k)] + OMEGA[(e, *k, *j)]) / 2
@@ -180,7 +207,7 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
             du, dw = D(F(j), u.entry(al)), D(F(k), w.entry(be))
             truth = over(over(omega(j, k) * du * dw, k, a.shape), j, a.shape)
             if residual:
-                truth += over(G[(e, *j)] * D(du, w.entry(be)), j, a.shape)
+                truth += over(g[(e, *j)] * D(du, w.entry(be)), j, a.shape)
             check(f"d2C/d{u.symbol} d{w.symbol}", got(u, w), truth, (*al, *be),
                   (*u.shape, *w.shape))
         for p in above:
@@ -193,7 +220,7 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
         u = s.a(m - 1)
         al, j = u.indices(), a.indices()
         value = live.grad.get(u.symbol)
-        truth = over(G[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
+        truth = over(g[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
         check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape)
     return found
 

@@ -56,6 +56,8 @@ from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
 from . import general, kept, kind_lemmas
 from .claims import Claim, Proof, concluded, time_claim
+from .curvature_indexed import CurvatureIndexOps
+from .curvature_truths import Truths, identities
 from .exact import Exact
 from .indexed import A, Y, fresh
 from .kinds_curvature import _blocks
@@ -93,10 +95,6 @@ def refusal(net: Network) -> str:
                           "gives every state") + ": the second-order theorem for every size "
                 "takes a recurrent layer as layer 1 giving its last state in this version; "
                 "prove it per network (symbp prove --order 2)")
-    if curvature_forms.absorbs_output(net.cost_entry):
-        return (f"cost {net.cost!r} absorbs the output activation, so the recursion starts at "
-                "z_L: the second-order theorem for every size takes the other costs in this "
-                "version; prove it per network")
     return ""
 
 
@@ -121,8 +119,11 @@ def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Cl
 
 
 def base_claim(s: Sequence) -> Claim:
-    """The recursion starts from H_C and ∂C/∂a^{(K)}: the cost formula's derivatives."""
+    """The recursion starts from H_C and ∂C/∂a^{(K)}: the cost formula's derivatives (at
+    z^{(K)} where the cost absorbs σ_K: ``fused_base``)."""
     cost = s.net.cost_entry
+    if s.absorbed:
+        return fused_base(s.net.activation(s.K), cost)
     shape = s.recorder.shape_at(DEPTH)
     j, k = tuple(fresh() for _ in shape), tuple(fresh() for _ in shape)
     h = curvature_forms.cost_hessian_term(cost)
@@ -137,6 +138,24 @@ def base_claim(s: Sequence) -> Claim:
                         "against SymPy's derivatives of the cost formula")
 
 
+def fused_base(act: registry.Activation, cost: registry.Cost) -> Claim:
+    """Where the cost absorbs σ_K (softmax_ce): the recursion starts at z^{(K)} from
+    H_C = ∂²C/∂z^{(K)}² (the closed δ_K's derivative through the registered Jacobian, as
+    ``core.curvature.output_curvature_in_z`` forms it) and δ_K = ∂C/∂z^{(K)} (the closed form),
+    each against SymPy's derivatives of C(softmax(z)), for every width (the dense theorem's
+    base cases, ``curvature_truths``)."""
+    ops, t = CurvatureIndexOps(act, act, cost), Truths(act, act, cost, residual=True)
+    checked = [(what, identity) for what, value, base in (
+        ("H_C = d2C/dz_L^2", ops.cost_hessian(), "curvature base"),
+        ("delta_L = dC/dz_L", ops.cost_gradient(), "delta base"))
+        for _, identity, _ in identities(base, value, t)]
+    return _lemma_claim("base", f"the recursion starts at z_L ({cost.name} absorbs {act.name}) "
+                        "from H_C = d2C/dz_L^2 and delta_L = dC/dz_L, for every width",
+                        checked, f"the closed delta_L of {cost.name} and its derivative through "
+                        f"the registered {act.name} Jacobian against SymPy's derivatives of the "
+                        f"cost formula through {act.name}")
+
+
 def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Claim]:
     """Layer m's lemma; a recurrent layer's, one per kind of its nodes (``kinds_second_steps``)."""
     r = s.net.resolved[m - 1]
@@ -145,9 +164,12 @@ def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> li
             "J^T Omega J (no residual terms), Gauss-Newton's chain rule through")
     layer = f"{matrix} step, layer {m} ({r.kind.described(r.layer)})"
     if r.kind.maps(r.layer).pre.own is None:
-        text = (f"{layer}: the curvature step run on its nodes a_{m} then z_{m} gives Omega, "
-                f"Gamma and g below it and the block row of theta_{m} as {what} its composed "
-                f"map, at depth {s.K}, for every size")
+        nodes, composed = ((f"its node z_{m} alone (the cost absorbs its {s.act(m).name})",
+                            "its pre map") if s.fused(m) else
+                           (f"its nodes a_{m} then z_{m}", "its composed map"))
+        text = (f"{layer}: the curvature step run on {nodes} gives Omega, Gamma and g below it "
+                f"and the block row of theta_{m} as {what} {composed}, at depth {s.K}, for "
+                "every size")
         return [_stepped_claim(f"{matrix} step {m}", text, m, step,
                                lambda: layer_identities(s, m, step, residual))]
     return [_stepped_claim(
