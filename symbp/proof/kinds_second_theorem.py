@@ -50,7 +50,9 @@ from ..core import registry
 from ..core.deadline import check_seconds, stopping
 from ..core.generic import DEPTH, Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
-from ..core.kinds_second_order import KindsSecondDerivation, supported
+from ..core.kinds_second_order import KindsSecondDerivation, check_size, supported
+from ..core.layers import Layer as LayerSpec
+from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
@@ -64,7 +66,7 @@ from .kinds_curvature import _blocks
 from .kinds_second_lemmas import Checked, Sequence, layer_identities
 from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import step_identities
-from .kinds_theorem import _code, kinds_meaning
+from .kinds_theorem import POSITIONS, _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
@@ -209,17 +211,49 @@ def first_order_claim(net: Network, recursion: RecursionFunction,
                  residual=str(first)[:300], seconds=time.perf_counter() - started)
 
 
+def cross_check_network(net: Network) -> Network:
+    """``net`` where its symbolic Hessian is within the limit; else the same sequence of kinds
+    (each layer's options and activation) at small sizes, as the first-order theorem's
+    cross-check networks are made: each kind's ``sized`` at one channel, else one unit (the
+    output layer the cost's fewest), on an input of the fewest channels and at most
+    ``POSITIONS`` positions."""
+    try:
+        check_size(net)
+        return net
+    except ValueError:
+        pass
+    resolved = net.resolved
+    fewest = [r.kind.smallest_input for r in resolved[1:]] + [net.cost_entry.min_outputs]
+    shape = (resolved[0].kind.smallest_input, *(min(n, POSITIONS) for n in net.input_shape[1:]))
+    layers, at = [], shape
+    for r, spec, width in zip(resolved, Sequence(net).specs, fewest):
+        if r.kind.sized is not None:
+            layer = r.kind.sized(spec, width, at)
+        elif r.kind.maps(spec).keeps_width:
+            layer = LayerSpec(spec.kind, {k: v for k, v in spec.options if k != "units"})
+        else:
+            layer = LayerSpec(spec.kind, {**dict(spec.options), "units": width})
+        layers.append(layer)
+        at = resolve([layer], at)[0].shape_out
+    return Network(layers=layers, inputs=list(shape), cost=net.cost)
+
+
 def cross_check_claim(net: Network, step: CurvatureStep,
                       recursion: RecursionFunction) -> Claim:
-    """The per-network recursion on this network against SymPy's second derivatives."""
+    """The per-network recursion on this network (or a small one of its kinds) against SymPy's
+    second derivatives."""
     started = time.perf_counter()
-    d = KindsSecondDerivation(net, recursion, curvature=step)
+    small = cross_check_network(net)
+    d = KindsSecondDerivation(small, recursion, curvature=step)
     session = Exact()
     blocks = [*_blocks(d, session, "hessian", "recursion"),
               *_blocks(d, session, "gauss_newton", "recursion")]
     bad = next((c for c in blocks if not c.proved), None)
-    return Claim("the per-network recursion agrees at this network's sizes: every H and G "
-                 "block against SymPy's derivatives of the composed cost", "", "general",
+    where = ("at this network's sizes" if small is net else "on a small network of this "
+             f"sequence of kinds (widths {list(small.widths)}; this one's Hessian is past the "
+             "limit for a symbolic one)")
+    return Claim(f"the per-network recursion agrees {where}: every H and G block against "
+                 "SymPy's derivatives of the composed cost", "", "general",
                  "failed" if bad is not None else "proved",
                  f"{len(blocks)} blocks compared exactly (the graph of this network, its "
                  "nodes entry by entry); independent of the index notation", name="cross-check",
