@@ -25,7 +25,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..core.curvature import absorbs_output
+from ..core.curvature import absorbs_output, cost_hessian_term
 from ..core.generic import DEPTH, GenericRecorder, Template
 from ..core.generic_layers import Explorer
 from ..core.kinds_curvature import CurvatureStep
@@ -33,7 +33,9 @@ from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
 from . import general, kind_lemmas, norm_roots
 from .curvature_blocks import Block, LiveBlocks, Variable, node
-from .indexed import DELTA, A, G, Z, kind_base, replace_entries
+from .curvature_indexed import CurvatureIndexOps
+from .curvature_truths import Truths, identities
+from .indexed import DELTA, A, G, Y, Z, fresh, kind_base, replace_entries
 
 CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
 OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut
@@ -166,6 +168,31 @@ def _diff(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
 
 
 Checked = tuple[str, general.Identity]
+
+
+def base_identities(s: Sequence) -> list[Checked]:
+    """Where the recursion starts, against SymPy's derivatives of the cost formula: H_C (a
+    cost written unit by unit: its registered Hessian term's diagonal), or where the cost
+    absorbs σ_K, H_C = ∂²C/∂z^{(K)}² as ``core.curvature.output_curvature_in_z`` forms it (the
+    closed δ_K's derivative through the registered Jacobian) and δ_K, the closed form, for
+    every width (the dense theorem's base identities, ``curvature_truths``)."""
+    cost = s.net.cost_entry
+    if s.absorbed:
+        act = s.act(s.K)
+        ops, t = CurvatureIndexOps(act, act, cost), Truths(act, act, cost, residual=True)
+        return [(what, identity) for what, value, base in (
+            ("H_C = d2C/dz_L^2", ops.cost_hessian(), "curvature base"),
+            ("delta_L = dC/dz_L", ops.cost_gradient(), "delta base"))
+            for _, identity, _ in identities(base, value, t)]
+    shape = s.recorder.shape_at(DEPTH)
+    j, k = tuple(fresh() for _ in shape), tuple(fresh() for _ in shape)
+    h = cost_hessian_term(cost)
+    y = Y[j] if len(j) > 1 else Y[j[0]]
+    same = sp.Mul(*[sp.KroneckerDelta(x, w) for x, w in zip(j, k)])
+    start = same * h(A[(DEPTH, *j)], y)
+    truth = kind_lemmas.cost_gradient(cost, j, s.layers).diff(A[(DEPTH, *k)])
+    free = {x: (1, n) for x, n in [*zip(j, shape), *zip(k, shape)]}
+    return [("H_C", kind_lemmas.identity(start, truth, free))]
 
 
 def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Checked]:

@@ -20,19 +20,22 @@ layer (``kinds_second_lemmas``):
 
 (the Gauss–Newton lemma: the step without residual terms, the chain rule without Σ g ∂²F). With
 the base case (the recursion starts from H_C and ∂C/∂a^{(K)}, which equal the cost formula's
-derivatives) the induction from K down to 1 gives every block: C depends on a^{(e-1)} and θ_e
-only through a^{(e)} = F. Each lemma is an identity in index notation with the sizes as
-symbols (``general.check``, also written out at small sizes). A recurrent layer's nodes are
-its steps, as many as the sequence is long: its lemmas are one per kind of node, a step at a
-symbolic t among them, and induction over the steps (``kinds_second_steps``).
+derivatives; where the cost absorbs σ_K, softmax_ce, from ∂²C/∂z^{(K)}² and δ^{(K)}, and
+layer K's lemma is through its pre map alone: ``kinds_second_lemmas``) the induction from K
+down to 1 gives every block: C depends on a^{(e-1)} and θ_e only through a^{(e)} = F. Each
+lemma is an identity in index notation with the sizes as symbols (``general.check``, also
+written out at small sizes). A recurrent layer's nodes are its steps, as many as the sequence
+is long: its lemmas are one per kind of node, a step at a symbolic t among them, and induction
+over the steps (``kinds_second_steps``).
 
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
 size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
-(``norm_roots``). What is not covered (``refusal``): an attention layer (``NOT_FOR_EVERY_SIZE``),
-a recurrent layer above layer 1 or giving every state, and a cost that absorbs the output
-activation (the recursion then starts at z^{(K)}).
+(``norm_roots``). The cross-check is the per-network route on the network, or on a small one of
+its kinds where its symbolic Hessian is past the limit. What is not covered (``refusal``): an
+attention layer (``NOT_FOR_EVERY_SIZE``), and a recurrent layer above layer 1 or giving every
+state.
 """
 
 from __future__ import annotations
@@ -43,12 +46,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import sympy as sp
-
-from ..core import curvature as curvature_forms
 from ..core import registry
 from ..core.deadline import check_seconds, stopping
-from ..core.generic import DEPTH, Template
+from ..core.generic import Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
 from ..core.kinds_second_order import KindsSecondDerivation, check_size, supported
 from ..core.layers import Layer as LayerSpec
@@ -56,14 +56,11 @@ from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general, kept, kind_lemmas
+from . import general, kept
 from .claims import Claim, Proof, concluded, time_claim
-from .curvature_indexed import CurvatureIndexOps
-from .curvature_truths import Truths, identities
 from .exact import Exact
-from .indexed import A, Y, fresh
 from .kinds_curvature import _blocks
-from .kinds_second_lemmas import Checked, Sequence, layer_identities
+from .kinds_second_lemmas import Checked, Sequence, base_identities, layer_identities
 from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import step_identities
 from .kinds_theorem import POSITIONS, _code, kinds_meaning
@@ -122,40 +119,18 @@ def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Cl
 
 def base_claim(s: Sequence) -> Claim:
     """The recursion starts from H_C and ∂C/∂a^{(K)}: the cost formula's derivatives (at
-    z^{(K)} where the cost absorbs σ_K: ``fused_base``)."""
-    cost = s.net.cost_entry
+    z^{(K)} from H_C and δ_K where the cost absorbs σ_K)."""
+    cost, act = s.net.cost_entry, s.act(s.K)
     if s.absorbed:
-        return fused_base(s.net.activation(s.K), cost)
-    shape = s.recorder.shape_at(DEPTH)
-    j, k = tuple(fresh() for _ in shape), tuple(fresh() for _ in shape)
-    h = curvature_forms.cost_hessian_term(cost)
-    y = Y[j] if len(j) > 1 else Y[j[0]]
-    same = sp.Mul(*[sp.KroneckerDelta(x, w) for x, w in zip(j, k)])
-    start = same * h(A[(DEPTH, *j)], y)
-    truth = kind_lemmas.cost_gradient(cost, j, s.layers).diff(A[(DEPTH, *k)])
-    free = {x: (1, n) for x, n in [*zip(j, shape), *zip(k, shape)]}
-    checked = [("H_C", kind_lemmas.identity(start, truth, free))]
+        return _lemma_claim("base", f"the recursion starts at z_L ({cost.name} absorbs "
+                            f"{act.name}) from H_C = d2C/dz_L^2 and delta_L = dC/dz_L, for "
+                            "every width", base_identities(s), f"the closed delta_L of "
+                            f"{cost.name} and its derivative through the registered {act.name} "
+                            "Jacobian against SymPy's derivatives of the cost formula through "
+                            f"{act.name}")
     return _lemma_claim("base", f"the recursion starts from H_C = d2C/da_L^2 ({cost.name}), "
-                        "for every size", checked, "the registered cost Hessian's diagonal "
-                        "against SymPy's derivatives of the cost formula")
-
-
-def fused_base(act: registry.Activation, cost: registry.Cost) -> Claim:
-    """Where the cost absorbs σ_K (softmax_ce): the recursion starts at z^{(K)} from
-    H_C = ∂²C/∂z^{(K)}² (the closed δ_K's derivative through the registered Jacobian, as
-    ``core.curvature.output_curvature_in_z`` forms it) and δ_K = ∂C/∂z^{(K)} (the closed form),
-    each against SymPy's derivatives of C(softmax(z)), for every width (the dense theorem's
-    base cases, ``curvature_truths``)."""
-    ops, t = CurvatureIndexOps(act, act, cost), Truths(act, act, cost, residual=True)
-    checked = [(what, identity) for what, value, base in (
-        ("H_C = d2C/dz_L^2", ops.cost_hessian(), "curvature base"),
-        ("delta_L = dC/dz_L", ops.cost_gradient(), "delta base"))
-        for _, identity, _ in identities(base, value, t)]
-    return _lemma_claim("base", f"the recursion starts at z_L ({cost.name} absorbs {act.name}) "
-                        "from H_C = d2C/dz_L^2 and delta_L = dC/dz_L, for every width",
-                        checked, f"the closed delta_L of {cost.name} and its derivative through "
-                        f"the registered {act.name} Jacobian against SymPy's derivatives of the "
-                        f"cost formula through {act.name}")
+                        "for every size", base_identities(s), "the registered cost Hessian's "
+                        "diagonal against SymPy's derivatives of the cost formula")
 
 
 def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Claim]:
@@ -262,7 +237,8 @@ def cross_check_claim(net: Network, step: CurvatureStep,
                  seconds=time.perf_counter() - started)
 
 
-def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool) -> Claim:
+def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
+              fused: bool = False) -> Claim:
     status, first = concluded(premises)
     return Claim(
         f"at depth {K} (this network's sequence of kinds: {sequence}), for every size, the "
@@ -277,6 +253,10 @@ def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool) -> 
         "the block row of its parameters, because C depends on a_(l-1) and theta_l only "
         "through a_l = F(a_(l-1), theta_l); the parameters' rows are final once their layer "
         "is passed (nothing below reads them), and the rows' transposes are the columns"
+        + (f"; the cost absorbs layer {K}'s activation, so the base case holds d2C/dz_{K}^2 "
+           f"and delta_{K} = dC/dz_{K}, layer {K}'s lemma is through z_{K} = "
+           f"pre(a_{K - 1}; theta_{K}) alone and J^T H_C J is in J = dz_{K}/dtheta"
+           if fused else "")
         + ("; in a recurrent layer, induction over its steps from T down to 1: the output "
            "lemma, the last step, each step t, the first step (the only one where T = 1), "
            "because C depends on z_(t-1) and the layer's W, U, b only through z_t and what is "
@@ -306,7 +286,8 @@ def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep =
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     sequence = ", ".join(r.kind.name for r in net.resolved)
-    claims.append(induction(claims, s.K, sequence, "recurrent" in sequence.split(", ")))
+    claims.append(induction(claims, s.K, sequence, "recurrent" in sequence.split(", "),
+                            s.absorbed))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, depth {s.K}, this network's sequence of kinds, every "
                          f"size: layers={list(s.specs)!r}, cost={net.cost!r}",
