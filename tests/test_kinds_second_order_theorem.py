@@ -175,8 +175,3 @@ def test_what_the_theorem_does_not_take_is_refused_with_the_reason():
     with pytest.raises(ValueError, match=r"^layer 2 reads its own state one step back \(a scan "
                        r"through time\) and reads another layer's output"):
         kinds_second_order_theorem(above)
-    absorbed = Network(layers=[Layer("residual", activation="tanh"),
-                               Layer("dense", units=2, activation="softmax")], inputs=2,
-                       cost="softmax_ce")
-    with pytest.raises(ValueError, match=r"^cost 'softmax_ce' absorbs the output activation"):
-        kinds_second_order_theorem(absorbed)
