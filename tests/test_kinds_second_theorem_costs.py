@@ -13,9 +13,9 @@ import sympy as sp
 from symbp import Layer, Network
 from symbp.cli.config import load
 from symbp.core import curvature, registry
+from symbp.core.forms import UnitForm
 from symbp.core.kinds_curvature import push_curvature
 from symbp.core.recursion import backprop_deltas
-from symbp.core.forms import UnitForm
 from symbp.core.registry import OutputDelta
 from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_theorem import (

@@ -20,6 +20,7 @@ from ..core import curvature
 from ..core.kinds_second_order import KindsSecondDerivation
 from ..printing.latex import Printer, aligned
 from ..proof.claims import Proof
+from ..proof.kinds_second_theorem import refusal
 from .kinds_numbers import LayerExample
 from .kinds_second_numbers import KindsWorkedSecond, kinds_worked_second
 from .second_order import PSD, TITLE, Group, _equations, _groups
@@ -68,6 +69,7 @@ class KindsSecondOrderChapter:
     network: str  # plain: "the network of residual and dense layers (tanh + sigmoid, mse)"
     cost: str
     absorbed: bool  # the cost takes over at z_L (softmax with cross-entropy)
+    refused: str  # plain: why the theorem for every size does not take it ("": it does)
     sizes: str  # LaTeX inline
     L: int
     eq: dict[str, str]  # LaTeX displays
@@ -109,7 +111,7 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
         title=TITLE,
         network=f"the network of {kinds} layers "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
-        cost=net.cost, absorbed=absorbed,
+        cost=net.cost, absorbed=absorbed, refused=refusal(net),
         sizes=rf"P = {len(d.parameters())} \quad ({sizes})", L=d.L,
         eq={**_equations(d, absorbed), **EQ},  # type: ignore[arg-type]  # read from d.net
         split=_split(d, P, absorbed),
