@@ -170,8 +170,3 @@ def test_what_the_theorem_does_not_take_is_refused_with_the_reason():
     with pytest.raises(ValueError, match=r"^layer 1 reads its own state one step back \(a scan "
                        r"through time\) and gives every state: the second-order theorem"):
         kinds_second_order_theorem(every_state)
-    above = Network(layers=[Layer("conv1d", channels=1, kernel=2), Layer("recurrent", units=1)],
-                    inputs=(1, 3))
-    with pytest.raises(ValueError, match=r"^layer 2 reads its own state one step back \(a scan "
-                       r"through time\) and reads another layer's output"):
-        kinds_second_order_theorem(above)

@@ -18,6 +18,7 @@ from symbp.core.kinds_curvature import push_curvature
 from symbp.core.recursion import backprop_deltas
 from symbp.core.registry import OutputDelta
 from symbp.proof.kinds_second_lemmas import Sequence
+from symbp.proof.kinds_second_steps import KINDS as STEP_KINDS
 from symbp.proof.kinds_second_theorem import (
     base_claim,
     cross_check_claim,
@@ -137,3 +138,27 @@ def test_a_network_past_the_symbolic_limit_is_cross_checked_on_a_small_one_of_it
     assert small.widths == (6, 2, 2) and small.cost == "softmax_ce"
     assert [dict(layer.options)["activation"] for layer in small.layers] == ["relu", "softmax"]
     assert cross_check_network(one_layer()) == one_layer()  # within the limit: itself
+
+
+# ---------------------------------------------------------------- a recurrent layer above another
+
+
+def input_edge_dropped(live, node, residual=True):
+    """A pre map's Jacobian without its edges to the layer below's output (a step's x_t)."""
+    if node.name == "z":
+        node = dataclasses.replace(node, jacobian=tuple(
+            {u: e for u, e in row.items() if not u.name.startswith("a")} for row in node.jacobian))
+    push_curvature(live, node, residual)
+
+
+def test_a_recurrent_layer_above_another_reads_its_input_at_every_step():
+    net = Network(layers=[Layer("conv1d", channels=1, kernel=1, activation="tanh"),
+                          Layer("recurrent", units=1, activation="tanh")], inputs=(1, 2))
+    assert refusal(net) == ""
+    s, only = Sequence(net), (STEP_KINDS[-1],)  # T = 1, the cheapest step that reads x_t
+    (right,) = layer_claims(s, 2, push_curvature, False, kinds=only)
+    assert right.proved, right.residual
+    assert right.name == "G step 2, time step 1 = T"
+    (wrong,) = layer_claims(s, 2, input_edge_dropped, False, kinds=only)
+    assert wrong.status == "failed" and wrong.name == "G step 2, time step 1 = T"
+    assert wrong.residual.startswith("d2C/da(L - 1) d")

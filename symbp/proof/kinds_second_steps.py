@@ -20,8 +20,10 @@ each, equals the chain rule through the node, C'(u) = C(f(u_read), u) with the s
 for C's derivatives: Ω_uw + Σ Ω_vw ∂f/∂u + Σ Ω_uv ∂f/∂w + Σ Ω_vv ∂f/∂u ∂f/∂w + Σ g_v ∂²f/∂u∂w
 (the last term left out for Gauss–Newton), SymPy's derivatives of the kind's pre map. Induction
 over the steps from T down to 1 then gives the layer's block rows, as first order's recurrent
-lemmas go through time. This version takes a recurrent layer that reads the network's input
-(layer 1: x is a constant, no x_t is live) and gives its last state.
+lemmas go through time. Above layer 1 the steps read x_t, column t of a^{(e-1)}: a^{(e-1)} is
+then one more variable the steps read, live from the last step down as W, U and b are, and
+what the layer leaves at its bottom is Ω, Γ and g at a^{(e-1)}, where the lemma of the layer
+below starts. This version takes a recurrent layer giving its last state.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ class Kind:
 
 KINDS = (
     Kind("output", None, False, "a = sigma(z_T), from Omega, Gamma and g over a"),
-    Kind("time step T", lambda T: T, False, "the last step t = T >= 2, W, U and b not yet live"),
+    Kind("time step T", lambda T: T, False, "the last step t = T >= 2, W, U and b (and the "
+         "input a_(l-1) above layer 1) not yet live"),
     Kind("time step t", lambda T: TAU + 1, True, "a step 2 <= t < T at a symbolic t"),
     Kind("time step 1", lambda T: sp.Integer(1), True, "the first step t = 1, after T >= 2"),
     Kind("time step 1 = T", lambda T: sp.Integer(1), False, "the only step, T = 1"),
@@ -173,9 +176,10 @@ def step_identities(s: Sequence, m: int, kind: Kind, step: CurvatureStep,
                              .is_negative is True, lambda x: sp.S.Zero)
 
     j = s.z(m).indices()[:1]
-    reads = [v for v in ([state_at(t - 1)] if t != 1 else []) + params
+    inputs = [s.a(m - 1)] if m > 1 else []  # x_t: a column of the layer below's output
+    reads = [v for v in ([state_at(t - 1)] if t != 1 else []) + inputs + params
              if _nonzero(formula(j).diff(v.entry(v.indices())))]  # at t = 1: U and b
-    held = [state_at(t), *(params if kind.carried else []), *above]
+    held = [state_at(t), *(inputs + params if kind.carried else []), *above]
     return chain_identities(State(held), "z", state_at(t), formula, reads, step, residual)
 
 

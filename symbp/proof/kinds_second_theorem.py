@@ -34,8 +34,7 @@ too). That the R-operator then gives H v is compared per network (its Hv claims)
 size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
 (``norm_roots``). The cross-check is the per-network route on the network, or on a small one of
 its kinds where its symbolic Hessian is past the limit. What is not covered (``refusal``): an
-attention layer (``NOT_FOR_EVERY_SIZE``), and a recurrent layer above layer 1 or giving every
-state.
+attention layer (``NOT_FOR_EVERY_SIZE``), and a recurrent layer giving every state.
 """
 
 from __future__ import annotations
@@ -62,7 +61,7 @@ from .exact import Exact
 from .kinds_curvature import _blocks
 from .kinds_second_lemmas import Checked, Sequence, base_identities, layer_identities
 from .kinds_second_steps import KINDS as STEP_KINDS
-from .kinds_second_steps import step_identities
+from .kinds_second_steps import Kind, step_identities
 from .kinds_theorem import POSITIONS, _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
@@ -85,15 +84,13 @@ def refusal(net: Network) -> str:
         return (f"layer {slow.index} is {slow.kind.name}: the second-order theorem for every "
                 f"size does not take it in this version ({NOT_FOR_EVERY_SIZE[slow.kind.name]}); "
                 "prove it per network (symbp prove --order 2)")
-    scans = [r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
-    other = next((r for r in scans if r.index != 1 or r.layer.get("output", "last") != "last"),
-                 None)
-    if other is not None:
-        return (f"layer {other.index} reads its own state one step back (a scan through time) "
-                "and " + ("reads another layer's output" if other.index != 1 else
-                          "gives every state") + ": the second-order theorem for every size "
-                "takes a recurrent layer as layer 1 giving its last state in this version; "
-                "prove it per network (symbp prove --order 2)")
+    every = next((r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None
+                  and r.layer.get("output", "last") != "last"), None)
+    if every is not None:
+        return (f"layer {every.index} reads its own state one step back (a scan through time) "
+                "and gives every state: the second-order theorem for every size takes a "
+                "recurrent layer giving its last state in this version; prove it per network "
+                "(symbp prove --order 2)")
     return ""
 
 
@@ -133,8 +130,10 @@ def base_claim(s: Sequence) -> Claim:
                         "diagonal against SymPy's derivatives of the cost formula")
 
 
-def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> list[Claim]:
-    """Layer m's lemma; a recurrent layer's, one per kind of its nodes (``kinds_second_steps``)."""
+def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool,
+                 kinds: tuple[Kind, ...] = STEP_KINDS) -> list[Claim]:
+    """Layer m's lemma; a recurrent layer's, one per kind of its nodes (``kinds``, every one
+    unless told: ``kinds_second_steps``)."""
     r = s.net.resolved[m - 1]
     matrix = "H" if residual else "G"
     what = ("J^T Omega J + sum_i g_i d2F_i, the chain rule through" if residual else
@@ -153,7 +152,7 @@ def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool) -> li
         f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.where}: the curvature step run on "
         f"this node gives Omega and g over what is live after it as {what} the node, at depth "
         f"{s.K}, for every size and every number of steps T", m, step,
-        functools.partial(step_identities, s, m, kind, step, residual)) for kind in STEP_KINDS]
+        functools.partial(step_identities, s, m, kind, step, residual)) for kind in kinds]
 
 
 def _stepped_claim(name: str, text: str, m: int, step: CurvatureStep,
