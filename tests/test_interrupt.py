@@ -300,8 +300,25 @@ def test_random_interrupts_leave_the_old_set_or_the_new_one(folder, sets, tmp_pa
 READER = r"""
 import hashlib, json, os, sys, time
 out, stop = sys.argv[1], sys.argv[2]
+parent, staging = os.path.dirname(out), "." + os.path.basename(out) + ".symbp-next-"
+
+
+def nothing_staged():
+    # before the run stages its files (its imports, the proof, the documents: most of its
+    # time) the folder cannot change: a look every 5 ms, not the busy looks of the publishing
+    for name in os.listdir(parent):
+        if name.startswith(staging):
+            try:
+                return not os.listdir(os.path.join(parent, name))
+            except FileNotFoundError:
+                return False
+    return True
+
+
 seen, across, torn = {}, 0, 0
 while not os.path.exists(stop):
+    if nothing_staged():
+        time.sleep(0.005)
     try:
         before = os.stat(out).st_ino
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)

@@ -237,6 +237,19 @@ def test_rows_too_wide_for_a_page_are_elided_or_broken_never_run_off():
 
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
+def test_the_table_of_layers_wraps_its_long_descriptions_inside_the_margin():
+    # "a 1-D convolution, 2 channels, kernel 3, valid padding, average pooling over 2, relu"
+    # ran 190 pt into the margin, its parameters off the page (the documents are this file's)
+    from symbp.render.latex import compile_all
+
+    texts = [written(name)[1]["tex"] for name in ("conv1d", "residual", "recurrent")]
+    assert r">{\raggedright\arraybackslash}p{0.3\linewidth}" in texts[0]
+    for compiled in compile_all(texts):
+        assert compiled.overfull == []
+
+
+@pytest.mark.slow
+@pytest.mark.needs_pdflatex
 def test_the_attention_document_fits_its_pages():
     """Its entries written out hold the whole softmax: 2,603 pt past the margin before."""
     from symbp.render.latex import compile_tex

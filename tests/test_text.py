@@ -242,22 +242,6 @@ def test_every_lemma_of_a_kind_has_a_title_in_words(name, words):
 
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
-def test_the_table_of_layers_wraps_its_long_descriptions_inside_the_margin():
-    # "a 1-D convolution, 2 channels, kernel 3, valid padding, average pooling over 2, relu"
-    # ran 190 pt into the margin, its parameters off the page
-    from symbp.render.latex import compile_all
-
-    texts = []
-    for name in ("conv1d", "residual", "recurrent"):
-        d = symbp.derive(config.load(EXAMPLES / f"{name}.toml").net)
-        texts.append(render_document(document(d, symbp.prove(d, "local")), "tex"))
-    assert r">{\raggedright\arraybackslash}p{0.3\linewidth}" in texts[0]
-    for compiled in compile_all(texts):
-        assert compiled.overfull == []
-
-
-@pytest.mark.slow
-@pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("example", [e for e, file in ELSEWHERE.items() if file == Path(
     __file__).name])
 def test_derive_writes_page_slides_and_notebook_for_every_example(example, tmp_path):
