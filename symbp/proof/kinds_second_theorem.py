@@ -54,7 +54,7 @@ from ..core.kinds_second_order import KindsSecondDerivation, supported
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general, kept, kind_lemmas
+from . import kept, kind_lemmas, pre_atoms
 from .claims import Claim, Proof, concluded, time_claim
 from .exact import Exact
 from .indexed import A, Y, fresh
@@ -66,11 +66,7 @@ from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
-NOT_FOR_EVERY_SIZE = {
-    "attention": "its lemmas through W_Q and W_K hold the softmax Jacobian on both sides, "
-                 "about a thousand terms of nested sums each, and the normal forms do not "
-                 "close them in minutes",
-}
+NOT_FOR_EVERY_SIZE: dict[str, str] = {}  # (attention's lemmas read its pre map as an atom)
 
 
 def refusal(net: Network) -> str:
@@ -106,7 +102,7 @@ def refusal(net: Network) -> str:
 def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Claim:
     """One claim for a layer's identities: proved when every one is."""
     started = time.perf_counter()
-    outcomes = [(what, general.check(identity)) for what, identity in checked]
+    outcomes = [(what, pre_atoms.decide(identity)) for what, identity in checked]
     status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
     bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
     instances = sum(o.instances for _, o in outcomes)
@@ -191,12 +187,16 @@ def cross_check_claim(net: Network, step: CurvatureStep,
                       recursion: RecursionFunction) -> Claim:
     """The per-network recursion on this network against SymPy's second derivatives."""
     started = time.perf_counter()
-    d = KindsSecondDerivation(net, recursion, curvature=step)
+    small = pre_atoms.cross_network(net)
+    d = KindsSecondDerivation(small, recursion, curvature=step)
     session = Exact()
     blocks = [*_blocks(d, session, "hessian", "recursion"),
               *_blocks(d, session, "gauss_newton", "recursion")]
     bad = next((c for c in blocks if not c.proved), None)
-    return Claim("the per-network recursion agrees at this network's sizes: every H and G "
+    where = "this network's sizes" if small is net else (
+        f"smaller sizes of this network's kinds (inputs {list(small.input_shape)}, attention "
+        "with d_k = d_v = 1)")
+    return Claim(f"the per-network recursion agrees at {where}: every H and G "
                  "block against SymPy's derivatives of the composed cost", "", "general",
                  "failed" if bad is not None else "proved",
                  f"{len(blocks)} blocks compared exactly (the graph of this network, its "
