@@ -123,6 +123,18 @@ def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
 
 
 def _layer_nodes(s: Sequence, m: int) -> tuple[Any, Any, list[Variable]]:
+    """``_built_nodes``, once per sequence and layer (H's and G's lemmas, an attention layer's
+    derivatives take seconds); each time copies of the nodes' dicts, which a step may change."""
+    made = s.__dict__.setdefault("_nodes", {})
+    if m not in made:
+        made[m] = _built_nodes(s, m)
+    a_node, z_node, below = made[m]
+    copied = [dataclasses.replace(n, jacobian=tuple(map(dict, n.jacobian)),
+                                  second=tuple(map(dict, n.second))) for n in (a_node, z_node)]
+    return copied[0], copied[1], list(below)
+
+
+def _built_nodes(s: Sequence, m: int) -> tuple[Any, Any, list[Variable]]:
     """Layer m's two nodes, a^{(e)} then z^{(e)} in the order the recursion takes them, and
     the variables below the cut they read (a^{(e-1)}, θ_e)."""
     a, z, params = s.a(m), s.z(m), s.params(m)

@@ -37,6 +37,7 @@ with the own derivatives put in differs too (else "screened", not proved).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any, ClassVar
 
 import sympy as sp
@@ -78,7 +79,10 @@ class Atoms:
     (from its own z node), and what each atom stands for there."""
 
     def __init__(self, z_node: Any, out: Any, reads: list[Any]):
-        self.node, self.out, self.reads = z_node, out, reads
+        self.out, self.reads = out, reads
+        # the own node's blocks as they are now: a step run on it later cannot change them
+        self.firsts = dict(z_node.jacobian[0])
+        self.seconds = dict(z_node.second[0])
         self.z_node: Any = None  # the z node built from ``pre`` (``layer``)
         self.variables = {v.symbol: v for v in reads}
         # the bases of what it reads, its first arguments: SymPy differentiates a function
@@ -108,7 +112,7 @@ class Atoms:
         if found is None:  # a z entry (no scan here) or a symbol of the lemma: not read
             return sp.S.Zero if _not_read(x) else None
         v, alpha = found
-        return self.slope(*self.bases, v.symbol, *i, *alpha) if v.symbol in self.node.jacobian[0] \
+        return self.slope(*self.bases, v.symbol, *i, *alpha) if v.symbol in self.firsts \
             else sp.S.Zero
 
     def second(self, args: tuple, x: sp.Basic) -> sp.Expr | None:
@@ -119,7 +123,7 @@ class Atoms:
         if found is None:
             return sp.S.Zero if _not_read(x) else None
         w, beta = found
-        blocks = self.node.second[0]
+        blocks = self.seconds
         if (u.symbol, w.symbol) in blocks:
             return self.curve(u.symbol, w.symbol, *i, *alpha, *beta)
         if (w.symbol, u.symbol) in blocks:
@@ -135,10 +139,10 @@ class Atoms:
                 u, w = atom.args[:2]
                 rest = atom.args[2:]
                 ru = len(self.variables[u].shape)
-                block = self.node.second[0][(u, w)]
+                block = self.seconds[(u, w)]
                 return block.at(rest[:n], rest[n:n + ru], rest[n + ru:])
             args = atom.args[len(self.bases):]
-            block = self.node.jacobian[0][args[0]]
+            block = self.firsts[args[0]]
             return block.at(args[1:1 + n], args[1 + n:])
 
         return expr.replace(lambda e: isinstance(e, (self.slope, self.curve)), value)
@@ -228,21 +232,16 @@ def check(identity: AtomIdentity, atoms: Atoms) -> Outcome:
         return outcome
     own = dataclasses.replace(identity, lhs=atoms.stands_for(identity.lhs),
                               rhs=atoms.stands_for(identity.rhs), explicit=written_softmax)
-    at = _widths(outcome.how, identity)
-    found, _ = general._instance(own, at) if at is not None else (None, 0)
-    if found is not None:
-        return outcome
+    written: dict = {}
+    for values in itertools.product(identity.checked or general.WIDTHS,
+                                    repeat=len(identity.widths)):
+        found, _ = general._instance(own, dict(zip(identity.widths, values)), written)
+        if found is not None:  # a true counterexample: the layer's own map
+            at, entry, text = found
+            return Outcome("failed", f"refuted at widths {at}: entry {entry} differs (the "
+                           "layer's own derivatives put in)", general._short(text), entry,
+                           outcome.instances)
     return Outcome("screened", "differs at small sizes for a generic map of the layer's shapes "
-                   f"({outcome.how}), not shown for this layer's own map: not proved",
+                   f"({outcome.how}), not for this layer's own map there: not proved",
                    outcome.residual, None, outcome.instances)
-
-
-def _widths(how: str, identity: Identity) -> dict | None:
-    """The widths a refutation names ("refuted at widths n_1 = 2, ..."), as values."""
-    text = how.split("refuted at widths ", 1)[-1].split(":", 1)[0]
-    values = dict(part.split(" = ") for part in text.split(", ") if " = " in part)
-    names = {general._name(w): w for w in identity.widths}
-    if set(values) != set(names):
-        return None
-    return {names[k]: int(v) for k, v in values.items()}
 
