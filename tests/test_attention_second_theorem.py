@@ -132,13 +132,3 @@ def test_a_wrong_attention_delta_program_with_the_mask_ignored_is_not_proved(mon
     from symbp.core.recursion import backprop_deltas
     claim = kinds_second_theorem.first_order_claim(network(), backprop_deltas, None)
     assert claim.name == "first order" and claim.status != "proved"
-
-
-@pytest.mark.slow  # the example's whole theorem, ~40 CPU-s
-def test_the_example_is_proved_for_every_size():
-    from symbp.cli.config import load
-    net = load("examples/attention.toml").net
-    proof = kinds_second_theorem.prove_kinds_second_order_theorem(net)
-    assert proof.status == "proved", [c.name for c in proof.claims if not c.proved]
-    assert {"H step 1", "G step 1", "first order", "cross-check"} <= {c.name for c in
-                                                                      proof.claims}

@@ -30,9 +30,11 @@ The R-operator route differentiates the δ program; the first-order theorem at d
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
 size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
-(``norm_roots``). What is not covered (``refusal``): an attention layer (``NOT_FOR_EVERY_SIZE``),
-a recurrent layer above layer 1 or giving every state, and a cost that absorbs the output
-activation (the recursion then starts at z^{(K)}).
+(``norm_roots``); an attention layer's whole pre map is one, its first and second derivatives
+opaque, the step's result on the layer's own node bridged to the atoms' (``pre_atoms``), and
+the cross-check then runs at d_k = d_v = 1 and 2 tokens. What is not covered (``refusal``): a
+kind in ``NOT_FOR_EVERY_SIZE``, a recurrent layer above layer 1 or giving every state, and a
+cost that absorbs the output activation (the recursion then starts at z^{(K)}).
 """
 
 from __future__ import annotations
