@@ -12,10 +12,10 @@ minutes. So for such a layer the lemma is decided in two parts:
 - the atom lemma: the same lemma with pre_i an opaque ``Pre(i)``, its derivative in an entry
   u_α of what it reads an opaque ``Slope(u, i, α)``, and the Slope's in w_β an opaque
   ``Curve(u, w, i, α, β)`` (one atom for ∂²/∂u∂w and ∂²/∂w∂u: equal, the pre map being
-  smooth), each 0 exactly where the layer's own derivative is 0. The step is run on the z node
-  built from ``Pre`` (``curvature_blocks.node``, as for the real one) and the chain rule is
-  SymPy's through ``Pre``; it is then the lemma of a dense layer in size, decided as every
-  lemma is (``general.check``), for every value of the atoms;
+  smooth), each 0 exactly where the own node leaves a block out (SymPy's derivative 0). The
+  step is run on the z node built from ``Pre`` (``curvature_blocks.node``, as for the real
+  one) and the chain rule is SymPy's through ``Pre``; it is then the lemma of a dense layer in
+  size, decided as every lemma is (``general.check``), for every value of the atoms;
 - the bridge: the step is also run on the layer's own z node (SymPy's derivatives of the
   kind's pre map, attention's through ``row_softmax``), and what it leaves must be, up to the
   names of summation indices, what it left on the atoms with each atom replaced by the own
@@ -25,13 +25,17 @@ Why this is sound. Let d be the layer's own derivatives. The chain rule through 
 Slope := d₁, Curve := d₂ put in is the chain rule through the layer's pre map (SymPy's chain
 rule through an opaque function; the atoms are 0 exactly where d is). An identity proved for
 every value of the atoms holds at d, and the bridge says the step's result on the own node is
-the atom result at d. So the real lemma holds. The atoms only forget: an identity that needs
-something about d (a relation between its entries) is not proved, and a step that treats the
-own node otherwise than the atom one fails the bridge, which then decides nothing: that
-identity is taken as it stands (the slow, direct comparison). Written out at small sizes, an
-atom lemma keeps its atoms as independent values: a difference found there refutes the step
-for a generic map of the layer's shapes, and is reported "failed" only when the same instance
-with the own derivatives put in differs too (else "screened", not proved).
+the atom result at d. So the real lemma holds. (d differentiates attention's weights through
+the registered softmax Jacobian, ``row_softmax``; that it is their derivative is the row softmax
+lemma, which the theorem's "first order" premise proves, as it did before atoms.) The atoms only
+forget: an identity that needs something about d (a relation between its entries) is not
+proved; a derivative of an atom in anything but an entry the layer reads or its own z stays
+unevaluated (nothing follows from it); and a step that treats the own node otherwise than the
+atom one fails the bridge, and that identity is then not proved ("screened") whatever the atom
+lemma says. Written out at small sizes, an atom lemma keeps its atoms as independent values: a
+difference found there refutes the step for a generic map of the layer's shapes, and is
+reported "failed" only when an instance at those small sizes with the own derivatives put in
+differs too (a true counterexample), else "screened", not proved.
 """
 
 from __future__ import annotations
