@@ -1,8 +1,9 @@
 """The second-order theorem for every size through a layer norm and a batch norm
 (proof/kinds_second_theorem.py, proof/norm_roots.py): √(v + ε) one atom whose derivative is the
 chain rule, the lemmas proved on small networks, mistakes planted through public objects
-refuted by name, and attention refused up front. Each test runs one layer's lemma, or a network
-of one layer, so that each stays near 10 CPU-s; the examples are proved from the CLI (README)."""
+refuted by name (attention's: test_attention_second_theorem.py). Each test runs one layer's
+lemma, or a network of one layer, so that each stays near 10 CPU-s; the examples are proved from
+the CLI (README)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from symbp.core.kinds_curvature import push_curvature
 from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_theorem import (
     first_order_claim,
-    kinds_second_order_theorem,
     layer_claims,
     prove_kinds_second_order_theorem,
 )
@@ -78,9 +78,3 @@ def test_a_wrong_norm_delta_program_fails_the_first_order_premise():
     assert claim.residual
 
 
-def test_attention_is_refused_up_front_naming_the_layer():
-    net = Network(layers=[Layer("attention"), Layer("dense", units=1)], inputs=(2, 2))
-    with pytest.raises(ValueError, match=r"^layer 1 is attention: the second-order theorem for "
-                       r"every size does not take it in this version \(.*\); prove it per "
-                       r"network \(symbp prove --order 2\)$"):
-        kinds_second_order_theorem(net)

@@ -31,7 +31,7 @@ from ..core.generic_layers import Explorer
 from ..core.kinds_curvature import CurvatureStep
 from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
-from . import general, kind_lemmas, norm_roots
+from . import general, kind_lemmas, norm_roots, pre_atoms
 from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .curvature_indexed import CurvatureIndexOps
 from .curvature_truths import Truths, identities
@@ -149,6 +149,17 @@ def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
 
 
 def _layer_nodes(s: Sequence, m: int) -> tuple[list[Any], list[Variable]]:
+    """``_built_nodes``, once per sequence and layer (H's and G's lemmas; an attention layer's
+    derivatives take seconds); each time copies of the nodes' dicts, which a step may change."""
+    made = s.__dict__.setdefault("_nodes", {})
+    if m not in made:
+        made[m] = _built_nodes(s, m)
+    nodes, below = made[m]
+    return [dataclasses.replace(n, jacobian=tuple(map(dict, n.jacobian)),
+                                second=tuple(map(dict, n.second))) for n in nodes], list(below)
+
+
+def _built_nodes(s: Sequence, m: int) -> tuple[list[Any], list[Variable]]:
     """Layer m's nodes, a^{(e)} then z^{(e)} in the order the recursion takes them (z^{(K)}
     alone where the cost absorbs σ), and the variables below the cut they read (a^{(e-1)},
     θ_e)."""
@@ -199,6 +210,13 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
     """The step run on layer m's nodes against the chain rule through its composed map."""
     live, a, above = _start(s, m)
     nodes, below = _layer_nodes(s, m)
+    atoms = pre_atoms.layer(s, m, nodes[-1], below)  # None: the pre map as it is
+    own = live
+    if atoms is not None:  # the step on the atoms too, the own node's result the bridge's
+        live = _start(s, m)[0]
+        for n in nodes:
+            step(own, n, residual)
+        nodes = [*nodes[:-1], atoms.z_node]
     for n in nodes:
         step(live, n, residual)
     e, g = s.label(m), s.gradient(m)
@@ -206,10 +224,13 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
 
     z = s.z(m)
 
+    def pre(i: tuple) -> sp.Expr:
+        return s.pre(m, i) if atoms is None else atoms.pre(*i)
+
     def D(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
         """The total derivative by x, z^{(e)} = pre(a^{(e-1)}; θ_e) depending on it."""
         i = z.indices()
-        return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * s.pre(m, i).diff(x), i, z.shape)
+        return expr.diff(x) + over(expr.diff(Z[(e, *i)]) * pre(i).diff(x), i, z.shape)
 
     def F(j: tuple) -> sp.Expr:
         return s.mapped(m, j)
@@ -217,15 +238,18 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
     def omega(j: tuple, k: tuple) -> sp.Expr:  # symmetric: a Hessian's block (induction)
         return (OMEGA[(e, *j, *k)] + OMEGA[(e, *k, *j)]) / 2
 
-    def got(r: Variable, u: Variable) -> Block | None:
-        value = live.omega.get(r.symbol, {}).get(u.symbol)
+    def got(r: Variable, u: Variable, held: Any = None) -> Block | None:
+        value = (live if held is None else held).omega.get(r.symbol, {}).get(u.symbol)
         return value if isinstance(value, Block) else None
 
     def check(what: str, value: Block | None, truth: sp.Expr, free: tuple,
-              shapes: tuple) -> None:
+              shapes: tuple, mine: Block | None = None) -> None:
         ranges = {x: (1, n) for x, n in zip(free, shapes)}
         lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
         identity = kind_lemmas.identity(lhs, truth, ranges)
+        if atoms is not None:
+            ours = sp.Integer(0) if mine is None else mine.at(*_split(free, mine))
+            identity = atoms.identity(identity, ours)
         found.append((what, norm_roots.decided(dataclasses.replace(identity, checked=CHECKED))))
 
     for n, u in enumerate(below):
@@ -236,19 +260,20 @@ def layer_identities(s: Sequence, m: int, step: CurvatureStep, residual: bool) -
             if residual:
                 truth += over(g[(e, *j)] * D(du, w.entry(be)), j, a.shape)
             check(f"d2C/d{u.symbol} d{w.symbol}", got(u, w), truth, (*al, *be),
-                  (*u.shape, *w.shape))
+                  (*u.shape, *w.shape), got(u, w, own))
         for p in above:
             al, q, j = u.indices(), p.indices(), a.indices()
             base = _gamma(p.symbol.name)
             truth = over(base[(e, *j, *q)] * D(F(j), u.entry(al)), j, a.shape)
             check(f"d2C/d{u.symbol} d{p.symbol}", got(u, p), truth, (*al, *q),
-                  (*u.shape, *p.shape))
+                  (*u.shape, *p.shape), got(u, p, own))
     if m > 1:
         u = s.a(m - 1)
         al, j = u.indices(), a.indices()
-        value = live.grad.get(u.symbol)
+        value, mine = live.grad.get(u.symbol), own.grad.get(u.symbol)
         truth = over(g[(e, *j)] * D(F(j), u.entry(al)), j, a.shape)
-        check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape)
+        check(f"dC/d{u.symbol}", value if isinstance(value, Block) else None, truth, al, u.shape,
+              mine if isinstance(mine, Block) else None)
     return found
 
 

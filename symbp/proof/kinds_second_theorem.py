@@ -32,9 +32,12 @@ The R-operator route differentiates the δ program; the first-order theorem at d
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
 too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
 size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
-(``norm_roots``). The cross-check is the per-network route on the network, or on a small one of
-its kinds where its symbolic Hessian is past the limit. What is not covered (``refusal``): an
-attention layer (``NOT_FOR_EVERY_SIZE``), and a recurrent layer giving every state.
+(``norm_roots``); an attention layer's whole pre map is one, its first and second derivatives
+opaque, the step's result on the layer's own node bridged to the atoms' (``pre_atoms``). The
+cross-check is the per-network route on the network, or on a small one of its kinds where its
+symbolic Hessian is past the limit, an attention layer's at d_k = d_v = 1 and 2 tokens. What is
+not covered (``refusal``): a kind in ``NOT_FOR_EVERY_SIZE``, and a recurrent layer giving every
+state.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
 from ..core.status import Status, worst
-from . import general, kept
+from . import kept, pre_atoms
 from .claims import Claim, Proof, concluded, time_claim
 from .exact import Exact
 from .kinds_curvature import _blocks
@@ -66,11 +69,7 @@ from .kinds_theorem import POSITIONS, _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
-NOT_FOR_EVERY_SIZE = {
-    "attention": "its lemmas through W_Q and W_K hold the softmax Jacobian on both sides, "
-                 "about a thousand terms of nested sums each, and the normal forms do not "
-                 "close them in minutes",
-}
+NOT_FOR_EVERY_SIZE: dict[str, str] = {}  # (attention's lemmas read its pre map as an atom)
 
 
 def refusal(net: Network) -> str:
@@ -100,7 +99,7 @@ def refusal(net: Network) -> str:
 def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Claim:
     """One claim for a layer's identities: proved when every one is."""
     started = time.perf_counter()
-    outcomes = [(what, general.check(identity)) for what, identity in checked]
+    outcomes = [(what, pre_atoms.decide(identity)) for what, identity in checked]
     status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
     bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
     instances = sum(o.instances for _, o in outcomes)
@@ -186,16 +185,14 @@ def first_order_claim(net: Network, recursion: RecursionFunction,
 
 
 def cross_check_network(net: Network) -> Network:
-    """``net`` where its symbolic Hessian is within the limit; else the same sequence of kinds
+    """``net`` where its symbolic Hessian is within the limit (an attention layer at d_k = d_v
+    = 1 and at most 2 tokens: ``pre_atoms.cross_network``); else the same sequence of kinds
     (each layer's options and activation) at small sizes, as the first-order theorem's
     cross-check networks are made: each kind's ``sized`` at one channel, else one unit (the
     output layer the cost's fewest), on an input of the fewest channels and at most
     ``POSITIONS`` positions."""
-    try:
-        check_size(net)
-        return net
-    except ValueError:
-        pass
+    if _within(net):
+        return pre_atoms.cross_network(net)
     resolved = net.resolved
     fewest = [r.kind.smallest_input for r in resolved[1:]] + [net.cost_entry.min_outputs]
     shape = (resolved[0].kind.smallest_input, *(min(n, POSITIONS) for n in net.input_shape[1:]))
@@ -209,7 +206,15 @@ def cross_check_network(net: Network) -> Network:
             layer = LayerSpec(spec.kind, {**dict(spec.options), "units": width})
         layers.append(layer)
         at = resolve([layer], at)[0].shape_out
-    return Network(layers=layers, inputs=list(shape), cost=net.cost)
+    return pre_atoms.cross_network(Network(layers=layers, inputs=list(shape), cost=net.cost))
+
+
+def _within(net: Network) -> bool:
+    try:
+        check_size(net)
+    except ValueError:
+        return False
+    return True
 
 
 def cross_check_claim(net: Network, step: CurvatureStep,
@@ -223,9 +228,10 @@ def cross_check_claim(net: Network, step: CurvatureStep,
     blocks = [*_blocks(d, session, "hessian", "recursion"),
               *_blocks(d, session, "gauss_newton", "recursion")]
     bad = next((c for c in blocks if not c.proved), None)
-    where = ("at this network's sizes" if small is net else "on a small network of this "
-             f"sequence of kinds (widths {list(small.widths)}; this one's Hessian is past the "
-             "limit for a symbolic one)")
+    where = ("at this network's sizes" if small is net else
+             f"on a small network of this sequence of kinds (widths {list(small.widths)}; "
+             + ("this one's Hessian is past the limit for a symbolic one" if not _within(net)
+                else "attention with d_k = d_v = 1 and at most 2 tokens") + ")")
     return Claim(f"the per-network recursion agrees {where}: every H and G block against "
                  "SymPy's derivatives of the composed cost", "", "general",
                  "failed" if bad is not None else "proved",
