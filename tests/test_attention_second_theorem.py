@@ -83,8 +83,8 @@ def test_a_step_that_reads_the_entries_is_not_proved_through_the_atoms(sequence)
 
 def test_the_atoms_stand_for_sympys_derivatives_of_the_own_map(sequence):
     from symbp.proof.kinds_second_lemmas import _layer_nodes
-    _, z_node, below = _layer_nodes(sequence, 1)
-    atoms = pre_atoms.layer(sequence, 1, z_node, below)
+    nodes, below = _layer_nodes(sequence, 1)
+    atoms = pre_atoms.layer(sequence, 1, nodes[-1], below)
     assert atoms is not None
     z, (w, wq) = sequence.z(1), [v for v in atoms.reads if str(v.symbol) in ("W(L - 1)",
                                                                              "WQ(L - 1)")]
