@@ -7,7 +7,7 @@ import itertools
 import sympy as sp
 
 from symbp.core.layers.base import Inside, written_out
-from symbp.proof import general, indexed, row_softmax, sums
+from symbp.proof import expanded, general, indexed, row_softmax, sums
 from symbp.proof.row_softmax import ROW, RowSoftmax
 
 i, j, k, r, t = sp.symbols("i j k r t", integer=True, positive=True)
@@ -79,3 +79,23 @@ def test_written_out_with_parts_shared_between_calls_is_written_out():
     done: dict = {}
     exprs = [sp.Sum(x[i] * sp.Sum(w[i, k], (k, 1, m)), (i, 1, 2)) for m in (1, 2, 3)]
     assert [written_out(e, done) for e in exprs] == [written_out(e) for e in exprs]
+
+
+def test_the_expansion_that_remembers_its_parts_is_sympys_expand():
+    """Term for term as SymPy writes it (srepr), on the shapes the lemmas take: sums over
+    products, a root and a power of a sum repeated, logs, exponentials, Kronecker deltas."""
+    f = sp.Function("f")
+    inner = sp.Sum(x[i] * (w[i, k] + 1), (i, 1, n))
+    root = sp.sqrt(sp.Sum((x[k] - inner / n) ** 2, (k, 1, n)) / n + sp.Rational(1, 10))
+    exprs = [
+        (x[i] + w[i, j]) ** 3 * (inner - x[j]) + inner ** 2,
+        (x[j] - inner / n) / root * (1 - (x[j] - inner / n) ** 2 / root ** 2) - inner / root,
+        sp.log(x[i] * w[i, j] * (1 + x[j])) + sp.exp(2 * x[i] + w[i, j]) * (x[i] - 1) ** 2,
+        sp.Sum(sp.KroneckerDelta(i, j) * (x[i] + f(x[j] * (w[i, j] + 1))) ** 2, (i, 1, n)),
+        sp.Sum(sp.Sum(x[i] * (w[i, k] - x[k]) * (x[i] + 1), (k, 1, n)), (i, 1, n)) * root,
+        sp.Integer(3), x[i], sp.Piecewise((x[i] * (x[j] + 1), x[i] > 0), (0, True)),
+    ]
+    for e in exprs:
+        expanded.expand.cache_clear()
+        assert sp.srepr(expanded.expand(e)) == sp.srepr(sp.expand(e)), e
+        assert expanded.expand(e) is expanded.expand(e)  # remembered

@@ -46,14 +46,15 @@ def central_differences(d: Derivation, n: LayerNumbers) -> tuple[list[EntryCheck
     if not every:
         entries = [(l, name, 0, 0) for l, params in enumerate(ex.params, 1) for name in params]
     checks = []
-    for l, name, i, j in entries:
+    inputs = [ex.x, *forward_layers(d, ex.x, ex.params)[1]]  # a nudge in layer l leaves the
+    for l, name, i, j in entries:  # layers below it as they were: each pass starts at l
         costs = []
         for sign in (1, -1):
             params = [dict(p) for p in ex.params]
             nudged = params[l - 1][name].copy()
             nudged[i, j] += sign * h
             params[l - 1][name] = nudged
-            a = forward_layers(d, ex.x, params)[1]
+            a = forward_layers(d, inputs[l - 1], params, first=l)[1]
             costs.append(settled(d.net.cost_entry.formula(a[-1], ex.y), "the cost"))
         quotient = settled((costs[0] - costs[1]) / (2 * h), "the central difference")
         checks.append(EntryCheck(l, name, i + 1, j + 1, h, quotient,

@@ -180,12 +180,13 @@ def _exact(value: object, where: str = "") -> sp.Expr:
 
 
 def forward_layers(d: Derivation, x: list[sp.Expr], params: list[dict[str, sp.Matrix]],
-                   exact: bool = False) -> tuple[list[list[sp.Expr]], list[list[sp.Expr]]]:
-    """z_l and a_l for l = 1..L, through each kind's maps, in numbers (``exact``: as exact
-    expressions, else settled to rationals or 60 digits)."""
+                   exact: bool = False, first: int = 1
+                   ) -> tuple[list[list[sp.Expr]], list[list[sp.Expr]]]:
+    """z_l and a_l for l = first..L, through each kind's maps, in numbers (``exact``: as exact
+    expressions, else settled to rationals or 60 digits); x is the input of layer ``first``."""
     settle = _exact if exact else settled
     z, a, previous = [], [], x
-    for r in d.net.resolved:
+    for r in d.net.resolved[first - 1:]:
         l, act = r.index, d.net.activation(r.index)
         if act.elementwise and act.formula is None:
             raise ValueError(f"layer {l} uses the {act.name} activation, which has no formula "

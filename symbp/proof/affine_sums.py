@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.layers.base import Inside
+from .expanded import expand
 from .indexed import replace_entries
 from .sums import ME, OTHER, orders_by_role, srepr
 
@@ -377,7 +378,7 @@ def _role(i: sp.Symbol, body: sp.Expr, t: Term) -> tuple:
 def normal_terms(expr: sp.Expr, ranges: Ranges) -> dict[tuple, sp.Expr]:
     """``expr`` in normal form: each canonical summation part with its coefficient."""
     found: dict[tuple, sp.Expr] = {}
-    for t in terms(sp.expand(expr)):
+    for t in terms(expand(expr)):
         t = Term(_substitute(t.factor, {}), t.bound, t.ineqs, t.eqs)  # indices expanded
         t = _windows(_free_equalities(_solve_equalities(t), ranges))
         t = _bare(t)

@@ -28,7 +28,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from ..core.layers.base import written_out
+from ..core.layers.base import replaced, written_out
 from .exact import first_difference
 from .indexed import (
     DELTA,
@@ -200,8 +200,9 @@ def _instance(identity: Identity, widths: dict[sp.Expr, int], written: dict | No
     (``written``: the parts written out before, shared between calls)."""
     # written out once per widths; the free indices take their values after (deltas evaluate)
     written = {} if written is None else written
-    lhs = written_out(identity.lhs.xreplace(widths), written)
-    rhs = written_out(identity.rhs.xreplace(widths), written)
+    done: dict = {}  # xreplace's rebuilt parts, shared by both sides: each rebuilt once
+    lhs = written_out(replaced(identity.lhs, widths, done), written)
+    rhs = written_out(replaced(identity.rhs, widths, done), written)
     if identity.explicit is not None:
         lhs, rhs = identity.explicit(lhs), identity.explicit(rhs)
     free = list(identity.ranges)

@@ -8,7 +8,7 @@ derivative of that layer's own map, in layered symbols.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
 import sympy as sp
@@ -84,7 +84,7 @@ def _missing(name, statement, latex, layer) -> Lemma:
 def activation_lemma(act: registry.Activation) -> Lemma:
     """σ'(z) as registered equals d/dz of σ's explicit formula, in a fresh variable: a formula
     that ignores its argument (a stray Symbol("z") inside) fails, as it would in the code."""
-    z = sp.Dummy("z")
+    z = _Z
     if act.formula is None or act.derivative is None:
         raise ValueError(f"activation {act.name!r} has no explicit formula to prove against")
     name, statement = f"{act.name}'", f"d/dz {act.name}(z) = registered derivative"
@@ -99,7 +99,17 @@ def activation_lemma(act: registry.Activation) -> Lemma:
         return Lemma(name, statement, latex, False, residual=(
             f"the formula {formula} depends on {', '.join(sorted(map(str, extra)))} besides "
             "its argument"))
-    return _check(name, statement, latex, sp.diff(formula, z), act.derivative(z))
+    registered = act.derivative(z)
+    if not isinstance(registered, sp.Basic):  # not an expression: checked (and failed) as is
+        return _check(name, statement, latex, sp.diff(formula, z), registered)
+    key = (name, statement, latex, formula, registered)  # all the lemma reads: by content
+    if key not in _ACTIVATION_LEMMAS:
+        _ACTIVATION_LEMMAS[key] = _check(name, statement, latex, sp.diff(formula, z), registered)
+    return replace(_ACTIVATION_LEMMAS[key])
+
+
+_Z = sp.Dummy("z")  # the fresh variable of every activation lemma: no formula can hold it
+_ACTIVATION_LEMMAS: dict[tuple, Lemma] = {}  # each formula and derivative settled once
 
 
 def softmax_lemma(act: registry.Activation, n: int) -> Lemma:

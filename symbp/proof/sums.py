@@ -34,6 +34,7 @@ from typing import TypeVar
 import sympy as sp
 
 from .exact import residual
+from .expanded import expand
 
 Range = tuple[sp.Expr, sp.Expr]  # (first, last), both included
 Ranges = Mapping[sp.Symbol, Range]
@@ -84,7 +85,7 @@ def _product_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges) ->
                     lim.has(i) for _, a, b in f.limits for lim in (a, b) for i, _, _ in limits):
                 apart = {i: sp.Dummy("i", integer=True, positive=True) for i, _, _ in f.limits}
                 limits += [(apart[i], a, b) for i, a, b in f.limits]
-                factors[n:n + 1] = sp.Mul.make_args(sp.expand(f.function.xreplace(apart)))
+                factors[n:n + 1] = sp.Mul.make_args(expand(f.function.xreplace(apart)))
                 if any(g.is_Add for g in factors[n:]):
                     return _expand_then_sum(factors, limits, ranges)
                 changed = True
@@ -144,7 +145,7 @@ def _apart(factors: list[sp.Expr], limits: list[Limit]) -> list[tuple[list[sp.Ex
 
 
 def _expand_then_sum(factors: list[sp.Expr], limits: list[Limit], ranges: Ranges) -> sp.Expr:
-    terms = sp.Add.make_args(sp.expand(sp.Mul(*factors)))
+    terms = sp.Add.make_args(expand(sp.Mul(*factors)))
     return sp.Add(*[_product_sum(list(sp.Mul.make_args(t)), limits, ranges) for t in terms])
 
 
@@ -226,14 +227,14 @@ def normal(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
         if expr == previous:
             break
         previous = expr
-        expr = _free_deltas(sp.expand(_pass(expr, ranges)), ranges)
+        expr = _free_deltas(expand(_pass(expr, ranges)), ranges)
     return expr
 
 
 def _pass(expr: sp.Basic, ranges: Ranges) -> sp.Expr:
     if isinstance(expr, sp.Sum):
         inner = {**ranges, **{i: (a, b) for i, a, b in expr.limits}}
-        body = sp.expand(_pass(expr.function, inner))
+        body = expand(_pass(expr.function, inner))
         return sp.Add(*[_product_sum(list(sp.Mul.make_args(term)), list(expr.limits), ranges)
                         for term in sp.Add.make_args(body)])
     if isinstance(expr, sp.Piecewise):
@@ -266,4 +267,4 @@ def _holds(rel: sp.Rel, ranges: Ranges) -> bool:
 
 def difference(lhs: sp.Expr, rhs: sp.Expr, ranges: Ranges) -> sp.Expr:
     """lhs − rhs in normal form, reduced by ``exact.residual``: 0 only when proved equal."""
-    return residual(normal(sp.expand(lhs - rhs), ranges))
+    return residual(normal(expand(lhs - rhs), ranges))

@@ -30,6 +30,7 @@ step's column from the columns found before it (``symbp.numeric.scans``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -93,25 +94,48 @@ class Map:
            values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]
            ) -> Callable[[tuple[int, ...]], sp.Expr]:
         """The entry at one point of the output (1-based), as ``entries`` gives it."""
-        written = written_out(self.formula.xreplace(sizes))
+        placed = _placed(self.formula, self.index, frozenset(sizes.items()))
         bases = {t.base: t.name for t in (*self.inputs, *self.params, *self.read_own)}
-        return lambda point: _valued(replaced(written, dict(zip(self.index, point))), bases,
-                                     values)
+        return lambda point: _valued(placed(point), bases, values)
 
     @property
     def read_own(self) -> tuple[Tensor, ...]:
         return () if self.own is None else (self.own,)
 
 
-def _valued(expr: sp.Expr, bases: Mapping[sp.IndexedBase, str],
+@functools.lru_cache(maxsize=64)
+def _placed(formula: sp.Expr, index: tuple[sp.Symbol, ...], sizes: frozenset
+            ) -> Callable[[tuple[int, ...]], Placed]:
+    """The formula written out at ``sizes`` and at one point of the output, before any
+    tensor is valued: a pure function of the formula, its indices and the sizes, so each
+    point is built once per process and not once per call (a network's pre map is run by
+    its forward pass, its lemmas, its vector forms and each of its matrix claims)."""
+    written = written_out(formula.xreplace(dict(sizes)))
+    found: dict[tuple[int, ...], Placed] = {}
+
+    def at(point: tuple[int, ...]) -> Placed:
+        if point not in found:
+            expr = replaced(written, dict(zip(index, point)))
+            found[point] = expr, tuple(expr.atoms(sp.Indexed))
+        return found[point]
+
+    return at
+
+
+Placed = tuple[sp.Expr, tuple[sp.Indexed, ...]]  # an entry's formula, the tensor entries it reads
+
+
+def _valued(placed: Placed, bases: Mapping[sp.IndexedBase, str],
             values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]) -> sp.Expr:
     """Every entry of a known tensor in ``expr`` replaced by its value (indices 1-based in
     the formula, 0-based for ``values``); an index outside the tensor is refused."""
+    expr, read = placed
+
     def value(e: sp.Indexed) -> sp.Expr:
         name = bases[e.base]
         return values[name](tuple(int(i) - 1 for i in e.indices))
 
-    return replaced(expr, {e: value(e) for e in expr.atoms(sp.Indexed) if e.base in bases})
+    return replaced(expr, {e: value(e) for e in read if e.base in bases})
 
 
 def written_out(expr: sp.Basic, done: dict | None = None) -> sp.Expr:
