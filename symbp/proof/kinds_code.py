@@ -1,0 +1,132 @@
+"""The printed hvp program proved, for networks of layer kinds: claims "Hv code <name><l>".
+
+``hvp`` in the generated NumPy module runs ``_tangent``: grad's statements, each after the
+tangent ``numeric.tangents`` prints for it by rules of calculus over the printed text. Those
+rules are not proved one by one; instead the function as printed is run exactly
+(``code_exact``) on one sample, x, y, every parameter and the direction v as SymPy symbols,
+and what it returns for each parameter is compared, entry by entry, with the R-operator of
+the δ program that the "Hv <name><l>" claims prove to be H v for every v (in the coordinates
+of ``code_coordinates``). A claim is proved only when its comparison is and its "Hv" claim
+is: then the printed program computes H v, exactly, for this network and one sample (a batch
+is a sum over its samples, which ``_tangent`` forms by the same statements).
+
+The module text comes from the caller (``printed``: proof sits below numeric, which prints
+it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
+a generated module says its hvp is proved only when its own ``_tangent`` has that fingerprint
+(``code_proved``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.status import Status, worst
+from .claims import Claim, Proof
+from .code_coordinates import Coordinates
+from .code_exact import Run, code_fingerprint, exact_function
+from .exact import Exact
+
+KIND = "curvature"
+FUNCTION = "_tangent"  # what hvp, hessian and gauss_newton run, in the NumPy module
+Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the module's text
+
+
+def _title(name: str, l: int) -> str:
+    return f"Hv code {name}{l}"
+
+
+def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[Claim],
+                session: Exact | None = None) -> list[Claim]:
+    """One claim per parameter: the printed ``_tangent`` run exactly = the proved H v;
+    ``proved`` holds the "Hv <name><l>" claims each one rests on."""
+    entries = [(l, name, M) for l in d.layers for name, M in d.layer_parameters(l).items()]
+    if printed is None:
+        return [Claim(f"the printed hvp program = H v for (H v)_{name}_{l}", "", KIND,
+                      Status.NOT_COMPARED, "the module's text was not given to the prover "
+                      "(symbp prove and render give it)", layer=l, parameter=name,
+                      name=_title(name, l)) for l, name, _ in entries]
+    started = time.perf_counter()
+    run = Run()
+    try:
+        source = printed(d, "numpy")
+        fingerprint = code_fingerprint(source, FUNCTION)
+        values = _run(d, exact_function(source, FUNCTION, run))
+        wanted = d.hvp()
+        failure = ""
+    except Exception as error:  # code that cannot be run exactly fails every claim
+        fingerprint, values, wanted = "", {}, {}
+        failure = f"{type(error).__name__}: {error}"[:300]
+    session = session or Exact()
+    coordinates = Coordinates()
+    rests = {c.name: c for c in proved}
+    claims = []
+    for l, name, M in entries:
+        claim = Claim(f"the printed NumPy hvp program ({FUNCTION}, code {fingerprint or '?'}) "
+                      f"run exactly = the proved H v for (H v)_{name}_{l}",
+                      rf"\texttt{{{FUNCTION}}}(v)_{{{name}_{{{l}}}}} = (H v)_{{{name}_{{{l}}}}}",
+                      KIND, Status.FAILED, _how(run), layer=l, parameter=name,
+                      name=_title(name, l))
+        claims.append(claim)
+        if failure:
+            claim.residual = failure
+            continue
+        try:
+            found = session.first_difference(coordinates(sp.Matrix(values[(l, name)])),
+                                             coordinates(sp.Matrix(list(wanted[name][l - 1]))))
+        except Exception as error:  # a rewriting refused: not decided
+            found = ((1, 1), f"not decided: {type(error).__name__}: {error}")
+        if found is not None:
+            claim.entry, claim.residual = found[0], str(found[1])[:300]
+            continue
+        rest = rests.get(f"Hv {name}{l}")
+        claim.status = worst([rest.status if rest else Status.NOT_COMPARED])
+        if not claim.proved:
+            claim.culprit = f"Hv {name}{l}"
+    if claims:
+        claims[0].seconds = time.perf_counter() - started
+    return claims
+
+
+def _how(run: Run) -> str:
+    capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
+              if run.capped else "")
+    return ("exact: the module's _tangent called on NumPy object arrays of SymPy symbols (one "
+            "sample x, y; theta; v), float literals as the rationals they print, np.exp and "
+            "the other functions as SymPy's, a choice as the Piecewise of its branches"
+            f"{capped}; compared entry by entry with the R-operator of the delta program "
+            "(new coordinates: code_coordinates)")
+
+
+def _run(d: KindsSecondDerivation, tangent) -> dict[tuple[int, str], list[sp.Expr]]:
+    """What ``tangent`` returns for each parameter, as a list in its row-by-row order."""
+    x = np.array([list(d.x)], dtype=object)
+    y = np.array([list(d.y)], dtype=object)
+    direction = dict(zip(d.parameters(), d.direction()))
+    params, rates, keys = [], [], []
+    for r in d.net.resolved:
+        for name, shape in r.parameters.items():
+            M = d.layer_parameters(r.index)[name]
+            params.append(np.array(list(M), dtype=object).reshape(shape))
+            rates.append(np.array([direction[p] for p in M], dtype=object).reshape(shape))
+            keys.append((r.index, name))
+    returned = tangent(x, y, *params, *rates)
+    return {key: [sp.sympify(e) for e in np.asarray(value, dtype=object).ravel()]
+            for key, value in zip(keys, returned)}
+
+
+def code_proved(proof: Proof, source: str) -> str:
+    """The fingerprint of ``source``'s ``_tangent`` when ``proof`` proves it computes H v
+    (every "Hv code" claim proved, of that fingerprint); "" otherwise."""
+    claims = [c for c in proof.claims if c.name.startswith("Hv code ")]
+    try:
+        fingerprint = code_fingerprint(source, FUNCTION)
+    except ValueError:
+        return ""
+    if claims and all(c.proved and f"code {fingerprint} " in c.statement for c in claims):
+        return fingerprint
+    return ""
