@@ -127,6 +127,6 @@ def code_proved(proof: Proof, source: str) -> str:
         fingerprint = code_fingerprint(source, FUNCTION)
     except ValueError:
         return ""
-    if claims and all(c.proved and f"code {fingerprint} " in c.statement for c in claims):
+    if claims and all(c.proved and f"code {fingerprint})" in c.statement for c in claims):
         return fingerprint
     return ""
