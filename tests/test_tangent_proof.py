@@ -18,7 +18,7 @@ from symbp.numeric.kinds_curvature_codegen import kinds_second_order_source
 from symbp.proof.code_coordinates import Coordinates
 from symbp.proof.code_exact import Run, code_fingerprint, exact_function, literal
 from symbp.proof.curvature import prove_second_order
-from symbp.proof.kinds_code import code_claims, code_proved
+from symbp.proof.kinds_code import code_claims, code_proved, note
 from symbp.render.formats import second_sentence
 
 
@@ -57,10 +57,10 @@ def test_a_module_whose_tangent_differs_is_not_said_to_be_proved():
     assert code_proved(proved(), edited) == ""
 
 
-def test_without_the_module_text_the_claims_are_not_compared():
-    claims = code_claims(derived(), None, [])
-    assert {c.status for c in claims} == {"not compared"}
-    assert len(claims) == 4
+def test_without_the_module_text_no_claim_is_made_and_the_note_says_so():
+    assert code_claims(derived(), None, []) == []
+    assert "not given to the prover" in note(derived(), None)
+    assert note(derived(), kinds_second_order_source) == ""
 
 
 def _refuted(printed, d=None) -> dict:

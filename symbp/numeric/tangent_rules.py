@@ -6,8 +6,8 @@ with one operand its tangent (``MULTILINEAR``, ``np.einsum``); a reshape, gather
 linear in its array (``LINEAR``); σ and the other functions of one argument have their
 derivative written out (``RULES``); a choice (np.where, min, max, a conditional) takes the
 tangent of the branch taken (a tie of min or max the second, as the registry's formulas
-choose: ReLU is Piecewise((z, z > 0), (0, True)), its derivative 0 at z = 0); a row's max (a stabilizer
-of softmax) the tangent at its argmax. Anything else is a ValueError naming it.
+choose: ReLU is Piecewise((z, z > 0), (0, True)), its derivative 0 at z = 0); a row's max
+(a stabilizer of softmax) the tangent at its argmax. Anything else is a ValueError naming it.
 """
 
 from __future__ import annotations

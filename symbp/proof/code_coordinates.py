@@ -50,8 +50,9 @@ class Coordinates:
             out = self._piecewise(expr)
         else:
             args = [self(a) for a in expr.args]
-            if isinstance(expr, Opaque) and type(expr).formula is not None:
-                out = self(type(expr).formula(args[0]))
+            formula = type(expr).formula if isinstance(expr, Opaque) else None
+            if formula is not None:
+                out = self(formula(args[0]))
             elif isinstance(expr, sp.exp):
                 out = self._exp(args[0])
             elif any(a is not b for a, b in zip(args, expr.args)):

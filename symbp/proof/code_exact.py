@@ -98,7 +98,7 @@ class Run:
         relation = _RELATIONS[op](u, w)
         if relation in (sp.true, sp.false):
             return relation
-        for side, other, below in ((w, u, op in ("<", "<=")), (u, w, op in (">", ">="))):
+        for side, below in ((w, op in ("<", "<=")), (u, op in (">", ">="))):
             if side in CAPS and op not in ("==", "!="):
                 self.capped += 1  # the other side within the cap: u < 709, u > -708
                 return sp.true if below == (side == CAPS[0]) else sp.false
@@ -264,7 +264,7 @@ def exact_function(source: str, name: str, run: Run) -> Any:
         if isinstance(s, ast.FunctionDef):
             s.decorator_list = []
     kept = [s for s in plain.body if isinstance(s, ast.FunctionDef) or not _imports_numba(s)]
-    exec(compile(ast.Module(kept, []), "<printed>", "exec"), module)  # noqa: S102
+    exec(compile(ast.Module(kept, []), "<printed>", "exec"), module)
     for key, value in list(module.items()):
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             module[key] = run.exact(value)
@@ -273,7 +273,7 @@ def exact_function(source: str, name: str, run: Run) -> Any:
     module.update(reader.values)
     module.update(run.namespace())
     exec(compile(ast.fix_missing_locations(ast.Module(functions, [])), "<printed>", "exec"),
-         module)  # noqa: S102
+         module)
     if name not in module:
         raise ValueError(f"the module defines no function {name!r}")
     return module[name]

@@ -13,7 +13,8 @@ is a sum over its samples, which ``_tangent`` forms by the same statements).
 The module text comes from the caller (``printed``: proof sits below numeric, which prints
 it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
 a generated module says its hvp is proved only when its own ``_tangent`` has that fingerprint
-(``code_proved``).
+(``code_proved``). Without the text (``symbp.prove`` as a library call gives none) and for the
+kinds of ``NOT_READ`` no claim is made, and the proof's note says so.
 """
 
 from __future__ import annotations
@@ -36,6 +37,26 @@ FUNCTION = "_tangent"  # what hvp, hessian and gauss_newton run, in the NumPy mo
 Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the module's text
 
 
+# kinds whose printed code is not read exactly yet, and why
+NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
+                         "stabilizer is a row max with an argmax tangent, neither read exactly "
+                         "yet"}
+
+
+def not_read(d: KindsSecondDerivation) -> str:
+    """Why the printed hvp program of ``d`` is not compared ("" when it is)."""
+    kind = next((k for k in d.net.kinds if k in NOT_READ), None)
+    return "" if kind is None else f"the printed hvp program is not compared ({kind}: " \
+        f"{NOT_READ[kind]})"
+
+
+def note(d: KindsSecondDerivation, printed: Printed | None) -> str:
+    """What the proof's note says of the printed hvp program."""
+    if printed is None:
+        return "the printed hvp program was not given to the prover: no claim on it"
+    return not_read(d)
+
+
 def _title(name: str, l: int) -> str:
     return f"Hv code {name}{l}"
 
@@ -45,11 +66,8 @@ def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[
     """One claim per parameter: the printed ``_tangent`` run exactly = the proved H v;
     ``proved`` holds the "Hv <name><l>" claims each one rests on."""
     entries = [(l, name, M) for l in d.layers for name, M in d.layer_parameters(l).items()]
-    if printed is None:
-        return [Claim(f"the printed hvp program = H v for (H v)_{name}_{l}", "", KIND,
-                      Status.NOT_COMPARED, "the module's text was not given to the prover "
-                      "(symbp prove and render give it)", layer=l, parameter=name,
-                      name=_title(name, l)) for l, name, _ in entries]
+    if printed is None or not_read(d):  # no claim made (the proof's note says why)
+        return []
     started = time.perf_counter()
     run = Run()
     try:
@@ -65,7 +83,7 @@ def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[
     coordinates = Coordinates()
     rests = {c.name: c for c in proved}
     claims = []
-    for l, name, M in entries:
+    for l, name, _ in entries:
         claim = Claim(f"the printed NumPy hvp program ({FUNCTION}, code {fingerprint or '?'}) "
                       f"run exactly = the proved H v for (H v)_{name}_{l}",
                       rf"\texttt{{{FUNCTION}}}(v)_{{{name}_{{{l}}}}} = (H v)_{{{name}_{{{l}}}}}",

@@ -11,7 +11,7 @@ Every claim compares two computations exactly, entry by entry, and says which:
   it is H v for every v;
 - ``Hv code <name><l>``: the generated NumPy module's ``_tangent`` (what its hvp, hessian and
   gauss_newton run), its printed text run exactly on symbols, = that proved H v
-  (``kinds_code``; "not compared" when the caller gives no module text);
+  (``kinds_code``; not claimed when the caller gives no module text, nor for attention);
 - ``recursion H l,m``: the curvature recursion (``core.kinds_curvature``: H_C at the split
   passed back node by node over the network's graph, with the residual terms) = SymPy's
   second derivatives, block (l, m) for l <= m;
@@ -42,7 +42,7 @@ from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import cost_psd_claims
-from .kinds_code import Printed, code_claims
+from .kinds_code import Printed, code_claims, note
 from .softmax_rows import RowsExact
 
 METHODS = ("auto", "expand")
@@ -68,7 +68,8 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
     timeout = check_seconds(timeout)
     started = time.perf_counter()
     claims: list[Claim] = []
-    proof = Proof("expand", claims, network=repr(d.net), note=SCOPE)
+    why = note(d, printed)
+    proof = Proof("expand", claims, network=repr(d.net), note=SCOPE + (f"; {why}" if why else ""))
     session = RowsExact(d.composed_cost())  # attention's softmax rows, in their coordinates
 
     def tick(what: str, done: int) -> None:

@@ -28,9 +28,9 @@ from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.kinds_curvature_codegen import kinds_second_order_source
-from ..proof.kinds_code import code_proved
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import code_problem, one_line, require_numeric
+from ..proof.kinds_code import code_proved
 from ..proof.prove import Proof
 from .documents import render_document, render_matrix, render_second_order
 from .figures import figure_files, markdown_images
