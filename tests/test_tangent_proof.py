@@ -34,22 +34,24 @@ def proved():
     return prove_second_order(derived(), printed=kinds_second_order_source)
 
 
-def code(proof) -> dict:
-    return {c.name: c for c in proof.claims if c.name.startswith("Hv code ")}
+def code(proof, title: str) -> dict:
+    return {c.name: c for c in proof.claims if c.name.startswith(title + " ")}
 
 
-def test_the_printed_hvp_is_proved_for_every_parameter_and_named_by_its_fingerprint():
+@pytest.mark.parametrize(("flavor", "title", "function"), [
+    ("numpy", "Hv code", "_tangent"), ("numba", "Hv numba", "_tangent_kernel")])
+def test_the_printed_hvp_is_proved_for_every_parameter_and_named_by_its_fingerprint(
+        flavor, title, function):
     proof = proved()
-    claims = code(proof)
-    assert sorted(claims) == ["Hv code W1", "Hv code W2", "Hv code b1", "Hv code b2"]
+    claims = code(proof, title)
+    assert sorted(claims) == [f"{title} {p}" for p in ("W1", "W2", "b1", "b2")]
     assert proof.holds and all(c.proved for c in claims.values())
-    source = kinds_second_order_source(derived())
-    fingerprint = code_fingerprint(source, "_tangent")
+    source = kinds_second_order_source(derived(), flavor)
+    fingerprint = code_fingerprint(source, function)
     assert all(f"code {fingerprint})" in c.statement for c in claims.values())
-    assert code_proved(proof, source) == fingerprint
-    assert f"_tangent (code {fingerprint})" in second_sentence(derived(), proof)
-    numba = second_sentence(derived(), proof, "numba")
-    assert "numba kernel's tangent statements are not proved" in numba
+    assert code_proved(proof, source, flavor) == fingerprint
+    sentence = second_sentence(derived(), proof, flavor)
+    assert f"this module's {function} (code {fingerprint}) run exactly is that H v" in sentence
 
 
 def test_a_module_whose_tangent_differs_is_not_said_to_be_proved():
@@ -76,10 +78,14 @@ def test_a_wrong_tangent_rule_is_refuted_naming_the_entry(monkeypatch):
     assert refuted["Hv code W1"].residual
 
 
-def test_an_edited_module_text_is_refuted_naming_the_entry():
+def test_an_edited_module_text_is_refuted_naming_the_entry_in_each_flavor():
     def printed(d, flavor):
-        return kinds_second_order_source(d, flavor).replace("(1.0 - np.tanh(", "(1.0 + np.tanh(")
-    assert "Hv code b1" in _refuted(printed)
+        text = kinds_second_order_source(d, flavor)
+        return text.replace("(1.0 - np.tanh(", "(1.0 + np.tanh(").replace(
+            "(1.0 - _tanh(", "(1.0 + _tanh(")
+    refuted = _refuted(printed)
+    assert {"Hv code b1", "Hv numba b1"} <= set(refuted)
+    assert refuted["Hv numba b1"].residual
 
 
 def test_a_tangent_that_takes_the_first_branch_on_a_tie_is_refuted_at_zero():

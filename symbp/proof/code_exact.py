@@ -271,9 +271,9 @@ def exact_function(source: str, name: str, run: Run) -> Any:
     reader = _Literals()
     functions = [reader.visit(s) for s in tree.body if isinstance(s, ast.FunctionDef)]
     module.update(reader.values)
-    module.update(run.namespace())
     exec(compile(ast.fix_missing_locations(ast.Module(functions, [])), "<printed>", "exec"),
          module)
+    module.update(run.namespace())  # after: the kernel's own _exp and _tanh are SymPy's
     if name not in module:
         raise ValueError(f"the module defines no function {name!r}")
     return module[name]

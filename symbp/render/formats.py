@@ -190,14 +190,13 @@ def second_sentence(d: Derivation, proof: Proof, flavor: str = "numpy") -> str:
 
 
 def _code_sentence(d: Derivation, proof: Proof, flavor: str) -> str:
-    """For layer kinds: whether this module's _tangent is the one proved (claims Hv code)."""
-    code = code_proved(proof, kinds_second_order_source(d, "numpy"))
+    """For layer kinds: whether this module's tangent program is the one proved (claims "Hv
+    code", "Hv numba")."""
+    function = "_tangent" if flavor == "numpy" else "_tangent_kernel"
+    code = code_proved(proof, kinds_second_order_source(d, flavor), flavor)
     if not code:
-        return ", but not the printed _tangent"
-    if flavor == "numpy":
-        return f", and this module's _tangent (code {code}) run exactly is that H v"
-    return (f", and the NumPy module's _tangent (code {code}) run exactly is that H v; this "
-            "numba kernel's tangent statements are not proved")
+        return f", but not the printed {function}"
+    return f", and this module's {function} (code {code}) run exactly is that H v"
 
 
 def _second_order(b: Build) -> dict[str, bytes]:
