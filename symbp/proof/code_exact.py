@@ -9,11 +9,11 @@ as printed, with three readings of what floats would do:
 - the functions of one argument are SymPy's (np.exp, math.exp and the numba kernel's own
   ``_exp`` are exp; ``_tanh`` is tanh), and the arrays they make hold exact zeros and ones;
 - a comparison is SymPy's relation: decided where SymPy decides it, else a choice
-  (np.where, np.maximum, min, max) is the Piecewise of its branches, as the code takes
-  them, a tie the second (u > v for a maximum). The one comparison decided by assumption is
-  against exp's overflow cap (``CAPS``): the printers write exp(min(u, 709)) and a
-  tangent np.where(u < 709, ...), and the cap is read as not binding (u below it). ``Run``
-  counts the comparisons so decided; a claim built on one says so.
+  (np.where, np.maximum, min, max, ``a if c else b``) is the Piecewise of its branches, as
+  the code takes them, a tie the second (u > v for a maximum). The one comparison decided
+  by assumption is against exp's overflow cap (``CAPS``): the printers write
+  exp(min(u, 709)) and a tangent np.where(u < 709, ...), and the cap is read as not binding
+  (u below it). ``Run`` counts the comparisons so decided; a claim built on one says so.
 
 Anything else the code does to a symbol (a Python ``if`` on it, a float() of it) raises, and
 the claim built on it fails with that error: never a guess.
@@ -127,7 +127,7 @@ class Run:
                                                          _FUNCTIONS.items() if k[0] == "_"},
                 "min": lambda a, b: self.extreme(a, b, "<"),
                 "max": lambda a, b: self.extreme(a, b, ">"),
-                "_compare": self.compare}
+                "_compare": self.compare, "_choose": self.choose}
 
 
 def _is(value: Any, constants: tuple) -> bool:
@@ -242,6 +242,13 @@ class _Literals(ast.NodeTransformer):
         name = f"_literal{len(self.values)}"
         self.values[name] = literal(node.value)
         return ast.copy_location(ast.Name(name, ast.Load()), node)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        """``a if c else b`` (numba's choice over scalars) as the choice of ``Run``: both
+        branches are evaluated, an expression has no effect but its value."""
+        self.generic_visit(node)
+        call = ast.Call(ast.Name("_choose", ast.Load()), [node.test, node.body, node.orelse], [])
+        return ast.copy_location(call, node)
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)
