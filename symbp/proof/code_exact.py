@@ -113,6 +113,14 @@ class Run:
             return sp.Piecewise((u, t), (w, True))
         return _each(one, 3)(test, self.exact(a), self.exact(b))
 
+    def branch(self, test: Any, a, b) -> Any:
+        """The value of the branch (a thunk) ``test`` takes; both, chosen, if undecided."""
+        if not _symbolic(test):
+            return a() if test else b()
+        if test is sp.true or test is sp.false:
+            return a() if test is sp.true else b()
+        return self.choose(test, a(), b())
+
     def extreme(self, a: Any, b: Any, op: str) -> Any:
         a, b = self.exact(a), self.exact(b)
         for side, other in ((b, a), (a, b)):  # exp(min(u, 709)): the cap not binding
@@ -127,7 +135,7 @@ class Run:
                                                          _FUNCTIONS.items() if k[0] == "_"},
                 "min": lambda a, b: self.extreme(a, b, "<"),
                 "max": lambda a, b: self.extreme(a, b, ">"),
-                "_compare": self.compare, "_choose": self.choose}
+                "_compare": self.compare, "_branch": self.branch}
 
 
 def _is(value: Any, constants: tuple) -> bool:
@@ -244,10 +252,12 @@ class _Literals(ast.NodeTransformer):
         return ast.copy_location(ast.Name(name, ast.Load()), node)
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
-        """``a if c else b`` (numba's choice over scalars) as the choice of ``Run``: both
-        branches are evaluated, an expression has no effect but its value."""
+        """``a if c else b`` as ``_branch(c, lambda: a, lambda: b)``: the branch taken where c
+        is decided, else the choice of ``Run`` over both (numba's choice over scalars)."""
         self.generic_visit(node)
-        call = ast.Call(ast.Name("_choose", ast.Load()), [node.test, node.body, node.orelse], [])
+        thunks = [ast.Lambda(ast.arguments([], [], None, [], [], None, []), branch)
+                  for branch in (node.body, node.orelse)]
+        call = ast.Call(ast.Name("_branch", ast.Load()), [node.test, *thunks], [])
         return ast.copy_location(call, node)
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
