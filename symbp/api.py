@@ -10,6 +10,7 @@ from .document.kinds import document
 from .document.kinds_numbers import LayerExample, check_example
 from .document.numbers import Example
 from .document.steps import backprop_summary
+from .numeric.kinds_curvature_codegen import kinds_second_order_source
 from .proof.curvature import prove_second_order
 from .proof.prove import Proof, prove
 from .render.documents import render_document
@@ -59,7 +60,8 @@ def render(d: Derivation, fmt: str = "tex", proof: Proof | None = None, *,
         raise ValueError(f"render() needs second=None or a symbp.Proof, got "
                          f"{type(second).__name__}")
     if getattr(d, "order", 1) == 2 and second is None:
-        second = prove_second_order(d)  # type: ignore[arg-type]  # order 2: a SecondDerivation
+        second = prove_second_order(d,  # type: ignore[arg-type]  # order 2: a SecondDerivation
+                                    printed=kinds_second_order_source)
     b = Build(d, prove(d) if proof is None else proof, title, timings,
               example=example,  # type: ignore[arg-type]  # a dict is read as an Example
               wanted=(fmt,), second=second, only=name)

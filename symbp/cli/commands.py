@@ -25,6 +25,7 @@ from ..core.network import NETWORK_KEYS, Network
 from ..core.second_order import derive
 from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
 from ..figures.swell_plot import swell_svg
+from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..printing import forms
 from ..proof.claims import CHECKS
 from ..proof.curvature import METHODS as SECOND_METHODS
@@ -127,7 +128,7 @@ def _prove_second(d: Derivation, job: config.Job, args) -> Proof | None:
         return None
     with progress.bar(progress.wanted(args.quiet), "proving second order") as update:
         return prove_second_order(d, job.method, timeout=budget(args).left(),  # type: ignore[arg-type]
-                                  progress=update)
+                                  progress=update, printed=kinds_second_order_source)
 
 
 def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None) -> tuple:

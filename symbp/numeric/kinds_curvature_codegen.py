@@ -11,6 +11,12 @@ the same map with one operand its tangent), so the module grows with the first-o
 In the numba module ``_tangent`` is one compiled kernel, the first-order kernel's loops and
 their tangents.
 
+What is proved of the text printed here: the NumPy module's ``_tangent`` and the numba
+kernel's Python body, run exactly on symbols (one sample), equal the proved H v of this
+network (``proof.kinds_code``, claims "Hv code <name><l>" and "Hv numba <name><l>", made when
+the prover is given the modules' text, as ``symbp prove`` and ``render`` do); a module says
+so only for a tangent program of the fingerprint proved. No other size is proved.
+
 - ``hvp(x, y, params, v)``: H v, v and the result shaped like ``params``;
 - ``hessian(x, y, params)``: (P, P), column p the R-operator along the unit vector e_p (P
   runs; rows and columns θ_1, ..., θ_L, each layer's parameters in ``LAYOUT``'s order, each
@@ -219,6 +225,9 @@ def _told(first: str, d, flavor: str, proved: str) -> str:
         f"{d.program.fingerprint}), each after its tangent along the direction (Pearlmutter's "
         "R-operator, forward over reverse), in array form. symbp's second-order proof is of "
         "that R-operator of that program; the rules that print each statement's tangent here "
-        "(symbp.numeric.tangent_rules) are checked against PyTorch and central differences "
-        "by symbp's tests, not proved.", 88) + "\n"
+        "(symbp.numeric.tangent_rules) are not proved one by one: "
+        + ("the proof runs this _tangent exactly, on symbols, against its H v (claims "
+           "'Hv code'), as said below." if flavor == "numpy" else
+           "the proof runs this kernel's Python body exactly, on symbols (_exp and _tanh as "
+           "exp and tanh), against its H v (claims 'Hv numba'), as said below."), 88) + "\n"
     return told(first, text, proved)

@@ -5,8 +5,9 @@ A map's einsum or product is linear in each operand: its tangent is a sum of the
 with one operand its tangent (``MULTILINEAR``, ``np.einsum``); a reshape, gather or sum is
 linear in its array (``LINEAR``); σ and the other functions of one argument have their
 derivative written out (``RULES``); a choice (np.where, min, max, a conditional) takes the
-tangent of the branch taken, a tie the first, as the code does; a row's max (a stabilizer
-of softmax) the tangent at its argmax. Anything else is a ValueError naming it.
+tangent of the branch taken (a tie of min or max the second, as the registry's formulas
+choose: ReLU is Piecewise((z, z > 0), (0, True)), its derivative 0 at z = 0); a row's max
+(a stabilizer of softmax) the tangent at its argmax. Anything else is a ValueError naming it.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ class Expressions:
         if name == "np.where" and len(e.args) == 3:
             return choose(args[0], self.d(e.args[1]), self.d(e.args[2]), "numpy")
         if name in ("np.minimum", "np.maximum", "min", "max") and len(e.args) == 2:
-            compare = "<=" if name.endswith("min") or name == "np.minimum" else ">="
-            test = f"{primal(e.args[0])} {compare} {primal(e.args[1])}"  # a tie takes the first
+            compare = "<" if name.endswith("min") or name == "np.minimum" else ">"
+            test = f"{primal(e.args[0])} {compare} {primal(e.args[1])}"  # a tie: the second
             flavor = "numba" if name in ("min", "max") else self.flavor
             return choose(test, self.d(e.args[0]), self.d(e.args[1]), flavor)
         if name == "_softmax" and len(e.args) == 1:  # ȧ = a ⊙ (ż - Σ a ż), row by row

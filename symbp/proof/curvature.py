@@ -39,6 +39,7 @@ from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import batch_gap_claim, cost_psd_claims, kronecker_claims, residual_claims
+from .kinds_code import Printed
 from .kinds_curvature import prove_kinds_second_order
 from .lemmas import Lemma, _check, delta_lemma
 from .prove import prove as prove_first
@@ -67,12 +68,14 @@ def choose_method(d: SecondDerivation, method: str) -> str:
 
 def prove_second_order(d: SecondDerivation, method: str = "auto", *,
                        timeout: float | None = None,
-                       progress: Callable[[str, int, int], None] | None = None) -> Proof:
+                       progress: Callable[[str, int, int], None] | None = None,
+                       printed: Printed | None = None) -> Proof:
     """Prove what ``method`` can about ``d``'s Hessian, H v and Gauss–Newton matrix (a
-    network of layer kinds: by ``kinds_curvature``, per network)."""
+    network of layer kinds: by ``kinds_curvature``, per network, with ``printed`` the
+    generated module's text, whose hvp program it proves too)."""
     if isinstance(d, KindsSecondDerivation):
         return prove_kinds_second_order(d, method, timeout=timeout, progress=progress,
-                                        lemmas=second_function_lemmas)
+                                        lemmas=second_function_lemmas, printed=printed)
     if not isinstance(d, SecondDerivation):
         raise ValueError("prove_second_order() needs a derivation of order 2 "
                          f"(symbp.derive(net, order=2)), got {type(d).__name__}")
@@ -323,8 +326,8 @@ def prove(d, method: str = "auto", *, order: int | None = None, **options) -> Pr
         raise ValueError(f"unknown order {wanted!r}; choose one of: 1, 2")
     if wanted == 1:
         return prove_first(d, method, **options)
-    unknown = [k for k in options if k not in ("timeout", "progress")]
+    unknown = [k for k in options if k not in ("timeout", "progress", "printed")]
     if unknown:
-        raise ValueError(f"second order takes no option {unknown[0]!r}; it takes timeout and "
-                         "progress")
+        raise ValueError(f"second order takes no option {unknown[0]!r}; it takes timeout, "
+                         "progress and printed")
     return prove_second_order(d, method, **options)

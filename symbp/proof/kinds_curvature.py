@@ -9,6 +9,9 @@ Every claim compares two computations exactly, entry by entry, and says which:
 - ``Hv <name><l>``: the R-operator on the δ program along a symbolic v: its derivative by
   each v_p is column p of SymPy's Hessian and it vanishes at v = 0, so (a polynomial in v)
   it is H v for every v;
+- ``Hv code <name><l>``: the generated NumPy module's ``_tangent`` (what its hvp, hessian and
+  gauss_newton run), its printed text run exactly on symbols, = that proved H v
+  (``kinds_code``; not claimed when the caller gives no module text, nor for attention);
 - ``recursion H l,m``: the curvature recursion (``core.kinds_curvature``: H_C at the split
   passed back node by node over the network's graph, with the residual terms) = SymPy's
   second derivatives, block (l, m) for l <= m;
@@ -39,6 +42,7 @@ from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import cost_psd_claims
+from .kinds_code import Printed, code_claims, note
 from .softmax_rows import RowsExact
 
 METHODS = ("auto", "expand")
@@ -53,17 +57,19 @@ SCOPE = ("three routes compared: direct (SymPy's second derivatives of the compo
 def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
                              timeout: float | None = None,
                              progress: Callable[[str, int, int], None] | None = None,
-                             lemmas: Callable[[KindsSecondDerivation], list] | None = None
-                             ) -> Proof:
+                             lemmas: Callable[[KindsSecondDerivation], list] | None = None,
+                             printed: Printed | None = None) -> Proof:
     """Prove ``d``'s Hessian, H v and Gauss–Newton blocks by exact comparison of the routes;
-    ``lemmas`` gives the second-order function lemmas (σ'', the cost's Hessian)."""
+    ``lemmas`` gives the second-order function lemmas (σ'', the cost's Hessian), ``printed``
+    the generated module's text (``kinds_code``: the printed hvp program against H v)."""
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)} "
                          "(a network of layer kinds is proved by comparing its routes)")
     timeout = check_seconds(timeout)
     started = time.perf_counter()
     claims: list[Claim] = []
-    proof = Proof("expand", claims, network=repr(d.net), note=SCOPE)
+    why = note(d, printed)
+    proof = Proof("expand", claims, network=repr(d.net), note=SCOPE + (f"; {why}" if why else ""))
     session = RowsExact(d.composed_cost())  # attention's softmax rows, in their coordinates
 
     def tick(what: str, done: int) -> None:
@@ -79,7 +85,8 @@ def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
         claims += _blocks(d, session, "hessian", "program")
         claims += _blocks(d, session, "hessian", "recursion")
         tick("Hessian", 2)
-        claims += _hvp_claims(d, session)
+        hv = _hvp_claims(d, session)
+        claims += hv + code_claims(d, printed, hv, session)
         tick("H v", 3)
         gauss = _blocks(d, session, "gauss_newton", "program")
         psd = cost_psd_claims(d.net.cost_entry)

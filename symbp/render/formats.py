@@ -27,8 +27,10 @@ from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
+from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import code_problem, one_line, require_numeric
+from ..proof.kinds_code import code_proved
 from ..proof.prove import Proof
 from .documents import render_document, render_matrix, render_second_order
 from .figures import figure_files, markdown_images
@@ -152,7 +154,7 @@ def _gradients(name: str, source: Callable[..., str]) -> Callable[[Build], dict]
             flavor = "numba" if name == "gradients_numba.py" else "numpy"
             if b.second is not None:  # order 2: hessian, hvp and gauss_newton too
                 return {name: second_order_source(b.d, flavor, proved_sentence(b.d, b.proof),
-                                                  second_sentence(b.d, b.second)).encode()}
+                                                  second_sentence(b.d, b.second, flavor)).encode()}
             return {name: source(b.d, proved=proved_sentence(b.d, b.proof)).encode()}
         except ValueError as error:
             raise Skipped(f"no {name}: {one_line(str(error) or type(error).__name__, 160)}") \
@@ -173,17 +175,28 @@ def proved_sentence(d: Derivation, proof: Proof) -> str:
             "proof.json.")
 
 
-def second_sentence(d: Derivation, proof: Proof) -> str:
+def second_sentence(d: Derivation, proof: Proof, flavor: str = "numpy") -> str:
     """What a generated module's docstring says of the second-order proof: only of the same
-    programs."""
+    programs (for layer kinds, of the same printed _tangent too)."""
     # a network of layer kinds: its second order is the δ program's, differentiated
     if proof.fingerprint != getattr(d, "fingerprint", d.program.fingerprint):
         return "symbp's second-order proof is of other programs: these are not proved."
     if proof.holds:
+        code = "" if d.net.dense else _code_sentence(d, proof, flavor)
         return (f"Proved by symbp ({proof.method}) for this network, programs "
-                f"{proof.fingerprint}: see second_order.json.")
+                f"{proof.fingerprint}{code}: see second_order.json.")
     return (f"NOT proved by symbp ({proof.status}, {proof.method}) for this network: see "
             "second_order.json.")
+
+
+def _code_sentence(d: Derivation, proof: Proof, flavor: str) -> str:
+    """For layer kinds: whether this module's tangent program is the one proved (claims "Hv
+    code", "Hv numba")."""
+    function = "_tangent" if flavor == "numpy" else "_tangent_kernel"
+    code = code_proved(proof, kinds_second_order_source(d, flavor), flavor)
+    if not code:
+        return f", but not the printed {function}"
+    return f", and this module's {function} (code {code}) run exactly is that H v"
 
 
 def _second_order(b: Build) -> dict[str, bytes]:

@@ -1,0 +1,169 @@
+"""The printed hvp program proved, for networks of layer kinds: claims "Hv code <name><l>"
+(the NumPy module's ``_tangent``) and "Hv numba <name><l>" (the numba module's kernel
+``_tangent_kernel``, its Python body: the statements numba compiles).
+
+``hvp`` in the generated NumPy module runs ``_tangent``: grad's statements, each after the
+tangent ``numeric.tangents`` prints for it by rules of calculus over the printed text. Those
+rules are not proved one by one; instead the function as printed is run exactly
+(``code_exact``) on one sample, x, y, every parameter and the direction v as SymPy symbols,
+and what it returns for each parameter is compared, entry by entry, with the R-operator of
+the δ program that the "Hv <name><l>" claims prove to be H v for every v (in the coordinates
+of ``code_coordinates``). A claim is proved only when its comparison is and its "Hv" claim
+is: then the printed program computes H v, exactly, for this network and one sample (a batch
+is a sum over its samples, which ``_tangent`` forms by the same statements). The kernel's own
+``_exp`` and ``_tanh`` (e^t and tanh to a few ulp, by range reduction) are read as exp and tanh.
+
+The module text comes from the caller (``printed``: proof sits below numeric, which prints
+it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
+a generated module says its hvp is proved only when its own ``_tangent`` has that fingerprint
+(``code_proved``). Without the text (``symbp.prove`` as a library call gives none) and for the
+kinds of ``NOT_READ`` no claim is made, and the proof's note says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.status import Status, worst
+from .claims import Claim, Proof
+from .code_coordinates import Coordinates
+from .code_exact import Run, code_fingerprint, exact_function
+from .exact import Exact
+
+KIND = "curvature"
+# flavour -> the function hvp, hessian and gauss_newton run, the claims' title, what it is
+FLAVORS = {"numpy": ("_tangent", "Hv code", "the printed NumPy hvp program"),
+           "numba": ("_tangent_kernel", "Hv numba",
+                     "the printed numba hvp kernel's Python body (what numba compiles)")}
+Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the module's text
+
+
+# kinds whose printed code is not read exactly yet, and why
+NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
+                         "stabilizer is a row max with an argmax tangent, neither read exactly "
+                         "yet",
+            "batchnorm": "the exact comparison of its composed entries (the batch's mean and "
+                         "variance under square roots) did not finish in 3 CPU-minutes (5 GB)"}
+
+
+def not_read(d: KindsSecondDerivation) -> str:
+    """Why the printed hvp program of ``d`` is not compared ("" when it is)."""
+    kind = next((k for k in d.net.kinds if k in NOT_READ), None)
+    return "" if kind is None else f"the printed hvp program is not compared ({kind}: " \
+        f"{NOT_READ[kind]})"
+
+
+def note(d: KindsSecondDerivation, printed: Printed | None) -> str:
+    """What the proof's note says of the printed hvp program."""
+    if printed is None:
+        return "the printed hvp program was not given to the prover: no claim on it"
+    return not_read(d)
+
+
+def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[Claim],
+                session: Exact | None = None) -> list[Claim]:
+    """One claim per parameter and flavour: the printed tangent program run exactly = the
+    proved H v; ``proved`` holds the "Hv <name><l>" claims each one rests on."""
+    if printed is None or not_read(d):  # no claim made (the proof's note says why)
+        return []
+    session = session or Exact()
+    coordinates = Coordinates()  # shared: both flavours and H v in the same coordinates
+    rests = {c.name: c for c in proved}
+    return [claim for flavor in FLAVORS
+            for claim in _flavor_claims(d, printed, flavor, rests, session, coordinates)]
+
+
+def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
+                   rests: dict[str, Claim], session: Exact,
+                   coordinates: Coordinates) -> list[Claim]:
+    function, title, what = FLAVORS[flavor]
+    started = time.perf_counter()
+    run = Run()
+    try:
+        source = printed(d, flavor)
+        fingerprint = code_fingerprint(source, function)
+        values = _run(d, exact_function(source, function, run))
+        wanted = d.hvp()
+        failure = ""
+    except Exception as error:  # code that cannot be run exactly fails every claim
+        fingerprint, values, wanted = "", {}, {}
+        failure = f"{type(error).__name__}: {error}"[:300]
+    claims = []
+    tex = function.replace("_", r"\_")
+    for l in d.layers:
+        for name in d.layer_parameters(l):
+            claim = Claim(f"{what} ({function}, code {fingerprint or '?'}) run exactly = the "
+                          f"proved H v for (H v)_{name}_{l}",
+                          rf"\texttt{{{tex}}}(v)_{{{name}_{{{l}}}}} = "
+                          rf"(H v)_{{{name}_{{{l}}}}}",
+                          KIND, Status.FAILED, _how(run, flavor), layer=l, parameter=name,
+                          name=f"{title} {name}{l}")
+            claims.append(claim)
+            if failure:
+                claim.residual = failure
+                continue
+            try:
+                found = session.first_difference(
+                    coordinates(sp.Matrix(values[(l, name)])),
+                    coordinates(sp.Matrix(list(wanted[name][l - 1]))))
+            except Exception as error:  # a rewriting refused: not decided
+                found = ((1, 1), f"not decided: {type(error).__name__}: {error}")
+            if found is not None:
+                claim.entry, claim.residual = found[0], str(found[1])[:300]
+                continue
+            rest = rests.get(f"Hv {name}{l}")
+            claim.status = worst([rest.status if rest else Status.NOT_COMPARED])
+            if not claim.proved:
+                claim.culprit = f"Hv {name}{l}"
+    if claims:
+        claims[0].seconds = time.perf_counter() - started
+    return claims
+
+
+def _how(run: Run, flavor: str) -> str:
+    capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
+              if run.capped else "")
+    kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and tanh"
+              if flavor == "numba" else "")
+    return (f"exact: the module's {FLAVORS[flavor][0]} called on NumPy object arrays of SymPy "
+            "symbols (one sample x, y; theta; v), float literals as the rationals they print, "
+            "np.exp and the other functions as SymPy's, a choice as the Piecewise of its "
+            f"branches{capped}{kernel}; compared entry by entry with the R-operator of the "
+            "delta program (new coordinates: code_coordinates)")
+
+
+def _run(d: KindsSecondDerivation, tangent) -> dict[tuple[int, str], list[sp.Expr]]:
+    """What ``tangent`` returns for each parameter, as a list in its row-by-row order."""
+    x = np.array([list(d.x)], dtype=object)
+    y = np.array([list(d.y)], dtype=object)
+    direction = dict(zip(d.parameters(), d.direction()))
+    params, rates, keys = [], [], []
+    for r in d.net.resolved:
+        for name, shape in r.parameters.items():
+            M = d.layer_parameters(r.index)[name]
+            params.append(np.array(list(M), dtype=object).reshape(shape))
+            rates.append(np.array([direction[p] for p in M], dtype=object).reshape(shape))
+            keys.append((r.index, name))
+    returned = tangent(x, y, *params, *rates)
+    return {key: [sp.sympify(e) for e in np.asarray(value, dtype=object).ravel()]
+            for key, value in zip(keys, returned)}
+
+
+def code_proved(proof: Proof, source: str, flavor: str = "numpy") -> str:
+    """The fingerprint of the tangent program of ``source`` (a module of ``flavor``) when
+    ``proof`` proves it computes H v (every claim on it proved, of that fingerprint); ""
+    otherwise."""
+    function, title, _ = FLAVORS[flavor]
+    claims = [c for c in proof.claims if c.name.startswith(title + " ")]
+    try:
+        fingerprint = code_fingerprint(source, function)
+    except ValueError:
+        return ""
+    if claims and all(c.proved and f"code {fingerprint})" in c.statement for c in claims):
+        return fingerprint
+    return ""
