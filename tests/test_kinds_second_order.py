@@ -270,7 +270,7 @@ def test_derive_order_two_writes_the_chapter_and_proof_of_a_network_of_kinds(tmp
     from symbp.render.latex import missing_compiler_note
 
     out = tmp_path / "out"
-    assert main(["derive", "examples/recurrent.toml", "--format", "json,second_order",
+    assert main(["derive", "examples/conv1d.toml", "--format", "json,second_order",
                  "--out", str(out)]) == 0  # second_order asks for order 2
     pdf = [] if missing_compiler_note() else ["second_order.pdf"]
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted([
