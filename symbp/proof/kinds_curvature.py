@@ -22,8 +22,8 @@ Every claim compares two computations exactly, entry by entry, and says which:
   width, hence G (vᵀ G v = (J v)ᵀ H_C (J v)).
 
 Nothing here reads a dense lemma. The claims hold for this network, and the summary says so;
-for every size see ``kinds_second_theorem`` (residual, conv1d, recurrent, layer norm and batch
-norm at the network's depth; attention is refused there).
+for every size see ``kinds_second_theorem`` (residual, conv1d, recurrent, attention, layer norm
+and batch norm at the network's depth).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ SCOPE = ("three routes compared: direct (SymPy's second derivatives of the compo
          "program (the R-operator on the delta program) and recursion (curvature "
          "backpropagated over the graph); proved for this network only (for every size: symbp "
          "prove --order 2 --general, dense layers at every depth, residual, conv1d, recurrent, "
-         "layer norm and batch norm layers at the network's depth)")
+         "attention, layer norm and batch norm layers at the network's depth)")
 
 
 def prove_kinds_second_order(d: KindsSecondDerivation, method: str = "auto", *,
