@@ -53,7 +53,6 @@ from ..core.deadline import check_seconds, stopping
 from ..core.generic import Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
 from ..core.kinds_second_order import KindsSecondDerivation, check_size, supported
-from ..core.layers import Layer as LayerSpec
 from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
@@ -65,7 +64,7 @@ from .kinds_curvature import _blocks
 from .kinds_second_lemmas import Checked, Sequence, base_identities, layer_identities
 from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import Kind, step_identities
-from .kinds_theorem import POSITIONS, _code, kinds_meaning
+from .kinds_theorem import POSITIONS, _code, kinds_meaning, sized_layer
 from .theorem import behaviour, general_summary, theorem
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
@@ -198,12 +197,7 @@ def cross_check_network(net: Network) -> Network:
     shape = (resolved[0].kind.smallest_input, *(min(n, POSITIONS) for n in net.input_shape[1:]))
     layers, at = [], shape
     for r, spec, width in zip(resolved, Sequence(net).specs, fewest):
-        if r.kind.sized is not None:
-            layer = r.kind.sized(spec, width, at)
-        elif r.kind.maps(spec).keeps_width:
-            layer = LayerSpec(spec.kind, {k: v for k, v in spec.options if k != "units"})
-        else:
-            layer = LayerSpec(spec.kind, {**dict(spec.options), "units": width})
+        layer = sized_layer(r.kind, spec, r.kind.maps(spec).keeps_width, width, at)
         layers.append(layer)
         at = resolve([layer], at)[0].shape_out
     return pre_atoms.cross_network(Network(layers=layers, inputs=list(shape), cost=net.cost))

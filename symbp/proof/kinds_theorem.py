@@ -70,17 +70,25 @@ def family_network(widths: list[int], hidden, out, cost,
     for l in range(1, L + 1):
         template, act = (templates[1], out) if l == L else (templates[0], hidden)
         options = {**dict(template.layer.options), "activation": act.name}
-        if template.kind.sized is not None:
-            layer = template.kind.sized(LayerSpec(template.kind.name, options), widths[l], shape)
-        else:
-            if template.maps.keeps_width:
-                options.pop("units", None)
-            else:
-                options["units"] = widths[l]
-            layer = LayerSpec(template.kind.name, options)
+        layer = sized_layer(template.kind, LayerSpec(template.kind.name, options),
+                            template.maps.keeps_width, widths[l], shape)
         layers.append(layer)
         shape = resolve([layer], shape)[0].shape_out  # what the next layer reads
     return Network(layers=layers, inputs=list(shape_in), cost=cost.name)
+
+
+def sized_layer(kind: Any, spec: LayerSpec, keeps_width: bool, width: int,
+                shape: tuple[int, ...]) -> LayerSpec:
+    """``spec`` at ``width`` on an input of ``shape``: its kind's own sizing (a kind over
+    positions), else its units (none where the kind keeps its input's width)."""
+    if kind.sized is not None:
+        return kind.sized(spec, width, shape)
+    options = dict(spec.options)
+    if keeps_width:
+        options.pop("units", None)
+    else:
+        options["units"] = width
+    return LayerSpec(spec.kind, options)
 
 
 def at_its_layers(claim: Claim, depth: int) -> Claim:
