@@ -58,6 +58,7 @@ class Sequence:
                                         tuple(Template.of(s) for s in self.specs), self.K)
         self.layers = kind_lemmas.Layers(self.recorder._at, self.recorder.shape_at)
         self.absorbed = absorbs_output(net.cost_entry)  # the recursion starts at z^{(K)}
+        self.nodes: dict[int, tuple[list[Any], list[Variable]]] = {}  # ``_layer_nodes``
 
     def fused(self, m: int) -> bool:
         """Whether layer m's σ is the cost's (the output layer under softmax_ce): no σ node."""
@@ -151,10 +152,9 @@ def _start(s: Sequence, m: int) -> tuple[LiveBlocks, Variable, list[Variable]]:
 def _layer_nodes(s: Sequence, m: int) -> tuple[list[Any], list[Variable]]:
     """``_built_nodes``, once per sequence and layer (H's and G's lemmas; an attention layer's
     derivatives take seconds); each time copies of the nodes' dicts, which a step may change."""
-    made = s.__dict__.setdefault("_nodes", {})
-    if m not in made:
-        made[m] = _built_nodes(s, m)
-    nodes, below = made[m]
+    if m not in s.nodes:
+        s.nodes[m] = _built_nodes(s, m)
+    nodes, below = s.nodes[m]
     return [dataclasses.replace(n, jacobian=tuple(map(dict, n.jacobian)),
                                 second=tuple(map(dict, n.second))) for n in nodes], list(below)
 
