@@ -30,6 +30,7 @@ from ..numeric.curvature_codegen import second_order_source
 from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..numeric.numba_codegen import numba_module_source
 from ..numeric.trace import code_problem, one_line, require_numeric
+from ..proof.kinds_code import FLAVORS as CODE_FLAVORS
 from ..proof.kinds_code import code_proved
 from ..proof.prove import Proof
 from .documents import render_document, render_matrix, render_second_order
@@ -192,7 +193,7 @@ def second_sentence(d: Derivation, proof: Proof, flavor: str = "numpy") -> str:
 def _code_sentence(d: Derivation, proof: Proof, flavor: str) -> str:
     """For layer kinds: whether this module's tangent program is the one proved (claims "Hv
     code", "Hv numba")."""
-    function = "_tangent" if flavor == "numpy" else "_tangent_kernel"
+    function = CODE_FLAVORS[flavor][0]
     code = code_proved(proof, kinds_second_order_source(d, flavor), flavor)
     if not code:
         return f", but not the printed {function}"
