@@ -226,8 +226,10 @@ def _told(first: str, d, flavor: str, proved: str) -> str:
         "R-operator, forward over reverse), in array form. symbp's second-order proof is of "
         "that R-operator of that program; the rules that print each statement's tangent here "
         "(symbp.numeric.tangent_rules) are not proved one by one: "
-        + ("the proof runs this _tangent exactly, on symbols, against its H v (claims "
-           "'Hv code'), as said below." if flavor == "numpy" else
-           "the proof runs this kernel's Python body exactly, on symbols (_exp and _tanh as "
-           "exp and tanh), against its H v (claims 'Hv numba'), as said below."), 88) + "\n"
+        + ("for most kinds the proof runs this _tangent exactly, on symbols, against its H v "
+           "(claims 'Hv code'; not for attention or batch norm); its claims say "
+           "whether it did here." if flavor == "numpy" else
+           "for most kinds the proof runs this kernel's Python body exactly, on symbols (_exp "
+           "and _tanh as exp and tanh), against its H v (claims 'Hv numba'; not for attention "
+           "or batch norm); its claims say whether it did here."), 88) + "\n"
     return told(first, text, proved)
