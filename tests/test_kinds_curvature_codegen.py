@@ -7,6 +7,7 @@ determinism, refusals, and a planted wrong tangent rule caught by the oracle."""
 from __future__ import annotations
 
 import functools
+import math
 import subprocess
 import sys
 
@@ -148,6 +149,21 @@ def test_a_wrong_tangent_rule_is_caught_by_the_oracle(monkeypatch):
     theta, _, x, y, H_torch, _, _ = oracle("residual")
     H = module(d)["hessian"](x, y, as_params(d, theta))
     assert np.abs(H - H_torch).max() > 1e-3
+
+
+@pytest.mark.parametrize(("flavor", "softplus"), [
+    ("numba", "t = max(u, 0.0) + math.log1p(_exp(-abs(u)))"),  # the kernel's own form
+    ("numpy", "t = np.maximum(u, 0.0) + np.log1p(np.exp(-np.abs(u)))")])
+def test_the_tangent_of_a_kinked_form_of_a_smooth_function_is_its_derivative(flavor, softplus):
+    # softplus' = sigmoid, at the kink u = 0 too: max takes its second argument at a tie and
+    # |u| = max(u, -u) does too, so the two kinks cancel (sign(0) = 0 gave 0 there, not 1/2)
+    lines = tangents.tangent_lines([softplus], ["u"], flavor)
+    for u in (0.0, 0.7, -0.7):
+        space = {"math": math, "np": np, "_exp": math.exp,
+                 "u": u if flavor == "numba" else np.array([u]),
+                 "R_u": 1.0 if flavor == "numba" else np.array([1.0])}
+        exec("\n".join(lines), space)
+        assert float(np.squeeze(space["R_t"])) == pytest.approx(1 / (1 + math.exp(-u)), abs=1e-15)
 
 
 def test_a_statement_without_a_rule_is_refused_by_name():

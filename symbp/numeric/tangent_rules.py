@@ -37,7 +37,6 @@ RULES = {
     "np.sqrt": "(0.5 / np.sqrt({u}))", "math.sqrt": "(0.5 / math.sqrt({u}))",
     "np.log": "(1.0 / ({u}))", "math.log": "(1.0 / ({u}))",
     "np.log1p": "(1.0 / (1.0 + {u}))", "math.log1p": "(1.0 / (1.0 + {u}))",
-    "np.abs": "np.sign({u})", "abs": "np.sign({u})",
 }
 
 
@@ -139,6 +138,13 @@ class Expressions:
                 return None if d is None else f"({d}){name}({rest})"
             d = self.d(e.args[0])
             return None if d is None else f"{name}({', '.join([d, *args[1:], *keywords])})"
+        if name in ("np.abs", "abs") and len(e.args) == 1:
+            # |u| is max(u, -u), a tie taken as max takes it (the second): then the kinks of
+            # a smooth sum cancel, softplus's max(u, 0) + log1p(e^-|u|) has ½ at u = 0
+            d = self.d(e.args[0])
+            flavor = "numba" if name == "abs" else self.flavor
+            return None if d is None else choose(f"{primal(e.args[0])} > 0.0", d, f"(-({d}))",
+                                                 flavor)
         if name in RULES and len(e.args) == 1:
             d = self.d(e.args[0])
             return None if d is None else f"({RULES[name].format(u=args[0])} * ({d}))"
