@@ -62,6 +62,12 @@ class Coordinates:
         self._memo[expr] = out
         return out
 
+    def introduced(self, expr: Any) -> bool:
+        """Whether ``expr`` holds a symbol of these coordinates: a difference that does may
+        vanish by a relation they forget, so it does not refute."""
+        new = {*self._logistic.values(), *self._indicator.values()}
+        return bool(getattr(expr, "free_symbols", set()) & new)
+
     def _exp(self, u: sp.Expr) -> sp.Expr:
         if u.could_extract_minus_sign():
             s = self._symbol(self._logistic, -u, "logistic")

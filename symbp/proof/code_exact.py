@@ -179,6 +179,10 @@ class _NumPy:
             return lambda u, **keywords: _each(_FUNCTIONS[name], 1)(self._run.exact(u))
         return getattr(np, name)
 
+    def logaddexp(self, a, b):  # log(e^a + e^b): softplus prints as np.logaddexp(0.0, u)
+        return _each(lambda u, w: sp.log(sp.exp(u) + sp.exp(w)), 2)(self._run.exact(a),
+                                                                      self._run.exact(b))
+
     def _made(self, shape, fill, dtype=None):
         if dtype is not None and np.dtype(dtype).kind in "iub":
             return np.full(shape, int(fill), dtype=dtype)

@@ -114,7 +114,10 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
             except Exception as error:  # a rewriting refused: not decided
                 found = ((1, 1), f"not decided: {type(error).__name__}: {error}")
             if found is not None:
-                claim.entry, claim.residual = found[0], str(found[1])[:300]
+                shown = str(found[1])
+                if coordinates.introduced(found[1]):  # refused, not refuted
+                    shown = f"not decided: a difference in the new coordinates: {shown}"
+                claim.entry, claim.residual = found[0], shown[:300]
                 continue
             rest = rests.get(f"Hv {name}{l}")
             claim.status = worst([rest.status if rest else Status.NOT_COMPARED])
