@@ -18,8 +18,10 @@ import sympy as sp
 
 from ..core import curvature
 from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.status import worst
 from ..printing.latex import Printer, aligned
 from ..proof.claims import Proof
+from ..proof.kinds_code import FLAVORS, not_read
 from ..proof.kinds_second_theorem import refusal
 from .kinds_numbers import LayerExample
 from .kinds_second_numbers import KindsWorkedSecond, kinds_worked_second
@@ -82,6 +84,8 @@ class KindsSecondOrderChapter:
     g_psd_status: str  # the claim "G PSD"
     blocks: list[BlockVerdict]
     hvp: list[tuple[str, str]]  # (LaTeX: W_1, status of "Hv W1")
+    code: list[tuple[str, str, str]]  # (flavour, function, worst status of its "Hv code" claims)
+    code_note: str  # plain: why the printed hvp program was not compared ("" when it was)
     worked: KindsWorkedSecond | None
     checks: list[Group]
     status: str
@@ -125,9 +129,22 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
                 for l in d.layers for m in range(l, d.L + 1)],
         hvp=[(f"{_word(d, l, name)}_{{{l}}}", of(f"Hv {name}{l}"))
              for l in d.layers for name in d.layer_parameters(l)],
+        code=_code(proof), code_note=not_read(d),
         worked=None if example is None else kinds_worked_second(d, P, example),
         checks=_groups(proof.claims), status=str(proof.status), method=proof.method,
         fingerprint=proof.fingerprint)
+
+
+def _code(proof: Proof) -> list[tuple[str, str, str]]:
+    """Each flavour's printed hvp program as the proof found it, where it made those claims:
+    ("NumPy", "_tangent", the worst status of its "Hv code" claims)."""
+    found = []
+    for flavor, (function, title, _) in FLAVORS.items():
+        claims = [c for c in proof.claims if c.label.startswith(title + " ")]
+        if claims:
+            name = "NumPy" if flavor == "numpy" else "numba"
+            found.append((name, function, str(worst(c.status for c in claims))))
+    return found
 
 
 def _word(d: KindsSecondDerivation, l: int, name: str) -> str:
