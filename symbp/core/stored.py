@@ -1,6 +1,7 @@
 """What symbp keeps between runs, in one private folder: $SYMBP_CACHE_DIR, else
 $XDG_CACHE_HOME/symbp, else ~/.cache/symbp. Compiled gradient modules live there (numba
-keeps their machine code beside them), and so do proved theorems (``proof.kept``).
+keeps their machine code beside them), and so do proved theorems (``proof.kept``) and the
+counts of the swell table (``figures.kept_swell``).
 
 Everything in it is trusted: code that is run, proofs that are reported. So the folder and
 each subfolder must be the user's own and writable by nobody else (``safe_paths``), files

@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from ..core.derivation import Derivation
 from ..core.network import Network
-from ..figures import graph, swell
+from ..figures import graph, kept_swell, swell
 from ..figures.swell_plot import plot_data
 from ..printing.latex import Printer, aligned
 
@@ -104,8 +104,9 @@ def swell_width(net: Network) -> int:
 
 @cache
 def swell_rows(width: int, cost: str = "mse") -> tuple[dict, ...]:
-    """Measurements for generic networks [width] * (L + 1), L = 1..4, with this cost; cached."""
-    return tuple(swell.measure(SWELL_DEPTHS, [width], cost=cost, max_paths=SWELL_MAX_ROUTES))
+    """Measurements for generic networks [width] * (L + 1), L = 1..4, with this cost; cached in
+    the process and kept between runs (``figures.kept_swell``)."""
+    return kept_swell.measure(SWELL_DEPTHS, width, cost, SWELL_MAX_ROUTES)
 
 
 def swell_part(d: Derivation, weight: str = "w^{(1)}_{11}") -> SwellPart:
