@@ -100,12 +100,9 @@ def integral(p: Poly) -> tuple[dict[Monomial, int], int]:
     """(P, s) with p = P/s, P's coefficients integers: the products and sums of ``multiply``
     are then machine integers, not a Fraction (and its gcd) each. P is p itself (not to be
     changed) when p's coefficients are integers already."""
-    scale = 1
-    for c in p.values():
-        if type(c) is not int:
-            scale = math.lcm(scale, c.denominator)
-    if scale == 1:
-        return p, 1  # type: ignore[return-value]  # every coefficient an int
+    if set(map(type, p.values())) <= {int}:
+        return p, 1  # type: ignore[return-value]
+    scale = math.lcm(*[c.denominator for c in p.values() if type(c) is not int])
     return {m: c * scale if type(c) is int else c.numerator * (scale // c.denominator)
             for m, c in p.items()}, scale
 
@@ -125,17 +122,20 @@ def multiply(p: Poly, q: Poly) -> Poly:
         p, q = q, p
     if q == ONE:
         return p
+    if len(q) == 1 and 1 in q.values():  # times one monomial: no two products meet
+        ((m2, _),) = q.items()
+        shifted = {m1 + m2: c1 for m1, c1 in p.items()}
+        checked(shifted)
+        return shifted
     (P, s), (Q, t) = integral(p), integral(q)
-    if len(Q) == 1:  # times one monomial: no two products meet, none is zero
-        ((m2, c2),) = Q.items()
-        out = {m1 + m2: c1 * c2 for m1, c1 in P.items()}
-    else:
-        out = {}
-        get = out.get
-        for m2, c2 in Q.items():
-            for m1, c1 in P.items():
-                m = m1 + m2
-                out[m] = get(m, 0) + c1 * c2
+    terms = iter(Q.items())
+    m2, c2 = next(terms, (0, 0))  # the first row is a copy, none of its products zero
+    out = {m1 + m2: c1 * c2 for m1, c1 in P.items()} if c2 else {}
+    get = out.get
+    for m2, c2 in terms:
+        for m1, c1 in P.items():
+            m = m1 + m2
+            out[m] = get(m, 0) + c1 * c2
     checked(out)
     return rational(out, s * t)
 

@@ -181,25 +181,25 @@ class Polynomials:
         return power(n, m), power(d, m)
 
     def _sum(self, parts: list[Fractional]) -> Fractional:
-        groups: dict[frozenset, tuple[Poly, Poly]] = {}  # terms over one denominator first,
-        for n, d in parts:  # summed in place, into a copy of the first
-            key = frozenset(d.items())
-            found = groups.get(key)
-            if found is None:
-                groups[key] = (dict(n), d)
-                continue
-            into = found[0]
+        groups: dict[frozenset, tuple[list[Poly], Poly]] = {}  # numerators by denominator
+        for n, d in parts:
+            groups.setdefault(frozenset(d.items()), ([], d))[0].append(n)
+        sums = []
+        for numerators, d in groups.values():  # summed in place, into a copy of the longest
+            numerators.sort(key=len, reverse=True)
+            into = dict(numerators[0])
             get = into.get
-            for m, c in n.items():
-                old = get(m)
-                value = c if old is None else old + c
-                if value:
-                    into[m] = value
-                else:
-                    del into[m]
-        together = iter(groups.values())  # 0/1 + n/d is n/d: the sum starts at the first
-        total = next(together)
-        for part in together:
+            for n in numerators[1:]:
+                for m, c in n.items():
+                    old = get(m)
+                    value = c if old is None else old + c
+                    if value:
+                        into[m] = value
+                    else:
+                        del into[m]
+            sums.append((into, d))
+        total = sums[0]  # 0/1 + n/d is n/d: the sum starts at the first
+        for part in sums[1:]:
             total = combined(total, part)
         return total
 
