@@ -27,7 +27,8 @@ LIMIT = 1 << (WIDTH - 1)  # no exponent reaches this
 
 
 class Refused(ArithmeticError):
-    """What is no rational function over its atoms (∞ or nan in an atom, 1/0, a Float), why."""
+    """What is no rational function over its atoms (∞ or nan in an atom, 1/0, a Float), or
+    has an exponent past LIMIT, and why."""
 
 
 @cache

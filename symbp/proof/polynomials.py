@@ -17,8 +17,9 @@ Whether a denominator can vanish identically is not decided here: the caller
 is told every denominator base (``denominators``) and checks them. What cannot be
 a rational function at all is ``Refused``: an atom that is or holds ∞ or nan once
 its arguments are expanded (f(1/(x(y + 1) − xy − x)) is f(zoo)), a power of 0 that
-is not known to be positive, a denominator that is the zero polynomial, and a Float
-(as an atom, 1.0·x − x would turn back into 0.0 in ``to_expr``).
+is not known to be positive, a denominator that is the zero polynomial, an exponent of
+2^15 or more (past a packed monomial's field), and a Float (as an atom, 1.0·x − x would
+turn back into 0.0 in ``to_expr``).
 """
 
 from __future__ import annotations
