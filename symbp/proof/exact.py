@@ -276,8 +276,8 @@ def evaluate_at_random(exprs: list[sp.Expr], rng: random.Random,
             out.append(None)
             continue
         num, den = fraction
-        bottom = _evaluate(den, point)
-        out.append(None if bottom == 0 else _evaluate(num, point) / bottom)
+        bottom = polys.value(den, point)
+        out.append(None if bottom == 0 else polys.value(num, point) / bottom)
     return out
 
 
@@ -288,12 +288,3 @@ def _screen_value(generator: sp.Basic, rng: random.Random) -> sp.Rational | None
         return screen_value(generator, rng)
     return _random_rational(rng)
 
-
-def _evaluate(p: Poly, point: list) -> Fraction:
-    total = Fraction(0)
-    for m, c in p.items():
-        term = Fraction(c)
-        for i in m:
-            term *= point[i]
-        total += term
-    return total
