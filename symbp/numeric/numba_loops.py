@@ -106,6 +106,12 @@ def flat_loop(width: int, assignment: str) -> list[str]:
     return [*views, f"for q in range(batch * {width}):", f"    {body}"]
 
 
+def flat_copy(out: str, source: str, size: str) -> list[str]:
+    """``out`` = ``source`` (C-contiguous, ``size`` entries) by one loop over flat views."""
+    return [f"{out}_ = {out}.reshape({size})", f"{source}_ = {source}.reshape({size})",
+            f"for q in range({size}):", f"    {out}_[q] = {source}_[q]"]
+
+
 def wide_loop(array: str, body: list[str]) -> list[str]:
     """``body`` for every [i, j] of ``array``, the inner bound read at run time (vectorized)."""
     return ["for i in range(batch):", f"    for j in range({array}.shape[1]):",
