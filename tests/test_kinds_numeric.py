@@ -10,6 +10,7 @@ equivalent model of nn.Linear layers and the skip, and the numba kernel against 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -310,6 +311,16 @@ def derived(name: str):
         layers, inputs, cost = NETWORKS[name]
         DERIVED[name] = symbp.derive(symbp.Network(layers=layers, inputs=inputs, cost=cost))
     return DERIVED[name]
+
+
+def test_a_skip_is_copied_by_a_loop_not_an_array_slice_assignment():
+    """numba compiles a shape check with a formatted error for x[:] = y (seconds of compile
+    per kernel): a kind's skip copy is one loop over flat views instead."""
+    from symbp.numeric.kinds_numba import module_source as numba_source
+
+    source = numba_source(derived("residual, identity skip"))
+    assert "a1_[q] = x_[q]" in source
+    assert not re.search(r"\[:\] = [A-Za-z_]", source)
 
 
 def point(net, rng, batch=4):

@@ -1,6 +1,7 @@
 """Every backend of lambdify: the same gradients (torch autograd and central differences as
 oracles), the same argument checks, wrong exactly when the recursion is wrong, no overflow."""
 
+import re
 import warnings
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ from oracles import assert_close, central_differences, random_point, torch_gradi
 from test_prove import MUTANTS, SQUARE
 
 import symbp
+from symbp.numeric.numba_codegen import numba_module_source
 
 BACKENDS = ["numpy", "numba", "jax", "torch"]
 NET = symbp.Network([2, 3, 3, 2])
@@ -67,6 +69,18 @@ def _compiled(net):
     if net == RELU_SOFTMAX_CE:
         return ["jax"]
     return ["numba", "jax"]
+
+
+def test_a_small_x_w_transpose_is_loops_at_every_batch(rng):
+    """x Wᵀ with a W of at most NT_LOOPS entries has no BLAS branch (loops are as fast there,
+    and the branch costs compile time): [2, 3, 3, 2]'s forward products are loops, and at a
+    batch past the switch to BLAS the gradient still equals torch's."""
+    pytest.importorskip("torch")
+    source = numba_module_source(symbp.derive(NET))
+    assert re.findall(r"np\.dot\(\w+, W\d\.T", source) == []
+    point = random_point(NET, rng, 2000)
+    assert_close(as_numpy(gradients("numba")(*point)), torch_gradients(NET, *point),
+                 **close("numba"))
 
 
 @pytest.mark.slow

@@ -12,13 +12,14 @@ small work and BLAS above, exactly as the dense kernel computes W x, Wᵀ δ and
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 
 import sympy as sp
 
 from . import maps_reduced, maps_staged_code
 from .maps import MAX_GRID, Factor, IndexCodePrinter, Term, Terms, plain
-from .numba_loops import product
+from .numba_loops import flat_copy, product
 
 
 def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
@@ -43,8 +44,11 @@ def numba_lines(t: Terms, names: Mapping[str, str], out: str) -> list[str]:
             arrays[name] = array
     remaining = list(t.terms)
     first = _as_product(remaining[0], t, names, out) if remaining else None
-    if remaining and _is_copy(remaining[0], t):  # a skip: out = x
-        lines.append(f"{out}[:] = {names[remaining.pop(0).factors[0].tensor.name]}")
+    if remaining and _is_copy(remaining[0], t):  # a skip: out = x, as a loop (numba's
+        # array-to-array slice assignment costs seconds of compile for its shape check)
+        entries = math.prod(t.out_shape)
+        size = f"batch * {entries}" if t.batched_out else str(entries)
+        lines += flat_copy(out, names[remaining.pop(0).factors[0].tensor.name], size)
     elif first is not None:
         kind, a, b, n, m = first
         remaining.pop(0)

@@ -2,7 +2,8 @@
 
 A product is loops with the widths as literal bounds while the work is small (LLVM
 unrolls them; no call overhead at batch 1) and a BLAS call (``np.dot``) above
-``BLAS_WORK`` multiply-adds or ``LOOP_ENTRIES`` matrix entries. An elementwise pass is
+``BLAS_WORK`` multiply-adds or ``LOOP_ENTRIES`` matrix entries; x Wᵀ with a W of at most
+``NT_LOOPS`` entries is loops at every batch (faster there too). An elementwise pass is
 one loop over flat views of the (batch, n) arrays, or for a layer of at least ``WIDE``
 units a loop over rows with a run-time inner bound: both are what LLVM vectorizes
 (exp included), and the second can also add b_l or sum δ_l over the batch.
@@ -16,6 +17,8 @@ from . import forms
 
 BLAS_WORK = 4096  # multiply-adds per product above which np.dot (BLAS) beats inline loops
 LOOP_ENTRIES = 1024  # and a matrix with more entries than this always goes to BLAS
+NT_LOOPS = 16  # x Wᵀ (+ b) with W of at most this many entries: loops at every batch, no BLAS
+# branch to compile (loops 0.4-1.0x np.dot's time up to 4 × 4 at batch 10,000; 1.4x at 6 × 6)
 WIDE = 8  # layers at least this wide loop over rows with a run-time inner bound (vectorized),
 # which lets one loop also add b_l (forward) or sum δ_l into ∂C/∂b_l (backward)
 ELEMENT = re.compile(r"\b(\w+)\[i, j\]")
@@ -31,8 +34,11 @@ def product(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str = "")
     return branch(small, loops, blas)
 
 
-def branch(small: int, loops: list[str], blas: list[str]) -> list[str]:
-    """``loops`` up to a batch of ``small``, ``blas`` above (always, if ``small`` is 0)."""
+def branch(small: int | None, loops: list[str], blas: list[str]) -> list[str]:
+    """``loops`` up to a batch of ``small``, ``blas`` above (always, if ``small`` is 0;
+    never, if it is None)."""
+    if small is None:
+        return loops
     if small == 0:
         return blas
     return [f"if batch <= {small}:", *(f"    {line}" for line in loops), "else:",
@@ -40,7 +46,8 @@ def branch(small: int, loops: list[str], blas: list[str]) -> list[str]:
 
 
 def product_parts(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str = ""):
-    """The largest batch for loops, the loops (adding ``bias``), the BLAS call (without)."""
+    """The largest batch for loops (None: every batch), the loops (adding ``bias``), the BLAS
+    call (without)."""
     blas = {"nt": [f"np.dot({a}, {b}.T, {out})"], "nn": [f"np.dot({a}, {b}, {out})"],
             "tn": [f"np.dot({a}.T, {b}, {out})"]}[kind]
     start = f"{bias}[j]" if bias else "0.0"
@@ -56,6 +63,8 @@ def product_parts(kind: str, a: str, b: str, out: str, n: int, m: int, bias: str
                f"            {out}[j, k] += d * {b}[i, k]"],
     }[kind]
     small = BLAS_WORK // (n * m) if n * m <= LOOP_ENTRIES else 0  # the largest batch for loops
+    if kind == "nt" and n * m <= NT_LOOPS:
+        return None, loops, blas
     return small, loops, blas
 
 
@@ -104,6 +113,12 @@ def flat_loop(width: int, assignment: str) -> list[str]:
     views = [f"{name}_ = {name}.reshape(batch * {width})" for name in names]
     body = ELEMENT.sub(lambda match: f"{match.group(1)}_[q]", assignment)
     return [*views, f"for q in range(batch * {width}):", f"    {body}"]
+
+
+def flat_copy(out: str, source: str, size: str) -> list[str]:
+    """``out`` = ``source`` (C-contiguous, ``size`` entries) by one loop over flat views."""
+    return [f"{out}_ = {out}.reshape({size})", f"{source}_ = {source}.reshape({size})",
+            f"for q in range({size}):", f"    {out}_[q] = {source}_[q]"]
 
 
 def wide_loop(array: str, body: list[str]) -> list[str]:
