@@ -64,7 +64,12 @@ _HOMES = {  # public name: the module it lives in
     "train": "train",
 }
 
-__all__ = sorted(_HOMES, key=lambda name: (not name.isupper(), not name[0].isupper(), name))
+__all__ = [
+    "ACTIVATIONS", "COSTS", "KINDS", "ROUTES", "Activation", "Claim", "Cost", "Derivation",
+    "Example", "Failure", "Layer", "Lemma", "Network", "Proof", "RecursionOps",
+    "SecondDerivation", "backprop_deltas", "check", "check_gradients", "derive", "equivalent",
+    "explicit", "lambdify", "prove", "render", "second_order_theorem", "theorem", "train",
+]
 
 
 def __getattr__(name: str) -> object:
