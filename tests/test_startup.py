@@ -24,6 +24,7 @@ def _imported(tmp_path, *args: str) -> tuple[int, set[str]]:
 @pytest.mark.slow  # a process each
 @pytest.mark.parametrize(("args", "code"), [
     ([], 0), (["--help"], 0), (["--version"], 0), (["--bogus"], 2), (["frobnicate"], 2),
+    (["derive", "--bogus"], 2), (["prove", "--widths", "2,2", "--bogus"], 2),
 ])
 def test_help_and_a_mistyped_command_import_nothing_heavy(tmp_path, args, code):
     assert _imported(tmp_path, *args) == (code, set())

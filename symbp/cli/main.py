@@ -42,38 +42,51 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Every option that takes a value shows its default (flags are off by default)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
+        text = (action.help or "").format_map(_Named())
         if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: %(default)s)"
+
+
+class _Named(dict):
+    """What an option's help names from the registries ({activations} and the like), looked
+    up only when the help is shown: importing them takes SymPy, a third of a second that a
+    run with a mistyped flag need not wait for."""
+
+    def __missing__(self, key: str) -> str:
+        from ..core import registry
+        from ..core.layers import KINDS
+        from ..core.network import DEFAULT_WIDTHS, Network
+        from ..proof.prove import METHODS
+        from .publish import DEFAULT_FORMATS, FORMATS
+
+        defaults = inspect.signature(Network).parameters
+        self.update(activations=", ".join(registry.ACTIVATIONS), costs=", ".join(registry.COSTS),
+                    kinds=", ".join(KINDS), methods=", ".join(METHODS),
+                    formats=",".join(FORMATS), default_formats=",".join(DEFAULT_FORMATS),
+                    default_widths=",".join(map(str, DEFAULT_WIDTHS)),
+                    default_activation=defaults["activation"].default,
+                    default_cost=defaults["cost"].default)
+        return self[key]
 
 
 # ---------------------------------------------------------------- the parser
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
-    from ..core import registry
-    from ..core.layers import KINDS
-    from ..core.network import DEFAULT_WIDTHS, Network
-    from ..proof.prove import METHODS
-
-    defaults = inspect.signature(Network).parameters
     parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
                         help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
-    widths = ",".join(map(str, DEFAULT_WIDTHS))
     group.add_argument("--widths", type=values.widths,
                        help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
                             f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
-                            f"and biases (default {widths})")
+                            "and biases (default {default_widths})")
     group.add_argument("--activation", type=values.activation_names,
-                       help=f"one name, or L comma-separated names: "
-                            f"{', '.join(registry.ACTIVATIONS)} "
-                            f"(default {defaults['activation'].default})")
-    group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} "
-                                      f"(default {defaults['cost'].default})")
+                       help="one name, or L comma-separated names: {activations} "
+                            "(default {default_activation})")
+    group.add_argument("--cost", help="{costs} (default {default_cost})")
     group.add_argument("--layers", type=values.layers, metavar="KIND[:UNITS],...",
-                       help=f"layers of any kind instead of --widths: {', '.join(KINDS)}, each "
+                       help="layers of any kind instead of --widths: {kinds}, each "
                             "with its units or key=value;key=value (e.g. residual,residual,"
                             "dense:2); with --inputs (default: dense layers of --widths)")
     group.add_argument("--inputs", type=values.inputs, metavar="N",
@@ -83,8 +96,8 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                             f"matrix (the Hessian at most {limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,}"
                             " entries) (default 1)")
     proof = parser.add_argument_group("proof")
-    proof.add_argument("--method", choices=METHODS, metavar="METHOD",
-                       help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
+    proof.add_argument("--method", type=values.method, metavar="METHOD",
+                       help="{methods} (default auto: expand for small networks, "
                             "construction for larger ones)")
     _timeout(proof)
     parser.add_argument("--quiet", "-q", action="store_true",
@@ -139,8 +152,6 @@ def _command_parser(name: str):
 
 
 def _derive_parser(commands, fmt, summary: str) -> None:
-    from .publish import DEFAULT_FORMATS, FORMATS
-
     d = commands.add_parser("derive", formatter_class=fmt, help=summary,
                             description="Derive dC/dW_l and dC/db_l three ways, prove that they "
                                         "agree, and write documents, code and the proof report.",
@@ -158,8 +169,8 @@ def _derive_parser(commands, fmt, summary: str) -> None:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)}; replaces the default list, "
-                        f"{','.join(DEFAULT_FORMATS)} (a PDF is skipped with a note when "
+                   help="comma-separated, from {formats}; replaces the default list, "
+                        "{default_formats} (a PDF is skipped with a note when "
                         "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 

@@ -148,6 +148,16 @@ def nonempty(text: str) -> str:
     return text
 
 
+@_type
+def method(text: str) -> str:
+    """A first-order proof method (``proof.prove.METHODS``)."""
+    from ..proof.prove import METHODS  # SymPy: only once --method is given
+
+    if text not in METHODS:
+        raise ValueError(f"unknown method {shown(text)}; choose one of: {', '.join(METHODS)}")
+    return text
+
+
 ORDERS = (1, 2)
 
 
