@@ -283,9 +283,9 @@ def _cmd_derive(args) -> int:
 
     job = _job(args)
     out = checked_folder(args.out if args.out is not None else
-                  Path("output") / (job.name or job.net.slug))
+                         Path("output") / (job.name or job.net.slug))
+    assert job.formats is not None  # _job_now fills the default list in for derive
     try:
-        assert job.formats is not None  # _job_now fills the default list in for derive
         formats, notes = plan(job.net, job.formats, job.explicit_formats)
     except ValueError as error:
         raise BadInput(str(error)) from None
