@@ -183,7 +183,7 @@ def _api_cases():
     import itertools
 
     import symbp
-    from symbp.cli import config, outputs
+    from symbp.cli import config, outputs, text
 
     return [  # (call, exception, named)
         (lambda: symbp.Network({5, 1, 3}), ValueError, "the set {1, 3, 5}"),
@@ -197,7 +197,7 @@ def _api_cases():
         (lambda: symbp.render(_derivation(), "md", proof="x"), ValueError, "proof"),
         (lambda: symbp.render(_derivation(), "docx"), ValueError, "'docx'"),
         (lambda: symbp.render(_derivation(), "md", title=3), ValueError, "title"),
-        (lambda: config.parse_range("1..1000000000", 12), ValueError, "past the limit of 12"),
+        (lambda: text.parse_range("1..1000000000", 12), ValueError, "past the limit of 12"),
         (lambda: config.load("/dev/zero"), ValueError, "larger than"),
         (lambda: config.check_title("a\x00b"), ValueError, "U+0000"),
         (lambda: outputs.OutputFolder(""), ValueError, "empty"),
@@ -409,19 +409,21 @@ def test_a_library_that_cannot_load_under_a_memory_limit_is_out_of_memory(monkey
 
 
 @pytest.mark.slow  # a process each
-@pytest.mark.parametrize(("raised", "code", "line"), [
-    ("MemoryError", 3, "symbp: error: out of memory while starting\n"),
-    ("RuntimeError('a broken install')", 4, "symbp: internal error: RuntimeError: a broken "
-     "install (this is a bug; SYMBP_TRACEBACK=1 shows where)\n"),
+@pytest.mark.parametrize(("library", "raised", "code", "line"), [
+    # fcntl: imported with the command line, before main runs; sympy: by the command, in main
+    ("fcntl", "MemoryError", 3, "symbp: error: out of memory while starting\n"),
+    ("sympy", "MemoryError", 3, "symbp: error: out of memory\n"),
+    ("sympy", "RuntimeError('a broken install')", 4, "symbp: internal error: RuntimeError: a "
+     "broken install (this is a bug; SYMBP_TRACEBACK=1 shows where)\n"),
 ])
-def test_an_import_that_fails_is_one_line_and_its_exit_code(tmp_path, raised, code, line):
-    """symbp's own imports run before main: a library that fails to load (out of memory, a
-    broken install) still ends with one line, never a traceback."""
+def test_an_import_that_fails_is_one_line_and_its_exit_code(tmp_path, library, raised, code,
+                                                            line):
+    """A library that fails to load (out of memory, a broken install), while symbp starts or
+    as a command imports what it needs, still ends with one line, never a traceback."""
     import subprocess
     import sys
 
-    (tmp_path / "jinja2").mkdir()
-    (tmp_path / "jinja2" / "__init__.py").write_text(f"raise {raised}\n")
+    (tmp_path / f"{library}.py").write_text(f"raise {raised}\n")
     path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-m", "symbp", "list"], capture_output=True,
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": path})

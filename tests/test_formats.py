@@ -39,8 +39,9 @@ def built(name):
 
 
 def test_the_cli_and_the_api_read_one_table_of_formats():
-    assert tuple(FORMATS) == config.FORMATS
-    assert config.DEFAULT_FORMATS == DEFAULT_FORMATS
+    assert config.default_formats() == DEFAULT_FORMATS
+    with pytest.raises(ValueError, match="choose one of: " + ", ".join(FORMATS)):
+        config.check_formats([])
     assert {"html", "slides", "ipynb"} <= set(FORMATS)
     assert "slides" not in DEFAULT_FORMATS and "numba" not in DEFAULT_FORMATS
 

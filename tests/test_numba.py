@@ -17,12 +17,11 @@ from test_codegen import BLOCK_SYMPY
 from test_prove import MUTANTS, SQUARE
 
 import symbp
-from symbp.cli import config
 from symbp.cli.main import main
 from symbp.numeric import backends
 from symbp.numeric.codegen import module_source
 from symbp.numeric.numba_codegen import numba_module_source
-from symbp.render.formats import proved_sentence
+from symbp.render.formats import DEFAULT_FORMATS, FORMATS, proved_sentence
 
 STEPS = re.compile(r"^ +# ((?:δ|v|∂C)\S* = .*)$", re.M)  # the recursion's equations, as comments
 
@@ -88,7 +87,7 @@ def test_derive_writes_the_numba_module_only_when_asked(tmp_path):
     written = (tmp_path / "asked" / "gradients_numba.py").read_text()
     d = symbp.derive(symbp.Network([2, 2]))
     assert written == numba_module_source(d, proved=proved_sentence(d, symbp.prove(d)))
-    assert "numba" in config.FORMATS and "numba" not in config.DEFAULT_FORMATS
+    assert "numba" in FORMATS and "numba" not in DEFAULT_FORMATS
 
 
 @pytest.mark.slow

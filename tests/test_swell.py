@@ -9,8 +9,8 @@ from itertools import pairwise
 import pytest
 
 import symbp
-from symbp.cli.commands import run_swell
-from symbp.cli.config import parse_range
+from symbp.cli.swelling import run_swell
+from symbp.cli.text import parse_range
 from symbp.figures import swell
 from symbp.figures.swell_plot import plot_data, swell_svg
 from symbp.render.figures import (

@@ -21,9 +21,9 @@ from .commands import note
 from .exits import EXIT_CODES, EXIT_NOT_PROVED, EXIT_PROVED, BadInput
 
 
-def add_parser(commands, fmt) -> None:
+def add_parser(commands, fmt, summary: str) -> None:
     c = commands.add_parser(
-        "check", formatter_class=fmt, help="check a claimed table of numbers or formulas",
+        "check", formatter_class=fmt, help=summary,
         description="Check claimed numbers (worked.json's shape: cost, z, a, delta, grad, "
                     "updated; null for an entry not claimed) at the network file's [example], "
                     "exactly, and claimed formulas (\"formulas\": {\"delta_1\": [...]}), "

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +22,16 @@ from ..core.derivation import Derivation
 from ..core.layers import KINDS, Layer
 from ..core.network import NETWORK_KEYS, Network
 from ..core.second_order import derive
-from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_json
-from ..figures.swell_plot import swell_svg
-from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..printing import forms
 from ..proof.claims import CHECKS
-from ..proof.curvature import METHODS as SECOND_METHODS
-from ..proof.curvature import prove_second_order
-from ..proof.kinds_curvature import METHODS as KINDS_SECOND_METHODS
-from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
 from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
-from ..proof.second_order_theorem import second_order_summary, second_order_theorem
-from ..proof.theorem import general_summary, general_table, theorem
-from ..render.environment import unsettable
-from ..render.figures import swell_markdown
-from ..render.latex import DEFAULT_TIMEOUT
+from ..proof.theorem import general_table
 from . import config, outputs, progress
 from .exits import EXIT_NOT_PROVED, EXIT_PROVED, BadInput
-from .publish import FORMATS, Build, build_files, plan
+
+# a command imports what only it needs (second order, the theorem for every size, the
+# documents) when it runs: a proof need not wait for Jinja and the code generators
 
 
 def budget(args) -> Deadline:
@@ -88,13 +78,16 @@ def _job_now(args) -> config.Job:
         if getattr(args, "format", None):
             job.formats = config.check_formats(args.format)
             job.explicit_formats = True
+        elif job.formats is None and hasattr(args, "format"):  # derive writes the default list
+            job.formats = config.default_formats()
         if getattr(args, "timings", False):
             job.timings = True
         if getattr(args, "order", None) is not None:
             job.order = args.order
-        if "second_order" in job.formats:  # the chapter (and its proof) is second order's
+        if "second_order" in (job.formats or ()):  # the chapter and its proof: second order's
             job.order = 2
-        elif job.order == 2:  # layer kinds: the proof only (render.formats says why)
+        elif job.order == 2 and job.formats is not None:  # layer kinds: the proof only
+            # (render.formats says why)
             job.formats = (*job.formats, "second_order")
     except ValueError as error:
         raise BadInput(str(error)) from None
@@ -111,6 +104,9 @@ def _derive(job: config.Job, args) -> tuple[Derivation, str]:
             dense = all(r.kind.name == "dense" for r in job.net.resolved)
             if dense:  # a network of layer kinds counts its parameters as it is built
                 limits.check_symbolic_hessian(job.net.widths)
+            from ..proof.curvature import METHODS as SECOND_METHODS
+            from ..proof.kinds_curvature import METHODS as KINDS_SECOND_METHODS
+
             methods = SECOND_METHODS if dense else KINDS_SECOND_METHODS
             if job.method not in methods:
                 raise ValueError(f"--order 2: unknown method {job.method!r}; choose one of: "
@@ -126,6 +122,9 @@ def _prove_second(d: Derivation, job: config.Job, args) -> Proof | None:
     """The second-order proof, for a derivation of order 2 (else None)."""
     if getattr(d, "order", 1) != 2:
         return None
+    from ..numeric.kinds_curvature_codegen import kinds_second_order_source
+    from ..proof.curvature import prove_second_order
+
     with progress.bar(progress.wanted(args.quiet), "proving second order") as update:
         return prove_second_order(d, job.method, timeout=budget(args).left(),  # type: ignore[arg-type]
                                   progress=update, printed=kinds_second_order_source)
@@ -138,7 +137,7 @@ def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None)
     return d, proof
 
 
-def _folder(out: Path | str) -> Path:
+def checked_folder(out: Path | str) -> Path:
     try:
         return outputs.check_folder(out)
     except ValueError as error:
@@ -237,6 +236,10 @@ def _general_from_file(args) -> Network | None:
 def _cmd_prove_general(args) -> int:
     """``prove --general``: the theorem for every depth and width; one activation, one cost
     (a network file's own, or the options')."""
+    from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
+    from ..proof.second_order_theorem import second_order_summary, second_order_theorem
+    from ..proof.theorem import general_summary, theorem
+
     given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)]
     if given:
         raise BadInput(f"--general proves every depth and width; drop {', '.join(given)}")
@@ -274,9 +277,14 @@ def _cmd_prove_general(args) -> int:
 
 
 def _cmd_derive(args) -> int:
+    from ..render.environment import unsettable
+    from ..render.latex import DEFAULT_TIMEOUT
+    from .publish import FORMATS, Build, build_files, plan
+
     job = _job(args)
-    out = _folder(args.out if args.out is not None else
-                  Path("output") / (job.name or job.net.slug))
+    out = checked_folder(args.out if args.out is not None else
+                         Path("output") / (job.name or job.net.slug))
+    assert job.formats is not None  # _job_now fills the default list in for derive
     try:
         formats, notes = plan(job.net, job.formats, job.explicit_formats)
     except ValueError as error:
@@ -320,13 +328,6 @@ def _cmd_derive(args) -> int:
     return _exit_code(proof)
 
 
-def _cmd_swell(args) -> int:
-    out = _folder(args.out)
-    with progress.bar(progress.wanted(args.quiet), "measuring") as update:
-        print(run_swell(args.depth, args.width, out, progress=update, budget=budget(args)))
-    return 0
-
-
 def _cmd_list(args) -> int:
     from .plain import plain
 
@@ -360,8 +361,8 @@ def _default(option: Any) -> str:
     return f"; default {shown}"
 
 
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove, "swell": _cmd_swell,
-            "list": _cmd_list}  # and train, in training.py
+COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove,
+            "list": _cmd_list}  # and train, check and swell, each in a module of its own
 
 
 def _stall(stage: str) -> None:
@@ -369,35 +370,3 @@ def _stall(stage: str) -> None:
     if os.environ.get("SYMBP_STALL_AT") == stage:
         print(f"stalled at {stage}", file=sys.stderr, flush=True)
         time.sleep(600)
-
-
-# ---------------------------------------------------------------- swell
-
-
-def run_swell(depths: Iterable[int] = DEFAULT_DEPTHS, widths: Iterable[int] = DEFAULT_WIDTHS,
-              out_folder: Path | str = "output/swell", progress=None, *,
-              budget: Deadline | None = None) -> str:
-    """Measure the grid, write swell.json, swell.md and swell.svg (the same on every run) and
-    swell-times.json (the same rows with build times), return lines to print."""
-    budget = budget or Deadline(None)
-    with outputs.OutputFolder(out_folder, ("swell.json", "swell-times.json", "swell.md",
-                                           "swell.svg")) as folder:
-        with budget.phase():
-            start = time.perf_counter()
-            rows = measure(depths, widths, progress=progress)
-            seconds = time.perf_counter() - start
-            files = {"swell.json": to_json(rows), "swell-times.json": to_json(rows, timings=True),
-                     "swell.md": swell_markdown(rows),
-                     "swell.svg": swell_svg(rows)}
-            folder.stage({name: text.encode() for name, text in files.items()})
-        written = folder.publish()
-    deepest = max(rows, key=lambda r: (r["depth"], r["width"]))
-    lines = [f"measured {len(rows)} networks in {seconds:.1f} s (generic σ, MSE); "
-             f"for dC/dw^(1)_11 of the deepest and widest, {deepest['widths']}:",
-             f"  {deepest['paths']} paths; operations as written / after CSE (build time):"]
-    for route in ROUTES:
-        raw, cse = deepest[route], deepest[f"{route}_cse"]
-        lines.append(f"  {route:>9}: " + ("skipped (too large)" if raw is None else
-                                         f"{raw} / {cse} ({deepest['seconds'][route]:.3f} s)"))
-    lines.append("wrote " + ", ".join(str(p) for p in written))
-    return "\n".join(lines)

@@ -30,17 +30,15 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core import limits
-from ..core.derivation import derive
 from ..core.network import NETWORK_KEYS, Network
-from ..document.kinds_numbers import LayerExample, check_example, read_example
-from ..document.numbers import Example
-from ..proof.prove import METHODS
-from ..render.formats import DEFAULT_FORMATS, check_format
-from ..render.formats import FORMATS as _REGISTRY
 
-FORMATS = tuple(_REGISTRY)  # the table of formats lives with the code that makes them
+if TYPE_CHECKING:
+    from ..document.kinds_numbers import LayerExample
+    from ..document.numbers import Example
+
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -53,7 +51,7 @@ class Job:
     title: str | None = None
     method: str = "auto"
     order: int = 1  # 2: second order too (the Hessian, H v, the Gauss-Newton matrix)
-    formats: tuple[str, ...] = DEFAULT_FORMATS
+    formats: tuple[str, ...] | None = None  # None: not asked for (derive: default_formats())
     timings: bool = False
     explicit_formats: bool = False  # asked for by the user: one that cannot be made is an error
     example: Example | LayerExample | None = None  # numbers for the worked example
@@ -97,7 +95,7 @@ TOP_LEVEL = {
                "an integer (the input's width) or a list (channels, positions)"),
 }
 RENDER = {
-    "formats": (_is_str_list, f"a list drawn from {list(FORMATS)}"),
+    "formats": (_is_str_list, 'a list of format names, like ["md", "pdf"]'),
     "timings": (lambda v: isinstance(v, bool), "true or false"),
 }
 
@@ -134,14 +132,27 @@ def check_name(name: str, where: str = "--name") -> str:
     return name
 
 
+def _formats():
+    """The table of formats, with the code that makes them: imported only by a command that
+    writes files (it imports the documents and the code generators)."""
+    from ..render import formats
+
+    return formats
+
+
+def default_formats() -> tuple[str, ...]:
+    return _formats().DEFAULT_FORMATS
+
+
 def check_formats(formats: list[str], where: str = "--format") -> tuple[str, ...]:
     for fmt in formats:
         try:
-            check_format(fmt)
+            _formats().check_format(fmt)
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None
     if not formats:
-        raise ConfigError(f"{where}: no format given; choose one of: {', '.join(FORMATS)}")
+        raise ConfigError(f"{where}: no format given; choose one of: "
+                          f"{', '.join(_formats().FORMATS)}")
     return tuple(dict.fromkeys(formats))
 
 
@@ -167,6 +178,8 @@ def read_bounded(path: Path, limit: int = limits.MAX_NETWORK_FILE_BYTES) -> str:
 
 def load(path: str | Path) -> Job:
     """Read a network file; ConfigError (a ValueError) names the file and the bad key."""
+    from ..proof.prove import METHODS
+
     path = Path(path)
     try:
         data = tomllib.loads(read_bounded(path))
@@ -193,6 +206,9 @@ def load(path: str | Path) -> Job:
     if "name" in data:
         job.name = check_name(data["name"], f"{path}: key 'name'")
     if "example" in data:
+        from ..core.derivation import derive
+        from ..document.kinds_numbers import check_example, read_example
+
         _check_table(data["example"], EXAMPLE, f"{path} [example]")
         try:
             job.example = read_example(net, data["example"])
@@ -204,48 +220,6 @@ def load(path: str | Path) -> Job:
         job.formats = check_formats(render["formats"], f"{path} [render] key 'formats'")
         job.explicit_formats = True
     return job
-
-
-def parse_range(text: str, limit: int | None = None) -> list[int]:
-    """``"1..6"`` → [1, ..., 6]; ``"2,3,4"`` and mixtures like ``"1..3,5"`` too.
-
-    ValueError naming the bad part for anything else (the CLI turns it into exit 2),
-    and for any value past ``limit``, found before a single value is listed.
-    """
-    bounds = []
-    for part in str(text).split(","):
-        low, dots, high = part.strip().partition("..")
-        if not (DIGITS.fullmatch(low) and (not dots or DIGITS.fullmatch(high))):
-            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} is not a whole "
-                             "number or a range like 1..6; write e.g. 1..6 or 2,3,4")
-        first, last = whole(low), whole(high if dots else low)
-        if first < 1 or last < first:
-            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} must go up from "
-                             "a positive number, like 1..6")
-        if limit is not None and last > limit:
-            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} goes up to "
-                             f"{limits.magnitude(last)}, past the limit of {limit}")
-        bounds.append((first, last))
-    values: list[int] = []
-    for first, last in bounds:
-        values += [v for v in range(first, last + 1) if v not in values]
-    return values
-
-
-DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also take ٢, 2_0, +2 and " 2"
-
-
-def shown(value: object, limit: int = 40) -> str:
-    """``repr(value)``, cut short for a one-line message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
-
-
-def whole(digits: str) -> int:
-    """The value of a string of ASCII digits; past 18 digits, only its order of magnitude
-    (every limit is far below, and int() refuses strings of over 4,300 digits)."""
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else 10 ** (len(digits) - 1)
 
 
 def check_title(title: object, where: str = "--title") -> str:

@@ -17,17 +17,13 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Collection
 
 from .. import cli
-from ..core import limits, registry
+from ..core import limits
 from ..core.deadline import Deadline
-from ..core.layers import KINDS
-from ..core.network import DEFAULT_WIDTHS, Network
-from ..proof.prove import METHODS
-from . import checking, exits, outputs, streams, training, values
-from .commands import COMMANDS
+from . import exits, outputs, streams, values
 from .exits import EXIT_CODES, EXIT_INTERNAL, EXIT_PROVED, BadInput
-from .publish import DEFAULT_FORMATS, FORMATS
 
 _argv: list[str] = []  # the arguments being parsed, for messages that name a value
 
@@ -46,33 +42,51 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Every option that takes a value shows its default (flags are off by default)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
+        text = (action.help or "").format_map(_Named())
         if "default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: %(default)s)"
+
+
+class _Named(dict):
+    """What an option's help names from the registries ({activations} and the like), looked
+    up only when the help is shown: importing them takes SymPy, a third of a second that a
+    run with a mistyped flag need not wait for."""
+
+    def __missing__(self, key: str) -> str:
+        from ..core import registry
+        from ..core.layers import KINDS
+        from ..core.network import DEFAULT_WIDTHS, Network
+        from ..proof.prove import METHODS
+        from .publish import DEFAULT_FORMATS, FORMATS
+
+        defaults = inspect.signature(Network).parameters
+        self.update(activations=", ".join(registry.ACTIVATIONS), costs=", ".join(registry.COSTS),
+                    kinds=", ".join(KINDS), methods=", ".join(METHODS),
+                    formats=",".join(FORMATS), default_formats=",".join(DEFAULT_FORMATS),
+                    default_widths=",".join(map(str, DEFAULT_WIDTHS)),
+                    default_activation=defaults["activation"].default,
+                    default_cost=defaults["cost"].default)
+        return self[key]
 
 
 # ---------------------------------------------------------------- the parser
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
-    defaults = inspect.signature(Network).parameters
     parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
                         help="a network file (see examples/); default: the options below")
     group = parser.add_argument_group("network (instead of a file)")
-    widths = ",".join(map(str, DEFAULT_WIDTHS))
     group.add_argument("--widths", type=values.widths,
                        help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
                             f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
-                            f"and biases (default {widths})")
+                            "and biases (default {default_widths})")
     group.add_argument("--activation", type=values.activation_names,
-                       help=f"one name, or L comma-separated names: "
-                            f"{', '.join(registry.ACTIVATIONS)} "
-                            f"(default {defaults['activation'].default})")
-    group.add_argument("--cost", help=f"{', '.join(registry.COSTS)} "
-                                      f"(default {defaults['cost'].default})")
+                       help="one name, or L comma-separated names: {activations} "
+                            "(default {default_activation})")
+    group.add_argument("--cost", help="{costs} (default {default_cost})")
     group.add_argument("--layers", type=values.layers, metavar="KIND[:UNITS],...",
-                       help=f"layers of any kind instead of --widths: {', '.join(KINDS)}, each "
+                       help="layers of any kind instead of --widths: {kinds}, each "
                             "with its units or key=value;key=value (e.g. residual,residual,"
                             "dense:2); with --inputs (default: dense layers of --widths)")
     group.add_argument("--inputs", type=values.inputs, metavar="N",
@@ -82,8 +96,8 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                             f"matrix (the Hessian at most {limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,}"
                             " entries) (default 1)")
     proof = parser.add_argument_group("proof")
-    proof.add_argument("--method", choices=METHODS, metavar="METHOD",
-                       help=f"{', '.join(METHODS)} (default auto: expand for small networks, "
+    proof.add_argument("--method", type=values.method, metavar="METHOD",
+                       help="{methods} (default auto: expand for small networks, "
                             "construction for larger ones)")
     _timeout(proof)
     parser.add_argument("--quiet", "-q", action="store_true",
@@ -96,7 +110,20 @@ def _timeout(parser) -> None:
                              "(default: no limit)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+SUMMARIES = {  # each command's line in the help of symbp, in its order
+    "derive": "derive, prove and write output/",
+    "prove": "prove only, print the result",
+    "train": "train a network with the generated gradients",
+    "check": "check a claimed table of numbers or formulas",
+    "swell": "measure expression swell",
+    "list": "activations, costs and layer kinds with their options",
+}
+
+
+def build_parser(detailed: Collection[str | None] = tuple(SUMMARIES)) -> argparse.ArgumentParser:
+    """The parser, with the options of the ``detailed`` commands (a run: the one it names).
+    The options name what the registries hold, and importing those (SymPy first) takes a
+    third of a second that ``symbp --help`` or a mistyped command need not wait for."""
     version = getattr(sys.modules.get("symbp"), "__version__", "unknown")  # defined once, above
     parser = _Parser(prog="symbp", formatter_class=_HelpFormatter, description=(
         "Derive backpropagation three ways (chain-rule expansion, delta recursion, "
@@ -104,9 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'symbp COMMAND --help' for a worked example of each command.\n" + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"symbp {version}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    fmt = _HelpFormatter
+    for name, summary in SUMMARIES.items():
+        if name in detailed:
+            _command_parser(name)(commands, _HelpFormatter, summary)
+        else:
+            commands.add_parser(name, help=summary)
+    return parser
 
-    d = commands.add_parser("derive", formatter_class=fmt, help="derive, prove and write output/",
+
+def _command_parser(name: str):
+    """The function that adds a command's parser (train's and check's live with their run)."""
+    if name == "train":
+        from .training import add_parser
+    elif name == "check":
+        from .checking import add_parser
+    else:
+        add_parser = {"derive": _derive_parser, "prove": _prove_parser, "swell": _swell_parser,
+                      "list": _list_parser}[name]
+    return add_parser
+
+
+def _derive_parser(commands, fmt, summary: str) -> None:
+    d = commands.add_parser("derive", formatter_class=fmt, help=summary,
                             description="Derive dC/dW_l and dC/db_l three ways, prove that they "
                                         "agree, and write documents, code and the proof report.",
                             epilog="examples:\n"
@@ -123,12 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help=f"comma-separated, from {','.join(FORMATS)}; replaces the default list, "
-                        f"{','.join(DEFAULT_FORMATS)} (a PDF is skipped with a note when "
+                   help="comma-separated, from {formats}; replaces the default list, "
+                        "{default_formats} (a PDF is skipped with a note when "
                         "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 
-    p = commands.add_parser("prove", formatter_class=fmt, help="prove only, print the result",
+
+def _prove_parser(commands, fmt, summary: str) -> None:
+    p = commands.add_parser("prove", formatter_class=fmt, help=summary,
                             description="Prove that expansion, recursion and direct agree for "
                                         "every W_l and b_l; print a per-layer table.",
                             epilog="examples:\n"
@@ -145,10 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "layers are alike, else at its depth), or --activation (the hidden "
                         "layers', default generic), --cost (default mse) and --layers")
 
-    training.add_parser(commands, fmt)
-    checking.add_parser(commands, fmt)
 
-    s = commands.add_parser("swell", formatter_class=fmt, help="measure expression swell",
+def _swell_parser(commands, fmt, summary: str) -> None:
+    s = commands.add_parser("swell", formatter_class=fmt, help=summary,
                             description="Measure, for generic networks of every depth and width "
                                         "asked for, what it takes to write dC/dw^(1)_11 by each "
                                         "route: paths, operations before and after CSE, build "
@@ -167,11 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     _timeout(s)
     s.add_argument("--quiet", "-q", action="store_true", help="no progress")
 
+
+def _list_parser(commands, fmt, summary: str) -> None:
     commands.add_parser("list", formatter_class=fmt,
-                        help="activations, costs and layer kinds with their options",
+                        help=summary,
                         description="List every activation, cost and layer kind symbp knows.",
                         epilog="example: symbp list\nexit code: 0")
-    return parser
 
 
 # ---------------------------------------------------------------- main
@@ -206,11 +254,11 @@ def _main(argv: list[str] | None) -> int:
             if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
                 previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser([exits.command_of(_argv)]).parse_args(argv)
         except SystemExit as stop:  # --help and --version
             return stop.code if isinstance(stop.code, int) else EXIT_PROVED
         if args.command is None:
-            build_parser().print_help()
+            build_parser(()).print_help()
             return EXIT_PROVED
         run.command, run.timeout = args.command, getattr(args, "timeout", None)
         args.budget = Deadline(run.timeout, cli.STARTED)
@@ -234,8 +282,19 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _runner(name: str):
-    """The function that runs a command (train lives in a module of its own, training.py)."""
-    return {"train": training.command, "check": checking.command}.get(name) or COMMANDS[name]
+    """The function that runs a command, imported only now (train, check and swell live in
+    modules of their own)."""
+    if name == "train":
+        from .training import command
+    elif name == "check":
+        from .checking import command
+    elif name == "swell":
+        from .swelling import command
+    else:
+        from .commands import COMMANDS
+
+        command = COMMANDS[name]
+    return command
 
 
 if __name__ == "__main__":

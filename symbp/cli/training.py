@@ -34,6 +34,7 @@ from ..train.settings import BACKENDS, DEFAULTS, MAX_SEED
 from . import config, outputs, progress, values
 from .commands import budget, note
 from .exits import EXIT_CODES, EXIT_INTERRUPTED, EXIT_NOT_PROVED, BadInput
+from .text import shown
 
 CHECKPOINT = "checkpoint.npz"
 XOR_HIDDEN = 3  # --hidden: the XOR network [2, hidden, 1]
@@ -43,7 +44,7 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number; got {config.shown(text)}") from None
+        raise argparse.ArgumentTypeError(f"must be a number; got {shown(text)}") from None
 
 
 def _holdout(text: str) -> float | str:
@@ -67,11 +68,11 @@ SETTINGS = ("optimizer", "learning_rate", "momentum", "beta1", "beta2", "eps", "
             "epochs", "seed", "holdout", "init", "backend")
 
 
-def add_parser(commands, formatter) -> None:
+def add_parser(commands, fmt, summary: str) -> None:
     """The ``train`` subcommand and its options."""
     xor, digits = DEFAULTS["xor"][1], DEFAULTS["digits"][1]
     t = commands.add_parser(
-        "train", formatter_class=formatter, help="train a network with the generated gradients",
+        "train", formatter_class=fmt, help=summary,
         description="Train a network with the gradients symbp derives, on XOR, on scikit-learn's "
                     "digits or on your own data; write a report (Markdown, PDF, JSON), the "
                     "loss and accuracy curves (SVG) and a checkpoint.",

@@ -12,8 +12,7 @@ import re
 
 from ..core import limits
 from ..core.deadline import MAX_SECONDS
-from ..core.layers import kind
-from . import config
+from .text import DIGITS, parse_range, shown, whole
 
 
 def _type(function):
@@ -30,9 +29,9 @@ def _type(function):
 
 
 def _whole(text: str, what: str) -> int:
-    if not config.DIGITS.fullmatch(text.strip()):
-        raise ValueError(f"{config.shown(text)} is not {what}")
-    return config.whole(text.strip())
+    if not DIGITS.fullmatch(text.strip()):
+        raise ValueError(f"{shown(text)} is not {what}")
+    return whole(text.strip())
 
 
 @_type
@@ -41,7 +40,7 @@ def widths(text: str) -> list[int]:
     if len(parts) - 1 > limits.MAX_LAYERS:
         raise ValueError(f"{len(parts) - 1:,} layers, past the limit of {limits.MAX_LAYERS} "
                          "(limit MAX_LAYERS)")
-    where = f" in {config.shown(text)}" if len(parts) > 1 else ""
+    where = f" in {shown(text)}" if len(parts) > 1 else ""
     return [_whole(p, f"a positive whole number{where}; write widths like 2,3,3,2")
             for p in parts]
 
@@ -50,11 +49,13 @@ def widths(text: str) -> list[int]:
 def layers(text: str) -> list[dict]:
     """--layers residual,residual,dense:2 or conv1d:channels=8;kernel=3,dense:10: a kind, then
     its first option's value (units) or key=value pairs joined by ';'."""
+    from ..core.layers import kind  # SymPy: only once --layers is given
+
     found = []
     for part in text.split(","):
         name, _, rest = part.strip().partition(":")
         if not name:
-            raise ValueError(f"an empty layer in {config.shown(text)}; write layers like "
+            raise ValueError(f"an empty layer in {shown(text)}; write layers like "
                              "residual,residual,dense:2")
         entry = kind(name)
         table: dict = {"kind": entry.name}
@@ -76,8 +77,8 @@ DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")  # 0.5, 1e-5, 
 def _option(text: str) -> object:
     if text in ("true", "false"):
         return text == "true"
-    if config.DIGITS.fullmatch(text):
-        return config.whole(text)
+    if DIGITS.fullmatch(text):
+        return whole(text)
     if DECIMAL.fullmatch(text):  # a layer norm's eps=1e-3
         return float(text)
     return text
@@ -104,7 +105,7 @@ def seconds(text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
         raise ValueError(f"must be a number of seconds above 0 and at most {MAX_SECONDS:g}; "
-                         f"got {config.shown(text)}")
+                         f"got {shown(text)}")
     return value
 
 
@@ -115,7 +116,7 @@ def positive_number(text: str) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"must be a positive number; got {config.shown(text)}")
+        raise ValueError(f"must be a positive number; got {shown(text)}")
     return value
 
 
@@ -132,7 +133,7 @@ def whole_number(low: int, high: int):
 
 def swell_range(text: str) -> list[int]:
     try:
-        return config.parse_range(text, limits.MAX_SWELL_SIZE)
+        return parse_range(text, limits.MAX_SWELL_SIZE)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -144,6 +145,16 @@ def format_list(text: str) -> list[str]:
 def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+@_type
+def method(text: str) -> str:
+    """A first-order proof method (``proof.prove.METHODS``)."""
+    from ..proof.prove import METHODS  # SymPy: only once --method is given
+
+    if text not in METHODS:
+        raise ValueError(f"unknown method {shown(text)}; choose one of: {', '.join(METHODS)}")
     return text
 
 
