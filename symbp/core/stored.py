@@ -69,3 +69,32 @@ def write(fd: int, name: str, data: bytes) -> None:
     except OSError:
         safe_paths.remove(staged, fd)
         raise
+
+
+def read_kept(subfolder: str, name: str, limit: int) -> bytes | None:
+    """The file ``name`` of the private ``subfolder``, or None: absent, not a regular file,
+    longer than ``limit`` bytes, or the folder cannot be used (nothing is said: a run that
+    finds nothing kept does the work)."""
+    try:
+        fd = open_private(subfolder)
+    except (OSError, safe_paths.UnsafeFolder):
+        return None
+    try:
+        return read(fd, name, limit)
+    finally:
+        os.close(fd)
+
+
+def keep(subfolder: str, name: str, data: bytes) -> None:
+    """``name`` in the private ``subfolder`` holds ``data``; silently nothing where the folder
+    cannot be used."""
+    try:
+        fd = open_private(subfolder)
+    except (OSError, safe_paths.UnsafeFolder):
+        return
+    try:
+        write(fd, name, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 
 import sympy as sp
 
-from ..core import registry, safe_paths, stored
+from ..core import registry, stored
 from . import swell
 
 SUBFOLDER = "swell"
@@ -52,14 +51,7 @@ def _name(question: str) -> str:
 
 
 def _load(question: str) -> tuple[dict, ...] | None:
-    try:
-        fd = stored.open_private(SUBFOLDER)
-    except (OSError, safe_paths.UnsafeFolder):
-        return None
-    try:
-        data = stored.read(fd, _name(question), MAX_BYTES)
-    finally:
-        os.close(fd)
+    data = stored.read_kept(SUBFOLDER, _name(question), MAX_BYTES)
     try:
         found = json.loads(data) if data is not None else None
         if found is None or found["question"] != question:
@@ -70,14 +62,5 @@ def _load(question: str) -> tuple[dict, ...] | None:
 
 
 def _keep(question: str, rows: tuple[dict, ...]) -> None:
-    data = json.dumps({"question": question, "rows": list(rows)}).encode()
-    try:
-        fd = stored.open_private(SUBFOLDER)
-    except (OSError, safe_paths.UnsafeFolder):
-        return
-    try:
-        stored.write(fd, _name(question), data)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    stored.keep(SUBFOLDER, _name(question), json.dumps({"question": question,
+                                                          "rows": list(rows)}).encode())

@@ -32,7 +32,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..core import registry, safe_paths, stored
+from ..core import registry, stored
 from ..core.layers import KINDS
 from .claims import Claim, Proof
 from .lemmas import Lemma
@@ -77,14 +77,7 @@ def load(text: str | None) -> Proof | None:
     """The proof kept under ``text``, or None."""
     if text is None or not _enabled():
         return None
-    try:
-        fd = stored.open_private(SUBFOLDER)
-    except (OSError, safe_paths.UnsafeFolder):
-        return None
-    try:
-        data = stored.read(fd, _name(text), MAX_BYTES)
-    finally:
-        os.close(fd)
+    data = stored.read_kept(SUBFOLDER, _name(text), MAX_BYTES)
     if data is None:
         return None
     try:
@@ -103,16 +96,7 @@ def keep(text: str | None, proof: Proof) -> None:
         return
     data = json.dumps({"format": FORMAT, "key": text, "proof": _fields(proof)},
                       ensure_ascii=False, sort_keys=True).encode()
-    try:
-        fd = stored.open_private(SUBFOLDER)
-    except (OSError, safe_paths.UnsafeFolder):
-        return
-    try:
-        stored.write(fd, _name(text), data)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    stored.keep(SUBFOLDER, _name(text), data)
 
 
 def _fields(proof: Proof) -> dict:
