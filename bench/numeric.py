@@ -32,7 +32,8 @@ from _report import cpu  # noqa: E402  (bench/_report.py)
 
 import symbp  # noqa: E402
 
-NETWORKS = ([2, 3, 3, 2], [4, 4, 4, 4], [16] * 4, [64, 64, 64, 10], [256, 256, 10])
+# the widest within core.limits.MAX_PARAMETERS (20,000): [128, 128, 10] has 17,802
+NETWORKS = ([2, 3, 3, 2], [4, 4, 4, 4], [16] * 4, [64, 64, 64, 10], [128, 128, 10])
 SMALL = NETWORKS[:3]  # where the numba targets at batch 1 and 100 apply
 BATCHES = (1, 100, 10_000)
 AGAIN = "hand NumPy again"  # the same function timed twice: their ratio is the noise band
