@@ -10,10 +10,10 @@ same einsum with one operand replaced by its tangent. The rules over expressions
 of calculus, one per operation the printers write (``tangent_rules``); anything else is a
 ValueError naming it, never a guess. The rules are not proved one by one; what they print
 for a network of layer kinds is, per network: ``proof.kinds_code`` runs the printed NumPy
-``_tangent`` exactly on symbols against the proved H v. The tests hold the results (and the
-numba flavour, which is not proved) to PyTorch and to central differences of ``grad``. A
-tangent is written before its statement, so a statement that reads its own target
-(``acc = max(acc, s)``) reads the old value in both.
+``_tangent`` and the numba kernel's Python body exactly on symbols against the proved H v (not
+for the kinds of its ``NOT_READ``). The tests hold the results to PyTorch and to central
+differences of ``grad``. A tangent is written before its statement, so a statement that reads
+its own target (``acc = max(acc, s)``) reads the old value in both.
 
 A name is active when it may depend on a parameter: what a statement reads, a view
 (``u.reshape``, ``u.T``, ``u``) of what it writes (an array filled through a reshaped view),
