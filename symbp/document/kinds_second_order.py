@@ -21,7 +21,7 @@ from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.status import worst
 from ..printing.latex import Printer, aligned
 from ..proof.claims import Proof
-from ..proof.kinds_code import FLAVORS, not_read
+from ..proof.kinds_code import FLAVORS, flavor_claims, not_read
 from ..proof.kinds_second_theorem import refusal
 from .kinds_numbers import LayerExample
 from .kinds_second_numbers import KindsWorkedSecond, kinds_worked_second
@@ -139,8 +139,8 @@ def _code(proof: Proof) -> list[tuple[str, str, str]]:
     """Each flavour's printed hvp program as the proof found it, where it made those claims:
     ("NumPy", "_tangent", the worst status of its "Hv code" claims)."""
     found = []
-    for flavor, (function, title, _) in FLAVORS.items():
-        claims = [c for c in proof.claims if c.label.startswith(title + " ")]
+    for flavor, (function, _, _) in FLAVORS.items():
+        claims = flavor_claims(proof, flavor)
         if claims:
             name = "NumPy" if flavor == "numpy" else "numba"
             found.append((name, function, str(worst(c.status for c in claims))))

@@ -157,12 +157,18 @@ def _run(d: KindsSecondDerivation, tangent) -> dict[tuple[int, str], list[sp.Exp
             for key, value in zip(keys, returned)}
 
 
+def flavor_claims(proof: Proof, flavor: str) -> list[Claim]:
+    """The claims of ``proof`` on the printed tangent program of ``flavor``."""
+    title = FLAVORS[flavor][1]
+    return [c for c in proof.claims if c.name.startswith(title + " ")]
+
+
 def code_proved(proof: Proof, source: str, flavor: str = "numpy") -> str:
     """The fingerprint of the tangent program of ``source`` (a module of ``flavor``) when
     ``proof`` proves it computes H v (every claim on it proved, of that fingerprint); ""
     otherwise."""
-    function, title, _ = FLAVORS[flavor]
-    claims = [c for c in proof.claims if c.name.startswith(title + " ")]
+    function = FLAVORS[flavor][0]
+    claims = flavor_claims(proof, flavor)
     try:
         fingerprint = code_fingerprint(source, function)
     except ValueError:
