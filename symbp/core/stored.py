@@ -21,7 +21,18 @@ import os
 import secrets
 from pathlib import Path
 
-from . import safe_paths
+from . import registry, safe_paths
+from .layers import KINDS
+
+# symbp's own activations, costs and layer kinds, the objects as defined when symbp was
+# imported: their text is in ``version()``, so what is kept about them names them fully
+_OWN = (*registry.ACTIVATIONS.values(), *registry.COSTS.values(), *KINDS.values())
+
+
+def own(entry: object) -> bool:
+    """Whether ``entry`` is one of symbp's own activations, costs or layer kinds (not one a
+    user registered or replaced): only what is about those may be kept."""
+    return any(entry is o for o in _OWN)
 
 
 def folder() -> Path:

@@ -27,7 +27,6 @@ from . import swell
 
 SUBFOLDER = "swell"
 MAX_BYTES = 2**20
-_OWN = dict(registry.COSTS)  # symbp's own costs, as defined when symbp was imported
 
 
 def measure(depths: Sequence[int], width: int, cost: str, max_paths: int) -> tuple[dict, ...]:
@@ -35,7 +34,7 @@ def measure(depths: Sequence[int], width: int, cost: str, max_paths: int) -> tup
     run of this symbp measured it before."""
     question = json.dumps({"depths": list(depths), "width": width, "cost": cost,
                            "max_paths": max_paths}, sort_keys=True)
-    own = cost in _OWN and registry.COSTS.get(cost) is _OWN[cost]
+    own = stored.own(registry.COSTS.get(cost))
     found = _load(question) if own else None
     if found is not None:
         return found

@@ -32,7 +32,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..core import registry, stored
+from ..core import stored
 from ..core.layers import KINDS
 from .claims import Claim, Proof
 from .lemmas import Lemma
@@ -46,15 +46,13 @@ def key_text(key: tuple, entries: tuple = (), layers: tuple | None = None) -> st
     """``key`` as text that names the same theorem in every process; None where it cannot (a
     part printed by its address) or where a registry entry in ``entries`` or a kind of
     ``layers`` is not symbp's own."""
-    if not all(any(e is own for own in _OWN) for e in entries) or not all(
-            any(KINDS.get(layer.kind) is own for own in _OWN) for layer in layers or ()):
+    if not all(map(stored.own, entries)) or not all(
+            stored.own(KINDS.get(layer.kind)) for layer in layers or ()):
         return None
     text = repr(tuple(_text(part) for part in key))
     return None if re.search(r" at 0x[0-9a-f]+", text) else text
 
 
-# symbp's own entries and kinds, the objects themselves, as defined when symbp was imported
-_OWN = (*registry.ACTIVATIONS.values(), *registry.COSTS.values(), *KINDS.values())
 
 
 def _text(part: Any) -> Any:
