@@ -29,6 +29,13 @@ import symbp
 gc.set_threshold(50_000, 20, 100)
 
 
+def pytest_sessionfinish(session):
+    """At exit pytest collects garbage five times (to report unraisable exceptions), walking
+    every object a worker's SymPy caches and kept derivations hold: ~10 CPU-s a worker, the
+    last seconds of the run. Every test has run by now, so they are frozen out of it."""
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(config, items):
     if shutil.which("pdflatex"):
         return
