@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # the checker sees every name and its type; a run imports it 
     from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
     from .core.second_order import SecondDerivation, derive
     from .document.numbers import Example
-    from .numeric.backends import check_gradients, lambdify
+    from .numeric.backends import lambdify
+    from .numeric.gradient_check import check_gradients
     from .proof.claims import Claim
     from .proof.curvature import prove
     from .proof.exact import equivalent
@@ -53,7 +54,7 @@ _HOMES = {  # public name: the module it lives in
     "Cost": "core.registry",
     "SecondDerivation": "core.second_order", "derive": "core.second_order",
     "Example": "document.numbers",
-    "check_gradients": "numeric.backends", "lambdify": "numeric.backends",
+    "check_gradients": "numeric.gradient_check", "lambdify": "numeric.backends",
     "Claim": "proof.claims",
     "prove": "proof.curvature",
     "equivalent": "proof.exact",

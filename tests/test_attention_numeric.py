@@ -13,7 +13,7 @@ import pytest
 import symbp
 from symbp import Layer
 from symbp.cli.main import main
-from symbp.numeric import backends, maps, maps_staged
+from symbp.numeric import gradient_check, maps, maps_staged
 
 B, D, T, DK, DV = 3, 2, 4, 2, 3  # a batch of 3 sequences of 4 tokens of 2 channels
 
@@ -123,7 +123,7 @@ def test_jax_matches_torch_attention_at_its_precision(causal):
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_gradients_match_central_differences(causal):
-    check = backends.check_gradients(derived(causal), points=1, batch=2)
+    check = gradient_check.check_gradients(derived(causal), points=1, batch=2)
     assert check.ok, str(check)
 
 
