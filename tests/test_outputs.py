@@ -292,7 +292,7 @@ def test_a_bug_is_exit_4_with_one_line(monkeypatch, capsys):
     def broken(args):
         raise TypeError("unsupported operand")
 
-    monkeypatch.setitem(commands.COMMANDS, "list", broken)
+    monkeypatch.setattr(commands, "run_list", broken)
     assert main(["list"]) == 4
     assert capsys.readouterr().err == ("symbp: internal error: TypeError: unsupported operand "
                                        "(this is a bug; SYMBP_TRACEBACK=1 shows where)\n")

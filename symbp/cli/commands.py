@@ -167,9 +167,9 @@ def _table(proof: Proof) -> str:
 # ---------------------------------------------------------------- commands
 
 
-def _cmd_prove(args) -> int:
+def run_prove(args) -> int:
     if args.general:
-        return _cmd_prove_general(args)
+        return _prove_general(args)
     job = _job(args)
     if job.order == 2:
         d, _ = _derive(job, args)
@@ -233,7 +233,7 @@ def _general_from_file(args) -> Network | None:
     return None
 
 
-def _cmd_prove_general(args) -> int:
+def _prove_general(args) -> int:
     """``prove --general``: the theorem for every depth and width; one activation, one cost
     (a network file's own, or the options')."""
     from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
@@ -276,7 +276,7 @@ def _cmd_prove_general(args) -> int:
     return _exit_code(proof)
 
 
-def _cmd_derive(args) -> int:
+def run_derive(args) -> int:
     from ..render.environment import unsettable
     from ..render.latex import DEFAULT_TIMEOUT
     from .publish import FORMATS, Build, build_files, plan
@@ -328,7 +328,7 @@ def _cmd_derive(args) -> int:
     return _exit_code(proof)
 
 
-def _cmd_list(args) -> int:
+def run_list(args) -> int:
     from .plain import plain
 
     print("activations (--activation NAME, or one name per layer):")
@@ -359,10 +359,6 @@ def _default(option: Any) -> str:
         return "" if "default" in option.expected else "; required"
     shown = str(option.default).lower() if isinstance(option.default, bool) else option.default
     return f"; default {shown}"
-
-
-COMMANDS = {"derive": _cmd_derive, "prove": _cmd_prove,
-            "list": _cmd_list}  # and train, check and swell, each in a module of its own
 
 
 def _stall(stage: str) -> None:

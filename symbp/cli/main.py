@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
 import os
 import re
@@ -20,9 +21,8 @@ import traceback
 from collections.abc import Collection
 
 from .. import cli
-from ..core import limits
 from ..core.deadline import Deadline
-from . import exits, outputs, streams, values
+from . import exits, outputs, streams
 from .exits import EXIT_CODES, EXIT_INTERNAL, EXIT_PROVED, BadInput
 
 _argv: list[str] = []  # the arguments being parsed, for messages that name a value
@@ -72,55 +72,28 @@ class _Named(dict):
 
 # ---------------------------------------------------------------- the parser
 
-
-def _network_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("network", nargs="?", metavar="NETWORK.toml",
-                        help="a network file (see examples/); default: the options below")
-    group = parser.add_argument_group("network (instead of a file)")
-    group.add_argument("--widths", type=values.widths,
-                       help=f"layer widths n_0,...,n_L: each at most {limits.MAX_WIDTH}, at most "
-                            f"{limits.MAX_LAYERS} layers and {limits.MAX_PARAMETERS:,} weights "
-                            "and biases (default {default_widths})")
-    group.add_argument("--activation", type=values.activation_names,
-                       help="one name, or L comma-separated names: {activations} "
-                            "(default {default_activation})")
-    group.add_argument("--cost", help="{costs} (default {default_cost})")
-    group.add_argument("--layers", type=values.layers, metavar="KIND[:UNITS],...",
-                       help="layers of any kind instead of --widths: {kinds}, each "
-                            "with its units or key=value;key=value (e.g. residual,residual,"
-                            "dense:2); with --inputs (default: dense layers of --widths)")
-    group.add_argument("--inputs", type=values.inputs, metavar="N",
-                       help="the input's width, with --layers (no default: required there)")
-    group.add_argument("--order", type=values.order,
-                       help="1: the gradients; 2: also the Hessian, H v and the Gauss-Newton "
-                            f"matrix (the Hessian at most {limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,}"
-                            " entries) (default 1)")
-    proof = parser.add_argument_group("proof")
-    proof.add_argument("--method", type=values.method, metavar="METHOD",
-                       help="{methods} (default auto: expand for small networks, "
-                            "construction for larger ones)")
-    _timeout(proof)
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="no progress, notes or warnings")
-
-
-def _timeout(parser) -> None:
-    parser.add_argument("--timeout", type=values.seconds, metavar="SECONDS",
-                        help="stop the whole command after this long, writing nothing: exit 1 "
-                             "(default: no limit)")
-
-
-SUMMARIES = {  # each command's line in the help of symbp, in its order
-    "derive": "derive, prove and write output/",
-    "prove": "prove only, print the result",
-    "train": "train a network with the generated gradients",
-    "check": "check a claimed table of numbers or formulas",
-    "swell": "measure expression swell",
-    "list": "activations, costs and layer kinds with their options",
+# every command: its line in the help of symbp (in this order), then where its parser is
+# added and where it runs ("module.function" in this package), imported only for the
+# command a run names
+COMMANDS = {
+    "derive": ("derive, prove and write output/", "parsers.derive", "commands.run_derive"),
+    "prove": ("prove only, print the result", "parsers.prove", "commands.run_prove"),
+    "train": ("train a network with the generated gradients", "training.add_parser",
+              "training.command"),
+    "check": ("check a claimed table of numbers or formulas", "checking.add_parser",
+              "checking.command"),
+    "swell": ("measure expression swell", "parsers.swell", "swelling.command"),
+    "list": ("activations, costs and layer kinds with their options", "parsers.list_",
+             "commands.run_list"),
 }
 
 
-def build_parser(detailed: Collection[str | None] = tuple(SUMMARIES)) -> argparse.ArgumentParser:
+def _named(where: str):
+    module, name = where.rsplit(".", 1)
+    return getattr(importlib.import_module(f".{module}", __package__), name)
+
+
+def build_parser(detailed: Collection[str | None] = tuple(COMMANDS)) -> argparse.ArgumentParser:
     """The parser, with the options of the ``detailed`` commands (a run: the one it names).
     The options name what the registries hold, and importing those (SymPy first) takes a
     third of a second that ``symbp --help`` or a mistyped command need not wait for."""
@@ -131,95 +104,12 @@ def build_parser(detailed: Collection[str | None] = tuple(SUMMARIES)) -> argpars
         epilog="Run 'symbp COMMAND --help' for a worked example of each command.\n" + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"symbp {version}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, summary in SUMMARIES.items():
+    for name, (summary, add_parser, _) in COMMANDS.items():
         if name in detailed:
-            _command_parser(name)(commands, _HelpFormatter, summary)
+            _named(add_parser)(commands, _HelpFormatter, summary)
         else:
             commands.add_parser(name, help=summary)
     return parser
-
-
-def _command_parser(name: str):
-    """The function that adds a command's parser (train's and check's live with their run)."""
-    if name == "train":
-        from .training import add_parser
-    elif name == "check":
-        from .checking import add_parser
-    else:
-        add_parser = {"derive": _derive_parser, "prove": _prove_parser, "swell": _swell_parser,
-                      "list": _list_parser}[name]
-    return add_parser
-
-
-def _derive_parser(commands, fmt, summary: str) -> None:
-    d = commands.add_parser("derive", formatter_class=fmt, help=summary,
-                            description="Derive dC/dW_l and dC/db_l three ways, prove that they "
-                                        "agree, and write documents, code and the proof report.",
-                            epilog="examples:\n"
-                                   "  symbp derive                         # output/default/\n"
-                                   "  symbp derive --widths 3,4,2 --activation tanh\n"
-                                   "  symbp derive examples/softmax.toml --format md,pdf\n"
-                                   "  symbp derive examples/worked-2-2-2.toml --order 2\n"
-                                   + EXIT_CODES)
-    _network_options(d)
-    d.add_argument("--out", metavar="DIR", type=values.nonempty,
-                   help="output folder (default output/NAME)")
-    d.add_argument("--name", help="name of the output folder under output/ (default: from the "
-                                  "network, like 2x3x2-tanh-mse, or default)")
-    d.add_argument("--title", type=values.nonempty,
-                   help="document title, plain text (default: names the network)")
-    d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help="comma-separated, from {formats}; replaces the default list, "
-                        "{default_formats} (a PDF is skipped with a note when "
-                        "pdflatex is missing)")
-    d.add_argument("--timings", action="store_true", help="put proof times into the documents")
-
-
-def _prove_parser(commands, fmt, summary: str) -> None:
-    p = commands.add_parser("prove", formatter_class=fmt, help=summary,
-                            description="Prove that expansion, recursion and direct agree for "
-                                        "every W_l and b_l; print a per-layer table.",
-                            epilog="examples:\n"
-                                   "  symbp prove --widths 16,16,16,16,16,16 --activation generic\n"
-                                   "  symbp prove --method expand --json > proof.json\n"
-                                   "  symbp prove --general --activation tanh --cost bce\n"
-                                   "  symbp prove --order 2 --general --activation sigmoid\n"
-                                   + EXIT_CODES)
-    _network_options(p)
-    p.add_argument("--json", action="store_true", help="print the proof report as JSON")
-    p.add_argument("--general", action="store_true",
-                   help="prove for every size at once, by induction over index-notation "
-                        "lemmas: a NETWORK.toml's own shape (for every depth when its hidden "
-                        "layers are alike, else at its depth), or --activation (the hidden "
-                        "layers', default generic), --cost (default mse) and --layers")
-
-
-def _swell_parser(commands, fmt, summary: str) -> None:
-    s = commands.add_parser("swell", formatter_class=fmt, help=summary,
-                            description="Measure, for generic networks of every depth and width "
-                                        "asked for, what it takes to write dC/dw^(1)_11 by each "
-                                        "route: paths, operations before and after CSE, build "
-                                        "times. Writes swell.json, swell.md and swell.svg.",
-                            epilog="examples:\n"
-                                   "  symbp swell                            # output/swell/\n"
-                                   "  symbp swell --depth 1..8 --width 2 --out /tmp/swell\n"
-                                   + EXIT_CODES.replace("0 proved, 1 not proved (a failure or "
-                                                        "a timeout)", "0 done, 1 timed out"))
-    s.add_argument("--depth", type=values.swell_range, default="1..6",
-                   help=f"depths L, like 1..6 or 1,2,4, each at most {limits.MAX_SWELL_SIZE}")
-    s.add_argument("--width", type=values.swell_range, default="2..4",
-                   help=f"widths n, like 2..4 or 3, each at most {limits.MAX_SWELL_SIZE}")
-    s.add_argument("--out", metavar="DIR", type=values.nonempty, default="output/swell",
-                   help="output folder")
-    _timeout(s)
-    s.add_argument("--quiet", "-q", action="store_true", help="no progress")
-
-
-def _list_parser(commands, fmt, summary: str) -> None:
-    commands.add_parser("list", formatter_class=fmt,
-                        help=summary,
-                        description="List every activation, cost and layer kind symbp knows.",
-                        epilog="example: symbp list\nexit code: 0")
 
 
 # ---------------------------------------------------------------- main
@@ -263,7 +153,7 @@ def _main(argv: list[str] | None) -> int:
         run.command, run.timeout = args.command, getattr(args, "timeout", None)
         args.budget = Deadline(run.timeout, cli.STARTED)
         cli.STARTED = None  # a later main() in this process starts its own clock
-        code = _runner(args.command)(args)
+        code = _named(COMMANDS[args.command][2])(args)
         streams.flush()  # stdout on a full disk fails here, while it can be reported
         return code
     except SystemExit:
@@ -279,22 +169,6 @@ def _main(argv: list[str] | None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _runner(name: str):
-    """The function that runs a command, imported only now (train, check and swell live in
-    modules of their own)."""
-    if name == "train":
-        from .training import command
-    elif name == "check":
-        from .checking import command
-    elif name == "swell":
-        from .swelling import command
-    else:
-        from .commands import COMMANDS
-
-        command = COMMANDS[name]
-    return command
 
 
 if __name__ == "__main__":
