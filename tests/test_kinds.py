@@ -50,6 +50,9 @@ def test_a_network_of_layers_reads_its_kinds_and_sizes():
     (dict(layers=[Layer("dense", units=1)]), "inputs must be a positive integer"),
     (dict(widths=[2, 2], layers=[Layer("dense", units=1)], inputs=2),
      "give widths or layers, not both"),
+    (dict(layers=[Layer("residual"), Layer("dense", units=1)], inputs=2, activation="relu"),
+     "activation 'relu' is given with layers, where each layer names its own: "
+     "Layer('dense', units=3, activation='relu'), or dense:units=3;activation=relu"),
 ])
 def test_a_bad_layer_is_one_valueerror_naming_the_layer_and_the_key(given, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -62,6 +65,10 @@ def test_the_command_line_takes_layers_and_refuses_bad_ones_in_one_line(capsys):
     assert main(["prove", "--layers", "residual:units=3,dense:2", "--inputs", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "layer 1 (residual): key 'units'" in err, err
+    # --activation is --widths' option: with --layers it is refused, never dropped in silence
+    assert main(["prove", "--layers", "dense:3,dense:2", "--inputs", "2",
+                 "--activation", "softplus"]) == 2
+    assert "activation 'softplus' is given with layers" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- three routes, one oracle

@@ -55,6 +55,12 @@ class Network:
         else:
             if widths is not None:
                 raise ValueError("give widths or layers, not both")
+            if activation != "sigmoid":  # not dropped in silence: each layer names its own
+                name = activation if isinstance(activation, str) else "tanh"
+                raise ValueError(f"activation {activation!r} is given with layers, where each "
+                                 f"layer names its own: Layer('dense', units=3, activation="
+                                 f"{name!r}), or dense:units=3;activation={name} on the "
+                                 "command line")
             self.input_shape = _check_inputs(inputs)
             found = _check_layers(layers, self.input_shape)
             self.layers = tuple(r.layer for r in found)
