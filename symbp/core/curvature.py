@@ -320,31 +320,33 @@ def pearlmutter_hvp(ops: Any) -> None:
     δ̇_L = J_σᵀ H_C ȧ_L + (Σ_j g_j ∂²a_j) ż_L
     δ̇_l = J_σᵀ (V_(l+1)ᵀ δ_(l+1) + W_(l+1)ᵀ δ̇_(l+1)) + (Σ_j (W_(l+1)ᵀ δ_(l+1))_j ∂²a_j) ż_l
     (H v)_(W_l) = δ̇_l a_(l-1)ᵀ + δ_l ȧ_(l-1)ᵀ,  (H v)_(b_l) = δ̇_l
+
+    Each step reads an earlier tangent by its layer (``ops.tangent``) and forms ȧ from it
+    where it needs it, so that neither loop carries a tangent: both are recorded once for
+    every depth (``curvature_generic``).
     """
     L = ops.L
-    rz: dict[int, Any] = {}
-    ra: dict[int, Any] = {}
-    for l in range(1, L + 1):
+    for l in ops.layers_up():
         value = ops.tangent_times(l, ops.activation(l - 1)) + ops.tangent_bias(l)
         if l > 1:
-            value = value + ops.times(l, ra[l - 1])
-        rz[l] = ops.bind_tangent(l, value)
-        ra[l] = ops.activation_jvp(l, rz[l])
+            value = value + ops.times(l, ops.activation_jvp(l - 1, ops.tangent(l - 1)))
+        ops.bind_tangent(l, value)
     g = ops.cost_gradient()
     delta = ops.bind_delta(L, ops.activation_vjp(L, g))
-    rdelta = ops.bind_tangent_delta(L, ops.activation_vjp(L, ops.cost_hessian_times(ra[L]))
-                                    + ops.residual_times(L, g, rz[L]))
-    for l in range(L, 0, -1):
+    rz = ops.tangent(L)
+    rdelta = ops.bind_tangent_delta(L, ops.activation_vjp(L, ops.cost_hessian_times(
+        ops.activation_jvp(L, rz))) + ops.residual_times(L, g, rz))
+    for l in ops.layers():
         weight = ops.outer(rdelta, ops.activation(l - 1))
         if l > 1:
-            weight = weight + ops.outer(delta, ra[l - 1])
+            weight = weight + ops.outer(delta, ops.activation_jvp(l - 1, ops.tangent(l - 1)))
         ops.gradient(l, weight=weight, bias=rdelta)
         if l > 1:
             g = ops.transpose_times(l, delta)
             rg = ops.tangent_transpose_times(l, delta) + ops.transpose_times(l, rdelta)
             delta = ops.bind_delta(l - 1, ops.activation_vjp(l - 1, g))
             rdelta = ops.bind_tangent_delta(l - 1, ops.activation_vjp(l - 1, rg)
-                                            + ops.residual_times(l - 1, g, rz[l - 1]))
+                                            + ops.residual_times(l - 1, g, ops.tangent(l - 1)))
 
 
 PROGRAMS = {"hessian": backprop_curvature, "gauss_newton": backprop_gauss_newton,
