@@ -284,7 +284,7 @@ def record_curvature_generic(function: Callable[[Any], None]) -> GenericCurvatur
         ops = GenericCurvatureRecorder(explorer, name)
         try:
             function(ops)
-            if ops.looped and not ops.completed or ops.up == "running":
+            if (ops.looped and not ops.completed) or ops.up == "running":
                 raise Concrete("the recursion leaves its loop over ops.layers() or "
                                "ops.layers_up() early")
         except (Concrete, ConcreteSize) as refusal:
