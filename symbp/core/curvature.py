@@ -244,6 +244,7 @@ def supported_functions(net: Any) -> None:
 # Every operation a curvature program may use, beside the first-order ones (cost_gradient,
 # activation, activation_vjp, transpose_times, times, outer, bind_delta), with what it means
 # for one sample (column vectors; θ_l = (vec W_l row by row, b_l); J_l = ∂z_l/∂θ_l).
+# ``ops.tangent(l)`` reads back the ż_l a program bound; it is no statement of its own.
 CURVATURE_OPS = {
     "cost_hessian": "H_C = ∂²C/∂s², s the split (a_L, or z_L when the cost absorbs σ_L)",
     "sandwich": "J_σ(z_l)ᵀ M J_σ(z_l): diag(σ'(z_l)) M diag(σ'(z_l))",
@@ -321,9 +322,8 @@ def pearlmutter_hvp(ops: Any) -> None:
     δ̇_l = J_σᵀ (V_(l+1)ᵀ δ_(l+1) + W_(l+1)ᵀ δ̇_(l+1)) + (Σ_j (W_(l+1)ᵀ δ_(l+1))_j ∂²a_j) ż_l
     (H v)_(W_l) = δ̇_l a_(l-1)ᵀ + δ_l ȧ_(l-1)ᵀ,  (H v)_(b_l) = δ̇_l
 
-    Each step reads an earlier tangent by its layer (``ops.tangent``) and forms ȧ from it
-    where it needs it, so that neither loop carries a tangent: both are recorded once for
-    every depth (``curvature_generic``).
+    A step reads an earlier ż by its layer (``ops.tangent``), forming ȧ where it needs it:
+    no loop carries a tangent, so both are recorded for every depth (``curvature_generic``).
     """
     L = ops.L
     for l in ops.layers_up():
