@@ -33,6 +33,7 @@ one recorded (``covers_hvp``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -55,7 +56,6 @@ from .indexed import named
 HVP = curvature.pearlmutter_hvp
 PREMISE = {"delta base": curvature_truths.STATEMENTS["delta base"],
            "delta step": curvature_truths.STATEMENTS["delta step"]}
-BOUND = {"tangent": "tangent", "delta": "delta", "tangent_delta": "tangent delta"}
 
 
 def _points(case: CurvatureCase, segment: str) -> list[tuple[int, int]]:
@@ -73,8 +73,7 @@ def _at_l(statements: list) -> list:
     """Layer 1 of the loop up read at the symbolic l (its input a_0 as a_(l-1)): its lemma
     is the one step ż_1 = V_1 x + v_(b_1), relabelled as the other layers' are."""
     return [s if s.layer is None or not sp.sympify(s.layer).is_Integer else
-            type(s)(s.target, s.op, s.layer + LAYER - 1, s.args, s.shape, s.constant)
-            for s in statements]
+            dataclasses.replace(s, layer=s.layer + LAYER - 1) for s in statements]
 
 
 def _tables(ops: HvpIndexOps) -> dict[str, dict]:
@@ -121,8 +120,8 @@ def _coverage(program: Any) -> list[str]:
             p = program.instance(depth, lambda m: 2)
         except ProgramError as error:
             return [str(error)]
-        for kind, table in (*((BOUND[k], p.bound[k]) for k in ("tangent", "tangent_delta")),
-                            ("delta", p.deltas), ("H v", p.weight)):
+        for kind, table in (("tangent", p.bound["tangent"]), ("delta", p.deltas),
+                            ("tangent delta", p.bound["tangent_delta"]), ("H v", p.weight)):
             missing = [m for m in range(1, depth + 1) if m not in table]
             if missing:
                 return [f"depth {depth}: no {kind} at layer {missing[0]}"]
