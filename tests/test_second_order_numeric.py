@@ -84,6 +84,24 @@ def test_hessian_hvp_and_gauss_newton_match_torch(net, rng):
     assert np.linalg.eigvalsh(G).min() >= -1e-9 * np.abs(G).max()  # as the PSD proof says
 
 
+def test_hvp_past_depth_twelve_matches_torch(rng):
+    """Depth 14, past every depth a program was ever recorded at one by one: the generated
+    hvp (the program the theorem proves for every depth) against autograd."""
+    torch = pytest.importorskip("torch")
+    net = symbp.Network([2] * 15, activation="tanh", cost="mse")
+    f = symbp.lambdify(symbp.derive(net, order=2))
+    x, y, weights, biases, v = point(net, rng)
+    theta = torch.tensor(flat({"W": weights, "b": biases}))
+    shapes = [W.shape for W in weights]
+
+    def cost(th):
+        return torch_cost_of(torch, net.cost, torch_output(torch, net, x, th, shapes), y)
+
+    _, hv = torch.autograd.functional.hvp(cost, theta, torch.tensor(flat(v)))
+    got = flat(f.hvp(x, y, weights, biases, v))
+    np.testing.assert_allclose(got, hv.numpy(), rtol=1e-9, atol=1e-9 * np.abs(hv.numpy()).max())
+
+
 def torch_gauss_newton(torch, net, x, y, theta, shapes):
     """Jᵀ H_C J: J of the split s (a_L, or z_L for softmax_ce) by autograd, H_C of the cost in s."""
     absorbed = net.cost == "softmax_ce"

@@ -5,6 +5,7 @@ import pytest
 import symbp
 from symbp.core import curvature
 from symbp.core.curvature_generic import record_curvature_generic
+from symbp.core.curvature_program import record_curvature
 from symbp.core.generic import Concrete
 from symbp.core.second_order import SecondDerivation
 from symbp.proof.second_order_theorem import (
@@ -27,6 +28,31 @@ def test_the_programs_are_recorded_once_for_every_depth(function):
         instance = generic.instance(d.L, lambda m, w=widths: w[m],
                                     context=f"{name}\n{d.net.meaning()}")
         assert instance.fingerprint == d.programs[name].fingerprint
+
+
+def test_the_generic_layer_is_explored_up_to_l_equals_l_minus_1():
+    """A step wrong at l = L - 1 only is a case of its own, so what the instance writes there
+    is what a network runs (it was once skipped: l ran to L - 2)."""
+
+    def doubled_below_top(ops):
+        L = ops.L
+        omega = ops.bind_curvature(L, ops.sandwich(L, ops.cost_hessian()))
+        cross = ops.bind_cross(L, ops.times_parameters(L, omega))
+        for l in ops.layers():
+            ops.hessian_row(l, ops.parameter_transpose(l, cross))
+            if l > 1:
+                below = ops.activation_vjp(l - 1, ops.transpose_times(l, cross))
+                if l == L - 1:
+                    below = 2 * below
+                omega = ops.bind_curvature(l - 1, ops.sandwich(l - 1, ops.congruence(l, omega)))
+                cross = ops.bind_cross(l - 1, ops.prepend(
+                    l - 1, ops.times_parameters(l - 1, omega), below))
+
+    generic = record_curvature_generic(doubled_below_top)
+    assert any("-L + l + 1 == 0" in c.where for c in generic.cases)
+    for depth in range(1, 7):
+        recorded = record_curvature(doubled_below_top, depth, lambda m: 2)
+        assert generic.instance(depth, lambda m: 2).text() == recorded.text()
 
 
 def test_the_theorem_speaks_for_symbps_own_programs():

@@ -244,6 +244,7 @@ def supported_functions(net: Any) -> None:
 # Every operation a curvature program may use, beside the first-order ones (cost_gradient,
 # activation, activation_vjp, transpose_times, times, outer, bind_delta), with what it means
 # for one sample (column vectors; θ_l = (vec W_l row by row, b_l); J_l = ∂z_l/∂θ_l).
+# ``ops.tangent(l)`` reads back the ż_l a program bound; it is no statement of its own.
 CURVATURE_OPS = {
     "cost_hessian": "H_C = ∂²C/∂s², s the split (a_L, or z_L when the cost absorbs σ_L)",
     "sandwich": "J_σ(z_l)ᵀ M J_σ(z_l): diag(σ'(z_l)) M diag(σ'(z_l))",
@@ -320,31 +321,32 @@ def pearlmutter_hvp(ops: Any) -> None:
     δ̇_L = J_σᵀ H_C ȧ_L + (Σ_j g_j ∂²a_j) ż_L
     δ̇_l = J_σᵀ (V_(l+1)ᵀ δ_(l+1) + W_(l+1)ᵀ δ̇_(l+1)) + (Σ_j (W_(l+1)ᵀ δ_(l+1))_j ∂²a_j) ż_l
     (H v)_(W_l) = δ̇_l a_(l-1)ᵀ + δ_l ȧ_(l-1)ᵀ,  (H v)_(b_l) = δ̇_l
+
+    A step reads an earlier ż by its layer (``ops.tangent``), forming ȧ where it needs it:
+    no loop carries a tangent, so both are recorded for every depth (``curvature_generic``).
     """
     L = ops.L
-    rz: dict[int, Any] = {}
-    ra: dict[int, Any] = {}
-    for l in range(1, L + 1):
+    for l in ops.layers_up():
         value = ops.tangent_times(l, ops.activation(l - 1)) + ops.tangent_bias(l)
         if l > 1:
-            value = value + ops.times(l, ra[l - 1])
-        rz[l] = ops.bind_tangent(l, value)
-        ra[l] = ops.activation_jvp(l, rz[l])
+            value = value + ops.times(l, ops.activation_jvp(l - 1, ops.tangent(l - 1)))
+        ops.bind_tangent(l, value)
     g = ops.cost_gradient()
     delta = ops.bind_delta(L, ops.activation_vjp(L, g))
-    rdelta = ops.bind_tangent_delta(L, ops.activation_vjp(L, ops.cost_hessian_times(ra[L]))
-                                    + ops.residual_times(L, g, rz[L]))
-    for l in range(L, 0, -1):
+    rz = ops.tangent(L)
+    rdelta = ops.bind_tangent_delta(L, ops.activation_vjp(L, ops.cost_hessian_times(
+        ops.activation_jvp(L, rz))) + ops.residual_times(L, g, rz))
+    for l in ops.layers():
         weight = ops.outer(rdelta, ops.activation(l - 1))
         if l > 1:
-            weight = weight + ops.outer(delta, ra[l - 1])
+            weight = weight + ops.outer(delta, ops.activation_jvp(l - 1, ops.tangent(l - 1)))
         ops.gradient(l, weight=weight, bias=rdelta)
         if l > 1:
             g = ops.transpose_times(l, delta)
             rg = ops.tangent_transpose_times(l, delta) + ops.transpose_times(l, rdelta)
             delta = ops.bind_delta(l - 1, ops.activation_vjp(l - 1, g))
             rdelta = ops.bind_tangent_delta(l - 1, ops.activation_vjp(l - 1, rg)
-                                            + ops.residual_times(l - 1, g, rz[l - 1]))
+                                            + ops.residual_times(l - 1, g, ops.tangent(l - 1)))
 
 
 PROGRAMS = {"hessian": backprop_curvature, "gauss_newton": backprop_gauss_newton,

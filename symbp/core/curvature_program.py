@@ -183,6 +183,14 @@ class CurvatureRecorder(Recorder):
         l = self.check_layer(l, "bind_tangent")
         return self._bind("tangent", l, u, (self.width(l), 1), "bind_tangent")
 
+    def tangent(self, l: Any) -> Ref:
+        """ż_l as ``bind_tangent`` bound it: a loop reads an earlier layer's tangent by its
+        layer, so that it carries nothing from one step to the next (no statement)."""
+        l = self.check_layer(l, "tangent")
+        if l not in self.bound["tangent"]:
+            raise ProgramError(f"tangent({l}): the program reads zdot_{l} before it binds it")
+        return Ref(self, self.bound["tangent"][l], (self.width(l), 1))
+
     def bind_tangent_delta(self, l: Any, u: Any) -> Ref:
         l = self.check_layer(l, "bind_tangent_delta")
         return self._bind("tangent_delta", l, u, (self.width(l), 1), "bind_tangent_delta")

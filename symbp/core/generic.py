@@ -126,7 +126,7 @@ class GenericRecorder(Recorder):
         elif not self.second_apart:
             if self.explorer.decide(DEPTH, sp.Integer(2), ">="):
                 self.segment = GENERIC
-                self.explorer.enter_generic()
+                self.explorer.enter_generic(1)  # every l <= L - 1
                 yield Layer(LAYER, self.explorer)
         elif self.explorer.decide(DEPTH, sp.Integer(2), ">="):
             # the layer below the output one: what it reads from above is the output layer's
@@ -135,7 +135,7 @@ class GenericRecorder(Recorder):
             if self.explorer.decide(DEPTH, sp.Integer(3), ">="):
                 # every layer below: it reads from a layer like itself, L - 1 at the first
                 self.segment = GENERIC
-                self.explorer.enter_generic()
+                self.explorer.enter_generic(2)  # every l <= L - 2
                 yield Layer(LAYER, self.explorer)
         self.segment = AFTER
         self.completed = True

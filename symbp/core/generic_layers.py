@@ -17,7 +17,9 @@ from typing import Any
 import sympy as sp
 
 PRELUDE, TOP, SECOND, GENERIC, AFTER = "prelude", "top", "second", "generic", "after"
-# the parts of a case, in the order the recursion runs them
+UP_FIRST, UP, BETWEEN = "up first", "up", "between"  # an upward loop (ops.layers_up()) and after
+# the parts of a case, in the order the recursion runs them: prelude, [up first, up, between,]
+# top, [second,] generic, after
 
 DEPTH = sp.Symbol("L", integer=True, positive=True)  # the output layer, the depth
 LAYER = sp.Symbol("l", integer=True, positive=True)  # a generic layer below it
@@ -122,6 +124,7 @@ class Explorer:
                                     [(L, 0) for L in range(1, BOX + 1)])
         self.relations: list[tuple[sp.Expr, str, bool]] = []  # (lhs - rhs, relation, outcome)
         self.generic_from: int | None = None  # relations decided before the generic layer
+        self.saved: list[Point] | None = None  # the points outside an upward loop's layer l
 
     def decide(self, lhs: sp.Expr, rhs: sp.Expr, relation: str) -> bool:
         difference = sp.expand(lhs - rhs)
@@ -133,15 +136,29 @@ class Explorer:
         truth = [bool(test(at(difference, p), 0)) for p in self.points]
         if all(truth) or not any(truth):
             return truth[0]
+        if self.saved is not None:  # one recorded step stands for every l >= 2: it may not split
+            raise Concrete(f"the recursion compares layer {lhs} with {rhs} inside its loop over "
+                           "ops.layers_up(), where it holds at some layers and not others; the "
+                           "upward loop takes the same steps at every layer l >= 2")
         value = self.forced[len(self.made)] if len(self.made) < len(self.forced) else True
         self.made.append(value)
         self.points = [p for p, t in zip(self.points, truth) if t == value]
         self.relations.append((difference, relation, value))
         return value
 
-    def enter_generic(self) -> None:
+    def enter_generic(self, below: int) -> None:
+        """The generic layer l of the loop down, 1 <= l <= L - ``below``."""
         self.generic_from = len(self.relations)
-        self.points = [(L, l) for L, _ in self.points for l in range(1, L - 1)]
+        self.points = [(L, l) for L, _ in self.points for l in range(1, L - below + 1)]
+
+    def enter_upward(self) -> None:
+        """The generic layer l of the loop up, 2 <= l <= L, until ``leave_upward``."""
+        self.saved = self.points
+        self.points = [(L, l) for L, _ in self.points for l in range(2, L + 1)]
+
+    def leave_upward(self) -> None:
+        assert self.saved is not None
+        self.points, self.saved = self.saved, None
 
     def holds(self, point: Point) -> bool:
         return all(bool(RELATIONS[r](at(e, point), 0)) == v for e, r, v in self.relations)

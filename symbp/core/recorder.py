@@ -90,7 +90,7 @@ class Recorder:
     """``RecursionOps`` that records: every call appends a statement and returns a ``Ref``.
 
     ``width(l)`` is n_l (an int, or a symbolic size); ``L`` the depth. ``layers()`` gives
-    L, L - 1, ..., 1, the order backpropagation visits them.
+    L, L - 1, ..., 1, the order backpropagation visits them; ``layers_up()`` 1, ..., L.
     """
 
     def __init__(self, L: int, width: Callable[[Any], Any], name: str = "",
@@ -112,6 +112,10 @@ class Recorder:
     def layers(self) -> Iterable[Any]:
         """The layers from the output down: L, L - 1, ..., 1."""
         return range(self.L, 0, -1)
+
+    def layers_up(self) -> Iterable[Any]:
+        """The layers from the input up: 1, 2, ..., L (a forward pass, as the R-operator's)."""
+        return range(1, self.L + 1)
 
     def width(self, l: Any) -> Any:
         return self._width(l)

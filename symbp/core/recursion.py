@@ -36,6 +36,9 @@ class RecursionOps(Protocol):
     def layers(self) -> Any:
         """L, L - 1, ..., 1: the layers in the order backpropagation visits them."""
 
+    def layers_up(self) -> Any:
+        """1, 2, ..., L: the layers in the order a forward pass visits them."""
+
     def kind(self, l: int) -> Any:
         """Layer l's kind (``symbp.core.layers.Kind``): its step of the recursion."""
 

@@ -23,7 +23,7 @@ from ..printing.latex import Printer, aligned, number_latex
 from ..printing.width import width
 from ..proof.claims import Proof
 from ..proof.gauss_newton import vanishing_output_residual
-from ..proof.hvp_theorem import DEPTHS, covers_hvp
+from ..proof.hvp_theorem import covers_hvp
 from ..proof.second_order_theorem import covers_second_order, second_order_theorem
 from .numbers import Example, decimal_text
 from .second_numbers import agree, evaluate_second
@@ -85,7 +85,6 @@ class SecondOrderChapter:
     theorem_status: str
     programs: list[tuple[str, str]]  # (program, fingerprint)
     runs_proved: str  # plain: "" when the generated code runs the programs proved here
-    hvp_depths: int  # the R-operator's program is proved for every width at depths 1..this
 
 
 def second_order_chapter(d: Derivation, proof: Proof,
@@ -116,7 +115,7 @@ def second_order_chapter(d: Derivation, proof: Proof,
         checks=_groups(proof.claims), theorem=[_check(c) for c in general.claims],
         status=proof.status, method=proof.method, theorem_status=general.status,
         programs=[(name, p.fingerprint) for name, p in d.programs.items()],
-        runs_proved=runs or covers_second_order(d) or covers_hvp(d), hvp_depths=DEPTHS)
+        runs_proved=runs or covers_second_order(d) or covers_hvp(d))
 
 
 TITLE = "Second order: the Hessian, Gauss–Newton and H v"  # the chapter's, dense or kinds

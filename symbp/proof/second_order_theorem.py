@@ -17,8 +17,8 @@ As the first-order theorem (``theorem``), by induction over the layers from the 
 4. **cross-check**: the per-network second-order prover (method local) on small networks.
 5. **induction**, proved when every claim above is.
 
-Then H v (``hvp_theorem``): the R-operator program, for every width at depths 1..12 (its
-forward loop runs over the layers as numbers), with its own claims and induction.
+Then H v (``hvp_theorem``): the R-operator program, for every depth and width (its loop up
+recorded as the loop down is), with its own claims and induction.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from .curvature_indexed import (
 from .curvature_truths import GN_STATEMENTS, STATEMENTS, Truths, identities
 from .exact import first_difference
 from .grouped import group_claim, group_key, relabel
-from .hvp_theorem import DEPTHS, HVP, hvp_claims
+from .hvp_theorem import HVP, hvp_claims
 from .indexed import IndexMatrix, fresh
 from .registry_lemmas import function_claims
 from .theorem import cross_check_widths, entries
@@ -293,9 +293,8 @@ def second_order_summary(proof: Proof) -> str:
     what = proof.network.removeprefix("second order, every depth and width: ")
     verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
     hv = next((c for c in proof.claims if c.name == "Hv theorem"), None)
-    rop = (f", and for all widths at every depth L <= {DEPTHS} the R-operator program gives H v "
-           "for every v" if hv is not None and hv.proved else
-           "; H v: not proved for every width" if hv is not None else "")
+    rop = (", and the R-operator program gives H v for every v" if hv is not None and hv.proved
+           else "; H v: not proved for every depth" if hv is not None else "")
     line = (f"{verdict} (general): for every depth L and all widths n_0..n_L, the curvature "
             f"program gives every block of the Hessian and the Gauss-Newton program every block "
             f"of J^T H_C J{rop} ({what}); {done} of {len(proof.claims)} claims proved")
