@@ -112,5 +112,5 @@ def test_prove_general_order_two(capsys):
     assert out.splitlines()[-1] == (
         "proved (general): for every depth L and all widths n_0..n_L, the curvature program "
         "gives every block of the Hessian and the Gauss-Newton program every block of J^T H_C J, "
-        "and for all widths at every depth L <= 12 the R-operator program gives H v for every v "
+        "and the R-operator program gives H v for every v "
         f"(activation='tanh', output='tanh', cost='mse'); {claims} of {claims} claims proved")
