@@ -106,7 +106,7 @@ class Trace:
                 continue
             failed, doubted = self._check(t, r)
             if failed or doubted:
-                self._doubt(t, f"{failed} (the statement {text})" if failed else doubted)
+                self._doubt(t, _at(failed, text) if failed else doubted)
             if isinstance(t, sp.Symbol) and t not in self.tangent:
                 self.tangent[t] = r
                 self.rated.add(r)
@@ -199,6 +199,12 @@ class Trace:
                                         if u in done}) for v in values]
 
 
+def _at(failed: str, text: str) -> str:
+    """``failed`` told of the statement ``text``, "not decided: " kept first."""
+    verdict = "not decided: " if failed.startswith("not decided") else ""
+    return f"{verdict}the statement {text}: {failed.removeprefix('not decided: ')}"
+
+
 def _derivative(e: sp.Expr, u: sp.Symbol) -> sp.Expr:
     """∂e/∂u with every choice fixed: |a| as the choice max(a, -a) makes (a if a > 0 else -a,
     the tangent rule's), the derivative of a sign or a step 0 (its kink is a choice)."""
@@ -233,7 +239,7 @@ class Instrument(ast.NodeTransformer):
             if isinstance(s, ast.For | ast.While | ast.If):
                 s.body, s.orelse = self._block(s.body), self._block(s.orelse)
                 out.append(s)
-            elif isinstance(s, ast.Assign) and len(s.targets) == 1 or \
+            elif (isinstance(s, ast.Assign) and len(s.targets) == 1) or \
                     isinstance(s, ast.AugAssign):
                 target = s.targets[0] if isinstance(s, ast.Assign) else s.target
                 out += [s, *self._after(target, s)]

@@ -6,12 +6,23 @@
 tangent ``numeric.tangents`` prints for it by rules of calculus over the printed text. Those
 rules are not proved one by one; instead the function as printed is run exactly
 (``code_exact``) on one sample, x, y, every parameter and the direction v as SymPy symbols,
-and what it returns for each parameter is compared, entry by entry, with the R-operator of
-the δ program that the "Hv <name><l>" claims prove to be H v for every v (in the coordinates
-of ``code_coordinates``). A claim is proved only when its comparison is and its "Hv" claim
-is: then the printed program computes H v, exactly, for this network and one sample (a batch
-is a sum over its samples, which ``_tangent`` forms by the same statements). The kernel's own
-``_exp`` and ``_tanh`` (e^t and tanh to a few ulp, by range reduction) are read as exp and tanh.
+and checked statement by statement (``code_trace``), so that no composed second-order entry
+is ever expanded:
+
+(a) every tangent statement against D_v of its primal statement, entry by entry, each value
+    the two read a fresh symbol: an identity of one statement's size;
+(b) the primal gradient the function computes (the values its returned tangents are paired
+    with), composed (first order only), against the δ program's gradient, entry by entry;
+(c) by induction over the statements, (a) makes each returned tangent D_v of its primal
+    value, by (b) D_v of the δ program's gradient: its R-operator, which the "Hv <name><l>"
+    claims prove to be H v for every v.
+
+A claim is proved only when (a) holds for every statement its entries rest on, (b) for its
+entries, and its "Hv" claim is proved: then the printed program computes H v, exactly, for
+this network and one sample (a batch is a sum over its samples, which ``_tangent`` forms by
+the same statements). Both sides are read in the coordinates of ``code_coordinates`` (a
+choice an indicator, sigmoid a symbol). The kernel's own ``_exp`` and ``_tanh`` (e^t and tanh
+to a few ulp, by range reduction) are read as exp and tanh.
 
 The module text comes from the caller (``printed``: proof sits below numeric, which prints
 it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
@@ -47,9 +58,7 @@ Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the modu
 # kinds whose printed code is not read exactly yet, and why
 NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
                          "stabilizer is a row max with an argmax tangent, neither read exactly "
-                         "yet",
-            "batchnorm": "the exact comparison of its composed entries (the batch's mean and "
-                         "variance under square roots) did not finish in 3 CPU-minutes (5 GB)"}
+                         "yet"}
 
 
 def not_read(d: KindsSecondDerivation) -> str:
@@ -142,10 +151,11 @@ def _difference(d: KindsSecondDerivation, l: int, name: str, rates: list[sp.Expr
         trace.coordinates(sp.Matrix(trace.expanded(primal))), trace.coordinates(wanted))
     if gradient is not None:
         shown = str(gradient[1])
+        verdict = "not decided: " if shown.startswith("not decided") else ""
         if trace.coordinates.introduced(gradient[1]):  # refused, not refuted
-            shown = f"not decided: a difference in the new coordinates: {shown}"
-        found.append((gradient[0], f"{shown} (the printed gradient against the delta "
-                                   "program's)"))
+            verdict, shown = "not decided: ", f"a difference in the new coordinates: {shown}"
+        found.append((gradient[0], f"{verdict}the printed gradient against the delta "
+                                   f"program's: {shown.removeprefix('not decided: ')}"))
     return min(found, key=lambda f: f[0]) if found else None
 
 
