@@ -8,12 +8,15 @@ or a number is bound to a fresh real symbol t, its definition def(t) in the symb
 each definition the size of one statement. Symbols reading a parameter θ or the direction v
 (or a symbol that does) are active; the others (of x, y and constants) have rate 0.
 
-A statement ``X... = f`` whose program also names R_X is a primal statement: the printer writes
-its tangent ``R_X... = g`` before it. After it each entry t of X it wrote is paired with the
+A statement ``X... = f`` run where R_X is bound is a primal statement: the printer writes its
+tangent ``R_X... = g`` before it (a zero tangent after it: then X is not yet paired and its
+values' rates come by the chain rule). After it each entry t of X it wrote is paired with the
 entry r of R_X at its place, and checked:
 
   (a) r = Σ_u ∂def(t)/∂u · ṫ(u), over the symbols u that def(t) reads, ṫ(u) the tangent paired
-      with u before (v_p for θ_p, 0 for an inactive u); r read as itself or as its definition.
+      with u before (v_p for θ_p, 0 for an inactive u, the chain rule through the definition
+      of a value no statement paired); r read as itself, else by its definition (and that of
+      the parts a tangent statement wrote before it: np.dot(..., R_u), then R_u += ...).
       Every symbol is independent, so this is an identity of one statement's size, decided by
       ``Exact`` in the coordinates of ``code_coordinates``. Its choices (np.where, min, max, a
       conditional, |u|) are differentiated with the choice fixed: both sides take the same
@@ -28,8 +31,9 @@ value of its symbols, so at the trace's values r = Σ ∂def(t)/∂u · D_v u = 
 (with every choice fixed at the branch the point takes, the convention the registry's
 derivatives keep: ReLU'(0) = 0). A value read before it is written (np.empty's nan) is refused.
 ``kinds_code`` then compares the primal gradient, expanded (first order only), with the δ
-program's (b), so the returned tangents are D_v of the δ program's gradient: its R-operator,
-which the "Hv" claims prove is H v.
+program's (b): an identity for every value of the coordinates' indicators, so the two agree as
+functions with every choice fixed, and so do their D_v. The returned tangents are then D_v of
+the δ program's gradient, its R-operator, which the "Hv" claims prove is H v.
 """
 
 from __future__ import annotations
