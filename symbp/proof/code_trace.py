@@ -101,7 +101,7 @@ class Trace:
         try:
             rate = np.broadcast_to(np.asarray(rate, dtype=object), primal.shape)
         except ValueError:
-            reason = f"{text}: its tangent's shape {np.shape(rate)} is not {primal.shape}'s"
+            reason = _at(f"its tangent's shape {np.shape(rate)} is not {primal.shape}'s", text)
             for t in primal.flat:
                 self._doubt(t, reason)
             return
