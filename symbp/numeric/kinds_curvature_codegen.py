@@ -12,10 +12,11 @@ In the numba module ``_tangent`` is one compiled kernel, the first-order kernel'
 their tangents.
 
 What is proved of the text printed here: the NumPy module's ``_tangent`` and the numba
-kernel's Python body, run exactly on symbols (one sample), equal the proved H v of this
-network (``proof.kinds_code``, claims "Hv code <name><l>" and "Hv numba <name><l>", made when
-the prover is given the modules' text, as ``symbp prove`` and ``render`` do); a module says
-so only for a tangent program of the fingerprint proved. No other size is proved.
+kernel's Python body, run exactly on symbols (one sample) and checked statement by statement,
+equal the proved H v of this network (``proof.kinds_code``, claims "Hv code <name><l>" and
+"Hv numba <name><l>", made when the prover is given the modules' text, as ``symbp prove`` and
+``render`` do); a module says so only for a tangent program of the fingerprint proved. No
+other size is proved.
 
 - ``hvp(x, y, params, v)``: H v, v and the result shaped like ``params``;
 - ``hessian(x, y, params)``: (P, P), column p the R-operator along the unit vector e_p (P
@@ -226,10 +227,12 @@ def _told(first: str, d, flavor: str, proved: str) -> str:
         "R-operator, forward over reverse), in array form. symbp's second-order proof is of "
         "that R-operator of that program; the rules that print each statement's tangent here "
         "(symbp.numeric.tangent_rules) are not proved one by one: "
-        + ("for most kinds the proof runs this _tangent exactly, on symbols, against its H v "
-           "(claims 'Hv code'; not for attention or batch norm); its claims say "
-           "whether it did here." if flavor == "numpy" else
+        + ("for most kinds the proof runs this _tangent exactly, on symbols, each tangent "
+           "statement against the derivative of its statement and the gradient against the "
+           "delta program's, hence its H v (claims 'Hv code'; not for attention); its claims "
+           "say whether it did here." if flavor == "numpy" else
            "for most kinds the proof runs this kernel's Python body exactly, on symbols (_exp "
-           "and _tanh as exp and tanh), against its H v (claims 'Hv numba'; not for attention "
-           "or batch norm); its claims say whether it did here."), 88) + "\n"
+           "and _tanh as exp and tanh), each tangent statement against the derivative of its "
+           "statement and the gradient against the delta program's, hence its H v (claims "
+           "'Hv numba'; not for attention); its claims say whether it did here."), 88) + "\n"
     return told(first, text, proved)

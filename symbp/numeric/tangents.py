@@ -10,7 +10,8 @@ same einsum with one operand replaced by its tangent. The rules over expressions
 of calculus, one per operation the printers write (``tangent_rules``); anything else is a
 ValueError naming it, never a guess. The rules are not proved one by one; what they print
 for a network of layer kinds is, per network: ``proof.kinds_code`` runs the printed NumPy
-``_tangent`` and the numba kernel's Python body exactly on symbols against the proved H v (not
+``_tangent`` and the numba kernel's Python body exactly on symbols, each tangent statement
+against D_v of its statement and the gradient against the proved δ program's, hence H v (not
 for the kinds of its ``NOT_READ``). The tests hold the results to PyTorch and to central
 differences of ``grad``. A tangent is written before its statement, so a statement that reads
 its own target (``acc = max(acc, s)``) reads the old value in both.

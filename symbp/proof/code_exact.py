@@ -274,10 +274,12 @@ class _Literals(ast.NodeTransformer):
         return ast.copy_location(call, node)
 
 
-def exact_function(source: str, name: str, run: Run) -> Any:
+def exact_function(source: str, name: str, run: Run, instrument: ast.NodeTransformer | None = None,
+                   hooks: dict[str, Any] | None = None) -> Any:
     """The function ``name`` of the module ``source``, its statements as printed, on exact
     values (``run``): the module is executed as written (its constants: positions, masks),
-    then its functions again, read exactly, with ``np`` and ``math`` exact."""
+    then its functions again, read exactly, with ``np`` and ``math`` exact; ``instrument``
+    adds statements to the functions read (calling ``hooks``: ``code_trace``)."""
     tree = ast.parse(source)
     module: dict[str, Any] = {"__name__": "symbp_exact"}
     plain = ast.parse(source)  # as written, but for numba's jit
@@ -290,8 +292,10 @@ def exact_function(source: str, name: str, run: Run) -> Any:
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             module[key] = run.exact(value)
     reader = _Literals()
-    functions = [reader.visit(s) for s in tree.body if isinstance(s, ast.FunctionDef)]
+    functions = [reader.visit(instrument.visit(s) if instrument else s) for s in tree.body
+                 if isinstance(s, ast.FunctionDef)]
     module.update(reader.values)
+    module.update(hooks or {})
     exec(compile(ast.fix_missing_locations(ast.Module(functions, [])), "<printed>", "exec"),
          module)
     module.update(run.namespace())  # after: the kernel's own _exp and _tanh are SymPy's

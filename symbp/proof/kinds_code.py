@@ -6,12 +6,23 @@
 tangent ``numeric.tangents`` prints for it by rules of calculus over the printed text. Those
 rules are not proved one by one; instead the function as printed is run exactly
 (``code_exact``) on one sample, x, y, every parameter and the direction v as SymPy symbols,
-and what it returns for each parameter is compared, entry by entry, with the R-operator of
-the δ program that the "Hv <name><l>" claims prove to be H v for every v (in the coordinates
-of ``code_coordinates``). A claim is proved only when its comparison is and its "Hv" claim
-is: then the printed program computes H v, exactly, for this network and one sample (a batch
-is a sum over its samples, which ``_tangent`` forms by the same statements). The kernel's own
-``_exp`` and ``_tanh`` (e^t and tanh to a few ulp, by range reduction) are read as exp and tanh.
+and checked statement by statement (``code_trace``), so that no composed second-order entry
+is ever expanded:
+
+(a) every tangent statement against D_v of its primal statement, entry by entry, each value
+    the two read a fresh symbol: an identity of one statement's size;
+(b) the primal gradient the function computes (the values its returned tangents are paired
+    with), composed (first order only), against the δ program's gradient, entry by entry;
+(c) by induction over the statements, (a) makes each returned tangent D_v of its primal
+    value, by (b) D_v of the δ program's gradient: its R-operator, which the "Hv <name><l>"
+    claims prove to be H v for every v.
+
+A claim is proved only when (a) holds for every statement its entries rest on, (b) for its
+entries, and its "Hv" claim is proved: then the printed program computes H v, exactly, for
+this network and one sample (a batch is a sum over its samples, which ``_tangent`` forms by
+the same statements). Both sides are read in the coordinates of ``code_coordinates`` (a
+choice an indicator, sigmoid a symbol). The kernel's own ``_exp`` and ``_tanh`` (e^t and tanh
+to a few ulp, by range reduction) are read as exp and tanh.
 
 The module text comes from the caller (``printed``: proof sits below numeric, which prints
 it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
@@ -33,6 +44,7 @@ from ..core.status import Status, worst
 from .claims import Claim, Proof
 from .code_coordinates import Coordinates
 from .code_exact import Run, code_fingerprint, exact_function
+from .code_trace import PREFIX, Instrument, Trace
 from .exact import Exact
 
 KIND = "curvature"
@@ -46,9 +58,7 @@ Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the modu
 # kinds whose printed code is not read exactly yet, and why
 NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
                          "stabilizer is a row max with an argmax tangent, neither read exactly "
-                         "yet",
-            "batchnorm": "the exact comparison of its composed entries (the batch's mean and "
-                         "variance under square roots) did not finish in 3 CPU-minutes (5 GB)"}
+                         "yet"}
 
 
 def not_read(d: KindsSecondDerivation) -> str:
@@ -84,16 +94,18 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
     function, title, what = FLAVORS[flavor]
     started = time.perf_counter()
     run = Run()
+    trace = Trace(dict(zip(d.parameters(), d.direction())), session, coordinates)
     try:
         source = printed(d, flavor)
         fingerprint = code_fingerprint(source, function)
-        values = _run(d, exact_function(source, function, run))
-        wanted = d.hvp()
+        instrument = Instrument(function)
+        rates = _run(d, exact_function(source, function, run, instrument, trace.hooks()))
+        primal = _primal(d, instrument.returns, trace.locals)
         failure = ""
     except Exception as error:  # code that cannot be run exactly fails every claim
-        fingerprint, values, wanted = "", {}, {}
+        fingerprint, rates, primal = "", {}, {}
         failure = f"{type(error).__name__}: {error}"[:300]
-    claims = []
+    claims, how = [], _how(run, trace.checks, flavor)
     tex = function.replace("_", r"\_")
     for l in d.layers:
         for name in d.layer_parameters(l):
@@ -101,23 +113,18 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
                           f"proved H v for (H v)_{name}_{l}",
                           rf"\texttt{{{tex}}}(v)_{{{name}_{{{l}}}}} = "
                           rf"(H v)_{{{name}_{{{l}}}}}",
-                          KIND, Status.FAILED, _how(run, flavor), layer=l, parameter=name,
-                          name=f"{title} {name}{l}")
+                          KIND, Status.FAILED, how, layer=l,
+                          parameter=name, name=f"{title} {name}{l}")
             claims.append(claim)
             if failure:
                 claim.residual = failure
                 continue
             try:
-                found = session.first_difference(
-                    coordinates(sp.Matrix(values[(l, name)])),
-                    coordinates(sp.Matrix(list(wanted[name][l - 1]))))
+                found = _difference(d, l, name, rates[(l, name)], primal[(l, name)], trace)
             except Exception as error:  # a rewriting refused: not decided
                 found = ((1, 1), f"not decided: {type(error).__name__}: {error}")
             if found is not None:
-                shown = str(found[1])
-                if coordinates.introduced(found[1]):  # refused, not refuted
-                    shown = f"not decided: a difference in the new coordinates: {shown}"
-                claim.entry, claim.residual = found[0], shown[:300]
+                claim.entry, claim.residual = found[0], found[1][:300]
                 continue
             rest = rests.get(f"Hv {name}{l}")
             claim.status = worst([rest.status if rest else Status.NOT_COMPARED])
@@ -128,16 +135,56 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
     return claims
 
 
-def _how(run: Run, flavor: str) -> str:
+def _difference(d: KindsSecondDerivation, l: int, name: str, rates: list[sp.Expr],
+                primal: list[sp.Expr], trace: Trace) -> tuple[tuple[int, int], str] | None:
+    """The first entry where the returned tangent is not proved (H v)_name_l, and why: (a)
+    the checks it rests on (a tangent in doubt, or not the one paired with the primal entry),
+    or (b) the primal entry, composed, is not the δ program's gradient entry."""
+    found = []
+    for k, (t, r) in enumerate(zip(primal, rates)):
+        reason = trace.check(t, r)
+        if reason:
+            found.append(((k + 1, 1), reason))
+            break
+    wanted = sp.Matrix(list(d.grad(l, "recursion", name)))
+    gradient = trace.session.first_difference(
+        trace.coordinates(sp.Matrix(trace.expanded(primal))), trace.coordinates(wanted))
+    if gradient is not None:
+        shown = str(gradient[1])
+        verdict = "not decided: " if shown.startswith("not decided") else ""
+        if trace.coordinates.introduced(gradient[1]):  # refused, not refuted
+            verdict, shown = "not decided: ", f"a difference in the new coordinates: {shown}"
+        found.append((gradient[0], f"{verdict}the printed gradient against the delta "
+                                   f"program's: {shown.removeprefix('not decided: ')}"))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
+def _primal(d: KindsSecondDerivation, returns: list[str], names: dict
+            ) -> dict[tuple[int, str], list[sp.Expr]]:
+    """The primal value of each returned tangent (R_dW1's is dW1), as ``_run`` lists them."""
+    keys = [(r.index, name) for r in d.net.resolved for name in r.parameters]
+    found = {}
+    for key, returned in zip(keys, returns):
+        if not returned.startswith(PREFIX) or returned[len(PREFIX):] not in names:
+            raise ValueError(f"the returned {returned} is not the tangent of a value of the "
+                             "program")
+        value = names[returned[len(PREFIX):]]
+        found[key] = [sp.sympify(e) for e in np.asarray(value, dtype=object).ravel()]
+    return found
+
+
+def _how(run: Run, checks: int, flavor: str) -> str:
     capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
               if run.capped else "")
     kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and tanh"
               if flavor == "numba" else "")
-    return (f"exact: the module's {FLAVORS[flavor][0]} called on NumPy object arrays of SymPy "
-            "symbols (one sample x, y; theta; v), float literals as the rationals they print, "
-            "np.exp and the other functions as SymPy's, a choice as the Piecewise of its "
-            f"branches{capped}{kernel}; compared entry by entry with the R-operator of the "
-            "delta program (new coordinates: code_coordinates)")
+    return (f"exact, statement by statement: the module's {FLAVORS[flavor][0]} called on NumPy "
+            "object arrays of SymPy symbols (one sample x, y; theta; v), float literals as the "
+            "rationals they print, np.exp and the other functions as SymPy's, a choice as the "
+            f"Piecewise of its branches{capped}{kernel}, each value written bound to a fresh "
+            f"symbol; each tangent statement = D_v of its primal statement ({checks} "
+            "entries, code_trace), the primal gradient composed = the delta program's, so the "
+            "returned tangents are its R-operator (new coordinates: code_coordinates)")
 
 
 def _run(d: KindsSecondDerivation, tangent) -> dict[tuple[int, str], list[sp.Expr]]:
