@@ -65,6 +65,18 @@ def test_without_the_module_text_no_claim_is_made_and_the_note_says_so():
     assert note(derived(), kinds_second_order_source) == ""
 
 
+def test_max_pooling_is_not_compared_and_the_note_says_why():
+    # a window's maximum is a Python comparison of its entries, undecidable on symbols: the
+    # exact run would fail a correct program, so no claim is made (the proof still holds)
+    pooled = symbp.derive(symbp.Network(layers=[
+        Layer("conv1d", channels=1, kernel=2, activation="tanh", pool="max", pool_size=2),
+        Layer("dense", units=1, activation="sigmoid")], inputs=[1, 5]), order=2)
+    assert code_claims(pooled, kinds_second_order_source, []) == []
+    assert "(max pooling: each window's maximum is chosen by comparing its entries" in \
+        note(pooled, kinds_second_order_source)
+    assert prove_second_order(pooled, printed=kinds_second_order_source).holds
+
+
 FLAVOR_TITLES = {"numpy": "Hv code", "numba": "Hv numba"}
 
 

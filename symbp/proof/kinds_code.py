@@ -55,17 +55,20 @@ FLAVORS = {"numpy": ("_tangent", "Hv code", "the printed NumPy hvp program"),
 Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the module's text
 
 
-# kinds whose printed code is not read exactly yet, and why
+# what printed code is not read exactly yet (layer kinds, and max pooling), and why
 NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
                          "stabilizer is a row max with an argmax tangent, neither read exactly "
-                         "yet"}
+                         "yet",
+            "max pooling": "each window's maximum is chosen by comparing its entries, which "
+                           "the exact run cannot decide on symbols"}
 
 
 def not_read(d: KindsSecondDerivation) -> str:
     """Why the printed hvp program of ``d`` is not compared ("" when it is)."""
-    kind = next((k for k in d.net.kinds if k in NOT_READ), None)
-    return "" if kind is None else f"the printed hvp program is not compared ({kind}: " \
-        f"{NOT_READ[kind]})"
+    pooled = any(dict(layer.options).get("pool") == "max" for layer in d.net.layers)
+    found = next((k for k in (*d.net.kinds, "max pooling" * pooled) if k in NOT_READ), None)
+    return "" if found is None else f"the printed hvp program is not compared ({found}: " \
+        f"{NOT_READ[found]})"
 
 
 def note(d: KindsSecondDerivation, printed: Printed | None) -> str:
