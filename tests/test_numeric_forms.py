@@ -25,13 +25,17 @@ def _numpy(template: str, **values):
 
 
 def _element(template: str, **values):
-    """A numba template evaluated for one element in plain Python, ``_exp`` as math.exp and
-    ``_tanh`` as math.tanh (their accuracy: tests/test_kinds_numeric.py)."""
+    """A numba template evaluated for one element in plain Python, ``_exp`` as math.exp,
+    ``_tanh`` as math.tanh (their accuracy: tests/test_kinds_numeric.py) and ``_softplus`` as
+    its body (numba_kernel.PRELUDE)."""
     def exp(t):
         return math.exp(min(max(t, -708.0), 709.0))
 
+    def softplus(u):
+        return max(u, 0.0) + math.log1p(exp(-abs(u)))
+
     return eval(template.format(**{k: k for k in values}),
-                {"math": math, "_exp": exp, "_tanh": math.tanh}, values)
+                {"math": math, "_exp": exp, "_tanh": math.tanh, "_softplus": softplus}, values)
 
 
 def _exact(expr, **values) -> float:

@@ -132,8 +132,8 @@ class NumbaPrinter(_Printer):
     def _print_Max(self, expr):
         return f"max({', '.join(self._print(a) for a in expr.args)})"
 
-    def softplus(self, u: str) -> str:
-        return f"max({u}, 0.0) + math.log1p(_exp(-abs({u})))"
+    def softplus(self, u: str) -> str:  # the kernel's own, stable and read exactly
+        return f"_softplus({u})"
 
     def relu(self, u: str) -> str:
         return f"max({u}, 0.0)"

@@ -75,6 +75,13 @@ def _tanh(u):
     scale = _as_float((np.int64(k) + 1023) << 52)  # 2^k
     m = scale * p + (scale - 1.0)
     return math.copysign(m / (m + 2.0), u)
+
+
+@_inline
+def _softplus(u):
+    """log(1 + e^u) with no overflow: max(u, 0) + log1p(e^-|u|), the same number for every
+    real u (for u >= 0, u + log(1 + e^-u) = log(e^u + 1))."""
+    return max(u, 0.0) + math.log1p(_exp(-abs(u)))
 '''
 
 IMPORTS = ("import math\nimport sys\n\nimport numba\nimport numpy as np\nfrom llvmlite import ir\n"

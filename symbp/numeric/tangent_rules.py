@@ -33,7 +33,7 @@ MULTILINEAR = frozenset({"np.dot", "np.matmul", "np.outer", "np.multiply"})
 RULES = {
     "np.exp": "np.exp({u})", "math.exp": "math.exp({u})", "_exp": "_exp({u})",
     "np.tanh": "(1.0 - np.tanh({u}) ** 2)", "math.tanh": "(1.0 - math.tanh({u}) ** 2)",
-    "_tanh": "(1.0 - _tanh({u}) ** 2)",
+    "_tanh": "(1.0 - _tanh({u}) ** 2)", "_softplus": "(1.0 / (1.0 + _exp(-({u}))))",
     "np.sqrt": "(0.5 / np.sqrt({u}))", "math.sqrt": "(0.5 / math.sqrt({u}))",
     "np.log": "(1.0 / ({u}))", "math.log": "(1.0 / ({u}))",
     "np.log1p": "(1.0 / (1.0 + {u}))", "math.log1p": "(1.0 / (1.0 + {u}))",

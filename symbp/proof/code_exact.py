@@ -7,7 +7,9 @@ as printed, with three readings of what floats would do:
 - a float literal is the simplest rational that rounds to it (the printers write a rational
   r as the float nearest r: 0.5, 1e-05, 0.3333333333333333 are 1/2, 1/100000, 1/3);
 - the functions of one argument are SymPy's (np.exp, math.exp and the numba kernel's own
-  ``_exp`` are exp; ``_tanh`` is tanh), and the arrays they make hold exact zeros and ones;
+  ``_exp`` are exp; ``_tanh`` is tanh; ``_softplus`` is log(1 + e^u), which its body
+  max(u, 0) + log1p(e^-|u|) equals for every real u), and the arrays they make hold exact
+  zeros and ones;
 - a comparison is SymPy's relation: decided where SymPy decides it, else a choice
   (np.where, np.maximum, min, max, ``a if c else b``) is the Piecewise of its branches, as
   the code takes them, a tie the second (u > v for a maximum). The one comparison decided
@@ -41,7 +43,10 @@ _OPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", as
 # functions of one argument, as SymPy's, by the name the module calls them
 _FUNCTIONS = {"exp": sp.exp, "tanh": sp.tanh, "sqrt": sp.sqrt, "log": sp.log,
               "log1p": lambda u: sp.log(1 + u), "abs": sp.Abs, "sign": sp.sign,
-              "_exp": sp.exp, "_tanh": sp.tanh}
+              "_exp": sp.exp, "_tanh": sp.tanh,
+              # the kernel's max(u, 0) + log1p(e^-|u|): log(1 + e^u) exactly, for every real u
+              # (tests/test_tangent_proof.py proves it by cases), so no kink is left to read
+              "_softplus": lambda u: sp.log(1 + sp.exp(u))}
 
 
 def literal(value: float) -> sp.Rational:

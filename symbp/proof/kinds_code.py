@@ -22,7 +22,8 @@ entries, and its "Hv" claim is proved: then the printed program computes H v, ex
 this network and one sample (a batch is a sum over its samples, which ``_tangent`` forms by
 the same statements). Both sides are read in the coordinates of ``code_coordinates`` (a
 choice an indicator, sigmoid a symbol). The kernel's own ``_exp`` and ``_tanh`` (e^t and tanh
-to a few ulp, by range reduction) are read as exp and tanh.
+to a few ulp, by range reduction) are read as exp and tanh, and its ``_softplus`` as
+log(1 + e^u), which its body max(u, 0) + log1p(e^-|u|) is for every real u.
 
 The module text comes from the caller (``printed``: proof sits below numeric, which prints
 it); the claims name the fingerprint of the ``_tangent`` they ran (``code_fingerprint``), and
@@ -179,7 +180,8 @@ def _primal(d: KindsSecondDerivation, returns: list[str], names: dict
 def _how(run: Run, checks: int, flavor: str) -> str:
     capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
               if run.capped else "")
-    kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and tanh"
+    kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and "
+              "tanh, its _softplus as log(1 + e^u), which its body is exactly"
               if flavor == "numba" else "")
     return (f"exact, statement by statement: the module's {FLAVORS[flavor][0]} called on NumPy "
             "object arrays of SymPy symbols (one sample x, y; theta; v), float literals as the "
