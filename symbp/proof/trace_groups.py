@@ -1,0 +1,120 @@
+"""The general theorem's trace grouped into lemmas: each step the recursion takes, with the
+truth it must equal, into the group of the equal steps at other layers and cases (one lemma
+each, ``traced``).
+
+Two steps are one lemma when their sides have one normal form (``sums.normal``). A layer
+kind's steps are first compared as written, up to the names of their summation indices (all
+Dummy, ``indexed.fresh``): the same step taken at another layer or in another case of the
+recursion is most often that, and then its normal form (the costly part of grouping: for
+attention, sums over the row softmax's Jacobian) is not computed. A normal form is computed
+only for a step that is not written as any group's, and for a group another step is compared
+with; equal as written implies equal normal forms, so the groups are those of the normal
+forms alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+from . import kind_lemmas
+from .indexed import DEPTH, LAYER, generic
+from .row_softmax import opaque
+from .sums import normal
+
+
+@dataclass
+class Group:
+    """The places where the recursion takes one generic step, and that step's entry formula."""
+
+    expr: sp.Expr | None
+    places: list[str] = field(default_factory=list)
+    problem: str = ""  # why the traced quantity is not what it should be
+    identity: Any = None  # for a layer kind: the identity itself (recursion = chain rule)
+    rhs: sp.Expr | None = None  # for a layer kind: the first identity's truth, and
+    form: str | None = None  # the normal form of its sides, once another group needs it
+    written: set[str] = field(default_factory=set)  # its identities' texts (``_group_of``)
+
+
+Groups = dict[str, dict[str, Group]]
+
+
+def add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp.Expr,
+                 ranges: dict, where: str) -> None:
+    """One bound quantity and its truth, relabelled to the generic layer, into its group."""
+    entry, problem = found
+    layer = None if sp.sympify(e) == DEPTH else e
+    place = f"layer {e} ({where})"
+    table = groups.setdefault(kind, {})
+    if entry is None:
+        table.setdefault(place, Group(None, problem=f"{place}: {problem}")).places.append(place)
+        return
+    lhs, rhs = (x if layer is None else generic(x, layer) for x in (opaque(entry), truth))
+    relabel = {} if layer is None else _layer_map(layer)
+    ranges = {k: (a, sp.sympify(b).xreplace(relabel)) for k, (a, b) in ranges.items()}
+    group = _group_of(table, lhs, rhs)
+    group.identity = kind_lemmas.identity(lhs, rhs, ranges)
+    group.places.append(place)
+
+
+def _group_of(table: dict[str, Group], lhs: sp.Expr, rhs: sp.Expr) -> Group:
+    """The group of the identity lhs = rhs: the one it is, up to the names of its summation
+    indices, else the one whose sides have its normal form (``sums.normal``, computed only
+    where the table holds another identity), else a new one."""
+    written = _renamed_text(sp.srepr(lhs) + "|" + sp.srepr(rhs))
+    for group in table.values():
+        if written in group.written:
+            return group
+    form = _normal_text(lhs, rhs) if table else ""
+    for group in table.values():
+        if group.form is None:
+            group.form = _normal_text(group.expr, group.rhs)
+        if group.form == form:
+            group.written.add(written)
+            return group
+    group = table[written] = Group(lhs, rhs=rhs, form=form or None)
+    group.written.add(written)
+    return group
+
+
+_DUMMY = re.compile(r"Dummy\('[^']*'[^()]*?dummy_index=(\d+)\)")
+
+
+def _renamed_text(text: str) -> str:
+    """SymPy's text of an expression with its Dummy indices numbered in the order they first
+    appear: equal texts are one expression up to a one-to-one renaming of those indices
+    (every sum index is a Dummy, ``indexed.fresh``), so one identity."""
+    numbers: dict[str, str] = {}
+
+    def number(match: re.Match) -> str:
+        said = match.group(0)
+        renamed = numbers.setdefault(said, str(len(numbers)))
+        return said[:match.start(1) - match.start(0)] + renamed + ")"
+
+    return _DUMMY.sub(number, text)
+
+
+def _normal_text(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    return sp.srepr(normal(lhs, {})) + "|" + sp.srepr(normal(rhs, {}))
+
+
+def _layer_map(layer: sp.Expr) -> dict:
+    layer = sp.sympify(layer)
+    constant = layer.as_coeff_Add()[0] if layer.is_Add else sp.Integer(0)
+    base = layer - constant
+    return {base: LAYER - constant} if base in (DEPTH, LAYER) and (base == DEPTH or constant) \
+        else {}
+
+
+def add(table: dict[str, Group], found: tuple[sp.Expr | None, str], layer: Any,
+        where: str) -> None:
+    """One step at ``layer`` (None: the output layer's δ, which stays at L) into its group."""
+    entry, problem = found
+    expr = entry if entry is None or layer is None else generic(entry, layer)
+    place = f"layer {layer if layer is not None else DEPTH} ({where})"
+    problem = f"{place}: {problem}" if problem else ""
+    key = problem or sp.srepr(normal(expr, {}))
+    table.setdefault(key, Group(expr, problem=problem)).places.append(place)
