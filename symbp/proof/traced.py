@@ -210,7 +210,7 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
     """Every quantity the case bound, with the truth it must equal (``kind_lemmas``)."""
     where = _where(case)
     trace = ops.trace
-    layers = kind_lemmas.Layers(recorder._at, recorder.shape_at)
+    layers = kind_lemmas.Layers(recorder._at, recorder.shape_at, remember=True)
     act = ops.act
 
     def binds_g(e: sp.Expr) -> bool:  # a layer whose skip passes ∂C/∂a back binds it
