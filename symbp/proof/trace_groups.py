@@ -35,7 +35,8 @@ class Group:
     problem: str = ""  # why the traced quantity is not what it should be
     identity: Any = None  # for a layer kind: the identity itself (recursion = chain rule)
     rhs: sp.Expr | None = None  # for a layer kind: the first identity's truth, and
-    form: str | None = None  # the normal form of its sides, once another group needs it
+    forms: list[str | None] = field(default_factory=lambda: [None, None])  # the normal
+    # forms of its sides, as text, each once another identity is compared with them
     written: set[str] = field(default_factory=set)  # its identities' texts (``_group_of``)
 
 
@@ -62,22 +63,28 @@ def add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp.
 
 def _group_of(table: dict[str, Group], lhs: sp.Expr, rhs: sp.Expr) -> Group:
     """The group of the identity lhs = rhs: the one it is, up to the names of its summation
-    indices, else the one whose sides have its normal form (``sums.normal``, computed only
-    where the table holds another identity), else a new one."""
+    indices, else the one whose sides have its normal forms (``sums.normal``, each computed
+    only when compared: the right sides only where the left ones are equal), else a new one."""
     written = _renamed_text(sp.srepr(lhs) + "|" + sp.srepr(rhs))
     for group in table.values():
         if written in group.written:
             return group
-    form = _normal_text(lhs, rhs) if table else ""
+    forms: list[str | None] = [None, None]
     for group in table.values():
-        if group.form is None:
-            group.form = _normal_text(group.expr, group.rhs)
-        if group.form == form:
+        if all(_form(group.forms, (group.expr, group.rhs), n) == _form(forms, (lhs, rhs), n)
+               for n in (0, 1)):
             group.written.add(written)
             return group
-    group = table[written] = Group(lhs, rhs=rhs, form=form or None)
+    group = table[written] = Group(lhs, rhs=rhs, forms=forms)
     group.written.add(written)
     return group
+
+
+def _form(forms: list[str | None], sides: tuple, n: int) -> str:
+    """The normal form of side n, as text, computed once."""
+    if forms[n] is None:
+        forms[n] = sp.srepr(normal(sides[n], {}))
+    return forms[n]  # type: ignore[return-value]
 
 
 _DUMMY = re.compile(r"Dummy\('[^']*'[^()]*?dummy_index=(\d+)\)")
@@ -95,10 +102,6 @@ def _renamed_text(text: str) -> str:
         return said[:match.start(1) - match.start(0)] + renamed + ")"
 
     return _DUMMY.sub(number, text)
-
-
-def _normal_text(lhs: sp.Expr, rhs: sp.Expr) -> str:
-    return sp.srepr(normal(lhs, {})) + "|" + sp.srepr(normal(rhs, {}))
 
 
 def _layer_map(layer: sp.Expr) -> dict:
