@@ -2,14 +2,15 @@
 truth it must equal, into the group of the equal steps at other layers and cases (one lemma
 each, ``traced``).
 
-Two steps are one lemma when their sides have one normal form (``sums.normal``). A layer
-kind's steps are first compared as written, up to the names of their summation indices (all
-Dummy, ``indexed.fresh``): the same step taken at another layer or in another case of the
-recursion is most often that, and then its normal form (the costly part of grouping: for
-attention, sums over the row softmax's Jacobian) is not computed. A normal form is computed
-only for a step that is not written as any group's, and for a group another step is compared
-with; equal as written implies equal normal forms, so the groups are those of the normal
-forms alone.
+Two steps are one lemma when their sides have the same normal forms (``sums.normal``). A
+layer kind's steps are first compared as written, up to the names of their summation indices
+(all Dummy, ``indexed.fresh``): the same step taken at another layer or in another case of the
+recursion is most often that, and then no normal form is computed (the costly part of
+grouping: for attention, sums over the row softmax's Jacobian). Where a step is not written as
+any group's, it is compared with each group by normal form, left sides first, each normal form
+computed once and only when compared. A step written as another up to a renaming of its sums'
+indices is the same identity, and has the same normal form (which names bound indices
+canonically): the groups are those of the normal forms alone.
 """
 
 from __future__ import annotations
