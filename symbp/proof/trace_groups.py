@@ -9,8 +9,9 @@ recursion is most often that, and then no normal form is computed (the costly pa
 grouping: for attention, sums over the row softmax's Jacobian). Where a step is not written as
 any group's, it is compared with each group by normal form, left sides first, each normal form
 computed once and only when compared. A step written as another up to a renaming of its sums'
-indices is the same identity, and has the same normal form (which names bound indices
-canonically): the groups are those of the normal forms alone.
+indices is the same identity, so the lemma proved for one is proved for the other; as the normal
+form names bound indices canonically, such steps have one normal form, and the groups are
+those the normal forms alone make (the same lemmas, claim for claim).
 """
 
 from __future__ import annotations
