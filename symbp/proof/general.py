@@ -163,12 +163,14 @@ def softmax_formula_lemma(act: registry.Activation) -> Identity:
 # ---------------------------------------------------------------- deciding a lemma
 
 
-def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 1) -> Outcome:
+def check(identity: Identity, widths: tuple[int, ...] = WIDTHS, smallest: int = 1,
+          written: dict | None = None) -> Outcome:
     """The identity at every combination of concrete ``widths`` (the identity's own ``checked``
-    where it has them), then, where no instance refutes it, symbolically."""
+    where it has them), then, where no instance refutes it, symbolically. ``written``: the
+    parts written out by checks before (of other lemmas of one theorem), each written once."""
     widths = identity.checked or widths
     counterexample, instances = None, 0
-    written: dict = {}  # what is written out at one widths and another alike, written once
+    written = {} if written is None else written  # at one widths and another alike, once
     for values in itertools.product([w for w in widths if w >= smallest],
                                     repeat=len(identity.widths)):
         found, count = _instance(identity, dict(zip(identity.widths, values)), written)

@@ -55,8 +55,11 @@ class Layers:
     (``structure(e)``, a ``core.generic.Structure``) and the shape of each a^{(e)}."""
 
     def __init__(self, structure: Callable[[sp.Expr], Any],
-                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]]):
+                 shape: Callable[[sp.Expr], tuple[sp.Expr, ...]], remember: bool = False):
         self.structure, self.shape = structure, shape
+        # each map relabelled at a layer once (``_map_at``), where ``structure`` gives one
+        # layer's maps and sizes every time it is asked (one case of the recorded recursion)
+        self.relabelled: dict | None = {} if remember else None
 
     def maps(self, e: sp.Expr) -> Any:
         return self.structure(e).maps
@@ -88,8 +91,18 @@ def relabel(expr: sp.Expr, layers: Layers, e: sp.Expr) -> sp.Expr:
 
 def _map_at(m: Any, layers: Layers, e: sp.Expr, index: Index) -> sp.Expr:
     """Entry ``index`` of map m at layer e (its sums' indices fresh first: the kind's k must
-    not capture the lemma's)."""
-    return relabel(fresh_bound(m.formula).xreplace(dict(zip(m.index, index))), layers, e)
+    not capture the lemma's). Where ``layers`` remembers, m is relabelled at e once, at its
+    own index; each entry is that with the index put in and every Dummy (all bound, made by
+    the relabelling) renamed to a fresh one, in their order: the same formula, its sums'
+    indices apart from every other entry's."""
+    if layers.relabelled is None:
+        return relabel(fresh_bound(m.formula).xreplace(dict(zip(m.index, index))), layers, e)
+    key = (m.formula, m.index, e)
+    if key not in layers.relabelled:
+        at = relabel(fresh_bound(m.formula), layers, e)
+        layers.relabelled[key] = at, sorted(at.atoms(sp.Dummy), key=lambda d: d.dummy_index)
+    at, bound = layers.relabelled[key]
+    return at.xreplace({**dict(zip(m.index, index)), **{d: fresh() for d in bound}})
 
 
 def _sum(body: sp.Expr, index: Index, shape: tuple[sp.Expr, ...]) -> sp.Expr:

@@ -157,14 +157,15 @@ def structural_claims(recursion: RecursionFunction, hidden, out, cost,
         "W": lambda e: general.parameter(e, "W"),
         "b": lambda e: general.parameter(e, "b"),
     }
+    written: dict = {}  # what the lemmas' instances write out, shared (``general.check``)
     for kind, groups_of_kind in groups.items():
         name = LEMMAS.get(kind, f"dC/d{kind}_l")
         build = builders.get(kind)
         for group in groups_of_kind.values():
             if group.identity is not None:  # a layer kind's: the identity came with the group
-                claims.append(lemma_claim(name, group, _given(group.identity)))
+                claims.append(lemma_claim(name, group, _given(group.identity), written))
             elif build is not None:
-                claims.append(lemma_claim(name, group, build))
+                claims.append(lemma_claim(name, group, build, written))
     identities = [g.identity for table in groups.values() for g in table.values()
                   if g.identity is not None]
     claims += [row_softmax.jacobian_claim(causal) for causal in row_softmax.masks(identities)]
@@ -177,7 +178,8 @@ def _given(identity: general.Identity) -> Callable[[sp.Expr], general.Identity]:
     return lambda expr: identity
 
 
-def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity]) -> Claim:
+def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Identity],
+                written: dict | None = None) -> Claim:
     started = time.perf_counter()
     identity = None if group.expr is None else build(group.expr)
     text, tex, parameter = lemma_statement(name, group.expr,
@@ -188,7 +190,7 @@ def lemma_claim(name: str, group: Group, build: Callable[[sp.Expr], general.Iden
     claim = Claim(text, tex, "general", "failed", traced, parameter=parameter, name=name,
                   residual=group.problem)
     if identity is not None:
-        outcome = general.check(identity)
+        outcome = general.check(identity, written=written)
         claim.status, claim.how = outcome.status, f"{outcome.how}; {traced}"
         claim.residual, claim.entry = outcome.residual, outcome.entry
     claim.seconds = time.perf_counter() - started

@@ -4,10 +4,10 @@ The recursion is recorded once for a symbolic depth L and widths n_l (``core.gen
 a few cases, each a program in L and a generic layer l. Each case is replayed on
 ``IndexOps``; every δ it binds, and every gradient it gives, is one step: δ_L the base
 case, δ_(L-1) and δ_(l-1) a step back (relabelled as δ_l from δ_(l+1)), ∂C/∂W and ∂C/∂b
-the parameters. Equal steps are grouped: one lemma each. Writing the cases out at depths
-1..BOX checks that every layer's δ and gradients are bound exactly once at every depth
-(every combination of the cases' comparisons occurs up to BOX), so the grouped lemmas
-are all there is to prove: the trace claim is "proved".
+the parameters. Equal steps are grouped (``trace_groups``): one lemma each. Writing the
+cases out at depths 1..BOX checks that every layer's δ and gradients are bound exactly once
+at every depth (every combination of the cases' comparisons occurs up to BOX), so the
+grouped lemmas are all there is to prove: the trace claim is "proved".
 
 A recursion that reads a concrete depth or width (a loop over ``range(ops.L, 0, -1)``,
 ``len(v)``) cannot be recorded for all of them. It is then traced at depths 1..``depths``
@@ -17,7 +17,7 @@ only, on symbolic widths, and its trace claim is "checked" there, never "proved"
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy as sp
@@ -55,25 +55,10 @@ from .indexed import (
     J,
     K,
     fresh,
-    generic,
     same_shape,
     shape_of,
 )
-from .row_softmax import opaque
-from .sums import normal
-
-
-@dataclass
-class Group:
-    """The places where the recursion takes one generic step, and that step's entry formula."""
-
-    expr: sp.Expr | None
-    places: list[str] = field(default_factory=list)
-    problem: str = ""  # why the traced quantity is not what it should be
-    identity: Any = None  # for a layer kind: the identity itself (recursion = chain rule)
-
-
-Groups = dict[str, dict[str, Group]]
+from .trace_groups import Group, Groups, add, add_identity
 
 
 @dataclass
@@ -202,12 +187,12 @@ def _group_dense(case: Case, ops: IndexOps, groups: Groups) -> None:
     trace = ops.trace
     for layer, value in trace.deltas.items():
         base = sp.sympify(layer) == DEPTH
-        _add(groups["base" if base else "step"], _vector(value, WIDTH[layer], K),
+        add(groups["base" if base else "step"], _vector(value, WIDTH[layer], K),
              layer if not base else None, where)
     for layer, value in trace.weight.items():
-        _add(groups["W"], _matrix(value, (WIDTH[layer], WIDTH[layer - 1])), layer, where)
+        add(groups["W"], _matrix(value, (WIDTH[layer], WIDTH[layer - 1])), layer, where)
     for layer, value in trace.bias.items():
-        _add(groups["b"], _vector(value, WIDTH[layer], J), layer, where)
+        add(groups["b"], _vector(value, WIDTH[layer], J), layer, where)
 
 
 def _activation_at(recorder: GenericRecorder, hidden, out) -> Callable[[sp.Expr], Any]:
@@ -225,7 +210,7 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
     """Every quantity the case bound, with the truth it must equal (``kind_lemmas``)."""
     where = _where(case)
     trace = ops.trace
-    layers = kind_lemmas.Layers(recorder._at, recorder.shape_at)
+    layers = kind_lemmas.Layers(recorder._at, recorder.shape_at, remember=True)
     act = ops.act
 
     def binds_g(e: sp.Expr) -> bool:  # a layer whose skip passes ∂C/∂a back binds it
@@ -245,7 +230,7 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
     for e, value in trace.grads.items():
         shape = layers.shape(e)
         index = _free(len(shape), (K,))
-        _add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
+        add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
                       _entry(value, shape, index), passed(e)(index), _ranges(index, shape),
                       where)
     for e, value in trace.deltas.items():
@@ -253,14 +238,14 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
         index = _free(len(shape), (K,))
         truth = kind_lemmas.delta_truth(layers, e, index, g_true(e), act(e))
         name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
-        _add_identity(groups, name, e, _entry(value, shape, index), truth,
+        add_identity(groups, name, e, _entry(value, shape, index), truth,
                       _ranges(index, shape), where)
     for (e, name), value in trace.param_grads.items():
         tensor = next(p for p in layers.maps(e).params if p.name == name)
         shape = layers.axes(e, tensor)
         index = _free(len(shape), (J,))
         truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e), act(e))
-        _add_identity(groups, name, e, _entry(value, shape, index), truth,
+        add_identity(groups, name, e, _entry(value, shape, index), truth,
                       _ranges(index, shape), where)
 
 
@@ -282,33 +267,6 @@ def _entry(v: object, shape: tuple, index: tuple) -> tuple[sp.Expr | None, str]:
     return None, f"a tensor of shape {shape} expected, got {found or type(v).__name__}"
 
 
-def _add_identity(groups: Groups, kind: str, e: sp.Expr, found: tuple, truth: sp.Expr,
-                  ranges: dict, where: str) -> None:
-    """One bound quantity and its truth, relabelled to the generic layer, into its group."""
-    entry, problem = found
-    layer = None if sp.sympify(e) == DEPTH else e
-    place = f"layer {e} ({where})"
-    table = groups.setdefault(kind, {})
-    if entry is None:
-        table.setdefault(place, Group(None, problem=f"{place}: {problem}")).places.append(place)
-        return
-    lhs, rhs = (x if layer is None else generic(x, layer) for x in (opaque(entry), truth))
-    relabel = {} if layer is None else _layer_map(layer)
-    ranges = {k: (a, sp.sympify(b).xreplace(relabel)) for k, (a, b) in ranges.items()}
-    key = sp.srepr(normal(lhs, {})) + "|" + sp.srepr(normal(rhs, {}))
-    group = table.setdefault(key, Group(lhs))
-    group.identity = kind_lemmas.identity(lhs, rhs, ranges)
-    group.places.append(place)
-
-
-def _layer_map(layer: sp.Expr) -> dict:
-    layer = sp.sympify(layer)
-    constant = layer.as_coeff_Add()[0] if layer.is_Add else sp.Integer(0)
-    base = layer - constant
-    return {base: LAYER - constant} if base in (DEPTH, LAYER) and (base == DEPTH or constant) \
-        else {}
-
-
 def _vector(v: object, length: sp.Expr, index: sp.Symbol) -> tuple[sp.Expr | None, str]:
     if isinstance(v, IndexVector) and v.length == length:
         return v.at(index), ""
@@ -321,17 +279,6 @@ def _matrix(v: object, shape: tuple) -> tuple[sp.Expr | None, str]:
         return v.at(J, K), ""
     got = f"shape {v.shape}" if isinstance(v, IndexMatrix) else type(v).__name__
     return None, f"a matrix of shape {shape} expected, got {got}"
-
-
-def _add(table: dict[str, Group], found: tuple[sp.Expr | None, str], layer: Any,
-         where: str) -> None:
-    """One step at ``layer`` (None: the output layer's δ, which stays at L) into its group."""
-    entry, problem = found
-    expr = entry if entry is None or layer is None else generic(entry, layer)
-    place = f"layer {layer if layer is not None else DEPTH} ({where})"
-    problem = f"{place}: {problem}" if problem else ""
-    key = problem or sp.srepr(normal(expr, {}))
-    table.setdefault(key, Group(expr, problem=problem)).places.append(place)
 
 
 # ---------------------------------------------------------------- at concrete depths only
@@ -362,11 +309,11 @@ def _at_depths(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
         for m in range(1, depth + 1):
             layer = _label(depth, m)
             base = m == depth
-            _add(groups["base" if base else "step"],
+            add(groups["base" if base else "step"],
                  _vector(found.deltas[layer], WIDTH[layer], K), None if base else layer, where)
-            _add(groups["W"], _matrix(found.weight[layer], (WIDTH[layer], WIDTH[layer - 1])),
+            add(groups["W"], _matrix(found.weight[layer], (WIDTH[layer], WIDTH[layer - 1])),
                  layer, where)
-            _add(groups["b"], _vector(found.bias[layer], WIDTH[layer], J), layer, where)
+            add(groups["b"], _vector(found.bias[layer], WIDTH[layer], J), layer, where)
     how = (f"not recorded for every depth ({refusal}); traced at depths 1..{depths} only, "
            "so checked there, not proved. A loop over ops.layers() that uses no concrete "
            "depth or width is recorded once for all of them")
