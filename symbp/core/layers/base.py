@@ -38,6 +38,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..built import rebuilt
 from ..limits import LayerSize
 from .vector import Forms
 
@@ -187,7 +188,7 @@ def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool
             changed |= moved
         else:
             args.append(a)
-    done[expr] = found = (expr.func(*args), True) if changed else (expr, False)
+    done[expr] = found = (rebuilt(expr, args), True) if changed else (expr, False)
     return found
 
 
