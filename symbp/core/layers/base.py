@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
+from sympy.utilities.iterables import is_sequence
 
-from ..built import rebuilt
+from ..built import entry, rebuilt
 from ..limits import LayerSize
 from .vector import Forms
 
@@ -54,6 +55,8 @@ class Tensor:
     axes: tuple[sp.Expr, ...]
 
     def __getitem__(self, index: Any) -> sp.Indexed:
+        if self.base.shape is None:  # no rank to check: the entry shared (``built.entry``)
+            return entry(self.base, index if is_sequence(index) else (index,))
         return self.base[index]
 
     def shape(self, sizes: Mapping[sp.Symbol, int]) -> Shape:
