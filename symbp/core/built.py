@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import sympy as sp
 
-_KNOWN = 1 << 16  # entries kept: far more than one formula written out at its widths holds
+_KNOWN = 1 << 14  # entries kept: a bound on memory; a theorem's instances build a few thousand
 
 
 def entry(base: sp.IndexedBase, indices: Iterable) -> sp.Indexed:
