@@ -88,6 +88,7 @@ class GenericRecorder(Recorder):
         self.depth = depth
         rank = len(self.templates[0].maps.x.axes)
         self.ties: dict[sp.Expr, sp.Expr] = {}  # a free size -> what the layer above reads
+        self._shapes: dict[tuple, tuple[sp.Expr, ...]] = {}  # shape_at's, by layer and ties
         if depth is None:
             self.input = input_shape(rank)
             check_shapes(self.templates[0], self.input)
@@ -168,6 +169,12 @@ class GenericRecorder(Recorder):
         a hidden layer's below (its free sizes at l, the others its input's: a residual
         block keeps n_0, a convolution with same padding m_0)."""
         l = sp.sympify(l)
+        key = (l, *self.ties.items())  # asked for every statement's width; ties grow in init
+        if key not in self._shapes:
+            self._shapes[key] = self._shape_at(l)
+        return self._shapes[key]
+
+    def _shape_at(self, l: sp.Expr) -> tuple[sp.Expr, ...]:
         if self.depth is not None:  # the sizes tied top down (``generic_shapes.tie``)
             position = self.position(l, first=0)
             shape = self.input if position == 0 else \

@@ -34,6 +34,7 @@ class Instance:
         self.param_grads: dict[tuple[int, str], str] = {}
         self.bound_by: dict[str, int] = {}  # δ_m or g_m -> the iteration (layer) that bound it
         self.count = 0
+        self._sizes: dict[tuple, int] = {}  # _concrete's, by size and point
         before: dict[str, str] = {}  # names bound before the loop: read anywhere
         self._write(head.part(PRELUDE), {DEPTH: K}, before, K, {})
         top = dict(before)
@@ -102,10 +103,14 @@ class Instance:
     def _concrete(self, n: Any, point: dict) -> int:
         """A size at this depth: every family's entry (n_m, c_m, ...) as ``width(m)``."""
         value = n.expr if isinstance(n, Size) else n
-        value = sp.sympify(value).xreplace(point)
-        value = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base in FAMILIES,
-                              lambda e: sp.Integer(self.width(int(e.indices[0]))))
-        return int(value)
+        key = (value, *point.items())  # every statement of a layer asks its few sizes again
+        found = self._sizes.get(key)
+        if found is None:
+            value = sp.sympify(value).xreplace(point)
+            value = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base in FAMILIES,
+                                  lambda e: sp.Integer(self.width(int(e.indices[0]))))
+            found = self._sizes[key] = int(value)
+        return found
 
     def program(self, context: str) -> Program:
         missing = [m for m in range(1, self.K + 1)

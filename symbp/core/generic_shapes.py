@@ -4,7 +4,7 @@ symbolic layer: what the generic program (``core.generic``) is recorded for."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -22,6 +22,8 @@ class Template:
     kind: Kind
     layer: LayerSpec
     maps: Maps
+    widened: dict[int, Maps] = field(default_factory=dict, compare=False, repr=False)  # its
+    # maps on inputs of more axes, by rank, each widened once (``maps_on``)
 
     @classmethod
     def of(cls, layer: LayerSpec) -> Template:
@@ -46,7 +48,9 @@ def maps_on(template: Template, rank: int) -> Maps:
     """The template's maps on an input of ``rank`` axes (a kind on vectors widened)."""
     axes = len(template.maps.x.axes)
     if axes == 1 and rank > 1:
-        return widened(template.maps, rank)
+        if rank not in template.widened:
+            template.widened[rank] = widened(template.maps, rank)
+        return template.widened[rank]
     if axes > rank:
         raise ValueError(f"the general theorem reads the input of a {template.kind.name} layer "
                          f"with {axes} axes, and the layer below gives {rank}: put it over "

@@ -28,6 +28,7 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
+from ..core.built import rebuilt
 from ..core.layers.base import replaced, written_out
 from .exact import first_difference
 from .indexed import (
@@ -254,7 +255,7 @@ class _AtPoints:
         key = (expr, *(point[n] for n in held))
         value = self.done.get(key)
         if value is None:
-            value = self.done[key] = expr.func(*[
+            value = self.done[key] = rebuilt(expr, [
                 self._at(a, point) if isinstance(a, sp.Basic) else a for a in expr.args])
         return value
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import sympy as sp
 
 from ..core import registry
+from ..core.built import rebuilt
 from ..core.generic import DEPTH, LAYER, WIDTH
 from ..printing.index_notation import latex as latex  # re-exported for the documents
 from ..printing.index_notation import readable
@@ -70,7 +71,7 @@ def _renamed_apart(expr: sp.Basic, renamed: dict, made: dict) -> sp.Basic:
         renamed = made[expr]  # an untouched sum reads none of the indices renamed around it
     args = [_renamed_apart(a, renamed, made) if isinstance(a, sp.Basic) else a
             for a in expr.args]
-    return expr.func(*args) if any(a is not b for a, b in zip(args, expr.args)) else expr
+    return rebuilt(expr, args) if any(a is not b for a, b in zip(args, expr.args)) else expr
 
 
 def replace_entries(expr: sp.Expr, bases: Container[sp.Basic] | None,

@@ -37,7 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
+from sympy.utilities.iterables import is_sequence
 
+from ..built import entry, rebuilt
 from ..limits import LayerSize
 from .vector import Forms
 
@@ -53,6 +55,8 @@ class Tensor:
     axes: tuple[sp.Expr, ...]
 
     def __getitem__(self, index: Any) -> sp.Indexed:
+        if self.base.shape is None:  # no rank to check: the entry shared (``built.entry``)
+            return entry(self.base, index if is_sequence(index) else (index,))
         return self.base[index]
 
     def shape(self, sizes: Mapping[sp.Symbol, int]) -> Shape:
@@ -187,7 +191,7 @@ def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool
             changed |= moved
         else:
             args.append(a)
-    done[expr] = found = (expr.func(*args), True) if changed else (expr, False)
+    done[expr] = found = (rebuilt(expr, args), True) if changed else (expr, False)
     return found
 
 
