@@ -66,12 +66,7 @@ def test_hessian_hvp_and_gauss_newton_match_torch(net, rng):
     torch = pytest.importorskip("torch")
     f = symbp.lambdify(symbp.derive(net, order=2))
     x, y, weights, biases, v = point(net, rng)
-    theta = torch.tensor(flat({"W": weights, "b": biases}))
-    shapes = [W.shape for W in weights]
-
-    def cost(th):
-        return torch_cost_of(torch, net.cost, torch_output(torch, net, x, th, shapes), y)
-
+    theta, shapes, cost = torch_cost(torch, net, x, y, weights, biases)
     want = torch.autograd.functional.hessian(cost, theta).numpy()
     H = f.hessian(x, y, weights, biases)
     np.testing.assert_allclose(H, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
@@ -91,15 +86,21 @@ def test_hvp_past_depth_twelve_matches_torch(rng):
     net = symbp.Network([2] * 15, activation="tanh", cost="mse")
     f = symbp.lambdify(symbp.derive(net, order=2))
     x, y, weights, biases, v = point(net, rng)
+    theta, _, cost = torch_cost(torch, net, x, y, weights, biases)
+    _, hv = torch.autograd.functional.hvp(cost, theta, torch.tensor(flat(v)))
+    got = flat(f.hvp(x, y, weights, biases, v))
+    np.testing.assert_allclose(got, hv.numpy(), rtol=1e-9, atol=1e-9 * np.abs(hv.numpy()).max())
+
+
+def torch_cost(torch, net, x, y, weights, biases):
+    """θ as one float64 tensor, the weights' shapes, and C(θ) in torch at the batch (x, y)."""
     theta = torch.tensor(flat({"W": weights, "b": biases}))
     shapes = [W.shape for W in weights]
 
     def cost(th):
         return torch_cost_of(torch, net.cost, torch_output(torch, net, x, th, shapes), y)
 
-    _, hv = torch.autograd.functional.hvp(cost, theta, torch.tensor(flat(v)))
-    got = flat(f.hvp(x, y, weights, biases, v))
-    np.testing.assert_allclose(got, hv.numpy(), rtol=1e-9, atol=1e-9 * np.abs(hv.numpy()).max())
+    return theta, shapes, cost
 
 
 def torch_gauss_newton(torch, net, x, y, theta, shapes):
