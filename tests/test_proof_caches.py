@@ -7,7 +7,7 @@ import itertools
 import sympy as sp
 
 from symbp.core.layers.base import Inside, written_out
-from symbp.proof import expanded, general, indexed, row_softmax, sums
+from symbp.proof import expanded, general, index_entries, row_softmax, sums
 from symbp.proof.row_softmax import ROW, RowSoftmax
 
 i, j, k, r, t = sp.symbols("i j k r t", integer=True, positive=True)
@@ -46,7 +46,7 @@ def _one_at_a_time(expr):
     """fresh_bound as it was: each sum renamed where it stands as written, outer ones first."""
     found = sorted(expr.atoms(sp.Sum), key=lambda s: -len(list(sp.preorder_traversal(s))))
     for s in found:
-        expr = expr.xreplace({s: s.xreplace({a: indexed.fresh() for a, _, _ in s.limits})})
+        expr = expr.xreplace({s: s.xreplace({a: index_entries.fresh() for a, _, _ in s.limits})})
     return expr
 
 
@@ -59,11 +59,11 @@ def test_nested_sums_are_renamed_as_one_at_a_time_outer_first():
     inner = sp.Sum(x[r], (r, 1, n))
     expr = (sp.Sum((x[i] - inner) * sp.Sum(w[i, k] * inner, (k, 1, n)), (i, 1, n))
             * sp.Sum(w[j, k] * inner, (k, 1, n)) + inner)
-    renamed = indexed.fresh_bound(expr)
+    renamed = index_entries.fresh_bound(expr)
     assert _shape(renamed, set()) == _shape(_one_at_a_time(expr), set())
     assert not renamed.has(i, r)  # the sums that read no outer index: renamed apart
     side_by_side = sp.Sum(x[i], (i, 1, n)) * sp.Sum(w[i, k], (k, 1, n))
-    assert _shape(indexed.fresh_bound(side_by_side), set()) == _shape(
+    assert _shape(index_entries.fresh_bound(side_by_side), set()) == _shape(
         _one_at_a_time(side_by_side), set())
 
 

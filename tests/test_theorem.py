@@ -10,7 +10,8 @@ import sympy as sp
 import symbp
 from symbp.cli.main import main
 from symbp.core import registry
-from symbp.proof.indexed import DEPTH, WIDTH, A, B, IndexOps, W, Y, Z
+from symbp.proof.index_entries import A, B, W, Y, Z
+from symbp.proof.indexed import DEPTH, WIDTH, IndexOps
 from symbp.proof.theorem import LEMMAS, prove_theorem
 from symbp.proof.traced import at_depth
 from tests.oracles import central_differences, random_point

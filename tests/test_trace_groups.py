@@ -13,7 +13,7 @@ from symbp.core.generic import LAYER, WIDTH, GenericRecorder, Template, record_g
 from symbp.core.layers import Layer
 from symbp.core.recursion import backprop_deltas
 from symbp.proof import general, kind_lemmas, trace_groups
-from symbp.proof.indexed import DELTA, K, W, fresh
+from symbp.proof.index_entries import DELTA, K, W, fresh
 from symbp.proof.sums import normal
 
 N, M = WIDTH[LAYER], WIDTH[LAYER + 1]

@@ -20,7 +20,8 @@ from ..printing import forms
 from ..printing.latex import aligned
 from ..proof.claims import Claim
 from ..proof.general import cost_term
-from ..proof.indexed import DEPTH, LAYER, WIDTH, A, B, J, K, W, Z, latex
+from ..proof.index_entries import A, B, J, K, W, Z
+from ..proof.indexed import DEPTH, LAYER, WIDTH, latex
 from ..proof.theorem import DEPTHS, LEMMAS, covers, theorem
 from .checks import established, title
 from .text import iverson

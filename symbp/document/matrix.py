@@ -17,7 +17,8 @@ from ..core import registry
 from ..core.derivation import Derivation
 from ..core.status import worst
 from ..proof.claims import Claim
-from ..proof.indexed import DEPTH, A, Y, latex
+from ..proof.index_entries import A, Y
+from ..proof.indexed import DEPTH, latex
 from ..proof.matrix import matrix_identities
 from ..proof.theorem import LEMMAS, covers, theorem
 from .checks import established, title

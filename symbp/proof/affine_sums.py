@@ -42,7 +42,7 @@ import sympy as sp
 
 from ..core.layers.base import Inside
 from .expanded import expand
-from .indexed import replace_entries
+from .index_entries import replace_entries
 from .sums import ME, OTHER, orders_by_role, srepr
 
 Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]

@@ -27,7 +27,7 @@ from typing import Any
 import sympy as sp
 
 from ..core.kinds_curvature import LiveCurvature, Node
-from .indexed import fresh
+from .index_entries import fresh
 
 Axis = tuple[sp.Symbol, tuple[sp.Symbol, ...], tuple[sp.Expr, ...]]  # variable, indices, shape
 

@@ -19,21 +19,8 @@ import sympy as sp
 
 from ..core import curvature, registry
 from ..core.generic import DEPTH
-from .indexed import (
-    WIDTH,
-    A,
-    B,
-    IndexMatrix,
-    IndexOps,
-    IndexVector,
-    J,
-    K,
-    W,
-    Y,
-    Z,
-    fresh,
-    jacobian_entry,
-)
+from .index_entries import A, B, IndexMatrix, IndexVector, J, K, W, Y, Z, fresh, jacobian_entry
+from .indexed import WIDTH, IndexOps
 
 COLUMN = sp.Symbol("M", integer=True, positive=True)  # the layer of a column's parameter
 CJ, CK = sp.symbols("p q", integer=True, positive=True)  # its indices: w^{(M)}_{pq}, b^{(M)}_p

@@ -17,7 +17,8 @@ from ..core import curvature
 from ..core.generic import DEPTH, LAYER
 from . import general
 from .curvature_indexed import CJ, CK, COLUMN, KINDS, OMEGA, column, cross_symbol
-from .indexed import DELTA, WIDTH, A, B, I, J, K, W, Z, fresh, softmax_unit
+from .index_entries import DELTA, A, B, I, J, K, W, Z, fresh, softmax_unit
+from .indexed import WIDTH
 
 T = sp.Symbol("T", integer=True, positive=True)  # M = l + 1 + T: a layer past l + 1
 SMALL = (1, 2)  # the widths lemmas with four widths are written out at

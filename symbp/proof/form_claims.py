@@ -12,7 +12,8 @@ from ..core.forms import UnitForm
 from . import general
 from .claims import Claim
 from .function_lemmas import of_output_lemma
-from .indexed import LAYER, WIDTH, A, J, Y, Z, fresh, jacobian_entry
+from .index_entries import A, J, Y, Z, fresh, jacobian_entry
+from .indexed import LAYER, WIDTH
 
 V = sp.IndexedBase("v")  # the vector a VJP pulls back
 

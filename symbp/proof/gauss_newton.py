@@ -32,7 +32,8 @@ from ..core.status import worst
 from .claims import Claim
 from .exact import Exact
 from .general import Identity, check
-from .indexed import DEPTH, WIDTH, A, J, K, Y, Z, fresh, softmax_unit
+from .index_entries import A, J, K, Y, Z, fresh, softmax_unit
+from .indexed import DEPTH, WIDTH
 
 # ---------------------------------------------------------------- nonnegative, read off a formula
 

@@ -31,21 +31,8 @@ from ..core import registry
 from ..core.built import rebuilt
 from ..core.layers.base import replaced, written_out
 from .exact import first_difference
-from .indexed import (
-    DELTA,
-    DEPTH,
-    LAYER,
-    WIDTH,
-    A,
-    B,
-    J,
-    K,
-    W,
-    Y,
-    Z,
-    fresh,
-    jacobian_entry,
-)
+from .index_entries import DELTA, A, B, J, K, W, Y, Z, fresh, jacobian_entry
+from .indexed import DEPTH, LAYER, WIDTH
 from .sums import Range, difference
 
 WIDTHS = (1, 2, 3, 4)  # concrete widths every lemma is instantiated at

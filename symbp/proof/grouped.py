@@ -13,7 +13,8 @@ from ..core.status import Status, worst
 from .claims import Claim
 from .curvature_indexed import KINDS, IndexCross, IndexRow
 from .general import Outcome
-from .indexed import I, IndexMatrix, J, K, generic
+from .index_entries import I, IndexMatrix, J, K
+from .indexed import generic
 from .sums import normal
 
 

@@ -30,7 +30,8 @@ from ..core.generic import DEPTH, LAYER
 from . import general
 from .curvature_indexed import CurvatureIndexOps
 from .curvature_truths import Truths
-from .indexed import DELTA, WIDTH, A, B, IndexMatrix, IndexVector, J, K, W, Z, fresh, named
+from .index_entries import DELTA, A, B, IndexMatrix, IndexVector, J, K, W, Z, fresh, named
+from .indexed import WIDTH
 
 V, VB = sp.IndexedBase("v"), sp.IndexedBase("vb")  # the direction of W_l and of b_l
 ZDOT, DDOT = sp.IndexedBase("zd"), sp.IndexedBase("dd")  # ż_l and δ̇_l, as bound

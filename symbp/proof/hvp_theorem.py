@@ -51,7 +51,7 @@ from .claims import Claim, concluded
 from .curvature_truths import Truths
 from .grouped import group_claim, group_key, relabel
 from .hvp_lemmas import DDOT, FIRST, STATEMENTS, STEP, ZDOT, HvpIndexOps, identities
-from .indexed import named
+from .index_entries import named
 
 HVP = curvature.pearlmutter_hvp
 PREMISE = {"delta base": curvature_truths.STATEMENTS["delta base"],

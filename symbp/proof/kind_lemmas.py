@@ -30,9 +30,8 @@ from ..core import registry
 from ..core.layers.symbolic import FAMILIES
 from . import affine_sums
 from .general import Identity, cost_term
-from .indexed import (
+from .index_entries import (
     DELTA,
-    DEPTH,
     A,
     G,
     Y,
@@ -43,6 +42,7 @@ from .indexed import (
     replace_entries,
     softmax_unit,
 )
+from .indexed import DEPTH
 from .row_softmax import RowSoftmax, opaque, written_softmax
 
 Index = tuple[sp.Expr, ...]

@@ -35,7 +35,7 @@ from . import general, kind_lemmas, norm_roots, pre_atoms
 from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .curvature_indexed import CurvatureIndexOps
 from .curvature_truths import Truths, identities
-from .indexed import DELTA, A, G, Y, Z, fresh, kind_base, replace_entries
+from .index_entries import DELTA, A, G, Y, Z, fresh, kind_base, replace_entries
 
 CHECKED = (1, 2)  # the sizes each identity is also written out at (every combination of them)
 OMEGA = sp.IndexedBase("Omega")  # Ω^{(e)}: ∂²C/∂a^{(e)}∂a^{(e)}, what the recursion holds at a cut

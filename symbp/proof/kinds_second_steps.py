@@ -39,7 +39,7 @@ from ..core.kinds_curvature import CurvatureStep
 from ..core.layers.base import Inside
 from . import kind_lemmas
 from .curvature_blocks import Block, LiveBlocks, Variable, node
-from .indexed import Z
+from .index_entries import Z
 from .kinds_second_lemmas import CHECKED, Checked, Sequence, _diff, _split, over
 
 TAU = sp.Symbol("tau", integer=True, positive=True)  # t - 1 at a step 2 ≤ t < T

@@ -30,7 +30,8 @@ from ..core import registry
 from .claims import Claim, Proof
 from .exact import first_difference
 from .general import WIDTHS, Identity, check
-from .indexed import LAYER, WIDTH, A, B, J, K, W, Z, jacobian_entry
+from .index_entries import A, B, J, K, W, Z, jacobian_entry
+from .indexed import LAYER, WIDTH
 
 I = sp.Symbol("i", integer=True, positive=True)
 S = sp.Symbol("s", integer=True, positive=True)  # an example of the batch

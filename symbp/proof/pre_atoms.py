@@ -194,7 +194,7 @@ def _diff(expr: sp.Expr, x: sp.Expr) -> sp.Expr:
 
 def _not_read(x: sp.Basic) -> bool:
     """What no pre map of an atom layer reads: its own z (it is not a scan)."""
-    from .indexed import Z
+    from .index_entries import Z
     return isinstance(x, sp.Indexed) and x.base == Z
 
 

@@ -26,7 +26,8 @@ from . import general, lemmas
 from .claims import Claim
 from .exact import first_difference
 from .form_claims import form_claims
-from .indexed import DEPTH, LAYER, WIDTH, A, J, K, Y, Z, jacobian_entry, readable
+from .index_entries import A, J, K, Y, Z, jacobian_entry
+from .indexed import DEPTH, LAYER, WIDTH, readable
 from .statements import activation_statement, cost_statement, jacobian_statement
 from .sums import normal
 

@@ -5,14 +5,14 @@ S[t, r] of one row, the mask w(r) = [1 ≤ r ≤ t] under the causal mask (else 
 symbolic number T of tokens. Written out, a lemma about them is a quotient of sums of
 exponentials, which the index normal forms cannot compare (its sums sit inside exp and under
 a division). So the theorem reads each such quotient as one opaque entry, ``RowSoftmax``, as
-it reads an output softmax (``indexed.softmax_unit``):
+it reads an output softmax (``index_entries.softmax_unit``):
 
 - ``opaque`` finds every quotient of that shape in a formula, w(s) e^{f(s)} over the sum of its
   own body with w = 1 or the mask (the weights its lemma is proved for), and writes it as
   ``RowSoftmax(f, w, s, first, last)``: an identity, since the numerator is checked to be
   the sum's body at s;
 - its derivative by any entry x is Σ_r J[s, r] ∂f(r)/∂x, with J the registered softmax
-  Jacobian (``registry.ACTIVATIONS["softmax"]``, entry by entry as ``indexed.jacobian_entry``
+  Jacobian (``registry.ACTIVATIONS["softmax"]``, entry by entry as ``index_entries.jacobian_entry``
   lifts it) in the opaque entries; the weights w are numbers, so nothing else moves;
 - ``jacobian_identity`` is the lemma that makes that derivative the true one: the registered
   entry equals ∂/∂f(r) of the explicit quotient, for a symbolic T, every t, s, r, with or
@@ -37,7 +37,8 @@ from ..core import registry
 from ..core.layers.base import Inside, written_out
 from .claims import Claim
 from .general import Identity, check
-from .indexed import LAYER, J, K, fresh, jacobian_entry
+from .index_entries import J, K, fresh, jacobian_entry
+from .indexed import LAYER
 
 ROW = sp.Symbol("rho", integer=True, positive=True)  # the entry a RowSoftmax's f and w read
 # (no leading underscore: the printer's ``readable`` leaves it, the atom's own bound name)

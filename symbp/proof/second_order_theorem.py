@@ -50,7 +50,7 @@ from .curvature_truths import GN_STATEMENTS, STATEMENTS, Truths, identities
 from .exact import first_difference
 from .grouped import group_claim, group_key, relabel
 from .hvp_theorem import HVP, hvp_claims
-from .indexed import IndexMatrix, fresh
+from .index_entries import IndexMatrix, fresh
 from .registry_lemmas import function_claims
 from .theorem import cross_check_widths, entries
 

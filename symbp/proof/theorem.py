@@ -49,7 +49,7 @@ from . import general, kept, row_softmax
 from .claims import COLUMNS, Claim, Proof, concluded, time_claim
 from .cross_check import cross_check, dense_only
 from .cross_check import cross_check_widths as cross_check_widths  # the second order's too
-from .indexed import softmax_unit
+from .index_entries import softmax_unit
 from .kinds_theorem import (
     WHERE,
     at_its_layers,

@@ -4,7 +4,7 @@ each, ``traced``).
 
 Two steps are one lemma when their sides have the same normal forms (``sums.normal``). A
 layer kind's steps are first compared as written, up to the names of their summation indices
-(all Dummy, ``indexed.fresh``): the same step taken at another layer or in another case of the
+(all Dummy, ``index_entries.fresh``): the same step taken at another layer or in another case of the
 recursion is most often that, and then no normal form is computed (the costly part of
 grouping: for attention, sums over the row softmax's Jacobian). Where a step is not written as
 any group's, it is compared with each group by normal form, left sides first, each normal form
@@ -95,7 +95,7 @@ _DUMMY = re.compile(r"Dummy\('[^']*'[^()]*?dummy_index=(\d+)\)")
 def _renamed_text(text: str) -> str:
     """SymPy's text of an expression with its Dummy indices numbered in the order they first
     appear: equal texts are one expression up to a one-to-one renaming of those indices
-    (every sum index is a Dummy, ``indexed.fresh``), so one identity."""
+    (every sum index is a Dummy, ``index_entries.fresh``), so one identity."""
     numbers: dict[str, str] = {}
 
     def number(match: re.Match) -> str:

@@ -43,21 +43,8 @@ from ..core.program import ConcreteSize, ProgramError, Size, replay
 from ..core.recorder import record
 from ..core.status import Status
 from . import kind_lemmas
-from .indexed import (
-    DELTA,
-    WIDTH,
-    G,
-    I,
-    IndexMatrix,
-    IndexOps,
-    IndexTrace,
-    IndexVector,
-    J,
-    K,
-    fresh,
-    same_shape,
-    shape_of,
-)
+from .index_entries import DELTA, G, I, IndexMatrix, IndexVector, J, K, fresh, same_shape, shape_of
+from .indexed import WIDTH, IndexOps, IndexTrace
 from .trace_groups import Group, Groups, add, add_identity
 
 
