@@ -99,7 +99,7 @@ CASES = [
     (["prove", "big.toml"], "MAX_NETWORK_FILE_BYTES"),
     (["prove", "/dev/zero"], "/dev/zero: larger than"),
     (["swell", "--depth", "1..1000000000"], "past the limit of 12"),
-    (["swell", "--width", "13"], "past the limit of 12"),
+    (["swell", "--width", "13"], "bad range '13': '13' is past the limit of 12"),
     (["swell", "--depth", "1..3", "--width", "x"], "'x'"),
     (["swell", "--depth", "0..3"], "'0..3'"),
     (["train", "--hidden", "100000000"], "1,024"),

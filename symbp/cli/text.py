@@ -24,8 +24,9 @@ def parse_range(text: str, limit: int | None = None) -> list[int]:
             raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} must go up from "
                              "a positive number, like 1..6")
         if limit is not None and last > limit:
-            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} goes up to "
-                             f"{limits.magnitude(last)}, past the limit of {limit}")
+            reach = f"goes up to {limits.magnitude(last)}," if dots else "is"
+            raise ValueError(f"bad range {shown(text)}: {shown(part.strip())} {reach} past the "
+                             f"limit of {limit}")
         bounds.append((first, last))
     values: list[int] = []
     for first, last in bounds:
