@@ -17,8 +17,8 @@ from ..document.claimed_report import build_check_document
 from ..render.checking import FILES, check_files
 from ..render.latex import missing_compiler_note
 from . import config, outputs
-from .commands import note
 from .exits import EXIT_CODES, EXIT_NOT_PROVED, EXIT_PROVED, BadInput
+from .jobs import note
 
 
 def add_parser(commands, fmt, summary: str) -> None:

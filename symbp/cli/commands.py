@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core import limits, registry
-from ..core.deadline import Deadline, TimedOut
+from ..core.deadline import TimedOut
 from ..core.derivation import Derivation
-from ..core.layers import KINDS, Layer
-from ..core.network import NETWORK_KEYS, Network
+from ..core.layers import KINDS
 from ..core.second_order import derive
 from ..printing import forms
 from ..proof.claims import CHECKS
@@ -28,72 +27,11 @@ from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
 from ..proof.theorem import general_table
 from . import config, outputs, progress
-from .exits import EXIT_NOT_PROVED, EXIT_PROVED, BadInput
+from .exits import EXIT_NOT_PROVED, BadInput
+from .jobs import budget, checked_folder, exit_code, note, read_job
 
 # a command imports what only it needs (second order, the theorem for every size, the
 # documents) when it runs: a proof need not wait for Jinja and the code generators
-
-
-def budget(args) -> Deadline:
-    """The ``--timeout`` deadline ``main`` started for this command (a fresh one for direct
-    calls)."""
-    if getattr(args, "budget", None) is None:
-        args.budget = Deadline(getattr(args, "timeout", None))
-    return args.budget
-
-
-def note(args, text: str, kind: str = "note") -> None:
-    if not getattr(args, "quiet", False):
-        print(f"{kind}: {text}", file=sys.stderr)
-
-
-# ---------------------------------------------------------------- jobs
-
-
-def _job(args) -> config.Job:
-    """The job the arguments describe; under ``--timeout`` from the first byte read of a
-    network file (a FIFO may never deliver one) to the last number of its worked example."""
-    with budget(args).phase():
-        return _job_now(args)
-
-
-def _job_now(args) -> config.Job:
-    given: dict[str, Any] = {key: getattr(args, key, None) for key in NETWORK_KEYS
-             if getattr(args, key, None) is not None}
-    try:
-        if args.network:
-            if given:
-                raise BadInput(f"give the network either as a file ({args.network}) or with "
-                               f"--{next(iter(given))}, not both")
-            job = config.load(args.network)
-        else:
-            net = Network(**given)  # what is not given: Network's defaults
-            job = config.Job(net, warnings=config.network_warnings(given.get("activation"), net))
-        if args.method:
-            job.method = args.method
-        if getattr(args, "name", None) is not None:
-            job.name = config.check_name(args.name)
-        if getattr(args, "title", None) is not None:
-            job.title = config.check_title(args.title)
-        if getattr(args, "format", None):
-            job.formats = config.check_formats(args.format)
-            job.explicit_formats = True
-        elif job.formats is None and hasattr(args, "format"):  # derive writes the default list
-            job.formats = config.default_formats()
-        if getattr(args, "timings", False):
-            job.timings = True
-        if getattr(args, "order", None) is not None:
-            job.order = args.order
-        if "second_order" in (job.formats or ()):  # the chapter and its proof: second order's
-            job.order = 2
-        elif job.order == 2 and job.formats is not None:  # layer kinds: the proof only
-            # (render.formats says why)
-            job.formats = (*job.formats, "second_order")
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-    for warning in job.warnings:
-        note(args, warning, "warning")
-    return job
 
 
 def _derive(job: config.Job, args) -> tuple[Derivation, str]:
@@ -137,17 +75,6 @@ def _prove(job: config.Job, args, derived: tuple[Derivation, str] | None = None)
     return d, proof
 
 
-def checked_folder(out: Path | str) -> Path:
-    try:
-        return outputs.check_folder(out)
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-
-
-def _exit_code(proof: Proof) -> int:
-    return EXIT_PROVED if proof.holds else EXIT_NOT_PROVED
-
-
 def _table(proof: Proof) -> str:
     """The claims: one line per layer and parameter for the routes, then every other claim."""
     heads = list(CHECKS.values())
@@ -169,111 +96,24 @@ def _table(proof: Proof) -> str:
 
 def run_prove(args) -> int:
     if args.general:
-        return _prove_general(args)
-    job = _job(args)
+        from .general import prove_general  # the theorem's provers: only with --general
+
+        return prove_general(args)
+    job = read_job(args)
     if job.order == 2:
         d, _ = _derive(job, args)
         proof = _prove_second(d, job, args)
         assert proof is not None
         print(json.dumps(proof.to_dict(), indent=2) if args.json
               else f"{general_table(proof)}\n{proof.summary()}")
-        return _exit_code(proof)
+        return exit_code(proof)
     _, proof = _prove(job, args)
     if args.json:
         print(json.dumps(proof.to_dict(), indent=2))
     else:
         print(_table(proof))
         print(proof.summary())
-    return _exit_code(proof)
-
-
-def _general_layers(args) -> tuple[Layer, Layer] | None:
-    """--layers HIDDEN,OUTPUT with --general: the kind of every hidden layer, then the output
-    layer's (the theorem's depth and widths stay symbolic)."""
-    if getattr(args, "layers", None) is None:
-        return None
-    if len(args.layers) != 2:
-        raise BadInput(f"--general --layers takes two layers, the hidden layers' kind and the "
-                       f"output layer's (e.g. residual,dense:2); got {len(args.layers)}")
-    if args.order == 2:
-        raise BadInput("--general --order 2 takes dense options or a network file (its layer "
-                       "kinds at its depth), not --layers; drop --layers")
-    if getattr(args, "inputs", None) is not None:
-        raise BadInput("--general proves every width; drop --inputs")
-    hidden, out = ({k: v for k, v in t.items() if k != "kind"} for t in args.layers)
-    return Layer(args.layers[0]["kind"], hidden), Layer(args.layers[1]["kind"], out)
-
-
-def _general_activations(args, kinds: tuple[Layer, Layer]) -> tuple[str, str | None]:
-    """The theorem's hidden and output activations: --activation, else the layers' own."""
-    hidden, out = (dict(layer.options).get("activation") for layer in kinds)
-    if args.activation and hidden and hidden != args.activation:
-        raise BadInput(f"--activation {args.activation} and the hidden layer's activation="
-                       f"{hidden} differ; give one")
-    return args.activation or hidden or "generic", out
-
-
-def _general_from_file(args) -> Network | None:
-    """NETWORK.toml with --general: a dense network's hidden activation, output activation and
-    cost (``args`` filled in as if given as options); a network of layer kinds itself, for
-    the theorem for every size of its shape (``theorem(network=...)``)."""
-    given = [f"--{k}" for k in ("activation", "cost", "layers") if getattr(args, k, None)]
-    if given:
-        raise BadInput(f"give the network either as a file ({args.network}) or with "
-                       f"{given[0]}, not both")
-    job = _job(args)
-    net, args.order = job.net, job.order  # the file's order = 2 unless --order says otherwise
-    if not net.dense:
-        return net
-    hidden = dict.fromkeys(net.activations[:-1] or net.activations[:1])
-    if len(hidden) > 1:
-        raise BadInput(f"--general proves one activation for every hidden layer; "
-                       f"{args.network} has {', '.join(hidden)}")
-    args.activation, args.output, args.cost = next(iter(hidden)), net.activations[-1], net.cost
-    return None
-
-
-def _prove_general(args) -> int:
-    """``prove --general``: the theorem for every depth and width; one activation, one cost
-    (a network file's own, or the options')."""
-    from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
-    from ..proof.second_order_theorem import second_order_summary, second_order_theorem
-    from ..proof.theorem import general_summary, theorem
-
-    given = [f"--{k}" for k in ("widths", "method") if getattr(args, k)]
-    if given:
-        raise BadInput(f"--general proves every depth and width; drop {', '.join(given)}")
-    args.output = None
-    network = _general_from_file(args) if args.network else None
-    if isinstance(args.activation, list):
-        raise BadInput("--general takes one --activation (the hidden layers'); "
-                       f"got {','.join(args.activation)}")
-    kinds = _general_layers(args)
-    prover = second_order_theorem if args.order == 2 else theorem
-    try:
-        if network is not None and args.order == 2:
-            proof = kinds_second_order_theorem(network, timeout=args.timeout)
-            print(json.dumps(proof.to_dict(), indent=2) if args.json
-                  else f"{general_table(proof)}\n{kinds_second_order_summary(proof)}")
-            return _exit_code(proof)
-        if network is not None:
-            proof = theorem(network=network, timeout=args.timeout)
-        elif kinds is None:
-            proof = prover(args.activation or "generic", args.cost or "mse",
-                           output=args.output, timeout=args.timeout)
-        else:
-            activation, output = _general_activations(args, kinds)
-            proof = theorem(activation, args.cost or "mse", output=output,
-                            timeout=args.timeout, layers=kinds)
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-    if args.order == 2:
-        print(json.dumps(proof.to_dict(), indent=2) if args.json
-              else f"{general_table(proof)}\n{second_order_summary(proof)}")
-        return _exit_code(proof)
-    print(json.dumps(proof.to_dict(), indent=2) if args.json
-          else f"{general_table(proof)}\n{general_summary(proof)}")
-    return _exit_code(proof)
+    return exit_code(proof)
 
 
 def run_derive(args) -> int:
@@ -281,7 +121,7 @@ def run_derive(args) -> int:
     from ..render.latex import DEFAULT_TIMEOUT
     from .publish import FORMATS, Build, build_files, plan
 
-    job = _job(args)
+    job = read_job(args)
     out = checked_folder(args.out if args.out is not None else
                          Path("output") / (job.name or job.net.slug))
     assert job.formats is not None  # _job_now fills the default list in for derive
@@ -325,7 +165,7 @@ def run_derive(args) -> int:
         print(f"wrote {path}")
     if second is not None and not second.holds:
         return EXIT_NOT_PROVED
-    return _exit_code(proof)
+    return exit_code(proof)
 
 
 def run_list(args) -> int:

@@ -12,7 +12,7 @@ from ..figures.swell import DEFAULT_DEPTHS, DEFAULT_WIDTHS, ROUTES, measure, to_
 from ..figures.swell_plot import swell_svg
 from ..render.figures import swell_markdown
 from . import outputs, progress
-from .commands import budget, checked_folder
+from .jobs import budget, checked_folder
 
 
 def command(args) -> int:

@@ -32,8 +32,8 @@ from ..train.optimizers import OPTIMIZERS
 from ..train.parameters import INITS
 from ..train.settings import BACKENDS, DEFAULTS, MAX_SEED
 from . import config, outputs, progress, values
-from .commands import budget, note
 from .exits import EXIT_CODES, EXIT_INTERRUPTED, EXIT_NOT_PROVED, BadInput
+from .jobs import budget, note
 from .text import shown
 
 CHECKPOINT = "checkpoint.npz"
