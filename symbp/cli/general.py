@@ -33,7 +33,7 @@ def _general_layers(args) -> tuple[Layer, Layer] | None:
 
 def _general_activations(args, kinds: tuple[Layer, Layer]) -> tuple[str, str | None]:
     """The theorem's hidden and output activations: --activation, else the layers' own."""
-    hidden, out = (dict(layer.options).get("activation") for layer in kinds)
+    hidden, out = (layer.get("activation") for layer in kinds)
     if args.activation and hidden and hidden != args.activation:
         raise BadInput(f"--activation {args.activation} and the hidden layer's activation="
                        f"{hidden} differ; give one")

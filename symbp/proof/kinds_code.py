@@ -66,8 +66,8 @@ NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and 
 
 def not_read(d: KindsSecondDerivation) -> str:
     """Why the printed hvp program of ``d`` is not compared ("" when it is)."""
-    pooled = any(dict(layer.options).get("pool") == "max" for layer in d.net.layers)
-    found = next((k for k in (*d.net.kinds, "max pooling" * pooled) if k in NOT_READ), None)
+    pooled = ["max pooling"] if any(layer.get("pool") == "max" for layer in d.net.layers) else []
+    found = next((k for k in (*d.net.kinds, *pooled) if k in NOT_READ), None)
     return "" if found is None else f"the printed hvp program is not compared ({found}: " \
         f"{NOT_READ[found]})"
 

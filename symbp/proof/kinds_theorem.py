@@ -43,7 +43,7 @@ def templates_of(layers: tuple[LayerSpec, ...], hidden, out,
         return tuple(Template.of(layer) for layer in layers)
     made = []
     for layer, act, given in zip(layers, (hidden, out), ("activation", "output")):
-        stated = dict(layer.options).get("activation", act.name)
+        stated = layer.get("activation", act.name)
         if stated != act.name:  # the theorem's activations are its arguments: say so
             raise ValueError(f"the {layer.kind} layer's activation {stated!r} is not the "
                              f"theorem's {given} {act.name!r}; give it as {given}={stated!r}")
