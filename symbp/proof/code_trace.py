@@ -101,7 +101,8 @@ class Trace:
         try:
             rate = np.broadcast_to(np.asarray(rate, dtype=object), primal.shape)
         except ValueError:
-            reason = _at(f"its tangent's shape {np.shape(rate)} is not {primal.shape}'s", text)
+            reason = told(f"the statement {text}:",
+                          f"its tangent's shape {np.shape(rate)} is not {primal.shape}'s")
             for t in primal.flat:
                 self._doubt(t, reason)
             return
@@ -110,7 +111,7 @@ class Trace:
                 continue
             failed, doubted = self._check(t, r)
             if failed or doubted:
-                self._doubt(t, _at(failed, text) if failed else doubted)
+                self._doubt(t, told(f"the statement {text}:", failed) if failed else doubted)
             if isinstance(t, sp.Symbol) and t not in self.tangent:
                 self.tangent[t] = r
                 self.rated.add(r)
@@ -203,10 +204,10 @@ class Trace:
                                         if u in done}) for v in values]
 
 
-def _at(failed: str, text: str) -> str:
-    """``failed`` told of the statement ``text``, "not decided: " kept first."""
-    verdict = "not decided: " if failed.startswith("not decided") else ""
-    return f"{verdict}the statement {text}: {failed.removeprefix('not decided: ')}"
+def told(context: str, reason: str) -> str:
+    """``reason`` told of ``context``, its "not decided: " kept first."""
+    verdict = "not decided: " if reason.startswith("not decided") else ""
+    return f"{verdict}{context} {reason.removeprefix('not decided: ')}"
 
 
 def _derivative(e: sp.Expr, u: sp.Symbol) -> sp.Expr:

@@ -45,7 +45,7 @@ from ..core.status import Status, worst
 from .claims import Claim, Proof
 from .code_coordinates import Coordinates
 from .code_exact import Run, code_fingerprint, exact_function
-from .code_trace import PREFIX, Instrument, Trace
+from .code_trace import PREFIX, Instrument, Trace, told
 from .exact import Exact
 
 KIND = "curvature"
@@ -155,11 +155,10 @@ def _difference(d: KindsSecondDerivation, l: int, name: str, rates: list[sp.Expr
         trace.coordinates(sp.Matrix(trace.expanded(primal))), trace.coordinates(wanted))
     if gradient is not None:
         shown = str(gradient[1])
-        verdict = "not decided: " if shown.startswith("not decided") else ""
         if trace.coordinates.introduced(gradient[1]):  # refused, not refuted
-            verdict, shown = "not decided: ", f"a difference in the new coordinates: {shown}"
-        found.append((gradient[0], f"{verdict}the printed gradient against the delta "
-                                   f"program's: {shown.removeprefix('not decided: ')}"))
+            shown = f"not decided: a difference in the new coordinates: {shown}"
+        found.append((gradient[0], told("the printed gradient against the delta program's:",
+                                        shown)))
     return min(found, key=lambda f: f[0]) if found else None
 
 
