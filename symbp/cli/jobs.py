@@ -13,7 +13,7 @@ from ..core.network import NETWORK_KEYS, Network
 from . import config, outputs
 from .exits import EXIT_NOT_PROVED, EXIT_PROVED, BadInput
 
-if TYPE_CHECKING:  # a proof's module is SymPy's: not for a command that proves nothing
+if TYPE_CHECKING:  # for the annotation: train, check and swell need none of the prover
     from ..proof.claims import Proof
 
 

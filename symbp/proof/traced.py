@@ -175,7 +175,7 @@ def _group_dense(case: Case, ops: IndexOps, groups: Groups) -> None:
     for layer, value in trace.deltas.items():
         base = sp.sympify(layer) == DEPTH
         add(groups["base" if base else "step"], _vector(value, WIDTH[layer], K),
-             layer if not base else None, where)
+            layer if not base else None, where)
     for layer, value in trace.weight.items():
         add(groups["W"], _matrix(value, (WIDTH[layer], WIDTH[layer - 1])), layer, where)
     for layer, value in trace.bias.items():
@@ -218,22 +218,22 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
         shape = layers.shape(e)
         index = _free(len(shape), (K,))
         add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
-                      _entry(value, shape, index), passed(e)(index), _ranges(index, shape),
-                      where)
+                     _entry(value, shape, index), passed(e)(index), _ranges(index, shape),
+                     where)
     for e, value in trace.deltas.items():
         shape = layers.z_shape(e)
         index = _free(len(shape), (K,))
         truth = kind_lemmas.delta_truth(layers, e, index, g_true(e), act(e))
         name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
         add_identity(groups, name, e, _entry(value, shape, index), truth,
-                      _ranges(index, shape), where)
+                     _ranges(index, shape), where)
     for (e, name), value in trace.param_grads.items():
         tensor = next(p for p in layers.maps(e).params if p.name == name)
         shape = layers.axes(e, tensor)
         index = _free(len(shape), (J,))
         truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e), act(e))
         add_identity(groups, name, e, _entry(value, shape, index), truth,
-                      _ranges(index, shape), where)
+                     _ranges(index, shape), where)
 
 
 def _free(rank: int, one: tuple) -> tuple:
