@@ -12,7 +12,7 @@ import symbp
 from symbp import Layer
 from symbp.core.kinds_curvature import push_curvature
 from symbp.proof import kinds_second_theorem, pre_atoms
-from symbp.proof.kinds_second_lemmas import Sequence, layer_identities
+from symbp.proof.kinds_second_lemmas import Sequence, layer_identities, lemma_claim
 from symbp.proof.row_softmax import RowSoftmax, _canonical
 
 WQ2 = "d2C/dWQ(L - 1) dWQ(L - 1)"
@@ -33,7 +33,7 @@ def _claim(identities, names=(WQ2,)):
     deciding all 18 takes 5 s)."""
     chosen = [(w, i) for w, i in identities if w in names]
     assert [w for w, _ in chosen] == list(names)
-    return kinds_second_theorem._lemma_claim("H step 1", "attention's step", chosen, "planted")
+    return lemma_claim("H step 1", "attention's step", chosen, "planted")
 
 
 @pytest.mark.slow  # 3 s; the example's theorem below proves every lemma too

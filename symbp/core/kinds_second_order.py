@@ -38,6 +38,7 @@ from . import curvature, kinds_curvature, layers, limits
 from .curvature import absorbs_output
 from .derivation import Derivation, substitute_in_order
 from .kinds_curvature import CurvatureStep, push_curvature
+from .kinds_tangent import Read, TangentRule, chain_tangent
 from .network import Network
 from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
@@ -87,17 +88,19 @@ def check_size(net: Network) -> None:
 class KindsSecondDerivation(Derivation):
     """A ``Derivation`` of a network of layer kinds with second order: ``hessian(l, m)``,
     ``hvp(v)``, ``gauss_newton()``, each by route "direct", "program" or "recursion" (module
-    text). ``curvature`` replaces the recursion's step, one node's elimination (the prover's
-    tests feed in wrong ones)."""
+    text). ``curvature`` replaces the recursion's step, one node's elimination, and ``tangent``
+    the R-operator's rule for one statement (``kinds_tangent``; the prover's tests feed in
+    wrong ones)."""
 
     order = 2
 
     def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas, *,
-                 curvature: CurvatureStep = push_curvature):
+                 curvature: CurvatureStep = push_curvature,
+                 tangent: TangentRule = chain_tangent):
         supported(net)  # before any work
         check_size(net)
         super().__init__(net, recursion)
-        self.curvature_step = curvature
+        self.curvature_step, self.tangent_rule = curvature, tangent
         self._acts = [net.activation(l) for l in self.layers]
         self._memo: dict[str, dict] = {"curving": {}, "plain": {}}
         self._first: dict[sp.Symbol, sp.Expr] = {}
@@ -136,12 +139,13 @@ class KindsSecondDerivation(Derivation):
         """ṡ for the statement ``expr``: Σ_u ∂expr/∂u u̇ over what it reads (σ' differentiating
         to the opaque σ''); x and y have no tangent, a parameter p has ``seeds[p]``."""
         curved = curvature.curving(expr, self._acts, self._memo["curving"])
-        total = sp.S.Zero
+        reads = []
         for u in sorted(curved.free_symbols, key=sp.default_sort_key):
             rate = seeds.get(u) if u in self._parameter_set else self._tangent_of.get(u)
             if rate is not None and rate != 0:
-                total += differentiate(curved, u) * rate
-        return curvature.plain(total, self._memo["plain"])
+                reads.append(Read(u, rate))
+        return curvature.plain(self.tangent_rule(curved, reads, differentiate),
+                               self._memo["plain"])
 
     @cached_property
     def _parameter_set(self) -> frozenset[sp.Symbol]:

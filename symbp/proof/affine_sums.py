@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.layers.base import Inside
+from ..core.layers.symbolic import FAMILIES
 from .expanded import expand
 from .index_entries import replace_entries
 from .sums import ME, OTHER, orders_by_role, srepr
@@ -288,17 +289,24 @@ def _decide(e: sp.Expr, ranges: Ranges) -> bool | None:
     low, high = rest, rest
     for v, c in coefficients.items():
         first, last = ranges[v]
-        if c.is_nonnegative:
+        if _sized(c).is_nonnegative:
             low, high = low + c * first, high + c * last
-        elif c.is_nonpositive:
+        elif _sized(c).is_nonpositive:
             low, high = low + c * last, high + c * first
         else:
             return None
-    if sp.expand(low).is_nonnegative:
+    if _sized(sp.expand(low)).is_nonnegative:
         return True
-    if sp.expand(high).is_negative:
+    if _sized(sp.expand(high)).is_negative:
         return False
     return None
+
+
+def _sized(e: sp.Expr) -> sp.Expr:
+    """``e`` with every size (n_l, c_l, q_l, ...) a positive integer symbol: what it is at
+    every network, which SymPy cannot know of an entry."""
+    return e.xreplace({x: sp.Dummy("size", integer=True, positive=True)
+                       for x in e.atoms(sp.Indexed) if x.base in FAMILIES})
 
 
 def _constraints(t: Term, ranges: Ranges) -> Term | None:
@@ -321,11 +329,11 @@ def _constraints(t: Term, ranges: Ranges) -> Term | None:
                 conditions.append(e)
             continue
         part = sp.expand(e - rest)
-        if part in kept:
+        if part in kept:  # rest against the kept one's, over the free indices' ranges too
             difference = sp.expand(rest - kept[part])
-            if difference.is_nonnegative:  # e ≥ 0 follows from the one kept
+            if difference.is_nonnegative or _decide(difference, ranges):  # e ≥ 0 follows
                 continue
-            if difference.is_nonpositive:
+            if difference.is_nonpositive or _decide(-difference, ranges):
                 kept[part] = rest
                 continue
             conditions.append(e)

@@ -20,6 +20,7 @@ node alone against the chain rule through its pre map (``Sequence.top``).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,9 @@ from ..core.generic_layers import Explorer
 from ..core.kinds_curvature import CurvatureStep
 from ..core.layers import Layer as LayerSpec
 from ..core.network import Network
+from ..core.status import Status, worst
 from . import general, kind_lemmas, norm_roots, pre_atoms
+from .claims import Claim
 from .curvature_blocks import Block, LiveBlocks, Variable, node
 from .curvature_indexed import CurvatureIndexOps
 from .curvature_truths import Truths, identities
@@ -291,3 +294,18 @@ def _split(free: tuple, value: Block) -> list[tuple]:
     return parts
 
 
+def lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Claim:
+    """One claim for a layer's identities: proved when every one is."""
+    started = time.perf_counter()
+    outcomes = [(what, pre_atoms.decide(identity)) for what, identity in checked]
+    status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
+    bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
+    instances = sum(o.instances for _, o in outcomes)
+    how = (f"{len(outcomes)} identities in index notation, each symbolic in the sizes and also "
+           f"written out exactly at small sizes ({instances} entries); {where}")
+    claim = Claim(text, "", "general", status, how, name=name,
+                  seconds=time.perf_counter() - started)
+    if bad is not None:
+        claim.residual = f"{bad[0]}: {bad[1].how}: {bad[1].residual}"[:300]
+        claim.entry = bad[1].entry
+    return claim

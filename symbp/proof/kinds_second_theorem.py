@@ -53,15 +53,22 @@ from ..core.deadline import check_seconds, stopping
 from ..core.generic import Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
 from ..core.kinds_second_order import KindsSecondDerivation, check_size, supported
+from ..core.kinds_tangent import TangentRule, chain_tangent
 from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
-from ..core.status import Status, worst
 from . import kept, pre_atoms
 from .claims import Claim, Proof, concluded, time_claim
 from .exact import Exact
-from .kinds_curvature import _blocks
-from .kinds_second_lemmas import Checked, Sequence, base_identities, layer_identities
+from .kinds_curvature import _blocks, _hvp_claims
+from .kinds_hvp_lemmas import hvp_claims, hvp_refused
+from .kinds_second_lemmas import (
+    Checked,
+    Sequence,
+    base_identities,
+    layer_identities,
+    lemma_claim,
+)
 from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import Kind, step_identities
 from .kinds_theorem import POSITIONS, _code, kinds_meaning, sized_layer
@@ -95,35 +102,18 @@ def refusal(net: Network) -> str:
 # ---------------------------------------------------------------- the claims
 
 
-def _lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Claim:
-    """One claim for a layer's identities: proved when every one is."""
-    started = time.perf_counter()
-    outcomes = [(what, pre_atoms.decide(identity)) for what, identity in checked]
-    status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
-    bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
-    instances = sum(o.instances for _, o in outcomes)
-    how = (f"{len(outcomes)} identities in index notation, each symbolic in the sizes and also "
-           f"written out exactly at small sizes ({instances} entries); {where}")
-    claim = Claim(text, "", "general", status, how, name=name,
-                  seconds=time.perf_counter() - started)
-    if bad is not None:
-        claim.residual = f"{bad[0]}: {bad[1].how}: {bad[1].residual}"[:300]
-        claim.entry = bad[1].entry
-    return claim
-
-
 def base_claim(s: Sequence) -> Claim:
     """The recursion starts from H_C and ∂C/∂a^{(K)}: the cost formula's derivatives (at
     z^{(K)} from H_C and δ_K where the cost absorbs σ_K)."""
     cost, act = s.net.cost_entry, s.act(s.K)
     if s.absorbed:
-        return _lemma_claim("base", f"the recursion starts at z_L ({cost.name} absorbs "
+        return lemma_claim("base", f"the recursion starts at z_L ({cost.name} absorbs "
                             f"{act.name}) from H_C = d2C/dz_L^2 and delta_L = dC/dz_L, for "
                             "every width", base_identities(s), f"the closed delta_L of "
                             f"{cost.name} and its derivative through the registered {act.name} "
                             "Jacobian against SymPy's derivatives of the cost formula through "
                             f"{act.name}")
-    return _lemma_claim("base", f"the recursion starts from H_C = d2C/da_L^2 ({cost.name}), "
+    return lemma_claim("base", f"the recursion starts from H_C = d2C/da_L^2 ({cost.name}), "
                         "for every size", base_identities(s), "the registered cost Hessian's "
                         "diagonal against SymPy's derivatives of the cost formula")
 
@@ -162,7 +152,7 @@ def _stepped_claim(name: str, text: str, m: int, step: CurvatureStep,
         return Claim(text, "", "general", "failed", "the step run on the layer's blocks",
                      name=name, residual=f"{type(error).__name__}: {error}"[:300],
                      seconds=time.perf_counter() - started)
-    claim = _lemma_claim(name, text, checked, f"the step function "
+    claim = lemma_claim(name, text, checked, f"the step function "
                          f"{getattr(step, '__name__', '?')} itself, run on the layer's nodes of "
                          "every size")
     claim.layer = m
@@ -211,39 +201,44 @@ def _within(net: Network) -> bool:
     return True
 
 
-def cross_check_claim(net: Network, step: CurvatureStep,
-                      recursion: RecursionFunction) -> Claim:
-    """The per-network recursion on this network (or a small one of its kinds) against SymPy's
-    second derivatives."""
+def cross_check_claim(net: Network, step: CurvatureStep, recursion: RecursionFunction,
+                      tangent: TangentRule = chain_tangent) -> Claim:
+    """The per-network recursion and R-operator on this network (or a small one of its
+    kinds) against SymPy's second derivatives."""
     started = time.perf_counter()
     small = cross_check_network(net)
-    d = KindsSecondDerivation(small, recursion, curvature=step)
+    d = KindsSecondDerivation(small, recursion, curvature=step, tangent=tangent)
     session = Exact()
     blocks = [*_blocks(d, session, "hessian", "recursion"),
-              *_blocks(d, session, "gauss_newton", "recursion")]
+              *_blocks(d, session, "gauss_newton", "recursion"), *_hvp_claims(d, session)]
     bad = next((c for c in blocks if not c.proved), None)
     where = ("at this network's sizes" if small is net else
              f"on a small network of this sequence of kinds (widths {list(small.widths)}; "
              + ("this one's Hessian is past the limit for a symbolic one" if not _within(net)
                 else "attention with d_k = d_v = 1 and at most 2 tokens") + ")")
-    return Claim(f"the per-network recursion agrees {where}: every H and G block against "
-                 "SymPy's derivatives of the composed cost", "", "general",
-                 "failed" if bad is not None else "proved",
+    return Claim(f"the per-network recursion and R-operator agree {where}: every H and G "
+                 "block and H v against SymPy's derivatives of the composed cost", "",
+                 "general", "failed" if bad is not None else "proved",
                  f"{len(blocks)} blocks compared exactly (the graph of this network, its "
-                 "nodes entry by entry); independent of the index notation", name="cross-check",
+                 "nodes entry by entry; H v by its derivative in each v_p); independent of the "
+                 "index notation", name="cross-check",
                  residual="" if bad is None else f"{bad.label}: {bad.residual}"[:300],
                  entry=None if bad is None else bad.entry,
                  seconds=time.perf_counter() - started)
 
 
 def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
-              fused: bool = False) -> Claim:
+              fused: bool = False, hv: str = "") -> Claim:
+    """The theorem's claim; ``hv``: the layers the R-operator's lemmas do not take ("" when
+    they take every one: then H v for every v is in the statement)."""
     status, first = concluded(premises)
     return Claim(
         f"at depth {K} (this network's sequence of kinds: {sequence}), for every size, the "
         "curvature recursion gives every block d2C/d theta_l d theta_m of the Hessian and, "
-        "without its residual terms, every block of J^T H_C J; the delta program the "
-        "R-operator differentiates is dC/dtheta",
+        "without its residual terms, every block of J^T H_C J; " + (
+            "the R-operator program on the delta program gives H v for every direction v"
+            if not hv else "the delta program the R-operator differentiates is dC/dtheta (the "
+            f"R-operator itself compared per network only: {hv})"),
         rf"L = {K},\ \text{{all sizes}}:\quad \frac{{\partial^2 C}}{{\partial \theta_l\, "
         r"\partial \theta_m}} = \Omega\big|_{\theta_l \theta_m},\quad G = J^{T} H_C J",
         "general", status,
@@ -259,13 +254,19 @@ def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
         + ("; in a recurrent layer, induction over its steps from T down to 1: the output "
            "lemma, the last step, each step t, the first step (the only one where T = 1), "
            "because C depends on z_(t-1) and the layer's W, U, b only through z_t and what is "
-           "live beside it, one step at a time" if recurrent else ""),
+           "live beside it, one step at a time" if recurrent else "")
+        + ("" if hv else "; the R-operator: with the first-order premise (the delta program "
+           "is dC/dtheta), induction forward over the layers for zdot and adot (x has no "
+           "tangent), then backward over the delta program's statements for gdot, deltadot "
+           "and (H v)_theta, each the Hv step lemma of its layer, gives R{dC/dtheta} = D_v "
+           "dC/dtheta = H v"),
         name="theorem", culprit="" if first is None else first.label,
         residual="" if first is None else first.residual)
 
 
 def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_curvature,
                                      recursion: RecursionFunction = backprop_deltas,
+                                     tangent: TangentRule = chain_tangent,
                                      timeout: float | None = None) -> Proof:
     """The theorem for ``net``'s sequence of kinds at its depth, every size (module text)."""
     reason = refusal(net)
@@ -280,18 +281,20 @@ def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep =
         for residual in (True, False):
             claims += [c for m in range(s.K, 0, -1)
                        for c in layer_claims(s, m, curvature, residual)]
+        claims += hvp_claims(s, tangent, recursion)
         claims.append(first_order_claim(net, recursion, timeout))
-        claims.append(cross_check_claim(net, curvature, recursion))
+        claims.append(cross_check_claim(net, curvature, recursion, tangent))
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     sequence = ", ".join(r.kind.name for r in net.resolved)
     claims.append(induction(claims, s.K, sequence, "recurrent" in sequence.split(", "),
-                            s.absorbed))
+                            s.absorbed, hvp_refused(s)))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, depth {s.K}, this network's sequence of kinds, every "
                          f"size: layers={list(s.specs)!r}, cost={net.cost!r}",
                  note=f"step {getattr(curvature, '__name__', '?')}, recursion "
-                      f"{getattr(recursion, '__name__', '?')}")
+                      f"{getattr(recursion, '__name__', '?')}, tangent rule "
+                      f"{getattr(tangent, '__name__', '?')}")
 
 
 def kinds_second_order_summary(proof: Proof) -> str:
@@ -299,10 +302,11 @@ def kinds_second_order_summary(proof: Proof) -> str:
     done = sum(c.proved for c in proof.claims)
     K = proof.network.split("depth ", 1)[1].split(",", 1)[0] if "depth " in proof.network else "?"
     verdict = {"proved": "proved", "failed": "NOT proved"}.get(proof.status, "not proved")
+    theorem = next((c for c in proof.claims if c.name == "theorem"), None)
+    hv = "" if theorem is None else theorem.statement.split("J^T H_C J; ", 1)[-1]
     line = (f"{verdict} (general): at depth {K} (this network's sequence of kinds), for every "
             "size, the curvature recursion gives every block of the Hessian and, without its "
-            "residual terms, every block of J^T H_C J; the delta program the R-operator "
-            "differentiates is dC/dtheta (the R-operator itself compared per network only); "
+            f"residual terms, every block of J^T H_C J; {hv}; "
             f"{done} of {len(proof.claims)} claims proved")
     failures = proof.failures
     return line + (f"; first failure: {failures[0]}" if failures else "")
@@ -313,6 +317,7 @@ _CACHE: dict[tuple, Proof] = {}
 
 def kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_curvature,
                                recursion: RecursionFunction = backprop_deltas,
+                               tangent: TangentRule = chain_tangent,
                                timeout: float | None = None) -> Proof:
     """The theorem for ``net``'s sequence of kinds, kept per process and between runs
     (``kept``, as the first-order theorem: keyed on the kinds' maps, the registry entries, what
@@ -324,14 +329,15 @@ def kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep = push_
     entries: tuple[Any, ...] = (*dict.fromkeys(net.activation(l) for l in range(1, net.L + 1)),
                                 net.cost_entry)
     key = ("second order kinds", *entries, *(registry.meaning(e, 3) for e in entries), layers,
-           kinds_meaning(layers), tuple(net.input_shape), _code(curvature),
+           kinds_meaning(layers), tuple(net.input_shape), _code(curvature), _code(tangent),
            behaviour(recursion, tuple(Template.of(x) for x in layers), net.L))
     if key not in _CACHE:
         text = kept.key_text(key, entries, layers)
         proof = kept.load(text)
         if proof is None:
             proof = prove_kinds_second_order_theorem(net, curvature=curvature,
-                                                     recursion=recursion, timeout=timeout)
+                                                     recursion=recursion, tangent=tangent,
+                                                     timeout=timeout)
             if proof.status == "timed out":
                 return proof
             kept.keep(text, proof)
