@@ -66,8 +66,8 @@ def test_the_theorem_proves_every_layers_step_for_every_size(tmp_path, capsys):
     proof = kinds_second_order_theorem(skip_net())
     assert proof.holds, proof.failures
     assert [c.name for c in proof.claims] == [
-        "base", "H step 2", "H step 1", "G step 2", "G step 1", "first order", "cross-check",
-        "theorem"]
+        "base", "H step 2", "H step 1", "G step 2", "G step 1", "Hv step 2", "Hv step 1",
+        "first order", "cross-check", "theorem"]
     claims = by_name(proof)
     assert "for every size" in claims["H step 2"].statement
     assert "push_curvature itself" in claims["H step 2"].how
@@ -75,7 +75,8 @@ def test_the_theorem_proves_every_layers_step_for_every_size(tmp_path, capsys):
                                                    "kinds: dense, residual), for every size")
     summary = kinds_second_order_summary(proof)
     assert summary.startswith("proved (general): at depth 2 (this network's sequence of kinds)")
-    assert "the R-operator itself compared per network only" in summary
+    assert "; the R-operator program on the delta program gives H v for every direction v; " \
+        in summary
     # the CLI, on the same network as a file (the theorem kept in this process)
     path = tmp_path / "net.toml"
     path.write_text('inputs = 1\n[[layers]]\nkind = "dense"\nunits = 1\nactivation = "tanh"\n'
@@ -120,7 +121,10 @@ def test_a_dropped_skip_edge_fails_the_residual_layers_steps():
 def test_a_skip_dropped_delta_program_fails_the_first_order_premise():
     proof = prove_kinds_second_order_theorem(skip_net(), recursion=skip_dropped)
     failed = {c.name for c in proof.claims if c.status == "failed"}
-    assert failed == {"first order", "theorem"}  # the curvature recursion never reads it
+    # the curvature recursion never reads it; the R-operator differentiates it, so the
+    # per-network H v is wrong too (the Hv lemmas hold: the rule is right on any program)
+    assert failed == {"first order", "cross-check", "theorem"}
+    assert by_name(proof)["cross-check"].residual.startswith("Hv ")
 
 
 # ---------------------------------------------------------------- a recurrent layer
@@ -139,8 +143,8 @@ def rnn_proof():
 def test_a_recurrent_layer_is_proved_step_by_step_for_every_number_of_steps(rnn_proof):
     assert rnn_proof.holds, rnn_proof.failures
     assert [c.name for c in rnn_proof.claims] == [
-        "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "first order",
-        "cross-check", "theorem"]
+        "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "Hv step 1",
+        "first order", "cross-check", "theorem"]
     claims = by_name(rnn_proof)
     assert claims["H step 1, time step t"].statement.startswith(
         "H step, layer 1 (a recurrent (Elman) layer, 1 units, last state), a step 2 <= t < T "

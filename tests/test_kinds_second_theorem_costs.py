@@ -52,8 +52,8 @@ def test_a_softmax_ce_network_is_proved_for_every_size():
     proof = prove_kinds_second_order_theorem(net)
     assert proof.holds, proof.failures
     claims = by_name(proof.claims)
-    assert list(claims) == ["base", "H step 1", "G step 1", "first order", "cross-check",
-                            "theorem"]
+    assert list(claims) == ["base", "H step 1", "G step 1", "Hv step 1", "first order",
+                            "cross-check", "theorem"]
     assert claims["base"].statement == (
         "the recursion starts at z_L (softmax_ce absorbs softmax) from H_C = d2C/dz_L^2 and "
         "delta_L = dC/dz_L, for every width")

@@ -53,7 +53,7 @@ def test_a_layer_norm_is_proved_for_every_size():
     proof = prove_kinds_second_order_theorem(Network(layers=[Layer("layernorm")], inputs=2))
     assert proof.holds, proof.failures
     assert [c.name for c in proof.claims] == [
-        "base", "H step 1", "G step 1", "first order", "cross-check", "theorem"]
+        "base", "H step 1", "G step 1", "Hv step 1", "first order", "cross-check", "theorem"]
     assert "a layer norm" in proof.claims[1].statement
 
 

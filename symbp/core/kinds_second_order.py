@@ -22,9 +22,9 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
   columns from the forward half of the R-operator (ṡ at v = e_p), ``recursion`` is the
   curvature recursion without its residual terms.
 
-Proved per network (``proof.kinds_curvature``); for every size at the network's depth, for
-residual, conv1d, recurrent, layer-norm and batch-norm layers, by ``proof.kinds_second_theorem``
-(attention per network only).
+Proved per network (``proof.kinds_curvature``); for every size at the network's depth (the
+recursion's H and G, and H v of the R-operator's rule, ``tangent=``) by
+``proof.kinds_second_theorem``, a recurrent layer giving every state per network only.
 """
 
 from __future__ import annotations

@@ -314,8 +314,9 @@ def derive(net: Network, recursion: RecursionFunction = backprop_deltas, *,
     """Build ``net`` in SymPy: a ``Derivation`` (``order=1``) or a ``SecondDerivation``
     (``order=2``, with ``hessian``, ``hvp`` and ``gauss_newton``). Cheap: every route is
     computed when first asked for. ``programs`` (curvature=, gauss_newton=, hvp=) replace
-    second order's programs; for a network of layer kinds, curvature= alone, the curvature
-    recursion's step (``kinds_curvature.CurvatureStep``)."""
+    second order's programs; for a network of layer kinds, curvature= is the curvature
+    recursion's step (``kinds_curvature.CurvatureStep``), and tangent= the R-operator's rule
+    for one statement (``kinds_tangent.TangentRule``)."""
     if isinstance(order, bool) or order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of: "
                          f"{', '.join(map(str, ORDERS))}")
@@ -326,13 +327,13 @@ def derive(net: Network, recursion: RecursionFunction = backprop_deltas, *,
     if not isinstance(net, Network):
         raise ValueError(f"derive() needs a symbp.Network, got {type(net).__name__}")
     if any(r.kind.name not in curvature.SECOND_ORDER_KINDS for r in net.resolved):
-        step = programs.pop("curvature", None)  # one node's elimination (kinds_curvature)
+        # one node's elimination (kinds_curvature), one statement's tangent (kinds_tangent)
+        given = {k: programs.pop(k, None) for k in ("curvature", "tangent")}
         if programs:  # its routes read the δ program and the kinds' maps, nothing else
             raise ValueError(f"{', '.join(programs)}: a network of layer kinds has no "
                              "curvature programs to replace; give recursion= instead")
-        if step is None:
-            return KindsSecondDerivation(net, recursion)  # refuses what it does not cover
-        return KindsSecondDerivation(net, recursion, curvature=step)
+        # refuses what it does not cover
+        return KindsSecondDerivation(net, recursion, **{k: f for k, f in given.items() if f})
     unknown = [k for k in programs if k not in ("curvature", "gauss_newton", "hvp")]
     if unknown:
         raise ValueError(f"unknown program {unknown[0]!r}; choose one of: curvature, "

@@ -30,14 +30,17 @@ over the steps (``kinds_second_steps``).
 
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
-too). That the R-operator then gives H v is compared per network (its Hv claims), not for every
-size. A norm's √(v + ε) is one atom in the lemmas, its derivative the chain rule
-(``norm_roots``); an attention layer's whole pre map is one, its first and second derivatives
-opaque, the step's result on the layer's own node bridged to the atoms' (``pre_atoms``). The
-cross-check is the per-network route on the network, or on a small one of its kinds where its
-symbolic Hessian is past the limit, an attention layer's at d_k = d_v = 1 and 2 tokens. What is
-not covered (``refusal``): a kind in ``NOT_FOR_EVERY_SIZE``, and a recurrent layer giving every
-state.
+too). That the R-operator then gives H v is proved for every size too: its rule (``tangent=``)
+run on each layer's statements in index notation, the forward ones and the δ program's, is D_v
+of each given the tangents it reads (``kinds_hvp_lemmas``, one Hv claim per layer, a kind in
+its ``NOT_TAKEN`` compared per network only and said so). A norm's √(v + ε) is one atom in the
+lemmas, its derivative the chain rule (``norm_roots``); an attention layer's whole pre map is
+one, its first and second derivatives opaque, the step's result on the layer's own node bridged
+to the atoms' (``pre_atoms``). The cross-check is the per-network route on the network, or on a
+small one of its kinds where its symbolic Hessian is past the limit, an attention layer's at
+d_k = d_v = 1 and 2 tokens: every H and G block of the recursion, and H v of the R-operator.
+What is not covered (``refusal``): a kind in ``NOT_FOR_EVERY_SIZE``, and a recurrent layer
+giving every state.
 """
 
 from __future__ import annotations
