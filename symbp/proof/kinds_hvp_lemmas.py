@@ -156,7 +156,6 @@ def layer_identities(s: Sequence, m: int, rule: TangentRule,
     return found
 
 
-
 # ---------------------------------------------------------------- the claims
 
 
