@@ -63,7 +63,7 @@ from .exact import Exact
 from .kinds_curvature import _blocks
 from .kinds_second_lemmas import Checked, Sequence, base_identities, layer_identities
 from .kinds_second_steps import KINDS as STEP_KINDS
-from .kinds_second_steps import Kind, step_identities
+from .kinds_second_steps import Kind, every_state, step_identities
 from .kinds_theorem import POSITIONS, _code, kinds_meaning, sized_layer
 from .theorem import behaviour, general_summary, theorem
 
@@ -82,13 +82,6 @@ def refusal(net: Network) -> str:
         return (f"layer {slow.index} is {slow.kind.name}: the second-order theorem for every "
                 f"size does not take it in this version ({NOT_FOR_EVERY_SIZE[slow.kind.name]}); "
                 "prove it per network (symbp prove --order 2)")
-    every = next((r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None
-                  and r.layer.get("output", "last") != "last"), None)
-    if every is not None:
-        return (f"layer {every.index} reads its own state one step back (a scan through time) "
-                "and gives every state: the second-order theorem for every size takes a "
-                "recurrent layer giving its last state in this version; prove it per network "
-                "(symbp prove --order 2)")
     return ""
 
 
@@ -146,8 +139,9 @@ def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool,
                 "every size")
         return [_stepped_claim(f"{matrix} step {m}", text, m, step,
                                lambda: layer_identities(s, m, step, residual))]
+    every = every_state(s, m)
     return [_stepped_claim(
-        f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.where}: the curvature step run on "
+        f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.at(every)}: the curvature step run on "
         f"this node gives Omega and g over what is live after it as {what} the node, at depth "
         f"{s.K}, for every size and every number of steps T", m, step,
         functools.partial(step_identities, s, m, kind, step, residual)) for kind in kinds]
