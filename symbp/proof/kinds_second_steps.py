@@ -23,7 +23,16 @@ over the steps from T down to 1 then gives the layer's block rows, as first orde
 lemmas go through time. Above layer 1 the steps read x_t, column t of a^{(e-1)}: a^{(e-1)} is
 then one more variable the steps read, live from the last step down as W, U and b are, and
 what the layer leaves at its bottom is Ω, Γ and g at a^{(e-1)}, where the lemma of the layer
-below starts. This version takes a recurrent layer giving its last state.
+below starts.
+
+A layer giving every state (output "all", ``every_state``): its output a = σ(z) reads every
+state, so its lemma leaves Ω and g over all of z_1..z_T, and before step t the states before
+it are live beside z_t, one block z_(<t) of t - 1 columns (the same entries the recursion
+holds, taken as z_t and the rest). The step reads z_(t-1) as z_(<t)'s last column (SymPy's
+derivative of the pre map by z_(<t)'s entries, a Kronecker delta), so its term at z_(t-1) is
+added to the output's there and its cross terms reach every earlier state; the states before
+a symbolic t are τ = t - 1 of them, τ a size of the identities (written out at 1 and 2 too).
+The first step has no state before it: its lemmas are those of the last state's.
 """
 
 from __future__ import annotations
