@@ -216,10 +216,18 @@ def test_a_step_dropping_the_outputs_term_or_its_own_at_a_state_is_not_proved():
 
 
 @pytest.mark.slow
-def test_a_recurrent_layer_giving_every_state_is_proved_for_every_number_of_steps():
+def test_a_recurrent_layer_giving_every_state_is_proved_for_every_number_of_steps(tmp_path,
+                                                                                 capsys):
+    from symbp.cli.main import main
+
     net = Network(**EVERY)
     proof = kinds_second_order_theorem(net)
     assert proof.holds, proof.failures
+    path = tmp_path / "net.toml"  # the CLI takes it (the theorem kept in this process)
+    path.write_text('inputs = [1, 2]\n[[layers]]\nkind = "recurrent"\nunits = 1\n'
+                    'activation = "tanh"\noutput = "all"\n')
+    assert main(["prove", str(path), "--order", "2", "--general"]) == 0
+    assert kinds_second_order_summary(proof) in capsys.readouterr().out
     assert [c.name for c in proof.claims] == [
         "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "first order",
         "cross-check", "theorem"]
