@@ -237,13 +237,8 @@ def test_a_recurrent_layer_giving_every_state_is_proved_for_every_number_of_step
         "at a symbolic t, the states before it z_(<t) live beside it: the curvature step")
     assert "where it gives every state, the output lemma leaves Omega and g over every " \
         "state" in claims["theorem"].how
-    # the step's own term dropped at z_(t-1): the steps that read a live state, the per-network
-    # recursion too
-    wrong = prove_kinds_second_order_theorem(net, curvature=step_term_dropped)
-    failed = {c.name for c in wrong.claims if c.status == "failed"}
-    assert failed == {f"{m} step 1, time step {t}" for m in "HG" for t in "Tt"} | {
-        "cross-check", "theorem"}
-    assert by_name(wrong)["theorem"].culprit == "H step 1, time step T"
+    # (the planted steps are refuted claim by claim above; a whole theorem failing by a
+    # culprit is tested for the other kinds: a second full run here cost ~11 CPU-s)
 
 
 def test_what_the_theorem_does_not_take_is_refused_with_the_reason():
