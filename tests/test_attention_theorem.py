@@ -13,7 +13,8 @@ import symbp
 from symbp import Layer
 from symbp.core import layers, registry
 from symbp.core.layers import attention
-from symbp.core.layers.base import Inside, written_out
+from symbp.core.layers.base import Inside
+from symbp.core.layers.written import written_out
 from symbp.proof import row_softmax
 from symbp.proof.exact import first_difference
 

@@ -226,7 +226,7 @@ def test_the_kinds_notebook_runs_its_numbers_and_trains(name, tmp_path):
 
 
 def test_rows_too_wide_for_a_page_are_elided_or_broken_never_run_off():
-    from symbp.document.kinds import _rows
+    from symbp.document.kinds_layer import _rows
     wide = " + ".join(f"x_{{{i}}} y_{{{i}}}" for i in range(60))
     assert re.search(r"written out, about \d+ lines long", _rows([("z_{j}", wide)], entries=True))
     forms = r",\ ".join(f"u_{{{i}}} = {wide[:300]}" for i in range(3))

@@ -20,7 +20,8 @@ import sympy as sp
 
 import symbp
 from symbp.core.layers import Layer, conv1d, dense, residual
-from symbp.core.layers.base import Map, Tensor, written_out
+from symbp.core.layers.base import Map, Tensor
+from symbp.core.layers.written import written_out
 from symbp.numeric import maps, maps_numba, maps_numpy
 from symbp.numeric.codegen import module_source
 from symbp.numeric.numba_codegen import numba_module_source

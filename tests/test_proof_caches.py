@@ -6,7 +6,8 @@ import itertools
 
 import sympy as sp
 
-from symbp.core.layers.base import Inside, written_out
+from symbp.core.layers.base import Inside
+from symbp.core.layers.written import written_out
 from symbp.proof import expanded, general, index_entries, row_softmax, sums
 from symbp.proof.row_softmax import ROW, RowSoftmax
 

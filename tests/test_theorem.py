@@ -261,9 +261,9 @@ def test_prove_general_takes_a_network_files_activations_and_cost(tmp_path, caps
      "one activation for every hidden layer; NET has tanh, relu"),
     ("widths = [2, 3, 1]\n", ["--activation", "tanh"],
      "either as a file (NET) or with --activation, not both"),
-    ('inputs = [1, 3]\n[[layers]]\nkind = "recurrent"\nunits = 2\noutput = "all"\n',
-     ["--order", "2"], "layer 1 reads its own state one step back (a scan through time) and "
-     "gives every state"),
+    ('inputs = 2\n[[layers]]\nkind = "dense"\nunits = 3\nactivation = "softmax"\n'
+     '[[layers]]\nkind = "dense"\nunits = 1\n', ["--order", "2"],
+     "second order: activation 'softmax' in a hidden layer (layer 1)"),
 ])
 def test_prove_general_refuses_a_network_file_it_cannot_take(tmp_path, capsys, text, args,
                                                              message):

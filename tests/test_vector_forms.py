@@ -208,7 +208,7 @@ def test_a_kinds_document_of_a_failed_proof_is_not_signed_proved(monkeypatch, fm
 
 
 def test_a_kind_without_forms_is_shown_by_its_maps_jacobians_pooling_and_steps_too(monkeypatch):
-    from symbp.document.kinds import _vector
+    from symbp.document.kinds_layer import _vector
 
     for kind in ("conv1d", "recurrent"):
         monkeypatch.setitem(layers.KINDS, kind, dataclasses.replace(layers.KINDS[kind],

@@ -25,7 +25,7 @@ from ..printing import forms
 from ..proof.claims import CHECKS
 from ..proof.prove import METHODS as FIRST_METHODS
 from ..proof.prove import Proof, choose_method, prove
-from ..proof.theorem import general_table
+from ..proof.theorem_text import general_table
 from . import config, outputs, progress
 from .exits import EXIT_NOT_PROVED, BadInput
 from .jobs import budget, checked_folder, exit_code, note, read_job

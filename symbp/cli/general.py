@@ -9,7 +9,8 @@ from ..core.layers import Layer
 from ..core.network import Network
 from ..proof.kinds_second_theorem import kinds_second_order_summary, kinds_second_order_theorem
 from ..proof.second_order_theorem import second_order_summary, second_order_theorem
-from ..proof.theorem import general_summary, general_table, theorem
+from ..proof.theorem import theorem
+from ..proof.theorem_text import general_summary, general_table
 from .exits import BadInput
 from .jobs import exit_code, read_job
 

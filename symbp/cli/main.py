@@ -63,7 +63,7 @@ class _Named(dict):
         defaults = inspect.signature(Network).parameters
         self.update(activations=", ".join(registry.ACTIVATIONS), costs=", ".join(registry.COSTS),
                     kinds=", ".join(KINDS), methods=", ".join(METHODS),
-                    formats=",".join(FORMATS), default_formats=",".join(DEFAULT_FORMATS),
+                    formats=", ".join(FORMATS), default_formats=", ".join(DEFAULT_FORMATS),
                     default_widths=",".join(map(str, DEFAULT_WIDTHS)),
                     default_activation=defaults["activation"].default,
                     default_cost=defaults["cost"].default)

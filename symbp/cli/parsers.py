@@ -65,8 +65,8 @@ def derive(commands, fmt, summary: str) -> None:
     d.add_argument("--title", type=values.nonempty,
                    help="document title, plain text (default: names the network)")
     d.add_argument("--format", type=values.format_list, metavar="LIST",
-                   help="comma-separated, from {formats}; replaces the default list, "
-                        "{default_formats} (a PDF is skipped with a note when "
+                   help="comma-separated (e.g. md,html), from: {formats}; replaces the default "
+                        "list: {default_formats} (a PDF is skipped with a note when "
                         "pdflatex is missing)")
     d.add_argument("--timings", action="store_true", help="put proof times into the documents")
 

@@ -7,12 +7,12 @@ t + 1 + p]. They are one sum, over t = u + s − k + p. ``sums.normal`` compares
 bodies and ranges and cannot see that; this normal form can, for sums of products whose
 indices are affine in the summation indices with coefficients ±1.
 
-Every term becomes a sum over the integer points of a polytope: its summation indices, the
-linear inequalities they satisfy (each sum's range, each zero-padding bracket [1 ≤ u ≤ N],
-``layers.base.Inside``) and equalities (Kronecker deltas). A sum is read as the sum over
-the integers of its range, none where last < first: what it is at every size a network
-has (SymPy reads a reversed range otherwise, Karr's convention; no network has one). Each
-step is an equivalence of such sums over the integers:
+Every term becomes a sum over the integer points of a polytope (``affine_terms``): its
+summation indices, the linear inequalities they satisfy (each sum's range, each zero-padding
+bracket [1 ≤ u ≤ N], ``layers.base.Inside``) and equalities (Kronecker deltas). A sum is read
+as the sum over the integers of its range, none where last < first: what it is at every size
+a network has (SymPy reads a reversed range otherwise, Karr's convention; no network has one).
+Each step is an equivalence of such sums over the integers:
 
 - an equality with a summation index of coefficient ±1 is solved for it and substituted
   everywhere (Σ_i [i = e] f(i) = f(e), with e's range kept as inequalities);
@@ -36,84 +36,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import sympy as sp
 
-from ..core.layers.base import Inside
 from ..core.layers.symbolic import FAMILIES
+from .affine_terms import Term, affine_form, summation_index, terms
 from .expanded import expand
 from .index_entries import replace_entries
 from .sums import ME, OTHER, orders_by_role, srepr
 
 Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
-
-
-@dataclass(frozen=True)
-class Term:
-    """factor × [eqs = 0] × [ineqs ≥ 0], summed over ``bound``."""
-
-    factor: sp.Expr
-    bound: tuple[sp.Symbol, ...] = ()
-    ineqs: tuple[sp.Expr, ...] = ()
-    eqs: tuple[sp.Expr, ...] = ()
-
-    def times(self, other: Term) -> Term:
-        return Term(self.factor * other.factor, self.bound + other.bound,
-                    self.ineqs + other.ineqs, self.eqs + other.eqs)
-
-
-def _index() -> sp.Dummy:
-    """A summation index: an integer and nothing more (no sign to simplify a condition by)."""
-    return sp.Dummy("t", integer=True)
-
-
-# ---------------------------------------------------------------- terms
-
-
-def terms(expr: sp.Expr) -> list[Term]:
-    """``expr`` as a sum of terms, every sum and zero-padding bracket made a polytope."""
-    if isinstance(expr, sp.Add):
-        return [t for arg in expr.args for t in terms(arg)]
-    if isinstance(expr, sp.Mul):
-        found = [Term(sp.Integer(1))]
-        for arg in expr.args:
-            found = [a.times(b) for a in found for b in terms(arg)]
-        return found
-    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0 and expr.base.has(
-            sp.Sum, sp.KroneckerDelta, Inside):
-        return terms(sp.Mul(*[expr.base] * int(expr.exp), evaluate=False))
-    if isinstance(expr, sp.Sum):
-        fresh = {i: _index() for i, _, _ in expr.limits}
-        body = expr.function.xreplace(fresh)
-        limits = [(fresh[i], a.xreplace(fresh), b.xreplace(fresh)) for i, a, b in expr.limits]
-        ranges = Term(sp.Integer(1), tuple(i for i, _, _ in limits),
-                      tuple(e for i, a, b in limits for e in (i - a, b - i)))
-        return [ranges.times(t) for t in terms(body)]
-    if isinstance(expr, sp.KroneckerDelta):
-        return [Term(sp.Integer(1), eqs=(expr.args[0] - expr.args[1],))]
-    if isinstance(expr, Inside) and all(a.is_integer for a in expr.args):
-        v, first, last = expr.args
-        return [Term(sp.Integer(1), ineqs=(v - first, last - v))]
-    return [Term(expr)]  # anything else (σ(z), a Piecewise) is a factor as it stands
-
-
-def _affine(expr: sp.Expr, bound: tuple) -> tuple[dict, sp.Expr] | None:
-    """``expr`` as Σ coefficient · index + rest over the summation indices, or None."""
-    expr = sp.expand(expr)
-    coefficients = {}
-    rest = expr
-    for i in bound:
-        c = expr.coeff(i, 1)
-        if c != 0:
-            if c.free_symbols & set(bound):
-                return None
-            coefficients[i] = c
-            rest -= c * i
-    rest = sp.expand(rest)
-    if rest.free_symbols & set(bound):
-        return None
-    return coefficients, rest
 
 
 # ---------------------------------------------------------------- one term in normal form
@@ -125,7 +57,7 @@ def _solve_equalities(t: Term) -> Term:
     factor, ineqs = t.factor, list(t.ineqs)
     while eqs:
         e = eqs.pop(0)
-        found = _affine(e, tuple(bound))
+        found = affine_form(e, tuple(bound))
         unit = None if found is None else next(
             (i for i, c in found[0].items() if c in (1, -1)), None)
         if unit is None:
@@ -159,7 +91,7 @@ def _free_equalities(t: Term, ranges: Ranges) -> Term:
     factor = t.factor
     free = tuple(sorted(ranges, key=str))
     for e in eqs:
-        found = None if e.free_symbols & bound else _affine(e, free)
+        found = None if e.free_symbols & bound else affine_form(e, free)
         unit = None if found is None else next(
             (i for i, c in found[0].items() if c in (1, -1)), None)
         if unit is not None:
@@ -189,7 +121,7 @@ def _bare(t: Term) -> Term:
         if found is None:
             return t
         old, c, rest = found
-        new = _index()
+        new = summation_index()
         sub = {old: sp.expand((new - rest) / c)}
         placed.append(new)
         t = Term(_substitute(t.factor, sub), tuple(new if i == old else i for i in t.bound),
@@ -203,7 +135,7 @@ def _next_bare(t: Term, placed: list) -> tuple[sp.Symbol, sp.Expr, sp.Expr] | No
     for entry in _entries(t.factor):
         for index in entry.indices:
             free = [i for i in t.bound if i not in placed and index.has(i)]
-            found = _affine(index, t.bound) if len(free) == 1 else None
+            found = affine_form(index, t.bound) if len(free) == 1 else None
             if found is None or found[0].get(free[0]) not in (1, -1):
                 continue
             c = found[0][free[0]]
@@ -231,7 +163,7 @@ def _windows(t: Term) -> Term:
 def _window(t: Term) -> tuple[tuple[sp.Symbol, sp.Expr], tuple] | None:
     forms = []
     for e in t.ineqs:
-        found = _affine(e, t.bound)
+        found = affine_form(e, t.bound)
         if found is not None and found[0]:
             forms.append((e, found[0], found[1]))
     for (e1, c1, rest1), (e2, c2, rest2) in itertools.permutations(forms, 2):
@@ -282,7 +214,7 @@ def _decide(e: sp.Expr, ranges: Ranges) -> bool | None:
                         *(sp.sympify(b).free_symbols for r in ranges.values() for b in r))
     if not unfloored.free_symbols <= sizes | set(ranges):
         return None  # a symbol that is neither a free index nor a size: not ours to bound
-    found = _affine(unfloored, tuple(ranges))
+    found = affine_form(unfloored, tuple(ranges))
     if found is None:
         return None
     coefficients, rest = found
@@ -316,7 +248,7 @@ def _constraints(t: Term, ranges: Ranges) -> Term | None:
     conditions = []
     for e in t.ineqs:
         e = sp.expand(e)
-        found = _affine(e, t.bound)
+        found = affine_form(e, t.bound)
         if found is None:
             conditions.append(e)
             continue

@@ -44,6 +44,7 @@ import sympy as sp
 from ..core import routes
 from ..core.derivation import Derivation
 from . import kind_factors
+from .composed import built_alike, replaced_once, sums_among
 from .exact import Exact
 from .lemmas import affine
 from .settle import describe, short
@@ -263,12 +264,12 @@ class Construction:
                 back = {**dict(zip(inputs, previous)), **dict(zip(pre, z))}
                 problem = self._replaced(z, dict(zip(previous, inputs)), z_want,
                                          f"the composed forward pass z_{m} = {z_says}")
-                if problem is not None and not _built_alike(z, z_want, back):
+                if problem is not None and not built_alike(z, z_want, back):
                     return problem
                 a = [composition[s] for s in d.a_symbols(m)]
                 problem = self._replaced(a, a_rule, a_want,
                                          f"the composed forward pass a_{m} = {a_says}")
-                if problem is not None and not _built_alike(a, a_want, back):
+                if problem is not None and not built_alike(a, a_want, back):
                     return problem
                 previous = a
         except Exception as error:  # a composition that is not even a mapping of them
@@ -289,8 +290,8 @@ class Construction:
         """``got`` with ``rule`` applied (once per distinct subexpression) against ``want``,
         entry by entry: (j, 1) names the first entry that is not proved equal."""
         memo: dict[int, sp.Basic] = {}
-        sums = _sums(rule)
-        found = {(j, 0): _replace(e, rule, memo, sums) for j, e in enumerate(got)}
+        sums = sums_among(rule)
+        found = {(j, 0): replaced_once(e, rule, memo, sums) for j, e in enumerate(got)}
         return self._differs(found, {(j, 0): w for j, w in enumerate(want)}, (len(want), 1),
                              what)
 
@@ -326,61 +327,6 @@ class Construction:
         if isinstance(residual, str):
             return residual
         return None if residual == 0 else short(residual)
-
-
-def _built_alike(got: list, want: list, values: dict) -> bool:
-    """Whether ``want`` with the layer's inputs and pre-activations set to their composed
-    values is ``got``, node for node: the maps applied to the layer below's composition
-    build the same expression (equal trees are equal). This is where the replacement cannot
-    look: SymPy spreads a number over a sum (x/2 of a skip multiplies a_(l-1)'s terms)."""
-    return len(got) == len(want) and all(
-        g == w.xreplace(values) for g, w in zip(got, want))
-
-
-def _replace(e: sp.Basic, rule: dict, memo: dict[int, sp.Basic],
-             sums: dict[sp.Basic, list] | None = None) -> sp.Basic:
-    """``e.xreplace(rule)``, each distinct subexpression visited once (a composed expression
-    is a deep DAG whose tree, which xreplace walks, is exponential in the depth).
-
-    A sum in ``rule`` is found inside a larger sum too (``sums``, from ``_sums``): SymPy
-    flattens σ(z) + a_(l-1) into one Add with a_(l-1)'s own terms, so a skip's input is
-    never a node of the layer's output."""
-    if e in rule:
-        return rule[e]
-    if not e.args:
-        return e
-    key = id(e)
-    if key not in memo:
-        args = [_replace(a, rule, memo, sums) for a in e.args]
-        changed = any(new is not old for new, old in zip(args, e.args))
-        if sums and e.is_Add:
-            args, found = _sums_in(list(args), sums)
-            changed = changed or found
-        memo[key] = e.func(*args) if changed else e
-    return memo[key]
-
-
-def _sums(rule: dict) -> dict[sp.Basic, list]:
-    """The sums among ``rule``'s keys, indexed by their first term: (terms, replacement)."""
-    found: dict[sp.Basic, list] = {}
-    for key, value in rule.items():
-        if isinstance(key, sp.Add):
-            found.setdefault(key.args[0], []).append((key.args, value))
-    return found
-
-
-def _sums_in(args: list, sums: dict[sp.Basic, list]) -> tuple[list, bool]:
-    """``args`` (a sum's terms) with every whole sum of ``sums`` among them replaced."""
-    found = False
-    for term in list(args):
-        for terms, value in sums.get(term, ()):
-            if term in args and all(args.count(t) >= terms.count(t) for t in set(terms)):
-                for t in terms:
-                    args.remove(t)
-                args.append(value)
-                found = True
-                break
-    return args, found
 
 
 def _larger_than(e: object, limit: int) -> bool:

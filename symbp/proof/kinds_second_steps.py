@@ -23,7 +23,16 @@ over the steps from T down to 1 then gives the layer's block rows, as first orde
 lemmas go through time. Above layer 1 the steps read x_t, column t of a^{(e-1)}: a^{(e-1)} is
 then one more variable the steps read, live from the last step down as W, U and b are, and
 what the layer leaves at its bottom is Ω, Γ and g at a^{(e-1)}, where the lemma of the layer
-below starts. This version takes a recurrent layer giving its last state.
+below starts.
+
+A layer giving every state (output "all", ``every_state``): its output a = σ(z) reads every
+state, so its lemma leaves Ω and g over all of z_1..z_T, and before step t the states before
+it are live beside z_t, one block z_(<t) of t - 1 columns (the same entries the recursion
+holds, taken as z_t and the rest). The step reads z_(t-1) as z_(<t)'s last column (SymPy's
+derivative of the pre map by z_(<t)'s entries, a Kronecker delta), so its term at z_(t-1) is
+added to the output's there and its cross terms reach every earlier state; the states before
+a symbolic t are τ = t - 1 of them, τ a size of the identities (written out at 1 and 2 too).
+The first step has no state before it: its lemmas are those of the last state's.
 """
 
 from __future__ import annotations
@@ -48,19 +57,28 @@ TAU = sp.Symbol("tau", integer=True, positive=True)  # t - 1 at a step 2 ≤ t <
 @dataclass(frozen=True)
 class Kind:
     """One kind of node of a recurrent layer: its name, the step t it computes (None: the
-    output a), whether W, U and b are live before it, and where it stands."""
+    output a), whether W, U and b are live before it, and where it stands (``where``; where
+    the layer gives every state, ``every``: the states before t are live beside z_t)."""
 
     name: str
     t: Callable[[sp.Expr], sp.Expr] | None  # T -> t
     carried: bool
     where: str
+    every: str = ""  # where, for a layer giving every state (empty: as ``where``)
+
+    def at(self, every: bool) -> str:
+        return self.every if every and self.every else self.where
 
 
 KINDS = (
-    Kind("output", None, False, "a = sigma(z_T), from Omega, Gamma and g over a"),
+    Kind("output", None, False, "a = sigma(z_T), from Omega, Gamma and g over a",
+         "a = sigma(z), every state, from Omega, Gamma and g over a"),
     Kind("time step T", lambda T: T, False, "the last step t = T >= 2, W, U and b (and the "
-         "input a_(l-1) above layer 1) not yet live"),
-    Kind("time step t", lambda T: TAU + 1, True, "a step 2 <= t < T at a symbolic t"),
+         "input a_(l-1) above layer 1) not yet live", "the last step t = T >= 2, the states "
+         "before it z_(<T) live beside it (the output read them), W, U and b (and the input "
+         "a_(l-1) above layer 1) not yet live"),
+    Kind("time step t", lambda T: TAU + 1, True, "a step 2 <= t < T at a symbolic t",
+         "a step 2 <= t < T at a symbolic t, the states before it z_(<t) live beside it"),
     Kind("time step 1", lambda T: sp.Integer(1), True, "the first step t = 1, after T >= 2"),
     Kind("time step 1 = T", lambda T: sp.Integer(1), False, "the only step, T = 1"),
 )
@@ -123,8 +141,12 @@ def chain_identities(state: State, name: str, out: Variable,
         lhs = sp.Integer(0) if value is None else value.at(*_split(free, value))
         identity = kind_lemmas.identity(lhs, truth, ranges)
         # no shifted index in a step (t - 1 is an entry's, never a sum's): the sums' normal
-        # form decides these alone, without affine_sums' (half the time)
-        found.append((what, dataclasses.replace(identity, checked=CHECKED, decide=None)))
+        # form decides these alone, without affine_sums' (half the time); the states before a
+        # symbolic t are t - 1 = τ of them, so τ is a size written out too
+        widths = identity.widths + ([TAU] if any(sp.sympify(n).has(TAU) for _, n in
+                                                 ranges.values()) else [])
+        found.append((what, dataclasses.replace(identity, checked=CHECKED, decide=None,
+                                                widths=widths)))
 
     for n, u in enumerate(after):
         for w in after[n:]:
@@ -154,19 +176,24 @@ def chain_identities(state: State, name: str, out: Variable,
 
 def step_identities(s: Sequence, m: int, kind: Kind, step: CurvatureStep,
                     residual: bool) -> list[Checked]:
-    """One kind of node of layer m (recurrent, last state) against the chain rule."""
+    """One kind of node of layer m (recurrent) against the chain rule."""
     e = s.label(m)
     units, steps = s.z(m).shape
     above = [p for n in range(m + 1, s.K + 1) for p in s.params(n)]
     params = s.params(m)
+    every = every_state(s, m)
 
     def state_at(t: sp.Expr) -> Variable:
         return Variable(sp.Symbol(f"z({e})_{t}"), lambda i: Z[e, i[0], t], (units,))
 
+    def before(t: sp.Expr) -> Variable:  # z_1 .. z_(t-1), one block (the output read them)
+        return Variable(sp.Symbol(f"z({e})_<{t}"), lambda i: Z[(e, *i)], (units, t - 1))
+
     if kind.t is None:
         a = s.a(m)
-        return chain_identities(State([a, *above]), "a", a, lambda j: s.out(m, j),
-                                [state_at(steps)], step, residual)
+        read = s.z(m) if every else state_at(steps)
+        return chain_identities(State([a, *above]), "a", a, lambda j: s.out(m, j), [read],
+                                step, residual)
     t = kind.t(steps)
     maps, act = s.maps(m), s.act(m)
 
@@ -177,10 +204,17 @@ def step_identities(s: Sequence, m: int, kind: Kind, step: CurvatureStep,
 
     j = s.z(m).indices()[:1]
     inputs = [s.a(m - 1)] if m > 1 else []  # x_t: a column of the layer below's output
-    reads = [v for v in ([state_at(t - 1)] if t != 1 else []) + inputs + params
+    earlier = [before(t)] if every and t != 1 else []  # live beside z_t
+    states = earlier if every else [state_at(t - 1)] if t != 1 else []
+    reads = [v for v in states + inputs + params
              if _nonzero(formula(j).diff(v.entry(v.indices())))]  # at t = 1: U and b
-    held = [state_at(t), *(inputs + params if kind.carried else []), *above]
+    held = [state_at(t), *earlier, *(inputs + params if kind.carried else []), *above]
     return chain_identities(State(held), "z", state_at(t), formula, reads, step, residual)
+
+
+def every_state(s: Sequence, m: int) -> bool:
+    """Whether recurrent layer m gives every state (else its last)."""
+    return s.net.resolved[m - 1].layer.get("output", "last") == "all"
 
 
 def _nonzero(derivative: sp.Expr) -> bool:

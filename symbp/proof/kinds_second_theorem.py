@@ -26,7 +26,7 @@ down to 1 gives every block: C depends on a^{(e-1)} and θ_e only through a^{(e)
 lemma is an identity in index notation with the sizes as symbols (``general.check``, also
 written out at small sizes). A recurrent layer's nodes are its steps, as many as the sequence
 is long: its lemmas are one per kind of node, a step at a symbolic t among them, and induction
-over the steps (``kinds_second_steps``).
+over the steps (``kinds_second_steps``), the layer giving its last state or every state.
 
 The R-operator route differentiates the δ program; the first-order theorem at depth K proves
 that program is ∂C/∂θ for every size (a premise here, so a wrong δ program fails this theorem
@@ -39,8 +39,8 @@ one, its first and second derivatives opaque, the step's result on the layer's o
 to the atoms' (``pre_atoms``). The cross-check is the per-network route on the network, or on a
 small one of its kinds where its symbolic Hessian is past the limit, an attention layer's at
 d_k = d_v = 1 and 2 tokens: every H and G block of the recursion, and H v of the R-operator.
-What is not covered (``refusal``): a kind in ``NOT_FOR_EVERY_SIZE``, and a recurrent layer
-giving every state.
+What is not covered (``refusal``): a kind second order does not take, and a kind in
+``NOT_FOR_EVERY_SIZE``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ from .kinds_second_lemmas import (
     lemma_claim,
 )
 from .kinds_second_steps import KINDS as STEP_KINDS
-from .kinds_second_steps import Kind, step_identities
+from .kinds_second_steps import Kind, every_state, step_identities
 from .kinds_theorem import POSITIONS, _code, kinds_meaning, sized_layer
 from .theorem import behaviour, general_summary, theorem
 
@@ -92,13 +92,6 @@ def refusal(net: Network) -> str:
         return (f"layer {slow.index} is {slow.kind.name}: the second-order theorem for every "
                 f"size does not take it in this version ({NOT_FOR_EVERY_SIZE[slow.kind.name]}); "
                 "prove it per network (symbp prove --order 2)")
-    every = next((r for r in net.resolved if r.kind.maps(r.layer).pre.own is not None
-                  and r.layer.get("output", "last") != "last"), None)
-    if every is not None:
-        return (f"layer {every.index} reads its own state one step back (a scan through time) "
-                "and gives every state: the second-order theorem for every size takes a "
-                "recurrent layer giving its last state in this version; prove it per network "
-                "(symbp prove --order 2)")
     return ""
 
 
@@ -139,8 +132,9 @@ def layer_claims(s: Sequence, m: int, step: CurvatureStep, residual: bool,
                 "every size")
         return [_stepped_claim(f"{matrix} step {m}", text, m, step,
                                lambda: layer_identities(s, m, step, residual))]
+    every = every_state(s, m)
     return [_stepped_claim(
-        f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.where}: the curvature step run on "
+        f"{matrix} step {m}, {kind.name}", f"{layer}, {kind.at(every)}: the curvature step run on "
         f"this node gives Omega and g over what is live after it as {what} the node, at depth "
         f"{s.K}, for every size and every number of steps T", m, step,
         functools.partial(step_identities, s, m, kind, step, residual)) for kind in kinds]
@@ -232,7 +226,7 @@ def cross_check_claim(net: Network, step: CurvatureStep, recursion: RecursionFun
 
 
 def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
-              fused: bool = False, hv: str = "") -> Claim:
+              fused: bool = False, every: bool = False, hv: str = "") -> Claim:
     """The theorem's claim; ``hv``: the layers the R-operator's lemmas do not take ("" when
     they take every one: then H v for every v is in the statement)."""
     status, first = concluded(premises)
@@ -259,6 +253,10 @@ def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
            "lemma, the last step, each step t, the first step (the only one where T = 1), "
            "because C depends on z_(t-1) and the layer's W, U, b only through z_t and what is "
            "live beside it, one step at a time" if recurrent else "")
+        + ("; where it gives every state, the output lemma leaves Omega and g over every state "
+           "z_1..z_T, and before step t the states z_(<t) are live beside z_t (the same entries "
+           "as one block): the step adds its term at z_(t-1), which it reads, to the output's "
+           "there, and its cross terms to every earlier state" if every else "")
         + ("" if hv else "; the R-operator: with the first-order premise (the delta program "
            "is dC/dtheta), induction forward over the layers for zdot and adot (x has no "
            "tangent), then backward over the delta program's statements for gdot, deltadot "
@@ -291,8 +289,9 @@ def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep =
     if limit.stopped:
         claims.append(time_claim("general", timeout))
     sequence = ", ".join(r.kind.name for r in net.resolved)
-    claims.append(induction(claims, s.K, sequence, "recurrent" in sequence.split(", "),
-                            s.absorbed, hvp_refused(s)))
+    scans = [r.index for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
+    claims.append(induction(claims, s.K, sequence, bool(scans), s.absorbed,
+                            any(every_state(s, m) for m in scans), hvp_refused(s)))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, depth {s.K}, this network's sequence of kinds, every "
                          f"size: layers={list(s.specs)!r}, cost={net.cost!r}",

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import operator
 import random
-from collections.abc import Callable, Sequence
 from fractions import Fraction
-from functools import reduce
 from typing import Any
 
 import mpmath
@@ -38,6 +36,17 @@ import sympy as sp
 from sympy.core.function import Application, AppliedUndef
 
 from ..core.functions import Opaque, Softmax, softmax_formula
+from .certified import (
+    INTERVAL_FORMS,
+    RELATIONS,
+    Unseen,
+    Value,
+    distinct,
+    fold,
+    interval,
+    iv,
+    sign,
+)
 from .points import broken, candidate
 
 POINTS_TRIED = 6  # the last half with small values, so that saturating functions stay certifiable
@@ -45,19 +54,7 @@ POINTS_TRIED = 6  # the last half with small values, so that saturating function
 # vain (mpmath's exp in pure Python takes 0.3 ms at 5120 bits, 5 ms at 20480)
 PRECISIONS = (80, 320, 1280, 5120)
 LONGEST_SUM = 64  # a Sum of more terms is not written out
-
-iv = mpmath.iv
 _TEMPLATES: dict[tuple[Any, int], tuple[tuple[sp.Dummy, ...], sp.Expr]] = {}
-Value = Any  # a Fraction (exact) or an mpmath interval
-
-
-class _Unseen(Exception):
-    """No certified value here; ``scope`` says what may still help: "precision", "point" or
-    "none" (a construct no point can evaluate)."""
-
-    def __init__(self, scope: str):
-        super().__init__(scope)
-        self.scope = scope
 
 
 # ---------------------------------------------------------------- which functions are free
@@ -102,60 +99,6 @@ def _made_template(cls: Any, arity: int) -> tuple[tuple[sp.Dummy, ...], sp.Expr]
     return variables, sp.sympify(cls.formula(variables[0]))
 
 
-# ---------------------------------------------------------------- exact and interval arithmetic
-
-
-def _interval(v: Value) -> Any:
-    return iv.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else v
-
-
-def _fold(values: Sequence[Value], op: Callable[[Any, Any], Any]) -> Value:
-    """``op`` over ``values``: exactly while they are all rationals, else in intervals."""
-    if not all(isinstance(v, Fraction) for v in values):
-        values = [_interval(v) for v in values]
-    return reduce(op, values)
-
-
-def _sign(v: Value) -> int:
-    """-1, 0 or 1, certified; _Unseen when an interval still straddles 0."""
-    if isinstance(v, Fraction):
-        return (v > 0) - (v < 0)
-    if v.a > 0:
-        return 1
-    if v.b < 0:
-        return -1
-    raise _Unseen("precision")
-
-
-def _positive(v: Any) -> Any:
-    if _sign(v) <= 0:
-        raise _Unseen("point")
-    return v
-
-
-def _tanh(x: Any) -> Any:
-    return 1 - 2 / (iv.exp(2 * x) + 1)
-
-
-INTERVAL_FORMS: dict[type, Callable[..., Any]] = {  # each encloses the function's value
-    sp.exp: iv.exp,
-    sp.log: lambda x: iv.log(_positive(x)),
-    sp.tanh: _tanh,
-    sp.sinh: lambda x: (iv.exp(x) - iv.exp(-x)) / 2,
-    sp.cosh: lambda x: (iv.exp(x) + iv.exp(-x)) / 2,
-    sp.sin: iv.sin,
-    sp.cos: iv.cos,
-    sp.Abs: abs,
-    sp.Max: lambda *xs: iv.mpf([max(x.a for x in xs), max(x.b for x in xs)]),
-    sp.Min: lambda *xs: iv.mpf([min(x.a for x in xs), min(x.b for x in xs)]),
-}
-RELATIONS: dict[type, Callable[[int], bool]] = {
-    sp.StrictGreaterThan: lambda s: s > 0, sp.GreaterThan: lambda s: s >= 0,
-    sp.StrictLessThan: lambda s: s < 0, sp.LessThan: lambda s: s <= 0,
-    sp.Equality: lambda s: s == 0, sp.Unequality: lambda s: s != 0,
-}
-
-
 # ---------------------------------------------------------------- one point
 
 
@@ -182,39 +125,23 @@ class _Point:
         if found is None:
             value = candidate(atom, self.rng, self.small)
             if broken(atom, value):
-                raise _Unseen("none")
+                raise Unseen("none")
             found = self.atoms[atom] = Fraction(int(value.p), int(value.q))
         return found
 
     def free_value(self, family: object, args: tuple, application: sp.Basic) -> Fraction:
         """One value per distinct argument; arguments not certified distinct share a value."""
         entries = self.free.setdefault(family, [])
-        shared = {v for a, v in entries if not _distinct(a, args)}
+        shared = {v for a, v in entries if not distinct(a, args)}
         if len(shared) > 1:
-            raise _Unseen("precision")
+            raise Unseen("precision")
         if shared:
             return shared.pop()
         value = candidate(application, self.free_rng)
         if broken(application, value):
-            raise _Unseen("none")
+            raise Unseen("none")
         entries.append((args, Fraction(int(value.p), int(value.q))))
         return entries[-1][1]
-
-
-def _distinct(a: tuple, b: tuple) -> bool:
-    if len(a) != len(b):
-        return True
-    for u, v in zip(a, b):
-        if isinstance(u, sp.Basic) or isinstance(v, sp.Basic):  # a token such as an IndexedBase
-            continue
-        if isinstance(u, Fraction) and isinstance(v, Fraction):
-            if u != v:
-                return True
-            continue
-        u, v = _interval(u), _interval(v)
-        if u.b < v.a or v.b < u.a:
-            return True
-    return False
 
 
 class _Walk:
@@ -242,27 +169,27 @@ class _Walk:
         if isinstance(e, sp.Indexed):
             indices = [self.value(i) for i in e.indices]
             if not all(isinstance(i, Fraction) for i in indices):
-                raise _Unseen("none")
+                raise Unseen("none")
             return self.point.atom(e.base[tuple(sp.Rational(i.numerator, i.denominator)
                                                 for i in indices)])
         if e.is_Add:
-            return _fold([self.value(a) for a in e.args], operator.add)
+            return fold([self.value(a) for a in e.args], operator.add)
         if e.is_Mul:
-            return _fold([self.value(a) for a in e.args], operator.mul)
+            return fold([self.value(a) for a in e.args], operator.mul)
         if e.is_Pow:
             return self._power(e.base, e.exp)
         if isinstance(e, sp.Piecewise):
             for expr, condition in e.args:
                 if self.truth(condition):
                     return self.value(expr)
-            raise _Unseen("point")  # outside every branch: undefined here
+            raise Unseen("point")  # outside every branch: undefined here
         if isinstance(e, sp.Derivative | sp.Subs):
             return self._derivative(e)
         if isinstance(e, sp.Sum):
             return self._sum(e)
         if isinstance(e, Application):  # functions, Max and Min
             return self._function(e)
-        raise _Unseen("none")
+        raise Unseen("none")
 
     def _power(self, base: sp.Expr, exponent: sp.Expr) -> Value:
         b = self.value(base)
@@ -270,10 +197,10 @@ class _Walk:
             n = int(exponent)
             if isinstance(b, Fraction):
                 if not b and n < 0:
-                    raise _Unseen("point")  # a denominator inside is zero here
+                    raise Unseen("point")  # a denominator inside is zero here
                 return b**n
             if n < 0:
-                _sign(b)  # certified nonzero, or try more digits
+                sign(b)  # certified nonzero, or try more digits
                 return 1 / b ** (-n)
             return b**n
         e = self.value(exponent)
@@ -282,9 +209,9 @@ class _Walk:
                            sp.Rational(e.numerator, e.denominator))
             if exact.is_Rational:
                 return Fraction(int(exact.p), int(exact.q))
-        if _sign(b) <= 0:
-            raise _Unseen("none")  # complex values are not enclosed here
-        return iv.exp(_interval(e) * iv.log(_interval(b)))
+        if sign(b) <= 0:
+            raise Unseen("none")  # complex values are not enclosed here
+        return iv.exp(interval(e) * iv.log(interval(b)))
 
     def truth(self, condition: sp.Basic) -> bool:
         if condition is sp.true or condition is sp.false:
@@ -297,9 +224,9 @@ class _Walk:
             return not self.truth(condition.args[0])
         relation = RELATIONS.get(type(condition))
         if relation is None:
-            raise _Unseen("none")
+            raise Unseen("none")
         sides = [self.value(condition.lhs), self.value(condition.rhs)]
-        return relation(_sign(_fold(sides, operator.sub)))
+        return relation(sign(fold(sides, operator.sub)))
 
     def _derivative(self, e: sp.Basic) -> Value:
         if _has_undefined(e):  # one free value for all of them: always a legitimate choice
@@ -308,7 +235,7 @@ class _Walk:
             return self.point.free_value(family, (), e)
         done = e.doit()
         if done.has(sp.Derivative, sp.Subs):
-            raise _Unseen("none")
+            raise Unseen("none")
         return self.value(done)
 
     def _sum(self, e: sp.Sum) -> Value:
@@ -316,11 +243,11 @@ class _Walk:
         a, b = self.value(first), self.value(last)
         if not (isinstance(a, Fraction) and isinstance(b, Fraction)
                 and a.denominator == b.denominator == 1 and b - a < LONGEST_SUM):
-            raise _Unseen("none")
+            raise Unseen("none")
         body = sp.Sum(e.function, *inner) if inner else e.function
         terms = [_Walk(self.point, {**self.env, index: Fraction(k)}).value(body)
                  for k in range(int(a), int(b) + 1)]
-        return _fold(terms, operator.add) if terms else Fraction(0)
+        return fold(terms, operator.add) if terms else Fraction(0)
 
     def _function(self, e: sp.Basic) -> Value:
         if undefined(e):
@@ -339,8 +266,8 @@ class _Walk:
                 return Fraction(int(exact.p), int(exact.q))
         form = INTERVAL_FORMS.get(e.func)
         if form is None:
-            raise _Unseen("none")
-        return form(*[_interval(a) for a in args])
+            raise Unseen("none")
+        return form(*[interval(a) for a in args])
 
 
 # ---------------------------------------------------------------- the test
@@ -355,7 +282,7 @@ def enclosure(expr: sp.Expr, bits: int) -> Value:
         raise ValueError(f"not a constant: {str(expr)[:80]}")
     try:
         return _Point(0, small=False).evaluate(expr, bits)
-    except _Unseen:
+    except Unseen:
         raise ValueError(f"no certified value at {bits} bits: {str(expr)[:80]}") from None
 
 
@@ -368,10 +295,10 @@ def nonzero_point(expr: sp.Expr) -> dict[sp.Basic, Fraction] | None:
         point = _Point(POINTS_TRIED - 1 - n, small=n < POINTS_TRIED // 2)  # small values first
         for prec in PRECISIONS:
             try:
-                if _sign(point.evaluate(expr, prec)):
+                if sign(point.evaluate(expr, prec)):
                     return dict(point.atoms)
                 break  # exactly zero at this point
-            except _Unseen as unseen:
+            except Unseen as unseen:
                 if unseen.scope == "none":
                     return None
                 if unseen.scope == "point":
@@ -396,10 +323,10 @@ def seen_nonzero(expr: sp.Expr) -> bool:
         for prec in ladder:
             try:
                 value = point.evaluate(expr, prec)
-                if _sign(value):
+                if sign(value):
                     return True
                 break  # exactly zero at this point
-            except _Unseen as unseen:
+            except Unseen as unseen:
                 if unseen.scope == "none":
                     return False
                 if unseen.scope == "point":

@@ -34,7 +34,8 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from ..core.layers.base import Inside, written_out
+from ..core.layers.base import Inside
+from ..core.layers.written import written_out
 from .claims import Claim
 from .general import Identity, check
 from .index_entries import J, K, fresh, jacobian_entry

@@ -30,7 +30,6 @@ step's column from the columns found before it (``symbp.numeric.scans``).
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,9 +38,10 @@ from typing import Any
 import sympy as sp
 from sympy.utilities.iterables import is_sequence
 
-from ..built import entry, rebuilt
+from ..built import entry
 from ..limits import LayerSize
 from .vector import Forms
+from .written import valued, written_at
 
 Shape = tuple[int, ...]
 
@@ -98,101 +98,13 @@ class Map:
            values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]
            ) -> Callable[[tuple[int, ...]], sp.Expr]:
         """The entry at one point of the output (1-based), as ``entries`` gives it."""
-        placed = _placed(self.formula, self.index, frozenset(sizes.items()))
+        placed = written_at(self.formula, self.index, frozenset(sizes.items()))
         bases = {t.base: t.name for t in (*self.inputs, *self.params, *self.read_own)}
-        return lambda point: _valued(placed(point), bases, values)
+        return lambda point: valued(placed(point), bases, values)
 
     @property
     def read_own(self) -> tuple[Tensor, ...]:
         return () if self.own is None else (self.own,)
-
-
-@functools.lru_cache(maxsize=64)
-def _placed(formula: sp.Expr, index: tuple[sp.Symbol, ...], sizes: frozenset
-            ) -> Callable[[tuple[int, ...]], Placed]:
-    """The formula written out at ``sizes`` and at one point of the output, before any
-    tensor is valued: a pure function of the formula, its indices and the sizes, so each
-    point is built once per process and not once per call (a network's pre map is run by
-    its forward pass, its lemmas, its vector forms and each of its matrix claims)."""
-    written = written_out(formula.xreplace(dict(sizes)))
-    found: dict[tuple[int, ...], Placed] = {}
-
-    def at(point: tuple[int, ...]) -> Placed:
-        if point not in found:
-            expr = replaced(written, dict(zip(index, point)))
-            found[point] = expr, tuple(expr.atoms(sp.Indexed))
-        return found[point]
-
-    return at
-
-
-Placed = tuple[sp.Expr, tuple[sp.Indexed, ...]]  # an entry's formula, the tensor entries it reads
-
-
-def _valued(placed: Placed, bases: Mapping[sp.IndexedBase, str],
-            values: Mapping[str, Callable[[tuple[int, ...]], sp.Expr]]) -> sp.Expr:
-    """Every entry of a known tensor in ``expr`` replaced by its value (indices 1-based in
-    the formula, 0-based for ``values``); an index outside the tensor is refused."""
-    expr, read = placed
-
-    def value(e: sp.Indexed) -> sp.Expr:
-        name = bases[e.base]
-        return values[name](tuple(int(i) - 1 for i in e.indices))
-
-    return replaced(expr, {e: value(e) for e in read if e.base in bases})
-
-
-def written_out(expr: sp.Basic, done: dict | None = None) -> sp.Expr:
-    """Every sum with numbers for limits as its terms (inner sums first), Piecewise and
-    Kronecker deltas of numbers evaluated as the terms are built. A sum with a symbolic limit
-    stays a sum, unless its body does not involve its index (then it is a product).
-    ``done``: parts written out before (by another call), each written once."""
-    return _written_out(expr, {} if done is None else done)
-
-
-def _written_out(expr: sp.Basic, done: dict) -> sp.Expr:
-    """``written_out``, each distinct subexpression written once (``done``: those seen)."""
-    if expr in done:
-        return done[expr]
-    if isinstance(expr, sp.Sum):
-        body = _written_out(expr.function, done)
-        for index, first, last in expr.limits:
-            if not body.has(index):
-                body = body * (last - first + 1)
-            elif first.is_Integer and last.is_Integer:
-                body = sp.Add(*[replaced(body, {index: v}) for v in range(int(first),
-                                                                         int(last) + 1)])
-            else:
-                body = sp.Sum(body, (index, first, last))
-        done[expr] = body
-        return body
-    if not expr.args or isinstance(expr, sp.Indexed):
-        return expr  # type: ignore[return-value]
-    done[expr] = value = expr.func(*[_written_out(arg, done) for arg in expr.args])
-    return value
-
-
-def replaced(expr: sp.Basic, rule: Mapping, done: dict | None = None) -> sp.Basic:
-    """``expr.xreplace(rule)``, each distinct subexpression rebuilt once (``done``: those
-    seen, with the rule): a formula written out repeats its parts many times."""
-    return _replaced(expr, rule, {} if done is None else done)[0] if rule else expr
-
-
-def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool]:
-    if expr in rule:
-        return rule[expr], True
-    if expr in done:
-        return done[expr]
-    args, changed = [], False
-    for a in expr.args:
-        if isinstance(a, sp.Basic):
-            value, moved = _replaced(a, rule, done)
-            args.append(value)
-            changed |= moved
-        else:
-            args.append(a)
-    done[expr] = found = (rebuilt(expr, args), True) if changed else (expr, False)
-    return found
 
 
 class Inside(sp.Function):
