@@ -46,6 +46,7 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from .code_coordinates import Coordinates
+from .code_maxima import Maxima
 from .exact import Exact
 
 PREFIX = "R_"
@@ -68,6 +69,8 @@ class Trace:
         self.session = session or Exact()
         self.coordinates = coordinates or Coordinates()
         self._rates: dict[sp.Basic, tuple[sp.Expr, str]] = {}
+        # the run's row maxima (code_maxima): read in these definitions, paired by ``free``
+        self.maxima = Maxima(self.defs, self.free)
 
     # ---- the run's hooks
 
@@ -115,6 +118,13 @@ class Trace:
             if isinstance(t, sp.Symbol) and t not in self.tangent:
                 self.tangent[t] = r
                 self.rated.add(r)
+
+    def free(self, m: sp.Symbol, rate: sp.Symbol) -> None:
+        """A row maximum read as a free symbol m, paired with a free tangent ṁ."""
+        self.tangent[m] = rate
+        self.active |= {m, rate}
+        self.carries.add(rate)
+        self.rated.add(rate)
 
     def returned(self, names: dict[str, Any]) -> None:
         self.locals = dict(names)
@@ -187,19 +197,22 @@ class Trace:
     # ---- (b): the primal values, composed
 
     def expanded(self, values: list[Any]) -> list[sp.Expr]:
-        """``values`` in x, y and θ: every definition substituted, each once."""
+        """``values`` in x, y and θ: every definition substituted, each once, but a row
+        maximum's (kept free, as NumPy's is), e^(t - m) written e^t times a symbol for e^-m,
+        which a softmax's quotient cancels (``code_maxima``)."""
         needed, stack = set(), [v for v in values if isinstance(v, sp.Basic)]
         while stack:
             e = stack.pop()
             for u in e.free_symbols:
-                if u in self.defs and u not in needed:
+                if u in self.defs and u not in needed and u not in self.maxima.shifts:
                     needed.add(u)
                     stack.append(self.defs[u])
         done: dict[sp.Basic, sp.Expr] = {}
         for s in self.defs:  # in the order they were made: what one reads is made before it
             if s in needed:
                 body = self.defs[s]
-                done[s] = body.xreplace({u: done[u] for u in body.free_symbols if u in done})
+                done[s] = self.maxima.stabilized(
+                    body.xreplace({u: done[u] for u in body.free_symbols if u in done}))
         return [sp.sympify(v).xreplace({u: done[u] for u in sp.sympify(v).free_symbols
                                         if u in done}) for v in values]
 

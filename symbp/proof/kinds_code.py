@@ -57,10 +57,7 @@ Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the modu
 
 
 # what printed code is not read exactly yet (layer kinds, and max pooling), and why
-NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
-                         "stabilizer is a row max with an argmax tangent, neither read exactly "
-                         "yet",
-            "max pooling": "each window's maximum is chosen by comparing its entries, which "
+NOT_READ = {"max pooling": "each window's maximum is chosen by comparing its entries, which "
                            "the exact run cannot decide on symbols"}
 
 
@@ -97,8 +94,8 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
                    coordinates: Coordinates) -> list[Claim]:
     function, title, what = FLAVORS[flavor]
     started = time.perf_counter()
-    run = Run()
     trace = Trace(dict(zip(d.parameters(), d.direction())), session, coordinates)
+    run = Run(trace.maxima)
     try:
         source = printed(d, flavor)
         fingerprint = code_fingerprint(source, function)
