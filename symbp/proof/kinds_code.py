@@ -47,6 +47,7 @@ from .code_coordinates import Coordinates
 from .code_exact import Run, code_fingerprint, exact_function
 from .code_trace import PREFIX, Instrument, Trace, told
 from .exact import Exact
+from .softmax_rows import RowsExact
 
 KIND = "curvature"
 # flavour -> the function hvp, hessian and gauss_newton run, the claims' title, what it is
@@ -82,8 +83,9 @@ def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[
     proved H v; ``proved`` holds the "Hv <name><l>" claims each one rests on."""
     if printed is None or not_read(d):  # no claim made (the proof's note says why)
         return []
-    session = session or Exact()
-    coordinates = Coordinates()  # shared: both flavours and H v in the same coordinates
+    session = session or RowsExact(d.composed_cost())
+    # shared: both flavours and H v in the same coordinates; attention's rows the session's
+    coordinates = Coordinates(session.reads if isinstance(session, RowsExact) else None)
     rests = {c.name: c for c in proved}
     return [claim for flavor in FLAVORS
             for claim in _flavor_claims(d, printed, flavor, rests, session, coordinates)]
