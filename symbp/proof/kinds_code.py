@@ -178,13 +178,17 @@ def _primal(d: KindsSecondDerivation, returns: list[str], names: dict
 def _how(run: Run, checks: int, flavor: str) -> str:
     capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
               if run.capped else "")
+    maxima = (f"; a softmax's row maxima read as free symbols (NumPy's np.max m, the tangent "
+              "at its argmax another; numba's running max kept free in the gradient's "
+              f"comparison), {run.maxima.decided} comparisons 0 < t - m decided false for t "
+              "in m's row (code_maxima)" if run.maxima.shifts else "")
     kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and "
               "tanh, its _softplus as log(1 + e^u), which its body is exactly"
               if flavor == "numba" else "")
     return (f"exact, statement by statement: the module's {FLAVORS[flavor][0]} called on NumPy "
             "object arrays of SymPy symbols (one sample x, y; theta; v), float literals as the "
             "rationals they print, np.exp and the other functions as SymPy's, a choice as the "
-            f"Piecewise of its branches{capped}{kernel}, each value written bound to a fresh "
+            f"Piecewise of its branches{capped}{maxima}{kernel}, each value written bound to a fresh "
             f"symbol; each tangent statement = D_v of its primal statement ({checks} "
             "entries, code_trace), the primal gradient composed = the delta program's, so the "
             "returned tangents are its R-operator (new coordinates: code_coordinates)")
