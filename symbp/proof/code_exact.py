@@ -15,7 +15,9 @@ as printed, with three readings of what floats would do:
   the code takes them, a tie the second (u > v for a maximum). The one comparison decided
   by assumption is against exp's overflow cap (``CAPS``): the printers write
   exp(min(u, 709)) and a tangent np.where(u < 709, ...), and the cap is read as not binding
-  (u below it). ``Run`` counts the comparisons so decided; a claim built on one says so.
+  (u below it). ``Run`` counts the comparisons so decided; a claim built on one says so;
+- a softmax's stabilizer (``code_maxima``): np.max of a row of symbols is a free symbol m,
+  the tangent taken at np.argmax another, ṁ; 0 < t − m is false for t in m's row (t ≤ m).
 
 Anything else the code does to a symbol (a Python ``if`` on it, a float() of it) raises, and
 the claim built on it fails with that error: never a guess.

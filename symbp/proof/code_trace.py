@@ -29,7 +29,9 @@ Why the returned tangents are D_v of the returned primal values: by induction ov
 each ṫ(u) in a check is D_v u (as a function of x, y, θ, v); the identity (a) holds at every
 value of its symbols, so at the trace's values r = Σ ∂def(t)/∂u · D_v u = D_v t, the chain rule
 (with every choice fixed at the branch the point takes, the convention the registry's
-derivatives keep: ReLU'(0) = 0). A value read before it is written (np.empty's nan) is refused.
+derivatives keep: ReLU'(0) = 0). A value read before it is written (np.empty's nan) is refused. A
+softmax's row maximum m is a free symbol paired with a free tangent ṁ, or (numba) a choice
+kept free in (b): both identities then hold for every m (``code_maxima``).
 ``kinds_code`` then compares the primal gradient, expanded (first order only), with the δ
 program's (b): an identity for every value of the coordinates' indicators, so the two agree as
 functions with every choice fixed, and so do their D_v. The returned tangents are then D_v of

@@ -188,8 +188,8 @@ def _how(run: Run, checks: int, flavor: str) -> str:
     return (f"exact, statement by statement: the module's {FLAVORS[flavor][0]} called on NumPy "
             "object arrays of SymPy symbols (one sample x, y; theta; v), float literals as the "
             "rationals they print, np.exp and the other functions as SymPy's, a choice as the "
-            f"Piecewise of its branches{capped}{maxima}{kernel}, each value written bound to a fresh "
-            f"symbol; each tangent statement = D_v of its primal statement ({checks} "
+            f"Piecewise of its branches{capped}{maxima}{kernel}, each value written bound to a "
+            f"fresh symbol; each tangent statement = D_v of its primal statement ({checks} "
             "entries, code_trace), the primal gradient composed = the delta program's, so the "
             "returned tangents are its R-operator (new coordinates: code_coordinates)")
 
