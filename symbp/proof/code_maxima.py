@@ -158,6 +158,12 @@ class Maxima:
                 return factor * sp.Add(*[a / factor for a in value.args])
         return value
 
+    def held(self, expr: Any) -> bool:
+        """Whether ``expr`` holds a free maximum (or e^-m): a difference that does is one
+        for some m, which may not be the maximum, so it does not refute."""
+        free = {*self.shifts, *self._scales.values()}
+        return bool(getattr(expr, "free_symbols", set()) & free)
+
     def _scale(self, m: sp.Symbol) -> sp.Symbol:
         if m not in self._scales:
             self._scales[m] = sp.Symbol(f"exp_minus_{m}", positive=True)

@@ -154,7 +154,8 @@ def _difference(d: KindsSecondDerivation, l: int, name: str, rates: list[sp.Expr
         trace.coordinates(sp.Matrix(trace.expanded(primal))), trace.coordinates(wanted))
     if gradient is not None:
         shown = str(gradient[1])
-        if trace.coordinates.introduced(gradient[1]):  # refused, not refuted
+        if trace.coordinates.introduced(gradient[1]) or trace.maxima.held(gradient[1]):
+            # refused, not refuted (a relation the coordinates forget; some m, not the max)
             shown = f"not decided: a difference in the new coordinates: {shown}"
         found.append((gradient[0], told("the printed gradient against the delta program's:",
                                         shown)))
