@@ -62,6 +62,9 @@ class TorchAsNumPy:
     def dot(self, a, b):
         return self._torch.matmul(a, b)
 
+    def sqrt(self, a):  # of a number too: attention's scale is printed np.sqrt(d)
+        return self._torch.sqrt(self.tensor(a))
+
     def logaddexp(self, a, b):
         return self._torch.logaddexp(self.tensor(a), self.tensor(b))
 

@@ -229,11 +229,11 @@ def _told(first: str, d, flavor: str, proved: str) -> str:
         "(symbp.numeric.tangent_rules) are not proved one by one: "
         + ("for most kinds the proof runs this _tangent exactly, on symbols, each tangent "
            "statement against the derivative of its statement and the gradient against the "
-           "delta program's, hence its H v (claims 'Hv code'; not for attention or max "
-           "pooling); its claims say whether it did here." if flavor == "numpy" else
+           "delta program's, hence its H v (claims 'Hv code'; not for max pooling); its "
+           "claims say whether it did here." if flavor == "numpy" else
            "for most kinds the proof runs this kernel's Python body exactly, on symbols (_exp, "
            "_tanh and _softplus as exp, tanh and log(1 + e^u)), each tangent statement against "
            "the derivative of its statement and the gradient against the delta program's, "
-           "hence its H v (claims 'Hv numba'; not for attention or max pooling); its claims "
+           "hence its H v (claims 'Hv numba'; not for max pooling); its claims "
            "say whether it did here."), 88) + "\n"
     return told(first, text, proved)

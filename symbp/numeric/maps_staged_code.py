@@ -23,7 +23,10 @@ from .maps_staged import Stage, Staged, condition
 
 class _Printer(StrPrinter):
     """A stage's arithmetic as Python: ``entry`` gives an entry's code, ``bracket`` a
-    bracket's; numbers as floats, exp as np.exp."""
+    bracket's; exp as np.exp, a rational as the float nearest it, a square root (attention's
+    scale 1/√d is √d/d) as np.sqrt, which is √q correctly rounded and which
+    ``proof.code_exact`` reads as √q: a 17-digit float of √q could only be read as the
+    rational it is."""
 
     printmethod = "_symbp_staged"
 
@@ -57,6 +60,10 @@ class _Printer(StrPrinter):
 
     def _print_Pow(self, expr, rational=False):
         if expr.is_number:
+            base, exp = expr.args
+            if base.is_Rational and base > 0 and abs(exp) == sp.S.Half:
+                root = f"np.sqrt({self._print(base)})"
+                return root if exp > 0 else f"(1.0 / {root})"
             return repr(float(expr))
         base, exp = expr.args
         if exp == -1:
@@ -64,7 +71,7 @@ class _Printer(StrPrinter):
         return f"{self.parenthesize(base, 60)}**{self._print(exp)}"
 
     def _print_Mul(self, expr):
-        if expr.is_number:
+        if expr.is_number and not expr.has(sp.Pow):
             return repr(float(expr))
         return super()._print_Mul(expr)
 
@@ -189,7 +196,9 @@ def _numpy_stage(st: Staged, stage: Stage, arrays, constant, over_batch: bool = 
             spec = ",".join(s for _, s in operands) + "->" + out
             code = (f"np.einsum({spec!r}, {', '.join(c for c, _ in operands)}"
                     f"{', optimize=True' if len(operands) > 1 else ''})")
-        return code if coeff == 1 else f"{float(coeff)!r} * {_primary(code)}"
+        if coeff == 1:
+            return code
+        return f"{_primary(_Printer(None, None).doprint(coeff))} * {_primary(code)}"
     target = axes + (letter[stage.bound[0]] if stage.bound else "")
     printer = _Printer(lambda e: spread(*operand(e), target),
                        lambda b: spread(*mask([b], "1.0"), target))

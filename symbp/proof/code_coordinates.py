@@ -8,7 +8,9 @@ equal value, shared subexpressions once:
 - an opaque activation (and its σ', σ'') becomes its registered formula;
 - e^(−k) becomes (1 − s)/s and e^k becomes s/(1 − s), s = 1/(1 + e^(−k)) a positive symbol,
   one per k (an exponent up to its sign): sigmoid's 1/(1 + e^(−z)) is then s, its
-  derivatives polynomials in s;
+  derivatives polynomials in s; but for the e^k that ``kept`` names (attention's row
+  entries, which ``softmax_rows.RowsExact`` turns into its own coordinates, its row sums
+  monomials where s/(1 − s) would multiply every denominator by each 1 − s);
 - Piecewise((a, c), (b, True)) becomes b + h (a − b), h a symbol standing for the indicator
   of c, one per condition (a Piecewise of more branches is this nested; one without a last
   branch that holds everywhere is refused).
@@ -23,6 +25,7 @@ can only leave a true identity unproved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
@@ -33,7 +36,8 @@ from ..core.functions import Opaque
 class Coordinates:
     """One rewriting, shared by both sides of the comparisons that use it."""
 
-    def __init__(self) -> None:
+    def __init__(self, kept: Callable[[sp.Expr], bool] | None = None) -> None:
+        self._kept = kept  # e^u left as it is: a softmax row's entry, which the session reads
         self._memo: dict[sp.Basic, sp.Expr] = {}
         self._logistic: dict[sp.Expr, sp.Symbol] = {}
         self._indicator: dict[sp.Basic, sp.Symbol] = {}
@@ -69,6 +73,8 @@ class Coordinates:
         return bool(getattr(expr, "free_symbols", set()) & new)
 
     def _exp(self, u: sp.Expr) -> sp.Expr:
+        if self._kept is not None and self._kept(u):
+            return sp.exp(u)
         if u.could_extract_minus_sign():
             s = self._symbol(self._logistic, -u, "logistic")
             return (1 - s) / s

@@ -15,7 +15,9 @@ as printed, with three readings of what floats would do:
   the code takes them, a tie the second (u > v for a maximum). The one comparison decided
   by assumption is against exp's overflow cap (``CAPS``): the printers write
   exp(min(u, 709)) and a tangent np.where(u < 709, ...), and the cap is read as not binding
-  (u below it). ``Run`` counts the comparisons so decided; a claim built on one says so.
+  (u below it). ``Run`` counts the comparisons so decided; a claim built on one says so;
+- a softmax's stabilizer (``code_maxima``): np.max of a row of symbols is a free symbol m,
+  the tangent taken at np.argmax another, ṁ; 0 < t − m is false for t in m's row (t ≤ m).
 
 Anything else the code does to a symbol (a Python ``if`` on it, a float() of it) raises, and
 the claim built on it fails with that error: never a guess.
@@ -32,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+
+from .code_maxima import ArgMax, Maxima
 
 # exp's argument is capped where e^u would overflow a float64 (numeric.forms.CAP, and the
 # numba kernel's lower clamp): a bound the code writes, read as not binding
@@ -78,8 +82,9 @@ def code_fingerprint(source: str, name: str) -> str:
 class Run:
     """One exact run: the NumPy and math the module sees, and what was assumed."""
 
-    def __init__(self) -> None:
+    def __init__(self, maxima: Maxima | None = None) -> None:
         self.capped = 0  # comparisons with exp's cap, read as not binding
+        self.maxima = maxima or Maxima()  # a softmax's row maxima, free (code_maxima)
 
     # ---- scalars and arrays
 
@@ -107,7 +112,8 @@ class Run:
             if side in CAPS and op not in ("==", "!="):
                 self.capped += 1  # the other side within the cap: u < 709, u > -708
                 return sp.true if below == (side == CAPS[0]) else sp.false
-        return relation
+        decided = self.maxima.decide(u, op, w)  # 0 < t - m: false for t in m's row
+        return relation if decided is None else decided
 
     def choose(self, test: Any, a: Any, b: Any) -> Any:
         def one(t, u, w):
@@ -150,6 +156,12 @@ def _is(value: Any, constants: tuple) -> bool:
 def _symbolic(value: Any) -> bool:
     return isinstance(value, sp.Basic) or (isinstance(value, np.ndarray)
                                            and value.dtype == object)
+
+
+def _rows(a: Any, axis: Any) -> bool:
+    """Rows (the last axis) of an array holding a value no comparison can rank."""
+    return isinstance(a, np.ndarray) and a.dtype == object and a.ndim > 0 and \
+        axis in (-1, a.ndim - 1) and any(not sp.sympify(e).is_number for e in a.flat)
 
 
 def _each(f, arguments: int):
@@ -216,6 +228,27 @@ class _NumPy:
 
     def where(self, test, a, b):
         return self._run.choose(test, a, b)
+
+    # a softmax's stabilizer: each row's maximum a free symbol m, the tangent at its argmax ṁ
+    def max(self, a, axis=None, **keywords):
+        if _rows(a, axis) and not keywords:
+            return self._run.maxima.maximum(a)
+        return np.max(a, axis=axis, **keywords)
+
+    def argmax(self, a, axis=None, **keywords):
+        if _rows(a, axis) and not keywords:
+            return ArgMax(a)
+        return np.argmax(a, axis=axis, **keywords)
+
+    def expand_dims(self, a, axis):
+        if isinstance(a, ArgMax):
+            return ArgMax(a.of, expanded=axis in (-1, a.of.ndim - 1))
+        return np.expand_dims(a, axis)
+
+    def take_along_axis(self, values, indices, axis):
+        if isinstance(indices, ArgMax):
+            return self._run.maxima.rates(indices, values, axis)
+        return np.take_along_axis(values, indices, axis)
 
     def minimum(self, a, b):
         return self._run.extreme(a, b, "<")

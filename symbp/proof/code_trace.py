@@ -29,7 +29,9 @@ Why the returned tangents are D_v of the returned primal values: by induction ov
 each ṫ(u) in a check is D_v u (as a function of x, y, θ, v); the identity (a) holds at every
 value of its symbols, so at the trace's values r = Σ ∂def(t)/∂u · D_v u = D_v t, the chain rule
 (with every choice fixed at the branch the point takes, the convention the registry's
-derivatives keep: ReLU'(0) = 0). A value read before it is written (np.empty's nan) is refused.
+derivatives keep: ReLU'(0) = 0). A value read before it is written (np.empty's nan) is refused. A
+softmax's row maximum m is a free symbol paired with a free tangent ṁ, or (numba) a choice
+kept free in (b): both identities then hold for every m (``code_maxima``).
 ``kinds_code`` then compares the primal gradient, expanded (first order only), with the δ
 program's (b): an identity for every value of the coordinates' indicators, so the two agree as
 functions with every choice fixed, and so do their D_v. The returned tangents are then D_v of
@@ -46,6 +48,7 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from .code_coordinates import Coordinates
+from .code_maxima import Maxima
 from .exact import Exact
 
 PREFIX = "R_"
@@ -68,6 +71,8 @@ class Trace:
         self.session = session or Exact()
         self.coordinates = coordinates or Coordinates()
         self._rates: dict[sp.Basic, tuple[sp.Expr, str]] = {}
+        # the run's row maxima (code_maxima): read in these definitions, paired by ``free``
+        self.maxima = Maxima(self.defs, self.free)
 
     # ---- the run's hooks
 
@@ -115,6 +120,13 @@ class Trace:
             if isinstance(t, sp.Symbol) and t not in self.tangent:
                 self.tangent[t] = r
                 self.rated.add(r)
+
+    def free(self, m: sp.Symbol, rate: sp.Symbol) -> None:
+        """A row maximum read as a free symbol m, paired with a free tangent ṁ."""
+        self.tangent[m] = rate
+        self.active |= {m, rate}
+        self.carries.add(rate)
+        self.rated.add(rate)
 
     def returned(self, names: dict[str, Any]) -> None:
         self.locals = dict(names)
@@ -187,19 +199,22 @@ class Trace:
     # ---- (b): the primal values, composed
 
     def expanded(self, values: list[Any]) -> list[sp.Expr]:
-        """``values`` in x, y and θ: every definition substituted, each once."""
+        """``values`` in x, y and θ: every definition substituted, each once, but a row
+        maximum's (kept free, as NumPy's is), e^(t - m) written e^t times a symbol for e^-m,
+        which a softmax's quotient cancels (``code_maxima``)."""
         needed, stack = set(), [v for v in values if isinstance(v, sp.Basic)]
         while stack:
             e = stack.pop()
             for u in e.free_symbols:
-                if u in self.defs and u not in needed:
+                if u in self.defs and u not in needed and u not in self.maxima.shifts:
                     needed.add(u)
                     stack.append(self.defs[u])
         done: dict[sp.Basic, sp.Expr] = {}
         for s in self.defs:  # in the order they were made: what one reads is made before it
             if s in needed:
                 body = self.defs[s]
-                done[s] = body.xreplace({u: done[u] for u in body.free_symbols if u in done})
+                done[s] = self.maxima.stabilized(
+                    body.xreplace({u: done[u] for u in body.free_symbols if u in done}))
         return [sp.sympify(v).xreplace({u: done[u] for u in sp.sympify(v).free_symbols
                                         if u in done}) for v in values]
 

@@ -47,6 +47,7 @@ from .code_coordinates import Coordinates
 from .code_exact import Run, code_fingerprint, exact_function
 from .code_trace import PREFIX, Instrument, Trace, told
 from .exact import Exact
+from .softmax_rows import RowsExact
 
 KIND = "curvature"
 # flavour -> the function hvp, hessian and gauss_newton run, the claims' title, what it is
@@ -57,10 +58,7 @@ Printed = Callable[[KindsSecondDerivation, str], str]  # (d, flavor) -> the modu
 
 
 # what printed code is not read exactly yet (layer kinds, and max pooling), and why
-NOT_READ = {"attention": "its scale 1/sqrt(d) is printed as a float literal and its softmax "
-                         "stabilizer is a row max with an argmax tangent, neither read exactly "
-                         "yet",
-            "max pooling": "each window's maximum is chosen by comparing its entries, which "
+NOT_READ = {"max pooling": "each window's maximum is chosen by comparing its entries, which "
                            "the exact run cannot decide on symbols"}
 
 
@@ -85,8 +83,9 @@ def code_claims(d: KindsSecondDerivation, printed: Printed | None, proved: list[
     proved H v; ``proved`` holds the "Hv <name><l>" claims each one rests on."""
     if printed is None or not_read(d):  # no claim made (the proof's note says why)
         return []
-    session = session or Exact()
-    coordinates = Coordinates()  # shared: both flavours and H v in the same coordinates
+    session = session or RowsExact(d.composed_cost())
+    # shared: both flavours and H v in the same coordinates; attention's rows the session's
+    coordinates = Coordinates(session.reads if isinstance(session, RowsExact) else None)
     rests = {c.name: c for c in proved}
     return [claim for flavor in FLAVORS
             for claim in _flavor_claims(d, printed, flavor, rests, session, coordinates)]
@@ -97,8 +96,8 @@ def _flavor_claims(d: KindsSecondDerivation, printed: Printed, flavor: str,
                    coordinates: Coordinates) -> list[Claim]:
     function, title, what = FLAVORS[flavor]
     started = time.perf_counter()
-    run = Run()
     trace = Trace(dict(zip(d.parameters(), d.direction())), session, coordinates)
+    run = Run(trace.maxima)
     try:
         source = printed(d, flavor)
         fingerprint = code_fingerprint(source, function)
@@ -155,7 +154,8 @@ def _difference(d: KindsSecondDerivation, l: int, name: str, rates: list[sp.Expr
         trace.coordinates(sp.Matrix(trace.expanded(primal))), trace.coordinates(wanted))
     if gradient is not None:
         shown = str(gradient[1])
-        if trace.coordinates.introduced(gradient[1]):  # refused, not refuted
+        if trace.coordinates.introduced(gradient[1]) or trace.maxima.held(gradient[1]):
+            # refused, not refuted (a relation the coordinates forget; some m, not the max)
             shown = f"not decided: a difference in the new coordinates: {shown}"
         found.append((gradient[0], told("the printed gradient against the delta program's:",
                                         shown)))
@@ -179,14 +179,18 @@ def _primal(d: KindsSecondDerivation, returns: list[str], names: dict
 def _how(run: Run, checks: int, flavor: str) -> str:
     capped = (f"; exp's overflow cap (709) read as not binding in {run.capped} comparisons"
               if run.capped else "")
+    maxima = (f"; a softmax's row maxima read as free symbols (NumPy's np.max m, the tangent "
+              "at its argmax another; numba's running max kept free in the gradient's "
+              f"comparison), {run.maxima.decided} comparisons 0 < t - m decided false for t "
+              "in m's row (code_maxima)" if run.maxima.shifts else "")
     kernel = ("; the kernel's _exp and _tanh (e^t and tanh to a few ulp) read as exp and "
               "tanh, its _softplus as log(1 + e^u), which its body is exactly"
               if flavor == "numba" else "")
     return (f"exact, statement by statement: the module's {FLAVORS[flavor][0]} called on NumPy "
             "object arrays of SymPy symbols (one sample x, y; theta; v), float literals as the "
             "rationals they print, np.exp and the other functions as SymPy's, a choice as the "
-            f"Piecewise of its branches{capped}{kernel}, each value written bound to a fresh "
-            f"symbol; each tangent statement = D_v of its primal statement ({checks} "
+            f"Piecewise of its branches{capped}{maxima}{kernel}, each value written bound to a "
+            f"fresh symbol; each tangent statement = D_v of its primal statement ({checks} "
             "entries, code_trace), the primal gradient composed = the delta program's, so the "
             "returned tangents are its R-operator (new coordinates: code_coordinates)")
 

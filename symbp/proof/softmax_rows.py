@@ -181,6 +181,10 @@ class RowsExact(Exact):
         self.coarse = Coordinates(cost, forms=True)
         self.fine = Coordinates(cost, forms=False)
 
+    def reads(self, exponent: sp.Expr) -> bool:
+        """Whether e^exponent is an entry of a row of the cost (read in these coordinates)."""
+        return self.fine._entry(exponent) is not None
+
     def residual(self, a: sp.Basic, b: sp.Basic = sp.S.Zero) -> sp.Expr | str:
         """As ``Exact.residual``; what it refuses is refused of a and b as they stand, and
         what it compares is compared in the new coordinates: with the forms first, then
