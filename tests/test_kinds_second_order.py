@@ -282,4 +282,8 @@ def test_derive_order_two_writes_the_chapter_and_proof_of_a_network_of_kinds(tmp
     assert "The worked example in numbers" in chapter
     # the printed hvp program's own claims, not only the R-operator's
     assert "NumPy's `_tangent`: **proved**; numba's `_tangent_kernel`: **proved**." in chapter
+    # what the theorem for every size proves, H v among it (every kind has its H v lemma)
+    assert ("gives every block of $`H`$ and of $`G`$, and that the program route (the "
+            "R-operator on the\n$`\\delta`$ program) gives $`H v`$ for every direction "
+            "$`v`$") in chapter
     assert "no second-order chapter" not in capsys.readouterr().err
