@@ -140,12 +140,15 @@ def rnn_proof():
     return kinds_second_order_theorem(Network(**RNN))
 
 
+# a one-layer recurrent network's claims, in order: its steps' H and G lemmas, then H v's
+RECURRENT_CLAIMS = ["base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS],
+                    "Hv step 1", "first order", "cross-check", "theorem"]
+
+
 @pytest.mark.slow
 def test_a_recurrent_layer_is_proved_step_by_step_for_every_number_of_steps(rnn_proof):
     assert rnn_proof.holds, rnn_proof.failures
-    assert [c.name for c in rnn_proof.claims] == [
-        "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "Hv step 1",
-        "first order", "cross-check", "theorem"]
+    assert [c.name for c in rnn_proof.claims] == RECURRENT_CLAIMS
     claims = by_name(rnn_proof)
     assert claims["H step 1, time step t"].statement.startswith(
         "H step, layer 1 (a recurrent (Elman) layer, 1 units, last state), a step 2 <= t < T "
@@ -232,9 +235,7 @@ def test_a_recurrent_layer_giving_every_state_is_proved_for_every_number_of_step
                     'activation = "tanh"\noutput = "all"\n')
     assert main(["prove", str(path), "--order", "2", "--general"]) == 0
     assert kinds_second_order_summary(proof) in capsys.readouterr().out
-    assert [c.name for c in proof.claims] == [
-        "base", *[f"{m} step 1, {k}" for m in "HG" for k in STEP_KINDS], "Hv step 1",
-        "first order", "cross-check", "theorem"]
+    assert [c.name for c in proof.claims] == RECURRENT_CLAIMS
     claims = by_name(proof)
     assert claims["H step 1, time step t"].statement.startswith(
         "H step, layer 1 (a recurrent (Elman) layer, 1 units, every state), a step 2 <= t < T "
