@@ -100,3 +100,17 @@ def test_the_expansion_that_remembers_its_parts_is_sympys_expand():
         expanded.expand.cache_clear()
         assert sp.srepr(expanded.expand(e)) == sp.srepr(sp.expand(e)), e
         assert expanded.expand(e) is expanded.expand(e)  # remembered
+
+
+def test_a_fresh_copy_is_equal_and_made_of_new_objects_that_have_answered_nothing():
+    # general.check decides a difference left over once more on such a copy: SymPy keeps on
+    # each object what it derived of it, and conv1d max pooling's H step at order 2 was
+    # decided in some processes and not in others by what earlier lemmas had asked
+    i, n = sp.Symbol("i", integer=True), sp.Symbol("n", integer=True, positive=True)
+    f = sp.IndexedBase("f")
+    e = sp.Sum(f[i] * (i - 1) * (n + 1), (i, 1, n)) + sp.Piecewise((i, i >= 1), (0, True))
+    assert (e * n).is_integer is None and "integer" in e._assumptions  # kept on the object
+    (copy,) = general.afresh(e)
+    assert copy == e and copy is not e and copy.args[0] is not e.args[0]
+    assert "integer" not in copy._assumptions
+    assert general.afresh(i, 3) == [i, 3]  # atoms and plain values as they are
