@@ -101,7 +101,7 @@ def test_a_kind_not_taken_keeps_the_per_network_wording(monkeypatch):
     s = Sequence(Network(**SKIP))
     monkeypatch.setitem(kinds_hvp_lemmas.NOT_TAKEN, "residual", "planted")
     assert [c.name for c in hvp_claims(s, chain_tangent, backprop_deltas)] == ["Hv step 1"]
-    said = kinds_hvp_lemmas.hvp_refused(s)
+    said = kinds_hvp_lemmas.hvp_refused(s.net)
     assert said == "layer 2 is residual, planted"
     claim = induction([], 2, "dense, residual", False, hv=said)
     assert claim.statement.endswith("the delta program the R-operator differentiates is "

@@ -22,7 +22,7 @@ from ..core.status import worst
 from ..printing.latex import Printer, aligned
 from ..proof.claims import Proof
 from ..proof.kinds_code import FLAVORS, flavor_claims, not_read
-from ..proof.kinds_hvp_lemmas import NOT_TAKEN
+from ..proof.kinds_hvp_lemmas import hvp_refused
 from ..proof.kinds_second_theorem import refusal
 from .kinds_numbers import LayerExample
 from .kinds_second_numbers import KindsWorkedSecond, kinds_worked_second
@@ -118,7 +118,7 @@ def kinds_second_order_chapter(d: KindsSecondDerivation, proof: Proof,
         network=f"the network of {kinds} layers "
                 f"({' + '.join(dict.fromkeys(net.activations))}, {net.cost})",
         cost=net.cost, absorbed=absorbed, refused=refusal(net),
-        hvp_every_size=not any(r.kind.name in NOT_TAKEN for r in net.resolved),
+        hvp_every_size=not hvp_refused(net),
         sizes=rf"P = {len(d.parameters())} \quad ({sizes})", L=d.L,
         eq={**_equations(d, absorbed), **EQ},  # type: ignore[arg-type]  # read from d.net
         split=_split(d, P, absorbed),

@@ -29,15 +29,16 @@ import time
 import sympy as sp
 
 from ..core import curvature
-from ..core.generic import GenericRecorder, Template, record_generic
+from ..core.generic import Template, record_generic
 from ..core.kinds_tangent import Read, TangentRule
+from ..core.network import Network
 from ..core.recursion import RecursionFunction
 from . import kind_lemmas, norm_roots
 from .claims import Claim
 from .index_entries import DELTA, A, G, J, K, Z, fresh, kind_base
-from .indexed import IndexOps, IndexTrace
+from .indexed import IndexTrace
 from .kinds_second_lemmas import CHECKED, Checked, Sequence, lemma_claim
-from .traced import _activation_at, _entry, _free, _ranges, _replay_case
+from .traced import _entry, _free, _ranges, _replay_case, case_ops
 
 EPS = sp.Symbol("epsilon")
 DOT = {A: sp.IndexedBase("ad"), Z: sp.IndexedBase("zd"), DELTA: sp.IndexedBase("dd"),
@@ -114,10 +115,7 @@ def program_traces(s: Sequence, recursion: RecursionFunction) -> list[IndexTrace
     program = record_generic(recursion, templates, s.K)
     found = []
     for case in program.cases:
-        recorder = GenericRecorder(case.explorer, "", templates, s.K)
-        ops = IndexOps(s.act(1), s.act(s.K), s.net.cost_entry, structure=recorder._at,
-                       width=recorder.width_at, shape=recorder.shape_at,
-                       activation_at=_activation_at(recorder, s.act(1), s.act(s.K)))
+        _, ops = case_ops(case, templates, s.K, s.act(1), s.act(s.K), s.net.cost_entry)
         _replay_case(case, ops)
         found.append(ops.trace)
     return found
@@ -164,10 +162,10 @@ def layer_identities(s: Sequence, m: int, rule: TangentRule,
 NOT_TAKEN: dict[str, str] = {}
 
 
-def hvp_refused(s: Sequence) -> str:
+def hvp_refused(net: Network) -> str:
     """The layers whose kind ``NOT_TAKEN`` lists, said with why ("" when there are none)."""
     return "; ".join(f"layer {r.index} is {r.kind.name}, {NOT_TAKEN[r.kind.name]}"
-                     for r in s.net.resolved if r.kind.name in NOT_TAKEN)
+                     for r in net.resolved if r.kind.name in NOT_TAKEN)
 
 
 def hvp_claims(s: Sequence, rule: TangentRule, recursion: RecursionFunction) -> list[Claim]:

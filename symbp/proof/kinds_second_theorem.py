@@ -291,7 +291,7 @@ def prove_kinds_second_order_theorem(net: Network, *, curvature: CurvatureStep =
     sequence = ", ".join(r.kind.name for r in net.resolved)
     scans = [r.index for r in net.resolved if r.kind.maps(r.layer).pre.own is not None]
     claims.append(induction(claims, s.K, sequence, bool(scans), s.absorbed,
-                            any(every_state(s, m) for m in scans), hvp_refused(s)))
+                            any(every_state(s, m) for m in scans), hvp_refused(net)))
     return Proof("general", claims, seconds=time.perf_counter() - start,
                  network=f"second order, depth {s.K}, this network's sequence of kinds, every "
                          f"size: layers={list(s.specs)!r}, cost={net.cost!r}",

@@ -77,9 +77,7 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
     groups: Groups = {"base": {}, "step": {}, "W": {}, "b": {}}
     problems = list(program.problems)
     for case in program.cases:
-        recorder = GenericRecorder(case.explorer, "", templates, depth)
-        ops = IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at,
-                       shape=recorder.shape_at, activation_at=_activation_at(recorder, hidden, out))
+        recorder, ops = case_ops(case, templates, depth, hidden, out, cost)
         try:
             _replay_case(case, ops)
             if dense:
@@ -101,6 +99,15 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
            f"exactly once (its comparisons of layers with constants up to 3 take every "
            f"combination of values by depth {BOX})")
     return Traced(groups, problems, Status.PROVED, how, cases)
+
+
+def case_ops(case: Case, templates: tuple[Template, ...], depth: int | None, hidden, out,
+             cost) -> tuple[GenericRecorder, IndexOps]:
+    """A recorded case's recorder, and the index notation its steps are replayed on."""
+    recorder = GenericRecorder(case.explorer, "", templates, depth)
+    return recorder, IndexOps(hidden, out, cost, structure=recorder._at, width=recorder.width_at,
+                              shape=recorder.shape_at,
+                              activation_at=_activation_at(recorder, hidden, out))
 
 
 def _where(case: Case) -> str:
