@@ -196,14 +196,14 @@ def afresh(*exprs: sp.Basic) -> list[sp.Basic]:
     sp.core.cache.clear_cache()
     made: dict[int, sp.Basic] = {}
 
-    def rebuilt(e: sp.Basic) -> sp.Basic:
+    def anew(e: sp.Basic) -> sp.Basic:
         if not isinstance(e, sp.Basic) or not e.args:
             return e
         if id(e) not in made:
-            made[id(e)] = e.func(*[rebuilt(a) for a in e.args])
+            made[id(e)] = e.func(*[anew(a) for a in e.args])
         return made[id(e)]
 
-    return [rebuilt(e) for e in exprs]
+    return [anew(e) for e in exprs]
 
 
 def _instance(identity: Identity, widths: dict[sp.Expr, int], written: dict | None = None):
