@@ -24,7 +24,7 @@ kind's order, each row by row (W_l, b_l, then P_l or U_l, ...). The routes:
 
 Proved per network (``proof.kinds_curvature``); for every size at the network's depth (the
 recursion's H and G, and H v of the R-operator's rule, ``tangent=``) by
-``proof.kinds_second_theorem``, a recurrent layer giving every state per network only.
+``proof.kinds_second_theorem``.
 """
 
 from __future__ import annotations
