@@ -59,13 +59,12 @@ class _Printer(StrPrinter):
         return str(int(expr))
 
     def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
         if expr.is_number:
-            base, exp = expr.args
             if base.is_Rational and base > 0 and abs(exp) == sp.S.Half:
                 root = f"np.sqrt({self._print(base)})"
                 return root if exp > 0 else f"(1.0 / {root})"
             return repr(float(expr))
-        base, exp = expr.args
         if exp == -1:
             return f"1.0 / {self.parenthesize(base, 60)}"
         return f"{self.parenthesize(base, 60)}**{self._print(exp)}"
