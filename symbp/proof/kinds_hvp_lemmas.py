@@ -38,7 +38,7 @@ from .claims import Claim
 from .index_entries import DELTA, A, G, J, K, Z, fresh, kind_base
 from .indexed import IndexTrace
 from .kinds_second_lemmas import CHECKED, Checked, Sequence, lemma_claim
-from .traced import _entry, _free, _ranges, _replay_case, case_ops
+from .traced import case_ops, entry_at, free_indices, index_ranges, replay_case
 
 EPS = sp.Symbol("epsilon")
 DOT = {A: sp.IndexedBase("ad"), Z: sp.IndexedBase("zd"), DELTA: sp.IndexedBase("dd"),
@@ -116,7 +116,7 @@ def program_traces(s: Sequence, recursion: RecursionFunction) -> list[IndexTrace
     found = []
     for case in program.cases:
         _, ops = case_ops(case, templates, s.K, s.act(1), s.act(s.K), s.net.cost_entry)
-        _replay_case(case, ops)
+        replay_case(case, ops)
         found.append(ops.trace)
     return found
 
@@ -129,19 +129,19 @@ def layer_identities(s: Sequence, m: int, rule: TangentRule,
     found: list[Checked] = []
 
     def add(what: str, value: object, shape: tuple, one: tuple) -> None:
-        index = _free(len(shape), one)
-        entry, problem = _entry(value, shape, index)
+        index = free_indices(len(shape), one)
+        entry, problem = entry_at(value, shape, index)
         if entry is None:
             raise ValueError(f"{what}: {problem}")
         found.append((what, statement_identity(s, norm_roots.opaque(entry),
-                                                _ranges(index, shape), rule, table)))
+                                                index_ranges(index, shape), rule, table)))
 
     z, a = s.z(m), s.a(m)
     i, j = z.indices(), a.indices()
     pre = kind_lemmas.stepped(s.pre(m, i), s.maps(m), e, s.act(m))  # a scan: σ(z) a step back
     for what, value, index, shape in (("zdot", pre, i, z.shape),
                                       ("adot", s.out(m, j), j, a.shape)):
-        found.append((what, statement_identity(s, value, _ranges(index, shape), rule, table)))
+        found.append((what, statement_identity(s, value, index_ranges(index, shape), rule, table)))
     for trace in traces:
         if e in trace.grads:
             add(f"gdot({e})", trace.grads[e], a.shape, (K,))

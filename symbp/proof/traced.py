@@ -79,7 +79,7 @@ def trace(recursion: Callable[[Any], None], hidden, out, cost, depths: int,
     for case in program.cases:
         recorder, ops = case_ops(case, templates, depth, hidden, out, cost)
         try:
-            _replay_case(case, ops)
+            replay_case(case, ops)
             if dense:
                 _group_dense(case, ops, groups)
             else:
@@ -162,7 +162,7 @@ def _coverage(program: GenericProgram) -> list[str]:
     return problems
 
 
-def _replay_case(case: Case, ops: IndexOps) -> None:
+def replay_case(case: Case, ops: IndexOps) -> None:
     """The case's statements on ``ops``: before the loop, layer L, layer L - 1, then the
     generic layer l, which reads what L - 1 bound as layer l + 1's."""
     before = replay(case.part(PRELUDE), ops)
@@ -223,37 +223,37 @@ def _group_kinds(case: Case, ops: IndexOps, groups: Groups, recorder: GenericRec
 
     for e, value in trace.grads.items():
         shape = layers.shape(e)
-        index = _free(len(shape), (K,))
+        index = free_indices(len(shape), (K,))
         add_identity(groups, "pass back" if sp.sympify(e) != DEPTH else "base", e,
-                     _entry(value, shape, index), passed(e)(index), _ranges(index, shape),
+                     entry_at(value, shape, index), passed(e)(index), index_ranges(index, shape),
                      where)
     for e, value in trace.deltas.items():
         shape = layers.z_shape(e)
-        index = _free(len(shape), (K,))
+        index = free_indices(len(shape), (K,))
         truth = kind_lemmas.delta_truth(layers, e, index, g_true(e), act(e))
         name = "base" if sp.sympify(e) == DEPTH and e not in trace.grads else "step"
-        add_identity(groups, name, e, _entry(value, shape, index), truth,
-                     _ranges(index, shape), where)
+        add_identity(groups, name, e, entry_at(value, shape, index), truth,
+                     index_ranges(index, shape), where)
     for (e, name), value in trace.param_grads.items():
         tensor = next(p for p in layers.maps(e).params if p.name == name)
         shape = layers.axes(e, tensor)
-        index = _free(len(shape), (J,))
+        index = free_indices(len(shape), (J,))
         truth = kind_lemmas.parameter_truth(layers, e, name, index, g_true(e), act(e))
-        add_identity(groups, name, e, _entry(value, shape, index), truth,
-                     _ranges(index, shape), where)
+        add_identity(groups, name, e, entry_at(value, shape, index), truth,
+                     index_ranges(index, shape), where)
 
 
-def _free(rank: int, one: tuple) -> tuple:
+def free_indices(rank: int, one: tuple) -> tuple:
     """The free indices of a lemma about a tensor of ``rank`` axes: k for a vector (j for a
     bias), j, k for a matrix, j, k, i beyond."""
     return one if rank == 1 else (J, K, I)[:rank]
 
 
-def _ranges(index: tuple, shape: tuple) -> dict:
+def index_ranges(index: tuple, shape: tuple) -> dict:
     return {i: (1, n) for i, n in zip(index, shape)}
 
 
-def _entry(v: object, shape: tuple, index: tuple) -> tuple[sp.Expr | None, str]:
+def entry_at(v: object, shape: tuple, index: tuple) -> tuple[sp.Expr | None, str]:
     """The entry at ``index`` of a quantity the recursion bound, if it has ``shape``."""
     found = (v.shape if isinstance(v, IndexMatrix) else shape_of(v))
     if found is not None and same_shape(tuple(found), shape):
