@@ -148,16 +148,20 @@ def on_a_terminal(args, env=None) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-SLOW_PROOF = ["prove", "--widths", "32,32,32,32,32", "--activation", "generic"]
+PROOF = ["prove", "--widths", "2,2,2"]
+STALLED = {"SYMBP_STALL_AT": "proving"}  # each step the prover reports lasts 0.25 s more
 
 
 @pytest.mark.slow  # progress needs a second to show
 def test_proving_shows_progress_on_a_terminal_and_nowhere_else():
-    assert "proving" in on_a_terminal(SLOW_PROOF)  # takes over a second: progress appears
-    piped = subprocess.run([sys.executable, "-m", "symbp", *SLOW_PROOF], capture_output=True,
-                           text=True)
-    assert piped.stderr == ""  # a pipe stays clean
-    assert "proving" not in on_a_terminal([*SLOW_PROOF, "--quiet"])
+    # the bar draws what the prover reports: its steps, one per layer and parameter
+    err = on_a_terminal(PROOF, env=STALLED)
+    assert re.search(r"\rproving  \[#+\.*\]  [1-6]/6  layer [12], [Wb]  \d+ s\x1b\[K", err), err
+    assert err.endswith("\r\x1b[K")  # and is erased when the proof is done
+    piped = subprocess.run([sys.executable, "-m", "symbp", *PROOF], capture_output=True,
+                           text=True, env={**os.environ, **STALLED})
+    assert piped.returncode == 0 and piped.stderr == ""  # a pipe stays clean
+    assert "proving" not in on_a_terminal([*PROOF, "--quiet"], env=STALLED)
 
 
 @pytest.mark.slow  # progress needs a second to show
