@@ -18,6 +18,21 @@ def _pair(j: int | str, k: int | str, wide: bool) -> str:
     return f"{j},{k}" if wide else f"{j}{k}"
 
 
+Shape = tuple[int, ...] | None  # a tensor's axes; None for a vector
+
+
+def entry_index(j: int | str, shape: Shape = None) -> str:
+    """Entry j (1-based, row-major) of a tensor of ``shape`` as its LaTeX index: "5" of a
+    vector, "1,2" of a matrix (unit 1 at step 2), where a flat 5 would hide the axes."""
+    if shape is None or len(shape) < 2 or isinstance(j, str):
+        return str(j)
+    index, rest = [], j - 1
+    for n in reversed(shape):
+        rest, i = divmod(rest, n)
+        index.append(i + 1)
+    return ",".join(map(str, reversed(index)))
+
+
 class Names:
     """Factory of the symbols of one network, remembering each symbol's LaTeX."""
 
@@ -36,24 +51,27 @@ class Names:
     def bias(self, l: int, j: int) -> sp.Symbol:
         return self._symbol(f"b{l}_{j}", f"b^{{({l})}}_{{{j}}}")
 
-    def input(self, k: int) -> sp.Symbol:
-        return self._symbol(f"x_{k}", f"x_{{{k}}}")
+    # x, y, z, a, δ and g: the symbol's name has the flat position j, its LaTeX the entry's
+    # index in the tensor's ``shape``
 
-    def target(self, j: int) -> sp.Symbol:
-        return self._symbol(f"y_{j}", f"y_{{{j}}}")
+    def input(self, k: int, shape: Shape = None) -> sp.Symbol:
+        return self._symbol(f"x_{k}", f"x_{{{entry_index(k, shape)}}}")
 
-    def preactivation(self, l: int, j: int | str) -> sp.Symbol:
-        return self._symbol(f"z{l}_{j}", f"z^{{({l})}}_{{{j}}}")
+    def target(self, j: int, shape: Shape = None) -> sp.Symbol:
+        return self._symbol(f"y_{j}", f"y_{{{entry_index(j, shape)}}}")
 
-    def activation(self, l: int, j: int) -> sp.Symbol:
-        return self._symbol(f"a{l}_{j}", f"a^{{({l})}}_{{{j}}}")
+    def preactivation(self, l: int, j: int | str, shape: Shape = None) -> sp.Symbol:
+        return self._symbol(f"z{l}_{j}", f"z^{{({l})}}_{{{entry_index(j, shape)}}}")
 
-    def delta(self, l: int, j: int) -> sp.Symbol:
-        return self._symbol(f"delta{l}_{j}", rf"\delta^{{({l})}}_{{{j}}}")
+    def activation(self, l: int, j: int, shape: Shape = None) -> sp.Symbol:
+        return self._symbol(f"a{l}_{j}", f"a^{{({l})}}_{{{entry_index(j, shape)}}}")
 
-    def grad(self, l: int, j: int) -> sp.Symbol:
+    def delta(self, l: int, j: int, shape: Shape = None) -> sp.Symbol:
+        return self._symbol(f"delta{l}_{j}", rf"\delta^{{({l})}}_{{{entry_index(j, shape)}}}")
+
+    def grad(self, l: int, j: int, shape: Shape = None) -> sp.Symbol:
         """g^{(l)}_j = ∂C/∂a^{(l)}_j, bound where a skip passes it back."""
-        return self._symbol(f"g{l}_{j}", rf"g^{{({l})}}_{{{j}}}")
+        return self._symbol(f"g{l}_{j}", rf"g^{{({l})}}_{{{entry_index(j, shape)}}}")
 
     def parameter(self, l: int, name: str, index: tuple[int, ...]) -> sp.Symbol:
         """An entry of another parameter of layer l: p^{(l)}_{jk} for P."""

@@ -27,8 +27,9 @@ class NetworkSymbols:
         self.net = net
         self.names = Names(net.widths)
         n = net.widths
-        self.x = sp.Matrix([self.names.input(k) for k in range(1, n[0] + 1)])
-        self.y = sp.Matrix([self.names.target(j) for j in range(1, n[-1] + 1)])
+        self.x = sp.Matrix([self.names.input(k, net.input_shape) for k in range(1, n[0] + 1)])
+        self.y = sp.Matrix([self.names.target(j, net.resolved[-1].shape_out)
+                            for j in range(1, n[-1] + 1)])
         # every parameter of every layer as a matrix of symbols: its first axis the rows,
         # the others the columns (a bias is a column)
         self._params: dict[int, dict[str, sp.Matrix]] = {
@@ -71,12 +72,14 @@ class NetworkSymbols:
         """Every parameter of layer l by name (W, b, and P, ... as its kind has them)."""
         return self._params[self.check_layer(l)]
 
-    def _layer_symbols(self, make: Callable[[int, int], sp.Symbol], l: int,
+    def _layer_symbols(self, make: Callable[[int, int, tuple[int, ...]], sp.Symbol], l: int,
                        tensor: str = "a") -> sp.Matrix:
-        """Layer l's symbols for its output a (n_l of them) or its pre-activation z."""
+        """Layer l's symbols for its output a (n_l of them) or its pre-activation z, each named
+        by its entry's index in the tensor's shape."""
         r = self.net.resolved[l - 1]
+        shape = tuple(r.shape_out if tensor == "a" else r.maps.z.shape(r.sizes))
         width = r.width if tensor == "a" else r.maps.z.size(r.sizes)
-        return sp.Matrix([make(l, j) for j in range(1, width + 1)])
+        return sp.Matrix([make(l, j, shape) for j in range(1, width + 1)])
 
     def check_layer(self, l: object, allow_input: bool = False) -> int:
         """``l`` if it is a layer index (0 too with ``allow_input``); ValueError otherwise."""

@@ -271,25 +271,10 @@ def _entry_latex(base: str, index: tuple[int, ...]) -> str:
     return f"{base}_{{{','.join(str(i + 1) for i in index)}}}"
 
 
-def _unflat(position: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    index = []
-    for n in reversed(shape):
-        index.append(position % n)
-        position //= n
-    return tuple(reversed(index))
-
-
 def _names(d: Derivation, tree: Tree) -> dict[sp.Symbol, str]:
-    """LaTeX names: every z and a entry with its index along each axis (channel and position,
-    unit and step), θ as its kind calls it; other parameters as the derivation names them."""
+    """LaTeX names: the derivation's (every z and a entry with its index along each axis:
+    channel and position, unit and step), θ as its kind calls it."""
     names = dict(d.latex_names)
-    for r in d.net.resolved:
-        m = r.index
-        z_shape = r.maps.z.shape(r.sizes)
-        for position, s in enumerate(d.z_symbols(m)):
-            names[s] = _entry_latex(f"z^{{({m})}}", _unflat(position, z_shape))
-        for position, s in enumerate(d.a_symbols(m)):
-            names[s] = _entry_latex(f"a^{{({m})}}", _unflat(position, r.shape_out))
     r = d.net.resolved[tree.l - 1]
     word = r.kind.words.get(tree.name, tree.name)
     axes = next(len(p.shape(r.sizes)) for p in r.maps.params if p.name == tree.name)
