@@ -29,7 +29,8 @@ from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..numeric.numba_codegen import numba_module_source
-from ..numeric.trace import code_problem, one_line, require_numeric
+from ..numeric.printable import code_problem, one_line
+from ..numeric.trace import require_numeric
 from ..proof.kinds_code import FLAVORS as CODE_FLAVORS
 from ..proof.kinds_code import code_proved
 from ..proof.prove import Proof
