@@ -17,9 +17,9 @@ import sympy as sp
 
 from ..core.network import Network
 from ..document.build import Document
+from ..document.example import Example
 from ..document.kinds import KindsDocument
 from ..document.kinds_numbers import LayerExample
-from ..document.numbers import Example
 from ..numeric.printable import one_line
 
 TRAINING_STEPS = 300
