@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the checker sees every name and its type; a run imports it 
     from .core.recursion import RecursionOps, backprop_deltas
     from .core.registry import ACTIVATIONS, COSTS, Activation, Cost
     from .core.second_order import SecondDerivation, derive
-    from .document.numbers import Example
+    from .document.example import Example
     from .numeric.backends import lambdify
     from .numeric.gradient_check import check_gradients
     from .proof.claims import Claim
@@ -53,7 +53,7 @@ _HOMES = {  # public name: the module it lives in
     "ACTIVATIONS": "core.registry", "COSTS": "core.registry", "Activation": "core.registry",
     "Cost": "core.registry",
     "SecondDerivation": "core.second_order", "derive": "core.second_order",
-    "Example": "document.numbers",
+    "Example": "document.example",
     "check_gradients": "numeric.gradient_check", "lambdify": "numeric.backends",
     "Claim": "proof.claims",
     "prove": "proof.curvature",

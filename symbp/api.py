@@ -6,9 +6,9 @@ from __future__ import annotations
 from .core.derivation import DISPLAY_HOOKS, Derivation
 from .core.network import Network
 from .document.claimed import Report, check_claims
+from .document.example import Example
 from .document.kinds import document
 from .document.kinds_numbers import LayerExample, check_example
-from .document.numbers import Example
 from .document.steps import backprop_summary
 from .numeric.kinds_curvature_codegen import kinds_second_order_source
 from .proof.curvature import prove_second_order

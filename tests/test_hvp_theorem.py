@@ -7,7 +7,7 @@ passed in as the theorem's hvp program) is refuted by the claim of the step it b
 import pytest
 
 import symbp
-from symbp.core import curvature
+from symbp.core import curvature_recursions
 from symbp.core.curvature_generic import record_curvature_generic
 from symbp.core.generic import BOX
 from symbp.proof import hvp_theorem
@@ -84,7 +84,7 @@ def deep_only(ops):
     """symbp's program, wrong only past depth 12."""
     if ops.L > 12:
         ops.bind_tangent(1, ops.tangent_bias(1))
-    curvature.pearlmutter_hvp(ops)
+    curvature_recursions.pearlmutter_hvp(ops)
 
 
 def old_style(ops):
@@ -107,7 +107,7 @@ def test_the_rewritten_program_is_symbps():
     ours = [c.status for c in hvp_claims(*entries("sigmoid", "mse"), rop())]
     assert ours == [c.status for c in hvp_claims(*entries("sigmoid", "mse"))]
     assert record_curvature_generic(rop()).fingerprint == \
-        record_curvature_generic(curvature.pearlmutter_hvp).fingerprint
+        record_curvature_generic(curvature_recursions.pearlmutter_hvp).fingerprint
 
 
 @pytest.mark.parametrize(("planted", "broken"), [
@@ -171,4 +171,4 @@ def test_the_claims_speak_for_a_networks_own_program_at_every_depth():
     assert deep.L > BOX and covers_hvp(deep) == ""
     other = symbp.derive(symbp.Network(), order=2, hvp=rop(v_term=False))
     assert "differs" in covers_hvp(other)
-    assert curvature.pearlmutter_hvp is hvp_theorem.HVP
+    assert curvature_recursions.pearlmutter_hvp is hvp_theorem.HVP

@@ -191,7 +191,7 @@ def test_a_kind_whose_projection_gradient_is_wrong_is_not_proved(monkeypatch):
 
     wrong = Kind(**{**residual.KIND.__dict__, "name": "residual_wrong", "backward": backward})
     monkeypatch.setitem(layer_kinds.KINDS, "residual_wrong", wrong)
-    monkeypatch.setattr("symbp.core.kinds_second_order.KINDS_SECOND_ORDER",
+    monkeypatch.setattr("symbp.core.kinds_second_scope.KINDS_SECOND_ORDER",
                         ("dense", "residual_wrong"))
     net = symbp.Network(layers=[Layer("residual_wrong", activation="tanh", units=2,
                                       projection=True), Layer("dense", units=1)], inputs=1)

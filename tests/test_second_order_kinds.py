@@ -15,7 +15,7 @@ import symbp
 from symbp import Layer
 from symbp.cli.main import main
 from symbp.core import second_order
-from symbp.core.kinds_second_order import KINDS_SECOND_ORDER, NOT_YET
+from symbp.core.kinds_second_scope import KINDS_SECOND_ORDER, NOT_YET
 from symbp.core.layers import KINDS
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 import symbp
-from symbp.core import curvature
+from symbp.core import curvature_recursions
 from symbp.core.curvature_generic import record_curvature_generic
 from symbp.core.curvature_program import record_curvature
 from symbp.core.generic import Concrete
@@ -15,14 +15,14 @@ from symbp.proof.second_order_theorem import (
 )
 
 
-@pytest.mark.parametrize("function", [curvature.backprop_curvature,
-                                      curvature.backprop_gauss_newton])
+@pytest.mark.parametrize("function", [curvature_recursions.backprop_curvature,
+                                      curvature_recursions.backprop_gauss_newton])
 def test_the_programs_are_recorded_once_for_every_depth(function):
     generic = record_curvature_generic(function)
     assert generic.problems == []
     assert [c.where for c in generic.cases] == [
         "when L - 1 > 0 and l - 1 > 0", "when L - 1 > 0 and l - 1 <= 0", "when L - 1 <= 0"]
-    name = "hessian" if function is curvature.backprop_curvature else "gauss_newton"
+    name = "hessian" if function is curvature_recursions.backprop_curvature else "gauss_newton"
     for widths in ([3, 2], [2, 3, 3, 2], [1, 2, 3, 2, 2]):
         d = symbp.derive(symbp.Network(widths), order=2)
         instance = generic.instance(d.L, lambda m, w=widths: w[m],

@@ -11,7 +11,8 @@ import sympy as sp
 
 import symbp
 from symbp.cli.main import main
-from symbp.document.numbers import Example, decimal_text, evaluate
+from symbp.document.example import Example
+from symbp.document.numbers import decimal_text, evaluate
 from symbp.document.worked import worked_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

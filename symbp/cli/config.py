@@ -36,8 +36,8 @@ from ..core import limits
 from ..core.network import NETWORK_KEYS, Network
 
 if TYPE_CHECKING:
+    from ..document.example import Example
     from ..document.kinds_numbers import LayerExample
-    from ..document.numbers import Example
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

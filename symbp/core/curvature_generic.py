@@ -39,13 +39,12 @@ from .generic import (
     MAX_CASES,
     PRELUDE,
     TOP,
-    CaseParts,
     Concrete,
     Explorer,
     GenericRecorder,
     Layer,
 )
-from .generic_layers import BETWEEN, UP, UP_FIRST, at, condition
+from .generic_layers import BETWEEN, UP, UP_FIRST, CaseParts, at, condition
 from .program import ConcreteSize, ProgramError, Size, Statement
 from .recorder import Ref
 

@@ -1,11 +1,12 @@
-"""Curvature programs: the recursions of ``curvature`` recorded once, single assignment.
+"""Curvature programs: the recursions of ``curvature_recursions`` recorded once, single
+assignment.
 
-``CurvatureRecorder`` is ``program.Recorder`` with the operations of ``curvature.CURVATURE_OPS``:
-each appends one ``Statement`` and hands back a ``Ref``, its shape checked as it is
-recorded. Values are matrices now (Ω_l is n_l × n_l, Γ_l is n_l × P_(≥l)), so
-``activation_vjp`` and ``transpose_times`` take any number of columns. A
-``CurvatureProgram`` is a ``Program`` that also names what it bound: Ω_l, Γ_l, the
-Hessian's block rows, the tangents ż_l and δ̇_l. It is replayed by ``run`` on any
+``CurvatureRecorder`` is ``program.Recorder`` with the operations of
+``curvature_recursions.CURVATURE_OPS``: each appends one ``Statement`` and hands back a
+``Ref``, its shape checked as it is recorded. Values are matrices now (Ω_l is n_l × n_l,
+Γ_l is n_l × P_(≥l)), so ``activation_vjp`` and ``transpose_times`` take any number of
+columns. A ``CurvatureProgram`` is a ``Program`` that also names what it bound: Ω_l, Γ_l,
+the Hessian's block rows, the tangents ż_l and δ̇_l. It is replayed by ``run`` on any
 implementation of the operations, statement by statement; its fingerprint names it.
 """
 

@@ -44,13 +44,12 @@ from .generic_layers import (
     MAX_CASES,
     MAX_OFFSET,
     PRELUDE,
-    RELATIONS,
     SECOND,
     TOP,
+    CaseParts,
     Concrete,
     Explorer,
     Layer,
-    at,
     condition,
 )
 from .generic_layers import BOX as BOX  # re-exported: the theorems read them from here
@@ -238,28 +237,6 @@ class GenericRecorder(Recorder):
 
 
 # ---------------------------------------------------------------- the cases
-
-
-class CaseParts:
-    """What a recorded case (first or second order) answers from its explorer, statements,
-    segments and ``generic_from``."""
-
-    explorer: Explorer
-    statements: tuple[Statement, ...]
-    segments: tuple[str, ...]
-    generic_from: int
-
-    def part(self, segment: str) -> list[Statement]:
-        return [s for s, seg in zip(self.statements, self.segments) if seg == segment]
-
-    def holds(self, L: int, l: int = 0) -> bool:
-        """Whether this case's condition holds at depth L (and generic layer l)."""
-        return self.explorer.holds((L, l))
-
-    def prefix_holds(self, L: int) -> bool:
-        """The conditions decided before the generic layer, at depth L."""
-        before = self.explorer.relations[: self.generic_from]
-        return all(bool(RELATIONS[r](at(e, (L, 0)), 0)) == v for e, r, v in before)
 
 
 @dataclass(frozen=True)

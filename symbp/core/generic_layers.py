@@ -5,7 +5,8 @@ layers, but never becomes a Python integer (``Concrete``). Where a comparison ca
 either way for some depths, the ``Explorer`` takes one outcome (the next forced one, else
 True) and narrows the case to the depths where it holds; ``generic.record_generic`` runs
 the recursion once per case. Comparisons are with constants up to ``MAX_OFFSET``, so
-every combination of outcomes occurs at some depth up to ``BOX``.
+every combination of outcomes occurs at some depth up to ``BOX``. ``CaseParts`` is what
+a recorded case (first or second order) answers: its segments, and where its condition holds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
+
+from .program import Statement
 
 PRELUDE, TOP, SECOND, GENERIC, AFTER = "prelude", "top", "second", "generic", "after"
 UP_FIRST, UP, BETWEEN = "up first", "up", "between"  # an upward loop (ops.layers_up()) and after
@@ -176,3 +179,25 @@ def condition(explorer: Explorer) -> str:
 
 
 _NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+class CaseParts:
+    """What a recorded case (first or second order) answers from its explorer, statements,
+    segments and ``generic_from``."""
+
+    explorer: Explorer
+    statements: tuple[Statement, ...]
+    segments: tuple[str, ...]
+    generic_from: int
+
+    def part(self, segment: str) -> list[Statement]:
+        return [s for s, seg in zip(self.statements, self.segments) if seg == segment]
+
+    def holds(self, L: int, l: int = 0) -> bool:
+        """Whether this case's condition holds at depth L (and generic layer l)."""
+        return self.explorer.holds((L, l))
+
+    def prefix_holds(self, L: int) -> bool:
+        """The conditions decided before the generic layer, at depth L."""
+        before = self.explorer.relations[: self.generic_from]
+        return all(bool(RELATIONS[r](at(e, (L, 0)), 0)) == v for e, r, v in before)

@@ -2,7 +2,7 @@
 network's graph (route "recursion" of ``kinds_second_order``).
 
 The graph. Its nodes are the forward statements of every layer, one layer deep, in layered
-symbols (``KindsSecondDerivation.forward_statements``): z_l from the pre map, a_l from σ,
+symbols (``NetworkSymbols.forward_statements``): z_l from the pre map, a_l from σ,
 post and skip. A node reads nodes below it and parameters (x and y are constants): a skip
 is a_l reading a_(l-1) beside z_l, a shared kernel one parameter read by many entries, and a
 recurrent z_l reads its own entries one step back, so its statement is split into its steps,

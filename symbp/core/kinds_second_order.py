@@ -34,55 +34,18 @@ from typing import Any
 
 import sympy as sp
 
-from . import curvature, kinds_curvature, layers, limits
+from . import curvature, kinds_curvature
 from .curvature import absorbs_output
 from .derivation import Derivation, substitute_in_order
 from .kinds_curvature import CurvatureStep, push_curvature
+from .kinds_second_scope import check_size, supported
 from .kinds_tangent import Read, TangentRule, chain_tangent
 from .network import Network
 from .recursion import RecursionFunction, backprop_deltas
 from .routes import differentiate
 
-# The kinds whose second order is derived here, and why each other kind is left out
-KINDS_SECOND_ORDER = ("dense", "residual", "conv1d", "recurrent", "attention", "layernorm",
-                      "batchnorm", "dense_per_sample")
-NOT_YET: dict[str, str] = {  # kind -> why order 2 refuses it (none today)
-}
 HESSIAN_ROUTES = ("direct", "program", "recursion")
 HVP_ROUTES = ("program", "direct", "recursion")
-
-
-def supported(net: Network) -> None:
-    """ValueError unless this module covers ``net``: kinds of ``KINDS_SECOND_ORDER``, and the
-    activations and cost second order takes (``curvature.supported_functions``)."""
-    other = next((r for r in net.resolved if r.kind.name not in KINDS_SECOND_ORDER), None)
-    if other is not None:
-        why = NOT_YET.get(other.kind.name, "its second order is not written yet")
-        raise ValueError(f"order 2 takes {', '.join(KINDS_SECOND_ORDER)} layers; layer "
-                         f"{other.index} is {other.kind.name} ({why}); use order 1")
-    curvature.supported_functions(net)
-
-
-def parameter_count(net: Network) -> int:
-    """Every parameter entry of every layer."""
-    return sum(_size(shape) for r in net.resolved for shape in r.parameters.values())
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    total = 1
-    for n in shape:
-        total *= n
-    return total
-
-
-def check_size(net: Network) -> None:
-    """ValueError naming the limit when the symbolic Hessian would have too many entries."""
-    count = parameter_count(net)
-    if count * count > limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:
-        raise ValueError(f"the network has {count:,} weights and biases: its Hessian would have "
-                         f"{count * count:,} entries, past the limit of "
-                         f"{limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,} for a symbolic one (limit "
-                         "MAX_SYMBOLIC_HESSIAN_ENTRIES)")
 
 
 class KindsSecondDerivation(Derivation):
@@ -160,25 +123,6 @@ class KindsSecondDerivation(Derivation):
                       self.grad_symbols(l)):
                 found.update({s: self._tangent(s) for s in M})
         return found
-
-    def forward_statements(self, l: int) -> tuple[list[sp.Expr], list[sp.Expr]]:
-        """z_l from its pre map (a scan reads σ of its own z one step back) and a_l from σ,
-        post and skip, in layered symbols: what layer l's kind computes, one layer deep."""
-        r = self.net.resolved[l - 1]
-        x, params = list(self.a_symbols(l - 1)), self.layer_parameters(l)
-        apply = self.net.activation(l).apply
-        zs = list(self.z_symbols(l))
-        if r.kind.name == "dense":
-            W, b = params["W"], params["b"]
-            pre = [sp.Add(*[W[j, k] * x[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
-        else:
-            values = layers._values(r, x, params)
-            if r.maps.pre.own is not None:
-                shape = r.maps.z.shape(r.sizes)
-                values[r.maps.pre.own.name] = \
-                    lambda i: apply([zs[layers.flat(i, shape)]])[0]
-            pre = r.maps.pre.entries(r.sizes, values)
-        return pre, layers.output(r, zs, x, params, apply)
 
     def _statements(self) -> list[tuple[list[sp.Symbol], list[sp.Expr]]]:
         """(symbols, values) of every statement, in the order they are found: the forward pass

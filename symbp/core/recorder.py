@@ -6,16 +6,15 @@ recursion function once and writes each call down as a ``Statement``, handing ba
 
 from __future__ import annotations
 
-import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import sympy as sp
 
+from .constants import exact, is_number, mask_rows
 from .layers import dense
 from .layers.base import Layer
 from .program import (
@@ -50,7 +49,7 @@ class Ref:
         if isinstance(other, Ref):
             raise ProgramError(f"{self.name} * {other.name}: multiply values with ops.outer "
                                "or ops.activation_vjp; * takes a number or a constant array")
-        if _is_number(other):
+        if is_number(other):
             return self.recorder.scale(other, self)
         return self.recorder.mask(self, other)
 
@@ -69,21 +68,6 @@ class Ref:
         if isinstance(other, numbers.Number) and other == 0:  # sum([...]) starts from 0
             return self
         return self.recorder.add(self, other)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Number | sp.Number) and not isinstance(value, bool)
-
-
-def exact(value: Any, what: str) -> sp.Rational:
-    """``value`` as an exact rational: the number the generated code uses, to the last bit."""
-    if isinstance(value, sp.Rational):
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ProgramError(f"{what} must be a real number, got {value!r}")
-    if not math.isfinite(value):
-        raise ProgramError(f"{what} must be finite, got {value!r}")
-    return sp.Rational(Fraction(value))  # type: ignore[call-overload]  # a float: exact
 
 
 class Recorder:
@@ -315,33 +299,13 @@ class Recorder:
 
     def mask(self, v: Any, mask: Any) -> Ref:
         v = self._ref(v, "v * M")
-        rows = _mask_rows(mask, v)
+        rows = mask_rows(mask, v)
         return self.emit("mask", None, (v,), v.shape, constant=rows)
 
     def program(self, context: str = "") -> Program:
         return Program(tuple(self.statements), dict(self.deltas), dict(self.weight),
                        dict(self.bias), context=context, name=self.name,
                        grads=dict(self.grads), param_grads=dict(self.param_grads))
-
-
-def _mask_rows(mask: Any, v: Ref) -> tuple[tuple[sp.Rational, ...], ...]:
-    """A constant array of ``v``'s (concrete) shape as rows of exact numbers."""
-    rows_n, cols_n = v.shape
-    if not (isinstance(rows_n, int) and isinstance(cols_n, int)):
-        raise ProgramError(f"v * M: {v.name} has a symbolic shape; a constant array fixes the "
-                           "widths, so it cannot stand for every width")
-    try:
-        matrix = sp.Matrix(mask.tolist() if hasattr(mask, "tolist") else mask)
-    except Exception:  # anything SymPy cannot read as a matrix
-        raise ProgramError(f"v * M takes a number or a constant array, got "
-                           f"{type(mask).__name__}") from None
-    if matrix.shape == (1, rows_n) and cols_n == 1:
-        matrix = matrix.T
-    if matrix.shape != (rows_n, cols_n):
-        raise ProgramError(f"v * M: the array has shape {matrix.shape}, {v.name} has "
-                           f"{(rows_n, cols_n)}")
-    return tuple(tuple(exact(matrix[r, c], "an entry of M") for c in range(cols_n))
-                 for r in range(rows_n))
 
 
 def _dense(l: Any, width: Callable[[Any], Any]) -> Any:

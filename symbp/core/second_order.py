@@ -23,7 +23,7 @@ from typing import Any
 
 import sympy as sp
 
-from . import curvature, limits
+from . import curvature, curvature_recursions, limits
 from .curvature import absorbs_output, supported
 from .curvature_program import CurvatureProgram, record_curvature
 from .curvature_symbolic import CurvatureTrace, SymbolicCurvatureOps, run_curvature
@@ -49,9 +49,9 @@ class SecondDerivation(Derivation):
     order = 2
 
     def __init__(self, net: Network, recursion: RecursionFunction = backprop_deltas, *,
-                 curvature: Any = curvature.backprop_curvature,
-                 gauss_newton: Any = curvature.backprop_gauss_newton,
-                 hvp: Any = curvature.pearlmutter_hvp):
+                 curvature: Any = curvature_recursions.backprop_curvature,
+                 gauss_newton: Any = curvature_recursions.backprop_gauss_newton,
+                 hvp: Any = curvature_recursions.pearlmutter_hvp):
         supported(net)  # before any work
         super().__init__(net, recursion)
         self.functions = {"hessian": curvature, "gauss_newton": gauss_newton, "hvp": hvp}

@@ -135,6 +135,25 @@ class NetworkSymbols:
             z[l], a[l] = sp.Matrix(zs), sp.Matrix(outs)
         return z, a
 
+    def forward_statements(self, l: int) -> tuple[list[sp.Expr], list[sp.Expr]]:
+        """z_l from its pre map (a scan reads σ of its own z one step back) and a_l from σ,
+        post and skip, in layered symbols: what layer l's kind computes, one layer deep."""
+        r = self.net.resolved[l - 1]
+        x, params = list(self.a_symbols(l - 1)), self.layer_parameters(l)
+        apply = self.net.activation(l).apply
+        zs = list(self.z_symbols(l))
+        if r.kind.name == "dense":
+            W, b = params["W"], params["b"]
+            pre = [sp.Add(*[W[j, k] * x[k] for k in range(W.cols)], b[j]) for j in range(W.rows)]
+        else:
+            values = layers.lookups(r, x, params)
+            if r.maps.pre.own is not None:
+                shape = r.maps.z.shape(r.sizes)
+                values[r.maps.pre.own.name] = \
+                    lambda i: apply([zs[layers.flat(i, shape)]])[0]
+            pre = r.maps.pre.entries(r.sizes, values)
+        return pre, layers.output(r, zs, x, params, apply)
+
     def composed_z(self, l: int) -> sp.Matrix:
         """z_l as an expression in x, W and b."""
         return self._forward[0][self.check_layer(l)]

@@ -24,9 +24,9 @@ from ..printing import forms
 from ..printing.latex import Printer
 from ..printing.width import matrix_width, width
 from ..proof.prove import Proof
+from .example import Example as WorkedExample
 from .figures import WEIGHT, GraphPart, SwellPart, graph_part, swell_part
 from .general import GeneralPart, general_part
-from .numbers import Example as WorkedExample
 from .paths import (
     Factor,
     PathSum,

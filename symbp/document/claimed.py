@@ -26,9 +26,9 @@ import sympy as sp
 from ..core.derivation import Derivation
 from ..proof.nonzero import PRECISIONS, enclosure
 from .claimed_formulas import check_formulas, check_recursion
+from .example import Example
 from .kinds_numbers import evaluate_layers
 from .kinds_worked import layer_tables
-from .numbers import Example
 from .verdicts import Report, Verdict, bounds, shown
 
 NUMBER_KEYS = ("learning_rate", "cost", "z", "a", "delta", "grad", "updated")

@@ -24,6 +24,7 @@ from ..printing.latex import Printer
 from ..proof.prove import Proof, scopes
 from ..proof.vector_forms import vector_claim_name
 from .build import Activation, Document, _activations, _and, _cost, build, check_subject
+from .example import Example as WorkedExample
 from .kinds_figure import KindsGraphPart, kinds_graph_part
 from .kinds_general import KindsGeneral, kinds_general
 from .kinds_layer import (
@@ -42,7 +43,6 @@ from .kinds_numbers import LayerExample
 from .kinds_paths import entry_paths
 from .kinds_swell import KindsSwellPart, WorkRow, kinds_swell_part, kinds_swell_rows, work_rows
 from .kinds_worked import KindsWorked, kinds_worked
-from .numbers import Example as WorkedExample
 from .proof import ProofPart, proof_part
 from .text import rich
 

@@ -22,16 +22,8 @@ from ..core.derivation import Derivation, substitute_in_order
 from ..core.layers import Resolved
 from ..core.network import Network
 from ..core.recursion import SymbolicOps
-from .numbers import (
-    DIGITS,
-    Example,
-    _lists,
-    _number,
-    check_settings,
-    evaluate,
-    example_fields,
-    explicit,
-)
+from .example import DIGITS, Example, as_lists, check_settings, example_fields, rational
+from .numbers import evaluate, explicit
 from .numbers import settle as settled
 
 KEYS = ("x", "y", "params", "learning_rate", "digits")
@@ -97,7 +89,7 @@ def check_layers(example: LayerExample | dict, resolved: list[Resolved]) -> Exac
     eta = check_settings(ex.digits, ex.learning_rate)
     x = _tensor(ex.x, resolved[0].shape_in, "x")
     y = _tensor(ex.y, resolved[-1].shape_out, "y")
-    given = _lists(ex.params)
+    given = as_lists(ex.params)
     L = len(resolved)
     if not isinstance(given, list) or len(given) != L:
         got = f"{len(given)}" if isinstance(given, list) else repr(given)
@@ -130,13 +122,13 @@ def _tensor(value: object, shape: tuple[int, ...], where: str, flat: bool = True
             shared: bool = False) -> list[sp.Expr]:
     """The entries of a nested list shaped ``shape`` (or, with ``flat``, a flat list of as many
     entries; with ``shared``, one number for all), row-major, as Rationals."""
-    value = _lists(value)
+    value = as_lists(value)
     size = prod(shape)
     if shared and not isinstance(value, list):
-        return [_number(value, where)] * size
+        return [rational(value, where)] * size
     if flat and isinstance(value, list) and len(value) == size and len(shape) > 1 and \
             not any(isinstance(v, list) for v in value):
-        return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [rational(v, f"{where}[{i}]") for i, v in enumerate(value)]
     found = _shape_of(value)
     if found != shape:
         expected = f"shape {shape}" + (f" (or a flat list of {size})" if flat and len(shape) > 1
@@ -168,7 +160,7 @@ def _flatten(value: object, where: str, into: list[sp.Expr]) -> None:
         for i, v in enumerate(value):
             _flatten(v, f"{where}[{i}]", into)
     else:
-        into.append(_number(value, where))
+        into.append(rational(value, where))
 
 
 # ---------------------------------------------------------------- the numbers

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.second_order import SecondDerivation
-from .numbers import Example, Numbers, decimal_text, evaluate, settle
+from .example import Example
+from .numbers import Numbers, decimal_text, evaluate, settle
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from ..proof.claims import Proof
 from ..proof.gauss_newton import vanishing_output_residual
 from ..proof.hvp_theorem import covers_hvp
 from ..proof.second_order_theorem import covers_second_order, second_order_theorem
-from .numbers import Example, decimal_text
+from .example import Example
+from .numbers import decimal_text
 from .second_numbers import agree, evaluate_second
 
 

@@ -20,7 +20,8 @@ from ..core.naming import vector_latex as vec
 from ..printing import forms
 from ..printing.latex import Printer, aligned, number_latex
 from ..printing.width import width
-from .numbers import PRECISION, Example, Numbers, decimal_text, evaluate, rounded
+from .example import Example
+from .numbers import PRECISION, Numbers, decimal_text, evaluate, rounded
 from .steps import partial, prime
 
 MAX_ENTRY_TERMS = 4  # terms of z^{(l)}_1 = Σ_k w a + b written out before ⋯

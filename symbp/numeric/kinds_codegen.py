@@ -20,7 +20,8 @@ from __future__ import annotations
 from . import forms, maps, maps_numpy, scans_numpy
 from .arguments import LAYER_RUNTIME, fast_layer_check_source, runtime_source
 from .parts import function, numeric_forms, numpy_helpers, recursion_origin
-from .trace import CodeOps, array_name, trace
+from .statements import array_name
+from .trace import CodeOps, trace
 
 
 def module_source(d, proved: str = "", more=None) -> str:

@@ -17,7 +17,8 @@ from .maps_numba import numba_lines
 from .numba_kernel import IMPORTS, PRELUDE, Kernel
 from .numba_loops import Arrays, flat_loop
 from .parts import function
-from .trace import CodeOps, array_name, trace
+from .statements import array_name
+from .trace import CodeOps, trace
 
 NOTE = ("\n\nThe gradient is one numba kernel (compiled on first import, cached beside this "
         "file):\nthe same statements as loops over the batch, large matrix products by BLAS, "

@@ -14,7 +14,6 @@ runs, mistakes included: the NumPy module (``codegen``) and the numba kernel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
@@ -22,36 +21,9 @@ import sympy as sp
 from ..core import registry
 from . import forms, maps, maps_numpy, maps_staged, scans_numpy
 from .array_printers import BATCH, MapForm, MathPrinter, RowsPrinter, numeric_form
+from .statements import Statement, array_name
 
-__all__ = ["BATCH", "CodeOps", "Statement", "array_name", "trace"]
-
-# names the generated code gives its own arrays: a parameter of one of these names is
-# written name_l rather than name + l, so it never clashes with them
-RESERVED = frozenset({"a", "g", "s", "t", "u", "v", "x", "y", "z", "delta", "ones", "batch",
-                      "np", "math", "numba", "acc", "out", "given", "single"})
-
-
-def array_name(name: str, l: int) -> str:
-    """The code's name of parameter ``name`` of layer l: W2, b2, P2 (K_2 for a name the code
-    uses itself)."""
-    return f"{name}_{l}" if name in RESERVED or not name.isidentifier() else f"{name}{l}"
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One step: ``target = code`` in NumPy, the equation it computes, and its expression.
-
-    ``kind`` is "delta" (a stored (batch, n) array such as δ_l), "weight" or "bias";
-    ``value`` is the SymPy matrix expression in the column convention (n × batch).
-    """
-
-    target: str
-    code: str
-    math: str
-    kind: str
-    value: Any
-    width: int
-    before: tuple[str, ...] = ()  # NumPy lines that come first (a scan's loop over the steps)
+__all__ = ["BATCH", "CodeOps", "trace"]
 
 
 class CodeOps:
@@ -358,22 +330,6 @@ def require_numeric(net) -> None:
         if not net.activation(l).numeric:
             raise ValueError(f"activation {name!r} (layer {l}) has no numeric form; "
                              f"choose one of: {', '.join(numeric_activations())}")
-
-
-def code_problem(d) -> str:
-    """"" when ``d``'s program prints as numeric code, else why not (the generic σ, a map
-    not printed yet): what ``trace`` refuses, asked once for a document or a training run."""
-    try:
-        trace(d)
-    except ValueError as error:
-        return str(error)
-    return ""
-
-
-def one_line(reason: str, limit: int) -> str:
-    """A reason fit for a sentence or a note: its first line, cut at a word near ``limit``."""
-    line = (reason.splitlines() or [""])[0]
-    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def trace(d) -> CodeOps:

@@ -1,9 +1,10 @@
 """The R-operator's steps in index notation, and the directional derivatives they must equal.
 
-``HvpIndexOps`` is ``CurvatureIndexOps`` with the operations of ``curvature.pearlmutter_hvp``
-(V_l, v_(b_l) the direction's blocks as v^{(l)}_{jk} and vb^{(l)}_j; ż_l and δ̇_l, once bound,
-as zd^{(l)}_j and dd^{(l)}_j), so the hvp program that the generated ``hvp`` runs is
-replayed on entry formulas, for symbolic widths.
+``HvpIndexOps`` is ``CurvatureIndexOps`` with the operations of
+``curvature_recursions.pearlmutter_hvp`` (V_l, v_(b_l) the direction's blocks as
+v^{(l)}_{jk} and vb^{(l)}_j; ż_l and δ̇_l, once bound, as zd^{(l)}_j and dd^{(l)}_j), so
+the hvp program that the generated ``hvp`` runs is replayed on entry formulas, for
+symbolic widths.
 
 ``identities`` sets each bound tangent against D_v of the quantity it stands for,
 D_v f = d/dε f(θ + ε v) at ε = 0, taken by SymPy of the network's own maps (σ'

@@ -1,7 +1,7 @@
 """H v by the R-operator, for every depth and width: the program the generated ``hvp`` runs
 is D_v ∇C.
 
-``curvature.pearlmutter_hvp`` runs a loop up (the tangents ż_l over ``ops.layers_up()``)
+``curvature_recursions.pearlmutter_hvp`` runs a loop up (the tangents ż_l over ``ops.layers_up()``)
 and then one down (δ_l, δ̇_l and (H v)_(θ_l) over ``ops.layers()``), each step reading an
 earlier tangent by its layer (``ops.tangent``). The argument, by induction over the
 statements the program binds, in the order it binds them:
@@ -40,7 +40,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..core import curvature
+from ..core import curvature_recursions
 from ..core.curvature_generic import CurvatureCase, record_curvature_generic
 from ..core.curvature_program import replay
 from ..core.generic import BOX, DEPTH, GENERIC, LAYER, PRELUDE, TOP, Concrete
@@ -53,7 +53,7 @@ from .grouped import group_claim, group_key, relabel
 from .hvp_lemmas import DDOT, FIRST, STATEMENTS, STEP, ZDOT, HvpIndexOps, identities
 from .index_entries import named
 
-HVP = curvature.pearlmutter_hvp
+HVP = curvature_recursions.pearlmutter_hvp
 PREMISE = {"delta base": curvature_truths.STATEMENTS["delta base"],
            "delta step": curvature_truths.STATEMENTS["delta step"]}
 

@@ -55,7 +55,8 @@ from ..core import registry
 from ..core.deadline import check_seconds, stopping
 from ..core.generic import Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
-from ..core.kinds_second_order import KindsSecondDerivation, check_size, supported
+from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.kinds_second_scope import check_size, supported
 from ..core.kinds_tangent import TangentRule, chain_tangent
 from ..core.layers import resolve
 from ..core.network import Network

@@ -43,11 +43,11 @@ import time
 from ..core.deadline import TimedOut, check_seconds, stopping
 from ..core.derivation import Derivation
 from ..core.limits import magnitude
-from . import lemmas, returned
+from . import returned
 from .claims import Claim, Failure, Proof, Row, lemma_claim
 from .construction import Construction, Problem, chain_text, unchecked_code
 from .function_lemmas import function_lemmas
-from .layer_lemmas import layer_lemmas
+from .recursion_claims import plan_recursion, prove_recursion
 from .settle import (
     ROUTES,
     Progress,
@@ -55,8 +55,6 @@ from .settle import (
     describe,
     fail,
     label,
-    parameters,
-    replayed,
     rows,
     short,
     tex,
@@ -191,7 +189,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
     if exact:
-        _plan_recursion(d, work, HOW["tied" if chosen == "expand" else "local"])
+        plan_recursion(d, work, HOW["tied" if chosen == "expand" else "local"])
     if chosen == "construction" and compares:
         _plan_construction(d, work, tie)
     elif compares:
@@ -202,7 +200,7 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
         if exact:
             proof.lemmas = function_lemmas(d.net)
             work.claims += [lemma_claim(lem) for lem in proof.lemmas]
-            proof.lemmas += _prove_recursion(d, work)
+            proof.lemmas += prove_recursion(d, work)
         if not d.net.dense:  # the forms the kinds document shows (a dense one shows none)
             work.claims += vector_form_claims(d, work.session)
         if chosen in ("expand", "construction") and compares:
@@ -239,53 +237,6 @@ def _fingerprint(d: Derivation) -> str:
         return d.program.fingerprint
     except Exception:  # a recursion that cannot be recorded fails its claims below
         return ""
-
-
-# ---------------------------------------------------------------- recursion = gradient
-
-
-def _plan_recursion(d: Derivation, work: Work, how: str) -> None:
-    for l, wrt in rows(d):
-        work.plan("recursion", l, wrt, f"recursion = {label(wrt, l)}",
-                  rf"\text{{recursion}} = {tex(wrt, l)}", how)
-
-
-def _prove_recursion(d: Derivation, work: Work) -> list[lemmas.Lemma]:
-    """The per-layer lemmas, and from them each recursion claim (by induction from layer L)."""
-    claims = {(c.layer, c.parameter): c for c in work.claims if c.kind == "recursion"}
-    try:
-        trace = replayed(d)
-    except Exception as error:  # a recursion that crashes fails its claims; it is no crash here
-        for claim in claims.values():
-            fail(claim, None, describe(error), "the recursion runs")
-        return []
-    found: list[lemmas.Lemma] = []
-    broken: lemmas.Lemma | None = None  # the first δ (or g) lemma that failed, from L down
-    for l in range(d.L, 0, -1):
-        work.check_time()
-        started = time.perf_counter()
-        names = parameters(d, l)
-        if d.net.dense:
-            steps = [lemmas.delta_lemma(d, trace, l, work.session)]
-            params = [lemmas.parameter_lemma(d, trace, l, wrt, work.session) for wrt in names]
-        else:  # any kind: the chain rule through the layer's own maps
-            found_here = layer_lemmas(d, trace, l, work.session)
-            steps, params = found_here[: -len(names)], found_here[-len(names):]
-        found += [*steps, *params]
-        if broken is None:
-            broken = next((step for step in steps if not step.holds), None)
-        share = (time.perf_counter() - started) / len(names)
-        for wrt, param in zip(names, params):
-            claim = claims[(l, wrt)]
-            claim.seconds = share
-            culprit = broken or (None if param.holds else param)
-            if culprit is None:
-                claim.status = "proved"
-            else:
-                fail(claim, culprit.entry, culprit.residual,
-                      f"lemma {culprit.name} ({culprit.statement})")
-        work.tick(f"layer {l}")
-    return found
 
 
 # ---------------------------------------------------------------- the routes by construction

@@ -30,7 +30,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..core import curvature, registry
+from ..core import curvature, curvature_recursions, registry
 from ..core.curvature_generic import GenericCurvatureProgram, record_curvature_generic
 from ..core.curvature_program import replay
 from ..core.deadline import check_seconds, stopping
@@ -54,8 +54,8 @@ from .index_entries import IndexMatrix, fresh
 from .registry_lemmas import function_claims
 from .theorem import cross_check_widths, entries
 
-PROGRAMS = {"hessian": ("H", curvature.backprop_curvature, True),
-            "gauss_newton": ("G", curvature.backprop_gauss_newton, False)}
+PROGRAMS = {"hessian": ("H", curvature_recursions.backprop_curvature, True),
+            "gauss_newton": ("G", curvature_recursions.backprop_gauss_newton, False)}
 
 
 # ---------------------------------------------------------------- trace and groups

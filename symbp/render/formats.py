@@ -17,19 +17,20 @@ from pathlib import Path
 from ..core.derivation import Derivation
 from ..core.network import Network
 from ..document.build import Document
+from ..document.example import Example as WorkedExample
 from ..document.kinds import KindsDocument, document
 from ..document.kinds_matrix import KindsMatrixChapter, kinds_matrix_chapter
 from ..document.kinds_numbers import LayerExample
 from ..document.kinds_second_order import KindsSecondOrderChapter, kinds_second_order_chapter
 from ..document.kinds_worked import worked_file
 from ..document.matrix import MatrixChapter, matrix_chapter
-from ..document.numbers import Example as WorkedExample
 from ..document.second_order import SecondOrderChapter, second_order_chapter
 from ..numeric.codegen import module_source
 from ..numeric.curvature_codegen import second_order_source
 from ..numeric.kinds_curvature_codegen import kinds_second_order_source
 from ..numeric.numba_codegen import numba_module_source
-from ..numeric.trace import code_problem, one_line, require_numeric
+from ..numeric.printable import code_problem, one_line
+from ..numeric.trace import require_numeric
 from ..proof.kinds_code import FLAVORS as CODE_FLAVORS
 from ..proof.kinds_code import code_proved
 from ..proof.prove import Proof

@@ -17,10 +17,10 @@ import sympy as sp
 
 from ..core.network import Network
 from ..document.build import Document
+from ..document.example import Example
 from ..document.kinds import KindsDocument
 from ..document.kinds_numbers import LayerExample
-from ..document.numbers import Example
-from ..numeric.trace import one_line
+from ..numeric.printable import one_line
 
 TRAINING_STEPS = 300
 BATCH = 64
@@ -30,7 +30,7 @@ def notebook(doc: Document | KindsDocument, net: Network,
              example: Example | LayerExample | dict | None = None, *, numeric: str) -> str:
     """The notebook for ``doc`` (built from ``net``), as the JSON of an .ipynb file.
     ``numeric``: why the network's program does not print as numeric code, "" when it does
-    (``numeric.trace.code_problem``)."""
+    (``numeric.printable.code_problem``)."""
     if isinstance(doc, KindsDocument):
         return _written(_kinds_cells(doc, net, example, numeric))  # type: ignore[arg-type]
     if isinstance(example, LayerExample):

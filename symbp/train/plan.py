@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.derivation import Derivation, derive
 from ..core.network import Network
-from ..numeric.trace import code_problem, one_line
+from ..numeric.printable import code_problem, one_line
 from . import checkpoint, settings
 from .checkpoint import Checkpoint, State
 from .data import BUILTIN, Dataset, RawData, fingerprint, fit, load, split

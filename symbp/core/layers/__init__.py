@@ -173,7 +173,7 @@ def forward(r: Resolved, x: Sequence[Any], params: Mapping[str, Any],
             apply: Any) -> tuple[list[Any], list[Any]]:
     """Layer r on the input entries ``x`` (flattened), its parameters as matrices and its
     activation ``apply`` (a list to a list): its pre-activation z and its output a."""
-    pre, values = r.maps.pre, _values(r, x, params)
+    pre, values = r.maps.pre, lookups(r, x, params)
     z = pre.entries(r.sizes, values) if pre.own is None else scan(r, values, apply)
     return z, output(r, z, x, params, apply)
 
@@ -203,7 +203,7 @@ def output(r: Resolved, z: Sequence[Any], x: Sequence[Any], params: Mapping[str,
     """Layer r's output a from its pre-activation ``z`` and its input ``x``: σ, then the
     post map and the skip where the kind has them."""
     maps, sizes = r.maps, r.sizes
-    values = _values(r, x, params)
+    values = lookups(r, x, params)
     s = apply(list(z))
     a = s
     if maps.post is not None:
@@ -215,7 +215,7 @@ def output(r: Resolved, z: Sequence[Any], x: Sequence[Any], params: Mapping[str,
     return list(a)
 
 
-def _values(r: Resolved, x: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def lookups(r: Resolved, x: Sequence[Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The lookups a map's entries read: the input by its flat position, each parameter in
     its matrix (``as_matrix_index``)."""
     values: dict[str, Any] = {r.maps.x.name: lambda i: x[flat(i, r.shape_in)]}

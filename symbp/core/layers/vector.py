@@ -28,21 +28,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .conv_operators import AvgPool, AvgPoolT, Flip, FullConv, MaxPool, MaxPoolT, Star
 from .operators import (  # the operators a kind writes its forms with, as v.Dot, ...
     SIGMA,
     SIGMA_PRIME,
     AtLast,
-    AvgPool,
-    AvgPoolT,
     Context,
     Div,
     Dot,
-    Flip,
-    FullConv,
     Had,
     Last,
-    MaxPool,
-    MaxPoolT,
     Named,
     Neg,
     Ones,
@@ -55,7 +50,6 @@ from .operators import (  # the operators a kind writes its forms with, as v.Dot
     Sigma,
     SigmaPrime,
     SqNorm,
-    Star,
     Step,
     StepSum,
     T,
