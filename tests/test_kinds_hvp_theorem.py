@@ -13,9 +13,10 @@ from symbp.core.kinds_curvature import push_curvature
 from symbp.core.kinds_tangent import chain_tangent
 from symbp.core.recursion import backprop_deltas
 from symbp.proof import kinds_hvp_lemmas
+from symbp.proof.kinds_cross_check import cross_check_claim
 from symbp.proof.kinds_hvp_lemmas import hvp_claims
 from symbp.proof.kinds_second_lemmas import Sequence
-from symbp.proof.kinds_second_theorem import cross_check_claim, induction
+from symbp.proof.kinds_second_theorem import induction
 
 # a residual block above a dense layer: a_1 is read by the block's map and by its skip
 SKIP = dict(layers=[Layer("dense", units=1, activation="tanh"),

@@ -17,12 +17,11 @@ from symbp.core.forms import UnitForm
 from symbp.core.kinds_curvature import push_curvature
 from symbp.core.recursion import backprop_deltas
 from symbp.core.registry import OutputDelta
+from symbp.proof.kinds_cross_check import cross_check_claim, cross_check_network
 from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_steps import KINDS as STEP_KINDS
 from symbp.proof.kinds_second_theorem import (
     base_claim,
-    cross_check_claim,
-    cross_check_network,
     first_order_claim,
     layer_claims,
     prove_kinds_second_order_theorem,

@@ -36,9 +36,9 @@ of each given the tangents it reads (``kinds_hvp_lemmas``, one Hv claim per laye
 its ``NOT_TAKEN`` compared per network only and said so). A norm's √(v + ε) is one atom in the
 lemmas, its derivative the chain rule (``norm_roots``); an attention layer's whole pre map is
 one, its first and second derivatives opaque, the step's result on the layer's own node bridged
-to the atoms' (``pre_atoms``). The cross-check is the per-network route on the network, or on a
-small one of its kinds where its symbolic Hessian is past the limit, an attention layer's at
-d_k = d_v = 1 and 2 tokens: every H and G block of the recursion, and H v of the R-operator.
+to the atoms' (``pre_atoms``). The cross-check (``kinds_cross_check``) is the per-network
+route on the network, or on a small one of its kinds where its symbolic Hessian is past the
+limit: every H and G block of the recursion, and H v of the R-operator.
 What is not covered (``refusal``): a kind second order does not take, and a kind in
 ``NOT_FOR_EVERY_SIZE``.
 """
@@ -55,16 +55,13 @@ from ..core import registry
 from ..core.deadline import check_seconds, stopping
 from ..core.generic import Template
 from ..core.kinds_curvature import CurvatureStep, push_curvature
-from ..core.kinds_second_order import KindsSecondDerivation
-from ..core.kinds_second_scope import check_size, supported
+from ..core.kinds_second_scope import supported
 from ..core.kinds_tangent import TangentRule, chain_tangent
-from ..core.layers import resolve
 from ..core.network import Network
 from ..core.recursion import RecursionFunction, backprop_deltas
-from . import kept, pre_atoms
+from . import kept
 from .claims import Claim, Proof, concluded, time_claim
-from .exact import Exact
-from .kinds_curvature import _blocks, _hvp_claims
+from .kinds_cross_check import cross_check_claim
 from .kinds_hvp_lemmas import hvp_claims, hvp_refused
 from .kinds_second_lemmas import (
     Checked,
@@ -75,7 +72,7 @@ from .kinds_second_lemmas import (
 )
 from .kinds_second_steps import KINDS as STEP_KINDS
 from .kinds_second_steps import Kind, every_state, step_identities
-from .kinds_theorem import POSITIONS, _code, kinds_meaning, sized_layer
+from .kinds_theorem import _code, kinds_meaning
 from .theorem import behaviour, general_summary, theorem
 
 # kinds whose lemmas this version does not close in reasonable time, and why (refused up front)
@@ -169,61 +166,6 @@ def first_order_claim(net: Network, recursion: RecursionFunction,
                  if proof.status in ("proved", "failed", "timed out") else "failed",
                  f"the first-order theorem: {summary}"[:400], name="first order",
                  residual=str(first)[:300], seconds=time.perf_counter() - started)
-
-
-def cross_check_network(net: Network) -> Network:
-    """``net`` where its symbolic Hessian is within the limit (an attention layer at d_k = d_v
-    = 1 and at most 2 tokens: ``pre_atoms.cross_network``); else the same sequence of kinds
-    (each layer's options and activation) at small sizes, as the first-order theorem's
-    cross-check networks are made: each kind's ``sized`` at one channel, else one unit (the
-    output layer the cost's fewest), on an input of the fewest channels and at most
-    ``POSITIONS`` positions."""
-    if _within(net):
-        return pre_atoms.cross_network(net)
-    resolved = net.resolved
-    fewest = [r.kind.smallest_input for r in resolved[1:]] + [net.cost_entry.min_outputs]
-    shape = (resolved[0].kind.smallest_input, *(min(n, POSITIONS) for n in net.input_shape[1:]))
-    layers, at = [], shape
-    for r, spec, width in zip(resolved, Sequence(net).specs, fewest):
-        layer = sized_layer(r.kind, spec, r.kind.maps(spec).keeps_width, width, at)
-        layers.append(layer)
-        at = resolve([layer], at)[0].shape_out
-    return pre_atoms.cross_network(Network(layers=layers, inputs=list(shape), cost=net.cost))
-
-
-def _within(net: Network) -> bool:
-    try:
-        check_size(net)
-    except ValueError:
-        return False
-    return True
-
-
-def cross_check_claim(net: Network, step: CurvatureStep, recursion: RecursionFunction,
-                      tangent: TangentRule = chain_tangent) -> Claim:
-    """The per-network recursion and R-operator on this network (or a small one of its
-    kinds) against SymPy's second derivatives."""
-    started = time.perf_counter()
-    small = cross_check_network(net)
-    d = KindsSecondDerivation(small, recursion, curvature=step, tangent=tangent)
-    session = Exact()
-    hv = _hvp_claims(d, session)
-    blocks = [*_blocks(d, session, "hessian", "recursion"),
-              *_blocks(d, session, "gauss_newton", "recursion"), *hv]
-    bad = next((c for c in blocks if not c.proved), None)
-    where = ("at this network's sizes" if small is net else
-             f"on a small network of this sequence of kinds (widths {list(small.widths)}; "
-             + ("this one's Hessian is past the limit for a symbolic one" if not _within(net)
-                else "attention with d_k = d_v = 1 and at most 2 tokens") + ")")
-    return Claim(f"the per-network recursion and R-operator agree {where}: every H and G "
-                 "block and H v against SymPy's derivatives of the composed cost", "",
-                 "general", "failed" if bad is not None else "proved",
-                 f"{len(blocks) - len(hv)} blocks and {len(hv)} parts of H v compared exactly "
-                 "(the graph of this network, its nodes entry by entry; H v by its derivative "
-                 "in each v_p); independent of the index notation", name="cross-check",
-                 residual="" if bad is None else f"{bad.label}: {bad.residual}"[:300],
-                 entry=None if bad is None else bad.entry,
-                 seconds=time.perf_counter() - started)
 
 
 def induction(premises: list[Claim], K: int, sequence: str, recurrent: bool,
