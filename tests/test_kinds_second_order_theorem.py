@@ -11,7 +11,9 @@ import sympy as sp
 
 from symbp import Layer, Network
 from symbp.core.kinds_curvature import push_curvature
+from symbp.core.recursion import backprop_deltas
 from symbp.proof.curvature_blocks import Block, LiveBlocks
+from symbp.proof.kinds_cross_check import cross_check_claim, unread_steps
 from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_steps import KINDS as STEP_KINDS_OF
 from symbp.proof.kinds_second_theorem import (
@@ -220,6 +222,39 @@ def test_a_step_dropping_the_outputs_term_or_its_own_at_a_state_is_not_proved():
         (wrong,) = layer_claims(s, 1, planted, False, kinds=last)
         assert wrong.status == "failed" and wrong.name == "G step 1, time step T"
         assert wrong.residual.startswith("d2C/dz(L)_<m[L - 1] dz(L)_<m[L - 1]: refuted at")
+
+
+def unread_states_left_out(live, node, residual=True):
+    """A step that leaves alone the states it does not read: the cross terms between an
+    earlier state and what the step reads are lost. The lemma reads the states before step t
+    as one block z_(<t), so it cannot tell; on a network it shows from the third step on."""
+    unread = [r for r in live.omega
+              if r.name.startswith("z") and r not in node.reads and r not in node.symbols]
+    kept = {r: live.omega.pop(r) for r in unread}
+    for row in live.omega.values():
+        for r in unread:
+            row.pop(r, None)
+    push_curvature(live, node, residual)
+    for r, row in kept.items():
+        live.omega[r] = {c: v for c, v in row.items() if c not in node.symbols}
+        for c, v in live.omega[r].items():
+            if c != r:
+                live.omega[c][r] = v
+
+
+def test_a_step_leaving_out_states_it_does_not_read_fails_the_cross_check_at_three_steps():
+    # a dense layer reading every state couples them, so an earlier state's cross terms count
+    net = Network(layers=[*EVERY["layers"], Layer("dense", units=1)], inputs=(1, 2))
+    assert unread_steps(net).input_shape == (1, 3)
+    right = cross_check_claim(net, push_curvature, backprop_deltas)
+    assert right.proved, right.residual
+    assert "and over 3 steps, where a step has an earlier state live beside it" in \
+        right.statement
+    wrong = cross_check_claim(net, unread_states_left_out, backprop_deltas)
+    assert wrong.status == "failed" and wrong.residual.startswith("recursion H 1,1: at 3 steps")
+    # over 3 steps or more, or giving its last state only, the network itself is enough
+    assert unread_steps(Network(layers=EVERY["layers"], inputs=(1, 3))) is None
+    assert unread_steps(Network(layers=[Layer("recurrent", units=1)], inputs=(1, 2))) is None
 
 
 @pytest.mark.slow
