@@ -59,21 +59,7 @@ def cross_check_claim(net: Network, step: CurvatureStep, recursion: RecursionFun
     derivatives."""
     started = time.perf_counter()
     small, longer = cross_check_network(net), unread_steps(net)
-    compared, bad = 0, None
-    for checked in (small, longer):
-        if checked is None or bad is not None:
-            continue
-        if checked is longer:
-            checked = cross_check_network(checked)
-        d = KindsSecondDerivation(checked, recursion, curvature=step, tangent=tangent)
-        session = Exact()
-        hv = _hvp_claims(d, session)
-        blocks = [*_blocks(d, session, "hessian", "recursion"),
-                  *_blocks(d, session, "gauss_newton", "recursion"), *hv]
-        compared += len(blocks)
-        bad = next((c for c in blocks if not c.proved), None)
-        if bad is not None and checked is not small:
-            bad.residual = f"at {checked.input_shape[1]} steps: {bad.residual}"
+    blocks, hv, bad = _compared(small, step, recursion, tangent)
     where = ("at this network's sizes" if small is net else
              f"on a small network of this sequence of kinds (widths {list(small.widths)}; "
              + ("this one's Hessian is past the limit for a symbolic one" if not _within(net)
@@ -81,15 +67,32 @@ def cross_check_claim(net: Network, step: CurvatureStep, recursion: RecursionFun
     if longer is not None:
         where += (f", and over {longer.input_shape[1]} steps, where a step has an earlier "
                   "state live beside it that it does not read")
+        if bad is None:
+            more_blocks, more_hv, bad = _compared(cross_check_network(longer), step, recursion,
+                                                  tangent)
+            blocks, hv = blocks + more_blocks, hv + more_hv
+            if bad is not None:
+                bad.residual = f"at {longer.input_shape[1]} steps: {bad.residual}"
     return Claim(f"the per-network recursion and R-operator agree {where}: every H and G "
                  "block and H v against SymPy's derivatives of the composed cost", "",
                  "general", "failed" if bad is not None else "proved",
-                 f"{compared} blocks and parts of H v compared exactly (the graph of the "
+                 f"{blocks} blocks and {hv} parts of H v compared exactly (the graph of the "
                  "network, its nodes entry by entry; H v by its derivative in each v_p); "
                  "independent of the index notation", name="cross-check",
                  residual="" if bad is None else f"{bad.label}: {bad.residual}"[:300],
                  entry=None if bad is None else bad.entry,
                  seconds=time.perf_counter() - started)
+
+
+def _compared(net: Network, step: CurvatureStep, recursion: RecursionFunction,
+              tangent: TangentRule) -> tuple[int, int, Claim | None]:
+    """How many blocks and parts of H v were compared on ``net``, and the first that failed."""
+    d = KindsSecondDerivation(net, recursion, curvature=step, tangent=tangent)
+    session = Exact()
+    hv = _hvp_claims(d, session)
+    blocks = [*_blocks(d, session, "hessian", "recursion"),
+              *_blocks(d, session, "gauss_newton", "recursion")]
+    return len(blocks), len(hv), next((c for c in [*blocks, *hv] if not c.proved), None)
 
 
 # from the third step on, a step of a recurrent layer giving every state has an earlier state
