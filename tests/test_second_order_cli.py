@@ -53,6 +53,23 @@ def test_bad_input_is_exit_two_and_one_line(capsys, argv, message):
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("example", ["digits", "digits-conv"])
+def test_a_network_file_past_the_limit_is_pointed_to_the_theorem_for_every_size(capsys, example):
+    path = str(Path(__file__).resolve().parent.parent / "examples" / f"{example}.toml")
+    code, out, err = run(capsys, "derive", path, "--order", "2")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.endswith(f"(limit MAX_SYMBOLIC_HESSIAN_ENTRIES); symbp prove {path} --order 2 "
+                        "--general proves its second order for every size without writing "
+                        "the Hessian out\n")
+
+
+def test_no_theorem_is_pointed_to_where_it_does_not_take_the_network(capsys, tmp_path):
+    mixed = tmp_path / "mixed.toml"  # the dense theorem: one activation for the hidden layers
+    mixed.write_text('widths = [20, 20, 20, 20]\nactivation = ["tanh", "sigmoid", "sigmoid"]\n')
+    code, _, err = run(capsys, "prove", str(mixed), "--order", "2")
+    assert code == 2 and err.endswith("(limit MAX_SYMBOLIC_HESSIAN_ENTRIES)\n")
+
+
 def test_order_in_a_network_file_is_checked(capsys, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("widths = [2, 2]\norder = 3\n")

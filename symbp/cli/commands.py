@@ -20,6 +20,7 @@ from ..core import limits, registry
 from ..core.deadline import TimedOut
 from ..core.derivation import Derivation
 from ..core.layers import KINDS
+from ..core.network import Network
 from ..core.second_order import derive
 from ..printing import forms
 from ..proof.claims import CHECKS
@@ -40,8 +41,7 @@ def _derive(job: config.Job, args) -> tuple[Derivation, str]:
     try:
         if job.order == 2:
             dense = all(r.kind.name == "dense" for r in job.net.resolved)
-            if dense:  # a network of layer kinds counts its parameters as it is built
-                limits.check_symbolic_hessian(job.net.widths)
+            _within_symbolic_limit(job.net, dense, args)
             from ..proof.curvature import METHODS as SECOND_METHODS
             from ..proof.kinds_curvature import METHODS as KINDS_SECOND_METHODS
 
@@ -54,6 +54,31 @@ def _derive(job: config.Job, args) -> tuple[Derivation, str]:
         return d, choose_method(d, job.method if job.method in FIRST_METHODS else "auto")
     except ValueError as error:
         raise BadInput(str(error)) from None
+
+
+def _within_symbolic_limit(net: Network, dense: bool, args) -> None:
+    """BadInput where second order's symbolic Hessian is past its limit, pointing a network
+    file to the theorem for every size where it takes it (it never writes the Hessian out)."""
+    from ..core.kinds_second_scope import check_size, supported
+
+    if not dense:
+        supported(net)  # what order 2 does not take is refused as such, not for its size
+    try:
+        limits.check_symbolic_hessian(net.widths) if dense else check_size(net)
+    except ValueError as error:
+        file = getattr(args, "network", None)  # the exact command, for a network file
+        hint = (f"; symbp prove {file} --order 2 --general proves its second order for every "
+                "size without writing the Hessian out"
+                if file and _general_theorem_takes(net, dense) else "")
+        raise BadInput(f"{error}{hint}") from None
+
+
+def _general_theorem_takes(net: Network, dense: bool) -> bool:
+    if dense:  # the dense theorem: one activation for every hidden layer
+        return len(set(net.activations[:-1])) <= 1
+    from ..proof.kinds_second_theorem import refusal
+
+    return not refusal(net)
 
 
 def _prove_second(d: Derivation, job: config.Job, args) -> Proof | None:
