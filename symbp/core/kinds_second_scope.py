@@ -5,6 +5,8 @@ a symbolic Hessian of at most ``limits.MAX_SYMBOLIC_HESSIAN_ENTRIES`` entries.
 
 from __future__ import annotations
 
+from math import prod
+
 from . import curvature, limits
 from .network import Network
 
@@ -29,14 +31,7 @@ def supported(net: Network) -> None:
 
 def parameter_count(net: Network) -> int:
     """Every parameter entry of every layer."""
-    return sum(_size(shape) for r in net.resolved for shape in r.parameters.values())
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    total = 1
-    for n in shape:
-        total *= n
-    return total
+    return sum(prod(shape) for r in net.resolved for shape in r.parameters.values())
 
 
 def check_size(net: Network) -> None:

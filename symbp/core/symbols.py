@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from functools import cached_property
+from math import prod
 
 import sympy as sp
 
@@ -78,8 +79,7 @@ class NetworkSymbols:
         by its entry's index in the tensor's shape."""
         r = self.net.resolved[l - 1]
         shape = tuple(r.shape_out if tensor == "a" else r.maps.z.shape(r.sizes))
-        width = r.width if tensor == "a" else r.maps.z.size(r.sizes)
-        return sp.Matrix([make(l, j, shape) for j in range(1, width + 1)])
+        return sp.Matrix([make(l, j, shape) for j in range(1, prod(shape) + 1)])
 
     def check_layer(self, l: object, allow_input: bool = False) -> int:
         """``l`` if it is a layer index (0 too with ``allow_input``); ValueError otherwise."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 import sympy as sp
@@ -63,10 +64,7 @@ class Tensor:
         return tuple(int(sp.sympify(a).xreplace(sizes)) for a in self.axes)
 
     def size(self, sizes: Mapping[sp.Symbol, int]) -> int:
-        total = 1
-        for n in self.shape(sizes):
-            total *= n
-        return total
+        return prod(self.shape(sizes))
 
 
 @dataclass(frozen=True)
