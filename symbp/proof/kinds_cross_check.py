@@ -21,6 +21,7 @@ from .claims import Claim
 from .exact import Exact
 from .kinds_curvature import _blocks, _hvp_claims
 from .kinds_second_lemmas import Sequence
+from .kinds_second_steps import gives_every_state
 from .kinds_theorem import POSITIONS, sized_layer
 
 
@@ -114,10 +115,4 @@ def unread_steps(net: Network) -> Network | None:
 
 
 def _short(net: Network) -> bool:
-    at = net.input_shape
-    for r in net.resolved:
-        if r.kind.name == "recurrent" and r.layer.get("output", "last") == "all" and \
-                at[1] < UNREAD:
-            return True
-        at = r.shape_out
-    return False
+    return any(gives_every_state(r) and r.shape_in[1] < UNREAD for r in net.resolved)

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..core.kinds_curvature import CurvatureStep
+from ..core.layers import Resolved
 from ..core.layers.base import Inside
 from . import kind_lemmas
 from .curvature_blocks import Block, LiveBlocks, Variable, node
@@ -214,7 +215,12 @@ def step_identities(s: Sequence, m: int, kind: Kind, step: CurvatureStep,
 
 def every_state(s: Sequence, m: int) -> bool:
     """Whether recurrent layer m gives every state (else its last)."""
-    return s.net.resolved[m - 1].layer.get("output", "last") == "all"
+    return gives_every_state(s.net.resolved[m - 1])
+
+
+def gives_every_state(r: Resolved) -> bool:
+    """Whether ``r`` is a recurrent layer giving every state (only that kind has ``output``)."""
+    return r.layer.get("output", "last") == "all"
 
 
 def _nonzero(derivative: sp.Expr) -> bool:
