@@ -64,7 +64,10 @@ def _within_symbolic_limit(net: Network, dense: bool, args) -> None:
     if not dense:
         supported(net)  # what order 2 does not take is refused as such, not for its size
     try:
-        limits.check_symbolic_hessian(net.widths) if dense else check_size(net)
+        if dense:
+            limits.check_symbolic_hessian(net.widths)
+        else:
+            check_size(net)
     except ValueError as error:
         file = getattr(args, "network", None)  # the exact command, for a network file
         hint = (f"; symbp prove {file} --order 2 --general proves its second order for every "
