@@ -20,7 +20,7 @@ from itertools import pairwise
 import sympy as sp
 
 from ..core.derivation import Derivation
-from ..core.naming import unicode_name
+from ..core.naming import entry_index, unicode_name
 from ..printing.latex import Printer
 from .graph import path_term
 from .graph_text import TextPrinter
@@ -267,19 +267,15 @@ class _Text(TextPrinter):
         return self.partials.get(expr) or super()._print_Symbol(expr)
 
 
-def _entry_latex(base: str, index: tuple[int, ...]) -> str:
-    return f"{base}_{{{','.join(str(i + 1) for i in index)}}}"
-
-
 def _names(d: Derivation, tree: Tree) -> dict[sp.Symbol, str]:
     """LaTeX names: the derivation's (every z and a entry with its index along each axis:
     channel and position, unit and step), θ as its kind calls it."""
     names = dict(d.latex_names)
     r = d.net.resolved[tree.l - 1]
     word = r.kind.words.get(tree.name, tree.name)
-    axes = next(len(p.shape(r.sizes)) for p in r.maps.params if p.name == tree.name)
+    shape = next(p.shape(r.sizes) for p in r.maps.params if p.name == tree.name)
     base = f"{word}^{{({tree.l})}}" if word.isalpha() else f"{{{word}^{{({tree.l})}}}}"
-    names[tree.theta] = _entry_latex(base, (0,) * axes)
+    names[tree.theta] = f"{base}_{{{entry_index(1, shape)}}}"  # its first entry
     return names
 
 
