@@ -31,6 +31,7 @@ from ..core import curvature, limits
 from ..core.deadline import check_seconds, stopping
 from ..core.functions import softmax_formula
 from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.layers.written import replaced
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst
@@ -293,6 +294,7 @@ def _rop_claims(d: SecondDerivation, session: Exact) -> list[Claim]:
         return [_broken(f"rop {w}{l}", error) for l in d.layers for w in "Wb"]
     v = d.direction()
     zero = dict.fromkeys(v, 0)
+    done: dict = {}  # each part the entries share set to v = 0 once (xreplace: once per entry)
     claims = []
     for l in d.layers:
         for wrt, part in (("W", result["W"][l - 1]), ("b", result["b"][l - 1])):
@@ -308,8 +310,8 @@ def _rop_claims(d: SecondDerivation, session: Exact) -> list[Claim]:
                              "exact: its derivative by each v_p is column p of H (the "
                              "recursion's), entry by entry; it vanishes at v = 0; a polynomial "
                              "in v with these is H v for every v", session, l)
-            at_zero = session.first_difference(sp.Matrix([e.xreplace(zero) for e in entries]),
-                                               sp.zeros(len(entries), 1))
+            at_zero = session.first_difference(
+                sp.Matrix([replaced(e, zero, done) for e in entries]), sp.zeros(len(entries), 1))
             if claim.proved and at_zero is not None:
                 claim.status, claim.entry = Status.FAILED, at_zero[0]
                 claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]

@@ -36,6 +36,7 @@ import sympy as sp
 from ..core import curvature
 from ..core.deadline import check_seconds, stopping
 from ..core.kinds_second_order import KindsSecondDerivation
+from ..core.layers.written import replaced
 from ..core.routes import differentiate
 from ..core.status import Status, worst
 from .claims import Claim, Proof, lemma_claim, time_claim
@@ -174,6 +175,7 @@ def _hvp_claims(d: KindsSecondDerivation, session: Exact) -> list[Claim]:
                       residual=f"{type(error).__name__}: {error}"[:300]) for l in d.layers]
     v = d.direction()
     zero = dict.fromkeys(v, 0)
+    done: dict = {}  # each part the entries share set to v = 0 once (xreplace: once per entry)
     claims = []
     at = 0
     for l in d.layers:
@@ -191,8 +193,8 @@ def _hvp_claims(d: KindsSecondDerivation, session: Exact) -> list[Claim]:
                              "Hessian, entry by entry; it vanishes at v = 0; a polynomial in v "
                              "with these is H v for every v", session, l)
             claim.parameter = wrt
-            at_zero = session.first_difference(sp.Matrix([e.xreplace(zero) for e in entries]),
-                                               sp.zeros(len(entries), 1))
+            at_zero = session.first_difference(
+                sp.Matrix([replaced(e, zero, done) for e in entries]), sp.zeros(len(entries), 1))
             if claim.proved and at_zero is not None:
                 claim.status, claim.entry = Status.FAILED, at_zero[0]
                 claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]
