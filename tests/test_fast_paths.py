@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbp
-from symbp.core.layers.written import replaced
+from symbp.core.built import replaced
 from symbp.proof.kind_factors import linear_coefficients
 from symbp.proof.polynomials import Polynomials
 

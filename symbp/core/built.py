@@ -13,7 +13,7 @@ the same structure: only the work of building it again is saved.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sympy as sp
 
@@ -50,3 +50,26 @@ def rebuilt(expr: sp.Basic, args: list) -> sp.Basic:
 
 def _integer(value: object) -> bool:
     return type(value) is int or isinstance(value, sp.Integer)
+
+
+def replaced(expr: sp.Basic, rule: Mapping, done: dict | None = None) -> sp.Basic:
+    """``expr.xreplace(rule)``, each distinct subexpression rebuilt once (``done``: those
+    seen, with the rule): a formula written out repeats its parts many times."""
+    return _replaced(expr, rule, {} if done is None else done)[0] if rule else expr
+
+
+def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool]:
+    if expr in rule:
+        return rule[expr], True
+    if expr in done:
+        return done[expr]
+    args, changed = [], False
+    for a in expr.args:
+        if isinstance(a, sp.Basic):
+            value, moved = _replaced(a, rule, done)
+            args.append(value)
+            changed |= moved
+        else:
+            args.append(a)
+    done[expr] = found = (rebuilt(expr, args), True) if changed else (expr, False)
+    return found

@@ -8,6 +8,7 @@ from functools import cached_property
 import sympy as sp
 
 from . import routes
+from .built import replaced
 from .network import Network
 from .program import Program
 from .recorder import record
@@ -148,13 +149,17 @@ def substitute_in_order(symbols: list[sp.Symbol], values: list[sp.Expr],
     """symbols := values into ``mapping``, where a value may read others of ``symbols`` (a
     scan: δ at t reads δ at t + 1): each entry once the entries it reads are in."""
     pending = dict(zip(symbols, values))
+    reads = {s: v.free_symbols & pending.keys() for s, v in pending.items()}
+    # the values share parts (a tangent reads the forward pass): each part replaced once; a
+    # part seen reads no pending symbol, so what the mapping gains later cannot change it
+    done: dict = {}
     while pending:
-        ready = [s for s, v in pending.items() if not v.free_symbols & pending.keys()]
+        ready = [s for s in pending if not reads[s] & pending.keys()]
         if not ready:
             raise ValueError(f"the recursion's {symbols[0]}... read each other in a cycle; a "
                              "scan reads only the steps after (or before) its own")
         for s in ready:
-            mapping[s] = pending.pop(s).xreplace(mapping)
+            mapping[s] = replaced(pending.pop(s), mapping, done)
 
 
 def derive(net: Network, recursion: RecursionFunction = backprop_deltas) -> Derivation:

@@ -28,10 +28,10 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature, limits
+from ..core.built import replaced
 from ..core.deadline import check_seconds, stopping
 from ..core.functions import softmax_formula
 from ..core.kinds_second_order import KindsSecondDerivation
-from ..core.layers.written import replaced
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
 from ..core.status import Status, worst

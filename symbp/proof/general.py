@@ -28,8 +28,8 @@ from typing import Any
 import sympy as sp
 
 from ..core import registry
-from ..core.built import rebuilt
-from ..core.layers.written import replaced, written_out
+from ..core.built import rebuilt, replaced
+from ..core.layers.written import written_out
 from .exact import first_difference
 from .index_entries import DELTA, A, B, J, K, W, Y, Z, fresh, jacobian_entry
 from .indexed import DEPTH, LAYER, WIDTH

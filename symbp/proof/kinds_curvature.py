@@ -34,9 +34,9 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature
+from ..core.built import replaced
 from ..core.deadline import check_seconds, stopping
 from ..core.kinds_second_order import KindsSecondDerivation
-from ..core.layers.written import replaced
 from ..core.routes import differentiate
 from ..core.status import Status, worst
 from .claims import Claim, Proof, lemma_claim, time_claim

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
-from ..built import rebuilt
+from ..built import replaced
 
 
 @functools.lru_cache(maxsize=64)
@@ -77,26 +77,3 @@ def _written_out(expr: sp.Basic, done: dict) -> sp.Expr:
         return expr  # type: ignore[return-value]
     done[expr] = value = expr.func(*[_written_out(arg, done) for arg in expr.args])
     return value
-
-
-def replaced(expr: sp.Basic, rule: Mapping, done: dict | None = None) -> sp.Basic:
-    """``expr.xreplace(rule)``, each distinct subexpression rebuilt once (``done``: those
-    seen, with the rule): a formula written out repeats its parts many times."""
-    return _replaced(expr, rule, {} if done is None else done)[0] if rule else expr
-
-
-def _replaced(expr: sp.Basic, rule: Mapping, done: dict) -> tuple[sp.Basic, bool]:
-    if expr in rule:
-        return rule[expr], True
-    if expr in done:
-        return done[expr]
-    args, changed = [], False
-    for a in expr.args:
-        if isinstance(a, sp.Basic):
-            value, moved = _replaced(a, rule, done)
-            args.append(value)
-            changed |= moved
-        else:
-            args.append(a)
-    done[expr] = found = (rebuilt(expr, args), True) if changed else (expr, False)
-    return found
