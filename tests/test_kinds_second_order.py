@@ -280,9 +280,11 @@ def test_derive_order_two_writes_the_chapter_and_proof_of_a_network_of_kinds(tmp
     assert report["holds"] and "proved for this network only" in report["note"]
     chapter = (out / "second_order.md").read_text()
     assert "The worked example in numbers" in chapter
-    # an entry of a tensor with several axes by its channel and position, not its flat place
-    assert (r"z^{(1)}_{1,1} &= b^{(1)}_{1} + w^{(1)}_{111} x_{1,1} + w^{(1)}_{112} x_{1,2}"
+    # an entry of a tensor with several axes by its channel and position, not its flat place;
+    # the kernel by the kind's own letter, as the first-order derivation writes it
+    assert (r"z^{(1)}_{1,1} &= b^{(1)}_{1} + K^{(1)}_{1,1,1} x_{1,1} + K^{(1)}_{1,1,2} x_{1,2}"
             in chapter)
+    assert "w^{(1)}_{111}" not in chapter
     # the printed hvp program's own claims, not only the R-operator's
     assert "NumPy's `_tangent`: **proved**; numba's `_tangent_kernel`: **proved**." in chapter
     # what the theorem for every size proves, H v among it (every kind has its H v lemma)

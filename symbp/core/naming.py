@@ -73,12 +73,13 @@ class Names:
         """g^{(l)}_j = ∂C/∂a^{(l)}_j, bound where a skip passes it back."""
         return self._symbol(f"g{l}_{j}", rf"g^{{({l})}}_{{{entry_index(j, shape)}}}")
 
-    def parameter(self, l: int, name: str, index: tuple[int, ...]) -> sp.Symbol:
-        """An entry of another parameter of layer l: p^{(l)}_{jk} for P."""
+    def parameter(self, l: int, name: str, index: tuple[int, ...], word: str = "") -> sp.Symbol:
+        """An entry of another parameter of layer l: p^{(l)}_{jk} for P; printed as the kind
+        calls it (``word``: a kernel's K^{(1)}_{1,1,1}), with commas past two axes."""
         low = name.lower()
-        joined = ("," if self.wide else "").join(map(str, index))
+        joined = ("," if self.wide or len(index) > 2 else "").join(map(str, index))
         return self._symbol(f"{low}{l}_" + "_".join(map(str, index)),
-                            f"{low}^{{({l})}}_{{{joined}}}")
+                            f"{word or low}^{{({l})}}_{{{joined}}}")
 
     # second order: the curvature Ω_l, the cross curvature Γ_l, a direction v and tangents
 

@@ -65,7 +65,8 @@ class NetworkSymbols:
             return sp.Matrix(rows, cols, lambda j, k: self.names.weight(l, int(j) + 1, int(k) + 1))
         if name == "b" and len(shape) == 1:
             return sp.Matrix([self.names.bias(l, j) for j in range(1, rows + 1)])
-        entries = [self.names.parameter(l, name, index)
+        word = self.net.resolved[l - 1].kind.words.get(name, "")
+        entries = [self.names.parameter(l, name, index, word)
                    for index in itertools.product(*[range(1, n + 1) for n in shape])]
         return sp.Matrix(rows, cols, entries)
 
