@@ -87,6 +87,18 @@ def test_every_method_proves_it(method, padding):
     assert SCOPE in proof.note
 
 
+def test_the_construction_says_it_does_not_compare_the_routes_and_why(capsys):
+    # the pass back picks each window's entry by the values before pooling, which are not
+    # symbols of the derivation: the construction proves the recursion and says what it left
+    proof = symbp.prove(symbp.derive(pooled()), method="construction")
+    assert proof.holds and SCOPE in proof.note
+    assert ("layer 1 passes back through the maximum of each pooling window, which the "
+            "construction does not take: the routes are not compared") in proof.note
+    assert {c.kind for c in proof.claims} == {"recursion", "function"}  # no route claimed
+    assert main(["prove", "examples/conv1d-maxpool.toml", "--method", "construction"]) == 0
+    assert "internal error" not in capsys.readouterr().err
+
+
 def test_two_pooled_layers_are_proved():
     second = Layer("conv1d", channels=2, kernel=2, pool="max", pool_size=2,
                    activation="sigmoid")

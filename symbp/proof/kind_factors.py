@@ -22,14 +22,25 @@ from ..core.derivation import Derivation
 Entries = dict[tuple[int, int], sp.Expr]
 
 
+def untaken(r: layers.Resolved) -> str:
+    """Why the construction cannot read layer ``r``'s chain factors off its VJPs ("" where it
+    can): a state read through time (the factors are the steps unrolled), or a pooling whose
+    pass back picks its window's entry by the values before pooling (not a symbol here)."""
+    if r.maps.pre.own is not None:
+        return "reads its own state through time"
+    post = r.maps.delta_from_g
+    if post is not None and any(t.name != "g" for t in post.inputs):
+        return "passes back through the maximum of each pooling window"
+    return ""
+
+
 def _coefficients(d: Derivation, l: int, which: str) -> list[dict[sp.Symbol, sp.Expr]]:
     """Each entry of layer l's VJP ``which`` as its coefficients of δ_l's and g_l's symbols
     (the VJP evaluated on those symbols, at this network's sizes)."""
     r = d.net.resolved[l - 1]
-    if r.maps.pre.own is not None:  # its Jacobians are the unrolled steps', not its VJPs'
-        raise ValueError(f"the construction does not take layer {l} ({r.kind.name}): its "
-                         "pre map reads its own state, so its chain factors are the steps "
-                         "unrolled; use method expand or local")
+    if why := untaken(r):
+        raise ValueError(f"the construction does not take layer {l} ({r.kind.name}): it "
+                         f"{why}; use method expand or local")
     m = dict(r.maps.all())[which]
     read = {"delta": list(d.delta_symbols(l)), "g": list(d.grad_symbols(l)),
             r.maps.x.name: list(d.a_symbols(l - 1))}

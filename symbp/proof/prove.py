@@ -43,7 +43,7 @@ import time
 from ..core.deadline import TimedOut, check_seconds, stopping
 from ..core.derivation import Derivation
 from ..core.limits import magnitude
-from . import returned
+from . import kind_factors, returned
 from .claims import Claim, Failure, Proof, Row, lemma_claim
 from .construction import Construction, Problem, chain_text, unchecked_code
 from .function_lemmas import function_lemmas
@@ -178,13 +178,13 @@ def prove(d: Derivation, method: str = "auto", *, timeout: float | None = None,
             note = "; ".join(filter(None, [note, (
                 f"{unchecked} is not symbp's: what grad returns need not be the routes as "
                 "constructed, and they are too large to compare exactly")]))
-    scanning = [r.index for r in d.net.resolved if r.maps.pre.own is not None]
-    if chosen == "construction" and compares and scanning:
-        compares = False  # its chain factors come from the VJPs of one step, not the unrolled
+    untaken = [(r.index, why) for r in d.net.resolved if (why := kind_factors.untaken(r))]
+    if chosen == "construction" and compares and untaken:
+        compares = False  # its chain factors are not its VJPs' coefficients at this size
         note = "; ".join(filter(None, [note, (
-            f"layer {scanning[0]} reads its own state through time, which the construction "
-            "does not take: the routes are not compared; method expand compares them where "
-            "they are small enough")]))
+            f"layer {untaken[0][0]} {untaken[0][1]}, which the construction does not take: "
+            "the routes are not compared; method expand compares them where they are small "
+            "enough")]))
     note = "; ".join(filter(None, [note, *scopes(d.net)]))
     work = Work(timeout, progress, (d.L if exact else 0) + (2 * d.L if compares else 0))
     proof = Proof(chosen, work.claims, network=repr(d.net), note=note)
