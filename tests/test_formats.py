@@ -117,9 +117,14 @@ def test_render_returns_a_pdf_as_bytes():
 # ---------------------------------------------------------------- the web page
 
 
+@cache
+def _pages(name):
+    """The html format's files of a network, made once: its page and its chapter's."""
+    return {file: data.decode() for file, data in FORMATS["html"].make(built(name)).items()}
+
+
 def _page(name, which="derivation.html"):
-    b = built(name)
-    return FORMATS["html"].make(b)[which].decode()
+    return _pages(name)[which]
 
 
 def test_the_page_is_self_contained_and_its_math_is_mathml():

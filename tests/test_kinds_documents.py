@@ -3,7 +3,9 @@ every format says what the network is, never a dense formula under another kind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import re
 import shutil
@@ -104,12 +106,29 @@ def test_a_kinds_document_is_the_same_every_time():
     assert render_document(doc, "md") == texts["md"]
 
 
+@pytest.fixture(scope="module")
+def derived(tmp_path_factory):
+    """``symbp derive FILE`` of an example, every default format, run once in this file: its
+    folder and what it said on stderr (the notebook test below runs the notebook it wrote,
+    byte for byte the one ``--format ipynb`` writes)."""
+    found: dict = {}
+
+    def run(name):
+        if name not in found:
+            out, said = tmp_path_factory.mktemp(name) / "out", io.StringIO()
+            with contextlib.redirect_stderr(said):
+                assert main(["derive", str(EXAMPLES / f"{name}.toml"), "--out", str(out)]) == 0
+            found[name] = out, said.getvalue()
+        return found[name]
+
+    return run
+
+
 @pytest.mark.slow
 @pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("name", ["residual", "conv1d"])
-def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main(["derive", str(EXAMPLES / f"{name}.toml"), "--out", str(out)]) == 0
+def test_derive_writes_every_document_format_and_the_pdf_compiles(name, derived):
+    out, err = derived(name)
     written_files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert {"derivation.tex", "derivation.md", "derivation.pdf", "derivation.html",
             "derivation.ipynb", "proof.json"} <= set(written_files)
@@ -118,7 +137,7 @@ def test_derive_writes_every_document_format_and_the_pdf_compiles(name, tmp_path
     assert (out / "derivation.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "matrix.pdf").read_bytes().startswith(b"%PDF")
     assert re.search(r"[a-z]\. The example:", (out / "derivation.md").read_text())  # its space
-    assert "note:" not in capsys.readouterr().err
+    assert "note:" not in err
     cells = json.loads((out / "derivation.ipynb").read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells)
     assert "d = symbp.derive(net)" in text
@@ -215,12 +234,11 @@ def test_the_kinds_slides_compile_with_every_frame_on_its_page(name, published):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["conv1d"])  # a kernel of three axes, channels × positions
-def test_the_kinds_notebook_runs_its_numbers_and_trains(name, tmp_path):
+def test_the_kinds_notebook_runs_its_numbers_and_trains(name, derived):
     from tests.test_formats import _run
 
-    assert main(["derive", str(EXAMPLES / f"{name}.toml"), "--format", "ipynb", "--out",
-                 str(tmp_path / "out"), "-q"]) == 0
-    printed = _run((tmp_path / "out" / "derivation.ipynb").read_text())
+    out, _ = derived(name)  # the notebook symbp derive wrote, beside the other formats
+    printed = _run((out / "derivation.ipynb").read_text())
     assert "proved" in printed and "central difference" in printed
     assert "cost before" in printed and "after 300" in printed
 

@@ -44,6 +44,12 @@ def derived(name):
 
 
 @cache
+def document(name):
+    """The document of a network, built once for the tests that read its parts."""
+    return build(*derived(name))
+
+
+@cache
 def rendered(name, fmt):
     d, proof = derived(name)
     return render(d, fmt, proof)
@@ -78,13 +84,13 @@ def test_pdf_is_byte_identical_across_runs():
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_layer_has_its_delta_gradient_and_update(name, fmt):
-    d, proof = derived(name)
+    d, _ = derived(name)
     text = rendered(name, fmt)
 
     def shown(display):  # as the template sets it
         return tex_display(display) if fmt == "tex" else f"```math\n{display}\n```"
 
-    for step in build(d, proof).steps:
+    for step in document(name).steps:
         l = step.l
         assert shown(step.delta_rule) in text and rf"\delta_{{{l}}} = \frac{{\partial C}}" in text
         for display in (step.delta_explicit, step.weight_explicit, step.bias_explicit):
@@ -121,8 +127,7 @@ def test_default_document_in_the_seed_order():
 
 
 def test_counts_match_the_closed_form():
-    d, proof = derived("default")
-    counts = build(d, proof).counts
+    counts = document("default").counts
     assert [(c.label, c.expansion_multiplications, c.recursion_multiplications)
             for c in counts] == [("3", 0, 0), ("2", 6, 6), ("1", 15, 9), ("total", 21, 15)]
     assert counts[-1].expansion_products == 3 and counts[-1].recursion_products == 2

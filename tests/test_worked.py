@@ -3,6 +3,7 @@
 import json
 import re
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -148,10 +149,23 @@ def _numbers_in(text):
     return np.array(found)
 
 
+@pytest.fixture(scope="module")
+def rendered(case):
+    """The case's document with its example, built once and written in both formats, as
+    symbp derive does (symbp.render builds it anew for each format; it gives the same text:
+    tests/test_formats.py)."""
+    from symbp.document.build import build
+    from symbp.render.documents import render_document
+
+    d, example, _ = case
+    doc = build(d, symbp.prove(d), example=example)
+    return {fmt: render_document(doc, fmt) for fmt in ("tex", "md")}
+
+
 @pytest.mark.parametrize("fmt", ["tex", "md"])
-def test_the_document_shows_the_numpy_values(case, fmt):
-    d, example, oracle = case
-    text = symbp.render(d, fmt, example=example)
+def test_the_document_shows_the_numpy_values(case, rendered, fmt):
+    _, example, oracle = case
+    text = rendered[fmt]
     section = text[text.index("A worked example: the forward pass in numbers"):]
     shown = _numbers_in(section)
     digits = example.get("digits", 9)
@@ -183,9 +197,15 @@ def test_rational_values_stay_exact():
     assert decimal_text(sp.Rational(-3, 10**8), 9) == "-3e-08"
 
 
+@cache
+def mazur_md() -> str:
+    """derivation.md of Mazur's network with his numbers, as symbp.render writes it: rendered
+    once for the two tests that read it."""
+    return symbp.render(symbp.derive(symbp.Network([2, 2, 2])), "md", example=MAZUR)
+
+
 def test_central_difference_agrees_and_catches_a_wrong_recursion():
-    d = symbp.derive(symbp.Network([2, 2, 2]))
-    assert "agree in all 9 digits" in symbp.render(d, "md", example=MAZUR)
+    assert "agree in all 9 digits" in mazur_md()
 
     def no_prime(ops):  # σ' dropped in layer 1
         L = ops.L
@@ -204,10 +224,8 @@ def test_central_difference_agrees_and_catches_a_wrong_recursion():
 
 
 def test_the_central_difference_covers_every_parameter_shown():
-    d = symbp.derive(symbp.Network([2, 2, 2]))
-    assert "each of the 12 weights and biases of the network agrees" in symbp.render(
-        d, "md", example=MAZUR)
-    data = json.loads(worked_json(d, MAZUR))
+    assert "each of the 12 weights and biases of the network agrees" in mazur_md()
+    data = json.loads(worked_json(symbp.derive(symbp.Network([2, 2, 2])), MAZUR))
     assert len(data["checks"]) == 12
     assert all(c["central_difference"] == c["backprop"] for c in data["checks"])
 
