@@ -30,13 +30,26 @@ def derived():
                                       inputs=[2, 2]), order=2)
 
 
+@functools.cache
+def source(flavor: str = "numpy") -> str:
+    """The module of ``derived()`` in ``flavor``, printed once (most of each test's time): the
+    printer is deterministic, and each test edits its own copy of the text."""
+    return kinds_second_order_source(derived(), flavor)
+
+
+def printer(d, flavor: str) -> str:
+    """``kinds_second_order_source`` for ``derived()``, as code_claims calls it."""
+    assert d is derived()
+    return source(flavor)
+
+
 def claims(edit, flavors=("numpy",)) -> dict:
     """The code claims on the module edited by ``edit``; a flavour not in ``flavors`` is
     refused (its claims fail by that error, so only the others are read)."""
     def printed(d, flavor):
         if flavor not in flavors:
             raise ValueError("not this flavour")
-        text = kinds_second_order_source(d, flavor)
+        text = printer(d, flavor)
         edited = edit(text)
         assert edited != text, "the edit did not apply"
         return edited
@@ -48,16 +61,16 @@ def claims(edit, flavors=("numpy",)) -> dict:
 
 def test_the_printed_hvp_of_attention_is_compared_in_both_flavors():
     assert not_read(derived()) == ""
-    found = {c.name: c for c in code_claims(derived(), kinds_second_order_source, [])}
+    found = {c.name: c for c in code_claims(derived(), printer, [])}
     names = [f"{t} {p}" for t in ("Hv code", "Hv numba")
              for p in ("W1", "b1", "WQ1", "WK1", "W2", "b2")]
     assert sorted(found) == sorted(names)
     for c in found.values():  # every check held: the claim waits only on its "Hv" claim
         assert c.status == "not compared" and c.culprit.startswith("Hv ") and not c.residual
     assert "row maxima read as free symbols" in found["Hv code W1"].how
-    source = kinds_second_order_source(derived())
-    assert "np.sqrt(2)" in source and "1.4142135623730951" not in source
-    assert "0.7071067811865476" not in source
+    text = source()
+    assert "np.sqrt(2)" in text and "1.4142135623730951" not in text
+    assert "0.7071067811865476" not in text
 
 
 def test_a_softmax_tangent_without_its_row_sum_term_is_refuted_by_statement():

@@ -166,7 +166,8 @@ def test_pytorch_trains_the_same_parameters(name, rng):
 # each optimizer is a step function compiled of its own (~1 CPU-s)
 @pytest.mark.slow  # a module compiled per network
 @pytest.mark.parametrize(("net", "name"), [
-    (symbp.Network([3, 2], "sigmoid", "bce"), "sgd"),  # one layer
+    # one layer; test_numeric_backends compiles this network's module (numba's cache has it)
+    (symbp.Network([2, 1], "sigmoid", "bce"), "sgd"),
     (symbp.Network([2, 3, 3], ["tanh", "softmax"], "mse"), "adam"),  # softmax's VJP, v_2 stored
     (symbp.Network([4, 12, 10, 3], ["softplus", "leaky_relu", "identity"], "mse"), "sgd"),  # wide
 ], ids=repr)

@@ -3,6 +3,7 @@ naming the bad value, before any work and with nothing on disk changed."""
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +138,21 @@ def snapshot(root: Path) -> dict:
             for p in sorted(root.rglob("*"))}
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    """The files, arrays and checkpoint, made once (a training run each test repeated)."""
+    folder = tmp_path_factory.mktemp("made")
     for name, text in FILES.items():
-        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
-    _arrays(tmp_path)
-    symbp.train(epochs=2, checkpoint=tmp_path / "xor.npz", backend="numpy")
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    _arrays(folder)
+    symbp.train(epochs=2, checkpoint=folder / "xor.npz", backend="numpy")
+    return folder
+
+
+@pytest.fixture
+def workdir(made, tmp_path, monkeypatch):
+    """A fresh copy of them for each test, which must leave it as it found it."""
+    shutil.copytree(made, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
