@@ -28,6 +28,7 @@ from symbp.core.kinds_second_order import KindsSecondDerivation
 from symbp.core.layers import residual
 from symbp.core.layers.base import Kind
 from symbp.core.recursion import backprop_deltas
+from tests.cut_proofs_lambdify import lambdified
 from tests.oracles import skip_dropped
 
 NETS = {
@@ -65,7 +66,8 @@ def test_each_route_is_sympys_second_derivative(name):
         truth = sp.diff(cost, theta[i], theta[j]).xreplace(at)  # the test's own oracle
         for route, M in H.items():
             assert abs(M[i, j].xreplace(at) - truth) < 1e-30, (route, i, j)
-    truth_hv = sum((sp.diff(cost, theta[0], q).xreplace(at) * v[k].xreplace(at)
+    by_first = sp.diff(cost, theta[0])  # differentiated once, then by each q
+    truth_hv = sum((sp.diff(by_first, q).xreplace(at) * v[k].xreplace(at)
                     for k, q in enumerate(theta)), sp.S.Zero)
     assert abs(hv[0].xreplace(at) - truth_hv) < 1e-30
     # Gauss–Newton against Jᵀ H_C J built here from sympy.diff of a_L
@@ -112,7 +114,7 @@ def test_the_prover_proves_every_block_for_each_kind(name):
 def numeric(d, expr):
     """``expr`` (in θ, x, y, v) as a NumPy function of those, the activations explicit."""
     symbols = [d.parameters(), list(d.x), list(d.y), d.direction()]
-    return sp.lambdify(symbols, symbp.explicit(expr), modules="numpy", cse=True)
+    return lambdified(symbols, symbp.explicit(expr), "numpy", cse=True)
 
 
 @pytest.mark.parametrize("name", ["conv1d", "recurrent",
@@ -125,8 +127,7 @@ def test_the_numbers_match_pytorch_and_central_differences(name):
     th, x, y, v = (rng.uniform(-0.8, 0.8, n) for n in (len(theta), len(d.x), len(d.y),
                                                          len(theta)))
     args = (list(th), list(x), list(y), list(v))
-    cost = sp.lambdify([theta, list(d.x), list(d.y)], symbp.explicit(d.composed_cost()),
-                       modules="torch")
+    cost = lambdified([theta, list(d.x), list(d.y)], symbp.explicit(d.composed_cost()), "torch")
 
     def C(p):
         return cost(list(p), list(torch.tensor(x)), list(torch.tensor(y)))
@@ -151,8 +152,7 @@ def test_the_numbers_match_pytorch_and_central_differences(name):
                   np.array(grad(list(down), *args[1:]), dtype=float)).ravel() / (2 * h)
         assert np.abs(column - H_torch[:, j]).max() < 1e-7
     # Gauss–Newton: Jᵀ H_C J from PyTorch's Jacobian of a_L (mse: H_C = I)
-    out = sp.lambdify([theta, list(d.x)], list(symbp.explicit(d.composed_a(d.L))),
-                      modules="torch")
+    out = lambdified([theta, list(d.x)], list(symbp.explicit(d.composed_a(d.L))), "torch")
     J = torch.autograd.functional.jacobian(
         lambda p: torch.stack(out(list(p), list(torch.tensor(x)))), point).numpy()
     for route in ("program", "recursion"):
