@@ -133,8 +133,15 @@ def test_a_wrong_fused_curvature_function_fails_the_cross_check(monkeypatch):
 
 
 def test_a_wrong_delta_program_fails_the_first_order_premise():
-    claim = first_order_claim(one_layer(), doubled_output_error, None)
+    # through the whole theorem (the one of this suite with a wrong delta program): recursion=
+    # reaches the premise and the cross-check, and what does not read the program holds
+    proof = prove_kinds_second_order_theorem(one_layer(), recursion=doubled_output_error)
+    claims = by_name(proof.claims)
+    claim = claims["first order"]
     assert claim.status == "failed" and claim.name == "first order"
+    assert {name for name, c in claims.items() if c.status == "failed"} == {
+        "first order", "cross-check", "theorem"}
+    assert claims["theorem"].culprit == "first order"
 
 
 def test_a_network_past_the_symbolic_limit_is_cross_checked_on_a_small_one_of_its_kinds():
