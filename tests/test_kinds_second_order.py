@@ -12,6 +12,7 @@ and it must then say where, on its own, without the first-order proof.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import subprocess
@@ -46,6 +47,17 @@ def network(name: str, cost: str = "mse") -> symbp.Network:
     return symbp.Network(**NETS[name], cost=cost)
 
 
+@functools.cache
+def derived(name: str):
+    """One derivation per network of NETS (its routes built once; no test changes it)."""
+    return symbp.derive(network(name), order=2)
+
+
+@functools.cache
+def proved(name: str):
+    return symbp.prove(derived(name))
+
+
 def point(d, rng: random.Random, digits: int = 40) -> dict:
     symbols = [*d.parameters(), *d.x, *d.y, *d.direction()]
     return {s: sp.Float(rng.uniform(-0.9, 0.9), digits) for s in symbols}
@@ -53,7 +65,7 @@ def point(d, rng: random.Random, digits: int = 40) -> dict:
 
 @pytest.mark.parametrize("name", list(NETS))
 def test_each_route_is_sympys_second_derivative(name):
-    d = symbp.derive(network(name), order=2)
+    d = derived(name)
     assert isinstance(d, KindsSecondDerivation)
     cost, theta = d.composed_cost(), d.parameters()
     rng = random.Random(1)
@@ -87,8 +99,7 @@ def flat(d, hvp: dict) -> sp.Matrix:
 
 @pytest.mark.parametrize("name", list(NETS))
 def test_the_prover_proves_every_block_for_each_kind(name):
-    d = symbp.derive(network(name), order=2)
-    proof = symbp.prove(d)
+    d, proof = derived(name), proved(name)
     assert proof.holds, proof.failures
     names = [c.name for c in proof.claims]
     L = d.L
@@ -122,7 +133,7 @@ def numeric(d, expr):
                                   pytest.param("residual", marks=pytest.mark.slow)])
 def test_the_numbers_match_pytorch_and_central_differences(name):
     torch = pytest.importorskip("torch")
-    d = symbp.derive(network(name), order=2)
+    d = derived(name)
     theta = d.parameters()
     rng = np.random.default_rng(3)
     th, x, y, v = (rng.uniform(-0.8, 0.8, n) for n in (len(theta), len(d.x), len(d.y),
@@ -204,8 +215,7 @@ def test_a_kind_whose_projection_gradient_is_wrong_is_not_proved(monkeypatch):
 
 
 def test_the_dense_lemmas_are_not_used_on_a_kind():
-    d = symbp.derive(network("residual"), order=2)
-    proof = symbp.prove(d)
+    d, proof = derived("residual"), proved("residual")  # the prover's test's
     assert not any(c.name.startswith(("H row", "G row")) for c in proof.claims)
     with pytest.raises(ValueError, match=r"^unknown method 'local'; choose one of: "
                                          r"auto, expand"):
