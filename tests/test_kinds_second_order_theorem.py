@@ -11,12 +11,15 @@ import sympy as sp
 
 from symbp import Layer, Network
 from symbp.core.kinds_curvature import push_curvature
+from symbp.core.kinds_tangent import chain_tangent
 from symbp.core.recursion import backprop_deltas
 from symbp.proof.curvature_blocks import Block, LiveBlocks
 from symbp.proof.kinds_cross_check import cross_check_claim, unread_steps
+from symbp.proof.kinds_hvp_lemmas import hvp_claims
 from symbp.proof.kinds_second_lemmas import Sequence
 from symbp.proof.kinds_second_steps import KINDS as STEP_KINDS_OF
 from symbp.proof.kinds_second_theorem import (
+    first_order_claim,
     kinds_second_order_summary,
     kinds_second_order_theorem,
     layer_claims,
@@ -114,20 +117,34 @@ def test_a_dropped_residual_term_fails_the_steps_that_have_one():
 
 @pytest.mark.slow
 def test_a_dropped_skip_edge_fails_the_residual_layers_steps():
-    proof = prove_kinds_second_order_theorem(skip_net(), curvature=skip_edge_dropped)
-    failed = {c.name for c in proof.claims if c.status == "failed"}
-    assert failed == {"H step 2", "G step 2", "cross-check", "theorem"}
-    assert "d2C/da(L - 1) da(L - 1)" in by_name(proof)["H step 2"].residual
+    # the claims that run the step, but layer 1's: the dense layer's a reads no a below it, so
+    # there the planted step is push_curvature, its lemmas the theorem's above (the base case,
+    # H v and first order do not run the step); a planted step failing the whole theorem by
+    # its culprit: the test above
+    net = skip_net()
+    s = Sequence(net)
+    claims = {c.name: c for c in [*layer_claims(s, 2, skip_edge_dropped, True),
+                                  *layer_claims(s, 2, skip_edge_dropped, False),
+                                  cross_check_claim(net, skip_edge_dropped, backprop_deltas)]}
+    failed = {c.name for c in claims.values() if c.status == "failed"}
+    assert failed == {"H step 2", "G step 2", "cross-check"}
+    assert "d2C/da(L - 1) da(L - 1)" in claims["H step 2"].residual
 
 
 @pytest.mark.slow
 def test_a_skip_dropped_delta_program_fails_the_first_order_premise():
-    proof = prove_kinds_second_order_theorem(skip_net(), recursion=skip_dropped)
-    failed = {c.name for c in proof.claims if c.status == "failed"}
+    # the claims that take the delta program: the base case and the steps' lemmas do not (they
+    # are the theorem's above); a wrong delta program through the whole theorem:
+    # test_kinds_second_theorem_costs.py
+    net = skip_net()
+    claims = {c.name: c for c in [*hvp_claims(Sequence(net), chain_tangent, skip_dropped),
+                                  first_order_claim(net, skip_dropped, None),
+                                  cross_check_claim(net, push_curvature, skip_dropped)]}
+    failed = {name for name, c in claims.items() if c.status == "failed"}
     # the curvature recursion never reads it; the R-operator differentiates it, so the
     # per-network H v is wrong too (the Hv lemmas hold: the rule is right on any program)
-    assert failed == {"first order", "cross-check", "theorem"}
-    assert by_name(proof)["cross-check"].residual.startswith("Hv ")
+    assert failed == {"first order", "cross-check"}
+    assert claims["cross-check"].residual.startswith("Hv ")
 
 
 # ---------------------------------------------------------------- a recurrent layer
@@ -166,13 +183,17 @@ def residual_dropped_through_time(live, node, residual=True):
 
 
 @pytest.mark.slow
-def test_a_residual_term_dropped_through_time_fails_the_steps_that_read_the_state():
+def test_a_residual_term_dropped_through_time_fails_the_steps_that_read_the_state(rnn_proof):
     s = Sequence(Network(**RNN))
-    claims = layer_claims(s, 1, residual_dropped_through_time, True)
+    # the output and the first step read no state one step back: there the planted step is
+    # push_curvature, so their lemmas are the theorem's (rnn_proof's), proved
+    reading = tuple(k for k in STEP_KINDS_OF if k.name in ("time step T", "time step t"))
+    claims = layer_claims(s, 1, residual_dropped_through_time, True, kinds=reading)
     failed = [c.name for c in claims if c.status == "failed"]
-    # the output and the first step read no state one step back: they stay proved
     assert failed == ["H step 1, time step T", "H step 1, time step t"]
-    assert claims[2].residual.startswith("d2C/dW(L) dz(L)_tau: refuted at widths")
+    assert claims[1].residual.startswith("d2C/dW(L) dz(L)_tau: refuted at widths")
+    assert all(by_name(rnn_proof)[f"H step 1, {k}"].proved
+               for k in ("output", "time step 1", "time step 1 = T"))
 
 
 # ---------------------------------------------------------------- every state
@@ -215,9 +236,7 @@ def step_term_dropped(live, node, residual=True):
 def test_a_step_dropping_the_outputs_term_or_its_own_at_a_state_is_not_proved():
     s = Sequence(Network(**EVERY))
     last = (STEP_KINDS_OF[1],)  # time step T: z_(T-1) live beside it, read by it
-    (right,) = layer_claims(s, 1, push_curvature, False, kinds=last)
-    assert right.proved, right.residual
-    assert "the states before it z_(<T) live beside it" in right.statement
+    # (the right step's claim there is the theorem's, checked in the test below)
     for planted in (output_term_dropped, step_term_dropped):
         (wrong,) = layer_claims(s, 1, planted, False, kinds=last)
         assert wrong.status == "failed" and wrong.name == "G step 1, time step T"
@@ -277,6 +296,10 @@ def test_a_recurrent_layer_giving_every_state_is_proved_for_every_number_of_step
         "at a symbolic t, the states before it z_(<t) live beside it: the curvature step")
     assert "where it gives every state, the output lemma leaves Omega and g over every " \
         "state" in claims["theorem"].how
+    # the lemma the planted steps above fail: z_(T-1) live beside step T, read by it
+    right = claims["G step 1, time step T"]
+    assert right.proved, right.residual
+    assert "the states before it z_(<T) live beside it" in right.statement
     # (the planted steps are refuted claim by claim above; a whole theorem failing by a
     # culprit is tested for the other kinds: a second full run here cost ~11 CPU-s)
 

@@ -65,7 +65,11 @@ def test_each_route_is_sympys_second_derivative(name):
     point = [rng.uniform(-0.9, 0.9) for _ in range(len(theta) + len(d.x) + len(d.y))]
     P, last = len(theta), len(theta) - 1
     pairs = [(0, 0), (0, last), (last - 1, 1), (1, 1)]
-    truth = [sp.diff(cost, theta[i], theta[j]) for i, j in pairs]  # the test's own oracle
+    # the test's own oracle: each pair holds theta_1 or theta_2, by which C is differentiated
+    # once, then by the other
+    first = {k: sp.diff(cost, theta[k]) for k in (0, 1)}
+    truth = [sp.diff(first[i], theta[j]) if i in first else sp.diff(first[j], theta[i])
+             for i, j in pairs]
     want = values(d, truth, point + [0] * P)
     for route in ("program", "direct", "recursion"):
         H = d.hessian(route=route)
