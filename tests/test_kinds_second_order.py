@@ -29,8 +29,7 @@ from symbp.core.kinds_second_order import KindsSecondDerivation
 from symbp.core.layers import residual
 from symbp.core.layers.base import Kind
 from symbp.core.recursion import backprop_deltas
-from tests.cut_proofs_lambdify import lambdified
-from tests.oracles import skip_dropped
+from tests.oracles import lambdified, skip_dropped
 
 NETS = {
     "residual": dict(layers=[Layer("residual", activation="tanh", units=2, projection=True),
