@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symbp.core import built
-from symbp.core.layers import written
 from symbp.proof import general
 from symbp.proof.theorem import prove_theorem
 
@@ -60,7 +59,7 @@ def test_anything_else_is_sympys_constructor():
 def test_replaced_through_entries_and_deltas_is_xreplace(pairs, value):
     expr = sp.Add(*[sp.KroneckerDelta(a, k) * w[a, k] * x[b] + x[k] * sp.KroneckerDelta(k, b)
                     for a, b in pairs])
-    got = written.replaced(expr, {k: sp.Integer(value)})
+    got = built.replaced(expr, {k: sp.Integer(value)})
     want = expr.xreplace({k: sp.Integer(value)})
     assert got == want and sp.srepr(got) == sp.srepr(want)
 
@@ -76,7 +75,7 @@ def test_a_wrong_delta_value_is_refuted_by_the_general_instances(monkeypatch):
         return right(expr, args)
 
     monkeypatch.setattr(general, "rebuilt", wrong)
-    monkeypatch.setattr(written, "rebuilt", wrong)
+    monkeypatch.setattr(built, "rebuilt", wrong)  # what replaced (written out) rebuilds with
     proof = prove_theorem("generic", "mse", depths=2)
     assert proof.status == "failed", proof.summary()
     failed = [c for c in proof.claims if c.status == "failed"
