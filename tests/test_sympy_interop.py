@@ -90,3 +90,16 @@ def test_explicit_reaches_a_function_of_a_function_at_a_number():
     leaky = symbp.ACTIVATIONS["leaky_relu"].function
     assert symbp.explicit(leaky(leaky(3))) == 3  # was leaky_relu(3): an opaque function left
     assert symbp.explicit(leaky(leaky(-3))) == sp.Rational(-3, 10000)
+
+
+def test_explicit_of_a_matrix_is_sympys_replace_of_each_entry():
+    # each shared part is made explicit once across the entries: the result must be, node for
+    # node, what SymPy's own replace gives entry by entry (softmax and σ' of σ' among them)
+    net = symbp.Network([2, 2, 3], activation=["tanh", "softmax"], cost="softmax_ce")
+    H = symbp.derive(net, order=2).hessian()
+    opaque = (symbp.core.functions.Opaque, symbp.core.functions.Softmax)
+    want = H.applyfunc(lambda e: e.replace(lambda x: isinstance(x, opaque),
+                                           lambda x: x.explicit(), simultaneous=False))
+    got = symbp.explicit(H)
+    assert [sp.srepr(e) for e in got] == [sp.srepr(e) for e in want]
+    assert not got.atoms(*opaque)

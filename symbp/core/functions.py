@@ -160,14 +160,35 @@ def explicit(expr: Any) -> Any:
     evaluate numerically and work with ``sympy.lambdify``; ``explicit`` is for
     seeing, simplifying or differentiating the formula itself.
     """
-    if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(explicit)
+    if isinstance(expr, sp.MatrixBase):  # its entries share parts: each made explicit once
+        done: dict = {}
+        return expr.applyfunc(lambda entry: _explicit(sp.sympify(entry), done))
     if isinstance(expr, bool) or not isinstance(expr, sp.Basic | numbers.Number):
         hint = ("; for a derivation, explicit(d.grad(l)) or explicit(d.delta(l))"
                 if type(expr).__name__ == "Derivation" else "")
         raise ValueError(f"explicit() takes a SymPy expression or matrix (as d.grad(l) returns), "
                          f"got {type(expr).__name__}{hint}")
-    expr = sp.sympify(expr)
-    # not simultaneous: with SymPy's masking, leaky_relu(leaky_relu(3)) came back as leaky_relu(3)
-    return expr.replace(lambda e: isinstance(e, Opaque | Softmax),
-                        lambda e: e.explicit(), simultaneous=False)
+    return _explicit(sp.sympify(expr), {})
+
+
+def _explicit(expr: Any, done: dict) -> Any:
+    """SymPy's ``expr.replace(opaque, its formula, simultaneous=False)`` (arguments first, then
+    the node, as rebuilt), with what each distinct part gave remembered (``done``): replace
+    walks a part again wherever it recurs, and a derivative's entries share most of theirs.
+    Not simultaneous: with SymPy's masking, leaky_relu(leaky_relu(3)) came back as
+    leaky_relu(3)."""
+    found = done.get(expr)
+    if found is not None:
+        return found
+    node = expr
+    args = getattr(expr, "args", None)
+    if args:
+        new = tuple(_explicit(a, done) for a in args)
+        if new != args:
+            node = expr.func(*new)
+    if isinstance(node, Opaque | Softmax):
+        value = node.explicit()
+        if value is not None and value != node:
+            node = value
+    done[expr] = node
+    return node
