@@ -209,10 +209,11 @@ RULES = {
                  r"\frac{1}{s_{@l,c}} \Bigl(I - \frac{1}{B}\, \mathbf{1} \mathbf{1}^{T} - "
                  r"\frac{1}{B}\, \hat{x}^{(@l)}_{c,\cdot}\, \hat{x}^{(@l)T}_{c,\cdot}\Bigr), "
                  r"\qquad s_{@l,c} = \sqrt{v_{@l,c} + \varepsilon}",
-    "kernel": r"\frac{\partial^2 C}{\partial w^{(@l)}_{p}\, \partial w^{(@l)}_{q}} = "
+    # the kernel by its letter, as each entry of it is named (K^{(l)}_{o,c,s})
+    "kernel": r"\frac{\partial^2 C}{\partial K^{(@l)}_{p}\, \partial K^{(@l)}_{q}} = "
               r"\sum_{i,\,i'} \Omega_{z^{(@l)}_i z^{(@l)}_{i'}}\, "
-              r"\frac{\partial z^{(@l)}_i}{\partial w^{(@l)}_p} "
-              r"\frac{\partial z^{(@l)}_{i'}}{\partial w^{(@l)}_q}",
+              r"\frac{\partial z^{(@l)}_i}{\partial K^{(@l)}_p} "
+              r"\frac{\partial z^{(@l)}_{i'}}{\partial K^{(@l)}_q}",
 }
 
 
