@@ -28,20 +28,19 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..core import curvature, limits
-from ..core.built import replaced
 from ..core.deadline import check_seconds, stopping
 from ..core.functions import softmax_formula
 from ..core.kinds_second_order import KindsSecondDerivation
 from ..core.routes import differentiate
 from ..core.second_order import SecondDerivation
-from ..core.status import Status, worst
+from ..core.status import worst
 from . import curvature_lemmas as cl
 from .claims import Claim, Proof, lemma_claim, time_claim
 from .exact import Exact
 from .function_lemmas import function_lemmas
 from .gauss_newton import batch_gap_claim, cost_psd_claims, kronecker_claims, residual_claims
 from .kinds_code import Printed
-from .kinds_curvature import prove_kinds_second_order
+from .kinds_curvature import prove_kinds_second_order, vanishes_at_zero
 from .lemmas import Lemma, _check, delta_lemma
 from .prove import prove as prove_first
 
@@ -294,7 +293,7 @@ def _rop_claims(d: SecondDerivation, session: Exact) -> list[Claim]:
         return [_broken(f"rop {w}{l}", error) for l in d.layers for w in "Wb"]
     v = d.direction()
     zero = dict.fromkeys(v, 0)
-    done: dict = {}  # each part the entries share set to v = 0 once (xreplace: once per entry)
+    done: dict = {}  # shared by every layer's entries (vanishes_at_zero)
     claims = []
     for l in d.layers:
         for wrt, part in (("W", result["W"][l - 1]), ("b", result["b"][l - 1])):
@@ -310,11 +309,7 @@ def _rop_claims(d: SecondDerivation, session: Exact) -> list[Claim]:
                              "exact: its derivative by each v_p is column p of H (the "
                              "recursion's), entry by entry; it vanishes at v = 0; a polynomial "
                              "in v with these is H v for every v", session, l)
-            at_zero = session.first_difference(
-                sp.Matrix([replaced(e, zero, done) for e in entries]), sp.zeros(len(entries), 1))
-            if claim.proved and at_zero is not None:
-                claim.status, claim.entry = Status.FAILED, at_zero[0]
-                claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]
+            vanishes_at_zero(claim, entries, zero, session, done)
             claims.append(claim)
     return claims
 

@@ -175,7 +175,7 @@ def _hvp_claims(d: KindsSecondDerivation, session: Exact) -> list[Claim]:
                       residual=f"{type(error).__name__}: {error}"[:300]) for l in d.layers]
     v = d.direction()
     zero = dict.fromkeys(v, 0)
-    done: dict = {}  # each part the entries share set to v = 0 once (xreplace: once per entry)
+    done: dict = {}  # shared by every layer's entries (vanishes_at_zero)
     claims = []
     at = 0
     for l in d.layers:
@@ -193,13 +193,21 @@ def _hvp_claims(d: KindsSecondDerivation, session: Exact) -> list[Claim]:
                              "Hessian, entry by entry; it vanishes at v = 0; a polynomial in v "
                              "with these is H v for every v", session, l)
             claim.parameter = wrt
-            at_zero = session.first_difference(
-                sp.Matrix([replaced(e, zero, done) for e in entries]), sp.zeros(len(entries), 1))
-            if claim.proved and at_zero is not None:
-                claim.status, claim.entry = Status.FAILED, at_zero[0]
-                claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]
+            vanishes_at_zero(claim, entries, zero, session, done)
             claims.append(claim)
     return claims
+
+
+def vanishes_at_zero(claim: Claim, entries: list, zero: dict, session: Exact,
+                     done: dict) -> None:
+    """The R-operator claim's other half: H v is 0 at v = 0 (``zero``), else a ``claim``
+    proved by its derivatives in v fails, naming the entry. ``done``: the parts the entries
+    share, each set to v = 0 once (xreplace would walk a shared part in every entry)."""
+    at_zero = session.first_difference(sp.Matrix([replaced(e, zero, done) for e in entries]),
+                                       sp.zeros(len(entries), 1))
+    if claim.proved and at_zero is not None:
+        claim.status, claim.entry = Status.FAILED, at_zero[0]
+        claim.residual = f"at v = 0 it is {at_zero[1]}, not 0"[:300]
 
 
 def _g_psd(d: KindsSecondDerivation, hc: Claim, blocks: list[Claim]) -> Claim:
