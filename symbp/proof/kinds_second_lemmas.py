@@ -299,10 +299,10 @@ def lemma_claim(name: str, text: str, checked: list[Checked], where: str) -> Cla
     started = time.perf_counter()
     outcomes = []
     for what, identity in checked:
-        outcomes.append((what, pre_atoms.decide(identity)))
-        if outcomes[-1][1].status == Status.FAILED:
-            break  # refuted: the claim fails, and names its first identity not proved, whatever
-            # the rest give (a planted mistake paid for every identity that holds after it)
+        outcome = pre_atoms.decide(identity)
+        outcomes.append((what, outcome))
+        if outcome.status == Status.FAILED:  # the claim fails, naming its first identity not
+            break  # proved, whatever the rest give: a planted mistake paid for all of them
     status = worst(o.status for _, o in outcomes) if outcomes else Status.PROVED
     bad = next(((w, o) for w, o in outcomes if o.status != Status.PROVED), None)
     instances = sum(o.instances for _, o in outcomes)
