@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from optimised import users_environment
 from oracles import assert_close, random_point
 from seeds import other_seed_env
 from test_codegen import BLOCK_SYMPY
@@ -112,7 +113,8 @@ def test_the_standalone_module_runs_without_symbp_and_is_cached(tmp_path, rng):
     for run in ("run.py", "run.py", "run_by_path.py"):  # by path: compiled, not cached
         done = subprocess.run([sys.executable, "-I", str(tmp_path / run),
                                str(tmp_path / "gradients.py"), str(tmp_path / "point.npz")],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=300)
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                              env=users_environment())  # numba optimising, as for users
         assert done.returncode == 0, done.stderr
         outputs.append(json.loads(done.stdout))
     assert outputs[0]["blocked"] == "sympy is blocked"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from optimised import reproduces_the_committed_report
 
 import symbp
 from symbp.render.training import training_files
@@ -79,31 +80,7 @@ def test_the_digits_are_scaled_to_the_unit_interval():
     assert sorted(set(raw.targets.tolist())) == list(range(10))
 
 
-def test_the_digits_example_reaches_95_percent_and_is_the_committed_report():
-    pytest.importorskip("sklearn")
-    from symbp.cli import config
+@pytest.mark.slow  # 1,290 steps, numba compiling the module optimised, and pdflatex
+def test_the_digits_example_reaches_95_percent_and_is_the_committed_report(tmp_path):
+    reproduces_the_committed_report("digits", tmp_path)
 
-    job = config.load(ROOT / "examples" / "digits.toml")
-    run = symbp.train(job.net, "digits", **{k: v for k, v in job.train.items() if k != "data"})
-    assert run.final.heldout_accuracy >= 0.95 and run.epochs_to(accuracy=0.95) <= 5
-    assert len(run.plan.heldout) == 449  # a quarter of 1,797
-    if run.plan.backend != "numba":
-        pytest.skip("the committed report was trained by the numba backend")
-    files = training_files(run, job.title, pdf=False)
-    for name, content in files.items():
-        committed = ROOT / "output" / "digits" / name
-        assert committed.read_bytes() == content, f"output/digits/{name} is out of date; " \
-            "regenerate it with: symbp train examples/digits.toml"
-
-
-@pytest.mark.slow  # pdflatex
-@pytest.mark.needs_pdflatex
-def test_the_committed_digits_pdf_is_what_the_command_writes(tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("numba")
-    from symbp.cli.main import main
-
-    assert main(["train", str(ROOT / "examples" / "digits.toml"), "--out", str(tmp_path),
-                 "--quiet"]) == 0
-    for path in (ROOT / "output" / "digits").iterdir():
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from optimised import reproduces_the_committed_report
 
 import symbp
 from symbp import Layer, Network
 from symbp.cli import config
 from symbp.cli.main import main
-from symbp.render.training import training_files
 from symbp.train import TrainingInterrupted, make_plan, run
 from symbp.train import checkpoint as checkpoints
 from symbp.train.parameters import Parameters, initial
@@ -158,26 +158,6 @@ def test_bad_input_for_a_network_of_layer_kinds_is_one_line(argv, named, tmp_pat
     assert sorted(tmp_path.iterdir()) == before
 
 
-@pytest.mark.slow  # about 3 s: 1,290 steps, and numba compiles the module
-def test_the_conv_digits_example_reaches_95_percent_and_is_the_committed_report():
-    pytest.importorskip("sklearn")
-    job = config.load(ROOT / "examples" / "digits-conv.toml")
-    run_ = symbp.train(job.net, "digits", **{k: v for k, v in job.train.items() if k != "data"})
-    assert run_.final.heldout_accuracy >= 0.95 and run_.epochs_to(accuracy=0.95) <= 5
-    if run_.plan.backend != "numba":
-        pytest.skip("the committed report was trained by the numba backend")
-    for name, content in training_files(run_, job.title, pdf=False).items():
-        committed = ROOT / "output" / "digits-conv" / name
-        assert committed.read_bytes() == content, f"output/digits-conv/{name} is out of " \
-            "date; regenerate it with: symbp train examples/digits-conv.toml"
-
-
-@pytest.mark.slow  # pdflatex
-@pytest.mark.needs_pdflatex
-def test_the_committed_conv_digits_pdf_is_what_the_command_writes(tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("numba")
-    assert main(["train", str(ROOT / "examples" / "digits-conv.toml"), "--out", str(tmp_path),
-                 "--quiet"]) == 0
-    for path in (ROOT / "output" / "digits-conv").iterdir():
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+@pytest.mark.slow  # 1,290 steps, numba compiling the module optimised, and pdflatex
+def test_the_conv_digits_example_reaches_95_percent_and_is_the_committed_report(tmp_path):
+    reproduces_the_committed_report("digits-conv", tmp_path)
