@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from oracles import (
     assert_close,
@@ -46,6 +46,8 @@ def networks(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(net=networks(), seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([None, 1, 4]))
+@example(net=symbp.Network([4, 5, 2, 4, 4], ["relu", "identity", "relu", "sigmoid"], "bce"),
+         seed=3, batch=4)  # a sample's outputs all round to 1.0: torch's gradient is NaN
 def test_gradients_equal_torch_and_central_differences(net, seed, batch):
     pytest.importorskip("torch")
     point = random_point(net, np.random.default_rng(seed), batch)
@@ -54,7 +56,11 @@ def test_gradients_equal_torch_and_central_differences(net, seed, batch):
     got = symbp.lambdify(symbp.derive(net))(*point)
     for wrt, params in (("W", point[2]), ("b", point[3])):
         assert [g.shape for g in got[wrt]] == [p.shape for p in params]
-    assert_close(got, torch_gradients(net, *point), rtol=1e-9)
+    want = torch_gradients(net, *point)
+    # torch's BCE is the textbook -log(a), -log(1 - a): at an output rounded to 1.0 its gradient
+    # is ∞ · 0 = NaN where symbp's a - y is exact; central differences judge there
+    if all(np.isfinite(g).all() for wrt in "Wb" for g in want[wrt]):
+        assert_close(got, want, rtol=1e-9)
     # differences of a large cost lose about 1e-16 |C| / h to rounding
     roundoff = 1e-7 * max(1.0, abs(cost(net, *point)))
     assert_close(got, central_differences(net, *point), rtol=1e-5, atol=roundoff)
