@@ -1,8 +1,6 @@
 """Training data: files with named columns and arrays, labels and one-hot rows, the held-out
 split, the digits; and the committed digits example, which the run reproduces byte for byte."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from optimised import reproduces_the_committed_report
@@ -10,8 +8,6 @@ from optimised import reproduces_the_committed_report
 import symbp
 from symbp.render.training import training_files
 from symbp.train import data, make_plan
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_an_npz_with_named_arrays(tmp_path):
