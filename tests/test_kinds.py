@@ -47,7 +47,8 @@ def test_a_network_of_layers_reads_its_kinds_and_sizes():
     (dict(layers=[Layer("dense")], inputs=2), "layer 1 (dense): key 'units' is required"),
     (dict(layers=[Layer("residual", projection="yes"), Layer("dense", units=1)], inputs=2),
      "layer 1 (residual): key 'projection' must be true or false, got 'yes'"),
-    (dict(layers=[Layer("dense", units=1)]), "inputs must be a positive integer"),
+    (dict(layers=[Layer("dense", units=1)]), "layers need inputs: the input's width n_0 or"),
+    (dict(layers=[Layer("dense", units=1)], inputs=0), "inputs must be a positive integer"),
     (dict(widths=[2, 2], layers=[Layer("dense", units=1)], inputs=2),
      "give widths or layers, not both"),
     (dict(layers=[Layer("residual"), Layer("dense", units=1)], inputs=2, activation="relu"),
@@ -69,6 +70,15 @@ def test_the_command_line_takes_layers_and_refuses_bad_ones_in_one_line(capsys):
     assert main(["prove", "--layers", "dense:3,dense:2", "--inputs", "2",
                  "--activation", "softplus"]) == 2
     assert "activation 'softplus' is given with layers" in capsys.readouterr().err
+    # the usual slips, each told how to mend it there: --inputs left out, a required key
+    assert main(["prove", "--layers", "residual,dense:2"]) == 2
+    assert capsys.readouterr().err == (
+        "symbp: error: layers need inputs: the input's width n_0 or its shape [channels, "
+        "positions] (inputs=4 or inputs=[3, 4]; --inputs 4 or --inputs 3x4 on the command "
+        "line)\n")
+    assert main(["prove", "--layers", "conv1d:channels=2,dense:2", "--inputs", "6"]) == 2
+    assert capsys.readouterr().err == ("symbp: error: layer 1 (conv1d): key 'kernel' is "
+                                       "required: a positive integer (the kernel's size)\n")
 
 
 # ---------------------------------------------------------------- three routes, one oracle

@@ -231,6 +231,10 @@ def _size(shape: tuple[int, ...]) -> int:
 def _check_inputs(inputs: object) -> tuple[int, ...]:
     """n_0 as an int, or the input's shape (channels, positions) as a list."""
     hint = "inputs must be a positive integer (n_0) or a list of them (the input's shape)"
+    if inputs is None:  # the usual slip, told in each of the three places it can be given
+        raise ValueError("layers need inputs: the input's width n_0 or its shape [channels, "
+                         "positions] (inputs=4 or inputs=[3, 4]; --inputs 4 or --inputs 3x4 "
+                         "on the command line)")
     if isinstance(inputs, bool):
         raise ValueError(f"{hint}; got {inputs!r}")
     if isinstance(inputs, numbers.Integral):

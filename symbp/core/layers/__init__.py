@@ -128,7 +128,8 @@ def resolve(layers: Sequence[Any], shape_in: Shape) -> list[Resolved]:
         missing = [k for k, o in entry.options.items() if o.default is None and k not in given
                    and not _derived(entry, k)]
         if missing:
-            raise ValueError(f"{where}: key {missing[0]!r} is required")
+            raise ValueError(f"{where}: key {missing[0]!r} is required: "
+                             f"{entry.options[missing[0]].expected}")
         filled = Layer(entry.name, {**{k: o.default for k, o in entry.options.items()
                                        if o.default is not None}, **given})
         maps = entry.maps(filled)
