@@ -114,8 +114,9 @@ def test_bad_input_is_one_valueerror_naming_the_value_and_the_choices(call, mess
 
 def test_a_symbolic_hessian_too_large_is_refused_before_any_work():
     d = symbp.derive(symbp.Network([64, 64, 64, 10]), order=2)  # cheap: nothing built yet
-    message = (r"the symbolic Hessian of widths \[64, 64, 64, 10\] has 8,970² = 80,460,900 "
-               r"entries, past the limit of 10,000 \(limit MAX_SYMBOLIC_HESSIAN_ENTRIES\)")
+    message = (r"the network has 8,970 weights and biases: its symbolic Hessian would have "
+               r"8,970² = 80,460,900 entries, past the limit of 10,000 \(limit "
+               r"MAX_SYMBOLIC_HESSIAN_ENTRIES\)")
     with pytest.raises(ValueError, match=message):
         d.hessian(3, 3)
     with pytest.raises(ValueError, match=message):

@@ -38,8 +38,10 @@ def test_prove_order_two_as_json(capsys):
     (["prove", "--order", "3"], "argument --order: unknown order '3'; choose one of: 1, 2"),
     (["derive", "--order", "two"], "argument --order: unknown order 'two'; choose one of: 1, 2"),
     (["prove", "--order", "2", "--widths", "20,20,20"],
-     "error: the symbolic Hessian of widths [20, 20, 20] has 840² = 705,600 entries, past the "
-     "limit of 10,000 (limit MAX_SYMBOLIC_HESSIAN_ENTRIES)"),
+     "error: the network has 840 weights and biases: its symbolic Hessian would have 840² = "
+     "705,600 entries, past the limit of 10,000 (limit MAX_SYMBOLIC_HESSIAN_ENTRIES); symbp "
+     "prove --order 2 --general --activation sigmoid --cost mse proves its second order for "
+     "every size without writing the Hessian out"),
     (["prove", "--order", "2", "--widths", "2,2", "--method", "random"],
      "error: --order 2: unknown method 'random'; choose one of: auto, expand, local"),
     (["prove", "--order", "2", "--widths", "2,3,2", "--activation", "softmax"],

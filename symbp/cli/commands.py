@@ -69,11 +69,23 @@ def _within_symbolic_limit(net: Network, dense: bool, args) -> None:
         else:
             check_size(net)
     except ValueError as error:
-        file = getattr(args, "network", None)  # the exact command, for a network file
-        hint = (f"; symbp prove {file} --order 2 --general proves its second order for every "
-                "size without writing the Hessian out"
-                if file and _general_theorem_takes(net, dense) else "")
+        command = _general_command(net, dense, getattr(args, "network", None))
+        hint = (f"; {command} proves its second order for every size without writing the "
+                "Hessian out" if command else "")
         raise BadInput(f"{error}{hint}") from None
+
+
+def _general_command(net: Network, dense: bool, file: str | None) -> str | None:
+    """The command that proves second order for every size of ``net``'s shape, where the
+    theorem takes it: for a network file that file, for flags a dense network of one
+    activation (the flags --general takes); else None."""
+    if not _general_theorem_takes(net, dense):
+        return None
+    if file:
+        return f"symbp prove {file} --order 2 --general"
+    if not dense or len(set(net.activations)) != 1:
+        return None  # --general --order 2 takes no --layers, nor an output activation apart
+    return f"symbp prove --order 2 --general --activation {net.activations[0]} --cost {net.cost}"
 
 
 def _general_theorem_takes(net: Network, dense: bool) -> bool:

@@ -36,9 +36,5 @@ def parameter_count(net: Network) -> int:
 
 def check_size(net: Network) -> None:
     """ValueError naming the limit when the symbolic Hessian would have too many entries."""
-    count = parameter_count(net)
-    if count * count > limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:
-        raise ValueError(f"the network has {count:,} weights and biases: its Hessian would have "
-                         f"{count * count:,} entries, past the limit of "
-                         f"{limits.MAX_SYMBOLIC_HESSIAN_ENTRIES:,} for a symbolic one (limit "
-                         "MAX_SYMBOLIC_HESSIAN_ENTRIES)")
+    limits.check_hessian_of(parameter_count(net), limits.MAX_SYMBOLIC_HESSIAN_ENTRIES,
+                            "MAX_SYMBOLIC_HESSIAN_ENTRIES", "symbolic Hessian")

@@ -108,10 +108,17 @@ def magnitude(n: int) -> str:
 def check_hessian(widths: list[int] | tuple[int, ...], limit: int = MAX_HESSIAN_ENTRIES,
                   name: str = "MAX_HESSIAN_ENTRIES", what: str = "Hessian") -> None:
     """ValueError naming the limit when the Hessian of ``widths`` has too many entries."""
-    count = parameter_count(list(widths))
+    check_hessian_of(parameter_count(list(widths)), limit, name, what)
+
+
+def check_hessian_of(count: int, limit: int = MAX_HESSIAN_ENTRIES,
+                     name: str = "MAX_HESSIAN_ENTRIES", what: str = "Hessian") -> None:
+    """ValueError naming the limit when the Hessian of ``count`` parameters has too many
+    entries: one message for a network of any kind."""
     if count * count > limit:
-        raise ValueError(f"the {what} of widths {list(widths)} has {count:,}² = "
-                         f"{count * count:,} entries, past the limit of {limit:,} (limit {name})")
+        raise ValueError(f"the network has {count:,} weights and biases: its {what} would have "
+                         f"{count:,}² = {count * count:,} entries, past the limit of {limit:,} "
+                         f"(limit {name})")
 
 
 def check_symbolic_hessian(widths: list[int] | tuple[int, ...]) -> None:
