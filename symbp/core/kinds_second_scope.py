@@ -36,5 +36,4 @@ def parameter_count(net: Network) -> int:
 
 def check_size(net: Network) -> None:
     """ValueError naming the limit when the symbolic Hessian would have too many entries."""
-    limits.check_hessian_of(parameter_count(net), limits.MAX_SYMBOLIC_HESSIAN_ENTRIES,
-                            "MAX_SYMBOLIC_HESSIAN_ENTRIES", "symbolic Hessian")
+    limits.check_symbolic_hessian_of(parameter_count(net))

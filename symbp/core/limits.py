@@ -105,23 +105,25 @@ def magnitude(n: int) -> str:
     return f"about 10^{int(n.bit_length() * 0.30103)}"  # str() of a huge int would even fail
 
 
-def check_hessian(widths: list[int] | tuple[int, ...], limit: int = MAX_HESSIAN_ENTRIES,
-                  name: str = "MAX_HESSIAN_ENTRIES", what: str = "Hessian") -> None:
+def check_hessian(widths: list[int] | tuple[int, ...]) -> None:
     """ValueError naming the limit when the Hessian of ``widths`` has too many entries."""
-    check_hessian_of(parameter_count(list(widths)), limit, name, what)
-
-
-def check_hessian_of(count: int, limit: int = MAX_HESSIAN_ENTRIES,
-                     name: str = "MAX_HESSIAN_ENTRIES", what: str = "Hessian") -> None:
-    """ValueError naming the limit when the Hessian of ``count`` parameters has too many
-    entries: one message for a network of any kind."""
-    if count * count > limit:
-        raise ValueError(f"the network has {count:,} weights and biases: its {what} would have "
-                         f"{count:,}² = {count * count:,} entries, past the limit of {limit:,} "
-                         f"(limit {name})")
+    _check_entries(parameter_count(list(widths)), MAX_HESSIAN_ENTRIES, "MAX_HESSIAN_ENTRIES",
+                   "Hessian")
 
 
 def check_symbolic_hessian(widths: list[int] | tuple[int, ...]) -> None:
     """ValueError naming the limit when a symbolic Hessian of ``widths`` is too large to write."""
-    check_hessian(widths, MAX_SYMBOLIC_HESSIAN_ENTRIES, "MAX_SYMBOLIC_HESSIAN_ENTRIES",
-                  "symbolic Hessian")
+    check_symbolic_hessian_of(parameter_count(list(widths)))
+
+
+def check_symbolic_hessian_of(count: int) -> None:
+    """``check_symbolic_hessian`` for ``count`` parameters (a network of any kind)."""
+    _check_entries(count, MAX_SYMBOLIC_HESSIAN_ENTRIES, "MAX_SYMBOLIC_HESSIAN_ENTRIES",
+                   "symbolic Hessian")
+
+
+def _check_entries(count: int, limit: int, name: str, what: str) -> None:
+    if count * count > limit:
+        raise ValueError(f"the network has {count:,} weights and biases: its {what} would have "
+                         f"{count:,}² = {count * count:,} entries, past the limit of {limit:,} "
+                         f"(limit {name})")
